@@ -1,0 +1,278 @@
+//! Storage: one `Store` over a native SQLite or PostgreSQL pool, with migrations per dialect.
+//!
+//! Block crates write one SQL text that both databases accept (`$n` parameters, `RETURNING`,
+//! `ON CONFLICT`) and run it through [`with_pool!`], which expands the same expression once per dialect
+//! so each arm is type-checked against its own driver. sqlx's `Any` driver is deliberately not used: it
+//! loses type information in 0.9. All migrations live here, one folder per dialect, prefixed by block.
+
+pub mod testing;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlitePool};
+
+/// The database behind a running ena.
+#[derive(Clone, Debug)]
+pub enum Store {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Which SQL dialect a store speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+/// Connection counts, for the `/metrics` gauges.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolStats {
+    pub size: u32,
+    pub idle: u32,
+    pub max: u32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the SQLite database at {path}: {source}")]
+    OpenSqlite { path: String, source: sqlx::Error },
+    #[error("cannot connect to PostgreSQL at {url}: {source}")]
+    ConnectPostgres { url: String, source: sqlx::Error },
+    #[error(
+        "unsupported database URL {url:?}: use postgres://… (or leave it out for the embedded SQLite database)"
+    )]
+    UnsupportedUrl { url: String },
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error(transparent)]
+    Query(#[from] sqlx::Error),
+}
+
+/// Run `$body` against the pool inside `$store`, binding it to `$pool` in each dialect's arm.
+///
+/// The body is compiled twice, once per driver; write SQL both accept.
+#[macro_export]
+macro_rules! with_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match $store {
+            $crate::Store::Sqlite($pool) => $body,
+            $crate::Store::Postgres($pool) => $body,
+        }
+    };
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+/// How long start-up waits for a database before giving up with a clear message.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl Store {
+    /// Open (creating if missing) the embedded SQLite database at `path`.
+    ///
+    /// WAL mode lets readers run beside the single writer. `synchronous=FULL` is chosen on purpose:
+    /// a transaction that has returned is on disk even after a power cut (NORMAL in WAL mode may lose
+    /// the last transactions), and durability is a promise of this system. Batched writers (the log,
+    /// the outbox) win back the fsync cost by committing many rows per transaction.
+    pub async fn open_sqlite(path: &Path) -> Result<Store, StoreError> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(CONNECT_TIMEOUT)
+            .connect_with(options)
+            .await
+            .map_err(|source| StoreError::OpenSqlite {
+                path: path.display().to_string(),
+                source,
+            })?;
+        Ok(Store::Sqlite(pool))
+    }
+
+    /// Connect to PostgreSQL. `search_path`, when given, pins every connection to one schema (tests).
+    pub async fn connect_postgres(
+        url: &str,
+        search_path: Option<&str>,
+    ) -> Result<Store, StoreError> {
+        let redacted = redact_url(url);
+        let mut options =
+            PgConnectOptions::from_str(url).map_err(|source| StoreError::ConnectPostgres {
+                url: redacted.clone(),
+                source,
+            })?;
+        if let Some(schema) = search_path {
+            options = options.options([("search_path", schema)]);
+        }
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(CONNECT_TIMEOUT)
+            .connect_with(options)
+            .await
+            .map_err(|source| StoreError::ConnectPostgres {
+                url: redacted,
+                source,
+            })?;
+        Ok(Store::Postgres(pool))
+    }
+
+    /// Open the database a URL names: `postgres://…`/`postgresql://…`, or `sqlite:PATH`.
+    pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Store::connect_postgres(url, None).await
+        } else if let Some(path) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
+            Store::open_sqlite(Path::new(path)).await
+        } else {
+            Err(StoreError::UnsupportedUrl {
+                url: redact_url(url),
+            })
+        }
+    }
+
+    /// Bring the schema up to date; safe to run at every start.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await?,
+            Store::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// A round trip to the database (readiness probe).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        with_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()))?;
+        Ok(())
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        match self {
+            Store::Sqlite(_) => Dialect::Sqlite,
+            Store::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    pub fn pool_stats(&self) -> PoolStats {
+        with_pool!(self, pool => PoolStats {
+            size: pool.size(),
+            idle: pool.num_idle() as u32,
+            max: pool.options().get_max_connections(),
+        })
+    }
+
+    /// Close every connection (graceful shutdown; SQLite checkpoints its WAL on the last close).
+    pub async fn close(&self) {
+        with_pool!(self, pool => pool.close().await)
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`, for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            match userinfo.find(':') {
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme_end + 3],
+                    &userinfo[..colon],
+                    &url[at..]
+                ),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::test_stores;
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://ena:hunter2@db:5432/ena"),
+            "postgres://ena:***@db:5432/ena"
+        );
+        assert_eq!(redact_url("postgres://ena@db/ena"), "postgres://ena@db/ena");
+        assert_eq!(redact_url("postgres://db/ena"), "postgres://db/ena");
+    }
+
+    #[tokio::test]
+    async fn unsupported_url_is_refused() {
+        let err = Store::connect("mysql://localhost/ena").await.unwrap_err();
+        assert!(
+            err.to_string().contains("unsupported database URL"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn unreachable_postgres_fails_with_the_url() {
+        // Port 9 (discard) on loopback: nothing listens there, so the connect is refused at once.
+        let err = Store::connect("postgres://ena:pw@127.0.0.1:9/ena")
+            .await
+            .unwrap_err();
+        let message = err.to_string();
+        assert!(
+            message.contains("cannot connect to PostgreSQL at postgres://ena:***@127.0.0.1:9/ena"),
+            "{message}"
+        );
+    }
+
+    /// sqlx binds `$n` by number on SQLite too: out-of-order and repeated placeholders must bind right on
+    /// both dialects, or SQL written once for both would silently swap values.
+    #[tokio::test]
+    async fn numbered_parameters_bind_by_number_on_both_dialects() {
+        for db in test_stores().await {
+            let row: (String, String, String) = with_pool!(&db.store, pool => {
+                sqlx::query_as("SELECT CAST($2 AS TEXT), CAST($1 AS TEXT), CAST($2 AS TEXT)")
+                    .bind("first")
+                    .bind("second")
+                    .fetch_one(pool)
+                    .await
+            })
+            .unwrap();
+            assert_eq!(
+                row,
+                ("second".into(), "first".into(), "second".into()),
+                "{}",
+                db.label
+            );
+
+            with_pool!(&db.store, pool => {
+                sqlx::query("CREATE TABLE param_order (a TEXT NOT NULL, b TEXT NOT NULL)").execute(pool).await.unwrap();
+                sqlx::query("INSERT INTO param_order (b, a) VALUES ($2, $1)").bind("A").bind("B").execute(pool).await.unwrap();
+                let (a, b): (String, String) = sqlx::query_as("SELECT a, b FROM param_order WHERE b = $2 AND a = $1")
+                    .bind("A")
+                    .bind("B")
+                    .fetch_one(pool)
+                    .await
+                    .unwrap();
+                assert_eq!((a.as_str(), b.as_str()), ("A", "B"), "{}", db.label);
+            });
+        }
+    }
+
+    #[tokio::test]
+    async fn migrations_run_twice_and_ping_answers() {
+        for db in test_stores().await {
+            db.store.migrate().await.unwrap();
+            db.store.ping().await.unwrap();
+            assert!(db.store.pool_stats().max > 0, "{}", db.label);
+        }
+    }
+}
