@@ -1,1 +1,155 @@
-//! placeholder
+//! The HTTP edge of ena: one axum router per block API, problem+json errors, the OpenAPI document,
+//! portal pages, health and metrics.
+//!
+//! This crate holds no SQL and no business rules: a handler extracts its input, calls one service
+//! function of its block and maps the result. `app(state)` builds the whole router without a socket
+//! (tests drive it with `oneshot`); `serve` runs it on a listener until a shutdown signal.
+
+pub mod apis;
+pub mod extract;
+pub mod openapi;
+pub mod portal;
+pub mod problem;
+pub mod routes;
+pub mod trace;
+
+use std::future::Future;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::{Router, middleware};
+use ena_store::Store;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+
+/// Limits and switches of the HTTP server.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// Largest request body accepted, in bytes.
+    pub body_limit: usize,
+    /// Longest a request may take before it is answered 408.
+    pub request_timeout: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> ServerConfig {
+        ServerConfig {
+            body_limit: 1024 * 1024,
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub config: ServerConfig,
+    pub metrics: PrometheusHandle,
+    /// The OpenAPI document, built once.
+    pub openapi: axum::body::Bytes,
+}
+
+impl AppState {
+    pub fn new(store: Store, config: ServerConfig) -> AppState {
+        let openapi =
+            axum::body::Bytes::from(serde_json::to_vec(&openapi::document()).unwrap_or_default());
+        AppState {
+            store,
+            config,
+            metrics: metrics_handle(),
+            openapi,
+        }
+    }
+}
+
+/// The process-wide Prometheus recorder; installed once, shared by every server in the process (tests
+/// start several).
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let builder = PrometheusBuilder::new()
+                .set_buckets(&[
+                    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                    10.0,
+                ])
+                .expect("bucket list is not empty");
+            let recorder = builder.build_recorder();
+            let handle = recorder.handle();
+            // A recorder already installed (by an embedding program) is kept; ours then renders nothing.
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+/// Bring a database up to date and seed what a fresh install needs (the shipped plan).
+pub async fn prepare_store(store: &Store) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    store.migrate().await?;
+    let now = time_now();
+    if ena_plan::seed_if_empty(store, &now).await? {
+        tracing::info!("seeded the plan data");
+    }
+    Ok(())
+}
+
+fn time_now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    format!("@{secs}")
+}
+
+/// The whole application router.
+pub fn app(state: AppState) -> Router {
+    let security_headers = [
+        (
+            "content-security-policy",
+            "default-src 'self'; script-src 'none'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+        ),
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "no-referrer"),
+        ("x-frame-options", "DENY"),
+    ];
+    let mut router = Router::new()
+        .merge(routes::plan::router())
+        .merge(routes::system::router())
+        .merge(routes::docs::router())
+        .merge(portal::router())
+        .route_layer(middleware::from_fn(trace::tag_route))
+        .layer(DefaultBodyLimit::max(state.config.body_limit))
+        .layer(RequestBodyLimitLayer::new(state.config.body_limit))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            state.config.request_timeout,
+        ))
+        .with_state(state);
+    for (name, value) in security_headers {
+        router = router.layer(SetResponseHeaderLayer::if_not_present(
+            HeaderName::from_static(name),
+            HeaderValue::from_static(value),
+        ));
+    }
+    // Outermost: problems are finished after every inner layer (404, 405, 413, 408 included), and the
+    // trace layer sees the final response.
+    router
+        .layer(middleware::from_fn(problem::finish_problems))
+        .layer(middleware::from_fn(trace::observe))
+}
+
+/// Serve `app` on `listener` until `shutdown` resolves, then finish in-flight requests.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

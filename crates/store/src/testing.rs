@@ -65,6 +65,17 @@ pub async fn postgres(url: &str) -> TestStore {
     }
 }
 
+/// Create a new, empty schema named `{prefix}_{uuid}` in the database at `url` and return its name.
+pub async fn create_schema(url: &str, prefix: &str) -> String {
+    let schema = format!("{prefix}_{}", uuid::Uuid::now_v7().simple());
+    let admin = Store::connect_postgres(url, None)
+        .await
+        .expect("connect to ENA_TEST_POSTGRES_URL");
+    with_pool_admin(&admin, &format!("CREATE SCHEMA {schema}")).await;
+    admin.close().await;
+    schema
+}
+
 async fn with_pool_admin(store: &Store, sql: &str) {
     // The schema name is ours (a UUID), not input, so building the statement from it is safe.
     crate::with_pool!(store, pool => sqlx::query(sqlx::AssertSqlSafe(sql.to_owned())).execute(pool).await.map(|_| ()))

@@ -1,0 +1,238 @@
+//! `ena serve` settings in layers: `ena.toml`, then `ENA_*` environment variables, then flags — each
+//! later layer wins. Raw inputs are parsed here (no I/O beyond reading the file); `serve` acts on the
+//! resolved [`Settings`].
+
+use std::net::SocketAddr;
+#[cfg(test)]
+use std::path::Path;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+/// Flags of `ena serve`. Each may also come from its `ENA_*` variable or from `ena.toml`.
+#[derive(Debug, clap::Args)]
+#[command(after_long_help = "\
+Settings come from three layers; a later one wins:
+  1. ena.toml (from --config, ENA_CONFIG, or ./ena.toml if it exists), keys as in the flags with '_':
+       listen = \"127.0.0.1:8080\"
+       data_dir = \"./ena-data\"
+       database_url = \"postgres://ena@db/ena\"
+       log_format = \"json\"
+       log_level = \"info\"
+       body_limit = 1048576
+       request_timeout_secs = 30
+  2. environment variables ENA_LISTEN, ENA_DATA_DIR, ENA_DATABASE_URL, ENA_LOG_FORMAT, ENA_LOG_LEVEL,
+     ENA_BODY_LIMIT, ENA_REQUEST_TIMEOUT_SECS
+  3. the flags above
+Without --database-url, ena uses the embedded SQLite database DATA_DIR/ena.db.")]
+pub struct ServeArgs {
+    /// Settings file (TOML).
+    #[arg(long, env = "ENA_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "ENA_LISTEN")]
+    pub listen: Option<String>,
+    /// Directory for the embedded database, the lock file and (later) keys [default: ./ena-data].
+    #[arg(long, env = "ENA_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// postgres://… to use PostgreSQL instead of the embedded SQLite database.
+    #[arg(long, env = "ENA_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Log format [default: human].
+    #[arg(long, env = "ENA_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+    /// Log filter, e.g. `info` or `debug,sqlx=warn` [default: info].
+    #[arg(long, env = "ENA_LOG_LEVEL")]
+    pub log_level: Option<String>,
+    /// Largest accepted request body in bytes [default: 1048576].
+    #[arg(long, env = "ENA_BODY_LIMIT")]
+    pub body_limit: Option<usize>,
+    /// Seconds a request may take before it is answered 408 [default: 30].
+    #[arg(long, env = "ENA_REQUEST_TIMEOUT_SECS")]
+    pub request_timeout_secs: Option<u64>,
+}
+
+/// The file layer; unknown keys are refused so a typo is not silently ignored.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    listen: Option<String>,
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    log_format: Option<LogFormat>,
+    log_level: Option<String>,
+    body_limit: Option<usize>,
+    request_timeout_secs: Option<u64>,
+}
+
+/// What `serve` runs with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub database_url: Option<String>,
+    pub log_format: LogFormat,
+    pub log_level: String,
+    pub body_limit: usize,
+    pub request_timeout: Duration,
+}
+
+fn read_file(args: &ServeArgs) -> anyhow::Result<FileSettings> {
+    let (path, required) = match &args.config {
+        Some(path) => (path.clone(), true),
+        None => (PathBuf::from("ena.toml"), false),
+    };
+    if !required && !path.exists() {
+        return Ok(FileSettings::default());
+    }
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read settings file {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("settings file {}", path.display()))
+}
+
+/// Resolve the layers. Flags and environment have already been merged by clap (a flag beats its variable).
+pub fn resolve(args: &ServeArgs) -> anyhow::Result<Settings> {
+    let file = read_file(args)?;
+    let listen = args
+        .listen
+        .clone()
+        .or(file.listen)
+        .unwrap_or_else(|| "127.0.0.1:8080".into());
+    let listen: SocketAddr = listen.parse().with_context(|| {
+        format!("listen address {listen:?} is not an IP:port such as 127.0.0.1:8080")
+    })?;
+    let database_url = args
+        .database_url
+        .clone()
+        .or(file.database_url)
+        .filter(|u| !u.is_empty());
+    if let Some(url) = &database_url {
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            bail!(
+                "database URL {:?} is not supported: use postgres://… or leave it out for SQLite",
+                ena_store::redact_url(url)
+            );
+        }
+    }
+    let body_limit = args.body_limit.or(file.body_limit).unwrap_or(1024 * 1024);
+    if body_limit == 0 {
+        bail!("body limit must be at least 1 byte");
+    }
+    let timeout = args
+        .request_timeout_secs
+        .or(file.request_timeout_secs)
+        .unwrap_or(30);
+    if timeout == 0 {
+        bail!("request timeout must be at least 1 second");
+    }
+    Ok(Settings {
+        listen,
+        data_dir: args
+            .data_dir
+            .clone()
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("ena-data")),
+        database_url,
+        log_format: args
+            .log_format
+            .or(file.log_format)
+            .unwrap_or(LogFormat::Human),
+        log_level: args
+            .log_level
+            .clone()
+            .or(file.log_level)
+            .unwrap_or_else(|| "info".into()),
+        body_limit,
+        request_timeout: Duration::from_secs(timeout),
+    })
+}
+
+impl Settings {
+    pub fn sqlite_path(&self) -> PathBuf {
+        self.data_dir.join("ena.db")
+    }
+}
+
+/// For tests: resolve with an explicit file path and no flags.
+#[cfg(test)]
+fn from_file(path: &Path) -> anyhow::Result<Settings> {
+    resolve(&ServeArgs {
+        config: Some(path.to_owned()),
+        listen: None,
+        data_dir: None,
+        database_url: None,
+        log_format: None,
+        log_level: None,
+        body_limit: None,
+        request_timeout_secs: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(text: &str) -> tempfile::NamedTempFile {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), text).unwrap();
+        file
+    }
+
+    #[test]
+    fn file_values_are_used_and_flags_win() {
+        let file = write("listen = \"127.0.0.1:9999\"\nlog_format = \"json\"\nbody_limit = 10\n");
+        let s = from_file(file.path()).unwrap();
+        assert_eq!(
+            (s.listen.port(), s.log_format, s.body_limit),
+            (9999, LogFormat::Json, 10)
+        );
+        let mut args = ServeArgs {
+            config: Some(file.path().to_owned()),
+            listen: Some("127.0.0.1:7777".into()),
+            data_dir: None,
+            database_url: None,
+            log_format: None,
+            log_level: None,
+            body_limit: None,
+            request_timeout_secs: None,
+        };
+        assert_eq!(resolve(&args).unwrap().listen.port(), 7777);
+        args.listen = None;
+        assert_eq!(resolve(&args).unwrap().data_dir, PathBuf::from("ena-data"));
+    }
+
+    #[test]
+    fn bad_settings_name_the_setting() {
+        let file = write("listen = \"nowhere\"\n");
+        assert!(
+            from_file(file.path())
+                .unwrap_err()
+                .to_string()
+                .contains("listen address \"nowhere\"")
+        );
+        let file = write("colour = \"blue\"\n");
+        let err = format!("{:#}", from_file(file.path()).unwrap_err());
+        assert!(err.contains("unknown field `colour`"), "{err}");
+        let file = write("database_url = \"mysql://x\"\n");
+        assert!(
+            from_file(file.path())
+                .unwrap_err()
+                .to_string()
+                .contains("not supported")
+        );
+        let err = format!(
+            "{:#}",
+            from_file(Path::new("/nonexistent/ena.toml")).unwrap_err()
+        );
+        assert!(err.contains("cannot read settings file"), "{err}");
+    }
+}

@@ -1,0 +1,150 @@
+//! `ena serve`: claim the data directory, open and migrate the database, serve until SIGINT/SIGTERM.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, Write};
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use ena_server::{AppState, ServerConfig};
+use ena_store::Store;
+use tracing_subscriber::EnvFilter;
+
+use crate::config::{self, LogFormat, ServeArgs, Settings};
+
+pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let settings = config::resolve(&args)?;
+    init_logging(&settings)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(serve(settings))
+}
+
+fn init_logging(settings: &Settings) -> anyhow::Result<()> {
+    let filter = EnvFilter::try_new(&settings.log_level)
+        .with_context(|| format!("log level {:?} is not a valid filter", settings.log_level))?;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
+    match settings.log_format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+    }
+    Ok(())
+}
+
+/// Hold an exclusive lock on `DATA_DIR/ena.lock` for the life of the process, so a second `serve`
+/// on the same directory stops with a clear message instead of sharing (and corrupting) its files.
+fn claim_data_dir(dir: &Path) -> anyhow::Result<File> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create data directory {}", dir.display()))?;
+    // Root ignores permission bits, so probe by writing rather than by reading the mode.
+    let probe = dir.join(".ena-write-probe");
+    std::fs::write(&probe, b"probe")
+        .with_context(|| format!("data directory {} is not writable", dir.display()))?;
+    let _ = std::fs::remove_file(&probe);
+    let path = dir.join("ena.lock");
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .with_context(|| format!("cannot open lock file {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            let holder = holder.trim();
+            let who = if holder.is_empty() {
+                String::new()
+            } else {
+                format!(" (pid {holder})")
+            };
+            bail!(
+                "data directory {} is in use by another ena process{who}; stop it or choose another --data-dir",
+                dir.display()
+            );
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(e).with_context(|| format!("cannot lock {}", path.display()));
+        }
+    }
+    file.set_len(0)?;
+    file.rewind()?;
+    write!(file, "{}", std::process::id())?;
+    file.flush()?;
+    Ok(file)
+}
+
+async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
+    let store = match &settings.database_url {
+        Some(url) => Store::connect_postgres(url, None).await?,
+        None => Store::open_sqlite(&settings.sqlite_path()).await?,
+    };
+    ena_server::prepare_store(&store)
+        .await
+        .map_err(|e| anyhow::anyhow!("preparing the database failed: {e}"))?;
+    Ok(store)
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let _lock = claim_data_dir(&settings.data_dir)?;
+    let store = open_store(&settings).await?;
+    let database = match &settings.database_url {
+        Some(url) => ena_store::redact_url(url),
+        None => settings.sqlite_path().display().to_string(),
+    };
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", settings.listen))?;
+    let address = listener.local_addr()?;
+    let config = ServerConfig {
+        body_limit: settings.body_limit,
+        request_timeout: settings.request_timeout,
+    };
+    let state = AppState::new(store.clone(), config);
+    tracing::info!(
+        %database,
+        startup_ms = started.elapsed().as_millis() as u64,
+        "ena listening on http://{address} (portal /, API reference /docs)"
+    );
+    ena_server::serve(listener, state, shutdown_signal())
+        .await
+        .context("server failed")?;
+    store.close().await;
+    tracing::info!("ena stopped");
+    Ok(())
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+}

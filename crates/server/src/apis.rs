@@ -1,0 +1,61 @@
+//! The registry of ena's APIs: one entry per block API, the source of every `api-info` answer and of the
+//! tags in the OpenAPI document.
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// A block's API as published.
+#[derive(Clone, Copy, Debug)]
+pub struct ApiDescriptor {
+    /// The tag and first path segment, e.g. `plan`.
+    pub id: &'static str,
+    pub name: &'static str,
+    pub version: &'static str,
+    pub released: &'static str,
+    pub status: &'static str,
+    pub description_sv: &'static str,
+    pub description_en: &'static str,
+}
+
+/// The VER.06 `api-info` resource.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiInfo {
+    #[schema(example = "ena plan API")]
+    pub api_name: String,
+    #[schema(example = "1.0.0")]
+    pub api_version: String,
+    /// Release date (RFC 3339 full-date).
+    #[schema(example = "2026-11-29")]
+    pub api_released: String,
+    /// `active`, `deprecated` or `retired`.
+    #[schema(example = "active")]
+    pub api_status: String,
+    #[schema(example = "/docs#api-plan")]
+    pub api_documentation: String,
+}
+
+impl ApiDescriptor {
+    pub fn info(&self) -> ApiInfo {
+        ApiInfo {
+            api_name: self.name.to_owned(),
+            api_version: self.version.to_owned(),
+            api_released: self.released.to_owned(),
+            api_status: self.status.to_owned(),
+            api_documentation: format!("/docs#api-{}", self.id),
+        }
+    }
+}
+
+pub const PLAN_API: ApiDescriptor = ApiDescriptor {
+    id: "plan",
+    name: "ena plan API",
+    version: "1.0.0",
+    released: "2026-11-29",
+    status: "active",
+    description_sv: "Långsiktig plan: byggblock, beroenden, status och kostnadsmodell (schablon, utveckling/drift, totaler).",
+    description_en: "Long-term plan: building blocks, dependencies, status and the cost model (schablon, development/operations, totals).",
+};
+
+/// Every API ena serves, in the order the docs list them.
+pub const ALL: &[ApiDescriptor] = &[PLAN_API];

@@ -1,0 +1,316 @@
+//! The one OpenAPI 3.1 document of every ena API, served at `/openapi.json`.
+//!
+//! Paths and schemas come from the handlers' `#[utoipa::path]` annotations and the types' `ToSchema`
+//! derives, so they cannot drift from the code. What derives cannot know is added here in one pass:
+//! the REST API profile's `info` fields (DOK.03, DOK.08, DOK.09, VER.06), a `default` problem response on
+//! every operation, and complete examples (DOK.15) computed from the shipped plan, so they are real data.
+
+use ena_core::ErrorCode;
+use ena_plan::{Plan, block_views, compute};
+use serde::Serialize;
+use serde_json::{Value, json};
+use utoipa::{OpenApi, ToSchema};
+
+use crate::apis;
+use crate::problem::{PROBLEM_JSON, Problem};
+
+/// RFC 9457 problem details with ena's extensions.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Problem)]
+#[serde(rename_all = "camelCase")]
+pub struct ProblemSchema {
+    /// URI reference documenting the error code.
+    #[serde(rename = "type")]
+    pub type_uri: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// The request path the problem occurred on.
+    pub instance: String,
+    /// Stable code from ena's error-code registry.
+    pub code: String,
+    /// Each bad input field.
+    #[serde(rename = "invalid-parameters")]
+    pub invalid_parameters: Option<Vec<InvalidParameter>>,
+    /// The W3C trace id of the request, for support.
+    pub trace_id: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvalidParameter {
+    /// Path of the field or parameter, e.g. `blocks[0].lines[1].costs[0].amount` or `limit`.
+    pub property: String,
+    /// The value received, when there was one.
+    pub value: Option<String>,
+    pub reason: String,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(
+        crate::routes::plan::api_info,
+        crate::routes::plan::list_blocks,
+        crate::routes::plan::get_block,
+        crate::routes::plan::cost_summary,
+        crate::routes::plan::calculate,
+        crate::routes::system::healthz,
+        crate::routes::system::readyz,
+        crate::routes::system::metrics,
+        crate::routes::docs::openapi_json,
+    ),
+    components(schemas(ProblemSchema, InvalidParameter)),
+    tags(
+        (name = "plan", description = "Plan and portfolio: building blocks and the cost model (seed chapters 2–4)"),
+        (name = "system", description = "Liveness, readiness, metrics and this document"),
+    )
+)]
+struct ApiDoc;
+
+fn problem_example(
+    code: ErrorCode,
+    path: &str,
+    detail: &str,
+    fields: Vec<ena_core::FieldError>,
+) -> Value {
+    let mut problem = Problem::new(code, detail);
+    problem.instance = path.to_owned();
+    problem.invalid_parameters = fields;
+    problem.trace_id = "4bf92f3577b34da6a3ce929d0e0e4736".into();
+    serde_json::to_value(problem).unwrap_or(Value::Null)
+}
+
+/// The example for a problem response of `status` on `path`.
+fn problem_for(status: &str, path: &str) -> Value {
+    use ena_core::FieldError;
+    match status {
+        "400" if path.contains("cost-calculations") => problem_example(
+            ErrorCode::InvalidBody,
+            path,
+            "The body does not match the schema at blocks[0].lines[0].costs[0].amount: invalid type: string \"7000\", expected i64.",
+            vec![FieldError::missing(
+                "blocks[0].lines[0].costs[0].amount",
+                "invalid type: string \"7000\", expected i64",
+            )],
+        ),
+        "400" => problem_example(
+            ErrorCode::InvalidParameter,
+            path,
+            "Some query parameters are invalid; see invalid-parameters.",
+            vec![FieldError::new("limit", 0, "must be between 1 and 100")],
+        ),
+        "404" => problem_example(
+            ErrorCode::ResourceNotFound,
+            path,
+            "No building block has id \"mina-ombudd\".",
+            vec![],
+        ),
+        "413" => problem_example(
+            ErrorCode::PayloadTooLarge,
+            path,
+            "The request body is larger than the server accepts.",
+            vec![],
+        ),
+        "415" => problem_example(
+            ErrorCode::UnsupportedMediaType,
+            path,
+            "Send the body as application/json.",
+            vec![FieldError::new(
+                "Content-Type",
+                "text/plain",
+                "must be application/json",
+            )],
+        ),
+        "503" => problem_example(
+            ErrorCode::ServiceUnavailable,
+            path,
+            "The database does not answer.",
+            vec![],
+        ),
+        _ => problem_example(
+            ErrorCode::Internal,
+            path,
+            "An unexpected error occurred; the server log has the details under this traceId.",
+            vec![],
+        ),
+    }
+}
+
+/// The success example of each operation, from the shipped plan.
+fn success_example(operation_id: &str) -> Option<Value> {
+    let plan = Plan::shipped();
+    let value = match operation_id {
+        "planApiInfo" => serde_json::to_value(apis::PLAN_API.info()).ok()?,
+        "listBlocks" => {
+            let views = block_views(&plan);
+            json!({ "items": views.iter().take(2).collect::<Vec<_>>(), "page": 1, "limit": 2, "total": views.len() })
+        }
+        "getBlock" => serde_json::to_value(
+            block_views(&plan)
+                .into_iter()
+                .find(|b| b.id == "mina-ombud")?,
+        )
+        .ok()?,
+        "getCostSummary" | "calculateCosts" => serde_json::to_value(compute(&plan)).ok()?,
+        "healthz" => json!({ "status": "ok" }),
+        "readyz" => json!({ "status": "ready", "database": "sqlite" }),
+        "openApiDocument" => {
+            json!({ "openapi": "3.1.0", "info": { "title": "ena", "version": "0.1.0" }, "paths": {} })
+        }
+        _ => return None,
+    };
+    Some(value)
+}
+
+const METRICS_EXAMPLE: &str = "# TYPE http_requests_total counter\n\
+http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"} 3\n\
+# TYPE db_pool_connections gauge\ndb_pool_connections{state=\"idle\"} 1\n";
+
+/// Build the finished document. Cheap enough to build once at start-up and serve from memory.
+pub fn document() -> Value {
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or(Value::Null);
+    doc["openapi"] = json!("3.1.0");
+    doc["info"] = json!({
+        "title": "ena",
+        "version": env!("CARGO_PKG_VERSION"),
+        "description": "Alla API:er i ena, en öppen implementation av den förvaltningsgemensamma digitala infrastrukturen för informationsutbyte. / Every API of ena, an open implementation of Sweden's shared public-sector infrastructure for information exchange. Errors are RFC 9457 problem details with a stable `code` (see /docs#errors); every request may carry a W3C `traceparent`, and every response returns one.",
+        "contact": { "name": "ena maintainers", "url": "https://ena.example/support", "email": "support@ena.example" },
+        "license": { "name": "EUPL-1.2 OR MIT", "url": "https://interoperable-europe.ec.europa.eu/collection/eupl/eupl-text-eupl-12" },
+        "x-api-released": apis::PLAN_API.released,
+        "x-api-status": "active",
+        "x-sla": {
+            "availability": "99.5 % per calendar month (target for a production deployment; a local `ena serve` promises nothing)",
+            "responseTime": "95 % of requests answered within 200 ms at the server",
+            "support": "Weekdays 08:00–17:00 CET via the contact address"
+        },
+        "x-limitations": "Request bodies are limited in size (413 above the limit) and requests in time (408). Plan updates by the federation operator arrive with the identity block; until then the stored plan changes only through the data file.",
+    });
+    doc["servers"] = json!([{ "url": "/", "description": "This ena server" }]);
+
+    let Some(paths) = doc["paths"].as_object_mut() else {
+        return doc;
+    };
+    for (path, item) in paths.iter_mut() {
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
+        for (_method, operation) in item.iter_mut() {
+            let operation_id = operation["operationId"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            let Some(responses) = operation["responses"].as_object_mut() else {
+                continue;
+            };
+            responses.insert(
+                "default".into(),
+                json!({
+                    "description": "Any other error (for example 405 wrong method, 408 timeout, 413 body too large, 500, 503): a problem+json body",
+                    "content": { PROBLEM_JSON: { "schema": { "$ref": "#/components/schemas/Problem" } } }
+                }),
+            );
+            for (status, response) in responses.iter_mut() {
+                let Some(content) = response.get_mut("content").and_then(Value::as_object_mut)
+                else {
+                    continue;
+                };
+                for (media_type, media) in content.iter_mut() {
+                    let example = if media_type == PROBLEM_JSON {
+                        Some(problem_for(status, path))
+                    } else if media_type.starts_with("text/plain") {
+                        Some(json!(METRICS_EXAMPLE))
+                    } else {
+                        success_example(&operation_id)
+                    };
+                    if let Some(example) = example {
+                        media["example"] = example;
+                    }
+                }
+            }
+            if let Some(body) = operation
+                .get_mut("requestBody")
+                .and_then(|b| b.get_mut("content"))
+                .and_then(Value::as_object_mut)
+            {
+                for (_, media) in body.iter_mut() {
+                    if operation_id == "calculateCosts" {
+                        media["example"] =
+                            serde_json::to_value(Plan::shipped()).unwrap_or(Value::Null);
+                    }
+                }
+            }
+        }
+    }
+    doc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// DOK.15 and DOK.20: every operation has examples for its body and every response, and every
+    /// response code is described.
+    #[test]
+    fn every_operation_is_documented_with_examples() {
+        let doc = document();
+        for key in [
+            "title",
+            "version",
+            "description",
+            "contact",
+            "license",
+            "x-sla",
+            "x-limitations",
+        ] {
+            assert!(!doc["info"][key].is_null(), "info.{key} missing");
+        }
+        let mut operations = 0;
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                operations += 1;
+                let at = format!("{method} {path}");
+                assert!(op["operationId"].is_string(), "{at}: operationId");
+                assert!(
+                    op["summary"].is_string() || op["description"].is_string(),
+                    "{at}: summary"
+                );
+                for (status, response) in op["responses"].as_object().unwrap() {
+                    assert!(
+                        response["description"]
+                            .as_str()
+                            .is_some_and(|d| !d.is_empty()),
+                        "{at} {status}: description"
+                    );
+                    if let Some(content) = response["content"].as_object() {
+                        for (media, m) in content {
+                            assert!(!m["example"].is_null(), "{at} {status} {media}: example");
+                            if status.starts_with('4')
+                                || status.starts_with('5')
+                                || status == "default"
+                            {
+                                assert_eq!(
+                                    media, PROBLEM_JSON,
+                                    "{at} {status}: errors are problem+json (FEL.02)"
+                                );
+                            }
+                        }
+                    }
+                }
+                if let Some(body) = op["requestBody"]["content"].as_object() {
+                    for (media, m) in body {
+                        assert!(!m["example"].is_null(), "{at} request {media}: example");
+                    }
+                }
+            }
+        }
+        assert!(operations >= 9, "only {operations} operations documented");
+    }
+
+    #[test]
+    fn every_api_has_api_info() {
+        let doc = document();
+        for api in apis::ALL {
+            let path = format!("/{}/v1/api-info", api.id);
+            assert!(doc["paths"][&path]["get"].is_object(), "{path} missing");
+        }
+    }
+}

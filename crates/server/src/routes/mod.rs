@@ -1,0 +1,6 @@
+//! One router module per block (plus the system endpoints); each handler extracts, calls one service
+//! function and maps the result.
+
+pub mod docs;
+pub mod plan;
+pub mod system;

@@ -1,0 +1,102 @@
+//! `/plan/v1`: building blocks and the cost model (seed chapters 2–4).
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::routing::{get, post};
+use ena_plan::{BlockView, CostReport, Plan};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::AppState;
+use crate::apis::{ApiInfo, PLAN_API};
+use crate::extract::{ApiJson, ApiQuery};
+use crate::problem::ApiError;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/plan/v1/api-info", get(api_info))
+        .route("/plan/v1/blocks", get(list_blocks))
+        .route("/plan/v1/blocks/{id}", get(get_block))
+        .route("/plan/v1/cost-summary", get(cost_summary))
+        .route("/plan/v1/cost-calculations", post(calculate))
+}
+
+/// About this API (REST API profile VER.06).
+#[utoipa::path(get, path = "/plan/v1/api-info", tag = "plan", operation_id = "planApiInfo",
+    responses((status = 200, description = "Name, version, release date, status and documentation of the API", body = ApiInfo)))]
+pub async fn api_info() -> Json<ApiInfo> {
+    Json(PLAN_API.info())
+}
+
+/// One page of building blocks.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BlockPage {
+    pub items: Vec<BlockView>,
+    /// The page shown, starting at 1.
+    pub page: u32,
+    pub limit: u32,
+    /// Number of blocks matching the filter, over all pages.
+    pub total: u64,
+}
+
+/// List the building blocks with their dependencies and computed yearly costs.
+#[utoipa::path(get, path = "/plan/v1/blocks", tag = "plan", operation_id = "listBlocks",
+    params(
+        ("category" = Option<String>, Query, description = "Only blocks of this category id, e.g. `tillit-och-sakerhet`"),
+        ("limit" = Option<u32>, Query, description = "Blocks per page, 1–100 (default 20)"),
+        ("page" = Option<u32>, Query, description = "Page number, starting at 1 (default 1)"),
+    ),
+    responses(
+        (status = 200, description = "One page of building blocks in plan order", body = BlockPage),
+        (status = 400, description = "A query parameter is invalid (limit, page or an unknown category)", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+    ))]
+pub async fn list_blocks(
+    State(state): State<AppState>,
+    query: ApiQuery,
+) -> Result<Json<BlockPage>, ApiError> {
+    let page = query.page(Vec::new())?;
+    let paged = ena_plan::list_blocks(&state.store, query.str("category"), page).await?;
+    Ok(Json(BlockPage {
+        items: paged.items,
+        page: paged.page,
+        limit: paged.limit,
+        total: paged.total,
+    }))
+}
+
+/// One building block.
+#[utoipa::path(get, path = "/plan/v1/blocks/{id}", tag = "plan", operation_id = "getBlock",
+    params(("id" = String, Path, description = "Block id, e.g. `mina-ombud`")),
+    responses(
+        (status = 200, description = "The block with its dependencies, dependents, cost lines and computed costs", body = BlockView),
+        (status = 404, description = "No block has this id", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+    ))]
+pub async fn get_block(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<BlockView>, ApiError> {
+    Ok(Json(ena_plan::get_block(&state.store, &id).await?))
+}
+
+/// The cost tables of the stored plan: per year identified blocks, governance lines, additional blocks
+/// and totals; development vs operations; the schablon with the average it came from.
+#[utoipa::path(get, path = "/plan/v1/cost-summary", tag = "plan", operation_id = "getCostSummary",
+    responses((status = 200, description = "The cost model's result for the stored plan", body = CostReport)))]
+pub async fn cost_summary(State(state): State<AppState>) -> Result<Json<CostReport>, ApiError> {
+    Ok(Json(ena_plan::cost_summary(&state.store).await?))
+}
+
+/// Run the cost model on a plan sent in the body (what-if); nothing is stored.
+#[utoipa::path(post, path = "/plan/v1/cost-calculations", tag = "plan", operation_id = "calculateCosts",
+    request_body(content = Plan, description = "A whole plan, in the same shape as the shipped data/plan/plan.toml", content_type = "application/json"),
+    responses(
+        (status = 200, description = "The cost model's result for the plan sent", body = CostReport),
+        (status = 400, description = "Malformed JSON, a body that does not match the schema (wrong type, missing or unknown field), or a plan that breaks a rule; invalid-parameters names each field", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 413, description = "The body is larger than the server's limit", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not sent as application/json", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+    ))]
+pub async fn calculate(ApiJson(plan): ApiJson<Plan>) -> Result<Json<CostReport>, ApiError> {
+    Ok(Json(ena_plan::calculate(&plan)?))
+}

@@ -1,0 +1,189 @@
+//! W3C Trace Context, request logging and per-route metrics, in one middleware.
+//!
+//! An incoming valid `traceparent` keeps its trace id; otherwise a new trace starts. Either way this
+//! server is a new span (parent id) in the trace, returned in the response's `traceparent`, attached to
+//! the request's log span and given to problem bodies as `traceId`.
+
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request};
+use axum::http::HeaderValue;
+use axum::middleware::Next;
+use axum::response::Response;
+use rand::RngCore;
+use tracing::Instrument;
+
+/// The trace this request belongs to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TraceContext {
+    /// 32 lowercase hex digits.
+    pub trace_id: String,
+    /// This server's span: 16 lowercase hex digits.
+    pub span_id: String,
+    /// The caller's span, if it sent one.
+    pub parent_id: Option<String>,
+    pub flags: String,
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn is_lower_hex(s: &str, len: usize) -> bool {
+    s.len() == len
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+impl TraceContext {
+    /// Continue the trace in `header` (version 00 rules; future versions are read by their first four
+    /// fields), or start a new one when it is absent or invalid.
+    pub fn continue_or_start(header: Option<&str>) -> TraceContext {
+        let mut rng = rand::rng();
+        let mut span = [0u8; 8];
+        rng.fill_bytes(&mut span);
+        if let Some(parsed) = header.and_then(parse_traceparent) {
+            return TraceContext {
+                span_id: hex(&span),
+                ..parsed
+            };
+        }
+        let mut trace = [0u8; 16];
+        rng.fill_bytes(&mut trace);
+        TraceContext {
+            trace_id: hex(&trace),
+            span_id: hex(&span),
+            parent_id: None,
+            flags: "01".into(),
+        }
+    }
+
+    /// The header value naming this server's span.
+    pub fn traceparent(&self) -> String {
+        format!("00-{}-{}-{}", self.trace_id, self.span_id, self.flags)
+    }
+}
+
+fn parse_traceparent(value: &str) -> Option<TraceContext> {
+    let mut parts = value.trim().split('-');
+    let (version, trace_id, parent_id, flags) =
+        (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let valid = is_lower_hex(version, 2)
+        && version != "ff"
+        && (version != "00" || parts.next().is_none())
+        && is_lower_hex(trace_id, 32)
+        && trace_id != "0".repeat(32)
+        && is_lower_hex(parent_id, 16)
+        && parent_id != "0".repeat(16)
+        && is_lower_hex(flags, 2);
+    valid.then(|| TraceContext {
+        trace_id: trace_id.to_owned(),
+        span_id: String::new(),
+        parent_id: Some(parent_id.to_owned()),
+        flags: flags.to_owned(),
+    })
+}
+
+/// The route template that served a response, copied out of the router for [`observe`].
+#[derive(Clone, Debug)]
+pub struct RouteTag(pub String);
+
+/// Runs inside the router (as a route layer), where the matched route is known.
+pub async fn tag_route(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_owned());
+    let mut response = next.run(request).await;
+    if let Some(route) = route {
+        response.extensions_mut().insert(RouteTag(route));
+    }
+    response
+}
+
+/// Trace, log and count every request.
+pub async fn observe(mut request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let header = request
+        .headers()
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok());
+    let context = TraceContext::continue_or_start(header);
+    let method = request.method().clone();
+    let span = tracing::info_span!(
+        "request",
+        method = %method,
+        path = %request.uri().path(),
+        trace_id = %context.trace_id,
+        span_id = %context.span_id,
+    );
+    let traceparent = context.traceparent();
+    request.extensions_mut().insert(context);
+    let mut response = next.run(request).instrument(span.clone()).await;
+    let elapsed = started.elapsed();
+    let status = response.status().as_u16();
+    // The route template, not the path, so metrics do not grow a series per block id.
+    let route = response
+        .extensions()
+        .get::<RouteTag>()
+        .map_or("unmatched", |r| r.0.as_str())
+        .to_owned();
+    span.in_scope(|| {
+        tracing::info!(status, latency_ms = elapsed.as_secs_f64() * 1000.0, route = %route, "request done");
+    });
+    let labels = [
+        ("method", method.to_string()),
+        ("route", route),
+        ("status", status.to_string()),
+    ];
+    metrics::counter!("http_requests_total", &labels).increment(1);
+    metrics::histogram!("http_request_duration_seconds", &labels[..2])
+        .record(elapsed.as_secs_f64());
+    if let Ok(value) = HeaderValue::from_str(&traceparent) {
+        response.headers_mut().insert("traceparent", value);
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn continues_a_valid_trace() {
+        let incoming = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let ctx = TraceContext::continue_or_start(Some(incoming));
+        assert_eq!(ctx.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(ctx.parent_id.as_deref(), Some("00f067aa0ba902b7"));
+        assert_ne!(ctx.span_id, "00f067aa0ba902b7");
+        assert!(
+            ctx.traceparent()
+                .starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-")
+        );
+    }
+
+    #[test]
+    fn starts_a_new_trace_for_invalid_headers() {
+        for bad in [
+            "",
+            "garbage",
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
+        ] {
+            let ctx = TraceContext::continue_or_start(Some(bad));
+            assert_eq!(ctx.parent_id, None, "{bad:?}");
+            assert!(is_lower_hex(&ctx.trace_id, 32) && is_lower_hex(&ctx.span_id, 16));
+        }
+    }
+
+    #[test]
+    fn future_versions_are_read_by_their_first_fields() {
+        let ctx = TraceContext::continue_or_start(Some(
+            "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-what",
+        ));
+        assert_eq!(ctx.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+    }
+}
