@@ -286,7 +286,7 @@ struct BlockRow {
     agency: Option<String>,
     status: &'static str,
     estimate: &'static str,
-    schablon: bool,
+    tagged: bool,
     costs: Vec<String>,
     total: String,
 }
@@ -429,7 +429,7 @@ async fn blocks(
                     agency: b.agency.clone(),
                     status: status_text(b.status, lang),
                     estimate: estimate_text(b.estimate, lang),
-                    schablon: b.estimate == Estimate::Schablon,
+                    tagged: b.estimate != Estimate::Own,
                     costs: b.costs.iter().map(|y| amount(y.total, lang)).collect(),
                     total: amount(b.total, lang),
                 })
