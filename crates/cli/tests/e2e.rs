@@ -199,6 +199,26 @@ async fn bad_input_gets_problems_naming_the_field_and_changes_nothing() {
             ]
         );
 
+        // Numbers that would overflow the cost model are refused, not computed.
+        let mut plan: Value = toml::from_str(ena_plan::SHIPPED_PLAN).unwrap();
+        plan["meta"]["schablonRounding"] = json!(1_i64 << 62);
+        plan["blocks"][1]["lines"][0]["costs"][0]["amount"] = json!(i64::MAX);
+        let problem = check_problem(
+            server
+                .post_raw(path, "application/json", plan.to_string())
+                .await,
+            400,
+            "validation-failed",
+        )
+        .await;
+        assert_eq!(
+            invalid_properties(&problem),
+            [
+                "meta.schablonRounding",
+                "blocks[1].lines[0].costs[0].amount"
+            ]
+        );
+
         check_problem(
             server.post_raw(path, "text/plain", "hello").await,
             415,
@@ -379,6 +399,10 @@ async fn metrics_openapi_docs_and_portal() {
             .to_str()
             .unwrap()
             .starts_with("text/html")
+    );
+    assert!(
+        html_404.headers().contains_key("content-security-policy"),
+        "error pages keep the security headers"
     );
     let api_404 = server
         .client

@@ -195,11 +195,11 @@ impl PersonId {
             if year > reference.year() {
                 year -= 100;
             }
-            let date = calendar_date(year, month, raw_day, day)?;
-            if date > reference {
-                calendar_date(year - 100, month, raw_day, day)?
-            } else {
-                date
+            // A day that does not exist in this century's year (29 February) or lies after the reference
+            // belongs to the century before.
+            match calendar_date(year, month, raw_day, day) {
+                Ok(date) if date <= reference => date,
+                _ => calendar_date(year - 100, month, raw_day, day)?,
             }
         };
         check_luhn(ten)?;
@@ -455,8 +455,15 @@ mod tests {
         assert_eq!(
             PersonId::parse_at("000229+2381", TODAY),
             Err(IdError::ImpossibleDate {
-                reason: "1900-02-29 has no such day".into()
+                reason: "1800-02-29 has no such day".into()
             })
+        );
+        // In 2100 (not a leap year), 000229 can only be 2000-02-29.
+        assert_eq!(
+            PersonId::parse_at("000229-2381", date!(2100 - 01 - 15))
+                .unwrap()
+                .birth_date(),
+            date!(2000 - 02 - 29)
         );
     }
 

@@ -1,7 +1,7 @@
 //! Shared, I/O-free types of ena: Swedish identifiers and the one error-code registry.
 //!
-//! Nothing here touches a database, the network or the clock except through an explicit argument, so
-//! every block can depend on it and every rule here is testable with plain values.
+//! Nothing here touches a database or the network. The clock is read only by the `parse` conveniences;
+//! every rule has a `parse_at(…, today)` form, so it is testable with plain values.
 
 pub mod error_code;
 pub mod id;

@@ -31,9 +31,9 @@ impl YearCost {
     }
 
     fn add(&mut self, other: &YearCost) {
-        self.development += other.development;
-        self.operations += other.operations;
-        self.total += other.total;
+        self.development = self.development.saturating_add(other.development);
+        self.operations = self.operations.saturating_add(other.operations);
+        self.total = self.total.saturating_add(other.total);
     }
 }
 
@@ -122,16 +122,23 @@ pub fn schablon(plan: &Plan) -> Option<Schablon> {
     if own.is_empty() || years == 0 || plan.meta.schablon_rounding <= 0 {
         return None;
     }
-    let sum: i64 = own
+    // Sums in i128, so that no input, valid or not, can overflow; validation bounds every cell anyway.
+    let sum: i128 = own
         .iter()
         .flat_map(|b| &b.lines)
         .flat_map(|l| &l.costs)
-        .map(|c| c.amount)
+        .map(|c| i128::from(c.amount))
         .sum();
-    let cells = own.len() as i64 * years;
-    let step = plan.meta.schablon_rounding;
+    let cells = i128::from(own.len() as i64 * years);
+    let step = i128::from(plan.meta.schablon_rounding);
     // round(sum / (cells × step)) with halves up, in integers: floor((2·sum + cells·step) / (2·cells·step)).
-    let value = (2 * sum + cells * step) / (2 * cells * step) * step;
+    let value =
+        i64::try_from((2 * sum + cells * step) / (2 * cells * step) * step).unwrap_or(i64::MAX);
+    let (sum, cells, step) = (
+        i64::try_from(sum).unwrap_or(i64::MAX),
+        cells as i64,
+        step as i64,
+    );
     Some(Schablon {
         based_on_blocks: own.len(),
         sum,
@@ -149,11 +156,11 @@ fn line_costs(lines: &[CostLine], year: i32) -> YearCost {
         .filter(|c| c.year == year)
     {
         match c.kind {
-            CostKind::Development => cost.development += c.amount,
-            CostKind::Operations => cost.operations += c.amount,
+            CostKind::Development => cost.development = cost.development.saturating_add(c.amount),
+            CostKind::Operations => cost.operations = cost.operations.saturating_add(c.amount),
         }
     }
-    cost.total = cost.development + cost.operations;
+    cost.total = cost.development.saturating_add(cost.operations);
     cost
 }
 

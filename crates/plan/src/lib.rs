@@ -216,6 +216,18 @@ mod tests {
         check_invalid(|p| p.meta.years = vec![2022, 2021, 2023], "meta.years");
         check_invalid(|p| p.additional[0].from = 2030, "additional[0].from");
         check_invalid(
+            |p| p.blocks[0].depends_on.push("identitet".into()),
+            "blocks[0].dependsOn[1]",
+        );
+        check_invalid(
+            |p| p.blocks[0].lines[0].costs[0].amount = i64::MAX,
+            "blocks[0].lines[0].costs[0].amount",
+        );
+        check_invalid(
+            |p| p.meta.schablon_rounding = 1 << 62,
+            "meta.schablonRounding",
+        );
+        check_invalid(
             |p| {
                 let i = p.blocks.iter().position(|b| b.id == "identitet").unwrap();
                 p.blocks[i].depends_on.push("mina-ombud".into());

@@ -136,6 +136,14 @@ pub struct Additional {
     pub from: i32,
 }
 
+/// Largest amount in one cell (and largest rounding step): 10^12 of the unit, 10^15 SEK in kSEK. Keeps
+/// every sum the cost model forms far inside `i64`, so no input can overflow it.
+pub const MAX_AMOUNT: i64 = 1_000_000_000_000;
+/// Most planning years a plan may have.
+pub const MAX_YEARS: usize = 100;
+/// Most blocks, governance lines and additional blocks together.
+pub const MAX_ITEMS: usize = 10_000;
+
 /// Why a plan file could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum PlanFileError {
@@ -179,11 +187,27 @@ impl Plan {
                 "years must be ascending and unique",
             ));
         }
-        if meta.schablon_rounding <= 0 {
+        if !(1..=MAX_AMOUNT).contains(&meta.schablon_rounding) {
             errors.push(FieldError::new(
                 "meta.schablonRounding",
                 meta.schablon_rounding,
-                "must be positive",
+                format!("must be between 1 and {MAX_AMOUNT}"),
+            ));
+        }
+        if meta.years.len() > MAX_YEARS {
+            errors.push(FieldError::new(
+                "meta.years",
+                meta.years.len(),
+                format!("at most {MAX_YEARS} planning years"),
+            ));
+        }
+        if self.blocks.len() + self.governance.len() + self.additional.len() > MAX_ITEMS {
+            errors.push(FieldError::new(
+                "blocks",
+                self.blocks.len(),
+                format!(
+                    "at most {MAX_ITEMS} blocks, governance lines and additional blocks together"
+                ),
             ));
         }
         if meta.schablon_split.is_empty() {
@@ -249,8 +273,15 @@ impl Plan {
                     "no such category",
                 ));
             }
+            let mut seen_deps = HashSet::new();
             for (j, dep) in b.depends_on.iter().enumerate() {
-                if dep == &b.id {
+                if !seen_deps.insert(dep) {
+                    errors.push(FieldError::new(
+                        format!("{at}.dependsOn[{j}]"),
+                        dep,
+                        "this dependency is listed twice",
+                    ));
+                } else if dep == &b.id {
                     errors.push(FieldError::new(
                         format!("{at}.dependsOn[{j}]"),
                         dep,
@@ -397,6 +428,12 @@ fn check_lines(at: &str, lines: &[CostLine], years: &BTreeSet<i32>, errors: &mut
                     format!("{path}.amount"),
                     cost.amount,
                     "must not be negative",
+                ));
+            } else if cost.amount > MAX_AMOUNT {
+                errors.push(FieldError::new(
+                    format!("{path}.amount"),
+                    cost.amount,
+                    format!("must be at most {MAX_AMOUNT}"),
                 ));
             }
         }

@@ -19,9 +19,11 @@ use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::response::IntoResponse;
 use axum::{Router, middleware};
 use ena_store::Store;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -129,18 +131,24 @@ pub fn app(state: AppState) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             state.config.request_timeout,
         ))
-        .with_state(state);
+        // A panic in a handler becomes a 500 problem (logged), never a dropped connection.
+        .layer(CatchPanicLayer::custom(
+            |_panic: Box<dyn std::any::Any + Send>| {
+                problem::ApiError::internal(&"a request handler panicked").into_response()
+            },
+        ))
+        .with_state(state)
+        // Problems are finished after every inner layer (404, 405, 408, 413 and panics included).
+        .layer(middleware::from_fn(problem::finish_problems));
+    // Security headers on every response, the portal's error pages included.
     for (name, value) in security_headers {
         router = router.layer(SetResponseHeaderLayer::if_not_present(
             HeaderName::from_static(name),
             HeaderValue::from_static(value),
         ));
     }
-    // Outermost: problems are finished after every inner layer (404, 405, 413, 408 included), and the
-    // trace layer sees the final response.
-    router
-        .layer(middleware::from_fn(problem::finish_problems))
-        .layer(middleware::from_fn(trace::observe))
+    // Outermost: the trace layer sees the final response.
+    router.layer(middleware::from_fn(trace::observe))
 }
 
 /// Serve `app` on `listener` until `shutdown` resolves, then finish in-flight requests.

@@ -185,6 +185,20 @@ pub fn document() -> Value {
         "x-limitations": "Request bodies are limited in size (413 above the limit) and requests in time (408). Plan updates by the federation operator arrive with the identity block; until then the stored plan changes only through the data file.",
     });
     doc["servers"] = json!([{ "url": "/", "description": "This ena server" }]);
+    // One document covers every API; each API's own VER.06 fields sit on its tag, and its api-info
+    // resource answers with the same values.
+    if let Some(tags) = doc["tags"].as_array_mut() {
+        for tag in tags.iter_mut() {
+            if let Some(api) = apis::ALL.iter().find(|a| tag["name"] == a.id) {
+                tag["x-api-name"] = json!(api.name);
+                tag["x-api-version"] = json!(api.version);
+                tag["x-api-released"] = json!(api.released);
+                tag["x-api-status"] = json!(api.status);
+                tag["description"] =
+                    json!(format!("{} / {}", api.description_sv, api.description_en));
+            }
+        }
+    }
 
     let Some(paths) = doc["paths"].as_object_mut() else {
         return doc;
@@ -306,11 +320,22 @@ mod tests {
     }
 
     #[test]
-    fn every_api_has_api_info() {
+    fn every_api_has_api_info_matching_its_tag() {
         let doc = document();
         for api in apis::ALL {
             let path = format!("/{}/v1/api-info", api.id);
             assert!(doc["paths"][&path]["get"].is_object(), "{path} missing");
+            let tag = doc["tags"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|t| t["name"] == api.id)
+                .unwrap();
+            let info = serde_json::to_value(api.info()).unwrap();
+            assert_eq!(tag["x-api-name"], info["apiName"]);
+            assert_eq!(tag["x-api-version"], info["apiVersion"]);
+            assert_eq!(tag["x-api-released"], info["apiReleased"]);
+            assert_eq!(tag["x-api-status"], info["apiStatus"]);
         }
     }
 }

@@ -151,11 +151,14 @@ pub async fn finish_problems(request: Request, next: Next) -> Response {
     let problem = match response.extensions_mut().remove::<Problem>() {
         Some(problem) => problem,
         None if status.is_client_error() || status.is_server_error() => {
-            let already_shaped = response
+            let content_type = response
                 .headers()
                 .get(header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
-                .is_some_and(|ct| ct.starts_with(PROBLEM_JSON) || ct.starts_with("text/html"));
+                .unwrap_or("");
+            // Already a problem, or a portal page for a browser; anything else on an API path is replaced.
+            let already_shaped = content_type.starts_with(PROBLEM_JSON)
+                || (html && content_type.starts_with("text/html"));
             if already_shaped {
                 return response;
             }

@@ -5,6 +5,7 @@
 //! so each arm is type-checked against its own driver. sqlx's `Any` driver is deliberately not used: it
 //! loses type information in 0.9. All migrations live here, one folder per dialect, prefixed by block.
 
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
 use std::path::Path;
