@@ -45,7 +45,7 @@ pub struct ServeArgs {
     #[arg(long, env = "ENA_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
     /// postgres://… to use PostgreSQL instead of the embedded SQLite database.
-    #[arg(long, env = "ENA_DATABASE_URL")]
+    #[arg(long, env = "ENA_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
     /// Log format [default: human].
     #[arg(long, env = "ENA_LOG_FORMAT", value_enum)]

@@ -43,6 +43,11 @@ fn invalid_properties(problem: &Value) -> Vec<String> {
         .collect()
 }
 
+/// The shipped plan as the JSON the API accepts.
+fn shipped_plan_json() -> Value {
+    toml::from_str(ena_plan::SHIPPED_PLAN).unwrap()
+}
+
 async fn json_of(response: reqwest::Response) -> Value {
     assert_eq!(response.status(), 200, "{}", response.url());
     response.json().await.unwrap()
@@ -114,7 +119,7 @@ async fn plan_api_on_each_database() {
         assert_eq!(summary["schablon"]["value"], 10_000);
 
         // The what-if calculation of the shipped plan gives the stored plan's summary.
-        let plan: Value = toml::from_str(ena_plan::SHIPPED_PLAN).unwrap();
+        let plan = shipped_plan_json();
         let calculated = server
             .client
             .post(server.url("/plan/v1/cost-calculations"))
@@ -153,7 +158,7 @@ async fn bad_input_gets_problems_naming_the_field_and_changes_nothing() {
         );
         assert_eq!(problem["instance"], path);
 
-        let mut plan: Value = toml::from_str(ena_plan::SHIPPED_PLAN).unwrap();
+        let mut plan = shipped_plan_json();
         plan["blocks"][0]["lines"][0]["costs"][0]["amount"] = json!("7000");
         let problem = check_problem(
             server
@@ -168,7 +173,7 @@ async fn bad_input_gets_problems_naming_the_field_and_changes_nothing() {
             ["blocks[0].lines[0].costs[0].amount"]
         );
 
-        let mut plan: Value = toml::from_str(ena_plan::SHIPPED_PLAN).unwrap();
+        let mut plan = shipped_plan_json();
         plan["meta"]["colour"] = json!("blue");
         let problem = check_problem(
             server
@@ -180,7 +185,7 @@ async fn bad_input_gets_problems_naming_the_field_and_changes_nothing() {
         .await;
         assert_eq!(invalid_properties(&problem), ["meta.colour"]);
 
-        let mut plan: Value = toml::from_str(ena_plan::SHIPPED_PLAN).unwrap();
+        let mut plan = shipped_plan_json();
         plan["blocks"][2]["dependsOn"] = json!(["no-such-block"]);
         plan["blocks"][0]["lines"][0]["costs"][0]["amount"] = json!(-5);
         let problem = check_problem(
@@ -200,7 +205,7 @@ async fn bad_input_gets_problems_naming_the_field_and_changes_nothing() {
         );
 
         // Numbers that would overflow the cost model are refused, not computed.
-        let mut plan: Value = toml::from_str(ena_plan::SHIPPED_PLAN).unwrap();
+        let mut plan = shipped_plan_json();
         plan["meta"]["schablonRounding"] = json!(1_i64 << 62);
         plan["blocks"][1]["lines"][0]["costs"][0]["amount"] = json!(i64::MAX);
         let problem = check_problem(
