@@ -8,6 +8,8 @@ pub mod model;
 pub mod repo;
 
 use ena_core::{FieldError, Page, Paged};
+use std::sync::{Arc, RwLock};
+
 use ena_store::Store;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -63,24 +65,115 @@ pub struct BlockRef {
     pub name_en: String,
 }
 
-/// Store the shipped plan if the database has none yet (first start). Returns whether it seeded.
-pub async fn seed_if_empty(store: &Store, now: &str) -> Result<bool, PlanError> {
-    if repo::exists(store).await? {
-        return Ok(false);
+/// A stored plan with everything derived from it, computed once per revision.
+#[derive(Debug)]
+pub struct Snapshot {
+    /// Increases by one with every replacement of the stored plan.
+    pub revision: i64,
+    pub plan: Plan,
+    pub report: CostReport,
+    pub views: Vec<BlockView>,
+}
+
+/// The plan block's service handle: the store, and the snapshot of the latest plan revision read.
+///
+/// Every read asks the database for the current revision (one indexed row) and recomputes only when it
+/// changed, so another process that replaces the plan (several servers on one PostgreSQL) is seen at the
+/// next request, while the common read costs one query instead of loading and computing the whole plan.
+#[derive(Clone, Debug)]
+pub struct Plans {
+    store: Store,
+    latest: Arc<RwLock<Option<Arc<Snapshot>>>>,
+}
+
+impl Plans {
+    pub fn new(store: Store) -> Plans {
+        Plans {
+            store,
+            latest: Arc::new(RwLock::new(None)),
+        }
     }
-    repo::replace(store, &Plan::shipped(), now).await?;
-    Ok(true)
-}
 
-/// Replace the stored plan after validating it; invalid input changes nothing.
-pub async fn replace_plan(store: &Store, plan: &Plan, now: &str) -> Result<(), PlanError> {
-    plan.validate().map_err(PlanError::Invalid)?;
-    repo::replace(store, plan, now).await?;
-    Ok(())
-}
+    /// Store the shipped plan if the database has none yet (first start). Returns whether it seeded.
+    pub async fn seed_if_empty(&self, now: &str) -> Result<bool, PlanError> {
+        if repo::revision(&self.store).await?.is_some() {
+            return Ok(false);
+        }
+        repo::replace(&self.store, &Plan::shipped(), now).await?;
+        Ok(true)
+    }
 
-pub async fn load(store: &Store) -> Result<Plan, PlanError> {
-    repo::load(store).await?.ok_or(PlanError::NoPlan)
+    /// Replace the stored plan after validating it; invalid input changes nothing.
+    pub async fn replace_plan(&self, plan: &Plan, now: &str) -> Result<(), PlanError> {
+        plan.validate().map_err(PlanError::Invalid)?;
+        repo::replace(&self.store, plan, now).await?;
+        Ok(())
+    }
+
+    /// The current plan and everything computed from it.
+    pub async fn snapshot(&self) -> Result<Arc<Snapshot>, PlanError> {
+        let revision = repo::revision(&self.store)
+            .await?
+            .ok_or(PlanError::NoPlan)?;
+        let cached = self.latest.read().ok().and_then(|guard| guard.clone());
+        if let Some(snapshot) = cached.filter(|s| s.revision == revision) {
+            return Ok(snapshot);
+        }
+        // The plan may have moved on since the revision was read; keep the revision loaded with it.
+        let (revision, plan) = repo::load(&self.store).await?.ok_or(PlanError::NoPlan)?;
+        let snapshot = Arc::new(Snapshot {
+            revision,
+            report: compute(&plan),
+            views: block_views(&plan),
+            plan,
+        });
+        if let Ok(mut guard) = self.latest.write() {
+            if guard.as_ref().is_none_or(|s| s.revision < revision) {
+                *guard = Some(snapshot.clone());
+            }
+        }
+        Ok(snapshot)
+    }
+
+    pub async fn load(&self) -> Result<Plan, PlanError> {
+        Ok(self.snapshot().await?.plan.clone())
+    }
+
+    /// One page of the blocks, optionally only those of one category.
+    pub async fn list_blocks(
+        &self,
+        category: Option<&str>,
+        page: Page,
+    ) -> Result<Paged<BlockView>, PlanError> {
+        let snapshot = self.snapshot().await?;
+        if let Some(category) = category {
+            if !snapshot.plan.categories.iter().any(|c| c.id == category) {
+                return Err(PlanError::CategoryNotFound(category.to_owned()));
+            }
+        }
+        let views = snapshot
+            .views
+            .iter()
+            .filter(|b| category.is_none_or(|c| b.category.id == c))
+            .cloned()
+            .collect();
+        Ok(page.slice(views))
+    }
+
+    pub async fn get_block(&self, id: &str) -> Result<BlockView, PlanError> {
+        let snapshot = self.snapshot().await?;
+        snapshot
+            .views
+            .iter()
+            .find(|b| b.id == id)
+            .cloned()
+            .ok_or_else(|| PlanError::BlockNotFound(id.to_owned()))
+    }
+
+    /// The cost tables for the stored plan.
+    pub async fn cost_summary(&self) -> Result<Arc<Snapshot>, PlanError> {
+        self.snapshot().await
+    }
 }
 
 /// Every block as the API shows it, in plan order.
@@ -129,38 +222,6 @@ pub fn block_views(plan: &Plan) -> Vec<BlockView> {
             lines: b.lines.clone(),
         })
         .collect()
-}
-
-/// One page of the blocks, optionally only those of one category.
-pub async fn list_blocks(
-    store: &Store,
-    category: Option<&str>,
-    page: Page,
-) -> Result<Paged<BlockView>, PlanError> {
-    let plan = load(store).await?;
-    if let Some(category) = category {
-        if !plan.categories.iter().any(|c| c.id == category) {
-            return Err(PlanError::CategoryNotFound(category.to_owned()));
-        }
-    }
-    let views = block_views(&plan)
-        .into_iter()
-        .filter(|b| category.is_none_or(|c| b.category.id == c))
-        .collect();
-    Ok(page.slice(views))
-}
-
-pub async fn get_block(store: &Store, id: &str) -> Result<BlockView, PlanError> {
-    let plan = load(store).await?;
-    block_views(&plan)
-        .into_iter()
-        .find(|b| b.id == id)
-        .ok_or_else(|| PlanError::BlockNotFound(id.to_owned()))
-}
-
-/// The cost tables for the stored plan.
-pub async fn cost_summary(store: &Store) -> Result<CostReport, PlanError> {
-    Ok(compute(&load(store).await?))
 }
 
 /// The cost tables for a plan given by the caller (what-if); nothing is stored.
@@ -260,45 +321,42 @@ mod tests {
     #[tokio::test]
     async fn services_on_both_databases() {
         for db in test_stores().await {
-            let store = &db.store;
+            let plans = Plans::new(db.store.clone());
+            let label = &db.label;
             assert!(
-                matches!(cost_summary(store).await, Err(PlanError::NoPlan)),
-                "{}",
-                db.label
+                matches!(plans.cost_summary().await, Err(PlanError::NoPlan)),
+                "{label}"
             );
-            assert!(seed_if_empty(store, "2026-11-29T00:00:00Z").await.unwrap());
+            assert!(plans.seed_if_empty("2026-11-29T00:00:00Z").await.unwrap());
             assert!(
-                !seed_if_empty(store, "2026-11-29T00:00:00Z").await.unwrap(),
+                !plans.seed_if_empty("2026-11-29T00:00:00Z").await.unwrap(),
                 "seeding happens once"
             );
 
-            let page = list_blocks(store, None, Page { limit: 5, page: 1 })
+            let page = plans
+                .list_blocks(None, Page { limit: 5, page: 1 })
                 .await
                 .unwrap();
-            assert_eq!((page.items.len(), page.total), (5, 14), "{}", db.label);
-            let trust = list_blocks(store, Some("tillit-och-sakerhet"), Page::default())
+            assert_eq!((page.items.len(), page.total), (5, 14), "{label}");
+            let trust = plans
+                .list_blocks(Some("tillit-och-sakerhet"), Page::default())
                 .await
                 .unwrap();
-            assert_eq!(trust.total, 5, "{}", db.label);
-            assert!(matches!(
-                list_blocks(store, Some("nope"), Page::default()).await,
-                Err(PlanError::CategoryNotFound(_))
-            ));
-
-            let ombud = get_block(store, "mina-ombud").await.unwrap();
-            assert_eq!(
-                ombud
-                    .depends_on
-                    .iter()
-                    .map(|d| d.id.as_str())
-                    .collect::<Vec<_>>(),
-                ["identitet"]
+            assert_eq!(trust.total, 5, "{label}");
+            let missing = plans.list_blocks(Some("nope"), Page::default()).await;
+            assert!(
+                matches!(missing, Err(PlanError::CategoryNotFound(_))),
+                "{label}"
             );
+
+            let ombud = plans.get_block("mina-ombud").await.unwrap();
+            let deps: Vec<&str> = ombud.depends_on.iter().map(|d| d.id.as_str()).collect();
+            assert_eq!(deps, ["identitet"]);
             assert_eq!(ombud.total, 33_000);
-            let identitet = get_block(store, "identitet").await.unwrap();
+            let identitet = plans.get_block("identitet").await.unwrap();
             assert!(identitet.dependents.iter().any(|d| d.id == "mina-ombud"));
             assert!(matches!(
-                get_block(store, "nope").await,
+                plans.get_block("nope").await,
                 Err(PlanError::BlockNotFound(_))
             ));
 
@@ -306,23 +364,33 @@ mod tests {
             let mut bad = Plan::shipped();
             bad.blocks[0].category = "nope".into();
             assert!(matches!(
-                replace_plan(store, &bad, "x").await,
+                plans.replace_plan(&bad, "x").await,
                 Err(PlanError::Invalid(_))
             ));
-            assert_eq!(load(store).await.unwrap(), Plan::shipped(), "{}", db.label);
+            assert_eq!(plans.load().await.unwrap(), Plan::shipped(), "{label}");
 
-            // A valid one recomputes everything.
+            // A valid one recomputes everything, also for a second handle on the same database that
+            // had already computed the old revision (another server process).
+            let other = Plans::new(db.store.clone());
+            let old = other.cost_summary().await.unwrap();
+            assert_eq!(
+                old.report.per_year[0].identified_blocks.total, 141_500,
+                "{label}"
+            );
             let mut more = Plan::shipped();
             more.blocks[0].lines[0].costs[0].amount += 1_000;
-            replace_plan(store, &more, "2026-11-29T00:00:01Z")
+            plans
+                .replace_plan(&more, "2026-11-29T00:00:01Z")
                 .await
                 .unwrap();
-            let summary = cost_summary(store).await.unwrap();
-            assert_eq!(
-                summary.per_year[0].identified_blocks.total, 142_500,
-                "{}",
-                db.label
-            );
+            for handle in [&plans, &other] {
+                let summary = handle.cost_summary().await.unwrap();
+                assert_eq!(
+                    summary.report.per_year[0].identified_blocks.total, 142_500,
+                    "{label}"
+                );
+                assert_eq!(summary.revision, old.revision + 1, "{label}");
+            }
         }
     }
 }

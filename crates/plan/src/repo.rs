@@ -12,6 +12,7 @@ use crate::model::{
 
 #[derive(FromRow)]
 struct SettingsRow {
+    revision: i64,
     title_sv: String,
     title_en: String,
     unit: String,
@@ -81,23 +82,30 @@ fn parse_json<T: serde::de::DeserializeOwned>(column: &str, text: &str) -> Resul
         .map_err(|e| sqlx::Error::Decode(format!("plan column {column}: {e}").into()))
 }
 
-/// Does the database hold a plan yet?
-pub async fn exists(store: &Store) -> Result<bool, sqlx::Error> {
-    let count: (i64,) = with_pool!(store, pool => sqlx::query_as("SELECT COUNT(*) FROM plan_settings").fetch_one(pool).await)?;
-    Ok(count.0 > 0)
+/// The stored plan's revision, or `None` if no plan is stored yet. One indexed row: cheap enough to
+/// ask on every request.
+pub async fn revision(store: &Store) -> Result<Option<i64>, sqlx::Error> {
+    let row: Option<(i64,)> = with_pool!(store, pool => {
+        sqlx::query_as("SELECT revision FROM plan_settings WHERE id = 1").fetch_optional(pool).await
+    })?;
+    Ok(row.map(|r| r.0))
 }
 
 /// Replace the stored plan with `plan`, atomically. The caller has validated it.
 pub async fn replace(store: &Store, plan: &Plan, updated_at: &str) -> Result<(), sqlx::Error> {
     with_pool!(store, pool => {
         let mut tx = pool.begin().await?;
-        for table in ["plan_costs", "plan_dependencies", "plan_additional", "plan_governance", "plan_blocks", "plan_categories", "plan_settings"] {
-            sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table}"))).execute(&mut *tx).await?;
-        }
+        // The settings row first: the upsert takes the row's write lock, so concurrent replacements queue
+        // here and each gets its own revision (PostgreSQL re-reads the row after the wait; SQLite has one
+        // writer at a time anyway).
         let m = &plan.meta;
         sqlx::query(
-            "INSERT INTO plan_settings (id, title_sv, title_en, unit, years, schablon_rounding, schablon_split, updated_at) \
-             VALUES (1, $1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO plan_settings (id, title_sv, title_en, unit, years, schablon_rounding, schablon_split, updated_at, revision) \
+             VALUES (1, $1, $2, $3, $4, $5, $6, $7, 1) \
+             ON CONFLICT (id) DO UPDATE SET title_sv = excluded.title_sv, title_en = excluded.title_en, \
+             unit = excluded.unit, years = excluded.years, schablon_rounding = excluded.schablon_rounding, \
+             schablon_split = excluded.schablon_split, updated_at = excluded.updated_at, \
+             revision = plan_settings.revision + 1",
         )
         .bind(&m.title_sv)
         .bind(&m.title_en)
@@ -108,6 +116,9 @@ pub async fn replace(store: &Store, plan: &Plan, updated_at: &str) -> Result<(),
         .bind(updated_at)
         .execute(&mut *tx)
         .await?;
+        for table in ["plan_costs", "plan_dependencies", "plan_additional", "plan_governance", "plan_blocks", "plan_categories"] {
+            sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table}"))).execute(&mut *tx).await?;
+        }
         for (i, c) in plan.categories.iter().enumerate() {
             sqlx::query("INSERT INTO plan_categories (id, position, name_sv, name_en) VALUES ($1, $2, $3, $4)")
                 .bind(&c.id).bind(i as i64).bind(&c.name_sv).bind(&c.name_en)
@@ -159,11 +170,28 @@ pub async fn replace(store: &Store, plan: &Plan, updated_at: &str) -> Result<(),
     })
 }
 
-/// Load the stored plan, or `None` if none has been stored.
-pub async fn load(store: &Store) -> Result<Option<Plan>, sqlx::Error> {
+/// Load the stored plan with its revision, or `None` if none has been stored.
+///
+/// The plan is read with several queries; a replacement committed between them would mix two
+/// revisions, so the revision is read again afterwards and the load retried if it moved.
+pub async fn load(store: &Store) -> Result<Option<(i64, Plan)>, sqlx::Error> {
+    for _ in 0..5 {
+        let Some((loaded, plan)) = load_once(store).await? else {
+            return Ok(None);
+        };
+        if revision(store).await? == Some(loaded) {
+            return Ok(Some((loaded, plan)));
+        }
+    }
+    Err(sqlx::Error::Protocol(
+        "the plan kept changing while it was read; try again".into(),
+    ))
+}
+
+async fn load_once(store: &Store) -> Result<Option<(i64, Plan)>, sqlx::Error> {
     let (settings, categories, blocks, deps, governance, additional, costs) = with_pool!(store, pool => {
         let settings: Option<SettingsRow> = sqlx::query_as(
-            "SELECT title_sv, title_en, unit, years, schablon_rounding, schablon_split FROM plan_settings WHERE id = 1",
+            "SELECT revision, title_sv, title_en, unit, years, schablon_rounding, schablon_split FROM plan_settings WHERE id = 1",
         ).fetch_optional(pool).await?;
         let categories: Vec<CategoryRow> =
             sqlx::query_as("SELECT id, name_sv, name_en FROM plan_categories ORDER BY position").fetch_all(pool).await?;
@@ -239,35 +267,38 @@ pub async fn load(store: &Store) -> Result<Option<Plan>, sqlx::Error> {
             name_en: g.name_en,
         });
     }
-    Ok(Some(Plan {
-        meta: Meta {
-            title_sv: settings.title_sv,
-            title_en: settings.title_en,
-            unit: settings.unit,
-            years: parse_json("years", &settings.years)?,
-            schablon_rounding: settings.schablon_rounding,
-            schablon_split: parse_json("schablon_split", &settings.schablon_split)?,
+    Ok(Some((
+        settings.revision,
+        Plan {
+            meta: Meta {
+                title_sv: settings.title_sv,
+                title_en: settings.title_en,
+                unit: settings.unit,
+                years: parse_json("years", &settings.years)?,
+                schablon_rounding: settings.schablon_rounding,
+                schablon_split: parse_json("schablon_split", &settings.schablon_split)?,
+            },
+            categories: categories
+                .into_iter()
+                .map(|c| Category {
+                    id: c.id,
+                    name_sv: c.name_sv,
+                    name_en: c.name_en,
+                })
+                .collect(),
+            blocks: plan_blocks,
+            governance: plan_governance,
+            additional: additional
+                .into_iter()
+                .map(|a| Additional {
+                    id: a.id,
+                    name_sv: a.name_sv,
+                    name_en: a.name_en,
+                    from: a.from_year as i32,
+                })
+                .collect(),
         },
-        categories: categories
-            .into_iter()
-            .map(|c| Category {
-                id: c.id,
-                name_sv: c.name_sv,
-                name_en: c.name_en,
-            })
-            .collect(),
-        blocks: plan_blocks,
-        governance: plan_governance,
-        additional: additional
-            .into_iter()
-            .map(|a| Additional {
-                id: a.id,
-                name_sv: a.name_sv,
-                name_en: a.name_en,
-                from: a.from_year as i32,
-            })
-            .collect(),
-    }))
+    )))
 }
 
 #[cfg(test)]
@@ -278,20 +309,21 @@ mod tests {
     #[tokio::test]
     async fn plan_round_trips_through_both_databases() {
         for db in test_stores().await {
-            assert!(!exists(&db.store).await.unwrap(), "{}", db.label);
-            assert_eq!(load(&db.store).await.unwrap(), None, "{}", db.label);
+            let label = &db.label;
+            assert_eq!(revision(&db.store).await.unwrap(), None, "{label}");
+            assert_eq!(load(&db.store).await.unwrap(), None, "{label}");
             let plan = Plan::shipped();
             replace(&db.store, &plan, "2026-11-29T00:00:00Z")
                 .await
                 .unwrap();
             assert_eq!(
-                load(&db.store).await.unwrap().as_ref(),
-                Some(&plan),
-                "{}",
-                db.label
+                load(&db.store).await.unwrap(),
+                Some((1, plan.clone())),
+                "{label}"
             );
 
-            // Replacing is whole: a changed plan comes back exactly, nothing of the old one remains.
+            // Replacing is whole: a changed plan comes back exactly, nothing of the old one remains,
+            // and the revision moves on.
             let mut changed = plan.clone();
             changed.blocks.truncate(3);
             changed.blocks.iter_mut().for_each(|b| b.depends_on.clear());
@@ -301,10 +333,32 @@ mod tests {
                 .unwrap();
             assert_eq!(
                 load(&db.store).await.unwrap(),
-                Some(changed),
-                "{}",
-                db.label
+                Some((2, changed)),
+                "{label}"
             );
+        }
+    }
+
+    /// Concurrent replacements each get their own revision, so a cache keyed by revision never misses
+    /// a change.
+    #[tokio::test]
+    async fn concurrent_replacements_get_distinct_revisions() {
+        for db in test_stores().await {
+            replace(&db.store, &Plan::shipped(), "t0").await.unwrap();
+            let tasks: Vec<_> = (0..4)
+                .map(|i| {
+                    let store = db.store.clone();
+                    tokio::spawn(async move {
+                        let mut plan = Plan::shipped();
+                        plan.blocks[0].lines[0].costs[0].amount += i;
+                        replace(&store, &plan, "t1").await
+                    })
+                })
+                .collect();
+            for task in tasks {
+                task.await.unwrap().unwrap();
+            }
+            assert_eq!(revision(&db.store).await.unwrap(), Some(5), "{}", db.label);
         }
     }
 }

@@ -50,6 +50,8 @@ impl Default for ServerConfig {
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
+    /// The plan block's service handle (holds the computed snapshot of the current plan).
+    pub plans: ena_plan::Plans,
     pub config: ServerConfig,
     pub metrics: PrometheusHandle,
     /// The OpenAPI document, built once.
@@ -61,6 +63,7 @@ impl AppState {
         let openapi =
             axum::body::Bytes::from(serde_json::to_vec(&openapi::document()).unwrap_or_default());
         AppState {
+            plans: ena_plan::Plans::new(store.clone()),
             store,
             config,
             metrics: metrics_handle(),
@@ -94,7 +97,10 @@ pub fn metrics_handle() -> PrometheusHandle {
 pub async fn prepare_store(store: &Store) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     store.migrate().await?;
     let now = time_now();
-    if ena_plan::seed_if_empty(store, &now).await? {
+    if ena_plan::Plans::new(store.clone())
+        .seed_if_empty(&now)
+        .await?
+    {
         tracing::info!("seeded the plan data");
     }
     Ok(())

@@ -411,9 +411,8 @@ async fn blocks(
     Query(q): Query<LangQuery>,
 ) -> Result<Html<String>, ApiError> {
     let lang = q.lang();
-    let plan = ena_plan::load(&state.store).await?;
-    let report = ena_plan::compute(&plan);
-    let views = ena_plan::block_views(&plan);
+    let snapshot = state.plans.snapshot().await?;
+    let (plan, report, views) = (&snapshot.plan, &snapshot.report, &snapshot.views);
     let groups = plan
         .categories
         .iter()
@@ -477,7 +476,7 @@ async fn block(
     Query(q): Query<LangQuery>,
 ) -> Result<Html<String>, ApiError> {
     let lang = q.lang();
-    let view: BlockView = ena_plan::get_block(&state.store, &id).await?;
+    let view: BlockView = state.plans.get_block(&id).await?;
     let link = |r: &ena_plan::BlockRef| Link {
         href: format!("/byggblock/{}{}", r.id, lang.suffix()),
         name: name(lang, &r.name_sv, &r.name_en),

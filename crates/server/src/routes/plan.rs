@@ -3,6 +3,7 @@
 use axum::Json;
 use axum::Router;
 use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use ena_plan::{BlockView, CostReport, Plan};
 use serde::Serialize;
@@ -57,7 +58,7 @@ pub async fn list_blocks(
     query: ApiQuery,
 ) -> Result<Json<BlockPage>, ApiError> {
     let page = query.page(Vec::new())?;
-    let paged = ena_plan::list_blocks(&state.store, query.str("category"), page).await?;
+    let paged = state.plans.list_blocks(query.str("category"), page).await?;
     Ok(Json(BlockPage {
         items: paged.items,
         page: paged.page,
@@ -77,15 +78,16 @@ pub async fn get_block(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<BlockView>, ApiError> {
-    Ok(Json(ena_plan::get_block(&state.store, &id).await?))
+    Ok(Json(state.plans.get_block(&id).await?))
 }
 
 /// The cost tables of the stored plan: per year identified blocks, governance lines, additional blocks
 /// and totals; development vs operations; the schablon with the average it came from.
 #[utoipa::path(get, path = "/plan/v1/cost-summary", tag = "plan", operation_id = "getCostSummary",
     responses((status = 200, description = "The cost model's result for the stored plan", body = CostReport)))]
-pub async fn cost_summary(State(state): State<AppState>) -> Result<Json<CostReport>, ApiError> {
-    Ok(Json(ena_plan::cost_summary(&state.store).await?))
+pub async fn cost_summary(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let snapshot = state.plans.cost_summary().await?;
+    Ok(Json(&snapshot.report).into_response())
 }
 
 /// Run the cost model on a plan sent in the body (what-if); nothing is stored.

@@ -1,6 +1,7 @@
 -- Plan and portfolio (seed chapters 2-4): the plan document in relational form.
 CREATE TABLE plan_settings (
     id INTEGER PRIMARY KEY CHECK (id = 1),
+    revision INTEGER NOT NULL,            -- +1 on every replacement; readers cache by it
     title_sv TEXT NOT NULL,
     title_en TEXT NOT NULL,
     unit TEXT NOT NULL,
