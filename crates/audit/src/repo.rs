@@ -1,0 +1,239 @@
+//! Log storage: leaves, perfect-subtree nodes, checkpoints and the head row, in both SQL dialects.
+
+use ena_store::{Store, with_pool};
+use sqlx::FromRow;
+
+use crate::merkle::{Hash, NodeKey};
+
+/// A leaf ready to be stored: its bytes and the columns queries filter on.
+#[derive(Clone, Debug)]
+pub struct LeafRow {
+    pub data: Vec<u8>,
+    pub time: String,
+    pub action: String,
+    pub actor_id: String,
+    pub result: String,
+    pub correlation_id: Option<String>,
+    pub subjects: Vec<String>,
+}
+
+/// Everything one appending transaction writes.
+#[derive(Debug)]
+pub struct Batch<'a> {
+    pub old_size: u64,
+    pub leaves: &'a [LeafRow],
+    pub nodes: &'a [(NodeKey, Hash)],
+    pub root: Hash,
+    pub note: &'a str,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RepoError {
+    #[error("another writer appended first (the head moved from size {0})")]
+    HeadMoved(u64),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// Rows per multi-row INSERT; keeps the bind count under SQLite's and PostgreSQL's limits.
+const CHUNK: usize = 500;
+
+fn to_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// Write a batch in one transaction, guarded by a compare-and-set on the head: a crash before commit
+/// leaves nothing, so no checkpoint can ever cover a leaf that is not stored.
+pub async fn append(store: &Store, batch: &Batch<'_>) -> Result<(), RepoError> {
+    let new_size = batch.old_size + batch.leaves.len() as u64;
+    with_pool!(store, pool => {
+        let mut tx = pool.begin().await?;
+        let moved = if batch.old_size == 0 {
+            sqlx::query("INSERT INTO audit_head (id, size) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET size = excluded.size WHERE audit_head.size = 0")
+                .bind(to_i64(new_size)).execute(&mut *tx).await?.rows_affected() != 1
+        } else {
+            sqlx::query("UPDATE audit_head SET size = $1 WHERE id = 1 AND size = $2")
+                .bind(to_i64(new_size)).bind(to_i64(batch.old_size)).execute(&mut *tx).await?.rows_affected() != 1
+        };
+        if moved {
+            return Err(RepoError::HeadMoved(batch.old_size));
+        }
+        for (c, chunk) in batch.leaves.chunks(CHUNK).enumerate() {
+            let mut q = sqlx::QueryBuilder::new("INSERT INTO audit_leaves (idx, data, time, action, actor_id, result, correlation_id) ");
+            q.push_values(chunk.iter().enumerate(), |mut b, (i, leaf)| {
+                b.push_bind(to_i64(batch.old_size + (c * CHUNK + i) as u64))
+                    .push_bind(&leaf.data)
+                    .push_bind(&leaf.time)
+                    .push_bind(&leaf.action)
+                    .push_bind(&leaf.actor_id)
+                    .push_bind(&leaf.result)
+                    .push_bind(&leaf.correlation_id);
+            });
+            q.build().execute(&mut *tx).await?;
+        }
+        let subjects: Vec<(i64, &String)> = batch.leaves.iter().enumerate()
+            .flat_map(|(i, l)| l.subjects.iter().map(move |s| (to_i64(batch.old_size + i as u64), s)))
+            .collect();
+        for chunk in subjects.chunks(CHUNK) {
+            let mut q = sqlx::QueryBuilder::new("INSERT INTO audit_subjects (idx, subject) ");
+            q.push_values(chunk, |mut b, (idx, subject)| {
+                b.push_bind(*idx).push_bind(*subject);
+            });
+            q.push(" ON CONFLICT DO NOTHING");
+            q.build().execute(&mut *tx).await?;
+        }
+        for chunk in batch.nodes.chunks(CHUNK) {
+            let mut q = sqlx::QueryBuilder::new("INSERT INTO audit_nodes (level, idx, hash) ");
+            q.push_values(chunk, |mut b, (key, hash)| {
+                b.push_bind(i64::from(key.level)).push_bind(to_i64(key.index)).push_bind(hash.as_slice());
+            });
+            q.build().execute(&mut *tx).await?;
+        }
+        sqlx::query("INSERT INTO audit_checkpoints (size, root, note) VALUES ($1, $2, $3)")
+            .bind(to_i64(new_size)).bind(batch.root.as_slice()).bind(batch.note)
+            .execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok::<(), RepoError>(())
+    })
+}
+
+/// The committed tree size.
+pub async fn size(store: &Store) -> Result<u64, sqlx::Error> {
+    let row: Option<(i64,)> = with_pool!(store, pool => sqlx::query_as("SELECT size FROM audit_head WHERE id = 1").fetch_optional(pool).await)?;
+    Ok(row.map_or(0, |r| r.0 as u64))
+}
+
+/// Stored hashes for `keys` (one query; missing keys are simply absent).
+pub async fn nodes(store: &Store, keys: &[NodeKey]) -> Result<Vec<(NodeKey, Hash)>, sqlx::Error> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<(i64, i64, Vec<u8>)> = with_pool!(store, pool => {
+        let mut q = sqlx::QueryBuilder::new("SELECT level, idx, hash FROM audit_nodes WHERE (level, idx) IN ");
+        q.push_tuples(keys, |mut b, key| {
+            b.push_bind(i64::from(key.level)).push_bind(to_i64(key.index));
+        });
+        q.build_query_as().fetch_all(pool).await
+    })?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(level, idx, hash)| {
+            Some((
+                NodeKey {
+                    level: level as u32,
+                    index: idx as u64,
+                },
+                hash.try_into().ok()?,
+            ))
+        })
+        .collect())
+}
+
+#[derive(Debug, FromRow)]
+pub struct StoredLeaf {
+    pub idx: i64,
+    pub data: Vec<u8>,
+}
+
+/// Leaves `[from, to)` in order.
+pub async fn leaves(store: &Store, from: u64, to: u64) -> Result<Vec<StoredLeaf>, sqlx::Error> {
+    with_pool!(store, pool => {
+        sqlx::query_as("SELECT idx, data FROM audit_leaves WHERE idx >= $1 AND idx < $2 ORDER BY idx")
+            .bind(to_i64(from)).bind(to_i64(to)).fetch_all(pool).await
+    })
+}
+
+#[derive(Debug, FromRow)]
+pub struct StoredCheckpoint {
+    pub size: i64,
+    pub root: Vec<u8>,
+    pub note: String,
+}
+
+/// The latest checkpoint.
+pub async fn latest_checkpoint(store: &Store) -> Result<Option<StoredCheckpoint>, sqlx::Error> {
+    with_pool!(store, pool => {
+        sqlx::query_as("SELECT size, root, note FROM audit_checkpoints ORDER BY size DESC LIMIT 1").fetch_optional(pool).await
+    })
+}
+
+/// Checkpoints with size in `(after, upto]`, ascending.
+pub async fn checkpoints(
+    store: &Store,
+    after: u64,
+    upto: u64,
+    limit: i64,
+) -> Result<Vec<StoredCheckpoint>, sqlx::Error> {
+    with_pool!(store, pool => {
+        sqlx::query_as("SELECT size, root, note FROM audit_checkpoints WHERE size > $1 AND size <= $2 ORDER BY size LIMIT $3")
+            .bind(to_i64(after)).bind(to_i64(upto)).bind(limit).fetch_all(pool).await
+    })
+}
+
+/// Filters of the event query; every one optional.
+#[derive(Clone, Debug, Default)]
+pub struct EventFilter {
+    pub correlation_id: Option<String>,
+    pub actor_id: Option<String>,
+    pub subject: Option<String>,
+    pub action: Option<String>,
+    pub result: Option<String>,
+    pub from_time: Option<String>,
+    pub to_time: Option<String>,
+}
+
+/// Matching leaves, newest first, `limit` from `offset`; and whether more follow.
+pub async fn query(
+    store: &Store,
+    filter: &EventFilter,
+    limit: u32,
+    offset: u64,
+) -> Result<Vec<StoredLeaf>, sqlx::Error> {
+    with_pool!(store, pool => {
+        let mut q = sqlx::QueryBuilder::new("SELECT l.idx, l.data FROM audit_leaves l");
+        if filter.subject.is_some() {
+            q.push(" JOIN audit_subjects s ON s.idx = l.idx");
+        }
+        q.push(" WHERE 1 = 1");
+        if let Some(v) = &filter.subject { q.push(" AND s.subject = ").push_bind(v.clone()); }
+        if let Some(v) = &filter.correlation_id { q.push(" AND l.correlation_id = ").push_bind(v.clone()); }
+        if let Some(v) = &filter.actor_id { q.push(" AND l.actor_id = ").push_bind(v.clone()); }
+        if let Some(v) = &filter.action { q.push(" AND l.action = ").push_bind(v.clone()); }
+        if let Some(v) = &filter.result { q.push(" AND l.result = ").push_bind(v.clone()); }
+        if let Some(v) = &filter.from_time { q.push(" AND l.time >= ").push_bind(v.clone()); }
+        if let Some(v) = &filter.to_time { q.push(" AND l.time < ").push_bind(v.clone()); }
+        q.push(" ORDER BY l.idx DESC LIMIT ").push_bind(i64::from(limit)).push(" OFFSET ").push_bind(to_i64(offset));
+        q.build_query_as().fetch_all(pool).await
+    })
+}
+
+/// The last checkpoint cosigned for `origin` (witnessing).
+pub async fn witnessed(
+    store: &Store,
+    origin: &str,
+) -> Result<Option<(u64, Vec<u8>, String)>, sqlx::Error> {
+    let row: Option<(i64, Vec<u8>, String)> = with_pool!(store, pool => {
+        sqlx::query_as("SELECT size, root, vkey FROM audit_witnessed WHERE origin = $1").bind(origin).fetch_optional(pool).await
+    })?;
+    Ok(row.map(|(s, r, v)| (s as u64, r, v)))
+}
+
+/// Record that `origin` was cosigned at `size`/`root`, only if it moves forward from `previous`.
+pub async fn set_witnessed(
+    store: &Store,
+    origin: &str,
+    previous: Option<u64>,
+    size: u64,
+    root: &Hash,
+    vkey: &str,
+) -> Result<bool, sqlx::Error> {
+    let affected = with_pool!(store, pool => {
+        match previous {
+            None => sqlx::query("INSERT INTO audit_witnessed (origin, size, root, vkey) VALUES ($1, $2, $3, $4) ON CONFLICT (origin) DO NOTHING")
+                .bind(origin).bind(to_i64(size)).bind(root.as_slice()).bind(vkey).execute(pool).await.map(|r| r.rows_affected()),
+            Some(prev) => sqlx::query("UPDATE audit_witnessed SET size = $2, root = $3 WHERE origin = $1 AND size = $4")
+                .bind(origin).bind(to_i64(size)).bind(root.as_slice()).bind(to_i64(prev)).execute(pool).await.map(|r| r.rows_affected()),
+        }
+    })?;
+    Ok(affected == 1)
+}
