@@ -151,9 +151,7 @@ fn write_string(s: &str, out: &mut Vec<u8>) {
             '\n' => out.extend_from_slice(b"\\n"),
             '\u{c}' => out.extend_from_slice(b"\\f"),
             '\r' => out.extend_from_slice(b"\\r"),
-            c if (c as u32) < 0x20 => {
-                out.extend_from_slice(format!("\\u{:04x}", c as u32).as_bytes())
-            }
+            c if (c as u32) < 0x20 => out.extend_from_slice(format!("\\u{:04x}", c as u32).as_bytes()),
             c => {
                 let mut buf = [0u8; 4];
                 out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
@@ -167,10 +165,7 @@ impl AuditEvent {
     /// The leaf bytes of this event.
     pub fn canonical_bytes(&self) -> Vec<u8> {
         // An AuditEvent has only strings, booleans, arrays and objects: canonicalisation cannot fail.
-        serde_json::to_value(self)
-            .ok()
-            .and_then(|v| canonical_json(&v).ok())
-            .unwrap_or_default()
+        serde_json::to_value(self).ok().and_then(|v| canonical_json(&v).ok()).unwrap_or_default()
     }
 
     /// A short description for human logs: identity numbers never appear in clear.
@@ -193,11 +188,7 @@ impl AuditEvent {
 /// Mask anything that looks like a personal identity number (10–12 digits) for human log output.
 pub fn mask(id: &str) -> String {
     let digits = id.chars().filter(char::is_ascii_digit).count();
-    if digits >= 10
-        && id
-            .chars()
-            .all(|c| c.is_ascii_digit() || c == '-' || c == '+')
-    {
+    if digits >= 10 && id.chars().all(|c| c.is_ascii_digit() || c == '-' || c == '+') {
         format!("{}-****", &id[..id.len().min(8)])
     } else {
         id.to_owned()
@@ -212,13 +203,9 @@ mod tests {
     #[test]
     fn jcs_orders_keys_and_escapes_like_rfc_8785() {
         // RFC 8785 §3.2.2/§3.2.3 style inputs.
-        let value =
-            json!({"b": [1, true, null], "a": "x\u{1}\n\"\\/é", "\u{20ac}": 1, "\r": 2, "1": 3});
+        let value = json!({"b": [1, true, null], "a": "x\u{1}\n\"\\/é", "\u{20ac}": 1, "\r": 2, "1": 3});
         let text = String::from_utf8(canonical_json(&value).unwrap()).unwrap();
-        assert_eq!(
-            text,
-            "{\"\\r\":2,\"1\":3,\"a\":\"x\\u0001\\n\\\"\\\\/é\",\"b\":[1,true,null],\"€\":1}"
-        );
+        assert_eq!(text, "{\"\\r\":2,\"1\":3,\"a\":\"x\\u0001\\n\\\"\\\\/é\",\"b\":[1,true,null],\"€\":1}");
         assert!(canonical_json(&json!({"x": 1.5})).is_err());
     }
 
@@ -235,4 +222,46 @@ mod tests {
         assert_eq!(mask("191212121212"), "19121212-****");
         assert_eq!(mask("node-a"), "node-a");
     }
+}
+
+/// Who is acting in a request, and under which trace: what a service function needs to describe its
+/// audit events. The server builds it from the authenticated caller and the traceparent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Context {
+    pub actor: Actor,
+    pub on_behalf_of: Option<String>,
+    pub correlation_id: Option<String>,
+}
+
+impl Context {
+    /// A context for work the system does on its own (start-up seeding, rules).
+    pub fn system(id: &str) -> Context {
+        Context {
+            actor: Actor { kind: ActorKind::System, id: id.into(), organisation: None },
+            on_behalf_of: None,
+            correlation_id: None,
+        }
+    }
+
+    /// An event by this context's actor, now.
+    pub fn event(&self, action: &str, object: Option<ObjectRef>, result: Result, reason: Option<String>) -> AuditEvent {
+        AuditEvent {
+            time: now_rfc3339(),
+            actor: self.actor.clone(),
+            on_behalf_of: self.on_behalf_of.clone(),
+            action: action.to_owned(),
+            object,
+            data_subjects: Vec::new(),
+            outcome: Outcome { result, reason },
+            correlation_id: self.correlation_id.clone(),
+            restricted: false,
+            reveal_at: None,
+        }
+    }
+}
+
+/// The current time as RFC 3339 UTC with seconds.
+pub fn now_rfc3339() -> String {
+    let now = time::OffsetDateTime::now_utc().replace_nanosecond(0).unwrap_or_else(|_| time::OffsetDateTime::now_utc());
+    now.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
 }

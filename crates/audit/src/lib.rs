@@ -10,8 +10,9 @@ pub mod merkle;
 pub mod note;
 pub mod repo;
 pub mod rules;
+pub mod witness;
 
-pub use event::{Actor, ActorKind, AuditEvent, ObjectRef, Outcome};
+pub use event::{Actor, ActorKind, AuditEvent, Context, ObjectRef, Outcome};
 pub use log::{Appended, AuditLog, AuditSink, Entry, LogError};
 pub use note::{NoteSigner, NoteVerifier};
 pub use rules::RuleSet;

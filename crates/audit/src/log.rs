@@ -25,11 +25,7 @@ const MAX_BATCH: usize = 4096;
 pub enum LogError {
     /// A request parameter is out of range; `name` is the parameter.
     #[error("{name}: {reason}")]
-    BadParameter {
-        name: &'static str,
-        value: String,
-        reason: String,
-    },
+    BadParameter { name: &'static str, value: String, reason: String },
     #[error("no entry at index {0}")]
     NoEntry(u64),
     #[error("the log is shutting down")]
@@ -41,11 +37,7 @@ pub enum LogError {
 }
 
 fn bad(name: &'static str, value: impl ToString, reason: impl Into<String>) -> LogError {
-    LogError::BadParameter {
-        name,
-        value: value.to_string(),
-        reason: reason.into(),
-    }
+    LogError::BadParameter { name, value: value.to_string(), reason: reason.into() }
 }
 
 /// What an append returns: where the events went and the checkpoint that covers them.
@@ -60,10 +52,7 @@ pub struct Appended {
 /// Where every block's service functions send their audit events.
 pub trait AuditSink: Send + Sync {
     /// Append `events`; resolves once they are durable and covered by a signed checkpoint.
-    fn record(
-        &self,
-        events: Vec<AuditEvent>,
-    ) -> Pin<Box<dyn Future<Output = Result<Appended, LogError>> + Send + '_>>;
+    fn record(&self, events: Vec<AuditEvent>) -> Pin<Box<dyn Future<Output = Result<Appended, LogError>> + Send + '_>>;
 }
 
 struct Request {
@@ -81,17 +70,12 @@ pub struct AuditLog {
 
 impl std::fmt::Debug for AuditLog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AuditLog")
-            .field("origin", &self.signer.name())
-            .finish()
+        f.debug_struct("AuditLog").field("origin", &self.signer.name()).finish()
     }
 }
 
 impl AuditSink for AuditLog {
-    fn record(
-        &self,
-        events: Vec<AuditEvent>,
-    ) -> Pin<Box<dyn Future<Output = Result<Appended, LogError>> + Send + '_>> {
+    fn record(&self, events: Vec<AuditEvent>) -> Pin<Box<dyn Future<Output = Result<Appended, LogError>> + Send + '_>> {
         Box::pin(self.append(events))
     }
 }
@@ -108,26 +92,23 @@ pub struct Entry {
 impl AuditLog {
     /// Open the log on `store` (migrated), signing with `signer` (whose name is the log's origin), and
     /// start its appender task.
-    pub async fn open(
-        store: Store,
-        signer: NoteSigner,
-        rules: RuleSet,
-    ) -> Result<AuditLog, LogError> {
+    pub async fn open(store: Store, signer: NoteSigner, rules: RuleSet) -> Result<AuditLog, LogError> {
         let state = Appender::load(&store).await?;
         let signer = Arc::new(signer);
         let (queue, rx) = mpsc::channel(16 * 1024);
-        let appender = Appender {
-            store: store.clone(),
-            signer: signer.clone(),
-            state,
-            rules: Evaluator::new(rules),
-        };
+        let appender = Appender { store: store.clone(), signer: signer.clone(), state, rules: Evaluator::new(rules) };
         tokio::spawn(appender.run(rx));
-        Ok(AuditLog {
-            store,
-            signer,
-            queue,
-        })
+        Ok(AuditLog { store, signer, queue })
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Sign an arbitrary checkpoint with this log's key: a misbehaving log, for witness tests.
+    #[cfg(test)]
+    pub(crate) fn sign_foreign_checkpoint(&self, size: u64, root: Hash) -> String {
+        self.signer.sign_note(&Checkpoint { origin: self.origin().into(), size, root }.body())
     }
 
     pub fn origin(&self) -> &str {
@@ -144,13 +125,7 @@ impl AuditLog {
             return Err(bad("events", 0, "at least one event is needed"));
         }
         let (tx, rx) = oneshot::channel();
-        self.queue
-            .send(Request {
-                events,
-                reply: Some(tx),
-            })
-            .await
-            .map_err(|_| LogError::Closed)?;
+        self.queue.send(Request { events, reply: Some(tx) }).await.map_err(|_| LogError::Closed)?;
         rx.await.map_err(|_| LogError::Closed)?
     }
 
@@ -162,53 +137,33 @@ impl AuditLog {
     pub async fn checkpoint(&self) -> Result<String, LogError> {
         match repo::latest_checkpoint(&self.store).await? {
             Some(c) => Ok(c.note),
-            None => Ok(self.signer.sign_note(
-                &Checkpoint {
-                    origin: self.origin().into(),
-                    size: 0,
-                    root: merkle::empty_root(),
-                }
-                .body(),
-            )),
+            None => Ok(self
+                .signer
+                .sign_note(&Checkpoint { origin: self.origin().into(), size: 0, root: merkle::empty_root() }.body())),
         }
     }
 
     pub async fn entry(&self, index: u64) -> Result<Entry, LogError> {
-        let leaf = repo::leaves(&self.store, index, index.saturating_add(1))
-            .await?
-            .pop()
-            .ok_or(LogError::NoEntry(index))?;
+        let leaf =
+            repo::leaves(&self.store, index, index.saturating_add(1)).await?.pop().ok_or(LogError::NoEntry(index))?;
         to_entry(leaf)
     }
 
     async fn fetch(&self, plan: &merkle::ProofPlan) -> Result<Vec<Hash>, LogError> {
-        let found: HashMap<NodeKey, Hash> = repo::nodes(&self.store, &plan.keys())
-            .await?
-            .into_iter()
-            .collect();
-        merkle::assemble(plan, |k| found.get(&k).copied())
-            .map_err(|e| LogError::Corrupt(e.to_string()))
+        let found: HashMap<NodeKey, Hash> = repo::nodes(&self.store, &plan.keys()).await?.into_iter().collect();
+        merkle::assemble(plan, |k| found.get(&k).copied()).map_err(|e| LogError::Corrupt(e.to_string()))
     }
 
     /// Inclusion proof of `index` in the tree of `tree_size` (which must not exceed the current size).
     pub async fn inclusion_proof(&self, index: u64, tree_size: u64) -> Result<Vec<Hash>, LogError> {
         let size = self.size().await?;
         if tree_size == 0 || tree_size > size {
-            return Err(bad(
-                "treeSize",
-                tree_size,
-                format!("must be between 1 and the current tree size {size}"),
-            ));
+            return Err(bad("treeSize", tree_size, format!("must be between 1 and the current tree size {size}")));
         }
         if index >= tree_size {
-            return Err(bad(
-                "index",
-                index,
-                format!("must be below treeSize {tree_size}"),
-            ));
+            return Err(bad("index", index, format!("must be below treeSize {tree_size}")));
         }
-        let plan = merkle::inclusion_plan(index, tree_size)
-            .map_err(|e| bad("index", index, e.to_string()))?;
+        let plan = merkle::inclusion_plan(index, tree_size).map_err(|e| bad("index", index, e.to_string()))?;
         self.fetch(&plan).await
     }
 
@@ -216,24 +171,15 @@ impl AuditLog {
     pub async fn consistency_proof(&self, from: u64, to: u64) -> Result<Vec<Hash>, LogError> {
         let size = self.size().await?;
         if from == 0 {
-            return Err(bad(
-                "from",
-                from,
-                "must be at least 1 (nothing is proven about the empty tree)",
-            ));
+            return Err(bad("from", from, "must be at least 1 (nothing is proven about the empty tree)"));
         }
         if to > size {
-            return Err(bad(
-                "to",
-                to,
-                format!("must not exceed the current tree size {size}"),
-            ));
+            return Err(bad("to", to, format!("must not exceed the current tree size {size}")));
         }
         if from > to {
             return Err(bad("from", from, format!("must not exceed to ({to})")));
         }
-        let plan =
-            merkle::consistency_plan(from, to).map_err(|e| bad("from", from, e.to_string()))?;
+        let plan = merkle::consistency_plan(from, to).map_err(|e| bad("from", from, e.to_string()))?;
         self.fetch(&plan).await
     }
 
@@ -243,40 +189,21 @@ impl AuditLog {
             return Ok(merkle::empty_root());
         }
         let keys = merkle::frontier(size);
-        let found: HashMap<NodeKey, Hash> =
-            repo::nodes(&self.store, &keys).await?.into_iter().collect();
+        let found: HashMap<NodeKey, Hash> = repo::nodes(&self.store, &keys).await?.into_iter().collect();
         let hashes: Option<Vec<Hash>> = keys.iter().map(|k| found.get(k).copied()).collect();
-        merkle::fold(
-            &hashes
-                .ok_or_else(|| LogError::Corrupt(format!("frontier of size {size} incomplete")))?,
-        )
-        .ok_or_else(|| LogError::Corrupt("empty frontier".into()))
+        merkle::fold(&hashes.ok_or_else(|| LogError::Corrupt(format!("frontier of size {size} incomplete")))?)
+            .ok_or_else(|| LogError::Corrupt("empty frontier".into()))
     }
 
     /// Events matching `filter`, newest first.
-    pub async fn query(
-        &self,
-        filter: &EventFilter,
-        limit: u32,
-        offset: u64,
-    ) -> Result<Vec<Entry>, LogError> {
-        repo::query(&self.store, filter, limit, offset)
-            .await?
-            .into_iter()
-            .map(to_entry)
-            .collect()
+    pub async fn query(&self, filter: &EventFilter, limit: u32, offset: u64) -> Result<Vec<Entry>, LogError> {
+        repo::query(&self.store, filter, limit, offset).await?.into_iter().map(to_entry).collect()
     }
 }
 
 fn to_entry(leaf: repo::StoredLeaf) -> Result<Entry, LogError> {
-    let event = serde_json::from_slice(&leaf.data)
-        .map_err(|e| LogError::Corrupt(format!("leaf {}: {e}", leaf.idx)))?;
-    Ok(Entry {
-        index: leaf.idx as u64,
-        leaf_hash: merkle::leaf_hash(&leaf.data),
-        data: leaf.data,
-        event,
-    })
+    let event = serde_json::from_slice(&leaf.data).map_err(|e| LogError::Corrupt(format!("leaf {}: {e}", leaf.idx)))?;
+    Ok(Entry { index: leaf.idx as u64, leaf_hash: merkle::leaf_hash(&leaf.data), data: leaf.data, event })
 }
 
 /// The committed state the appender extends: size and the right edge of the tree.
@@ -297,14 +224,15 @@ impl Appender {
         let size = repo::size(store).await?;
         let keys = merkle::frontier(size);
         let found: HashMap<NodeKey, Hash> = repo::nodes(store, &keys).await?.into_iter().collect();
-        let frontier =
-            keys.into_iter()
-                .map(|k| {
-                    found.get(&k).map(|h| (k, *h)).ok_or_else(|| {
-                        LogError::Corrupt(format!("missing node {k:?} of the frontier"))
-                    })
-                })
-                .collect::<Result<_, _>>()?;
+        let frontier = keys
+            .into_iter()
+            .map(|k| {
+                found
+                    .get(&k)
+                    .map(|h| (k, *h))
+                    .ok_or_else(|| LogError::Corrupt(format!("missing node {k:?} of the frontier")))
+            })
+            .collect::<Result<_, _>>()?;
         Ok(State { size, frontier })
     }
 
@@ -313,10 +241,7 @@ impl Appender {
         loop {
             let mut batch: Vec<Request> = Vec::new();
             if !pending_alerts.is_empty() {
-                batch.push(Request {
-                    events: std::mem::take(&mut pending_alerts),
-                    reply: None,
-                });
+                batch.push(Request { events: std::mem::take(&mut pending_alerts), reply: None });
             } else {
                 match rx.recv().await {
                     Some(first) => batch.push(first),
@@ -336,10 +261,7 @@ impl Appender {
             }
             match self.commit(&batch).await {
                 Ok(appended) => {
-                    let events: Vec<AuditEvent> = batch
-                        .iter()
-                        .flat_map(|r| r.events.iter().cloned())
-                        .collect();
+                    let events: Vec<AuditEvent> = batch.iter().flat_map(|r| r.events.iter().cloned()).collect();
                     pending_alerts = self.rules.observe(&events);
                     for alert in &pending_alerts {
                         tracing::warn!(alert = %alert.log_summary(), "audit follow-up rule raised an alert");
@@ -355,8 +277,7 @@ impl Appender {
                     let message = error.to_string();
                     for request in batch {
                         if let Some(reply) = request.reply {
-                            let _ = reply
-                                .send(Err(LogError::Corrupt(format!("append failed: {message}"))));
+                            let _ = reply.send(Err(LogError::Corrupt(format!("append failed: {message}"))));
                         }
                     }
                     match Appender::load(&self.store).await {
@@ -370,51 +291,24 @@ impl Appender {
 
     /// Commit one batch; on a moved head (another process appended) reload and retry.
     async fn commit(&mut self, batch: &[Request]) -> Result<Vec<Appended>, LogError> {
-        let leaves: Vec<LeafRow> = batch
-            .iter()
-            .flat_map(|r| r.events.iter())
-            .map(leaf_row)
-            .collect();
+        let leaves: Vec<LeafRow> = batch.iter().flat_map(|r| r.events.iter()).map(leaf_row).collect();
         for _attempt in 0..5 {
             let old_size = self.state.size;
             let mut frontier = self.state.frontier.clone();
             let mut nodes = Vec::with_capacity(leaves.len() * 2);
             for (i, leaf) in leaves.iter().enumerate() {
-                push_leaf(
-                    &mut frontier,
-                    old_size + i as u64,
-                    merkle::leaf_hash(&leaf.data),
-                    &mut nodes,
-                );
+                push_leaf(&mut frontier, old_size + i as u64, merkle::leaf_hash(&leaf.data), &mut nodes);
             }
             let new_size = old_size + leaves.len() as u64;
             let hashes: Vec<Hash> = frontier.iter().map(|(_, h)| *h).collect();
             let root = merkle::fold(&hashes).unwrap_or_else(merkle::empty_root);
-            let note = self.signer.sign_note(
-                &Checkpoint {
-                    origin: self.signer.name().into(),
-                    size: new_size,
-                    root,
-                }
-                .body(),
-            );
-            match repo::append(
-                &self.store,
-                &Batch {
-                    old_size,
-                    leaves: &leaves,
-                    nodes: &nodes,
-                    root,
-                    note: &note,
-                },
-            )
-            .await
+            let note =
+                self.signer.sign_note(&Checkpoint { origin: self.signer.name().into(), size: new_size, root }.body());
+            match repo::append(&self.store, &Batch { old_size, leaves: &leaves, nodes: &nodes, root, note: &note })
+                .await
             {
                 Ok(()) => {
-                    self.state = State {
-                        size: new_size,
-                        frontier,
-                    };
+                    self.state = State { size: new_size, frontier };
                     let mut next = old_size;
                     return Ok(batch
                         .iter()
@@ -434,19 +328,12 @@ impl Appender {
                 Err(RepoError::Database(e)) => return Err(e.into()),
             }
         }
-        Err(LogError::Corrupt(
-            "the log head kept moving; too many concurrent writers".into(),
-        ))
+        Err(LogError::Corrupt("the log head kept moving; too many concurrent writers".into()))
     }
 }
 
 /// Add leaf `index` to the right edge, recording every perfect subtree it completes.
-fn push_leaf(
-    frontier: &mut Vec<(NodeKey, Hash)>,
-    index: u64,
-    hash: Hash,
-    nodes: &mut Vec<(NodeKey, Hash)>,
-) {
+fn push_leaf(frontier: &mut Vec<(NodeKey, Hash)>, index: u64, hash: Hash, nodes: &mut Vec<(NodeKey, Hash)>) {
     let (mut key, mut hash) = (NodeKey { level: 0, index }, hash);
     nodes.push((key, hash));
     while let Some(&(left_key, left_hash)) = frontier.last() {
@@ -455,10 +342,7 @@ fn push_leaf(
         }
         frontier.pop();
         hash = merkle::node_hash(&left_hash, &hash);
-        key = NodeKey {
-            level: key.level + 1,
-            index: left_key.index / 2,
-        };
+        key = NodeKey { level: key.level + 1, index: left_key.index / 2 };
         nodes.push((key, hash));
     }
     frontier.push((key, hash));
@@ -482,7 +366,7 @@ pub fn b64(hash: &Hash) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::event::{Actor, ActorKind, Outcome, Result as Res};
     use crate::note::{NoteVerifier, verify_checkpoint};
@@ -491,23 +375,12 @@ mod tests {
     pub(crate) fn event(i: usize, result: Res) -> AuditEvent {
         AuditEvent {
             time: format!("2026-11-29T07:{:02}:{:02}Z", (i / 60) % 60, i % 60),
-            actor: Actor {
-                kind: ActorKind::System,
-                id: format!("system-{}", i % 3),
-                organisation: None,
-            },
+            actor: Actor { kind: ActorKind::System, id: format!("system-{}", i % 3), organisation: None },
             on_behalf_of: None,
             action: "test.write".into(),
             object: None,
-            data_subjects: if i % 2 == 0 {
-                vec!["191212121212".into()]
-            } else {
-                vec![]
-            },
-            outcome: Outcome {
-                result,
-                reason: None,
-            },
+            data_subjects: if i % 2 == 0 { vec!["191212121212".into()] } else { vec![] },
+            outcome: Outcome { result, reason: None },
             correlation_id: Some(format!("trace-{}", i % 5)),
             restricted: false,
             reveal_at: None,
@@ -515,9 +388,7 @@ mod tests {
     }
 
     async fn open(store: &Store, signer: NoteSigner) -> AuditLog {
-        AuditLog::open(store.clone(), signer, RuleSet { rules: vec![] })
-            .await
-            .unwrap()
+        AuditLog::open(store.clone(), signer, RuleSet { rules: vec![] }).await.unwrap()
     }
 
     #[tokio::test]
@@ -526,16 +397,9 @@ mod tests {
             let label = &db.label;
             let dir = tempfile::tempdir().unwrap();
             let key = dir.path().join("audit.key");
-            let log = open(
-                &db.store,
-                NoteSigner::load_or_create(&key, "test.example/log").unwrap(),
-            )
-            .await;
+            let log = open(&db.store, NoteSigner::load_or_create(&key, "test.example/log").unwrap()).await;
             let verifier = NoteVerifier::parse(&log.verifier_key()).unwrap();
-            assert!(
-                verify_checkpoint(&log.checkpoint().await.unwrap(), &verifier).is_ok(),
-                "empty-tree checkpoint"
-            );
+            assert!(verify_checkpoint(&log.checkpoint().await.unwrap(), &verifier).is_ok(), "empty-tree checkpoint");
 
             // 64 concurrent writers, 5 events each.
             let mut tasks = Vec::new();
@@ -544,10 +408,7 @@ mod tests {
                 tasks.push(tokio::spawn(async move {
                     let mut firsts = Vec::new();
                     for j in 0..5 {
-                        let a = log
-                            .append(vec![event(w * 5 + j, Res::Allowed)])
-                            .await
-                            .unwrap();
+                        let a = log.append(vec![event(w * 5 + j, Res::Allowed)]).await.unwrap();
                         firsts.push(a.first_index);
                     }
                     firsts
@@ -558,11 +419,7 @@ mod tests {
                 indices.extend(t.await.unwrap());
             }
             indices.sort_unstable();
-            assert_eq!(
-                indices,
-                (0..320).collect::<Vec<_>>(),
-                "{label}: every event got its own index"
-            );
+            assert_eq!(indices, (0..320).collect::<Vec<_>>(), "{label}: every event got its own index");
             assert_eq!(log.size().await.unwrap(), 320);
 
             let note = log.checkpoint().await.unwrap();
@@ -575,11 +432,7 @@ mod tests {
                 }
                 v
             };
-            assert_eq!(
-                merkle::root_of(&all),
-                checkpoint.root,
-                "{label}: stored nodes agree with the leaves"
-            );
+            assert_eq!(merkle::root_of(&all), checkpoint.root, "{label}: stored nodes agree with the leaves");
             for (index, size) in [(0, 1), (5, 17), (100, 320), (319, 320)] {
                 let proof = log.inclusion_proof(index, size).await.unwrap();
                 let root = merkle::root_of(&all[..size as usize]);
@@ -604,51 +457,27 @@ mod tests {
                 other => panic!("{other}"),
             };
             assert_eq!(name(log.inclusion_proof(5, 5).await.unwrap_err()), "index");
-            assert_eq!(
-                name(log.inclusion_proof(0, 321).await.unwrap_err()),
-                "treeSize"
-            );
+            assert_eq!(name(log.inclusion_proof(0, 321).await.unwrap_err()), "treeSize");
             assert_eq!(name(log.consistency_proof(0, 5).await.unwrap_err()), "from");
             assert_eq!(name(log.consistency_proof(6, 5).await.unwrap_err()), "from");
             assert_eq!(name(log.consistency_proof(1, 999).await.unwrap_err()), "to");
 
             // Queries.
             let by_trace = log
-                .query(
-                    &EventFilter {
-                        correlation_id: Some("trace-3".into()),
-                        ..EventFilter::default()
-                    },
-                    100,
-                    0,
-                )
+                .query(&EventFilter { correlation_id: Some("trace-3".into()), ..EventFilter::default() }, 100, 0)
                 .await
                 .unwrap();
             assert_eq!(by_trace.len(), 64, "{label}");
-            assert!(
-                by_trace.windows(2).all(|w| w[0].index > w[1].index),
-                "newest first"
-            );
+            assert!(by_trace.windows(2).all(|w| w[0].index > w[1].index), "newest first");
             let by_subject = log
-                .query(
-                    &EventFilter {
-                        subject: Some("191212121212".into()),
-                        ..EventFilter::default()
-                    },
-                    500,
-                    0,
-                )
+                .query(&EventFilter { subject: Some("191212121212".into()), ..EventFilter::default() }, 500, 0)
                 .await
                 .unwrap();
             assert_eq!(by_subject.len(), 160, "{label}");
 
             // Reopen (a restart): the log continues from its stored state with the same key.
             drop(log);
-            let log = open(
-                &db.store,
-                NoteSigner::load_or_create(&key, "test.example/log").unwrap(),
-            )
-            .await;
+            let log = open(&db.store, NoteSigner::load_or_create(&key, "test.example/log").unwrap()).await;
             let a = log.append(vec![event(999, Res::Denied)]).await.unwrap();
             assert_eq!((a.first_index, a.tree_size), (320, 321), "{label}");
             let checkpoint = verify_checkpoint(&a.checkpoint, &verifier).unwrap();
@@ -661,33 +490,18 @@ mod tests {
     #[tokio::test]
     async fn rules_raise_alerts_into_the_same_log() {
         let db = ena_store::testing::sqlite().await;
-        let rules = RuleSet::parse(
-            "[[rules]]\nid = \"burst\"\nkind = \"denied-burst\"\nthreshold = 3\nwindow_secs = 60\n",
-        )
-        .unwrap();
-        let log = AuditLog::open(
-            db.store.clone(),
-            NoteSigner::ephemeral("test.example/log").unwrap(),
-            rules,
-        )
-        .await
-        .unwrap();
+        let rules =
+            RuleSet::parse("[[rules]]\nid = \"burst\"\nkind = \"denied-burst\"\nthreshold = 3\nwindow_secs = 60\n")
+                .unwrap();
+        let log =
+            AuditLog::open(db.store.clone(), NoteSigner::ephemeral("test.example/log").unwrap(), rules).await.unwrap();
         let mut denied: Vec<AuditEvent> = (0..3).map(|i| event(i * 3, Res::Denied)).collect();
-        denied
-            .iter_mut()
-            .for_each(|e| e.actor.id = "intruder".into());
+        denied.iter_mut().for_each(|e| e.actor.id = "intruder".into());
         log.append(denied).await.unwrap();
         // The alert is committed by the appender right after the batch that raised it.
         let _ = log.append(vec![event(100, Res::Allowed)]).await.unwrap();
         let alerts = log
-            .query(
-                &EventFilter {
-                    action: Some("alert.burst".into()),
-                    ..EventFilter::default()
-                },
-                10,
-                0,
-            )
+            .query(&EventFilter { action: Some("alert.burst".into()), ..EventFilter::default() }, 10, 0)
             .await
             .unwrap();
         assert_eq!(alerts.len(), 1);

@@ -67,10 +67,7 @@ pub fn perfect_subtrees(start: u64, end: u64) -> Vec<NodeKey> {
         if at != 0 {
             level = level.min(at.trailing_zeros());
         }
-        keys.push(NodeKey {
-            level,
-            index: at >> level,
-        });
+        keys.push(NodeKey { level, index: at >> level });
         at += 1u64 << level;
     }
     keys
@@ -108,11 +105,7 @@ pub struct ProofPlan {
 impl ProofPlan {
     /// Every stored subtree the proof reads, deduplicated and sorted (for one batched query).
     pub fn keys(&self) -> Vec<NodeKey> {
-        let mut keys: Vec<NodeKey> = self
-            .ranges
-            .iter()
-            .flat_map(|&(s, e)| perfect_subtrees(s, e))
-            .collect();
+        let mut keys: Vec<NodeKey> = self.ranges.iter().flat_map(|&(s, e)| perfect_subtrees(s, e)).collect();
         keys.sort_unstable();
         keys.dedup();
         keys
@@ -203,10 +196,7 @@ pub fn consistency_plan(size1: u64, size2: u64) -> Result<ProofPlan, ProofError>
 }
 
 /// Turn a plan into proof hashes, looking each stored subtree up with `get`.
-pub fn assemble(
-    plan: &ProofPlan,
-    get: impl Fn(NodeKey) -> Option<Hash>,
-) -> Result<Vec<Hash>, ProofError> {
+pub fn assemble(plan: &ProofPlan, get: impl Fn(NodeKey) -> Option<Hash>) -> Result<Vec<Hash>, ProofError> {
     plan.ranges
         .iter()
         .map(|&(s, e)| {
@@ -220,30 +210,18 @@ pub fn assemble(
 }
 
 /// RFC 9162 §2.1.3.2: does `proof` show `leaf` at `index` in the tree of `size` with `root`?
-pub fn verify_inclusion(
-    index: u64,
-    size: u64,
-    leaf: &Hash,
-    proof: &[Hash],
-    root: &[u8],
-) -> Result<(), ProofError> {
+pub fn verify_inclusion(index: u64, size: u64, leaf: &Hash, proof: &[Hash], root: &[u8]) -> Result<(), ProofError> {
     if index >= size {
         return Err(ProofError::IndexOutOfRange { index, size });
     }
     let expected = inclusion_plan(index, size)?.ranges.len();
     if proof.len() != expected {
-        return Err(ProofError::WrongLength {
-            got: proof.len(),
-            expected,
-        });
+        return Err(ProofError::WrongLength { got: proof.len(), expected });
     }
     let (mut fnode, mut snode, mut r) = (index, size - 1, *leaf);
     for p in proof {
         if snode == 0 {
-            return Err(ProofError::WrongLength {
-                got: proof.len(),
-                expected,
-            });
+            return Err(ProofError::WrongLength { got: proof.len(), expected });
         }
         if fnode & 1 == 1 || fnode == snode {
             r = node_hash(p, &r);
@@ -258,10 +236,7 @@ pub fn verify_inclusion(
         snode >>= 1;
     }
     if snode != 0 {
-        return Err(ProofError::WrongLength {
-            got: proof.len(),
-            expected,
-        });
+        return Err(ProofError::WrongLength { got: proof.len(), expected });
     }
     if r.as_slice() != root {
         return Err(ProofError::RootMismatch);
@@ -289,30 +264,19 @@ pub fn verify_consistency(
         if !proof.is_empty() {
             return Err(ProofError::NonEmptyProof);
         }
-        return if root1 == root2 {
-            Ok(())
-        } else {
-            Err(ProofError::RootMismatch)
-        };
+        return if root1 == root2 { Ok(()) } else { Err(ProofError::RootMismatch) };
     }
     if proof.is_empty() {
         return Err(ProofError::EmptyProof);
     }
     let expected = consistency_plan(size1, size2)?.ranges.len();
     if proof.len() != expected {
-        return Err(ProofError::WrongLength {
-            got: proof.len(),
-            expected,
-        });
+        return Err(ProofError::WrongLength { got: proof.len(), expected });
     }
     // When size1 is a power of two its root is itself a node of the path: start from it.
     let mut path: Vec<Hash> = Vec::with_capacity(proof.len() + 1);
     if size1.is_power_of_two() {
-        path.push(
-            root1
-                .try_into()
-                .map_err(|_| ProofError::FirstRootMismatch)?,
-        );
+        path.push(root1.try_into().map_err(|_| ProofError::FirstRootMismatch)?);
     }
     path.extend_from_slice(proof);
     let (mut fnode, mut snode) = (size1 - 1, size2 - 1);
@@ -323,10 +287,7 @@ pub fn verify_consistency(
     let (mut fr, mut sr) = (path[0], path[0]);
     for c in &path[1..] {
         if snode == 0 {
-            return Err(ProofError::WrongLength {
-                got: proof.len(),
-                expected,
-            });
+            return Err(ProofError::WrongLength { got: proof.len(), expected });
         }
         if fnode & 1 == 1 || fnode == snode {
             fr = node_hash(c, &fr);
@@ -342,10 +303,7 @@ pub fn verify_consistency(
         snode >>= 1;
     }
     if snode != 0 {
-        return Err(ProofError::WrongLength {
-            got: proof.len(),
-            expected,
-        });
+        return Err(ProofError::WrongLength { got: proof.len(), expected });
     }
     if fr.as_slice() != root1 {
         return Err(ProofError::FirstRootMismatch);
@@ -372,40 +330,23 @@ mod tests {
         let mut level = 0;
         while !level_hashes.is_empty() {
             for (i, h) in level_hashes.iter().enumerate() {
-                store.insert(
-                    NodeKey {
-                        level,
-                        index: i as u64,
-                    },
-                    *h,
-                );
+                store.insert(NodeKey { level, index: i as u64 }, *h);
             }
-            level_hashes = level_hashes
-                .chunks_exact(2)
-                .map(|p| node_hash(&p[0], &p[1]))
-                .collect();
+            level_hashes = level_hashes.chunks_exact(2).map(|p| node_hash(&p[0], &p[1])).collect();
             level += 1;
         }
         store
     }
 
     fn leaves(n: usize) -> Vec<Hash> {
-        (0..n)
-            .map(|i| leaf_hash(format!("leaf {i}").as_bytes()))
-            .collect()
+        (0..n).map(|i| leaf_hash(format!("leaf {i}").as_bytes())).collect()
     }
 
     #[test]
     fn known_roots() {
         // RFC 6962 / transparency-dev reference: the empty root and a one-leaf tree of "".
-        assert_eq!(
-            STANDARD.encode(empty_root()),
-            "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
-        );
-        assert_eq!(
-            STANDARD.encode(leaf_hash(b"")),
-            "bjQLnP+zepicpUTmu3gKLHiQHT+zNzh2hRGjBhevoB0="
-        );
+        assert_eq!(STANDARD.encode(empty_root()), "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=");
+        assert_eq!(STANDARD.encode(leaf_hash(b"")), "bjQLnP+zepicpUTmu3gKLHiQHT+zNzh2hRGjBhevoB0=");
     }
 
     #[test]
@@ -456,20 +397,12 @@ mod tests {
     // ---- the transparency-dev/merkle vectors in ../shared/testdata
 
     fn testdata() -> Option<PathBuf> {
-        let dir =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata/merkle/testdata");
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata/merkle/testdata");
         if dir.is_dir() {
             return Some(dir);
         }
-        assert_ne!(
-            std::env::var("CI").as_deref(),
-            Ok("true"),
-            "CI must have ../shared/testdata"
-        );
-        eprintln!(
-            "!!! {} is missing: the transparency-dev vectors did NOT run !!!",
-            dir.display()
-        );
+        assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "CI must have ../shared/testdata");
+        eprintln!("!!! {} is missing: the transparency-dev vectors did NOT run !!!", dir.display());
         None
     }
 
@@ -482,8 +415,7 @@ mod tests {
                 if path.is_dir() {
                     stack.push(path);
                 } else if path.extension().is_some_and(|e| e == "json") {
-                    let value =
-                        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+                    let value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
                     out.push((path, value));
                 }
             }
@@ -501,11 +433,7 @@ mod tests {
     }
 
     fn hashes(v: &serde_json::Value) -> Option<Vec<Hash>> {
-        v.as_array()
-            .unwrap_or(&Vec::new())
-            .iter()
-            .map(hash)
-            .collect()
+        v.as_array().unwrap_or(&Vec::new()).iter().map(hash).collect()
     }
 
     /// Run one case the way `ena audit verify-proof` does; `Err` for any reason the case does not hold.
@@ -538,20 +466,12 @@ mod tests {
                 let want_err = case["wantErr"].as_bool().unwrap_or(false);
                 let result = run_case(&case);
                 if result.is_err() != want_err {
-                    wrong.push(format!(
-                        "{}: wantErr={want_err}, got {result:?}",
-                        path.display()
-                    ));
+                    wrong.push(format!("{}: wantErr={want_err}, got {result:?}", path.display()));
                 }
             }
         }
         assert_eq!(counted, 196, "inclusion + consistency cases");
-        assert!(
-            wrong.is_empty(),
-            "{} cases disagree:\n{}",
-            wrong.len(),
-            wrong.join("\n")
-        );
+        assert!(wrong.is_empty(), "{} cases disagree:\n{}", wrong.len(), wrong.join("\n"));
     }
 
     /// For every valid vector our planner asks for exactly as many hashes as the reference proof has
@@ -561,35 +481,19 @@ mod tests {
         let Some(dir) = testdata() else { return };
         for (path, case) in cases(&dir.join("inclusion")) {
             if case["wantErr"].as_bool() == Some(false) {
-                let (i, n) = (
-                    case["leafIdx"].as_u64().unwrap(),
-                    case["treeSize"].as_u64().unwrap(),
-                );
+                let (i, n) = (case["leafIdx"].as_u64().unwrap(), case["treeSize"].as_u64().unwrap());
                 let expected = case["proof"].as_array().map_or(0, Vec::len);
-                assert_eq!(
-                    inclusion_plan(i, n).unwrap().ranges.len(),
-                    expected,
-                    "{}",
-                    path.display()
-                );
+                assert_eq!(inclusion_plan(i, n).unwrap().ranges.len(), expected, "{}", path.display());
             }
         }
         for (path, case) in cases(&dir.join("consistency")) {
             if case["wantErr"].as_bool() == Some(false) {
-                let (m, n) = (
-                    case["size1"].as_u64().unwrap(),
-                    case["size2"].as_u64().unwrap(),
-                );
+                let (m, n) = (case["size1"].as_u64().unwrap(), case["size2"].as_u64().unwrap());
                 if m == n {
                     continue;
                 }
                 let expected = case["proof"].as_array().map_or(0, Vec::len);
-                assert_eq!(
-                    consistency_plan(m, n).unwrap().ranges.len(),
-                    expected,
-                    "{}",
-                    path.display()
-                );
+                assert_eq!(consistency_plan(m, n).unwrap().ranges.len(), expected, "{}", path.display());
             }
         }
     }

@@ -21,10 +21,7 @@ const ALG_COSIGNATURE_V1: u8 = 0x04;
 #[derive(Debug, thiserror::Error)]
 pub enum NoteError {
     #[error("cannot read or write the key file {path}: {source}")]
-    KeyFile {
-        path: String,
-        source: std::io::Error,
-    },
+    KeyFile { path: String, source: std::io::Error },
     #[error("the key file {0} does not hold an Ed25519 PKCS#8 key")]
     BadKey(String),
     #[error("malformed checkpoint: {0}")]
@@ -64,10 +61,7 @@ impl NoteSigner {
     /// Load the key at `path`, creating it (mode 0600) on first use.
     pub fn load_or_create(path: &Path, name: &str) -> Result<NoteSigner, NoteError> {
         check_name(name)?;
-        let io = |source| NoteError::KeyFile {
-            path: path.display().to_string(),
-            source,
-        };
+        let io = |source| NoteError::KeyFile { path: path.display().to_string(), source };
         let pkcs8 = match std::fs::read(path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -78,25 +72,17 @@ impl NoteSigner {
             }
             Err(e) => return Err(io(e)),
         };
-        let pair = Ed25519KeyPair::from_pkcs8(&pkcs8)
-            .map_err(|_| NoteError::BadKey(path.display().to_string()))?;
-        Ok(NoteSigner {
-            name: name.to_owned(),
-            pair,
-        })
+        let pair = Ed25519KeyPair::from_pkcs8(&pkcs8).map_err(|_| NoteError::BadKey(path.display().to_string()))?;
+        Ok(NoteSigner { name: name.to_owned(), pair })
     }
 
     /// A key that lives only in memory (tests, benchmarks).
     pub fn ephemeral(name: &str) -> Result<NoteSigner, NoteError> {
         check_name(name)?;
-        let doc = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new())
-            .map_err(|_| NoteError::BadKey("memory".into()))?;
-        let pair = Ed25519KeyPair::from_pkcs8(doc.as_ref())
-            .map_err(|_| NoteError::BadKey("memory".into()))?;
-        Ok(NoteSigner {
-            name: name.to_owned(),
-            pair,
-        })
+        let doc =
+            Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).map_err(|_| NoteError::BadKey("memory".into()))?;
+        let pair = Ed25519KeyPair::from_pkcs8(doc.as_ref()).map_err(|_| NoteError::BadKey("memory".into()))?;
+        Ok(NoteSigner { name: name.to_owned(), pair })
     }
 
     pub fn name(&self) -> &str {
@@ -104,11 +90,7 @@ impl NoteSigner {
     }
 
     pub fn public_key(&self) -> [u8; 32] {
-        self.pair
-            .public_key()
-            .as_ref()
-            .try_into()
-            .unwrap_or([0; 32])
+        self.pair.public_key().as_ref().try_into().unwrap_or([0; 32])
     }
 
     /// The C2SP verifier key: `<name>+<key id hex>+<base64(0x01 ‖ public key)>`.
@@ -177,12 +159,7 @@ pub struct Checkpoint {
 impl Checkpoint {
     /// The note body, three newline-terminated lines.
     pub fn body(&self) -> String {
-        format!(
-            "{}\n{}\n{}\n",
-            self.origin,
-            self.size,
-            STANDARD.encode(self.root)
-        )
+        format!("{}\n{}\n{}\n", self.origin, self.size, STANDARD.encode(self.root))
     }
 }
 
@@ -201,11 +178,8 @@ impl NoteVerifier {
         let bad = || NoteError::Malformed(format!("verifier key {vkey:?}"));
         // Base64 may itself contain '+': split off the name and key id only.
         let mut parts = vkey.trim().splitn(3, '+');
-        let (name, id_hex, material) = (
-            parts.next().ok_or_else(bad)?,
-            parts.next().ok_or_else(bad)?,
-            parts.next().ok_or_else(bad)?,
-        );
+        let (name, id_hex, material) =
+            (parts.next().ok_or_else(bad)?, parts.next().ok_or_else(bad)?, parts.next().ok_or_else(bad)?);
         check_name(name)?;
         let material = STANDARD.decode(material).map_err(|_| bad())?;
         let (&alg, key) = material.split_first().ok_or_else(bad)?;
@@ -217,38 +191,25 @@ impl NoteVerifier {
         if hex(&id) != id_hex {
             return Err(bad());
         }
-        Ok(NoteVerifier {
-            name: name.to_owned(),
-            alg,
-            public,
-            id,
-        })
+        Ok(NoteVerifier { name: name.to_owned(), alg, public, id })
     }
 
     fn verify_raw(&self, message: &[u8], signature: &[u8]) -> bool {
-        UnparsedPublicKey::new(&ED25519, &self.public)
-            .verify(message, signature)
-            .is_ok()
+        UnparsedPublicKey::new(&ED25519, &self.public).verify(message, signature).is_ok()
     }
 }
 
 /// Split a note into its body (with final newline) and signature lines `(name, payload)`.
 pub fn split_note(note: &str) -> Result<(&str, Vec<(&str, Vec<u8>)>), NoteError> {
-    let at = note
-        .find("\n\n")
-        .ok_or_else(|| NoteError::Malformed("no blank line before the signatures".into()))?;
+    let at = note.find("\n\n").ok_or_else(|| NoteError::Malformed("no blank line before the signatures".into()))?;
     let (body, rest) = note.split_at(at + 1);
     let mut signatures = Vec::new();
     for line in rest[1..].lines().filter(|l| !l.is_empty()) {
-        let line = line
-            .strip_prefix("— ")
-            .ok_or_else(|| NoteError::Malformed(format!("signature line {line:?}")))?;
-        let (name, b64) = line
-            .split_once(' ')
-            .ok_or_else(|| NoteError::Malformed(format!("signature line {line:?}")))?;
-        let payload = STANDARD
-            .decode(b64)
-            .map_err(|_| NoteError::Malformed(format!("signature of {name} is not base64")))?;
+        let line = line.strip_prefix("— ").ok_or_else(|| NoteError::Malformed(format!("signature line {line:?}")))?;
+        let (name, b64) =
+            line.split_once(' ').ok_or_else(|| NoteError::Malformed(format!("signature line {line:?}")))?;
+        let payload =
+            STANDARD.decode(b64).map_err(|_| NoteError::Malformed(format!("signature of {name} is not base64")))?;
         signatures.push((name, payload));
     }
     Ok((body, signatures))
@@ -256,16 +217,9 @@ pub fn split_note(note: &str) -> Result<(&str, Vec<(&str, Vec<u8>)>), NoteError>
 
 /// Parse a checkpoint body: origin, decimal size, base64 root; extension lines are not accepted.
 pub fn parse_checkpoint(body: &str) -> Result<Checkpoint, NoteError> {
-    let lines: Vec<&str> = body
-        .strip_suffix('\n')
-        .unwrap_or(body)
-        .split('\n')
-        .collect();
+    let lines: Vec<&str> = body.strip_suffix('\n').unwrap_or(body).split('\n').collect();
     if lines.len() != 3 {
-        return Err(NoteError::Malformed(format!(
-            "expected 3 lines (origin, size, root), got {}",
-            lines.len()
-        )));
+        return Err(NoteError::Malformed(format!("expected 3 lines (origin, size, root), got {}", lines.len())));
     }
     let size = lines[1]
         .parse::<u64>()
@@ -280,11 +234,7 @@ pub fn parse_checkpoint(body: &str) -> Result<Checkpoint, NoteError> {
     if lines[0].is_empty() {
         return Err(NoteError::Malformed("empty origin".into()));
     }
-    Ok(Checkpoint {
-        origin: lines[0].to_owned(),
-        size,
-        root,
-    })
+    Ok(Checkpoint { origin: lines[0].to_owned(), size, root })
 }
 
 /// Verify a signed checkpoint note against a log's key; returns the checkpoint.
@@ -304,11 +254,7 @@ pub fn verify_checkpoint(note: &str, verifier: &NoteVerifier) -> Result<Checkpoi
 }
 
 /// Verify a `cosignature/v1` line's payload over `body`; returns its timestamp.
-pub fn verify_cosignature(
-    body: &str,
-    payload: &[u8],
-    verifier: &NoteVerifier,
-) -> Result<u64, NoteError> {
+pub fn verify_cosignature(body: &str, payload: &[u8], verifier: &NoteVerifier) -> Result<u64, NoteError> {
     if payload.len() != 4 + 8 + 64 || payload[..4] != verifier.id {
         return Err(NoteError::NoSignature(verifier.name.clone()));
     }
@@ -325,11 +271,7 @@ mod tests {
     use super::*;
 
     fn checkpoint() -> Checkpoint {
-        Checkpoint {
-            origin: "ena.example/audit".into(),
-            size: 42,
-            root: [7; 32],
-        }
+        Checkpoint { origin: "ena.example/audit".into(), size: 42, root: [7; 32] }
     }
 
     #[test]
@@ -341,12 +283,7 @@ mod tests {
         assert_eq!(verify_checkpoint(&note, &verifier).unwrap(), checkpoint());
         let forged = note.replacen("\n42\n", "\n43\n", 1);
         assert!(verify_checkpoint(&forged, &verifier).is_err());
-        let other = NoteVerifier::parse(
-            &NoteSigner::ephemeral("ena.example/audit")
-                .unwrap()
-                .verifier_key(),
-        )
-        .unwrap();
+        let other = NoteVerifier::parse(&NoteSigner::ephemeral("ena.example/audit").unwrap().verifier_key()).unwrap();
         assert!(verify_checkpoint(&note, &other).is_err());
     }
 
@@ -355,10 +292,7 @@ mod tests {
         let signer = NoteSigner::ephemeral("ena.example/audit").unwrap();
         let vkey = signer.verifier_key();
         let parsed = NoteVerifier::parse(&vkey).unwrap();
-        assert_eq!(
-            (parsed.name.as_str(), parsed.alg, parsed.public),
-            ("ena.example/audit", 1, signer.public_key())
-        );
+        assert_eq!((parsed.name.as_str(), parsed.alg, parsed.public), ("ena.example/audit", 1, signer.public_key()));
         let mut parts: Vec<&str> = vkey.split('+').collect();
         parts[1] = "00000000";
         assert!(NoteVerifier::parse(&parts.join("+")).is_err());
@@ -370,18 +304,10 @@ mod tests {
         let verifier = NoteVerifier::parse(&witness.cosigner_key()).unwrap();
         let body = checkpoint().body();
         let line = witness.cosign(&body, 1_700_000_000);
-        let (name, b64) = line
-            .trim_end()
-            .strip_prefix("— ")
-            .unwrap()
-            .split_once(' ')
-            .unwrap();
+        let (name, b64) = line.trim_end().strip_prefix("— ").unwrap().split_once(' ').unwrap();
         assert_eq!(name, "witness.example/w1");
         let payload = STANDARD.decode(b64).unwrap();
-        assert_eq!(
-            verify_cosignature(&body, &payload, &verifier).unwrap(),
-            1_700_000_000
-        );
+        assert_eq!(verify_cosignature(&body, &payload, &verifier).unwrap(), 1_700_000_000);
         assert!(verify_cosignature(&body.replace("42", "41"), &payload, &verifier).is_err());
     }
 
@@ -395,10 +321,7 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(
-                std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
-                0o600
-            );
+            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
         }
     }
 

@@ -118,13 +118,7 @@ pub async fn nodes(store: &Store, keys: &[NodeKey]) -> Result<Vec<(NodeKey, Hash
     Ok(rows
         .into_iter()
         .filter_map(|(level, idx, hash)| {
-            Some((
-                NodeKey {
-                    level: level as u32,
-                    index: idx as u64,
-                },
-                hash.try_into().ok()?,
-            ))
+            Some((NodeKey { level: level as u32, index: idx as u64 }, hash.try_into().ok()?))
         })
         .collect())
 }
@@ -208,10 +202,7 @@ pub async fn query(
 }
 
 /// The last checkpoint cosigned for `origin` (witnessing).
-pub async fn witnessed(
-    store: &Store,
-    origin: &str,
-) -> Result<Option<(u64, Vec<u8>, String)>, sqlx::Error> {
+pub async fn witnessed(store: &Store, origin: &str) -> Result<Option<(u64, Vec<u8>, String)>, sqlx::Error> {
     let row: Option<(i64, Vec<u8>, String)> = with_pool!(store, pool => {
         sqlx::query_as("SELECT size, root, vkey FROM audit_witnessed WHERE origin = $1").bind(origin).fetch_optional(pool).await
     })?;

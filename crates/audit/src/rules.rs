@@ -45,21 +45,11 @@ impl RuleSet {
         let set: RuleSet = toml::from_str(text).map_err(|e| e.to_string())?;
         for (i, rule) in set.rules.iter().enumerate() {
             if rule.threshold == 0 || rule.window_secs <= 0 {
-                return Err(format!(
-                    "rules[{i}] ({}): threshold and window_secs must be positive",
-                    rule.id
-                ));
+                return Err(format!("rules[{i}] ({}): threshold and window_secs must be positive", rule.id));
             }
-            if rule.id.is_empty()
-                || !rule
-                    .id
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            if rule.id.is_empty() || !rule.id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
             {
-                return Err(format!(
-                    "rules[{i}]: id {:?} must be lowercase letters, digits and '-'",
-                    rule.id
-                ));
+                return Err(format!("rules[{i}]: id {:?} must be lowercase letters, digits and '-'", rule.id));
             }
         }
         Ok(set)
@@ -81,17 +71,12 @@ pub struct Evaluator {
 }
 
 fn unix(time: &str) -> Option<i64> {
-    OffsetDateTime::parse(time, &Rfc3339)
-        .ok()
-        .map(|t| t.unix_timestamp())
+    OffsetDateTime::parse(time, &Rfc3339).ok().map(|t| t.unix_timestamp())
 }
 
 impl Evaluator {
     pub fn new(set: RuleSet) -> Evaluator {
-        Evaluator {
-            rules: set.rules,
-            ..Evaluator::default()
-        }
+        Evaluator { rules: set.rules, ..Evaluator::default() }
     }
 
     /// Feed events (in log order); returns the alerts they raise. Alerts never feed back into rules.
@@ -156,31 +141,15 @@ impl Evaluator {
     }
 }
 
-fn alert(
-    rule: &Rule,
-    cause: &AuditEvent,
-    object_type: &str,
-    object_id: &str,
-    reason: String,
-) -> AuditEvent {
+fn alert(rule: &Rule, cause: &AuditEvent, object_type: &str, object_id: &str, reason: String) -> AuditEvent {
     AuditEvent {
         time: cause.time.clone(),
-        actor: Actor {
-            kind: ActorKind::System,
-            id: "ena-audit-rules".into(),
-            organisation: None,
-        },
+        actor: Actor { kind: ActorKind::System, id: "ena-audit-rules".into(), organisation: None },
         on_behalf_of: None,
         action: format!("alert.{}", rule.id),
-        object: Some(ObjectRef {
-            kind: object_type.into(),
-            id: object_id.into(),
-        }),
+        object: Some(ObjectRef { kind: object_type.into(), id: object_id.into() }),
         data_subjects: Vec::new(),
-        outcome: Outcome {
-            result: Res::Allowed,
-            reason: Some(reason),
-        },
+        outcome: Outcome { result: Res::Allowed, reason: Some(reason) },
         correlation_id: cause.correlation_id.clone(),
         restricted: false,
         reveal_at: None,
@@ -192,25 +161,15 @@ mod tests {
     use super::*;
 
     fn event(second: i64, actor: &str, result: Res, subject: Option<&str>) -> AuditEvent {
-        let time = OffsetDateTime::from_unix_timestamp(1_800_000_000 + second)
-            .unwrap()
-            .format(&Rfc3339)
-            .unwrap();
+        let time = OffsetDateTime::from_unix_timestamp(1_800_000_000 + second).unwrap().format(&Rfc3339).unwrap();
         AuditEvent {
             time,
-            actor: Actor {
-                kind: ActorKind::System,
-                id: actor.into(),
-                organisation: None,
-            },
+            actor: Actor { kind: ActorKind::System, id: actor.into(), organisation: None },
             on_behalf_of: None,
             action: "test.read".into(),
             object: None,
             data_subjects: subject.map(|s| vec![s.to_owned()]).unwrap_or_default(),
-            outcome: Outcome {
-                result,
-                reason: None,
-            },
+            outcome: Outcome { result, reason: None },
             correlation_id: None,
             restricted: false,
             reveal_at: None,
@@ -228,37 +187,22 @@ mod tests {
 
     #[test]
     fn denied_burst_fires_once_per_burst_within_the_window() {
-        let mut e = rules(
-            "[[rules]]\nid = \"burst\"\nkind = \"denied-burst\"\nthreshold = 3\nwindow_secs = 60\n",
-        );
-        let spread: Vec<_> = (0..3)
-            .map(|i| event(i * 40, "a", Res::Denied, None))
-            .collect();
-        assert!(
-            e.observe(&spread).is_empty(),
-            "three denials over 80 s are not a burst"
-        );
-        let burst: Vec<_> = (0..7)
-            .map(|i| event(1000 + i, "b", Res::Denied, None))
-            .collect();
+        let mut e = rules("[[rules]]\nid = \"burst\"\nkind = \"denied-burst\"\nthreshold = 3\nwindow_secs = 60\n");
+        let spread: Vec<_> = (0..3).map(|i| event(i * 40, "a", Res::Denied, None)).collect();
+        assert!(e.observe(&spread).is_empty(), "three denials over 80 s are not a burst");
+        let burst: Vec<_> = (0..7).map(|i| event(1000 + i, "b", Res::Denied, None)).collect();
         let alerts = e.observe(&burst);
         assert_eq!(alerts.len(), 2, "7 denials with threshold 3 → two alerts");
         assert_eq!(alerts[0].action, "alert.burst");
         assert_eq!(alerts[0].object.as_ref().unwrap().id, "b");
-        let allowed: Vec<_> = (0..5)
-            .map(|i| event(2000 + i, "c", Res::Allowed, None))
-            .collect();
+        let allowed: Vec<_> = (0..5).map(|i| event(2000 + i, "c", Res::Allowed, None)).collect();
         assert!(e.observe(&allowed).is_empty());
     }
 
     #[test]
     fn subject_fanout_counts_distinct_actors() {
-        let mut e = rules(
-            "[[rules]]\nid = \"fanout\"\nkind = \"subject-fanout\"\nthreshold = 3\nwindow_secs = 3600\n",
-        );
-        let same_actor: Vec<_> = (0..5)
-            .map(|i| event(i, "a", Res::Allowed, Some("191212121212")))
-            .collect();
+        let mut e = rules("[[rules]]\nid = \"fanout\"\nkind = \"subject-fanout\"\nthreshold = 3\nwindow_secs = 3600\n");
+        let same_actor: Vec<_> = (0..5).map(|i| event(i, "a", Res::Allowed, Some("191212121212"))).collect();
         assert!(e.observe(&same_actor).is_empty());
         let alerts = e.observe(&[
             event(10, "b", Res::Allowed, Some("191212121212")),
@@ -272,16 +216,8 @@ mod tests {
     #[test]
     fn bad_rules_are_refused() {
         assert!(
-            RuleSet::parse(
-                "[[rules]]\nid = \"x\"\nkind = \"denied-burst\"\nthreshold = 0\nwindow_secs = 1\n"
-            )
-            .is_err()
+            RuleSet::parse("[[rules]]\nid = \"x\"\nkind = \"denied-burst\"\nthreshold = 0\nwindow_secs = 1\n").is_err()
         );
-        assert!(
-            RuleSet::parse(
-                "[[rules]]\nid = \"x\"\nkind = \"nope\"\nthreshold = 1\nwindow_secs = 1\n"
-            )
-            .is_err()
-        );
+        assert!(RuleSet::parse("[[rules]]\nid = \"x\"\nkind = \"nope\"\nthreshold = 1\nwindow_secs = 1\n").is_err());
     }
 }

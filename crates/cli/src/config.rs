@@ -94,27 +94,19 @@ fn read_file(args: &ServeArgs) -> anyhow::Result<FileSettings> {
     if !required && !path.exists() {
         return Ok(FileSettings::default());
     }
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("cannot read settings file {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("cannot read settings file {}", path.display()))?;
     toml::from_str(&text).with_context(|| format!("settings file {}", path.display()))
 }
 
 /// Resolve the layers. Flags and environment have already been merged by clap (a flag beats its variable).
 pub fn resolve(args: &ServeArgs) -> anyhow::Result<Settings> {
     let file = read_file(args)?;
-    let listen = args
-        .listen
-        .clone()
-        .or(file.listen)
-        .unwrap_or_else(|| "127.0.0.1:8080".into());
-    let listen: SocketAddr = listen.parse().with_context(|| {
-        format!("listen address {listen:?} is not an IP:port such as 127.0.0.1:8080")
-    })?;
-    let database_url = args
-        .database_url
-        .clone()
-        .or(file.database_url)
-        .filter(|u| !u.is_empty());
+    let listen = args.listen.clone().or(file.listen).unwrap_or_else(|| "127.0.0.1:8080".into());
+    let listen: SocketAddr = listen
+        .parse()
+        .with_context(|| format!("listen address {listen:?} is not an IP:port such as 127.0.0.1:8080"))?;
+    let database_url = args.database_url.clone().or(file.database_url).filter(|u| !u.is_empty());
     if let Some(url) = &database_url {
         if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
             bail!(
@@ -127,30 +119,16 @@ pub fn resolve(args: &ServeArgs) -> anyhow::Result<Settings> {
     if body_limit == 0 {
         bail!("body limit must be at least 1 byte");
     }
-    let timeout = args
-        .request_timeout_secs
-        .or(file.request_timeout_secs)
-        .unwrap_or(30);
+    let timeout = args.request_timeout_secs.or(file.request_timeout_secs).unwrap_or(30);
     if timeout == 0 {
         bail!("request timeout must be at least 1 second");
     }
     Ok(Settings {
         listen,
-        data_dir: args
-            .data_dir
-            .clone()
-            .or(file.data_dir)
-            .unwrap_or_else(|| PathBuf::from("ena-data")),
+        data_dir: args.data_dir.clone().or(file.data_dir).unwrap_or_else(|| PathBuf::from("ena-data")),
         database_url,
-        log_format: args
-            .log_format
-            .or(file.log_format)
-            .unwrap_or(LogFormat::Human),
-        log_level: args
-            .log_level
-            .clone()
-            .or(file.log_level)
-            .unwrap_or_else(|| "info".into()),
+        log_format: args.log_format.or(file.log_format).unwrap_or(LogFormat::Human),
+        log_level: args.log_level.clone().or(file.log_level).unwrap_or_else(|| "info".into()),
         body_limit,
         request_timeout: Duration::from_secs(timeout),
     })
@@ -191,10 +169,7 @@ mod tests {
     fn file_values_are_used_and_flags_win() {
         let file = write("listen = \"127.0.0.1:9999\"\nlog_format = \"json\"\nbody_limit = 10\n");
         let s = from_file(file.path()).unwrap();
-        assert_eq!(
-            (s.listen.port(), s.log_format, s.body_limit),
-            (9999, LogFormat::Json, 10)
-        );
+        assert_eq!((s.listen.port(), s.log_format, s.body_limit), (9999, LogFormat::Json, 10));
         let mut args = ServeArgs {
             config: Some(file.path().to_owned()),
             listen: Some("127.0.0.1:7777".into()),
@@ -213,26 +188,13 @@ mod tests {
     #[test]
     fn bad_settings_name_the_setting() {
         let file = write("listen = \"nowhere\"\n");
-        assert!(
-            from_file(file.path())
-                .unwrap_err()
-                .to_string()
-                .contains("listen address \"nowhere\"")
-        );
+        assert!(from_file(file.path()).unwrap_err().to_string().contains("listen address \"nowhere\""));
         let file = write("colour = \"blue\"\n");
         let err = format!("{:#}", from_file(file.path()).unwrap_err());
         assert!(err.contains("unknown field `colour`"), "{err}");
         let file = write("database_url = \"mysql://x\"\n");
-        assert!(
-            from_file(file.path())
-                .unwrap_err()
-                .to_string()
-                .contains("not supported")
-        );
-        let err = format!(
-            "{:#}",
-            from_file(Path::new("/nonexistent/ena.toml")).unwrap_err()
-        );
+        assert!(from_file(file.path()).unwrap_err().to_string().contains("not supported"));
+        let err = format!("{:#}", from_file(Path::new("/nonexistent/ena.toml")).unwrap_err());
         assert!(err.contains("cannot read settings file"), "{err}");
     }
 }

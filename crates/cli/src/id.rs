@@ -6,8 +6,7 @@ use serde_json::json;
 
 pub fn parse(input: &str) -> anyhow::Result<()> {
     let today = time::OffsetDateTime::now_utc().date();
-    let parsed =
-        AnyId::parse_at(input, today).map_err(|e| anyhow!("invalid identifier {input:?}: {e}"))?;
+    let parsed = AnyId::parse_at(input, today).map_err(|e| anyhow!("invalid identifier {input:?}: {e}"))?;
     let value = match parsed {
         AnyId::Person(p) => json!({
             "kind": if p.is_coordination_number() { "samordningsnummer" } else { "personnummer" },

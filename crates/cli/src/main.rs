@@ -11,11 +11,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "ena",
-    version,
-    about = "ena: shared public-sector infrastructure for information exchange"
-)]
+#[command(name = "ena", version, about = "ena: shared public-sector infrastructure for information exchange")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -59,9 +55,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Id(IdCommand::Parse { id }) => id::parse(&id),
-        Command::Plan(PlanCommand::Report { file, format }) => {
-            plan_report::run(file.as_deref(), format)
-        }
+        Command::Plan(PlanCommand::Report { file, format }) => plan_report::run(file.as_deref(), format),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -16,8 +16,8 @@ pub enum Format {
 pub fn run(file: Option<&Path>, format: Format) -> anyhow::Result<()> {
     let plan = match file {
         Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read plan file {}", path.display()))?;
+            let text =
+                std::fs::read_to_string(path).with_context(|| format!("cannot read plan file {}", path.display()))?;
             Plan::from_toml(&text).with_context(|| format!("plan file {}", path.display()))?
         }
         None => Plan::shipped(),
@@ -35,12 +35,7 @@ pub fn run(file: Option<&Path>, format: Format) -> anyhow::Result<()> {
 /// The rows every format shows: (table, row label, values per year then all years).
 fn rows(report: &CostReport) -> Vec<(&'static str, String, Vec<i64>)> {
     let per_year = |f: &dyn Fn(&ena_plan::cost::YearSummary) -> i64| -> Vec<i64> {
-        report
-            .per_year
-            .iter()
-            .chain(std::iter::once(&report.all_years))
-            .map(f)
-            .collect()
+        report.per_year.iter().chain(std::iter::once(&report.all_years)).map(f).collect()
     };
     let mut rows = Vec::new();
     for b in &report.blocks {
@@ -48,51 +43,19 @@ fn rows(report: &CostReport) -> Vec<(&'static str, String, Vec<i64>)> {
         values.push(b.total);
         rows.push(("4", b.name_sv.clone(), values));
     }
-    rows.push((
-        "4",
-        "Totalt".into(),
-        per_year(&|y| y.identified_blocks.total),
-    ));
-    rows.push((
-        "5",
-        "Utveckling / etablering".into(),
-        per_year(&|y| y.identified_blocks.development),
-    ));
-    rows.push((
-        "5",
-        "Drift och förvaltning".into(),
-        per_year(&|y| y.identified_blocks.operations),
-    ));
-    rows.push((
-        "5",
-        "Totalt".into(),
-        per_year(&|y| y.identified_blocks.total),
-    ));
+    rows.push(("4", "Totalt".into(), per_year(&|y| y.identified_blocks.total)));
+    rows.push(("5", "Utveckling / etablering".into(), per_year(&|y| y.identified_blocks.development)));
+    rows.push(("5", "Drift och förvaltning".into(), per_year(&|y| y.identified_blocks.operations)));
+    rows.push(("5", "Totalt".into(), per_year(&|y| y.identified_blocks.total)));
     for table in ["1", "17"] {
-        rows.push((
-            table,
-            "Identifierade byggblock".into(),
-            per_year(&|y| y.identified_blocks.total),
-        ));
+        rows.push((table, "Identifierade byggblock".into(), per_year(&|y| y.identified_blocks.total)));
         for (i, g) in report.governance.iter().enumerate() {
-            rows.push((
-                table,
-                g.name_sv.clone(),
-                per_year(&|y| y.governance.get(i).map_or(0, |a| a.amount)),
-            ));
+            rows.push((table, g.name_sv.clone(), per_year(&|y| y.governance.get(i).map_or(0, |a| a.amount))));
         }
         if table == "1" {
-            rows.push((
-                table,
-                "Totalt".into(),
-                per_year(&|y| y.total_without_additional),
-            ));
+            rows.push((table, "Totalt".into(), per_year(&|y| y.total_without_additional)));
         } else {
-            rows.push((
-                table,
-                "Tillkommande byggblock".into(),
-                per_year(&|y| y.additional_blocks.total),
-            ));
+            rows.push((table, "Tillkommande byggblock".into(), per_year(&|y| y.additional_blocks.total)));
             rows.push((table, "Totalt".into(), per_year(&|y| y.total)));
         }
     }
@@ -111,12 +74,7 @@ fn title(table: &str) -> &'static str {
 fn table(report: &CostReport) -> String {
     let mut out = String::new();
     let rows = rows(report);
-    let width = rows
-        .iter()
-        .map(|r| r.1.chars().count())
-        .max()
-        .unwrap_or(10)
-        .max(10);
+    let width = rows.iter().map(|r| r.1.chars().count()).max().unwrap_or(10).max(10);
     let mut current = "";
     for (table, label, values) in &rows {
         if *table != current {
@@ -146,11 +104,7 @@ fn table(report: &CostReport) -> String {
 }
 
 fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_owned()
-    }
+    if s.contains([',', '"', '\n']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_owned() }
 }
 
 fn csv(report: &CostReport) -> String {
@@ -177,18 +131,9 @@ mod tests {
     fn csv_has_every_table_and_exact_totals() {
         let text = csv(&compute(&Plan::shipped()));
         assert!(text.starts_with("table,row,2021,2022,2023,total\n"));
-        assert!(
-            text.contains("\n1,Totalt,155900,170500,154500,480900\n"),
-            "{text}"
-        );
-        assert!(
-            text.contains("\n17,Totalt,155900,190500,194500,540900\n"),
-            "{text}"
-        );
-        assert!(
-            text.contains("\n5,Utveckling / etablering,84500,66000,28000,178500\n"),
-            "{text}"
-        );
+        assert!(text.contains("\n1,Totalt,155900,170500,154500,480900\n"), "{text}");
+        assert!(text.contains("\n17,Totalt,155900,190500,194500,540900\n"), "{text}");
+        assert!(text.contains("\n5,Utveckling / etablering,84500,66000,28000,178500\n"), "{text}");
     }
 
     #[test]
@@ -199,9 +144,6 @@ mod tests {
             .filter(|l| l.starts_with("Mina") || l.starts_with("Totalt"))
             .map(|l| l.chars().count())
             .collect();
-        assert!(
-            widths.windows(2).all(|w| w[0] == w[1]),
-            "{widths:?}\n{text}"
-        );
+        assert!(widths.windows(2).all(|w| w[0] == w[1]), "{widths:?}\n{text}");
     }
 }

@@ -15,27 +15,18 @@ use crate::config::{self, LogFormat, ServeArgs, Settings};
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let settings = config::resolve(&args)?;
     init_logging(&settings)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
     runtime.block_on(serve(settings))
 }
 
 fn init_logging(settings: &Settings) -> anyhow::Result<()> {
     let filter = EnvFilter::try_new(&settings.log_level)
         .with_context(|| format!("log level {:?} is not a valid filter", settings.log_level))?;
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
     match settings.log_format {
         LogFormat::Human => builder.init(),
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(false)
-            .init(),
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).with_span_list(false).init(),
     }
     Ok(())
 }
@@ -43,12 +34,10 @@ fn init_logging(settings: &Settings) -> anyhow::Result<()> {
 /// Hold an exclusive lock on `DATA_DIR/ena.lock` for the life of the process, so a second `serve`
 /// on the same directory stops with a clear message instead of sharing (and corrupting) its files.
 fn claim_data_dir(dir: &Path) -> anyhow::Result<File> {
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create data directory {}", dir.display()))?;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create data directory {}", dir.display()))?;
     // Root ignores permission bits, so probe by writing rather than by reading the mode.
     let probe = dir.join(".ena-write-probe");
-    std::fs::write(&probe, b"probe")
-        .with_context(|| format!("data directory {} is not writable", dir.display()))?;
+    std::fs::write(&probe, b"probe").with_context(|| format!("data directory {} is not writable", dir.display()))?;
     let _ = std::fs::remove_file(&probe);
     let path = dir.join("ena.lock");
     let mut file = OpenOptions::new()
@@ -64,11 +53,7 @@ fn claim_data_dir(dir: &Path) -> anyhow::Result<File> {
             let mut holder = String::new();
             let _ = file.read_to_string(&mut holder);
             let holder = holder.trim();
-            let who = if holder.is_empty() {
-                String::new()
-            } else {
-                format!(" (pid {holder})")
-            };
+            let who = if holder.is_empty() { String::new() } else { format!(" (pid {holder})") };
             bail!(
                 "data directory {} is in use by another ena process{who}; stop it or choose another --data-dir",
                 dir.display()
@@ -90,9 +75,7 @@ async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
         Some(url) => Store::connect_postgres(url, None).await?,
         None => Store::open_sqlite(&settings.sqlite_path()).await?,
     };
-    ena_server::prepare_store(&store)
-        .await
-        .map_err(|e| anyhow::anyhow!("preparing the database failed: {e}"))?;
+    ena_server::prepare_store(&store).await.map_err(|e| anyhow::anyhow!("preparing the database failed: {e}"))?;
     Ok(store)
 }
 
@@ -108,19 +91,14 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
     let address = listener.local_addr()?;
-    let config = ServerConfig {
-        body_limit: settings.body_limit,
-        request_timeout: settings.request_timeout,
-    };
+    let config = ServerConfig { body_limit: settings.body_limit, request_timeout: settings.request_timeout };
     let state = AppState::new(store.clone(), config);
     tracing::info!(
         %database,
         startup_ms = started.elapsed().as_millis() as u64,
         "ena listening on http://{address} (portal /, API reference /docs)"
     );
-    ena_server::serve(listener, state, shutdown_signal())
-        .await
-        .context("server failed")?;
+    ena_server::serve(listener, state, shutdown_signal()).await.context("server failed")?;
     store.close().await;
     tracing::info!("ena stopped");
     Ok(())

@@ -17,19 +17,13 @@ const ENA: &str = env!("CARGO_BIN_EXE_ena");
 /// Assert `response` is a problem+json with `status` and `code`; return its body.
 async fn check_problem(response: reqwest::Response, status: u16, code: &str) -> Value {
     assert_eq!(response.status().as_u16(), status, "status");
-    let content_type = response.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let content_type = response.headers()["content-type"].to_str().unwrap().to_owned();
     assert_eq!(content_type, "application/problem+json");
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["code"], code, "{body}");
     assert_eq!(body["status"], status, "{body}");
     for key in ["type", "title", "detail", "instance", "traceId"] {
-        assert!(
-            body[key].as_str().is_some_and(|v| !v.is_empty()),
-            "{key} missing in {body}"
-        );
+        assert!(body[key].as_str().is_some_and(|v| !v.is_empty()), "{key} missing in {body}");
     }
     body
 }
@@ -60,11 +54,7 @@ async fn plan_api_on_each_database() {
         let health = json_of(server.get("/healthz").await).await;
         assert_eq!(health["status"], "ok");
         let ready = json_of(server.get("/readyz").await).await;
-        let expected_db = if label.starts_with("sqlite") {
-            "sqlite"
-        } else {
-            "postgres"
-        };
+        let expected_db = if label.starts_with("sqlite") { "sqlite" } else { "postgres" };
         assert_eq!(ready["database"], expected_db, "{label}");
 
         let info = json_of(server.get("/plan/v1/api-info").await).await;
@@ -75,39 +65,23 @@ async fn plan_api_on_each_database() {
 
         let page = json_of(server.get("/plan/v1/blocks?limit=4&page=2").await).await;
         assert_eq!(
-            (
-                page["total"].as_u64(),
-                page["page"].as_u64(),
-                page["items"].as_array().unwrap().len()
-            ),
+            (page["total"].as_u64(), page["page"].as_u64(), page["items"].as_array().unwrap().len()),
             (Some(14), Some(2), 4)
         );
         let all = json_of(server.get("/plan/v1/blocks").await).await;
         assert_eq!(all["limit"], 20);
         assert_eq!(all["items"].as_array().unwrap().len(), 14);
-        let trust = json_of(
-            server
-                .get("/plan/v1/blocks?category=tillit-och-sakerhet")
-                .await,
-        )
-        .await;
+        let trust = json_of(server.get("/plan/v1/blocks?category=tillit-och-sakerhet").await).await;
         assert_eq!(trust["total"], 5);
 
         let ombud = json_of(server.get("/plan/v1/blocks/mina-ombud").await).await;
         assert_eq!(ombud["agency"], "Bolagsverket");
         assert_eq!(ombud["dependsOn"][0]["id"], "identitet");
-        assert_eq!(
-            ombud["costs"][1],
-            json!({"year": 2022, "development": 14000, "operations": 4000, "total": 18000})
-        );
+        assert_eq!(ombud["costs"][1], json!({"year": 2022, "development": 14000, "operations": 4000, "total": 18000}));
 
         let summary = json_of(server.get("/plan/v1/cost-summary").await).await;
-        let totals: Vec<i64> = summary["perYear"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|y| y["total"].as_i64().unwrap())
-            .collect();
+        let totals: Vec<i64> =
+            summary["perYear"].as_array().unwrap().iter().map(|y| y["total"].as_i64().unwrap()).collect();
         assert_eq!(totals, [155_900, 190_500, 194_500], "table 17 on {label}");
         let dev: Vec<i64> = summary["perYear"]
             .as_array()
@@ -120,167 +94,73 @@ async fn plan_api_on_each_database() {
 
         // The what-if calculation of the shipped plan gives the stored plan's summary.
         let plan = shipped_plan_json();
-        let calculated = server
-            .client
-            .post(server.url("/plan/v1/cost-calculations"))
-            .json(&plan)
-            .send()
-            .await
-            .unwrap();
+        let calculated = server.client.post(server.url("/plan/v1/cost-calculations")).json(&plan).send().await.unwrap();
         assert_eq!(json_of(calculated).await, summary, "{label}");
     }
 }
 
 #[tokio::test]
 async fn bad_input_gets_problems_naming_the_field_and_changes_nothing() {
-    let config = ServerConfig {
-        body_limit: 64 * 1024,
-        ..ServerConfig::default()
-    };
+    let config = ServerConfig { body_limit: 64 * 1024, ..ServerConfig::default() };
     for server in TestServer::each_with(config).await {
         let before = json_of(server.get("/plan/v1/cost-summary").await).await;
         let path = "/plan/v1/cost-calculations";
 
         let problem = check_problem(
-            server
-                .post_raw(path, "application/json", "{\"meta\": {\"unit\": }")
-                .await,
+            server.post_raw(path, "application/json", "{\"meta\": {\"unit\": }").await,
             400,
             "malformed-json",
         )
         .await;
-        assert!(
-            problem["detail"]
-                .as_str()
-                .unwrap()
-                .contains("line 1 column"),
-            "{problem}"
-        );
+        assert!(problem["detail"].as_str().unwrap().contains("line 1 column"), "{problem}");
         assert_eq!(problem["instance"], path);
 
         let mut plan = shipped_plan_json();
         plan["blocks"][0]["lines"][0]["costs"][0]["amount"] = json!("7000");
-        let problem = check_problem(
-            server
-                .post_raw(path, "application/json", plan.to_string())
-                .await,
-            400,
-            "invalid-body",
-        )
-        .await;
-        assert_eq!(
-            invalid_properties(&problem),
-            ["blocks[0].lines[0].costs[0].amount"]
-        );
+        let problem =
+            check_problem(server.post_raw(path, "application/json", plan.to_string()).await, 400, "invalid-body").await;
+        assert_eq!(invalid_properties(&problem), ["blocks[0].lines[0].costs[0].amount"]);
 
         let mut plan = shipped_plan_json();
         plan["meta"]["colour"] = json!("blue");
-        let problem = check_problem(
-            server
-                .post_raw(path, "application/json", plan.to_string())
-                .await,
-            400,
-            "invalid-body",
-        )
-        .await;
+        let problem =
+            check_problem(server.post_raw(path, "application/json", plan.to_string()).await, 400, "invalid-body").await;
         assert_eq!(invalid_properties(&problem), ["meta.colour"]);
 
         let mut plan = shipped_plan_json();
         plan["blocks"][2]["dependsOn"] = json!(["no-such-block"]);
         plan["blocks"][0]["lines"][0]["costs"][0]["amount"] = json!(-5);
-        let problem = check_problem(
-            server
-                .post_raw(path, "application/json", plan.to_string())
-                .await,
-            400,
-            "validation-failed",
-        )
-        .await;
-        assert_eq!(
-            invalid_properties(&problem),
-            [
-                "blocks[0].lines[0].costs[0].amount",
-                "blocks[2].dependsOn[0]"
-            ]
-        );
+        let problem =
+            check_problem(server.post_raw(path, "application/json", plan.to_string()).await, 400, "validation-failed")
+                .await;
+        assert_eq!(invalid_properties(&problem), ["blocks[0].lines[0].costs[0].amount", "blocks[2].dependsOn[0]"]);
 
         // Numbers that would overflow the cost model are refused, not computed.
         let mut plan = shipped_plan_json();
         plan["meta"]["schablonRounding"] = json!(1_i64 << 62);
         plan["blocks"][1]["lines"][0]["costs"][0]["amount"] = json!(i64::MAX);
-        let problem = check_problem(
-            server
-                .post_raw(path, "application/json", plan.to_string())
-                .await,
-            400,
-            "validation-failed",
-        )
-        .await;
-        assert_eq!(
-            invalid_properties(&problem),
-            [
-                "meta.schablonRounding",
-                "blocks[1].lines[0].costs[0].amount"
-            ]
-        );
+        let problem =
+            check_problem(server.post_raw(path, "application/json", plan.to_string()).await, 400, "validation-failed")
+                .await;
+        assert_eq!(invalid_properties(&problem), ["meta.schablonRounding", "blocks[1].lines[0].costs[0].amount"]);
 
-        check_problem(
-            server.post_raw(path, "text/plain", "hello").await,
-            415,
-            "unsupported-media-type",
-        )
-        .await;
+        check_problem(server.post_raw(path, "text/plain", "hello").await, 415, "unsupported-media-type").await;
         let huge = format!("{{\"pad\": \"{}\"}}", "x".repeat(70 * 1024));
-        check_problem(
-            server.post_raw(path, "application/json", huge).await,
-            413,
-            "payload-too-large",
-        )
-        .await;
+        check_problem(server.post_raw(path, "application/json", huge).await, 413, "payload-too-large").await;
 
-        let problem = check_problem(
-            server.get("/plan/v1/blocks?limit=500&page=0").await,
-            400,
-            "invalid-parameter",
-        )
-        .await;
+        let problem =
+            check_problem(server.get("/plan/v1/blocks?limit=500&page=0").await, 400, "invalid-parameter").await;
         assert_eq!(invalid_properties(&problem), ["limit", "page"]);
-        let problem = check_problem(
-            server.get("/plan/v1/blocks?limit=ten").await,
-            400,
-            "invalid-parameter",
-        )
-        .await;
+        let problem = check_problem(server.get("/plan/v1/blocks?limit=ten").await, 400, "invalid-parameter").await;
         assert_eq!(invalid_properties(&problem), ["limit"]);
-        let problem = check_problem(
-            server.get("/plan/v1/blocks?category=nope").await,
-            400,
-            "invalid-parameter",
-        )
-        .await;
+        let problem = check_problem(server.get("/plan/v1/blocks?category=nope").await, 400, "invalid-parameter").await;
         assert_eq!(invalid_properties(&problem), ["category"]);
-        check_problem(
-            server.get("/plan/v1/blocks/no-such-block").await,
-            404,
-            "resource-not-found",
-        )
-        .await;
+        check_problem(server.get("/plan/v1/blocks/no-such-block").await, 404, "resource-not-found").await;
         check_problem(server.get("/plan/v2/blocks").await, 404, "route-not-found").await;
         check_problem(server.get("/no/such/path").await, 404, "route-not-found").await;
-        let delete = server
-            .client
-            .delete(server.url("/plan/v1/blocks"))
-            .send()
-            .await
-            .unwrap();
+        let delete = server.client.delete(server.url("/plan/v1/blocks")).send().await.unwrap();
         check_problem(delete, 405, "method-not-allowed").await;
-        let put = server
-            .client
-            .put(server.url("/plan/v1/cost-summary"))
-            .body("{}")
-            .send()
-            .await
-            .unwrap();
+        let put = server.client.put(server.url("/plan/v1/cost-summary")).body("{}").send().await.unwrap();
         check_problem(put, 405, "method-not-allowed").await;
 
         assert_eq!(
@@ -297,37 +177,16 @@ async fn traceparent_is_continued_or_started_on_every_response() {
     let server = TestServer::start(ena_store::testing::sqlite().await).await;
     let incoming = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
     for path in ["/healthz", "/plan/v1/blocks/nope", "/nowhere"] {
-        let response = server
-            .client
-            .get(server.url(path))
-            .header("traceparent", incoming)
-            .send()
-            .await
-            .unwrap();
-        let returned = response.headers()["traceparent"]
-            .to_str()
-            .unwrap()
-            .to_owned();
-        assert!(
-            returned.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"),
-            "{path}: {returned}"
-        );
-        assert!(
-            !returned.contains("00f067aa0ba902b7"),
-            "the server is a new span"
-        );
+        let response = server.client.get(server.url(path)).header("traceparent", incoming).send().await.unwrap();
+        let returned = response.headers()["traceparent"].to_str().unwrap().to_owned();
+        assert!(returned.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"), "{path}: {returned}");
+        assert!(!returned.contains("00f067aa0ba902b7"), "the server is a new span");
     }
     let response = server.get("/healthz").await;
     let started = response.headers()["traceparent"].to_str().unwrap();
     assert_eq!(started.len(), 55, "{started}");
     let problem = check_problem(
-        server
-            .client
-            .get(server.url("/nowhere"))
-            .header("traceparent", incoming)
-            .send()
-            .await
-            .unwrap(),
+        server.client.get(server.url("/nowhere")).header("traceparent", incoming).send().await.unwrap(),
         404,
         "route-not-found",
     )
@@ -341,19 +200,11 @@ async fn metrics_openapi_docs_and_portal() {
     server.get("/plan/v1/blocks/mina-ombud").await;
     let metrics = server.get("/metrics").await.text().await.unwrap();
     assert!(
-        metrics.contains(
-            r#"http_requests_total{method="GET",route="/plan/v1/blocks/{id}",status="200"}"#
-        ),
+        metrics.contains(r#"http_requests_total{method="GET",route="/plan/v1/blocks/{id}",status="200"}"#),
         "{metrics}"
     );
-    assert!(
-        metrics.contains("http_request_duration_seconds_bucket"),
-        "{metrics}"
-    );
-    assert!(
-        metrics.contains(r#"db_pool_connections{state="max"} 8"#),
-        "{metrics}"
-    );
+    assert!(metrics.contains("http_request_duration_seconds_bucket"), "{metrics}");
+    assert!(metrics.contains(r#"db_pool_connections{state="max"} 8"#), "{metrics}");
 
     let doc = json_of(server.get("/openapi.json").await).await;
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
@@ -362,9 +213,7 @@ async fn metrics_openapi_docs_and_portal() {
     let docs = server.get("/docs").await;
     assert_eq!(docs.headers()["content-type"], "text/html; charset=utf-8");
     let html = docs.text().await.unwrap();
-    assert!(
-        html.contains("/plan/v1/cost-calculations") && html.contains("id=\"error-invalid-body\"")
-    );
+    assert!(html.contains("/plan/v1/cost-calculations") && html.contains("id=\"error-invalid-body\""));
     assert!(
         !html.contains("<script") && !html.contains("https://cdn"),
         "the reference page works offline without scripts"
@@ -375,63 +224,28 @@ async fn metrics_openapi_docs_and_portal() {
     let home_en = server.get("/?lang=en").await.text().await.unwrap();
     assert!(home_en.contains("<html lang=\"en\">") && home_en.contains("Welcome to ena"));
     let blocks = server.get("/byggblock").await.text().await.unwrap();
-    assert!(
-        blocks.contains("Tillit och säkerhet")
-            && blocks.contains("141\u{a0}500")
-            && blocks.contains("Mina ombud")
-    );
+    assert!(blocks.contains("Tillit och säkerhet") && blocks.contains("141\u{a0}500") && blocks.contains("Mina ombud"));
     let blocks_en = server.get("/byggblock?lang=en").await.text().await.unwrap();
     assert!(blocks_en.contains("Trust and security") && blocks_en.contains("190,500"));
-    let block = server
-        .get("/byggblock/mina-ombud?lang=en")
-        .await
-        .text()
-        .await
-        .unwrap();
+    let block = server.get("/byggblock/mina-ombud?lang=en").await.text().await.unwrap();
     assert!(block.contains("Bolagsverket") && block.contains("/byggblock/identitet?lang=en"));
 
     // A browser on a portal path gets a page, an API client gets a problem.
-    let html_404 = server
-        .client
-        .get(server.url("/byggblock/nope"))
-        .header("accept", "text/html")
-        .send()
-        .await
-        .unwrap();
+    let html_404 = server.client.get(server.url("/byggblock/nope")).header("accept", "text/html").send().await.unwrap();
     assert_eq!(html_404.status(), 404);
-    assert!(
-        html_404.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/html")
-    );
-    assert!(
-        html_404.headers().contains_key("content-security-policy"),
-        "error pages keep the security headers"
-    );
-    let api_404 = server
-        .client
-        .get(server.url("/plan/v1/blocks/nope"))
-        .header("accept", "text/html")
-        .send()
-        .await
-        .unwrap();
+    assert!(html_404.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(html_404.headers().contains_key("content-security-policy"), "error pages keep the security headers");
+    let api_404 =
+        server.client.get(server.url("/plan/v1/blocks/nope")).header("accept", "text/html").send().await.unwrap();
     check_problem(api_404, 404, "resource-not-found").await;
-    let csp = server.get("/").await.headers()["content-security-policy"]
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let csp = server.get("/").await.headers()["content-security-policy"].to_str().unwrap().to_owned();
     assert!(csp.contains("frame-ancestors 'none'") && csp.contains("script-src 'none'"));
 }
 
 // ---------------------------------------------------------------- the binary
 
 fn ena(args: &[&str]) -> std::process::Output {
-    Command::new(ENA)
-        .args(args)
-        .env_remove("ENA_DATABASE_URL")
-        .output()
-        .expect("run ena")
+    Command::new(ENA).args(args).env_remove("ENA_DATABASE_URL").output().expect("run ena")
 }
 
 #[test]
@@ -444,17 +258,10 @@ fn id_parse_prints_json_or_a_one_line_reason() {
         json!({"kind": "personnummer", "normalized": "191212121212", "birthDate": "1912-12-12", "coordinationNumber": false, "sex": "male"})
     );
     let v: Value = serde_json::from_slice(&ena(&["id", "parse", "701063-2391"]).stdout).unwrap();
-    assert_eq!(
-        (v["kind"].as_str(), v["coordinationNumber"].as_bool()),
-        (Some("samordningsnummer"), Some(true))
-    );
+    assert_eq!((v["kind"].as_str(), v["coordinationNumber"].as_bool()), (Some("samordningsnummer"), Some(true)));
     let v: Value = serde_json::from_slice(&ena(&["id", "parse", "556036-0793"]).stdout).unwrap();
     assert_eq!(
-        (
-            v["kind"].as_str(),
-            v["normalized"].as_str(),
-            v["group"].as_u64()
-        ),
+        (v["kind"].as_str(), v["normalized"].as_str(), v["group"].as_u64()),
         (Some("organisationsnummer"), Some("165560360793"), Some(5))
     );
 
@@ -477,62 +284,27 @@ fn id_parse_prints_json_or_a_one_line_reason() {
 #[test]
 fn plan_report_from_a_file_in_every_format() {
     let csv = String::from_utf8(ena(&["plan", "report", "--format", "csv"]).stdout).unwrap();
-    assert!(
-        csv.contains("\n17,Totalt,155900,190500,194500,540900\n"),
-        "{csv}"
-    );
-    let json: Value =
-        serde_json::from_slice(&ena(&["plan", "report", "--format", "json"]).stdout).unwrap();
+    assert!(csv.contains("\n17,Totalt,155900,190500,194500,540900\n"), "{csv}");
+    let json: Value = serde_json::from_slice(&ena(&["plan", "report", "--format", "json"]).stdout).unwrap();
     assert_eq!(json["schablon"]["value"], 10_000);
     let table = String::from_utf8(ena(&["plan", "report"]).stdout).unwrap();
-    assert!(
-        table.contains("Tabell 5") && table.contains("84500"),
-        "{table}"
-    );
+    assert!(table.contains("Tabell 5") && table.contains("84500"), "{table}");
 
     // Any input recomputes: raise one block's 2021 cost and the totals follow.
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("plan.toml");
-    std::fs::write(
-        &file,
-        ena_plan::SHIPPED_PLAN.replacen("amount = 7000", "amount = 8000", 1),
-    )
-    .unwrap();
-    let csv = String::from_utf8(
-        ena(&[
-            "plan",
-            "report",
-            "--format",
-            "csv",
-            "--file",
-            file.to_str().unwrap(),
-        ])
-        .stdout,
-    )
-    .unwrap();
-    assert!(
-        csv.contains("\n1,Totalt,156900,170500,154500,481900\n"),
-        "{csv}"
-    );
+    std::fs::write(&file, ena_plan::SHIPPED_PLAN.replacen("amount = 7000", "amount = 8000", 1)).unwrap();
+    let csv = String::from_utf8(ena(&["plan", "report", "--format", "csv", "--file", file.to_str().unwrap()]).stdout)
+        .unwrap();
+    assert!(csv.contains("\n1,Totalt,156900,170500,154500,481900\n"), "{csv}");
 
-    std::fs::write(
-        &file,
-        ena_plan::SHIPPED_PLAN.replacen("amount = 7000", "amount = -1", 1),
-    )
-    .unwrap();
+    std::fs::write(&file, ena_plan::SHIPPED_PLAN.replacen("amount = 7000", "amount = -1", 1)).unwrap();
     let out = ena(&["plan", "report", "--file", file.to_str().unwrap()]);
     assert!(!out.status.success());
     let stderr = String::from_utf8(out.stderr).unwrap();
-    assert!(
-        stderr.contains("blocks[0].lines[0].costs[0].amount: must not be negative"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("blocks[0].lines[0].costs[0].amount: must not be negative"), "{stderr}");
     let out = ena(&["plan", "report", "--file", "/nonexistent.toml"]);
-    assert!(
-        String::from_utf8(out.stderr)
-            .unwrap()
-            .contains("cannot read plan file /nonexistent.toml")
-    );
+    assert!(String::from_utf8(out.stderr).unwrap().contains("cannot read plan file /nonexistent.toml"));
 }
 
 /// A running `ena serve` child; killed if the test fails before stopping it.
@@ -552,15 +324,7 @@ impl Drop for Served {
 fn start_serve(data_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Served {
     let mut command = Command::new(ENA);
     command
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--data-dir",
-            data_dir.to_str().unwrap(),
-            "--log-format",
-            "json",
-        ])
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir", data_dir.to_str().unwrap(), "--log-format", "json"])
         .args(extra)
         .env_remove("ENA_DATABASE_URL")
         .stdout(Stdio::piped())
@@ -581,11 +345,7 @@ fn start_serve(data_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Served 
         if let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
             if let Some(rest) = line.split("listening on http://").nth(1) {
                 let addr = rest.split(' ').next().unwrap().to_owned();
-                return Served {
-                    child,
-                    addr,
-                    log: rx,
-                };
+                return Served { child, addr, log: rx };
             }
         }
         if let Ok(Some(status)) = child.try_wait() {
@@ -611,10 +371,7 @@ fn get(addr: &str, path: &str) -> (u16, String) {
 }
 
 fn sigterm_and_wait(mut served: Served) -> (std::process::ExitStatus, Vec<String>) {
-    Command::new("kill")
-        .args(["-TERM", &served.child.id().to_string()])
-        .status()
-        .unwrap();
+    Command::new("kill").args(["-TERM", &served.child.id().to_string()]).status().unwrap();
     let status = served.child.wait().unwrap();
     let lines = served.log.try_iter().collect();
     (status, lines)
@@ -625,39 +382,19 @@ fn serve_guards_its_data_dir_and_stops_gracefully() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let served = start_serve(&data, &[], &[]);
-    assert!(
-        data.join("ena.db").exists(),
-        "SQLite database created in the data dir"
-    );
+    assert!(data.join("ena.db").exists(), "SQLite database created in the data dir");
     assert_eq!(get(&served.addr, "/readyz").0, 200);
-    assert_eq!(
-        get(&served.addr, "/plan/v1/blocks/mina-ombud").0,
-        200,
-        "seeded with the plan"
-    );
+    assert_eq!(get(&served.addr, "/plan/v1/blocks/mina-ombud").0, 200, "seeded with the plan");
 
     // A second serve on the same data dir refuses, naming the directory.
     let out = Command::new(ENA)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--data-dir",
-            data.to_str().unwrap(),
-        ])
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir", data.to_str().unwrap()])
         .output()
         .unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8(out.stderr).unwrap();
-    assert!(
-        stderr.contains("is in use by another ena process"),
-        "{stderr}"
-    );
-    assert_eq!(
-        get(&served.addr, "/readyz").0,
-        200,
-        "the first server is unharmed"
-    );
+    assert!(stderr.contains("is in use by another ena process"), "{stderr}");
+    assert_eq!(get(&served.addr, "/readyz").0, 200, "the first server is unharmed");
 
     let (status, lines) = sigterm_and_wait(served);
     assert!(status.success(), "graceful shutdown exits 0: {status}");
@@ -673,12 +410,7 @@ fn serve_guards_its_data_dir_and_stops_gracefully() {
 fn serve_refuses_unusable_settings_clearly() {
     let dir = tempfile::tempdir().unwrap();
     let run = |args: &[&str]| {
-        let out = Command::new(ENA)
-            .arg("serve")
-            .args(args)
-            .env_remove("ENA_DATABASE_URL")
-            .output()
-            .unwrap();
+        let out = Command::new(ENA).arg("serve").args(args).env_remove("ENA_DATABASE_URL").output().unwrap();
         assert!(!out.status.success(), "{args:?} should fail");
         String::from_utf8(out.stderr).unwrap()
     };
@@ -691,39 +423,18 @@ fn serve_refuses_unusable_settings_clearly() {
         "--database-url",
         "postgres://ena:secret@127.0.0.1:9/ena",
     ]);
-    assert!(
-        err.contains("cannot connect to PostgreSQL at postgres://ena:***@127.0.0.1:9/ena"),
-        "{err}"
-    );
-    assert!(
-        !err.contains("secret"),
-        "passwords are never printed: {err}"
-    );
+    assert!(err.contains("cannot connect to PostgreSQL at postgres://ena:***@127.0.0.1:9/ena"), "{err}");
+    assert!(!err.contains("secret"), "passwords are never printed: {err}");
 
     // A data dir whose parent is a file cannot be created.
     let file = dir.path().join("a-file");
     std::fs::write(&file, "x").unwrap();
-    let err = run(&[
-        "--data-dir",
-        file.join("data").to_str().unwrap(),
-        "--listen",
-        "127.0.0.1:0",
-    ]);
+    let err = run(&["--data-dir", file.join("data").to_str().unwrap(), "--listen", "127.0.0.1:0"]);
     assert!(err.contains("cannot create data directory"), "{err}");
 
-    let err = run(&[
-        "--listen",
-        "not-an-address",
-        "--data-dir",
-        data.to_str().unwrap(),
-    ]);
+    let err = run(&["--listen", "not-an-address", "--data-dir", data.to_str().unwrap()]);
     assert!(err.contains("listen address \"not-an-address\""), "{err}");
-    let err = run(&[
-        "--database-url",
-        "mysql://x",
-        "--data-dir",
-        data.to_str().unwrap(),
-    ]);
+    let err = run(&["--database-url", "mysql://x", "--data-dir", data.to_str().unwrap()]);
     assert!(err.contains("not supported"), "{err}");
 }
 
@@ -737,11 +448,7 @@ fn serve_refuses_a_read_only_data_dir() {
     let data = dir.path().join("readonly");
     std::fs::create_dir(&data).unwrap();
     std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o555)).unwrap();
-    let is_root = Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| o.stdout.starts_with(b"0\n"))
-        .unwrap_or(false);
+    let is_root = Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0\n")).unwrap_or(false);
     let mut command = if is_root {
         let mut c = Command::new("setpriv");
         c.args(["--reuid=65534", "--regid=65534", "--clear-groups", ENA]);
@@ -750,13 +457,7 @@ fn serve_refuses_a_read_only_data_dir() {
         Command::new(ENA)
     };
     let out = command
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--data-dir",
-            data.to_str().unwrap(),
-        ])
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir", data.to_str().unwrap()])
         .current_dir(dir.path())
         .env_remove("ENA_DATABASE_URL")
         .output()
@@ -764,10 +465,7 @@ fn serve_refuses_a_read_only_data_dir() {
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(!out.status.success(), "{stderr}");
     assert!(stderr.contains("is not writable"), "{stderr}");
-    assert!(
-        std::fs::read_dir(&data).unwrap().next().is_none(),
-        "nothing was written"
-    );
+    assert!(std::fs::read_dir(&data).unwrap().next().is_none(), "nothing was written");
 }
 
 #[test]
@@ -778,21 +476,12 @@ fn serve_settings_layer_file_then_env_then_flags() {
     let data = dir.path().join("from-file");
     std::fs::write(
         &config,
-        format!(
-            "listen = \"127.0.0.1:1\"\ndata_dir = \"{}\"\nlog_format = \"human\"\n",
-            data.display()
-        ),
+        format!("listen = \"127.0.0.1:1\"\ndata_dir = \"{}\"\nlog_format = \"human\"\n", data.display()),
     )
     .unwrap();
     let mut command = Command::new(ENA);
     command
-        .args([
-            "serve",
-            "--config",
-            config.to_str().unwrap(),
-            "--log-format",
-            "json",
-        ])
+        .args(["serve", "--config", config.to_str().unwrap(), "--log-format", "json"])
         .env("ENA_LISTEN", "127.0.0.1:0")
         .env_remove("ENA_DATABASE_URL")
         .stdout(Stdio::piped())
@@ -801,15 +490,9 @@ fn serve_settings_layer_file_then_env_then_flags() {
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let first = lines.next().unwrap().unwrap();
     // JSON logs (flag beat the file), a port other than 1 (env beat the file), the file's data dir.
-    let line = std::iter::once(first)
-        .chain(lines.map_while(Result::ok))
-        .find(|l| l.contains("listening on"))
-        .unwrap();
+    let line = std::iter::once(first).chain(lines.map_while(Result::ok)).find(|l| l.contains("listening on")).unwrap();
     let parsed: Value = serde_json::from_str(&line).expect("json log line");
-    assert!(
-        !parsed["message"].as_str().unwrap().contains("127.0.0.1:1 "),
-        "{line}"
-    );
+    assert!(!parsed["message"].as_str().unwrap().contains("127.0.0.1:1 "), "{line}");
     assert!(data.join("ena.db").exists());
     let _ = child.kill();
     let _ = child.wait();
@@ -818,11 +501,7 @@ fn serve_settings_layer_file_then_env_then_flags() {
 #[tokio::test]
 async fn serve_on_postgres_when_configured() {
     let Ok(base) = std::env::var("ENA_TEST_POSTGRES_URL") else {
-        assert_ne!(
-            std::env::var("CI").as_deref(),
-            Ok("true"),
-            "CI must set ENA_TEST_POSTGRES_URL"
-        );
+        assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "CI must set ENA_TEST_POSTGRES_URL");
         eprintln!("ENA_TEST_POSTGRES_URL not set: the PostgreSQL half of this test did not run");
         return;
     };
@@ -832,10 +511,7 @@ async fn serve_on_postgres_when_configured() {
     let (status, body) = get(&served.addr, "/readyz");
     assert_eq!(status, 200);
     assert!(body.contains("\"database\":\"postgres\""), "{body}");
-    assert!(
-        !dir.path().join("ena.db").exists(),
-        "no SQLite file when PostgreSQL is used"
-    );
+    assert!(!dir.path().join("ena.db").exists(), "no SQLite file when PostgreSQL is used");
     let (status, lines) = sigterm_and_wait(served);
     assert!(status.success(), "{lines:?}");
 }
@@ -864,8 +540,5 @@ fn tidy_every_rust_file_starts_with_a_doc_line() {
         }
     }
     assert!(seen > 10, "found only {seen} files; is the walk wrong?");
-    assert!(
-        missing.is_empty(),
-        "files without a leading //! line: {missing:?}"
-    );
+    assert!(missing.is_empty(), "files without a leading //! line: {missing:?}");
 }

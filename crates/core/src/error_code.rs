@@ -27,6 +27,12 @@ pub enum ErrorCode {
     InvalidIdentifier,
     /// The addressed resource does not exist.
     ResourceNotFound,
+    /// No valid credentials were presented.
+    AuthenticationRequired,
+    /// The caller is known but may not do this.
+    PermissionDenied,
+    /// The request conflicts with the current state (e.g. a checkpoint inconsistent with one seen before).
+    Conflict,
     /// The request took longer than the server allows.
     RequestTimeout,
     /// The database (or another dependency) does not answer.
@@ -48,6 +54,9 @@ impl ErrorCode {
         ErrorCode::ValidationFailed,
         ErrorCode::InvalidIdentifier,
         ErrorCode::ResourceNotFound,
+        ErrorCode::AuthenticationRequired,
+        ErrorCode::PermissionDenied,
+        ErrorCode::Conflict,
         ErrorCode::RequestTimeout,
         ErrorCode::ServiceUnavailable,
         ErrorCode::Internal,
@@ -66,6 +75,9 @@ impl ErrorCode {
             ErrorCode::ValidationFailed => "validation-failed",
             ErrorCode::InvalidIdentifier => "invalid-identifier",
             ErrorCode::ResourceNotFound => "resource-not-found",
+            ErrorCode::AuthenticationRequired => "authentication-required",
+            ErrorCode::PermissionDenied => "permission-denied",
+            ErrorCode::Conflict => "conflict",
             ErrorCode::RequestTimeout => "request-timeout",
             ErrorCode::ServiceUnavailable => "service-unavailable",
             ErrorCode::Internal => "internal-error",
@@ -77,6 +89,9 @@ impl ErrorCode {
         match self {
             ErrorCode::RouteNotFound | ErrorCode::ResourceNotFound => 404,
             ErrorCode::MethodNotAllowed => 405,
+            ErrorCode::AuthenticationRequired => 401,
+            ErrorCode::PermissionDenied => 403,
+            ErrorCode::Conflict => 409,
             ErrorCode::MalformedJson
             | ErrorCode::InvalidBody
             | ErrorCode::InvalidParameter
@@ -103,6 +118,9 @@ impl ErrorCode {
             ErrorCode::ValidationFailed => "Validation failed",
             ErrorCode::InvalidIdentifier => "Invalid identifier",
             ErrorCode::ResourceNotFound => "Resource not found",
+            ErrorCode::AuthenticationRequired => "Authentication required",
+            ErrorCode::PermissionDenied => "Permission denied",
+            ErrorCode::Conflict => "Conflict with the current state",
             ErrorCode::RequestTimeout => "Request timed out",
             ErrorCode::ServiceUnavailable => "Service unavailable",
             ErrorCode::Internal => "Internal server error",
@@ -113,6 +131,9 @@ impl ErrorCode {
     pub fn for_status(status: u16) -> ErrorCode {
         match status {
             404 => ErrorCode::RouteNotFound,
+            401 => ErrorCode::AuthenticationRequired,
+            403 => ErrorCode::PermissionDenied,
+            409 => ErrorCode::Conflict,
             405 => ErrorCode::MethodNotAllowed,
             408 => ErrorCode::RequestTimeout,
             413 => ErrorCode::PayloadTooLarge,
@@ -134,18 +155,14 @@ mod tests {
         let mut seen = HashSet::new();
         for code in ErrorCode::ALL {
             assert!(seen.insert(code.code()), "duplicate code {}", code.code());
-            assert!(
-                code.code()
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c == '-')
-            );
+            assert!(code.code().chars().all(|c| c.is_ascii_lowercase() || c == '-'));
             assert!((400..600).contains(&code.status()));
         }
     }
 
     #[test]
     fn for_status_round_trips_the_statuses_the_router_raises() {
-        for status in [404, 405, 408, 413, 415, 503] {
+        for status in [401, 403, 404, 405, 408, 409, 413, 415, 503] {
             assert_eq!(ErrorCode::for_status(status).status(), status);
         }
     }

@@ -93,17 +93,12 @@ fn digits_and_separator(input: &str) -> Result<(Vec<u8>, Option<char>), IdError>
                 separator = Some(ch);
             }
             _ => {
-                return Err(IdError::InvalidCharacter {
-                    found: ch,
-                    position,
-                });
+                return Err(IdError::InvalidCharacter { found: ch, position });
             }
         }
     }
     if digits.len() != 10 && digits.len() != 12 {
-        return Err(IdError::WrongLength {
-            digits: digits.len(),
-        });
+        return Err(IdError::WrongLength { digits: digits.len() });
     }
     Ok((digits, separator))
 }
@@ -124,10 +119,7 @@ fn luhn_check_digit(nine: &[u8]) -> u8 {
 fn check_luhn(ten: &[u8]) -> Result<(), IdError> {
     let expected = luhn_check_digit(&ten[..9]);
     if expected != ten[9] {
-        return Err(IdError::WrongCheckDigit {
-            expected,
-            found: ten[9],
-        });
+        return Err(IdError::WrongCheckDigit { expected, found: ten[9] });
     }
     Ok(())
 }
@@ -135,18 +127,13 @@ fn check_luhn(ten: &[u8]) -> Result<(), IdError> {
 /// `today` moved back `years` years; 29 February falls back to the 28th in a common year.
 fn years_before(today: Date, years: i32) -> Date {
     let year = today.year() - years;
-    today
-        .replace_year(year)
-        .unwrap_or_else(|_| Date::from_calendar_date(year, Month::February, 28).unwrap_or(today))
+    today.replace_year(year).unwrap_or_else(|_| Date::from_calendar_date(year, Month::February, 28).unwrap_or(today))
 }
 
 fn calendar_date(year: i32, month: Month, raw_day: u32, day: u32) -> Result<Date, IdError> {
-    u8::try_from(day)
-        .ok()
-        .and_then(|d| Date::from_calendar_date(year, month, d).ok())
-        .ok_or_else(|| IdError::ImpossibleDate {
-            reason: format!("{year}-{:02}-{raw_day:02} has no such day", month as u8),
-        })
+    u8::try_from(day).ok().and_then(|d| Date::from_calendar_date(year, month, d).ok()).ok_or_else(|| {
+        IdError::ImpossibleDate { reason: format!("{year}-{:02}-{raw_day:02} has no such day", month as u8) }
+    })
 }
 
 fn number(digits: &[u8]) -> u32 {
@@ -168,16 +155,12 @@ impl PersonId {
         let month = u8::try_from(month)
             .ok()
             .and_then(|m| Month::try_from(m).ok())
-            .ok_or_else(|| IdError::ImpossibleDate {
-                reason: format!("month {month:02}"),
-            })?;
+            .ok_or_else(|| IdError::ImpossibleDate { reason: format!("month {month:02}") })?;
         let birth_date = if digits.len() == 12 {
             let year = number(&digits[0..4]) as i32;
             let date = calendar_date(year, month, raw_day, day)?;
             if date > today {
-                return Err(IdError::FutureDate {
-                    date: date.to_string(),
-                });
+                return Err(IdError::FutureDate { date: date.to_string() });
             }
             if separator == Some('+') && date > years_before(today, 100) {
                 return Err(IdError::InconsistentSeparator);
@@ -186,11 +169,7 @@ impl PersonId {
         } else {
             // The latest date ending in `yy` that is not after the reference: today for '-' (or none),
             // today a hundred years ago for '+' (the person has turned 100).
-            let reference = if separator == Some('+') {
-                years_before(today, 100)
-            } else {
-                today
-            };
+            let reference = if separator == Some('+') { years_before(today, 100) } else { today };
             let mut year = reference.year() - reference.year().rem_euclid(100) + yy as i32;
             if year > reference.year() {
                 year -= 100;
@@ -204,11 +183,7 @@ impl PersonId {
         };
         check_luhn(ten)?;
         let normalised = format!("{:04}{}", birth_date.year(), to_string(&ten[2..]));
-        Ok(PersonId {
-            digits: normalised,
-            birth_date,
-            coordination,
-        })
+        Ok(PersonId { digits: normalised, birth_date, coordination })
     }
 
     /// Parse using today's date (UTC) for century inference.
@@ -230,11 +205,7 @@ impl PersonId {
     }
 
     pub fn legal_sex(&self) -> LegalSex {
-        if (self.digits.as_bytes()[10] - b'0') % 2 == 1 {
-            LegalSex::Male
-        } else {
-            LegalSex::Female
-        }
+        if (self.digits.as_bytes()[10] - b'0') % 2 == 1 { LegalSex::Male } else { LegalSex::Female }
     }
 }
 
@@ -287,24 +258,17 @@ impl Organisationsnummer {
     pub fn parse(input: &str) -> Result<Organisationsnummer, IdError> {
         let (digits, separator) = digits_and_separator(input)?;
         if separator == Some('+') {
-            return Err(IdError::InvalidCharacter {
-                found: '+',
-                position: input.trim().len() - 5,
-            });
+            return Err(IdError::InvalidCharacter { found: '+', position: input.trim().len() - 5 });
         }
         if digits.len() == 12 && digits[0..2] != [1, 6] {
-            return Err(IdError::OrganisationPrefix {
-                found: to_string(&digits[0..2]),
-            });
+            return Err(IdError::OrganisationPrefix { found: to_string(&digits[0..2]) });
         }
         let ten = &digits[digits.len() - 10..];
         if ten[2] < 2 {
             return Err(IdError::OrganisationThirdDigit { found: ten[2] });
         }
         check_luhn(ten)?;
-        Ok(Organisationsnummer {
-            digits: format!("16{}", to_string(ten)),
-        })
+        Ok(Organisationsnummer { digits: format!("16{}", to_string(ten)) })
     }
 
     /// The 12-digit form, `16NNNNNNNNNC`.
@@ -342,11 +306,7 @@ impl AnyId {
     /// Tell an organisation number (12 digits starting with 16, or third digit ≥ 2) from a person's number.
     pub fn parse_at(input: &str, today: Date) -> Result<AnyId, IdError> {
         let (digits, _) = digits_and_separator(input)?;
-        let is_org = if digits.len() == 12 {
-            digits[0..2] == [1, 6]
-        } else {
-            digits[2] >= 2
-        };
+        let is_org = if digits.len() == 12 { digits[0..2] == [1, 6] } else { digits[2] >= 2 };
         if is_org {
             Organisationsnummer::parse(input).map(AnyId::Organisation)
         } else {
@@ -427,42 +387,18 @@ mod tests {
     #[test]
     fn century_inference_from_separator() {
         // 1926-11-30 turns 100 tomorrow: with '-' it is 1926 (2026-11-30 is still to come), with '+' 1826.
-        assert_eq!(
-            PersonId::parse_at("261130-0001", TODAY)
-                .unwrap()
-                .birth_date(),
-            date!(1926 - 11 - 30)
-        );
-        assert_eq!(
-            PersonId::parse_at("261130+0001", TODAY)
-                .unwrap()
-                .birth_date(),
-            date!(1826 - 11 - 30)
-        );
+        assert_eq!(PersonId::parse_at("261130-0001", TODAY).unwrap().birth_date(), date!(1926 - 11 - 30));
+        assert_eq!(PersonId::parse_at("261130+0001", TODAY).unwrap().birth_date(), date!(1826 - 11 - 30));
         // 1926-11-29 turned 100 today: '+' gives 1926.
-        assert_eq!(
-            PersonId::parse_at("261129+0004", TODAY)
-                .unwrap()
-                .birth_date(),
-            date!(1926 - 11 - 29)
-        );
-        assert_eq!(
-            PersonId::parse_at("261129-0004", TODAY)
-                .unwrap()
-                .birth_date(),
-            date!(2026 - 11 - 29)
-        );
+        assert_eq!(PersonId::parse_at("261129+0004", TODAY).unwrap().birth_date(), date!(1926 - 11 - 29));
+        assert_eq!(PersonId::parse_at("261129-0004", TODAY).unwrap().birth_date(), date!(2026 - 11 - 29));
         assert_eq!(
             PersonId::parse_at("000229+2381", TODAY),
-            Err(IdError::ImpossibleDate {
-                reason: "1800-02-29 has no such day".into()
-            })
+            Err(IdError::ImpossibleDate { reason: "1800-02-29 has no such day".into() })
         );
         // In 2100 (not a leap year), 000229 can only be 2000-02-29.
         assert_eq!(
-            PersonId::parse_at("000229-2381", date!(2100 - 01 - 15))
-                .unwrap()
-                .birth_date(),
+            PersonId::parse_at("000229-2381", date!(2100 - 01 - 15)).unwrap().birth_date(),
             date!(2000 - 02 - 29)
         );
     }
@@ -473,75 +409,27 @@ mod tests {
         check_person_err("12121212", IdError::WrongLength { digits: 8 });
         check_person_err("121212-12123", IdError::MisplacedSeparator);
         check_person_err("1212121-212", IdError::MisplacedSeparator);
-        check_person_err(
-            "121212/1212",
-            IdError::InvalidCharacter {
-                found: '/',
-                position: 6,
-            },
-        );
-        check_person_err(
-            "121212-1213",
-            IdError::WrongCheckDigit {
-                expected: 2,
-                found: 3,
-            },
-        );
+        check_person_err("121212/1212", IdError::InvalidCharacter { found: '/', position: 6 });
+        check_person_err("121212-1213", IdError::WrongCheckDigit { expected: 2, found: 3 });
         check_person_err("121212-121", IdError::MisplacedSeparator);
-        check_person_err(
-            "121312-1212",
-            IdError::ImpossibleDate {
-                reason: "month 13".into(),
-            },
-        );
-        check_person_err(
-            "19010229-0000",
-            IdError::ImpossibleDate {
-                reason: "1901-02-29 has no such day".into(),
-            },
-        );
-        check_person_err(
-            "19121299-1212",
-            IdError::ImpossibleDate {
-                reason: "1912-12-99 has no such day".into(),
-            },
-        );
-        check_person_err(
-            "20301212-1212",
-            IdError::FutureDate {
-                date: "2030-12-12".into(),
-            },
-        );
+        check_person_err("121312-1212", IdError::ImpossibleDate { reason: "month 13".into() });
+        check_person_err("19010229-0000", IdError::ImpossibleDate { reason: "1901-02-29 has no such day".into() });
+        check_person_err("19121299-1212", IdError::ImpossibleDate { reason: "1912-12-99 has no such day".into() });
+        check_person_err("20301212-1212", IdError::FutureDate { date: "2030-12-12".into() });
         check_person_err("19501212+1212", IdError::InconsistentSeparator);
     }
 
     #[test]
     fn specific_types_refuse_the_other_kind() {
-        assert_eq!(
-            Personnummer::parse_at("701063-2391", TODAY),
-            Err(IdError::NotPersonnummer)
-        );
-        assert_eq!(
-            Samordningsnummer::parse_at("121212-1212", TODAY),
-            Err(IdError::NotCoordinationNumber)
-        );
+        assert_eq!(Personnummer::parse_at("701063-2391", TODAY), Err(IdError::NotPersonnummer));
+        assert_eq!(Samordningsnummer::parse_at("121212-1212", TODAY), Err(IdError::NotCoordinationNumber));
         assert!(Samordningsnummer::parse_at("701063-2391", TODAY).is_ok());
     }
 
     #[test]
     fn legal_sex_from_parity() {
-        assert_eq!(
-            PersonId::parse_at("121212-1212", TODAY)
-                .unwrap()
-                .legal_sex(),
-            LegalSex::Male
-        );
-        assert_eq!(
-            PersonId::parse_at("000101-0008", TODAY)
-                .unwrap()
-                .legal_sex(),
-            LegalSex::Female
-        );
+        assert_eq!(PersonId::parse_at("121212-1212", TODAY).unwrap().legal_sex(), LegalSex::Male);
+        assert_eq!(PersonId::parse_at("000101-0008", TODAY).unwrap().legal_sex(), LegalSex::Female);
     }
 
     #[test]
@@ -551,55 +439,24 @@ mod tests {
             ("2021006255", Ok("162021006255")),
             ("16202100-6255", Ok("162021006255")),
             ("556036-0793", Ok("165560360793")),
-            (
-                "556036-0794",
-                Err(IdError::WrongCheckDigit {
-                    expected: 3,
-                    found: 4,
-                }),
-            ),
-            (
-                "551212-1212",
-                Err(IdError::OrganisationThirdDigit { found: 1 }),
-            ),
-            (
-                "17202100-6255",
-                Err(IdError::OrganisationPrefix { found: "17".into() }),
-            ),
-            (
-                "556036+0793",
-                Err(IdError::InvalidCharacter {
-                    found: '+',
-                    position: 6,
-                }),
-            ),
+            ("556036-0794", Err(IdError::WrongCheckDigit { expected: 3, found: 4 })),
+            ("551212-1212", Err(IdError::OrganisationThirdDigit { found: 1 })),
+            ("17202100-6255", Err(IdError::OrganisationPrefix { found: "17".into() })),
+            ("556036+0793", Err(IdError::InvalidCharacter { found: '+', position: 6 })),
             ("55603607", Err(IdError::WrongLength { digits: 8 })),
         ];
         for (input, expected) in table {
             let got = Organisationsnummer::parse(input).map(|o| o.as_str().to_owned());
             assert_eq!(got, expected.map(str::to_owned), "{input}");
         }
-        assert_eq!(
-            Organisationsnummer::parse("556036-0793")
-                .unwrap()
-                .group_name(),
-            "aktiebolag"
-        );
+        assert_eq!(Organisationsnummer::parse("556036-0793").unwrap().group_name(), "aktiebolag");
     }
 
     #[test]
     fn any_id_tells_kinds_apart() {
-        assert!(matches!(
-            AnyId::parse_at("556036-0793", TODAY),
-            Ok(AnyId::Organisation(_))
-        ));
-        assert!(matches!(
-            AnyId::parse_at("121212-1212", TODAY),
-            Ok(AnyId::Person(_))
-        ));
-        assert!(
-            matches!(AnyId::parse_at("701063-2391", TODAY), Ok(AnyId::Person(p)) if p.is_coordination_number())
-        );
+        assert!(matches!(AnyId::parse_at("556036-0793", TODAY), Ok(AnyId::Organisation(_))));
+        assert!(matches!(AnyId::parse_at("121212-1212", TODAY), Ok(AnyId::Person(_))));
+        assert!(matches!(AnyId::parse_at("701063-2391", TODAY), Ok(AnyId::Person(p)) if p.is_coordination_number()));
     }
 
     #[test]

@@ -11,24 +11,12 @@ pub struct FieldError {
 }
 
 impl FieldError {
-    pub fn new(
-        property: impl Into<String>,
-        value: impl ToString,
-        reason: impl Into<String>,
-    ) -> FieldError {
-        FieldError {
-            property: property.into(),
-            value: Some(value.to_string()),
-            reason: reason.into(),
-        }
+    pub fn new(property: impl Into<String>, value: impl ToString, reason: impl Into<String>) -> FieldError {
+        FieldError { property: property.into(), value: Some(value.to_string()), reason: reason.into() }
     }
 
     pub fn missing(property: impl Into<String>, reason: impl Into<String>) -> FieldError {
-        FieldError {
-            property: property.into(),
-            value: None,
-            reason: reason.into(),
-        }
+        FieldError { property: property.into(), value: None, reason: reason.into() }
     }
 }
 
@@ -48,54 +36,27 @@ impl Page {
         let mut errors = Vec::new();
         let limit = limit.unwrap_or(i64::from(Page::DEFAULT_LIMIT));
         if !(1..=i64::from(Page::MAX_LIMIT)).contains(&limit) {
-            errors.push(FieldError::new(
-                "limit",
-                limit,
-                format!("must be between 1 and {}", Page::MAX_LIMIT),
-            ));
+            errors.push(FieldError::new("limit", limit, format!("must be between 1 and {}", Page::MAX_LIMIT)));
         }
         let page = page.unwrap_or(1);
         if !(1..=i64::from(u32::MAX)).contains(&page) {
-            errors.push(FieldError::new(
-                "page",
-                page,
-                "must be 1 or more (the first page is 1)",
-            ));
+            errors.push(FieldError::new("page", page, "must be 1 or more (the first page is 1)"));
         }
-        if errors.is_empty() {
-            Ok(Page {
-                limit: limit as u32,
-                page: page as u32,
-            })
-        } else {
-            Err(errors)
-        }
+        if errors.is_empty() { Ok(Page { limit: limit as u32, page: page as u32 }) } else { Err(errors) }
     }
 
     /// The items of `all` on this page, and the total count.
     pub fn slice<T>(self, all: Vec<T>) -> Paged<T> {
         let total = all.len() as u64;
         let start = (u64::from(self.page) - 1) * u64::from(self.limit);
-        let items = all
-            .into_iter()
-            .skip(start as usize)
-            .take(self.limit as usize)
-            .collect();
-        Paged {
-            items,
-            page: self.page,
-            limit: self.limit,
-            total,
-        }
+        let items = all.into_iter().skip(start as usize).take(self.limit as usize).collect();
+        Paged { items, page: self.page, limit: self.limit, total }
     }
 }
 
 impl Default for Page {
     fn default() -> Page {
-        Page {
-            limit: Page::DEFAULT_LIMIT,
-            page: 1,
-        }
+        Page { limit: Page::DEFAULT_LIMIT, page: 1 }
     }
 }
 

@@ -22,12 +22,7 @@ pub struct YearCost {
 
 impl YearCost {
     fn new(year: i32, development: i64, operations: i64) -> YearCost {
-        YearCost {
-            year,
-            development,
-            operations,
-            total: development + operations,
-        }
+        YearCost { year, development, operations, total: development + operations }
     }
 
     fn add(&mut self, other: &YearCost) {
@@ -113,48 +108,24 @@ pub struct GovernanceAmount {
 
 /// The schablon: the average yearly cost of blocks with their own estimate, rounded to the nearest step.
 pub fn schablon(plan: &Plan) -> Option<Schablon> {
-    let own: Vec<&Block> = plan
-        .blocks
-        .iter()
-        .filter(|b| b.estimate == Estimate::Own)
-        .collect();
+    let own: Vec<&Block> = plan.blocks.iter().filter(|b| b.estimate == Estimate::Own).collect();
     let years = plan.meta.years.len() as i64;
     if own.is_empty() || years == 0 || plan.meta.schablon_rounding <= 0 {
         return None;
     }
     // Sums in i128, so that no input, valid or not, can overflow; validation bounds every cell anyway.
-    let sum: i128 = own
-        .iter()
-        .flat_map(|b| &b.lines)
-        .flat_map(|l| &l.costs)
-        .map(|c| i128::from(c.amount))
-        .sum();
+    let sum: i128 = own.iter().flat_map(|b| &b.lines).flat_map(|l| &l.costs).map(|c| i128::from(c.amount)).sum();
     let cells = i128::from(own.len() as i64 * years);
     let step = i128::from(plan.meta.schablon_rounding);
     // round(sum / (cells × step)) with halves up, in integers: floor((2·sum + cells·step) / (2·cells·step)).
-    let value =
-        i64::try_from((2 * sum + cells * step) / (2 * cells * step) * step).unwrap_or(i64::MAX);
-    let (sum, cells, step) = (
-        i64::try_from(sum).unwrap_or(i64::MAX),
-        cells as i64,
-        step as i64,
-    );
-    Some(Schablon {
-        based_on_blocks: own.len(),
-        sum,
-        average: sum as f64 / cells as f64,
-        rounding: step,
-        value,
-    })
+    let value = i64::try_from((2 * sum + cells * step) / (2 * cells * step) * step).unwrap_or(i64::MAX);
+    let (sum, cells, step) = (i64::try_from(sum).unwrap_or(i64::MAX), cells as i64, step as i64);
+    Some(Schablon { based_on_blocks: own.len(), sum, average: sum as f64 / cells as f64, rounding: step, value })
 }
 
 fn line_costs(lines: &[CostLine], year: i32) -> YearCost {
     let mut cost = YearCost::new(year, 0, 0);
-    for c in lines
-        .iter()
-        .flat_map(|l| &l.costs)
-        .filter(|c| c.year == year)
-    {
+    for c in lines.iter().flat_map(|l| &l.costs).filter(|c| c.year == year) {
         match c.kind {
             CostKind::Development => cost.development = cost.development.saturating_add(c.amount),
             CostKind::Operations => cost.operations = cost.operations.saturating_add(c.amount),
@@ -166,34 +137,23 @@ fn line_costs(lines: &[CostLine], year: i32) -> YearCost {
 
 /// A schablon-costed item's cost in `year`, split by the years since its first costed year.
 fn schablon_cost(plan: &Plan, value: i64, from: i32, year: i32) -> YearCost {
-    let (Some(first), Some(this)) = (
-        plan.meta.years.iter().position(|y| *y == from),
-        plan.meta.years.iter().position(|y| *y == year),
-    ) else {
+    let (Some(first), Some(this)) =
+        (plan.meta.years.iter().position(|y| *y == from), plan.meta.years.iter().position(|y| *y == year))
+    else {
         return YearCost::new(year, 0, 0);
     };
     if this < first {
         return YearCost::new(year, 0, 0);
     }
     let split = &plan.meta.schablon_split;
-    let [dev_pct, _] = split
-        .get(this - first)
-        .or(split.last())
-        .copied()
-        .unwrap_or([100, 0]);
+    let [dev_pct, _] = split.get(this - first).or(split.last()).copied().unwrap_or([100, 0]);
     let development = value * dev_pct / 100;
     YearCost::new(year, development, value - development)
 }
 
 fn item(id: &str, name_sv: &str, name_en: &str, years: Vec<YearCost>) -> ItemCost {
     let total = years.iter().map(|y| y.total).sum();
-    ItemCost {
-        id: id.to_owned(),
-        name_sv: name_sv.to_owned(),
-        name_en: name_en.to_owned(),
-        years,
-        total,
-    }
+    ItemCost { id: id.to_owned(), name_sv: name_sv.to_owned(), name_en: name_en.to_owned(), years, total }
 }
 
 /// Compute every table of the report from the plan's cells. The plan should be valid
@@ -221,28 +181,13 @@ pub fn compute(plan: &Plan) -> CostReport {
     let governance: Vec<ItemCost> = plan
         .governance
         .iter()
-        .map(|g| {
-            item(
-                &g.id,
-                &g.name_sv,
-                &g.name_en,
-                years.iter().map(|&y| line_costs(&g.lines, y)).collect(),
-            )
-        })
+        .map(|g| item(&g.id, &g.name_sv, &g.name_en, years.iter().map(|&y| line_costs(&g.lines, y)).collect()))
         .collect();
     let additional: Vec<ItemCost> = plan
         .additional
         .iter()
         .map(|a| {
-            item(
-                &a.id,
-                &a.name_sv,
-                &a.name_en,
-                years
-                    .iter()
-                    .map(|&y| schablon_cost(plan, value, a.from, y))
-                    .collect(),
-            )
+            item(&a.id, &a.name_sv, &a.name_en, years.iter().map(|&y| schablon_cost(plan, value, a.from, y)).collect())
         })
         .collect();
 
@@ -263,10 +208,7 @@ pub fn compute(plan: &Plan) -> CostReport {
                 identified_blocks,
                 governance: governance
                     .iter()
-                    .map(|g| GovernanceAmount {
-                        id: g.id.clone(),
-                        amount: g.years[i].total,
-                    })
+                    .map(|g| GovernanceAmount { id: g.id.clone(), amount: g.years[i].total })
                     .collect(),
                 additional_blocks,
                 total_without_additional: identified_blocks.total + governance_total.total,
@@ -274,21 +216,13 @@ pub fn compute(plan: &Plan) -> CostReport {
                 development: identified_blocks.development
                     + governance_total.development
                     + additional_blocks.development,
-                operations: identified_blocks.operations
-                    + governance_total.operations
-                    + additional_blocks.operations,
+                operations: identified_blocks.operations + governance_total.operations + additional_blocks.operations,
             }
         })
         .collect();
 
     let mut all_years = YearSummary {
-        governance: governance
-            .iter()
-            .map(|g| GovernanceAmount {
-                id: g.id.clone(),
-                amount: g.total,
-            })
-            .collect(),
+        governance: governance.iter().map(|g| GovernanceAmount { id: g.id.clone(), amount: g.total }).collect(),
         ..YearSummary::default()
     };
     for y in &per_year {
@@ -339,9 +273,7 @@ mod tests {
     }
 
     fn governance(report: &CostReport, id: &str) -> Vec<i64> {
-        by_year(report, |y| {
-            y.governance.iter().find(|g| g.id == id).unwrap().amount
-        })
+        by_year(report, |y| y.governance.iter().find(|g| g.id == id).unwrap().amount)
     }
 
     #[test]
@@ -351,84 +283,39 @@ mod tests {
         let e = expected();
 
         let s = report.schablon.as_ref().unwrap();
-        assert_eq!(
-            (s.average.round() as i64, s.value),
-            (e.schablon["average"], e.schablon["value"])
-        );
+        assert_eq!((s.average.round() as i64, s.value), (e.schablon["average"], e.schablon["value"]));
 
         for block in &report.blocks {
             let got: Vec<i64> = block.years.iter().map(|y| y.total).collect();
             assert_eq!(Some(&got), e.table4.get(&block.id), "table 4, {}", block.id);
         }
-        assert_eq!(
-            report.blocks.len() + 1,
-            e.table4.len(),
-            "table 4 has every block and a total"
-        );
-        assert_eq!(
-            by_year(&report, |y| y.identified_blocks.total),
-            e.table4["total"],
-            "table 4 total"
-        );
+        assert_eq!(report.blocks.len() + 1, e.table4.len(), "table 4 has every block and a total");
+        assert_eq!(by_year(&report, |y| y.identified_blocks.total), e.table4["total"], "table 4 total");
 
-        assert_eq!(
-            by_year(&report, |y| y.identified_blocks.development),
-            e.table5["development"],
-            "table 5"
-        );
-        assert_eq!(
-            by_year(&report, |y| y.identified_blocks.operations),
-            e.table5["operations"],
-            "table 5"
-        );
-        assert_eq!(
-            by_year(&report, |y| y.identified_blocks.total),
-            e.table5["total"],
-            "table 5"
-        );
+        assert_eq!(by_year(&report, |y| y.identified_blocks.development), e.table5["development"], "table 5");
+        assert_eq!(by_year(&report, |y| y.identified_blocks.operations), e.table5["operations"], "table 5");
+        assert_eq!(by_year(&report, |y| y.identified_blocks.total), e.table5["total"], "table 5");
 
         let styrning = governance(&report, "styrning");
         let infosec = governance(&report, "informationssakerhet-arkiv");
         assert_eq!(styrning, e.table3["governance"], "table 3");
         assert_eq!(infosec, e.table3["infosec_archive"], "table 3");
 
-        assert_eq!(
-            by_year(&report, |y| y.identified_blocks.total),
-            e.table1["identified"],
-            "table 1"
-        );
+        assert_eq!(by_year(&report, |y| y.identified_blocks.total), e.table1["identified"], "table 1");
         assert_eq!(styrning, e.table1["governance"], "table 1");
         assert_eq!(infosec, e.table1["infosec_archive"], "table 1");
-        assert_eq!(
-            by_year(&report, |y| y.total_without_additional),
-            e.table1["total"],
-            "table 1"
-        );
+        assert_eq!(by_year(&report, |y| y.total_without_additional), e.table1["total"], "table 1");
 
-        assert_eq!(
-            by_year(&report, |y| y.identified_blocks.total),
-            e.table17["identified"],
-            "table 17"
-        );
-        assert_eq!(
-            by_year(&report, |y| y.additional_blocks.total),
-            e.table17["additional"],
-            "table 17"
-        );
-        assert_eq!(
-            by_year(&report, |y| y.total),
-            e.table17["total"],
-            "table 17"
-        );
+        assert_eq!(by_year(&report, |y| y.identified_blocks.total), e.table17["identified"], "table 17");
+        assert_eq!(by_year(&report, |y| y.additional_blocks.total), e.table17["additional"], "table 17");
+        assert_eq!(by_year(&report, |y| y.total), e.table17["total"], "table 17");
     }
 
     #[test]
     fn schablon_rounds_to_the_nearest_step() {
         let mut plan = Plan::shipped();
         // Make the average exactly 12 500: halves round up to 15 000.
-        let own: Vec<usize> = (0..plan.blocks.len())
-            .filter(|&i| plan.blocks[i].estimate == Estimate::Own)
-            .collect();
+        let own: Vec<usize> = (0..plan.blocks.len()).filter(|&i| plan.blocks[i].estimate == Estimate::Own).collect();
         for &i in &own {
             plan.blocks[i].lines = vec![CostLine {
                 label: "x".into(),
@@ -436,11 +323,7 @@ mod tests {
                     .meta
                     .years
                     .iter()
-                    .map(|&year| Cost {
-                        year,
-                        amount: 12_500,
-                        kind: CostKind::Development,
-                    })
+                    .map(|&year| Cost { year, amount: 12_500, kind: CostKind::Development })
                     .collect(),
             }];
         }
@@ -454,22 +337,10 @@ mod tests {
         let plan = Plan::shipped();
         let report = compute(&plan);
         let profil = report.blocks.iter().find(|b| b.id == "min-profil").unwrap();
-        let split: Vec<(i64, i64)> = profil
-            .years
-            .iter()
-            .map(|y| (y.development, y.operations))
-            .collect();
+        let split: Vec<(i64, i64)> = profil.years.iter().map(|y| (y.development, y.operations)).collect();
         assert_eq!(split, [(0, 0), (10_000, 0), (7_500, 2_500)]);
-        let tillit = report
-            .blocks
-            .iter()
-            .find(|b| b.id == "tillitsramverk")
-            .unwrap();
-        let split: Vec<(i64, i64)> = tillit
-            .years
-            .iter()
-            .map(|y| (y.development, y.operations))
-            .collect();
+        let tillit = report.blocks.iter().find(|b| b.id == "tillitsramverk").unwrap();
+        let split: Vec<(i64, i64)> = tillit.years.iter().map(|y| (y.development, y.operations)).collect();
         assert_eq!(split, [(10_000, 0), (7_500, 2_500), (5_000, 5_000)]);
     }
 

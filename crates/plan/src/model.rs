@@ -175,10 +175,7 @@ impl Plan {
         let meta = &self.meta;
         let years: BTreeSet<i32> = meta.years.iter().copied().collect();
         if meta.years.is_empty() {
-            errors.push(FieldError::missing(
-                "meta.years",
-                "at least one planning year is needed",
-            ));
+            errors.push(FieldError::missing("meta.years", "at least one planning year is needed"));
         }
         if meta.years.windows(2).any(|w| w[0] >= w[1]) {
             errors.push(FieldError::new(
@@ -195,26 +192,18 @@ impl Plan {
             ));
         }
         if meta.years.len() > MAX_YEARS {
-            errors.push(FieldError::new(
-                "meta.years",
-                meta.years.len(),
-                format!("at most {MAX_YEARS} planning years"),
-            ));
+            errors.push(FieldError::new("meta.years", meta.years.len(), format!("at most {MAX_YEARS} planning years")));
         }
         if self.blocks.len() + self.governance.len() + self.additional.len() > MAX_ITEMS {
             errors.push(FieldError::new(
                 "blocks",
                 self.blocks.len(),
-                format!(
-                    "at most {MAX_ITEMS} blocks, governance lines and additional blocks together"
-                ),
+                format!("at most {MAX_ITEMS} blocks, governance lines and additional blocks together"),
             ));
         }
         if meta.schablon_split.is_empty() {
-            errors.push(FieldError::missing(
-                "meta.schablonSplit",
-                "at least one development/operations pair is needed",
-            ));
+            errors
+                .push(FieldError::missing("meta.schablonSplit", "at least one development/operations pair is needed"));
         }
         for (i, [dev, ops]) in meta.schablon_split.iter().enumerate() {
             if *dev < 0 || *ops < 0 || dev + ops != 100 {
@@ -228,16 +217,8 @@ impl Plan {
 
         let mut ids = HashSet::new();
         let mut check_id = |path: String, id: &str, errors: &mut Vec<FieldError>| {
-            if id.is_empty()
-                || !id
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-            {
-                errors.push(FieldError::new(
-                    path,
-                    id,
-                    "ids are lowercase ASCII letters, digits and '-'",
-                ));
+            if id.is_empty() || !id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+                errors.push(FieldError::new(path, id, "ids are lowercase ASCII letters, digits and '-'"));
             } else if !ids.insert(id.to_owned()) {
                 errors.push(FieldError::new(path, id, "id is used twice"));
             }
@@ -254,11 +235,7 @@ impl Plan {
         for (i, a) in self.additional.iter().enumerate() {
             check_id(format!("additional[{i}].id"), &a.id, &mut errors);
             if !years.contains(&a.from) {
-                errors.push(FieldError::new(
-                    format!("additional[{i}].from"),
-                    a.from,
-                    "must be one of meta.years",
-                ));
+                errors.push(FieldError::new(format!("additional[{i}].from"), a.from, "must be one of meta.years"));
             }
         }
 
@@ -267,11 +244,7 @@ impl Plan {
         for (i, b) in self.blocks.iter().enumerate() {
             let at = format!("blocks[{i}]");
             if !categories.contains(b.category.as_str()) {
-                errors.push(FieldError::new(
-                    format!("{at}.category"),
-                    &b.category,
-                    "no such category",
-                ));
+                errors.push(FieldError::new(format!("{at}.category"), &b.category, "no such category"));
             }
             let mut seen_deps = HashSet::new();
             for (j, dep) in b.depends_on.iter().enumerate() {
@@ -288,11 +261,7 @@ impl Plan {
                         "a block cannot depend on itself",
                     ));
                 } else if !blocks.contains(dep.as_str()) {
-                    errors.push(FieldError::new(
-                        format!("{at}.dependsOn[{j}]"),
-                        dep,
-                        "no such block",
-                    ));
+                    errors.push(FieldError::new(format!("{at}.dependsOn[{j}]"), dep, "no such block"));
                 }
             }
             match (b.estimate, b.schablon_from) {
@@ -301,11 +270,7 @@ impl Plan {
                     "a schablon-costed block needs its first year",
                 )),
                 (Estimate::Schablon, Some(year)) if !years.contains(&year) => {
-                    errors.push(FieldError::new(
-                        format!("{at}.schablonFrom"),
-                        year,
-                        "must be one of meta.years",
-                    ))
+                    errors.push(FieldError::new(format!("{at}.schablonFrom"), year, "must be one of meta.years"))
                 }
                 (Estimate::Own | Estimate::None, Some(year)) => errors.push(FieldError::new(
                     format!("{at}.schablonFrom"),
@@ -322,45 +287,29 @@ impl Plan {
                 ));
             }
             if b.estimate == Estimate::Own && b.lines.is_empty() {
-                errors.push(FieldError::missing(
-                    format!("{at}.lines"),
-                    "a block with its own estimate needs cost lines",
-                ));
+                errors
+                    .push(FieldError::missing(format!("{at}.lines"), "a block with its own estimate needs cost lines"));
             }
             check_lines(&at, &b.lines, &years, &mut errors);
         }
         for (i, g) in self.governance.iter().enumerate() {
             check_lines(&format!("governance[{i}]"), &g.lines, &years, &mut errors);
         }
-        let needs_schablon = self.blocks.iter().any(|b| b.estimate == Estimate::Schablon)
-            || !self.additional.is_empty();
+        let needs_schablon =
+            self.blocks.iter().any(|b| b.estimate == Estimate::Schablon) || !self.additional.is_empty();
         if needs_schablon && !self.blocks.iter().any(|b| b.estimate == Estimate::Own) {
-            errors.push(FieldError::missing(
-                "blocks",
-                "the schablon needs at least one block with its own estimate",
-            ));
+            errors.push(FieldError::missing("blocks", "the schablon needs at least one block with its own estimate"));
         }
         if let Some(cycle) = self.dependency_cycle() {
-            errors.push(FieldError::new(
-                "blocks",
-                cycle.join(" → "),
-                "dependencies form a cycle",
-            ));
+            errors.push(FieldError::new("blocks", cycle.join(" → "), "dependencies form a cycle"));
         }
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(errors)
-        }
+        if errors.is_empty() { Ok(()) } else { Err(errors) }
     }
 
     /// A dependency cycle, if there is one, as the ids along it.
     fn dependency_cycle(&self) -> Option<Vec<String>> {
-        let edges: HashMap<&str, &[String]> = self
-            .blocks
-            .iter()
-            .map(|b| (b.id.as_str(), b.depends_on.as_slice()))
-            .collect();
+        let edges: HashMap<&str, &[String]> =
+            self.blocks.iter().map(|b| (b.id.as_str(), b.depends_on.as_slice())).collect();
         // 0 = unvisited, 1 = on the current path, 2 = done.
         fn visit<'a>(
             id: &'a str,
@@ -372,8 +321,7 @@ impl Plan {
                 Some(2) => return None,
                 Some(1) => {
                     let start = path.iter().position(|p| *p == id).unwrap_or(0);
-                    let mut cycle: Vec<String> =
-                        path[start..].iter().map(|s| s.to_string()).collect();
+                    let mut cycle: Vec<String> = path[start..].iter().map(|s| s.to_string()).collect();
                     cycle.push(id.to_owned());
                     return Some(cycle);
                 }
@@ -393,29 +341,20 @@ impl Plan {
             None
         }
         let mut state = HashMap::new();
-        self.blocks
-            .iter()
-            .find_map(|b| visit(&b.id, &edges, &mut state, &mut Vec::new()))
+        self.blocks.iter().find_map(|b| visit(&b.id, &edges, &mut state, &mut Vec::new()))
     }
 }
 
 fn check_lines(at: &str, lines: &[CostLine], years: &BTreeSet<i32>, errors: &mut Vec<FieldError>) {
     for (j, line) in lines.iter().enumerate() {
         if line.label.trim().is_empty() {
-            errors.push(FieldError::missing(
-                format!("{at}.lines[{j}].label"),
-                "a cost line needs a label",
-            ));
+            errors.push(FieldError::missing(format!("{at}.lines[{j}].label"), "a cost line needs a label"));
         }
         let mut seen = HashSet::new();
         for (k, cost) in line.costs.iter().enumerate() {
             let path = format!("{at}.lines[{j}].costs[{k}]");
             if !years.contains(&cost.year) {
-                errors.push(FieldError::new(
-                    format!("{path}.year"),
-                    cost.year,
-                    "must be one of meta.years",
-                ));
+                errors.push(FieldError::new(format!("{path}.year"), cost.year, "must be one of meta.years"));
             } else if !seen.insert(cost.year) {
                 errors.push(FieldError::new(
                     format!("{path}.year"),
@@ -424,11 +363,7 @@ fn check_lines(at: &str, lines: &[CostLine], years: &BTreeSet<i32>, errors: &mut
                 ));
             }
             if cost.amount < 0 {
-                errors.push(FieldError::new(
-                    format!("{path}.amount"),
-                    cost.amount,
-                    "must not be negative",
-                ));
+                errors.push(FieldError::new(format!("{path}.amount"), cost.amount, "must not be negative"));
             } else if cost.amount > MAX_AMOUNT {
                 errors.push(FieldError::new(
                     format!("{path}.amount"),

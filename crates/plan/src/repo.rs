@@ -6,9 +6,7 @@
 use ena_store::{Store, with_pool};
 use sqlx::FromRow;
 
-use crate::model::{
-    Additional, Block, Category, Cost, CostKind, CostLine, Estimate, Governance, Meta, Plan, Status,
-};
+use crate::model::{Additional, Block, Category, Cost, CostKind, CostLine, Estimate, Governance, Meta, Plan, Status};
 
 #[derive(FromRow)]
 struct SettingsRow {
@@ -66,10 +64,7 @@ struct CostRow {
 }
 
 fn enum_text<T: serde::Serialize>(value: &T) -> String {
-    serde_json::to_value(value)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
+    serde_json::to_value(value).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
 }
 
 fn parse_enum<T: serde::de::DeserializeOwned>(column: &str, text: &str) -> Result<T, sqlx::Error> {
@@ -78,8 +73,7 @@ fn parse_enum<T: serde::de::DeserializeOwned>(column: &str, text: &str) -> Resul
 }
 
 fn parse_json<T: serde::de::DeserializeOwned>(column: &str, text: &str) -> Result<T, sqlx::Error> {
-    serde_json::from_str(text)
-        .map_err(|e| sqlx::Error::Decode(format!("plan column {column}: {e}").into()))
+    serde_json::from_str(text).map_err(|e| sqlx::Error::Decode(format!("plan column {column}: {e}").into()))
 }
 
 /// The stored plan's revision, or `None` if no plan is stored yet. One indexed row: cheap enough to
@@ -183,9 +177,7 @@ pub async fn load(store: &Store) -> Result<Option<(i64, Plan)>, sqlx::Error> {
             return Ok(Some((loaded, plan)));
         }
     }
-    Err(sqlx::Error::Protocol(
-        "the plan kept changing while it was read; try again".into(),
-    ))
+    Err(sqlx::Error::Protocol("the plan kept changing while it was read; try again".into()))
 }
 
 async fn load_once(store: &Store) -> Result<Option<(i64, Plan)>, sqlx::Error> {
@@ -216,24 +208,12 @@ async fn load_once(store: &Store) -> Result<Option<(i64, Plan)>, sqlx::Error> {
 
     let lines_of = |kind: &str, id: &str| -> Result<Vec<CostLine>, sqlx::Error> {
         let mut lines: Vec<(i64, CostLine)> = Vec::new();
-        for row in costs
-            .iter()
-            .filter(|r| r.owner_kind == kind && r.owner_id == id)
-        {
-            let cost = Cost {
-                year: row.year as i32,
-                amount: row.amount,
-                kind: parse_enum::<CostKind>("kind", &row.kind)?,
-            };
+        for row in costs.iter().filter(|r| r.owner_kind == kind && r.owner_id == id) {
+            let cost =
+                Cost { year: row.year as i32, amount: row.amount, kind: parse_enum::<CostKind>("kind", &row.kind)? };
             match lines.last_mut() {
                 Some((pos, line)) if *pos == row.line_position => line.costs.push(cost),
-                _ => lines.push((
-                    row.line_position,
-                    CostLine {
-                        label: row.label.clone(),
-                        costs: vec![cost],
-                    },
-                )),
+                _ => lines.push((row.line_position, CostLine { label: row.label.clone(), costs: vec![cost] })),
             }
         }
         Ok(lines.into_iter().map(|(_, line)| line).collect())
@@ -243,11 +223,7 @@ async fn load_once(store: &Store) -> Result<Option<(i64, Plan)>, sqlx::Error> {
     for b in blocks {
         plan_blocks.push(Block {
             lines: lines_of("block", &b.id)?,
-            depends_on: deps
-                .iter()
-                .filter(|d| d.block_id == b.id)
-                .map(|d| d.depends_on.clone())
-                .collect(),
+            depends_on: deps.iter().filter(|d| d.block_id == b.id).map(|d| d.depends_on.clone()).collect(),
             status: parse_enum::<Status>("status", &b.status)?,
             estimate: parse_enum::<Estimate>("estimate", &b.estimate)?,
             schablon_from: b.schablon_from.map(|y| y as i32),
@@ -280,22 +256,13 @@ async fn load_once(store: &Store) -> Result<Option<(i64, Plan)>, sqlx::Error> {
             },
             categories: categories
                 .into_iter()
-                .map(|c| Category {
-                    id: c.id,
-                    name_sv: c.name_sv,
-                    name_en: c.name_en,
-                })
+                .map(|c| Category { id: c.id, name_sv: c.name_sv, name_en: c.name_en })
                 .collect(),
             blocks: plan_blocks,
             governance: plan_governance,
             additional: additional
                 .into_iter()
-                .map(|a| Additional {
-                    id: a.id,
-                    name_sv: a.name_sv,
-                    name_en: a.name_en,
-                    from: a.from_year as i32,
-                })
+                .map(|a| Additional { id: a.id, name_sv: a.name_sv, name_en: a.name_en, from: a.from_year as i32 })
                 .collect(),
         },
     )))
@@ -313,14 +280,8 @@ mod tests {
             assert_eq!(revision(&db.store).await.unwrap(), None, "{label}");
             assert_eq!(load(&db.store).await.unwrap(), None, "{label}");
             let plan = Plan::shipped();
-            replace(&db.store, &plan, "2026-11-29T00:00:00Z")
-                .await
-                .unwrap();
-            assert_eq!(
-                load(&db.store).await.unwrap(),
-                Some((1, plan.clone())),
-                "{label}"
-            );
+            replace(&db.store, &plan, "2026-11-29T00:00:00Z").await.unwrap();
+            assert_eq!(load(&db.store).await.unwrap(), Some((1, plan.clone())), "{label}");
 
             // Replacing is whole: a changed plan comes back exactly, nothing of the old one remains,
             // and the revision moves on.
@@ -328,14 +289,8 @@ mod tests {
             changed.blocks.truncate(3);
             changed.blocks.iter_mut().for_each(|b| b.depends_on.clear());
             changed.blocks[0].lines[0].costs[0].amount += 1;
-            replace(&db.store, &changed, "2026-11-29T00:00:01Z")
-                .await
-                .unwrap();
-            assert_eq!(
-                load(&db.store).await.unwrap(),
-                Some((2, changed)),
-                "{label}"
-            );
+            replace(&db.store, &changed, "2026-11-29T00:00:01Z").await.unwrap();
+            assert_eq!(load(&db.store).await.unwrap(), Some((2, changed)), "{label}");
         }
     }
 

@@ -18,45 +18,22 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let content_type = request
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        let essence = content_type
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
-        if essence != "application/json"
-            && !(essence.starts_with("application/") && essence.ends_with("+json"))
-        {
+        let content_type = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        if essence != "application/json" && !(essence.starts_with("application/") && essence.ends_with("+json")) {
             return Err(ApiError::invalid(
                 ErrorCode::UnsupportedMediaType,
                 "Send the body as application/json.",
-                vec![FieldError::new(
-                    "Content-Type",
-                    content_type,
-                    "must be application/json",
-                )],
+                vec![FieldError::new("Content-Type", content_type, "must be application/json")],
             ));
         }
-        let bytes = Bytes::from_request(request, state)
-            .await
-            .map_err(|rejection| {
-                if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::new(
-                        ErrorCode::PayloadTooLarge,
-                        "The request body is larger than the server accepts.",
-                    )
-                } else {
-                    ApiError::new(
-                        ErrorCode::InvalidBody,
-                        format!("The request body could not be read: {rejection}."),
-                    )
-                }
-            })?;
+        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
+            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(ErrorCode::PayloadTooLarge, "The request body is larger than the server accepts.")
+            } else {
+                ApiError::new(ErrorCode::InvalidBody, format!("The request body could not be read: {rejection}."))
+            }
+        })?;
         parse_json(&bytes).map(ApiJson)
     }
 }
@@ -76,16 +53,9 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
         let path = e.path().to_string();
         let message = e.inner().to_string();
-        let message = message
-            .split(" at line ")
-            .next()
-            .unwrap_or(&message)
-            .to_owned();
+        let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
         // The path already ends in an unknown field's name; at the root it is ".", so name the field.
-        let property = match message
-            .strip_prefix("unknown field `")
-            .and_then(|rest| rest.split('`').next())
-        {
+        let property = match message.strip_prefix("unknown field `").and_then(|rest| rest.split('`').next()) {
             _ if path != "." => path,
             Some(field) => field.to_owned(),
             None => "body".to_owned(),
@@ -106,14 +76,9 @@ impl<S: Send + Sync> FromRequestParts<S> for ApiQuery {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let Query(map) = Query::<HashMap<String, String>>::from_request_parts(parts, state)
-            .await
-            .map_err(|e| {
-                ApiError::new(
-                    ErrorCode::InvalidParameter,
-                    format!("The query string could not be read: {e}."),
-                )
-            })?;
+        let Query(map) = Query::<HashMap<String, String>>::from_request_parts(parts, state).await.map_err(|e| {
+            ApiError::new(ErrorCode::InvalidParameter, format!("The query string could not be read: {e}."))
+        })?;
         Ok(ApiQuery(map))
     }
 }
@@ -148,9 +113,5 @@ impl ApiQuery {
 }
 
 fn bad_query(errors: Vec<FieldError>) -> ApiError {
-    ApiError::invalid(
-        ErrorCode::InvalidParameter,
-        "Some query parameters are invalid; see invalid-parameters.",
-        errors,
-    )
+    ApiError::invalid(ErrorCode::InvalidParameter, "Some query parameters are invalid; see invalid-parameters.", errors)
 }

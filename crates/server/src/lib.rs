@@ -39,10 +39,7 @@ pub struct ServerConfig {
 
 impl Default for ServerConfig {
     fn default() -> ServerConfig {
-        ServerConfig {
-            body_limit: 1024 * 1024,
-            request_timeout: Duration::from_secs(30),
-        }
+        ServerConfig { body_limit: 1024 * 1024, request_timeout: Duration::from_secs(30) }
     }
 }
 
@@ -60,15 +57,8 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(store: Store, config: ServerConfig) -> AppState {
-        let openapi =
-            axum::body::Bytes::from(serde_json::to_vec(&openapi::document()).unwrap_or_default());
-        AppState {
-            plans: ena_plan::Plans::new(store.clone()),
-            store,
-            config,
-            metrics: metrics_handle(),
-            openapi,
-        }
+        let openapi = axum::body::Bytes::from(serde_json::to_vec(&openapi::document()).unwrap_or_default());
+        AppState { plans: ena_plan::Plans::new(store.clone()), store, config, metrics: metrics_handle(), openapi }
     }
 }
 
@@ -79,10 +69,7 @@ pub fn metrics_handle() -> PrometheusHandle {
     HANDLE
         .get_or_init(|| {
             let builder = PrometheusBuilder::new()
-                .set_buckets(&[
-                    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
-                    10.0,
-                ])
+                .set_buckets(&[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0])
                 .expect("bucket list is not empty");
             let recorder = builder.build_recorder();
             let handle = recorder.handle();
@@ -97,20 +84,14 @@ pub fn metrics_handle() -> PrometheusHandle {
 pub async fn prepare_store(store: &Store) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     store.migrate().await?;
     let now = time_now();
-    if ena_plan::Plans::new(store.clone())
-        .seed_if_empty(&now)
-        .await?
-    {
+    if ena_plan::Plans::new(store.clone()).seed_if_empty(&now).await? {
         tracing::info!("seeded the plan data");
     }
     Ok(())
 }
 
 fn time_now() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     format!("@{secs}")
 }
 
@@ -133,16 +114,11 @@ pub fn app(state: AppState) -> Router {
         .route_layer(middleware::from_fn(trace::tag_route))
         .layer(DefaultBodyLimit::max(state.config.body_limit))
         .layer(RequestBodyLimitLayer::new(state.config.body_limit))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            state.config.request_timeout,
-        ))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, state.config.request_timeout))
         // A panic in a handler becomes a 500 problem (logged), never a dropped connection.
-        .layer(CatchPanicLayer::custom(
-            |_panic: Box<dyn std::any::Any + Send>| {
-                problem::ApiError::internal(&"a request handler panicked").into_response()
-            },
-        ))
+        .layer(CatchPanicLayer::custom(|_panic: Box<dyn std::any::Any + Send>| {
+            problem::ApiError::internal(&"a request handler panicked").into_response()
+        }))
         .with_state(state)
         // Problems are finished after every inner layer (404, 405, 408, 413 and panics included).
         .layer(middleware::from_fn(problem::finish_problems));
@@ -163,7 +139,5 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
 }

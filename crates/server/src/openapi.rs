@@ -66,12 +66,7 @@ pub struct InvalidParameter {
 )]
 struct ApiDoc;
 
-fn problem_example(
-    code: ErrorCode,
-    path: &str,
-    detail: &str,
-    fields: Vec<ena_core::FieldError>,
-) -> Value {
+fn problem_example(code: ErrorCode, path: &str, detail: &str, fields: Vec<ena_core::FieldError>) -> Value {
     let mut problem = Problem::new(code, detail);
     problem.instance = path.to_owned();
     problem.invalid_parameters = fields;
@@ -98,12 +93,9 @@ fn problem_for(status: &str, path: &str) -> Value {
             "Some query parameters are invalid; see invalid-parameters.",
             vec![FieldError::new("limit", 0, "must be between 1 and 100")],
         ),
-        "404" => problem_example(
-            ErrorCode::ResourceNotFound,
-            path,
-            "No building block has id \"mina-ombudd\".",
-            vec![],
-        ),
+        "404" => {
+            problem_example(ErrorCode::ResourceNotFound, path, "No building block has id \"mina-ombudd\".", vec![])
+        }
         "413" => problem_example(
             ErrorCode::PayloadTooLarge,
             path,
@@ -114,18 +106,9 @@ fn problem_for(status: &str, path: &str) -> Value {
             ErrorCode::UnsupportedMediaType,
             path,
             "Send the body as application/json.",
-            vec![FieldError::new(
-                "Content-Type",
-                "text/plain",
-                "must be application/json",
-            )],
+            vec![FieldError::new("Content-Type", "text/plain", "must be application/json")],
         ),
-        "503" => problem_example(
-            ErrorCode::ServiceUnavailable,
-            path,
-            "The database does not answer.",
-            vec![],
-        ),
+        "503" => problem_example(ErrorCode::ServiceUnavailable, path, "The database does not answer.", vec![]),
         _ => problem_example(
             ErrorCode::Internal,
             path,
@@ -144,12 +127,7 @@ fn success_example(operation_id: &str) -> Option<Value> {
             let views = block_views(&plan);
             json!({ "items": views.iter().take(2).collect::<Vec<_>>(), "page": 1, "limit": 2, "total": views.len() })
         }
-        "getBlock" => serde_json::to_value(
-            block_views(&plan)
-                .into_iter()
-                .find(|b| b.id == "mina-ombud")?,
-        )
-        .ok()?,
+        "getBlock" => serde_json::to_value(block_views(&plan).into_iter().find(|b| b.id == "mina-ombud")?).ok()?,
         "getCostSummary" | "calculateCosts" => serde_json::to_value(compute(&plan)).ok()?,
         "healthz" => json!({ "status": "ok" }),
         "readyz" => json!({ "status": "ready", "database": "sqlite" }),
@@ -194,8 +172,7 @@ pub fn document() -> Value {
                 tag["x-api-version"] = json!(api.version);
                 tag["x-api-released"] = json!(api.released);
                 tag["x-api-status"] = json!(api.status);
-                tag["description"] =
-                    json!(format!("{} / {}", api.description_sv, api.description_en));
+                tag["description"] = json!(format!("{} / {}", api.description_sv, api.description_en));
             }
         }
     }
@@ -208,10 +185,7 @@ pub fn document() -> Value {
             continue;
         };
         for (_method, operation) in item.iter_mut() {
-            let operation_id = operation["operationId"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned();
+            let operation_id = operation["operationId"].as_str().unwrap_or_default().to_owned();
             let Some(responses) = operation["responses"].as_object_mut() else {
                 continue;
             };
@@ -223,8 +197,7 @@ pub fn document() -> Value {
                 }),
             );
             for (status, response) in responses.iter_mut() {
-                let Some(content) = response.get_mut("content").and_then(Value::as_object_mut)
-                else {
+                let Some(content) = response.get_mut("content").and_then(Value::as_object_mut) else {
                     continue;
                 };
                 for (media_type, media) in content.iter_mut() {
@@ -240,15 +213,12 @@ pub fn document() -> Value {
                     }
                 }
             }
-            if let Some(body) = operation
-                .get_mut("requestBody")
-                .and_then(|b| b.get_mut("content"))
-                .and_then(Value::as_object_mut)
+            if let Some(body) =
+                operation.get_mut("requestBody").and_then(|b| b.get_mut("content")).and_then(Value::as_object_mut)
             {
                 for (_, media) in body.iter_mut() {
                     if operation_id == "calculateCosts" {
-                        media["example"] =
-                            serde_json::to_value(Plan::shipped()).unwrap_or(Value::Null);
+                        media["example"] = serde_json::to_value(Plan::shipped()).unwrap_or(Value::Null);
                     }
                 }
             }
@@ -266,15 +236,7 @@ mod tests {
     #[test]
     fn every_operation_is_documented_with_examples() {
         let doc = document();
-        for key in [
-            "title",
-            "version",
-            "description",
-            "contact",
-            "license",
-            "x-sla",
-            "x-limitations",
-        ] {
+        for key in ["title", "version", "description", "contact", "license", "x-sla", "x-limitations"] {
             assert!(!doc["info"][key].is_null(), "info.{key} missing");
         }
         let mut operations = 0;
@@ -283,28 +245,17 @@ mod tests {
                 operations += 1;
                 let at = format!("{method} {path}");
                 assert!(op["operationId"].is_string(), "{at}: operationId");
-                assert!(
-                    op["summary"].is_string() || op["description"].is_string(),
-                    "{at}: summary"
-                );
+                assert!(op["summary"].is_string() || op["description"].is_string(), "{at}: summary");
                 for (status, response) in op["responses"].as_object().unwrap() {
                     assert!(
-                        response["description"]
-                            .as_str()
-                            .is_some_and(|d| !d.is_empty()),
+                        response["description"].as_str().is_some_and(|d| !d.is_empty()),
                         "{at} {status}: description"
                     );
                     if let Some(content) = response["content"].as_object() {
                         for (media, m) in content {
                             assert!(!m["example"].is_null(), "{at} {status} {media}: example");
-                            if status.starts_with('4')
-                                || status.starts_with('5')
-                                || status == "default"
-                            {
-                                assert_eq!(
-                                    media, PROBLEM_JSON,
-                                    "{at} {status}: errors are problem+json (FEL.02)"
-                                );
+                            if status.starts_with('4') || status.starts_with('5') || status == "default" {
+                                assert_eq!(media, PROBLEM_JSON, "{at} {status}: errors are problem+json (FEL.02)");
                             }
                         }
                     }
@@ -325,12 +276,7 @@ mod tests {
         for api in apis::ALL {
             let path = format!("/{}/v1/api-info", api.id);
             assert!(doc["paths"][&path]["get"].is_object(), "{path} missing");
-            let tag = doc["tags"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|t| t["name"] == api.id)
-                .unwrap();
+            let tag = doc["tags"].as_array().unwrap().iter().find(|t| t["name"] == api.id).unwrap();
             let info = serde_json::to_value(api.info()).unwrap();
             assert_eq!(tag["x-api-name"], info["apiName"]);
             assert_eq!(tag["x-api-version"], info["apiVersion"]);

@@ -26,13 +26,7 @@ pub fn router() -> Router<AppState> {
 const CSS: &str = include_str!("../static/ena.css");
 
 async fn stylesheet() -> impl IntoResponse {
-    (
-        [
-            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
-        ],
-        CSS,
-    )
+    ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")], CSS)
 }
 
 /// The page language; Swedish unless `?lang=en`.
@@ -50,11 +44,7 @@ pub struct LangQuery {
 
 impl LangQuery {
     fn lang(&self) -> Lang {
-        if self.lang.as_deref() == Some("en") {
-            Lang::En
-        } else {
-            Lang::Sv
-        }
+        if self.lang.as_deref() == Some("en") { Lang::En } else { Lang::Sv }
     }
 }
 
@@ -350,66 +340,40 @@ struct ErrorPage {
 }
 
 fn render(template: &impl Template) -> Result<Html<String>, ApiError> {
-    template
-        .render()
-        .map(Html)
-        .map_err(|e| ApiError::internal(&e))
+    template.render().map(Html).map_err(|e| ApiError::internal(&e))
 }
 
 fn name(lang: Lang, sv: &str, en: &str) -> String {
-    if lang == Lang::En {
-        en.to_owned()
-    } else {
-        sv.to_owned()
-    }
+    if lang == Lang::En { en.to_owned() } else { sv.to_owned() }
 }
 
 async fn home(Query(q): Query<LangQuery>) -> Result<Html<String>, ApiError> {
     let lang = q.lang();
-    render(&HomePage {
-        layout: Layout::new(lang, lang.texts().home_title, "/"),
-    })
+    render(&HomePage { layout: Layout::new(lang, lang.texts().home_title, "/") })
 }
 
 fn summary_rows(report: &CostReport, lang: Lang) -> Vec<SummaryRow> {
     let t = lang.texts();
-    let row =
-        |label: &str, f: &dyn Fn(&ena_plan::cost::YearSummary) -> i64, strong: bool| SummaryRow {
-            label: label.to_owned(),
-            values: report
-                .per_year
-                .iter()
-                .chain(std::iter::once(&report.all_years))
-                .map(|y| amount(f(y), lang))
-                .collect(),
-            strong,
-        };
+    let row = |label: &str, f: &dyn Fn(&ena_plan::cost::YearSummary) -> i64, strong: bool| SummaryRow {
+        label: label.to_owned(),
+        values: report.per_year.iter().chain(std::iter::once(&report.all_years)).map(|y| amount(f(y), lang)).collect(),
+        strong,
+    };
     let mut rows = vec![
         row(t.row_identified, &|y| y.identified_blocks.total, true),
-        row(
-            t.row_development,
-            &|y| y.identified_blocks.development,
-            false,
-        ),
+        row(t.row_development, &|y| y.identified_blocks.development, false),
         row(t.row_operations, &|y| y.identified_blocks.operations, false),
     ];
     for (i, g) in report.governance.iter().enumerate() {
         let label = name(lang, &g.name_sv, &g.name_en);
-        rows.push(row(
-            &label,
-            &|y| y.governance.get(i).map_or(0, |a| a.amount),
-            false,
-        ));
+        rows.push(row(&label, &|y| y.governance.get(i).map_or(0, |a| a.amount), false));
     }
     rows.push(row(t.row_additional, &|y| y.additional_blocks.total, false));
     rows.push(row(t.row_total, &|y| y.total, true));
     rows
 }
 
-async fn blocks(
-    State(state): State<AppState>,
-    Query(q): Query<LangQuery>,
-) -> Result<Html<String>, ApiError> {
+async fn blocks(State(state): State<AppState>, Query(q): Query<LangQuery>) -> Result<Html<String>, ApiError> {
     let lang = q.lang();
     let snapshot = state.plans.snapshot().await?;
     let (plan, report, views) = (&snapshot.plan, &snapshot.report, &snapshot.views);
@@ -458,16 +422,7 @@ async fn blocks(
 }
 
 fn year_cells(costs: &[YearCost], lang: Lang) -> Vec<(String, String, String)> {
-    costs
-        .iter()
-        .map(|y| {
-            (
-                amount(y.development, lang),
-                amount(y.operations, lang),
-                amount(y.total, lang),
-            )
-        })
-        .collect()
+    costs.iter().map(|y| (amount(y.development, lang), amount(y.operations, lang), amount(y.total, lang))).collect()
 }
 
 async fn block(
@@ -518,17 +473,9 @@ async fn block(
 /// The portal's error page (for browsers on portal paths; APIs always get problem+json).
 pub fn error_page(status: StatusCode, detail: &str) -> Response {
     let lang = Lang::Sv;
-    let page = ErrorPage {
-        layout: Layout::new(lang, lang.texts().error_title, "/"),
-        detail: detail.to_owned(),
-    };
+    let page = ErrorPage { layout: Layout::new(lang, lang.texts().error_title, "/"), detail: detail.to_owned() };
     let body = page.render().unwrap_or_else(|_| detail.to_owned());
-    (
-        status,
-        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        body,
-    )
-        .into_response()
+    (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response()
 }
 
 #[cfg(test)]

@@ -64,11 +64,7 @@ impl ApiError {
     }
 
     /// A 400 naming each bad field.
-    pub fn invalid(
-        code: ErrorCode,
-        detail: impl Into<String>,
-        fields: Vec<FieldError>,
-    ) -> ApiError {
+    pub fn invalid(code: ErrorCode, detail: impl Into<String>, fields: Vec<FieldError>) -> ApiError {
         let mut problem = Problem::new(code, detail);
         problem.invalid_parameters = fields;
         ApiError(problem)
@@ -86,8 +82,7 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status =
-            StatusCode::from_u16(self.0.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = StatusCode::from_u16(self.0.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut response = status.into_response();
         response.extensions_mut().insert(self.0);
         response
@@ -98,10 +93,9 @@ impl From<ena_plan::PlanError> for ApiError {
     fn from(error: ena_plan::PlanError) -> ApiError {
         use ena_plan::PlanError;
         match error {
-            PlanError::BlockNotFound(id) => ApiError::new(
-                ErrorCode::ResourceNotFound,
-                format!("No building block has id {id:?}."),
-            ),
+            PlanError::BlockNotFound(id) => {
+                ApiError::new(ErrorCode::ResourceNotFound, format!("No building block has id {id:?}."))
+            }
             PlanError::CategoryNotFound(id) => ApiError::invalid(
                 ErrorCode::InvalidParameter,
                 "The category filter names no category.",
@@ -112,7 +106,7 @@ impl From<ena_plan::PlanError> for ApiError {
                 "The plan breaks the rules listed in invalid-parameters.",
                 fields,
             ),
-            PlanError::NoPlan | PlanError::Database(_) => ApiError::internal(&error),
+            PlanError::NoPlan | PlanError::Database(_) | PlanError::Audit(_) => ApiError::internal(&error),
         }
     }
 }
@@ -122,9 +116,7 @@ pub fn is_api_path(path: &str) -> bool {
     let mut segments = path.trim_start_matches('/').split('/');
     let _api = segments.next();
     let version = segments.next().unwrap_or("");
-    (version.len() > 1
-        && version.starts_with('v')
-        && version[1..].chars().all(|c| c.is_ascii_digit()))
+    (version.len() > 1 && version.starts_with('v') && version[1..].chars().all(|c| c.is_ascii_digit()))
         || matches!(path, "/openapi.json" | "/healthz" | "/readyz" | "/metrics")
 }
 
@@ -141,24 +133,16 @@ fn wants_html(request: &Request) -> bool {
 pub async fn finish_problems(request: Request, next: Next) -> Response {
     let path = request.uri().path().to_owned();
     let html = !is_api_path(&path) && wants_html(&request);
-    let trace_id = request
-        .extensions()
-        .get::<TraceContext>()
-        .map(|t| t.trace_id.clone())
-        .unwrap_or_default();
+    let trace_id = request.extensions().get::<TraceContext>().map(|t| t.trace_id.clone()).unwrap_or_default();
     let mut response = next.run(request).await;
     let status = response.status();
     let problem = match response.extensions_mut().remove::<Problem>() {
         Some(problem) => problem,
         None if status.is_client_error() || status.is_server_error() => {
-            let content_type = response
-                .headers()
-                .get(header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("");
+            let content_type = response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
             // Already a problem, or a portal page for a browser; anything else on an API path is replaced.
-            let already_shaped = content_type.starts_with(PROBLEM_JSON)
-                || (html && content_type.starts_with("text/html"));
+            let already_shaped =
+                content_type.starts_with(PROBLEM_JSON) || (html && content_type.starts_with("text/html"));
             if already_shaped {
                 return response;
             }
@@ -168,16 +152,10 @@ pub async fn finish_problems(request: Request, next: Next) -> Response {
                     format!("Nothing is served at {path}; see /docs for the APIs.")
                 }
                 ErrorCode::MethodNotAllowed => {
-                    format!(
-                        "{path} does not accept this method; the Allow header lists those it does."
-                    )
+                    format!("{path} does not accept this method; the Allow header lists those it does.")
                 }
-                ErrorCode::PayloadTooLarge => {
-                    "The request body is larger than the server accepts.".to_owned()
-                }
-                ErrorCode::RequestTimeout => {
-                    "The request took longer than the server allows.".to_owned()
-                }
+                ErrorCode::PayloadTooLarge => "The request body is larger than the server accepts.".to_owned(),
+                ErrorCode::RequestTimeout => "The request took longer than the server allows.".to_owned(),
                 _ => status.canonical_reason().unwrap_or("Error").to_owned(),
             };
             let mut problem = Problem::new(code, detail);
@@ -194,9 +172,7 @@ pub async fn finish_problems(request: Request, next: Next) -> Response {
     problem.trace_id = trace_id;
     let body = serde_json::to_vec(&problem).unwrap_or_default();
     let (mut parts, _) = response.into_parts();
-    parts
-        .headers
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, Body::from(body))
 }

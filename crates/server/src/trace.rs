@@ -30,9 +30,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn is_lower_hex(s: &str, len: usize) -> bool {
-    s.len() == len
-        && s.bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == len && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 impl TraceContext {
@@ -43,19 +41,11 @@ impl TraceContext {
         let mut span = [0u8; 8];
         rng.fill_bytes(&mut span);
         if let Some(parsed) = header.and_then(parse_traceparent) {
-            return TraceContext {
-                span_id: hex(&span),
-                ..parsed
-            };
+            return TraceContext { span_id: hex(&span), ..parsed };
         }
         let mut trace = [0u8; 16];
         rng.fill_bytes(&mut trace);
-        TraceContext {
-            trace_id: hex(&trace),
-            span_id: hex(&span),
-            parent_id: None,
-            flags: "01".into(),
-        }
+        TraceContext { trace_id: hex(&trace), span_id: hex(&span), parent_id: None, flags: "01".into() }
     }
 
     /// The header value naming this server's span.
@@ -66,8 +56,7 @@ impl TraceContext {
 
 fn parse_traceparent(value: &str) -> Option<TraceContext> {
     let mut parts = value.trim().split('-');
-    let (version, trace_id, parent_id, flags) =
-        (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let (version, trace_id, parent_id, flags) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
     let valid = is_lower_hex(version, 2)
         && version != "ff"
         && (version != "00" || parts.next().is_none())
@@ -90,10 +79,7 @@ pub struct RouteTag(pub String);
 
 /// Runs inside the router (as a route layer), where the matched route is known.
 pub async fn tag_route(request: Request, next: Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|m| m.as_str().to_owned());
+    let route = request.extensions().get::<MatchedPath>().map(|m| m.as_str().to_owned());
     let mut response = next.run(request).await;
     if let Some(route) = route {
         response.extensions_mut().insert(RouteTag(route));
@@ -104,10 +90,7 @@ pub async fn tag_route(request: Request, next: Next) -> Response {
 /// Trace, log and count every request.
 pub async fn observe(mut request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let header = request
-        .headers()
-        .get("traceparent")
-        .and_then(|v| v.to_str().ok());
+    let header = request.headers().get("traceparent").and_then(|v| v.to_str().ok());
     let context = TraceContext::continue_or_start(header);
     let method = request.method().clone();
     let span = tracing::info_span!(
@@ -123,22 +106,13 @@ pub async fn observe(mut request: Request, next: Next) -> Response {
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
     // The route template, not the path, so metrics do not grow a series per block id.
-    let route = response
-        .extensions()
-        .get::<RouteTag>()
-        .map_or("unmatched", |r| r.0.as_str())
-        .to_owned();
+    let route = response.extensions().get::<RouteTag>().map_or("unmatched", |r| r.0.as_str()).to_owned();
     span.in_scope(|| {
         tracing::info!(status, latency_ms = elapsed.as_secs_f64() * 1000.0, route = %route, "request done");
     });
-    let labels = [
-        ("method", method.to_string()),
-        ("route", route),
-        ("status", status.to_string()),
-    ];
+    let labels = [("method", method.to_string()), ("route", route), ("status", status.to_string())];
     metrics::counter!("http_requests_total", &labels).increment(1);
-    metrics::histogram!("http_request_duration_seconds", &labels[..2])
-        .record(elapsed.as_secs_f64());
+    metrics::histogram!("http_request_duration_seconds", &labels[..2]).record(elapsed.as_secs_f64());
     if let Ok(value) = HeaderValue::from_str(&traceparent) {
         response.headers_mut().insert("traceparent", value);
     }
@@ -156,10 +130,7 @@ mod tests {
         assert_eq!(ctx.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
         assert_eq!(ctx.parent_id.as_deref(), Some("00f067aa0ba902b7"));
         assert_ne!(ctx.span_id, "00f067aa0ba902b7");
-        assert!(
-            ctx.traceparent()
-                .starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-")
-        );
+        assert!(ctx.traceparent().starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"));
     }
 
     #[test]
@@ -181,9 +152,7 @@ mod tests {
 
     #[test]
     fn future_versions_are_read_by_their_first_fields() {
-        let ctx = TraceContext::continue_or_start(Some(
-            "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-what",
-        ));
+        let ctx = TraceContext::continue_or_start(Some("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-what"));
         assert_eq!(ctx.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
     }
 }

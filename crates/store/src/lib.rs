@@ -44,9 +44,7 @@ pub enum StoreError {
     OpenSqlite { path: String, source: sqlx::Error },
     #[error("cannot connect to PostgreSQL at {url}: {source}")]
     ConnectPostgres { url: String, source: sqlx::Error },
-    #[error(
-        "unsupported database URL {url:?}: use postgres://… (or leave it out for the embedded SQLite database)"
-    )]
+    #[error("unsupported database URL {url:?}: use postgres://… (or leave it out for the embedded SQLite database)")]
     UnsupportedUrl { url: String },
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
@@ -93,24 +91,15 @@ impl Store {
             .acquire_timeout(CONNECT_TIMEOUT)
             .connect_with(options)
             .await
-            .map_err(|source| StoreError::OpenSqlite {
-                path: path.display().to_string(),
-                source,
-            })?;
+            .map_err(|source| StoreError::OpenSqlite { path: path.display().to_string(), source })?;
         Ok(Store::Sqlite(pool))
     }
 
     /// Connect to PostgreSQL. `search_path`, when given, pins every connection to one schema (tests).
-    pub async fn connect_postgres(
-        url: &str,
-        search_path: Option<&str>,
-    ) -> Result<Store, StoreError> {
+    pub async fn connect_postgres(url: &str, search_path: Option<&str>) -> Result<Store, StoreError> {
         let redacted = redact_url(url);
-        let mut options =
-            PgConnectOptions::from_str(url).map_err(|source| StoreError::ConnectPostgres {
-                url: redacted.clone(),
-                source,
-            })?;
+        let mut options = PgConnectOptions::from_str(url)
+            .map_err(|source| StoreError::ConnectPostgres { url: redacted.clone(), source })?;
         if let Some(schema) = search_path {
             options = options.options([("search_path", schema)]);
         }
@@ -119,10 +108,7 @@ impl Store {
             .acquire_timeout(CONNECT_TIMEOUT)
             .connect_with(options)
             .await
-            .map_err(|source| StoreError::ConnectPostgres {
-                url: redacted,
-                source,
-            })?;
+            .map_err(|source| StoreError::ConnectPostgres { url: redacted, source })?;
         Ok(Store::Postgres(pool))
     }
 
@@ -130,15 +116,10 @@ impl Store {
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Store::connect_postgres(url, None).await
-        } else if let Some(path) = url
-            .strip_prefix("sqlite://")
-            .or_else(|| url.strip_prefix("sqlite:"))
-        {
+        } else if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
             Store::open_sqlite(Path::new(path)).await
         } else {
-            Err(StoreError::UnsupportedUrl {
-                url: redact_url(url),
-            })
+            Err(StoreError::UnsupportedUrl { url: redact_url(url) })
         }
     }
 
@@ -184,12 +165,7 @@ pub fn redact_url(url: &str) -> String {
         (Some(scheme_end), Some(at)) if at > scheme_end => {
             let userinfo = &url[scheme_end + 3..at];
             match userinfo.find(':') {
-                Some(colon) => format!(
-                    "{}{}:***{}",
-                    &url[..scheme_end + 3],
-                    &userinfo[..colon],
-                    &url[at..]
-                ),
+                Some(colon) => format!("{}{}:***{}", &url[..scheme_end + 3], &userinfo[..colon], &url[at..]),
                 None => url.to_owned(),
             }
         }
@@ -204,10 +180,7 @@ mod tests {
 
     #[test]
     fn passwords_are_redacted() {
-        assert_eq!(
-            redact_url("postgres://ena:hunter2@db:5432/ena"),
-            "postgres://ena:***@db:5432/ena"
-        );
+        assert_eq!(redact_url("postgres://ena:hunter2@db:5432/ena"), "postgres://ena:***@db:5432/ena");
         assert_eq!(redact_url("postgres://ena@db/ena"), "postgres://ena@db/ena");
         assert_eq!(redact_url("postgres://db/ena"), "postgres://db/ena");
     }
@@ -215,23 +188,15 @@ mod tests {
     #[tokio::test]
     async fn unsupported_url_is_refused() {
         let err = Store::connect("mysql://localhost/ena").await.unwrap_err();
-        assert!(
-            err.to_string().contains("unsupported database URL"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("unsupported database URL"), "{err}");
     }
 
     #[tokio::test]
     async fn unreachable_postgres_fails_with_the_url() {
         // Port 9 (discard) on loopback: nothing listens there, so the connect is refused at once.
-        let err = Store::connect("postgres://ena:pw@127.0.0.1:9/ena")
-            .await
-            .unwrap_err();
+        let err = Store::connect("postgres://ena:pw@127.0.0.1:9/ena").await.unwrap_err();
         let message = err.to_string();
-        assert!(
-            message.contains("cannot connect to PostgreSQL at postgres://ena:***@127.0.0.1:9/ena"),
-            "{message}"
-        );
+        assert!(message.contains("cannot connect to PostgreSQL at postgres://ena:***@127.0.0.1:9/ena"), "{message}");
     }
 
     /// sqlx binds `$n` by number on SQLite too: out-of-order and repeated placeholders must bind right on
@@ -247,12 +212,7 @@ mod tests {
                     .await
             })
             .unwrap();
-            assert_eq!(
-                row,
-                ("second".into(), "first".into(), "second".into()),
-                "{}",
-                db.label
-            );
+            assert_eq!(row, ("second".into(), "first".into(), "second".into()), "{}", db.label);
 
             with_pool!(&db.store, pool => {
                 sqlx::query("CREATE TABLE param_order (a TEXT NOT NULL, b TEXT NOT NULL)").execute(pool).await.unwrap();

@@ -23,10 +23,7 @@ pub async fn test_stores() -> Vec<TestStore> {
     match std::env::var(POSTGRES_URL_VAR) {
         Ok(url) if !url.is_empty() => stores.push(postgres(&url).await),
         _ => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "CI must set {POSTGRES_URL_VAR}"
-            );
+            assert!(std::env::var("CI").as_deref() != Ok("true"), "CI must set {POSTGRES_URL_VAR}");
         }
     }
     stores
@@ -35,42 +32,26 @@ pub async fn test_stores() -> Vec<TestStore> {
 /// A migrated store on a fresh SQLite file in a temp directory.
 pub async fn sqlite() -> TestStore {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = Store::open_sqlite(&dir.path().join("ena.db"))
-        .await
-        .expect("open sqlite");
+    let store = Store::open_sqlite(&dir.path().join("ena.db")).await.expect("open sqlite");
     store.migrate().await.expect("migrate sqlite");
-    TestStore {
-        store,
-        label: "sqlite".into(),
-        _dir: Some(dir),
-    }
+    TestStore { store, label: "sqlite".into(), _dir: Some(dir) }
 }
 
 /// A migrated store in a new schema of the PostgreSQL database at `url`; schemas are never shared.
 pub async fn postgres(url: &str) -> TestStore {
     let schema = format!("test_{}", uuid::Uuid::now_v7().simple());
-    let admin = Store::connect_postgres(url, None)
-        .await
-        .expect("connect to ENA_TEST_POSTGRES_URL");
+    let admin = Store::connect_postgres(url, None).await.expect("connect to ENA_TEST_POSTGRES_URL");
     with_pool_admin(&admin, &format!("CREATE SCHEMA {schema}")).await;
     admin.close().await;
-    let store = Store::connect_postgres(url, Some(&schema))
-        .await
-        .expect("connect to test schema");
+    let store = Store::connect_postgres(url, Some(&schema)).await.expect("connect to test schema");
     store.migrate().await.expect("migrate postgres");
-    TestStore {
-        store,
-        label: format!("postgres ({schema})"),
-        _dir: None,
-    }
+    TestStore { store, label: format!("postgres ({schema})"), _dir: None }
 }
 
 /// Create a new, empty schema named `{prefix}_{uuid}` in the database at `url` and return its name.
 pub async fn create_schema(url: &str, prefix: &str) -> String {
     let schema = format!("{prefix}_{}", uuid::Uuid::now_v7().simple());
-    let admin = Store::connect_postgres(url, None)
-        .await
-        .expect("connect to ENA_TEST_POSTGRES_URL");
+    let admin = Store::connect_postgres(url, None).await.expect("connect to ENA_TEST_POSTGRES_URL");
     with_pool_admin(&admin, &format!("CREATE SCHEMA {schema}")).await;
     admin.close().await;
     schema

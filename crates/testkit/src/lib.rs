@@ -25,12 +25,8 @@ impl TestServer {
     }
 
     pub async fn start_with(db: TestStore, config: ServerConfig) -> TestServer {
-        ena_server::prepare_store(&db.store)
-            .await
-            .expect("prepare test database");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind port 0");
+        ena_server::prepare_store(&db.store).await.expect("prepare test database");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
         let addr = listener.local_addr().expect("local addr");
         let state = AppState::new(db.store.clone(), config);
         let (tx, rx) = oneshot::channel::<()>();
@@ -71,19 +67,8 @@ impl TestServer {
     }
 
     /// POST a raw body with a content type (so tests can send malformed JSON).
-    pub async fn post_raw(
-        &self,
-        path: &str,
-        content_type: &str,
-        body: impl Into<reqwest::Body>,
-    ) -> reqwest::Response {
-        self.client
-            .post(self.url(path))
-            .header("content-type", content_type)
-            .body(body)
-            .send()
-            .await
-            .expect("POST")
+    pub async fn post_raw(&self, path: &str, content_type: &str, body: impl Into<reqwest::Body>) -> reqwest::Response {
+        self.client.post(self.url(path)).header("content-type", content_type).body(body).send().await.expect("POST")
     }
 }
 

@@ -14,19 +14,14 @@ use crate::AppState;
 use crate::problem::{ApiError, type_uri};
 
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/openapi.json", get(openapi_json))
-        .route("/docs", get(docs_page))
+    Router::new().route("/openapi.json", get(openapi_json)).route("/docs", get(docs_page))
 }
 
 /// This OpenAPI 3.1 document.
 #[utoipa::path(get, path = "/openapi.json", tag = "system", operation_id = "openApiDocument",
     responses((status = 200, description = "The OpenAPI 3.1 document of every ena API", body = Object)))]
 pub async fn openapi_json(State(state): State<AppState>) -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        state.openapi.clone(),
-    )
+    ([(header::CONTENT_TYPE, "application/json")], state.openapi.clone())
 }
 
 struct Operation {
@@ -76,15 +71,8 @@ fn pretty(v: &Value) -> Option<String> {
             // Keep the page readable: very long examples are cut, the full one is in /openapi.json.
             const MAX: usize = 4000;
             if full.len() > MAX {
-                let cut = full
-                    .char_indices()
-                    .take_while(|(i, _)| *i < MAX)
-                    .last()
-                    .map_or(0, |(i, _)| i);
-                Some(format!(
-                    "{}\n… (cut here; the whole example is in /openapi.json)",
-                    &full[..cut]
-                ))
+                let cut = full.char_indices().take_while(|(i, _)| *i < MAX).last().map_or(0, |(i, _)| i);
+                Some(format!("{}\n… (cut here; the whole example is in /openapi.json)", &full[..cut]))
             } else {
                 Some(full)
             }
@@ -93,10 +81,7 @@ fn pretty(v: &Value) -> Option<String> {
 }
 
 fn example_of(content: &Value) -> Option<String> {
-    content
-        .as_object()?
-        .values()
-        .find_map(|m| pretty(&m["example"]))
+    content.as_object()?.values().find_map(|m| pretty(&m["example"]))
 }
 
 pub async fn docs_page(State(state): State<AppState>) -> Result<Html<String>, ApiError> {
@@ -105,11 +90,7 @@ pub async fn docs_page(State(state): State<AppState>) -> Result<Html<String>, Ap
         .as_array()
         .into_iter()
         .flatten()
-        .map(|t| Section {
-            id: text(&t["name"]),
-            description: text(&t["description"]),
-            operations: Vec::new(),
-        })
+        .map(|t| Section { id: text(&t["name"]), description: text(&t["description"]), operations: Vec::new() })
         .collect();
     for (path, item) in doc["paths"].as_object().into_iter().flatten() {
         for (method, op) in item.as_object().into_iter().flatten() {
@@ -131,13 +112,7 @@ pub async fn docs_page(State(state): State<AppState>) -> Result<Html<String>, Ap
                     .as_object()
                     .into_iter()
                     .flatten()
-                    .map(|(status, r)| {
-                        (
-                            status.clone(),
-                            text(&r["description"]),
-                            example_of(&r["content"]),
-                        )
-                    })
+                    .map(|(status, r)| (status.clone(), text(&r["description"]), example_of(&r["content"])))
                     .collect(),
             };
             if let Some(section) = sections.iter_mut().find(|s| s.id == tag) {

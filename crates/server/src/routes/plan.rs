@@ -53,18 +53,10 @@ pub struct BlockPage {
         (status = 200, description = "One page of building blocks in plan order", body = BlockPage),
         (status = 400, description = "A query parameter is invalid (limit, page or an unknown category)", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
-pub async fn list_blocks(
-    State(state): State<AppState>,
-    query: ApiQuery,
-) -> Result<Json<BlockPage>, ApiError> {
+pub async fn list_blocks(State(state): State<AppState>, query: ApiQuery) -> Result<Json<BlockPage>, ApiError> {
     let page = query.page(Vec::new())?;
     let paged = state.plans.list_blocks(query.str("category"), page).await?;
-    Ok(Json(BlockPage {
-        items: paged.items,
-        page: paged.page,
-        limit: paged.limit,
-        total: paged.total,
-    }))
+    Ok(Json(BlockPage { items: paged.items, page: paged.page, limit: paged.limit, total: paged.total }))
 }
 
 /// One building block.
@@ -74,10 +66,7 @@ pub async fn list_blocks(
         (status = 200, description = "The block with its dependencies, dependents, cost lines and computed costs", body = BlockView),
         (status = 404, description = "No block has this id", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
-pub async fn get_block(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<Json<BlockView>, ApiError> {
+pub async fn get_block(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<BlockView>, ApiError> {
     Ok(Json(state.plans.get_block(&id).await?))
 }
 

@@ -15,10 +15,7 @@ use crate::AppState;
 use crate::problem::ApiError;
 
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
+    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz)).route("/metrics", get(metrics))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -34,10 +31,7 @@ pub struct Health {
 #[utoipa::path(get, path = "/healthz", tag = "system", operation_id = "healthz",
     responses((status = 200, description = "The process is alive", body = Health)))]
 pub async fn healthz() -> Json<Health> {
-    Json(Health {
-        status: "ok",
-        database: None,
-    })
+    Json(Health { status: "ok", database: None })
 }
 
 /// Readiness: the database answers a query.
@@ -49,19 +43,13 @@ pub async fn healthz() -> Json<Health> {
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
     state.store.ping().await.map_err(|e| {
         tracing::warn!(error = %e, "readiness check failed");
-        ApiError::new(
-            ErrorCode::ServiceUnavailable,
-            "The database does not answer.",
-        )
+        ApiError::new(ErrorCode::ServiceUnavailable, "The database does not answer.")
     })?;
     let database = match state.store.dialect() {
         Dialect::Sqlite => "sqlite",
         Dialect::Postgres => "postgres",
     };
-    Ok(Json(Health {
-        status: "ready",
-        database: Some(database),
-    }))
+    Ok(Json(Health { status: "ready", database: Some(database) }))
 }
 
 /// Prometheus text exposition: request counts and latency histograms per route, database pool gauges.
@@ -72,11 +60,5 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     metrics::gauge!("db_pool_connections", "state" => "open").set(f64::from(stats.size));
     metrics::gauge!("db_pool_connections", "state" => "idle").set(f64::from(stats.idle));
     metrics::gauge!("db_pool_connections", "state" => "max").set(f64::from(stats.max));
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        state.metrics.render(),
-    )
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render())
 }

@@ -1,0 +1,122 @@
+//! Who is calling. Until the identity block lands, the one credential is the operator token: created on
+//! first start in the data directory (`operator.token`, mode 0600), shown by `ena admin token`, sent as
+//! `Authorization: Bearer …`. Handlers ask for an [`Operator`]; the identity issue replaces how a
+//! bearer becomes a principal, not the handlers. Every refused attempt is an audit event.
+
+use std::path::{Path, PathBuf};
+
+use aws_lc_rs::constant_time::verify_slices_are_equal;
+use aws_lc_rs::digest::{SHA256, digest};
+use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+use axum::extract::{FromRequestParts, MatchedPath};
+use axum::http::header;
+use axum::http::request::Parts;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ena_audit::event::Result as AuditResult;
+use ena_audit::{Actor, ActorKind, AuditSink, Context};
+use ena_core::ErrorCode;
+
+use crate::AppState;
+use crate::problem::ApiError;
+use crate::trace::TraceContext;
+
+/// File name of the operator token in the data directory.
+pub const TOKEN_FILE: &str = "operator.token";
+
+/// The operator credential; only its SHA-256 is kept in memory.
+#[derive(Clone, Debug)]
+pub struct OperatorToken {
+    digest: Vec<u8>,
+}
+
+impl OperatorToken {
+    /// Read `DATA_DIR/operator.token`, creating a random one (0600) on first start.
+    pub fn load_or_create(data_dir: &Path) -> std::io::Result<OperatorToken> {
+        let path = token_path(data_dir);
+        let token = match std::fs::read_to_string(&path) {
+            Ok(text) => text.trim().to_owned(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let mut bytes = [0u8; 32];
+                SystemRandom::new().fill(&mut bytes).map_err(|_| std::io::Error::other("no randomness"))?;
+                let token = format!("ena_op_{}", URL_SAFE_NO_PAD.encode(bytes));
+                write_private(&path, token.as_bytes())?;
+                token
+            }
+            Err(e) => return Err(e),
+        };
+        Ok(OperatorToken::from_secret(&token))
+    }
+
+    pub fn from_secret(token: &str) -> OperatorToken {
+        OperatorToken { digest: digest(&SHA256, token.as_bytes()).as_ref().to_vec() }
+    }
+
+    fn matches(&self, presented: &str) -> bool {
+        verify_slices_are_equal(digest(&SHA256, presented.as_bytes()).as_ref(), &self.digest).is_ok()
+    }
+}
+
+pub fn token_path(data_dir: &Path) -> PathBuf {
+    data_dir.join(TOKEN_FILE)
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+/// The request's audit context for an anonymous or not yet authenticated caller.
+pub fn context(parts: &Parts, actor: Actor) -> Context {
+    Context { actor, on_behalf_of: None, correlation_id: parts.extensions.get::<TraceContext>().map(|t| t.trace_id.clone()) }
+}
+
+/// The action a request attempts, for audit events: `METHOD /route/template`.
+pub fn attempted_action(parts: &Parts) -> String {
+    let route = parts.extensions.get::<MatchedPath>().map_or(parts.uri.path(), |m| m.as_str());
+    format!("{} {route}", parts.method)
+}
+
+/// An authenticated operator.
+#[derive(Clone, Debug)]
+pub struct Operator {
+    pub ctx: Context,
+}
+
+impl FromRequestParts<AppState> for Operator {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let bearer = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .map(str::trim);
+        if let Some(token) = bearer {
+            if state.operator.matches(token) {
+                let actor = Actor { kind: ActorKind::System, id: "operator".into(), organisation: None };
+                return Ok(Operator { ctx: context(parts, actor) });
+            }
+        }
+        let reason = if bearer.is_some() { "the bearer token is not valid" } else { "no bearer token was sent" };
+        let anonymous = Actor { kind: ActorKind::Anonymous, id: "anonymous".into(), organisation: None };
+        let event = context(parts, anonymous).event(&attempted_action(parts), None, AuditResult::Denied, Some(reason.into()));
+        if let Err(e) = state.audit.record(vec![event]).await {
+            tracing::error!(error = %e, "could not record a denied request in the audit log");
+        }
+        Err(ApiError::new(
+            ErrorCode::AuthenticationRequired,
+            format!("This operation needs the operator token as `Authorization: Bearer …`: {reason}."),
+        ))
+    }
+}
