@@ -171,6 +171,8 @@ pub struct EventFilter {
     pub actor_id: Option<String>,
     pub subject: Option<String>,
     pub action: Option<String>,
+    /// Actions starting with this prefix (e.g. `alert.`).
+    pub action_prefix: Option<String>,
     pub result: Option<String>,
     pub from_time: Option<String>,
     pub to_time: Option<String>,
@@ -193,6 +195,10 @@ pub async fn query(
         if let Some(v) = &filter.correlation_id { q.push(" AND l.correlation_id = ").push_bind(v.clone()); }
         if let Some(v) = &filter.actor_id { q.push(" AND l.actor_id = ").push_bind(v.clone()); }
         if let Some(v) = &filter.action { q.push(" AND l.action = ").push_bind(v.clone()); }
+        if let Some(v) = &filter.action_prefix {
+            // A prefix match without LIKE (no escaping, no collation surprises); the length is a number we computed.
+            q.push(format!(" AND substr(l.action, 1, {}) = ", v.chars().count())).push_bind(v.clone());
+        }
         if let Some(v) = &filter.result { q.push(" AND l.result = ").push_bind(v.clone()); }
         if let Some(v) = &filter.from_time { q.push(" AND l.time >= ").push_bind(v.clone()); }
         if let Some(v) = &filter.to_time { q.push(" AND l.time < ").push_bind(v.clone()); }

@@ -30,8 +30,10 @@ Settings come from three layers; a later one wins:
        log_level = \"info\"
        body_limit = 1048576
        request_timeout_secs = 30
+       audit_origin = \"agency.example/ena/audit\"
+       audit_rules = \"rules.toml\"
   2. environment variables ENA_LISTEN, ENA_DATA_DIR, ENA_DATABASE_URL, ENA_LOG_FORMAT, ENA_LOG_LEVEL,
-     ENA_BODY_LIMIT, ENA_REQUEST_TIMEOUT_SECS
+     ENA_BODY_LIMIT, ENA_REQUEST_TIMEOUT_SECS, ENA_AUDIT_ORIGIN, ENA_AUDIT_RULES
   3. the flags above
 Without --database-url, ena uses the embedded SQLite database DATA_DIR/ena.db.")]
 pub struct ServeArgs {
@@ -59,6 +61,12 @@ pub struct ServeArgs {
     /// Seconds a request may take before it is answered 408 [default: 30].
     #[arg(long, env = "ENA_REQUEST_TIMEOUT_SECS")]
     pub request_timeout_secs: Option<u64>,
+    /// The audit log's origin (a schema-less URL naming this log) [default: localhost/ena/audit].
+    #[arg(long, env = "ENA_AUDIT_ORIGIN")]
+    pub audit_origin: Option<String>,
+    /// Follow-up rules file (TOML, see data/audit/rules.toml) [default: the shipped rules].
+    #[arg(long, env = "ENA_AUDIT_RULES")]
+    pub audit_rules: Option<PathBuf>,
 }
 
 /// The file layer; unknown keys are refused so a typo is not silently ignored.
@@ -72,6 +80,8 @@ struct FileSettings {
     log_level: Option<String>,
     body_limit: Option<usize>,
     request_timeout_secs: Option<u64>,
+    audit_origin: Option<String>,
+    audit_rules: Option<PathBuf>,
 }
 
 /// What `serve` runs with.
@@ -84,6 +94,8 @@ pub struct Settings {
     pub log_level: String,
     pub body_limit: usize,
     pub request_timeout: Duration,
+    pub audit_origin: String,
+    pub audit_rules: ena_audit::RuleSet,
 }
 
 fn read_file(args: &ServeArgs) -> anyhow::Result<FileSettings> {
@@ -123,7 +135,21 @@ pub fn resolve(args: &ServeArgs) -> anyhow::Result<Settings> {
     if timeout == 0 {
         bail!("request timeout must be at least 1 second");
     }
+    let audit_origin = args.audit_origin.clone().or(file.audit_origin).unwrap_or_else(|| "localhost/ena/audit".into());
+    if audit_origin.is_empty() || audit_origin.contains([' ', '+', '\n']) {
+        bail!("audit origin {audit_origin:?} must be non-empty without spaces or '+', e.g. agency.example/ena/audit");
+    }
+    let audit_rules = match args.audit_rules.clone().or(file.audit_rules) {
+        Some(path) => {
+            let text =
+                std::fs::read_to_string(&path).with_context(|| format!("cannot read rules file {}", path.display()))?;
+            ena_audit::RuleSet::parse(&text).map_err(|e| anyhow::anyhow!("rules file {}: {e}", path.display()))?
+        }
+        None => ena_audit::RuleSet::shipped(),
+    };
     Ok(Settings {
+        audit_origin,
+        audit_rules,
         listen,
         data_dir: args.data_dir.clone().or(file.data_dir).unwrap_or_else(|| PathBuf::from("ena-data")),
         database_url,
@@ -152,6 +178,8 @@ fn from_file(path: &Path) -> anyhow::Result<Settings> {
         log_level: None,
         body_limit: None,
         request_timeout_secs: None,
+        audit_origin: None,
+        audit_rules: None,
     })
 }
 
@@ -179,6 +207,8 @@ mod tests {
             log_level: None,
             body_limit: None,
             request_timeout_secs: None,
+            audit_origin: None,
+            audit_rules: None,
         };
         assert_eq!(resolve(&args).unwrap().listen.port(), 7777);
         args.listen = None;

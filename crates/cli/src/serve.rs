@@ -91,8 +91,15 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
     let address = listener.local_addr()?;
-    let config = ServerConfig { body_limit: settings.body_limit, request_timeout: settings.request_timeout };
-    let state = AppState::new(store.clone(), config);
+    let config = ServerConfig {
+        audit_origin: settings.audit_origin.clone(),
+        audit_rules: settings.audit_rules.clone(),
+        body_limit: settings.body_limit,
+        request_timeout: settings.request_timeout,
+    };
+    let state = AppState::open(store.clone(), config, &settings.data_dir).await.map_err(|e| {
+        anyhow::anyhow!("opening the audit log and keys in {} failed: {e}", settings.data_dir.display())
+    })?;
     tracing::info!(
         %database,
         startup_ms = started.elapsed().as_millis() as u64,

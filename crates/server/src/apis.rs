@@ -57,5 +57,15 @@ pub const PLAN_API: ApiDescriptor = ApiDescriptor {
     description_en: "Long-term plan: building blocks, dependencies, status and the cost model (schablon, development/operations, totals).",
 };
 
+pub const AUDIT_API: ApiDescriptor = ApiDescriptor {
+    id: "audit",
+    name: "ena audit API",
+    version: "1.0.0",
+    released: "2026-11-29",
+    status: "active",
+    description_sv: "Spårbarhet: manipuleringssäker transparenslogg (RFC 9162) med signerade kontrollpunkter, bevis, händelser, larm och vittnessignering.",
+    description_en: "Traceability: tamper-evident transparency log (RFC 9162) with signed checkpoints, proofs, events, alerts and witness cosigning.",
+};
+
 /// Every API ena serves, in the order the docs list them.
-pub const ALL: &[ApiDescriptor] = &[PLAN_API];
+pub const ALL: &[ApiDescriptor] = &[PLAN_API, AUDIT_API];

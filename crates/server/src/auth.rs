@@ -77,7 +77,11 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 /// The request's audit context for an anonymous or not yet authenticated caller.
 pub fn context(parts: &Parts, actor: Actor) -> Context {
-    Context { actor, on_behalf_of: None, correlation_id: parts.extensions.get::<TraceContext>().map(|t| t.trace_id.clone()) }
+    Context {
+        actor,
+        on_behalf_of: None,
+        correlation_id: parts.extensions.get::<TraceContext>().map(|t| t.trace_id.clone()),
+    }
 }
 
 /// The action a request attempts, for audit events: `METHOD /route/template`.
@@ -110,7 +114,8 @@ impl FromRequestParts<AppState> for Operator {
         }
         let reason = if bearer.is_some() { "the bearer token is not valid" } else { "no bearer token was sent" };
         let anonymous = Actor { kind: ActorKind::Anonymous, id: "anonymous".into(), organisation: None };
-        let event = context(parts, anonymous).event(&attempted_action(parts), None, AuditResult::Denied, Some(reason.into()));
+        let event =
+            context(parts, anonymous).event(&attempted_action(parts), None, AuditResult::Denied, Some(reason.into()));
         if let Err(e) = state.audit.record(vec![event]).await {
             tracing::error!(error = %e, "could not record a denied request in the audit log");
         }

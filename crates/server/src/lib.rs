@@ -6,6 +6,7 @@
 //! (tests drive it with `oneshot`); `serve` runs it on a listener until a shutdown signal.
 
 pub mod apis;
+pub mod auth;
 pub mod extract;
 pub mod openapi;
 pub mod portal;
@@ -31,6 +32,10 @@ use tower_http::timeout::TimeoutLayer;
 /// Limits and switches of the HTTP server.
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
+    /// The audit log's origin line and key name (a schema-less URL naming this log).
+    pub audit_origin: String,
+    /// Follow-up rules evaluated on the audit log.
+    pub audit_rules: ena_audit::RuleSet,
     /// Largest request body accepted, in bytes.
     pub body_limit: usize,
     /// Longest a request may take before it is answered 408.
@@ -39,7 +44,12 @@ pub struct ServerConfig {
 
 impl Default for ServerConfig {
     fn default() -> ServerConfig {
-        ServerConfig { body_limit: 1024 * 1024, request_timeout: Duration::from_secs(30) }
+        ServerConfig {
+            audit_origin: "localhost/ena/audit".into(),
+            audit_rules: ena_audit::RuleSet::shipped(),
+            body_limit: 1024 * 1024,
+            request_timeout: Duration::from_secs(30),
+        }
     }
 }
 
@@ -51,14 +61,46 @@ pub struct AppState {
     pub plans: ena_plan::Plans,
     pub config: ServerConfig,
     pub metrics: PrometheusHandle,
+    /// The transparency log every block records its audit events in.
+    pub audit: ena_audit::AuditLog,
+    /// This node's witness key (cosigns other logs' checkpoints).
+    pub witness: std::sync::Arc<ena_audit::NoteSigner>,
+    /// The operator credential (until the identity block brings real identities).
+    pub operator: auth::OperatorToken,
     /// The OpenAPI document, built once.
     pub openapi: axum::body::Bytes,
 }
 
+/// File names of the keys in the data directory.
+pub const AUDIT_KEY_FILE: &str = "audit-log.key";
+pub const WITNESS_KEY_FILE: &str = "witness.key";
+
 impl AppState {
-    pub fn new(store: Store, config: ServerConfig) -> AppState {
+    /// Open everything the server needs on a prepared store; keys and the operator token live in
+    /// `data_dir` (created on first start, mode 0600).
+    pub async fn open(
+        store: Store,
+        config: ServerConfig,
+        data_dir: &std::path::Path,
+    ) -> Result<AppState, Box<dyn std::error::Error + Send + Sync>> {
+        let signer = ena_audit::NoteSigner::load_or_create(&data_dir.join(AUDIT_KEY_FILE), &config.audit_origin)?;
+        let witness = ena_audit::NoteSigner::load_or_create(
+            &data_dir.join(WITNESS_KEY_FILE),
+            &format!("{}/witness", config.audit_origin),
+        )?;
+        let audit = ena_audit::AuditLog::open(store.clone(), signer, config.audit_rules.clone()).await?;
+        let operator = auth::OperatorToken::load_or_create(data_dir)?;
         let openapi = axum::body::Bytes::from(serde_json::to_vec(&openapi::document()).unwrap_or_default());
-        AppState { plans: ena_plan::Plans::new(store.clone()), store, config, metrics: metrics_handle(), openapi }
+        Ok(AppState {
+            plans: ena_plan::Plans::new(store.clone()),
+            store,
+            config,
+            metrics: metrics_handle(),
+            audit,
+            witness: std::sync::Arc::new(witness),
+            operator,
+            openapi,
+        })
     }
 }
 
@@ -108,6 +150,7 @@ pub fn app(state: AppState) -> Router {
     ];
     let mut router = Router::new()
         .merge(routes::plan::router())
+        .merge(routes::audit::router())
         .merge(routes::system::router())
         .merge(routes::docs::router())
         .merge(portal::router())

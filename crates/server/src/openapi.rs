@@ -53,18 +53,52 @@ pub struct InvalidParameter {
         crate::routes::plan::get_block,
         crate::routes::plan::cost_summary,
         crate::routes::plan::calculate,
+        crate::routes::plan::get_plan,
+        crate::routes::plan::replace_plan,
+        crate::routes::audit::api_info,
+        crate::routes::audit::checkpoint,
+        crate::routes::audit::verifier_key,
+        crate::routes::audit::entry,
+        crate::routes::audit::inclusion,
+        crate::routes::audit::consistency,
+        crate::routes::audit::append,
+        crate::routes::audit::list_events,
+        crate::routes::audit::search_events,
+        crate::routes::audit::alerts,
+        crate::routes::audit::cosign,
         crate::routes::system::healthz,
         crate::routes::system::readyz,
         crate::routes::system::metrics,
         crate::routes::docs::openapi_json,
     ),
     components(schemas(ProblemSchema, InvalidParameter)),
+    modifiers(&SecuritySchemes),
     tags(
         (name = "plan", description = "Plan and portfolio: building blocks and the cost model (seed chapters 2–4)"),
+        (name = "audit", description = "Spårbarhet: the transparency log"),
         (name = "system", description = "Liveness, readiness, metrics and this document"),
     )
 )]
 struct ApiDoc;
+
+/// The operator token (until the identity block): `Authorization: Bearer <token>`.
+struct SecuritySchemes;
+
+impl utoipa::Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "operatorToken",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("The operator token from `ena admin token --data-dir DIR`"))
+                    .build(),
+            ),
+        );
+    }
+}
 
 fn problem_example(code: ErrorCode, path: &str, detail: &str, fields: Vec<ena_core::FieldError>) -> Value {
     let mut problem = Problem::new(code, detail);
@@ -129,6 +163,31 @@ fn success_example(operation_id: &str) -> Option<Value> {
         }
         "getBlock" => serde_json::to_value(block_views(&plan).into_iter().find(|b| b.id == "mina-ombud")?).ok()?,
         "getCostSummary" | "calculateCosts" => serde_json::to_value(compute(&plan)).ok()?,
+        "getPlan" => serde_json::to_value(&plan).ok()?,
+        "replacePlan" => serde_json::to_value(compute(&plan)).ok()?,
+        "auditApiInfo" => serde_json::to_value(apis::AUDIT_API.info()).ok()?,
+        "getEntry" => json!({
+            "index": 0,
+            "leafHash": "HbJXc0Lx6s0q4mAoC6o2sRzrO3lQG/5uMHPE0CWZ6qU=",
+            "data": "eyJhY3Rpb24iOiJwbGFuLnJlcGxhY2UiLCJhY3RvciI6eyJpZCI6Im9wZXJhdG9yIiwia2luZCI6InN5c3RlbSJ9LCJvdXRjb21lIjp7InJlc3VsdCI6ImFsbG93ZWQifSwidGltZSI6IjIwMjYtMTEtMjlUMDc6MDA6MDBaIn0=",
+            "event": audit_event_example(),
+        }),
+        "getInclusionProof" => {
+            json!({ "index": 3, "treeSize": 8, "proof": ["lqKW0iTyhcZ77pPDD4owkVfw2qNdxbh+QQt4YwoJz8c=", "Xwg/ChozygdqlSeYMlgNs+DvRYS9/x9UyKNg9Q3jAx4=", "a0eq8p7jwq+a+Im8H7klTavTEXfxYjLdaqsDXKOb9uQ="] })
+        }
+        "getConsistencyProof" => {
+            json!({ "from": 4, "to": 8, "proof": ["Xwg/ChozygdqlSeYMlgNs+DvRYS9/x9UyKNg9Q3jAx4="] })
+        }
+        "appendEvents" => json!({ "firstIndex": 41, "count": 1, "treeSize": 42, "checkpoint": CHECKPOINT_EXAMPLE }),
+        "listEvents" | "searchEvents" | "listAlerts" => json!({
+            "items": [{ "index": 41, "leafHash": "HbJXc0Lx6s0q4mAoC6o2sRzrO3lQG/5uMHPE0CWZ6qU=", "data": "eyJhY3Rpb24iOiJwbGFuLnJlcGxhY2UifQ==", "event": audit_event_example() }],
+            "page": 1, "limit": 20, "hasMore": false
+        }),
+        "cosignCheckpoint" => json!({
+            "cosignature": "— localhost/ena/audit/witness jWbPPwAAAABkGFDLEZMHwSRaJNiIDoe9DYn/zXcrtPHeolMI5OWXEhZCB9dlrDJsX3b2oyin1nPZqhf5nNo0xUe+mbIUBkBIfZ+qnA==\n",
+            "checkpoint": format!("{CHECKPOINT_EXAMPLE}— localhost/ena/audit/witness jWbPPwAAAABkGFDLEZMHwSRaJNiIDoe9DYn/zXcrtPHeolMI5OWXEhZCB9dlrDJsX3b2oyin1nPZqhf5nNo0xUe+mbIUBkBIfZ+qnA==\n"),
+            "cosignerKey": "localhost/ena/audit/witness+5a3d1f2e+BH8n0eN1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0c1d2",
+        }),
         "healthz" => json!({ "status": "ok" }),
         "readyz" => json!({ "status": "ready", "database": "sqlite" }),
         "openApiDocument" => {
@@ -137,6 +196,28 @@ fn success_example(operation_id: &str) -> Option<Value> {
         _ => return None,
     };
     Some(value)
+}
+
+const CHECKPOINT_EXAMPLE: &str = "localhost/ena/audit\n42\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n\n— localhost/ena/audit Az3grlgtzPICa5OS8npVmf1Myq/5IZniMp+ZJurmRDeOoRDe4URYN7u5/Zhcyv2q1gGzGku9nTo+zyWE+xeMcTOAYQ8=\n";
+
+fn audit_event_example() -> Value {
+    json!({
+        "time": "2026-11-29T07:00:00Z",
+        "actor": { "kind": "system", "id": "operator" },
+        "action": "plan.replace",
+        "object": { "type": "plan", "id": "plan" },
+        "outcome": { "result": "allowed" },
+        "correlationId": "4bf92f3577b34da6a3ce929d0e0e4736"
+    })
+}
+
+/// The `text/plain` example of an operation.
+fn text_example(operation_id: &str) -> &'static str {
+    match operation_id {
+        "getCheckpoint" => CHECKPOINT_EXAMPLE,
+        "getVerifierKey" => "localhost/ena/audit+2a64d13b+AUh7q2S0m0TJ2uIwd0lNVkmXyvA3dxKX9EkH4A2rOQ9n\n",
+        _ => METRICS_EXAMPLE,
+    }
 }
 
 const METRICS_EXAMPLE: &str = "# TYPE http_requests_total counter\n\
@@ -204,7 +285,7 @@ pub fn document() -> Value {
                     let example = if media_type == PROBLEM_JSON {
                         Some(problem_for(status, path))
                     } else if media_type.starts_with("text/plain") {
-                        Some(json!(METRICS_EXAMPLE))
+                        Some(json!(text_example(&operation_id)))
                     } else {
                         success_example(&operation_id)
                     };
@@ -217,9 +298,21 @@ pub fn document() -> Value {
                 operation.get_mut("requestBody").and_then(|b| b.get_mut("content")).and_then(Value::as_object_mut)
             {
                 for (_, media) in body.iter_mut() {
-                    if operation_id == "calculateCosts" {
-                        media["example"] = serde_json::to_value(Plan::shipped()).unwrap_or(Value::Null);
-                    }
+                    media["example"] = match operation_id.as_str() {
+                        "calculateCosts" | "replacePlan" => {
+                            serde_json::to_value(Plan::shipped()).unwrap_or(Value::Null)
+                        }
+                        "appendEvents" => audit_event_example(),
+                        "searchEvents" => {
+                            json!({ "correlationId": "4bf92f3577b34da6a3ce929d0e0e4736", "outcome": "denied", "limit": 20, "page": 1 })
+                        }
+                        "cosignCheckpoint" => json!({
+                            "checkpoint": CHECKPOINT_EXAMPLE,
+                            "verifierKey": "localhost/ena/audit+2a64d13b+AUh7q2S0m0TJ2uIwd0lNVkmXyvA3dxKX9EkH4A2rOQ9n",
+                            "proof": ["Xwg/ChozygdqlSeYMlgNs+DvRYS9/x9UyKNg9Q3jAx4="]
+                        }),
+                        _ => Value::Null,
+                    };
                 }
             }
         }

@@ -15,6 +15,8 @@ pub struct TestServer {
     pub label: String,
     pub client: reqwest::Client,
     pub db: TestStore,
+    /// The server's data directory (keys, operator token).
+    pub data_dir: tempfile::TempDir,
     shutdown: Option<oneshot::Sender<()>>,
 }
 
@@ -28,7 +30,8 @@ impl TestServer {
         ena_server::prepare_store(&db.store).await.expect("prepare test database");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
         let addr = listener.local_addr().expect("local addr");
-        let state = AppState::new(db.store.clone(), config);
+        let data_dir = tempfile::tempdir().expect("data dir");
+        let state = AppState::open(db.store.clone(), config, data_dir.path()).await.expect("open app state");
         let (tx, rx) = oneshot::channel::<()>();
         tokio::spawn(async move {
             let _ = ena_server::serve(listener, state, async {
@@ -41,6 +44,7 @@ impl TestServer {
             label: db.label.clone(),
             client: reqwest::Client::builder().build().expect("http client"),
             db,
+            data_dir,
             shutdown: Some(tx),
         }
     }
@@ -56,6 +60,14 @@ impl TestServer {
             servers.push(TestServer::start_with(db, config.clone()).await);
         }
         servers
+    }
+
+    /// The operator token the server created in its data directory.
+    pub fn operator_token(&self) -> String {
+        std::fs::read_to_string(ena_server::auth::token_path(self.data_dir.path()))
+            .expect("operator token")
+            .trim()
+            .to_owned()
     }
 
     pub fn url(&self, path: &str) -> String {

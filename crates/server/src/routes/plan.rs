@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::apis::{ApiInfo, PLAN_API};
+use crate::auth::Operator;
 use crate::extract::{ApiJson, ApiQuery};
 use crate::problem::ApiError;
 
@@ -21,6 +22,7 @@ pub fn router() -> Router<AppState> {
         .route("/plan/v1/blocks/{id}", get(get_block))
         .route("/plan/v1/cost-summary", get(cost_summary))
         .route("/plan/v1/cost-calculations", post(calculate))
+        .route("/plan/v1/plan", get(get_plan).put(replace_plan))
 }
 
 /// About this API (REST API profile VER.06).
@@ -90,4 +92,31 @@ pub async fn cost_summary(State(state): State<AppState>) -> Result<Response, Api
     ))]
 pub async fn calculate(ApiJson(plan): ApiJson<Plan>) -> Result<Json<CostReport>, ApiError> {
     Ok(Json(ena_plan::calculate(&plan)?))
+}
+
+/// The stored plan, in the shape `PUT` takes.
+#[utoipa::path(get, path = "/plan/v1/plan", tag = "plan", operation_id = "getPlan",
+    responses((status = 200, description = "The whole stored plan", body = Plan)))]
+pub async fn get_plan(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let snapshot = state.plans.snapshot().await?;
+    Ok(Json(&snapshot.plan).into_response())
+}
+
+/// Replace the stored plan (operator). Every attempt, valid or not, is an audit event.
+#[utoipa::path(put, path = "/plan/v1/plan", tag = "plan", operation_id = "replacePlan",
+    request_body(content = Plan, description = "A whole plan, as returned by GET", content_type = "application/json"),
+    security(("operatorToken" = [])),
+    responses(
+        (status = 200, description = "Stored; the cost model's result for the new plan", body = CostReport),
+        (status = 400, description = "Malformed JSON, a body that does not match the schema, or a plan that breaks a rule; invalid-parameters names each field; nothing is stored", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 401, description = "No valid operator token; the attempt is recorded", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+    ))]
+pub async fn replace_plan(
+    State(state): State<AppState>,
+    operator: Operator,
+    ApiJson(plan): ApiJson<Plan>,
+) -> Result<Response, ApiError> {
+    state.plans.replace_plan(&state.audit, &operator.ctx, &plan).await?;
+    let snapshot = state.plans.cost_summary().await?;
+    Ok(Json(&snapshot.report).into_response())
 }

@@ -1,0 +1,514 @@
+//! `/audit/v1`: the transparency log — checkpoint, verifier key, entries, proofs, events, alerts, witness.
+
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use ena_audit::event::Result as AuditResult;
+use ena_audit::log::b64;
+use ena_audit::merkle::Hash;
+use ena_audit::repo::EventFilter;
+use ena_audit::{AuditEvent, Entry, LogError};
+use ena_core::{ErrorCode, FieldError, PersonId};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::AppState;
+use crate::apis::{AUDIT_API, ApiInfo};
+use crate::auth::Operator;
+use crate::extract::{ApiJson, ApiQuery};
+use crate::problem::ApiError;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/audit/v1/api-info", get(api_info))
+        .route("/audit/v1/checkpoint", get(checkpoint))
+        .route("/audit/v1/verifier-key", get(verifier_key))
+        .route("/audit/v1/entries/{index}", get(entry))
+        .route("/audit/v1/proofs/inclusion", get(inclusion))
+        .route("/audit/v1/proofs/consistency", get(consistency))
+        .route("/audit/v1/events", post(append).get(list_events))
+        .route("/audit/v1/event-searches", post(search_events))
+        .route("/audit/v1/alerts", get(alerts))
+        .route("/audit/v1/witness/cosign", post(cosign))
+}
+
+impl From<LogError> for ApiError {
+    fn from(error: LogError) -> ApiError {
+        match error {
+            LogError::BadParameter { name, value, reason } => ApiError::invalid(
+                ErrorCode::InvalidParameter,
+                format!("{name}: {reason}."),
+                vec![FieldError::new(name, value, reason)],
+            ),
+            LogError::NoEntry(index) => {
+                ApiError::new(ErrorCode::ResourceNotFound, format!("The log has no entry {index}."))
+            }
+            other => ApiError::internal(&other),
+        }
+    }
+}
+
+/// About this API (REST API profile VER.06).
+#[utoipa::path(get, path = "/audit/v1/api-info", tag = "audit", operation_id = "auditApiInfo",
+    responses((status = 200, description = "Name, version, release date, status and documentation of the API", body = ApiInfo)))]
+pub async fn api_info() -> Json<ApiInfo> {
+    Json(AUDIT_API.info())
+}
+
+fn text(body: String) -> Response {
+    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response()
+}
+
+/// The latest signed checkpoint (C2SP tlog-checkpoint signed note).
+#[utoipa::path(get, path = "/audit/v1/checkpoint", tag = "audit", operation_id = "getCheckpoint",
+    responses((status = 200, description = "Origin, tree size and base64 root hash, then an Ed25519 note signature line", body = String, content_type = "text/plain")))]
+pub async fn checkpoint(State(state): State<AppState>) -> Result<Response, ApiError> {
+    Ok(text(state.audit.checkpoint().await?))
+}
+
+/// The log's verifier key (C2SP signed-note vkey).
+#[utoipa::path(get, path = "/audit/v1/verifier-key", tag = "audit", operation_id = "getVerifierKey",
+    responses((status = 200, description = "`<name>+<key id>+<base64(0x01 ‖ Ed25519 public key)>`", body = String, content_type = "text/plain")))]
+pub async fn verifier_key(State(state): State<AppState>) -> Response {
+    text(format!("{}\n", state.audit.verifier_key()))
+}
+
+/// One entry: the exact leaf bytes and the parsed event.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EntryView {
+    pub index: u64,
+    /// Base64 of `SHA-256(0x00 ‖ data)`.
+    pub leaf_hash: String,
+    /// Base64 of the leaf bytes: the RFC 8785 canonical JSON of `event`.
+    pub data: String,
+    pub event: AuditEvent,
+}
+
+impl From<Entry> for EntryView {
+    fn from(e: Entry) -> EntryView {
+        EntryView { index: e.index, leaf_hash: b64(&e.leaf_hash), data: STANDARD.encode(&e.data), event: e.event }
+    }
+}
+
+fn parse_index(raw: &str, name: &'static str) -> Result<u64, ApiError> {
+    raw.parse::<u64>().map_err(|_| {
+        ApiError::invalid(
+            ErrorCode::InvalidParameter,
+            format!("{name} must be a non-negative integer."),
+            vec![FieldError::new(name, raw, "must be a non-negative integer")],
+        )
+    })
+}
+
+/// Read one entry by index.
+#[utoipa::path(get, path = "/audit/v1/entries/{index}", tag = "audit", operation_id = "getEntry",
+    params(("index" = u64, Path, description = "Leaf index, from 0")),
+    responses(
+        (status = 200, description = "The entry", body = EntryView),
+        (status = 400, description = "The index is not a non-negative integer", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 404, description = "No entry has this index yet", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+    ))]
+pub async fn entry(State(state): State<AppState>, Path(index): Path<String>) -> Result<Json<EntryView>, ApiError> {
+    let index = parse_index(&index, "index")?;
+    Ok(Json(state.audit.entry(index).await?.into()))
+}
+
+fn required(query: &ApiQuery, name: &'static str) -> Result<u64, ApiError> {
+    match query.str(name) {
+        Some(raw) => parse_index(raw, name),
+        None => Err(ApiError::invalid(
+            ErrorCode::InvalidParameter,
+            format!("The query parameter {name} is required."),
+            vec![FieldError::missing(name, "required")],
+        )),
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct InclusionProof {
+    pub index: u64,
+    pub tree_size: u64,
+    /// Base64 hashes, leaf to root (RFC 9162 §2.1.3).
+    pub proof: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConsistencyProof {
+    pub from: u64,
+    pub to: u64,
+    /// Base64 hashes (RFC 9162 §2.1.4).
+    pub proof: Vec<String>,
+}
+
+fn hashes(proof: &[Hash]) -> Vec<String> {
+    proof.iter().map(b64).collect()
+}
+
+/// Inclusion proof of entry `index` in the tree of `treeSize` entries.
+#[utoipa::path(get, path = "/audit/v1/proofs/inclusion", tag = "audit", operation_id = "getInclusionProof",
+    params(("index" = u64, Query, description = "Leaf index"), ("treeSize" = u64, Query, description = "Tree size, at most the current size")),
+    responses(
+        (status = 200, description = "The proof", body = InclusionProof),
+        (status = 400, description = "A parameter is missing, not an integer, index ≥ treeSize, or treeSize beyond the current size; invalid-parameters names it", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+    ))]
+pub async fn inclusion(State(state): State<AppState>, query: ApiQuery) -> Result<Json<InclusionProof>, ApiError> {
+    let (index, tree_size) = (required(&query, "index")?, required(&query, "treeSize")?);
+    let proof = state.audit.inclusion_proof(index, tree_size).await?;
+    Ok(Json(InclusionProof { index, tree_size, proof: hashes(&proof) }))
+}
+
+/// Consistency proof between tree sizes `from` and `to`.
+#[utoipa::path(get, path = "/audit/v1/proofs/consistency", tag = "audit", operation_id = "getConsistencyProof",
+    params(("from" = u64, Query, description = "Earlier tree size, at least 1"), ("to" = u64, Query, description = "Later tree size, at most the current size")),
+    responses(
+        (status = 200, description = "The proof", body = ConsistencyProof),
+        (status = 400, description = "A parameter is missing, not an integer, from = 0, from > to, or to beyond the current size; invalid-parameters names it", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+    ))]
+pub async fn consistency(State(state): State<AppState>, query: ApiQuery) -> Result<Json<ConsistencyProof>, ApiError> {
+    let (from, to) = (required(&query, "from")?, required(&query, "to")?);
+    let proof = state.audit.consistency_proof(from, to).await?;
+    Ok(Json(ConsistencyProof { from, to, proof: hashes(&proof) }))
+}
+
+/// One event or a batch.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum EventsIn {
+    One(AuditEvent),
+    Many(Vec<AuditEvent>),
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AppendedView {
+    pub first_index: u64,
+    pub count: u64,
+    pub tree_size: u64,
+    /// The signed checkpoint that covers the appended events.
+    pub checkpoint: String,
+}
+
+/// Most events in one POST.
+const MAX_EVENTS: usize = 1000;
+
+/// Check and normalise events sent by a system: RFC 3339 times, an action, valid identity numbers.
+fn check_events(events: &mut [AuditEvent], correlation: &Option<String>) -> Result<(), ApiError> {
+    let mut errors = Vec::new();
+    if events.is_empty() || events.len() > MAX_EVENTS {
+        errors.push(FieldError::new("body", events.len(), format!("send 1 to {MAX_EVENTS} events")));
+    }
+    let many = events.len() > 1;
+    for (i, e) in events.iter_mut().enumerate() {
+        let at = |field: &str| if many { format!("[{i}].{field}") } else { field.to_owned() };
+        if time::OffsetDateTime::parse(&e.time, &time::format_description::well_known::Rfc3339).is_err() {
+            errors.push(FieldError::new(at("time"), &e.time, "must be an RFC 3339 date-time"));
+        }
+        if e.action.trim().is_empty() || e.action.starts_with("alert.") {
+            errors.push(FieldError::new(
+                at("action"),
+                &e.action,
+                "must be non-empty and not start with alert. (reserved for rules)",
+            ));
+        }
+        for (j, subject) in e.data_subjects.iter_mut().enumerate() {
+            match PersonId::parse(subject) {
+                Ok(id) => *subject = id.as_str().to_owned(),
+                Err(err) => {
+                    errors.push(FieldError::new(at(&format!("dataSubjects[{j}]")), "(hidden)", err.to_string()))
+                }
+            }
+        }
+        if e.correlation_id.is_none() {
+            e.correlation_id = correlation.clone();
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(ErrorCode::ValidationFailed, "Some events are invalid; see invalid-parameters.", errors))
+    }
+}
+
+/// Append events of an authorised system (operator token until the identity block lands).
+#[utoipa::path(post, path = "/audit/v1/events", tag = "audit", operation_id = "appendEvents",
+    request_body(content = EventsIn, description = "One event or an array of up to 1000", content_type = "application/json"),
+    security(("operatorToken" = [])),
+    responses(
+        (status = 201, description = "Durable and covered by the returned signed checkpoint", body = AppendedView),
+        (status = 400, description = "Malformed JSON, a body that does not match the event schema, or an invalid event (time, action, data subject); invalid-parameters names each field", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 401, description = "No valid operator token; the attempt is recorded", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+    ))]
+pub async fn append(
+    State(state): State<AppState>,
+    operator: Operator,
+    ApiJson(body): ApiJson<EventsIn>,
+) -> Result<Response, ApiError> {
+    let mut events = match body {
+        EventsIn::One(e) => vec![e],
+        EventsIn::Many(v) => v,
+    };
+    check_events(&mut events, &operator.ctx.correlation_id)?;
+    let a = state.audit.append(events).await?;
+    let view =
+        AppendedView { first_index: a.first_index, count: a.count, tree_size: a.tree_size, checkpoint: a.checkpoint };
+    Ok((StatusCode::CREATED, Json(view)).into_response())
+}
+
+/// A page of events, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EventPage {
+    pub items: Vec<EntryView>,
+    pub page: u32,
+    pub limit: u32,
+    /// Whether another page follows.
+    pub has_more: bool,
+}
+
+/// Filters for a search; all optional. Identity numbers go in a body, never in a URL (RES.02).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EventSearch {
+    pub correlation_id: Option<String>,
+    pub actor: Option<String>,
+    pub data_subject: Option<String>,
+    pub action: Option<String>,
+    /// `allowed`, `denied` or `failed`.
+    pub outcome: Option<AuditResult>,
+    /// RFC 3339, inclusive.
+    pub from: Option<String>,
+    /// RFC 3339, exclusive.
+    pub to: Option<String>,
+    pub limit: Option<i64>,
+    pub page: Option<i64>,
+}
+
+fn rfc3339_utc(name: &str, raw: &Option<String>, errors: &mut Vec<FieldError>) -> Option<String> {
+    let raw = raw.as_ref()?;
+    match time::OffsetDateTime::parse(raw, &time::format_description::well_known::Rfc3339) {
+        Ok(t) => t.to_offset(time::UtcOffset::UTC).format(&time::format_description::well_known::Rfc3339).ok(),
+        Err(_) => {
+            errors.push(FieldError::new(name, raw, "must be an RFC 3339 date-time"));
+            None
+        }
+    }
+}
+
+async fn run_search(
+    state: &AppState,
+    search: EventSearch,
+    action_prefix: Option<&str>,
+) -> Result<Json<EventPage>, ApiError> {
+    let mut errors = Vec::new();
+    let from = rfc3339_utc("from", &search.from, &mut errors);
+    let to = rfc3339_utc("to", &search.to, &mut errors);
+    let subject = match &search.data_subject {
+        Some(raw) => match PersonId::parse(raw) {
+            Ok(id) => Some(id.as_str().to_owned()),
+            Err(e) => {
+                errors.push(FieldError::new("dataSubject", "(hidden)", e.to_string()));
+                None
+            }
+        },
+        None => None,
+    };
+    let page = match ena_core::Page::new(search.limit, search.page) {
+        Ok(page) if errors.is_empty() => page,
+        Ok(_) => return Err(ApiError::invalid(ErrorCode::InvalidParameter, "Some filters are invalid.", errors)),
+        Err(more) => {
+            errors.extend(more);
+            return Err(ApiError::invalid(ErrorCode::InvalidParameter, "Some filters are invalid.", errors));
+        }
+    };
+    let filter = EventFilter {
+        correlation_id: search.correlation_id,
+        actor_id: search.actor,
+        subject,
+        action: search.action,
+        action_prefix: action_prefix.map(str::to_owned),
+        result: search.outcome.map(|o| format!("{o:?}").to_lowercase()),
+        from_time: from,
+        to_time: to,
+    };
+    let offset = u64::from(page.page - 1) * u64::from(page.limit);
+    let mut entries = state.audit.query(&filter, page.limit + 1, offset).await?;
+    let has_more = entries.len() > page.limit as usize;
+    entries.truncate(page.limit as usize);
+    Ok(Json(EventPage {
+        items: entries.into_iter().map(EntryView::from).collect(),
+        page: page.page,
+        limit: page.limit,
+        has_more,
+    }))
+}
+
+fn search_from_query(query: &ApiQuery) -> Result<EventSearch, ApiError> {
+    let mut errors = Vec::new();
+    let outcome = match query.str("outcome") {
+        None => None,
+        Some("allowed") => Some(AuditResult::Allowed),
+        Some("denied") => Some(AuditResult::Denied),
+        Some("failed") => Some(AuditResult::Failed),
+        Some(other) => {
+            errors.push(FieldError::new("outcome", other, "must be allowed, denied or failed"));
+            None
+        }
+    };
+    let search = EventSearch {
+        correlation_id: query.str("correlationId").map(str::to_owned),
+        actor: query.str("actor").map(str::to_owned),
+        data_subject: query.str("dataSubject").map(str::to_owned),
+        action: query.str("action").map(str::to_owned),
+        outcome,
+        from: query.str("from").map(str::to_owned),
+        to: query.str("to").map(str::to_owned),
+        limit: query.int("limit", &mut errors),
+        page: query.int("page", &mut errors),
+    };
+    if errors.is_empty() {
+        Ok(search)
+    } else {
+        Err(ApiError::invalid(ErrorCode::InvalidParameter, "Some filters are invalid.", errors))
+    }
+}
+
+/// Query events (operator). Prefer `POST /audit/v1/event-searches` for a data subject: identity numbers
+/// do not belong in URLs (RES.02).
+#[utoipa::path(get, path = "/audit/v1/events", tag = "audit", operation_id = "listEvents",
+    params(
+        ("correlationId" = Option<String>, Query, description = "Trace id of the causing request"),
+        ("actor" = Option<String>, Query, description = "Actor id"),
+        ("dataSubject" = Option<String>, Query, description = "Identity number of a data subject (prefer the POST search)"),
+        ("action" = Option<String>, Query, description = "Exact action, e.g. plan.replace"),
+        ("outcome" = Option<String>, Query, description = "allowed, denied or failed"),
+        ("from" = Option<String>, Query, description = "RFC 3339, inclusive"),
+        ("to" = Option<String>, Query, description = "RFC 3339, exclusive"),
+        ("limit" = Option<u32>, Query, description = "1–100, default 20"),
+        ("page" = Option<u32>, Query, description = "From 1"),
+    ),
+    security(("operatorToken" = [])),
+    responses(
+        (status = 200, description = "Matching events, newest first", body = EventPage),
+        (status = 400, description = "A filter is invalid; invalid-parameters names it", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 401, description = "No valid operator token; the attempt is recorded", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+    ))]
+pub async fn list_events(
+    State(state): State<AppState>,
+    _operator: Operator,
+    query: ApiQuery,
+) -> Result<Json<EventPage>, ApiError> {
+    run_search(&state, search_from_query(&query)?, None).await
+}
+
+/// Query events with the filters in the body (operator).
+#[utoipa::path(post, path = "/audit/v1/event-searches", tag = "audit", operation_id = "searchEvents",
+    request_body(content = EventSearch, content_type = "application/json"),
+    security(("operatorToken" = [])),
+    responses(
+        (status = 200, description = "Matching events, newest first", body = EventPage),
+        (status = 400, description = "A filter is invalid; invalid-parameters names it", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 401, description = "No valid operator token; the attempt is recorded", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+    ))]
+pub async fn search_events(
+    State(state): State<AppState>,
+    _operator: Operator,
+    ApiJson(search): ApiJson<EventSearch>,
+) -> Result<Json<EventPage>, ApiError> {
+    run_search(&state, search, None).await
+}
+
+/// Alerts raised by the follow-up rules and the witness, newest first (operator).
+#[utoipa::path(get, path = "/audit/v1/alerts", tag = "audit", operation_id = "listAlerts",
+    params(("limit" = Option<u32>, Query, description = "1–100, default 20"), ("page" = Option<u32>, Query, description = "From 1")),
+    security(("operatorToken" = [])),
+    responses(
+        (status = 200, description = "Alert events", body = EventPage),
+        (status = 400, description = "limit or page is invalid", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 401, description = "No valid operator token; the attempt is recorded", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+    ))]
+pub async fn alerts(
+    State(state): State<AppState>,
+    _operator: Operator,
+    query: ApiQuery,
+) -> Result<Json<EventPage>, ApiError> {
+    let mut errors = Vec::new();
+    let search = EventSearch {
+        limit: query.int("limit", &mut errors),
+        page: query.int("page", &mut errors),
+        ..EventSearch::default()
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::invalid(ErrorCode::InvalidParameter, "Some parameters are invalid.", errors));
+    }
+    run_search(&state, search, Some("alert.")).await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CosignRequest {
+    /// The other log's signed checkpoint note.
+    pub checkpoint: String,
+    /// The other log's verifier key (vkey).
+    pub verifier_key: String,
+    /// Base64 consistency proof from the size this witness last cosigned for that origin (empty the first time).
+    #[serde(default)]
+    pub proof: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CosignResponse {
+    /// The `cosignature/v1` note signature line.
+    pub cosignature: String,
+    /// The checkpoint with the cosignature appended.
+    pub checkpoint: String,
+    /// This witness's cosigner key (vkey, type 0x04).
+    pub cosigner_key: String,
+}
+
+/// Cosign another log's checkpoint if it is consistent with the last one cosigned for its origin.
+#[utoipa::path(post, path = "/audit/v1/witness/cosign", tag = "audit", operation_id = "cosignCheckpoint",
+    request_body(content = CosignRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The cosignature", body = CosignResponse),
+        (status = 400, description = "Unparseable key, note or proof, or a bad log signature; invalid-parameters names the field", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 409, description = "Inconsistent with what this witness cosigned before (split view or rollback); recorded as an alert", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+    ))]
+pub async fn cosign(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<CosignRequest>,
+) -> Result<Json<CosignResponse>, ApiError> {
+    let mut proof = Vec::with_capacity(req.proof.len());
+    for (i, p) in req.proof.iter().enumerate() {
+        let hash: Option<Hash> = STANDARD.decode(p).ok().and_then(|b| b.try_into().ok());
+        proof.push(hash.ok_or_else(|| {
+            ApiError::invalid(
+                ErrorCode::InvalidParameter,
+                "A proof hash is not 32 bytes of base64.",
+                vec![FieldError::new(format!("proof[{i}]"), p, "must be base64 of 32 bytes")],
+            )
+        })?);
+    }
+    use ena_audit::witness::{WitnessError, cosign};
+    match cosign(&state.audit, &state.witness, &req.checkpoint, &req.verifier_key, &proof).await {
+        Ok(c) => Ok(Json(CosignResponse {
+            cosignature: c.cosignature,
+            checkpoint: c.note,
+            cosigner_key: state.witness.cosigner_key(),
+        })),
+        Err(WitnessError::Invalid { field, reason }) => Err(ApiError::invalid(
+            ErrorCode::ValidationFailed,
+            format!("{field}: {reason}."),
+            vec![FieldError::missing(field, reason)],
+        )),
+        Err(WitnessError::Inconsistent(why)) => Err(ApiError::new(ErrorCode::Conflict, why)),
+        Err(other) => Err(ApiError::internal(&other)),
+    }
+}
