@@ -10,6 +10,7 @@ pub mod merkle;
 pub mod note;
 pub mod repo;
 pub mod rules;
+pub mod verify;
 pub mod witness;
 
 pub use event::{Actor, ActorKind, AuditEvent, Context, ObjectRef, Outcome};

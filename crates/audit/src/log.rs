@@ -333,7 +333,7 @@ impl Appender {
 }
 
 /// Add leaf `index` to the right edge, recording every perfect subtree it completes.
-fn push_leaf(frontier: &mut Vec<(NodeKey, Hash)>, index: u64, hash: Hash, nodes: &mut Vec<(NodeKey, Hash)>) {
+pub(crate) fn push_leaf(frontier: &mut Vec<(NodeKey, Hash)>, index: u64, hash: Hash, nodes: &mut Vec<(NodeKey, Hash)>) {
     let (mut key, mut hash) = (NodeKey { level: 0, index }, hash);
     nodes.push((key, hash));
     while let Some(&(left_key, left_hash)) = frontier.last() {

@@ -314,6 +314,38 @@ pub fn verify_consistency(
     Ok(())
 }
 
+/// Verify one proof case in the transparency-dev JSON format: inclusion
+/// `{leafIdx, treeSize, root, leafHash, proof[]}` or consistency `{size1, size2, root1, root2, proof[]}`,
+/// hashes in base64. Returns which kind it was, or why it does not hold.
+pub fn verify_case(case: &serde_json::Value) -> Result<&'static str, String> {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    let bytes = |v: &serde_json::Value| -> Option<Vec<u8>> { STANDARD.decode(v.as_str()?).ok() };
+    let hash = |v: &serde_json::Value| -> Option<Hash> { bytes(v)?.try_into().ok() };
+    let num = |k: &str| case[k].as_u64().ok_or(format!("{k} is missing or not a non-negative integer"));
+    let bad = |what: &str| format!("{what} is not base64 of the right length");
+    let proof: Vec<Hash> = match &case["proof"] {
+        serde_json::Value::Null => Vec::new(),
+        serde_json::Value::Array(items) => {
+            items.iter().map(hash).collect::<Option<_>>().ok_or(bad("a proof component"))?
+        }
+        _ => return Err("proof must be an array of base64 hashes".into()),
+    };
+    if case.get("leafIdx").is_some() {
+        let (index, size) = (num("leafIdx")?, num("treeSize")?);
+        let leaf = hash(&case["leafHash"]).ok_or(bad("leafHash"))?;
+        let root = bytes(&case["root"]).ok_or(bad("root"))?;
+        verify_inclusion(index, size, &leaf, &proof, &root).map(|()| "inclusion").map_err(|e| e.to_string())
+    } else if case.get("size1").is_some() {
+        let (size1, size2) = (num("size1")?, num("size2")?);
+        let root1 = bytes(&case["root1"]).ok_or(bad("root1"))?;
+        let root2 = bytes(&case["root2"]).ok_or(bad("root2"))?;
+        verify_consistency(size1, size2, &proof, &root1, &root2).map(|()| "consistency").map_err(|e| e.to_string())
+    } else {
+        Err("not a proof case: expected leafIdx/treeSize or size1/size2".into())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -424,37 +456,6 @@ mod tests {
         out
     }
 
-    fn bytes(v: &serde_json::Value) -> Option<Vec<u8>> {
-        STANDARD.decode(v.as_str()?).ok()
-    }
-
-    fn hash(v: &serde_json::Value) -> Option<Hash> {
-        bytes(v)?.try_into().ok()
-    }
-
-    fn hashes(v: &serde_json::Value) -> Option<Vec<Hash>> {
-        v.as_array().unwrap_or(&Vec::new()).iter().map(hash).collect()
-    }
-
-    /// Run one case the way `ena audit verify-proof` does; `Err` for any reason the case does not hold.
-    pub(crate) fn run_case(case: &serde_json::Value) -> Result<(), String> {
-        let num = |k: &str| case[k].as_u64().ok_or(format!("{k} missing"));
-        let bad = |what: &str| format!("{what} is not a 32-byte base64 hash");
-        if case.get("leafIdx").is_some() {
-            let (index, size) = (num("leafIdx")?, num("treeSize")?);
-            let leaf = hash(&case["leafHash"]).ok_or(bad("leafHash"))?;
-            let root = bytes(&case["root"]).ok_or(bad("root"))?;
-            let proof = hashes(&case["proof"]).ok_or(bad("a proof component"))?;
-            verify_inclusion(index, size, &leaf, &proof, &root).map_err(|e| e.to_string())
-        } else {
-            let (size1, size2) = (num("size1")?, num("size2")?);
-            let root1 = bytes(&case["root1"]).ok_or(bad("root1"))?;
-            let root2 = bytes(&case["root2"]).ok_or(bad("root2"))?;
-            let proof = hashes(&case["proof"]).ok_or(bad("a proof component"))?;
-            verify_consistency(size1, size2, &proof, &root1, &root2).map_err(|e| e.to_string())
-        }
-    }
-
     #[test]
     fn transparency_dev_inclusion_and_consistency_vectors() {
         let Some(dir) = testdata() else { return };
@@ -464,7 +465,7 @@ mod tests {
             for (path, case) in cases(&dir.join(folder)) {
                 counted += 1;
                 let want_err = case["wantErr"].as_bool().unwrap_or(false);
-                let result = run_case(&case);
+                let result = verify_case(&case);
                 if result.is_err() != want_err {
                     wrong.push(format!("{}: wantErr={want_err}, got {result:?}", path.display()));
                 }

@@ -1,5 +1,6 @@
 //! `ena`: the one binary — `serve` runs everything on one database, `id` and `plan` work offline.
 
+mod audit;
 mod config;
 mod id;
 mod plan_report;
@@ -27,6 +28,56 @@ enum Command {
     /// The long-term plan and its cost model.
     #[command(subcommand)]
     Plan(PlanCommand),
+    /// The tamper-evident audit log (Spårbarhet).
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Operator tools.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Recompute the whole tree from the stored leaves; check every checkpoint's root and signature.
+    /// Exits non-zero naming the first bad index if anything was changed, removed, inserted or forged.
+    Verify {
+        #[command(flatten)]
+        location: audit::LogLocation,
+        /// The log's verifier key (default: derived from the key in the data directory).
+        #[arg(long)]
+        verifier_key: Option<String>,
+        /// The log's origin, when reading its key from the data directory [default: localhost/ena/audit].
+        #[arg(long, env = "ENA_AUDIT_ORIGIN")]
+        origin: Option<String>,
+    },
+    /// Verify one inclusion or consistency proof case (transparency-dev JSON format).
+    VerifyProof {
+        #[arg(long)]
+        file: PathBuf,
+    },
+    /// Print one entry: its event and leaf hash.
+    Show {
+        index: u64,
+        #[command(flatten)]
+        location: audit::LogLocation,
+    },
+    /// Print the latest entries, oldest first (identity numbers masked).
+    Tail {
+        /// How many entries.
+        #[arg(short = 'n', long, default_value_t = 20)]
+        count: u32,
+        #[command(flatten)]
+        location: audit::LogLocation,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Print the operator token a server created in its data directory.
+    Token {
+        #[arg(long, env = "ENA_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -56,6 +107,13 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Id(IdCommand::Parse { id }) => id::parse(&id),
         Command::Plan(PlanCommand::Report { file, format }) => plan_report::run(file.as_deref(), format),
+        Command::Audit(AuditCommand::Verify { location, verifier_key, origin }) => {
+            audit::verify(&location, verifier_key.as_deref(), origin.as_deref())
+        }
+        Command::Audit(AuditCommand::VerifyProof { file }) => audit::verify_proof(&file),
+        Command::Audit(AuditCommand::Show { index, location }) => audit::show(&location, index),
+        Command::Audit(AuditCommand::Tail { count, location }) => audit::tail(&location, count),
+        Command::Admin(AdminCommand::Token { data_dir }) => audit::admin_token(data_dir.as_deref()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
