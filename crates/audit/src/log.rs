@@ -20,6 +20,8 @@ use crate::rules::{Evaluator, RuleSet};
 
 /// Most events committed in one transaction.
 const MAX_BATCH: usize = 4096;
+/// How often the appender yields to let ready writers enqueue before it commits a batch.
+const GATHER_YIELDS: usize = 4;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LogError {
@@ -57,7 +59,21 @@ pub trait AuditSink: Send + Sync {
 
 struct Request {
     events: Vec<AuditEvent>,
+    /// The events' leaf rows, prepared by the caller (canonical bytes and hashes in parallel, not in the
+    /// single appender task).
+    leaves: Vec<(LeafRow, Hash)>,
     reply: Option<oneshot::Sender<Result<Appended, LogError>>>,
+}
+
+fn prepare(events: &[AuditEvent]) -> Vec<(LeafRow, Hash)> {
+    events
+        .iter()
+        .map(|e| {
+            let row = leaf_row(e);
+            let hash = merkle::leaf_hash(&row.data);
+            (row, hash)
+        })
+        .collect()
 }
 
 /// A handle on the log; cheap to clone.
@@ -66,6 +82,8 @@ pub struct AuditLog {
     store: Store,
     signer: Arc<NoteSigner>,
     queue: mpsc::Sender<Request>,
+    /// The size this process last committed or read; a request beyond it asks the database.
+    known_size: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl std::fmt::Debug for AuditLog {
@@ -95,10 +113,17 @@ impl AuditLog {
     pub async fn open(store: Store, signer: NoteSigner, rules: RuleSet) -> Result<AuditLog, LogError> {
         let state = Appender::load(&store).await?;
         let signer = Arc::new(signer);
+        let known_size = Arc::new(std::sync::atomic::AtomicU64::new(state.size));
         let (queue, rx) = mpsc::channel(16 * 1024);
-        let appender = Appender { store: store.clone(), signer: signer.clone(), state, rules: Evaluator::new(rules) };
+        let appender = Appender {
+            store: store.clone(),
+            signer: signer.clone(),
+            state,
+            rules: Evaluator::new(rules),
+            known_size: known_size.clone(),
+        };
         tokio::spawn(appender.run(rx));
-        Ok(AuditLog { store, signer, queue })
+        Ok(AuditLog { store, signer, queue, known_size })
     }
 
     pub fn store(&self) -> &Store {
@@ -125,12 +150,22 @@ impl AuditLog {
             return Err(bad("events", 0, "at least one event is needed"));
         }
         let (tx, rx) = oneshot::channel();
-        self.queue.send(Request { events, reply: Some(tx) }).await.map_err(|_| LogError::Closed)?;
+        let leaves = prepare(&events);
+        self.queue.send(Request { events, leaves, reply: Some(tx) }).await.map_err(|_| LogError::Closed)?;
         rx.await.map_err(|_| LogError::Closed)?
     }
 
     pub async fn size(&self) -> Result<u64, LogError> {
-        Ok(repo::size(&self.store).await?)
+        let size = repo::size(&self.store).await?;
+        self.known_size.fetch_max(size, std::sync::atomic::Ordering::Relaxed);
+        Ok(size)
+    }
+
+    /// A size at least `wanted` if the log has one: the cached size when it suffices (sizes only grow),
+    /// else the database's (another process may have appended).
+    async fn size_for(&self, wanted: u64) -> Result<u64, LogError> {
+        let known = self.known_size.load(std::sync::atomic::Ordering::Relaxed);
+        if wanted <= known { Ok(known) } else { self.size().await }
     }
 
     /// The latest signed checkpoint (a checkpoint of the empty tree before the first append).
@@ -156,7 +191,7 @@ impl AuditLog {
 
     /// Inclusion proof of `index` in the tree of `tree_size` (which must not exceed the current size).
     pub async fn inclusion_proof(&self, index: u64, tree_size: u64) -> Result<Vec<Hash>, LogError> {
-        let size = self.size().await?;
+        let size = self.size_for(tree_size).await?;
         if tree_size == 0 || tree_size > size {
             return Err(bad("treeSize", tree_size, format!("must be between 1 and the current tree size {size}")));
         }
@@ -169,7 +204,7 @@ impl AuditLog {
 
     /// Consistency proof between tree sizes `from` and `to`.
     pub async fn consistency_proof(&self, from: u64, to: u64) -> Result<Vec<Hash>, LogError> {
-        let size = self.size().await?;
+        let size = self.size_for(to).await?;
         if from == 0 {
             return Err(bad("from", from, "must be at least 1 (nothing is proven about the empty tree)"));
         }
@@ -217,6 +252,7 @@ struct Appender {
     signer: Arc<NoteSigner>,
     state: State,
     rules: Evaluator,
+    known_size: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Appender {
@@ -241,20 +277,29 @@ impl Appender {
         loop {
             let mut batch: Vec<Request> = Vec::new();
             if !pending_alerts.is_empty() {
-                batch.push(Request { events: std::mem::take(&mut pending_alerts), reply: None });
+                let events = std::mem::take(&mut pending_alerts);
+                batch.push(Request { leaves: prepare(&events), events, reply: None });
             } else {
                 match rx.recv().await {
                     Some(first) => batch.push(first),
                     None => return,
                 }
             }
-            // Group commit: take whatever else is already waiting, up to the batch limit.
+            // Group commit: take whatever else is waiting, up to the batch limit. Writers just answered by
+            // the previous commit are about to send their next event; yielding a few times lets them run
+            // first, so a batch holds every ready writer instead of the few that were quickest. When no
+            // one else is runnable, a yield returns at once: a lone writer pays nothing.
             let mut count: usize = batch.iter().map(|r| r.events.len()).sum();
+            let mut yields = 0;
             while count < MAX_BATCH {
                 match rx.try_recv() {
                     Ok(more) => {
                         count += more.events.len();
                         batch.push(more);
+                    }
+                    Err(_) if yields < GATHER_YIELDS => {
+                        yields += 1;
+                        tokio::task::yield_now().await;
                     }
                     Err(_) => break,
                 }
@@ -291,17 +336,18 @@ impl Appender {
 
     /// Commit one batch; on a moved head (another process appended) reload and retry.
     async fn commit(&mut self, batch: &[Request]) -> Result<Vec<Appended>, LogError> {
-        let leaves: Vec<LeafRow> = batch.iter().flat_map(|r| r.events.iter()).map(leaf_row).collect();
+        let leaves: Vec<LeafRow> = batch.iter().flat_map(|r| r.leaves.iter().map(|(row, _)| row.clone())).collect();
+        let hashes: Vec<Hash> = batch.iter().flat_map(|r| r.leaves.iter().map(|(_, h)| *h)).collect();
         for _attempt in 0..5 {
             let old_size = self.state.size;
             let mut frontier = self.state.frontier.clone();
             let mut nodes = Vec::with_capacity(leaves.len() * 2);
-            for (i, leaf) in leaves.iter().enumerate() {
-                push_leaf(&mut frontier, old_size + i as u64, merkle::leaf_hash(&leaf.data), &mut nodes);
+            for (i, hash) in hashes.iter().enumerate() {
+                push_leaf(&mut frontier, old_size + i as u64, *hash, &mut nodes);
             }
             let new_size = old_size + leaves.len() as u64;
-            let hashes: Vec<Hash> = frontier.iter().map(|(_, h)| *h).collect();
-            let root = merkle::fold(&hashes).unwrap_or_else(merkle::empty_root);
+            let edge: Vec<Hash> = frontier.iter().map(|(_, h)| *h).collect();
+            let root = merkle::fold(&edge).unwrap_or_else(merkle::empty_root);
             let note =
                 self.signer.sign_note(&Checkpoint { origin: self.signer.name().into(), size: new_size, root }.body());
             match repo::append(&self.store, &Batch { old_size, leaves: &leaves, nodes: &nodes, root, note: &note })
@@ -309,6 +355,7 @@ impl Appender {
             {
                 Ok(()) => {
                     self.state = State { size: new_size, frontier };
+                    self.known_size.fetch_max(new_size, std::sync::atomic::Ordering::Relaxed);
                     let mut next = old_size;
                     return Ok(batch
                         .iter()

@@ -105,22 +105,21 @@ pub async fn size(store: &Store) -> Result<u64, sqlx::Error> {
 
 /// Stored hashes for `keys` (one query; missing keys are simply absent).
 pub async fn nodes(store: &Store, keys: &[NodeKey]) -> Result<Vec<(NodeKey, Hash)>, sqlx::Error> {
-    if keys.is_empty() {
-        return Ok(Vec::new());
-    }
-    let rows: Vec<(i64, i64, Vec<u8>)> = with_pool!(store, pool => {
-        let mut q = sqlx::QueryBuilder::new("SELECT level, idx, hash FROM audit_nodes WHERE (level, idx) IN ");
-        q.push_tuples(keys, |mut b, key| {
-            b.push_bind(i64::from(key.level)).push_bind(to_i64(key.index));
-        });
-        q.build_query_as().fetch_all(pool).await
-    })?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|(level, idx, hash)| {
+    let mut out = Vec::with_capacity(keys.len());
+    // Two binds per key; chunks keep a query under SQLite's 32 766 and PostgreSQL's 65 535 binds.
+    for chunk in keys.chunks(CHUNK * 10) {
+        let rows: Vec<(i64, i64, Vec<u8>)> = with_pool!(store, pool => {
+            let mut q = sqlx::QueryBuilder::new("SELECT level, idx, hash FROM audit_nodes WHERE (level, idx) IN ");
+            q.push_tuples(chunk, |mut b, key| {
+                b.push_bind(i64::from(key.level)).push_bind(to_i64(key.index));
+            });
+            q.build_query_as().fetch_all(pool).await
+        })?;
+        out.extend(rows.into_iter().filter_map(|(level, idx, hash)| {
             Some((NodeKey { level: level as u32, index: idx as u64 }, hash.try_into().ok()?))
-        })
-        .collect())
+        }));
+    }
+    Ok(out)
 }
 
 #[derive(Debug, FromRow)]

@@ -1,6 +1,7 @@
 //! `ena`: the one binary — `serve` runs everything on one database, `id` and `plan` work offline.
 
 mod audit;
+mod bench;
 mod config;
 mod id;
 mod plan_report;
@@ -34,6 +35,15 @@ enum Command {
     /// Operator tools.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Benchmarks (figures in docs/benchmarks.md).
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// The audit log: concurrent appends, proofs at large sizes, verification, storage.
+    Audit(bench::AuditBench),
 }
 
 #[derive(Debug, Subcommand)]
@@ -114,6 +124,7 @@ fn main() -> ExitCode {
         Command::Audit(AuditCommand::Show { index, location }) => audit::show(&location, index),
         Command::Audit(AuditCommand::Tail { count, location }) => audit::tail(&location, count),
         Command::Admin(AdminCommand::Token { data_dir }) => audit::admin_token(data_dir.as_deref()),
+        Command::Bench(BenchCommand::Audit(args)) => bench::audit(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

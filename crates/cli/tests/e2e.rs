@@ -911,7 +911,8 @@ async fn tampering_with_the_sqlite_file_is_named_by_verify() {
     let stderr = String::from_utf8(out.stderr).unwrap();
     let index = stderr.split("tampering found at index ").nth(1).and_then(|s| s.split(':').next()).map(str::to_owned);
     assert!(stderr.contains("was changed"), "{stderr}");
-    let (status, body) = get(&served.addr, &format!("/audit/v1/entries/{}", index.clone().expect("verify names an index")));
+    let (status, body) =
+        get(&served.addr, &format!("/audit/v1/entries/{}", index.clone().expect("verify names an index")));
     assert_eq!(status, 200);
     assert!(body.contains("t.X"), "verify named the edited leaf ({index:?}): {body}");
     sigterm_and_wait(served);
