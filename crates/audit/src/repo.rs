@@ -108,13 +108,29 @@ pub async fn nodes(store: &Store, keys: &[NodeKey]) -> Result<Vec<(NodeKey, Hash
     let mut out = Vec::with_capacity(keys.len());
     // Two binds per key; chunks keep a query under SQLite's 32 766 and PostgreSQL's 65 535 binds.
     for chunk in keys.chunks(CHUNK * 10) {
-        let rows: Vec<(i64, i64, Vec<u8>)> = with_pool!(store, pool => {
-            let mut q = sqlx::QueryBuilder::new("SELECT level, idx, hash FROM audit_nodes WHERE (level, idx) IN ");
-            q.push_tuples(chunk, |mut b, key| {
-                b.push_bind(i64::from(key.level)).push_bind(to_i64(key.index));
-            });
-            q.build_query_as().fetch_all(pool).await
-        })?;
+        let rows: Vec<(i64, i64, Vec<u8>)> = match store {
+            Store::Sqlite(pool) => {
+                let mut q = sqlx::QueryBuilder::new("SELECT level, idx, hash FROM audit_nodes WHERE (level, idx) IN ");
+                q.push_tuples(chunk, |mut b, key| {
+                    b.push_bind(i64::from(key.level)).push_bind(to_i64(key.index));
+                });
+                q.build_query_as().fetch_all(pool).await?
+            }
+            // PostgreSQL: one statement text for any number of keys, so it is prepared once and planned as
+            // a join on the primary key rather than a long OR.
+            Store::Postgres(pool) => {
+                let levels: Vec<i64> = chunk.iter().map(|k| i64::from(k.level)).collect();
+                let indexes: Vec<i64> = chunk.iter().map(|k| to_i64(k.index)).collect();
+                sqlx::query_as(
+                    "SELECT n.level, n.idx, n.hash FROM UNNEST($1::BIGINT[], $2::BIGINT[]) AS k(level, idx) \
+                     JOIN audit_nodes n ON n.level = k.level AND n.idx = k.idx",
+                )
+                .bind(levels)
+                .bind(indexes)
+                .fetch_all(pool)
+                .await?
+            }
+        };
         out.extend(rows.into_iter().filter_map(|(level, idx, hash)| {
             Some((NodeKey { level: level as u32, index: idx as u64 }, hash.try_into().ok()?))
         }));
