@@ -22,6 +22,8 @@ use crate::rules::{Evaluator, RuleSet};
 const MAX_BATCH: usize = 4096;
 /// How often the appender yields to let ready writers enqueue before it commits a batch.
 const GATHER_YIELDS: usize = 4;
+/// Longest the appender waits for a batch to fill to the size of the last one.
+const LINGER: std::time::Duration = std::time::Duration::from_millis(1);
 
 #[derive(Debug, thiserror::Error)]
 pub enum LogError {
@@ -274,6 +276,7 @@ impl Appender {
 
     async fn run(mut self, mut rx: mpsc::Receiver<Request>) {
         let mut pending_alerts: Vec<AuditEvent> = Vec::new();
+        let mut gather_target = 1;
         loop {
             let mut batch: Vec<Request> = Vec::new();
             if !pending_alerts.is_empty() {
@@ -304,6 +307,23 @@ impl Appender {
                     Err(_) => break,
                 }
             }
+            // Under load, writers answered together come back spread over a round trip (HTTP clients);
+            // wait up to LINGER for as many requests as the last batch had, so the batch does not shrink
+            // into many small commits. A lone writer's last batch had one request: no wait.
+            if batch.len() < gather_target {
+                let deadline = tokio::time::Instant::now() + LINGER;
+                while batch.len() < gather_target && count < MAX_BATCH {
+                    match tokio::time::timeout_at(deadline, rx.recv()).await {
+                        Ok(Some(more)) => {
+                            count += more.events.len();
+                            batch.push(more);
+                        }
+                        _ => break,
+                    }
+                }
+            }
+            gather_target = batch.iter().filter(|r| r.reply.is_some()).count();
+            tracing::trace!(requests = gather_target, events = count, "committing a batch");
             match self.commit(&batch).await {
                 Ok(appended) => {
                     let events: Vec<AuditEvent> = batch.iter().flat_map(|r| r.events.iter().cloned()).collect();
