@@ -130,7 +130,8 @@ impl NoteSigner {
     }
 }
 
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// Create `path` with `bytes`, readable by the owner only (0600), failing if it exists: for secrets.
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);

@@ -14,6 +14,7 @@ use axum::http::request::Parts;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ena_audit::event::Result as AuditResult;
+use ena_audit::note::write_private;
 use ena_audit::{Actor, ActorKind, AuditSink, Context};
 use ena_core::ErrorCode;
 
@@ -59,20 +60,6 @@ impl OperatorToken {
 
 pub fn token_path(data_dir: &Path) -> PathBuf {
     data_dir.join(TOKEN_FILE)
-}
-
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
 }
 
 /// The request's audit context for an anonymous or not yet authenticated caller.
