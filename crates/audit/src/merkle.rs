@@ -244,6 +244,28 @@ pub fn verify_inclusion(index: u64, size: u64, leaf: &Hash, proof: &[Hash], root
     Ok(())
 }
 
+/// Subtree inclusion (the subtrees of draft-ietf-plants-merkle-tree-certs): leaf `index` in the subtree of
+/// leaves `[start, end)` with `root`. A valid subtree is non-empty and starts at a multiple of the smallest
+/// power of two not below its size, so it is a node-aligned RFC 9162 tree of its own; inside it this is
+/// ordinary inclusion at `index - start` in a tree of `end - start`.
+pub fn verify_subtree_inclusion(
+    index: u64,
+    start: u64,
+    end: u64,
+    leaf: &Hash,
+    proof: &[Hash],
+    root: &[u8],
+) -> Result<(), ProofError> {
+    if start >= end || !(start..end).contains(&index) {
+        return Err(ProofError::IndexOutOfRange { index, size: end.saturating_sub(start) });
+    }
+    let aligned = (end - start).checked_next_power_of_two().is_some_and(|width| start % width == 0);
+    if !aligned {
+        return Err(ProofError::IndexOutOfRange { index: start, size: end });
+    }
+    verify_inclusion(index - start, end - start, leaf, proof, root)
+}
+
 /// RFC 9162 §2.1.4.2: does `proof` show the tree of `size1` with `root1` is a prefix of the tree of
 /// `size2` with `root2`? A proof from the empty tree proves nothing and is refused. Roots are compared as
 /// bytes (for equal sizes no hashing happens, so any byte string is compared as given).
@@ -331,7 +353,14 @@ pub fn verify_case(case: &serde_json::Value) -> Result<&'static str, String> {
         }
         _ => return Err("proof must be an array of base64 hashes".into()),
     };
-    if case.get("leafIdx").is_some() {
+    if case.get("leafIdx").is_some() && case.get("start").is_some() {
+        let (index, start, end) = (num("leafIdx")?, num("start")?, num("end")?);
+        let leaf = hash(&case["leafHash"]).ok_or(bad("leafHash"))?;
+        let root = bytes(&case["root"]).ok_or(bad("root"))?;
+        verify_subtree_inclusion(index, start, end, &leaf, &proof, &root)
+            .map(|()| "subtree inclusion")
+            .map_err(|e| e.to_string())
+    } else if case.get("leafIdx").is_some() {
         let (index, size) = (num("leafIdx")?, num("treeSize")?);
         let leaf = hash(&case["leafHash"]).ok_or(bad("leafHash"))?;
         let root = bytes(&case["root"]).ok_or(bad("root"))?;
@@ -454,6 +483,22 @@ mod tests {
         }
         out.sort_by(|a, b| a.0.cmp(&b.0));
         out
+    }
+
+    #[test]
+    fn transparency_dev_subtree_inclusion_vectors() {
+        let Some(dir) = testdata() else { return };
+        let mut wrong = Vec::new();
+        let all = cases(&dir.join("subtreeinclusion"));
+        for (path, case) in &all {
+            let want_err = case["wantErr"].as_bool().unwrap_or(false);
+            let result = verify_case(case);
+            if result.is_err() != want_err {
+                wrong.push(format!("{}: wantErr={want_err}, got {result:?}", path.display()));
+            }
+        }
+        assert_eq!(all.len(), 204, "subtree inclusion cases");
+        assert!(wrong.is_empty(), "{} cases disagree:\n{}", wrong.len(), wrong.join("\n"));
     }
 
     #[test]
