@@ -356,7 +356,7 @@ impl Appender {
 
     /// Commit one batch; on a moved head (another process appended) reload and retry.
     async fn commit(&mut self, batch: &[Request]) -> Result<Vec<Appended>, LogError> {
-        let leaves: Vec<LeafRow> = batch.iter().flat_map(|r| r.leaves.iter().map(|(row, _)| row.clone())).collect();
+        let leaves: Vec<&LeafRow> = batch.iter().flat_map(|r| r.leaves.iter().map(|(row, _)| row)).collect();
         let hashes: Vec<Hash> = batch.iter().flat_map(|r| r.leaves.iter().map(|(_, h)| *h)).collect();
         for _attempt in 0..5 {
             let old_size = self.state.size;

@@ -21,7 +21,7 @@ pub struct LeafRow {
 #[derive(Debug)]
 pub struct Batch<'a> {
     pub old_size: u64,
-    pub leaves: &'a [LeafRow],
+    pub leaves: &'a [&'a LeafRow],
     pub nodes: &'a [(NodeKey, Hash)],
     pub root: Hash,
     pub note: &'a str,
