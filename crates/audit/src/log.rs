@@ -1,6 +1,6 @@
 //! The transparency log: one appender task per log commits batches of events (group commit), each batch
-//! in one transaction with its leaves, new subtree nodes and a signed checkpoint; readers build proofs
-//! from stored nodes with one query.
+//! in one transaction — one round trip on its own connection — with its leaves, new subtree nodes and a
+//! signed checkpoint; readers build proofs from stored nodes with one query.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -24,6 +24,8 @@ const MAX_BATCH: usize = 4096;
 const GATHER_YIELDS: usize = 4;
 /// Longest the appender waits for a batch to fill to the size of the last one.
 const LINGER: std::time::Duration = std::time::Duration::from_millis(1);
+/// How long the appender keeps its own database connection with nothing to append.
+const IDLE: std::time::Duration = std::time::Duration::from_millis(50);
 
 #[derive(Debug, thiserror::Error)]
 pub enum LogError {
@@ -123,6 +125,7 @@ impl AuditLog {
             state,
             rules: Evaluator::new(rules),
             known_size: known_size.clone(),
+            writer: None,
         };
         tokio::spawn(appender.run(rx));
         Ok(AuditLog { store, signer, queue, known_size })
@@ -255,6 +258,8 @@ struct Appender {
     state: State,
     rules: Evaluator,
     known_size: Arc<std::sync::atomic::AtomicU64>,
+    /// The appender's own connection, taken on first use and replaced after a database error.
+    writer: Option<repo::Writer>,
 }
 
 impl Appender {
@@ -283,7 +288,16 @@ impl Appender {
                 let events = std::mem::take(&mut pending_alerts);
                 batch.push(Request { leaves: prepare(&events), events, reply: None });
             } else {
-                match rx.recv().await {
+                // Keep the writer connection while busy; give it back to the pool when idle, so that
+                // closing the pool (shutdown) does not wait for it.
+                let next = match tokio::time::timeout(IDLE, rx.recv()).await {
+                    Ok(next) => next,
+                    Err(_) => {
+                        drop(self.writer.take());
+                        rx.recv().await
+                    }
+                };
+                match next {
                     Some(first) => batch.push(first),
                     None => return,
                 }
@@ -326,15 +340,15 @@ impl Appender {
             tracing::trace!(requests = gather_target, events = count, "committing a batch");
             match self.commit(&batch).await {
                 Ok(appended) => {
-                    let events: Vec<AuditEvent> = batch.iter().flat_map(|r| r.events.iter().cloned()).collect();
-                    pending_alerts = self.rules.observe(&events);
-                    for alert in &pending_alerts {
-                        tracing::warn!(alert = %alert.log_summary(), "audit follow-up rule raised an alert");
-                    }
-                    for (request, result) in batch.into_iter().zip(appended) {
-                        if let Some(reply) = request.reply {
+                    // Answer the writers first: the rules cannot change what was committed.
+                    for (request, result) in batch.iter_mut().zip(appended) {
+                        if let Some(reply) = request.reply.take() {
                             let _ = reply.send(Ok(result));
                         }
+                    }
+                    pending_alerts = self.rules.observe(batch.iter().flat_map(|r| r.events.iter()));
+                    for alert in &pending_alerts {
+                        tracing::warn!(alert = %alert.log_summary(), "audit follow-up rule raised an alert");
                     }
                 }
                 Err(error) => {
@@ -370,9 +384,11 @@ impl Appender {
             let root = merkle::fold(&edge).unwrap_or_else(merkle::empty_root);
             let note =
                 self.signer.sign_note(&Checkpoint { origin: self.signer.name().into(), size: new_size, root }.body());
-            match repo::append(&self.store, &Batch { old_size, leaves: &leaves, nodes: &nodes, root, note: &note })
-                .await
-            {
+            let writer = match &mut self.writer {
+                Some(w) => w,
+                None => self.writer.insert(repo::Writer::acquire(&self.store).await?),
+            };
+            match repo::append(writer, &Batch { old_size, leaves: &leaves, nodes: &nodes, root, note: &note }).await {
                 Ok(()) => {
                     self.state = State { size: new_size, frontier };
                     self.known_size.fetch_max(new_size, std::sync::atomic::Ordering::Relaxed);
@@ -392,7 +408,13 @@ impl Appender {
                         .collect());
                 }
                 Err(RepoError::HeadMoved(_)) => self.state = Appender::load(&self.store).await?,
-                Err(RepoError::Database(e)) => return Err(e.into()),
+                Err(RepoError::Database(e)) => {
+                    // The connection may be what failed; the next attempt takes a fresh one.
+                    if let Some(w) = self.writer.take() {
+                        w.discard().await;
+                    }
+                    return Err(e.into());
+                }
             }
         }
         Err(LogError::Corrupt("the log head kept moving; too many concurrent writers".into()))
@@ -551,6 +573,39 @@ pub(crate) mod tests {
             let mut all = all;
             all.push(log.entry(320).await.unwrap().leaf_hash);
             assert_eq!(checkpoint.root, merkle::root_of(&all), "{label}");
+        }
+    }
+
+    /// Two appenders on one database (two processes sharing it): a stale head is caught by the primary
+    /// keys, the loser reloads and retries, and every event lands exactly once in one valid tree.
+    #[tokio::test]
+    async fn two_appenders_on_one_database_never_fork_the_tree() {
+        for db in test_stores().await {
+            let label = &db.label;
+            let key = tempfile::tempdir().unwrap();
+            let key = key.path().join("audit.key");
+            let a = open(&db.store, NoteSigner::load_or_create(&key, "test.example/log").unwrap()).await;
+            let b = open(&db.store, NoteSigner::load_or_create(&key, "test.example/log").unwrap()).await;
+            let mut tasks = Vec::new();
+            for w in 0..16 {
+                let log = if w % 2 == 0 { a.clone() } else { b.clone() };
+                tasks.push(tokio::spawn(async move {
+                    let mut firsts = Vec::new();
+                    for j in 0..10 {
+                        firsts.push(log.append(vec![event(w * 10 + j, Res::Allowed)]).await.unwrap().first_index);
+                    }
+                    firsts
+                }));
+            }
+            let mut indices: Vec<u64> = Vec::new();
+            for t in tasks {
+                indices.extend(t.await.unwrap());
+            }
+            indices.sort_unstable();
+            assert_eq!(indices, (0..160).collect::<Vec<_>>(), "{label}: every event got its own index");
+            let verifier = NoteVerifier::parse(&a.verifier_key()).unwrap();
+            let report = crate::verify::verify_log(&db.store, &verifier, |_, _| {}).await.unwrap();
+            assert!(report.is_ok(), "{label}: {report:?}");
         }
     }
 

@@ -2,6 +2,7 @@
 
 use ena_store::{Store, with_pool};
 use sqlx::FromRow;
+use sqlx::pool::PoolConnection;
 
 use crate::merkle::{Hash, NodeKey};
 
@@ -42,59 +43,144 @@ fn to_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
-/// Write a batch in one transaction, guarded by a compare-and-set on the head: a crash before commit
-/// leaves nothing, so no checkpoint can ever cover a leaf that is not stored.
-pub async fn append(store: &Store, batch: &Batch<'_>) -> Result<(), RepoError> {
-    let new_size = batch.old_size + batch.leaves.len() as u64;
-    with_pool!(store, pool => {
-        let mut tx = pool.begin().await?;
-        let moved = if batch.old_size == 0 {
-            sqlx::query("INSERT INTO audit_head (id, size) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET size = excluded.size WHERE audit_head.size = 0")
-                .bind(to_i64(new_size)).execute(&mut *tx).await?.rows_affected() != 1
-        } else {
-            sqlx::query("UPDATE audit_head SET size = $1 WHERE id = 1 AND size = $2")
-                .bind(to_i64(new_size)).bind(to_i64(batch.old_size)).execute(&mut *tx).await?.rows_affected() != 1
+/// A connection the appender keeps for itself: a commit is then one round trip, with no pool hand-over
+/// (and no liveness ping) in front of it.
+pub enum Writer {
+    Sqlite(PoolConnection<sqlx::Sqlite>),
+    Postgres(PoolConnection<sqlx::Postgres>),
+}
+
+impl Writer {
+    pub async fn acquire(store: &Store) -> Result<Writer, sqlx::Error> {
+        Ok(match store {
+            Store::Sqlite(pool) => Writer::Sqlite(pool.acquire().await?),
+            Store::Postgres(pool) => Writer::Postgres(pool.acquire().await?),
+        })
+    }
+
+    /// Close the connection instead of returning it to the pool (after an error it may hold an open
+    /// transaction).
+    pub async fn discard(self) {
+        let _ = match self {
+            Writer::Sqlite(c) => c.close().await,
+            Writer::Postgres(c) => c.close().await,
         };
-        if moved {
-            return Err(RepoError::HeadMoved(batch.old_size));
-        }
-        for (c, chunk) in batch.leaves.chunks(CHUNK).enumerate() {
-            let mut q = sqlx::QueryBuilder::new("INSERT INTO audit_leaves (idx, data, time, action, actor_id, result, correlation_id) ");
-            q.push_values(chunk.iter().enumerate(), |mut b, (i, leaf)| {
-                b.push_bind(to_i64(batch.old_size + (c * CHUNK + i) as u64))
-                    .push_bind(&leaf.data)
-                    .push_bind(&leaf.time)
-                    .push_bind(&leaf.action)
-                    .push_bind(&leaf.actor_id)
-                    .push_bind(&leaf.result)
-                    .push_bind(&leaf.correlation_id);
-            });
-            q.build().execute(&mut *tx).await?;
-        }
-        let subjects: Vec<(i64, &String)> = batch.leaves.iter().enumerate()
-            .flat_map(|(i, l)| l.subjects.iter().map(move |s| (to_i64(batch.old_size + i as u64), s)))
-            .collect();
-        for chunk in subjects.chunks(CHUNK) {
-            let mut q = sqlx::QueryBuilder::new("INSERT INTO audit_subjects (idx, subject) ");
-            q.push_values(chunk, |mut b, (idx, subject)| {
-                b.push_bind(*idx).push_bind(*subject);
-            });
-            q.push(" ON CONFLICT DO NOTHING");
-            q.build().execute(&mut *tx).await?;
-        }
-        for chunk in batch.nodes.chunks(CHUNK) {
-            let mut q = sqlx::QueryBuilder::new("INSERT INTO audit_nodes (level, idx, hash) ");
-            q.push_values(chunk, |mut b, (key, hash)| {
-                b.push_bind(i64::from(key.level)).push_bind(to_i64(key.index)).push_bind(hash.as_slice());
-            });
-            q.build().execute(&mut *tx).await?;
-        }
-        sqlx::query("INSERT INTO audit_checkpoints (size, root, note) VALUES ($1, $2, $3)")
-            .bind(to_i64(new_size)).bind(batch.root.as_slice()).bind(batch.note)
-            .execute(&mut *tx).await?;
-        tx.commit().await?;
-        Ok::<(), RepoError>(())
-    })
+    }
+}
+
+/// Write a batch in one transaction, in one round trip to the database: a crash before commit leaves
+/// nothing, so no checkpoint can ever cover a leaf that is not stored.
+///
+/// The primary keys are the compare-and-set: a writer whose idea of the size is stale inserts a leaf
+/// index another writer already stored (sizes only grow, and every batch writes the leaf at its old
+/// size), so the unique violation aborts the whole transaction and is reported as [`RepoError::HeadMoved`].
+pub async fn append(writer: &mut Writer, batch: &Batch<'_>) -> Result<(), RepoError> {
+    let result = match writer {
+        Writer::Sqlite(conn) => append_sqlite(conn, batch).await,
+        Writer::Postgres(conn) => append_postgres(conn, batch).await,
+    };
+    match result {
+        Ok(()) => Ok(()),
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(RepoError::HeadMoved(batch.old_size)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// SQLite: one script — `BEGIN IMMEDIATE`, a multi-row insert per table, `COMMIT` — sent as one command;
+/// unnumbered parameters bind in order across its statements.
+async fn append_sqlite(conn: &mut sqlx::SqliteConnection, batch: &Batch<'_>) -> Result<(), sqlx::Error> {
+    let new_size = batch.old_size + batch.leaves.len() as u64;
+    let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new("BEGIN IMMEDIATE;");
+    for (c, chunk) in batch.leaves.chunks(CHUNK).enumerate() {
+        q.push(" INSERT INTO audit_leaves (idx, data, time, action, actor_id, result, correlation_id) ");
+        q.push_values(chunk.iter().enumerate(), |mut b, (i, leaf)| {
+            b.push_bind(to_i64(batch.old_size + (c * CHUNK + i) as u64))
+                .push_bind(&leaf.data)
+                .push_bind(&leaf.time)
+                .push_bind(&leaf.action)
+                .push_bind(&leaf.actor_id)
+                .push_bind(&leaf.result)
+                .push_bind(&leaf.correlation_id);
+        });
+        q.push(";");
+    }
+    let subjects = subject_rows(batch);
+    for chunk in subjects.chunks(CHUNK) {
+        q.push(" INSERT INTO audit_subjects (idx, subject) ");
+        q.push_values(chunk, |mut b, (idx, subject)| {
+            b.push_bind(*idx).push_bind(*subject);
+        });
+        q.push(" ON CONFLICT DO NOTHING;");
+    }
+    for chunk in batch.nodes.chunks(CHUNK) {
+        q.push(" INSERT INTO audit_nodes (level, idx, hash) ");
+        q.push_values(chunk, |mut b, (key, hash)| {
+            b.push_bind(i64::from(key.level)).push_bind(to_i64(key.index)).push_bind(hash.as_slice());
+        });
+        q.push(";");
+    }
+    q.push(" INSERT INTO audit_checkpoints (size, root, note) VALUES (")
+        .push_bind(to_i64(new_size))
+        .push(", ")
+        .push_bind(batch.root.as_slice())
+        .push(", ")
+        .push_bind(batch.note)
+        .push(");");
+    q.push(" INSERT INTO audit_head (id, size) VALUES (1, ")
+        .push_bind(to_i64(new_size))
+        .push(") ON CONFLICT (id) DO UPDATE SET size = excluded.size; COMMIT;");
+    let result = q.build().execute(&mut *conn).await;
+    if result.is_err() {
+        // A failed statement leaves the script's transaction open on this connection.
+        let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+    }
+    result.map(drop)
+}
+
+/// PostgreSQL: one statement of data-modifying CTEs over arrays — a fixed text, prepared once, run as
+/// one implicit transaction.
+async fn append_postgres(conn: &mut sqlx::PgConnection, batch: &Batch<'_>) -> Result<(), sqlx::Error> {
+    let new_size = batch.old_size + batch.leaves.len() as u64;
+    let idx: Vec<i64> = (0..batch.leaves.len()).map(|i| to_i64(batch.old_size + i as u64)).collect();
+    let leaves = batch.leaves;
+    let subjects = subject_rows(batch);
+    sqlx::query(
+        "WITH leaves AS (INSERT INTO audit_leaves (idx, data, time, action, actor_id, result, correlation_id) \
+            SELECT * FROM UNNEST($1::BIGINT[], $2::BYTEA[], $3::TEXT[], $4::TEXT[], $5::TEXT[], $6::TEXT[], $7::TEXT[])), \
+         subjects AS (INSERT INTO audit_subjects (idx, subject) SELECT * FROM UNNEST($8::BIGINT[], $9::TEXT[]) \
+            ON CONFLICT DO NOTHING), \
+         nodes AS (INSERT INTO audit_nodes (level, idx, hash) SELECT * FROM UNNEST($10::BIGINT[], $11::BIGINT[], $12::BYTEA[])), \
+         checkpoint AS (INSERT INTO audit_checkpoints (size, root, note) VALUES ($13, $14, $15)) \
+         INSERT INTO audit_head (id, size) VALUES (1, $13) ON CONFLICT (id) DO UPDATE SET size = excluded.size",
+    )
+    .bind(idx)
+    .bind(leaves.iter().map(|l| l.data.as_slice()).collect::<Vec<_>>())
+    .bind(leaves.iter().map(|l| l.time.as_str()).collect::<Vec<_>>())
+    .bind(leaves.iter().map(|l| l.action.as_str()).collect::<Vec<_>>())
+    .bind(leaves.iter().map(|l| l.actor_id.as_str()).collect::<Vec<_>>())
+    .bind(leaves.iter().map(|l| l.result.as_str()).collect::<Vec<_>>())
+    .bind(leaves.iter().map(|l| l.correlation_id.as_deref()).collect::<Vec<_>>())
+    .bind(subjects.iter().map(|(i, _)| *i).collect::<Vec<_>>())
+    .bind(subjects.iter().map(|(_, s)| s.as_str()).collect::<Vec<_>>())
+    .bind(batch.nodes.iter().map(|(k, _)| i64::from(k.level)).collect::<Vec<_>>())
+    .bind(batch.nodes.iter().map(|(k, _)| to_i64(k.index)).collect::<Vec<_>>())
+    .bind(batch.nodes.iter().map(|(_, h)| h.as_slice()).collect::<Vec<_>>())
+    .bind(to_i64(new_size))
+    .bind(batch.root.as_slice())
+    .bind(batch.note)
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
+/// (leaf index, data subject) rows of a batch.
+fn subject_rows<'a>(batch: &'a Batch<'_>) -> Vec<(i64, &'a String)> {
+    batch
+        .leaves
+        .iter()
+        .enumerate()
+        .flat_map(|(i, l)| l.subjects.iter().map(move |s| (to_i64(batch.old_size + i as u64), s)))
+        .collect()
 }
 
 /// The committed tree size.

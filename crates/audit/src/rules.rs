@@ -80,9 +80,12 @@ impl Evaluator {
     }
 
     /// Feed events (in log order); returns the alerts they raise. Alerts never feed back into rules.
-    pub fn observe(&mut self, events: &[AuditEvent]) -> Vec<AuditEvent> {
+    pub fn observe<'a>(&mut self, events: impl IntoIterator<Item = &'a AuditEvent>) -> Vec<AuditEvent> {
         let mut alerts = Vec::new();
-        for event in events.iter().filter(|e| !e.action.starts_with("alert.")) {
+        if self.rules.is_empty() {
+            return alerts;
+        }
+        for event in events.into_iter().filter(|e| !e.action.starts_with("alert.")) {
             let Some(now) = unix(&event.time) else {
                 continue;
             };
