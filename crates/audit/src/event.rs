@@ -82,6 +82,10 @@ pub struct AuditEvent {
     pub restricted: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reveal_at: Option<String>,
+    /// Facts a block records with the event, as text (e.g. the SHA-256 of a statement the federation
+    /// issued, a certificate's serial). Absent on most events, so their bytes are as before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<std::collections::BTreeMap<String, String>>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -256,6 +260,7 @@ impl Context {
             correlation_id: self.correlation_id.clone(),
             restricted: false,
             reveal_at: None,
+            details: None,
         }
     }
 }

@@ -24,6 +24,8 @@ const MAX_BATCH: usize = 4096;
 const GATHER_YIELDS: usize = 4;
 /// Longest the appender waits for a batch to fill to the size of the last one.
 const LINGER: std::time::Duration = std::time::Duration::from_millis(1);
+/// Commit attempts before an append fails because other processes keep appending first.
+const MAX_ATTEMPTS: u32 = 100;
 /// How long the appender keeps its own database connection with nothing to append.
 const IDLE: std::time::Duration = std::time::Duration::from_millis(50);
 
@@ -372,7 +374,7 @@ impl Appender {
     async fn commit(&mut self, batch: &[Request]) -> Result<Vec<Appended>, LogError> {
         let leaves: Vec<&LeafRow> = batch.iter().flat_map(|r| r.leaves.iter().map(|(row, _)| row)).collect();
         let hashes: Vec<Hash> = batch.iter().flat_map(|r| r.leaves.iter().map(|(_, h)| *h)).collect();
-        for _attempt in 0..5 {
+        for attempt in 0..MAX_ATTEMPTS {
             let old_size = self.state.size;
             let mut frontier = self.state.frontier.clone();
             let mut nodes = Vec::with_capacity(leaves.len() * 2);
@@ -407,7 +409,15 @@ impl Appender {
                         })
                         .collect());
                 }
-                Err(RepoError::HeadMoved(_)) => self.state = Appender::load(&self.store).await?,
+                Err(RepoError::HeadMoved(_)) => {
+                    // Another process appended. Back off a random while, growing with the attempts, so
+                    // two busy appenders on one database take turns instead of colliding in step.
+                    let mut r = [0u8; 1];
+                    let _ = aws_lc_rs::rand::fill(&mut r);
+                    let pause = u64::from(r[0] % 4 + 1) * u64::from(attempt.min(8) + 1);
+                    tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+                    self.state = Appender::load(&self.store).await?;
+                }
                 Err(RepoError::Database(e)) => {
                     // The connection may be what failed; the next attempt takes a fresh one.
                     if let Some(w) = self.writer.take() {
@@ -445,6 +455,7 @@ fn leaf_row(event: &AuditEvent) -> LeafRow {
         actor_id: event.actor.id.clone(),
         result: format!("{:?}", event.outcome.result).to_lowercase(),
         correlation_id: event.correlation_id.clone(),
+        object_id: event.object.as_ref().map(|o| o.id.clone()),
         subjects: event.data_subjects.clone(),
     }
 }
@@ -473,6 +484,7 @@ pub(crate) mod tests {
             correlation_id: Some(format!("trace-{}", i % 5)),
             restricted: false,
             reveal_at: None,
+            details: None,
         }
     }
 

@@ -15,6 +15,7 @@ pub struct LeafRow {
     pub actor_id: String,
     pub result: String,
     pub correlation_id: Option<String>,
+    pub object_id: Option<String>,
     pub subjects: Vec<String>,
 }
 
@@ -92,7 +93,7 @@ async fn append_sqlite(conn: &mut sqlx::SqliteConnection, batch: &Batch<'_>) -> 
     let new_size = batch.old_size + batch.leaves.len() as u64;
     let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new("BEGIN IMMEDIATE;");
     for (c, chunk) in batch.leaves.chunks(CHUNK).enumerate() {
-        q.push(" INSERT INTO audit_leaves (idx, data, time, action, actor_id, result, correlation_id) ");
+        q.push(" INSERT INTO audit_leaves (idx, data, time, action, actor_id, result, correlation_id, object_id) ");
         q.push_values(chunk.iter().enumerate(), |mut b, (i, leaf)| {
             b.push_bind(to_i64(batch.old_size + (c * CHUNK + i) as u64))
                 .push_bind(&leaf.data)
@@ -100,7 +101,8 @@ async fn append_sqlite(conn: &mut sqlx::SqliteConnection, batch: &Batch<'_>) -> 
                 .push_bind(&leaf.action)
                 .push_bind(&leaf.actor_id)
                 .push_bind(&leaf.result)
-                .push_bind(&leaf.correlation_id);
+                .push_bind(&leaf.correlation_id)
+                .push_bind(&leaf.object_id);
         });
         q.push(";");
     }
@@ -145,8 +147,8 @@ async fn append_postgres(conn: &mut sqlx::PgConnection, batch: &Batch<'_>) -> Re
     let leaves = batch.leaves;
     let subjects = subject_rows(batch);
     sqlx::query(
-        "WITH leaves AS (INSERT INTO audit_leaves (idx, data, time, action, actor_id, result, correlation_id) \
-            SELECT * FROM UNNEST($1::BIGINT[], $2::BYTEA[], $3::TEXT[], $4::TEXT[], $5::TEXT[], $6::TEXT[], $7::TEXT[])), \
+        "WITH leaves AS (INSERT INTO audit_leaves (idx, data, time, action, actor_id, result, correlation_id, object_id) \
+            SELECT * FROM UNNEST($1::BIGINT[], $2::BYTEA[], $3::TEXT[], $4::TEXT[], $5::TEXT[], $6::TEXT[], $7::TEXT[], $16::TEXT[])), \
          subjects AS (INSERT INTO audit_subjects (idx, subject) SELECT * FROM UNNEST($8::BIGINT[], $9::TEXT[]) \
             ON CONFLICT DO NOTHING), \
          nodes AS (INSERT INTO audit_nodes (level, idx, hash) SELECT * FROM UNNEST($10::BIGINT[], $11::BIGINT[], $12::BYTEA[])), \
@@ -168,6 +170,7 @@ async fn append_postgres(conn: &mut sqlx::PgConnection, batch: &Batch<'_>) -> Re
     .bind(to_i64(new_size))
     .bind(batch.root.as_slice())
     .bind(batch.note)
+    .bind(leaves.iter().map(|l| l.object_id.as_deref()).collect::<Vec<_>>())
     .execute(conn)
     .await
     .map(drop)
@@ -270,6 +273,8 @@ pub async fn checkpoints(
 pub struct EventFilter {
     pub correlation_id: Option<String>,
     pub actor_id: Option<String>,
+    /// The event's object id (e.g. a federation entity id).
+    pub object_id: Option<String>,
     pub subject: Option<String>,
     pub action: Option<String>,
     /// Actions starting with this prefix (e.g. `alert.`).
@@ -295,6 +300,7 @@ pub async fn query(
         if let Some(v) = &filter.subject { q.push(" AND s.subject = ").push_bind(v.clone()); }
         if let Some(v) = &filter.correlation_id { q.push(" AND l.correlation_id = ").push_bind(v.clone()); }
         if let Some(v) = &filter.actor_id { q.push(" AND l.actor_id = ").push_bind(v.clone()); }
+        if let Some(v) = &filter.object_id { q.push(" AND l.object_id = ").push_bind(v.clone()); }
         if let Some(v) = &filter.action { q.push(" AND l.action = ").push_bind(v.clone()); }
         if let Some(v) = &filter.action_prefix {
             // A prefix match without LIKE (no escaping, no collation surprises); the length is a number we computed.

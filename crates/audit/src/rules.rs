@@ -156,6 +156,7 @@ fn alert(rule: &Rule, cause: &AuditEvent, object_type: &str, object_id: &str, re
         correlation_id: cause.correlation_id.clone(),
         restricted: false,
         reveal_at: None,
+        details: None,
     }
 }
 
@@ -176,6 +177,7 @@ mod tests {
             correlation_id: None,
             restricted: false,
             reveal_at: None,
+            details: None,
         }
     }
 

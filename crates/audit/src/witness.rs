@@ -123,6 +123,7 @@ async fn record_refusal(log: &AuditLog, origin: &str, why: &str) {
         correlation_id: None,
         restricted: false,
         reveal_at: None,
+        details: None,
     };
     if let Err(e) = log.append(vec![alert]).await {
         tracing::error!(error = %e, "could not record a witness refusal");

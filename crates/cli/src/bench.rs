@@ -49,6 +49,7 @@ fn event(i: u64) -> AuditEvent {
         correlation_id: Some(format!("{i:032x}")),
         restricted: false,
         reveal_at: None,
+        details: None,
     }
 }
 

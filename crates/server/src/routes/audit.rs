@@ -278,6 +278,8 @@ pub struct EventPage {
 pub struct EventSearch {
     pub correlation_id: Option<String>,
     pub actor: Option<String>,
+    /// The id of the object the events are about (e.g. a federation entity id).
+    pub object_id: Option<String>,
     pub data_subject: Option<String>,
     pub action: Option<String>,
     /// `allowed`, `denied` or `failed`.
@@ -330,6 +332,7 @@ async fn run_search(
     let filter = EventFilter {
         correlation_id: search.correlation_id,
         actor_id: search.actor,
+        object_id: search.object_id,
         subject,
         action: search.action,
         action_prefix: action_prefix.map(str::to_owned),
@@ -364,6 +367,7 @@ fn search_from_query(query: &ApiQuery) -> Result<EventSearch, ApiError> {
     let search = EventSearch {
         correlation_id: query.str("correlationId").map(str::to_owned),
         actor: query.str("actor").map(str::to_owned),
+        object_id: query.str("objectId").map(str::to_owned),
         data_subject: query.str("dataSubject").map(str::to_owned),
         action: query.str("action").map(str::to_owned),
         outcome,
@@ -385,6 +389,7 @@ fn search_from_query(query: &ApiQuery) -> Result<EventSearch, ApiError> {
     params(
         ("correlationId" = Option<String>, Query, description = "Trace id of the causing request"),
         ("actor" = Option<String>, Query, description = "Actor id"),
+        ("objectId" = Option<String>, Query, description = "Id of the object the events are about, e.g. a federation entity id"),
         ("dataSubject" = Option<String>, Query, description = "Identity number of a data subject (prefer the POST search)"),
         ("action" = Option<String>, Query, description = "Exact action, e.g. plan.replace"),
         ("outcome" = Option<String>, Query, description = "allowed, denied or failed"),
