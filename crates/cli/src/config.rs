@@ -32,8 +32,10 @@ Settings come from three layers; a later one wins:
        request_timeout_secs = 30
        audit_origin = \"agency.example/ena/audit\"
        audit_rules = \"rules.toml\"
+       public_url = \"https://ena.agency.example\"
   2. environment variables ENA_LISTEN, ENA_DATA_DIR, ENA_DATABASE_URL, ENA_LOG_FORMAT, ENA_LOG_LEVEL,
-     ENA_BODY_LIMIT, ENA_REQUEST_TIMEOUT_SECS, ENA_AUDIT_ORIGIN, ENA_AUDIT_RULES
+     ENA_BODY_LIMIT, ENA_REQUEST_TIMEOUT_SECS, ENA_AUDIT_ORIGIN, ENA_AUDIT_RULES,
+     ENA_PUBLIC_URL
   3. the flags above
 Without --database-url, ena uses the embedded SQLite database DATA_DIR/ena.db.")]
 pub struct ServeArgs {
@@ -67,6 +69,10 @@ pub struct ServeArgs {
     /// Follow-up rules file (TOML, see data/audit/rules.toml) [default: the shipped rules].
     #[arg(long, env = "ENA_AUDIT_RULES")]
     pub audit_rules: Option<PathBuf>,
+    /// The URL this instance is reached at: the federation trust anchor's entity identifier
+    /// [default: http://LISTEN].
+    #[arg(long, env = "ENA_PUBLIC_URL")]
+    pub public_url: Option<String>,
 }
 
 /// The file layer; unknown keys are refused so a typo is not silently ignored.
@@ -82,6 +88,7 @@ struct FileSettings {
     request_timeout_secs: Option<u64>,
     audit_origin: Option<String>,
     audit_rules: Option<PathBuf>,
+    public_url: Option<String>,
 }
 
 /// What `serve` runs with.
@@ -96,6 +103,7 @@ pub struct Settings {
     pub request_timeout: Duration,
     pub audit_origin: String,
     pub audit_rules: ena_audit::RuleSet,
+    pub public_url: Option<String>,
 }
 
 fn read_file(args: &ServeArgs) -> anyhow::Result<FileSettings> {
@@ -147,7 +155,14 @@ pub fn resolve(args: &ServeArgs) -> anyhow::Result<Settings> {
         }
         None => ena_audit::RuleSet::shipped(),
     };
+    let public_url = args.public_url.clone().or(file.public_url).map(|u| u.trim_end_matches('/').to_owned());
+    if let Some(u) = &public_url
+        && !(u.starts_with("https://") || u.starts_with("http://"))
+    {
+        bail!("public URL {u:?} must start with https:// (or http:// for local use)");
+    }
     Ok(Settings {
+        public_url,
         audit_origin,
         audit_rules,
         listen,
@@ -180,6 +195,7 @@ fn from_file(path: &Path) -> anyhow::Result<Settings> {
         request_timeout_secs: None,
         audit_origin: None,
         audit_rules: None,
+        public_url: None,
     })
 }
 
@@ -209,6 +225,7 @@ mod tests {
             request_timeout_secs: None,
             audit_origin: None,
             audit_rules: None,
+            public_url: None,
         };
         assert_eq!(resolve(&args).unwrap().listen.port(), 7777);
         args.listen = None;

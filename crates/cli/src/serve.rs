@@ -92,6 +92,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
     let address = listener.local_addr()?;
     let config = ServerConfig {
+        federation_entity_id: settings.public_url.clone().unwrap_or_else(|| format!("http://{address}")),
         audit_origin: settings.audit_origin.clone(),
         audit_rules: settings.audit_rules.clone(),
         body_limit: settings.body_limit,

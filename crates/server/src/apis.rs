@@ -67,5 +67,15 @@ pub const AUDIT_API: ApiDescriptor = ApiDescriptor {
     description_en: "Traceability: tamper-evident transparency log (RFC 9162) with signed checkpoints, proofs, events, alerts and witness cosigning.",
 };
 
+pub const FEDERATION_API: ApiDescriptor = ApiDescriptor {
+    id: "federation",
+    name: "ena federation API",
+    version: "1.0.0",
+    released: "2026-11-29",
+    status: "active",
+    description_sv: "Tillitsramverk: OpenID Federation-tillitsankare (entity configuration, fetch, list, resolve, tillitsmärken), anslutning av organisationer, federationens CA och spärrlista, historik i transparensloggen.",
+    description_en: "Trust framework: OpenID Federation trust anchor (entity configuration, fetch, list, resolve, trust marks), member onboarding, the federation CA and CRL, history in the transparency log.",
+};
+
 /// Every API ena serves, in the order the docs list them.
-pub const ALL: &[ApiDescriptor] = &[PLAN_API, AUDIT_API];
+pub const ALL: &[ApiDescriptor] = &[PLAN_API, AUDIT_API, FEDERATION_API];

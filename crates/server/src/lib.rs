@@ -40,6 +40,8 @@ pub struct ServerConfig {
     pub body_limit: usize,
     /// Longest a request may take before it is answered 408.
     pub request_timeout: Duration,
+    /// The trust anchor's entity identifier: this instance's public base URL.
+    pub federation_entity_id: String,
 }
 
 impl Default for ServerConfig {
@@ -49,6 +51,7 @@ impl Default for ServerConfig {
             audit_rules: ena_audit::RuleSet::shipped(),
             body_limit: 1024 * 1024,
             request_timeout: Duration::from_secs(30),
+            federation_entity_id: "http://127.0.0.1:8080".into(),
         }
     }
 }
@@ -69,6 +72,8 @@ pub struct AppState {
     pub operator: auth::OperatorToken,
     /// The OpenAPI document, built once.
     pub openapi: axum::body::Bytes,
+    /// The federation's trust anchor, trust mark issuer and CA.
+    pub federation: std::sync::Arc<ena_federation::TrustAnchor>,
 }
 
 /// File names of the keys in the data directory.
@@ -90,6 +95,12 @@ impl AppState {
         )?;
         let audit = ena_audit::AuditLog::open(store.clone(), signer, config.audit_rules.clone()).await?;
         let operator = auth::OperatorToken::load_or_create(data_dir)?;
+        let federation = ena_federation::TrustAnchor::open(
+            store.clone(),
+            ena_federation::AnchorConfig::new(&config.federation_entity_id),
+            data_dir,
+        )
+        .await?;
         let openapi = axum::body::Bytes::from(serde_json::to_vec(&openapi::document()).unwrap_or_default());
         Ok(AppState {
             plans: ena_plan::Plans::new(store.clone()),
@@ -100,6 +111,7 @@ impl AppState {
             witness: std::sync::Arc::new(witness),
             operator,
             openapi,
+            federation: std::sync::Arc::new(federation),
         })
     }
 }
@@ -151,6 +163,7 @@ pub fn app(state: AppState) -> Router {
     let mut router = Router::new()
         .merge(routes::plan::router())
         .merge(routes::audit::router())
+        .merge(routes::federation::router())
         .merge(routes::system::router())
         .merge(routes::docs::router())
         .merge(portal::router())

@@ -32,6 +32,12 @@ pub struct Problem {
     pub invalid_parameters: Vec<FieldError>,
     #[serde(rename = "traceId", skip_serializing_if = "String::is_empty")]
     pub trace_id: String,
+    /// OpenID Federation endpoints also give the spec's `error` code (e.g. `invalid_trust_chain`) and
+    /// `error_description`, so federation clients that expect them find them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_description: Option<String>,
 }
 
 impl Problem {
@@ -45,6 +51,8 @@ impl Problem {
             code: code.code(),
             invalid_parameters: Vec::new(),
             trace_id: String::new(),
+            error: None,
+            error_description: None,
         }
     }
 }

@@ -3,5 +3,6 @@
 
 pub mod audit;
 pub mod docs;
+pub mod federation;
 pub mod plan;
 pub mod system;
