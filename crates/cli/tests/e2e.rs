@@ -941,3 +941,354 @@ fn verify_proof_reads_transparency_dev_cases() {
     let out = ena(&["audit", "verify-proof", "--file", "/nonexistent.json"]);
     assert!(String::from_utf8(out.stderr).unwrap().contains("cannot read /nonexistent.json"));
 }
+
+// ---------------------------------------------------------------- federation (issue 4)
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+/// Run `scripts/interop/oidf.py` (jwcrypto + PyJWT); its absence is a loud failure, never a pass.
+fn oidf(args: &[&str]) -> String {
+    let script = Path::new(ROOT).join("../../scripts/interop/oidf.py");
+    let out = Command::new("python3").arg(&script).args(args).output().expect("python3 must be installed");
+    assert!(
+        out.status.success(),
+        "oidf.py {args:?} failed (scripts/test installs jwcrypto and PyJWT):\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn payload(token: &str) -> Value {
+    use base64::Engine;
+    let part = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
+}
+
+struct Member {
+    id: String,
+    key: ena_federation::jose::SigningKey,
+    tls: rcgen::KeyPair,
+}
+
+impl Member {
+    fn new(host: &str) -> Member {
+        Member {
+            id: format!("https://{host}"),
+            key: ena_federation::jose::SigningKey::generate().unwrap(),
+            tls: rcgen::KeyPair::generate().unwrap(),
+        }
+    }
+    fn jwks(&self) -> Value {
+        json!({"keys": [self.key.public_jwk()]})
+    }
+    fn configuration(&self) -> String {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        self.key.sign(
+            "entity-statement+jwt",
+            &json!({"iss": self.id, "sub": self.id, "iat": now, "exp": now + 3600, "jwks": self.jwks(),
+                    "metadata": {"ena_node": {"api_endpoint": format!("{}/node/v1", self.id)}}}),
+        )
+    }
+    fn csr(&self, cn: &str) -> String {
+        let mut p = rcgen::CertificateParams::new(vec![cn.to_owned()]).unwrap();
+        p.distinguished_name.push(rcgen::DnType::CommonName, cn);
+        p.serialize_request(&self.tls).unwrap().pem().unwrap()
+    }
+    fn application(&self, agreement: i64, trust_mark: &str) -> Value {
+        json!({
+            "organisationNumber": "212000-0142", "name": "Exempelkommunen", "contact": "fed@exempel.se",
+            "entityId": self.id, "jwks": self.jwks(), "entityTypes": ["ena_node"],
+            "metadata": {"ena_node": {"api_endpoint": format!("{}/node/v1", self.id)}},
+            "trustMarks": [trust_mark], "keyRequest": self.csr(self.id.trim_start_matches("https://")),
+            "entityConfiguration": self.configuration(), "acceptAgreement": agreement
+        })
+    }
+}
+
+#[tokio::test]
+async fn federation_onboarding_and_resolve_on_each_database() {
+    for server in TestServer::each().await {
+        let label = &server.label;
+        let c = &server.client;
+        let token = server.operator_token();
+        let ta = format!("http://{}", server.addr);
+
+        let ec = c.get(server.url("/.well-known/openid-federation")).send().await.unwrap();
+        assert_eq!(ec.headers()["content-type"], "application/entity-statement+jwt", "{label}");
+        let ec = ec.text().await.unwrap();
+        let anchor_jwks = payload(&ec)["jwks"].clone();
+        assert_eq!(
+            payload(&ec)["metadata"]["federation_entity"]["federation_resolve_endpoint"],
+            format!("{ta}/federation/v1/resolve")
+        );
+        let agreement = json_of(c.get(server.url("/federation/v1/agreement")).send().await.unwrap()).await["version"]
+            .as_i64()
+            .unwrap();
+        let marks = payload(&ec)["trust_mark_issuers"].as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+        let member = Member::new("nod.exempel.se");
+        let body = member.application(agreement, &marks[0]);
+
+        // Bad input: each field named, nothing stored.
+        let mut bad = body.clone();
+        bad["organisationNumber"] = json!("212000-0143");
+        bad["entityTypes"] = json!(["toaster"]);
+        bad["keyRequest"] = json!(member.csr("evil.example.se"));
+        bad["acceptAgreement"] = json!(agreement + 1);
+        let problem = check_problem(
+            c.post(server.url("/federation/v1/applications")).json(&bad).send().await.unwrap(),
+            400,
+            "validation-failed",
+        )
+        .await;
+        let fields = invalid_properties(&problem);
+        for f in ["organisationNumber", "entityTypes[0]", "keyRequest", "acceptAgreement"] {
+            assert!(fields.contains(&f.to_owned()), "{label}: {f} in {fields:?}");
+        }
+        let mut unknown = body.clone();
+        unknown["surprise"] = json!(1);
+        check_problem(
+            c.post(server.url("/federation/v1/applications")).json(&unknown).send().await.unwrap(),
+            400,
+            "invalid-body",
+        )
+        .await;
+        check_problem(
+            c.post(server.url("/federation/v1/applications"))
+                .header("content-type", "application/json")
+                .body("{\"name\":")
+                .send()
+                .await
+                .unwrap(),
+            400,
+            "malformed-json",
+        )
+        .await;
+
+        let created = c.post(server.url("/federation/v1/applications")).json(&body).send().await.unwrap();
+        assert_eq!(created.status(), 201, "{label}");
+        let app: Value = created.json().await.unwrap();
+        let id = app["id"].as_str().unwrap().to_owned();
+        check_problem(
+            c.post(server.url("/federation/v1/applications")).json(&body).send().await.unwrap(),
+            409,
+            "conflict",
+        )
+        .await;
+        check_problem(
+            c.get(server.url("/federation/v1/applications")).send().await.unwrap(),
+            401,
+            "authentication-required",
+        )
+        .await;
+        let pending = json_of(
+            c.get(server.url("/federation/v1/applications?status=pending")).bearer_auth(&token).send().await.unwrap(),
+        )
+        .await;
+        assert_eq!(pending["items"].as_array().unwrap().len(), 1, "{label}");
+        check_problem(
+            c.get(server.url("/federation/v1/applications?status=maybe")).bearer_auth(&token).send().await.unwrap(),
+            400,
+            "validation-failed",
+        )
+        .await;
+
+        let approve = format!("/federation/v1/applications/{id}/approve");
+        check_problem(c.post(server.url(&approve)).send().await.unwrap(), 401, "authentication-required").await;
+        assert_eq!(
+            json_of(c.post(server.url(&approve)).bearer_auth(&token).send().await.unwrap()).await["status"],
+            "approved"
+        );
+        check_problem(c.post(server.url(&approve)).bearer_auth(&token).send().await.unwrap(), 409, "conflict").await;
+
+        // The federation endpoints, checked by jwcrypto and PyJWT with only the published keys.
+        let list: Vec<String> =
+            json_of(c.get(server.url("/federation/v1/list?entity_type=ena_node")).send().await.unwrap())
+                .await
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap().to_owned())
+                .collect();
+        assert_eq!(list, vec![member.id.clone()], "{label}");
+        let fetch = c.get(server.url(&format!("/federation/v1/fetch?sub={}", member.id))).send().await.unwrap();
+        assert_eq!(fetch.headers()["content-type"], "application/entity-statement+jwt");
+        let fetch = fetch.text().await.unwrap();
+        let resolve = c
+            .get(server.url(&format!("/federation/v1/resolve?sub={}&trust_anchor={ta}", member.id)))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resolve.headers()["content-type"], "application/resolve-response+jwt");
+        let resolve = resolve.text().await.unwrap();
+        let mark = c
+            .get(server.url(&format!("/federation/v1/trust-mark?sub={}&trust_mark_type={}", member.id, marks[0])))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let status = c
+            .post(server.url("/federation/v1/trust-mark-status"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("trust_mark={mark}"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let historical =
+            c.get(server.url("/federation/v1/historical-keys")).send().await.unwrap().text().await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("tokens.json");
+        std::fs::write(
+            &file,
+            json!({"jwks": anchor_jwks, "tokens": [
+                {"token": ec, "typ": "entity-statement+jwt"},
+                {"token": fetch, "typ": "entity-statement+jwt"},
+                {"token": resolve, "typ": "resolve-response+jwt"},
+                {"token": mark, "typ": "trust-mark+jwt"},
+                {"token": status, "typ": "trust-mark-status-response+jwt"},
+                {"token": historical, "typ": "jwk-set+jwt"},
+                {"token": member.configuration(), "typ": "entity-statement+jwt", "jwks_from": "self"},
+            ]})
+            .to_string(),
+        )
+        .unwrap();
+        assert_eq!(oidf(&["verify", file.to_str().unwrap()]).lines().count(), 7, "{label}");
+        assert_eq!(payload(&status)["status"], "active");
+        let resolved = payload(&resolve);
+        assert_eq!(resolved["metadata"]["ena_node"]["api_endpoint"], format!("{}/node/v1", member.id));
+        assert!(resolved["metadata"]["ena_node"]["tls_client_certificate_sha256"].is_string());
+        assert_eq!(resolved["trust_chain"].as_array().unwrap().len(), 3);
+
+        // Spec error codes ride along in the problem.
+        let wrong_ta = check_problem(
+            c.get(server.url(&format!("/federation/v1/resolve?sub={}&trust_anchor=https://other.example", member.id)))
+                .send()
+                .await
+                .unwrap(),
+            400,
+            "invalid-parameter",
+        )
+        .await;
+        assert_eq!(wrong_ta["error"], "invalid_trust_anchor", "{label}");
+        let missing =
+            check_problem(c.get(server.url("/federation/v1/resolve")).send().await.unwrap(), 400, "invalid-parameter")
+                .await;
+        assert_eq!(missing["error"], "invalid_request");
+        let malformed = check_problem(
+            c.put(server.url("/federation/v1/entity-configuration")).body("e30.e30.c2ln").send().await.unwrap(),
+            400,
+            "invalid-body",
+        )
+        .await;
+        assert!(invalid_properties(&malformed)[0].starts_with("header"), "{malformed}");
+
+        // History with log indices that prove.
+        let history = json_of(
+            c.get(server.url(&format!("/federation/v1/history?sub={}&limit=50", member.id))).send().await.unwrap(),
+        )
+        .await;
+        let size = json_of(c.get(server.url("/audit/v1/entries/0")).send().await.unwrap()).await;
+        assert!(size["index"] == 0);
+        for item in history["items"].as_array().unwrap() {
+            let index = item["logIndex"].as_i64().expect("every statement is in the log");
+            let entry = json_of(c.get(server.url(&format!("/audit/v1/entries/{index}"))).send().await.unwrap()).await;
+            assert_eq!(entry["event"]["details"]["sha256"], item["sha256"], "{label}");
+        }
+
+        // Suspension: out of list and resolve, certificate on the CRL (read by openssl).
+        let member_view = json_of(
+            c.get(server.url("/federation/v1/members?status=active")).bearer_auth(&token).send().await.unwrap(),
+        )
+        .await;
+        let cert = member_view["items"][0]["certificate"].as_str().unwrap().to_owned();
+        let suspended = c
+            .post(server.url("/federation/v1/members/suspend"))
+            .bearer_auth(&token)
+            .json(&json!({"entityId": member.id, "reason": "test"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(suspended.status(), 200, "{label}");
+        assert!(
+            json_of(c.get(server.url("/federation/v1/list")).send().await.unwrap())
+                .await
+                .as_array()
+                .unwrap()
+                .is_empty()
+        );
+        let gone = check_problem(
+            c.get(server.url(&format!("/federation/v1/resolve?sub={}&trust_anchor={ta}", member.id)))
+                .send()
+                .await
+                .unwrap(),
+            404,
+            "resource-not-found",
+        )
+        .await;
+        assert_eq!(gone["error"], "not_found");
+        let crl = c.get(server.url("/federation/v1/crl")).send().await.unwrap().text().await.unwrap();
+        std::fs::write(dir.path().join("crl.pem"), &crl).unwrap();
+        std::fs::write(dir.path().join("cert.pem"), &cert).unwrap();
+        std::fs::write(
+            dir.path().join("ca.pem"),
+            c.get(server.url("/federation/v1/ca-certificate")).send().await.unwrap().text().await.unwrap(),
+        )
+        .unwrap();
+        let serial = Command::new("openssl")
+            .args(["x509", "-noout", "-serial", "-in"])
+            .arg(dir.path().join("cert.pem"))
+            .output()
+            .unwrap();
+        let serial = String::from_utf8_lossy(&serial.stdout).trim().trim_start_matches("serial=").to_owned();
+        let crl_text = Command::new("openssl")
+            .args(["crl", "-noout", "-text", "-in"])
+            .arg(dir.path().join("crl.pem"))
+            .output()
+            .unwrap();
+        assert!(
+            String::from_utf8_lossy(&crl_text.stdout).to_uppercase().contains(&serial.to_uppercase()),
+            "{label}: serial {serial} on the CRL"
+        );
+        let verify = Command::new("openssl")
+            .args(["verify", "-crl_check", "-CAfile"])
+            .arg(dir.path().join("ca.pem"))
+            .arg("-CRLfile")
+            .arg(dir.path().join("crl.pem"))
+            .arg(dir.path().join("cert.pem"))
+            .output()
+            .unwrap();
+        assert!(!verify.status.success(), "{label}: openssl must refuse the revoked certificate");
+        assert!(
+            String::from_utf8_lossy(&verify.stdout).contains("revoked")
+                || String::from_utf8_lossy(&verify.stderr).contains("revoked")
+        );
+    }
+}
+
+/// A chain made by another implementation (jwcrypto/PyJWT, RSA and EC keys) validates with ena's
+/// library, its policies applied; broken variants get the spec's error codes.
+#[test]
+fn chains_from_another_implementation_validate() {
+    use ena_federation::chain::{ErrorCode, validate};
+    let made: Value = serde_json::from_str(&oidf(&["make-chain"])).unwrap();
+    let chain: Vec<String> = serde_json::from_value(made["chain"].clone()).unwrap();
+    let anchor = made["anchor"].as_str().unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let resolved = validate(&chain, anchor, &made["anchor_jwks"], now).unwrap();
+    let rp = &resolved.metadata["openid_relying_party"];
+    assert_eq!(rp["grant_types"], json!(["authorization_code"]));
+    assert_eq!(rp["contacts"], json!(["ops@int.python.example"]));
+    for (name, reason) in [("expired", "expired"), ("wrong_typ", "header.typ"), ("too_long", "max_path_length")] {
+        let bad: Vec<String> = serde_json::from_value(made["bad"][name].clone()).unwrap();
+        let e = validate(&bad, anchor, &made["anchor_jwks"], now).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidTrustChain, "{name}");
+        assert!(e.reason.contains(reason), "{name}: {e}");
+    }
+    let other = json!({"keys": [ena_federation::jose::SigningKey::generate().unwrap().public_jwk()]});
+    assert_eq!(validate(&chain, anchor, &other, now).unwrap_err().code, ErrorCode::InvalidTrustAnchor);
+}

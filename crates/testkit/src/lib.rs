@@ -26,10 +26,12 @@ impl TestServer {
         TestServer::start_with(db, ServerConfig::default()).await
     }
 
-    pub async fn start_with(db: TestStore, config: ServerConfig) -> TestServer {
+    pub async fn start_with(db: TestStore, mut config: ServerConfig) -> TestServer {
         ena_server::prepare_store(&db.store).await.expect("prepare test database");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
         let addr = listener.local_addr().expect("local addr");
+        // The trust anchor is named by the URL it is served at, as `ena serve` does.
+        config.federation_entity_id = format!("http://{addr}");
         let data_dir = tempfile::tempdir().expect("data dir");
         let state = AppState::open(db.store.clone(), config, data_dir.path()).await.expect("open app state");
         let (tx, rx) = oneshot::channel::<()>();
