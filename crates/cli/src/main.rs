@@ -3,6 +3,7 @@
 mod audit;
 mod bench;
 mod config;
+mod federation;
 mod id;
 mod plan_report;
 mod serve;
@@ -32,6 +33,8 @@ enum Command {
     /// The tamper-evident audit log (Spårbarhet).
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Tillitsramverk: apply to the federation, decide applications, suspend, list, resolve, rotate keys.
+    Federation(federation::FederationArgs),
     /// Operator tools.
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -125,6 +128,7 @@ fn main() -> ExitCode {
         Command::Audit(AuditCommand::Tail { count, location }) => audit::tail(&location, count),
         Command::Admin(AdminCommand::Token { data_dir }) => audit::admin_token(data_dir.as_deref()),
         Command::Bench(BenchCommand::Audit(args)) => bench::audit(args),
+        Command::Federation(args) => federation::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

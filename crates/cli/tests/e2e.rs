@@ -1292,3 +1292,59 @@ fn chains_from_another_implementation_validate() {
     let other = json!({"keys": [ena_federation::jose::SigningKey::generate().unwrap().public_jwk()]});
     assert_eq!(validate(&chain, anchor, &other, now).unwrap_err().code, ErrorCode::InvalidTrustAnchor);
 }
+
+/// The CLI as members and operators use it, against a running `ena serve`.
+#[test]
+fn federation_cli_apply_decide_list_resolve_suspend() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let served = start_serve(&data, &[], &[]);
+    let server = format!("http://{}", served.addr);
+    let fed = |args: &[&str]| {
+        let out = Command::new(ENA)
+            .arg("federation")
+            .args(args)
+            .args(["--server", &server, "--data-dir", data.to_str().unwrap()])
+            .env_remove("ENA_OPERATOR_TOKEN")
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let member = Member::new("cli.exempel.se");
+    let mut application = member.application(0, &format!("{server}/trust-marks/loa3"));
+    application.as_object_mut().unwrap().remove("acceptAgreement");
+    let file = dir.path().join("application.json");
+    std::fs::write(&file, application.to_string()).unwrap();
+
+    // Without accepting the agreement: refused, naming the field.
+    let (ok, _, err) = fed(&["apply", file.to_str().unwrap()]);
+    assert!(!ok && err.contains("acceptAgreement"), "{err}");
+    let (ok, out, err) = fed(&["apply", file.to_str().unwrap(), "--accept-agreement"]);
+    assert!(ok, "{err}");
+    assert!(err.contains("Anslutningsavtal"), "the agreement is shown: {err}");
+    let id = serde_json::from_str::<Value>(&out).unwrap()["id"].as_str().unwrap().to_owned();
+    let (_, out, _) = fed(&["applications", "--status", "pending"]);
+    assert!(out.contains(&id) && out.contains("cli.exempel.se"), "{out}");
+    let (ok, out, err) = fed(&["approve", &id]);
+    assert!(ok && out.contains("approved"), "{err}");
+    let (ok, _, err) = fed(&["approve", &id]);
+    assert!(!ok && err.contains("409"), "approving twice: {err}");
+    let (_, out, _) = fed(&["list", "--entity-type", "ena_node"]);
+    assert_eq!(out.trim(), member.id);
+    let (ok, out, err) = fed(&["resolve", &member.id]);
+    assert!(ok, "{err}");
+    assert!(err.contains("validated"), "{err}");
+    let resolved: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(resolved["metadata"]["ena_node"]["api_endpoint"], format!("{}/node/v1", member.id));
+    let (ok, _, _) = fed(&["suspend", &member.id, "--reason", "test"]);
+    assert!(ok);
+    let (ok, _, err) = fed(&["resolve", &member.id]);
+    assert!(!ok && err.contains("404"), "{err}");
+    let (ok, out, _) = fed(&["rotate-key"]);
+    assert!(ok && out.contains("new federation signing key"));
+    sigterm_and_wait(served);
+}
