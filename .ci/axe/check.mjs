@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
 const base = process.argv[2] ?? 'http://127.0.0.1:8080';
-const pages = ['/', '/?lang=en', '/byggblock', '/byggblock?lang=en', '/byggblock/mina-ombud', '/byggblock/identitet?lang=en', '/docs'];
+const pages = ['/', '/?lang=en', '/byggblock', '/byggblock?lang=en', '/byggblock/mina-ombud', '/byggblock/identitet?lang=en', '/docs', '/anslutning', '/anslutning?lang=en'];
 const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 const browser = await chromium.launch({

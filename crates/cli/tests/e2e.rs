@@ -1348,3 +1348,97 @@ fn federation_cli_apply_decide_list_resolve_suspend() {
     assert!(ok && out.contains("new federation signing key"));
     sigterm_and_wait(served);
 }
+
+/// The operator's portal page decides applications without JavaScript.
+#[tokio::test]
+async fn operator_portal_decides_applications() {
+    for server in TestServer::each().await {
+        let label = &server.label;
+        let c = &server.client;
+        let form = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(k, v)| {
+                    format!(
+                        "{k}={}",
+                        v.bytes()
+                            .map(|b| if b.is_ascii_alphanumeric() {
+                                (b as char).to_string()
+                            } else {
+                                format!("%{b:02X}")
+                            })
+                            .collect::<String>()
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("&")
+        };
+        let post = |path: &str, body: String| {
+            c.post(server.url(path)).header("content-type", "application/x-www-form-urlencoded").body(body).send()
+        };
+        let page = c.get(server.url("/anslutning")).send().await.unwrap();
+        assert_eq!(page.status(), 200);
+        let html = page.text().await.unwrap();
+        assert!(html.contains("type=\"password\"") && html.contains("Anslutningsavtal"), "{label}");
+
+        let agreement = json_of(c.get(server.url("/federation/v1/agreement")).send().await.unwrap()).await["version"]
+            .as_i64()
+            .unwrap();
+        let ids: Vec<String> = two_applications(&server, agreement).await;
+        let token = server.operator_token();
+
+        let denied = post("/anslutning", form(&[("token", "wrong"), ("status", "pending")])).await.unwrap();
+        assert_eq!(denied.status(), 401, "{label}");
+        let listed = post("/anslutning", form(&[("token", &token), ("status", "pending")])).await.unwrap();
+        assert_eq!(listed.headers()["cache-control"], "no-store");
+        let html = listed.text().await.unwrap();
+        assert!(ids.iter().all(|id| html.contains(id.as_str())), "{label}: both applications listed");
+
+        let no_reason = post(
+            "/anslutning/beslut",
+            form(&[("token", &token), ("id", &ids[1]), ("decision", "reject"), ("reason", "")]),
+        )
+        .await
+        .unwrap();
+        assert_eq!(no_reason.status(), 400, "{label}");
+        let approved = post(
+            "/anslutning/beslut",
+            form(&[("token", &token), ("id", &ids[0]), ("decision", "approve"), ("reason", "")]),
+        )
+        .await
+        .unwrap();
+        assert_eq!(approved.status(), 200, "{label}");
+        assert!(approved.text().await.unwrap().contains("godkändes"));
+        let rejected = post(
+            "/anslutning/beslut?lang=en",
+            form(&[("token", &token), ("id", &ids[1]), ("decision", "reject"), ("reason", "Wrong organisation")]),
+        )
+        .await
+        .unwrap();
+        assert!(rejected.text().await.unwrap().contains("was rejected"), "{label}");
+        let again = post(
+            "/anslutning/beslut",
+            form(&[("token", &token), ("id", &ids[0]), ("decision", "approve"), ("reason", "")]),
+        )
+        .await
+        .unwrap();
+        assert_eq!(again.status(), 409, "{label}");
+        let app =
+            json_of(c.get(server.url(&format!("/federation/v1/applications/{}", ids[1]))).send().await.unwrap()).await;
+        assert_eq!((app["status"].as_str(), app["reason"].as_str()), (Some("rejected"), Some("Wrong organisation")));
+    }
+}
+
+/// Two pending applications on `server`; their ids.
+async fn two_applications(server: &TestServer, agreement: i64) -> Vec<String> {
+    let mut ids = Vec::new();
+    for host in ["a.portal.example.se", "b.portal.example.se"] {
+        let m = Member::new(host);
+        let mut body = m.application(agreement, "");
+        body["trustMarks"] = json!([]);
+        let r = server.client.post(server.url("/federation/v1/applications")).json(&body).send().await.unwrap();
+        assert_eq!(r.status(), 201);
+        ids.push(r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned());
+    }
+    ids
+}

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod extract;
 pub mod openapi;
 pub mod portal;
+pub mod portal_federation;
 pub mod problem;
 pub mod routes;
 pub mod trace;
@@ -167,6 +168,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::system::router())
         .merge(routes::docs::router())
         .merge(portal::router())
+        .merge(portal_federation::router())
         .route_layer(middleware::from_fn(trace::tag_route))
         .layer(DefaultBodyLimit::max(state.config.body_limit))
         .layer(RequestBodyLimitLayer::new(state.config.body_limit))

@@ -43,7 +43,7 @@ pub struct LangQuery {
 }
 
 impl LangQuery {
-    fn lang(&self) -> Lang {
+    pub fn lang(&self) -> Lang {
         if self.lang.as_deref() == Some("en") { Lang::En } else { Lang::Sv }
     }
 }
@@ -59,6 +59,7 @@ pub struct Texts {
     pub nav_home: &'static str,
     pub nav_blocks: &'static str,
     pub nav_api: &'static str,
+    pub nav_federation: &'static str,
     pub home_title: &'static str,
     pub home_lead: &'static str,
     pub home_parts: &'static str,
@@ -103,6 +104,7 @@ pub const SV: Texts = Texts {
     nav_home: "Start",
     nav_blocks: "Byggblock",
     nav_api: "API-dokumentation",
+    nav_federation: "Anslutning",
     home_title: "Välkommen till ena",
     home_lead: "ena är en öppen implementation av den förvaltningsgemensamma digitala infrastrukturen för informationsutbyte: myndigheter utbyter meddelanden och anropar varandras API:er genom egna noder, och medborgare och företag ser sina ärenden, tar emot digital post, låter ombud agera för dem och ser vem som tagit del av deras uppgifter.",
     home_parts: "Det här finns i den här versionen",
@@ -147,6 +149,7 @@ pub const EN: Texts = Texts {
     nav_home: "Home",
     nav_blocks: "Building blocks",
     nav_api: "API documentation",
+    nav_federation: "Federation",
     home_title: "Welcome to ena",
     home_lead: "ena is an open implementation of Sweden's shared public-sector digital infrastructure for information exchange: agencies exchange messages and call each other's APIs through their own nodes, and citizens and companies see their cases, receive digital mail, let representatives act for them and see who accessed their data.",
     home_parts: "What this version contains",
@@ -248,7 +251,7 @@ pub struct Layout {
 }
 
 impl Layout {
-    fn new(lang: Lang, title: &str, path: &str) -> Layout {
+    pub fn new(lang: Lang, title: &str, path: &str) -> Layout {
         let switch_href = match lang {
             Lang::Sv => format!("{path}?lang=en"),
             Lang::En => path.to_owned(),
