@@ -33,9 +33,10 @@ Settings come from three layers; a later one wins:
        audit_origin = \"agency.example/ena/audit\"
        audit_rules = \"rules.toml\"
        public_url = \"https://ena.agency.example\"
+       node_listen = \"0.0.0.0:8443\"
   2. environment variables ENA_LISTEN, ENA_DATA_DIR, ENA_DATABASE_URL, ENA_LOG_FORMAT, ENA_LOG_LEVEL,
      ENA_BODY_LIMIT, ENA_REQUEST_TIMEOUT_SECS, ENA_AUDIT_ORIGIN, ENA_AUDIT_RULES,
-     ENA_PUBLIC_URL
+     ENA_PUBLIC_URL, ENA_NODE_LISTEN
   3. the flags above
 Without --database-url, ena uses the embedded SQLite database DATA_DIR/ena.db.")]
 pub struct ServeArgs {
@@ -73,6 +74,10 @@ pub struct ServeArgs {
     /// [default: http://LISTEN].
     #[arg(long, env = "ENA_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Also listen for member nodes with mutual TLS on this address (client certificates from the
+    /// federation CA), e.g. 0.0.0.0:8443 [default: off].
+    #[arg(long, env = "ENA_NODE_LISTEN")]
+    pub node_listen: Option<String>,
 }
 
 /// The file layer; unknown keys are refused so a typo is not silently ignored.
@@ -89,6 +94,7 @@ struct FileSettings {
     audit_origin: Option<String>,
     audit_rules: Option<PathBuf>,
     public_url: Option<String>,
+    node_listen: Option<String>,
 }
 
 /// What `serve` runs with.
@@ -104,6 +110,7 @@ pub struct Settings {
     pub audit_origin: String,
     pub audit_rules: ena_audit::RuleSet,
     pub public_url: Option<String>,
+    pub node_listen: Option<SocketAddr>,
 }
 
 fn read_file(args: &ServeArgs) -> anyhow::Result<FileSettings> {
@@ -161,7 +168,15 @@ pub fn resolve(args: &ServeArgs) -> anyhow::Result<Settings> {
     {
         bail!("public URL {u:?} must start with https:// (or http:// for local use)");
     }
+    let node_listen = match args.node_listen.clone().or(file.node_listen) {
+        Some(a) => Some(
+            a.parse::<SocketAddr>()
+                .with_context(|| format!("node listen address {a:?} is not an IP:port such as 0.0.0.0:8443"))?,
+        ),
+        None => None,
+    };
     Ok(Settings {
+        node_listen,
         public_url,
         audit_origin,
         audit_rules,
@@ -196,6 +211,7 @@ fn from_file(path: &Path) -> anyhow::Result<Settings> {
         audit_origin: None,
         audit_rules: None,
         public_url: None,
+        node_listen: None,
     })
 }
 
@@ -226,6 +242,7 @@ mod tests {
             audit_origin: None,
             audit_rules: None,
             public_url: None,
+            node_listen: None,
         };
         assert_eq!(resolve(&args).unwrap().listen.port(), 7777);
         args.listen = None;

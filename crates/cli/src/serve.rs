@@ -106,7 +106,42 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         startup_ms = started.elapsed().as_millis() as u64,
         "ena listening on http://{address} (portal /, API reference /docs)"
     );
-    ena_server::serve(listener, state, shutdown_signal()).await.context("server failed")?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    if let Some(node_listen) = settings.node_listen {
+        let node_listener = tokio::net::TcpListener::bind(node_listen)
+            .await
+            .with_context(|| format!("cannot listen for nodes on {node_listen}"))?;
+        let node_address = node_listener.local_addr()?;
+        let mut names = vec!["localhost".to_owned(), node_address.ip().to_string()];
+        if let Some(host) =
+            settings.public_url.as_deref().and_then(|u| u.split("://").nth(1)).and_then(|r| r.split([':', '/']).next())
+        {
+            names.push(host.to_owned());
+        }
+        let (cert, key) = state
+            .federation
+            .server_certificate(&names)
+            .map_err(|e| anyhow::anyhow!("node listener certificate: {e}"))?;
+        let tls = ena_server::mtls::server_config(state.federation.ca_certificate(), &cert, &key)
+            .map_err(|e| anyhow::anyhow!("node listener TLS: {e}"))?;
+        let mut stop = stop_rx.clone();
+        tokio::spawn(ena_server::mtls::serve(
+            node_listener,
+            tls,
+            state.clone(),
+            ena_server::app(state.clone()),
+            async move {
+                let _ = stop.wait_for(|s| *s).await;
+            },
+        ));
+        tracing::info!("node mTLS listening on https://{node_address} (client certificates from the federation CA)");
+    }
+    let shutdown = async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    };
+    ena_server::serve(listener, state, shutdown).await.context("server failed")?;
+    drop(stop_rx);
     store.close().await;
     tracing::info!("ena stopped");
     Ok(())

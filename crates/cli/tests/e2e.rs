@@ -1442,3 +1442,143 @@ async fn two_applications(server: &TestServer, agreement: i64) -> Vec<String> {
     }
     ids
 }
+
+/// Mutual TLS on the node listener, checked with curl and openssl (tools no one here wrote) and with
+/// ena's own outbound node client.
+#[test]
+fn node_listener_requires_a_good_member_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let served = start_serve(&data, &["--node-listen", "127.0.0.1:0"], &[]);
+    let node_addr = loop {
+        let line = served.log.recv_timeout(Duration::from_secs(30)).expect("node listener line");
+        if let Some(rest) = line.split("node mTLS listening on https://").nth(1) {
+            break rest.split(' ').next().unwrap().to_owned();
+        }
+    };
+    let base = format!("http://{}", served.addr);
+    let token = std::fs::read_to_string(data.join("operator.token")).unwrap().trim().to_owned();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let http = reqwest::Client::new();
+    let member = Member::new("localhost");
+    let (cert_pem, ca_pem) = rt.block_on(async {
+        let agreement = http
+            .get(format!("{base}/federation/v1/agreement"))
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()["version"]
+            .as_i64()
+            .unwrap();
+        let mut body = member.application(agreement, "");
+        body["trustMarks"] = json!([]);
+        let app: Value = http
+            .post(format!("{base}/federation/v1/applications"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let approved = http
+            .post(format!("{base}/federation/v1/applications/{}/approve", app["id"].as_str().unwrap()))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(approved.status(), 200);
+        let members: Value = http
+            .get(format!("{base}/federation/v1/members"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let ca = http.get(format!("{base}/federation/v1/ca-certificate")).send().await.unwrap().text().await.unwrap();
+        (members["items"][0]["certificate"].as_str().unwrap().to_owned(), ca)
+    });
+    let path = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_str().unwrap().to_owned()
+    };
+    let (ca, cert, key) =
+        (path("ca.pem", &ca_pem), path("cert.pem", &cert_pem), path("key.pem", &member.tls.serialize_pem()));
+    let url = format!("https://{node_addr}/federation/v1/whoami");
+    let curl = |extra: &[&str]| {
+        let out = Command::new("curl")
+            .args(["-sS", "--max-time", "10", "--cacert", &ca])
+            .args(extra)
+            .arg(&url)
+            .output()
+            .expect("curl");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+
+    // A member's certificate: curl and openssl both get through; the handler sees the verified member.
+    let (ok, body, err) = curl(&["--cert", &cert, "--key", &key]);
+    assert!(ok, "{err}");
+    let peer: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(peer["entityId"], member.id);
+    let s_client = Command::new("openssl")
+        .args([
+            "s_client",
+            "-connect",
+            &node_addr,
+            "-cert",
+            &cert,
+            "-key",
+            &key,
+            "-CAfile",
+            &ca,
+            "-verify_return_error",
+            "-brief",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let s_err = String::from_utf8_lossy(&s_client.stderr);
+    assert!(s_err.contains("Verification: OK"), "{s_err}");
+
+    // ena's own outbound client, trusting only the federation CA.
+    let client = ena_federation::client::node_client(&ca_pem, &cert_pem, &member.tls.serialize_pem()).unwrap();
+    let who: Value = rt.block_on(async { client.get(&url).send().await.unwrap().json().await.unwrap() });
+    assert_eq!(who["entityId"], member.id);
+
+    // No certificate, or a self-signed one: the handshake fails.
+    let (ok, _, _) = curl(&[]);
+    assert!(!ok, "no client certificate must be refused");
+    let own = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+    params.distinguished_name.push(rcgen::DnType::CommonName, "localhost");
+    let self_signed = params.self_signed(&own).unwrap();
+    let (ss_cert, ss_key) = (path("self.pem", &self_signed.pem()), path("self.key", &own.serialize_pem()));
+    let (ok, _, err) = curl(&["--cert", &ss_cert, "--key", &ss_key]);
+    assert!(!ok, "a self-signed certificate must be refused: {err}");
+
+    // Suspended: the certificate is revoked, every request is refused.
+    rt.block_on(async {
+        let r = http
+            .post(format!("{base}/federation/v1/members/suspend"))
+            .bearer_auth(&token)
+            .json(&json!({"entityId": member.id}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    });
+    let (_, body, _) = curl(&["--cert", &cert, "--key", &key]);
+    let problem: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(problem["code"], "permission-denied", "{problem}");
+    assert!(problem["detail"].as_str().unwrap().contains("revoked"), "{problem}");
+    sigterm_and_wait(served);
+}

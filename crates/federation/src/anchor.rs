@@ -1021,6 +1021,48 @@ impl TrustAnchor {
     }
 }
 
+/// A member node proven by its TLS client certificate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NodePeer {
+    pub entity_id: String,
+    pub organisation_number: String,
+    pub name: String,
+    /// base64url SHA-256 of the certificate.
+    pub certificate_sha256: String,
+}
+
+impl TrustAnchor {
+    /// Who presented `der` (a client certificate that already chained to the federation CA): a member in
+    /// good standing whose current, unrevoked certificate it is — or why not.
+    pub async fn node_peer(&self, der: &[u8]) -> Result<NodePeer, String> {
+        let thumbprint = crate::ca::thumbprint(der);
+        let cert = repo::certificate_by_thumbprint(&self.store, &thumbprint)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or("the certificate was not issued to a member by this federation")?;
+        if cert.revoked_at.is_some() {
+            return Err("the certificate is revoked".into());
+        }
+        let member =
+            repo::member(&self.store, &cert.entity_id).await.map_err(|e| e.to_string())?.ok_or("no such member")?;
+        if member.status != "active" {
+            return Err(format!("the member is {}", member.status));
+        }
+        Ok(NodePeer {
+            entity_id: member.entity_id,
+            organisation_number: member.organisation_number,
+            name: member.name,
+            certificate_sha256: thumbprint,
+        })
+    }
+
+    /// The certificate and key of this instance's own node listener, issued by the CA for `names`.
+    pub fn server_certificate(&self, names: &[String]) -> Result<(String, String), FederationError> {
+        self.ca.issue_server(names).map_err(|e| FederationError::Ca(e.to_string()))
+    }
+}
+
 /// A member's own entity configuration must be self-issued for `entity_id`, typed, signed with one of
 /// the keys it registered, and unexpired.
 fn check_member_configuration(token: &str, entity_id: &str, jwks: &Value) -> Result<(), String> {

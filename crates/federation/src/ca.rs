@@ -173,6 +173,26 @@ impl FederationCa {
         })
     }
 
+    /// A TLS server certificate for this instance's node listener, for `names` (DNS names or IP
+    /// addresses), on a key made here; returns (certificate PEM, private key PEM).
+    pub fn issue_server(&self, names: &[String]) -> Result<(String, String), CaError> {
+        let key = KeyPair::generate().map_err(internal)?;
+        let mut params = CertificateParams::new(names.to_vec()).map_err(|e| CaError::BadRequest(e.to_string()))?;
+        params.distinguished_name.push(DnType::CommonName, names.first().cloned().unwrap_or_default());
+        params.is_ca = IsCa::ExplicitNoCa;
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth];
+        params.use_authority_key_identifier_extension = true;
+        let mut serial = rand_serial();
+        serial[0] &= 0x7f;
+        params.serial_number = Some(SerialNumber::from_slice(&serial));
+        let now = OffsetDateTime::now_utc();
+        params.not_before = now - time::Duration::minutes(5);
+        params.not_after = now + time::Duration::days(CERT_DAYS);
+        let cert = params.signed_by(&key, &self.issuer()?).map_err(internal)?;
+        Ok((cert.pem(), key.serialize_pem()))
+    }
+
     /// A CRL (PEM) listing `revoked` (hex serial, revocation time), numbered `number`, valid a day.
     pub fn crl(&self, revoked: &[(String, OffsetDateTime)], number: u64) -> Result<String, CaError> {
         let now = OffsetDateTime::now_utc();

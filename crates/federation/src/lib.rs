@@ -9,4 +9,5 @@ pub mod keys;
 pub mod policy;
 pub mod repo;
 
-pub use anchor::{AnchorConfig, FederationError, TrustAnchor};
+pub use anchor::{AnchorConfig, FederationError, NodePeer, TrustAnchor};
+pub mod client;

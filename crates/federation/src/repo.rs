@@ -251,3 +251,8 @@ pub async fn revoked_certificates(store: &Store) -> Result<Vec<(String, String)>
     with_pool!(store, pool => sqlx::query_as("SELECT serial, revoked_at FROM federation_certificates WHERE revoked_at IS NOT NULL ORDER BY serial")
         .fetch_all(pool).await)
 }
+
+pub async fn certificate_by_thumbprint(store: &Store, thumbprint: &str) -> Result<Option<CertificateRow>, sqlx::Error> {
+    with_pool!(store, pool => sqlx::query_as("SELECT serial, entity_id, pem, thumbprint, not_after, revoked_at FROM federation_certificates WHERE thumbprint = $1")
+        .bind(thumbprint).fetch_optional(pool).await)
+}

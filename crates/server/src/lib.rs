@@ -8,6 +8,7 @@
 pub mod apis;
 pub mod auth;
 pub mod extract;
+pub mod mtls;
 pub mod openapi;
 pub mod portal;
 pub mod portal_federation;

@@ -87,6 +87,7 @@ pub struct InvalidParameter {
         crate::routes::federation::revoke,
         crate::routes::federation::update_configuration,
         crate::routes::federation::history,
+        crate::routes::federation::whoami,
         crate::routes::system::healthz,
         crate::routes::system::readyz,
         crate::routes::system::metrics,
@@ -211,6 +212,12 @@ fn success_example(operation_id: &str) -> Option<Value> {
             "cosignerKey": "localhost/ena/audit/witness+5a3d1f2e+BH8n0eN1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0c1d2",
         }),
         "federationApiInfo" => serde_json::to_value(apis::FEDERATION_API.info()).ok()?,
+        "whoAmI" => json!({
+            "entityId": EXAMPLE_MEMBER,
+            "organisationNumber": "162120000142",
+            "name": "Exempelkommunen",
+            "certificateSha256": "3q2-7wAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+        }),
         "listEntities" => json!(["https://nod.exempelkommun.se", "https://nod.exempelmyndighet.se"]),
         "getAgreement" => json!({
             "version": 1,

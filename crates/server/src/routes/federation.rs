@@ -43,6 +43,7 @@ pub fn router() -> Router<AppState> {
         .route("/federation/v1/members/revoke", post(revoke))
         .route("/federation/v1/entity-configuration", axum::routing::put(update_configuration))
         .route("/federation/v1/history", get(history))
+        .route("/federation/v1/whoami", get(whoami))
 }
 
 fn spec_error(code: FedCode, status: ErrorCode, description: String) -> ApiError {
@@ -497,4 +498,15 @@ pub async fn history(State(state): State<AppState>, query: ApiQuery) -> Result<J
     let has_more = items.len() > p.limit as usize;
     items.truncate(p.limit as usize);
     Ok(Json(HistoryPage { items, page: p.page, limit: p.limit, has_more }))
+}
+
+/// The member node calling, as its federation certificate proves (node mTLS listener only).
+#[utoipa::path(get, path = "/federation/v1/whoami", tag = "federation", operation_id = "whoAmI",
+    responses(
+        (status = 200, description = "The verified member", body = ena_federation::NodePeer),
+        (status = 401, description = "Not called over the node listener with a client certificate", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 403, description = "The certificate is revoked or the member is suspended", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+    ))]
+pub async fn whoami(node: crate::mtls::Node) -> Json<ena_federation::NodePeer> {
+    Json(node.0)
 }

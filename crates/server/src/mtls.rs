@@ -1,0 +1,142 @@
+//! The node listener: mutual TLS between member nodes and this instance.
+//!
+//! `axum::serve` cannot hand handlers the client certificate, so this is our own accept loop: TCP →
+//! tokio-rustls, whose verifier only accepts client certificates chaining to the federation CA → a
+//! database check that the certificate is a member's current, unrevoked one and the member is in good
+//! standing → hyper-util serving the same router, with the verified [`NodePeer`] in every request's
+//! extensions. A certificate that does not chain fails the handshake; a revoked certificate or a
+//! suspended member gets 403 problems on every request.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{FromRequestParts, Request};
+use axum::http::request::Parts;
+use ena_core::ErrorCode;
+use ena_federation::NodePeer;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::service::TowerToHyperService;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::WebPkiClientVerifier;
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+use tower::ServiceExt;
+
+use crate::AppState;
+use crate::problem::ApiError;
+
+/// Longest a client may take to complete the TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What the handshake and the membership check concluded about the peer of a connection.
+#[derive(Clone, Debug)]
+pub enum PeerStatus {
+    Member(NodePeer),
+    /// The certificate chained to the CA but is not (or no longer) a member's good certificate.
+    Refused(String),
+}
+
+/// A handler argument: the member node that made the request (mTLS listener only).
+#[derive(Clone, Debug)]
+pub struct Node(pub NodePeer);
+
+impl<S: Send + Sync> FromRequestParts<S> for Node {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        match parts.extensions.get::<PeerStatus>() {
+            Some(PeerStatus::Member(peer)) => Ok(Node(peer.clone())),
+            Some(PeerStatus::Refused(why)) => Err(ApiError::new(
+                ErrorCode::PermissionDenied,
+                format!("The client certificate is not accepted: {why}."),
+            )),
+            None => Err(ApiError::new(
+                ErrorCode::AuthenticationRequired,
+                "This operation is for member nodes: call it on the node listener with the node's federation certificate.",
+            )),
+        }
+    }
+}
+
+/// TLS settings of the node listener: our certificate from the federation CA; client certificates
+/// required and verified against the federation CA only.
+pub fn server_config(ca_pem: &str, cert_pem: &str, key_pem: &str) -> Result<rustls::ServerConfig, String> {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+        roots.add(cert.map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+    }
+    let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        .build()
+        .map_err(|e| format!("client verifier: {e}"))?;
+    let chain: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_slice_iter(cert_pem.as_bytes()).collect::<Result<_, _>>().map_err(|e| e.to_string())?;
+    let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(|e| e.to_string())?;
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(chain, key)
+        .map_err(|e| format!("server certificate: {e}"))?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+/// Serve `app` on `listener` with mutual TLS until `shutdown` resolves.
+pub async fn serve(
+    listener: TcpListener,
+    tls: rustls::ServerConfig,
+    state: AppState,
+    app: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    let acceptor = TlsAcceptor::from(Arc::new(tls));
+    tokio::pin!(shutdown);
+    loop {
+        let (tcp, remote) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => { tracing::warn!(error = %e, "node listener accept failed"); continue; }
+            },
+            () = &mut shutdown => return,
+        };
+        let (acceptor, state, app) = (acceptor.clone(), state.clone(), app.clone());
+        tokio::spawn(async move {
+            let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                Ok(Ok(tls)) => tls,
+                Ok(Err(e)) => {
+                    tracing::info!(%remote, error = %e, "node TLS handshake refused");
+                    return;
+                }
+                Err(_) => {
+                    tracing::info!(%remote, "node TLS handshake timed out");
+                    return;
+                }
+            };
+            let der = tls.get_ref().1.peer_certificates().and_then(|c| c.first()).map(|c| c.to_vec());
+            let status = match der {
+                Some(der) => match state.federation.node_peer(&der).await {
+                    Ok(peer) => PeerStatus::Member(peer),
+                    Err(why) => PeerStatus::Refused(why),
+                },
+                None => PeerStatus::Refused("no client certificate".into()),
+            };
+            if let PeerStatus::Refused(why) = &status {
+                tracing::info!(%remote, %why, "node certificate refused");
+            }
+            let service = tower::service_fn(move |mut request: Request<hyper::body::Incoming>| {
+                request.extensions_mut().insert(status.clone());
+                app.clone().oneshot(request.map(axum::body::Body::new))
+            });
+            if let Err(e) = Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(tls), TowerToHyperService::new(service))
+                .await
+            {
+                tracing::debug!(%remote, error = %e, "node connection ended");
+            }
+        });
+    }
+}
