@@ -2,6 +2,7 @@
 
 mod audit;
 mod bench;
+mod bench_federation;
 mod config;
 mod federation;
 mod id;
@@ -47,6 +48,8 @@ enum Command {
 enum BenchCommand {
     /// The audit log: concurrent appends, proofs at large sizes, verification, storage.
     Audit(bench::AuditBench),
+    /// Federation: resolve throughput (uncached, cached), chain validation, mTLS handshakes and requests.
+    Federation(bench_federation::FederationBench),
 }
 
 #[derive(Debug, Subcommand)]
@@ -128,6 +131,7 @@ fn main() -> ExitCode {
         Command::Audit(AuditCommand::Tail { count, location }) => audit::tail(&location, count),
         Command::Admin(AdminCommand::Token { data_dir }) => audit::admin_token(data_dir.as_deref()),
         Command::Bench(BenchCommand::Audit(args)) => bench::audit(args),
+        Command::Bench(BenchCommand::Federation(args)) => bench_federation::run(args),
         Command::Federation(args) => federation::run(args),
     };
     match result {

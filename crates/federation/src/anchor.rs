@@ -282,6 +282,11 @@ impl TrustAnchor {
         self.ca.certificate_pem()
     }
 
+    /// Drop cached resolve responses (benchmarks measure uncached resolves with it).
+    pub fn clear_resolve_cache(&self) {
+        self.invalidate();
+    }
+
     fn invalidate(&self) {
         let mut cache = self.cache.lock().expect("cache lock");
         cache.resolved.clear();
