@@ -263,23 +263,23 @@ async fn run_async(args: FederationBench) -> anyhow::Result<()> {
     let member = ta.member(&ids[0]).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     let member_cert = member.certificate.context("bench member certificate")?;
     let url = format!("https://{node_addr}/federation/v1/whoami");
-    let make = || -> anyhow::Result<reqwest::Client> {
-        ena_federation::client::node_client(ta.ca_certificate(), &member_cert, &tls_key.serialize_pem())
+    let builder = || {
+        ena_federation::client::node_client_builder(ta.ca_certificate(), &member_cert, &tls_key.serialize_pem())
             .map_err(|e| anyhow::anyhow!(e))
     };
-    // Handshakes: one client per request (no pooled connection).
+    // Handshakes: a client that keeps no idle connection, so every request connects and handshakes anew.
+    let fresh = builder()?.pool_max_idle_per_host(0).build()?;
     let mut handshake_times = Vec::new();
     let started = Instant::now();
     let mut n = 0;
     while started.elapsed() < Duration::from_secs(args.seconds) {
-        let c = make()?;
         let t = Instant::now();
-        c.get(&url).send().await?.error_for_status()?;
+        fresh.get(&url).send().await?.error_for_status()?;
         handshake_times.push(t.elapsed());
         n += 1;
     }
     let handshakes = n as f64 / started.elapsed().as_secs_f64();
-    let kept = make()?;
+    let kept = builder()?.build()?;
     kept.get(&url).send().await?.error_for_status()?;
     let started = Instant::now();
     let mut m = 0;

@@ -7,6 +7,11 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 /// A reqwest client for calls between nodes. `ca_pem` is the federation CA, `cert_pem`/`key_pem` the
 /// node's certificate and private key.
 pub fn node_client(ca_pem: &str, cert_pem: &str, key_pem: &str) -> Result<reqwest::Client, String> {
+    node_client_builder(ca_pem, cert_pem, key_pem)?.build().map_err(|e| e.to_string())
+}
+
+/// The same, as a builder to adjust (timeouts, pooling).
+pub fn node_client_builder(ca_pem: &str, cert_pem: &str, key_pem: &str) -> Result<reqwest::ClientBuilder, String> {
     let mut roots = rustls::RootCertStore::empty();
     for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
         roots.add(cert.map_err(|e| format!("federation CA: {e}"))?).map_err(|e| format!("federation CA: {e}"))?;
@@ -25,5 +30,5 @@ pub fn node_client(ca_pem: &str, cert_pem: &str, key_pem: &str) -> Result<reqwes
             .with_root_certificates(roots)
             .with_client_auth_cert(chain, key)
             .map_err(|e| format!("node certificate and key: {e}"))?;
-    reqwest::Client::builder().tls_backend_preconfigured(config).build().map_err(|e| e.to_string())
+    Ok(reqwest::Client::builder().tls_backend_preconfigured(config))
 }
