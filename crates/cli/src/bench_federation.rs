@@ -122,27 +122,21 @@ async fn run_async(args: FederationBench) -> anyhow::Result<()> {
     let anchor = ta.entity_id().to_owned();
 
     // Resolve through the service: uncached (cache cleared before every call) and cached.
-    let (t, i, a) = (ta.clone(), ids.clone(), anchor.clone());
-    let audit = state.audit.clone();
-    let uncached = throughput(args.seconds, args.concurrency, move |n| {
-        let (t, i, a, audit) = (t.clone(), i.clone(), a.clone(), audit.clone());
-        async move {
-            t.clear_resolve_cache();
-            t.resolve(&audit, &i[n % i.len()], &a).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-            Ok(())
-        }
-    })
-    .await?;
-    let (t, i, a) = (ta.clone(), ids.clone(), anchor.clone());
-    let audit = state.audit.clone();
-    let cached = throughput(args.seconds, args.concurrency, move |n| {
-        let (t, i, a, audit) = (t.clone(), i.clone(), a.clone(), audit.clone());
-        async move {
-            t.resolve(&audit, &i[n % i.len()], &a).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-            Ok(())
-        }
-    })
-    .await?;
+    let service_resolve = |clear: bool| {
+        let (t, i, a, audit) = (ta.clone(), ids.clone(), anchor.clone(), state.audit.clone());
+        throughput(args.seconds, args.concurrency, move |n| {
+            let (t, i, a, audit) = (t.clone(), i.clone(), a.clone(), audit.clone());
+            async move {
+                if clear {
+                    t.clear_resolve_cache();
+                }
+                t.resolve(&audit, &i[n % i.len()], &a).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+                Ok(())
+            }
+        })
+    };
+    let uncached = service_resolve(true).await?;
+    let cached = service_resolve(false).await?;
     println!(
         "{db}: resolve through the service, {} callers: uncached {uncached:.0}/s, cached {cached:.0}/s",
         args.concurrency
@@ -166,35 +160,23 @@ async fn run_async(args: FederationBench) -> anyhow::Result<()> {
         })
         .await?
     };
-    let http_cached = {
-        let (c, b, i, a) = (client.clone(), base.clone(), ids.clone(), anchor.clone());
-        throughput(args.seconds, args.concurrency, move |n| {
-            let (c, b, i, a) = (c.clone(), b.clone(), i.clone(), a.clone());
-            async move {
-                c.get(format!("{b}/federation/v1/resolve?sub={}&trust_anchor={a}", i[n % i.len()]))
-                    .send()
-                    .await?
-                    .error_for_status()?;
-                Ok(())
-            }
-        })
-        .await?
-    };
-    let http_uncached = {
+    // Resolve over HTTP; `clear` empties the anchor's cache before each call (uncached).
+    let http_resolve = |clear: bool| {
         let (c, b, i, a, t) = (client.clone(), base.clone(), ids.clone(), anchor.clone(), ta.clone());
         throughput(args.seconds, args.concurrency, move |n| {
             let (c, b, i, a, t) = (c.clone(), b.clone(), i.clone(), a.clone(), t.clone());
             async move {
-                t.clear_resolve_cache();
-                c.get(format!("{b}/federation/v1/resolve?sub={}&trust_anchor={a}", i[n % i.len()]))
-                    .send()
-                    .await?
-                    .error_for_status()?;
+                if clear {
+                    t.clear_resolve_cache();
+                }
+                let url = format!("{b}/federation/v1/resolve?sub={}&trust_anchor={a}", i[n % i.len()]);
+                c.get(url).send().await?.error_for_status()?;
                 Ok(())
             }
         })
-        .await?
     };
+    let http_cached = http_resolve(false).await?;
+    let http_uncached = http_resolve(true).await?;
     println!(
         "{db}: over HTTP, {} connections: resolve uncached {http_uncached:.0}/s, cached {http_cached:.0}/s; /healthz {healthz:.0}/s (cached = {:.2}× healthz)",
         args.concurrency,

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use ena_audit::{Actor, ActorKind, Context};
-use ena_core::{ErrorCode, FieldError, Page};
+use ena_core::{ErrorCode, FieldError};
 use ena_federation::anchor::{Agreement, Application, ApplicationInput, HistoryItem, Member};
 use ena_federation::chain::ErrorCode as FedCode;
 use ena_federation::{FederationError, TrustAnchor};
@@ -259,17 +259,6 @@ pub struct ApplicationPage {
     pub has_more: bool,
 }
 
-fn page(query: &ApiQuery) -> Result<Page, ApiError> {
-    let mut errors = Vec::new();
-    let limit = query.int("limit", &mut errors);
-    let page = query.int("page", &mut errors);
-    if !errors.is_empty() {
-        return Err(ApiError::invalid(ErrorCode::InvalidParameter, "Some query parameters are invalid.", errors));
-    }
-    Page::new(limit, page)
-        .map_err(|e| ApiError::invalid(ErrorCode::InvalidParameter, "Some query parameters are invalid.", e))
-}
-
 /// Applications, newest first (operator).
 #[utoipa::path(get, path = "/federation/v1/applications", tag = "federation", operation_id = "listApplications",
     params(
@@ -288,7 +277,7 @@ pub async fn list_applications(
     _operator: Operator,
     query: ApiQuery,
 ) -> Result<Json<ApplicationPage>, ApiError> {
-    let p = page(&query)?;
+    let p = query.page(Vec::new())?;
     let offset = u64::from(p.page - 1) * u64::from(p.limit);
     let mut items = anchor(&state).applications(query.str("status"), p.limit + 1, offset).await?;
     let has_more = items.len() > p.limit as usize;
@@ -384,7 +373,7 @@ pub async fn list_members(
     _operator: Operator,
     query: ApiQuery,
 ) -> Result<Json<MemberPage>, ApiError> {
-    let p = page(&query)?;
+    let p = query.page(Vec::new())?;
     let status = query.str("status");
     if let Some(s) = status
         && !["active", "suspended", "revoked"].contains(&s)
@@ -492,7 +481,7 @@ pub struct HistoryPage {
     ))]
 pub async fn history(State(state): State<AppState>, query: ApiQuery) -> Result<Json<HistoryPage>, ApiError> {
     let sub = required(&query, "sub")?;
-    let p = page(&query)?;
+    let p = query.page(Vec::new())?;
     let offset = u64::from(p.page - 1) * u64::from(p.limit);
     let mut items = anchor(&state).history(sub, p.limit + 1, offset).await?;
     let has_more = items.len() > p.limit as usize;
