@@ -1,0 +1,362 @@
+//! ena's built-in test eID provider: a real OpenID Connect provider (authorization code flow with PKCE
+//! S256, ES256 ID tokens, userinfo) whose login page lets a tester pick a made-up person. TEST ONLY —
+//! every page says so, and production mode refuses to enable it.
+//!
+//! Codes and access tokens live in memory (a test provider needs no durability); a code works once.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use ena_federation::jose::SigningKey;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::loa::{Loa, acr_uri};
+use crate::{random_token, sha256_b64, unix_now};
+
+/// The claim carrying the Swedish personal identity number (as Sweden Connect's OIDC profile names it).
+pub const PERSONAL_NUMBER_CLAIM: &str = "https://id.oidc.se/claim/personalIdentityNumber";
+pub const TEST_PERSONS: &str = include_str!("../../../data/identity/test-persons.toml");
+/// How long a code and an ID token live.
+const CODE_SECS: i64 = 60;
+const TOKEN_SECS: i64 = 300;
+
+#[derive(Clone, Debug, Deserialize, serde::Serialize)]
+pub struct TestPerson {
+    pub personal_number: String,
+    pub given_name: String,
+    pub family_name: String,
+    pub loa: u8,
+}
+
+#[derive(Debug, Deserialize)]
+struct PersonsFile {
+    persons: Vec<TestPerson>,
+}
+
+/// A client registered with the provider.
+#[derive(Clone, Debug)]
+pub struct TestClient {
+    pub client_id: String,
+    pub client_secret: String,
+    pub redirect_uris: Vec<String>,
+}
+
+/// An OAuth error to return as `{error, error_description}` (token endpoint) or in a redirect.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{error}: {description}")]
+pub struct OAuthError {
+    pub error: &'static str,
+    pub description: String,
+}
+
+fn oauth(error: &'static str, description: impl Into<String>) -> OAuthError {
+    OAuthError { error, description: description.into() }
+}
+
+/// A checked authorization request, waiting for the tester to pick a person.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuthRequest {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub state: String,
+    pub nonce: String,
+    pub code_challenge: String,
+    /// The lowest level the client asked for (`acr_values`), if any.
+    pub min_loa: Option<Loa>,
+}
+
+#[derive(Clone, Debug)]
+struct Grant {
+    request: AuthRequest,
+    person: TestPerson,
+    expires: i64,
+}
+
+pub struct TestProvider {
+    issuer: String,
+    key: SigningKey,
+    persons: Vec<TestPerson>,
+    clients: Vec<TestClient>,
+    codes: Mutex<HashMap<String, Grant>>,
+    access: Mutex<HashMap<String, (TestPerson, i64)>>,
+}
+
+impl std::fmt::Debug for TestProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestProvider").field("issuer", &self.issuer).finish_non_exhaustive()
+    }
+}
+
+impl TestProvider {
+    /// A provider at `issuer` (e.g. `http://127.0.0.1:8080/test-eid`) with the shipped test persons.
+    pub fn new(issuer: &str, clients: Vec<TestClient>) -> Result<TestProvider, String> {
+        let file: PersonsFile = toml::from_str(TEST_PERSONS).map_err(|e| format!("test persons: {e}"))?;
+        for p in &file.persons {
+            ena_core::PersonId::parse(&p.personal_number).map_err(|e| format!("test person {}: {e}", p.given_name))?;
+        }
+        Ok(TestProvider {
+            issuer: issuer.trim_end_matches('/').to_owned(),
+            key: SigningKey::generate().map_err(|e| e.to_string())?,
+            persons: file.persons,
+            clients,
+            codes: Mutex::new(HashMap::new()),
+            access: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    pub fn persons(&self) -> &[TestPerson] {
+        &self.persons
+    }
+
+    pub fn discovery(&self) -> Value {
+        let i = &self.issuer;
+        json!({
+            "issuer": i,
+            "authorization_endpoint": format!("{i}/authorize"),
+            "token_endpoint": format!("{i}/token"),
+            "userinfo_endpoint": format!("{i}/userinfo"),
+            "jwks_uri": format!("{i}/jwks"),
+            "response_types_supported": ["code"],
+            "grant_types_supported": ["authorization_code"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["ES256"],
+            "code_challenge_methods_supported": ["S256"],
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            "scopes_supported": ["openid", "profile", "https://id.oidc.se/scope/naturalPersonNumber"],
+            "claims_supported": ["sub", "name", "given_name", "family_name", "acr", PERSONAL_NUMBER_CLAIM],
+            "acr_values_supported": (2..=4).map(|n| acr_uri(Loa(n))).collect::<Vec<_>>(),
+        })
+    }
+
+    pub fn jwks(&self) -> Value {
+        json!({"keys": [self.key.public_jwk()]})
+    }
+
+    fn client(&self, id: &str) -> Option<&TestClient> {
+        self.clients.iter().find(|c| c.client_id == id)
+    }
+
+    /// Check an authorization request. `Err((None, e))`: do not redirect (unknown client or redirect URI —
+    /// show the error); `Err((Some(uri), e))`: redirect the error to the client.
+    pub fn check_authorize(&self, q: &HashMap<String, String>) -> Result<AuthRequest, (Option<String>, OAuthError)> {
+        let get = |k: &str| q.get(k).map(String::as_str).unwrap_or_default();
+        let client = self.client(get("client_id")).ok_or((None, oauth("invalid_client", "unknown client_id")))?;
+        let redirect_uri = get("redirect_uri");
+        if !client.redirect_uris.iter().any(|r| r == redirect_uri) {
+            return Err((None, oauth("invalid_request", "redirect_uri is not registered for this client")));
+        }
+        let back = |e: OAuthError| (Some(redirect_uri.to_owned()), e);
+        if get("response_type") != "code" {
+            return Err(back(oauth("unsupported_response_type", "only response_type=code")));
+        }
+        if !get("scope").split(' ').any(|s| s == "openid") {
+            return Err(back(oauth("invalid_scope", "scope must include openid")));
+        }
+        if get("code_challenge_method") != "S256" || get("code_challenge").len() < 43 {
+            return Err(back(oauth(
+                "invalid_request",
+                "PKCE is required: code_challenge with code_challenge_method=S256",
+            )));
+        }
+        if get("nonce").is_empty() || get("state").is_empty() {
+            return Err(back(oauth("invalid_request", "state and nonce are required")));
+        }
+        let min_loa = get("acr_values").split(' ').filter_map(|a| (2..=4).map(Loa).find(|l| acr_uri(*l) == a)).min();
+        Ok(AuthRequest {
+            client_id: client.client_id.clone(),
+            redirect_uri: redirect_uri.to_owned(),
+            state: get("state").to_owned(),
+            nonce: get("nonce").to_owned(),
+            code_challenge: get("code_challenge").to_owned(),
+            min_loa,
+        })
+    }
+
+    /// The tester picked `personal_number`: issue a code; returns the redirect back to the client.
+    pub fn approve(&self, request: AuthRequest, personal_number: &str) -> Result<String, OAuthError> {
+        let person = self
+            .persons
+            .iter()
+            .find(|p| p.personal_number == personal_number)
+            .cloned()
+            .ok_or_else(|| oauth("access_denied", "no such test person"))?;
+        if request.min_loa.is_some_and(|min| Loa(person.loa) < min) {
+            return Err(oauth(
+                "access_denied",
+                format!(
+                    "{} has LoA {}, the client asked for at least {}",
+                    person.given_name,
+                    person.loa,
+                    request.min_loa.map_or(0, |l| l.0)
+                ),
+            ));
+        }
+        let code = random_token(32);
+        let uri = format!(
+            "{}{}code={code}&state={}",
+            request.redirect_uri,
+            if request.redirect_uri.contains('?') { '&' } else { '?' },
+            encode(&request.state)
+        );
+        self.codes.lock().expect("codes").insert(code, Grant { request, person, expires: unix_now() + CODE_SECS });
+        Ok(uri)
+    }
+
+    /// The token endpoint: exchange a code (once) for an ID token and an access token.
+    pub fn token(&self, form: &HashMap<String, String>, basic: Option<(String, String)>) -> Result<Value, OAuthError> {
+        let get = |k: &str| form.get(k).map(String::as_str).unwrap_or_default();
+        if get("grant_type") != "authorization_code" {
+            return Err(oauth("unsupported_grant_type", "only authorization_code"));
+        }
+        let (id, secret) = basic.unwrap_or_else(|| (get("client_id").to_owned(), get("client_secret").to_owned()));
+        let client = self
+            .client(&id)
+            .filter(|c| c.client_secret == secret)
+            .ok_or_else(|| oauth("invalid_client", "client authentication failed"))?;
+        // A code is removed on first use, so a replay finds nothing.
+        let grant = self
+            .codes
+            .lock()
+            .expect("codes")
+            .remove(get("code"))
+            .ok_or_else(|| oauth("invalid_grant", "unknown, used or expired code"))?;
+        if grant.expires < unix_now() {
+            return Err(oauth("invalid_grant", "the code has expired"));
+        }
+        if grant.request.client_id != client.client_id || grant.request.redirect_uri != get("redirect_uri") {
+            return Err(oauth("invalid_grant", "the code was issued to another client or redirect_uri"));
+        }
+        if sha256_b64(get("code_verifier")) != grant.request.code_challenge {
+            return Err(oauth("invalid_grant", "code_verifier does not match the code_challenge (PKCE)"));
+        }
+        let now = unix_now();
+        let p = &grant.person;
+        let claims = json!({
+            "iss": self.issuer, "sub": p.personal_number, "aud": client.client_id, "iat": now, "exp": now + TOKEN_SECS,
+            "auth_time": now, "nonce": grant.request.nonce, "acr": acr_uri(Loa(p.loa)),
+            PERSONAL_NUMBER_CLAIM: p.personal_number, "given_name": p.given_name, "family_name": p.family_name,
+            "name": format!("{} {}", p.given_name, p.family_name),
+        });
+        let id_token = self.key.sign("JWT", &claims);
+        let access_token = random_token(32);
+        self.access.lock().expect("access").insert(access_token.clone(), (p.clone(), now + TOKEN_SECS));
+        Ok(
+            json!({"access_token": access_token, "token_type": "Bearer", "expires_in": TOKEN_SECS, "id_token": id_token}),
+        )
+    }
+
+    /// The userinfo endpoint.
+    pub fn userinfo(&self, access_token: &str) -> Result<Value, OAuthError> {
+        let map = self.access.lock().expect("access");
+        let (p, exp) = map.get(access_token).ok_or_else(|| oauth("invalid_token", "unknown access token"))?;
+        if *exp < unix_now() {
+            return Err(oauth("invalid_token", "the access token has expired"));
+        }
+        Ok(json!({"sub": p.personal_number, PERSONAL_NUMBER_CLAIM: p.personal_number, "given_name": p.given_name,
+                  "family_name": p.family_name, "name": format!("{} {}", p.given_name, p.family_name)}))
+    }
+}
+
+/// Percent-encode a query value.
+pub fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn provider() -> TestProvider {
+        TestProvider::new(
+            "http://localhost/test-eid",
+            vec![TestClient {
+                client_id: "rp".into(),
+                client_secret: "s3cret".into(),
+                redirect_uris: vec!["http://localhost/cb".into()],
+            }],
+        )
+        .unwrap()
+    }
+
+    fn query(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn code_flow_with_pkce_and_the_refusals() {
+        let p = provider();
+        let verifier = random_token(32);
+        let mut q = query(&[
+            ("client_id", "rp"),
+            ("redirect_uri", "http://localhost/cb"),
+            ("response_type", "code"),
+            ("scope", "openid profile"),
+            ("state", "st"),
+            ("nonce", "no"),
+            ("code_challenge_method", "S256"),
+        ]);
+        q.insert("code_challenge".into(), sha256_b64(&verifier));
+        let request = p.check_authorize(&q).unwrap();
+        let redirect = p.approve(request.clone(), "191212121212").unwrap();
+        let code = redirect.split("code=").nth(1).unwrap().split('&').next().unwrap().to_owned();
+        assert!(redirect.ends_with("state=st"));
+
+        let form = |code: &str, verifier: &str| {
+            query(&[
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("redirect_uri", "http://localhost/cb"),
+                ("client_id", "rp"),
+                ("client_secret", "s3cret"),
+                ("code_verifier", verifier),
+            ])
+        };
+        assert_eq!(
+            p.token(&form(&code, "wrong-verifier"), None).unwrap_err().error,
+            "invalid_grant",
+            "wrong PKCE verifier"
+        );
+        // The failed attempt consumed the code: codes are single-use whatever happens.
+        assert_eq!(p.token(&form(&code, &verifier), None).unwrap_err().error, "invalid_grant");
+
+        let redirect = p.approve(request.clone(), "191212121212").unwrap();
+        let code = redirect.split("code=").nth(1).unwrap().split('&').next().unwrap().to_owned();
+        let tokens = p.token(&form(&code, &verifier), None).unwrap();
+        assert_eq!(
+            p.token(&form(&code, &verifier), None).unwrap_err().error,
+            "invalid_grant",
+            "a replayed code is refused"
+        );
+        let id = ena_federation::jose::Unverified::parse(tokens["id_token"].as_str().unwrap()).unwrap();
+        id.verify(&p.jwks()).unwrap();
+        assert_eq!(id.payload["nonce"], "no");
+        assert_eq!(id.payload[PERSONAL_NUMBER_CLAIM], "191212121212");
+        assert_eq!(p.userinfo(tokens["access_token"].as_str().unwrap()).unwrap()["given_name"], "Tolvan");
+
+        // Unknown client and unregistered redirect are not redirected; other errors go back to the client.
+        let mut bad = q.clone();
+        bad.insert("redirect_uri".into(), "https://evil.example/cb".into());
+        assert!(p.check_authorize(&bad).unwrap_err().0.is_none());
+        let mut no_pkce = q.clone();
+        no_pkce.remove("code_challenge");
+        assert_eq!(p.check_authorize(&no_pkce).unwrap_err().0.as_deref(), Some("http://localhost/cb"));
+        // A person below the requested level cannot be picked.
+        let mut high = q.clone();
+        high.insert("acr_values".into(), acr_uri(Loa(4)));
+        assert_eq!(p.approve(p.check_authorize(&high).unwrap(), "191212121212").unwrap_err().error, "access_denied");
+        let mut wrong_secret = form(&code, &verifier);
+        wrong_secret.insert("client_secret".into(), "nope".into());
+        assert_eq!(p.token(&wrong_secret, None).unwrap_err().error, "invalid_client");
+    }
+}
