@@ -34,9 +34,11 @@ Settings come from three layers; a later one wins:
        audit_rules = \"rules.toml\"
        public_url = \"https://ena.agency.example\"
        node_listen = \"0.0.0.0:8443\"
+       production = true
+       test_eid = false
   2. environment variables ENA_LISTEN, ENA_DATA_DIR, ENA_DATABASE_URL, ENA_LOG_FORMAT, ENA_LOG_LEVEL,
      ENA_BODY_LIMIT, ENA_REQUEST_TIMEOUT_SECS, ENA_AUDIT_ORIGIN, ENA_AUDIT_RULES,
-     ENA_PUBLIC_URL, ENA_NODE_LISTEN
+     ENA_PUBLIC_URL, ENA_NODE_LISTEN, ENA_PRODUCTION, ENA_TEST_EID
   3. the flags above
 Without --database-url, ena uses the embedded SQLite database DATA_DIR/ena.db.")]
 pub struct ServeArgs {
@@ -78,6 +80,12 @@ pub struct ServeArgs {
     /// federation CA), e.g. 0.0.0.0:8443 [default: off].
     #[arg(long, env = "ENA_NODE_LISTEN")]
     pub node_listen: Option<String>,
+    /// Production mode: the built-in test eID provider is off unless --test-eid true.
+    #[arg(long, env = "ENA_PRODUCTION")]
+    pub production: Option<bool>,
+    /// Serve the built-in test eID provider (TEST ONLY) [default: true, false in production mode].
+    #[arg(long, env = "ENA_TEST_EID")]
+    pub test_eid: Option<bool>,
 }
 
 /// The file layer; unknown keys are refused so a typo is not silently ignored.
@@ -95,6 +103,8 @@ struct FileSettings {
     audit_rules: Option<PathBuf>,
     public_url: Option<String>,
     node_listen: Option<String>,
+    production: Option<bool>,
+    test_eid: Option<bool>,
 }
 
 /// What `serve` runs with.
@@ -111,6 +121,8 @@ pub struct Settings {
     pub audit_rules: ena_audit::RuleSet,
     pub public_url: Option<String>,
     pub node_listen: Option<SocketAddr>,
+    pub production: bool,
+    pub test_eid: bool,
 }
 
 fn read_file(args: &ServeArgs) -> anyhow::Result<FileSettings> {
@@ -175,7 +187,11 @@ pub fn resolve(args: &ServeArgs) -> anyhow::Result<Settings> {
         ),
         None => None,
     };
+    let production = args.production.or(file.production).unwrap_or(false);
+    let test_eid = args.test_eid.or(file.test_eid).unwrap_or(!production);
     Ok(Settings {
+        production,
+        test_eid,
         node_listen,
         public_url,
         audit_origin,
@@ -212,6 +228,8 @@ fn from_file(path: &Path) -> anyhow::Result<Settings> {
         audit_rules: None,
         public_url: None,
         node_listen: None,
+        production: None,
+        test_eid: None,
     })
 }
 
@@ -243,6 +261,8 @@ mod tests {
             audit_rules: None,
             public_url: None,
             node_listen: None,
+            production: None,
+            test_eid: None,
         };
         assert_eq!(resolve(&args).unwrap().listen.port(), 7777);
         args.listen = None;

@@ -93,6 +93,8 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let address = listener.local_addr()?;
     let config = ServerConfig {
         federation_entity_id: settings.public_url.clone().unwrap_or_else(|| format!("http://{address}")),
+        test_eid: settings.test_eid,
+        oidc_providers: Vec::new(),
         audit_origin: settings.audit_origin.clone(),
         audit_rules: settings.audit_rules.clone(),
         body_limit: settings.body_limit,

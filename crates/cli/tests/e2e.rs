@@ -1582,3 +1582,165 @@ fn node_listener_requires_a_good_member_certificate() {
     assert!(problem["detail"].as_str().unwrap().contains("revoked"), "{problem}");
     sigterm_and_wait(served);
 }
+
+// ---------------------------------------------------------------- identity (issue 5, first part)
+
+fn location(r: &reqwest::Response) -> String {
+    r.headers().get("location").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default()
+}
+
+fn hidden_fields(html: &str) -> Vec<(String, String)> {
+    html.split("<input type=\"hidden\" name=\"")
+        .skip(1)
+        .map(|rest| {
+            let name = rest.split('"').next().unwrap().to_owned();
+            let value = rest
+                .split("value=\"")
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap()
+                .replace("&#x2b;", "+")
+                .replace("&#43;", "+");
+            (name, value)
+        })
+        .collect()
+}
+
+fn form_body(pairs: &[(String, String)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "{k}={}",
+                v.bytes()
+                    .map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                        (b as char).to_string()
+                    } else {
+                        format!("%{b:02X}")
+                    })
+                    .collect::<String>()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// Log in through the built-in test eID as `person`, asking for `loa`; returns the session cookie or the
+/// refusal page's status.
+async fn test_eid_login(
+    server: &TestServer,
+    c: &reqwest::Client,
+    person: &str,
+    loa: u8,
+) -> Result<String, (u16, String)> {
+    let start = c
+        .get(server.url(&format!("/login/start?provider=test-eid&loa={loa}&return=%2Fmina-sidor")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(start.status(), 303, "start redirects to the provider");
+    let page = c.get(location(&start)).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("ENDAST FÖR TEST"), "the test provider says TEST ONLY");
+    let mut fields = hidden_fields(&html);
+    fields.push(("person".into(), person.into()));
+    let picked = c
+        .post(server.url("/test-eid/authorize"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form_body(&fields))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(picked.status(), 303);
+    let callback = c.get(location(&picked)).send().await.unwrap();
+    if callback.status() != 303 {
+        let status = callback.status().as_u16();
+        return Err((status, callback.text().await.unwrap()));
+    }
+    assert_eq!(location(&callback), "/mina-sidor");
+    let set = callback.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(set.contains("HttpOnly") && set.contains("SameSite=Lax"), "{set}");
+    Ok(set.split(';').next().unwrap().to_owned())
+}
+
+#[tokio::test]
+async fn login_through_the_test_eid_with_loa_step_up_and_logout() {
+    for server in TestServer::each().await {
+        let label = &server.label;
+        let c = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let discovery =
+            json_of(c.get(server.url("/test-eid/.well-known/openid-configuration")).send().await.unwrap()).await;
+        assert_eq!(discovery["issuer"], format!("http://{}/test-eid", server.addr));
+
+        // Not logged in: Mina sidor sends to login at LoA 3.
+        let r = c.get(server.url("/mina-sidor")).send().await.unwrap();
+        assert_eq!((r.status().as_u16(), location(&r)), (303, "/login?loa=3&return=%2Fmina-sidor".to_owned()));
+
+        let cookie = test_eid_login(&server, &c, "191212121212", 3).await.unwrap();
+        let page = c.get(server.url("/mina-sidor")).header("cookie", &cookie).send().await.unwrap();
+        assert_eq!(page.status(), 200, "{label}");
+        let html = page.text().await.unwrap();
+        assert!(
+            html.contains("Tolvan Tolvansson") && html.contains("19121212-****") && !html.contains("191212121212"),
+            "{label}"
+        );
+
+        // LoA 2 session: Mina sidor asks to step up.
+        let weak = test_eid_login(&server, &c, "194702289879", 2).await.unwrap();
+        let r = c.get(server.url("/mina-sidor")).header("cookie", &weak).send().await.unwrap();
+        assert_eq!(r.status(), 303, "{label}: a LoA 2 session must step up");
+        // A LoA 2 person cannot be picked when LoA 3 is asked for: the provider answers access_denied.
+        let refused = test_eid_login(&server, &c, "194702289879", 3).await.unwrap_err();
+        assert_eq!(refused.0, 400, "{label}");
+        assert!(
+            refused.1.contains("access_denied") && refused.1.contains("\"property\":\"provider\""),
+            "{}",
+            refused.1
+        );
+
+        // A replayed or forged callback is refused, and so is a tampered state.
+        let forged = c.get(server.url("/login/callback?code=abc&state=nope")).send().await.unwrap();
+        assert_eq!(forged.status(), 400);
+        assert!(forged.text().await.unwrap().contains("state"));
+
+        // Logout needs the session's CSRF token.
+        let html =
+            c.get(server.url("/mina-sidor")).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+        let csrf = hidden_fields(&html).into_iter().find(|(k, _)| k == "csrf").unwrap().1;
+        let bad = c
+            .post(server.url("/logout"))
+            .header("cookie", &cookie)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("csrf=wrong")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(bad.status(), 403, "{label}");
+        let out = c
+            .post(server.url("/logout"))
+            .header("cookie", &cookie)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("csrf={csrf}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(out.status(), 303);
+        let r = c.get(server.url("/mina-sidor")).header("cookie", &cookie).send().await.unwrap();
+        assert_eq!(r.status(), 303, "{label}: the session ended");
+
+        // Failed logins are audit events.
+        let token = server.operator_token();
+        let denied = json_of(
+            c.get(server.url("/audit/v1/events?action=identity.login&outcome=denied"))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert!(denied["items"].as_array().unwrap().len() >= 2, "{label}: {denied}");
+    }
+}

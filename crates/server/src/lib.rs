@@ -12,6 +12,7 @@ pub mod mtls;
 pub mod openapi;
 pub mod portal;
 pub mod portal_federation;
+pub mod portal_identity;
 pub mod problem;
 pub mod routes;
 pub mod trace;
@@ -44,6 +45,10 @@ pub struct ServerConfig {
     pub request_timeout: Duration,
     /// The trust anchor's entity identifier: this instance's public base URL.
     pub federation_entity_id: String,
+    /// Serve the built-in test eID provider at /test-eid and offer it at /login (TEST ONLY).
+    pub test_eid: bool,
+    /// Other OpenID providers offered at /login.
+    pub oidc_providers: Vec<ena_identity::rp::ProviderConfig>,
 }
 
 impl Default for ServerConfig {
@@ -54,6 +59,8 @@ impl Default for ServerConfig {
             body_limit: 1024 * 1024,
             request_timeout: Duration::from_secs(30),
             federation_entity_id: "http://127.0.0.1:8080".into(),
+            test_eid: true,
+            oidc_providers: Vec::new(),
         }
     }
 }
@@ -76,6 +83,64 @@ pub struct AppState {
     pub openapi: axum::body::Bytes,
     /// The federation's trust anchor, trust mark issuer and CA.
     pub federation: std::sync::Arc<ena_federation::TrustAnchor>,
+    /// Login: the relying party, sessions, and the test eID provider when enabled.
+    pub identity: std::sync::Arc<IdentityState>,
+}
+
+/// What login needs.
+pub struct IdentityState {
+    /// The built-in test provider (TEST ONLY), when enabled.
+    pub test_eid: Option<ena_identity::testeid::TestProvider>,
+    pub rp: ena_identity::rp::RelyingParty,
+    pub timeouts: ena_identity::session::Timeouts,
+    /// This instance's public base URL (redirect URIs are built from it).
+    pub base_url: String,
+    /// Cookies get `Secure` when the public URL is https.
+    pub secure_cookies: bool,
+}
+
+impl IdentityState {
+    fn new(config: &ServerConfig) -> Result<IdentityState, String> {
+        let base = config.federation_entity_id.trim_end_matches('/').to_owned();
+        let mut providers = Vec::new();
+        let test_eid = if config.test_eid {
+            let secret = ena_identity::random_token(24);
+            let issuer = format!("{base}/test-eid");
+            let provider = ena_identity::testeid::TestProvider::new(
+                &issuer,
+                vec![ena_identity::testeid::TestClient {
+                    client_id: "ena-portal".into(),
+                    client_secret: secret.clone(),
+                    redirect_uris: vec![format!("{base}/login/callback")],
+                }],
+            )?;
+            providers.push(ena_identity::rp::ProviderConfig {
+                id: "test-eid".into(),
+                name: "Test-e-legitimation (ena)".into(),
+                issuer,
+                client_id: "ena-portal".into(),
+                client_secret: secret,
+                test_only: true,
+            });
+            Some(provider)
+        } else {
+            None
+        };
+        providers.extend(config.oidc_providers.iter().cloned());
+        Ok(IdentityState {
+            test_eid,
+            rp: ena_identity::rp::RelyingParty::new(providers, ena_identity::loa::AcrMap::default(), None),
+            timeouts: ena_identity::session::Timeouts::default(),
+            secure_cookies: base.starts_with("https://"),
+            base_url: base,
+        })
+    }
+}
+
+impl std::fmt::Debug for IdentityState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IdentityState").field("base_url", &self.base_url).finish_non_exhaustive()
+    }
 }
 
 /// File names of the keys in the data directory.
@@ -104,6 +169,7 @@ impl AppState {
         )
         .await?;
         let openapi = axum::body::Bytes::from(serde_json::to_vec(&openapi::document()).unwrap_or_default());
+        let identity = std::sync::Arc::new(IdentityState::new(&config)?);
         Ok(AppState {
             plans: ena_plan::Plans::new(store.clone()),
             store,
@@ -113,6 +179,7 @@ impl AppState {
             witness: std::sync::Arc::new(witness),
             operator,
             openapi,
+            identity,
             federation: std::sync::Arc::new(federation),
         })
     }
@@ -170,6 +237,8 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::docs::router())
         .merge(portal::router())
         .merge(portal_federation::router())
+        .merge(portal_identity::router())
+        .merge(routes::testeid::router())
         .route_layer(middleware::from_fn(trace::tag_route))
         .layer(DefaultBodyLimit::max(state.config.body_limit))
         .layer(RequestBodyLimitLayer::new(state.config.body_limit))

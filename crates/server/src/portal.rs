@@ -43,6 +43,10 @@ pub struct LangQuery {
 }
 
 impl LangQuery {
+    pub fn from_map(q: &std::collections::HashMap<String, String>) -> LangQuery {
+        LangQuery { lang: q.get("lang").cloned() }
+    }
+
     pub fn lang(&self) -> Lang {
         if self.lang.as_deref() == Some("en") { Lang::En } else { Lang::Sv }
     }

@@ -6,3 +6,4 @@ pub mod docs;
 pub mod federation;
 pub mod plan;
 pub mod system;
+pub mod testeid;

@@ -1,0 +1,168 @@
+//! `/test-eid`: ena's built-in OpenID Connect provider for tests and demos (TEST ONLY). Discovery, JWKS,
+//! the person-picker login page, token and userinfo. Present only when the test eID is enabled.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::{Form, Json, Router};
+use base64::Engine;
+use ena_core::ErrorCode;
+use ena_identity::testeid::{OAuthError, TestPerson, TestProvider, encode};
+
+use crate::AppState;
+use crate::portal::{Lang, Layout};
+use crate::problem::ApiError;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/test-eid/.well-known/openid-configuration", get(discovery))
+        .route("/test-eid/jwks", get(jwks))
+        .route("/test-eid/authorize", get(authorize_page).post(authorize))
+        .route("/test-eid/token", axum::routing::post(token))
+        .route("/test-eid/userinfo", get(userinfo))
+}
+
+fn provider(state: &AppState) -> Result<&TestProvider, ApiError> {
+    state
+        .identity
+        .test_eid
+        .as_ref()
+        .ok_or_else(|| ApiError::new(ErrorCode::RouteNotFound, "The test eID provider is not enabled on this server."))
+}
+
+/// An OAuth error as a problem that also carries `error` and `error_description`.
+fn oauth_problem(code: ErrorCode, e: OAuthError) -> ApiError {
+    let mut p = ApiError::new(code, e.description.clone());
+    p.0.error = Some(e.error);
+    p.0.error_description = Some(e.description);
+    p
+}
+
+async fn discovery(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    Ok(Json(provider(&state)?.discovery()))
+}
+
+async fn jwks(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    Ok(Json(provider(&state)?.jwks()))
+}
+
+pub struct TestEidTexts {
+    test_only: &'static str,
+    title: &'static str,
+    lead: &'static str,
+    pick: &'static str,
+    login: &'static str,
+}
+
+const TEXTS: TestEidTexts = TestEidTexts {
+    test_only: "ENDAST FÖR TEST – TEST ONLY. Inga riktiga personer, ingen riktig e-legitimation.",
+    title: "Test-e-legitimation",
+    lead: "Välj den testperson du vill logga in som. Tjänsten som bad om inloggningen får personens testpersonnummer, namn och tillitsnivå.",
+    pick: "Testperson",
+    login: "Logga in som vald testperson",
+};
+
+#[derive(Template)]
+#[template(path = "testeid.html")]
+struct PickPage {
+    layout: Layout,
+    f: &'static TestEidTexts,
+    persons: Vec<TestPerson>,
+    client_id: String,
+    redirect_uri: String,
+    state: String,
+    nonce: String,
+    code_challenge: String,
+    acr_values: String,
+}
+
+fn redirect_error(uri: &str, e: &OAuthError, state: &str) -> Response {
+    let sep = if uri.contains('?') { '&' } else { '?' };
+    Redirect::to(&format!(
+        "{uri}{sep}error={}&error_description={}&state={}",
+        e.error,
+        encode(&e.description),
+        encode(state)
+    ))
+    .into_response()
+}
+
+fn refusal(state: &AppState, q: &HashMap<String, String>) -> Result<ena_identity::testeid::AuthRequest, Response> {
+    let p = provider(state).map_err(IntoResponse::into_response)?;
+    p.check_authorize(q).map_err(|(back, e)| match back {
+        Some(uri) => redirect_error(&uri, &e, q.get("state").map(String::as_str).unwrap_or_default()),
+        None => oauth_problem(ErrorCode::InvalidParameter, e).into_response(),
+    })
+}
+
+async fn authorize_page(State(state): State<AppState>, Query(q): Query<HashMap<String, String>>) -> Response {
+    let request = match refusal(&state, &q) {
+        Ok(r) => r,
+        Err(response) => return response,
+    };
+    let Ok(p) = provider(&state) else { return StatusCode::NOT_FOUND.into_response() };
+    let page = PickPage {
+        layout: Layout::new(Lang::Sv, TEXTS.title, "/test-eid/authorize"),
+        f: &TEXTS,
+        persons: p.persons().iter().filter(|x| request.min_loa.is_none_or(|m| x.loa >= m.0)).cloned().collect(),
+        client_id: request.client_id,
+        redirect_uri: request.redirect_uri,
+        state: request.state,
+        nonce: request.nonce,
+        code_challenge: request.code_challenge,
+        acr_values: q.get("acr_values").cloned().unwrap_or_default(),
+    };
+    match page.render() {
+        Ok(html) => ([(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-store")], html)
+            .into_response(),
+        Err(e) => ApiError::internal(&e).into_response(),
+    }
+}
+
+async fn authorize(State(state): State<AppState>, Form(form): Form<HashMap<String, String>>) -> Response {
+    let request = match refusal(&state, &form) {
+        Ok(r) => r,
+        Err(response) => return response,
+    };
+    let Ok(p) = provider(&state) else { return StatusCode::NOT_FOUND.into_response() };
+    let st = request.state.clone();
+    let uri = request.redirect_uri.clone();
+    match p.approve(request, form.get("person").map(String::as_str).unwrap_or_default()) {
+        Ok(to) => Redirect::to(&to).into_response(),
+        Err(e) => redirect_error(&uri, &e, &st),
+    }
+}
+
+fn basic_auth(headers: &HeaderMap) -> Option<(String, String)> {
+    let raw = headers.get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Basic ")?;
+    let text = String::from_utf8(base64::engine::general_purpose::STANDARD.decode(raw.trim()).ok()?).ok()?;
+    let (id, secret) = text.split_once(':')?;
+    Some((id.to_owned(), secret.to_owned()))
+}
+
+async fn token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let p = provider(&state)?;
+    match p.token(&form, basic_auth(&headers)) {
+        Ok(body) => Ok(([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()),
+        Err(e) if e.error == "invalid_client" => Err(oauth_problem(ErrorCode::AuthenticationRequired, e)),
+        Err(e) => Err(oauth_problem(ErrorCode::InvalidParameter, e)),
+    }
+}
+
+async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<serde_json::Value>, ApiError> {
+    let p = provider(&state)?;
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    p.userinfo(bearer.trim()).map(Json).map_err(|e| oauth_problem(ErrorCode::AuthenticationRequired, e))
+}
