@@ -1744,3 +1744,83 @@ async fn login_through_the_test_eid_with_loa_step_up_and_logout() {
         assert!(denied["items"].as_array().unwrap().len() >= 2, "{label}: {denied}");
     }
 }
+
+/// Interop: ena's portal logs in through panva/node-oidc-provider (a certified OpenID provider, installed
+/// from npm by scripts/test into .ci/oidc), not only through its own test eID.
+#[tokio::test]
+async fn login_through_node_oidc_provider() {
+    let op_dir = Path::new(ROOT).join("../../.ci/oidc");
+    assert!(
+        op_dir.join("node_modules/oidc-provider").exists(),
+        "oidc-provider is not installed: run scripts/test (it runs npm ci in .ci/oidc)"
+    );
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let issuer = format!("http://127.0.0.1:{port}");
+    let config = ServerConfig {
+        oidc_providers: vec![ena_identity::rp::ProviderConfig {
+            id: "node-oidc".into(),
+            name: "node-oidc-provider".into(),
+            issuer: issuer.clone(),
+            client_id: "ena".into(),
+            client_secret: "interop-secret".into(),
+            test_only: true,
+        }],
+        ..ServerConfig::default()
+    };
+    for server in TestServer::each_with(config).await {
+        let label = &server.label;
+        let mut op = Command::new("node")
+            .arg(op_dir.join("op.mjs"))
+            .args([port.to_string(), server.url("/login/callback")])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("node must be installed");
+        let mut out = BufReader::new(op.stdout.take().unwrap());
+        let mut ready = String::new();
+        out.read_line(&mut ready).unwrap();
+        assert_eq!(ready.trim(), "ready");
+        // Keep reading: the provider logs to stdout and dies of EPIPE if nobody listens.
+        std::thread::spawn(move || for _ in out.lines() {});
+
+        let c = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let mut jar: Vec<(String, String)> = Vec::new();
+        let mut keep = |r: &reqwest::Response| {
+            for v in r.headers().get_all("set-cookie") {
+                let kv = v.to_str().unwrap().split(';').next().unwrap().to_owned();
+                let (k, val) = kv.split_once('=').unwrap();
+                jar.retain(|(n, _)| n != k);
+                jar.push((k.to_owned(), val.to_owned()));
+            }
+            jar.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+        };
+        let start =
+            c.get(server.url("/login/start?provider=node-oidc&loa=3&return=%2Fmina-sidor")).send().await.unwrap();
+        assert_eq!(start.status(), 303, "{label}");
+        let mut next = location(&start);
+        assert!(next.starts_with(&issuer), "{next}");
+        let mut cookies = String::new();
+        // Follow the provider's redirects (auth → interaction → auth resume → our callback).
+        for _ in 0..6 {
+            if next.starts_with(&server.url("/login/callback")) {
+                break;
+            }
+            let url = if next.starts_with('/') { format!("{issuer}{next}") } else { next.clone() };
+            let r = c.get(&url).header("cookie", &cookies).send().await.unwrap();
+            cookies = keep(&r);
+            assert!(r.status().is_redirection(), "{label}: {} {}", r.status(), r.text().await.unwrap());
+            next = location(&r);
+        }
+        let callback = c.get(&next).send().await.unwrap();
+        assert_eq!(callback.status(), 303, "{label}: {}", callback.text().await.unwrap_or_default());
+        let session = callback.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+        let page = c.get(server.url("/mina-sidor")).header("cookie", &session).send().await.unwrap();
+        assert_eq!(page.status(), 200, "{label}");
+        assert!(page.text().await.unwrap().contains("Tolvan Tolvansson"));
+        let _ = op.kill();
+        let _ = op.wait();
+    }
+}
