@@ -36,6 +36,7 @@ Settings come from three layers; a later one wins:
        node_listen = \"0.0.0.0:8443\"
        production = true
        test_eid = false
+       [[oidc_providers]]   # more e-ID providers for /login (id, name, issuer, client_id, client_secret)
   2. environment variables ENA_LISTEN, ENA_DATA_DIR, ENA_DATABASE_URL, ENA_LOG_FORMAT, ENA_LOG_LEVEL,
      ENA_BODY_LIMIT, ENA_REQUEST_TIMEOUT_SECS, ENA_AUDIT_ORIGIN, ENA_AUDIT_RULES,
      ENA_PUBLIC_URL, ENA_NODE_LISTEN, ENA_PRODUCTION, ENA_TEST_EID
@@ -105,6 +106,8 @@ struct FileSettings {
     node_listen: Option<String>,
     production: Option<bool>,
     test_eid: Option<bool>,
+    #[serde(default)]
+    oidc_providers: Vec<ena_identity::rp::ProviderConfig>,
 }
 
 /// What `serve` runs with.
@@ -123,6 +126,8 @@ pub struct Settings {
     pub node_listen: Option<SocketAddr>,
     pub production: bool,
     pub test_eid: bool,
+    /// OpenID providers offered at /login besides the test eID (file only: they hold secrets).
+    pub oidc_providers: Vec<ena_identity::rp::ProviderConfig>,
 }
 
 fn read_file(args: &ServeArgs) -> anyhow::Result<FileSettings> {
@@ -189,7 +194,19 @@ pub fn resolve(args: &ServeArgs) -> anyhow::Result<Settings> {
     };
     let production = args.production.or(file.production).unwrap_or(false);
     let test_eid = args.test_eid.or(file.test_eid).unwrap_or(!production);
+    for (i, p) in file.oidc_providers.iter().enumerate() {
+        if p.id.is_empty() || p.id == "test-eid" || !p.id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            bail!("oidc_providers[{i}].id {:?} must be letters, digits and '-', and not test-eid", p.id);
+        }
+        if !(p.issuer.starts_with("https://")
+            || p.issuer.starts_with("http://127.0.0.1")
+            || p.issuer.starts_with("http://localhost"))
+        {
+            bail!("oidc_providers[{i}].issuer {:?} must be an https URL", p.issuer);
+        }
+    }
     Ok(Settings {
+        oidc_providers: file.oidc_providers.clone(),
         production,
         test_eid,
         node_listen,
@@ -280,5 +297,23 @@ mod tests {
         assert!(from_file(file.path()).unwrap_err().to_string().contains("not supported"));
         let err = format!("{:#}", from_file(Path::new("/nonexistent/ena.toml")).unwrap_err());
         assert!(err.contains("cannot read settings file"), "{err}");
+    }
+
+    #[test]
+    fn oidc_providers_and_production_mode_come_from_the_file() {
+        let file = write(
+            "production = true\n[[oidc_providers]]\nid = \"bankid\"\nname = \"BankID\"\nissuer = \"https://op.example\"\nclient_id = \"ena\"\nclient_secret = \"s\"\n",
+        );
+        let s = from_file(file.path()).unwrap();
+        assert_eq!(s.oidc_providers.len(), 1);
+        assert!(s.production && !s.test_eid, "production mode turns the test eID off");
+        let bad = write(
+            "[[oidc_providers]]\nid = \"test-eid\"\nname = \"x\"\nissuer = \"https://op.example\"\nclient_id = \"a\"\nclient_secret = \"s\"\n",
+        );
+        assert!(from_file(bad.path()).unwrap_err().to_string().contains("oidc_providers[0].id"));
+        let insecure = write(
+            "[[oidc_providers]]\nid = \"x\"\nname = \"x\"\nissuer = \"http://op.example\"\nclient_id = \"a\"\nclient_secret = \"s\"\n",
+        );
+        assert!(from_file(insecure.path()).unwrap_err().to_string().contains("https"));
     }
 }

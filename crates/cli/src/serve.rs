@@ -94,7 +94,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let config = ServerConfig {
         federation_entity_id: settings.public_url.clone().unwrap_or_else(|| format!("http://{address}")),
         test_eid: settings.test_eid,
-        oidc_providers: Vec::new(),
+        oidc_providers: settings.oidc_providers.clone(),
         audit_origin: settings.audit_origin.clone(),
         audit_rules: settings.audit_rules.clone(),
         body_limit: settings.body_limit,

@@ -16,8 +16,9 @@ use crate::{random_token, sha256_b64, unix_now};
 /// Clock skew tolerated on `exp`/`iat`, seconds.
 const LEEWAY: i64 = 60;
 
-/// A configured provider.
-#[derive(Clone, Debug)]
+/// A configured provider (`[[oidc_providers]]` in ena.toml).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ProviderConfig {
     /// Short id used in URLs (`/login/start?provider=…`).
     pub id: String,
@@ -26,6 +27,7 @@ pub struct ProviderConfig {
     pub client_id: String,
     pub client_secret: String,
     /// Marked TEST ONLY in the login page.
+    #[serde(default)]
     pub test_only: bool,
 }
 
