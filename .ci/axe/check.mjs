@@ -5,7 +5,12 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
 const base = process.argv[2] ?? 'http://127.0.0.1:8080';
-const pages = ['/', '/?lang=en', '/byggblock', '/byggblock?lang=en', '/byggblock/mina-ombud', '/byggblock/identitet?lang=en', '/docs', '/anslutning', '/anslutning?lang=en'];
+// The test eID's person picker needs a well-formed authorization request from the portal's own client.
+const testEid = '/test-eid/authorize?client_id=ena-portal&response_type=code&scope=openid&state=axe&nonce=axe'
+  + `&redirect_uri=${encodeURIComponent(base + '/login/callback')}`
+  + '&code_challenge_method=S256&code_challenge=' + 'A'.repeat(43);
+const pages = ['/', '/?lang=en', '/byggblock', '/byggblock?lang=en', '/byggblock/mina-ombud', '/byggblock/identitet?lang=en', '/docs',
+  '/anslutning', '/anslutning?lang=en', '/login', '/login?lang=en', testEid];
 const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 const browser = await chromium.launch({

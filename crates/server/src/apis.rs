@@ -77,5 +77,15 @@ pub const FEDERATION_API: ApiDescriptor = ApiDescriptor {
     description_en: "Trust framework: OpenID Federation trust anchor (entity configuration, fetch, list, resolve, trust marks), member onboarding, the federation CA and CRL, history in the transparency log.",
 };
 
+pub const IDENTITY_API: ApiDescriptor = ApiDescriptor {
+    id: "identity",
+    name: "ena test eID provider",
+    version: "1.0.0",
+    released: "2026-11-29",
+    status: "active",
+    description_sv: "Identitet: den inbyggda test-e-legitimationen (ENDAST FÖR TEST), en OpenID Connect-leverantör med PKCE och tillitsnivåer. Inloggning i portalen sker på /login.",
+    description_en: "Identity: the built-in test eID (TEST ONLY), an OpenID Connect provider with PKCE and levels of assurance. Portal login is at /login.",
+};
+
 /// Every API ena serves, in the order the docs list them.
-pub const ALL: &[ApiDescriptor] = &[PLAN_API, AUDIT_API, FEDERATION_API];
+pub const ALL: &[ApiDescriptor] = &[PLAN_API, AUDIT_API, FEDERATION_API, IDENTITY_API];

@@ -88,6 +88,11 @@ pub struct InvalidParameter {
         crate::routes::federation::update_configuration,
         crate::routes::federation::history,
         crate::routes::federation::whoami,
+        crate::routes::testeid::api_info,
+        crate::routes::testeid::discovery,
+        crate::routes::testeid::jwks,
+        crate::routes::testeid::token,
+        crate::routes::testeid::userinfo,
         crate::routes::system::healthz,
         crate::routes::system::readyz,
         crate::routes::system::metrics,
@@ -99,6 +104,7 @@ pub struct InvalidParameter {
         (name = "plan", description = "Plan and portfolio: building blocks and the cost model (seed chapters 2–4)"),
         (name = "audit", description = "Spårbarhet: the transparency log"),
         (name = "federation", description = "Tillitsramverk: the OpenID Federation trust anchor and onboarding"),
+        (name = "identity", description = "Identitet: the built-in test eID provider (TEST ONLY); portal login is at /login"),
         (name = "system", description = "Liveness, readiness, metrics and this document"),
     )
 )]
@@ -212,6 +218,29 @@ fn success_example(operation_id: &str) -> Option<Value> {
             "cosignerKey": "localhost/ena/audit/witness+5a3d1f2e+BH8n0eN1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0c1d2",
         }),
         "federationApiInfo" => serde_json::to_value(apis::FEDERATION_API.info()).ok()?,
+        "identityApiInfo" => serde_json::to_value(apis::IDENTITY_API.info()).ok()?,
+        "testEidDiscovery" => json!({
+            "issuer": "http://127.0.0.1:8080/test-eid",
+            "authorization_endpoint": "http://127.0.0.1:8080/test-eid/authorize",
+            "token_endpoint": "http://127.0.0.1:8080/test-eid/token",
+            "userinfo_endpoint": "http://127.0.0.1:8080/test-eid/userinfo",
+            "jwks_uri": "http://127.0.0.1:8080/test-eid/jwks",
+            "response_types_supported": ["code"],
+            "code_challenge_methods_supported": ["S256"],
+            "id_token_signing_alg_values_supported": ["ES256"],
+            "acr_values_supported": ["http://id.elegnamnden.se/loa/1.0/loa2", "http://id.elegnamnden.se/loa/1.0/loa3", "http://id.elegnamnden.se/loa/1.0/loa4"]
+        }),
+        "testEidJwks" => {
+            json!({ "keys": [{ "kty": "EC", "crv": "P-256", "kid": "Vn0QhS3n3gmH4b8p0Jc0u8b0G3Jw2d5x9qVq1vXnYw8", "alg": "ES256", "use": "sig",
+            "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0" }] })
+        }
+        "testEidToken" => {
+            json!({ "access_token": "q0mPq4ZcIyWc6p5mEwJZr4k5r3rU1t0sB2N9oPz3Yx8", "token_type": "Bearer", "expires_in": 300, "id_token": jwt_example("getTrustMark") })
+        }
+        "testEidUserinfo" => {
+            json!({ "sub": "191212121212", "name": "Tolvan Tolvansson", "given_name": "Tolvan", "family_name": "Tolvansson",
+            "https://id.oidc.se/claim/personalIdentityNumber": "191212121212" })
+        }
         "whoAmI" => json!({
             "entityId": EXAMPLE_MEMBER,
             "organisationNumber": "162120000142",
@@ -493,6 +522,14 @@ pub fn document() -> Value {
                         }
                         "trustMarkStatus" => json!({ "trust_mark": jwt_example("getTrustMark") }),
                         "putEntityConfiguration" => json!(jwt_example("putEntityConfiguration")),
+                        "testEidToken" => json!({
+                            "grant_type": "authorization_code",
+                            "code": "Xl2m4kV0pQ8r",
+                            "redirect_uri": "http://127.0.0.1:8080/login/callback",
+                            "code_verifier": "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
+                            "client_id": "ena-portal",
+                            "client_secret": "…"
+                        }),
                         "searchEvents" => {
                             json!({ "correlationId": "4bf92f3577b34da6a3ce929d0e0e4736", "outcome": "denied", "limit": 20, "page": 1 })
                         }

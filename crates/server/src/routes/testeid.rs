@@ -24,6 +24,14 @@ pub fn router() -> Router<AppState> {
         .route("/test-eid/authorize", get(authorize_page).post(authorize))
         .route("/test-eid/token", axum::routing::post(token))
         .route("/test-eid/userinfo", get(userinfo))
+        .route("/identity/v1/api-info", get(api_info))
+}
+
+/// About this API (REST API profile VER.06).
+#[utoipa::path(get, path = "/identity/v1/api-info", tag = "identity", operation_id = "identityApiInfo",
+    responses((status = 200, description = "Name, version, release date, status and documentation of the API", body = crate::apis::ApiInfo)))]
+pub async fn api_info() -> Json<crate::apis::ApiInfo> {
+    Json(crate::apis::IDENTITY_API.info())
 }
 
 fn provider(state: &AppState) -> Result<&TestProvider, ApiError> {
@@ -42,11 +50,23 @@ fn oauth_problem(code: ErrorCode, e: OAuthError) -> ApiError {
     p
 }
 
-async fn discovery(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+/// OpenID Connect discovery of the built-in test eID provider (TEST ONLY).
+#[utoipa::path(get, path = "/test-eid/.well-known/openid-configuration", tag = "identity", operation_id = "testEidDiscovery",
+    responses(
+        (status = 200, description = "Provider metadata: endpoints, PKCE S256, ES256 ID tokens, Sweden Connect acr values", body = Object),
+        (status = 404, description = "The test eID is not enabled (production mode)", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+    ))]
+pub async fn discovery(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
     Ok(Json(provider(&state)?.discovery()))
 }
 
-async fn jwks(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+/// The test eID provider's signing keys.
+#[utoipa::path(get, path = "/test-eid/jwks", tag = "identity", operation_id = "testEidJwks",
+    responses(
+        (status = 200, description = "JWK Set", body = Object),
+        (status = 404, description = "The test eID is not enabled", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+    ))]
+pub async fn jwks(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
     Ok(Json(provider(&state)?.jwks()))
 }
 
@@ -144,7 +164,29 @@ fn basic_auth(headers: &HeaderMap) -> Option<(String, String)> {
     Some((id.to_owned(), secret.to_owned()))
 }
 
-async fn token(
+/// Token request (authorization code grant, for the documentation).
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+pub struct TokenRequest {
+    /// `authorization_code`
+    pub grant_type: String,
+    pub code: String,
+    pub redirect_uri: String,
+    /// PKCE verifier whose S256 hash was the code_challenge.
+    pub code_verifier: String,
+    /// Or HTTP Basic authentication.
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+}
+
+/// Exchange an authorization code (once, with its PKCE verifier) for an ID token and an access token.
+#[utoipa::path(post, path = "/test-eid/token", tag = "identity", operation_id = "testEidToken",
+    request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "access_token, token_type, expires_in, id_token (ES256 JWT with acr and the personal identity number)", body = Object),
+        (status = 400, description = "invalid_grant (unknown, used or expired code; wrong PKCE verifier; other client or redirect_uri) or unsupported_grant_type, as a problem carrying error and error_description", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 401, description = "invalid_client", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+    ))]
+pub async fn token(
     State(state): State<AppState>,
     headers: HeaderMap,
     Form(form): Form<HashMap<String, String>>,
@@ -157,7 +199,13 @@ async fn token(
     }
 }
 
-async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<serde_json::Value>, ApiError> {
+/// Claims of the person an access token was issued for.
+#[utoipa::path(get, path = "/test-eid/userinfo", tag = "identity", operation_id = "testEidUserinfo",
+    responses(
+        (status = 200, description = "sub, name, given_name, family_name and the personal identity number", body = Object),
+        (status = 401, description = "invalid_token", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+    ))]
+pub async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<serde_json::Value>, ApiError> {
     let p = provider(&state)?;
     let bearer = headers
         .get(header::AUTHORIZATION)
