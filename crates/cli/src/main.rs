@@ -3,6 +3,7 @@
 mod audit;
 mod bench;
 mod bench_federation;
+mod bench_identity;
 mod config;
 mod federation;
 mod id;
@@ -50,6 +51,8 @@ enum BenchCommand {
     Audit(bench::AuditBench),
     /// Federation: resolve throughput (uncached, cached), chain validation, mTLS handshakes and requests.
     Federation(bench_federation::FederationBench),
+    /// Identity: login round trip, token issuance and ID-token verification rates.
+    Identity(bench_identity::IdentityBench),
 }
 
 #[derive(Debug, Subcommand)]
@@ -132,6 +135,7 @@ fn main() -> ExitCode {
         Command::Admin(AdminCommand::Token { data_dir }) => audit::admin_token(data_dir.as_deref()),
         Command::Bench(BenchCommand::Audit(args)) => bench::audit(args),
         Command::Bench(BenchCommand::Federation(args)) => bench_federation::run(args),
+        Command::Bench(BenchCommand::Identity(args)) => bench_identity::run(args),
         Command::Federation(args) => federation::run(args),
     };
     match result {

@@ -1,0 +1,159 @@
+//! `ena bench identity`: the login round trip through the built-in test eID over HTTP, token issuance
+//! rate of the test provider, and ID-token verification rate of the relying party. Reports; never fails
+//! on timing.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use ena_identity::loa::{AcrMap, Loa, acr_uri};
+use ena_identity::rp::{ProviderConfig, RelyingParty};
+use ena_identity::testeid::{TestClient, TestProvider};
+use ena_identity::{random_token, sha256_b64};
+use ena_server::{AppState, ServerConfig};
+
+#[derive(Debug, clap::Args)]
+pub struct IdentityBench {
+    /// Logins timed over HTTP.
+    #[arg(long, default_value_t = 200)]
+    logins: usize,
+    /// Seconds per rate measurement.
+    #[arg(long, default_value_t = 3)]
+    seconds: u64,
+}
+
+fn median_ms(mut v: Vec<Duration>) -> f64 {
+    v.sort_unstable();
+    v.get(v.len() / 2).map_or(0.0, |d| d.as_secs_f64() * 1e3)
+}
+
+fn rate(seconds: u64, mut op: impl FnMut() -> anyhow::Result<()>) -> anyhow::Result<f64> {
+    let started = Instant::now();
+    let mut n = 0u64;
+    while started.elapsed() < Duration::from_secs(seconds) {
+        op()?;
+        n += 1;
+    }
+    Ok(n as f64 / started.elapsed().as_secs_f64())
+}
+
+pub fn run(args: IdentityBench) -> anyhow::Result<()> {
+    // In-process: a code issued and exchanged (PKCE checked, ID token signed), one at a time.
+    let provider = TestProvider::new(
+        "https://op.bench",
+        vec![TestClient {
+            client_id: "rp".into(),
+            client_secret: "s".into(),
+            redirect_uris: vec!["https://rp.bench/cb".into()],
+        }],
+    )
+    .map_err(|e| anyhow::anyhow!(e))?;
+    let verifier = random_token(32);
+    let query: HashMap<String, String> = [
+        ("client_id", "rp"),
+        ("redirect_uri", "https://rp.bench/cb"),
+        ("response_type", "code"),
+        ("scope", "openid"),
+        ("state", "s"),
+        ("nonce", "n"),
+        ("code_challenge_method", "S256"),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .chain([("code_challenge".to_owned(), sha256_b64(&verifier))])
+    .collect();
+    let mut last_token = String::new();
+    let issued = rate(args.seconds, || {
+        let request = provider.check_authorize(&query).map_err(|(_, e)| anyhow::anyhow!(e))?;
+        let redirect = provider.approve(request, "191212121212").map_err(|e| anyhow::anyhow!(e))?;
+        let code = redirect.split("code=").nth(1).and_then(|r| r.split('&').next()).unwrap_or_default().to_owned();
+        let form: HashMap<String, String> = [
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", "https://rp.bench/cb"),
+            ("client_id", "rp"),
+            ("client_secret", "s"),
+            ("code_verifier", verifier.as_str()),
+        ]
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+        let tokens = provider.token(&form, None).map_err(|e| anyhow::anyhow!(e))?;
+        last_token = tokens["id_token"].as_str().unwrap_or_default().to_owned();
+        Ok(())
+    })?;
+    let p = ProviderConfig {
+        id: "bench".into(),
+        name: "bench".into(),
+        issuer: "https://op.bench".into(),
+        client_id: "rp".into(),
+        client_secret: "s".into(),
+        test_only: true,
+    };
+    let rp = RelyingParty::new(vec![p.clone()], AcrMap::default(), None);
+    let jwks = provider.jwks();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let verified = rate(args.seconds, || {
+        let who = rp.verify_id_token(&last_token, &p, &jwks, "n", now).map_err(|e| anyhow::anyhow!(e))?;
+        anyhow::ensure!(who.loa >= Loa(3) && !acr_uri(who.loa).is_empty());
+        Ok(())
+    })?;
+    println!("test eID: {issued:.0} codes issued and exchanged for ID tokens per second (one at a time, in process)");
+    println!(
+        "relying party: {verified:.0} ID tokens verified per second (signature, claims, identity number; one core)"
+    );
+
+    // Over HTTP: the whole login through the test eID, as a browser does it (5 requests), median.
+    tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(async {
+        let temp = tempfile::tempdir()?;
+        let store = ena_store::Store::open_sqlite(&temp.path().join("bench.db")).await?;
+        ena_server::prepare_store(&store).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let config = ServerConfig { federation_entity_id: format!("http://{addr}"), ..ServerConfig::default() };
+        let state = AppState::open(store, config, temp.path()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, ena_server::app(state)).await;
+        });
+        let c = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;
+        let base = format!("http://{addr}");
+        let mut times = Vec::new();
+        for _ in 0..args.logins {
+            let t = Instant::now();
+            let start = c.get(format!("{base}/login/start?provider=test-eid&loa=3")).send().await?;
+            let to = header(&start, "location");
+            let page = c.get(&to).send().await?.text().await?;
+            let mut body: Vec<String> = page
+                .split("<input type=\"hidden\" name=\"")
+                .skip(1)
+                .filter_map(|rest| {
+                    let name = rest.split('"').next()?;
+                    let value = rest.split("value=\"").nth(1)?.split('"').next()?;
+                    Some(format!("{name}={}", ena_identity::testeid::encode(value)))
+                })
+                .collect();
+            body.push("person=191212121212".into());
+            let picked = c
+                .post(format!("{base}/test-eid/authorize"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body.join("&"))
+                .send()
+                .await?;
+            let callback = c.get(header(&picked, "location")).send().await?;
+            anyhow::ensure!(callback.status() == 303, "login failed: {}", callback.status());
+            let cookie = header(&callback, "set-cookie").split(';').next().unwrap_or_default().to_owned();
+            let mine = c.get(format!("{base}/mina-sidor")).header("cookie", cookie).send().await?;
+            anyhow::ensure!(mine.status() == 200, "Mina sidor: {}", mine.status());
+            times.push(t.elapsed());
+        }
+        println!(
+            "login round trip over HTTP through the test eID (start, provider page, pick, callback, Mina sidor): median {:.2} ms over {} logins",
+            median_ms(times),
+            args.logins
+        );
+        Ok::<(), anyhow::Error>(())
+    })
+}
+
+fn header(r: &reqwest::Response, name: &str) -> String {
+    r.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
+}
