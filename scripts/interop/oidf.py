@@ -5,6 +5,9 @@
                            Verifies every token's signature with both libraries using only the given JWKS
                            (or, for a token with "jwks_from": "self", its own payload's jwks), checks the typ
                            header, prints one JSON object per token, exits 1 on the first failure.
+  oidf.py verify-detached FILE
+                           FILE: {"jwks": {...}, "signature": "header..sig", "sha256": base64url digest}: verifies
+                           a detached-payload JWS over the digest bytes with jwcrypto (and PyJWT, re-attached).
   oidf.py make-chain       Prints {"anchor": id, "anchor_jwks": {...}, "chain": [...], "bad": {...}}: a
                            three-level trust chain (anchor -> intermediate -> leaf) signed with RSA (RS256)
                            and EC (ES256) keys made here, plus broken variants, for ena's validator.
@@ -40,6 +43,25 @@ def verify(path):
         claims = pyjwt.decode(token, pub.key, algorithms=[header["alg"]],
                               options={"verify_aud": False, "verify_exp": True, "verify_iat": False})
         print(json.dumps({"ok": True, "typ": typ, "iss": claims.get("iss"), "sub": claims.get("sub")}))
+
+
+def verify_detached(path):
+    import base64
+    data = json.load(open(path))
+    digest = base64.urlsafe_b64decode(data["sha256"] + "=" * (-len(data["sha256"]) % 4))
+    header = pyjwt.get_unverified_header(data["signature"])
+    keyset = jwk.JWKSet.from_json(json.dumps(data["jwks"]))
+    key = keyset.get_key(header["kid"])
+    obj = jws.JWS()
+    obj.deserialize(data["signature"])
+    # jwcrypto verifies an RFC 7515 appendix F detached payload; PyJWT only accepts detached payloads with
+    # RFC 7797 b64=false, which ena's signatures do not use, so PyJWT checks the same signature re-attached.
+    obj.verify(key, detached_payload=digest)  # raises on a bad signature
+    h, _, s = data["signature"].split(".")
+    attached = f"{h}.{base64.urlsafe_b64encode(digest).decode().rstrip('=')}.{s}"
+    pub = pyjwt.PyJWK(key.export_public(as_dict=True))
+    pyjwt.api_jws.PyJWS().decode_complete(attached, pub.key, algorithms=[header["alg"]])
+    print(json.dumps({"ok": True, "signer": header["ena_signer"], "log": header["ena_log"]}))
 
 
 def make_chain():
@@ -86,6 +108,8 @@ def make_chain():
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "verify":
         verify(sys.argv[2])
+    elif len(sys.argv) == 3 and sys.argv[1] == "verify-detached":
+        verify_detached(sys.argv[2])
     elif len(sys.argv) == 2 and sys.argv[1] == "make-chain":
         make_chain()
     else:

@@ -1824,3 +1824,78 @@ async fn login_through_node_oidc_provider() {
         let _ = op.wait();
     }
 }
+
+/// The signature service: sign as a LoA 3 person, verify (JWS, log entry, inclusion), refuse a modified
+/// document and a weak session; jwcrypto and PyJWT verify the detached JWS with the key the federation
+/// publishes.
+#[tokio::test]
+async fn documents_are_signed_and_verified_on_each_database() {
+    use base64::Engine;
+    for server in TestServer::each().await {
+        let label = &server.label;
+        let c = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let doc = base64::engine::general_purpose::STANDARD.encode(b"Beslut om bygglov, diarienummer 2026-1234");
+        let unauth = c.post(server.url("/signatures/v1/sign")).json(&json!({"document": doc})).send().await.unwrap();
+        check_problem(unauth, 401, "authentication-required").await;
+
+        let weak = test_eid_login(&server, &c, "194702289879", 2).await.unwrap();
+        let r = c
+            .post(server.url("/signatures/v1/sign"))
+            .header("cookie", &weak)
+            .json(&json!({"document": doc}))
+            .send()
+            .await
+            .unwrap();
+        let p = check_problem(r, 403, "permission-denied").await;
+        assert_eq!(invalid_properties(&p), vec!["loa"], "{label}");
+
+        let cookie = test_eid_login(&server, &c, "191212121212", 3).await.unwrap();
+        let bad = c
+            .post(server.url("/signatures/v1/sign"))
+            .header("cookie", &cookie)
+            .json(&json!({"sha256": "short"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(invalid_properties(&check_problem(bad, 400, "validation-failed").await), vec!["sha256"]);
+        let signed = c
+            .post(server.url("/signatures/v1/sign"))
+            .header("cookie", &cookie)
+            .json(&json!({"document": doc}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(signed.status(), 201, "{label}");
+        let signed: Value = signed.json().await.unwrap();
+        let sig = signed["signature"].as_str().unwrap().to_owned();
+        assert!(sig.contains(".."), "detached payload");
+
+        let ok = json_of(
+            c.post(server.url("/signatures/v1/verify"))
+                .json(&json!({"document": doc, "signature": sig}))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!((ok["personalNumber"].as_str(), ok["loa"].as_u64()), (Some("191212121212"), Some(3)), "{label}");
+        assert_eq!(ok["logIndex"], signed["logIndex"]);
+        let modified = base64::engine::general_purpose::STANDARD.encode(b"Beslut om bygglov, diarienummer 2026-1235");
+        let r = c
+            .post(server.url("/signatures/v1/verify"))
+            .json(&json!({"document": modified, "signature": sig}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(invalid_properties(&check_problem(r, 400, "validation-failed").await), vec!["signature"], "{label}");
+
+        // Independent check with the key the trust anchor publishes.
+        let ec = c.get(server.url("/.well-known/openid-federation")).send().await.unwrap().text().await.unwrap();
+        let jwks = payload(&ec)["metadata"]["ena_signature_service"]["jwks"].clone();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("sig.json");
+        std::fs::write(&file, json!({"jwks": jwks, "signature": sig, "sha256": signed["sha256"]}).to_string()).unwrap();
+        let out = oidf(&["verify-detached", file.to_str().unwrap()]);
+        assert!(out.contains("191212121212"), "{out}");
+    }
+}

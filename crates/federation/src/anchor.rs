@@ -50,6 +50,9 @@ pub struct AnchorConfig {
     pub metadata_policy: Value,
     /// Trust mark types this anchor issues (as their identifiers).
     pub trust_mark_types: Vec<String>,
+    /// More metadata of the anchor's own entity configuration, per entity type (e.g. the signature
+    /// service's keys).
+    pub extra_metadata: Value,
 }
 
 impl AnchorConfig {
@@ -64,6 +67,7 @@ impl AnchorConfig {
             name: "ena".into(),
             lifetime: 86_400,
             metadata_policy: json!({}),
+            extra_metadata: json!({}),
         }
     }
 
@@ -367,6 +371,10 @@ impl TrustAnchor {
             }},
             "trust_mark_issuers": issuers,
         });
+        let mut claims = claims;
+        for (t, v) in c.extra_metadata.as_object().into_iter().flatten() {
+            claims["metadata"][t] = v.clone();
+        }
         (self.keys.active().sign(ENTITY_STATEMENT_TYP, &claims), exp)
     }
 

@@ -100,10 +100,16 @@ impl SigningKey {
     pub fn sign(&self, typ: &str, claims: &Value) -> String {
         let header = json!({"alg": "ES256", "kid": self.kid, "typ": typ});
         let input = format!("{}.{}", B64.encode(header.to_string()), B64.encode(claims.to_string()));
-        // Signing with a well-formed key of our own cannot fail short of a broken crypto provider.
-        let signature = jsonwebtoken::crypto::sign(input.as_bytes(), &self.encoding, Algorithm::ES256)
-            .expect("ES256 signing with a valid P-256 key");
+        let signature = self.sign_input(&input);
         format!("{input}.{signature}")
+    }
+
+    /// The base64url ES256 signature of a JWS signing input (`header.payload`, both already encoded),
+    /// for JWS shapes other than a JWT (e.g. a detached payload).
+    pub fn sign_input(&self, input: &str) -> String {
+        // Signing with a well-formed key of our own cannot fail short of a broken crypto provider.
+        jsonwebtoken::crypto::sign(input.as_bytes(), &self.encoding, Algorithm::ES256)
+            .expect("ES256 signing with a valid P-256 key")
     }
 }
 
@@ -134,6 +140,16 @@ impl Unverified {
     /// Parse a compact JWS. Checks the shape, `alg` (no `none`/HMAC), a `kid`, and `crit` (we understand no
     /// header extensions, so any `crit` is refused as RFC 7515 §4.1.11 requires).
     pub fn parse(token: &str) -> Result<Unverified, JoseError> {
+        Unverified::parse_with(token, true)
+    }
+
+    /// Like [`Unverified::parse`] for a JWS whose payload is not a JSON object (e.g. a digest); `payload`
+    /// is then empty.
+    pub fn parse_any(token: &str) -> Result<Unverified, JoseError> {
+        Unverified::parse_with(token, false)
+    }
+
+    fn parse_with(token: &str, json_payload: bool) -> Result<Unverified, JoseError> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(err("jwt", format!("longer than {MAX_TOKEN_BYTES} bytes")));
         }
@@ -150,7 +166,7 @@ impl Unverified {
             }
         };
         let header = object(h, "header")?;
-        let payload = object(p, "payload")?;
+        let payload = if json_payload { object(p, "payload")? } else { Map::new() };
         let alg = header.get("alg").and_then(Value::as_str).ok_or_else(|| err("header.alg", "missing"))?;
         if !ACCEPTED.contains(&alg) {
             return Err(err("header.alg", format!("{alg} is not accepted (asymmetric algorithms only)")));

@@ -5,6 +5,7 @@
 pub mod loa;
 pub mod rp;
 pub mod session;
+pub mod signature;
 pub mod testeid;
 
 /// Random URL-safe text of `bytes` random bytes (state, nonce, codes, session ids).

@@ -87,5 +87,15 @@ pub const IDENTITY_API: ApiDescriptor = ApiDescriptor {
     description_en: "Identity: the built-in test eID (TEST ONLY), an OpenID Connect provider with PKCE and levels of assurance. Portal login is at /login.",
 };
 
+pub const SIGNATURES_API: ApiDescriptor = ApiDescriptor {
+    id: "signatures",
+    name: "ena signature API",
+    version: "1.0.0",
+    released: "2026-11-29",
+    status: "active",
+    description_sv: "E-underskrift: en inloggad person (tillitsnivå 3 eller högre) skriver under ett dokuments SHA-256; underskriften bär undertecknare, nivå, tid och loggindex och kan verifieras av vem som helst.",
+    description_en: "E-signature: a logged-in person (LoA 3 or higher) signs a document's SHA-256; the signature carries signer, level, time and log index and anyone can verify it.",
+};
+
 /// Every API ena serves, in the order the docs list them.
-pub const ALL: &[ApiDescriptor] = &[PLAN_API, AUDIT_API, FEDERATION_API, IDENTITY_API];
+pub const ALL: &[ApiDescriptor] = &[PLAN_API, AUDIT_API, FEDERATION_API, IDENTITY_API, SIGNATURES_API];

@@ -85,6 +85,8 @@ pub struct AppState {
     pub federation: std::sync::Arc<ena_federation::TrustAnchor>,
     /// Login: the relying party, sessions, and the test eID provider when enabled.
     pub identity: std::sync::Arc<IdentityState>,
+    /// The signature service (e-underskrift).
+    pub signatures: std::sync::Arc<ena_identity::signature::SignatureService>,
 }
 
 /// What login needs.
@@ -146,6 +148,7 @@ impl std::fmt::Debug for IdentityState {
 /// File names of the keys in the data directory.
 pub const AUDIT_KEY_FILE: &str = "audit-log.key";
 pub const WITNESS_KEY_FILE: &str = "witness.key";
+pub const SIGNATURE_KEY_FILE: &str = "signature-service.key";
 
 impl AppState {
     /// Open everything the server needs on a prepared store; keys and the operator token live in
@@ -162,12 +165,17 @@ impl AppState {
         )?;
         let audit = ena_audit::AuditLog::open(store.clone(), signer, config.audit_rules.clone()).await?;
         let operator = auth::OperatorToken::load_or_create(data_dir)?;
-        let federation = ena_federation::TrustAnchor::open(
-            store.clone(),
-            ena_federation::AnchorConfig::new(&config.federation_entity_id),
-            data_dir,
-        )
-        .await?;
+        let base = config.federation_entity_id.trim_end_matches('/').to_owned();
+        let signature_key = ena_federation::jose::SigningKey::load_or_create(&data_dir.join(SIGNATURE_KEY_FILE))?;
+        let signatures = ena_identity::signature::SignatureService::new(signature_key, &format!("{base}/signatures"));
+        let mut anchor_config = ena_federation::AnchorConfig::new(&config.federation_entity_id);
+        // The signature service's key is published by the federation, so verifiers find it through the
+        // trust anchor's (signed) entity configuration.
+        anchor_config.extra_metadata = serde_json::json!({"ena_signature_service": {
+            "jwks": signatures.jwks(),
+            "signature_verification_endpoint": format!("{base}/signatures/v1/verify"),
+        }});
+        let federation = ena_federation::TrustAnchor::open(store.clone(), anchor_config, data_dir).await?;
         let openapi = axum::body::Bytes::from(serde_json::to_vec(&openapi::document()).unwrap_or_default());
         let identity = std::sync::Arc::new(IdentityState::new(&config)?);
         Ok(AppState {
@@ -180,6 +188,7 @@ impl AppState {
             operator,
             openapi,
             identity,
+            signatures: std::sync::Arc::new(signatures),
             federation: std::sync::Arc::new(federation),
         })
     }
@@ -239,6 +248,7 @@ pub fn app(state: AppState) -> Router {
         .merge(portal_federation::router())
         .merge(portal_identity::router())
         .merge(routes::testeid::router())
+        .merge(routes::signatures::router())
         .route_layer(middleware::from_fn(trace::tag_route))
         .layer(DefaultBodyLimit::max(state.config.body_limit))
         .layer(RequestBodyLimitLayer::new(state.config.body_limit))

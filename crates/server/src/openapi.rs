@@ -88,6 +88,10 @@ pub struct InvalidParameter {
         crate::routes::federation::update_configuration,
         crate::routes::federation::history,
         crate::routes::federation::whoami,
+        crate::routes::signatures::api_info,
+        crate::routes::signatures::sign,
+        crate::routes::signatures::verify,
+        crate::routes::signatures::jwks,
         crate::routes::testeid::api_info,
         crate::routes::testeid::discovery,
         crate::routes::testeid::jwks,
@@ -104,6 +108,7 @@ pub struct InvalidParameter {
         (name = "plan", description = "Plan and portfolio: building blocks and the cost model (seed chapters 2–4)"),
         (name = "audit", description = "Spårbarhet: the transparency log"),
         (name = "federation", description = "Tillitsramverk: the OpenID Federation trust anchor and onboarding"),
+        (name = "signatures", description = "E-underskrift: signing and verifying document digests"),
         (name = "identity", description = "Identitet: the built-in test eID provider (TEST ONLY); portal login is at /login"),
         (name = "system", description = "Liveness, readiness, metrics and this document"),
     )
@@ -219,6 +224,20 @@ fn success_example(operation_id: &str) -> Option<Value> {
         }),
         "federationApiInfo" => serde_json::to_value(apis::FEDERATION_API.info()).ok()?,
         "identityApiInfo" => serde_json::to_value(apis::IDENTITY_API.info()).ok()?,
+        "signaturesApiInfo" => serde_json::to_value(apis::SIGNATURES_API.info()).ok()?,
+        "signDocument" => json!({
+            "signature": "eyJhbGciOiJFUzI1NiIsImtpZCI6IlZuMFFoUzNuM2dtSDRiOHAwSmMwdThiMEczSncyZDV4OXFWcTF2WG5ZdzgiLCJ0eXAiOiJKT1NFIn0..MEUCIQ",
+            "sha256": "n4bQgYhMfWWaL-qgxVrQFaO_TxsrC4Is0V1sFbDwCgg",
+            "logIndex": 42
+        }),
+        "verifySignature" => json!({
+            "personalNumber": "191212121212", "name": "Tolvan Tolvansson", "loa": 3,
+            "signedAt": 1_795_000_000, "logIndex": 42, "checkpointSize": 57
+        }),
+        "signatureKeys" => {
+            json!({ "keys": [{ "kty": "EC", "crv": "P-256", "kid": "Vn0QhS3n3gmH4b8p0Jc0u8b0G3Jw2d5x9qVq1vXnYw8", "alg": "ES256", "use": "sig",
+            "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0" }] })
+        }
         "testEidDiscovery" => json!({
             "issuer": "http://127.0.0.1:8080/test-eid",
             "authorization_endpoint": "http://127.0.0.1:8080/test-eid/authorize",
@@ -522,6 +541,11 @@ pub fn document() -> Value {
                         }
                         "trustMarkStatus" => json!({ "trust_mark": jwt_example("getTrustMark") }),
                         "putEntityConfiguration" => json!(jwt_example("putEntityConfiguration")),
+                        "signDocument" => json!({ "sha256": "n4bQgYhMfWWaL-qgxVrQFaO_TxsrC4Is0V1sFbDwCgg" }),
+                        "verifySignature" => json!({
+                            "sha256": "n4bQgYhMfWWaL-qgxVrQFaO_TxsrC4Is0V1sFbDwCgg",
+                            "signature": "eyJhbGciOiJFUzI1NiIsImtpZCI6IlZuMFFoUzNuM2dtSDRiOHAwSmMwdThiMEczSncyZDV4OXFWcTF2WG5ZdzgiLCJ0eXAiOiJKT1NFIn0..MEUCIQ"
+                        }),
                         "testEidToken" => json!({
                             "grant_type": "authorization_code",
                             "code": "Xl2m4kV0pQ8r",

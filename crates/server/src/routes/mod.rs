@@ -5,5 +5,6 @@ pub mod audit;
 pub mod docs;
 pub mod federation;
 pub mod plan;
+pub mod signatures;
 pub mod system;
 pub mod testeid;
