@@ -9,6 +9,7 @@ mod federation;
 mod id;
 mod plan_report;
 mod serve;
+mod signature;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -37,6 +38,9 @@ enum Command {
     Audit(AuditCommand),
     /// Tillitsramverk: apply to the federation, decide applications, suspend, list, resolve, rotate keys.
     Federation(federation::FederationArgs),
+    /// E-underskrift: verify a signature from the signature service.
+    #[command(subcommand)]
+    Signature(signature::SignatureCommand),
     /// Operator tools.
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -137,6 +141,7 @@ fn main() -> ExitCode {
         Command::Bench(BenchCommand::Federation(args)) => bench_federation::run(args),
         Command::Bench(BenchCommand::Identity(args)) => bench_identity::run(args),
         Command::Federation(args) => federation::run(args),
+        Command::Signature(command) => signature::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1828,7 +1828,8 @@ async fn login_through_node_oidc_provider() {
 /// The signature service: sign as a LoA 3 person, verify (JWS, log entry, inclusion), refuse a modified
 /// document and a weak session; jwcrypto and PyJWT verify the detached JWS with the key the federation
 /// publishes.
-#[tokio::test]
+// Multi-threaded: the test runs the `ena` binary against the in-process server and waits for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn documents_are_signed_and_verified_on_each_database() {
     use base64::Engine;
     for server in TestServer::each().await {
@@ -1897,5 +1898,29 @@ async fn documents_are_signed_and_verified_on_each_database() {
         std::fs::write(&file, json!({"jwks": jwks, "signature": sig, "sha256": signed["sha256"]}).to_string()).unwrap();
         let out = oidf(&["verify-detached", file.to_str().unwrap()]);
         assert!(out.contains("191212121212"), "{out}");
+
+        // The CLI: the JWS checked locally with the federation-published key, the log by the server.
+        let (doc_path, sig_path) = (dir.path().join("beslut.txt"), dir.path().join("beslut.sig"));
+        std::fs::write(&doc_path, b"Beslut om bygglov, diarienummer 2026-1234").unwrap();
+        std::fs::write(&sig_path, &sig).unwrap();
+        let run = |doc: &Path| {
+            Command::new(ENA)
+                .args(["signature", "verify"])
+                .arg(doc)
+                .arg(&sig_path)
+                .args(["--server", &server.url("")])
+                .output()
+                .unwrap()
+        };
+        let good = run(&doc_path);
+        assert!(good.status.success(), "{label}: {}", String::from_utf8_lossy(&good.stderr));
+        assert!(
+            String::from_utf8_lossy(&good.stdout)
+                .starts_with("ok: signed by Tolvan Tolvansson (19121212-****) at LoA 3")
+        );
+        let changed = dir.path().join("changed.txt");
+        std::fs::write(&changed, b"Beslut om bygglov, diarienummer 2026-1235").unwrap();
+        let bad = run(&changed);
+        assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("does not verify"), "{label}");
     }
 }
