@@ -212,7 +212,7 @@ async fn run_async(c: &Client, command: FederationCommand) -> anyhow::Result<()>
         FederationCommand::Revoke { entity_id, reason } => remove(c, "revoke", &entity_id, &reason).await?,
         FederationCommand::List { entity_type } => {
             let path = match entity_type {
-                Some(t) => format!("/federation/v1/list?entity_type={}", encode(&t)),
+                Some(t) => format!("/federation/v1/list?entity_type={}", ena_core::percent_encode(&t)),
                 None => "/federation/v1/list".to_owned(),
             };
             let req = c.http.get(c.url(&path));
@@ -228,8 +228,8 @@ async fn run_async(c: &Client, command: FederationCommand) -> anyhow::Result<()>
             let token = c
                 .send(c.http.get(c.url(&format!(
                     "/federation/v1/resolve?sub={}&trust_anchor={}",
-                    encode(&sub),
-                    encode(&anchor_id)
+                    ena_core::percent_encode(&sub),
+                    ena_core::percent_encode(&anchor_id)
                 ))))
                 .await?
                 .text()
@@ -260,15 +260,4 @@ async fn remove(c: &Client, action: &str, entity_id: &str, reason: &str) -> anyh
         .json(&json!({"entityId": entity_id, "reason": reason}));
     print(&c.send(req).await?.json().await?);
     Ok(())
-}
-
-/// Percent-encode a query value (everything but RFC 3986 unreserved characters).
-fn encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

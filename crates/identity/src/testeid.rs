@@ -264,13 +264,7 @@ impl TestProvider {
 
 /// Percent-encode a query value.
 pub fn encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    ena_core::percent_encode(value)
 }
 
 #[cfg(test)]
