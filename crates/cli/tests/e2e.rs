@@ -1728,6 +1728,19 @@ async fn login_through_the_test_eid_with_loa_step_up_and_logout() {
             .await
             .unwrap();
         assert_eq!(out.status(), 303);
+        // RP-initiated logout: on to the provider's end-session endpoint, which sends the browser home.
+        let end = location(&out);
+        assert!(end.contains("/test-eid/logout?id_token_hint="), "{label}: {end}");
+        let home = c.get(&end).send().await.unwrap();
+        assert_eq!((home.status().as_u16(), location(&home)), (303, server.url("/")), "{label}");
+        let forged = c
+            .get(server.url(
+                "/test-eid/logout?id_token_hint=e30.e30.c2ln&post_logout_redirect_uri=https%3A%2F%2Fevil.example%2F",
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(forged.status(), 400, "{label}: a forged hint or foreign redirect is refused");
         let r = c.get(server.url("/mina-sidor")).header("cookie", &cookie).send().await.unwrap();
         assert_eq!(r.status(), 303, "{label}: the session ended");
 

@@ -67,6 +67,7 @@ pub struct LoggedIn {
 struct Discovered {
     authorization_endpoint: String,
     token_endpoint: String,
+    end_session_endpoint: Option<String>,
     jwks: Value,
     fetched: i64,
 }
@@ -130,6 +131,7 @@ impl RelyingParty {
         let d = Discovered {
             authorization_endpoint: field("authorization_endpoint")?,
             token_endpoint: field("token_endpoint")?,
+            end_session_endpoint: doc["end_session_endpoint"].as_str().map(str::to_owned),
             jwks,
             fetched: unix_now(),
         };
@@ -168,8 +170,27 @@ impl RelyingParty {
         Ok((url, pending))
     }
 
-    /// Finish a login at the callback: exchange the code, verify the ID token.
-    pub async fn finish(&self, pending: &Pending, code: &str, redirect_uri: &str) -> Result<LoggedIn, LoginError> {
+    /// Where to send the browser to end the session at the provider too (RP-initiated logout), if the
+    /// provider supports it.
+    pub async fn logout_url(&self, provider: &str, id_token: &str, post_logout_redirect_uri: &str) -> Option<String> {
+        let p = self.provider(provider).ok()?;
+        let end = self.discover(p).await.ok()?.end_session_endpoint?;
+        Some(format!(
+            "{end}?id_token_hint={}&post_logout_redirect_uri={}&client_id={}",
+            encode(id_token),
+            encode(post_logout_redirect_uri),
+            encode(&p.client_id)
+        ))
+    }
+
+    /// Finish a login at the callback: exchange the code, verify the ID token; returns who logged in and
+    /// the ID token (kept for logout).
+    pub async fn finish(
+        &self,
+        pending: &Pending,
+        code: &str,
+        redirect_uri: &str,
+    ) -> Result<(LoggedIn, String), LoginError> {
         let p = self.provider(&pending.provider)?;
         let d = self.discover(p).await?;
         let form = [
@@ -203,7 +224,7 @@ impl RelyingParty {
         if logged.loa < pending.min_loa {
             return Err(fail("acr", format!("{} is below the {} this login asked for", logged.loa, pending.min_loa)));
         }
-        Ok(logged)
+        Ok((logged, id_token.to_owned()))
     }
 
     /// Check an ID token against the provider's configuration and keys.

@@ -84,6 +84,18 @@ pub async fn find(store: &Store, token: &str, t: Timeouts) -> Result<Option<Sess
     Ok(Some(Session { person, name: row.name, loa: Loa(row.loa as u8), provider: row.provider, csrf: row.csrf }))
 }
 
+/// Remember the ID token of a session (for logout at the provider).
+pub async fn set_id_token(store: &Store, token: &str, id_token: &str) -> Result<(), sqlx::Error> {
+    with_pool!(store, pool => sqlx::query("UPDATE identity_sessions SET id_token = $2 WHERE id_hash = $1").bind(sha256_b64(token)).bind(id_token).execute(pool).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// The ID token a session was started with, if kept.
+pub async fn id_token(store: &Store, token: &str) -> Result<Option<String>, sqlx::Error> {
+    let row: Option<(Option<String>,)> = with_pool!(store, pool => sqlx::query_as("SELECT id_token FROM identity_sessions WHERE id_hash = $1").bind(sha256_b64(token)).fetch_optional(pool).await)?;
+    Ok(row.and_then(|r| r.0))
+}
+
 /// End a session (logout).
 pub async fn end(store: &Store, token: &str) -> Result<(), sqlx::Error> {
     with_pool!(store, pool => sqlx::query("DELETE FROM identity_sessions WHERE id_hash = $1").bind(sha256_b64(token)).execute(pool).await.map(|r| r.rows_affected()))?;

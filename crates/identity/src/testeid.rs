@@ -120,6 +120,7 @@ impl TestProvider {
             "authorization_endpoint": format!("{i}/authorize"),
             "token_endpoint": format!("{i}/token"),
             "userinfo_endpoint": format!("{i}/userinfo"),
+            "end_session_endpoint": format!("{i}/logout"),
             "jwks_uri": format!("{i}/jwks"),
             "response_types_supported": ["code"],
             "grant_types_supported": ["authorization_code"],
@@ -248,6 +249,25 @@ impl TestProvider {
         Ok(
             json!({"access_token": access_token, "token_type": "Bearer", "expires_in": TOKEN_SECS, "id_token": id_token}),
         )
+    }
+
+    /// RP-initiated logout: the ID token hint must be one of ours for a known client, and the
+    /// post-logout redirect must be on the origin of one of that client's redirect URIs. Returns where to
+    /// send the browser.
+    pub fn end_session(&self, q: &HashMap<String, String>) -> Result<String, OAuthError> {
+        let get = |k: &str| q.get(k).map(String::as_str).unwrap_or_default();
+        let hint = ena_federation::jose::Unverified::parse(get("id_token_hint"))
+            .map_err(|e| oauth("invalid_request", format!("id_token_hint: {e}")))?;
+        hint.verify(&self.jwks()).map_err(|e| oauth("invalid_request", format!("id_token_hint: {e}")))?;
+        let aud = hint.payload.get("aud").and_then(Value::as_str).unwrap_or_default();
+        let client =
+            self.client(aud).ok_or_else(|| oauth("invalid_request", "id_token_hint is for no known client"))?;
+        let to = get("post_logout_redirect_uri");
+        let origin = |u: &str| u.splitn(4, '/').take(3).collect::<Vec<_>>().join("/");
+        if to.is_empty() || !client.redirect_uris.iter().any(|r| origin(r) == origin(to)) {
+            return Err(oauth("invalid_request", "post_logout_redirect_uri is not on the client's origin"));
+        }
+        Ok(to.to_owned())
     }
 
     /// The userinfo endpoint.

@@ -173,7 +173,7 @@ async fn callback(State(state): State<AppState>, Query(q): Query<HashMap<String,
         return refuse(&state, "provider", &format!("{error}: {why}")).await;
     }
     let redirect_uri = format!("{}/login/callback", state.identity.base_url);
-    let who = match state
+    let (who, id_token) = match state
         .identity
         .rp
         .finish(&pending, q.get("code").map(String::as_str).unwrap_or_default(), &redirect_uri)
@@ -186,6 +186,9 @@ async fn callback(State(state): State<AppState>, Query(q): Query<HashMap<String,
         Ok(s) => s,
         Err(e) => return crate::problem::ApiError::internal(&e).into_response(),
     };
+    if let Err(e) = session::set_id_token(&state.store, &cookie, &id_token).await {
+        return crate::problem::ApiError::internal(&e).into_response();
+    }
     let ctx = Context {
         actor: Actor { kind: ActorKind::Person, id: who.person.as_str().to_owned(), organisation: None },
         on_behalf_of: None,
@@ -258,9 +261,16 @@ async fn logout(
         )
         .into_response();
     }
+    let id_token = session::id_token(&state.store, &token).await.ok().flatten();
     if let Err(e) = session::end(&state.store, &token).await {
         return crate::problem::ApiError::internal(&e).into_response();
     }
+    // End the session at the provider too when it supports RP-initiated logout.
+    let home = format!("{}/", state.identity.base_url);
+    let to = match id_token {
+        Some(t) => state.identity.rp.logout_url(&s.provider, &t, &home).await.unwrap_or_else(|| "/".to_owned()),
+        None => "/".to_owned(),
+    };
     let clear = format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
-    ([(header::SET_COOKIE, clear)], Redirect::to("/")).into_response()
+    ([(header::SET_COOKIE, clear)], Redirect::to(&to)).into_response()
 }

@@ -24,6 +24,7 @@ pub fn router() -> Router<AppState> {
         .route("/test-eid/authorize", get(authorize_page).post(authorize))
         .route("/test-eid/token", axum::routing::post(token))
         .route("/test-eid/userinfo", get(userinfo))
+        .route("/test-eid/logout", get(end_session))
         .route("/identity/v1/api-info", get(api_info))
 }
 
@@ -213,4 +214,14 @@ pub async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Resu
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or_default();
     p.userinfo(bearer.trim()).map(Json).map_err(|e| oauth_problem(ErrorCode::AuthenticationRequired, e))
+}
+
+/// RP-initiated logout: back to the client's post-logout page.
+async fn end_session(
+    State(state): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let p = provider(&state)?;
+    let to = p.end_session(&q).map_err(|e| oauth_problem(ErrorCode::InvalidParameter, e))?;
+    Ok(Redirect::to(&to).into_response())
 }
