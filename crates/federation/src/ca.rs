@@ -129,17 +129,7 @@ impl FederationCa {
                     .map_err(|_| CaError::BadRequest("organisation number is not printable".into()))?,
             ),
         );
-        params.is_ca = IsCa::ExplicitNoCa;
-        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth, ExtendedKeyUsagePurpose::ServerAuth];
-        params.use_authority_key_identifier_extension = true;
-        params.key_identifier_method = KeyIdMethod::Sha256;
-        let mut serial = rand_serial();
-        serial[0] &= 0x7f;
-        params.serial_number = Some(SerialNumber::from_slice(&serial));
-        let now = OffsetDateTime::now_utc();
-        params.not_before = now - time::Duration::minutes(5);
-        params.not_after = now + time::Duration::days(CERT_DAYS);
+        let serial = end_entity(&mut params);
         let issuer = self.issuer()?;
         let request = request.trim();
         let cert = if request.starts_with("-----BEGIN CERTIFICATE REQUEST-----") {
@@ -179,16 +169,7 @@ impl FederationCa {
         let key = KeyPair::generate().map_err(internal)?;
         let mut params = CertificateParams::new(names.to_vec()).map_err(|e| CaError::BadRequest(e.to_string()))?;
         params.distinguished_name.push(DnType::CommonName, names.first().cloned().unwrap_or_default());
-        params.is_ca = IsCa::ExplicitNoCa;
-        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth];
-        params.use_authority_key_identifier_extension = true;
-        let mut serial = rand_serial();
-        serial[0] &= 0x7f;
-        params.serial_number = Some(SerialNumber::from_slice(&serial));
-        let now = OffsetDateTime::now_utc();
-        params.not_before = now - time::Duration::minutes(5);
-        params.not_after = now + time::Duration::days(CERT_DAYS);
+        end_entity(&mut params);
         let cert = params.signed_by(&key, &self.issuer()?).map_err(internal)?;
         Ok((cert.pem(), key.serialize_pem()))
     }
@@ -214,6 +195,23 @@ impl FederationCa {
         };
         params.signed_by(&self.issuer()?).map_err(internal)?.pem().map_err(internal)
     }
+}
+
+/// What every certificate this CA issues to a node shares: not a CA, signing only, TLS client and server
+/// use, a fresh positive random serial (returned), valid from five minutes ago for `CERT_DAYS`.
+fn end_entity(params: &mut CertificateParams) -> [u8; 16] {
+    params.is_ca = IsCa::ExplicitNoCa;
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth, ExtendedKeyUsagePurpose::ServerAuth];
+    params.use_authority_key_identifier_extension = true;
+    params.key_identifier_method = KeyIdMethod::Sha256;
+    let mut serial = rand_serial();
+    serial[0] &= 0x7f;
+    params.serial_number = Some(SerialNumber::from_slice(&serial));
+    let now = OffsetDateTime::now_utc();
+    params.not_before = now - time::Duration::minutes(5);
+    params.not_after = now + time::Duration::days(CERT_DAYS);
+    serial
 }
 
 fn dn_text(v: &DnValue) -> String {
