@@ -754,7 +754,20 @@ impl TrustAnchor {
         let m = repo::member(&self.store, entity_id)
             .await?
             .ok_or_else(|| FederationError::NotFound(format!("no member {entity_id}")))?;
-        let certificate = repo::certificates_of(&self.store, entity_id)
+        self.member_view(m).await
+    }
+
+    pub async fn members(&self, status: Option<&str>, limit: u32, offset: u64) -> Result<Vec<Member>, FederationError> {
+        let mut out = Vec::new();
+        for m in repo::members(&self.store, status, limit, offset).await? {
+            out.push(self.member_view(m).await?);
+        }
+        Ok(out)
+    }
+
+    /// A stored member as shown, with its certificate in force.
+    async fn member_view(&self, m: MemberRow) -> Result<Member, FederationError> {
+        let certificate = repo::certificates_of(&self.store, &m.entity_id)
             .await?
             .into_iter()
             .find(|c| c.revoked_at.is_none())
@@ -769,14 +782,6 @@ impl TrustAnchor {
             updated_at: m.updated_at,
             certificate,
         })
-    }
-
-    pub async fn members(&self, status: Option<&str>, limit: u32, offset: u64) -> Result<Vec<Member>, FederationError> {
-        let mut out = Vec::new();
-        for m in repo::members(&self.store, status, limit, offset).await? {
-            out.push(self.member(&m.entity_id).await?);
-        }
-        Ok(out)
     }
 
     /// A member replaces its entity configuration; the token authenticates itself (it must verify with the
