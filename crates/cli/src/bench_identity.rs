@@ -154,6 +154,8 @@ pub fn run(args: IdentityBench) -> anyhow::Result<()> {
             loa: Loa(3),
             provider: "bench".into(),
             csrf: String::new(),
+            sid: String::new(),
+            created_at: 0,
         };
         let digest = [7u8; 32];
         let deadline = Instant::now() + Duration::from_secs(args.seconds);

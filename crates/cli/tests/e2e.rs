@@ -967,8 +967,13 @@ fn payload(token: &str) -> Value {
 
 struct Member {
     id: String,
+    /// Federation entity key (signs the entity configuration).
     key: ena_federation::jose::SigningKey,
     tls: rcgen::KeyPair,
+    /// `oauth_client` key (private_key_jwt at the token endpoint).
+    client_key: ena_federation::jose::SigningKey,
+    /// `ena_credential_issuer` key (signs employee credentials).
+    credential_key: ena_federation::jose::SigningKey,
 }
 
 impl Member {
@@ -977,6 +982,8 @@ impl Member {
             id: format!("https://{host}"),
             key: ena_federation::jose::SigningKey::generate().unwrap(),
             tls: rcgen::KeyPair::generate().unwrap(),
+            client_key: ena_federation::jose::SigningKey::generate().unwrap(),
+            credential_key: ena_federation::jose::SigningKey::generate().unwrap(),
         }
     }
     fn jwks(&self) -> Value {
@@ -987,7 +994,11 @@ impl Member {
         self.key.sign(
             "entity-statement+jwt",
             &json!({"iss": self.id, "sub": self.id, "iat": now, "exp": now + 3600, "jwks": self.jwks(),
-                    "metadata": {"ena_node": {"api_endpoint": format!("{}/node/v1", self.id)}}}),
+            "metadata": {
+                "ena_node": {"api_endpoint": format!("{}/node/v1", self.id)},
+                "oauth_client": {"jwks": {"keys": [self.client_key.public_jwk()]}},
+                "ena_credential_issuer": {"jwks": {"keys": [self.credential_key.public_jwk()]}},
+            }}),
         )
     }
     fn csr(&self, cn: &str) -> String {
@@ -1935,5 +1946,436 @@ async fn documents_are_signed_and_verified_on_each_database() {
         std::fs::write(&changed, b"Beslut om bygglov, diarienummer 2026-1235").unwrap();
         let bad = run(&changed);
         assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("does not verify"), "{label}");
+    }
+}
+
+// ---------------------------------------------------------------- identity (issue 5: tokens, employee credentials)
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+}
+
+/// Apply and approve `member`; returns its node certificate (PEM).
+async fn onboard(server: &TestServer, member: &Member) -> String {
+    let c = &server.client;
+    let token = server.operator_token();
+    let agreement =
+        json_of(c.get(server.url("/federation/v1/agreement")).send().await.unwrap()).await["version"].as_i64().unwrap();
+    let ec = c.get(server.url("/.well-known/openid-federation")).send().await.unwrap().text().await.unwrap();
+    let mark = payload(&ec)["trust_mark_issuers"].as_object().unwrap().keys().next().unwrap().clone();
+    let created = c
+        .post(server.url("/federation/v1/applications"))
+        .json(&member.application(agreement, &mark))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let app: Value = created.json().await.unwrap();
+    let approve = format!("/federation/v1/applications/{}/approve", app["id"].as_str().unwrap());
+    assert_eq!(c.post(server.url(&approve)).bearer_auth(&token).send().await.unwrap().status(), 200);
+    let members =
+        json_of(c.get(server.url("/federation/v1/members?limit=100")).bearer_auth(&token).send().await.unwrap()).await;
+    let m = members["items"].as_array().unwrap().iter().find(|m| m["entityId"] == member.id.as_str()).unwrap();
+    m["certificate"].as_str().unwrap().to_owned()
+}
+
+fn form(pairs: &[(&str, &str)]) -> String {
+    form_body(&pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect::<Vec<_>>())
+}
+
+async fn post_form(c: &reqwest::Client, url: &str, body: String) -> reqwest::Response {
+    c.post(url).header("content-type", "application/x-www-form-urlencoded").body(body).send().await.unwrap()
+}
+
+/// A denied event with `action` is in the log, and its reason mentions `needle`.
+async fn denied_event_logged(server: &TestServer, action: &str, needle: &str) {
+    let events = json_of(
+        server
+            .client
+            .get(server.url(&format!("/audit/v1/events?action={action}&outcome=denied&limit=100")))
+            .bearer_auth(server.operator_token())
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let found = events["items"].as_array().unwrap().iter().any(|e| e.to_string().contains(needle));
+    assert!(found, "{}: no denied {action} mentioning {needle:?} in {events}", server.label);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identity_bound_api_tokens_on_each_database() {
+    for mut server in TestServer::each().await {
+        let label = server.label.clone();
+        let node = server.node_listener().await;
+        let (a, b) = (Member::new("a.exempel.se"), Member::new("b.exempel.se"));
+        let (cert_a, cert_b) = (onboard(&server, &a).await, onboard(&server, &b).await);
+        let ca = server.state.federation.ca_certificate().to_owned();
+        let tls_a = ena_federation::client::node_client(&ca, &cert_a, &a.tls.serialize_pem()).unwrap();
+        let tls_b = ena_federation::client::node_client(&ca, &cert_b, &b.tls.serialize_pem()).unwrap();
+        let c = &server.client;
+        let ta = format!("http://{}", server.addr);
+        let (node_token, node_caller) =
+            (format!("https://{node}/identity/v1/token"), format!("https://{node}/identity/v1/caller"));
+        let public_token = server.url("/identity/v1/token");
+
+        // mTLS client credentials: a short-lived token for one audience, bound to A's certificate.
+        let r = post_form(&tls_a, &node_token, form(&[("grant_type", "client_credentials"), ("audience", &ta)])).await;
+        assert_eq!(r.status(), 200, "{label}");
+        assert_eq!(r.headers()["cache-control"], "no-store");
+        let body: Value = r.json().await.unwrap();
+        let at = body["access_token"].as_str().unwrap().to_owned();
+        let claims = payload(&at);
+        assert_eq!(claims["aud"], ta.as_str());
+        assert_eq!(claims["sub"], a.id.as_str());
+        assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 300);
+        let der = rustls_pemfile_der(&cert_a);
+        use base64::Engine;
+        use sha2::Digest;
+        let x5t = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(&der));
+        assert_eq!(claims["cnf"]["x5t#S256"], x5t, "{label}: RFC 8705 thumbprint of A's certificate");
+        let caller = json_of(tls_a.get(&node_caller).bearer_auth(&at).send().await.unwrap()).await;
+        assert_eq!(caller["client"], a.id.as_str(), "{label}: {caller}");
+        assert_eq!(caller["certificateBound"], true);
+
+        // The same token from B's certificate, or without one: refused and logged.
+        let p = check_problem(
+            tls_b.get(&node_caller).bearer_auth(&at).send().await.unwrap(),
+            401,
+            "authentication-required",
+        )
+        .await;
+        assert!(p["detail"].as_str().unwrap().contains("another client certificate"), "{label}: {p}");
+        assert_eq!(p["error"], "invalid_token");
+        check_problem(
+            c.get(server.url("/identity/v1/caller")).bearer_auth(&at).send().await.unwrap(),
+            401,
+            "authentication-required",
+        )
+        .await;
+        denied_event_logged(&server, "identity.token.use", "another client certificate").await;
+        // A tampered token (payload swapped) fails its signature.
+        let parts: Vec<&str> = at.split('.').collect();
+        let forged_claims = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(payload(&at).to_string().replace(a.id.as_str(), b.id.as_str()));
+        let forged = format!("{}.{forged_claims}.{}", parts[0], parts[2]);
+        check_problem(
+            tls_b.get(&node_caller).bearer_auth(&forged).send().await.unwrap(),
+            401,
+            "authentication-required",
+        )
+        .await;
+        // A token for another audience is refused here.
+        let r =
+            post_form(&tls_a, &node_token, form(&[("grant_type", "client_credentials"), ("audience", &b.id)])).await;
+        let for_b = json_of(r).await["access_token"].as_str().unwrap().to_owned();
+        let p = check_problem(
+            tls_a.get(&node_caller).bearer_auth(&for_b).send().await.unwrap(),
+            401,
+            "authentication-required",
+        )
+        .await;
+        assert!(p["detail"].as_str().unwrap().contains("not for"), "{label}: {p}");
+
+        // private_key_jwt on the public listener: the key comes from A's federation metadata; single use.
+        let assertion = |key: &ena_federation::jose::SigningKey, exp: i64, jti: &str| {
+            key.sign(
+                "JWT",
+                &json!({"iss": a.id, "sub": a.id, "aud": public_token, "iat": unix_now(), "exp": exp, "jti": jti}),
+            )
+        };
+        let jwt_form = |assertion: &str| {
+            form(&[
+                ("grant_type", "client_credentials"),
+                ("audience", ta.as_str()),
+                ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+                ("client_assertion", assertion),
+            ])
+        };
+        let good = assertion(&a.client_key, unix_now() + 60, "j1");
+        let r = post_form(c, &public_token, jwt_form(&good)).await;
+        assert_eq!(r.status(), 200, "{label}");
+        let unbound = json_of(r).await["access_token"].as_str().unwrap().to_owned();
+        assert!(payload(&unbound)["cnf"].is_null(), "no certificate, no binding");
+        let caller =
+            json_of(c.get(server.url("/identity/v1/caller")).bearer_auth(&unbound).send().await.unwrap()).await;
+        assert_eq!(caller["client"], a.id.as_str());
+        assert_eq!(caller["certificateBound"], false);
+        for (bad, needle) in [
+            (good.clone(), "replay"),
+            (assertion(&a.key, unix_now() + 60, "j2"), "no key"),
+            (assertion(&a.client_key, unix_now() - 120, "j3"), "expired"),
+            (assertion(&a.client_key, unix_now() + 3600, "j4"), "at most"),
+        ] {
+            let p =
+                check_problem(post_form(c, &public_token, jwt_form(&bad)).await, 401, "authentication-required").await;
+            assert_eq!(p["error"], "invalid_client", "{label}: {p}");
+            assert!(p["detail"].as_str().unwrap().contains(needle), "{label}: {needle} in {p}");
+        }
+        denied_event_logged(&server, "identity.token.issue", "replay").await;
+
+        // Bad requests, each naming its field.
+        let p = check_problem(
+            post_form(c, &public_token, form(&[("grant_type", "client_credentials"), ("audience", &ta)])).await,
+            401,
+            "authentication-required",
+        )
+        .await;
+        assert_eq!(p["error"], "invalid_client");
+        for (body, error, field) in [
+            (form(&[("grant_type", "password"), ("audience", &ta)]), "unsupported_grant_type", "grant_type"),
+            (form(&[("grant_type", "client_credentials")]), "invalid_request", "audience"),
+            (
+                form(&[("grant_type", "client_credentials"), ("audience", "https://okand.example.se")]),
+                "invalid_target",
+                "audience",
+            ),
+            (
+                form(&[("grant_type", "client_credentials"), ("audience", &ta), ("scope", "a\"b")]),
+                "invalid_scope",
+                "scope",
+            ),
+            (
+                form(&[("grant_type", "client_credentials"), ("audience", &ta), ("client_id", &b.id)]),
+                "invalid_client",
+                "client_id",
+            ),
+        ] {
+            let r = post_form(&tls_a, &node_token, body).await;
+            let status = if error == "invalid_client" { 401 } else { 400 };
+            assert_eq!(r.status(), status, "{label}: {error}");
+            let p: Value = r.json().await.unwrap();
+            assert_eq!(p["error"], error, "{label}: {p}");
+            assert_eq!(invalid_properties(&p), vec![field.to_owned()], "{label}: {p}");
+        }
+
+        // On behalf of a person: the person (LoA 3 session) gives A a subject token; A exchanges it.
+        let browser = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let cookie = test_eid_login(&server, &browser, "191212121212", 3).await.unwrap();
+        let subject = |actor: &str| {
+            c.post(server.url("/identity/v1/subject-tokens"))
+                .header("cookie", &cookie)
+                .json(&json!({"actor": actor, "represents": "212000-0142"}))
+                .send()
+        };
+        let st: Value = subject(&a.id).await.unwrap().json().await.unwrap();
+        let exchange = |token: &str| {
+            form(&[
+                ("grant_type", "urn:ietf:params:oauth:grant-type:token-exchange"),
+                ("audience", ta.as_str()),
+                ("subject_token", token),
+                ("subject_token_type", "urn:ietf:params:oauth:token-type:jwt"),
+            ])
+        };
+        let r = post_form(&tls_a, &node_token, exchange(st["subjectToken"].as_str().unwrap())).await;
+        assert_eq!(r.status(), 200, "{label}");
+        let obo = json_of(r).await;
+        assert_eq!(obo["issued_token_type"], "urn:ietf:params:oauth:token-type:access_token");
+        let obo = obo["access_token"].as_str().unwrap().to_owned();
+        assert_eq!(payload(&obo)["act"]["sub"], a.id.as_str());
+        let caller = json_of(tls_a.get(&node_caller).bearer_auth(&obo).send().await.unwrap()).await;
+        assert_eq!(caller["person"], "191212121212", "{label}: {caller}");
+        assert_eq!(caller["represents"], "162120000142");
+        assert_eq!(caller["loa"], 3);
+        // Replayed, or exchanged by another member: refused.
+        let p = check_problem(
+            post_form(&tls_a, &node_token, exchange(st["subjectToken"].as_str().unwrap())).await,
+            400,
+            "invalid-parameter",
+        )
+        .await;
+        assert!(p["detail"].as_str().unwrap().contains("replay"), "{p}");
+        let for_a: Value = subject(&a.id).await.unwrap().json().await.unwrap();
+        let p = check_problem(
+            post_form(&tls_b, &node_token, exchange(for_a["subjectToken"].as_str().unwrap())).await,
+            400,
+            "invalid-parameter",
+        )
+        .await;
+        assert_eq!(p["error"], "invalid_grant");
+        // Bad subject-token requests.
+        check_problem(subject("https://okand.example.se").await.unwrap(), 400, "invalid-parameter").await;
+        check_problem(
+            c.post(server.url("/identity/v1/subject-tokens")).json(&json!({"actor": a.id})).send().await.unwrap(),
+            401,
+            "authentication-required",
+        )
+        .await;
+        // The person logs out: the token backed by the session is refused from then on.
+        let page =
+            c.get(server.url("/mina-sidor")).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+        let csrf = hidden_fields(&page).into_iter().find(|(k, _)| k == "csrf").unwrap().1;
+        let out = browser
+            .post(server.url("/logout"))
+            .header("cookie", &cookie)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form(&[("csrf", &csrf)]))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(out.status(), 303);
+        let p = check_problem(
+            tls_a.get(&node_caller).bearer_auth(&obo).send().await.unwrap(),
+            401,
+            "authentication-required",
+        )
+        .await;
+        assert!(p["detail"].as_str().unwrap().contains("session"), "{label}: {p}");
+
+        // Published: RFC 8414 metadata and the federation's oauth_authorization_server.
+        let meta = json_of(c.get(server.url("/.well-known/oauth-authorization-server")).send().await.unwrap()).await;
+        assert_eq!(meta["token_endpoint"], public_token.as_str());
+        assert_eq!(
+            payload(&ec_of(&server).await)["metadata"]["oauth_authorization_server"]["tls_client_certificate_bound_access_tokens"],
+            true
+        );
+    }
+}
+
+async fn ec_of(server: &TestServer) -> String {
+    server.client.get(server.url("/.well-known/openid-federation")).send().await.unwrap().text().await.unwrap()
+}
+
+fn rustls_pemfile_der(pem: &str) -> Vec<u8> {
+    use base64::Engine;
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    base64::engine::general_purpose::STANDARD.decode(body).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn employee_credentials_issue_list_revoke_verify_on_each_database() {
+    for mut server in TestServer::each().await {
+        let label = server.label.clone();
+        let node = server.node_listener().await;
+        let (a, b) = (Member::new("a.exempel.se"), Member::new("b.exempel.se"));
+        let (cert_a, cert_b) = (onboard(&server, &a).await, onboard(&server, &b).await);
+        let ca = server.state.federation.ca_certificate().to_owned();
+        let tls_a = ena_federation::client::node_client(&ca, &cert_a, &a.tls.serialize_pem()).unwrap();
+        let tls_b = ena_federation::client::node_client(&ca, &cert_b, &b.tls.serialize_pem()).unwrap();
+        let c = &server.client;
+        let registry = format!("https://{node}/identity/v1/employee-credentials");
+        let verify = server.url("/identity/v1/employee-credentials/verify");
+        let credential = |key: &ena_federation::jose::SigningKey, jti: &str, sub: &str, exp: i64| {
+            key.sign(
+                "ena-employee+jwt",
+                &json!({"iss": a.id, "sub": sub, "name": "Tolvan Tolvansson", "jti": jti, "iat": unix_now(),
+                        "exp": exp, "ena_roles": ["handläggare", "attestant"]}),
+            )
+        };
+        let year = unix_now() + 365 * 86400;
+        let good = credential(&a.credential_key, "anst-1", "191212121212", year);
+
+        // A registers what it signed; anyone verifies it through the federation.
+        let r = tls_a.post(&registry).json(&json!({"credential": good})).send().await.unwrap();
+        assert_eq!(r.status(), 201, "{label}");
+        let v = json_of(c.post(&verify).json(&json!({"credential": good})).send().await.unwrap()).await;
+        assert_eq!(v["personalNumber"], "191212121212", "{label}: {v}");
+        assert_eq!(v["roles"], json!(["handläggare", "attestant"]));
+        assert_eq!(v["issuerName"], "Exempelkommunen");
+        // Twice, by someone else, or off the node listener: refused.
+        check_problem(tls_a.post(&registry).json(&json!({"credential": good})).send().await.unwrap(), 409, "conflict")
+            .await;
+        check_problem(
+            tls_b.post(&registry).json(&json!({"credential": good})).send().await.unwrap(),
+            403,
+            "permission-denied",
+        )
+        .await;
+        check_problem(
+            c.post(server.url("/identity/v1/employee-credentials"))
+                .json(&json!({"credential": good}))
+                .send()
+                .await
+                .unwrap(),
+            401,
+            "authentication-required",
+        )
+        .await;
+        // Bad credentials, each refused with the reason.
+        for (bad, needle) in [
+            (credential(&a.key, "anst-2", "191212121212", year), "no key"),
+            (credential(&a.credential_key, "anst-3", "191212121213", year), "identity number"),
+            (credential(&a.credential_key, "anst-4", "191212121212", unix_now() - 10), "expired"),
+            (credential(&a.credential_key, "anst-5", "191212121212", unix_now() + 400 * 86400), "366 days"),
+            ("not.a.jwt".to_owned(), "credential"),
+        ] {
+            let p = check_problem(
+                tls_a.post(&registry).json(&json!({"credential": bad})).send().await.unwrap(),
+                400,
+                "invalid-parameter",
+            )
+            .await;
+            assert!(p["detail"].as_str().unwrap().contains(needle), "{label}: {needle} in {p}");
+            assert_eq!(invalid_properties(&p), vec!["credential".to_owned()]);
+        }
+        // Signed but never registered: verifiers cannot see its status, so it is refused.
+        let unregistered = credential(&a.credential_key, "anst-6", "191212121212", year);
+        let p = check_problem(
+            c.post(&verify).json(&json!({"credential": unregistered})).send().await.unwrap(),
+            400,
+            "invalid-parameter",
+        )
+        .await;
+        assert!(p["detail"].as_str().unwrap().contains("not registered"), "{label}: {p}");
+
+        // Listing is per issuer, paged.
+        let second = credential(&a.credential_key, "anst-7", "199001012385", year);
+        assert_eq!(tls_a.post(&registry).json(&json!({"credential": second})).send().await.unwrap().status(), 201);
+        let page = json_of(tls_a.get(format!("{registry}?limit=1")).send().await.unwrap()).await;
+        assert_eq!(page["items"].as_array().unwrap().len(), 1);
+        assert_eq!(page["hasMore"], true);
+        let mine = json_of(tls_a.get(format!("{registry}?personalNumber=191212121212")).send().await.unwrap()).await;
+        assert_eq!(mine["items"][0]["id"], "anst-1", "{label}: {mine}");
+        assert_eq!(json_of(tls_b.get(&registry).send().await.unwrap()).await["items"], json!([]));
+        check_problem(
+            tls_a.get(format!("{registry}?personalNumber=12")).send().await.unwrap(),
+            400,
+            "invalid-parameter",
+        )
+        .await;
+        check_problem(tls_a.get(format!("{registry}?limit=0")).send().await.unwrap(), 400, "invalid-parameter").await;
+
+        // Revocation: only by the issuer, with a reason; verifiers then refuse the credential.
+        let revoke = format!("{registry}/revoke");
+        check_problem(
+            tls_b.post(&revoke).json(&json!({"id": "anst-1", "reason": "slutat"})).send().await.unwrap(),
+            404,
+            "resource-not-found",
+        )
+        .await;
+        check_problem(
+            tls_a.post(&revoke).json(&json!({"id": "anst-1", "reason": " "})).send().await.unwrap(),
+            400,
+            "invalid-parameter",
+        )
+        .await;
+        let r =
+            json_of(tls_a.post(&revoke).json(&json!({"id": "anst-1", "reason": "slutat"})).send().await.unwrap()).await;
+        assert!(r["revokedAt"].is_i64(), "{label}: {r}");
+        let p = check_problem(
+            c.post(&verify).json(&json!({"credential": good})).send().await.unwrap(),
+            400,
+            "invalid-parameter",
+        )
+        .await;
+        assert!(p["detail"].as_str().unwrap().contains("revoked"), "{label}: {p}");
+        denied_event_logged(&server, "identity.employee-credential.verify", "revoked").await;
+        // The issuer leaves the federation: its credentials no longer verify.
+        let token = server.operator_token();
+        let r = c
+            .post(server.url("/federation/v1/members/suspend"))
+            .bearer_auth(&token)
+            .json(&json!({"entityId": a.id, "reason": "test"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let p = check_problem(
+            c.post(&verify).json(&json!({"credential": second})).send().await.unwrap(),
+            400,
+            "invalid-parameter",
+        )
+        .await;
+        assert!(p["detail"].as_str().unwrap().contains("does not resolve"), "{label}: {p}");
     }
 }

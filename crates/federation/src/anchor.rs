@@ -26,8 +26,18 @@ use crate::keys::KeyRing;
 use crate::repo::{self, ApplicationRow, CertificateRow, MemberRow, StatementRow};
 
 /// Entity types ena knows: the OpenID Federation ones it uses and its own node type.
-pub const ENTITY_TYPES: &[&str] =
-    &["federation_entity", "openid_provider", "openid_relying_party", "oauth_client", "oauth_resource", ENA_NODE];
+pub const ENTITY_TYPES: &[&str] = &[
+    "federation_entity",
+    "openid_provider",
+    "openid_relying_party",
+    "oauth_client",
+    "oauth_resource",
+    ENA_NODE,
+    ENA_CREDENTIAL_ISSUER,
+];
+/// The entity type of a member that issues employee credentials (e-tjänstelegitimation); its metadata
+/// carries the `jwks` the credentials are signed with.
+pub const ENA_CREDENTIAL_ISSUER: &str = "ena_credential_issuer";
 /// The entity type of an ena member node; its metadata carries endpoints, keys and the TLS thumbprint.
 pub const ENA_NODE: &str = "ena_node";
 pub const TRUST_MARK_TYP: &str = "trust-mark+jwt";
@@ -976,6 +986,16 @@ impl TrustAnchor {
         let token = self.keys.active().sign(RESOLVE_TYP, &claims);
         self.cache.lock().expect("cache lock").resolved.insert(sub.to_owned(), (token.clone(), exp));
         Ok(token)
+    }
+
+    /// The metadata of `sub` as the federation resolves it (chain validated, policies applied): what
+    /// other blocks use to find a member's keys. Refused when `sub` is not an active member with a valid
+    /// chain.
+    pub async fn resolved_metadata(&self, audit: &dyn AuditSink, sub: &str) -> Result<Value, FederationError> {
+        let token = self.resolve(audit, sub, &self.config.entity_id.clone()).await?;
+        // We signed it a moment ago (or cached what we signed): the payload needs no second check.
+        let parsed = Unverified::parse(&token).map_err(|e| FederationError::Ca(e.to_string()))?;
+        Ok(parsed.payload.get("metadata").cloned().unwrap_or_else(|| json!({})))
     }
 
     /// Issue a trust mark of `trust_mark_type` to `sub` on demand (the trust mark endpoint): the newest

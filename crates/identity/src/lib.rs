@@ -1,12 +1,38 @@
 //! Identitet: login with e-ID at a known level of assurance. `testeid` is ena's built-in OpenID Connect
 //! provider for tests and demos (TEST ONLY); `rp` is the relying party the portal logs people in with;
-//! `session` keeps server-side sessions.
+//! `session` keeps server-side sessions; `signature` is the signature service; `token` issues and checks
+//! identity-bound API tokens; `employee` registers and verifies employee credentials.
 
+pub mod employee;
 pub mod loa;
+pub mod repo;
 pub mod rp;
 pub mod session;
 pub mod signature;
 pub mod testeid;
+pub mod token;
+
+/// Why an identity operation refused: an OAuth-style error code (`invalid_request`, `invalid_client`,
+/// `invalid_grant`, `invalid_target`, `unsupported_grant_type`, `invalid_token`, `not_found`,
+/// `forbidden`, `conflict`), the field at fault and the reason in words. The HTTP edge maps `error` to a
+/// status and a problem code, and keeps `error`/`error_description` for OAuth clients.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {reason}")]
+pub struct Refusal {
+    pub error: &'static str,
+    pub field: &'static str,
+    pub reason: String,
+}
+
+pub(crate) fn refuse(error: &'static str, field: &'static str, reason: impl Into<String>) -> Refusal {
+    Refusal { error, field, reason: reason.into() }
+}
+
+impl From<sqlx::Error> for Refusal {
+    fn from(e: sqlx::Error) -> Refusal {
+        refuse("server_error", "database", e.to_string())
+    }
+}
 
 /// Random URL-safe text of `bytes` random bytes (state, nonce, codes, session ids).
 pub fn random_token(bytes: usize) -> String {

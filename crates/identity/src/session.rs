@@ -46,6 +46,10 @@ pub struct Session {
     pub provider: String,
     /// The token every form of this session must carry.
     pub csrf: String,
+    /// The session's id: SHA-256 of the cookie value (what tokens backed by the session name).
+    pub sid: String,
+    /// Unix time of the login (the absolute timeout counts from it).
+    pub created_at: i64,
 }
 
 /// Start a session; returns the cookie value (shown to the browser once, stored only hashed).
@@ -56,6 +60,7 @@ pub async fn create(store: &Store, who: &LoggedIn) -> Result<(String, Session), 
     with_pool!(store, pool => sqlx::query("INSERT INTO identity_sessions (id_hash, person_id, name, loa, provider, csrf, created_at, last_seen_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)")
         .bind(sha256_b64(&token)).bind(who.person.as_str()).bind(&who.name).bind(i64::from(who.loa.0)).bind(&who.provider).bind(&csrf).bind(now)
         .execute(pool).await.map(|r| r.rows_affected()))?;
+    let sid = sha256_b64(&token);
     Ok((
         token,
         Session {
@@ -64,6 +69,8 @@ pub async fn create(store: &Store, who: &LoggedIn) -> Result<(String, Session), 
             loa: who.loa,
             provider: who.provider.clone(),
             csrf,
+            sid,
+            created_at: now,
         },
     ))
 }
@@ -71,17 +78,32 @@ pub async fn create(store: &Store, who: &LoggedIn) -> Result<(String, Session), 
 /// The live session for a cookie value, touched; `None` if unknown or timed out (a timed-out one is removed).
 pub async fn find(store: &Store, token: &str, t: Timeouts) -> Result<Option<Session>, sqlx::Error> {
     let id = sha256_b64(token);
+    let Some(session) = by_id(store, &id, t).await? else { return Ok(None) };
+    with_pool!(store, pool => sqlx::query("UPDATE identity_sessions SET last_seen_at = $2 WHERE id_hash = $1").bind(&id).bind(unix_now()).execute(pool).await.map(|r| r.rows_affected()))?;
+    Ok(Some(session))
+}
+
+/// The live session with id `sid` (not touched: a token backed by a session does not keep it alive);
+/// `None` if ended or timed out (a timed-out one is removed).
+pub async fn by_id(store: &Store, sid: &str, t: Timeouts) -> Result<Option<Session>, sqlx::Error> {
     let row: Option<Row> = with_pool!(store, pool => sqlx::query_as("SELECT person_id, name, loa, provider, csrf, created_at, last_seen_at FROM identity_sessions WHERE id_hash = $1")
-        .bind(&id).fetch_optional(pool).await)?;
+        .bind(sid).fetch_optional(pool).await)?;
     let Some(row) = row else { return Ok(None) };
     let now = unix_now();
     if now - row.last_seen_at > t.idle || now - row.created_at > t.absolute {
-        end(store, token).await?;
+        with_pool!(store, pool => sqlx::query("DELETE FROM identity_sessions WHERE id_hash = $1").bind(sid).execute(pool).await.map(|r| r.rows_affected()))?;
         return Ok(None);
     }
-    with_pool!(store, pool => sqlx::query("UPDATE identity_sessions SET last_seen_at = $2 WHERE id_hash = $1").bind(&id).bind(now).execute(pool).await.map(|r| r.rows_affected()))?;
     let Ok(person) = PersonId::parse(&row.person_id) else { return Ok(None) };
-    Ok(Some(Session { person, name: row.name, loa: Loa(row.loa as u8), provider: row.provider, csrf: row.csrf }))
+    Ok(Some(Session {
+        person,
+        name: row.name,
+        loa: Loa(row.loa as u8),
+        provider: row.provider,
+        csrf: row.csrf,
+        sid: sid.to_owned(),
+        created_at: row.created_at,
+    }))
 }
 
 /// Remember the ID token of a session (for logout at the provider).

@@ -77,6 +77,48 @@ pub fn attempted_action(parts: &Parts) -> String {
     format!("{} {route}", parts.method)
 }
 
+/// The bearer token of a request, if any.
+fn bearer(parts: &Parts) -> Option<&str> {
+    parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim)
+}
+
+/// A member system calling with an access token from `/identity/v1/token` for this instance, checked
+/// against the connection's client certificate when the token is bound to one (RFC 8705). Refusals are
+/// logged by the token service.
+#[derive(Clone, Debug)]
+pub struct ApiCaller(pub ena_identity::token::Caller);
+
+impl FromRequestParts<AppState> for ApiCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let presented = match parts.extensions.get::<crate::mtls::PeerStatus>() {
+            Some(crate::mtls::PeerStatus::Member(p)) => Some(p.certificate_sha256.clone()),
+            Some(crate::mtls::PeerStatus::Refused(why)) => {
+                return Err(ApiError::new(
+                    ErrorCode::PermissionDenied,
+                    format!("The client certificate is not accepted: {why}."),
+                ));
+            }
+            None => None,
+        };
+        let Some(token) = bearer(parts) else {
+            return Err(ApiError::new(
+                ErrorCode::AuthenticationRequired,
+                "This operation needs an access token from /identity/v1/token as `Authorization: Bearer …`.",
+            ));
+        };
+        let deps = crate::routes::identity::deps(state);
+        let caller = state.tokens.check(deps, token, presented.as_deref(), state.federation.entity_id()).await?;
+        Ok(ApiCaller(caller))
+    }
+}
+
 /// An authenticated operator.
 #[derive(Clone, Debug)]
 pub struct Operator {
@@ -87,12 +129,7 @@ impl FromRequestParts<AppState> for Operator {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let bearer = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-            .map(str::trim);
+        let bearer = bearer(parts);
         if let Some(token) = bearer {
             if state.operator.matches(token) {
                 let actor = Actor { kind: ActorKind::System, id: "operator".into(), organisation: None };

@@ -87,6 +87,8 @@ pub struct AppState {
     pub identity: std::sync::Arc<IdentityState>,
     /// The signature service (e-underskrift).
     pub signatures: std::sync::Arc<ena_identity::signature::SignatureService>,
+    /// Identity-bound API tokens for member systems.
+    pub tokens: std::sync::Arc<ena_identity::token::TokenService>,
 }
 
 /// What login needs.
@@ -149,6 +151,7 @@ impl std::fmt::Debug for IdentityState {
 pub const AUDIT_KEY_FILE: &str = "audit-log.key";
 pub const WITNESS_KEY_FILE: &str = "witness.key";
 pub const SIGNATURE_KEY_FILE: &str = "signature-service.key";
+pub const TOKEN_KEY_FILE: &str = "api-tokens.key";
 
 impl AppState {
     /// Open everything the server needs on a prepared store; keys and the operator token live in
@@ -168,6 +171,11 @@ impl AppState {
         let base = config.federation_entity_id.trim_end_matches('/').to_owned();
         let signature_key = ena_federation::jose::SigningKey::load_or_create(&data_dir.join(SIGNATURE_KEY_FILE))?;
         let signatures = ena_identity::signature::SignatureService::new(signature_key, &format!("{base}/signatures"));
+        let tokens = ena_identity::token::TokenService::new(
+            ena_federation::jose::SigningKey::load_or_create(&data_dir.join(TOKEN_KEY_FILE))?,
+            &base,
+            ena_identity::session::Timeouts::default(),
+        );
         let mut anchor_config = ena_federation::AnchorConfig::new(&config.federation_entity_id);
         // The signature service's key is published by the federation, so verifiers find it through the
         // trust anchor's (signed) entity configuration.
@@ -175,6 +183,11 @@ impl AppState {
             "jwks": signatures.jwks(),
             "signature_verification_endpoint": format!("{base}/signatures/v1/verify"),
         }});
+        anchor_config.extra_metadata["oauth_authorization_server"] = {
+            let mut m = routes::identity::authorization_server_metadata(&base, &tokens);
+            m["jwks"] = tokens.jwks();
+            m
+        };
         let federation = ena_federation::TrustAnchor::open(store.clone(), anchor_config, data_dir).await?;
         let openapi = axum::body::Bytes::from(serde_json::to_vec(&openapi::document()).unwrap_or_default());
         let identity = std::sync::Arc::new(IdentityState::new(&config)?);
@@ -189,6 +202,7 @@ impl AppState {
             openapi,
             identity,
             signatures: std::sync::Arc::new(signatures),
+            tokens: std::sync::Arc::new(tokens),
             federation: std::sync::Arc::new(federation),
         })
     }
@@ -249,6 +263,7 @@ pub fn app(state: AppState) -> Router {
         .merge(portal_identity::router())
         .merge(routes::testeid::router())
         .merge(routes::signatures::router())
+        .merge(routes::identity::router())
         .route_layer(middleware::from_fn(trace::tag_route))
         .layer(DefaultBodyLimit::max(state.config.body_limit))
         .layer(RequestBodyLimitLayer::new(state.config.body_limit))

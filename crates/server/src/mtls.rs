@@ -61,6 +61,19 @@ impl<S: Send + Sync> FromRequestParts<S> for Node {
     }
 }
 
+/// A handler argument: what the node listener concluded about the connection's certificate, or `None`
+/// on the public listener (for endpoints that accept both, like the token endpoint).
+#[derive(Clone, Debug)]
+pub struct MaybePeer(pub Option<PeerStatus>);
+
+impl<S: Send + Sync> FromRequestParts<S> for MaybePeer {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(MaybePeer(parts.extensions.get::<PeerStatus>().cloned()))
+    }
+}
+
 /// TLS settings of the node listener: our certificate from the federation CA; client certificates
 /// required and verified against the federation CA only.
 pub fn server_config(ca_pem: &str, cert_pem: &str, key_pem: &str) -> Result<rustls::ServerConfig, String> {

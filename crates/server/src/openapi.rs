@@ -97,6 +97,15 @@ pub struct InvalidParameter {
         crate::routes::testeid::jwks,
         crate::routes::testeid::token,
         crate::routes::testeid::userinfo,
+        crate::routes::identity::token,
+        crate::routes::identity::jwks,
+        crate::routes::identity::metadata,
+        crate::routes::identity::subject_token,
+        crate::routes::identity::caller,
+        crate::routes::identity::register,
+        crate::routes::identity::list,
+        crate::routes::identity::revoke,
+        crate::routes::identity::verify,
         crate::routes::system::healthz,
         crate::routes::system::readyz,
         crate::routes::system::metrics,
@@ -109,7 +118,7 @@ pub struct InvalidParameter {
         (name = "audit", description = "Spårbarhet: the transparency log"),
         (name = "federation", description = "Tillitsramverk: the OpenID Federation trust anchor and onboarding"),
         (name = "signatures", description = "E-underskrift: signing and verifying document digests"),
-        (name = "identity", description = "Identitet: the built-in test eID provider (TEST ONLY); portal login is at /login"),
+        (name = "identity", description = "Identitet: API tokens for member systems, employee credentials, the built-in test eID provider (TEST ONLY); portal login is at /login"),
         (name = "system", description = "Liveness, readiness, metrics and this document"),
     )
 )]
@@ -128,6 +137,16 @@ impl utoipa::Modify for SecuritySchemes {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .description(Some("The operator token from `ena admin token --data-dir DIR`"))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "accessToken",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some("An access token from POST /identity/v1/token (certificate-bound ones only over the node listener with the same certificate)"))
                     .build(),
             ),
         );
@@ -237,6 +256,43 @@ fn success_example(operation_id: &str) -> Option<Value> {
         "signatureKeys" => {
             json!({ "keys": [{ "kty": "EC", "crv": "P-256", "kid": "Vn0QhS3n3gmH4b8p0Jc0u8b0G3Jw2d5x9qVq1vXnYw8", "alg": "ES256", "use": "sig",
             "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0" }] })
+        }
+        "issueToken" => json!({
+            "access_token": "eyJhbGciOiJFUzI1NiIsImtpZCI6Ii4uLiIsInR5cCI6ImF0K2p3dCJ9.eyJpc3MiOiJodHRwczovL2VuYS5leGFtcGxlL2lkZW50aXR5In0.MEUCIQ",
+            "token_type": "Bearer", "expires_in": 300
+        }),
+        "tokenKeys" => {
+            json!({ "keys": [{ "kty": "EC", "crv": "P-256", "kid": "Vn0QhS3n3gmH4b8p0Jc0u8b0G3Jw2d5x9qVq1vXnYw8",
+            "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0", "alg": "ES256", "use": "sig" }] })
+        }
+        "authorizationServerMetadata" => json!({
+            "issuer": format!("{EXAMPLE_TA}/identity"),
+            "token_endpoint": format!("{EXAMPLE_TA}/identity/v1/token"),
+            "jwks_uri": format!("{EXAMPLE_TA}/identity/v1/jwks"),
+            "grant_types_supported": ["client_credentials", "urn:ietf:params:oauth:grant-type:token-exchange"],
+            "token_endpoint_auth_methods_supported": ["tls_client_auth", "private_key_jwt"],
+            "tls_client_certificate_bound_access_tokens": true
+        }),
+        "createSubjectToken" => json!({
+            "subjectToken": "eyJhbGciOiJFUzI1NiIsImtpZCI6Ii4uLiIsInR5cCI6ImVuYS1zdWJqZWN0K2p3dCJ9.eyJzdWIiOiIxOTEyMTIxMjEyMTIifQ.MEUCIQ",
+            "subjectTokenType": "urn:ietf:params:oauth:token-type:jwt", "tokenTyp": "ena-subject+jwt", "expiresAt": 1_795_000_120
+        }),
+        "getCaller" => json!({
+            "client": EXAMPLE_MEMBER, "organisationNumber": "162120000142", "person": "191212121212",
+            "personName": "Tolvan Tolvansson", "loa": 3, "represents": null, "audience": EXAMPLE_TA, "scope": null,
+            "expiresAt": 1_795_000_300, "certificateBound": true, "tokenId": "q1w2e3r4t5y6u7i8o9p0aa"
+        }),
+        "registerEmployeeCredential" | "revokeEmployeeCredential" => {
+            employee_credential_example(operation_id == "revokeEmployeeCredential")
+        }
+        "listEmployeeCredentials" => {
+            json!({ "items": [employee_credential_example(false)], "page": 1, "limit": 20, "hasMore": false })
+        }
+        "verifyEmployeeCredential" => {
+            let mut v = employee_credential_example(false);
+            v["issuerName"] = json!("Exempelkommunen");
+            v["issuerOrganisationNumber"] = json!("162120000142");
+            v
         }
         "testEidDiscovery" => json!({
             "issuer": "http://127.0.0.1:8080/test-eid",
@@ -393,6 +449,16 @@ fn application_input_example() -> Value {
     })
 }
 
+fn employee_credential_example(revoked: bool) -> Value {
+    json!({
+        "issuer": EXAMPLE_MEMBER, "id": "anst-2026-0042", "personalNumber": "191212121212",
+        "name": "Tolvan Tolvansson", "roles": ["handläggare", "attestant"],
+        "issuedAt": 1_795_000_000, "expiresAt": 1_826_536_000,
+        "revokedAt": if revoked { json!(1_795_100_000) } else { Value::Null },
+        "revocationReason": if revoked { json!("Slutat sin anställning") } else { Value::Null }
+    })
+}
+
 fn application_example(status: &str) -> Value {
     json!({
         "id": "019ad0f4-6b1e-7c3a-9f1e-2d4b5c6a7e8f",
@@ -546,6 +612,19 @@ pub fn document() -> Value {
                             "sha256": "n4bQgYhMfWWaL-qgxVrQFaO_TxsrC4Is0V1sFbDwCgg",
                             "signature": "eyJhbGciOiJFUzI1NiIsImtpZCI6IlZuMFFoUzNuM2dtSDRiOHAwSmMwdThiMEczSncyZDV4OXFWcTF2WG5ZdzgiLCJ0eXAiOiJKT1NFIn0..MEUCIQ"
                         }),
+                        "issueToken" => json!({
+                            "grant_type": "client_credentials",
+                            "audience": EXAMPLE_TA,
+                            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                            "client_assertion": "eyJhbGciOiJFUzI1NiIsImtpZCI6Ii4uLiJ9.eyJpc3MiOiJodHRwczovL25vZC5leGVtcGVsa29tbXVuLnNlIn0.MEUCIQ"
+                        }),
+                        "createSubjectToken" => json!({ "actor": EXAMPLE_MEMBER, "represents": "556677-8899" }),
+                        "registerEmployeeCredential" | "verifyEmployeeCredential" => json!({
+                            "credential": "eyJhbGciOiJFUzI1NiIsImtpZCI6Ii4uLiIsInR5cCI6ImVuYS1lbXBsb3llZStqd3QifQ.eyJpc3MiOiJodHRwczovL25vZC5leGVtcGVsa29tbXVuLnNlIn0.MEUCIQ"
+                        }),
+                        "revokeEmployeeCredential" => {
+                            json!({ "id": "anst-2026-0042", "reason": "Slutat sin anställning" })
+                        }
                         "testEidToken" => json!({
                             "grant_type": "authorization_code",
                             "code": "Xl2m4kV0pQ8r",

@@ -9,7 +9,6 @@ use ena_store::testing::{TestStore, test_stores};
 use tokio::sync::oneshot;
 
 /// A running server; stopped (gracefully) when dropped.
-#[derive(Debug)]
 pub struct TestServer {
     pub addr: SocketAddr,
     pub label: String,
@@ -17,7 +16,10 @@ pub struct TestServer {
     pub db: TestStore,
     /// The server's data directory (keys, operator token).
     pub data_dir: tempfile::TempDir,
+    /// The server's state (the same handles its handlers use).
+    pub state: AppState,
     shutdown: Option<oneshot::Sender<()>>,
+    node_shutdown: Vec<oneshot::Sender<()>>,
 }
 
 impl TestServer {
@@ -35,8 +37,9 @@ impl TestServer {
         let data_dir = tempfile::tempdir().expect("data dir");
         let state = AppState::open(db.store.clone(), config, data_dir.path()).await.expect("open app state");
         let (tx, rx) = oneshot::channel::<()>();
+        let served = state.clone();
         tokio::spawn(async move {
-            let _ = ena_server::serve(listener, state, async {
+            let _ = ena_server::serve(listener, served, async {
                 let _ = rx.await;
             })
             .await;
@@ -47,8 +50,33 @@ impl TestServer {
             client: reqwest::Client::builder().build().expect("http client"),
             db,
             data_dir,
+            state,
             shutdown: Some(tx),
+            node_shutdown: Vec::new(),
         }
+    }
+
+    /// Start the node listener (mutual TLS with federation certificates, as `ena serve --node-listen`)
+    /// on another port of 127.0.0.1; returns its address. It stops with the server.
+    pub async fn node_listener(&mut self) -> SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
+        let addr = listener.local_addr().expect("local addr");
+        let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
+        let (cert, key) = self.state.federation.server_certificate(&names).expect("node certificate");
+        let tls = ena_server::mtls::server_config(self.state.federation.ca_certificate(), &cert, &key)
+            .expect("node TLS settings");
+        let (tx, rx) = oneshot::channel::<()>();
+        tokio::spawn(ena_server::mtls::serve(
+            listener,
+            tls,
+            self.state.clone(),
+            ena_server::app(self.state.clone()),
+            async {
+                let _ = rx.await;
+            },
+        ));
+        self.node_shutdown.push(tx);
+        addr
     }
 
     /// One server per available database: SQLite always, PostgreSQL when `ENA_TEST_POSTGRES_URL` is set.
@@ -86,9 +114,18 @@ impl TestServer {
     }
 }
 
+impl std::fmt::Debug for TestServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestServer").field("addr", &self.addr).field("label", &self.label).finish_non_exhaustive()
+    }
+}
+
 impl Drop for TestServer {
     fn drop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        for tx in self.node_shutdown.drain(..) {
             let _ = tx.send(());
         }
     }

@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod docs;
 pub mod federation;
+pub mod identity;
 pub mod plan;
 pub mod signatures;
 pub mod system;
