@@ -974,6 +974,9 @@ struct Member {
     client_key: ena_federation::jose::SigningKey,
     /// `ena_credential_issuer` key (signs employee credentials).
     credential_key: ena_federation::jose::SigningKey,
+    /// Entity types applied for, and metadata beyond ena_node's (by entity type).
+    entity_types: Value,
+    extra_metadata: Value,
 }
 
 impl Member {
@@ -984,6 +987,8 @@ impl Member {
             tls: rcgen::KeyPair::generate().unwrap(),
             client_key: ena_federation::jose::SigningKey::generate().unwrap(),
             credential_key: ena_federation::jose::SigningKey::generate().unwrap(),
+            entity_types: json!(["ena_node"]),
+            extra_metadata: json!({}),
         }
     }
     fn jwks(&self) -> Value {
@@ -991,14 +996,18 @@ impl Member {
     }
     fn configuration(&self) -> String {
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        let mut metadata = json!({
+            "ena_node": {"api_endpoint": format!("{}/node/v1", self.id)},
+            "oauth_client": {"jwks": {"keys": [self.client_key.public_jwk()]}},
+            "ena_credential_issuer": {"jwks": {"keys": [self.credential_key.public_jwk()]}},
+        });
+        for (t, m) in self.extra_metadata.as_object().unwrap() {
+            metadata[t] = m.clone();
+        }
         self.key.sign(
             "entity-statement+jwt",
             &json!({"iss": self.id, "sub": self.id, "iat": now, "exp": now + 3600, "jwks": self.jwks(),
-            "metadata": {
-                "ena_node": {"api_endpoint": format!("{}/node/v1", self.id)},
-                "oauth_client": {"jwks": {"keys": [self.client_key.public_jwk()]}},
-                "ena_credential_issuer": {"jwks": {"keys": [self.credential_key.public_jwk()]}},
-            }}),
+                    "metadata": metadata}),
         )
     }
     fn csr(&self, cn: &str) -> String {
@@ -1009,7 +1018,7 @@ impl Member {
     fn application(&self, agreement: i64, trust_mark: &str) -> Value {
         json!({
             "organisationNumber": "212000-0142", "name": "Exempelkommunen", "contact": "fed@exempel.se",
-            "entityId": self.id, "jwks": self.jwks(), "entityTypes": ["ena_node"],
+            "entityId": self.id, "jwks": self.jwks(), "entityTypes": self.entity_types,
             "metadata": {"ena_node": {"api_endpoint": format!("{}/node/v1", self.id)}},
             "trustMarks": [trust_mark], "keyRequest": self.csr(self.id.trim_start_matches("https://")),
             "entityConfiguration": self.configuration(), "acceptAgreement": agreement
@@ -1769,15 +1778,74 @@ async fn login_through_the_test_eid_with_loa_step_up_and_logout() {
     }
 }
 
-/// Interop: ena's portal logs in through panva/node-oidc-provider (a certified OpenID provider, installed
-/// from npm by scripts/test into .ci/oidc), not only through its own test eID.
-#[tokio::test]
-async fn login_through_node_oidc_provider() {
+/// Start .ci/oidc/op.mjs (panva/node-oidc-provider) on `port` with `args`; returns once it listens.
+fn spawn_op(port: u16, args: &[&str]) -> Child {
     let op_dir = Path::new(ROOT).join("../../.ci/oidc");
     assert!(
         op_dir.join("node_modules/oidc-provider").exists(),
         "oidc-provider is not installed: run scripts/test (it runs npm ci in .ci/oidc)"
     );
+    let mut op = Command::new("node")
+        .arg(op_dir.join("op.mjs"))
+        .arg(port.to_string())
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("node must be installed");
+    let mut out = BufReader::new(op.stdout.take().unwrap());
+    let mut ready = String::new();
+    out.read_line(&mut ready).unwrap();
+    assert_eq!(ready.trim(), "ready");
+    // Keep reading: the provider logs to stdout and dies of EPIPE if nobody listens.
+    std::thread::spawn(move || for _ in out.lines() {});
+    op
+}
+
+/// Log in to the portal through the provider `provider` (served by op.mjs at `issuer`); returns the
+/// session cookie.
+async fn op_login(server: &TestServer, issuer: &str, provider: &str) -> String {
+    let label = &server.label;
+    let c = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let mut jar: Vec<(String, String)> = Vec::new();
+    let mut keep = |r: &reqwest::Response| {
+        for v in r.headers().get_all("set-cookie") {
+            let kv = v.to_str().unwrap().split(';').next().unwrap().to_owned();
+            let (k, val) = kv.split_once('=').unwrap();
+            jar.retain(|(n, _)| n != k);
+            jar.push((k.to_owned(), val.to_owned()));
+        }
+        jar.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+    };
+    let start = c
+        .get(server.url(&format!("/login/start?provider={provider}&loa=3&return=%2Fmina-sidor")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(start.status(), 303, "{label}");
+    let mut next = location(&start);
+    assert!(next.starts_with(issuer), "{next}");
+    let mut cookies = String::new();
+    // Follow the provider's redirects (auth → interaction → auth resume → our callback).
+    for _ in 0..6 {
+        if next.starts_with(&server.url("/login/callback")) {
+            break;
+        }
+        let url = if next.starts_with('/') { format!("{issuer}{next}") } else { next.clone() };
+        let r = c.get(&url).header("cookie", &cookies).send().await.unwrap();
+        cookies = keep(&r);
+        assert!(r.status().is_redirection(), "{label}: {} {}", r.status(), r.text().await.unwrap());
+        next = location(&r);
+    }
+    let callback = c.get(&next).send().await.unwrap();
+    assert_eq!(callback.status(), 303, "{label}: {}", callback.text().await.unwrap_or_default());
+    callback.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned()
+}
+
+/// Interop: ena's portal logs in through panva/node-oidc-provider (a certified OpenID provider, installed
+/// from npm by scripts/test into .ci/oidc), not only through its own test eID.
+#[tokio::test]
+async fn login_through_node_oidc_provider() {
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
@@ -1796,52 +1864,10 @@ async fn login_through_node_oidc_provider() {
     };
     for server in TestServer::each_with(config).await {
         let label = &server.label;
-        let mut op = Command::new("node")
-            .arg(op_dir.join("op.mjs"))
-            .args([port.to_string(), server.url("/login/callback")])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("node must be installed");
-        let mut out = BufReader::new(op.stdout.take().unwrap());
-        let mut ready = String::new();
-        out.read_line(&mut ready).unwrap();
-        assert_eq!(ready.trim(), "ready");
-        // Keep reading: the provider logs to stdout and dies of EPIPE if nobody listens.
-        std::thread::spawn(move || for _ in out.lines() {});
-
-        let c = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        let mut jar: Vec<(String, String)> = Vec::new();
-        let mut keep = |r: &reqwest::Response| {
-            for v in r.headers().get_all("set-cookie") {
-                let kv = v.to_str().unwrap().split(';').next().unwrap().to_owned();
-                let (k, val) = kv.split_once('=').unwrap();
-                jar.retain(|(n, _)| n != k);
-                jar.push((k.to_owned(), val.to_owned()));
-            }
-            jar.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
-        };
-        let start =
-            c.get(server.url("/login/start?provider=node-oidc&loa=3&return=%2Fmina-sidor")).send().await.unwrap();
-        assert_eq!(start.status(), 303, "{label}");
-        let mut next = location(&start);
-        assert!(next.starts_with(&issuer), "{next}");
-        let mut cookies = String::new();
-        // Follow the provider's redirects (auth → interaction → auth resume → our callback).
-        for _ in 0..6 {
-            if next.starts_with(&server.url("/login/callback")) {
-                break;
-            }
-            let url = if next.starts_with('/') { format!("{issuer}{next}") } else { next.clone() };
-            let r = c.get(&url).header("cookie", &cookies).send().await.unwrap();
-            cookies = keep(&r);
-            assert!(r.status().is_redirection(), "{label}: {} {}", r.status(), r.text().await.unwrap());
-            next = location(&r);
-        }
-        let callback = c.get(&next).send().await.unwrap();
-        assert_eq!(callback.status(), 303, "{label}: {}", callback.text().await.unwrap_or_default());
-        let session = callback.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
-        let page = c.get(server.url("/mina-sidor")).header("cookie", &session).send().await.unwrap();
+        let mut op = spawn_op(port, &[&server.url("/login/callback")]);
+        let session = op_login(&server, &issuer, "node-oidc").await;
+        let page =
+            reqwest::Client::new().get(server.url("/mina-sidor")).header("cookie", &session).send().await.unwrap();
         assert_eq!(page.status(), 200, "{label}");
         assert!(page.text().await.unwrap().contains("Tolvan Tolvansson"));
         let _ = op.kill();
@@ -2377,5 +2403,57 @@ async fn employee_credentials_issue_list_revoke_verify_on_each_database() {
         )
         .await;
         assert!(p["detail"].as_str().unwrap().contains("does not resolve"), "{label}: {p}");
+    }
+}
+
+/// A provider the federation vouches for is offered at /login without any configuration: the portal is
+/// its client under ena's entity identifier, authenticating with private_key_jwt (node-oidc-provider
+/// checks the assertion against the keys ena publishes as `openid_relying_party` metadata).
+#[tokio::test]
+async fn login_through_an_openid_provider_found_in_the_federation() {
+    for server in TestServer::each().await {
+        let label = server.label.clone();
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let issuer = format!("http://127.0.0.1:{port}");
+        let ec = payload(&ec_of(&server).await);
+        let rp = &ec["metadata"]["openid_relying_party"];
+        assert_eq!(rp["token_endpoint_auth_method"], "private_key_jwt");
+        let client_id = ec["sub"].as_str().unwrap().to_owned();
+        let mut op = spawn_op(port, &[&server.url("/login/callback"), &client_id, &rp["jwks"].to_string()]);
+
+        // Not a member yet: not offered.
+        let page = server.get("/login").await.text().await.unwrap();
+        assert!(!page.contains("provider=op.exempel.se"), "{label}");
+        let mut member = Member::new("op.exempel.se");
+        member.entity_types = json!(["ena_node", "openid_provider"]);
+        member.extra_metadata = json!({"openid_provider": {"issuer": issuer}});
+        onboard(&server, &member).await;
+        let page = server.get("/login").await.text().await.unwrap();
+        assert!(page.contains("provider=op.exempel.se"), "{label}: the federation's provider is offered");
+        let session = op_login(&server, &issuer, "op.exempel.se").await;
+        let mine =
+            reqwest::Client::new().get(server.url("/mina-sidor")).header("cookie", &session).send().await.unwrap();
+        assert_eq!(mine.status(), 200, "{label}");
+
+        // Suspended from the federation: no longer offered, and a login through it is refused.
+        let r = server
+            .client
+            .post(server.url("/federation/v1/members/suspend"))
+            .bearer_auth(server.operator_token())
+            .json(&json!({"entityId": member.id, "reason": "test"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let page = server.get("/login").await.text().await.unwrap();
+        assert!(!page.contains("provider=op.exempel.se"), "{label}");
+        let c = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let refused = c.get(server.url("/login/start?provider=op.exempel.se&loa=3")).send().await.unwrap();
+        check_problem(refused, 400, "invalid-parameter").await;
+        let _ = op.kill();
+        let _ = op.wait();
     }
 }

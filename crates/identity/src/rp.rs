@@ -3,10 +3,10 @@
 //! nonce; `acr` mapped to a level of assurance; the person identified by a configurable claim and parsed.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, RwLock};
 
 use ena_core::PersonId;
-use ena_federation::jose::Unverified;
+use ena_federation::jose::{SigningKey, Unverified};
 use serde_json::Value;
 
 use crate::loa::{AcrMap, Loa, acr_uri};
@@ -25,6 +25,10 @@ pub struct ProviderConfig {
     pub name: String,
     pub issuer: String,
     pub client_id: String,
+    /// With a secret the client authenticates with `client_secret_post`; without one, with
+    /// `private_key_jwt` signed by the portal's key (published as `openid_relying_party` metadata in the
+    /// federation).
+    #[serde(default)]
     pub client_secret: String,
     /// Marked TEST ONLY in the login page.
     #[serde(default)]
@@ -74,6 +78,10 @@ struct Discovered {
 
 pub struct RelyingParty {
     providers: Vec<ProviderConfig>,
+    /// Providers the federation vouches for (`openid_provider` members), refreshed by the portal.
+    federation: RwLock<Vec<ProviderConfig>>,
+    /// The portal's client key for `private_key_jwt`.
+    key: Option<SigningKey>,
     acr: AcrMap,
     claim: String,
     http: reqwest::Client,
@@ -90,6 +98,8 @@ impl RelyingParty {
     pub fn new(providers: Vec<ProviderConfig>, acr: AcrMap, claim: Option<String>) -> RelyingParty {
         RelyingParty {
             providers,
+            federation: RwLock::new(Vec::new()),
+            key: None,
             acr,
             claim: claim.unwrap_or_else(|| PERSONAL_NUMBER_CLAIM.to_owned()),
             http: reqwest::Client::builder().timeout(std::time::Duration::from_secs(10)).build().unwrap_or_default(),
@@ -97,12 +107,52 @@ impl RelyingParty {
         }
     }
 
-    pub fn providers(&self) -> &[ProviderConfig] {
-        &self.providers
+    /// Authenticate to providers without a client secret with `private_key_jwt` signed by `key`.
+    pub fn with_key(mut self, key: SigningKey) -> RelyingParty {
+        self.key = Some(key);
+        self
     }
 
-    fn provider(&self, id: &str) -> Result<&ProviderConfig, LoginError> {
-        self.providers.iter().find(|p| p.id == id).ok_or_else(|| fail("provider", format!("no provider {id:?}")))
+    /// The portal's client keys (public), for its `openid_relying_party` metadata.
+    pub fn jwks(&self) -> Value {
+        serde_json::json!({"keys": self.key.iter().map(|k| k.public_jwk().clone()).collect::<Vec<_>>()})
+    }
+
+    /// Replace the providers the federation vouches for.
+    pub fn set_federation_providers(&self, providers: Vec<ProviderConfig>) {
+        *self.federation.write().expect("providers lock") = providers;
+    }
+
+    /// Every provider offered: configured ones first, then the federation's.
+    pub fn providers(&self) -> Vec<ProviderConfig> {
+        let federation = self.federation.read().expect("providers lock");
+        self.providers
+            .iter()
+            .chain(federation.iter().filter(|f| self.providers.iter().all(|p| p.id != f.id)))
+            .cloned()
+            .collect()
+    }
+
+    fn provider(&self, id: &str) -> Result<ProviderConfig, LoginError> {
+        self.providers().into_iter().find(|p| p.id == id).ok_or_else(|| fail("provider", format!("no provider {id:?}")))
+    }
+
+    /// The client authentication part of a token request: the secret, or a fresh client assertion.
+    fn client_auth(&self, p: &ProviderConfig, token_endpoint: &str) -> Result<Vec<(&'static str, String)>, LoginError> {
+        if !p.client_secret.is_empty() {
+            return Ok(vec![("client_secret", p.client_secret.clone())]);
+        }
+        let key = self.key.as_ref().ok_or_else(|| fail("provider", "no client secret and no client key"))?;
+        let now = unix_now();
+        let assertion = key.sign(
+            "JWT",
+            &serde_json::json!({"iss": p.client_id, "sub": p.client_id, "aud": token_endpoint,
+                                "iat": now, "exp": now + 60, "jti": random_token(16)}),
+        );
+        Ok(vec![
+            ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".to_owned()),
+            ("client_assertion", assertion),
+        ])
     }
 
     /// Discovery and JWKS of a provider, cached for ten minutes.
@@ -148,7 +198,7 @@ impl RelyingParty {
         return_to: &str,
     ) -> Result<(String, Pending), LoginError> {
         let p = self.provider(provider)?;
-        let d = self.discover(p).await?;
+        let d = self.discover(&p).await?;
         let pending = Pending {
             state: random_token(24),
             nonce: random_token(24),
@@ -174,7 +224,7 @@ impl RelyingParty {
     /// provider supports it.
     pub async fn logout_url(&self, provider: &str, id_token: &str, post_logout_redirect_uri: &str) -> Option<String> {
         let p = self.provider(provider).ok()?;
-        let end = self.discover(p).await.ok()?.end_session_endpoint?;
+        let end = self.discover(&p).await.ok()?.end_session_endpoint?;
         Some(format!(
             "{end}?id_token_hint={}&post_logout_redirect_uri={}&client_id={}",
             encode(id_token),
@@ -192,15 +242,15 @@ impl RelyingParty {
         redirect_uri: &str,
     ) -> Result<(LoggedIn, String), LoginError> {
         let p = self.provider(&pending.provider)?;
-        let d = self.discover(p).await?;
-        let form = [
-            ("grant_type", "authorization_code"),
-            ("code", code),
-            ("redirect_uri", redirect_uri),
-            ("client_id", p.client_id.as_str()),
-            ("client_secret", p.client_secret.as_str()),
-            ("code_verifier", pending.verifier.as_str()),
+        let d = self.discover(&p).await?;
+        let mut form = vec![
+            ("grant_type", "authorization_code".to_owned()),
+            ("code", code.to_owned()),
+            ("redirect_uri", redirect_uri.to_owned()),
+            ("client_id", p.client_id.clone()),
+            ("code_verifier", pending.verifier.clone()),
         ];
+        form.extend(self.client_auth(&p, &d.token_endpoint)?);
         let body = form.iter().map(|(k, v)| format!("{k}={}", encode(v))).collect::<Vec<_>>().join("&");
         let response = self
             .http
@@ -220,7 +270,7 @@ impl RelyingParty {
         }
         let id_token =
             tokens["id_token"].as_str().ok_or_else(|| fail("id_token", "missing from the token response"))?;
-        let logged = self.verify_id_token(id_token, p, &d.jwks, &pending.nonce, unix_now())?;
+        let logged = self.verify_id_token(id_token, &p, &d.jwks, &pending.nonce, unix_now())?;
         if logged.loa < pending.min_loa {
             return Err(fail("acr", format!("{} is below the {} this login asked for", logged.loa, pending.min_loa)));
         }

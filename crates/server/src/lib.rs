@@ -104,7 +104,7 @@ pub struct IdentityState {
 }
 
 impl IdentityState {
-    fn new(config: &ServerConfig) -> Result<IdentityState, String> {
+    fn new(config: &ServerConfig, data_dir: &std::path::Path) -> Result<IdentityState, String> {
         let base = config.federation_entity_id.trim_end_matches('/').to_owned();
         let mut providers = Vec::new();
         let test_eid = if config.test_eid {
@@ -133,7 +133,10 @@ impl IdentityState {
         providers.extend(config.oidc_providers.iter().cloned());
         Ok(IdentityState {
             test_eid,
-            rp: ena_identity::rp::RelyingParty::new(providers, ena_identity::loa::AcrMap::default(), None),
+            rp: ena_identity::rp::RelyingParty::new(providers, ena_identity::loa::AcrMap::default(), None).with_key(
+                ena_federation::jose::SigningKey::load_or_create(&data_dir.join(PORTAL_CLIENT_KEY_FILE))
+                    .map_err(|e| format!("{}: {e}", PORTAL_CLIENT_KEY_FILE))?,
+            ),
             timeouts: ena_identity::session::Timeouts::default(),
             secure_cookies: base.starts_with("https://"),
             base_url: base,
@@ -152,6 +155,7 @@ pub const AUDIT_KEY_FILE: &str = "audit-log.key";
 pub const WITNESS_KEY_FILE: &str = "witness.key";
 pub const SIGNATURE_KEY_FILE: &str = "signature-service.key";
 pub const TOKEN_KEY_FILE: &str = "api-tokens.key";
+pub const PORTAL_CLIENT_KEY_FILE: &str = "portal-client.key";
 
 impl AppState {
     /// Open everything the server needs on a prepared store; keys and the operator token live in
@@ -176,6 +180,7 @@ impl AppState {
             &base,
             ena_identity::session::Timeouts::default(),
         );
+        let identity = std::sync::Arc::new(IdentityState::new(&config, data_dir)?);
         let mut anchor_config = ena_federation::AnchorConfig::new(&config.federation_entity_id);
         // The signature service's key is published by the federation, so verifiers find it through the
         // trust anchor's (signed) entity configuration.
@@ -183,6 +188,17 @@ impl AppState {
             "jwks": signatures.jwks(),
             "signature_verification_endpoint": format!("{base}/signatures/v1/verify"),
         }});
+        // The portal as a client of the federation's OpenID providers (registered with them under this
+        // entity identifier; private_key_jwt with these keys).
+        anchor_config.extra_metadata["openid_relying_party"] = serde_json::json!({
+            "client_name": "ena",
+            "redirect_uris": [format!("{base}/login/callback")],
+            "response_types": ["code"],
+            "grant_types": ["authorization_code"],
+            "token_endpoint_auth_method": "private_key_jwt",
+            "token_endpoint_auth_signing_alg": "ES256",
+            "jwks": identity.rp.jwks(),
+        });
         anchor_config.extra_metadata["oauth_authorization_server"] = {
             let mut m = routes::identity::authorization_server_metadata(&base, &tokens);
             m["jwks"] = tokens.jwks();
@@ -190,7 +206,6 @@ impl AppState {
         };
         let federation = ena_federation::TrustAnchor::open(store.clone(), anchor_config, data_dir).await?;
         let openapi = axum::body::Bytes::from(serde_json::to_vec(&openapi::document()).unwrap_or_default());
-        let identity = std::sync::Arc::new(IdentityState::new(&config)?);
         Ok(AppState {
             plans: ena_plan::Plans::new(store.clone()),
             store,

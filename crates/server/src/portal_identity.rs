@@ -111,7 +111,31 @@ fn wanted_loa(q: &HashMap<String, String>) -> Loa {
     q.get("loa").and_then(|v| v.parse::<i64>().ok()).and_then(Loa::parse).unwrap_or(Loa(3))
 }
 
+/// Offer the OpenID providers the federation vouches for: active `openid_provider` members whose chain
+/// resolves and whose resolved metadata names an issuer. The portal is their client under its entity
+/// identifier and authenticates with `private_key_jwt` (its key is in the trust anchor's
+/// `openid_relying_party` metadata). A provider that stops resolving disappears from the list.
+async fn refresh_federation_providers(state: &AppState) {
+    let Ok(ids) = state.federation.list(Some("openid_provider"), None).await else { return };
+    let mut offered = Vec::new();
+    for id in ids {
+        let Ok(metadata) = state.federation.resolved_metadata(&state.audit, &id).await else { continue };
+        let Some(issuer) = metadata["openid_provider"]["issuer"].as_str() else { continue };
+        let Ok(member) = state.federation.member(&id).await else { continue };
+        offered.push(ena_identity::rp::ProviderConfig {
+            id: ena_federation::ca::entity_host(&id).unwrap_or(&id).to_owned(),
+            name: member.name,
+            issuer: issuer.trim_end_matches('/').to_owned(),
+            client_id: state.federation.entity_id().to_owned(),
+            client_secret: String::new(),
+            test_only: false,
+        });
+    }
+    state.identity.rp.set_federation_providers(offered);
+}
+
 async fn login(State(state): State<AppState>, Query(q): Query<HashMap<String, String>>) -> Response {
+    refresh_federation_providers(&state).await;
     let lang = LangQuery::from_map(&q).lang();
     let f = texts(lang);
     let loa = wanted_loa(&q);
@@ -119,7 +143,13 @@ async fn login(State(state): State<AppState>, Query(q): Query<HashMap<String, St
         layout: Layout::new(lang, f.title, "/login"),
         f,
         lead: format!("{} ({loa})", f.lead),
-        providers: state.identity.rp.providers().iter().map(|p| (p.id.clone(), p.name.clone(), p.test_only)).collect(),
+        providers: state
+            .identity
+            .rp
+            .providers()
+            .into_iter()
+            .map(|p| (p.id.clone(), p.name.clone(), p.test_only))
+            .collect(),
         loa: loa.0,
         return_to: encode(&safe_return(q.get("return"))),
     };
@@ -151,6 +181,7 @@ fn refuse(state: &AppState, field: &str, reason: &str) -> impl std::future::Futu
 
 async fn start(State(state): State<AppState>, Query(q): Query<HashMap<String, String>>) -> Response {
     let provider = q.get("provider").cloned().unwrap_or_default();
+    refresh_federation_providers(&state).await;
     let redirect_uri = format!("{}/login/callback", state.identity.base_url);
     match state.identity.rp.start(&provider, &redirect_uri, wanted_loa(&q), &safe_return(q.get("return"))).await {
         Ok((url, pending)) => match session::save_login(&state.store, &pending).await {
