@@ -112,6 +112,7 @@ pub fn run(args: IdentityBench) -> anyhow::Result<()> {
         let config = ServerConfig { federation_entity_id: format!("http://{addr}"), ..ServerConfig::default() };
         let state = AppState::open(store, config, temp.path()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
         let (signatures, audit) = (state.signatures.clone(), state.audit.clone());
+        api_tokens(&state, args.seconds).await?;
         tokio::spawn(async move {
             let _ = axum::serve(listener, ena_server::app(state)).await;
         });
@@ -186,4 +187,114 @@ pub fn run(args: IdentityBench) -> anyhow::Result<()> {
 
 fn header(r: &reqwest::Response, name: &str) -> String {
     r.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
+}
+
+/// Identity-bound API tokens through the token service: one member onboarded in process, then tokens
+/// issued to it (mTLS client authentication: every issuance is a durable log append) one at a time and
+/// 16 at once, tokens issued with private_key_jwt (assertion checked against the member's resolved
+/// federation metadata, single-use jti stored), and tokens checked as a resource does.
+async fn api_tokens(state: &AppState, seconds: u64) -> anyhow::Result<()> {
+    use ena_federation::anchor::{ApplicationInput, ENA_NODE};
+    use ena_federation::jose::SigningKey;
+    use serde_json::json;
+    let ta = state.federation.clone();
+    let (fed_key, client_key) = (SigningKey::generate()?, SigningKey::generate()?);
+    let id = "https://node.bench.example".to_owned();
+    let jwks = json!({"keys": [fed_key.public_jwk()]});
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let ec = fed_key.sign(
+        ena_federation::chain::ENTITY_STATEMENT_TYP,
+        &json!({"iss": id, "sub": id, "iat": now, "exp": now + 86_400, "jwks": jwks,
+                "metadata": {"oauth_client": {"jwks": {"keys": [client_key.public_jwk()]}}}}),
+    );
+    let input = ApplicationInput {
+        organisation_number: "212000-0142".into(),
+        name: "Bench member".into(),
+        contact: "bench@example.se".into(),
+        entity_id: id.clone(),
+        jwks,
+        entity_types: vec![ENA_NODE.into(), "oauth_client".into()],
+        metadata: None,
+        trust_marks: vec![],
+        key_request: None,
+        entity_configuration: Some(ec),
+        accept_agreement: Some(ta.agreement().await?.version),
+    };
+    let ctx = ena_audit::Context::system("bench");
+    let app = ta.apply(&state.audit, &ctx, &input).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    ta.approve(&state.audit, &ctx, &app.id).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let peer = ena_federation::NodePeer {
+        entity_id: id.clone(),
+        organisation_number: "2120000142".into(),
+        name: "Bench member".into(),
+        certificate_sha256: "bench-certificate-thumbprint".into(),
+    };
+    let audience = ta.entity_id().to_owned();
+    let form: HashMap<String, String> = [("grant_type", "client_credentials"), ("audience", audience.as_str())]
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    let deps = ena_identity::token::Deps { store: &state.store, anchor: &state.federation, audit: &state.audit };
+
+    let timed = |n: u64, started: Instant| n as f64 / started.elapsed().as_secs_f64();
+    let (mut n, started) = (0u64, Instant::now());
+    let mut token = String::new();
+    while started.elapsed() < Duration::from_secs(seconds) {
+        let body = state.tokens.token(deps, Some(&peer), &form).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        token = body["access_token"].as_str().unwrap_or_default().to_owned();
+        n += 1;
+    }
+    let mtls = timed(n, started);
+
+    let counter = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let (state, peer, form, counter) = (state.clone(), peer.clone(), form.clone(), counter.clone());
+        tasks.push(tokio::spawn(async move {
+            let deps =
+                ena_identity::token::Deps { store: &state.store, anchor: &state.federation, audit: &state.audit };
+            while started.elapsed() < Duration::from_secs(seconds) {
+                state.tokens.token(deps, Some(&peer), &form).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+                counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            Ok::<(), anyhow::Error>(())
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    let mtls_16 = timed(counter.load(std::sync::atomic::Ordering::Relaxed), started);
+
+    let endpoint = state.tokens.token_endpoint().to_owned();
+    let (mut n, started) = (0u64, Instant::now());
+    while started.elapsed() < Duration::from_secs(seconds) {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let assertion = client_key.sign(
+            "JWT",
+            &json!({"iss": id, "sub": id, "aud": endpoint, "iat": now, "exp": now + 60, "jti": random_token(12)}),
+        );
+        let mut f = form.clone();
+        f.insert("client_assertion_type".into(), ena_identity::token::CLIENT_ASSERTION_TYPE.into());
+        f.insert("client_assertion".into(), assertion);
+        state.tokens.token(deps, None, &f).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        n += 1;
+    }
+    let jwt = timed(n, started);
+
+    let (mut n, started) = (0u64, Instant::now());
+    while started.elapsed() < Duration::from_secs(seconds) {
+        let caller = state
+            .tokens
+            .check(deps, &token, Some("bench-certificate-thumbprint"), &audience)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        anyhow::ensure!(caller.certificate_bound);
+        n += 1;
+    }
+    let checked = timed(n, started);
+    println!(
+        "API tokens: {mtls:.0} issued/s over mTLS client auth one at a time, {mtls_16:.0}/s 16 at once (each a durable log append); {jwt:.0}/s with private_key_jwt (one at a time); {checked:.0} certificate-bound tokens checked/s"
+    );
+    Ok(())
 }

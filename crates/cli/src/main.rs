@@ -5,6 +5,7 @@ mod bench;
 mod bench_federation;
 mod bench_identity;
 mod config;
+mod credential;
 mod federation;
 mod id;
 mod plan_report;
@@ -41,6 +42,10 @@ enum Command {
     /// E-underskrift: verify a signature from the signature service.
     #[command(subcommand)]
     Signature(signature::SignatureCommand),
+    /// E-tjänstelegitimation: make the issuing key, sign, register, list, revoke and verify employee
+    /// credentials.
+    #[command(subcommand)]
+    Credential(credential::CredentialCommand),
     /// Operator tools.
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -142,6 +147,7 @@ fn main() -> ExitCode {
         Command::Bench(BenchCommand::Identity(args)) => bench_identity::run(args),
         Command::Federation(args) => federation::run(args),
         Command::Signature(command) => signature::run(command),
+        Command::Credential(command) => credential::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -2457,3 +2457,87 @@ async fn login_through_an_openid_provider_found_in_the_federation() {
         let _ = op.wait();
     }
 }
+
+/// Run `ena ARGS` off the async workers (the in-process server keeps serving meanwhile).
+async fn ena_off_thread(args: Vec<String>) -> (bool, String, String) {
+    tokio::task::spawn_blocking(move || {
+        let out = Command::new(ENA).args(&args).env_remove("ENA_SERVER").env_remove("ENA_NODE_URL").output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credential_cli_issues_registers_revokes_and_verifies() {
+    let mut server = TestServer::each().await.into_iter().next().unwrap();
+    let node = server.node_listener().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+    let key = file("issuer.key");
+    let (ok, out, err) = ena_off_thread(vec!["credential".into(), "key".into(), "--key".into(), key.clone()]).await;
+    assert!(ok, "{err}");
+    assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["keys"][0]["kty"], "EC");
+
+    // The member publishes that key as its ena_credential_issuer metadata and joins.
+    let mut member = Member::new("c.exempel.se");
+    member.credential_key = ena_federation::jose::SigningKey::load_or_create(Path::new(&key)).unwrap();
+    let cert = onboard(&server, &member).await;
+    std::fs::write(file("ca.pem"), server.state.federation.ca_certificate()).unwrap();
+    std::fs::write(file("cert.pem"), &cert).unwrap();
+    std::fs::write(file("tls.key"), member.tls.serialize_pem()).unwrap();
+    let node_args = |mut args: Vec<String>| {
+        args.extend(
+            [
+                "--node-url".to_owned(),
+                format!("https://{node}"),
+                "--ca".into(),
+                file("ca.pem"),
+                "--cert".into(),
+                file("cert.pem"),
+                "--tls-key".into(),
+                file("tls.key"),
+            ]
+            .into_iter(),
+        );
+        args
+    };
+    let issue = |pnr: &str| {
+        ["credential", "issue", "--key", &key, "--issuer", &member.id, "--personal-number", pnr]
+            .iter()
+            .map(|s| s.to_string())
+            .chain(
+                ["--name", "Tolvan Tolvansson", "--roles", "handläggare,attestant", "--id", "anst-9"].map(String::from),
+            )
+            .collect::<Vec<_>>()
+    };
+    let (ok, _, err) = ena_off_thread(issue("191212121213")).await;
+    assert!(!ok && err.contains("--personal-number"), "{err}");
+    let (ok, jwt, err) = ena_off_thread(issue("191212121212")).await;
+    assert!(ok, "{err}");
+    std::fs::write(file("credential.jwt"), jwt.trim()).unwrap();
+
+    let (ok, out, err) =
+        ena_off_thread(node_args(vec!["credential".into(), "register".into(), file("credential.jwt")])).await;
+    assert!(ok && out.contains("anst-9"), "{out}{err}");
+    let verify = vec!["credential".into(), "verify".into(), file("credential.jwt"), "--server".into(), server.url("")];
+    let (ok, out, err) = ena_off_thread(verify.clone()).await;
+    assert!(ok && out.contains("attestant"), "{out}{err}");
+    let (ok, out, err) = ena_off_thread(node_args(vec!["credential".into(), "list".into()])).await;
+    assert!(ok && out.contains("anst-9"), "{out}{err}");
+    let (ok, _, err) = ena_off_thread(node_args(vec![
+        "credential".into(),
+        "revoke".into(),
+        "anst-9".into(),
+        "--reason".into(),
+        "slutat".into(),
+    ]))
+    .await;
+    assert!(ok, "{err}");
+    let (ok, _, err) = ena_off_thread(verify).await;
+    assert!(!ok && err.contains("revoked"), "{err}");
+}
