@@ -2029,16 +2029,31 @@ async fn denied_event_logged(server: &TestServer, action: &str, needle: &str) {
     assert!(found, "{}: no denied {action} mentioning {needle:?} in {events}", server.label);
 }
 
+/// Two onboarded members (A and B) and the server's node listener, with an mTLS client for each.
+struct Federated {
+    node: std::net::SocketAddr,
+    a: Member,
+    b: Member,
+    cert_a: String,
+    tls_a: reqwest::Client,
+    tls_b: reqwest::Client,
+}
+
+async fn two_members(server: &mut TestServer) -> Federated {
+    let node = server.node_listener().await;
+    let (a, b) = (Member::new("a.exempel.se"), Member::new("b.exempel.se"));
+    let (cert_a, cert_b) = (onboard(server, &a).await, onboard(server, &b).await);
+    let ca = server.state.federation.ca_certificate().to_owned();
+    let tls_a = ena_federation::client::node_client(&ca, &cert_a, &a.tls.serialize_pem()).unwrap();
+    let tls_b = ena_federation::client::node_client(&ca, &cert_b, &b.tls.serialize_pem()).unwrap();
+    Federated { node, a, b, cert_a, tls_a, tls_b }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn identity_bound_api_tokens_on_each_database() {
     for mut server in TestServer::each().await {
         let label = server.label.clone();
-        let node = server.node_listener().await;
-        let (a, b) = (Member::new("a.exempel.se"), Member::new("b.exempel.se"));
-        let (cert_a, cert_b) = (onboard(&server, &a).await, onboard(&server, &b).await);
-        let ca = server.state.federation.ca_certificate().to_owned();
-        let tls_a = ena_federation::client::node_client(&ca, &cert_a, &a.tls.serialize_pem()).unwrap();
-        let tls_b = ena_federation::client::node_client(&ca, &cert_b, &b.tls.serialize_pem()).unwrap();
+        let Federated { node, a, b, cert_a, tls_a, tls_b } = two_members(&mut server).await;
         let c = &server.client;
         let ta = format!("http://{}", server.addr);
         let (node_token, node_caller) =
@@ -2272,12 +2287,7 @@ fn rustls_pemfile_der(pem: &str) -> Vec<u8> {
 async fn employee_credentials_issue_list_revoke_verify_on_each_database() {
     for mut server in TestServer::each().await {
         let label = server.label.clone();
-        let node = server.node_listener().await;
-        let (a, b) = (Member::new("a.exempel.se"), Member::new("b.exempel.se"));
-        let (cert_a, cert_b) = (onboard(&server, &a).await, onboard(&server, &b).await);
-        let ca = server.state.federation.ca_certificate().to_owned();
-        let tls_a = ena_federation::client::node_client(&ca, &cert_a, &a.tls.serialize_pem()).unwrap();
-        let tls_b = ena_federation::client::node_client(&ca, &cert_b, &b.tls.serialize_pem()).unwrap();
+        let Federated { node, a, tls_a, tls_b, .. } = two_members(&mut server).await;
         let c = &server.client;
         let registry = format!("https://{node}/identity/v1/employee-credentials");
         let verify = server.url("/identity/v1/employee-credentials/verify");

@@ -118,6 +118,16 @@ async fn record(
     Ok(())
 }
 
+/// Record a refusal of `action` for the client `who` (if known) and hand the refusal back (or the log's
+/// failure, which then wins).
+async fn denied(audit: &AuditLog, who: Option<String>, action: &str, e: Refusal) -> Refusal {
+    let actor = Actor { kind: ActorKind::Node, id: who.unwrap_or_else(|| "anonymous".into()), organisation: None };
+    match record(audit, actor, None, action, None, AuditResult::Denied, Some(e.to_string())).await {
+        Ok(()) => e,
+        Err(log) => log,
+    }
+}
+
 impl TokenService {
     /// Tokens of the instance at `base_url`, signed with `key`; `timeouts` are the portal sessions' (a
     /// token backed by a session lives no longer than the session).
@@ -162,12 +172,8 @@ impl TokenService {
                 let who = client
                     .map(|c| c.entity_id)
                     .or_else(|| peer.map(|p| p.entity_id.clone()))
-                    .or_else(|| form_value(form, "client_id").map(str::to_owned))
-                    .unwrap_or_else(|| "anonymous".into());
-                let actor = Actor { kind: ActorKind::Node, id: who, organisation: None };
-                record(deps.audit, actor, None, "identity.token.issue", None, AuditResult::Denied, Some(e.to_string()))
-                    .await?;
-                Err(e)
+                    .or_else(|| form_value(form, "client_id").map(str::to_owned));
+                Err(denied(deps.audit, who, "identity.token.issue", e).await)
             }
         }
     }
@@ -463,12 +469,8 @@ impl TokenService {
             Err(e) => {
                 let who = Unverified::parse(token)
                     .ok()
-                    .and_then(|t| t.payload.get("client_id").and_then(Value::as_str).map(str::to_owned))
-                    .unwrap_or_else(|| "anonymous".into());
-                let actor = Actor { kind: ActorKind::Node, id: who, organisation: None };
-                record(deps.audit, actor, None, "identity.token.use", None, AuditResult::Denied, Some(e.to_string()))
-                    .await?;
-                Err(e)
+                    .and_then(|t| t.payload.get("client_id").and_then(Value::as_str).map(str::to_owned));
+                Err(denied(deps.audit, who, "identity.token.use", e).await)
             }
         }
     }
