@@ -1,0 +1,134 @@
+//! SQL of the stored policies (both dialects).
+
+use ena_store::{Store, with_pool};
+
+use crate::PolicyRecord;
+
+type Row = (String, String, String, String, String);
+
+fn record((id, resource, description, text, updated_at): Row) -> PolicyRecord {
+    PolicyRecord { id, resource, description, text, updated_at }
+}
+
+pub async fn count(store: &Store) -> Result<i64, sqlx::Error> {
+    let (n,): (i64,) = with_pool!(store, pool => sqlx::query_as("SELECT COUNT(*) FROM access_policies").fetch_one(pool).await)?;
+    Ok(n)
+}
+
+pub async fn insert(store: &Store, p: &PolicyRecord, now: &str) -> Result<(), sqlx::Error> {
+    with_pool!(store, pool => sqlx::query("INSERT INTO access_policies (id, resource, description, policy_text, updated_at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(&p.id).bind(&p.resource).bind(&p.description).bind(&p.text).bind(now).execute(pool).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+pub async fn upsert(store: &Store, p: &PolicyRecord) -> Result<(), sqlx::Error> {
+    with_pool!(store, pool => sqlx::query("INSERT INTO access_policies (id, resource, description, policy_text, updated_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO UPDATE SET resource = excluded.resource, description = excluded.description, policy_text = excluded.policy_text, updated_at = excluded.updated_at")
+        .bind(&p.id).bind(&p.resource).bind(&p.description).bind(&p.text).bind(&p.updated_at).execute(pool).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+pub async fn all(store: &Store) -> Result<Vec<PolicyRecord>, sqlx::Error> {
+    let rows: Vec<Row> = with_pool!(store, pool => sqlx::query_as("SELECT id, resource, description, policy_text, updated_at FROM access_policies ORDER BY id").fetch_all(pool).await)?;
+    Ok(rows.into_iter().map(record).collect())
+}
+
+pub async fn page(store: &Store, limit: u32, offset: u64) -> Result<Vec<PolicyRecord>, sqlx::Error> {
+    let rows: Vec<Row> = with_pool!(store, pool => sqlx::query_as("SELECT id, resource, description, policy_text, updated_at FROM access_policies ORDER BY id LIMIT $1 OFFSET $2")
+        .bind(i64::from(limit)).bind(offset as i64).fetch_all(pool).await)?;
+    Ok(rows.into_iter().map(record).collect())
+}
+
+pub async fn get(store: &Store, id: &str) -> Result<Option<PolicyRecord>, sqlx::Error> {
+    let row: Option<Row> = with_pool!(store, pool => sqlx::query_as("SELECT id, resource, description, policy_text, updated_at FROM access_policies WHERE id = $1").bind(id).fetch_optional(pool).await)?;
+    Ok(row.map(record))
+}
+
+pub async fn delete(store: &Store, id: &str) -> Result<bool, sqlx::Error> {
+    let n = with_pool!(store, pool => sqlx::query("DELETE FROM access_policies WHERE id = $1").bind(id).execute(pool).await.map(|r| r.rows_affected()))?;
+    Ok(n == 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use ena_store::testing::test_stores;
+    use serde_json::json;
+
+    use crate::{AccessRequest, DecisionPoint, PolicyRecord};
+
+    fn request(value: serde_json::Value) -> AccessRequest {
+        serde_json::from_value(value).unwrap()
+    }
+
+    #[tokio::test]
+    async fn shipped_policies_slices_reasons_and_default_deny_on_both_databases() {
+        for db in test_stores().await {
+            let label = &db.label;
+            db.store.migrate().await.unwrap();
+            let dp = DecisionPoint::open(db.store.clone()).await.unwrap();
+            let n = dp.policy_count();
+            assert!(n >= 5, "{label}: shipped policies seeded");
+            // Opening again does not seed twice.
+            assert_eq!(DecisionPoint::open(db.store.clone()).await.unwrap().policy_count(), n);
+
+            let operate = request(json!({"subject": {"type": "operator", "id": "operator"}, "action": {"name": "operate"}, "resource": {"type": "api", "id": "plan"}}));
+            let d = dp.decide(&operate).unwrap();
+            assert!(d.allowed, "{label}: {d:?}");
+            assert_eq!(d.reasons[0].policy, "operator-operates-ena");
+            assert_eq!(d.reasons[0].reason.as_deref(), Some("the federation operator may run operator actions"));
+
+            // Someone else: default deny, no reasons.
+            let mut other = operate.clone();
+            other.subject.kind = "person".into();
+            other.subject.id = "191212121212".into();
+            let d = dp.decide(&other).unwrap();
+            assert!(!d.allowed && d.reasons.is_empty(), "{label}: {d:?}");
+            assert!(d.authzen()["context"]["reason_admin"]["403"].is_string());
+
+            // Acting on a service with the package the service needs, or without.
+            let act = |packages: serde_json::Value| request(json!({
+                "subject": {"type": "person", "id": "191212121212"}, "action": {"name": "act"},
+                "resource": {"type": "service", "id": "skatteverket/moms", "properties": {"package": "skatt-och-moms"}},
+                "context": {"packages": packages, "self": false}}));
+            let d = dp.decide(&act(json!(["skatt-och-moms"]))).unwrap();
+            assert!(d.allowed, "{label}: {d:?}");
+            assert_eq!(d.reasons[0].policy, "act-with-the-package");
+            assert!(!dp.decide(&act(json!(["vard-anhorig"]))).unwrap().allowed);
+
+            // A forbid for one resource lands only in that resource's slice.
+            dp.put_policy(PolicyRecord {
+                id: "moms-closed".into(),
+                resource: "service:skatteverket/moms".into(),
+                description: "closed for maintenance".into(),
+                text: "@reason(\"closed\") forbid (principal, action, resource);".into(),
+                updated_at: String::new(),
+            })
+            .await
+            .unwrap();
+            let d = dp.decide(&act(json!(["skatt-och-moms"]))).unwrap();
+            assert!(!d.allowed, "{label}");
+            assert_eq!(d.reasons[0].effect, "forbid");
+            let mut elsewhere = act(json!(["skatt-och-moms"]));
+            elsewhere.resource.id = "skatteverket/deklaration".into();
+            assert!(dp.decide(&elsewhere).unwrap().allowed, "{label}: other services keep their slice");
+            dp.delete_policy("moms-closed").await.unwrap();
+            assert!(dp.decide(&act(json!(["skatt-och-moms"]))).unwrap().allowed);
+
+            // Bad policies and requests name the field; nothing is stored.
+            for (p, field) in [
+                (PolicyRecord { id: "x y".into(), resource: "*".into(), description: String::new(), text: "permit(principal, action, resource);".into(), updated_at: String::new() }, "id"),
+                (PolicyRecord { id: "bad-resource".into(), resource: "Service".into(), description: String::new(), text: "permit(principal, action, resource);".into(), updated_at: String::new() }, "resource"),
+                (PolicyRecord { id: "bad-text".into(), resource: "*".into(), description: String::new(), text: "permit(principal, action, resource".into(), updated_at: String::new() }, "text"),
+                (PolicyRecord { id: "off-schema".into(), resource: "*".into(), description: String::new(), text: "permit(principal, action, resource) when { resource.colour == \"red\" };".into(), updated_at: String::new() }, "text"),
+            ] {
+                match dp.put_policy(p).await {
+                    Err(crate::AccessError::Invalid(f, _)) => assert_eq!(f, field, "{label}"),
+                    other => panic!("{label}: {field}: {other:?}"),
+                }
+            }
+            assert_eq!(dp.policy_count(), n, "{label}: nothing stored");
+            let mut bad = operate.clone();
+            bad.subject.kind = "Person!".into();
+            assert!(matches!(dp.decide(&bad), Err(crate::AccessError::Invalid(f, _)) if f == "subject.type"));
+        }
+    }
+}
