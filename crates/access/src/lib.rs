@@ -148,7 +148,8 @@ pub fn action_uid(name: &str) -> Result<EntityUid, AccessError> {
     if name.is_empty() || name.len() > 128 {
         return Err(invalid("action.name", "must be 1–128 characters"));
     }
-    let action_type = EntityTypeName::from_str(&format!("{NAMESPACE}::Action")).map_err(|e| invalid("action.name", e))?;
+    let action_type =
+        EntityTypeName::from_str(&format!("{NAMESPACE}::Action")).map_err(|e| invalid("action.name", e))?;
     Ok(EntityUid::from_type_name_and_id(action_type, EntityId::new(name)))
 }
 
@@ -300,7 +301,9 @@ impl DecisionPoint {
             by_type: by_type.iter().map(|(t, ps)| (t.clone(), set(&[&global, ps]))).collect(),
             by_resource: by_resource
                 .iter()
-                .map(|((t, id), ps)| ((t.clone(), id.clone()), set(&[&global, by_type.get(t).unwrap_or(&no_policies), ps])))
+                .map(|((t, id), ps)| {
+                    ((t.clone(), id.clone()), set(&[&global, by_type.get(t).unwrap_or(&no_policies), ps]))
+                })
                 .collect(),
             count: all.len(),
         };
@@ -325,7 +328,9 @@ impl DecisionPoint {
                 Some(Value::Object(m)) => Value::Object(m.clone()),
                 Some(_) => return Err(invalid(format!("{field}.properties"), "must be an object")),
             };
-            Ok(json!({"uid": {"type": u.type_name().to_string(), "id": u.id().as_ref() as &str}, "attrs": attrs, "parents": []}))
+            Ok(
+                json!({"uid": {"type": u.type_name().to_string(), "id": u.id().as_ref() as &str}, "attrs": attrs, "parents": []}),
+            )
         };
         let mut list = vec![entity(&principal, &req.subject.properties, "subject")?];
         if resource != principal {

@@ -11,7 +11,8 @@ fn record((id, resource, description, text, updated_at): Row) -> PolicyRecord {
 }
 
 pub async fn count(store: &Store) -> Result<i64, sqlx::Error> {
-    let (n,): (i64,) = with_pool!(store, pool => sqlx::query_as("SELECT COUNT(*) FROM access_policies").fetch_one(pool).await)?;
+    let (n,): (i64,) =
+        with_pool!(store, pool => sqlx::query_as("SELECT COUNT(*) FROM access_policies").fetch_one(pool).await)?;
     Ok(n)
 }
 
@@ -70,7 +71,9 @@ mod tests {
             // Opening again does not seed twice.
             assert_eq!(DecisionPoint::open(db.store.clone()).await.unwrap().policy_count(), n);
 
-            let operate = request(json!({"subject": {"type": "operator", "id": "operator"}, "action": {"name": "operate"}, "resource": {"type": "api", "id": "plan"}}));
+            let operate = request(
+                json!({"subject": {"type": "operator", "id": "operator"}, "action": {"name": "operate"}, "resource": {"type": "api", "id": "plan"}}),
+            );
             let d = dp.decide(&operate).unwrap();
             assert!(d.allowed, "{label}: {d:?}");
             assert_eq!(d.reasons[0].policy, "operator-operates-ena");
@@ -85,10 +88,12 @@ mod tests {
             assert!(d.authzen()["context"]["reason_admin"]["403"].is_string());
 
             // Acting on a service with the package the service needs, or without.
-            let act = |packages: serde_json::Value| request(json!({
+            let act = |packages: serde_json::Value| {
+                request(json!({
                 "subject": {"type": "person", "id": "191212121212"}, "action": {"name": "act"},
                 "resource": {"type": "service", "id": "skatteverket/moms", "properties": {"package": "skatt-och-moms"}},
-                "context": {"packages": packages, "self": false}}));
+                "context": {"packages": packages, "self": false}}))
+            };
             let d = dp.decide(&act(json!(["skatt-och-moms"]))).unwrap();
             assert!(d.allowed, "{label}: {d:?}");
             assert_eq!(d.reasons[0].policy, "act-with-the-package");
@@ -115,10 +120,46 @@ mod tests {
 
             // Bad policies and requests name the field; nothing is stored.
             for (p, field) in [
-                (PolicyRecord { id: "x y".into(), resource: "*".into(), description: String::new(), text: "permit(principal, action, resource);".into(), updated_at: String::new() }, "id"),
-                (PolicyRecord { id: "bad-resource".into(), resource: "Service".into(), description: String::new(), text: "permit(principal, action, resource);".into(), updated_at: String::new() }, "resource"),
-                (PolicyRecord { id: "bad-text".into(), resource: "*".into(), description: String::new(), text: "permit(principal, action, resource".into(), updated_at: String::new() }, "text"),
-                (PolicyRecord { id: "off-schema".into(), resource: "*".into(), description: String::new(), text: "permit(principal, action, resource) when { resource.colour == \"red\" };".into(), updated_at: String::new() }, "text"),
+                (
+                    PolicyRecord {
+                        id: "x y".into(),
+                        resource: "*".into(),
+                        description: String::new(),
+                        text: "permit(principal, action, resource);".into(),
+                        updated_at: String::new(),
+                    },
+                    "id",
+                ),
+                (
+                    PolicyRecord {
+                        id: "bad-resource".into(),
+                        resource: "Service".into(),
+                        description: String::new(),
+                        text: "permit(principal, action, resource);".into(),
+                        updated_at: String::new(),
+                    },
+                    "resource",
+                ),
+                (
+                    PolicyRecord {
+                        id: "bad-text".into(),
+                        resource: "*".into(),
+                        description: String::new(),
+                        text: "permit(principal, action, resource".into(),
+                        updated_at: String::new(),
+                    },
+                    "text",
+                ),
+                (
+                    PolicyRecord {
+                        id: "off-schema".into(),
+                        resource: "*".into(),
+                        description: String::new(),
+                        text: "permit(principal, action, resource) when { resource.colour == \"red\" };".into(),
+                        updated_at: String::new(),
+                    },
+                    "text",
+                ),
             ] {
                 match dp.put_policy(p).await {
                     Err(crate::AccessError::Invalid(f, _)) => assert_eq!(f, field, "{label}"),

@@ -79,12 +79,22 @@ pub const FEDERATION_API: ApiDescriptor = ApiDescriptor {
 
 pub const IDENTITY_API: ApiDescriptor = ApiDescriptor {
     id: "identity",
-    name: "ena test eID provider",
+    name: "ena identity API",
     version: "1.0.0",
     released: "2026-11-29",
     status: "active",
-    description_sv: "Identitet: den inbyggda test-e-legitimationen (ENDAST FÖR TEST), en OpenID Connect-leverantör med PKCE och tillitsnivåer. Inloggning i portalen sker på /login.",
-    description_en: "Identity: the built-in test eID (TEST ONLY), an OpenID Connect provider with PKCE and levels of assurance. Portal login is at /login.",
+    description_sv: "Identitet: åtkomstbiljetter för medlemmarnas system (mTLS eller private_key_jwt, certifikatbundna, för en person via token exchange), e-tjänstelegitimationer och den inbyggda test-e-legitimationen (ENDAST FÖR TEST). Inloggning i portalen sker på /login.",
+    description_en: "Identity: access tokens for member systems (mTLS or private_key_jwt, certificate-bound, on behalf of a person by token exchange), employee credentials, and the built-in test eID (TEST ONLY). Portal login is at /login.",
+};
+
+pub const ACCESS_API: ApiDescriptor = ApiDescriptor {
+    id: "access",
+    name: "ena access API",
+    version: "1.0.0",
+    released: "2026-11-29",
+    status: "active",
+    description_sv: "Auktorisation: den gemensamma beslutspunkten (Cedar) med OpenID AuthZEN-gränssnittet; varje beslut anger sina skäl. Policyerna förvaltas av operatören.",
+    description_en: "Authorisation: the one decision point (Cedar) with the OpenID AuthZEN API; every decision gives its reasons. Policies are managed by the operator.",
 };
 
 pub const SIGNATURES_API: ApiDescriptor = ApiDescriptor {
@@ -98,4 +108,4 @@ pub const SIGNATURES_API: ApiDescriptor = ApiDescriptor {
 };
 
 /// Every API ena serves, in the order the docs list them.
-pub const ALL: &[ApiDescriptor] = &[PLAN_API, AUDIT_API, FEDERATION_API, IDENTITY_API, SIGNATURES_API];
+pub const ALL: &[ApiDescriptor] = &[PLAN_API, AUDIT_API, FEDERATION_API, IDENTITY_API, SIGNATURES_API, ACCESS_API];

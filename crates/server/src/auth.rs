@@ -119,6 +119,40 @@ impl FromRequestParts<AppState> for ApiCaller {
     }
 }
 
+/// Ask the decision point whether the operator may run this operation: subject `operator`, action
+/// `operate`, resource the API (`api:<first path segment>`). A denial is recorded and answered 403 with
+/// the reasons.
+pub(crate) async fn operator_may(state: &AppState, api: &str, ctx: &Context, attempted: &str) -> Result<(), ApiError> {
+    let request = ena_access::AccessRequest {
+        subject: ena_access::Thing::new("operator", "operator"),
+        action: ena_access::Action { name: "operate".into(), properties: None },
+        resource: ena_access::Thing::new("api", api),
+        context: None,
+    };
+    let decision = state.access.decide(&request)?;
+    if decision.allowed {
+        return Ok(());
+    }
+    let why = if decision.reasons.is_empty() {
+        "no policy permits it".to_owned()
+    } else {
+        decision
+            .reasons
+            .iter()
+            .map(|r| r.reason.clone().unwrap_or_else(|| r.policy.clone()))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let event = ctx.event(attempted, None, AuditResult::Denied, Some(format!("decision point: {why}")));
+    if let Err(e) = state.audit.record(vec![event]).await {
+        tracing::error!(error = %e, "could not record a denied request in the audit log");
+    }
+    Err(ApiError::new(
+        ErrorCode::PermissionDenied,
+        format!("The decision point refuses this operation on api:{api}: {why}."),
+    ))
+}
+
 /// An authenticated operator.
 #[derive(Clone, Debug)]
 pub struct Operator {
@@ -133,7 +167,10 @@ impl FromRequestParts<AppState> for Operator {
         if let Some(token) = bearer {
             if state.operator.matches(token) {
                 let actor = Actor { kind: ActorKind::System, id: "operator".into(), organisation: None };
-                return Ok(Operator { ctx: context(parts, actor) });
+                let ctx = context(parts, actor);
+                let api = parts.uri.path().trim_start_matches('/').split('/').next().unwrap_or_default().to_owned();
+                operator_may(state, &api, &ctx, &attempted_action(parts)).await?;
+                return Ok(Operator { ctx });
             }
         }
         let reason = if bearer.is_some() { "the bearer token is not valid" } else { "no bearer token was sent" };

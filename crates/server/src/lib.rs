@@ -89,6 +89,8 @@ pub struct AppState {
     pub signatures: std::sync::Arc<ena_identity::signature::SignatureService>,
     /// Identity-bound API tokens for member systems.
     pub tokens: std::sync::Arc<ena_identity::token::TokenService>,
+    /// The one decision point every authorisation goes through.
+    pub access: std::sync::Arc<ena_access::DecisionPoint>,
 }
 
 /// What login needs.
@@ -205,6 +207,7 @@ impl AppState {
             m
         };
         let federation = ena_federation::TrustAnchor::open(store.clone(), anchor_config, data_dir).await?;
+        let access = ena_access::DecisionPoint::open(store.clone()).await?;
         let openapi = axum::body::Bytes::from(serde_json::to_vec(&openapi::document()).unwrap_or_default());
         Ok(AppState {
             plans: ena_plan::Plans::new(store.clone()),
@@ -218,6 +221,7 @@ impl AppState {
             identity,
             signatures: std::sync::Arc::new(signatures),
             tokens: std::sync::Arc::new(tokens),
+            access: std::sync::Arc::new(access),
             federation: std::sync::Arc::new(federation),
         })
     }
@@ -279,6 +283,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::testeid::router())
         .merge(routes::signatures::router())
         .merge(routes::identity::router())
+        .merge(routes::access::router())
         .route_layer(middleware::from_fn(trace::tag_route))
         .layer(DefaultBodyLimit::max(state.config.body_limit))
         .layer(RequestBodyLimitLayer::new(state.config.body_limit))

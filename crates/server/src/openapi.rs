@@ -98,6 +98,14 @@ pub struct InvalidParameter {
         crate::routes::testeid::token,
         crate::routes::testeid::userinfo,
         crate::routes::identity::token,
+        crate::routes::access::api_info,
+        crate::routes::access::configuration,
+        crate::routes::access::evaluation,
+        crate::routes::access::evaluations,
+        crate::routes::access::list_policies,
+        crate::routes::access::get_policy,
+        crate::routes::access::put_policy,
+        crate::routes::access::delete_policy,
         crate::routes::identity::jwks,
         crate::routes::identity::metadata,
         crate::routes::identity::subject_token,
@@ -119,6 +127,7 @@ pub struct InvalidParameter {
         (name = "federation", description = "Tillitsramverk: the OpenID Federation trust anchor and onboarding"),
         (name = "signatures", description = "E-underskrift: signing and verifying document digests"),
         (name = "identity", description = "Identitet: API tokens for member systems, employee credentials, the built-in test eID provider (TEST ONLY); portal login is at /login"),
+        (name = "access", description = "Auktorisation: the decision point (AuthZEN) and its policies"),
         (name = "system", description = "Liveness, readiness, metrics and this document"),
     )
 )]
@@ -257,6 +266,16 @@ fn success_example(operation_id: &str) -> Option<Value> {
             json!({ "keys": [{ "kty": "EC", "crv": "P-256", "kid": "Vn0QhS3n3gmH4b8p0Jc0u8b0G3Jw2d5x9qVq1vXnYw8", "alg": "ES256", "use": "sig",
             "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0" }] })
         }
+        "accessApiInfo" => serde_json::to_value(apis::ACCESS_API.info()).ok()?,
+        "authzenConfiguration" => json!({
+            "policy_decision_point": EXAMPLE_TA,
+            "access_evaluation_endpoint": format!("{EXAMPLE_TA}/access/v1/evaluation"),
+            "access_evaluations_endpoint": format!("{EXAMPLE_TA}/access/v1/evaluations")
+        }),
+        "evaluateAccess" => decision_example(true),
+        "evaluateAccessBatch" => json!({ "evaluations": [decision_example(true), decision_example(false)] }),
+        "listPolicies" => json!({ "items": [policy_example()], "page": 1, "limit": 20, "hasMore": false }),
+        "getPolicy" | "putPolicy" => policy_example(),
         "issueToken" => json!({
             "access_token": "eyJhbGciOiJFUzI1NiIsImtpZCI6Ii4uLiIsInR5cCI6ImF0K2p3dCJ9.eyJpc3MiOiJodHRwczovL2VuYS5leGFtcGxlL2lkZW50aXR5In0.MEUCIQ",
             "token_type": "Bearer", "expires_in": 300
@@ -449,6 +468,32 @@ fn application_input_example() -> Value {
     })
 }
 
+fn decision_example(allowed: bool) -> Value {
+    if allowed {
+        json!({ "decision": true, "context": { "reasons": [{ "policy": "act-with-the-package", "effect": "permit", "reason": "holds the service's package for the party" }] } })
+    } else {
+        json!({ "decision": false, "context": { "reasons": [], "reason_admin": { "403": "no policy permits this request (default deny)" } } })
+    }
+}
+
+fn policy_example() -> Value {
+    json!({
+        "id": "act-with-the-package", "resource": "service",
+        "description": "Someone who holds the service's package for a party may act for that party.",
+        "text": "@reason(\"holds the service's package for the party\")\npermit (principal, action in [Ena::Action::\"act\", Ena::Action::\"read\", Ena::Action::\"write\"], resource is Ena::Service)\nwhen { context.packages.contains(resource.package) };",
+        "updatedAt": "2026-11-29T09:00:00Z"
+    })
+}
+
+fn access_request_example() -> Value {
+    json!({
+        "subject": { "type": "person", "id": "191212121212" },
+        "action": { "name": "act" },
+        "resource": { "type": "service", "id": "skatteverket/moms", "properties": { "package": "skatt-och-moms" } },
+        "context": { "packages": ["skatt-och-moms"], "self": false }
+    })
+}
+
 fn employee_credential_example(revoked: bool) -> Value {
     json!({
         "issuer": EXAMPLE_MEMBER, "id": "anst-2026-0042", "personalNumber": "191212121212",
@@ -619,6 +664,21 @@ pub fn document() -> Value {
                             "client_assertion": "eyJhbGciOiJFUzI1NiIsImtpZCI6Ii4uLiJ9.eyJpc3MiOiJodHRwczovL25vZC5leGVtcGVsa29tbXVuLnNlIn0.MEUCIQ"
                         }),
                         "createSubjectToken" => json!({ "actor": EXAMPLE_MEMBER, "represents": "556677-8899" }),
+                        "evaluateAccess" => access_request_example(),
+                        "evaluateAccessBatch" => {
+                            let mut b = access_request_example();
+                            b["evaluations"] = json!([{}, { "context": { "packages": [], "self": false } }]);
+                            b["options"] = json!({ "evaluations_semantic": "execute_all" });
+                            b
+                        }
+                        "putPolicy" => {
+                            let mut p = policy_example();
+                            p.as_object_mut().map(|o| {
+                                o.remove("id");
+                                o.remove("updatedAt");
+                            });
+                            p
+                        }
                         "registerEmployeeCredential" | "verifyEmployeeCredential" => json!({
                             "credential": "eyJhbGciOiJFUzI1NiIsImtpZCI6Ii4uLiIsInR5cCI6ImVuYS1lbXBsb3llZStqd3QifQ.eyJpc3MiOiJodHRwczovL25vZC5leGVtcGVsa29tbXVuLnNlIn0.MEUCIQ"
                         }),

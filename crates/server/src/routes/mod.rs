@@ -1,6 +1,7 @@
 //! One router module per block (plus the system endpoints); each handler extracts, calls one service
 //! function and maps the result.
 
+pub mod access;
 pub mod audit;
 pub mod docs;
 pub mod federation;

@@ -1,0 +1,343 @@
+//! `/access/v1`: the decision point — OpenID AuthZEN evaluation (single and batch) for member systems
+//! with an access token, discovery at `/.well-known/authzen-configuration`, and the stored Cedar
+//! policies (operator).
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use ena_access::{AccessError, AccessRequest, Action, Decision, PolicyRecord, Thing};
+use ena_core::{ErrorCode, FieldError};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+
+use crate::AppState;
+use crate::apis::{ACCESS_API, ApiInfo};
+use crate::auth::{ApiCaller, Operator};
+use crate::extract::{ApiJson, ApiQuery};
+use crate::problem::ApiError;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/access/v1/api-info", get(api_info))
+        .route("/.well-known/authzen-configuration", get(configuration))
+        .route("/access/v1/evaluation", post(evaluation))
+        .route("/access/v1/evaluations", post(evaluations))
+        .route("/access/v1/policies", get(list_policies))
+        .route("/access/v1/policies/{id}", get(get_policy).put(put_policy).delete(delete_policy))
+}
+
+impl From<AccessError> for ApiError {
+    fn from(e: AccessError) -> ApiError {
+        match e {
+            AccessError::Invalid(field, reason) => ApiError::invalid(
+                ErrorCode::ValidationFailed,
+                format!("{field}: {reason}."),
+                vec![FieldError::new(field, "(given)", reason)],
+            ),
+            AccessError::NotFound(m) => ApiError::new(ErrorCode::ResourceNotFound, m),
+            AccessError::Conflict(m) => ApiError::new(ErrorCode::Conflict, m),
+            AccessError::Database(e) => ApiError::internal(&e),
+        }
+    }
+}
+
+/// About this API (REST API profile VER.06).
+#[utoipa::path(get, path = "/access/v1/api-info", tag = "access", operation_id = "accessApiInfo",
+    responses((status = 200, description = "Name, version, release date, status and documentation of the API", body = ApiInfo)))]
+pub async fn api_info() -> Json<ApiInfo> {
+    Json(ACCESS_API.info())
+}
+
+/// AuthZEN metadata: where the evaluation endpoints are.
+#[utoipa::path(get, path = "/.well-known/authzen-configuration", tag = "access", operation_id = "authzenConfiguration",
+    responses((status = 200, description = "policy_decision_point, access_evaluation_endpoint, access_evaluations_endpoint", body = Object)))]
+pub async fn configuration(State(state): State<AppState>) -> Json<Value> {
+    let base = &state.identity.base_url;
+    Json(json!({
+        "policy_decision_point": base,
+        "access_evaluation_endpoint": format!("{base}/access/v1/evaluation"),
+        "access_evaluations_endpoint": format!("{base}/access/v1/evaluations"),
+    }))
+}
+
+/// A member system may ask the decision point only if the decision point says so.
+fn may_evaluate(state: &AppState, caller: &ena_identity::token::Caller) -> Result<(), ApiError> {
+    let request = AccessRequest {
+        subject: Thing {
+            kind: "member".into(),
+            id: caller.client.clone(),
+            properties: Some(json!({"organisationNumber": caller.organisation_number})),
+        },
+        action: Action { name: "evaluate".into(), properties: None },
+        resource: Thing::new("api", "access"),
+        context: None,
+    };
+    if state.access.decide(&request)?.allowed {
+        Ok(())
+    } else {
+        Err(ApiError::new(ErrorCode::PermissionDenied, "No policy lets this member system ask the decision point."))
+    }
+}
+
+/// Echo `X-Request-ID` as AuthZEN requires.
+fn with_request_id(headers: &HeaderMap, body: Value) -> Response {
+    let mut response = Json(body).into_response();
+    if let Some(id) =
+        headers.get("x-request-id").and_then(|v| v.to_str().ok()).and_then(|v| HeaderValue::from_str(v).ok())
+    {
+        response.headers_mut().insert("x-request-id", id);
+    }
+    response
+}
+
+/// Decide one access request (AuthZEN Access Evaluation): `decision`, and in `context` the policies that
+/// determined it with their reasons.
+#[utoipa::path(post, path = "/access/v1/evaluation", tag = "access", operation_id = "evaluateAccess",
+    security(("accessToken" = [])),
+    request_body(content = AccessRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The decision (a deny is also 200) with its reasons", body = Object),
+        (status = 400, description = "A missing or invalid subject, action or resource; invalid-parameters says which", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 401, description = "No valid access token", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 403, description = "No policy lets this member ask", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+    ))]
+pub async fn evaluation(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<AccessRequest>,
+) -> Result<Response, ApiError> {
+    may_evaluate(&state, &caller)?;
+    Ok(with_request_id(&headers, state.access.decide(&body)?.authzen()))
+}
+
+/// The batch request: top-level subject, action, resource and context are defaults for each item.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct EvaluationsIn {
+    pub subject: Option<Thing>,
+    pub action: Option<Action>,
+    pub resource: Option<Thing>,
+    #[schema(value_type = Option<Object>)]
+    pub context: Option<Value>,
+    #[serde(default)]
+    #[schema(value_type = Vec<Object>)]
+    pub evaluations: Vec<Value>,
+    #[schema(value_type = Option<Object>)]
+    pub options: Option<Value>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EvaluationsOut {
+    #[schema(value_type = Vec<Object>)]
+    pub evaluations: Vec<Value>,
+}
+
+/// Fill an item from the batch defaults and parse it.
+fn item(defaults: &EvaluationsIn, raw: &Value, index: usize) -> Result<AccessRequest, ApiError> {
+    let mut v = json!({
+        "subject": defaults.subject, "action": defaults.action, "resource": defaults.resource, "context": defaults.context,
+    });
+    if let Some(o) = raw.as_object() {
+        for (k, val) in o {
+            v[k] = val.clone();
+        }
+    } else {
+        return Err(ApiError::invalid(
+            ErrorCode::ValidationFailed,
+            format!("evaluations[{index}] must be an object."),
+            vec![FieldError::new(format!("evaluations[{index}]"), raw, "must be an object")],
+        ));
+    }
+    if v["context"].is_null() {
+        v.as_object_mut().map(|o| o.remove("context"));
+    }
+    serde_json::from_value(v).map_err(|e| {
+        ApiError::invalid(
+            ErrorCode::ValidationFailed,
+            format!("evaluations[{index}]: {e}."),
+            vec![FieldError::new(format!("evaluations[{index}]"), "(item)", e.to_string())],
+        )
+    })
+}
+
+/// Decide several access requests (AuthZEN Access Evaluations), in order; `options.evaluations_semantic`
+/// is `execute_all` (default), `deny_on_first_deny` or `permit_on_first_permit`.
+#[utoipa::path(post, path = "/access/v1/evaluations", tag = "access", operation_id = "evaluateAccessBatch",
+    security(("accessToken" = [])),
+    request_body(content = EvaluationsIn, content_type = "application/json"),
+    responses(
+        (status = 200, description = "One decision per item in request order (cut short by a short-circuit semantic); without items, a single decision", body = EvaluationsOut),
+        (status = 400, description = "An item lacks subject, action or resource, or an unknown semantic", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 401, description = "No valid access token", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+    ))]
+pub async fn evaluations(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<EvaluationsIn>,
+) -> Result<Response, ApiError> {
+    may_evaluate(&state, &caller)?;
+    let semantic = body
+        .options
+        .as_ref()
+        .and_then(|o| o.get("evaluations_semantic"))
+        .and_then(Value::as_str)
+        .unwrap_or("execute_all");
+    if !["execute_all", "deny_on_first_deny", "permit_on_first_permit"].contains(&semantic) {
+        return Err(ApiError::invalid(
+            ErrorCode::ValidationFailed,
+            "Unknown evaluations_semantic.",
+            vec![FieldError::new(
+                "options.evaluations_semantic",
+                semantic,
+                "must be execute_all, deny_on_first_deny or permit_on_first_permit",
+            )],
+        ));
+    }
+    if body.evaluations.is_empty() {
+        let single = item(&body, &json!({}), 0)?;
+        return Ok(with_request_id(&headers, state.access.decide(&single)?.authzen()));
+    }
+    let requests: Vec<AccessRequest> =
+        body.evaluations.iter().enumerate().map(|(i, raw)| item(&body, raw, i)).collect::<Result<_, _>>()?;
+    let mut out = Vec::with_capacity(requests.len());
+    for r in &requests {
+        let decision: Decision = match state.access.decide(r) {
+            Ok(d) => d,
+            Err(e) => {
+                out.push(json!({"decision": false, "context": {"error": {"status": 400, "message": e.to_string()}}}));
+                if semantic == "deny_on_first_deny" {
+                    break;
+                }
+                continue;
+            }
+        };
+        let allowed = decision.allowed;
+        out.push(decision.authzen());
+        if (semantic == "deny_on_first_deny" && !allowed) || (semantic == "permit_on_first_permit" && allowed) {
+            break;
+        }
+    }
+    Ok(with_request_id(&headers, json!(EvaluationsOut { evaluations: out })))
+}
+
+/// A page of policies.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyPage {
+    pub items: Vec<PolicyRecord>,
+    pub page: u32,
+    pub limit: u32,
+    pub has_more: bool,
+}
+
+/// The stored policies, by id (operator).
+#[utoipa::path(get, path = "/access/v1/policies", tag = "access", operation_id = "listPolicies",
+    params(("limit" = Option<u32>, Query, description = "1–100, default 20"), ("page" = Option<u32>, Query, description = "From 1")),
+    security(("operatorToken" = [])),
+    responses(
+        (status = 200, description = "A page of policies", body = PolicyPage),
+        (status = 400, description = "Bad paging", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 401, description = "No valid operator token", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+    ))]
+pub async fn list_policies(
+    State(state): State<AppState>,
+    _operator: Operator,
+    query: ApiQuery,
+) -> Result<Json<PolicyPage>, ApiError> {
+    let p = query.page(Vec::new())?;
+    let offset = u64::from(p.page - 1) * u64::from(p.limit);
+    let mut items = state.access.policies(p.limit + 1, offset).await?;
+    let has_more = items.len() > p.limit as usize;
+    items.truncate(p.limit as usize);
+    Ok(Json(PolicyPage { items, page: p.page, limit: p.limit, has_more }))
+}
+
+/// One policy (operator).
+#[utoipa::path(get, path = "/access/v1/policies/{id}", tag = "access", operation_id = "getPolicy",
+    params(("id" = String, Path, description = "Policy id")),
+    security(("operatorToken" = [])),
+    responses(
+        (status = 200, description = "The policy", body = PolicyRecord),
+        (status = 401, description = "No valid operator token", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 404, description = "No such policy", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+    ))]
+pub async fn get_policy(
+    State(state): State<AppState>,
+    _operator: Operator,
+    Path(id): Path<String>,
+) -> Result<Json<PolicyRecord>, ApiError> {
+    Ok(Json(state.access.policy(&id).await?))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PolicyIn {
+    /// `*`, a resource type, or `type:id`.
+    pub resource: String,
+    #[serde(default)]
+    pub description: String,
+    /// One Cedar policy, valid against ena's schema.
+    pub text: String,
+}
+
+/// Create or replace a policy (operator); it is validated against ena's Cedar schema and takes effect
+/// for the next decision. Logged.
+#[utoipa::path(put, path = "/access/v1/policies/{id}", tag = "access", operation_id = "putPolicy",
+    params(("id" = String, Path, description = "Policy id")),
+    security(("operatorToken" = [])),
+    request_body(content = PolicyIn, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Stored", body = PolicyRecord),
+        (status = 400, description = "Not Cedar, not valid against the schema, or a bad resource key; invalid-parameters says which", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 401, description = "No valid operator token", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+    ))]
+pub async fn put_policy(
+    State(state): State<AppState>,
+    operator: Operator,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<PolicyIn>,
+) -> Result<Json<PolicyRecord>, ApiError> {
+    let stored = state
+        .access
+        .put_policy(PolicyRecord {
+            id: id.clone(),
+            resource: body.resource,
+            description: body.description,
+            text: body.text,
+            updated_at: String::new(),
+        })
+        .await?;
+    record_change(&state, &operator, "access.policy.put", &id).await?;
+    Ok(Json(stored))
+}
+
+/// Delete a policy (operator). Logged.
+#[utoipa::path(delete, path = "/access/v1/policies/{id}", tag = "access", operation_id = "deletePolicy",
+    params(("id" = String, Path, description = "Policy id")),
+    security(("operatorToken" = [])),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "No valid operator token", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 404, description = "No such policy", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+    ))]
+pub async fn delete_policy(
+    State(state): State<AppState>,
+    operator: Operator,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.access.delete_policy(&id).await?;
+    record_change(&state, &operator, "access.policy.delete", &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn record_change(state: &AppState, operator: &Operator, action: &str, id: &str) -> Result<(), ApiError> {
+    use ena_audit::AuditSink;
+    let object = ena_audit::event::ObjectRef { kind: "policy".into(), id: id.to_owned() };
+    let event = operator.ctx.event(action, Some(object), ena_audit::event::Result::Allowed, None);
+    state.audit.record(vec![event]).await.map_err(|e| ApiError::internal(&e))?;
+    Ok(())
+}
