@@ -1,0 +1,131 @@
+//! SQL of mandates, approvals and notices (both dialects).
+
+use ena_store::{Store, with_pool};
+use sqlx::FromRow;
+
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct MandateRow {
+    pub id: String,
+    pub principal: String,
+    pub agent: String,
+    pub packages: String,
+    pub valid_from: i64,
+    pub valid_to: Option<i64>,
+    pub may_delegate: i64,
+    pub parent_id: Option<String>,
+    pub grantor: String,
+    pub status: String,
+    pub required_approvals: i64,
+    pub created_by: String,
+    pub created_at: i64,
+    pub pending_until: Option<i64>,
+    pub activated_at: Option<i64>,
+    pub ended_at: Option<i64>,
+    pub ended_by: Option<String>,
+}
+
+const COLUMNS: &str = "id, principal, agent, packages, valid_from, valid_to, may_delegate, parent_id, grantor, status, required_approvals, created_by, created_at, pending_until, activated_at, ended_at, ended_by";
+
+pub async fn insert(store: &Store, m: &MandateRow) -> Result<(), sqlx::Error> {
+    let sql = format!("INSERT INTO repr_mandates ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)");
+    with_pool!(store, pool => sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+        .bind(&m.id).bind(&m.principal).bind(&m.agent).bind(&m.packages).bind(m.valid_from).bind(m.valid_to)
+        .bind(m.may_delegate).bind(&m.parent_id).bind(&m.grantor).bind(&m.status).bind(m.required_approvals)
+        .bind(&m.created_by).bind(m.created_at).bind(m.pending_until).bind(m.activated_at).bind(m.ended_at).bind(&m.ended_by)
+        .execute(pool).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+pub async fn get(store: &Store, id: &str) -> Result<Option<MandateRow>, sqlx::Error> {
+    let sql = format!("SELECT {COLUMNS} FROM repr_mandates WHERE id = $1");
+    with_pool!(store, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(id).fetch_optional(pool).await)
+}
+
+/// Active mandates from `principal` to `agent` (the check's one indexed read).
+pub async fn active_between(store: &Store, agent: &str, principal: &str) -> Result<Vec<MandateRow>, sqlx::Error> {
+    let sql = format!("SELECT {COLUMNS} FROM repr_mandates WHERE agent = $1 AND principal = $2 AND status = 'active'");
+    with_pool!(store, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(agent).bind(principal).fetch_all(pool).await)
+}
+
+/// Mandates where any of `parties` is the principal (`as_principal`) or the agent, newest first.
+pub async fn of_parties(
+    store: &Store,
+    parties: &[String],
+    as_principal: bool,
+    limit: u32,
+    offset: u64,
+) -> Result<Vec<MandateRow>, sqlx::Error> {
+    let column = if as_principal { "principal" } else { "agent" };
+    let placeholders: Vec<String> = (1..=parties.len()).map(|i| format!("${i}")).collect();
+    let n = parties.len();
+    let sql = format!(
+        "SELECT {COLUMNS} FROM repr_mandates WHERE {column} IN ({}) ORDER BY created_at DESC, id LIMIT ${} OFFSET ${}",
+        placeholders.join(", "),
+        n + 1,
+        n + 2
+    );
+    with_pool!(store, pool => {
+        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
+        for p in parties {
+            q = q.bind(p);
+        }
+        q.bind(i64::from(limit)).bind(offset as i64).fetch_all(pool).await
+    })
+}
+
+/// Set a mandate's status (and when/by whom it ended, or when it became active) if it is still `from`;
+/// false if someone else changed it first.
+pub async fn transition(
+    store: &Store,
+    id: &str,
+    from: &str,
+    to: &str,
+    at: i64,
+    by: Option<&str>,
+) -> Result<bool, sqlx::Error> {
+    let n = if to == "active" {
+        with_pool!(store, pool => sqlx::query("UPDATE repr_mandates SET status = $3, activated_at = $4 WHERE id = $1 AND status = $2")
+            .bind(id).bind(from).bind(to).bind(at).execute(pool).await.map(|r| r.rows_affected()))?
+    } else {
+        with_pool!(store, pool => sqlx::query("UPDATE repr_mandates SET status = $3, ended_at = $4, ended_by = $5 WHERE id = $1 AND status = $2")
+            .bind(id).bind(from).bind(to).bind(at).bind(by).execute(pool).await.map(|r| r.rows_affected()))?
+    };
+    Ok(n == 1)
+}
+
+/// Turn a request into a pending grant needing `required` approvals.
+pub async fn accept_request(store: &Store, id: &str, required: i64, pending_until: i64) -> Result<bool, sqlx::Error> {
+    let n = with_pool!(store, pool => sqlx::query("UPDATE repr_mandates SET status = 'pending', required_approvals = $2, pending_until = $3 WHERE id = $1 AND status = 'requested'")
+        .bind(id).bind(required).bind(pending_until).execute(pool).await.map(|r| r.rows_affected()))?;
+    Ok(n == 1)
+}
+
+/// Record `person`'s approval; false if they approved before.
+pub async fn approve(store: &Store, id: &str, person: &str, at: i64) -> Result<bool, sqlx::Error> {
+    let n = with_pool!(store, pool => sqlx::query("INSERT INTO repr_approvals (mandate_id, person, approved_at) VALUES ($1, $2, $3) ON CONFLICT (mandate_id, person) DO NOTHING")
+        .bind(id).bind(person).bind(at).execute(pool).await.map(|r| r.rows_affected()))?;
+    Ok(n == 1)
+}
+
+pub async fn approvals(store: &Store, id: &str) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    with_pool!(store, pool => sqlx::query_as("SELECT person, approved_at FROM repr_approvals WHERE mandate_id = $1 ORDER BY approved_at, person").bind(id).fetch_all(pool).await)
+}
+
+pub async fn notice(store: &Store, id: &str, party: &str, kind: &str, mandate: &str, text: &str, at: i64) -> Result<(), sqlx::Error> {
+    with_pool!(store, pool => sqlx::query("INSERT INTO repr_notices (id, party, kind, mandate_id, text, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+        .bind(id).bind(party).bind(kind).bind(mandate).bind(text).bind(at).execute(pool).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+pub type NoticeRow = (String, String, String, String, String, i64);
+
+pub async fn notices(store: &Store, party: &str, limit: u32, offset: u64) -> Result<Vec<NoticeRow>, sqlx::Error> {
+    with_pool!(store, pool => sqlx::query_as("SELECT id, party, kind, mandate_id, text, created_at FROM repr_notices WHERE party = $1 ORDER BY created_at DESC, id LIMIT $2 OFFSET $3")
+        .bind(party).bind(i64::from(limit)).bind(offset as i64).fetch_all(pool).await)
+}
+
+/// Active mandates ending within (now, until] whose parties have not been told yet; marks them told.
+pub async fn take_expiring(store: &Store, now: i64, until: i64) -> Result<Vec<MandateRow>, sqlx::Error> {
+    let sql = format!("UPDATE repr_mandates SET expiry_noticed = 1 WHERE status = 'active' AND expiry_noticed = 0 AND valid_to > $1 AND valid_to <= $2 RETURNING {COLUMNS}");
+    with_pool!(store, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(now).bind(until).fetch_all(pool).await)
+}
