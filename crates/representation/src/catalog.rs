@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::register::Role;
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all(serialize = "camelCase"))]
 pub struct Package {
     pub id: String,
     pub name_sv: String,

@@ -980,3 +980,6 @@ impl Representation {
 pub fn catalog_json(c: &Catalog) -> serde_json::Value {
     json!({"packages": c.packages, "services": c.services})
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,228 @@
+//! Scenario tests of the representation register, on both databases, with the real decision point and
+//! audit log.
+
+use std::sync::{Arc, Mutex};
+
+use ena_audit::{AuditLog, NoteSigner, RuleSet};
+use ena_core::PersonId;
+use ena_store::testing::{TestStore, test_stores};
+
+use super::*;
+use crate::catalog::Catalog;
+use crate::register::FixtureRegister;
+
+const TOLVAN: &str = "191212121212"; // signatory + CEO of Tolvans Bygg (sole); board of Styrelsebolaget
+const ANNA: &str = "199001012385"; // signatory of Andersson & Berg (joint); board of Styrelsebolaget
+const BERTIL: &str = "198506151235"; // signatory of Andersson & Berg (joint)
+const CECILIA: &str = "194702289879"; // board of Styrelsebolaget
+const DAVID: &str = "200107044562"; // CEO of Styrelsebolaget; employee of the accounting firm
+const EVA: &str = "197110206542"; // signatory of Eks Redovisningsbyrå (sole)
+const BYGG: &str = "556677-8899";
+const HB: &str = "556011-2236";
+const BYRA: &str = "559900-1129";
+const STYRELSE: &str = "556123-4567";
+
+#[derive(Default)]
+struct Collected(Mutex<Vec<Notice>>);
+
+impl NoticeHook for Collected {
+    fn notify(&self, notice: &Notice) {
+        self.0.lock().unwrap().push(notice.clone());
+    }
+}
+
+async fn open(db: &TestStore) -> (Representation, AuditLog, Arc<Collected>) {
+    db.store.migrate().await.unwrap();
+    let audit = AuditLog::open(db.store.clone(), NoteSigner::ephemeral("test.example/log").unwrap(), RuleSet::shipped())
+        .await
+        .unwrap();
+    let access = Arc::new(ena_access::DecisionPoint::open(db.store.clone()).await.unwrap());
+    let hook = Arc::new(Collected::default());
+    let r = Representation::new(db.store.clone(), Arc::new(FixtureRegister::shipped()), Catalog::shipped(), access, audit.clone())
+        .with_hook(hook.clone());
+    (r, audit, hook)
+}
+
+fn who(p: &str) -> PersonId {
+    PersonId::parse(p).unwrap()
+}
+
+fn in_days(d: i64) -> String {
+    rfc3339(now() + d * 86_400)
+}
+
+fn grant(principal: &str, agent: &str, packages: &[&str]) -> GrantInput {
+    GrantInput {
+        principal: principal.into(),
+        agent: agent.into(),
+        packages: packages.iter().map(|p| (*p).to_owned()).collect(),
+        valid_to: Some(in_days(90)),
+        ..GrantInput::default()
+    }
+}
+
+async fn may(r: &Representation, agent: &str, principal: &str, service: &str) -> CheckResult {
+    let input = CheckInput { agent: agent.into(), principal: principal.into(), service: service.into(), action: None, at: None };
+    r.check("test", &input).await.unwrap()
+}
+
+fn field_of(e: &ReprError) -> String {
+    match e {
+        ReprError::Invalid(f, _) | ReprError::Forbidden(f, _) | ReprError::Conflict(f, _) => f.clone(),
+        other => format!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn companies_relatives_and_accounting_firms_on_both_databases() {
+    for db in test_stores().await {
+        let label = db.label.clone();
+        let (r, _audit, hook) = open(&db).await;
+
+        // Register roles: Tolvan signs alone for his company and is its CEO.
+        let c = may(&r, TOLVAN, BYGG, "skatteverket/moms").await;
+        assert!(c.allowed, "{label}: {c:?}");
+        assert!(c.basis.iter().any(|b| b.role.as_deref() == Some("signatory")), "{label}: {c:?}");
+        // David is CEO of Styrelsebolaget: tax yes, annual accounts (a board matter) no.
+        assert!(may(&r, DAVID, STYRELSE, "skatteverket/moms").await.allowed);
+        assert!(!may(&r, DAVID, STYRELSE, "bolagsverket/arsredovisning").await.allowed);
+
+        // Sole signatory: Tolvan's grant to the accounting firm is in force at once.
+        let mut to_firm = grant(BYGG, BYRA, &["skatt-och-moms", "bokslut-och-arsredovisning"]);
+        to_firm.may_delegate = true;
+        let firm = r.grant(&who(TOLVAN), &to_firm).await.unwrap();
+        assert_eq!(firm.status, "active", "{label}");
+        assert!(may(&r, BYRA, BYGG, "skatteverket/moms").await.allowed);
+        assert!(hook.0.lock().unwrap().iter().any(|n| n.kind == "granted" && n.party == "165599001129"), "{label}: notice to the agent");
+
+        // The firm passes tax (delegable) on to its employee David — through its signatory Eva.
+        let mut to_david = grant(BYGG, DAVID, &["skatt-och-moms"]);
+        to_david.parent = Some(firm.id.clone());
+        let e = r.grant(&who(DAVID), &to_david).await.unwrap_err();
+        assert!(matches!(e, ReprError::Forbidden(ref f, _) if f == "parent"), "{label}: an employee cannot pass it to himself: {e:?}");
+        let passed = r.grant(&who(EVA), &to_david).await.unwrap();
+        assert_eq!(passed.status, "active");
+        let c = may(&r, DAVID, BYGG, "skatteverket/moms").await;
+        assert!(c.allowed, "{label}: {c:?}");
+        assert_eq!(c.basis[0].chain, vec![firm.id.clone(), passed.id.clone()], "{label}: the why is the chain");
+        assert!(passed.why.len() >= 2, "{label}: {:?}", passed.why);
+        // Not delegable, not held, or outliving the firm's mandate: refused.
+        let mut accounts = to_david.clone();
+        accounts.packages = vec!["bokslut-och-arsredovisning".into()];
+        assert_eq!(field_of(&r.grant(&who(EVA), &accounts).await.unwrap_err()), "packages[0]");
+        let mut payroll = to_david.clone();
+        payroll.packages = vec!["anstallda-och-arbetsgivaravgifter".into()];
+        assert!(matches!(r.grant(&who(EVA), &payroll).await.unwrap_err(), ReprError::Forbidden(f, _) if f == "packages[0]"));
+        let mut longer = to_david.clone();
+        longer.valid_to = Some(in_days(365));
+        assert_eq!(field_of(&r.grant(&who(EVA), &longer).await.unwrap_err()), "validTo");
+        // Revoking the firm's mandate takes effect on the next check, down the chain.
+        r.revoke(&who(TOLVAN), &firm.id).await.unwrap();
+        assert!(!may(&r, BYRA, BYGG, "skatteverket/moms").await.allowed, "{label}");
+        assert!(!may(&r, DAVID, BYGG, "skatteverket/moms").await.allowed, "{label}: passed-on rights end with their source");
+        assert!(matches!(r.revoke(&who(TOLVAN), &firm.id).await.unwrap_err(), ReprError::Conflict(..)));
+
+        // Joint signing: Anna initiates, the grant waits for Bertil.
+        let hb = r.grant(&who(ANNA), &grant(HB, DAVID, &["anstallda-och-arbetsgivaravgifter"])).await.unwrap();
+        assert_eq!((hb.status.as_str(), hb.required_approvals), ("pending", 2), "{label}");
+        assert!(!may(&r, DAVID, HB, "skatteverket/arbetsgivardeklaration").await.allowed, "{label}: not before the rule is met");
+        assert!(matches!(r.approve(&who(ANNA), &hb.id).await.unwrap_err(), ReprError::Conflict(..)), "{label}: twice");
+        assert!(matches!(r.approve(&who(TOLVAN), &hb.id).await.unwrap_err(), ReprError::Forbidden(..)), "{label}: not a signatory");
+        assert!(matches!(r.grant(&who(TOLVAN), &grant(HB, DAVID, &["skatt-och-moms"])).await.unwrap_err(), ReprError::Forbidden(f, _) if f == "principal"));
+        let hb = r.approve(&who(BERTIL), &hb.id).await.unwrap();
+        assert_eq!(hb.status, "active", "{label}");
+        assert_eq!(hb.approvals.len(), 2);
+        assert!(may(&r, DAVID, HB, "skatteverket/arbetsgivardeklaration").await.allowed);
+
+        // The board jointly: all three board members.
+        let b = r.grant(&who(TOLVAN), &grant(STYRELSE, BYRA, &["bokslut-och-arsredovisning"])).await.unwrap();
+        assert_eq!(b.required_approvals, 3);
+        assert_eq!(r.approve(&who(ANNA), &b.id).await.unwrap().status, "pending");
+        assert_eq!(r.approve(&who(CECILIA), &b.id).await.unwrap().status, "active", "{label}");
+
+        // A person grants a relative a care mandate.
+        let care = r.grant(&who(CECILIA), &grant(CECILIA, DAVID, &["vard-och-omsorg-anhorig"])).await.unwrap();
+        assert_eq!(care.status, "active");
+        assert!(may(&r, DAVID, CECILIA, "region/vardarenden").await.allowed, "{label}");
+        assert!(!may(&r, DAVID, CECILIA, "kommun/mina-arenden").await.allowed, "{label}: only what was granted");
+        assert!(!may(&r, ANNA, CECILIA, "region/vardarenden").await.allowed);
+        let acting = r.acting_for(&who(DAVID)).await.unwrap();
+        assert!(acting.iter().any(|a| a.party == CECILIA && a.basis == "mandate"), "{label}: {acting:?}");
+        assert!(acting.iter().any(|a| a.party == "165561234567" && a.basis == "role"), "{label}: {acting:?}");
+
+        // A request declined, another accepted.
+        let mut ask = grant(CECILIA, DAVID, &["post-och-arenden"]);
+        let asked = r.request(&who(DAVID), &ask).await.unwrap();
+        assert_eq!(asked.status, "requested");
+        assert!(matches!(r.respond(&who(ANNA), &asked.id, true).await.unwrap_err(), ReprError::Forbidden(..)));
+        assert_eq!(r.respond(&who(CECILIA), &asked.id, false).await.unwrap().status, "declined", "{label}");
+        assert!(!may(&r, DAVID, CECILIA, "kommun/mina-arenden").await.allowed);
+        ask.valid_to = Some(in_days(30));
+        let again = r.request(&who(DAVID), &ask).await.unwrap();
+        assert_eq!(r.respond(&who(CECILIA), &again.id, true).await.unwrap().status, "active", "{label}");
+        assert!(may(&r, DAVID, CECILIA, "kommun/mina-arenden").await.allowed);
+
+        // Views: granted by Cecilia, received by David.
+        let granted = r.list(&who(CECILIA), CECILIA, "granted", 20, 0).await.unwrap();
+        assert_eq!(granted.len(), 3, "{label}: care, the declined request and the accepted one");
+        let received = r.list(&who(DAVID), DAVID, "received", 20, 0).await.unwrap();
+        assert!(received.len() >= 4, "{label}");
+        assert!(matches!(r.list(&who(DAVID), CECILIA, "granted", 20, 0).await.unwrap_err(), ReprError::Forbidden(..)));
+        let notices = r.notices(&who(DAVID), DAVID, 50, 0).await.unwrap();
+        assert!(notices.iter().any(|n| n.kind == "declined") && notices.iter().any(|n| n.kind == "granted"), "{label}: {notices:?}");
+    }
+}
+
+#[tokio::test]
+async fn expiry_is_exact_and_bad_input_changes_nothing_on_both_databases() {
+    for db in test_stores().await {
+        let label = db.label.clone();
+        let (r, _audit, _hook) = open(&db).await;
+        let end = now() + 3600;
+        let mut g = grant(CECILIA, DAVID, &["vard-och-omsorg-anhorig"]);
+        g.valid_to = Some(rfc3339(end));
+        r.grant(&who(CECILIA), &g).await.unwrap();
+        let at = |t: i64| CheckInput {
+            agent: DAVID.into(),
+            principal: CECILIA.into(),
+            service: "region/vardarenden".into(),
+            action: None,
+            at: Some(rfc3339(t)),
+        };
+        assert!(r.check("test", &at(end - 1)).await.unwrap().allowed, "{label}: in force until the last second");
+        assert!(!r.check("test", &at(end)).await.unwrap().allowed, "{label}: not at validTo itself");
+        // Ending within 14 days: both parties are told, once.
+        assert_eq!(r.notice_expiring().await.unwrap(), 1, "{label}");
+        assert_eq!(r.notice_expiring().await.unwrap(), 0, "{label}");
+
+        let before = r.list(&who(CECILIA), CECILIA, "granted", 100, 0).await.unwrap().len();
+        let cases: Vec<(GrantInput, &str)> = vec![
+            (grant(CECILIA, CECILIA, &["post-och-arenden"]), "agent"),
+            (GrantInput { valid_from: Some(in_days(10)), valid_to: Some(in_days(5)), ..grant(CECILIA, DAVID, &["post-och-arenden"]) }, "validTo"),
+            (GrantInput { valid_to: None, ..grant(CECILIA, DAVID, &["post-och-arenden"]) }, "validTo"),
+            (grant(CECILIA, DAVID, &["flyga-drake"]), "packages[0]"),
+            (grant(CECILIA, DAVID, &["skatt-och-moms"]), "packages[0]"),
+            (grant(CECILIA, DAVID, &[]), "packages"),
+            (grant(CECILIA, "19121212-1213", &["post-och-arenden"]), "agent"),
+            (grant(CECILIA, "556677-8890", &["post-och-arenden"]), "agent"),
+            (grant(BYGG, DAVID, &["bolagsandringar"]), "packages[0]"),
+        ];
+        for (input, field) in cases {
+            let e = r.grant(&who(CECILIA), &input).await.unwrap_err();
+            assert_eq!(field_of(&e), field, "{label}: {input:?} → {e:?}");
+        }
+        // Someone else's principal.
+        assert!(matches!(r.grant(&who(DAVID), &grant(CECILIA, ANNA, &["post-och-arenden"])).await.unwrap_err(), ReprError::Forbidden(f, _) if f == "principal"));
+        assert_eq!(r.list(&who(CECILIA), CECILIA, "granted", 100, 0).await.unwrap().len(), before, "{label}: nothing stored");
+        // Checks naming unknown parties or services.
+        for (input, field) in [
+            (CheckInput { agent: "x".into(), principal: CECILIA.into(), service: "region/vardarenden".into(), action: None, at: None }, "agent"),
+            (CheckInput { agent: DAVID.into(), principal: "556677-8890".into(), service: "region/vardarenden".into(), action: None, at: None }, "principal"),
+            (CheckInput { agent: DAVID.into(), principal: "559999-9999".into(), service: "region/vardarenden".into(), action: None, at: None }, "principal"),
+            (CheckInput { agent: DAVID.into(), principal: CECILIA.into(), service: "okand/tjanst".into(), action: None, at: None }, "service"),
+            (CheckInput { agent: DAVID.into(), principal: CECILIA.into(), service: "region/vardarenden".into(), action: Some("delete".into()), at: None }, "action"),
+        ] {
+            assert_eq!(field_of(&r.check("test", &input).await.unwrap_err()), field, "{label}");
+        }
+    }
+}
