@@ -387,10 +387,16 @@ impl Representation {
             let field = format!("packages[{i}]");
             let p = self.catalog.package(id).ok_or_else(|| invalid(&field, format!("unknown package {id:?}")))?;
             if p.party != principal.kind() {
-                return Err(invalid(&field, format!("{id} is a package of a {}, the principal is a {}", p.party, principal.kind())));
+                return Err(invalid(
+                    &field,
+                    format!("{id} is a package of a {}, the principal is a {}", p.party, principal.kind()),
+                ));
             }
             if !p.assignable {
-                return Err(invalid(&field, format!("{id} cannot be granted by mandate (it follows only from the register)")));
+                return Err(invalid(
+                    &field,
+                    format!("{id} cannot be granted by mandate (it follows only from the register)"),
+                ));
             }
             if packages[..i].contains(id) {
                 return Err(invalid(&field, format!("{id} is named twice")));
@@ -400,12 +406,19 @@ impl Representation {
     }
 
     /// Validity of a grant: from (default now) and to (required unless open-ended explicitly).
-    fn validity(&self, from: &Option<String>, to: &Option<String>, open_ended: bool) -> Result<(i64, Option<i64>), ReprError> {
+    fn validity(
+        &self,
+        from: &Option<String>,
+        to: &Option<String>,
+        open_ended: bool,
+    ) -> Result<(i64, Option<i64>), ReprError> {
         let from = from.as_deref().map(|f| parse_time("validFrom", f)).transpose()?.unwrap_or_else(now);
         let to = match (to, open_ended) {
             (Some(_), true) => return Err(invalid("validTo", "give validTo or openEnded, not both")),
             (None, true) => None,
-            (None, false) => return Err(invalid("validTo", "mandates are time-limited: give validTo (or openEnded: true)")),
+            (None, false) => {
+                return Err(invalid("validTo", "mandates are time-limited: give validTo (or openEnded: true)"));
+            }
             (Some(t), false) => Some(parse_time("validTo", t)?),
         };
         if let Some(t) = to {
@@ -441,7 +454,9 @@ impl Representation {
                         "principal",
                         match &principal {
                             Party::Person(_) => "only the person themselves can grant their mandates".to_owned(),
-                            Party::Organisation(o) => format!("you are not one who signs for {o} under its signing rule"),
+                            Party::Organisation(o) => {
+                                format!("you are not one who signs for {o} under its signing rule")
+                            }
                         },
                     ));
                 }
@@ -459,7 +474,10 @@ impl Representation {
                     return Err(forbidden("parent", "that mandate is not in force"));
                 }
                 if parent.principal != principal.id() {
-                    return Err(invalid("principal", "a passed-on mandate keeps the principal of the mandate it comes from"));
+                    return Err(invalid(
+                        "principal",
+                        "a passed-on mandate keeps the principal of the mandate it comes from",
+                    ));
                 }
                 if parent.may_delegate == 0 {
                     return Err(forbidden("parent", "that mandate may not be passed on"));
@@ -470,7 +488,10 @@ impl Representation {
                 let held = packages_of(&parent);
                 for (i, id) in input.packages.iter().enumerate() {
                     if !held.contains(id) {
-                        return Err(forbidden(format!("packages[{i}]"), format!("{id} is not in the mandate being passed on: no one can grant more than they hold")));
+                        return Err(forbidden(
+                            format!("packages[{i}]"),
+                            format!("{id} is not in the mandate being passed on: no one can grant more than they hold"),
+                        ));
                     }
                     if !self.catalog.package(id).is_some_and(|p| p.delegable) {
                         return Err(invalid(format!("packages[{i}]"), format!("{id} may not be passed on")));
@@ -482,7 +503,10 @@ impl Representation {
                 if let Some(parent_to) = parent.valid_to
                     && to.is_none_or(|t| t > parent_to)
                 {
-                    return Err(invalid("validTo", format!("after the mandate being passed on ends ({})", rfc3339(parent_to))));
+                    return Err(invalid(
+                        "validTo",
+                        format!("after the mandate being passed on ends ({})", rfc3339(parent_to)),
+                    ));
                 }
                 holder
             }
@@ -515,7 +539,15 @@ impl Representation {
         self.attempt(actor, "representation.grant", async {
             let m = self.may_grant(actor, input).await?;
             repo::insert(&self.store, &m).await?;
-            self.record(actor, "representation.grant", Some(&m.id), &[&m.principal, &m.agent], AuditResult::Allowed, None).await?;
+            self.record(
+                actor,
+                "representation.grant",
+                Some(&m.id),
+                &[&m.principal, &m.agent],
+                AuditResult::Allowed,
+                None,
+            )
+            .await?;
             self.add_approval(actor, &m.id).await
         })
         .await
@@ -535,8 +567,13 @@ impl Representation {
             self.notify(&m.agent, "granted", id, text).await?;
         } else if count < m.required_approvals {
             for other in self.binders(&party_of(&m.grantor)).into_iter().filter(|p| p != actor.as_str()) {
-                self.notify(&other, "approval-needed", id, format!("Fullmakt {id} väntar på ditt godkännande / needs your approval"))
-                    .await?;
+                self.notify(
+                    &other,
+                    "approval-needed",
+                    id,
+                    format!("Fullmakt {id} väntar på ditt godkännande / needs your approval"),
+                )
+                .await?;
             }
         }
         self.view(id).await
@@ -555,13 +592,24 @@ impl Representation {
         self.attempt(actor, "representation.approve", async {
             let m = repo::get(&self.store, id).await?.ok_or_else(|| ReprError::NotFound(format!("no mandate {id}")))?;
             if m.status != "pending" || m.pending_until.is_some_and(|u| u <= now()) {
-                return Err(ReprError::Conflict("id".into(), format!("the mandate is {}, not waiting for approval", self.status(&m, now()))));
+                return Err(ReprError::Conflict(
+                    "id".into(),
+                    format!("the mandate is {}, not waiting for approval", self.status(&m, now())),
+                ));
             }
             if !self.speaks_for(actor, &party_of(&m.grantor)) {
                 return Err(forbidden("id", format!("you do not sign for {}", m.grantor)));
             }
             let out = self.add_approval(actor, id).await?;
-            self.record(actor, "representation.approve", Some(id), &[&m.principal, &m.agent], AuditResult::Allowed, None).await?;
+            self.record(
+                actor,
+                "representation.approve",
+                Some(id),
+                &[&m.principal, &m.agent],
+                AuditResult::Allowed,
+                None,
+            )
+            .await?;
             Ok(out)
         })
         .await
@@ -607,9 +655,18 @@ impl Representation {
                 ended_by: None,
             };
             repo::insert(&self.store, &m).await?;
-            self.record(actor, "representation.request", Some(&m.id), &[&m.principal, &m.agent], AuditResult::Allowed, None).await?;
+            self.record(
+                actor,
+                "representation.request",
+                Some(&m.id),
+                &[&m.principal, &m.agent],
+                AuditResult::Allowed,
+                None,
+            )
+            .await?;
             for p in self.binders(&principal) {
-                self.notify(&p, "requested", &m.id, format!("{} ber om en fullmakt / requests a mandate", m.agent)).await?;
+                self.notify(&p, "requested", &m.id, format!("{} ber om en fullmakt / requests a mandate", m.agent))
+                    .await?;
             }
             self.view(&m.id).await
         })
@@ -622,7 +679,10 @@ impl Representation {
         self.attempt(actor, action, async {
             let m = repo::get(&self.store, id).await?.ok_or_else(|| ReprError::NotFound(format!("no mandate {id}")))?;
             if m.status != "requested" || m.pending_until.is_some_and(|u| u <= now()) {
-                return Err(ReprError::Conflict("id".into(), format!("the mandate is {}, not a request", self.status(&m, now()))));
+                return Err(ReprError::Conflict(
+                    "id".into(),
+                    format!("the mandate is {}, not a request", self.status(&m, now())),
+                ));
             }
             if !self.speaks_for(actor, &party_of(&m.principal)) {
                 return Err(forbidden("id", format!("you do not speak for {}", m.principal)));
@@ -634,7 +694,8 @@ impl Representation {
                 self.add_approval(actor, id).await
             } else {
                 repo::transition(&self.store, id, "requested", "declined", now(), Some(actor.as_str())).await?;
-                self.notify(&m.agent, "declined", id, "Din begäran avböjdes / your request was declined".into()).await?;
+                self.notify(&m.agent, "declined", id, "Din begäran avböjdes / your request was declined".into())
+                    .await?;
                 self.view(id).await
             }
         })
@@ -653,9 +714,20 @@ impl Representation {
             if !["active", "pending", "requested"].contains(&from.as_str())
                 || !repo::transition(&self.store, id, &from, "revoked", now(), Some(actor.as_str())).await?
             {
-                return Err(ReprError::Conflict("id".into(), format!("the mandate is already {}", self.status(&m, now()))));
+                return Err(ReprError::Conflict(
+                    "id".into(),
+                    format!("the mandate is already {}", self.status(&m, now())),
+                ));
             }
-            self.record(actor, "representation.revoke", Some(id), &[&m.principal, &m.agent], AuditResult::Allowed, None).await?;
+            self.record(
+                actor,
+                "representation.revoke",
+                Some(id),
+                &[&m.principal, &m.agent],
+                AuditResult::Allowed,
+                None,
+            )
+            .await?;
             for party in [&m.principal, &m.agent] {
                 self.notify(party, "revoked", id, "Fullmakten återkallades / the mandate was revoked".into()).await?;
             }
@@ -681,7 +753,10 @@ impl Representation {
             };
             let Some(parent) = repo::get(&self.store, &parent_id).await? else { return Ok(None) };
             let held = packages_of(&parent);
-            if !in_force(&parent, t) || parent.may_delegate == 0 || !packages_of(&current).iter().all(|p| held.contains(p)) {
+            if !in_force(&parent, t)
+                || parent.may_delegate == 0
+                || !packages_of(&current).iter().all(|p| held.contains(p))
+            {
                 return Ok(None);
             }
             chain.push(parent.id.clone());
@@ -691,7 +766,12 @@ impl Representation {
     }
 
     /// The packages `agent` holds for `principal` at `t`, each with its grounds.
-    pub async fn holdings(&self, agent: &Party, principal: &Party, t: i64) -> Result<BTreeMap<String, Vec<Basis>>, ReprError> {
+    pub async fn holdings(
+        &self,
+        agent: &Party,
+        principal: &Party,
+        t: i64,
+    ) -> Result<BTreeMap<String, Vec<Basis>>, ReprError> {
         let mut held: BTreeMap<String, Vec<Basis>> = BTreeMap::new();
         if agent == principal {
             let own = self.catalog.packages.iter().filter(|p| p.party == principal.kind());
@@ -729,11 +809,23 @@ impl Representation {
             let Some(chain) = self.chain(&m, t).await? else { continue };
             for p in packages_of(&m) {
                 let text = if chain.len() > 1 {
-                    format!("mandate {} from {}, passed on to {} ({} steps) → package {p}", chain[0], m.principal, m.agent, chain.len())
+                    format!(
+                        "mandate {} from {}, passed on to {} ({} steps) → package {p}",
+                        chain[0],
+                        m.principal,
+                        m.agent,
+                        chain.len()
+                    )
                 } else {
                     format!("mandate {} from {} to {} → package {p}", m.id, m.principal, m.agent)
                 };
-                held.entry(p.clone()).or_default().push(Basis { kind: "mandate".into(), package: p, role: None, chain: chain.clone(), text });
+                held.entry(p.clone()).or_default().push(Basis {
+                    kind: "mandate".into(),
+                    package: p,
+                    role: None,
+                    chain: chain.clone(),
+                    text,
+                });
             }
         }
         Ok(held)
@@ -774,9 +866,19 @@ impl Representation {
             result,
             Some(format!("{} for {} at {}", agent.id(), principal.id(), rfc3339(t))),
         );
-        event.data_subjects = [principal.id(), agent.id()].into_iter().filter(|s| PersonId::parse(s).is_ok()).map(str::to_owned).collect();
+        event.data_subjects = [principal.id(), agent.id()]
+            .into_iter()
+            .filter(|s| PersonId::parse(s).is_ok())
+            .map(str::to_owned)
+            .collect();
         self.audit.record(vec![event]).await.map_err(|e| ReprError::Internal(e.to_string()))?;
-        Ok(CheckResult { allowed: decision.allowed, package: service.package, basis, reasons: decision.reasons, at: rfc3339(t) })
+        Ok(CheckResult {
+            allowed: decision.allowed,
+            package: service.package,
+            basis,
+            reasons: decision.reasons,
+            at: rfc3339(t),
+        })
     }
 
     /// The decision point's answer for the gathered packages (the service's policy slice).
@@ -795,13 +897,19 @@ impl Representation {
         let action = ena_access::action_uid(action).map_err(map)?;
         let entity = Entity::new(
             resource.clone(),
-            std::collections::HashMap::from([("package".to_owned(), RestrictedExpression::new_string(service.package.clone()))]),
+            std::collections::HashMap::from([(
+                "package".to_owned(),
+                RestrictedExpression::new_string(service.package.clone()),
+            )]),
             std::collections::HashSet::new(),
         )
         .map_err(|e| ReprError::Internal(e.to_string()))?;
         let entities = Entities::from_entities([entity], None).map_err(|e| ReprError::Internal(e.to_string()))?;
         let context = CedarContext::from_pairs([
-            ("packages".to_owned(), RestrictedExpression::new_set(packages.iter().map(|p| RestrictedExpression::new_string(p.clone())))),
+            (
+                "packages".to_owned(),
+                RestrictedExpression::new_set(packages.iter().map(|p| RestrictedExpression::new_string(p.clone()))),
+            ),
             ("self".to_owned(), RestrictedExpression::new_bool(own)),
         ])
         .map_err(|e| ReprError::Internal(e.to_string()))?;
@@ -881,7 +989,14 @@ impl Representation {
 
     /// Mandates of `party` that `actor` may see: `granted` (party is principal), `received` (party is
     /// agent) or `expired` (either side, ended within 15 months). Newest first.
-    pub async fn list(&self, actor: &PersonId, party: &str, view: &str, limit: u32, offset: u64) -> Result<Vec<Mandate>, ReprError> {
+    pub async fn list(
+        &self,
+        actor: &PersonId,
+        party: &str,
+        view: &str,
+        limit: u32,
+        offset: u64,
+    ) -> Result<Vec<Mandate>, ReprError> {
         let party = parse_party("party", party)?;
         let sees = match &party {
             Party::Person(p) => p == actor.as_str(),
@@ -898,7 +1013,9 @@ impl Representation {
             "expired" => {
                 let mut rows = repo::of_parties(&self.store, &parties, true, 1000, 0).await?;
                 rows.extend(repo::of_parties(&self.store, &parties, false, 1000, 0).await?);
-                rows.retain(|m| m.valid_to.is_some_and(|to| to <= t && to > t - EXPIRED_VISIBLE_SECS) && m.status == "active");
+                rows.retain(|m| {
+                    m.valid_to.is_some_and(|to| to <= t && to > t - EXPIRED_VISIBLE_SECS) && m.status == "active"
+                });
                 rows.sort_by(|a, b| b.valid_to.cmp(&a.valid_to));
                 rows.into_iter().skip(offset as usize).take(limit as usize).collect()
             }
@@ -941,13 +1058,25 @@ impl Representation {
             if held.is_empty() || out.iter().any(|a| a.party == m.principal && a.basis == "mandate") {
                 continue;
             }
-            out.push(ActingFor { name: self.name_of(&m.principal), party: m.principal, kind: principal.kind().into(), basis: "mandate".into(), packages: held });
+            out.push(ActingFor {
+                name: self.name_of(&m.principal),
+                party: m.principal,
+                kind: principal.kind().into(),
+                basis: "mandate".into(),
+                packages: held,
+            });
         }
         Ok(out)
     }
 
     /// Notices to `party` (the actor or a company the actor has a role in), newest first.
-    pub async fn notices(&self, actor: &PersonId, party: &str, limit: u32, offset: u64) -> Result<Vec<Notice>, ReprError> {
+    pub async fn notices(
+        &self,
+        actor: &PersonId,
+        party: &str,
+        limit: u32,
+        offset: u64,
+    ) -> Result<Vec<Notice>, ReprError> {
         let p = parse_party("party", party)?;
         let sees = match &p {
             Party::Person(x) => x == actor.as_str(),
@@ -959,7 +1088,14 @@ impl Representation {
         Ok(repo::notices(&self.store, p.id(), limit, offset)
             .await?
             .into_iter()
-            .map(|(id, party, kind, mandate, text, at)| Notice { id, party, kind, mandate, text, created_at: rfc3339(at) })
+            .map(|(id, party, kind, mandate, text, at)| Notice {
+                id,
+                party,
+                kind,
+                mandate,
+                text,
+                created_at: rfc3339(at),
+            })
             .collect())
     }
 

@@ -27,7 +27,9 @@ pub struct MandateRow {
 const COLUMNS: &str = "id, principal, agent, packages, valid_from, valid_to, may_delegate, parent_id, grantor, status, required_approvals, created_by, created_at, pending_until, activated_at, ended_at, ended_by";
 
 pub async fn insert(store: &Store, m: &MandateRow) -> Result<(), sqlx::Error> {
-    let sql = format!("INSERT INTO repr_mandates ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)");
+    let sql = format!(
+        "INSERT INTO repr_mandates ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+    );
     with_pool!(store, pool => sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
         .bind(&m.id).bind(&m.principal).bind(&m.agent).bind(&m.packages).bind(m.valid_from).bind(m.valid_to)
         .bind(m.may_delegate).bind(&m.parent_id).bind(&m.grantor).bind(&m.status).bind(m.required_approvals)
@@ -111,7 +113,15 @@ pub async fn approvals(store: &Store, id: &str) -> Result<Vec<(String, i64)>, sq
     with_pool!(store, pool => sqlx::query_as("SELECT person, approved_at FROM repr_approvals WHERE mandate_id = $1 ORDER BY approved_at, person").bind(id).fetch_all(pool).await)
 }
 
-pub async fn notice(store: &Store, id: &str, party: &str, kind: &str, mandate: &str, text: &str, at: i64) -> Result<(), sqlx::Error> {
+pub async fn notice(
+    store: &Store,
+    id: &str,
+    party: &str,
+    kind: &str,
+    mandate: &str,
+    text: &str,
+    at: i64,
+) -> Result<(), sqlx::Error> {
     with_pool!(store, pool => sqlx::query("INSERT INTO repr_notices (id, party, kind, mandate_id, text, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
         .bind(id).bind(party).bind(kind).bind(mandate).bind(text).bind(at).execute(pool).await.map(|r| r.rows_affected()))?;
     Ok(())
@@ -126,6 +136,8 @@ pub async fn notices(store: &Store, party: &str, limit: u32, offset: u64) -> Res
 
 /// Active mandates ending within (now, until] whose parties have not been told yet; marks them told.
 pub async fn take_expiring(store: &Store, now: i64, until: i64) -> Result<Vec<MandateRow>, sqlx::Error> {
-    let sql = format!("UPDATE repr_mandates SET expiry_noticed = 1 WHERE status = 'active' AND expiry_noticed = 0 AND valid_to > $1 AND valid_to <= $2 RETURNING {COLUMNS}");
+    let sql = format!(
+        "UPDATE repr_mandates SET expiry_noticed = 1 WHERE status = 'active' AND expiry_noticed = 0 AND valid_to > $1 AND valid_to <= $2 RETURNING {COLUMNS}"
+    );
     with_pool!(store, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(now).bind(until).fetch_all(pool).await)
 }

@@ -33,13 +33,20 @@ impl NoticeHook for Collected {
 
 async fn open(db: &TestStore) -> (Representation, AuditLog, Arc<Collected>) {
     db.store.migrate().await.unwrap();
-    let audit = AuditLog::open(db.store.clone(), NoteSigner::ephemeral("test.example/log").unwrap(), RuleSet::shipped())
-        .await
-        .unwrap();
+    let audit =
+        AuditLog::open(db.store.clone(), NoteSigner::ephemeral("test.example/log").unwrap(), RuleSet::shipped())
+            .await
+            .unwrap();
     let access = Arc::new(ena_access::DecisionPoint::open(db.store.clone()).await.unwrap());
     let hook = Arc::new(Collected::default());
-    let r = Representation::new(db.store.clone(), Arc::new(FixtureRegister::shipped()), Catalog::shipped(), access, audit.clone())
-        .with_hook(hook.clone());
+    let r = Representation::new(
+        db.store.clone(),
+        Arc::new(FixtureRegister::shipped()),
+        Catalog::shipped(),
+        access,
+        audit.clone(),
+    )
+    .with_hook(hook.clone());
     (r, audit, hook)
 }
 
@@ -62,7 +69,13 @@ fn grant(principal: &str, agent: &str, packages: &[&str]) -> GrantInput {
 }
 
 async fn may(r: &Representation, agent: &str, principal: &str, service: &str) -> CheckResult {
-    let input = CheckInput { agent: agent.into(), principal: principal.into(), service: service.into(), action: None, at: None };
+    let input = CheckInput {
+        agent: agent.into(),
+        principal: principal.into(),
+        service: service.into(),
+        action: None,
+        at: None,
+    };
     r.check("test", &input).await.unwrap()
 }
 
@@ -93,13 +106,19 @@ async fn companies_relatives_and_accounting_firms_on_both_databases() {
         let firm = r.grant(&who(TOLVAN), &to_firm).await.unwrap();
         assert_eq!(firm.status, "active", "{label}");
         assert!(may(&r, BYRA, BYGG, "skatteverket/moms").await.allowed);
-        assert!(hook.0.lock().unwrap().iter().any(|n| n.kind == "granted" && n.party == "165599001129"), "{label}: notice to the agent");
+        assert!(
+            hook.0.lock().unwrap().iter().any(|n| n.kind == "granted" && n.party == "165599001129"),
+            "{label}: notice to the agent"
+        );
 
         // The firm passes tax (delegable) on to its employee David — through its signatory Eva.
         let mut to_david = grant(BYGG, DAVID, &["skatt-och-moms"]);
         to_david.parent = Some(firm.id.clone());
         let e = r.grant(&who(DAVID), &to_david).await.unwrap_err();
-        assert!(matches!(e, ReprError::Forbidden(ref f, _) if f == "parent"), "{label}: an employee cannot pass it to himself: {e:?}");
+        assert!(
+            matches!(e, ReprError::Forbidden(ref f, _) if f == "parent"),
+            "{label}: an employee cannot pass it to himself: {e:?}"
+        );
         let passed = r.grant(&who(EVA), &to_david).await.unwrap();
         assert_eq!(passed.status, "active");
         let c = may(&r, DAVID, BYGG, "skatteverket/moms").await;
@@ -112,23 +131,36 @@ async fn companies_relatives_and_accounting_firms_on_both_databases() {
         assert_eq!(field_of(&r.grant(&who(EVA), &accounts).await.unwrap_err()), "packages[0]");
         let mut payroll = to_david.clone();
         payroll.packages = vec!["anstallda-och-arbetsgivaravgifter".into()];
-        assert!(matches!(r.grant(&who(EVA), &payroll).await.unwrap_err(), ReprError::Forbidden(f, _) if f == "packages[0]"));
+        assert!(
+            matches!(r.grant(&who(EVA), &payroll).await.unwrap_err(), ReprError::Forbidden(f, _) if f == "packages[0]")
+        );
         let mut longer = to_david.clone();
         longer.valid_to = Some(in_days(365));
         assert_eq!(field_of(&r.grant(&who(EVA), &longer).await.unwrap_err()), "validTo");
         // Revoking the firm's mandate takes effect on the next check, down the chain.
         r.revoke(&who(TOLVAN), &firm.id).await.unwrap();
         assert!(!may(&r, BYRA, BYGG, "skatteverket/moms").await.allowed, "{label}");
-        assert!(!may(&r, DAVID, BYGG, "skatteverket/moms").await.allowed, "{label}: passed-on rights end with their source");
+        assert!(
+            !may(&r, DAVID, BYGG, "skatteverket/moms").await.allowed,
+            "{label}: passed-on rights end with their source"
+        );
         assert!(matches!(r.revoke(&who(TOLVAN), &firm.id).await.unwrap_err(), ReprError::Conflict(..)));
 
         // Joint signing: Anna initiates, the grant waits for Bertil.
         let hb = r.grant(&who(ANNA), &grant(HB, DAVID, &["anstallda-och-arbetsgivaravgifter"])).await.unwrap();
         assert_eq!((hb.status.as_str(), hb.required_approvals), ("pending", 2), "{label}");
-        assert!(!may(&r, DAVID, HB, "skatteverket/arbetsgivardeklaration").await.allowed, "{label}: not before the rule is met");
+        assert!(
+            !may(&r, DAVID, HB, "skatteverket/arbetsgivardeklaration").await.allowed,
+            "{label}: not before the rule is met"
+        );
         assert!(matches!(r.approve(&who(ANNA), &hb.id).await.unwrap_err(), ReprError::Conflict(..)), "{label}: twice");
-        assert!(matches!(r.approve(&who(TOLVAN), &hb.id).await.unwrap_err(), ReprError::Forbidden(..)), "{label}: not a signatory");
-        assert!(matches!(r.grant(&who(TOLVAN), &grant(HB, DAVID, &["skatt-och-moms"])).await.unwrap_err(), ReprError::Forbidden(f, _) if f == "principal"));
+        assert!(
+            matches!(r.approve(&who(TOLVAN), &hb.id).await.unwrap_err(), ReprError::Forbidden(..)),
+            "{label}: not a signatory"
+        );
+        assert!(
+            matches!(r.grant(&who(TOLVAN), &grant(HB, DAVID, &["skatt-och-moms"])).await.unwrap_err(), ReprError::Forbidden(f, _) if f == "principal")
+        );
         let hb = r.approve(&who(BERTIL), &hb.id).await.unwrap();
         assert_eq!(hb.status, "active", "{label}");
         assert_eq!(hb.approvals.len(), 2);
@@ -169,7 +201,10 @@ async fn companies_relatives_and_accounting_firms_on_both_databases() {
         assert!(received.len() >= 4, "{label}");
         assert!(matches!(r.list(&who(DAVID), CECILIA, "granted", 20, 0).await.unwrap_err(), ReprError::Forbidden(..)));
         let notices = r.notices(&who(DAVID), DAVID, 50, 0).await.unwrap();
-        assert!(notices.iter().any(|n| n.kind == "declined") && notices.iter().any(|n| n.kind == "granted"), "{label}: {notices:?}");
+        assert!(
+            notices.iter().any(|n| n.kind == "declined") && notices.iter().any(|n| n.kind == "granted"),
+            "{label}: {notices:?}"
+        );
     }
 }
 
@@ -198,7 +233,14 @@ async fn expiry_is_exact_and_bad_input_changes_nothing_on_both_databases() {
         let before = r.list(&who(CECILIA), CECILIA, "granted", 100, 0).await.unwrap().len();
         let cases: Vec<(GrantInput, &str)> = vec![
             (grant(CECILIA, CECILIA, &["post-och-arenden"]), "agent"),
-            (GrantInput { valid_from: Some(in_days(10)), valid_to: Some(in_days(5)), ..grant(CECILIA, DAVID, &["post-och-arenden"]) }, "validTo"),
+            (
+                GrantInput {
+                    valid_from: Some(in_days(10)),
+                    valid_to: Some(in_days(5)),
+                    ..grant(CECILIA, DAVID, &["post-och-arenden"])
+                },
+                "validTo",
+            ),
             (GrantInput { valid_to: None, ..grant(CECILIA, DAVID, &["post-och-arenden"]) }, "validTo"),
             (grant(CECILIA, DAVID, &["flyga-drake"]), "packages[0]"),
             (grant(CECILIA, DAVID, &["skatt-och-moms"]), "packages[0]"),
@@ -212,17 +254,250 @@ async fn expiry_is_exact_and_bad_input_changes_nothing_on_both_databases() {
             assert_eq!(field_of(&e), field, "{label}: {input:?} → {e:?}");
         }
         // Someone else's principal.
-        assert!(matches!(r.grant(&who(DAVID), &grant(CECILIA, ANNA, &["post-och-arenden"])).await.unwrap_err(), ReprError::Forbidden(f, _) if f == "principal"));
-        assert_eq!(r.list(&who(CECILIA), CECILIA, "granted", 100, 0).await.unwrap().len(), before, "{label}: nothing stored");
+        assert!(
+            matches!(r.grant(&who(DAVID), &grant(CECILIA, ANNA, &["post-och-arenden"])).await.unwrap_err(), ReprError::Forbidden(f, _) if f == "principal")
+        );
+        assert_eq!(
+            r.list(&who(CECILIA), CECILIA, "granted", 100, 0).await.unwrap().len(),
+            before,
+            "{label}: nothing stored"
+        );
         // Checks naming unknown parties or services.
         for (input, field) in [
-            (CheckInput { agent: "x".into(), principal: CECILIA.into(), service: "region/vardarenden".into(), action: None, at: None }, "agent"),
-            (CheckInput { agent: DAVID.into(), principal: "556677-8890".into(), service: "region/vardarenden".into(), action: None, at: None }, "principal"),
-            (CheckInput { agent: DAVID.into(), principal: "559999-9999".into(), service: "region/vardarenden".into(), action: None, at: None }, "principal"),
-            (CheckInput { agent: DAVID.into(), principal: CECILIA.into(), service: "okand/tjanst".into(), action: None, at: None }, "service"),
-            (CheckInput { agent: DAVID.into(), principal: CECILIA.into(), service: "region/vardarenden".into(), action: Some("delete".into()), at: None }, "action"),
+            (
+                CheckInput {
+                    agent: "x".into(),
+                    principal: CECILIA.into(),
+                    service: "region/vardarenden".into(),
+                    action: None,
+                    at: None,
+                },
+                "agent",
+            ),
+            (
+                CheckInput {
+                    agent: DAVID.into(),
+                    principal: "556677-8890".into(),
+                    service: "region/vardarenden".into(),
+                    action: None,
+                    at: None,
+                },
+                "principal",
+            ),
+            (
+                CheckInput {
+                    agent: DAVID.into(),
+                    principal: "559999-9999".into(),
+                    service: "region/vardarenden".into(),
+                    action: None,
+                    at: None,
+                },
+                "principal",
+            ),
+            (
+                CheckInput {
+                    agent: DAVID.into(),
+                    principal: CECILIA.into(),
+                    service: "okand/tjanst".into(),
+                    action: None,
+                    at: None,
+                },
+                "service",
+            ),
+            (
+                CheckInput {
+                    agent: DAVID.into(),
+                    principal: CECILIA.into(),
+                    service: "region/vardarenden".into(),
+                    action: Some("delete".into()),
+                    at: None,
+                },
+                "action",
+            ),
         ] {
             assert_eq!(field_of(&r.check("test", &input).await.unwrap_err()), field, "{label}");
+        }
+    }
+}
+
+mod no_escalation {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Persons and companies the random operations pick from.
+    const PERSONS: [&str; 4] = [TOLVAN, EVA, DAVID, CECILIA];
+    const PARTIES: [&str; 6] = [TOLVAN, EVA, DAVID, CECILIA, BYGG, BYRA];
+    const ORGANISATION_PACKAGES: [&str; 3] =
+        ["skatt-och-moms", "anstallda-och-arbetsgivaravgifter", "bokslut-och-arsredovisning"];
+    const PERSON_PACKAGES: [&str; 2] = ["post-och-arenden", "vard-och-omsorg-anhorig"];
+
+    /// The packages picked by `indices` among those of `principal`'s kind (some not delegable).
+    fn packages_for(principal: &str, indices: &[usize]) -> Vec<&'static str> {
+        let list: &[&str] = if parse_party("p", principal).unwrap().kind() == "person" {
+            &PERSON_PACKAGES
+        } else {
+            &ORGANISATION_PACKAGES
+        };
+        let mut out: Vec<&str> = indices.iter().map(|i| list[i % list.len()]).collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// The person who signs for each party (the person themselves, or the company's sole signatory).
+    const BINDER: [usize; 6] = [0, 1, 2, 3, 0, 1];
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        /// A grant from the principal, by its binder (`honest`) or by a random person.
+        Grant {
+            honest: bool,
+            actor: usize,
+            principal: usize,
+            agent: usize,
+            packages: Vec<usize>,
+            may_delegate: bool,
+        },
+        /// Pass on an earlier mandate, by the binder of its agent (`honest`) or by a random person, asking for
+        /// random packages (perhaps more than it holds).
+        PassOn {
+            honest: bool,
+            actor: usize,
+            parent: usize,
+            agent: usize,
+            packages: Vec<usize>,
+            may_delegate: bool,
+        },
+        Revoke {
+            actor: usize,
+            mandate: usize,
+        },
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        let packages = || proptest::collection::vec(0..4usize, 1..3);
+        prop_oneof![
+            3 => (any::<bool>(), 0..4usize, 0..6usize, 0..6usize, packages(), proptest::bool::weighted(0.7))
+                .prop_map(|(honest, actor, principal, agent, packages, may_delegate)| Op::Grant { honest, actor, principal, agent, packages, may_delegate }),
+            4 => (any::<bool>(), 0..4usize, 0..12usize, 0..6usize, packages(), proptest::bool::weighted(0.7))
+                .prop_map(|(honest, actor, parent, agent, packages, may_delegate)| Op::PassOn { honest, actor, parent, agent, packages, may_delegate }),
+            1 => (0..4usize, 0..12usize).prop_map(|(actor, mandate)| Op::Revoke { actor, mandate }),
+        ]
+    }
+
+    fn index_of(party: &str) -> usize {
+        PARTIES.iter().position(|p| parse_party("p", p).unwrap().id() == party).unwrap()
+    }
+
+    fn party(i: usize) -> Party {
+        parse_party("party", PARTIES[i]).unwrap()
+    }
+
+    /// Independently of the check's code: is there a chain of in-force mandates, each holding `package`,
+    /// from a grant by the principal itself down to `m`?
+    async fn rooted(r: &Representation, m: &MandateRow, package: &str, t: i64) -> bool {
+        let mut current = m.clone();
+        for _ in 0..16 {
+            if !in_force(&current, t) || !packages_of(&current).iter().any(|p| p == package) {
+                return false;
+            }
+            match current.parent_id.clone() {
+                None => return current.grantor == current.principal,
+                Some(pid) => match repo::get(&r.store, &pid).await.unwrap() {
+                    Some(p)
+                        if p.agent == current.grantor && p.principal == current.principal && p.may_delegate == 1 =>
+                    {
+                        current = p
+                    }
+                    _ => return false,
+                },
+            }
+        }
+        false
+    }
+
+    /// How many passings-on succeeded across all cases (the property must not hold vacuously).
+    static PASSED_ON: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+    #[test]
+    fn passings_on_happen() {
+        no_sequence_of_grants_escalates();
+        assert!(
+            PASSED_ON.load(std::sync::atomic::Ordering::Relaxed) >= 10,
+            "too few successful passings-on to mean anything"
+        );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+        /// No sequence of grants, passings-on and revocations lets an agent hold a package for a principal
+        /// unless the principal granted it and every mandate on the way still holds it; and a passing-on
+        /// never grants what its grantor did not hold at that moment.
+        #[test]
+        fn no_sequence_of_grants_escalates(ops in proptest::collection::vec(op(), 1..25)) {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async {
+                let db = ena_store::testing::sqlite().await;
+                let (r, _audit, _hook) = open(&db).await;
+                let mut created: Vec<String> = Vec::new();
+                let mut passed_on = 0;
+                for op in ops {
+                    match op {
+                        Op::Grant { honest, actor, principal, agent, packages, may_delegate } => {
+                            let mut input = grant(PARTIES[principal], PARTIES[agent], &packages_for(PARTIES[principal], &packages));
+                            input.may_delegate = may_delegate;
+                            let actor = if honest { BINDER[principal] } else { actor };
+                            if let Ok(m) = r.grant(&who(PERSONS[actor]), &input).await {
+                                created.push(m.id);
+                            }
+                        }
+                        Op::PassOn { honest, actor, parent, agent, packages, may_delegate } => {
+                            if created.is_empty() {
+                                continue;
+                            }
+                            let pid = created[parent % created.len()].clone();
+                            let p = repo::get(&r.store, &pid).await.unwrap().unwrap();
+                            let mut input = grant(&p.principal, PARTIES[agent], &packages_for(&p.principal, &packages));
+                            input.valid_to = p.valid_to.map(rfc3339);
+                            input.open_ended = p.valid_to.is_none();
+                            input.may_delegate = may_delegate;
+                            input.parent = Some(pid);
+                            let holder = index_of(&p.agent);
+                            let actor = if honest { BINDER[holder] } else { actor };
+                            let held = r.holdings(&party(holder), &party_of(&p.principal), now()).await.unwrap();
+                            if let Ok(m) = r.grant(&who(PERSONS[actor]), &input).await {
+                                passed_on += 1;
+                                for package in &m.packages {
+                                    assert!(held.contains_key(package), "passed on {package} that the grantor did not hold: {m:?}");
+                                }
+                                created.push(m.id);
+                            }
+                        }
+                        Op::Revoke { actor, mandate } => {
+                            if let Some(id) = created.get(mandate % created.len().max(1)) {
+                                let _ = r.revoke(&who(PERSONS[actor]), id).await;
+                            }
+                        }
+                    }
+                }
+                PASSED_ON.fetch_add(passed_on, std::sync::atomic::Ordering::Relaxed);
+                let t = now();
+                for a in 0..PARTIES.len() {
+                    for p in 0..PARTIES.len() {
+                        if a == p {
+                            continue;
+                        }
+                        for (package, grounds) in r.holdings(&party(a), &party(p), t).await.unwrap() {
+                            for g in grounds.iter().filter(|g| g.kind == "mandate") {
+                                let leaf = repo::get(&r.store, g.chain.last().unwrap()).await.unwrap().unwrap();
+                                assert!(rooted(&r, &leaf, &package, t).await, "{} holds {package} for {} without a rooted chain: {g:?}", PARTIES[a], PARTIES[p]);
+                            }
+                        }
+                    }
+                }
+            });
         }
     }
 }
