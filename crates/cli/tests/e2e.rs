@@ -2670,3 +2670,122 @@ async fn authzen_decision_point_and_operator_policies_on_each_database() {
         .await;
     }
 }
+
+// ---------------------------------------------------------------- representation (issue 6: Mina ombud)
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mina_ombud_over_http_on_each_database() {
+    for mut server in TestServer::each().await {
+        let label = server.label.clone();
+        let Federated { node, tls_a, .. } = two_members(&mut server).await;
+        let ta = format!("http://{}", server.addr);
+        let browser = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let anna = test_eid_login(&server, &browser, "199001012385", 4).await.unwrap();
+        let bertil = test_eid_login(&server, &browser, "198506151235", 3).await.unwrap();
+        let david = test_eid_login(&server, &browser, "200107044562", 3).await.unwrap();
+        let cecilia = test_eid_login(&server, &browser, "194702289879", 2).await.unwrap();
+        let api = |path: &str| server.url(&format!("/representation/v1{path}"));
+        let post =
+            |cookie: &str, path: &str, body: Value| browser.post(api(path)).header("cookie", cookie).json(&body).send();
+        let valid_to = time::OffsetDateTime::now_utc() + time::Duration::days(60);
+        let valid_to = valid_to.format(&time::format_description::well_known::Rfc3339).unwrap();
+        let hb_to_david = json!({"principal": "556011-2236", "agent": "200107044562",
+                                  "packages": ["anstallda-och-arbetsgivaravgifter"], "validTo": valid_to});
+
+        // The member system's check, through its access token.
+        let at = json_of(
+            post_form(
+                &tls_a,
+                &format!("https://{node}/identity/v1/token"),
+                form(&[("grant_type", "client_credentials"), ("audience", &ta)]),
+            )
+            .await,
+        )
+        .await["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let check_url = format!("https://{node}/representation/v1/check");
+        let check = |body: Value| tls_a.post(&check_url).bearer_auth(&at).json(&body).send();
+        let q = json!({"agent": "200107044562", "principal": "556011-2236", "service": "skatteverket/arbetsgivardeklaration"});
+        assert_eq!(json_of(check(q.clone()).await.unwrap()).await["allowed"], false, "{label}");
+
+        // Joint signing over HTTP: Anna initiates, Bertil approves; then the check allows, with the why.
+        let r = post(&anna, "/mandates", hb_to_david.clone()).await.unwrap();
+        assert_eq!(r.status(), 201, "{label}");
+        let m: Value = r.json().await.unwrap();
+        assert_eq!(m["status"], "pending");
+        let id = m["id"].as_str().unwrap().to_owned();
+        check_problem(post(&anna, &format!("/mandates/{id}/approve"), json!({})).await.unwrap(), 409, "conflict").await;
+        check_problem(
+            post(&david, &format!("/mandates/{id}/approve"), json!({})).await.unwrap(),
+            403,
+            "permission-denied",
+        )
+        .await;
+        let m = json_of(post(&bertil, &format!("/mandates/{id}/approve"), json!({})).await.unwrap()).await;
+        assert_eq!(m["status"], "active", "{label}: {m}");
+        let c = json_of(check(q.clone()).await.unwrap()).await;
+        assert_eq!(c["allowed"], true, "{label}: {c}");
+        assert_eq!(c["basis"][0]["chain"][0], id.as_str());
+        let acting = json_of(browser.get(api("/acting-for")).header("cookie", &david).send().await.unwrap()).await;
+        assert!(
+            acting.as_array().unwrap().iter().any(|a| a["party"] == "165560112236" && a["basis"] == "mandate"),
+            "{label}: {acting}"
+        );
+        let received =
+            json_of(browser.get(api("/mandates?view=received")).header("cookie", &david).send().await.unwrap()).await;
+        assert_eq!(received["items"][0]["id"], id.as_str());
+        let notices = json_of(browser.get(api("/notices")).header("cookie", &david).send().await.unwrap()).await;
+        assert!(notices.as_array().unwrap().iter().any(|n| n["kind"] == "granted"), "{label}: {notices}");
+        // "May I delegate this?" without storing.
+        let dry = json_of(post(&anna, "/mandate-checks", hb_to_david.clone()).await.unwrap()).await;
+        assert_eq!(dry["requiredApprovals"], 2);
+
+        // Revoked by the agent: the next check says no.
+        let m = json_of(post(&david, &format!("/mandates/{id}/revoke"), json!({})).await.unwrap()).await;
+        assert_eq!(m["status"], "revoked");
+        assert_eq!(json_of(check(q.clone()).await.unwrap()).await["allowed"], false, "{label}");
+
+        // Bad input: each names the field; nothing changes; denied attempts are logged.
+        let mut to_self = hb_to_david.clone();
+        to_self["agent"] = json!("556011-2236");
+        let p = check_problem(post(&anna, "/mandates", to_self).await.unwrap(), 400, "validation-failed").await;
+        assert_eq!(invalid_properties(&p), vec!["agent".to_owned()], "{label}");
+        let mut backwards = hb_to_david.clone();
+        backwards["validFrom"] = json!("2030-01-01T00:00:00Z");
+        let p = check_problem(post(&anna, "/mandates", backwards).await.unwrap(), 400, "validation-failed").await;
+        assert_eq!(invalid_properties(&p), vec!["validTo".to_owned()]);
+        let mut unknown = hb_to_david.clone();
+        unknown["packages"] = json!(["flyga-drake"]);
+        let p = check_problem(post(&anna, "/mandates", unknown).await.unwrap(), 400, "validation-failed").await;
+        assert_eq!(invalid_properties(&p), vec!["packages[0]".to_owned()]);
+        let p = check_problem(post(&david, "/mandates", hb_to_david.clone()).await.unwrap(), 403, "permission-denied")
+            .await;
+        assert_eq!(
+            invalid_properties(&p),
+            vec!["principal".to_owned()],
+            "{label}: a non-signatory grants for the company"
+        );
+        let care = json!({"principal": "194702289879", "agent": "200107044562", "packages": ["vard-och-omsorg-anhorig"], "validTo": valid_to});
+        let p = check_problem(post(&cecilia, "/mandates", care).await.unwrap(), 403, "permission-denied").await;
+        assert_eq!(invalid_properties(&p), vec!["loa".to_owned()], "{label}: LoA 2 cannot grant");
+        check_problem(
+            browser.post(api("/mandates")).json(&hb_to_david).send().await.unwrap(),
+            401,
+            "authentication-required",
+        )
+        .await;
+        let mut nobody = q.clone();
+        nobody["principal"] = json!("559999-9990");
+        let p = check_problem(check(nobody).await.unwrap(), 400, "validation-failed").await;
+        assert_eq!(invalid_properties(&p), vec!["principal".to_owned()], "{label}: {p}");
+        check_problem(tls_a.post(&check_url).json(&q).send().await.unwrap(), 401, "authentication-required").await;
+        denied_event_logged(&server, "representation.grant", "signs for").await;
+        denied_event_logged(&server, "representation.check", "165560112236").await;
+        let granted =
+            json_of(browser.get(api("/mandates?party=556011-2236")).header("cookie", &anna).send().await.unwrap())
+                .await;
+        assert_eq!(granted["items"].as_array().unwrap().len(), 1, "{label}: only the one grant was stored");
+    }
+}

@@ -107,5 +107,16 @@ pub const SIGNATURES_API: ApiDescriptor = ApiDescriptor {
     description_en: "E-signature: a logged-in person (LoA 3 or higher) signs a document's SHA-256; the signature carries signer, level, time and log index and anyone can verify it.",
 };
 
+pub const REPRESENTATION_API: ApiDescriptor = ApiDescriptor {
+    id: "representation",
+    name: "ena representation API",
+    version: "1.0.0",
+    released: "2026-11-29",
+    status: "active",
+    description_sv: "Mina ombud: vem får företräda vem — registerroller, fullmakter med firmateckning, förfrågningar, tidsgränser och vidaredelegering; kontrollen besvaras av beslutspunkten och loggas.",
+    description_en: "Mina ombud: who may represent whom — register roles, mandates with signing rules, requests, time limits and sub-delegation; the check is answered by the decision point and logged.",
+};
+
 /// Every API ena serves, in the order the docs list them.
-pub const ALL: &[ApiDescriptor] = &[PLAN_API, AUDIT_API, FEDERATION_API, IDENTITY_API, SIGNATURES_API, ACCESS_API];
+pub const ALL: &[ApiDescriptor] =
+    &[PLAN_API, AUDIT_API, FEDERATION_API, IDENTITY_API, SIGNATURES_API, ACCESS_API, REPRESENTATION_API];

@@ -91,6 +91,8 @@ pub struct AppState {
     pub tokens: std::sync::Arc<ena_identity::token::TokenService>,
     /// The one decision point every authorisation goes through.
     pub access: std::sync::Arc<ena_access::DecisionPoint>,
+    /// Mina ombud: the representation register.
+    pub representation: std::sync::Arc<ena_representation::Representation>,
 }
 
 /// What login needs.
@@ -207,7 +209,14 @@ impl AppState {
             m
         };
         let federation = ena_federation::TrustAnchor::open(store.clone(), anchor_config, data_dir).await?;
-        let access = ena_access::DecisionPoint::open(store.clone()).await?;
+        let access = std::sync::Arc::new(ena_access::DecisionPoint::open(store.clone()).await?);
+        let representation = ena_representation::Representation::new(
+            store.clone(),
+            std::sync::Arc::new(ena_representation::register::FixtureRegister::shipped()),
+            ena_representation::catalog::Catalog::shipped(),
+            access.clone(),
+            audit.clone(),
+        );
         let openapi = axum::body::Bytes::from(serde_json::to_vec(&openapi::document()).unwrap_or_default());
         Ok(AppState {
             plans: ena_plan::Plans::new(store.clone()),
@@ -221,7 +230,8 @@ impl AppState {
             identity,
             signatures: std::sync::Arc::new(signatures),
             tokens: std::sync::Arc::new(tokens),
-            access: std::sync::Arc::new(access),
+            access,
+            representation: std::sync::Arc::new(representation),
             federation: std::sync::Arc::new(federation),
         })
     }
@@ -284,6 +294,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::signatures::router())
         .merge(routes::identity::router())
         .merge(routes::access::router())
+        .merge(routes::representation::router())
         .route_layer(middleware::from_fn(trace::tag_route))
         .layer(DefaultBodyLimit::max(state.config.body_limit))
         .layer(RequestBodyLimitLayer::new(state.config.body_limit))
@@ -312,5 +323,20 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+    // Tell the parties of mandates that end within 14 days, hourly (and once at start).
+    let representation = state.representation.clone();
+    let sweeper = tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            every.tick().await;
+            match representation.notice_expiring().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(mandates = n, "told the parties of mandates ending within 14 days"),
+                Err(e) => tracing::warn!(error = %e, "expiry notices failed; retried next hour"),
+            }
+        }
+    });
+    let served = axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await;
+    sweeper.abort();
+    served
 }

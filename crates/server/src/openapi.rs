@@ -99,6 +99,17 @@ pub struct InvalidParameter {
         crate::routes::testeid::userinfo,
         crate::routes::identity::token,
         crate::routes::access::api_info,
+        crate::routes::representation::api_info,
+        crate::routes::representation::packages,
+        crate::routes::representation::check,
+        crate::routes::representation::acting_for,
+        crate::routes::representation::list,
+        crate::routes::representation::one,
+        crate::routes::representation::grant,
+        crate::routes::representation::may_grant,
+        crate::routes::representation::request,
+        crate::routes::representation::step,
+        crate::routes::representation::notices,
         crate::routes::access::configuration,
         crate::routes::access::evaluation,
         crate::routes::access::evaluations,
@@ -128,6 +139,7 @@ pub struct InvalidParameter {
         (name = "signatures", description = "E-underskrift: signing and verifying document digests"),
         (name = "identity", description = "Identitet: API tokens for member systems, employee credentials, the built-in test eID provider (TEST ONLY); portal login is at /login"),
         (name = "access", description = "Auktorisation: the decision point (AuthZEN) and its policies"),
+        (name = "representation", description = "Mina ombud: who may represent whom"),
         (name = "system", description = "Liveness, readiness, metrics and this document"),
     )
 )]
@@ -267,6 +279,28 @@ fn success_example(operation_id: &str) -> Option<Value> {
             "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0" }] })
         }
         "accessApiInfo" => serde_json::to_value(apis::ACCESS_API.info()).ok()?,
+        "representationApiInfo" => serde_json::to_value(apis::REPRESENTATION_API.info()).ok()?,
+        "listPackages" => ena_representation::catalog_json(&ena_representation::catalog::Catalog::shipped()),
+        "checkRepresentation" => json!({
+            "allowed": true, "package": "skatt-och-moms", "at": "2026-11-29T10:00:00Z",
+            "basis": [{ "kind": "mandate", "package": "skatt-och-moms", "role": null,
+                "chain": ["019ad0f4-6b1e-7c3a-9f1e-2d4b5c6a7e8f", "019ad0f5-1111-7c3a-9f1e-2d4b5c6a7e8f"],
+                "text": "mandate 019ad0f4-6b1e-7c3a-9f1e-2d4b5c6a7e8f from 165566778899, passed on to 200107044562 (2 steps) → package skatt-och-moms" }],
+            "reasons": [{ "policy": "act-with-the-package", "effect": "permit", "reason": "holds the service's package for the party" }]
+        }),
+        "actingFor" => json!([
+            { "party": "191212121212", "kind": "person", "name": null, "basis": "self", "packages": ["post-och-arenden", "vard-och-omsorg-anhorig"] },
+            { "party": "165566778899", "kind": "organisation", "name": "Tolvans Bygg AB", "basis": "role", "packages": ["skatt-och-moms", "anstallda-och-arbetsgivaravgifter", "bokslut-och-arsredovisning", "bolagsandringar"] }
+        ]),
+        "listMandates" => json!({ "items": [mandate_example("active")], "page": 1, "limit": 20, "hasMore": false }),
+        "getMandate" | "grantMandate" | "mandateStep" => mandate_example("active"),
+        "requestMandate" => mandate_example("requested"),
+        "checkGrant" => json!({ "allowed": true, "grantor": "165566778899", "requiredApprovals": 1 }),
+        "listNotices" => {
+            json!([{ "id": "019ad0f6-0000-7c3a-9f1e-2d4b5c6a7e8f", "party": "165599001129", "kind": "granted",
+            "mandate": "019ad0f4-6b1e-7c3a-9f1e-2d4b5c6a7e8f", "text": "Fullmakt 019ad0f4-6b1e-7c3a-9f1e-2d4b5c6a7e8f gäller nu / mandate in force",
+            "createdAt": "2026-11-29T09:00:00Z" }])
+        }
         "authzenConfiguration" => json!({
             "policy_decision_point": EXAMPLE_TA,
             "access_evaluation_endpoint": format!("{EXAMPLE_TA}/access/v1/evaluation"),
@@ -468,6 +502,26 @@ fn application_input_example() -> Value {
     })
 }
 
+fn mandate_example(status: &str) -> Value {
+    json!({
+        "id": "019ad0f4-6b1e-7c3a-9f1e-2d4b5c6a7e8f",
+        "principal": "165566778899", "principalName": "Tolvans Bygg AB",
+        "agent": "165599001129", "agentName": "Eks Redovisningsbyrå AB",
+        "packages": ["skatt-och-moms"], "validFrom": "2026-11-29T09:00:00Z", "validTo": "2027-02-27T09:00:00Z",
+        "mayDelegate": true, "parent": null, "grantor": "165566778899", "status": status,
+        "requiredApprovals": 1,
+        "approvals": if status == "active" { json!([{ "person": "191212121212", "at": "2026-11-29T09:00:00Z" }]) } else { json!([]) },
+        "createdBy": "191212121212", "createdAt": "2026-11-29T09:00:00Z",
+        "why": ["Tolvans Bygg AB (165566778899) signs Sole: 1 of 1 required signatures given",
+                "165566778899 granted 165599001129 the packages skatt-och-moms"]
+    })
+}
+
+fn grant_example() -> Value {
+    json!({ "principal": "556677-8899", "agent": "559900-1129", "packages": ["skatt-och-moms"],
+            "validTo": "2027-02-27T09:00:00Z", "mayDelegate": true })
+}
+
 fn decision_example(allowed: bool) -> Value {
     if allowed {
         json!({ "decision": true, "context": { "reasons": [{ "policy": "act-with-the-package", "effect": "permit", "reason": "holds the service's package for the party" }] } })
@@ -665,6 +719,11 @@ pub fn document() -> Value {
                         }),
                         "createSubjectToken" => json!({ "actor": EXAMPLE_MEMBER, "represents": "556677-8899" }),
                         "evaluateAccess" => access_request_example(),
+                        "checkRepresentation" => {
+                            json!({ "agent": "200107044562", "principal": "556677-8899", "service": "skatteverket/moms" })
+                        }
+                        "grantMandate" | "checkGrant" | "requestMandate" => grant_example(),
+                        "mandateStep" => json!({}),
                         "evaluateAccessBatch" => {
                             let mut b = access_request_example();
                             b["evaluations"] = json!([{}, { "context": { "packages": [], "self": false } }]);

@@ -7,6 +7,7 @@ pub mod docs;
 pub mod federation;
 pub mod identity;
 pub mod plan;
+pub mod representation;
 pub mod signatures;
 pub mod system;
 pub mod testeid;
