@@ -13,6 +13,7 @@ pub mod openapi;
 pub mod portal;
 pub mod portal_federation;
 pub mod portal_identity;
+pub mod portal_representation;
 pub mod problem;
 pub mod routes;
 pub mod trace;
@@ -290,6 +291,7 @@ pub fn app(state: AppState) -> Router {
         .merge(portal::router())
         .merge(portal_federation::router())
         .merge(portal_identity::router())
+        .merge(portal_representation::router())
         .merge(routes::testeid::router())
         .merge(routes::signatures::router())
         .merge(routes::identity::router())

@@ -42,6 +42,7 @@ pub struct LoginTexts {
     number: &'static str,
     level: &'static str,
     logout: &'static str,
+    ombud: &'static str,
 }
 
 const SV: LoginTexts = LoginTexts {
@@ -53,6 +54,7 @@ const SV: LoginTexts = LoginTexts {
     number: "Personnummer",
     level: "Tillitsnivå",
     logout: "Logga ut",
+    ombud: "Mina ombud — vem du kan företräda och vem som får företräda dig",
 };
 const EN: LoginTexts = LoginTexts {
     title: "Log in",
@@ -63,6 +65,7 @@ const EN: LoginTexts = LoginTexts {
     number: "Personal identity number",
     level: "Level of assurance",
     logout: "Log out",
+    ombud: "My representatives — whom you can act for and who may act for you",
 };
 
 fn texts(lang: Lang) -> &'static LoginTexts {
