@@ -194,35 +194,9 @@ fn header(r: &reqwest::Response, name: &str) -> String {
 /// 16 at once, tokens issued with private_key_jwt (assertion checked against the member's resolved
 /// federation metadata, single-use jti stored), and tokens checked as a resource does.
 async fn api_tokens(state: &AppState, seconds: u64) -> anyhow::Result<()> {
-    use ena_federation::anchor::{ApplicationInput, ENA_NODE};
-    use ena_federation::jose::SigningKey;
     use serde_json::json;
     let ta = state.federation.clone();
-    let (fed_key, client_key) = (SigningKey::generate()?, SigningKey::generate()?);
-    let id = "https://node.bench.example".to_owned();
-    let jwks = json!({"keys": [fed_key.public_jwk()]});
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let ec = fed_key.sign(
-        ena_federation::chain::ENTITY_STATEMENT_TYP,
-        &json!({"iss": id, "sub": id, "iat": now, "exp": now + 86_400, "jwks": jwks,
-                "metadata": {"oauth_client": {"jwks": {"keys": [client_key.public_jwk()]}}}}),
-    );
-    let input = ApplicationInput {
-        organisation_number: "212000-0142".into(),
-        name: "Bench member".into(),
-        contact: "bench@example.se".into(),
-        entity_id: id.clone(),
-        jwks,
-        entity_types: vec![ENA_NODE.into(), "oauth_client".into()],
-        metadata: None,
-        trust_marks: vec![],
-        key_request: None,
-        entity_configuration: Some(ec),
-        accept_agreement: Some(ta.agreement().await?.version),
-    };
-    let ctx = ena_audit::Context::system("bench");
-    let app = ta.apply(&state.audit, &ctx, &input).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-    ta.approve(&state.audit, &ctx, &app.id).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (id, client_key) = onboard_member(state).await?;
     let peer = ena_federation::NodePeer {
         entity_id: id.clone(),
         organisation_number: "2120000142".into(),
@@ -297,4 +271,39 @@ async fn api_tokens(state: &AppState, seconds: u64) -> anyhow::Result<()> {
         "API tokens: {mtls:.0} issued/s over mTLS client auth one at a time, {mtls_16:.0}/s 16 at once (each a durable log append); {jwt:.0}/s with private_key_jwt (one at a time); {checked:.0} certificate-bound tokens checked/s"
     );
     Ok(())
+}
+
+/// Onboard one member in process whose `oauth_client` metadata holds the returned key (so it can get
+/// tokens with private_key_jwt); returns its entity id.
+pub(crate) async fn onboard_member(state: &AppState) -> anyhow::Result<(String, ena_federation::jose::SigningKey)> {
+    use ena_federation::anchor::{ApplicationInput, ENA_NODE};
+    use ena_federation::jose::SigningKey;
+    use serde_json::json;
+    let ta = state.federation.clone();
+    let (fed_key, client_key) = (SigningKey::generate()?, SigningKey::generate()?);
+    let id = "https://node.bench.example".to_owned();
+    let jwks = json!({"keys": [fed_key.public_jwk()]});
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let ec = fed_key.sign(
+        ena_federation::chain::ENTITY_STATEMENT_TYP,
+        &json!({"iss": id, "sub": id, "iat": now, "exp": now + 86_400, "jwks": jwks,
+                "metadata": {"oauth_client": {"jwks": {"keys": [client_key.public_jwk()]}}}}),
+    );
+    let input = ApplicationInput {
+        organisation_number: "212000-0142".into(),
+        name: "Bench member".into(),
+        contact: "bench@example.se".into(),
+        entity_id: id.clone(),
+        jwks,
+        entity_types: vec![ENA_NODE.into(), "oauth_client".into()],
+        metadata: None,
+        trust_marks: vec![],
+        key_request: None,
+        entity_configuration: Some(ec),
+        accept_agreement: Some(ta.agreement().await?.version),
+    };
+    let ctx = ena_audit::Context::system("bench");
+    let app = ta.apply(&state.audit, &ctx, &input).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    ta.approve(&state.audit, &ctx, &app.id).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok((id, client_key))
 }

@@ -4,6 +4,7 @@ mod audit;
 mod bench;
 mod bench_federation;
 mod bench_identity;
+mod bench_representation;
 mod config;
 mod credential;
 mod federation;
@@ -62,6 +63,8 @@ enum BenchCommand {
     Federation(bench_federation::FederationBench),
     /// Identity: login round trip, token issuance and ID-token verification rates.
     Identity(bench_identity::IdentityBench),
+    /// Mina ombud: decision latency, check throughput in process and over HTTP, with generated mandates.
+    Representation(bench_representation::RepresentationBench),
 }
 
 #[derive(Debug, Subcommand)]
@@ -145,6 +148,7 @@ fn main() -> ExitCode {
         Command::Bench(BenchCommand::Audit(args)) => bench::audit(args),
         Command::Bench(BenchCommand::Federation(args)) => bench_federation::run(args),
         Command::Bench(BenchCommand::Identity(args)) => bench_identity::run(args),
+        Command::Bench(BenchCommand::Representation(args)) => bench_representation::run(args),
         Command::Federation(args) => federation::run(args),
         Command::Signature(command) => signature::run(command),
         Command::Credential(command) => credential::run(command),

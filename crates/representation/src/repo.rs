@@ -141,3 +141,46 @@ pub async fn take_expiring(store: &Store, now: i64, until: i64) -> Result<Vec<Ma
     );
     with_pool!(store, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(now).bind(until).fetch_all(pool).await)
 }
+
+/// Insert many mandates at once (imports and benchmarks): multi-row statements of at most 400 rows, each
+/// chunk in one transaction.
+pub async fn insert_many(store: &Store, rows: &[MandateRow]) -> Result<(), sqlx::Error> {
+    for chunk in rows.chunks(400) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                let b = i * 17;
+                format!(
+                    "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                    b + 1,
+                    b + 2,
+                    b + 3,
+                    b + 4,
+                    b + 5,
+                    b + 6,
+                    b + 7,
+                    b + 8,
+                    b + 9,
+                    b + 10,
+                    b + 11,
+                    b + 12,
+                    b + 13,
+                    b + 14,
+                    b + 15,
+                    b + 16,
+                    b + 17
+                )
+            })
+            .collect();
+        let sql = format!("INSERT INTO repr_mandates ({COLUMNS}) VALUES {}", values.join(", "));
+        with_pool!(store, pool => {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
+            for m in chunk {
+                q = q.bind(&m.id).bind(&m.principal).bind(&m.agent).bind(&m.packages).bind(m.valid_from).bind(m.valid_to)
+                    .bind(m.may_delegate).bind(&m.parent_id).bind(&m.grantor).bind(&m.status).bind(m.required_approvals)
+                    .bind(&m.created_by).bind(m.created_at).bind(m.pending_until).bind(m.activated_at).bind(m.ended_at).bind(&m.ended_by);
+            }
+            q.execute(pool).await.map(|r| r.rows_affected())
+        })?;
+    }
+    Ok(())
+}
