@@ -36,10 +36,11 @@ Settings come from three layers; a later one wins:
        node_listen = \"0.0.0.0:8443\"
        production = true
        test_eid = false
+       notice_webhook = \"https://ombud.agency.example/hook\"
        [[oidc_providers]]   # more e-ID providers for /login (id, name, issuer, client_id, client_secret)
   2. environment variables ENA_LISTEN, ENA_DATA_DIR, ENA_DATABASE_URL, ENA_LOG_FORMAT, ENA_LOG_LEVEL,
      ENA_BODY_LIMIT, ENA_REQUEST_TIMEOUT_SECS, ENA_AUDIT_ORIGIN, ENA_AUDIT_RULES,
-     ENA_PUBLIC_URL, ENA_NODE_LISTEN, ENA_PRODUCTION, ENA_TEST_EID
+     ENA_PUBLIC_URL, ENA_NODE_LISTEN, ENA_PRODUCTION, ENA_TEST_EID, ENA_NOTICE_WEBHOOK
   3. the flags above
 Without --database-url, ena uses the embedded SQLite database DATA_DIR/ena.db.")]
 pub struct ServeArgs {
@@ -87,6 +88,9 @@ pub struct ServeArgs {
     /// Serve the built-in test eID provider (TEST ONLY) [default: true, false in production mode].
     #[arg(long, env = "ENA_TEST_EID")]
     pub test_eid: Option<bool>,
+    /// POST Mina ombud notices (CloudEvents JSON) to this URL, besides showing them in the portal.
+    #[arg(long, env = "ENA_NOTICE_WEBHOOK")]
+    pub notice_webhook: Option<String>,
 }
 
 /// The file layer; unknown keys are refused so a typo is not silently ignored.
@@ -106,6 +110,7 @@ struct FileSettings {
     node_listen: Option<String>,
     production: Option<bool>,
     test_eid: Option<bool>,
+    notice_webhook: Option<String>,
     #[serde(default)]
     oidc_providers: Vec<ena_identity::rp::ProviderConfig>,
 }
@@ -128,6 +133,8 @@ pub struct Settings {
     pub test_eid: bool,
     /// OpenID providers offered at /login besides the test eID (file only: they hold secrets).
     pub oidc_providers: Vec<ena_identity::rp::ProviderConfig>,
+    /// Where Mina ombud notices are also POSTed.
+    pub notice_webhook: Option<String>,
 }
 
 fn read_file(args: &ServeArgs) -> anyhow::Result<FileSettings> {
@@ -205,7 +212,14 @@ pub fn resolve(args: &ServeArgs) -> anyhow::Result<Settings> {
             bail!("oidc_providers[{i}].issuer {:?} must be an https URL", p.issuer);
         }
     }
+    let notice_webhook = args.notice_webhook.clone().or(file.notice_webhook.clone());
+    if let Some(url) = &notice_webhook
+        && !(url.starts_with("https://") || url.starts_with("http://127.0.0.1") || url.starts_with("http://localhost"))
+    {
+        bail!("notice_webhook {url:?} must be an https URL (http only for 127.0.0.1/localhost)");
+    }
     Ok(Settings {
+        notice_webhook,
         oidc_providers: file.oidc_providers.clone(),
         production,
         test_eid,
@@ -247,6 +261,7 @@ fn from_file(path: &Path) -> anyhow::Result<Settings> {
         node_listen: None,
         production: None,
         test_eid: None,
+        notice_webhook: None,
     })
 }
 
@@ -280,6 +295,7 @@ mod tests {
             node_listen: None,
             production: None,
             test_eid: None,
+            notice_webhook: None,
         };
         assert_eq!(resolve(&args).unwrap().listen.port(), 7777);
         args.listen = None;

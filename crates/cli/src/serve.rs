@@ -95,6 +95,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         federation_entity_id: settings.public_url.clone().unwrap_or_else(|| format!("http://{address}")),
         test_eid: settings.test_eid,
         oidc_providers: settings.oidc_providers.clone(),
+        notice_webhook: settings.notice_webhook.clone(),
         audit_origin: settings.audit_origin.clone(),
         audit_rules: settings.audit_rules.clone(),
         body_limit: settings.body_limit,

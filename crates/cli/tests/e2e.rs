@@ -2789,3 +2789,51 @@ async fn mina_ombud_over_http_on_each_database() {
         assert_eq!(granted["items"].as_array().unwrap().len(), 1, "{label}: only the one grant was stored");
     }
 }
+
+/// Mina ombud notices also go to the configured webhook as CloudEvents.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notices_reach_the_webhook_as_cloudevents() {
+    let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Value>::new()));
+    let sink = received.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |body: String| {
+            let sink = sink.clone();
+            async move {
+                sink.lock().unwrap().push(serde_json::from_str(&body).unwrap_or(Value::Null));
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let config = ServerConfig { notice_webhook: Some(hook), ..ServerConfig::default() };
+    let server = TestServer::each_with(config).await.into_iter().next().unwrap();
+    let browser = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let eva = test_eid_login(&server, &browser, "197110206542", 3).await.unwrap();
+    let valid_to = (time::OffsetDateTime::now_utc() + time::Duration::days(30))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let r = browser
+        .post(server.url("/representation/v1/mandates"))
+        .header("cookie", &eva)
+        .json(&json!({"principal": "559900-1129", "agent": "200107044562", "packages": ["skatt-och-moms"], "validTo": valid_to}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let mut events = Vec::new();
+    for _ in 0..50 {
+        events = received.lock().unwrap().clone();
+        if events.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(events.len(), 2, "one notice to each party: {events:?}");
+    assert_eq!(events[0]["specversion"], "1.0");
+    assert_eq!(events[0]["type"], "se.ena.representation.granted");
+    let parties: Vec<&str> = events.iter().map(|e| e["data"]["party"].as_str().unwrap()).collect();
+    assert!(parties.contains(&"165599001129") && parties.contains(&"200107044562"), "{parties:?}");
+}

@@ -17,6 +17,7 @@ pub mod portal_representation;
 pub mod problem;
 pub mod routes;
 pub mod trace;
+pub mod webhook;
 
 use std::future::Future;
 use std::sync::OnceLock;
@@ -50,6 +51,8 @@ pub struct ServerConfig {
     pub test_eid: bool,
     /// Other OpenID providers offered at /login.
     pub oidc_providers: Vec<ena_identity::rp::ProviderConfig>,
+    /// Mina ombud notices are also POSTed here (CloudEvents JSON).
+    pub notice_webhook: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -62,6 +65,7 @@ impl Default for ServerConfig {
             federation_entity_id: "http://127.0.0.1:8080".into(),
             test_eid: true,
             oidc_providers: Vec::new(),
+            notice_webhook: None,
         }
     }
 }
@@ -211,13 +215,16 @@ impl AppState {
         };
         let federation = ena_federation::TrustAnchor::open(store.clone(), anchor_config, data_dir).await?;
         let access = std::sync::Arc::new(ena_access::DecisionPoint::open(store.clone()).await?);
-        let representation = ena_representation::Representation::new(
+        let mut representation = ena_representation::Representation::new(
             store.clone(),
             std::sync::Arc::new(ena_representation::register::FixtureRegister::shipped()),
             ena_representation::catalog::Catalog::shipped(),
             access.clone(),
             audit.clone(),
         );
+        if let Some(url) = &config.notice_webhook {
+            representation = representation.with_hook(std::sync::Arc::new(webhook::Webhook::new(url, &base)));
+        }
         let openapi = axum::body::Bytes::from(serde_json::to_vec(&openapi::document()).unwrap_or_default());
         Ok(AppState {
             plans: ena_plan::Plans::new(store.clone()),

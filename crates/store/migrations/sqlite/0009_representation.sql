@@ -25,9 +25,12 @@ CREATE TABLE repr_mandates (
     ended_by TEXT,
     expiry_noticed INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX repr_mandates_agent ON repr_mandates (agent, principal);
+-- The check reads mandates between two parties; views read a party's by time; the expiry sweep reads
+-- active, not yet noticed mandates by end time (a partial index, so the planner never prefers it for the
+-- check — without statistics SQLite would otherwise scan every active mandate).
+CREATE INDEX repr_mandates_agent ON repr_mandates (agent, principal, status);
 CREATE INDEX repr_mandates_principal ON repr_mandates (principal, created_at);
-CREATE INDEX repr_mandates_expiring ON repr_mandates (status, valid_to);
+CREATE INDEX repr_mandates_expiring ON repr_mandates (valid_to) WHERE status = 'active' AND expiry_noticed = 0;
 
 CREATE TABLE repr_approvals (
     mandate_id TEXT NOT NULL,
