@@ -118,8 +118,26 @@ fn invalid(field: impl Into<String>, reason: impl std::fmt::Display) -> AccessEr
     AccessError::Invalid(field.into(), reason.to_string())
 }
 
+/// Parsed Cedar type names by AuthZEN type (parsing one runs Cedar's parser: microseconds and allocations
+/// a decision should not pay every time).
+static TYPE_NAMES: std::sync::LazyLock<RwLock<HashMap<String, EntityTypeName>>> =
+    std::sync::LazyLock::new(|| RwLock::new(HashMap::new()));
+
 /// `person` → `Ena::Person`, `register_role` → `Ena::RegisterRole`; only `[a-z][a-z0-9_]*` is accepted.
 pub fn type_name(kind: &str, field: &str) -> Result<EntityTypeName, AccessError> {
+    if let Some(t) = TYPE_NAMES.read().expect("type names").get(kind) {
+        return Ok(t.clone());
+    }
+    let parsed = parse_type_name(kind, field)?;
+    let mut names = TYPE_NAMES.write().expect("type names");
+    // Bounded: callers send type names, valid ones are few.
+    if names.len() < 1000 {
+        names.insert(kind.to_owned(), parsed.clone());
+    }
+    Ok(parsed)
+}
+
+fn parse_type_name(kind: &str, field: &str) -> Result<EntityTypeName, AccessError> {
     let ok = kind.len() <= 64
         && kind.starts_with(|c: char| c.is_ascii_lowercase())
         && kind.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
@@ -148,8 +166,9 @@ pub fn action_uid(name: &str) -> Result<EntityUid, AccessError> {
     if name.is_empty() || name.len() > 128 {
         return Err(invalid("action.name", "must be 1–128 characters"));
     }
-    let action_type =
-        EntityTypeName::from_str(&format!("{NAMESPACE}::Action")).map_err(|e| invalid("action.name", e))?;
+    static ACTION: std::sync::LazyLock<Option<EntityTypeName>> =
+        std::sync::LazyLock::new(|| EntityTypeName::from_str(&format!("{NAMESPACE}::Action")).ok());
+    let action_type = ACTION.clone().ok_or_else(|| invalid("action.name", "the Action type does not parse"))?;
     Ok(EntityUid::from_type_name_and_id(action_type, EntityId::new(name)))
 }
 

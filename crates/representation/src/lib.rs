@@ -251,6 +251,8 @@ pub struct ActingFor {
 }
 
 pub struct Representation {
+    /// Each service as a Cedar entity (uid and its one attribute), built once.
+    services: std::collections::HashMap<String, (cedar_policy::EntityUid, cedar_policy::Entities)>,
     store: Store,
     register: Arc<dyn CompanyRegister>,
     catalog: Catalog,
@@ -282,7 +284,25 @@ impl Representation {
         access: Arc<DecisionPoint>,
         audit: AuditLog,
     ) -> Representation {
-        Representation { store, register, catalog, access, audit, hook: None }
+        let services = catalog
+            .services
+            .iter()
+            .filter_map(|s| {
+                let uid = ena_access::uid("service", &s.id, "service").ok()?;
+                let entity = cedar_policy::Entity::new(
+                    uid.clone(),
+                    std::collections::HashMap::from([(
+                        "package".to_owned(),
+                        cedar_policy::RestrictedExpression::new_string(s.package.clone()),
+                    )]),
+                    std::collections::HashSet::new(),
+                )
+                .ok()?;
+                let entities = cedar_policy::Entities::from_entities([entity], None).ok()?;
+                Some((s.id.clone(), (uid, entities)))
+            })
+            .collect();
+        Representation { services, store, register, catalog, access, audit, hook: None }
     }
 
     pub fn with_hook(mut self, hook: Arc<dyn NoticeHook>) -> Representation {
@@ -890,21 +910,14 @@ impl Representation {
         packages: &[String],
         own: bool,
     ) -> Result<ena_access::Decision, ReprError> {
-        use cedar_policy::{Context as CedarContext, Entities, Entity, RestrictedExpression};
+        use cedar_policy::{Context as CedarContext, RestrictedExpression};
         let map = |e: ena_access::AccessError| ReprError::Internal(e.to_string());
         let principal = ena_access::uid(agent.kind(), agent.id(), "agent").map_err(map)?;
-        let resource = ena_access::uid("service", &service.id, "service").map_err(map)?;
+        let (resource, entities) = self
+            .services
+            .get(&service.id)
+            .ok_or_else(|| invalid("service", format!("unknown service {:?}", service.id)))?;
         let action = ena_access::action_uid(action).map_err(map)?;
-        let entity = Entity::new(
-            resource.clone(),
-            std::collections::HashMap::from([(
-                "package".to_owned(),
-                RestrictedExpression::new_string(service.package.clone()),
-            )]),
-            std::collections::HashSet::new(),
-        )
-        .map_err(|e| ReprError::Internal(e.to_string()))?;
-        let entities = Entities::from_entities([entity], None).map_err(|e| ReprError::Internal(e.to_string()))?;
         let context = CedarContext::from_pairs([
             (
                 "packages".to_owned(),
@@ -913,7 +926,9 @@ impl Representation {
             ("self".to_owned(), RestrictedExpression::new_bool(own)),
         ])
         .map_err(|e| ReprError::Internal(e.to_string()))?;
-        self.access.decide_parts(principal, action, resource, context, &entities, "service", &service.id).map_err(map)
+        self.access
+            .decide_parts(principal, action, resource.clone(), context, entities, "service", &service.id)
+            .map_err(map)
     }
 
     fn status(&self, m: &MandateRow, t: i64) -> String {

@@ -378,9 +378,9 @@ mod no_escalation {
     fn op() -> impl Strategy<Value = Op> {
         let packages = || proptest::collection::vec(0..4usize, 1..3);
         prop_oneof![
-            3 => (any::<bool>(), 0..4usize, 0..6usize, 0..6usize, packages(), proptest::bool::weighted(0.7))
+            3 => (proptest::bool::weighted(0.8), 0..4usize, 0..6usize, 0..6usize, packages(), proptest::bool::weighted(0.7))
                 .prop_map(|(honest, actor, principal, agent, packages, may_delegate)| Op::Grant { honest, actor, principal, agent, packages, may_delegate }),
-            4 => (any::<bool>(), 0..4usize, 0..12usize, 0..6usize, packages(), proptest::bool::weighted(0.7))
+            4 => (proptest::bool::weighted(0.8), 0..4usize, 0..12usize, 0..6usize, packages(), proptest::bool::weighted(0.7))
                 .prop_map(|(honest, actor, parent, agent, packages, may_delegate)| Op::PassOn { honest, actor, parent, agent, packages, may_delegate }),
             1 => (0..4usize, 0..12usize).prop_map(|(actor, mandate)| Op::Revoke { actor, mandate }),
         ]
@@ -417,16 +417,89 @@ mod no_escalation {
         false
     }
 
-    /// How many passings-on succeeded across all cases (the property must not hold vacuously).
-    static PASSED_ON: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    /// Run one sequence of operations, checking the property as it goes and at the end; returns how many
+    /// passings-on succeeded.
+    fn run(ops: Vec<Op>) -> usize {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let db = ena_store::testing::sqlite().await;
+            let (r, _audit, _hook) = open(&db).await;
+            let mut created: Vec<String> = Vec::new();
+            let mut passed_on = 0;
+            for op in ops {
+                match op {
+                    Op::Grant { honest, actor, principal, agent, packages, may_delegate } => {
+                        let mut input =
+                            grant(PARTIES[principal], PARTIES[agent], &packages_for(PARTIES[principal], &packages));
+                        input.may_delegate = may_delegate;
+                        let actor = if honest { BINDER[principal] } else { actor };
+                        if let Ok(m) = r.grant(&who(PERSONS[actor]), &input).await {
+                            created.push(m.id);
+                        }
+                    }
+                    Op::PassOn { honest, actor, parent, agent, packages, may_delegate } => {
+                        if created.is_empty() {
+                            continue;
+                        }
+                        let pid = created[parent % created.len()].clone();
+                        let p = repo::get(&r.store, &pid).await.unwrap().unwrap();
+                        let mut input = grant(&p.principal, PARTIES[agent], &packages_for(&p.principal, &packages));
+                        input.valid_to = p.valid_to.map(rfc3339);
+                        input.open_ended = p.valid_to.is_none();
+                        input.may_delegate = may_delegate;
+                        input.parent = Some(pid);
+                        let holder = index_of(&p.agent);
+                        let actor = if honest { BINDER[holder] } else { actor };
+                        let held = r.holdings(&party(holder), &party_of(&p.principal), now()).await.unwrap();
+                        if let Ok(m) = r.grant(&who(PERSONS[actor]), &input).await {
+                            passed_on += 1;
+                            for package in &m.packages {
+                                assert!(
+                                    held.contains_key(package),
+                                    "passed on {package} that the grantor did not hold: {m:?}"
+                                );
+                            }
+                            created.push(m.id);
+                        }
+                    }
+                    Op::Revoke { actor, mandate } => {
+                        if let Some(id) = created.get(mandate % created.len().max(1)) {
+                            let _ = r.revoke(&who(PERSONS[actor]), id).await;
+                        }
+                    }
+                }
+            }
+            let t = now();
+            for a in 0..PARTIES.len() {
+                for p in 0..PARTIES.len() {
+                    if a == p {
+                        continue;
+                    }
+                    for (package, grounds) in r.holdings(&party(a), &party(p), t).await.unwrap() {
+                        for g in grounds.iter().filter(|g| g.kind == "mandate") {
+                            let leaf = repo::get(&r.store, g.chain.last().unwrap()).await.unwrap().unwrap();
+                            assert!(
+                                rooted(&r, &leaf, &package, t).await,
+                                "{} holds {package} for {} without a rooted chain: {g:?}",
+                                PARTIES[a],
+                                PARTIES[p]
+                            );
+                        }
+                    }
+                }
+            }
+            passed_on
+        })
+    }
 
     #[test]
     fn passings_on_happen() {
-        no_sequence_of_grants_escalates();
-        assert!(
-            PASSED_ON.load(std::sync::atomic::Ordering::Relaxed) >= 10,
-            "too few successful passings-on to mean anything"
-        );
+        // The same strategy from a fixed seed: the property must not hold just because nothing was passed on.
+        use proptest::strategy::ValueTree;
+        let mut runner = proptest::test_runner::TestRunner::deterministic();
+        let strategy = proptest::collection::vec(op(), 1..25);
+        let total: usize = (0..64).map(|_| run(strategy.new_tree(&mut runner).unwrap().current())).sum();
+        assert!(total >= 15, "only {total} successful passings-on in 64 deterministic cases");
     }
 
     proptest! {
@@ -437,67 +510,7 @@ mod no_escalation {
         /// never grants what its grantor did not hold at that moment.
         #[test]
         fn no_sequence_of_grants_escalates(ops in proptest::collection::vec(op(), 1..25)) {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-            rt.block_on(async {
-                let db = ena_store::testing::sqlite().await;
-                let (r, _audit, _hook) = open(&db).await;
-                let mut created: Vec<String> = Vec::new();
-                let mut passed_on = 0;
-                for op in ops {
-                    match op {
-                        Op::Grant { honest, actor, principal, agent, packages, may_delegate } => {
-                            let mut input = grant(PARTIES[principal], PARTIES[agent], &packages_for(PARTIES[principal], &packages));
-                            input.may_delegate = may_delegate;
-                            let actor = if honest { BINDER[principal] } else { actor };
-                            if let Ok(m) = r.grant(&who(PERSONS[actor]), &input).await {
-                                created.push(m.id);
-                            }
-                        }
-                        Op::PassOn { honest, actor, parent, agent, packages, may_delegate } => {
-                            if created.is_empty() {
-                                continue;
-                            }
-                            let pid = created[parent % created.len()].clone();
-                            let p = repo::get(&r.store, &pid).await.unwrap().unwrap();
-                            let mut input = grant(&p.principal, PARTIES[agent], &packages_for(&p.principal, &packages));
-                            input.valid_to = p.valid_to.map(rfc3339);
-                            input.open_ended = p.valid_to.is_none();
-                            input.may_delegate = may_delegate;
-                            input.parent = Some(pid);
-                            let holder = index_of(&p.agent);
-                            let actor = if honest { BINDER[holder] } else { actor };
-                            let held = r.holdings(&party(holder), &party_of(&p.principal), now()).await.unwrap();
-                            if let Ok(m) = r.grant(&who(PERSONS[actor]), &input).await {
-                                passed_on += 1;
-                                for package in &m.packages {
-                                    assert!(held.contains_key(package), "passed on {package} that the grantor did not hold: {m:?}");
-                                }
-                                created.push(m.id);
-                            }
-                        }
-                        Op::Revoke { actor, mandate } => {
-                            if let Some(id) = created.get(mandate % created.len().max(1)) {
-                                let _ = r.revoke(&who(PERSONS[actor]), id).await;
-                            }
-                        }
-                    }
-                }
-                PASSED_ON.fetch_add(passed_on, std::sync::atomic::Ordering::Relaxed);
-                let t = now();
-                for a in 0..PARTIES.len() {
-                    for p in 0..PARTIES.len() {
-                        if a == p {
-                            continue;
-                        }
-                        for (package, grounds) in r.holdings(&party(a), &party(p), t).await.unwrap() {
-                            for g in grounds.iter().filter(|g| g.kind == "mandate") {
-                                let leaf = repo::get(&r.store, g.chain.last().unwrap()).await.unwrap().unwrap();
-                                assert!(rooted(&r, &leaf, &package, t).await, "{} holds {package} for {} without a rooted chain: {g:?}", PARTIES[a], PARTIES[p]);
-                            }
-                        }
-                    }
-                }
-            });
+            run(ops);
         }
     }
 }
