@@ -367,6 +367,27 @@ impl DecisionPoint {
         self.decide_parts(principal, action, resource, context, &entities, &req.resource.kind, &req.resource.id)
     }
 
+    /// Decide for a subject with string attributes acting on a resource without attributes — ena's own
+    /// checks of operators and member systems on its APIs — built directly as Cedar values (no JSON).
+    pub fn decide_simple(
+        &self,
+        subject: (&str, &str),
+        attrs: &[(&str, &str)],
+        action: &str,
+        resource: (&str, &str),
+    ) -> Result<Decision, AccessError> {
+        use cedar_policy::{Entity, RestrictedExpression};
+        let principal = uid(subject.0, subject.1, "subject")?;
+        let resource_uid = uid(resource.0, resource.1, "resource")?;
+        let action = action_uid(action)?;
+        let attrs =
+            attrs.iter().map(|(k, v)| ((*k).to_owned(), RestrictedExpression::new_string((*v).to_owned()))).collect();
+        let entity = Entity::new(principal.clone(), attrs, std::collections::HashSet::new())
+            .map_err(|e| invalid("subject.properties", e))?;
+        let entities = Entities::from_entities([entity], None).map_err(|e| invalid("subject", e))?;
+        self.decide_parts(principal, action, resource_uid, Context::empty(), &entities, resource.0, resource.1)
+    }
+
     /// Decide with Cedar values built by the caller (the in-process path of other blocks).
     #[allow(clippy::too_many_arguments)]
     pub fn decide_parts(

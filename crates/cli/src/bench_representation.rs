@@ -240,6 +240,33 @@ async fn bench(args: RepresentationBench) -> anyhow::Result<()> {
         percentile(&times, 0.99)
     );
 
+    // 2b. The same, N at once (audit appends share group commits).
+    let count = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for w in 0..args.concurrency {
+        let (r, count, inputs) =
+            (representation.clone(), count.clone(), (0..64).map(|i| input(w * 64 + i)).collect::<Vec<_>>());
+        let seconds = args.seconds;
+        tasks.push(tokio::spawn(async move {
+            let mut i = 0;
+            while started.elapsed() < Duration::from_secs(seconds) {
+                r.check("bench", &inputs[i % inputs.len()]).await?;
+                i += 1;
+                count.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok::<_, anyhow::Error>(())
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    println!(
+        "check in process, {} at once: {:.0}/s",
+        args.concurrency,
+        count.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+    );
+
     // 3. Over HTTP with keep-alive: a member's access token (private_key_jwt), N clients.
     let (member, key) = crate::bench_identity::onboard_member(&state).await?;
     let endpoint = state.tokens.token_endpoint().to_owned();

@@ -74,6 +74,9 @@ pub struct Caller {
 }
 
 pub struct TokenService {
+    /// Access tokens whose signature was checked, by SHA-256, with their claims (a resource sees the
+    /// same token many times in its five minutes; the signature of the same bytes does not change).
+    verified: std::sync::Mutex<HashMap<String, (i64, serde_json::Map<String, Value>)>>,
     key: SigningKey,
     issuer: String,
     token_endpoint: String,
@@ -134,6 +137,7 @@ impl TokenService {
     pub fn new(key: SigningKey, base_url: &str, timeouts: Timeouts) -> TokenService {
         let base = base_url.trim_end_matches('/');
         TokenService {
+            verified: std::sync::Mutex::new(HashMap::new()),
             key,
             issuer: format!("{base}/identity"),
             token_endpoint: format!("{base}/identity/v1/token"),
@@ -401,6 +405,31 @@ impl TokenService {
         Ok((session, represents))
     }
 
+    /// The claims of an access token whose type and signature are good, from the cache when this exact
+    /// token was checked before.
+    fn verified_payload(&self, token: &str) -> Result<serde_json::Map<String, Value>, String> {
+        let key = crate::sha256_b64(token);
+        let now = unix_now();
+        if let Some((exp, payload)) = self.verified.lock().expect("token cache").get(&key)
+            && *exp > now
+        {
+            return Ok(payload.clone());
+        }
+        let t = Unverified::parse(token).map_err(|e| e.to_string())?;
+        t.expect_typ(ACCESS_TOKEN_TYP).map_err(|e| e.to_string())?;
+        t.verify(&self.jwks()).map_err(|e| e.to_string())?;
+        let exp = t.payload.get("exp").and_then(Value::as_i64).unwrap_or_default();
+        let mut cache = self.verified.lock().expect("token cache");
+        if cache.len() >= 10_000 {
+            cache.retain(|_, (e, _)| *e > now);
+            if cache.len() >= 10_000 {
+                cache.clear();
+            }
+        }
+        cache.insert(key, (exp, t.payload.clone()));
+        Ok(t.payload)
+    }
+
     /// A subject token for the person of `session`, for the member system `actor` to exchange within two
     /// minutes; `represents` names the party the person acts for (an identity or organisation number).
     pub async fn subject_token(
@@ -483,9 +512,8 @@ impl TokenService {
         audience: &str,
     ) -> Result<Caller, Refusal> {
         let bad = |reason: String| refuse("invalid_token", "authorization", reason);
-        let t = Unverified::parse(token).map_err(|e| bad(e.to_string()))?;
-        t.expect_typ(ACCESS_TOKEN_TYP).map_err(|e| bad(e.to_string()))?;
-        t.verify(&self.jwks()).map_err(|e| bad(e.to_string()))?;
+        let payload = self.verified_payload(token).map_err(bad)?;
+        let t = VerifiedToken { payload };
         let text = |n: &str| t.payload.get(n).and_then(Value::as_str).map(str::to_owned);
         if text("iss").as_deref() != Some(&self.issuer) {
             return Err(bad(format!("not issued by {}", self.issuer)));
@@ -539,4 +567,9 @@ impl TokenService {
             token_id: text("jti").unwrap_or_default(),
         })
     }
+}
+
+/// The claims of a token whose signature was checked.
+struct VerifiedToken {
+    payload: serde_json::Map<String, Value>,
 }

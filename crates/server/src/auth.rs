@@ -123,13 +123,7 @@ impl FromRequestParts<AppState> for ApiCaller {
 /// `operate`, resource the API (`api:<first path segment>`). A denial is recorded and answered 403 with
 /// the reasons.
 pub(crate) async fn operator_may(state: &AppState, api: &str, ctx: &Context, attempted: &str) -> Result<(), ApiError> {
-    let request = ena_access::AccessRequest {
-        subject: ena_access::Thing::new("operator", "operator"),
-        action: ena_access::Action { name: "operate".into(), properties: None },
-        resource: ena_access::Thing::new("api", api),
-        context: None,
-    };
-    let decision = state.access.decide(&request)?;
+    let decision = state.access.decide_simple(("operator", "operator"), &[], "operate", ("api", api))?;
     if decision.allowed {
         return Ok(());
     }

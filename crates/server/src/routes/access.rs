@@ -63,22 +63,21 @@ pub async fn configuration(State(state): State<AppState>) -> Json<Value> {
     }))
 }
 
-/// A member system may ask the decision point only if the decision point says so.
-fn may_evaluate(state: &AppState, caller: &ena_identity::token::Caller) -> Result<(), ApiError> {
-    let request = AccessRequest {
-        subject: Thing {
-            kind: "member".into(),
-            id: caller.client.clone(),
-            properties: Some(json!({"organisationNumber": caller.organisation_number})),
-        },
-        action: Action { name: "evaluate".into(), properties: None },
-        resource: Thing::new("api", "access"),
-        context: None,
-    };
-    if state.access.decide(&request)?.allowed {
+/// May the member system that called `evaluate` on ena's API `api`? The decision point says.
+pub(crate) fn member_may(state: &AppState, caller: &ena_identity::token::Caller, api: &str) -> Result<(), ApiError> {
+    let decision = state.access.decide_simple(
+        ("member", &caller.client),
+        &[("organisationNumber", &caller.organisation_number)],
+        "evaluate",
+        ("api", api),
+    )?;
+    if decision.allowed {
         Ok(())
     } else {
-        Err(ApiError::new(ErrorCode::PermissionDenied, "No policy lets this member system ask the decision point."))
+        Err(ApiError::new(
+            ErrorCode::PermissionDenied,
+            format!("No policy lets this member system call the {api} API."),
+        ))
     }
 }
 
@@ -110,7 +109,7 @@ pub async fn evaluation(
     headers: HeaderMap,
     ApiJson(body): ApiJson<AccessRequest>,
 ) -> Result<Response, ApiError> {
-    may_evaluate(&state, &caller)?;
+    member_may(&state, &caller, "access")?;
     Ok(with_request_id(&headers, state.access.decide(&body)?.authzen()))
 }
 
@@ -179,7 +178,7 @@ pub async fn evaluations(
     headers: HeaderMap,
     ApiJson(body): ApiJson<EvaluationsIn>,
 ) -> Result<Response, ApiError> {
-    may_evaluate(&state, &caller)?;
+    member_may(&state, &caller, "access")?;
     let semantic = body
         .options
         .as_ref()

@@ -101,22 +101,7 @@ pub async fn check(
     ApiCaller(caller): ApiCaller,
     ApiJson(body): ApiJson<CheckInput>,
 ) -> Result<Json<CheckResult>, ApiError> {
-    let may = ena_access::AccessRequest {
-        subject: ena_access::Thing {
-            kind: "member".into(),
-            id: caller.client.clone(),
-            properties: Some(json!({"organisationNumber": caller.organisation_number})),
-        },
-        action: ena_access::Action { name: "evaluate".into(), properties: None },
-        resource: ena_access::Thing::new("api", "representation"),
-        context: None,
-    };
-    if !state.access.decide(&may)?.allowed {
-        return Err(ApiError::new(
-            ErrorCode::PermissionDenied,
-            "No policy lets this member system check representation.",
-        ));
-    }
+    crate::routes::access::member_may(&state, &caller, "representation")?;
     Ok(Json(state.representation.check(&caller.client, &body).await?))
 }
 
