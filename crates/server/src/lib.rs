@@ -76,7 +76,8 @@ pub struct AppState {
     pub store: Store,
     /// The plan block's service handle (holds the computed snapshot of the current plan).
     pub plans: ena_plan::Plans,
-    pub config: ServerConfig,
+    /// Shared, not copied: axum clones the state for every request.
+    pub config: std::sync::Arc<ServerConfig>,
     pub metrics: PrometheusHandle,
     /// The transparency log every block records its audit events in.
     pub audit: ena_audit::AuditLog,
@@ -229,7 +230,7 @@ impl AppState {
         Ok(AppState {
             plans: ena_plan::Plans::new(store.clone()),
             store,
-            config,
+            config: std::sync::Arc::new(config),
             metrics: metrics_handle(),
             audit,
             witness: std::sync::Arc::new(witness),
