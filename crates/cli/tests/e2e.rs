@@ -2558,7 +2558,8 @@ async fn credential_cli_issues_registers_revokes_and_verifies() {
 async fn authzen_decision_point_and_operator_policies_on_each_database() {
     for mut server in TestServer::each().await {
         let label = server.label.clone();
-        let Federated { node, tls_a, .. } = two_members(&mut server).await;
+        let two = two_members(&mut server).await;
+        let (node, tls_a) = (two.node, two.tls_a.clone());
         let c = &server.client;
         let ta = format!("http://{}", server.addr);
         let token = server.operator_token();
@@ -2668,6 +2669,17 @@ async fn authzen_decision_point_and_operator_policies_on_each_database() {
             "resource-not-found",
         )
         .await;
+        // Member systems' use of ena's APIs is decided there too: shut member A out of the identity API.
+        let (member_a, credentials) = (two.a.id.clone(), format!("https://{node}/identity/v1/employee-credentials"));
+        assert_eq!(tls_a.get(&credentials).send().await.unwrap().status(), 200, "{label}");
+        let text = format!(
+            "@reason(\"suspended from the identity API\") forbid (principal == Ena::Member::\"{member_a}\", action == Ena::Action::\"use\", resource == Ena::Api::\"identity\");"
+        );
+        let r = put("shut-out-a", json!({"resource": "api:identity", "text": text})).await.unwrap();
+        assert_eq!(r.status(), 200, "{label}: {}", r.text().await.unwrap());
+        let p = check_problem(tls_a.get(&credentials).send().await.unwrap(), 403, "permission-denied").await;
+        assert!(p["detail"].as_str().unwrap().contains("suspended from the identity API"), "{label}: {p}");
+        assert_eq!(two.tls_b.get(&credentials).send().await.unwrap().status(), 200, "{label}: only A");
     }
 }
 

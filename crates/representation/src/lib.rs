@@ -39,6 +39,8 @@ pub const REQUEST_SECS: i64 = 30 * 86_400;
 pub const EXPIRY_NOTICE_SECS: i64 = 14 * 86_400;
 /// Expired mandates stay visible this long (15 months).
 pub const EXPIRED_VISIBLE_SECS: i64 = 456 * 86_400;
+/// A single service right in a mandate's packages: `service:<service id>`.
+pub const SERVICE_RIGHT: &str = "service:";
 /// The longest chain of passed-on mandates followed.
 const MAX_CHAIN: usize = 8;
 
@@ -291,10 +293,13 @@ impl Representation {
                 let uid = ena_access::uid("service", &s.id, "service").ok()?;
                 let entity = cedar_policy::Entity::new(
                     uid.clone(),
-                    std::collections::HashMap::from([(
-                        "package".to_owned(),
-                        cedar_policy::RestrictedExpression::new_string(s.package.clone()),
-                    )]),
+                    std::collections::HashMap::from([
+                        ("package".to_owned(), cedar_policy::RestrictedExpression::new_string(s.package.clone())),
+                        (
+                            "right".to_owned(),
+                            cedar_policy::RestrictedExpression::new_string(format!("{SERVICE_RIGHT}{}", s.id)),
+                        ),
+                    ]),
                     std::collections::HashSet::new(),
                 )
                 .ok()?;
@@ -399,13 +404,32 @@ impl Representation {
     }
 
     /// Check the packages of a grant or request for `principal`.
+    /// The package a right belongs to: the package itself, or a single service's (`service:<id>`).
+    fn package_of_right(&self, right: &str) -> Option<&catalog::Package> {
+        match right.strip_prefix(SERVICE_RIGHT) {
+            Some(service) => self.catalog.service(service).and_then(|s| self.catalog.package(&s.package)),
+            None => self.catalog.package(right),
+        }
+    }
+
+    /// Does holding `held` cover `right` (the right itself, or the package of a single service right)?
+    fn covers(&self, held: &[String], right: &str) -> bool {
+        held.iter().any(|h| h == right)
+            || right
+                .strip_prefix(SERVICE_RIGHT)
+                .and_then(|s| self.catalog.service(s))
+                .is_some_and(|s| held.contains(&s.package))
+    }
+
     fn check_packages(&self, principal: &Party, packages: &[String]) -> Result<(), ReprError> {
         if packages.is_empty() {
-            return Err(invalid("packages", "name at least one package"));
+            return Err(invalid("packages", "name at least one package or single service (service:<id>)"));
         }
         for (i, id) in packages.iter().enumerate() {
             let field = format!("packages[{i}]");
-            let p = self.catalog.package(id).ok_or_else(|| invalid(&field, format!("unknown package {id:?}")))?;
+            let p = self
+                .package_of_right(id)
+                .ok_or_else(|| invalid(&field, format!("unknown package or service {id:?}")))?;
             if p.party != principal.kind() {
                 return Err(invalid(
                     &field,
@@ -507,13 +531,13 @@ impl Representation {
                 }
                 let held = packages_of(&parent);
                 for (i, id) in input.packages.iter().enumerate() {
-                    if !held.contains(id) {
+                    if !self.covers(&held, id) {
                         return Err(forbidden(
                             format!("packages[{i}]"),
                             format!("{id} is not in the mandate being passed on: no one can grant more than they hold"),
                         ));
                     }
-                    if !self.catalog.package(id).is_some_and(|p| p.delegable) {
+                    if !self.package_of_right(id).is_some_and(|p| p.delegable) {
                         return Err(invalid(format!("packages[{i}]"), format!("{id} may not be passed on")));
                     }
                 }
@@ -775,7 +799,7 @@ impl Representation {
             let held = packages_of(&parent);
             if !in_force(&parent, t)
                 || parent.may_delegate == 0
-                || !packages_of(&current).iter().all(|p| held.contains(p))
+                || !packages_of(&current).iter().all(|p| self.covers(&held, p))
             {
                 return Ok(None);
             }
@@ -873,7 +897,12 @@ impl Representation {
         let held = self.holdings(&agent, &principal, t).await?;
         let packages: Vec<String> = held.keys().cloned().collect();
         let decision = self.decide(&agent, &action, &service, &packages, agent == principal)?;
-        let basis = if decision.allowed { held.get(&service.package).cloned().unwrap_or_default() } else { vec![] };
+        let right = format!("{SERVICE_RIGHT}{}", service.id);
+        let basis = if decision.allowed {
+            held.get(&service.package).into_iter().chain(held.get(&right)).flatten().cloned().collect()
+        } else {
+            vec![]
+        };
         let ctx = Context {
             actor: Actor { kind: ActorKind::Node, id: asked_by.to_owned(), organisation: None },
             on_behalf_of: Some(agent.id().to_owned()),

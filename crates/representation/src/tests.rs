@@ -111,6 +111,11 @@ async fn companies_relatives_and_accounting_firms_on_both_databases() {
             "{label}: notice to the agent"
         );
 
+        // A firm holding a package may pass on a single service of it (narrower), not widen it back.
+        let mut one_service = grant(BYGG, EVA, &["service:skatteverket/moms"]);
+        one_service.parent = Some(firm.id.clone());
+        assert_eq!(r.grant(&who(EVA), &one_service).await.unwrap().status, "active", "{label}");
+
         // The firm passes tax (delegable) on to its employee David — through its signatory Eva.
         let mut to_david = grant(BYGG, DAVID, &["skatt-och-moms"]);
         to_david.parent = Some(firm.id.clone());
@@ -171,6 +176,18 @@ async fn companies_relatives_and_accounting_firms_on_both_databases() {
         assert_eq!(b.required_approvals, 3);
         assert_eq!(r.approve(&who(ANNA), &b.id).await.unwrap().status, "pending");
         assert_eq!(r.approve(&who(CECILIA), &b.id).await.unwrap().status, "active", "{label}");
+
+        // A single service right: VAT returns only, not the tax account of the same package.
+        let moms_only = r.grant(&who(TOLVAN), &grant(BYGG, CECILIA, &["service:skatteverket/moms"])).await.unwrap();
+        assert_eq!(moms_only.status, "active");
+        let c = may(&r, CECILIA, BYGG, "skatteverket/moms").await;
+        assert!(c.allowed, "{label}: {c:?}");
+        assert_eq!(c.reasons[0].policy, "act-with-the-service-right");
+        assert!(!may(&r, CECILIA, BYGG, "skatteverket/skattekonto").await.allowed, "{label}: only that service");
+        assert_eq!(
+            field_of(&r.grant(&who(TOLVAN), &grant(BYGG, CECILIA, &["service:okand"])).await.unwrap_err()),
+            "packages[0]"
+        );
 
         // A person grants a relative a care mandate.
         let care = r.grant(&who(CECILIA), &grant(CECILIA, DAVID, &["vard-och-omsorg-anhorig"])).await.unwrap();

@@ -147,6 +147,22 @@ pub(crate) async fn operator_may(state: &AppState, api: &str, ctx: &Context, att
     ))
 }
 
+/// Ask the decision point whether an authenticated member system or person may `use` ena's API `api`.
+pub(crate) fn may_use(
+    state: &AppState,
+    subject: (&str, &str),
+    attrs: &[(&str, &str)],
+    api: &str,
+) -> Result<(), ApiError> {
+    let decision = state.access.decide_simple(subject, attrs, "use", ("api", api))?;
+    if decision.allowed {
+        return Ok(());
+    }
+    let why = decision.reasons.iter().filter_map(|r| r.reason.clone()).collect::<Vec<_>>().join("; ");
+    let why = if why.is_empty() { "no policy permits it".to_owned() } else { why };
+    Err(ApiError::new(ErrorCode::PermissionDenied, format!("The decision point refuses the use of api:{api}: {why}.")))
+}
+
 /// An authenticated operator.
 #[derive(Clone, Debug)]
 pub struct Operator {

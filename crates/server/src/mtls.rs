@@ -43,12 +43,22 @@ pub enum PeerStatus {
 #[derive(Clone, Debug)]
 pub struct Node(pub NodePeer);
 
-impl<S: Send + Sync> FromRequestParts<S> for Node {
+impl FromRequestParts<AppState> for Node {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+    /// The verified member, if the decision point lets it `use` this API (`api:<first path segment>`).
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         match parts.extensions.get::<PeerStatus>() {
-            Some(PeerStatus::Member(peer)) => Ok(Node(peer.clone())),
+            Some(PeerStatus::Member(peer)) => {
+                let api = parts.uri.path().trim_start_matches('/').split('/').next().unwrap_or_default();
+                crate::auth::may_use(
+                    state,
+                    ("member", &peer.entity_id),
+                    &[("organisationNumber", &peer.organisation_number)],
+                    api,
+                )?;
+                Ok(Node(peer.clone()))
+            }
             Some(PeerStatus::Refused(why)) => Err(ApiError::new(
                 ErrorCode::PermissionDenied,
                 format!("The client certificate is not accepted: {why}."),

@@ -177,7 +177,8 @@ struct OmbudPage {
     granted: Vec<Row>,
     received: Vec<Row>,
     expired: Vec<Row>,
-    packages: Vec<(String, String)>,
+    /// Grantable rights: (value, label, HTML id) — packages, then single services.
+    packages: Vec<(String, String, String)>,
     message: Option<String>,
     error: Option<String>,
 }
@@ -265,13 +266,18 @@ async fn render(
     let received = list("received").await.iter().map(|m| row(m, me, state, true)).collect();
     let expired = list("expired").await.iter().map(|m| row(m, me, state, m.agent == party)).collect();
     let kind = if party.starts_with("16") { "organisation" } else { "person" };
-    let packages = r
-        .catalog()
-        .packages
-        .iter()
-        .filter(|p| p.party == kind && p.assignable)
-        .map(|p| (p.id.clone(), if lang == Lang::En { p.name_en.clone() } else { p.name_sv.clone() }))
-        .collect();
+    let catalog = r.catalog();
+    let name =
+        |p: &ena_representation::catalog::Package| if lang == Lang::En { p.name_en.clone() } else { p.name_sv.clone() };
+    let grantable: Vec<_> = catalog.packages.iter().filter(|p| p.party == kind && p.assignable).collect();
+    let mut packages: Vec<(String, String, String)> =
+        grantable.iter().map(|p| (p.id.clone(), name(p), format!("pkg-{}", p.id))).collect();
+    for s in catalog.services.iter() {
+        if let Some(p) = grantable.iter().find(|p| p.id == s.package) {
+            let html_id: String = s.id.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
+            packages.push((format!("service:{}", s.id), format!("{} ({})", s.name, name(p)), format!("svc-{html_id}")));
+        }
+    }
     let page = OmbudPage {
         layout: Layout::new(lang, f.title, PATH),
         f,

@@ -60,6 +60,7 @@ pub async fn person(state: &AppState, headers: &HeaderMap, min: Loa) -> Result<S
     let Some((_, s)) = crate::portal_identity::current(state, headers).await else {
         return Err(ApiError::new(ErrorCode::AuthenticationRequired, "This needs a portal session: log in at /login."));
     };
+    crate::auth::may_use(state, ("person", s.person.as_str()), &[], "representation")?;
     if s.loa < min {
         return Err(ApiError::invalid(
             ErrorCode::PermissionDenied,
