@@ -1031,6 +1031,21 @@ impl Representation {
         })
     }
 
+    /// `party`, if `actor` may see its mandates and notices: the person themselves, or a company they
+    /// hold a register role in.
+    pub fn viewable(&self, actor: &PersonId, party: &str) -> Result<Party, ReprError> {
+        let party = parse_party("party", party)?;
+        let sees = match &party {
+            Party::Person(p) => p == actor.as_str(),
+            Party::Organisation(o) => self.register.company(o).is_some_and(|c| !c.roles_of(actor.as_str()).is_empty()),
+        };
+        if sees {
+            Ok(party)
+        } else {
+            Err(forbidden("party", "you can see your own mandates and those of companies you have a role in"))
+        }
+    }
+
     /// Mandates of `party` that `actor` may see: `granted` (party is principal), `received` (party is
     /// agent) or `expired` (either side, ended within 15 months). Newest first.
     pub async fn list(
@@ -1041,14 +1056,7 @@ impl Representation {
         limit: u32,
         offset: u64,
     ) -> Result<Vec<Mandate>, ReprError> {
-        let party = parse_party("party", party)?;
-        let sees = match &party {
-            Party::Person(p) => p == actor.as_str(),
-            Party::Organisation(o) => self.register.company(o).is_some_and(|c| !c.roles_of(actor.as_str()).is_empty()),
-        };
-        if !sees {
-            return Err(forbidden("party", "you can see your own mandates and those of companies you have a role in"));
-        }
+        let party = self.viewable(actor, party)?;
         let parties = vec![party.id().to_owned()];
         let t = now();
         let rows = match view {
@@ -1121,14 +1129,7 @@ impl Representation {
         limit: u32,
         offset: u64,
     ) -> Result<Vec<Notice>, ReprError> {
-        let p = parse_party("party", party)?;
-        let sees = match &p {
-            Party::Person(x) => x == actor.as_str(),
-            Party::Organisation(o) => self.register.company(o).is_some_and(|c| !c.roles_of(actor.as_str()).is_empty()),
-        };
-        if !sees {
-            return Err(forbidden("party", "not your notices"));
-        }
+        let p = self.viewable(actor, party)?;
         Ok(repo::notices(&self.store, p.id(), limit, offset)
             .await?
             .into_iter()

@@ -114,11 +114,14 @@ async fn companies_relatives_and_accounting_firms_on_both_databases() {
         // A firm holding a package may pass on a single service of it (narrower), not widen it back.
         let mut one_service = grant(BYGG, EVA, &["service:skatteverket/moms"]);
         one_service.parent = Some(firm.id.clone());
+        // Passed-on mandates end when the firm's does (a validTo a second later would be refused).
+        one_service.valid_to = firm.valid_to.clone();
         assert_eq!(r.grant(&who(EVA), &one_service).await.unwrap().status, "active", "{label}");
 
         // The firm passes tax (delegable) on to its employee David — through its signatory Eva.
         let mut to_david = grant(BYGG, DAVID, &["skatt-och-moms"]);
         to_david.parent = Some(firm.id.clone());
+        to_david.valid_to = firm.valid_to.clone();
         let e = r.grant(&who(DAVID), &to_david).await.unwrap_err();
         assert!(
             matches!(e, ReprError::Forbidden(ref f, _) if f == "parent"),

@@ -173,10 +173,7 @@ pub async fn one(
 ) -> Result<Json<Mandate>, ApiError> {
     let s = person(&state, &headers, Loa(2)).await?;
     let m = state.representation.view(&id).await?;
-    let mine = |party: &str| {
-        party == s.person.as_str()
-            || state.representation.company(party).is_some_and(|c| !c.roles_of(s.person.as_str()).is_empty())
-    };
+    let mine = |party: &str| state.representation.viewable(&s.person, party).is_ok();
     if !(mine(&m.principal) || mine(&m.agent) || mine(&m.grantor)) {
         return Err(ApiError::new(ErrorCode::ResourceNotFound, format!("no mandate {id}")));
     }
