@@ -176,7 +176,7 @@ pub fn action_uid(name: &str) -> Result<EntityUid, AccessError> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PolicyRecord {
-    #[schema(example = "act-with-the-package")]
+    #[schema(example = "act-for-a-party")]
     pub id: String,
     /// When it is evaluated: `*`, a resource type (`service`) or one resource (`service:skatteverket/moms`).
     #[schema(example = "service")]

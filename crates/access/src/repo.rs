@@ -96,7 +96,7 @@ mod tests {
             };
             let d = dp.decide(&act(json!(["skatt-och-moms"]))).unwrap();
             assert!(d.allowed, "{label}: {d:?}");
-            assert_eq!(d.reasons[0].policy, "act-with-the-package");
+            assert_eq!(d.reasons[0].policy, "act-for-a-party");
             assert!(!dp.decide(&act(json!(["vard-anhorig"]))).unwrap().allowed);
 
             // A forbid for one resource lands only in that resource's slice.

@@ -2586,7 +2586,7 @@ async fn authzen_decision_point_and_operator_policies_on_each_database() {
         assert_eq!(r.headers()["x-request-id"], "req-1");
         let d = json_of(r).await;
         assert_eq!(d["decision"], true, "{label}: {d}");
-        assert_eq!(d["context"]["reasons"][0]["policy"], "act-with-the-package");
+        assert_eq!(d["context"]["reasons"][0]["policy"], "act-for-a-party");
         let d = json_of(ask(act(json!([]))).await.unwrap()).await;
         assert_eq!(d["decision"], false, "{label}: {d}");
         assert!(d["context"]["reason_admin"]["403"].as_str().unwrap().contains("default deny"));

@@ -185,7 +185,8 @@ async fn companies_relatives_and_accounting_firms_on_both_databases() {
         assert_eq!(moms_only.status, "active");
         let c = may(&r, CECILIA, BYGG, "skatteverket/moms").await;
         assert!(c.allowed, "{label}: {c:?}");
-        assert_eq!(c.reasons[0].policy, "act-with-the-service-right");
+        assert_eq!(c.reasons[0].policy, "act-for-a-party");
+        assert_eq!(c.basis[0].chain, vec![moms_only.id.clone()], "{label}: the basis names the single-service mandate");
         assert!(!may(&r, CECILIA, BYGG, "skatteverket/skattekonto").await.allowed, "{label}: only that service");
         assert_eq!(
             field_of(&r.grant(&who(TOLVAN), &grant(BYGG, CECILIA, &["service:okand"])).await.unwrap_err()),

@@ -286,7 +286,7 @@ fn success_example(operation_id: &str) -> Option<Value> {
             "basis": [{ "kind": "mandate", "package": "skatt-och-moms", "role": null,
                 "chain": ["019ad0f4-6b1e-7c3a-9f1e-2d4b5c6a7e8f", "019ad0f5-1111-7c3a-9f1e-2d4b5c6a7e8f"],
                 "text": "mandate 019ad0f4-6b1e-7c3a-9f1e-2d4b5c6a7e8f from 165566778899, passed on to 200107044562 (2 steps) → package skatt-och-moms" }],
-            "reasons": [{ "policy": "act-with-the-package", "effect": "permit", "reason": "holds the service's package for the party" }]
+            "reasons": [{ "policy": "act-for-a-party", "effect": "permit", "reason": "acting for oneself, or holding the service's package or single-service right for the party" }]
         }),
         "actingFor" => json!([
             { "party": "191212121212", "kind": "person", "name": null, "basis": "self", "packages": ["post-och-arenden", "vard-och-omsorg-anhorig"] },
@@ -524,7 +524,7 @@ fn grant_example() -> Value {
 
 fn decision_example(allowed: bool) -> Value {
     if allowed {
-        json!({ "decision": true, "context": { "reasons": [{ "policy": "act-with-the-package", "effect": "permit", "reason": "holds the service's package for the party" }] } })
+        json!({ "decision": true, "context": { "reasons": [{ "policy": "act-for-a-party", "effect": "permit", "reason": "acting for oneself, or holding the service's package or single-service right for the party" }] } })
     } else {
         json!({ "decision": false, "context": { "reasons": [], "reason_admin": { "403": "no policy permits this request (default deny)" } } })
     }
@@ -532,9 +532,9 @@ fn decision_example(allowed: bool) -> Value {
 
 fn policy_example() -> Value {
     json!({
-        "id": "act-with-the-package", "resource": "service",
-        "description": "Someone who holds the service's package for a party may act for that party.",
-        "text": "@reason(\"holds the service's package for the party\")\npermit (principal, action in [Ena::Action::\"act\", Ena::Action::\"read\", Ena::Action::\"write\"], resource is Ena::Service)\nwhen { context.packages.contains(resource.package) };",
+        "id": "act-for-a-party", "resource": "service",
+        "description": "Anyone for themselves; for another party, whoever holds the service's package or single-service right for it.",
+        "text": "@reason(\"acting for oneself, or holding the service's package or single-service right for the party\")\npermit (principal, action in [Ena::Action::\"act\", Ena::Action::\"read\", Ena::Action::\"write\"], resource is Ena::Service)\nwhen { context.self || context.packages.contains(resource.package) || (resource has right && context.packages.contains(resource.right)) };",
         "updatedAt": "2026-11-29T09:00:00Z"
     })
 }
