@@ -199,15 +199,14 @@ struct Shipped {
 struct Slices {
     global: PolicySet,
     by_type: HashMap<String, PolicySet>,
-    by_resource: HashMap<(String, String), PolicySet>,
+    /// Type → id → slice (nested so a lookup borrows the request's strings instead of allocating).
+    by_resource: HashMap<String, HashMap<String, PolicySet>>,
     count: usize,
 }
 
 impl Slices {
     fn select(&self, kind: &str, id: &str) -> &PolicySet {
-        // Borrowed tuple lookup without allocating: the map is small per type, but the key must be owned;
-        // a request allocates two short strings at most.
-        if let Some(set) = self.by_resource.get(&(kind.to_owned(), id.to_owned())) {
+        if let Some(set) = self.by_resource.get(kind).and_then(|ids| ids.get(id)) {
             return set;
         }
         self.by_type.get(kind).unwrap_or(&self.global)
@@ -318,12 +317,14 @@ impl DecisionPoint {
         let slices = Slices {
             global: set(&[&global]),
             by_type: by_type.iter().map(|(t, ps)| (t.clone(), set(&[&global, ps]))).collect(),
-            by_resource: by_resource
-                .iter()
-                .map(|((t, id), ps)| {
-                    ((t.clone(), id.clone()), set(&[&global, by_type.get(t).unwrap_or(&no_policies), ps]))
-                })
-                .collect(),
+            by_resource: by_resource.iter().fold(
+                HashMap::new(),
+                |mut m: HashMap<String, HashMap<String, PolicySet>>, ((t, id), ps)| {
+                    let slice = set(&[&global, by_type.get(t).unwrap_or(&no_policies), ps]);
+                    m.entry(t.clone()).or_default().insert(id.clone(), slice);
+                    m
+                },
+            ),
             count: all.len(),
         };
         *self.slices.write().expect("slices lock") = Arc::new(slices);
