@@ -201,6 +201,9 @@ struct Slices {
     by_type: HashMap<String, PolicySet>,
     /// Type → id → slice (nested so a lookup borrows the request's strings instead of allocating).
     by_resource: HashMap<String, HashMap<String, PolicySet>>,
+    /// Each policy's effect and `@reason`, read once (Cedar parses the annotation key on every
+    /// `annotation()` call — a parser run per decision otherwise).
+    reasons: HashMap<String, Reason>,
     count: usize,
 }
 
@@ -325,6 +328,20 @@ impl DecisionPoint {
                     m
                 },
             ),
+            reasons: global
+                .iter()
+                .chain(by_type.values().flatten())
+                .chain(by_resource.values().flatten())
+                .map(|p| {
+                    let effect = if p.effect() == cedar_policy::Effect::Forbid { "forbid" } else { "permit" };
+                    let reason = Reason {
+                        policy: p.id().to_string(),
+                        effect,
+                        reason: p.annotation("reason").map(str::to_owned),
+                    };
+                    (p.id().to_string(), reason)
+                })
+                .collect(),
             count: all.len(),
         };
         *self.slices.write().expect("slices lock") = Arc::new(slices);
@@ -410,15 +427,8 @@ impl DecisionPoint {
             .diagnostics()
             .reason()
             .map(|id| {
-                let policy = set.policy(id);
-                Reason {
-                    policy: id.to_string(),
-                    effect: match policy.map(Policy::effect) {
-                        Some(cedar_policy::Effect::Forbid) => "forbid",
-                        _ => "permit",
-                    },
-                    reason: policy.and_then(|p| p.annotation("reason")).map(str::to_owned),
-                }
+                let id = id.to_string();
+                slices.reasons.get(&id).cloned().unwrap_or(Reason { policy: id, effect: "permit", reason: None })
             })
             .collect();
         reasons.sort_by(|a, b| a.policy.cmp(&b.policy));
