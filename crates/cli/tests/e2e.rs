@@ -1375,24 +1375,6 @@ async fn operator_portal_decides_applications() {
     for server in TestServer::each().await {
         let label = &server.label;
         let c = &server.client;
-        let form = |pairs: &[(&str, &str)]| {
-            pairs
-                .iter()
-                .map(|(k, v)| {
-                    format!(
-                        "{k}={}",
-                        v.bytes()
-                            .map(|b| if b.is_ascii_alphanumeric() {
-                                (b as char).to_string()
-                            } else {
-                                format!("%{b:02X}")
-                            })
-                            .collect::<String>()
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join("&")
-        };
         let post = |path: &str, body: String| {
             c.post(server.url(path)).header("content-type", "application/x-www-form-urlencoded").body(body).send()
         };

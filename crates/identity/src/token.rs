@@ -28,6 +28,9 @@ use serde_json::{Value, json};
 use crate::session::{self, Session, Timeouts};
 use crate::{Refusal, random_token, refuse, repo, unix_now};
 
+/// A token's claims.
+type Claims = serde_json::Map<String, Value>;
+
 pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
 pub const SUBJECT_TOKEN_TYP: &str = "ena-subject+jwt";
 pub const CLIENT_ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -76,7 +79,7 @@ pub struct Caller {
 pub struct TokenService {
     /// Access tokens whose signature was checked, by SHA-256, with their claims (a resource sees the
     /// same token many times in its five minutes; the signature of the same bytes does not change).
-    verified: std::sync::Mutex<HashMap<String, (i64, serde_json::Map<String, Value>)>>,
+    verified: std::sync::Mutex<HashMap<String, (i64, Claims)>>,
     key: SigningKey,
     issuer: String,
     token_endpoint: String,

@@ -369,6 +369,11 @@ impl Representation {
         Ok(())
     }
 
+    /// Record that `actor` did `action` to the mandate `m` (both parties as data subjects when persons).
+    async fn recorded(&self, actor: &PersonId, action: &str, m: &MandateRow) -> Result<(), ReprError> {
+        self.record(actor, action, Some(&m.id), &[&m.principal, &m.agent], AuditResult::Allowed, None).await
+    }
+
     /// Run `op`; a refusal is recorded as a denied `action` by `actor`.
     async fn attempt<T>(
         &self,
@@ -477,7 +482,9 @@ impl Representation {
     }
 
     /// "May I delegate this?": check a grant without making it; returns the mandate it would create.
-    pub async fn may_grant(&self, actor: &PersonId, input: &GrantInput) -> Result<MandateRow, ReprError> {
+    /// What every new mandate (grant or request) must satisfy: two distinct parties, companies in the
+    /// register, rights of the principal's kind, a validity.
+    fn terms(&self, input: &GrantInput) -> Result<(Party, Party, i64, Option<i64>), ReprError> {
         let principal = parse_party("principal", &input.principal)?;
         let agent = parse_party("agent", &input.agent)?;
         if principal == agent {
@@ -491,6 +498,44 @@ impl Representation {
         }
         self.check_packages(&principal, &input.packages)?;
         let (from, to) = self.validity(&input.valid_from, &input.valid_to, input.open_ended)?;
+        Ok((principal, agent, from, to))
+    }
+
+    /// A new mandate row: `status` pending (a grant) or requested (a request), lapsing after `lapse` seconds.
+    #[allow(clippy::too_many_arguments)]
+    fn new_mandate(
+        &self,
+        actor: &PersonId,
+        input: &GrantInput,
+        (principal, agent, from, to): (&Party, &Party, i64, Option<i64>),
+        grantor: &Party,
+        status: &str,
+        lapse: i64,
+    ) -> MandateRow {
+        let t = now();
+        MandateRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            principal: principal.id().to_owned(),
+            agent: agent.id().to_owned(),
+            packages: serde_json::to_string(&input.packages).unwrap_or_default(),
+            valid_from: from,
+            valid_to: to,
+            may_delegate: i64::from(input.may_delegate),
+            parent_id: input.parent.clone(),
+            grantor: grantor.id().to_owned(),
+            status: status.to_owned(),
+            required_approvals: self.required(grantor),
+            created_by: actor.as_str().to_owned(),
+            created_at: t,
+            pending_until: Some(t + lapse),
+            activated_at: None,
+            ended_at: None,
+            ended_by: None,
+        }
+    }
+
+    pub async fn may_grant(&self, actor: &PersonId, input: &GrantInput) -> Result<MandateRow, ReprError> {
+        let (principal, agent, from, to) = self.terms(input)?;
         let grantor = match &input.parent {
             None => {
                 if !self.speaks_for(actor, &principal) {
@@ -555,26 +600,7 @@ impl Representation {
                 holder
             }
         };
-        let t = now();
-        Ok(MandateRow {
-            id: uuid::Uuid::now_v7().to_string(),
-            principal: principal.id().to_owned(),
-            agent: agent.id().to_owned(),
-            packages: serde_json::to_string(&input.packages).unwrap_or_default(),
-            valid_from: from,
-            valid_to: to,
-            may_delegate: i64::from(input.may_delegate),
-            parent_id: input.parent.clone(),
-            grantor: grantor.id().to_owned(),
-            status: "pending".into(),
-            required_approvals: self.required(&grantor),
-            created_by: actor.as_str().to_owned(),
-            created_at: t,
-            pending_until: Some(t + PENDING_SECS),
-            activated_at: None,
-            ended_at: None,
-            ended_by: None,
-        })
+        Ok(self.new_mandate(actor, input, (&principal, &agent, from, to), &grantor, "pending", PENDING_SECS))
     }
 
     /// Grant a mandate: the actor's approval is the first; active at once when the grantor's signing rule
@@ -583,15 +609,7 @@ impl Representation {
         self.attempt(actor, "representation.grant", async {
             let m = self.may_grant(actor, input).await?;
             repo::insert(&self.store, &m).await?;
-            self.record(
-                actor,
-                "representation.grant",
-                Some(&m.id),
-                &[&m.principal, &m.agent],
-                AuditResult::Allowed,
-                None,
-            )
-            .await?;
+            self.recorded(actor, "representation.grant", &m).await?;
             self.add_approval(actor, &m.id).await
         })
         .await
@@ -645,15 +663,7 @@ impl Representation {
                 return Err(forbidden("id", format!("you do not sign for {}", m.grantor)));
             }
             let out = self.add_approval(actor, id).await?;
-            self.record(
-                actor,
-                "representation.approve",
-                Some(id),
-                &[&m.principal, &m.agent],
-                AuditResult::Allowed,
-                None,
-            )
-            .await?;
+            self.recorded(actor, "representation.approve", &m).await?;
             Ok(out)
         })
         .await
@@ -665,49 +675,14 @@ impl Representation {
             if input.parent.is_some() {
                 return Err(invalid("parent", "a request asks the principal; it cannot name a parent"));
             }
-            let principal = parse_party("principal", &input.principal)?;
-            let agent = parse_party("agent", &input.agent)?;
-            if principal == agent {
-                return Err(invalid("agent", "a mandate to oneself (the agent is the principal)"));
-            }
-            if let Party::Organisation(o) = &principal {
-                self.company_of("principal", o)?;
-            }
+            let (principal, agent, from, to) = self.terms(input)?;
             if !self.speaks_for(actor, &agent) {
                 return Err(forbidden("agent", "you can request mandates for yourself or a company you sign for"));
             }
-            self.check_packages(&principal, &input.packages)?;
-            let (from, to) = self.validity(&input.valid_from, &input.valid_to, input.open_ended)?;
-            let t = now();
-            let m = MandateRow {
-                id: uuid::Uuid::now_v7().to_string(),
-                principal: principal.id().to_owned(),
-                agent: agent.id().to_owned(),
-                packages: serde_json::to_string(&input.packages).unwrap_or_default(),
-                valid_from: from,
-                valid_to: to,
-                may_delegate: i64::from(input.may_delegate),
-                parent_id: None,
-                grantor: principal.id().to_owned(),
-                status: "requested".into(),
-                required_approvals: self.required(&principal),
-                created_by: actor.as_str().to_owned(),
-                created_at: t,
-                pending_until: Some(t + REQUEST_SECS),
-                activated_at: None,
-                ended_at: None,
-                ended_by: None,
-            };
+            let m =
+                self.new_mandate(actor, input, (&principal, &agent, from, to), &principal, "requested", REQUEST_SECS);
             repo::insert(&self.store, &m).await?;
-            self.record(
-                actor,
-                "representation.request",
-                Some(&m.id),
-                &[&m.principal, &m.agent],
-                AuditResult::Allowed,
-                None,
-            )
-            .await?;
+            self.recorded(actor, "representation.request", &m).await?;
             for p in self.binders(&principal) {
                 self.notify(&p, "requested", &m.id, format!("{} ber om en fullmakt / requests a mandate", m.agent))
                     .await?;
@@ -731,7 +706,7 @@ impl Representation {
             if !self.speaks_for(actor, &party_of(&m.principal)) {
                 return Err(forbidden("id", format!("you do not speak for {}", m.principal)));
             }
-            self.record(actor, action, Some(id), &[&m.principal, &m.agent], AuditResult::Allowed, None).await?;
+            self.recorded(actor, action, &m).await?;
             if accept {
                 repo::accept_request(&self.store, id, m.required_approvals, now() + PENDING_SECS).await?;
                 self.notify(&m.agent, "accepted", id, "Din begäran godtogs / your request was accepted".into()).await?;
@@ -763,15 +738,7 @@ impl Representation {
                     format!("the mandate is already {}", self.status(&m, now())),
                 ));
             }
-            self.record(
-                actor,
-                "representation.revoke",
-                Some(id),
-                &[&m.principal, &m.agent],
-                AuditResult::Allowed,
-                None,
-            )
-            .await?;
+            self.recorded(actor, "representation.revoke", &m).await?;
             for party in [&m.principal, &m.agent] {
                 self.notify(party, "revoked", id, "Fullmakten återkallades / the mandate was revoked".into()).await?;
             }
@@ -1068,7 +1035,7 @@ impl Representation {
                 rows.retain(|m| {
                     m.valid_to.is_some_and(|to| to <= t && to > t - EXPIRED_VISIBLE_SECS) && m.status == "active"
                 });
-                rows.sort_by(|a, b| b.valid_to.cmp(&a.valid_to));
+                rows.sort_by_key(|m| std::cmp::Reverse(m.valid_to));
                 rows.into_iter().skip(offset as usize).take(limit as usize).collect()
             }
             other => return Err(invalid("view", format!("{other:?}: granted, received or expired"))),
