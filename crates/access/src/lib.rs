@@ -394,15 +394,36 @@ impl DecisionPoint {
         action: &str,
         resource: (&str, &str),
     ) -> Result<Decision, AccessError> {
+        self.decide_with(subject, attrs, action, resource, &[])
+    }
+
+    /// [`DecisionPoint::decide_simple`] with string attributes on the resource too (e.g. the organisation
+    /// an address belongs to).
+    pub fn decide_with(
+        &self,
+        subject: (&str, &str),
+        subject_attrs: &[(&str, &str)],
+        action: &str,
+        resource: (&str, &str),
+        resource_attrs: &[(&str, &str)],
+    ) -> Result<Decision, AccessError> {
         use cedar_policy::{Entity, RestrictedExpression};
+        let strings = |attrs: &[(&str, &str)]| {
+            attrs.iter().map(|(k, v)| ((*k).to_owned(), RestrictedExpression::new_string((*v).to_owned()))).collect()
+        };
         let principal = uid(subject.0, subject.1, "subject")?;
         let resource_uid = uid(resource.0, resource.1, "resource")?;
         let action = action_uid(action)?;
-        let attrs =
-            attrs.iter().map(|(k, v)| ((*k).to_owned(), RestrictedExpression::new_string((*v).to_owned()))).collect();
-        let entity = Entity::new(principal.clone(), attrs, std::collections::HashSet::new())
+        let entity = Entity::new(principal.clone(), strings(subject_attrs), std::collections::HashSet::new())
             .map_err(|e| invalid("subject.properties", e))?;
-        let entities = Entities::from_entities([entity], None).map_err(|e| invalid("subject", e))?;
+        let mut list = vec![entity];
+        if !resource_attrs.is_empty() {
+            list.push(
+                Entity::new(resource_uid.clone(), strings(resource_attrs), std::collections::HashSet::new())
+                    .map_err(|e| invalid("resource.properties", e))?,
+            );
+        }
+        let entities = Entities::from_entities(list, None).map_err(|e| invalid("subject", e))?;
         self.decide_parts(principal, action, resource_uid, Context::empty(), &entities, resource.0, resource.1)
     }
 
