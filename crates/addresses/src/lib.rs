@@ -205,7 +205,8 @@ impl Address {
         if t(&self.valid_to).is_some_and(|e| e.unix_timestamp() <= now) {
             return Err("the address is no longer valid".into());
         }
-        let ok = self.capabilities.iter().any(|c| c.message_type == message_type && c.versions.iter().any(|v| v == version));
+        let ok =
+            self.capabilities.iter().any(|c| c.message_type == message_type && c.versions.iter().any(|v| v == version));
         if !ok {
             return Err(format!("the address does not accept {message_type} version {version}"));
         }
@@ -247,7 +248,9 @@ fn parse_address(address: &str) -> Result<Parsed, FieldError> {
         None => (address, None),
     };
     if let Some(f) = function {
-        let ok = !f.is_empty() && f.len() <= 63 && f.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        let ok = !f.is_empty()
+            && f.len() <= 63
+            && f.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         if !ok {
             return Err(invalid("address", address, "a function name is 1–63 of a–z, 0–9 and '-'"));
         }
@@ -280,9 +283,9 @@ fn check_version(v: &str) -> bool {
 fn check_type_id(id: &str) -> bool {
     id.len() <= 128
         && id.split('.').count() >= 2
-        && id.split('.').all(|p| {
-            !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        })
+        && id
+            .split('.')
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'))
 }
 
 /// Which federation members may serve addresses: `Ok` for an active member node, or why not.
@@ -354,7 +357,11 @@ impl Addresses {
     ) -> Result<(MessageType, bool), AddrError> {
         let mut errors = Vec::new();
         if !check_type_id(id) {
-            errors.push(invalid("id", id, "a dotted name of at least two parts of a–z, 0–9 and '-', e.g. se.skatteverket.inkomstuppgift"));
+            errors.push(invalid(
+                "id",
+                id,
+                "a dotted name of at least two parts of a–z, 0–9 and '-', e.g. se.skatteverket.inkomstuppgift",
+            ));
         }
         if !check_version(version) {
             errors.push(invalid("version", version, "one to three dot-separated numbers, e.g. 1.0"));
@@ -363,7 +370,9 @@ impl Addresses {
             errors.push(invalid("title", &input.title, "1–200 characters"));
         }
         let c = input.classification;
-        for (name, level) in [("confidentiality", c.confidentiality), ("integrity", c.integrity), ("availability", c.availability)] {
+        for (name, level) in
+            [("confidentiality", c.confidentiality), ("integrity", c.integrity), ("availability", c.availability)]
+        {
             if level > 3 {
                 errors.push(invalid(&format!("classification.{name}"), level, "a level from 0 to 3"));
             }
@@ -403,7 +412,8 @@ impl Addresses {
         if repo::insert_message_type(&self.store, &row).await? {
             return Ok((to_type(row), true));
         }
-        let stored = repo::message_type(&self.store, id, version).await?.ok_or_else(|| AddrError::NotFound(id.into()))?;
+        let stored =
+            repo::message_type(&self.store, id, version).await?.ok_or_else(|| AddrError::NotFound(id.into()))?;
         let same = serde_json::from_str::<Value>(&stored.schema_json).ok().as_ref() == Some(&input.schema)
             && stored.title == row.title
             && (stored.confidentiality, stored.integrity, stored.availability)
@@ -411,7 +421,9 @@ impl Addresses {
         if !same {
             return Err(AddrError::Conflict(
                 "version".into(),
-                format!("{id} version {version} is registered with other content; versions never change — register a new version"),
+                format!(
+                    "{id} version {version} is registered with other content; versions never change — register a new version"
+                ),
             ));
         }
         Ok((to_type(stored), false))
@@ -473,7 +485,11 @@ impl Addresses {
         } else if (kind == "function") != parsed.function.is_some() {
             errors.push(invalid("kind", kind, "a function's address is <orgnr>:<function>, and only a function's"));
         } else if (kind == "person") != parsed.person {
-            errors.push(invalid("kind", kind, "a person's address is a personnummer or samordningsnummer, and only a person's"));
+            errors.push(invalid(
+                "kind",
+                kind,
+                "a person's address is a personnummer or samordningsnummer, and only a person's",
+            ));
         }
         if input.name.trim().is_empty() || input.name.len() > 200 {
             errors.push(invalid("name", &input.name, "1–200 characters"));
@@ -638,10 +654,20 @@ impl Addresses {
             None => None,
         };
         if identifier.as_ref().is_some_and(|p| p.function.is_some()) {
-            return Err(AddrError::Invalid(vec![invalid("identifier", "(given)", "an organisation or identity number, without a function")]));
+            return Err(AddrError::Invalid(vec![invalid(
+                "identifier",
+                "(given)",
+                "an organisation or identity number, without a function",
+            )]));
         }
-        let rows =
-            repo::addresses(&self.store, identifier.as_ref().map(|p| p.identifier.as_str()), message_type, limit, offset).await?;
+        let rows = repo::addresses(
+            &self.store,
+            identifier.as_ref().map(|p| p.identifier.as_str()),
+            message_type,
+            limit,
+            offset,
+        )
+        .await?;
         rows.into_iter().map(from_row).collect()
     }
 
@@ -679,7 +705,13 @@ impl Addresses {
         let Some(hook) = &self.hook else { return };
         // The feed row has the sequence number; fetch the newest change of this address for it.
         let seq = repo::last_change(&self.store, address).await.ok().flatten().unwrap_or(0);
-        hook.changed(&Change { seq, address: address.to_owned(), change: change.to_owned(), revision, at: now_rfc3339() });
+        hook.changed(&Change {
+            seq,
+            address: address.to_owned(),
+            change: change.to_owned(),
+            revision,
+            at: now_rfc3339(),
+        });
     }
 
     /// Record the attempt: allowed when it changed something, denied when refused; nothing for
@@ -700,7 +732,8 @@ impl Addresses {
             Ok(_) | Err(AddrError::Internal(_)) => return Ok(()),
             Err(e) => (AuditResult::Denied, Some(e.to_string())),
         };
-        let mut event = ctx.event(action, Some(ObjectRef { kind: kind.into(), id: object.to_owned() }), outcome, reason);
+        let mut event =
+            ctx.event(action, Some(ObjectRef { kind: kind.into(), id: object.to_owned() }), outcome, reason);
         if PersonId::parse(object).is_ok() {
             event.data_subjects = vec![object.to_owned()];
         }
@@ -742,7 +775,8 @@ fn to_row(a: &Address) -> repo::AddressRow {
 }
 
 fn from_row(r: repo::AddressRow) -> Result<Address, AddrError> {
-    let mut a: Address = serde_json::from_str(&r.body).map_err(|e| AddrError::Internal(format!("stored address: {e}")))?;
+    let mut a: Address =
+        serde_json::from_str(&r.body).map_err(|e| AddrError::Internal(format!("stored address: {e}")))?;
     // The columns are the truth for what a write changes outside the body (revision, status).
     a.revision = r.revision;
     a.status = r.status;

@@ -44,7 +44,8 @@ impl Schema {
             .map(|e| {
                 let pointer = e.instance_path().to_string();
                 let value = e.instance().to_string();
-                let value = if value.len() > 80 { format!("{}…", &value[..value.floor_char_boundary(80)]) } else { value };
+                let value =
+                    if value.len() > 80 { format!("{}…", &value[..value.floor_char_boundary(80)]) } else { value };
                 FieldError::new(format!("{prefix}{pointer}"), value, e.to_string())
             })
             .collect();

@@ -42,7 +42,10 @@ const SKATT: &str = "202100-5448";
 
 fn member(org: &str) -> Admin {
     let entity_id = if org == KOMMUN { "https://node.kommun.example" } else { "https://node.skatt.example" };
-    Admin::Member { entity_id: entity_id.into(), organisation: Organisationsnummer::parse(org).unwrap().as_str().into() }
+    Admin::Member {
+        entity_id: entity_id.into(),
+        organisation: Organisationsnummer::parse(org).unwrap().as_str().into(),
+    }
 }
 
 fn type_input(schema: Value) -> MessageTypeInput {
@@ -60,7 +63,12 @@ fn schema() -> Value {
 }
 
 fn key() -> EncryptionKey {
-    EncryptionKey { kty: "OKP".into(), crv: "X25519".into(), x: "hSDwCYkwp1R0i33ctD73Wg2_Og0mOBr066SpjqqbTmo".into(), kid: "k1".into() }
+    EncryptionKey {
+        kty: "OKP".into(),
+        crv: "X25519".into(),
+        x: "hSDwCYkwp1R0i33ctD73Wg2_Og0mOBr066SpjqqbTmo".into(),
+        kid: "k1".into(),
+    }
 }
 
 fn address_input(kind: &str, node: &str) -> AddressInput {
@@ -99,30 +107,49 @@ async fn registry_on_both_databases() {
         let op = Admin::Operator;
 
         // Message types: registered by the owner member, immutable per version.
-        let (t, created) =
-            reg.put_message_type(&audit, &ctx, &member(KOMMUN), "se.kommun.orosanmalan", "1.0", type_input(schema())).await.unwrap();
+        let (t, created) = reg
+            .put_message_type(&audit, &ctx, &member(KOMMUN), "se.kommun.orosanmalan", "1.0", type_input(schema()))
+            .await
+            .unwrap();
         assert!(created, "{label}");
         assert_eq!(t.owner, "162120000142");
-        let (_, again) =
-            reg.put_message_type(&audit, &ctx, &member(KOMMUN), "se.kommun.orosanmalan", "1.0", type_input(schema())).await.unwrap();
+        let (_, again) = reg
+            .put_message_type(&audit, &ctx, &member(KOMMUN), "se.kommun.orosanmalan", "1.0", type_input(schema()))
+            .await
+            .unwrap();
         assert!(!again, "{label}: the same content again changes nothing");
         let mut other = schema();
         other["required"] = json!(["child"]);
-        let e = reg.put_message_type(&audit, &ctx, &op, "se.kommun.orosanmalan", "1.0", type_input(other)).await.unwrap_err();
+        let e = reg
+            .put_message_type(&audit, &ctx, &op, "se.kommun.orosanmalan", "1.0", type_input(other))
+            .await
+            .unwrap_err();
         assert!(matches!(e, AddrError::Conflict(ref f, _) if f == "version"), "{label}: {e:?}");
-        let e = reg.put_message_type(&audit, &ctx, &member(SKATT), "se.kommun.orosanmalan", "2.0", type_input(schema())).await.unwrap_err();
+        let e = reg
+            .put_message_type(&audit, &ctx, &member(SKATT), "se.kommun.orosanmalan", "2.0", type_input(schema()))
+            .await
+            .unwrap_err();
         assert!(matches!(e, AddrError::Forbidden(_)), "{label}: another member's type: {e:?}");
 
         // Bad message types: every field named, nothing stored.
-        let mut bad = type_input(json!({"type": "object", "properties": {"x": {"$ref": "https://evil.example/schema.json"}}}));
+        let mut bad =
+            type_input(json!({"type": "object", "properties": {"x": {"$ref": "https://evil.example/schema.json"}}}));
         bad.classification.integrity = 7;
         bad.title = " ".into();
         let e = reg.put_message_type(&audit, &ctx, &op, "Not A Type", "v1", bad).await.unwrap_err();
         assert_eq!(fields(&e), ["id", "version", "title", "classification.integrity", "schema"], "{label}");
-        let e = reg.put_message_type(&audit, &ctx, &op, "se.x.y", "1", type_input(json!({"type": 12}))).await.unwrap_err();
+        let e =
+            reg.put_message_type(&audit, &ctx, &op, "se.x.y", "1", type_input(json!({"type": 12}))).await.unwrap_err();
         assert_eq!(fields(&e), ["schema"], "{label}: not a valid schema");
         let e = reg
-            .put_message_type(&audit, &ctx, &op, "se.x.y", "1", type_input(json!({"$schema": "http://json-schema.org/draft-04/schema#"})))
+            .put_message_type(
+                &audit,
+                &ctx,
+                &op,
+                "se.x.y",
+                "1",
+                type_input(json!({"$schema": "http://json-schema.org/draft-04/schema#"})),
+            )
             .await
             .unwrap_err();
         assert_eq!(fields(&e), ["schema"], "{label}: only 2020-12");
@@ -137,15 +164,26 @@ async fn registry_on_both_databases() {
 
         // A member creates its own function address; revisions count; the ETag condition holds.
         let a = reg
-            .put_address(&audit, &ctx, &member(KOMMUN), "2120000142:socialtjanst", address_input("function", "https://node.kommun.example"), None)
+            .put_address(
+                &audit,
+                &ctx,
+                &member(KOMMUN),
+                "2120000142:socialtjanst",
+                address_input("function", "https://node.kommun.example"),
+                None,
+            )
             .await
             .unwrap();
-        assert_eq!((a.address.as_str(), a.revision, a.organisation.as_str()), ("162120000142:socialtjanst", 1, "162120000142"));
+        assert_eq!(
+            (a.address.as_str(), a.revision, a.organisation.as_str()),
+            ("162120000142:socialtjanst", 1, "162120000142")
+        );
         assert!(a.accepts("se.kommun.orosanmalan", "1.0", 0).is_ok());
         assert!(a.accepts("se.kommun.orosanmalan", "2.0", 0).is_err());
         let mut renamed = address_input("function", "https://node.kommun.example");
         renamed.name = "Socialtjänsten".into();
-        let e = reg.put_address(&audit, &ctx, &op, "212000-0142:socialtjanst", renamed.clone(), Some(7)).await.unwrap_err();
+        let e =
+            reg.put_address(&audit, &ctx, &op, "212000-0142:socialtjanst", renamed.clone(), Some(7)).await.unwrap_err();
         assert!(matches!(e, AddrError::Stale { current: Some(1) }), "{label}: {e:?}");
         let b = reg.put_address(&audit, &ctx, &op, "212000-0142:socialtjanst", renamed, Some(1)).await.unwrap();
         assert_eq!((b.revision, b.name.as_str()), (2, "Socialtjänsten"), "{label}");
@@ -153,7 +191,14 @@ async fn registry_on_both_databases() {
 
         // Another member may not touch it, nor create addresses for the municipality.
         let e = reg
-            .put_address(&audit, &ctx, &member(SKATT), "2120000142:socialtjanst", address_input("function", "https://node.skatt.example"), None)
+            .put_address(
+                &audit,
+                &ctx,
+                &member(SKATT),
+                "2120000142:socialtjanst",
+                address_input("function", "https://node.skatt.example"),
+                None,
+            )
             .await
             .unwrap_err();
         assert!(matches!(e, AddrError::Forbidden(_)), "{label}: {e:?}");
@@ -168,7 +213,8 @@ async fn registry_on_both_databases() {
 
         // Bad addresses: each field named, nothing changed.
         let mut bad = address_input("company", "https://gone.example");
-        bad.capabilities.push(Capability { message_type: "se.kommun.orosanmalan".into(), versions: vec!["9.9".into()] });
+        bad.capabilities
+            .push(Capability { message_type: "se.kommun.orosanmalan".into(), versions: vec!["9.9".into()] });
         bad.encryption_keys = vec![EncryptionKey { crv: "P-256".into(), ..key() }];
         bad.valid_from = Some("2027-01-01T00:00:00Z".into());
         bad.valid_to = Some("2026-01-01T00:00:00Z".into());
@@ -176,7 +222,15 @@ async fn registry_on_both_databases() {
         let e = reg.put_address(&audit, &ctx, &op, "2120000142:socialtjanst", bad, None).await.unwrap_err();
         assert_eq!(
             fields(&e),
-            ["kind", "node", "status", "validTo", "capabilities[1].versions[0]", "capabilities[1].messageType", "encryptionKeys[0]"],
+            [
+                "kind",
+                "node",
+                "status",
+                "validTo",
+                "capabilities[1].versions[0]",
+                "capabilities[1].messageType",
+                "encryptionKeys[0]"
+            ],
             "{label}"
         );
         let mut no_key = address_input("organisation", "https://nobody.example");
@@ -184,7 +238,10 @@ async fn registry_on_both_databases() {
         let e = reg.put_address(&audit, &ctx, &op, "2120000142", no_key, None).await.unwrap_err();
         assert_eq!(fields(&e), ["node", "encryptionKeys"], "{label}");
         for bad in ["2120000143", "2120000142:Social Tjänst", "19121212-1212:x", "nonsense"] {
-            let e = reg.put_address(&audit, &ctx, &op, bad, address_input("function", "https://node.kommun.example"), None).await.unwrap_err();
+            let e = reg
+                .put_address(&audit, &ctx, &op, bad, address_input("function", "https://node.kommun.example"), None)
+                .await
+                .unwrap_err();
             assert_eq!(fields(&e), ["address"], "{label}: {bad}");
         }
         assert_eq!(reg.address("2120000142:socialtjanst").await.unwrap().revision, 2, "{label}: unchanged");
@@ -193,7 +250,10 @@ async fn registry_on_both_databases() {
         let by_org = reg.lookup(Some("212000-0142"), None, 10, 0).await.unwrap();
         assert_eq!(by_org.len(), 1, "{label}");
         let by_type = reg.lookup(None, Some("se.kommun.orosanmalan"), 10, 0).await.unwrap();
-        assert_eq!(by_type.iter().map(|a| a.address.as_str()).collect::<Vec<_>>(), ["162120000142:socialtjanst", "191212121212"]);
+        assert_eq!(
+            by_type.iter().map(|a| a.address.as_str()).collect::<Vec<_>>(),
+            ["162120000142:socialtjanst", "191212121212"]
+        );
         assert_eq!(reg.lookup(None, Some("se.kommun.orosanmalan"), 1, 1).await.unwrap()[0].address, "191212121212");
         assert!(matches!(reg.lookup(Some("nope"), None, 10, 0).await, Err(AddrError::Invalid(_))));
 
@@ -202,7 +262,14 @@ async fn registry_on_both_databases() {
         assert!(matches!(reg.address("2120000142:socialtjanst").await, Err(AddrError::NotFound(_))));
         assert!(reg.lookup(None, Some("se.kommun.orosanmalan"), 10, 0).await.unwrap().len() == 1);
         let again = reg
-            .put_address(&audit, &ctx, &member(KOMMUN), "2120000142:socialtjanst", address_input("function", "https://node.kommun.example"), None)
+            .put_address(
+                &audit,
+                &ctx,
+                &member(KOMMUN),
+                "2120000142:socialtjanst",
+                address_input("function", "https://node.kommun.example"),
+                None,
+            )
             .await
             .unwrap();
         assert_eq!(again.revision, 4, "{label}");
@@ -225,7 +292,12 @@ async fn registry_on_both_databases() {
         // Every change and every refusal is in the log.
         let events = audit.query(&Default::default(), 1000, 0).await.unwrap();
         let count = |action: &str, denied: bool| {
-            events.iter().filter(|e| e.event.action == action && (e.event.outcome.result == ena_audit::event::Result::Denied) == denied).count()
+            events
+                .iter()
+                .filter(|e| {
+                    e.event.action == action && (e.event.outcome.result == ena_audit::event::Result::Denied) == denied
+                })
+                .count()
         };
         assert_eq!(count("addresses.address.put", false), 4, "{label}");
         assert!(count("addresses.address.put", true) >= 8, "{label}");

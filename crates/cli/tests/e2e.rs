@@ -977,6 +977,8 @@ struct Member {
     /// Entity types applied for, and metadata beyond ena_node's (by entity type).
     entity_types: Value,
     extra_metadata: Value,
+    /// The organisation number applied with.
+    organisation: String,
 }
 
 impl Member {
@@ -989,6 +991,7 @@ impl Member {
             credential_key: ena_federation::jose::SigningKey::generate().unwrap(),
             entity_types: json!(["ena_node"]),
             extra_metadata: json!({}),
+            organisation: "212000-0142".into(),
         }
     }
     fn jwks(&self) -> Value {
@@ -1017,7 +1020,7 @@ impl Member {
     }
     fn application(&self, agreement: i64, trust_mark: &str) -> Value {
         json!({
-            "organisationNumber": "212000-0142", "name": "Exempelkommunen", "contact": "fed@exempel.se",
+            "organisationNumber": self.organisation, "name": "Exempelkommunen", "contact": "fed@exempel.se",
             "entityId": self.id, "jwks": self.jwks(), "entityTypes": self.entity_types,
             "metadata": {"ena_node": {"api_endpoint": format!("{}/node/v1", self.id)}},
             "trustMarks": [trust_mark], "keyRequest": self.csr(self.id.trim_start_matches("https://")),
@@ -2830,4 +2833,200 @@ async fn notices_reach_the_webhook_as_cloudevents() {
     assert_eq!(events[0]["type"], "se.ena.representation.granted");
     let parties: Vec<&str> = events.iter().map(|e| e["data"]["party"].as_str().unwrap()).collect();
     assert!(parties.contains(&"165599001129") && parties.contains(&"200107044562"), "{parties:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn address_registry_over_http_on_each_database() {
+    for mut server in TestServer::each().await {
+        let label = server.label.clone();
+        let node = server.node_listener().await;
+        let kommun = Member::new("kommun.exempel.se");
+        let mut skatt = Member::new("skatt.exempel.se");
+        skatt.organisation = "202100-5448".into();
+        let ca = server.state.federation.ca_certificate().to_owned();
+        let cert_k = onboard(&server, &kommun).await;
+        let cert_s = onboard(&server, &skatt).await;
+        let tls_k = ena_federation::client::node_client(&ca, &cert_k, &kommun.tls.serialize_pem()).unwrap();
+        let tls_s = ena_federation::client::node_client(&ca, &cert_s, &skatt.tls.serialize_pem()).unwrap();
+        let at = |path: &str| format!("https://{node}{path}");
+        let c = &server.client;
+        let token = server.operator_token();
+
+        // A message type registered by the municipality's node.
+        let mt = json!({"title": "Orosanmälan", "classification": {"confidentiality": 3, "integrity": 2, "availability": 1},
+            "schema": {"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object", "required": ["child"],
+                       "properties": {"child": {"type": "string"}}}});
+        let r = tls_k
+            .put(at("/addresses/v1/message-types/se.kommun.orosanmalan/versions/1.0"))
+            .json(&mt)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201, "{label}");
+        let r = tls_k
+            .put(at("/addresses/v1/message-types/se.kommun.orosanmalan/versions/1.0"))
+            .json(&mt)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{label}: same content again");
+        let mut remote = mt.clone();
+        remote["schema"]["properties"]["child"] = json!({"$ref": "https://evil.example/x.json"});
+        let p = check_problem(
+            tls_k
+                .put(at("/addresses/v1/message-types/se.kommun.orosanmalan/versions/2.0"))
+                .json(&remote)
+                .send()
+                .await
+                .unwrap(),
+            400,
+            "validation-failed",
+        )
+        .await;
+        assert_eq!(invalid_properties(&p), ["schema"], "{label}: a remote $ref is refused");
+
+        // The municipality's node publishes its social services' address.
+        let key =
+            json!({"kty": "OKP", "crv": "X25519", "x": "hSDwCYkwp1R0i33ctD73Wg2_Og0mOBr066SpjqqbTmo", "kid": "k1"});
+        let body = json!({"kind": "function", "name": "Socialtjänsten", "node": kommun.id,
+            "capabilities": [{"messageType": "se.kommun.orosanmalan", "versions": ["1.0"]}], "encryptionKeys": [key]});
+        let r = tls_k.put(at("/addresses/v1/addresses/212000-0142:socialtjanst")).json(&body).send().await.unwrap();
+        assert_eq!(r.status(), 201, "{label}");
+        assert_eq!(r.headers()["etag"], "\"1\"");
+        // Lookup by a member with ETags.
+        let r = tls_s.get(at("/addresses/v1/addresses/2120000142:socialtjanst")).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{label}");
+        let etag = r.headers()["etag"].to_str().unwrap().to_owned();
+        let a: Value = r.json().await.unwrap();
+        assert_eq!(
+            (a["address"].as_str(), a["node"].as_str()),
+            (Some("162120000142:socialtjanst"), Some(kommun.id.as_str()))
+        );
+        let r = tls_s
+            .get(at("/addresses/v1/addresses/2120000142:socialtjanst"))
+            .header("if-none-match", &etag)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 304, "{label}");
+        let found =
+            json_of(tls_s.get(at("/addresses/v1/addresses?messageType=se.kommun.orosanmalan")).send().await.unwrap())
+                .await;
+        assert_eq!(found["items"].as_array().unwrap().len(), 1, "{label}: {found}");
+
+        // Another organisation's node may not change it; a stale If-Match is refused; both logged.
+        let p = check_problem(
+            tls_s.put(at("/addresses/v1/addresses/212000-0142:socialtjanst")).json(&body).send().await.unwrap(),
+            403,
+            "permission-denied",
+        )
+        .await;
+        assert!(p["detail"].as_str().unwrap().contains("administer"), "{label}: {p}");
+        denied_event_logged(&server, "addresses.address.put", "administer").await;
+        let p = check_problem(
+            tls_k
+                .put(at("/addresses/v1/addresses/212000-0142:socialtjanst"))
+                .header("if-match", "\"7\"")
+                .json(&body)
+                .send()
+                .await
+                .unwrap(),
+            412,
+            "precondition-failed",
+        )
+        .await;
+        assert_eq!(invalid_properties(&p), ["If-Match"], "{label}");
+        let r = tls_k
+            .put(at("/addresses/v1/addresses/212000-0142:socialtjanst"))
+            .header("if-match", &etag)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!((r.status().as_u16(), r.headers()["etag"].to_str().unwrap()), (200, "\"2\""), "{label}");
+
+        // Bad input names each field; nothing changes.
+        let mut bad = body.clone();
+        bad["node"] = json!("https://nobody.example");
+        bad["capabilities"][0]["versions"] = json!(["9.9"]);
+        bad["encryptionKeys"][0]["crv"] = json!("P-256");
+        let p = check_problem(
+            c.put(server.url("/addresses/v1/addresses/2120000142:socialtjanst"))
+                .bearer_auth(&token)
+                .json(&bad)
+                .send()
+                .await
+                .unwrap(),
+            400,
+            "validation-failed",
+        )
+        .await;
+        assert_eq!(invalid_properties(&p), ["node", "capabilities[0].versions[0]", "encryptionKeys[0]"], "{label}");
+        let p = check_problem(
+            c.get(server.url("/addresses/v1/addresses/12345")).bearer_auth(&token).send().await.unwrap(),
+            400,
+            "validation-failed",
+        )
+        .await;
+        assert_eq!(invalid_properties(&p), ["address"], "{label}");
+        let p = check_problem(
+            c.get(server.url("/addresses/v1/changes?since=-1")).bearer_auth(&token).send().await.unwrap(),
+            400,
+            "invalid-parameter",
+        )
+        .await;
+        assert_eq!(invalid_properties(&p), ["since"], "{label}");
+        check_problem(
+            c.get(server.url("/addresses/v1/addresses/2120000142")).send().await.unwrap(),
+            401,
+            "authentication-required",
+        )
+        .await;
+
+        // The operator publishes a person's address; the feed lists every change in order.
+        let person = json!({"kind": "person", "name": "Tolvan Tolvansson", "node": skatt.id, "encryptionKeys": [key]});
+        let r = c
+            .put(server.url("/addresses/v1/addresses/19121212-1212"))
+            .bearer_auth(&token)
+            .json(&person)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201, "{label}");
+        let feed =
+            json_of(c.get(server.url("/addresses/v1/changes?limit=2")).bearer_auth(&token).send().await.unwrap()).await;
+        assert_eq!(feed["items"].as_array().unwrap().len(), 2, "{label}");
+        assert_eq!(feed["hasMore"], true);
+        let rest = json_of(
+            c.get(server.url(&format!("/addresses/v1/changes?since={}", feed["next"])))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(rest["items"][0]["address"], "191212121212", "{label}: {rest}");
+
+        // A suspended member's node can no longer serve new addresses.
+        let r = c
+            .post(server.url("/federation/v1/members/suspend"))
+            .bearer_auth(&token)
+            .json(&json!({"entityId": skatt.id, "reason": "test"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{label}");
+        let p = check_problem(
+            c.put(server.url("/addresses/v1/addresses/2021005448"))
+                .bearer_auth(&token)
+                .json(&json!({"kind": "organisation", "name": "Skatteverket", "node": skatt.id}))
+                .send()
+                .await
+                .unwrap(),
+            400,
+            "validation-failed",
+        )
+        .await;
+        assert!(p["detail"].as_str().unwrap().contains("suspended"), "{label}: {p}");
+    }
 }

@@ -33,6 +33,8 @@ pub enum ErrorCode {
     PermissionDenied,
     /// The request conflicts with the current state (e.g. a checkpoint inconsistent with one seen before).
     Conflict,
+    /// An `If-Match` precondition failed: the resource changed since the revision the client holds.
+    PreconditionFailed,
     /// The request took longer than the server allows.
     RequestTimeout,
     /// The database (or another dependency) does not answer.
@@ -57,6 +59,7 @@ impl ErrorCode {
         ErrorCode::AuthenticationRequired,
         ErrorCode::PermissionDenied,
         ErrorCode::Conflict,
+        ErrorCode::PreconditionFailed,
         ErrorCode::RequestTimeout,
         ErrorCode::ServiceUnavailable,
         ErrorCode::Internal,
@@ -78,6 +81,7 @@ impl ErrorCode {
             ErrorCode::AuthenticationRequired => "authentication-required",
             ErrorCode::PermissionDenied => "permission-denied",
             ErrorCode::Conflict => "conflict",
+            ErrorCode::PreconditionFailed => "precondition-failed",
             ErrorCode::RequestTimeout => "request-timeout",
             ErrorCode::ServiceUnavailable => "service-unavailable",
             ErrorCode::Internal => "internal-error",
@@ -92,6 +96,7 @@ impl ErrorCode {
             ErrorCode::AuthenticationRequired => 401,
             ErrorCode::PermissionDenied => 403,
             ErrorCode::Conflict => 409,
+            ErrorCode::PreconditionFailed => 412,
             ErrorCode::MalformedJson
             | ErrorCode::InvalidBody
             | ErrorCode::InvalidParameter
@@ -121,6 +126,7 @@ impl ErrorCode {
             ErrorCode::AuthenticationRequired => "Authentication required",
             ErrorCode::PermissionDenied => "Permission denied",
             ErrorCode::Conflict => "Conflict with the current state",
+            ErrorCode::PreconditionFailed => "The resource changed since the given revision",
             ErrorCode::RequestTimeout => "Request timed out",
             ErrorCode::ServiceUnavailable => "Service unavailable",
             ErrorCode::Internal => "Internal server error",
@@ -134,6 +140,7 @@ impl ErrorCode {
             401 => ErrorCode::AuthenticationRequired,
             403 => ErrorCode::PermissionDenied,
             409 => ErrorCode::Conflict,
+            412 => ErrorCode::PreconditionFailed,
             405 => ErrorCode::MethodNotAllowed,
             408 => ErrorCode::RequestTimeout,
             413 => ErrorCode::PayloadTooLarge,

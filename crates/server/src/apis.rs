@@ -117,6 +117,16 @@ pub const REPRESENTATION_API: ApiDescriptor = ApiDescriptor {
     description_en: "Mina ombud: who may represent whom — register roles, mandates with signing rules, requests, time limits and sub-delegation; the check is answered by the decision point and logged.",
 };
 
+pub const ADDRESSES_API: ApiDescriptor = ApiDescriptor {
+    id: "addresses",
+    name: "ena address registry API",
+    version: "1.0.0",
+    released: "2026-11-29",
+    status: "active",
+    description_sv: "Adressregister: digitala adresser för organisationer, funktioner, företag och personer — noden som tar emot, meddelandetyper med scheman, krypteringsnycklar, ändringsflöde.",
+    description_en: "Address registry: digital addresses of organisations, functions, companies and persons — the receiving node, message types with schemas, encryption keys, change feed.",
+};
+
 /// Every API ena serves, in the order the docs list them.
 pub const ALL: &[ApiDescriptor] =
-    &[PLAN_API, AUDIT_API, FEDERATION_API, IDENTITY_API, SIGNATURES_API, ACCESS_API, REPRESENTATION_API];
+    &[PLAN_API, AUDIT_API, FEDERATION_API, IDENTITY_API, SIGNATURES_API, ACCESS_API, REPRESENTATION_API, ADDRESSES_API];

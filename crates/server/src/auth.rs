@@ -78,7 +78,7 @@ pub fn attempted_action(parts: &Parts) -> String {
 }
 
 /// The bearer token of a request, if any.
-fn bearer(parts: &Parts) -> Option<&str> {
+pub(crate) fn bearer(parts: &Parts) -> Option<&str> {
     parts
         .headers
         .get(header::AUTHORIZATION)

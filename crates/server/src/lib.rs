@@ -99,6 +99,8 @@ pub struct AppState {
     pub access: std::sync::Arc<ena_access::DecisionPoint>,
     /// Mina ombud: the representation register.
     pub representation: std::sync::Arc<ena_representation::Representation>,
+    /// Adressregister.
+    pub addresses: std::sync::Arc<ena_addresses::Addresses>,
 }
 
 /// What login needs.
@@ -214,7 +216,8 @@ impl AppState {
             m["jwks"] = tokens.jwks();
             m
         };
-        let federation = ena_federation::TrustAnchor::open(store.clone(), anchor_config, data_dir).await?;
+        let federation =
+            std::sync::Arc::new(ena_federation::TrustAnchor::open(store.clone(), anchor_config, data_dir).await?);
         let access = std::sync::Arc::new(ena_access::DecisionPoint::open(store.clone()).await?);
         let mut representation = ena_representation::Representation::new(
             store.clone(),
@@ -226,6 +229,7 @@ impl AppState {
         if let Some(url) = &config.notice_webhook {
             representation = representation.with_hook(std::sync::Arc::new(webhook::Webhook::new(url, &base)));
         }
+        let addresses = ena_addresses::Addresses::new(store.clone(), access.clone(), federation.clone());
         let openapi = axum::body::Bytes::from(serde_json::to_vec(&openapi::document()).unwrap_or_default());
         Ok(AppState {
             plans: ena_plan::Plans::new(store.clone()),
@@ -241,7 +245,8 @@ impl AppState {
             tokens: std::sync::Arc::new(tokens),
             access,
             representation: std::sync::Arc::new(representation),
-            federation: std::sync::Arc::new(federation),
+            federation,
+            addresses: std::sync::Arc::new(addresses),
         })
     }
 }
@@ -305,6 +310,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::identity::router())
         .merge(routes::access::router())
         .merge(routes::representation::router())
+        .merge(routes::addresses::router())
         .route_layer(middleware::from_fn(trace::tag_route))
         .layer(DefaultBodyLimit::max(state.config.body_limit))
         .layer(RequestBodyLimitLayer::new(state.config.body_limit))

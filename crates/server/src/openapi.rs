@@ -110,6 +110,15 @@ pub struct InvalidParameter {
         crate::routes::representation::request,
         crate::routes::representation::step,
         crate::routes::representation::notices,
+        crate::routes::addresses::api_info,
+        crate::routes::addresses::list_types,
+        crate::routes::addresses::put_type,
+        crate::routes::addresses::get_type,
+        crate::routes::addresses::put_address,
+        crate::routes::addresses::get_address,
+        crate::routes::addresses::delete_address,
+        crate::routes::addresses::lookup,
+        crate::routes::addresses::changes,
         crate::routes::access::configuration,
         crate::routes::access::evaluation,
         crate::routes::access::evaluations,
@@ -140,6 +149,7 @@ pub struct InvalidParameter {
         (name = "identity", description = "Identitet: API tokens for member systems, employee credentials, the built-in test eID provider (TEST ONLY); portal login is at /login"),
         (name = "access", description = "Auktorisation: the decision point (AuthZEN) and its policies"),
         (name = "representation", description = "Mina ombud: who may represent whom"),
+        (name = "addresses", description = "Adressregister: digital addresses, the message types they accept, their encryption keys, and the change feed"),
         (name = "system", description = "Liveness, readiness, metrics and this document"),
     )
 )]
@@ -170,6 +180,14 @@ impl utoipa::Modify for SecuritySchemes {
                     .description(Some("An access token from POST /identity/v1/token (certificate-bound ones only over the node listener with the same certificate)"))
                     .build(),
             ),
+        );
+        components.add_security_scheme(
+            "nodeCertificate",
+            SecurityScheme::MutualTls {
+                description: Some("A member node's federation TLS certificate, on the node listener".into()),
+                deprecated: None,
+                extensions: None,
+            },
         );
     }
 }
@@ -278,6 +296,15 @@ fn success_example(operation_id: &str) -> Option<Value> {
             json!({ "keys": [{ "kty": "EC", "crv": "P-256", "kid": "Vn0QhS3n3gmH4b8p0Jc0u8b0G3Jw2d5x9qVq1vXnYw8", "alg": "ES256", "use": "sig",
             "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0" }] })
         }
+        "addressesApiInfo" => serde_json::to_value(apis::ADDRESSES_API.info()).ok()?,
+        "listMessageTypes" => json!({ "items": [message_type_example()], "page": 1, "limit": 20, "hasMore": false }),
+        "putMessageType" | "getMessageType" => message_type_example(),
+        "putAddress" | "getAddress" => address_example(),
+        "lookupAddresses" => json!({ "items": [address_example()], "page": 1, "limit": 20, "hasMore": false }),
+        "addressChanges" => json!({
+            "items": [{ "seq": 41, "address": "162120000142:socialtjanst", "change": "updated", "revision": 3, "at": "2026-11-29T10:00:00Z" }],
+            "next": 41, "hasMore": false
+        }),
         "accessApiInfo" => serde_json::to_value(apis::ACCESS_API.info()).ok()?,
         "representationApiInfo" => serde_json::to_value(apis::REPRESENTATION_API.info()).ok()?,
         "listPackages" => ena_representation::catalog_json(&ena_representation::catalog::Catalog::shipped()),
@@ -724,6 +751,20 @@ pub fn document() -> Value {
                         }
                         "grantMandate" | "checkGrant" | "requestMandate" => grant_example(),
                         "mandateStep" => json!({}),
+                        "putMessageType" => {
+                            let mut t = message_type_example();
+                            t.as_object_mut().map(|o| {
+                                for k in ["id", "version", "owner", "createdAt"] {
+                                    o.remove(k);
+                                }
+                            });
+                            t
+                        }
+                        "putAddress" => json!({
+                            "kind": "function", "name": "Exempelkommunen, socialtjänsten", "node": EXAMPLE_MEMBER,
+                            "capabilities": [{ "messageType": "se.kommun.orosanmalan", "versions": ["1.0"] }],
+                            "encryptionKeys": [{ "kty": "OKP", "crv": "X25519", "x": "hSDwCYkwp1R0i33ctD73Wg2_Og0mOBr066SpjqqbTmo", "kid": "2026-11" }]
+                        }),
                         "evaluateAccessBatch" => {
                             let mut b = access_request_example();
                             b["evaluations"] = json!([{}, { "context": { "packages": [], "self": false } }]);
@@ -826,4 +867,24 @@ mod tests {
             assert_eq!(tag["x-api-status"], info["apiStatus"]);
         }
     }
+}
+
+fn message_type_example() -> Value {
+    json!({
+        "id": "se.kommun.orosanmalan", "version": "1.0", "title": "Orosanmälan", "owner": "162120000142",
+        "schema": { "$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object", "required": ["child", "concern"],
+            "properties": { "child": { "type": "string", "pattern": "^[0-9]{12}$" }, "concern": { "type": "string" } } },
+        "classification": { "confidentiality": 3, "integrity": 2, "availability": 1 },
+        "createdAt": "2026-11-29T08:00:00Z"
+    })
+}
+
+fn address_example() -> Value {
+    json!({
+        "address": "162120000142:socialtjanst", "kind": "function", "identifier": "162120000142", "function": "socialtjanst",
+        "organisation": "162120000142", "name": "Exempelkommunen, socialtjänsten", "node": EXAMPLE_MEMBER,
+        "capabilities": [{ "messageType": "se.kommun.orosanmalan", "versions": ["1.0"] }],
+        "encryptionKeys": [{ "kty": "OKP", "crv": "X25519", "x": "hSDwCYkwp1R0i33ctD73Wg2_Og0mOBr066SpjqqbTmo", "kid": "2026-11" }],
+        "status": "active", "revision": 3, "updatedAt": "2026-11-29T10:00:00Z"
+    })
 }

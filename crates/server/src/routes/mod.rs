@@ -2,6 +2,7 @@
 //! function and maps the result.
 
 pub mod access;
+pub mod addresses;
 pub mod audit;
 pub mod docs;
 pub mod federation;
