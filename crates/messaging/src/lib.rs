@@ -1,0 +1,661 @@
+//! Meddelandehantering on a member node: what it takes to send a message (resolve the address, check
+//! the payload against the type's schema, build and sign the envelope, encrypt the payload to the
+//! recipient, store it durably in the outbox), to deliver it (with retries, backoff and expiry; a verified
+//! receipt ends it), and to receive one (the sender is a member, the signature is the sender node's, the
+//! payload opens and fits the schema, a repeat changes nothing; the receipt event goes to this node's
+//! log and the signed receipt carries its inclusion proof).
+//!
+//! HTTP is not here: the node gives this block a [`Directory`] (addresses, schemas and other nodes' keys,
+//! from the central services) and a [`Transport`] (the mTLS call to another node).
+
+pub mod envelope;
+pub mod jws;
+pub mod keys;
+pub mod receipt;
+pub mod repo;
+pub mod seal;
+#[cfg(test)]
+mod tests;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use ena_addresses::{Address, Schema};
+use ena_audit::event::{ObjectRef, Result as AuditResult};
+use ena_audit::{AuditLog, Context};
+use ena_core::FieldError;
+use ena_store::Store;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::envelope::{Encryption, Envelope, sha256_b64};
+use crate::keys::{EncryptionKey, SigningKey};
+use crate::receipt::{LogProof, Receipt};
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Default and longest time a message may wait for delivery.
+pub const DEFAULT_TTL_SECS: i64 = 7 * 86_400;
+pub const MAX_TTL_SECS: i64 = 30 * 86_400;
+/// Largest structured payload (bytes of JSON); attachments are for more.
+pub const MAX_PAYLOAD: usize = 4 * 1024 * 1024;
+/// How long a claimed delivery may take before another attempt may start.
+const LEASE_SECS: i64 = 60;
+
+/// What a node knows of another node: its message signing keys, its log's verifier key, its inbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerNode {
+    pub entity_id: String,
+    pub jwks: Value,
+    pub log_key: String,
+    pub inbox: String,
+}
+
+/// The central services, as a node sees them.
+pub trait Directory: Send + Sync {
+    /// The address (current; cached by the implementation).
+    fn address<'a>(&'a self, address: &'a str) -> BoxFuture<'a, Result<Address, String>>;
+    /// The compiled schema of a message type version.
+    fn schema<'a>(&'a self, message_type: &'a str, version: &'a str) -> BoxFuture<'a, Result<Schema, String>>;
+    /// A member node in good standing, from its resolved federation metadata; an error if it is not one.
+    fn node<'a>(&'a self, entity_id: &'a str) -> BoxFuture<'a, Result<PeerNode, String>>;
+}
+
+/// What a delivery attempt to another node's inbox came to.
+#[derive(Debug)]
+pub enum Delivery {
+    /// The signed receipt.
+    Receipt(String),
+    /// Refused for good (a problem answer): the reason.
+    Refused(String),
+    /// Try again later: the reason.
+    Retry(String),
+}
+
+/// The call to another node's inbox.
+pub trait Transport: Send + Sync {
+    fn deliver<'a>(&'a self, inbox: &'a str, wire: &'a Wire) -> BoxFuture<'a, Delivery>;
+}
+
+/// What travels from node to node: the signed envelope and the encrypted payload.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Wire {
+    /// Compact JWS (EdDSA, typ ena-envelope+jws).
+    pub envelope: String,
+    /// base64url ciphertext (HPKE).
+    pub ciphertext: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MsgError {
+    #[error("{}", .0.iter().map(|e| format!("{}: {}", e.property, e.reason)).collect::<Vec<_>>().join("; "))]
+    Invalid(Vec<FieldError>),
+    /// A delivery refused (wrong signer, tampered, not a member, …): the reason; logged.
+    #[error("{0}")]
+    Refused(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<sqlx::Error> for MsgError {
+    fn from(e: sqlx::Error) -> MsgError {
+        MsgError::Internal(e.to_string())
+    }
+}
+
+fn invalid(field: &str, value: impl ToString, reason: impl Into<String>) -> MsgError {
+    MsgError::Invalid(vec![FieldError::new(field, value, reason)])
+}
+
+/// A message to send (`POST /messages/v1/outbox`).
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OutgoingInput {
+    /// The recipient's address.
+    #[schema(example = "212000-0142:socialtjanst")]
+    pub recipient: String,
+    #[schema(example = "se.kommun.orosanmalan")]
+    pub message_type: String,
+    #[schema(example = "1.0")]
+    pub version: String,
+    /// The structured payload; checked against the type's schema before anything is sent.
+    #[schema(value_type = Object)]
+    pub payload: Value,
+    /// Groups messages of one exchange; a new one is made if absent.
+    #[serde(default)]
+    pub conversation_id: Option<String>,
+    #[serde(default)]
+    pub case_id: Option<String>,
+    /// Seconds the message may wait for delivery (default 7 days, at most 30).
+    #[serde(default)]
+    pub ttl_seconds: Option<i64>,
+}
+
+/// A message in the outbox, as its sender sees it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Outgoing {
+    pub id: String,
+    pub recipient: String,
+    pub recipient_node: String,
+    pub message_type: String,
+    pub version: String,
+    pub conversation_id: String,
+    /// queued, sent, delivered, failed or expired.
+    pub status: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    /// The recipient's signed receipt (verified before it was stored).
+    pub receipt: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// A received message, as the recipient's systems see it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Incoming {
+    pub id: String,
+    pub sender: String,
+    pub sender_node: String,
+    pub recipient: String,
+    pub message_type: String,
+    pub version: String,
+    pub conversation_id: String,
+    pub case_id: Option<String>,
+    #[schema(value_type = Object)]
+    pub payload: Value,
+    /// The signed envelope as received.
+    pub envelope: String,
+    /// The receipt this node gave.
+    pub receipt: String,
+    pub received_at: String,
+    pub acked_at: Option<String>,
+}
+
+/// This node: who it is and its keys.
+#[derive(Debug)]
+pub struct NodeIdentity {
+    pub entity_id: String,
+    /// The address messages from this node are sent as (its organisation).
+    pub address: String,
+    pub signing: SigningKey,
+    pub encryption: EncryptionKey,
+}
+
+/// The messaging service of one node.
+pub struct Messaging {
+    store: Store,
+    audit: AuditLog,
+    me: Arc<NodeIdentity>,
+    directory: Arc<dyn Directory>,
+}
+
+impl std::fmt::Debug for Messaging {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Messaging").field("node", &self.me.entity_id).finish()
+    }
+}
+
+pub fn now() -> i64 {
+    OffsetDateTime::now_utc().unix_timestamp()
+}
+
+fn rfc3339(t: i64) -> String {
+    OffsetDateTime::from_unix_timestamp(t).ok().and_then(|t| t.format(&Rfc3339).ok()).unwrap_or_default()
+}
+
+fn parse_time(s: &str) -> Option<i64> {
+    OffsetDateTime::parse(s, &Rfc3339).ok().map(OffsetDateTime::unix_timestamp)
+}
+
+/// Retry delay after `attempts` failed attempts: exponential from 1 s, capped at 10 minutes, with up to
+/// 50 % random jitter so that many messages to one recovering node do not all return at once.
+pub fn backoff(attempts: i64) -> i64 {
+    let base = 1_i64 << attempts.clamp(0, 10) as u32;
+    let base = base.min(600);
+    base + rand::random_range(0..=base / 2)
+}
+
+impl Messaging {
+    pub fn new(store: Store, audit: AuditLog, me: Arc<NodeIdentity>, directory: Arc<dyn Directory>) -> Messaging {
+        Messaging { store, audit, me, directory }
+    }
+
+    pub fn identity(&self) -> &NodeIdentity {
+        &self.me
+    }
+
+    pub fn audit(&self) -> &AuditLog {
+        &self.audit
+    }
+
+    /// Validate, seal, sign and queue a message. Nothing is stored unless all of it holds.
+    pub async fn submit(&self, ctx: &Context, input: OutgoingInput) -> Result<Outgoing, MsgError> {
+        let result = self.build(input).await;
+        let (event_result, reason, object) = match &result {
+            Ok(row) => (AuditResult::Allowed, None, row.id.clone()),
+            Err(MsgError::Internal(_)) => return result.map(to_outgoing),
+            Err(e) => (AuditResult::Denied, Some(e.to_string()), String::new()),
+        };
+        if let Ok(row) = &result {
+            repo::insert_out(&self.store, row).await?;
+        }
+        let object = (!object.is_empty()).then(|| ObjectRef { kind: "message".into(), id: object });
+        let event = ctx.event("messages.queued", object, event_result, reason);
+        self.audit.append(vec![event]).await.map_err(|e| MsgError::Internal(e.to_string()))?;
+        result.map(to_outgoing)
+    }
+
+    async fn build(&self, input: OutgoingInput) -> Result<repo::OutRow, MsgError> {
+        let recipient = ena_addresses::canonical(&input.recipient)
+            .map_err(|e| MsgError::Invalid(vec![FieldError { property: "recipient".into(), ..e }]))?;
+        let ttl = input.ttl_seconds.unwrap_or(DEFAULT_TTL_SECS);
+        if !(1..=MAX_TTL_SECS).contains(&ttl) {
+            return Err(invalid("ttlSeconds", ttl, format!("from 1 to {MAX_TTL_SECS}")));
+        }
+        for (field, v) in [("conversationId", &input.conversation_id), ("caseId", &input.case_id)] {
+            if v.as_ref().is_some_and(|v| v.is_empty() || v.len() > 200) {
+                return Err(invalid(field, v.as_deref().unwrap_or_default(), "1–200 characters"));
+            }
+        }
+        let address = self.directory.address(&recipient).await.map_err(|why| invalid("recipient", &recipient, why))?;
+        let at = now();
+        address
+            .accepts(&input.message_type, &input.version, at)
+            .map_err(|why| invalid("messageType", &input.message_type, why))?;
+        let schema = self
+            .directory
+            .schema(&input.message_type, &input.version)
+            .await
+            .map_err(|why| invalid("version", &input.version, why))?;
+        schema.check(&input.payload, "payload").map_err(MsgError::Invalid)?;
+        let plaintext = serde_json::to_vec(&input.payload).map_err(|e| MsgError::Internal(e.to_string()))?;
+        if plaintext.len() > MAX_PAYLOAD {
+            return Err(invalid("payload", plaintext.len(), format!("at most {MAX_PAYLOAD} bytes of JSON")));
+        }
+        let key = address
+            .encryption_keys
+            .first()
+            .ok_or_else(|| invalid("recipient", &recipient, "the address has no encryption key"))?;
+        let public = URL_SAFE_NO_PAD
+            .decode(&key.x)
+            .map_err(|_| invalid("recipient", &recipient, "the address's key is malformed"))?;
+        let id = uuid::Uuid::now_v7().to_string();
+        let (enc, ciphertext) =
+            seal::seal(&public, &id, &plaintext).map_err(|e| invalid("recipient", &recipient, e.to_string()))?;
+        let envelope = Envelope {
+            id: id.clone(),
+            sender: self.me.address.clone(),
+            sender_node: self.me.entity_id.clone(),
+            recipient: recipient.clone(),
+            recipient_node: address.node.clone(),
+            message_type: input.message_type.clone(),
+            version: input.version.clone(),
+            conversation_id: input.conversation_id.unwrap_or_else(|| uuid::Uuid::now_v7().to_string()),
+            case_id: input.case_id,
+            created: rfc3339(at),
+            expires: rfc3339(at + ttl),
+            encryption: Encryption {
+                suite: seal::SUITE.into(),
+                kid: key.kid.clone(),
+                enc: URL_SAFE_NO_PAD.encode(enc),
+            },
+            ciphertext_sha256: sha256_b64(&ciphertext),
+            ciphertext_length: ciphertext.len() as u64,
+        };
+        let stamp = rfc3339(at);
+        Ok(repo::OutRow {
+            id,
+            recipient,
+            recipient_node: address.node,
+            message_type: input.message_type,
+            version: input.version,
+            conversation_id: envelope.conversation_id.clone(),
+            envelope: envelope.sign(&self.me.signing),
+            ciphertext,
+            status: "queued".into(),
+            attempts: 0,
+            next_attempt_at: at,
+            expires_at: at + ttl,
+            last_error: None,
+            receipt: None,
+            created_at: stamp.clone(),
+            updated_at: stamp,
+        })
+    }
+
+    pub async fn outgoing(&self, id: &str) -> Result<Outgoing, MsgError> {
+        repo::out(&self.store, id)
+            .await?
+            .map(to_outgoing)
+            .ok_or_else(|| MsgError::NotFound(format!("no message {id} in the outbox")))
+    }
+
+    pub async fn outbox(&self, status: Option<&str>, limit: u32, offset: u64) -> Result<Vec<Outgoing>, MsgError> {
+        Ok(repo::outs(&self.store, status, limit, offset).await?.into_iter().map(to_outgoing).collect())
+    }
+
+    /// Messages per status.
+    pub async fn counts(&self) -> Result<Vec<(String, i64)>, MsgError> {
+        Ok(repo::counts(&self.store).await?)
+    }
+
+    /// One round of delivery: claim up to `limit` due messages and try each (at most `parallel` at once).
+    /// Returns how many were claimed.
+    pub async fn deliver_due(&self, transport: &dyn Transport, limit: u32, parallel: usize) -> Result<usize, MsgError> {
+        let at = now();
+        let rows = repo::claim_due(&self.store, at, at + LEASE_SECS, limit).await?;
+        let n = rows.len();
+        let mut pending = rows.into_iter();
+        let mut running = Vec::new();
+        loop {
+            while running.len() < parallel.max(1) {
+                let Some(row) = pending.next() else { break };
+                running.push(Box::pin(self.attempt(transport, row)));
+            }
+            if running.is_empty() {
+                break;
+            }
+            let (result, _, rest) = futures_select_all(running).await;
+            running = rest;
+            result?;
+        }
+        Ok(n)
+    }
+
+    async fn attempt(&self, transport: &dyn Transport, row: repo::OutRow) -> Result<(), MsgError> {
+        let at = now();
+        let stamp = rfc3339(at);
+        if row.expires_at <= at {
+            repo::settle(&self.store, &row.id, "expired", at, Some("expired before delivery"), None, &stamp).await?;
+            return self
+                .log_outcome(&row.id, "messages.expired", AuditResult::Failed, Some("expired before delivery".into()))
+                .await;
+        }
+        let peer = match self.directory.node(&row.recipient_node).await {
+            Ok(p) => p,
+            Err(why) => return self.retry_or_fail(&row, &format!("recipient node: {why}"), at).await,
+        };
+        let wire = Wire { envelope: row.envelope.clone(), ciphertext: URL_SAFE_NO_PAD.encode(&row.ciphertext) };
+        match transport.deliver(&peer.inbox, &wire).await {
+            Delivery::Receipt(token) => match self.check_receipt(&row, &peer, &token) {
+                Ok(()) => {
+                    repo::settle(&self.store, &row.id, "delivered", at, None, Some(&token), &stamp).await?;
+                    self.log_outcome(&row.id, "messages.delivered", AuditResult::Allowed, None).await
+                }
+                Err(why) => self.retry_or_fail(&row, &format!("receipt refused: {why}"), at).await,
+            },
+            Delivery::Refused(why) => {
+                repo::settle(&self.store, &row.id, "failed", at, Some(&why), None, &stamp).await?;
+                self.log_outcome(&row.id, "messages.failed", AuditResult::Failed, Some(why)).await
+            }
+            Delivery::Retry(why) => self.retry_or_fail(&row, &why, at).await,
+        }
+    }
+
+    fn check_receipt(&self, row: &repo::OutRow, peer: &PeerNode, token: &str) -> Result<(), String> {
+        let r = Receipt::verify(token, &peer.jwks, &peer.log_key).map_err(|e| e.to_string())?;
+        let ok = r.message_id == row.id
+            && r.envelope_sha256 == sha256_b64(row.envelope.as_bytes())
+            && r.ciphertext_sha256 == sha256_b64(&row.ciphertext)
+            && r.recipient_node == row.recipient_node;
+        if ok { Ok(()) } else { Err("it does not describe what was sent".into()) }
+    }
+
+    async fn retry_or_fail(&self, row: &repo::OutRow, why: &str, at: i64) -> Result<(), MsgError> {
+        let next = at + backoff(row.attempts);
+        let stamp = rfc3339(at);
+        if next >= row.expires_at {
+            repo::settle(&self.store, &row.id, "expired", at, Some(why), None, &stamp).await?;
+            return self.log_outcome(&row.id, "messages.expired", AuditResult::Failed, Some(why.to_owned())).await;
+        }
+        tracing::info!(message = %row.id, attempts = row.attempts, retry_in = next - at, reason = %why, "delivery will be retried");
+        Ok(repo::settle(&self.store, &row.id, "queued", next, Some(why), None, &stamp).await?)
+    }
+
+    async fn log_outcome(
+        &self,
+        id: &str,
+        action: &str,
+        result: AuditResult,
+        reason: Option<String>,
+    ) -> Result<(), MsgError> {
+        let event = Context::system(&self.me.entity_id).event(
+            action,
+            Some(ObjectRef { kind: "message".into(), id: id.into() }),
+            result,
+            reason,
+        );
+        self.audit.append(vec![event]).await.map_err(|e| MsgError::Internal(e.to_string()))?;
+        Ok(())
+    }
+
+    /// Receive a delivery from the node `peer` (proven by its TLS certificate). Returns the signed
+    /// receipt — the same one again for a repeated delivery.
+    pub async fn receive(&self, peer: &str, wire: &Wire) -> Result<String, MsgError> {
+        match self.accept(peer, wire).await {
+            Ok(receipt) => Ok(receipt),
+            Err(MsgError::Internal(e)) => Err(MsgError::Internal(e)),
+            Err(e) => {
+                let id = Envelope::peek(&wire.envelope).map(|e| e.id).unwrap_or_default();
+                let ctx = Context::system(peer);
+                let object = (!id.is_empty()).then(|| ObjectRef { kind: "message".into(), id });
+                let event = ctx.event("messages.refused", object, AuditResult::Denied, Some(e.to_string()));
+                self.audit.append(vec![event]).await.map_err(|e| MsgError::Internal(e.to_string()))?;
+                Err(e)
+            }
+        }
+    }
+
+    async fn accept(&self, peer: &str, wire: &Wire) -> Result<String, MsgError> {
+        let refused = |why: String| MsgError::Refused(why);
+        let claimed = Envelope::peek(&wire.envelope).map_err(|e| refused(format!("envelope: {e}")))?;
+        if claimed.sender_node != peer {
+            return Err(refused(format!(
+                "the envelope names {} as sender node but the connection is {peer}",
+                claimed.sender_node
+            )));
+        }
+        let sender = self.directory.node(peer).await.map_err(|why| refused(format!("sender node: {why}")))?;
+        let envelope =
+            Envelope::verify(&wire.envelope, &sender.jwks).map_err(|e| refused(format!("envelope signature: {e}")))?;
+        if envelope.recipient_node != self.me.entity_id {
+            return Err(refused(format!("the message is for {}, not this node", envelope.recipient_node)));
+        }
+        // A repeat: the same receipt, nothing else happens (exactly-once effect).
+        if let Some(stored) = repo::inbound(&self.store, &envelope.id).await? {
+            if stored.envelope != wire.envelope {
+                return Err(refused(format!("message id {} was already received with another envelope", envelope.id)));
+            }
+            return Ok(stored.receipt);
+        }
+        let at = now();
+        if parse_time(&envelope.expires).is_none_or(|e| e <= at) {
+            return Err(refused("the message has expired".into()));
+        }
+        let ciphertext =
+            URL_SAFE_NO_PAD.decode(&wire.ciphertext).map_err(|_| refused("ciphertext: not base64url".into()))?;
+        if sha256_b64(&ciphertext) != envelope.ciphertext_sha256
+            || ciphertext.len() as u64 != envelope.ciphertext_length
+        {
+            return Err(refused("the ciphertext is not the one the envelope was signed for".into()));
+        }
+        if envelope.encryption.suite != seal::SUITE || envelope.encryption.kid != self.me.encryption.kid() {
+            return Err(refused("encrypted with another suite or key than this node's".into()));
+        }
+        let enc = URL_SAFE_NO_PAD
+            .decode(&envelope.encryption.enc)
+            .map_err(|_| refused("encryption.enc: not base64url".into()))?;
+        let plaintext =
+            seal::open(&self.me.encryption, &enc, &envelope.id, &ciphertext).map_err(|e| refused(e.to_string()))?;
+        let payload: Value =
+            serde_json::from_slice(&plaintext).map_err(|_| refused("the payload is not JSON".into()))?;
+        let schema = self
+            .directory
+            .schema(&envelope.message_type, &envelope.version)
+            .await
+            .map_err(|why| refused(format!("message type: {why}")))?;
+        if let Err(errors) = schema.check(&payload, "payload") {
+            let list = errors.iter().map(|e| format!("{}: {}", e.property, e.reason)).collect::<Vec<_>>().join("; ");
+            return Err(refused(format!("the payload does not fit the schema: {list}")));
+        }
+
+        // Log the receipt event first: the receipt carries its place in the log.
+        let mut event = Context::system(peer).event(
+            "messages.received",
+            Some(ObjectRef { kind: "message".into(), id: envelope.id.clone() }),
+            AuditResult::Allowed,
+            None,
+        );
+        event.details = Some(
+            [
+                ("envelopeSha256", sha256_b64(wire.envelope.as_bytes())),
+                ("ciphertextSha256", envelope.ciphertext_sha256.clone()),
+                ("payloadSha256", sha256_b64(&plaintext)),
+                ("sender", envelope.sender.clone()),
+                ("recipient", envelope.recipient.clone()),
+                ("messageType", envelope.message_type.clone()),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect(),
+        );
+        let appended = self.audit.append(vec![event]).await.map_err(|e| MsgError::Internal(e.to_string()))?;
+        let index = appended.first_index;
+        let entry = self.audit.entry(index).await.map_err(|e| MsgError::Internal(e.to_string()))?;
+        let proof = self
+            .audit
+            .inclusion_proof(index, appended.tree_size)
+            .await
+            .map_err(|e| MsgError::Internal(e.to_string()))?;
+        let receipt = Receipt {
+            message_id: envelope.id.clone(),
+            sender_node: envelope.sender_node.clone(),
+            recipient_node: self.me.entity_id.clone(),
+            envelope_sha256: sha256_b64(wire.envelope.as_bytes()),
+            ciphertext_sha256: envelope.ciphertext_sha256.clone(),
+            payload_sha256: sha256_b64(&plaintext),
+            received_at: rfc3339(at),
+            log: LogProof {
+                index,
+                tree_size: appended.tree_size,
+                leaf: STANDARD.encode(&entry.data),
+                checkpoint: appended.checkpoint.clone(),
+                inclusion_proof: proof.iter().map(|h| STANDARD.encode(h)).collect(),
+            },
+        }
+        .sign(&self.me.signing);
+        let row = repo::InRow {
+            id: envelope.id.clone(),
+            sender: envelope.sender,
+            sender_node: envelope.sender_node,
+            recipient: envelope.recipient,
+            message_type: envelope.message_type,
+            version: envelope.version,
+            conversation_id: envelope.conversation_id,
+            case_id: envelope.case_id,
+            envelope: wire.envelope.clone(),
+            payload: String::from_utf8_lossy(&plaintext).into_owned(),
+            receipt: receipt.clone(),
+            received_at: rfc3339(at),
+            acked_at: None,
+            seq: OffsetDateTime::now_utc().unix_timestamp_nanos() as i64 / 1000,
+        };
+        if !repo::insert_in(&self.store, &row).await? {
+            // Two deliveries of one message raced; the first one's receipt stands.
+            let stored =
+                repo::inbound(&self.store, &row.id).await?.ok_or_else(|| MsgError::Internal("inbox race".into()))?;
+            return Ok(stored.receipt);
+        }
+        Ok(receipt)
+    }
+
+    pub async fn incoming(&self, id: &str) -> Result<Incoming, MsgError> {
+        repo::inbound(&self.store, id)
+            .await?
+            .map(to_incoming)
+            .ok_or_else(|| MsgError::NotFound(format!("no message {id} in the inbox")))
+    }
+
+    pub async fn inbox(&self, all: bool, limit: u32, offset: u64) -> Result<Vec<Incoming>, MsgError> {
+        Ok(repo::inbox(&self.store, all, limit, offset).await?.into_iter().map(to_incoming).collect())
+    }
+
+    /// The local system has taken the message (idempotent).
+    pub async fn ack(&self, ctx: &Context, id: &str) -> Result<(), MsgError> {
+        if !repo::ack(&self.store, id, &rfc3339(now())).await? {
+            return Err(MsgError::NotFound(format!("no message {id} in the inbox")));
+        }
+        let event = ctx.event(
+            "messages.acknowledged",
+            Some(ObjectRef { kind: "message".into(), id: id.into() }),
+            AuditResult::Allowed,
+            None,
+        );
+        self.audit.append(vec![event]).await.map_err(|e| MsgError::Internal(e.to_string()))?;
+        Ok(())
+    }
+
+    pub async fn inbox_count(&self) -> Result<i64, MsgError> {
+        Ok(repo::inbox_count(&self.store).await?)
+    }
+}
+
+/// Wait for the first of `futures` to finish: (its output, its index, the others).
+async fn futures_select_all<F: Future + Unpin>(mut futures: Vec<F>) -> (F::Output, usize, Vec<F>) {
+    let (out, i) = std::future::poll_fn(|cx| {
+        for (i, f) in futures.iter_mut().enumerate() {
+            if let std::task::Poll::Ready(out) = Pin::new(f).poll(cx) {
+                return std::task::Poll::Ready((out, i));
+            }
+        }
+        std::task::Poll::Pending
+    })
+    .await;
+    drop(futures.swap_remove(i));
+    (out, i, futures)
+}
+
+fn to_outgoing(r: repo::OutRow) -> Outgoing {
+    Outgoing {
+        id: r.id,
+        recipient: r.recipient,
+        recipient_node: r.recipient_node,
+        message_type: r.message_type,
+        version: r.version,
+        conversation_id: r.conversation_id,
+        status: r.status,
+        attempts: r.attempts,
+        last_error: r.last_error,
+        receipt: r.receipt,
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+    }
+}
+
+fn to_incoming(r: repo::InRow) -> Incoming {
+    Incoming {
+        payload: serde_json::from_str(&r.payload).unwrap_or(Value::Null),
+        id: r.id,
+        sender: r.sender,
+        sender_node: r.sender_node,
+        recipient: r.recipient,
+        message_type: r.message_type,
+        version: r.version,
+        conversation_id: r.conversation_id,
+        case_id: r.case_id,
+        envelope: r.envelope,
+        receipt: r.receipt,
+        received_at: r.received_at,
+        acked_at: r.acked_at,
+    }
+}

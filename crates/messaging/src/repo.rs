@@ -1,0 +1,149 @@
+//! SQL of the outbox and the inbox (both dialects).
+
+use ena_store::{Store, with_pool};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OutRow {
+    pub id: String,
+    pub recipient: String,
+    pub recipient_node: String,
+    pub message_type: String,
+    pub version: String,
+    pub conversation_id: String,
+    pub envelope: String,
+    pub ciphertext: Vec<u8>,
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at: i64,
+    pub expires_at: i64,
+    pub last_error: Option<String>,
+    pub receipt: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+const OUT_COLUMNS: &str = "id, recipient, recipient_node, message_type, version, conversation_id, envelope, ciphertext, status, \
+     attempts, next_attempt_at, expires_at, last_error, receipt, created_at, updated_at";
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct InRow {
+    pub id: String,
+    pub sender: String,
+    pub sender_node: String,
+    pub recipient: String,
+    pub message_type: String,
+    pub version: String,
+    pub conversation_id: String,
+    pub case_id: Option<String>,
+    pub envelope: String,
+    pub payload: String,
+    pub receipt: String,
+    pub received_at: String,
+    pub acked_at: Option<String>,
+    pub seq: i64,
+}
+
+const IN_COLUMNS: &str = "id, sender, sender_node, recipient, message_type, version, conversation_id, case_id, envelope, payload, \
+     receipt, received_at, acked_at, seq";
+
+pub async fn insert_out(store: &Store, r: &OutRow) -> Result<(), sqlx::Error> {
+    let sql = format!(
+        "INSERT INTO msg_outbox ({OUT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+    );
+    with_pool!(store, pool => sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(&r.id).bind(&r.recipient).bind(&r.recipient_node).bind(&r.message_type).bind(&r.version)
+        .bind(&r.conversation_id).bind(&r.envelope).bind(&r.ciphertext).bind(&r.status).bind(r.attempts)
+        .bind(r.next_attempt_at).bind(r.expires_at).bind(&r.last_error).bind(&r.receipt).bind(&r.created_at).bind(&r.updated_at)
+        .execute(pool).await.map(|_| ()))
+}
+
+pub async fn out(store: &Store, id: &str) -> Result<Option<OutRow>, sqlx::Error> {
+    let sql = format!("SELECT {OUT_COLUMNS} FROM msg_outbox WHERE id = $1");
+    with_pool!(store, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await)
+}
+
+pub async fn outs(store: &Store, status: Option<&str>, limit: u32, offset: u64) -> Result<Vec<OutRow>, sqlx::Error> {
+    let sql =
+        format!("SELECT {OUT_COLUMNS} FROM msg_outbox WHERE ($1 = '' OR status = $1) ORDER BY id LIMIT $2 OFFSET $3");
+    with_pool!(store, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(status.unwrap_or_default())
+        .bind(i64::from(limit)).bind(offset as i64).fetch_all(pool).await)
+}
+
+/// Claim up to `limit` messages due at `now` (queued, or sent long enough ago that the attempt must have
+/// died with a crash): they become `sent` with the next attempt at `lease_until`, so a second worker or a
+/// restart does not send them at the same time.
+pub async fn claim_due(store: &Store, now: i64, lease_until: i64, limit: u32) -> Result<Vec<OutRow>, sqlx::Error> {
+    with_pool!(store, pool => {
+        let mut tx = pool.begin().await?;
+        let ids: Vec<(String,)> = sqlx::query_as(
+            "SELECT id FROM msg_outbox WHERE status IN ('queued', 'sent') AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $2")
+            .bind(now).bind(i64::from(limit)).fetch_all(&mut *tx).await?;
+        let mut rows = Vec::with_capacity(ids.len());
+        let sql = format!("UPDATE msg_outbox SET status = 'sent', next_attempt_at = $2, attempts = attempts + 1 \
+                           WHERE id = $1 AND status IN ('queued', 'sent') AND next_attempt_at <= $3 RETURNING {OUT_COLUMNS}");
+        for (id,) in ids {
+            let row: Option<OutRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(&id).bind(lease_until).bind(now)
+                .fetch_optional(&mut *tx).await?;
+            rows.extend(row);
+        }
+        tx.commit().await?;
+        Ok(rows)
+    })
+}
+
+/// Record the outcome of an attempt: `delivered` with the receipt, back to `queued` for a retry at
+/// `next`, or `failed` / `expired` for good.
+pub async fn settle(
+    store: &Store,
+    id: &str,
+    status: &str,
+    next: i64,
+    error: Option<&str>,
+    receipt: Option<&str>,
+    at: &str,
+) -> Result<(), sqlx::Error> {
+    with_pool!(store, pool => sqlx::query(
+        "UPDATE msg_outbox SET status = $2, next_attempt_at = $3, last_error = $4, receipt = COALESCE($5, receipt), updated_at = $6 WHERE id = $1")
+        .bind(id).bind(status).bind(next).bind(error).bind(receipt).bind(at).execute(pool).await.map(|_| ()))
+}
+
+pub async fn counts(store: &Store) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    with_pool!(store, pool => sqlx::query_as("SELECT status, COUNT(*) FROM msg_outbox GROUP BY status ORDER BY status").fetch_all(pool).await)
+}
+
+/// Store a received message; false if its id is already there (a repeated delivery).
+pub async fn insert_in(store: &Store, r: &InRow) -> Result<bool, sqlx::Error> {
+    let sql = format!(
+        "INSERT INTO msg_inbox ({IN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT (id) DO NOTHING"
+    );
+    let n = with_pool!(store, pool => sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(&r.id).bind(&r.sender).bind(&r.sender_node).bind(&r.recipient).bind(&r.message_type).bind(&r.version)
+        .bind(&r.conversation_id).bind(&r.case_id).bind(&r.envelope).bind(&r.payload).bind(&r.receipt)
+        .bind(&r.received_at).bind(&r.acked_at).bind(r.seq)
+        .execute(pool).await.map(|r| r.rows_affected()))?;
+    Ok(n == 1)
+}
+
+pub async fn inbound(store: &Store, id: &str) -> Result<Option<InRow>, sqlx::Error> {
+    let sql = format!("SELECT {IN_COLUMNS} FROM msg_inbox WHERE id = $1");
+    with_pool!(store, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await)
+}
+
+/// Received messages, oldest first; only unacknowledged ones unless `all`.
+pub async fn inbox(store: &Store, all: bool, limit: u32, offset: u64) -> Result<Vec<InRow>, sqlx::Error> {
+    let filter = if all { "" } else { "WHERE acked_at IS NULL" };
+    let sql = format!("SELECT {IN_COLUMNS} FROM msg_inbox {filter} ORDER BY seq, id LIMIT $1 OFFSET $2");
+    with_pool!(store, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(i64::from(limit)).bind(offset as i64).fetch_all(pool).await)
+}
+
+pub async fn ack(store: &Store, id: &str, at: &str) -> Result<bool, sqlx::Error> {
+    let n = with_pool!(store, pool => sqlx::query("UPDATE msg_inbox SET acked_at = COALESCE(acked_at, $2) WHERE id = $1")
+        .bind(id).bind(at).execute(pool).await.map(|r| r.rows_affected()))?;
+    Ok(n == 1)
+}
+
+pub async fn inbox_count(store: &Store) -> Result<i64, sqlx::Error> {
+    let (n,): (i64,) =
+        with_pool!(store, pool => sqlx::query_as("SELECT COUNT(*) FROM msg_inbox").fetch_one(pool).await)?;
+    Ok(n)
+}

@@ -1,0 +1,237 @@
+//! Two nodes in one process on both databases, joined by an in-process transport (the e2e tests run
+//! real node processes over mTLS): delivery with a verified receipt, repeats, retries, and each refusal
+//! logged with nothing stored.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use ena_addresses::{Address, Capability, EncryptionKey as AddressKey, Schema};
+use ena_audit::{AuditLog, Context, NoteSigner, RuleSet};
+use ena_store::testing::test_stores;
+use serde_json::json;
+
+use crate::*;
+
+const KOMMUN_NODE: &str = "https://kommun.example";
+const SKATT_NODE: &str = "https://skatt.example";
+
+#[derive(Default)]
+struct World {
+    nodes: Mutex<HashMap<String, PeerNode>>,
+    addresses: Mutex<HashMap<String, Address>>,
+    suspended: Mutex<Vec<String>>,
+}
+
+impl Directory for World {
+    fn address<'a>(&'a self, address: &'a str) -> BoxFuture<'a, Result<Address, String>> {
+        Box::pin(
+            async move { self.addresses.lock().unwrap().get(address).cloned().ok_or_else(|| "no such address".into()) },
+        )
+    }
+    fn schema<'a>(&'a self, message_type: &'a str, version: &'a str) -> BoxFuture<'a, Result<Schema, String>> {
+        Box::pin(async move {
+            if (message_type, version) != ("se.kommun.orosanmalan", "1.0") {
+                return Err("no such message type".into());
+            }
+            Schema::compile(
+                &json!({"type": "object", "required": ["child"], "properties": {"child": {"type": "string", "minLength": 12}}}),
+            )
+        })
+    }
+    fn node<'a>(&'a self, entity_id: &'a str) -> BoxFuture<'a, Result<PeerNode, String>> {
+        Box::pin(async move {
+            if self.suspended.lock().unwrap().iter().any(|s| s == entity_id) {
+                return Err("the member is suspended".into());
+            }
+            self.nodes.lock().unwrap().get(entity_id).cloned().ok_or_else(|| "not a member".into())
+        })
+    }
+}
+
+/// Delivers to the other node's `receive`, as the sender's certificate would identify it; can be told to
+/// fail the next `fail` attempts.
+struct Loopback {
+    to: Arc<Messaging>,
+    from: String,
+    fail: AtomicUsize,
+}
+
+impl Transport for Loopback {
+    fn deliver<'a>(&'a self, _inbox: &'a str, wire: &'a Wire) -> BoxFuture<'a, Delivery> {
+        Box::pin(async move {
+            if self.fail.load(Ordering::SeqCst) > 0 {
+                self.fail.fetch_sub(1, Ordering::SeqCst);
+                return Delivery::Retry("connection refused".into());
+            }
+            match self.to.receive(&self.from, wire).await {
+                Ok(r) => Delivery::Receipt(r),
+                Err(MsgError::Refused(why)) => Delivery::Refused(why),
+                Err(e) => Delivery::Retry(e.to_string()),
+            }
+        })
+    }
+}
+
+async fn node(store: &ena_store::Store, entity: &str, address: &str, world: &Arc<World>) -> Arc<Messaging> {
+    let signer = NoteSigner::ephemeral(&format!("{}/log", entity.trim_start_matches("https://"))).unwrap();
+    let log_key = signer.verifier_key();
+    let audit = AuditLog::open(store.clone(), signer, RuleSet::shipped()).await.unwrap();
+    let me = Arc::new(NodeIdentity {
+        entity_id: entity.into(),
+        address: address.into(),
+        signing: SigningKey::generate(),
+        encryption: EncryptionKey::generate(),
+    });
+    world.nodes.lock().unwrap().insert(
+        entity.into(),
+        PeerNode {
+            entity_id: entity.into(),
+            jwks: json!({"keys": [me.signing.public_jwk()]}),
+            log_key,
+            inbox: format!("{entity}/node/v1/inbox"),
+        },
+    );
+    let key: AddressKey = serde_json::from_value(me.encryption.public_jwk()).unwrap();
+    world.addresses.lock().unwrap().insert(
+        address.into(),
+        Address {
+            address: address.into(),
+            kind: "organisation".into(),
+            identifier: address.into(),
+            function: None,
+            organisation: address.into(),
+            name: entity.into(),
+            node: entity.into(),
+            capabilities: vec![Capability {
+                message_type: "se.kommun.orosanmalan".into(),
+                versions: vec!["1.0".into()],
+            }],
+            encryption_keys: vec![key],
+            status: "active".into(),
+            valid_from: None,
+            valid_to: None,
+            revision: 1,
+            updated_at: String::new(),
+        },
+    );
+    Arc::new(Messaging::new(store.clone(), audit, me, world.clone()))
+}
+
+fn message(payload: serde_json::Value) -> OutgoingInput {
+    OutgoingInput {
+        recipient: "2120000142".into(),
+        message_type: "se.kommun.orosanmalan".into(),
+        version: "1.0".into(),
+        payload,
+        conversation_id: None,
+        case_id: Some("KS-2026-17".into()),
+        ttl_seconds: None,
+    }
+}
+
+fn refusals(events: &[ena_audit::Entry], action: &str) -> usize {
+    events.iter().filter(|e| e.event.action == action).count()
+}
+
+#[tokio::test]
+async fn two_nodes_exchange_messages_with_receipts_on_both_databases() {
+    let stores = test_stores().await;
+    let more = test_stores().await;
+    for (a, b) in stores.into_iter().zip(more) {
+        let label = a.label.clone();
+        a.store.migrate().await.unwrap();
+        b.store.migrate().await.unwrap();
+        let world = Arc::new(World::default());
+        let skatt = node(&a.store, SKATT_NODE, "162021005448", &world).await;
+        let kommun = node(&b.store, KOMMUN_NODE, "162120000142", &world).await;
+        let transport = Loopback { to: kommun.clone(), from: SKATT_NODE.into(), fail: AtomicUsize::new(0) };
+        let ctx = Context::system("test-system");
+
+        // Schema rejection before sending: nothing queued, the field named.
+        let e = skatt.submit(&ctx, message(json!({"child": "2014"}))).await.unwrap_err();
+        assert!(matches!(&e, MsgError::Invalid(f) if f[0].property == "payload/child"), "{label}: {e:?}");
+        let e = skatt
+            .submit(&ctx, OutgoingInput { recipient: "2021005448x".into(), ..message(json!({})) })
+            .await
+            .unwrap_err();
+        assert!(matches!(&e, MsgError::Invalid(f) if f[0].property == "recipient"), "{label}: {e:?}");
+        let e = skatt.submit(&ctx, OutgoingInput { version: "2.0".into(), ..message(json!({})) }).await.unwrap_err();
+        assert!(matches!(&e, MsgError::Invalid(f) if f[0].property == "messageType"), "{label}: {e:?}");
+        assert!(skatt.outbox(None, 10, 0).await.unwrap().is_empty(), "{label}");
+
+        // Delivery after a failed attempt; the receipt verifies and is stored.
+        let sent = skatt.submit(&ctx, message(json!({"child": "201401012383"}))).await.unwrap();
+        assert_eq!(sent.status, "queued");
+        transport.fail.store(1, Ordering::SeqCst);
+        assert_eq!(skatt.deliver_due(&transport, 10, 4).await.unwrap(), 1);
+        let after = skatt.outgoing(&sent.id).await.unwrap();
+        assert_eq!((after.status.as_str(), after.attempts), ("queued", 1), "{label}: retried later");
+        // Make it due now instead of waiting for the backoff.
+        repo::settle(&a.store, &sent.id, "queued", 0, None, None, "").await.unwrap();
+        assert_eq!(skatt.deliver_due(&transport, 10, 4).await.unwrap(), 1);
+        let done = skatt.outgoing(&sent.id).await.unwrap();
+        assert_eq!(done.status, "delivered", "{label}: {done:?}");
+        let peer = world.nodes.lock().unwrap()[KOMMUN_NODE].clone();
+        let receipt = Receipt::verify(done.receipt.as_deref().unwrap(), &peer.jwks, &peer.log_key).unwrap();
+        assert_eq!(receipt.message_id, sent.id);
+        let got = kommun.inbox(false, 10, 0).await.unwrap();
+        assert_eq!(got.len(), 1, "{label}");
+        assert_eq!(got[0].payload, json!({"child": "201401012383"}));
+        assert_eq!((got[0].sender.as_str(), got[0].case_id.as_deref()), ("162021005448", Some("KS-2026-17")));
+
+        // A repeat delivery: the same receipt, nothing stored twice.
+        let row = repo::out(&a.store, &sent.id).await.unwrap().unwrap();
+        let wire = Wire { envelope: row.envelope.clone(), ciphertext: URL_SAFE_NO_PAD.encode(&row.ciphertext) };
+        assert_eq!(kommun.receive(SKATT_NODE, &wire).await.unwrap(), done.receipt.clone().unwrap());
+        assert_eq!(kommun.inbox_count().await.unwrap(), 1, "{label}");
+
+        // Refusals, each logged, nothing stored: a wrong signer (the connection is another node), a
+        // tampered envelope, a tampered ciphertext, a sender that is suspended.
+        let e = kommun.receive(KOMMUN_NODE, &wire).await.unwrap_err();
+        assert!(matches!(&e, MsgError::Refused(w) if w.contains("sender node")), "{label}: {e:?}");
+        let mut parts: Vec<String> = wire.envelope.split('.').map(str::to_owned).collect();
+        let mut env: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(&parts[1]).unwrap()).unwrap();
+        env["id"] = json!(uuid::Uuid::now_v7().to_string());
+        parts[1] = URL_SAFE_NO_PAD.encode(env.to_string());
+        let tampered = Wire { envelope: parts.join("."), ciphertext: wire.ciphertext.clone() };
+        let e = kommun.receive(SKATT_NODE, &tampered).await.unwrap_err();
+        assert!(matches!(&e, MsgError::Refused(w) if w.contains("signature")), "{label}: {e:?}");
+        let second = skatt.submit(&ctx, message(json!({"child": "201401012383"}))).await.unwrap();
+        let row2 = repo::out(&a.store, &second.id).await.unwrap().unwrap();
+        let mut ct = row2.ciphertext.clone();
+        ct[0] ^= 1;
+        let flipped = Wire { envelope: row2.envelope.clone(), ciphertext: URL_SAFE_NO_PAD.encode(&ct) };
+        let e = kommun.receive(SKATT_NODE, &flipped).await.unwrap_err();
+        assert!(matches!(&e, MsgError::Refused(w) if w.contains("ciphertext")), "{label}: {e:?}");
+        world.suspended.lock().unwrap().push(SKATT_NODE.into());
+        let fresh = Wire { envelope: row2.envelope.clone(), ciphertext: URL_SAFE_NO_PAD.encode(&row2.ciphertext) };
+        let e = kommun.receive(SKATT_NODE, &fresh).await.unwrap_err();
+        assert!(matches!(&e, MsgError::Refused(w) if w.contains("suspended")), "{label}: {e:?}");
+        assert_eq!(kommun.inbox_count().await.unwrap(), 1, "{label}: nothing stored");
+        let events = kommun.audit().query(&Default::default(), 100, 0).await.unwrap();
+        assert_eq!(refusals(&events, "messages.refused"), 4, "{label}");
+        assert_eq!(refusals(&events, "messages.received"), 1, "{label}");
+
+        // A refused delivery is final (failed); the sender's log has the story.
+        assert_eq!(skatt.deliver_due(&transport, 10, 4).await.unwrap(), 1);
+        let failed = skatt.outgoing(&second.id).await.unwrap();
+        assert_eq!(failed.status, "failed", "{label}");
+        assert!(failed.last_error.unwrap().contains("suspended"));
+
+        // Acknowledging takes it off the unread list.
+        kommun.ack(&ctx, &sent.id).await.unwrap();
+        assert!(kommun.inbox(false, 10, 0).await.unwrap().is_empty());
+        assert_eq!(kommun.inbox(true, 10, 0).await.unwrap().len(), 1);
+        assert!(matches!(kommun.ack(&ctx, "nope").await, Err(MsgError::NotFound(_))));
+    }
+}
+
+#[test]
+fn backoff_grows_with_jitter_and_is_capped() {
+    for attempts in 0..20 {
+        let base = (1_i64 << attempts.min(10)).min(600);
+        let d = backoff(attempts);
+        assert!((base..=base + base / 2).contains(&d), "{attempts}: {d}");
+    }
+}
