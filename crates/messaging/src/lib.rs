@@ -51,6 +51,8 @@ const LEASE_SECS: i64 = 60;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PeerNode {
     pub entity_id: String,
+    /// base64url SHA-256 of the node's current TLS certificate (the federation publishes it).
+    pub certificate_sha256: String,
     pub jwks: Value,
     pub log_key: String,
     pub inbox: String,
@@ -439,15 +441,17 @@ impl Messaging {
         Ok(())
     }
 
-    /// Receive a delivery from the node `peer` (proven by its TLS certificate). Returns the signed
-    /// receipt — the same one again for a repeated delivery.
-    pub async fn receive(&self, peer: &str, wire: &Wire) -> Result<String, MsgError> {
-        match self.accept(peer, wire).await {
+    /// Receive a delivery over a connection whose client certificate has the SHA-256 `certificate`
+    /// (base64url). Returns the signed receipt — the same one again for a repeated delivery.
+    pub async fn receive(&self, certificate: &str, wire: &Wire) -> Result<String, MsgError> {
+        match self.accept(certificate, wire).await {
             Ok(receipt) => Ok(receipt),
             Err(MsgError::Internal(e)) => Err(MsgError::Internal(e)),
             Err(e) => {
-                let id = Envelope::peek(&wire.envelope).map(|e| e.id).unwrap_or_default();
-                let ctx = Context::system(peer);
+                let claimed = Envelope::peek(&wire.envelope).ok();
+                let id = claimed.as_ref().map(|e| e.id.clone()).unwrap_or_default();
+                let peer = claimed.map_or_else(|| format!("certificate {certificate}"), |e| e.sender_node);
+                let ctx = Context::system(&peer);
                 let object = (!id.is_empty()).then(|| ObjectRef { kind: "message".into(), id });
                 let event = ctx.event("messages.refused", object, AuditResult::Denied, Some(e.to_string()));
                 self.audit.append(vec![event]).await.map_err(|e| MsgError::Internal(e.to_string()))?;
@@ -456,16 +460,17 @@ impl Messaging {
         }
     }
 
-    async fn accept(&self, peer: &str, wire: &Wire) -> Result<String, MsgError> {
+    async fn accept(&self, certificate: &str, wire: &Wire) -> Result<String, MsgError> {
         let refused = |why: String| MsgError::Refused(why);
         let claimed = Envelope::peek(&wire.envelope).map_err(|e| refused(format!("envelope: {e}")))?;
-        if claimed.sender_node != peer {
+        let peer = claimed.sender_node.as_str();
+        // The federation says whose certificate this is: it must be the node the envelope names.
+        let sender = self.directory.node(peer).await.map_err(|why| refused(format!("sender node {peer}: {why}")))?;
+        if sender.certificate_sha256 != certificate {
             return Err(refused(format!(
-                "the envelope names {} as sender node but the connection is {peer}",
-                claimed.sender_node
+                "the envelope names {peer} as sender node, but the connection's certificate is not that node's"
             )));
         }
-        let sender = self.directory.node(peer).await.map_err(|why| refused(format!("sender node: {why}")))?;
         let envelope =
             Envelope::verify(&wire.envelope, &sender.jwks).map_err(|e| refused(format!("envelope signature: {e}")))?;
         if envelope.recipient_node != self.me.entity_id {

@@ -64,7 +64,7 @@ impl Transport for Loopback {
                 self.fail.fetch_sub(1, Ordering::SeqCst);
                 return Delivery::Retry("connection refused".into());
             }
-            match self.to.receive(&self.from, wire).await {
+            match self.to.receive(&cert(&self.from), wire).await {
                 Ok(r) => Delivery::Receipt(r),
                 Err(MsgError::Refused(why)) => Delivery::Refused(why),
                 Err(e) => Delivery::Retry(e.to_string()),
@@ -87,6 +87,7 @@ async fn node(store: &ena_store::Store, entity: &str, address: &str, world: &Arc
         entity.into(),
         PeerNode {
             entity_id: entity.into(),
+            certificate_sha256: cert(entity),
             jwks: json!({"keys": [me.signing.public_jwk()]}),
             log_key,
             inbox: format!("{entity}/node/v1/inbox"),
@@ -116,6 +117,10 @@ async fn node(store: &ena_store::Store, entity: &str, address: &str, world: &Arc
         },
     );
     Arc::new(Messaging::new(store.clone(), audit, me, world.clone()))
+}
+
+fn cert(entity: &str) -> String {
+    format!("certificate-of-{entity}")
 }
 
 fn message(payload: serde_json::Value) -> OutgoingInput {
@@ -183,30 +188,30 @@ async fn two_nodes_exchange_messages_with_receipts_on_both_databases() {
         // A repeat delivery: the same receipt, nothing stored twice.
         let row = repo::out(&a.store, &sent.id).await.unwrap().unwrap();
         let wire = Wire { envelope: row.envelope.clone(), ciphertext: URL_SAFE_NO_PAD.encode(&row.ciphertext) };
-        assert_eq!(kommun.receive(SKATT_NODE, &wire).await.unwrap(), done.receipt.clone().unwrap());
+        assert_eq!(kommun.receive(&cert(SKATT_NODE), &wire).await.unwrap(), done.receipt.clone().unwrap());
         assert_eq!(kommun.inbox_count().await.unwrap(), 1, "{label}");
 
         // Refusals, each logged, nothing stored: a wrong signer (the connection is another node), a
         // tampered envelope, a tampered ciphertext, a sender that is suspended.
-        let e = kommun.receive(KOMMUN_NODE, &wire).await.unwrap_err();
-        assert!(matches!(&e, MsgError::Refused(w) if w.contains("sender node")), "{label}: {e:?}");
+        let e = kommun.receive(&cert(KOMMUN_NODE), &wire).await.unwrap_err();
+        assert!(matches!(&e, MsgError::Refused(w) if w.contains("not that node's")), "{label}: {e:?}");
         let mut parts: Vec<String> = wire.envelope.split('.').map(str::to_owned).collect();
         let mut env: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(&parts[1]).unwrap()).unwrap();
         env["id"] = json!(uuid::Uuid::now_v7().to_string());
         parts[1] = URL_SAFE_NO_PAD.encode(env.to_string());
         let tampered = Wire { envelope: parts.join("."), ciphertext: wire.ciphertext.clone() };
-        let e = kommun.receive(SKATT_NODE, &tampered).await.unwrap_err();
+        let e = kommun.receive(&cert(SKATT_NODE), &tampered).await.unwrap_err();
         assert!(matches!(&e, MsgError::Refused(w) if w.contains("signature")), "{label}: {e:?}");
         let second = skatt.submit(&ctx, message(json!({"child": "201401012383"}))).await.unwrap();
         let row2 = repo::out(&a.store, &second.id).await.unwrap().unwrap();
         let mut ct = row2.ciphertext.clone();
         ct[0] ^= 1;
         let flipped = Wire { envelope: row2.envelope.clone(), ciphertext: URL_SAFE_NO_PAD.encode(&ct) };
-        let e = kommun.receive(SKATT_NODE, &flipped).await.unwrap_err();
+        let e = kommun.receive(&cert(SKATT_NODE), &flipped).await.unwrap_err();
         assert!(matches!(&e, MsgError::Refused(w) if w.contains("ciphertext")), "{label}: {e:?}");
         world.suspended.lock().unwrap().push(SKATT_NODE.into());
         let fresh = Wire { envelope: row2.envelope.clone(), ciphertext: URL_SAFE_NO_PAD.encode(&row2.ciphertext) };
-        let e = kommun.receive(SKATT_NODE, &fresh).await.unwrap_err();
+        let e = kommun.receive(&cert(SKATT_NODE), &fresh).await.unwrap_err();
         assert!(matches!(&e, MsgError::Refused(w) if w.contains("suspended")), "{label}: {e:?}");
         assert_eq!(kommun.inbox_count().await.unwrap(), 1, "{label}: nothing stored");
         let events = kommun.audit().query(&Default::default(), 100, 0).await.unwrap();
