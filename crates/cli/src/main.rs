@@ -9,6 +9,7 @@ mod config;
 mod credential;
 mod federation;
 mod id;
+mod node;
 mod plan_report;
 mod serve;
 mod signature;
@@ -47,6 +48,9 @@ enum Command {
     /// credentials.
     #[command(subcommand)]
     Credential(credential::CredentialCommand),
+    /// A member organisation's node: apply to the federation, then exchange messages.
+    #[command(subcommand)]
+    Node(node::NodeCommand),
     /// Operator tools.
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -152,6 +156,7 @@ fn main() -> ExitCode {
         Command::Federation(args) => federation::run(args),
         Command::Signature(command) => signature::run(command),
         Command::Credential(command) => credential::run(command),
+        Command::Node(command) => node::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -164,6 +164,9 @@ pub struct Application {
     pub agreement_version: i64,
     pub created_at: String,
     pub decided_at: Option<String>,
+    /// The node certificate (PEM), once approved (on a single application's view).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<String>,
 }
 
 impl From<ApplicationRow> for Application {
@@ -181,6 +184,7 @@ impl From<ApplicationRow> for Application {
             agreement_version: r.agreement_version,
             created_at: r.created_at,
             decided_at: r.decided_at,
+            certificate: None,
         }
     }
 }
@@ -587,11 +591,17 @@ impl TrustAnchor {
         Ok(row.into())
     }
 
+    /// An application; once approved, with the member's node certificate (certificates are public: the
+    /// applicant, who holds the key, collects its certificate here with the application id).
     pub async fn application(&self, id: &str) -> Result<Application, FederationError> {
-        Ok(repo::application(&self.store, id)
+        let mut app: Application = repo::application(&self.store, id)
             .await?
             .ok_or_else(|| FederationError::NotFound(format!("no application {id}")))?
-            .into())
+            .into();
+        if app.status == "approved" {
+            app.certificate = self.member(&app.entity_id).await.ok().and_then(|m| m.certificate);
+        }
+        Ok(app)
     }
 
     pub async fn applications(

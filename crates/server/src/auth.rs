@@ -53,7 +53,7 @@ impl OperatorToken {
         OperatorToken { digest: digest(&SHA256, token.as_bytes()).as_ref().to_vec() }
     }
 
-    pub(crate) fn matches(&self, presented: &str) -> bool {
+    pub fn matches(&self, presented: &str) -> bool {
         verify_slices_are_equal(digest(&SHA256, presented.as_bytes()).as_ref(), &self.digest).is_ok()
     }
 }

@@ -108,7 +108,8 @@ pub fn server_config(ca_pem: &str, cert_pem: &str, key_pem: &str) -> Result<rust
     Ok(config)
 }
 
-/// Serve `app` on `listener` with mutual TLS until `shutdown` resolves.
+/// Serve `app` on `listener` with mutual TLS until `shutdown` resolves; each request carries the
+/// member check of its connection's certificate as a [`PeerStatus`] extension.
 pub async fn serve(
     listener: TcpListener,
     tls: rustls::ServerConfig,
@@ -116,6 +117,35 @@ pub async fn serve(
     app: Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) {
+    let identify = move |der: Option<Vec<u8>>| {
+        let state = state.clone();
+        async move {
+            match der {
+                Some(der) => match state.federation.node_peer(&der).await {
+                    Ok(peer) => PeerStatus::Member(peer),
+                    Err(why) => PeerStatus::Refused(why),
+                },
+                None => PeerStatus::Refused("no client certificate".into()),
+            }
+        }
+    };
+    serve_with(listener, tls, app, identify, shutdown).await;
+}
+
+/// The accept loop itself, for any listener that verifies client certificates: `identify` turns the
+/// connection's client certificate (DER) into `P`, which every request on the connection carries as an
+/// extension. The member node uses it with its own identification.
+pub async fn serve_with<P, F, Fut>(
+    listener: TcpListener,
+    tls: rustls::ServerConfig,
+    app: Router,
+    identify: F,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) where
+    P: Clone + Send + Sync + std::fmt::Debug + 'static,
+    F: Fn(Option<Vec<u8>>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = P> + Send,
+{
     let acceptor = TlsAcceptor::from(Arc::new(tls));
     tokio::pin!(shutdown);
     loop {
@@ -126,7 +156,7 @@ pub async fn serve(
             },
             () = &mut shutdown => return,
         };
-        let (acceptor, state, app) = (acceptor.clone(), state.clone(), app.clone());
+        let (acceptor, identify, app) = (acceptor.clone(), identify.clone(), app.clone());
         tokio::spawn(async move {
             let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
                 Ok(Ok(tls)) => tls,
@@ -140,16 +170,8 @@ pub async fn serve(
                 }
             };
             let der = tls.get_ref().1.peer_certificates().and_then(|c| c.first()).map(|c| c.to_vec());
-            let status = match der {
-                Some(der) => match state.federation.node_peer(&der).await {
-                    Ok(peer) => PeerStatus::Member(peer),
-                    Err(why) => PeerStatus::Refused(why),
-                },
-                None => PeerStatus::Refused("no client certificate".into()),
-            };
-            if let PeerStatus::Refused(why) = &status {
-                tracing::info!(%remote, %why, "node certificate refused");
-            }
+            let status = identify(der).await;
+            tracing::debug!(%remote, peer = ?status, "node connection");
             let service = tower::service_fn(move |mut request: Request<hyper::body::Incoming>| {
                 request.extensions_mut().insert(status.clone());
                 app.clone().oneshot(request.map(axum::body::Body::new))

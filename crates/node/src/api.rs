@@ -1,0 +1,155 @@
+//! The node's two HTTP faces. The **local API** (`/messages/v1`) is for the organisation's own systems,
+//! authenticated with the node token (`DATA_DIR/node.token`). The **peer API** (`/node/v1/inbox`) is for
+//! other nodes, on the mTLS listener: the connection's certificate thumbprint goes with every request.
+
+use std::sync::Arc;
+
+use axum::extract::{Extension, FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router, middleware};
+use ena_audit::{Actor, ActorKind, Context};
+use ena_core::ErrorCode;
+use ena_messaging::{Messaging, MsgError, OutgoingInput, Wire};
+use ena_server::auth::OperatorToken;
+use ena_server::extract::{ApiJson, ApiQuery};
+use ena_server::problem::ApiError;
+use serde_json::json;
+
+use crate::directory::HttpDirectory;
+
+#[derive(Clone)]
+pub struct NodeState {
+    pub messaging: Arc<Messaging>,
+    pub directory: Arc<HttpDirectory>,
+    pub token: Arc<OperatorToken>,
+}
+
+/// The SHA-256 (base64url) of the client certificate of an mTLS connection.
+#[derive(Clone, Debug)]
+pub struct PeerCertificate(pub Option<String>);
+
+pub fn problem(e: MsgError) -> ApiError {
+    match e {
+        MsgError::Invalid(fields) => {
+            let detail = MsgError::Invalid(fields.clone()).to_string();
+            ApiError::invalid(ErrorCode::ValidationFailed, detail, fields)
+        }
+        MsgError::Refused(why) => ApiError::new(ErrorCode::PermissionDenied, format!("Refused: {why}.")),
+        MsgError::NotFound(m) => ApiError::new(ErrorCode::ResourceNotFound, m),
+        MsgError::Internal(m) => ApiError::internal(&m),
+    }
+}
+
+/// One of the organisation's own systems (holder of the node token).
+pub struct LocalSystem(pub Context);
+
+impl FromRequestParts<NodeState> for LocalSystem {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &NodeState) -> Result<Self, Self::Rejection> {
+        let bearer = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        match bearer {
+            Some(t) if state.token.matches(t) => {
+                let actor = Actor { kind: ActorKind::System, id: "local-system".into(), organisation: None };
+                Ok(LocalSystem(ena_server::auth::context(parts, actor)))
+            }
+            _ => Err(ApiError::new(
+                ErrorCode::AuthenticationRequired,
+                "The node's local API needs the node token (DATA_DIR/node.token) as `Authorization: Bearer …`.",
+            )),
+        }
+    }
+}
+
+pub fn local_router(state: NodeState) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
+        .route("/messages/v1/outbox", post(send).get(outbox))
+        .route("/messages/v1/outbox/{id}", get(outgoing))
+        .route("/messages/v1/inbox", get(inbox))
+        .route("/messages/v1/inbox/{id}", get(incoming))
+        .route("/messages/v1/inbox/{id}/ack", post(ack))
+        .with_state(state)
+        .layer(middleware::from_fn(ena_server::problem::finish_problems))
+        .layer(middleware::from_fn(ena_server::trace::observe))
+}
+
+pub fn peer_router(state: NodeState) -> Router {
+    Router::new()
+        .route("/node/v1/inbox", post(receive))
+        .with_state(state)
+        .layer(middleware::from_fn(ena_server::problem::finish_problems))
+        .layer(middleware::from_fn(ena_server::trace::observe))
+}
+
+async fn send(
+    State(s): State<NodeState>,
+    LocalSystem(ctx): LocalSystem,
+    ApiJson(body): ApiJson<OutgoingInput>,
+) -> Result<Response, ApiError> {
+    let m = s.messaging.submit(&ctx, body).await.map_err(problem)?;
+    let location = format!("/messages/v1/outbox/{}", m.id);
+    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(m)).into_response())
+}
+
+async fn outbox(State(s): State<NodeState>, _l: LocalSystem, query: ApiQuery) -> Result<Response, ApiError> {
+    let p = query.page(Vec::new())?;
+    let mut items = s
+        .messaging
+        .outbox(query.str("status"), p.limit + 1, u64::from(p.page - 1) * u64::from(p.limit))
+        .await
+        .map_err(problem)?;
+    let has_more = items.len() > p.limit as usize;
+    items.truncate(p.limit as usize);
+    Ok(Json(json!({"items": items, "page": p.page, "limit": p.limit, "hasMore": has_more})).into_response())
+}
+
+async fn outgoing(State(s): State<NodeState>, _l: LocalSystem, Path(id): Path<String>) -> Result<Response, ApiError> {
+    Ok(Json(s.messaging.outgoing(&id).await.map_err(problem)?).into_response())
+}
+
+async fn inbox(State(s): State<NodeState>, _l: LocalSystem, query: ApiQuery) -> Result<Response, ApiError> {
+    let p = query.page(Vec::new())?;
+    let all = query.str("all") == Some("true");
+    let mut items =
+        s.messaging.inbox(all, p.limit + 1, u64::from(p.page - 1) * u64::from(p.limit)).await.map_err(problem)?;
+    let has_more = items.len() > p.limit as usize;
+    items.truncate(p.limit as usize);
+    Ok(Json(json!({"items": items, "page": p.page, "limit": p.limit, "hasMore": has_more})).into_response())
+}
+
+async fn incoming(State(s): State<NodeState>, _l: LocalSystem, Path(id): Path<String>) -> Result<Response, ApiError> {
+    Ok(Json(s.messaging.incoming(&id).await.map_err(problem)?).into_response())
+}
+
+async fn ack(
+    State(s): State<NodeState>,
+    LocalSystem(ctx): LocalSystem,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    s.messaging.ack(&ctx, &id).await.map_err(problem)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Another node delivers a message; the answer is the signed receipt.
+async fn receive(
+    State(s): State<NodeState>,
+    Extension(PeerCertificate(cert)): Extension<PeerCertificate>,
+    ApiJson(wire): ApiJson<Wire>,
+) -> Result<Response, ApiError> {
+    let Some(cert) = cert else {
+        return Err(ApiError::new(
+            ErrorCode::AuthenticationRequired,
+            "Deliveries need the sending node's federation certificate.",
+        ));
+    };
+    let receipt = s.messaging.receive(&cert, &wire).await.map_err(problem)?;
+    Ok(Json(json!({"receipt": receipt})).into_response())
+}

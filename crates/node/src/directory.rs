@@ -1,0 +1,180 @@
+//! The central services as a node sees them: addresses (cached, revalidated with ETags), message type
+//! schemas (immutable per version, so cached for good) and other nodes (resolved through the trust
+//! anchor, the resolve response checked against the anchor's keys; cached briefly so a suspension takes
+//! effect within [`NODE_TTL`]).
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+use std::time::{Duration, Instant};
+
+use ena_addresses::{Address, Schema};
+use ena_federation::jose::Unverified;
+use ena_messaging::{BoxFuture, Directory, PeerNode};
+use serde_json::Value;
+
+/// How long an address is used before it is revalidated.
+pub const ADDRESS_TTL: Duration = Duration::from_secs(30);
+/// How long a resolved node is trusted before it is resolved again.
+pub const NODE_TTL: Duration = Duration::from_secs(30);
+
+pub struct HttpDirectory {
+    /// mTLS client (this node's certificate) for the central node listener.
+    pub central: reqwest::Client,
+    /// The central node listener, e.g. `https://127.0.0.1:8443`.
+    pub central_url: String,
+    /// Plain client for the central public listener.
+    pub public: reqwest::Client,
+    pub public_url: String,
+    pub anchor_id: String,
+    pub anchor_jwks: Value,
+    addresses: RwLock<HashMap<String, (Address, Instant)>>,
+    schemas: RwLock<HashMap<(String, String), Schema>>,
+    nodes: RwLock<HashMap<String, (PeerNode, Instant)>>,
+}
+
+impl std::fmt::Debug for HttpDirectory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpDirectory").field("central", &self.central_url).finish()
+    }
+}
+
+impl HttpDirectory {
+    /// Learn the anchor's identity and keys from its entity configuration (self-signed; checked).
+    pub async fn connect(
+        central: reqwest::Client,
+        central_url: &str,
+        public_url: &str,
+    ) -> anyhow::Result<HttpDirectory> {
+        let public = reqwest::Client::builder().timeout(Duration::from_secs(10)).build()?;
+        let ec = public
+            .get(format!("{public_url}/.well-known/openid-federation"))
+            .send()
+            .await?
+            .error_for_status()?
+            .text()
+            .await?;
+        let parsed = Unverified::parse(&ec).map_err(|e| anyhow::anyhow!("the anchor's entity configuration: {e}"))?;
+        let jwks = parsed.payload.get("jwks").cloned().unwrap_or(Value::Null);
+        parsed.verify(&jwks).map_err(|e| anyhow::anyhow!("the anchor's entity configuration: {e}"))?;
+        let anchor_id = parsed.payload.get("iss").and_then(Value::as_str).unwrap_or_default().to_owned();
+        Ok(HttpDirectory {
+            central,
+            central_url: central_url.trim_end_matches('/').to_owned(),
+            public,
+            public_url: public_url.trim_end_matches('/').to_owned(),
+            anchor_id,
+            anchor_jwks: jwks,
+            addresses: RwLock::default(),
+            schemas: RwLock::default(),
+            nodes: RwLock::default(),
+        })
+    }
+
+    /// The cached address if still fresh (the benchmark's "cached lookup").
+    pub fn cached_address(&self, address: &str) -> Option<Address> {
+        let cache = self.addresses.read().expect("addresses");
+        cache.get(address).filter(|(_, at)| at.elapsed() < ADDRESS_TTL).map(|(a, _)| a.clone())
+    }
+
+    async fn fetch_address(&self, address: &str) -> Result<Address, String> {
+        if let Some(a) = self.cached_address(address) {
+            return Ok(a);
+        }
+        let held = self.addresses.read().expect("addresses").get(address).map(|(a, _)| a.clone());
+        let mut request = self.central.get(format!("{}/addresses/v1/addresses/{address}", self.central_url));
+        if let Some(a) = &held {
+            request = request.header("if-none-match", format!("\"{}\"", a.revision));
+        }
+        let response = request.send().await.map_err(|e| format!("the address registry does not answer: {e}"))?;
+        let fresh = match response.status().as_u16() {
+            304 => held.ok_or("the registry answered 304 to nothing held")?,
+            200 => response.json::<Address>().await.map_err(|e| e.to_string())?,
+            404 => {
+                self.addresses.write().expect("addresses").remove(address);
+                return Err("no such address in the registry".into());
+            }
+            _ => return Err(problem_detail(response).await),
+        };
+        self.addresses.write().expect("addresses").insert(address.to_owned(), (fresh.clone(), Instant::now()));
+        Ok(fresh)
+    }
+
+    async fn fetch_schema(&self, message_type: &str, version: &str) -> Result<Schema, String> {
+        let key = (message_type.to_owned(), version.to_owned());
+        if let Some(s) = self.schemas.read().expect("schemas").get(&key) {
+            return Ok(s.clone());
+        }
+        let url = format!("{}/addresses/v1/message-types/{message_type}/versions/{version}", self.central_url);
+        let response =
+            self.central.get(url).send().await.map_err(|e| format!("the address registry does not answer: {e}"))?;
+        if response.status() == 404 {
+            return Err(format!("no message type {message_type} version {version} is registered"));
+        }
+        if !response.status().is_success() {
+            return Err(problem_detail(response).await);
+        }
+        let t: Value = response.json().await.map_err(|e| e.to_string())?;
+        let schema = Schema::compile(&t["schema"])?;
+        self.schemas.write().expect("schemas").insert(key, schema.clone());
+        Ok(schema)
+    }
+
+    async fn resolve(&self, entity_id: &str) -> Result<PeerNode, String> {
+        if let Some((n, at)) = self.nodes.read().expect("nodes").get(entity_id)
+            && at.elapsed() < NODE_TTL
+        {
+            return Ok(n.clone());
+        }
+        let response = self
+            .public
+            .get(
+                reqwest::Url::parse_with_params(
+                    &format!("{}/federation/v1/resolve", self.public_url),
+                    &[("sub", entity_id), ("trust_anchor", self.anchor_id.as_str())],
+                )
+                .map_err(|e| e.to_string())?,
+            )
+            .send()
+            .await
+            .map_err(|e| format!("the federation does not answer: {e}"))?;
+        if !response.status().is_success() {
+            self.nodes.write().expect("nodes").remove(entity_id);
+            return Err(problem_detail(response).await);
+        }
+        let token = response.text().await.map_err(|e| e.to_string())?;
+        let parsed = Unverified::parse(&token).map_err(|e| format!("resolve response: {e}"))?;
+        parsed.verify(&self.anchor_jwks).map_err(|e| format!("resolve response: {e}"))?;
+        let node = &parsed.payload.get("metadata").and_then(|m| m.get("ena_node")).cloned().unwrap_or(Value::Null);
+        let text = |k: &str| {
+            node.get(k).and_then(Value::as_str).map(str::to_owned).ok_or(format!("its ena_node metadata has no {k}"))
+        };
+        let peer = PeerNode {
+            entity_id: entity_id.to_owned(),
+            certificate_sha256: text("tls_client_certificate_sha256")?,
+            jwks: node.get("jwks").cloned().ok_or("its ena_node metadata has no jwks")?,
+            log_key: text("log_verifier_key")?,
+            inbox: text("inbox_endpoint")?,
+        };
+        self.nodes.write().expect("nodes").insert(entity_id.to_owned(), (peer.clone(), Instant::now()));
+        Ok(peer)
+    }
+}
+
+/// The `detail` of a problem answer, or the status.
+pub async fn problem_detail(response: reqwest::Response) -> String {
+    let status = response.status();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    body.get("detail").and_then(Value::as_str).map_or_else(|| format!("HTTP {status}"), str::to_owned)
+}
+
+impl Directory for HttpDirectory {
+    fn address<'a>(&'a self, address: &'a str) -> BoxFuture<'a, Result<Address, String>> {
+        Box::pin(self.fetch_address(address))
+    }
+    fn schema<'a>(&'a self, message_type: &'a str, version: &'a str) -> BoxFuture<'a, Result<Schema, String>> {
+        Box::pin(self.fetch_schema(message_type, version))
+    }
+    fn node<'a>(&'a self, entity_id: &'a str) -> BoxFuture<'a, Result<PeerNode, String>> {
+        Box::pin(self.resolve(entity_id))
+    }
+}

@@ -1,0 +1,434 @@
+//! The member node (`ena node`): one organisation's access point. `init` makes its keys and applies to
+//! the federation; `run` collects the certificate once the operator has approved, publishes the node's
+//! entity configuration, message types and addresses, and serves — the local API for the organisation's
+//! systems, the mTLS inbox for other nodes — while the outbox worker delivers.
+//!
+//! Everything lives in the node's data directory: `node.toml` (settings), the keys (0600), the
+//! certificate, the node token, and `node.db` (outbox, inbox and the node's own transparency log).
+
+pub mod api;
+pub mod directory;
+pub mod transport;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, anyhow, bail};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ena_addresses::{Capability, Classification};
+use ena_audit::note::write_private;
+use ena_audit::{AuditLog, NoteSigner, RuleSet};
+use ena_federation::jose::SigningKey as EntityKey;
+use ena_messaging::keys::{EncryptionKey, SigningKey};
+use ena_messaging::{Messaging, NodeIdentity};
+use ena_server::auth::OperatorToken;
+use ena_store::Store;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::api::{NodeState, PeerCertificate};
+use crate::directory::HttpDirectory;
+use crate::transport::HttpTransport;
+
+pub const NODE_FILE: &str = "node.toml";
+pub const TOKEN_FILE: &str = "node.token";
+/// Written when the node serves: where its listeners are (for scripts and tests).
+pub const READY_FILE: &str = "node.ready.json";
+
+/// `node.toml`: the node's settings (written by `init`, editable).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeFile {
+    /// The node's federation entity id, `https://<host>`; the host is its certificate's name.
+    pub entity_id: String,
+    pub organisation: String,
+    pub name: String,
+    pub contact: String,
+    /// The central instance's public URL.
+    pub federation: String,
+    /// The central instance's node listener (mTLS).
+    pub federation_node: String,
+    /// The local API for the organisation's systems.
+    pub listen: String,
+    /// The mTLS listener other nodes deliver to.
+    pub peer_listen: String,
+    /// The inbox URL as other nodes reach it (published in the federation metadata).
+    pub inbox_url: String,
+    #[serde(default)]
+    pub application: Option<String>,
+    /// Addresses this node publishes (with its encryption key) at every start.
+    #[serde(default)]
+    pub address: Vec<AddressSpec>,
+    /// Message types this node's organisation owns, registered at every start (a no-op when unchanged).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub message_type: Vec<TypeSpec>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddressSpec {
+    pub address: String,
+    pub kind: String,
+    pub name: String,
+    /// `type@version`, e.g. `se.kommun.orosanmalan@1.0`.
+    #[serde(default)]
+    pub accepts: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TypeSpec {
+    pub id: String,
+    pub version: String,
+    pub title: String,
+    /// A JSON Schema file, relative to the data directory.
+    pub schema: PathBuf,
+    pub classification: Classification,
+}
+
+/// What `ena node init` is told.
+#[derive(Debug, Clone)]
+pub struct InitOptions {
+    pub data_dir: PathBuf,
+    pub federation: String,
+    pub federation_node: String,
+    pub entity_id: String,
+    pub organisation: String,
+    pub name: String,
+    pub contact: String,
+    pub listen: String,
+    pub peer_listen: String,
+}
+
+fn host_of(entity_id: &str) -> anyhow::Result<&str> {
+    let host = entity_id.strip_prefix("https://").ok_or_else(|| anyhow!("--entity-id must be an https URL"))?;
+    if host.is_empty() || host.contains(['/', ':', '?', '#']) {
+        bail!("--entity-id must be https://<host> with no port or path (the host is the certificate's name)");
+    }
+    Ok(host)
+}
+
+struct Keys {
+    entity: EntityKey,
+    tls_pem: String,
+    signing: SigningKey,
+    encryption: EncryptionKey,
+    log: NoteSigner,
+}
+
+fn load_keys(dir: &Path, entity_id: &str) -> anyhow::Result<Keys> {
+    let entity = EntityKey::load_or_create(&dir.join("federation.key")).context("federation.key")?;
+    let tls_path = dir.join("tls.key");
+    if !tls_path.exists() {
+        let pair = rcgen::KeyPair::generate().context("a TLS key")?;
+        write_private(&tls_path, pair.serialize_pem().as_bytes())?;
+    }
+    let tls_pem = std::fs::read_to_string(&tls_path)?;
+    let signing = SigningKey::load_or_create(dir)?;
+    let encryption = EncryptionKey::load_or_create(dir)?;
+    let log_name = format!("{}/log", host_of(entity_id)?);
+    let log = NoteSigner::load_or_create(&dir.join("log.key"), &log_name).map_err(|e| anyhow!("log.key: {e}"))?;
+    Ok(Keys { entity, tls_pem, signing, encryption, log })
+}
+
+/// The node's signed entity configuration: its federation keys and its `ena_node` metadata (message
+/// signing keys, its log's verifier key, its inbox).
+fn entity_configuration(file: &NodeFile, keys: &Keys) -> String {
+    let now = ena_messaging::now();
+    keys.entity.sign(
+        "entity-statement+jwt",
+        &json!({
+            "iss": file.entity_id, "sub": file.entity_id, "iat": now, "exp": now + 30 * 86_400,
+            "jwks": {"keys": [keys.entity.public_jwk()]},
+            "metadata": node_metadata(file, keys),
+        }),
+    )
+}
+
+fn node_metadata(file: &NodeFile, keys: &Keys) -> Value {
+    json!({"ena_node": {
+        "api_endpoint": format!("{}/node/v1", file.inbox_url.trim_end_matches("/inbox").trim_end_matches("/node/v1")),
+        "inbox_endpoint": file.inbox_url,
+        "jwks": {"keys": [keys.signing.public_jwk()]},
+        "log_verifier_key": keys.log.verifier_key(),
+        "organization_name": file.name,
+    }})
+}
+
+/// Make the node's keys and settings, and apply to the federation. Returns the application id.
+pub async fn init(o: &InitOptions) -> anyhow::Result<String> {
+    let host = host_of(&o.entity_id)?.to_owned();
+    let organisation = ena_core::Organisationsnummer::parse(&o.organisation)
+        .map_err(|e| anyhow!("--organisation: not an organisationsnummer: {e}"))?;
+    if o.data_dir.join(NODE_FILE).exists() {
+        bail!("{} already has a node ({NODE_FILE}); use another --data-dir", o.data_dir.display());
+    }
+    std::fs::create_dir_all(&o.data_dir).with_context(|| format!("cannot create {}", o.data_dir.display()))?;
+    let peer: SocketAddr = o.peer_listen.parse().map_err(|_| anyhow!("--peer-listen: not an address:port"))?;
+    let mut file = NodeFile {
+        entity_id: o.entity_id.trim_end_matches('/').to_owned(),
+        organisation: organisation.as_str().to_owned(),
+        name: o.name.clone(),
+        contact: o.contact.clone(),
+        federation: o.federation.trim_end_matches('/').to_owned(),
+        federation_node: o.federation_node.trim_end_matches('/').to_owned(),
+        listen: o.listen.clone(),
+        peer_listen: o.peer_listen.clone(),
+        inbox_url: format!("https://{host}:{}/node/v1/inbox", peer.port()),
+        application: None,
+        address: vec![AddressSpec {
+            address: organisation.as_str().to_owned(),
+            kind: "organisation".into(),
+            name: o.name.clone(),
+            accepts: Vec::new(),
+        }],
+        message_type: Vec::new(),
+    };
+    let keys = load_keys(&o.data_dir, &file.entity_id)?;
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(15)).build()?;
+    let agreement: Value = client
+        .get(format!("{}/federation/v1/agreement", file.federation))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let tls = rcgen::KeyPair::from_pem(&keys.tls_pem).context("tls.key")?;
+    let mut params = rcgen::CertificateParams::new(vec![host.clone()])?;
+    params.distinguished_name.push(rcgen::DnType::CommonName, host.as_str());
+    let csr = params.serialize_request(&tls)?.pem()?;
+    let application = json!({
+        "organisationNumber": organisation.as_str(), "name": file.name, "contact": file.contact,
+        "entityId": file.entity_id, "jwks": {"keys": [keys.entity.public_jwk()]}, "entityTypes": ["ena_node"],
+        "metadata": node_metadata(&file, &keys),
+        "keyRequest": csr, "entityConfiguration": entity_configuration(&file, &keys),
+        "acceptAgreement": agreement["version"],
+    });
+    let response =
+        client.post(format!("{}/federation/v1/applications", file.federation)).json(&application).send().await?;
+    if !response.status().is_success() {
+        bail!("the federation refused the application: {}", directory::problem_detail(response).await);
+    }
+    let created: Value = response.json().await?;
+    let id =
+        created["id"].as_str().ok_or_else(|| anyhow!("the federation answered without an application id"))?.to_owned();
+    file.application = Some(id.clone());
+    std::fs::write(o.data_dir.join(NODE_FILE), toml::to_string_pretty(&file)?)?;
+    Ok(id)
+}
+
+pub fn read_file(dir: &Path) -> anyhow::Result<NodeFile> {
+    let path = dir.join(NODE_FILE);
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("{} has no node: run `ena node init` first", dir.display()))?;
+    toml::from_str(&text).with_context(|| format!("{}", path.display()))
+}
+
+/// Fetch the certificate once the application is approved (and the federation CA with it).
+async fn certificate(dir: &Path, file: &NodeFile) -> anyhow::Result<(String, String)> {
+    let (cert_path, ca_path) = (dir.join("tls.crt"), dir.join("ca.crt"));
+    if cert_path.exists() && ca_path.exists() {
+        return Ok((std::fs::read_to_string(&ca_path)?, std::fs::read_to_string(&cert_path)?));
+    }
+    let id = file.application.as_deref().ok_or_else(|| anyhow!("{NODE_FILE} names no application"))?;
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(15)).build()?;
+    let app: Value = client
+        .get(format!("{}/federation/v1/applications/{id}", file.federation))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let Some(cert) = app["certificate"].as_str() else {
+        bail!(
+            "application {id} is {}: the operator approves it with `ena federation approve {id}` (or on /anslutning)",
+            app["status"].as_str().unwrap_or("unknown")
+        );
+    };
+    let ca = client
+        .get(format!("{}/federation/v1/ca-certificate", file.federation))
+        .send()
+        .await?
+        .error_for_status()?
+        .text()
+        .await?;
+    std::fs::write(&ca_path, &ca)?;
+    std::fs::write(&cert_path, cert)?;
+    Ok((ca, cert.to_owned()))
+}
+
+fn node_token(dir: &Path) -> anyhow::Result<OperatorToken> {
+    let path = dir.join(TOKEN_FILE);
+    if !path.exists() {
+        let token = format!("ena_node_{}", URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>()));
+        write_private(&path, token.as_bytes())?;
+    }
+    Ok(OperatorToken::from_secret(std::fs::read_to_string(&path)?.trim()))
+}
+
+/// A node ready to serve.
+pub struct Node {
+    pub file: NodeFile,
+    pub state: NodeState,
+    pub transport: Arc<HttpTransport>,
+    tls: rustls::ServerConfig,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node").field("entity_id", &self.file.entity_id).finish()
+    }
+}
+
+/// Open the node in `dir` on `database` (a `postgres://` URL, or its own SQLite file by default):
+/// certificate, store, log, directory, and what it publishes.
+pub async fn open(dir: &Path, database: Option<&str>) -> anyhow::Result<Node> {
+    let file = read_file(dir)?;
+    let keys = load_keys(dir, &file.entity_id)?;
+    let (ca, cert) = certificate(dir, &file).await?;
+    let store = match database {
+        Some(url) => Store::connect(url).await?,
+        None => Store::open_sqlite(&dir.join("node.db")).await?,
+    };
+    store.migrate().await?;
+    // Keep the published entity configuration fresh (and its metadata current).
+    let ec = entity_configuration(&file, &keys);
+    let audit = AuditLog::open(store.clone(), keys.log, RuleSet::shipped()).await?;
+    let central = transport::client(&ca, &cert, &keys.tls_pem)?;
+    let directory = Arc::new(HttpDirectory::connect(central.clone(), &file.federation_node, &file.federation).await?);
+    let r = directory
+        .public
+        .put(format!("{}/federation/v1/entity-configuration", file.federation))
+        .header("content-type", "application/entity-statement+jwt")
+        .body(ec)
+        .send()
+        .await?;
+    if !r.status().is_success() {
+        bail!("the federation refused this node's entity configuration: {}", directory::problem_detail(r).await);
+    }
+    publish(dir, &file, &directory, &keys.encryption).await?;
+
+    let me = Arc::new(NodeIdentity {
+        entity_id: file.entity_id.clone(),
+        address: file.organisation.clone(),
+        signing: keys.signing,
+        encryption: keys.encryption,
+    });
+    let messaging = Arc::new(Messaging::new(store, audit, me, directory.clone()));
+    let state = NodeState { messaging, directory, token: Arc::new(node_token(dir)?) };
+    let tls = ena_server::mtls::server_config(&ca, &cert, &keys.tls_pem).map_err(|e| anyhow!("TLS: {e}"))?;
+    Ok(Node { file, state, transport: Arc::new(HttpTransport { client: central }), tls })
+}
+
+/// Register this organisation's message types and publish its addresses with this node's key.
+async fn publish(dir: &Path, file: &NodeFile, directory: &HttpDirectory, key: &EncryptionKey) -> anyhow::Result<()> {
+    let base = &directory.central_url;
+    for t in &file.message_type {
+        let schema: Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.join(&t.schema)).with_context(|| format!("{}", t.schema.display()))?,
+        )?;
+        let body = json!({"title": t.title, "schema": schema, "classification": t.classification});
+        let r = directory
+            .central
+            .put(format!("{base}/addresses/v1/message-types/{}/versions/{}", t.id, t.version))
+            .json(&body)
+            .send()
+            .await?;
+        if !r.status().is_success() {
+            bail!("message type {}@{}: {}", t.id, t.version, directory::problem_detail(r).await);
+        }
+    }
+    for a in &file.address {
+        let mut capabilities: Vec<Capability> = Vec::new();
+        for spec in &a.accepts {
+            let (t, v) = spec
+                .split_once('@')
+                .ok_or_else(|| anyhow!("address {}: accepts {spec:?} is not type@version", a.address))?;
+            match capabilities.iter_mut().find(|c| c.message_type == t) {
+                Some(c) => c.versions.push(v.to_owned()),
+                None => capabilities.push(Capability { message_type: t.to_owned(), versions: vec![v.to_owned()] }),
+            }
+        }
+        let body = json!({"kind": a.kind, "name": a.name, "node": file.entity_id, "capabilities": capabilities,
+                          "encryptionKeys": [key.public_jwk()]});
+        let r =
+            directory.central.put(format!("{base}/addresses/v1/addresses/{}", a.address)).json(&body).send().await?;
+        if !r.status().is_success() {
+            bail!("address {}: {}", a.address, directory::problem_detail(r).await);
+        }
+    }
+    Ok(())
+}
+
+/// Serve until `shutdown`: the local API, the mTLS inbox and the outbox worker.
+pub async fn run(
+    node: Node,
+    dir: &Path,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let local = tokio::net::TcpListener::bind(&node.file.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", node.file.listen))?;
+    let peer = tokio::net::TcpListener::bind(&node.file.peer_listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", node.file.peer_listen))?;
+    let (local_addr, peer_addr) = (local.local_addr()?, peer.local_addr()?);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let local_app = api::local_router(node.state.clone());
+    let local_task = tokio::spawn({
+        let stop = stopped(stop_rx.clone());
+        async move { axum::serve(local, local_app).with_graceful_shutdown(stop).await }
+    });
+    let identify =
+        |der: Option<Vec<u8>>| async move { PeerCertificate(der.map(|d| ena_federation::ca::thumbprint(&d))) };
+    let peer_task = tokio::spawn(ena_server::mtls::serve_with(
+        peer,
+        node.tls.clone(),
+        api::peer_router(node.state.clone()),
+        identify,
+        stopped(stop_rx.clone()),
+    ));
+    let worker = tokio::spawn(deliver_forever(node.state.messaging.clone(), node.transport.clone(), stop_rx.clone()));
+    let ready = json!({"entityId": node.file.entity_id, "api": format!("http://{local_addr}"), "inbox": format!("https://{peer_addr}/node/v1/inbox"), "pid": std::process::id()});
+    std::fs::write(dir.join(READY_FILE), ready.to_string())?;
+    tracing::info!(entity = %node.file.entity_id, api = %local_addr, inbox = %peer_addr, "node serving");
+    shutdown.await;
+    let _ = stop_tx.send(true);
+    let _ = std::fs::remove_file(dir.join(READY_FILE));
+    let _ = local_task.await;
+    let _ = peer_task.await;
+    let _ = worker.await;
+    Ok(())
+}
+
+/// The outbox worker: deliver what is due, in rounds; idle briefly when there is nothing.
+async fn deliver_forever(
+    messaging: Arc<Messaging>,
+    transport: Arc<HttpTransport>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let claimed = match messaging.deliver_due(transport.as_ref(), 256, 32).await {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!(error = %e, "delivery round failed");
+                0
+            }
+        };
+        if claimed == 0 {
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_millis(100)) => {}
+                _ = stop.changed() => {}
+            }
+        }
+    }
+}
