@@ -30,7 +30,11 @@ impl LogLocation {
         match &self.database_url {
             Some(url) => Ok(Store::connect_postgres(url, None).await?),
             None => {
-                let path = self.data_dir().join("ena.db");
+                // A server's database, or a member node's (`ena node`).
+                let mut path = self.data_dir().join("ena.db");
+                if !path.exists() && self.data_dir().join("node.db").exists() {
+                    path = self.data_dir().join("node.db");
+                }
                 if !path.exists() {
                     bail!("no database at {}: give --data-dir of a server, or --database-url", path.display());
                 }

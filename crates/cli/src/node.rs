@@ -44,6 +44,10 @@ pub enum NodeCommand {
         database_url: Option<String>,
         #[arg(long, env = "ENA_LOG", default_value = "info")]
         log: String,
+        /// Seconds an address or another node's federation metadata is used before it is checked
+        /// again (a suspension takes effect within this).
+        #[arg(long, default_value_t = 30)]
+        directory_ttl: u64,
     },
 }
 
@@ -81,11 +85,13 @@ pub fn run(command: NodeCommand) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        NodeCommand::Run { data_dir, database_url, log } => {
+        NodeCommand::Run { data_dir, database_url, log, directory_ttl } => {
             let filter = tracing_subscriber::EnvFilter::try_new(&log).with_context(|| format!("log level {log:?}"))?;
             tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
             runtime.block_on(async {
-                let node = ena_node::open(&data_dir, database_url.as_deref()).await?;
+                let node =
+                    ena_node::open(&data_dir, database_url.as_deref(), std::time::Duration::from_secs(directory_ttl))
+                        .await?;
                 ena_node::run(node, &data_dir, crate::serve::shutdown_signal()).await
             })
         }

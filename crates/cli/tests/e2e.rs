@@ -3030,3 +3030,305 @@ async fn address_registry_over_http_on_each_database() {
         assert!(p["detail"].as_str().unwrap().contains("suspended"), "{label}: {p}");
     }
 }
+
+// ---------------------------------------------------------------- member nodes (separate processes)
+
+/// A member node running as its own process (`ena node run`), killed on drop.
+struct NodeProc {
+    dir: tempfile::TempDir,
+    child: std::process::Child,
+    api: String,
+    token: String,
+    database: Option<String>,
+    entity_id: String,
+}
+
+impl Drop for NodeProc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl NodeProc {
+    fn arg(&self) -> String {
+        self.dir.path().to_str().unwrap().to_owned()
+    }
+    async fn store(&self) -> ena_store::Store {
+        match &self.database {
+            Some(url) => ena_store::Store::connect(url).await.unwrap(),
+            None => ena_store::Store::open_sqlite(&self.dir.path().join("node.db")).await.unwrap(),
+        }
+    }
+    /// An mTLS client with the node's own certificate (what the node presents to others; `*.localhost`
+    /// resolves to the loopback address).
+    fn tls_client_localhost(&self) -> reqwest::Client {
+        let read = |f: &str| std::fs::read_to_string(self.dir.path().join(f)).unwrap();
+        ena_node::transport::client(&read("ca.crt"), &read("tls.crt"), &read("tls.key")).unwrap()
+    }
+    fn post(&self, c: &reqwest::Client, path: &str, body: &Value) -> reqwest::RequestBuilder {
+        c.post(format!("{}{path}", self.api)).bearer_auth(&self.token).json(body)
+    }
+    fn get(&self, c: &reqwest::Client, path: &str) -> reqwest::RequestBuilder {
+        c.get(format!("{}{path}", self.api)).bearer_auth(&self.token)
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Onboard a node through the real `ena node init`, approve it as the operator, add `extra` to its
+/// node.toml and start `ena node run` (on a fresh PostgreSQL schema when the server is on PostgreSQL).
+async fn start_node(
+    server: &TestServer,
+    central_node: std::net::SocketAddr,
+    host: &str,
+    org: &str,
+    extra: &str,
+) -> NodeProc {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap().to_owned();
+    let (api_port, peer_port) = (free_port(), free_port());
+    let (ok, stdout, stderr) = ena_off_thread(
+        [
+            "node",
+            "init",
+            "--data-dir",
+            &d,
+            "--federation",
+            &server.url(""),
+            "--federation-node",
+            &format!("https://{central_node}"),
+            "--entity-id",
+            &format!("https://{host}"),
+            "--organisation",
+            org,
+            "--name",
+            host,
+            "--listen",
+            &format!("127.0.0.1:{api_port}"),
+            "--peer-listen",
+            &format!("127.0.0.1:{peer_port}"),
+        ]
+        .map(str::to_owned)
+        .to_vec(),
+    )
+    .await;
+    assert!(ok, "node init: {stderr}");
+    let application = stdout.trim().to_owned();
+    let r = server
+        .client
+        .post(server.url(&format!("/federation/v1/applications/{application}/approve")))
+        .bearer_auth(server.operator_token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "approve {host}");
+    let toml_path = dir.path().join("node.toml");
+    let mut text = std::fs::read_to_string(&toml_path).unwrap();
+    text.push_str(extra);
+    std::fs::write(&toml_path, text).unwrap();
+    let database = match std::env::var("ENA_TEST_POSTGRES_URL") {
+        Ok(base) if server.label == "postgres" => Some(ena_testkit::postgres_schema_url(&base).await),
+        _ => None,
+    };
+    let mut cmd = Command::new(ENA);
+    cmd.args(["node", "run", "--data-dir", &d, "--directory-ttl", "1", "--log", "warn"]);
+    if let Some(url) = &database {
+        cmd.args(["--database-url", url]);
+    }
+    let child = cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::inherit()).spawn().unwrap();
+    let ready = dir.path().join("node.ready.json");
+    for _ in 0..200 {
+        if ready.exists() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let info: Value = serde_json::from_str(&std::fs::read_to_string(&ready).expect("the node became ready")).unwrap();
+    let token = std::fs::read_to_string(dir.path().join("node.token")).unwrap().trim().to_owned();
+    NodeProc {
+        api: info["api"].as_str().unwrap().to_owned(),
+        token,
+        child,
+        dir,
+        database,
+        entity_id: format!("https://{host}"),
+    }
+}
+
+const OROSANMALAN: &str = r#"
+[[address]]
+address = "212000-0142:socialtjanst"
+kind = "function"
+name = "Exempelkommunen, socialtjänsten"
+accepts = ["se.kommun.orosanmalan@1.0"]
+
+[[message_type]]
+id = "se.kommun.orosanmalan"
+version = "1.0"
+title = "Orosanmälan"
+schema = "orosanmalan.json"
+classification = { confidentiality = 3, integrity = 2, availability = 1 }
+"#;
+
+async fn wait_status(node: &NodeProc, c: &reqwest::Client, id: &str, status: &str) -> Value {
+    let mut last = Value::Null;
+    for _ in 0..150 {
+        last = json_of(node.get(c, &format!("/messages/v1/outbox/{id}")).send().await.unwrap()).await;
+        if last["status"] == status {
+            return last;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("message {id} never became {status}: {last}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_exchange_signed_encrypted_messages_with_receipts_on_each_database() {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    for mut server in TestServer::each().await {
+        let label = server.label.clone();
+        let central_node = server.node_listener().await;
+        // The municipality's node owns the message type and serves its social services' address.
+        let kommun_dir_schema = json!({"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object",
+            "required": ["child", "concern"],
+            "properties": {"child": {"type": "string", "pattern": "^[0-9]{12}$"}, "concern": {"type": "string", "minLength": 1}}});
+        let skatt = start_node(&server, central_node, "skatteverket.localhost", "202100-5448", "").await;
+        let kommun = {
+            // The schema file must exist before the node starts: init, then write it, then run.
+            let pre = tempfile::tempdir().unwrap();
+            std::fs::write(pre.path().join("orosanmalan.json"), kommun_dir_schema.to_string()).unwrap();
+            let extra = OROSANMALAN.replace(
+                "schema = \"orosanmalan.json\"",
+                &format!("schema = {:?}", pre.path().join("orosanmalan.json")),
+            );
+            let node = start_node(&server, central_node, "kommun.localhost", "212000-0142", &extra).await;
+            std::mem::forget(pre);
+            node
+        };
+        let c = reqwest::Client::new();
+        let message = json!({"recipient": "212000-0142:socialtjanst", "messageType": "se.kommun.orosanmalan", "version": "1.0",
+                             "payload": {"child": "201401012383", "concern": "Barnet har inte varit i skolan på tre veckor."},
+                             "caseId": "SKV-2026-0042"});
+
+        // Schema rejection before sending: the field named, nothing queued.
+        let mut bad = message.clone();
+        bad["payload"] = json!({"child": "2014"});
+        let p =
+            check_problem(skatt.post(&c, "/messages/v1/outbox", &bad).send().await.unwrap(), 400, "validation-failed")
+                .await;
+        assert_eq!(invalid_properties(&p), ["payload", "payload/child"], "{label}: {p}");
+        let mut unknown = message.clone();
+        unknown["recipient"] = json!("212000-0142:skola");
+        let p = check_problem(
+            skatt.post(&c, "/messages/v1/outbox", &unknown).send().await.unwrap(),
+            400,
+            "validation-failed",
+        )
+        .await;
+        assert_eq!(invalid_properties(&p), ["recipient"], "{label}");
+        check_problem(
+            c.post(format!("{}/messages/v1/outbox", skatt.api)).json(&message).send().await.unwrap(),
+            401,
+            "authentication-required",
+        )
+        .await;
+
+        // Delivered; the receipt verifies with the recipient's keys as the federation publishes them.
+        let r = skatt.post(&c, "/messages/v1/outbox", &message).send().await.unwrap();
+        assert_eq!(r.status(), 201, "{label}");
+        let sent: Value = r.json().await.unwrap();
+        let id = sent["id"].as_str().unwrap().to_owned();
+        let done = wait_status(&skatt, &c, &id, "delivered").await;
+        let meta = server.state.federation.resolved_metadata(&server.state.audit, &kommun.entity_id).await.unwrap();
+        let receipt = ena_messaging::receipt::Receipt::verify(
+            done["receipt"].as_str().unwrap(),
+            &meta["ena_node"]["jwks"],
+            meta["ena_node"]["log_verifier_key"].as_str().unwrap(),
+        )
+        .unwrap();
+        assert_eq!(receipt.message_id, id, "{label}");
+        let inbox = json_of(kommun.get(&c, "/messages/v1/inbox").send().await.unwrap()).await;
+        let got = &inbox["items"][0];
+        assert_eq!(got["payload"], message["payload"], "{label}");
+        assert_eq!((got["sender"].as_str(), got["caseId"].as_str()), (Some("162021005448"), Some("SKV-2026-0042")));
+
+        // What travelled, from the sender's database: a replay gets the same receipt and stores nothing.
+        let row = ena_messaging::repo::out(&skatt.store().await, &id).await.unwrap().unwrap();
+        let wire = json!({"envelope": row.envelope, "ciphertext": b64.encode(&row.ciphertext)});
+        let inbox_url = meta["ena_node"]["inbox_endpoint"].as_str().unwrap().to_owned();
+        let as_skatt = skatt.tls_client_localhost();
+        let again = json_of(as_skatt.post(&inbox_url).json(&wire).send().await.unwrap()).await;
+        assert_eq!(again["receipt"], done["receipt"], "{label}: a replay is answered with the same receipt");
+        // A tampered envelope, and the right envelope from the wrong node: refused and logged.
+        let mut parts: Vec<String> = row.envelope.split('.').map(str::to_owned).collect();
+        let mut env: Value = serde_json::from_slice(&b64.decode(&parts[1]).unwrap()).unwrap();
+        env["caseId"] = json!("SKV-2026-9999");
+        parts[1] = b64.encode(env.to_string());
+        let tampered = json!({"envelope": parts.join("."), "ciphertext": wire["ciphertext"]});
+        let p =
+            check_problem(as_skatt.post(&inbox_url).json(&tampered).send().await.unwrap(), 403, "permission-denied")
+                .await;
+        assert!(p["detail"].as_str().unwrap().contains("signature"), "{label}: {p}");
+        let as_kommun = kommun.tls_client_localhost();
+        let p =
+            check_problem(as_kommun.post(&inbox_url).json(&wire).send().await.unwrap(), 403, "permission-denied").await;
+        assert!(p["detail"].as_str().unwrap().contains("not that node's"), "{label}: {p}");
+        let count = json_of(kommun.get(&c, "/messages/v1/inbox?all=true").send().await.unwrap()).await;
+        assert_eq!(count["items"].as_array().unwrap().len(), 1, "{label}: nothing more stored");
+        let refused = ena_audit::repo::query(
+            &kommun.store().await,
+            &ena_audit::repo::EventFilter { action: Some("messages.refused".into()), ..Default::default() },
+            10,
+            0,
+        )
+        .await
+        .unwrap();
+        assert_eq!(refused.len(), 2, "{label}: both refusals are in the recipient's log");
+
+        // Acknowledged messages leave the unread list.
+        assert_eq!(
+            kommun.post(&c, &format!("/messages/v1/inbox/{id}/ack"), &json!({})).send().await.unwrap().status(),
+            204
+        );
+        assert!(
+            json_of(kommun.get(&c, "/messages/v1/inbox").send().await.unwrap()).await["items"]
+                .as_array()
+                .unwrap()
+                .is_empty()
+        );
+
+        // Both nodes' logs verify with the audit verifier.
+        for n in [&skatt, &kommun] {
+            let mut args = vec!["audit".to_owned(), "verify".into(), "--data-dir".into(), n.arg()];
+            if let Some(url) = &n.database {
+                args.extend(["--database-url".into(), url.clone()]);
+            }
+            let (ok, out, err) = ena_off_thread(args).await;
+            assert!(ok, "{label}: {out}{err}");
+        }
+
+        // A suspended recipient: refused at once, nothing queued.
+        let r = server
+            .client
+            .post(server.url("/federation/v1/members/suspend"))
+            .bearer_auth(server.operator_token())
+            .json(&json!({"entityId": kommun.entity_id, "reason": "test"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{label}");
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        let p = check_problem(
+            skatt.post(&c, "/messages/v1/outbox", &message).send().await.unwrap(),
+            400,
+            "validation-failed",
+        )
+        .await;
+        assert_eq!(invalid_properties(&p), ["recipient"], "{label}: {p}");
+        assert!(p["detail"].as_str().unwrap().contains("not an active member"), "{label}: {p}");
+    }
+}

@@ -274,6 +274,15 @@ impl Messaging {
         address
             .accepts(&input.message_type, &input.version, at)
             .map_err(|why| invalid("messageType", &input.message_type, why))?;
+        // A recipient whose node is not a member in good standing (suspended, revoked) is refused now,
+        // not retried until the message expires.
+        self.directory.node(&address.node).await.map_err(|why| {
+            invalid(
+                "recipient",
+                &recipient,
+                format!("its node {} is not reachable through the federation: {why}", address.node),
+            )
+        })?;
         let schema = self
             .directory
             .schema(&input.message_type, &input.version)

@@ -1,7 +1,7 @@
 //! The central services as a node sees them: addresses (cached, revalidated with ETags), message type
 //! schemas (immutable per version, so cached for good) and other nodes (resolved through the trust
 //! anchor, the resolve response checked against the anchor's keys; cached briefly so a suspension takes
-//! effect within [`NODE_TTL`]).
+//! effect within the TTL, 30 s by default).
 
 use std::collections::HashMap;
 use std::sync::RwLock;
@@ -12,10 +12,8 @@ use ena_federation::jose::Unverified;
 use ena_messaging::{BoxFuture, Directory, PeerNode};
 use serde_json::Value;
 
-/// How long an address is used before it is revalidated.
-pub const ADDRESS_TTL: Duration = Duration::from_secs(30);
-/// How long a resolved node is trusted before it is resolved again.
-pub const NODE_TTL: Duration = Duration::from_secs(30);
+/// How long an address or a resolved node is used before it is revalidated (default).
+pub const DEFAULT_TTL: Duration = Duration::from_secs(30);
 
 pub struct HttpDirectory {
     /// mTLS client (this node's certificate) for the central node listener.
@@ -27,6 +25,8 @@ pub struct HttpDirectory {
     pub public_url: String,
     pub anchor_id: String,
     pub anchor_jwks: Value,
+    /// How long cached addresses and nodes are used before they are checked again.
+    pub ttl: Duration,
     addresses: RwLock<HashMap<String, (Address, Instant)>>,
     schemas: RwLock<HashMap<(String, String), Schema>>,
     nodes: RwLock<HashMap<String, (PeerNode, Instant)>>,
@@ -44,6 +44,7 @@ impl HttpDirectory {
         central: reqwest::Client,
         central_url: &str,
         public_url: &str,
+        ttl: Duration,
     ) -> anyhow::Result<HttpDirectory> {
         let public = reqwest::Client::builder().timeout(Duration::from_secs(10)).build()?;
         let ec = public
@@ -64,6 +65,7 @@ impl HttpDirectory {
             public_url: public_url.trim_end_matches('/').to_owned(),
             anchor_id,
             anchor_jwks: jwks,
+            ttl,
             addresses: RwLock::default(),
             schemas: RwLock::default(),
             nodes: RwLock::default(),
@@ -73,7 +75,7 @@ impl HttpDirectory {
     /// The cached address if still fresh (the benchmark's "cached lookup").
     pub fn cached_address(&self, address: &str) -> Option<Address> {
         let cache = self.addresses.read().expect("addresses");
-        cache.get(address).filter(|(_, at)| at.elapsed() < ADDRESS_TTL).map(|(a, _)| a.clone())
+        cache.get(address).filter(|(_, at)| at.elapsed() < self.ttl).map(|(a, _)| a.clone())
     }
 
     async fn fetch_address(&self, address: &str) -> Result<Address, String> {
@@ -121,7 +123,7 @@ impl HttpDirectory {
 
     async fn resolve(&self, entity_id: &str) -> Result<PeerNode, String> {
         if let Some((n, at)) = self.nodes.read().expect("nodes").get(entity_id)
-            && at.elapsed() < NODE_TTL
+            && at.elapsed() < self.ttl
         {
             return Ok(n.clone());
         }

@@ -130,7 +130,8 @@ fn load_keys(dir: &Path, entity_id: &str) -> anyhow::Result<Keys> {
     let signing = SigningKey::load_or_create(dir)?;
     let encryption = EncryptionKey::load_or_create(dir)?;
     let log_name = format!("{}/log", host_of(entity_id)?);
-    let log = NoteSigner::load_or_create(&dir.join("log.key"), &log_name).map_err(|e| anyhow!("log.key: {e}"))?;
+    let log = NoteSigner::load_or_create(&dir.join(ena_server::AUDIT_KEY_FILE), &log_name)
+        .map_err(|e| anyhow!("{}: {e}", ena_server::AUDIT_KEY_FILE))?;
     Ok(Keys { entity, tls_pem, signing, encryption, log })
 }
 
@@ -285,7 +286,7 @@ impl std::fmt::Debug for Node {
 
 /// Open the node in `dir` on `database` (a `postgres://` URL, or its own SQLite file by default):
 /// certificate, store, log, directory, and what it publishes.
-pub async fn open(dir: &Path, database: Option<&str>) -> anyhow::Result<Node> {
+pub async fn open(dir: &Path, database: Option<&str>, ttl: Duration) -> anyhow::Result<Node> {
     let file = read_file(dir)?;
     let keys = load_keys(dir, &file.entity_id)?;
     let (ca, cert) = certificate(dir, &file).await?;
@@ -298,7 +299,8 @@ pub async fn open(dir: &Path, database: Option<&str>) -> anyhow::Result<Node> {
     let ec = entity_configuration(&file, &keys);
     let audit = AuditLog::open(store.clone(), keys.log, RuleSet::shipped()).await?;
     let central = transport::client(&ca, &cert, &keys.tls_pem)?;
-    let directory = Arc::new(HttpDirectory::connect(central.clone(), &file.federation_node, &file.federation).await?);
+    let directory =
+        Arc::new(HttpDirectory::connect(central.clone(), &file.federation_node, &file.federation, ttl).await?);
     let r = directory
         .public
         .put(format!("{}/federation/v1/entity-configuration", file.federation))
