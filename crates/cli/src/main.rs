@@ -4,6 +4,7 @@ mod audit;
 mod bench;
 mod bench_federation;
 mod bench_identity;
+mod bench_messaging;
 mod bench_representation;
 mod config;
 mod credential;
@@ -69,6 +70,8 @@ enum BenchCommand {
     Identity(bench_identity::IdentityBench),
     /// Mina ombud: decision latency, check throughput in process and over HTTP, with generated mandates.
     Representation(bench_representation::RepresentationBench),
+    /// Messages: crypto-only bound, async messages end to end between two nodes, cached address lookups.
+    Messaging(bench_messaging::MessagingBench),
 }
 
 #[derive(Debug, Subcommand)]
@@ -153,6 +156,7 @@ fn main() -> ExitCode {
         Command::Bench(BenchCommand::Federation(args)) => bench_federation::run(args),
         Command::Bench(BenchCommand::Identity(args)) => bench_identity::run(args),
         Command::Bench(BenchCommand::Representation(args)) => bench_representation::run(args),
+        Command::Bench(BenchCommand::Messaging(args)) => bench_messaging::run(args),
         Command::Federation(args) => federation::run(args),
         Command::Signature(command) => signature::run(command),
         Command::Credential(command) => credential::run(command),

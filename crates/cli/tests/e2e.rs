@@ -3133,13 +3133,21 @@ async fn start_node(
         Ok(base) if server.label == "postgres" => Some(ena_testkit::postgres_schema_url(&base).await),
         _ => None,
     };
+    let (child, api) = spawn_node(dir.path(), database.as_deref()).await;
+    let token = std::fs::read_to_string(dir.path().join("node.token")).unwrap().trim().to_owned();
+    NodeProc { api, token, child, dir, database, entity_id: format!("https://{host}") }
+}
+
+/// `ena node run` on `dir` (and `database`), once it has said where it listens: (process, local API URL).
+async fn spawn_node(dir: &std::path::Path, database: Option<&str>) -> (std::process::Child, String) {
+    let ready = dir.join("node.ready.json");
+    let _ = std::fs::remove_file(&ready);
     let mut cmd = Command::new(ENA);
-    cmd.args(["node", "run", "--data-dir", &d, "--directory-ttl", "1", "--log", "warn"]);
-    if let Some(url) = &database {
+    cmd.args(["node", "run", "--data-dir", dir.to_str().unwrap(), "--directory-ttl", "1", "--log", "warn"]);
+    if let Some(url) = database {
         cmd.args(["--database-url", url]);
     }
     let child = cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::inherit()).spawn().unwrap();
-    let ready = dir.path().join("node.ready.json");
     for _ in 0..200 {
         if ready.exists() {
             break;
@@ -3147,14 +3155,17 @@ async fn start_node(
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     let info: Value = serde_json::from_str(&std::fs::read_to_string(&ready).expect("the node became ready")).unwrap();
-    let token = std::fs::read_to_string(dir.path().join("node.token")).unwrap().trim().to_owned();
-    NodeProc {
-        api: info["api"].as_str().unwrap().to_owned(),
-        token,
-        child,
-        dir,
-        database,
-        entity_id: format!("https://{host}"),
+    (child, info["api"].as_str().unwrap().to_owned())
+}
+
+impl NodeProc {
+    /// SIGKILL (no shutdown at all), then start again on the same data directory and database.
+    async fn kill_and_restart(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        let (child, api) = spawn_node(self.dir.path(), self.database.as_deref()).await;
+        self.child = child;
+        self.api = api;
     }
 }
 
@@ -3330,5 +3341,129 @@ async fn nodes_exchange_signed_encrypted_messages_with_receipts_on_each_database
         .await;
         assert_eq!(invalid_properties(&p), ["recipient"], "{label}: {p}");
         assert!(p["detail"].as_str().unwrap().contains("not an active member"), "{label}: {p}");
+    }
+}
+
+/// Submit `n` messages with `clients` concurrent clients. Returns the ids the sender acknowledged (201);
+/// a submission to a node that is down is simply not acknowledged.
+async fn stream_messages(api: String, token: String, n: usize, clients: usize) -> Vec<String> {
+    let c = reqwest::Client::new();
+    let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let (c, next, api, token) = (c.clone(), next.clone(), api.clone(), token.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut ids = Vec::new();
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= n {
+                    return ids;
+                }
+                let body = json!({"recipient": "212000-0142:socialtjanst", "messageType": "se.kommun.orosanmalan", "version": "1.0",
+                                  "payload": {"child": "201401012383", "concern": format!("message {i}")}});
+                // A sender that is being killed answers nothing: that submission was never acknowledged.
+                if let Ok(r) = c.post(format!("{api}/messages/v1/outbox")).bearer_auth(&token).json(&body).send().await
+                    && r.status() == 201
+                    && let Ok(v) = r.json::<Value>().await
+                {
+                    ids.push(v["id"].as_str().unwrap().to_owned());
+                }
+            }
+        }));
+    }
+    let mut ids = Vec::new();
+    for t in tasks {
+        ids.extend(t.await.unwrap());
+    }
+    ids
+}
+
+/// Wait until every id in `ids` is delivered at the sender; then check the recipient holds each exactly
+/// once and both logs verify.
+async fn all_delivered_exactly_once(label: &str, sender: &NodeProc, recipient: &NodeProc, ids: &[String]) {
+    let store = sender.store().await;
+    for _ in 0..1200 {
+        let counts = ena_messaging::repo::counts(&store).await.unwrap();
+        let delivered = counts.iter().find(|(s, _)| s == "delivered").map_or(0, |(_, n)| *n);
+        assert!(!counts.iter().any(|(s, _)| s == "failed" || s == "expired"), "{label}: {counts:?}");
+        if delivered as usize >= ids.len() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let theirs = recipient.store().await;
+    for id in ids {
+        let row = ena_messaging::repo::out(&store, id).await.unwrap().unwrap();
+        assert_eq!(row.status, "delivered", "{label}: {id}");
+        assert!(row.receipt.is_some(), "{label}: receipt for {id}");
+        assert!(ena_messaging::repo::inbound(&theirs, id).await.unwrap().is_some(), "{label}: {id} received");
+    }
+    let received = ena_messaging::repo::inbox_count(&theirs).await.unwrap();
+    let sent = ena_messaging::repo::outs(&store, None, u32::MAX, 0).await.unwrap().len();
+    assert_eq!(received as usize, sent, "{label}: the inbox holds every sent message once, and nothing else");
+    for n in [sender, recipient] {
+        let mut args = vec!["audit".to_owned(), "verify".into(), "--data-dir".into(), n.arg()];
+        if let Some(url) = &n.database {
+            args.extend(["--database-url".into(), url.clone()]);
+        }
+        let (ok, out, err) = ena_off_thread(args).await;
+        assert!(ok, "{label}: the log of {} verifies: {out}{err}", n.entity_id);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_either_node_mid_stream_loses_and_duplicates_nothing_on_each_database() {
+    const N: usize = 10_000;
+    for mut server in TestServer::each().await {
+        let label = server.label.clone();
+        let central_node = server.node_listener().await;
+        let schema = tempfile::tempdir().unwrap();
+        std::fs::write(
+            schema.path().join("orosanmalan.json"),
+            json!({"type": "object", "required": ["child"]}).to_string(),
+        )
+        .unwrap();
+        let extra = OROSANMALAN.replace(
+            "schema = \"orosanmalan.json\"",
+            &format!("schema = {:?}", schema.path().join("orosanmalan.json")),
+        );
+        let mut skatt = start_node(&server, central_node, "skatteverket.localhost", "202100-5448", "").await;
+        let mut kommun = start_node(&server, central_node, "kommun.localhost", "212000-0142", &extra).await;
+
+        // The recipient is killed (-9) while the stream is being delivered, and restarted.
+        let streaming = stream_messages(skatt.api.clone(), skatt.token.clone(), N, 16);
+        let killing = async {
+            let store = skatt.store().await;
+            loop {
+                let delivered = ena_messaging::repo::counts(&store)
+                    .await
+                    .unwrap()
+                    .iter()
+                    .find(|(s, _)| s == "delivered")
+                    .map_or(0, |(_, n)| *n);
+                if delivered >= 1000 {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            kommun.kill_and_restart().await;
+        };
+        let (ids, ()) = tokio::join!(streaming, killing);
+        assert_eq!(ids.len(), N, "{label}: the sender acknowledged every submission");
+        all_delivered_exactly_once(&format!("{label}, recipient killed"), &skatt, &kommun, &ids).await;
+
+        // The sender is killed (-9) mid-stream: what it acknowledged before is delivered after its restart.
+        let streaming = stream_messages(skatt.api.clone(), skatt.token.clone(), N, 16);
+        let killing = async {
+            tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+            skatt.kill_and_restart().await;
+        };
+        let (mut second, ()) = tokio::join!(streaming, killing);
+        // Submissions refused while it was down are sent again, as a system would.
+        let rest = stream_messages(skatt.api.clone(), skatt.token.clone(), N - second.len(), 16).await;
+        second.extend(rest);
+        let mut all = ids.clone();
+        all.extend(second);
+        all_delivered_exactly_once(&format!("{label}, sender killed"), &skatt, &kommun, &all).await;
     }
 }

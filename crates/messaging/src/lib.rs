@@ -8,6 +8,7 @@
 //! HTTP is not here: the node gives this block a [`Directory`] (addresses, schemas and other nodes' keys,
 //! from the central services) and a [`Transport`] (the mTLS call to another node).
 
+pub mod calls;
 pub mod envelope;
 pub mod jws;
 pub mod keys;
@@ -215,6 +216,11 @@ fn rfc3339(t: i64) -> String {
     OffsetDateTime::from_unix_timestamp(t).ok().and_then(|t| t.format(&Rfc3339).ok()).unwrap_or_default()
 }
 
+/// Now, RFC 3339 with sub-second digits (status times; delivery latency is read from them).
+fn precise_now() -> String {
+    OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default()
+}
+
 fn parse_time(s: &str) -> Option<i64> {
     OffsetDateTime::parse(s, &Rfc3339).ok().map(OffsetDateTime::unix_timestamp)
 }
@@ -323,7 +329,7 @@ impl Messaging {
             ciphertext_sha256: sha256_b64(&ciphertext),
             ciphertext_length: ciphertext.len() as u64,
         };
-        let stamp = rfc3339(at);
+        let stamp = precise_now();
         Ok(repo::OutRow {
             id,
             recipient,
@@ -385,7 +391,7 @@ impl Messaging {
 
     async fn attempt(&self, transport: &dyn Transport, row: repo::OutRow) -> Result<(), MsgError> {
         let at = now();
-        let stamp = rfc3339(at);
+        let stamp = precise_now();
         if row.expires_at <= at {
             repo::settle(&self.store, &row.id, "expired", at, Some("expired before delivery"), None, &stamp).await?;
             return self
@@ -424,7 +430,7 @@ impl Messaging {
 
     async fn retry_or_fail(&self, row: &repo::OutRow, why: &str, at: i64) -> Result<(), MsgError> {
         let next = at + backoff(row.attempts);
-        let stamp = rfc3339(at);
+        let stamp = precise_now();
         if next >= row.expires_at {
             repo::settle(&self.store, &row.id, "expired", at, Some(why), None, &stamp).await?;
             return self.log_outcome(&row.id, "messages.expired", AuditResult::Failed, Some(why.to_owned())).await;
