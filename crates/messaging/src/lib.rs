@@ -17,6 +17,7 @@ pub mod repo;
 pub mod seal;
 #[cfg(test)]
 mod tests;
+pub mod writer;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -197,6 +198,7 @@ pub struct NodeIdentity {
 /// The messaging service of one node.
 pub struct Messaging {
     store: Store,
+    writer: writer::Writer,
     audit: AuditLog,
     me: Arc<NodeIdentity>,
     directory: Arc<dyn Directory>,
@@ -235,7 +237,7 @@ pub fn backoff(attempts: i64) -> i64 {
 
 impl Messaging {
     pub fn new(store: Store, audit: AuditLog, me: Arc<NodeIdentity>, directory: Arc<dyn Directory>) -> Messaging {
-        Messaging { store, audit, me, directory }
+        Messaging { writer: writer::Writer::start(store.clone()), store, audit, me, directory }
     }
 
     pub fn identity(&self) -> &NodeIdentity {
@@ -255,7 +257,7 @@ impl Messaging {
             Err(e) => (AuditResult::Denied, Some(e.to_string()), String::new()),
         };
         if let Ok(row) = &result {
-            repo::insert_out(&self.store, row).await?;
+            self.writer.write(writer::Op::InsertOut(Box::new(row.clone()))).await.map_err(MsgError::Internal)?;
         }
         let object = (!object.is_empty()).then(|| ObjectRef { kind: "message".into(), id: object });
         let event = ctx.event("messages.queued", object, event_result, reason);
@@ -393,7 +395,7 @@ impl Messaging {
         let at = now();
         let stamp = precise_now();
         if row.expires_at <= at {
-            repo::settle(&self.store, &row.id, "expired", at, Some("expired before delivery"), None, &stamp).await?;
+            self.settle(&row.id, "expired", at, Some("expired before delivery"), None, stamp.clone()).await?;
             return self
                 .log_outcome(&row.id, "messages.expired", AuditResult::Failed, Some("expired before delivery".into()))
                 .await;
@@ -406,13 +408,17 @@ impl Messaging {
         match transport.deliver(&peer.inbox, &wire).await {
             Delivery::Receipt(token) => match self.check_receipt(&row, &peer, &token) {
                 Ok(()) => {
-                    repo::settle(&self.store, &row.id, "delivered", at, None, Some(&token), &stamp).await?;
-                    self.log_outcome(&row.id, "messages.delivered", AuditResult::Allowed, None).await
+                    // Two independent durable writes (the outbox row, the log): in parallel.
+                    let (settled, logged) = tokio::join!(
+                        self.settle(&row.id, "delivered", at, None, Some(&token), stamp.clone()),
+                        self.log_outcome(&row.id, "messages.delivered", AuditResult::Allowed, None)
+                    );
+                    settled.and(logged)
                 }
                 Err(why) => self.retry_or_fail(&row, &format!("receipt refused: {why}"), at).await,
             },
             Delivery::Refused(why) => {
-                repo::settle(&self.store, &row.id, "failed", at, Some(&why), None, &stamp).await?;
+                self.settle(&row.id, "failed", at, Some(&why), None, stamp.clone()).await?;
                 self.log_outcome(&row.id, "messages.failed", AuditResult::Failed, Some(why)).await
             }
             Delivery::Retry(why) => self.retry_or_fail(&row, &why, at).await,
@@ -428,15 +434,36 @@ impl Messaging {
         if ok { Ok(()) } else { Err("it does not describe what was sent".into()) }
     }
 
+    async fn settle(
+        &self,
+        id: &str,
+        status: &'static str,
+        next: i64,
+        error: Option<&str>,
+        receipt: Option<&str>,
+        at: String,
+    ) -> Result<(), MsgError> {
+        let op = writer::Op::Settle {
+            id: id.to_owned(),
+            status,
+            next,
+            error: error.map(str::to_owned),
+            receipt: receipt.map(str::to_owned),
+            at,
+        };
+        self.writer.write(op).await.map_err(MsgError::Internal)?;
+        Ok(())
+    }
+
     async fn retry_or_fail(&self, row: &repo::OutRow, why: &str, at: i64) -> Result<(), MsgError> {
         let next = at + backoff(row.attempts);
         let stamp = precise_now();
         if next >= row.expires_at {
-            repo::settle(&self.store, &row.id, "expired", at, Some(why), None, &stamp).await?;
+            self.settle(&row.id, "expired", at, Some(why), None, stamp).await?;
             return self.log_outcome(&row.id, "messages.expired", AuditResult::Failed, Some(why.to_owned())).await;
         }
         tracing::info!(message = %row.id, attempts = row.attempts, retry_in = next - at, reason = %why, "delivery will be retried");
-        Ok(repo::settle(&self.store, &row.id, "queued", next, Some(why), None, &stamp).await?)
+        Ok(self.settle(&row.id, "queued", next, Some(why), None, stamp.clone()).await?)
     }
 
     async fn log_outcome(
@@ -549,9 +576,10 @@ impl Messaging {
             .map(|(k, v)| (k.to_owned(), v))
             .collect(),
         );
+        // The leaf is the event's canonical bytes: what the receipt carries, with no read back.
+        let leaf = event.canonical_bytes();
         let appended = self.audit.append(vec![event]).await.map_err(|e| MsgError::Internal(e.to_string()))?;
         let index = appended.first_index;
-        let entry = self.audit.entry(index).await.map_err(|e| MsgError::Internal(e.to_string()))?;
         let proof = self
             .audit
             .inclusion_proof(index, appended.tree_size)
@@ -568,7 +596,7 @@ impl Messaging {
             log: LogProof {
                 index,
                 tree_size: appended.tree_size,
-                leaf: STANDARD.encode(&entry.data),
+                leaf: STANDARD.encode(&leaf),
                 checkpoint: appended.checkpoint.clone(),
                 inclusion_proof: proof.iter().map(|h| STANDARD.encode(h)).collect(),
             },
@@ -590,7 +618,7 @@ impl Messaging {
             acked_at: None,
             seq: OffsetDateTime::now_utc().unix_timestamp_nanos() as i64 / 1000,
         };
-        if !repo::insert_in(&self.store, &row).await? {
+        if !self.writer.write(writer::Op::InsertIn(Box::new(row.clone()))).await.map_err(MsgError::Internal)? {
             // Two deliveries of one message raced; the first one's receipt stands.
             let stored =
                 repo::inbound(&self.store, &row.id).await?.ok_or_else(|| MsgError::Internal("inbox race".into()))?;

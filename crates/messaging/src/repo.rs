@@ -46,17 +46,6 @@ pub struct InRow {
 const IN_COLUMNS: &str = "id, sender, sender_node, recipient, message_type, version, conversation_id, case_id, envelope, payload, \
      receipt, received_at, acked_at, seq";
 
-pub async fn insert_out(store: &Store, r: &OutRow) -> Result<(), sqlx::Error> {
-    let sql = format!(
-        "INSERT INTO msg_outbox ({OUT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
-    );
-    with_pool!(store, pool => sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(&r.id).bind(&r.recipient).bind(&r.recipient_node).bind(&r.message_type).bind(&r.version)
-        .bind(&r.conversation_id).bind(&r.envelope).bind(&r.ciphertext).bind(&r.status).bind(r.attempts)
-        .bind(r.next_attempt_at).bind(r.expires_at).bind(&r.last_error).bind(&r.receipt).bind(&r.created_at).bind(&r.updated_at)
-        .execute(pool).await.map(|_| ()))
-}
-
 pub async fn out(store: &Store, id: &str) -> Result<Option<OutRow>, sqlx::Error> {
     let sql = format!("SELECT {OUT_COLUMNS} FROM msg_outbox WHERE id = $1");
     with_pool!(store, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await)
@@ -91,37 +80,8 @@ pub async fn claim_due(store: &Store, now: i64, lease_until: i64, limit: u32) ->
     })
 }
 
-/// Record the outcome of an attempt: `delivered` with the receipt, back to `queued` for a retry at
-/// `next`, or `failed` / `expired` for good.
-pub async fn settle(
-    store: &Store,
-    id: &str,
-    status: &str,
-    next: i64,
-    error: Option<&str>,
-    receipt: Option<&str>,
-    at: &str,
-) -> Result<(), sqlx::Error> {
-    with_pool!(store, pool => sqlx::query(
-        "UPDATE msg_outbox SET status = $2, next_attempt_at = $3, last_error = $4, receipt = COALESCE($5, receipt), updated_at = $6 WHERE id = $1")
-        .bind(id).bind(status).bind(next).bind(error).bind(receipt).bind(at).execute(pool).await.map(|_| ()))
-}
-
 pub async fn counts(store: &Store) -> Result<Vec<(String, i64)>, sqlx::Error> {
     with_pool!(store, pool => sqlx::query_as("SELECT status, COUNT(*) FROM msg_outbox GROUP BY status ORDER BY status").fetch_all(pool).await)
-}
-
-/// Store a received message; false if its id is already there (a repeated delivery).
-pub async fn insert_in(store: &Store, r: &InRow) -> Result<bool, sqlx::Error> {
-    let sql = format!(
-        "INSERT INTO msg_inbox ({IN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT (id) DO NOTHING"
-    );
-    let n = with_pool!(store, pool => sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(&r.id).bind(&r.sender).bind(&r.sender_node).bind(&r.recipient).bind(&r.message_type).bind(&r.version)
-        .bind(&r.conversation_id).bind(&r.case_id).bind(&r.envelope).bind(&r.payload).bind(&r.receipt)
-        .bind(&r.received_at).bind(&r.acked_at).bind(r.seq)
-        .execute(pool).await.map(|r| r.rows_affected()))?;
-    Ok(n == 1)
 }
 
 pub async fn inbound(store: &Store, id: &str) -> Result<Option<InRow>, sqlx::Error> {
@@ -146,4 +106,40 @@ pub async fn inbox_count(store: &Store) -> Result<i64, sqlx::Error> {
     let (n,): (i64,) =
         with_pool!(store, pool => sqlx::query_as("SELECT COUNT(*) FROM msg_inbox").fetch_one(pool).await)?;
     Ok(n)
+}
+
+/// Apply `ops` in one transaction; for each, whether it changed a row (inserts: whether the row was new).
+pub async fn apply(store: &Store, ops: &[crate::writer::Op]) -> Result<Vec<bool>, sqlx::Error> {
+    use crate::writer::Op;
+    let insert_out = format!(
+        "INSERT INTO msg_outbox ({OUT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+    );
+    let insert_in = format!(
+        "INSERT INTO msg_inbox ({IN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT (id) DO NOTHING"
+    );
+    with_pool!(store, pool => {
+        let mut tx = pool.begin().await?;
+        let mut done = Vec::with_capacity(ops.len());
+        for op in ops {
+            let n = match op {
+                Op::InsertOut(r) => sqlx::query(sqlx::AssertSqlSafe(insert_out.clone()))
+                    .bind(&r.id).bind(&r.recipient).bind(&r.recipient_node).bind(&r.message_type).bind(&r.version)
+                    .bind(&r.conversation_id).bind(&r.envelope).bind(&r.ciphertext).bind(&r.status).bind(r.attempts)
+                    .bind(r.next_attempt_at).bind(r.expires_at).bind(&r.last_error).bind(&r.receipt).bind(&r.created_at).bind(&r.updated_at)
+                    .execute(&mut *tx).await?.rows_affected(),
+                Op::InsertIn(r) => sqlx::query(sqlx::AssertSqlSafe(insert_in.clone()))
+                    .bind(&r.id).bind(&r.sender).bind(&r.sender_node).bind(&r.recipient).bind(&r.message_type).bind(&r.version)
+                    .bind(&r.conversation_id).bind(&r.case_id).bind(&r.envelope).bind(&r.payload).bind(&r.receipt)
+                    .bind(&r.received_at).bind(&r.acked_at).bind(r.seq)
+                    .execute(&mut *tx).await?.rows_affected(),
+                Op::Settle { id, status, next, error, receipt, at } => sqlx::query(
+                    "UPDATE msg_outbox SET status = $2, next_attempt_at = $3, last_error = $4, receipt = COALESCE($5, receipt), updated_at = $6 WHERE id = $1")
+                    .bind(id).bind(*status).bind(*next).bind(error).bind(receipt).bind(at)
+                    .execute(&mut *tx).await?.rows_affected(),
+            };
+            done.push(n == 1);
+        }
+        tx.commit().await?;
+        Ok(done)
+    })
 }

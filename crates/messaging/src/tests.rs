@@ -173,7 +173,15 @@ async fn two_nodes_exchange_messages_with_receipts_on_both_databases() {
         let after = skatt.outgoing(&sent.id).await.unwrap();
         assert_eq!((after.status.as_str(), after.attempts), ("queued", 1), "{label}: retried later");
         // Make it due now instead of waiting for the backoff.
-        repo::settle(&a.store, &sent.id, "queued", 0, None, None, "").await.unwrap();
+        let due_now = writer::Op::Settle {
+            id: sent.id.clone(),
+            status: "queued",
+            next: 0,
+            error: None,
+            receipt: None,
+            at: String::new(),
+        };
+        repo::apply(&a.store, &[due_now]).await.unwrap();
         assert_eq!(skatt.deliver_due(&transport, 10, 4).await.unwrap(), 1);
         let done = skatt.outgoing(&sent.id).await.unwrap();
         assert_eq!(done.status, "delivered", "{label}: {done:?}");

@@ -419,7 +419,7 @@ async fn deliver_forever(
         if *stop.borrow() {
             return;
         }
-        let claimed = match messaging.deliver_due(transport.as_ref(), 256, 32).await {
+        let claimed = match messaging.deliver_due(transport.as_ref(), 512, 128).await {
             Ok(n) => n,
             Err(e) => {
                 tracing::warn!(error = %e, "delivery round failed");

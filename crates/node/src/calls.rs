@@ -1,0 +1,257 @@
+//! Synchronous calls through two nodes, X-Road style: a system calls its own node
+//! (`/calls/v1/{address}/{service}/…`); the consumer node finds the producer's node through the address
+//! registry and the federation, computes the request hash and forwards over mTLS; the producer node
+//! checks who is calling (the certificate the federation publishes for the named node), decides access
+//! with its own decision point (`call` on `api:<service>`), checks the request hash, calls its service,
+//! and signs a proof binding the response to the request. Both nodes log the exchange; `traceparent`
+//! runs through.
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Extension, Path, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use ena_audit::event::{ObjectRef, Result as AuditResult};
+use ena_audit::{Actor, ActorKind, Context};
+use ena_core::ErrorCode;
+use ena_messaging::calls::{CallProof, request_hash, response_hash};
+use ena_server::problem::ApiError;
+use ena_server::trace::TraceContext;
+use serde::{Deserialize, Serialize};
+
+use crate::api::{LocalSystem, NodeState, PeerCertificate};
+
+/// Largest request or response body carried through (bytes).
+pub const MAX_BODY: usize = 10 * 1024 * 1024;
+
+/// A service this node produces (`[[service]]` in node.toml).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceSpec {
+    /// 1–63 of a–z, 0–9 and '-'.
+    pub id: String,
+    /// Where the service itself answers, e.g. `http://127.0.0.1:7000`.
+    pub upstream: String,
+    /// Entity ids of the member nodes that may call it (becomes the decision point's policy).
+    #[serde(default)]
+    pub allow: Vec<String>,
+}
+
+pub fn check_service_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 63 && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// The Cedar policy that lets `allow` call `service`.
+pub fn policy(service: &ServiceSpec) -> Option<ena_access::PolicyRecord> {
+    if !check_service_id(&service.id) || service.allow.iter().any(|e| e.contains(['"', '\\'])) {
+        return None;
+    }
+    let members = service.allow.iter().map(|e| format!("Ena::Member::\"{e}\"")).collect::<Vec<_>>().join(", ");
+    Some(ena_access::PolicyRecord {
+        id: format!("service-{}", service.id),
+        resource: format!("api:{}", service.id),
+        description: format!("Member nodes that may call the service {} (node.toml)", service.id),
+        text: format!(
+            "@reason(\"listed in node.toml as allowed to call {id}\")\npermit (principal is Ena::Member, action == Ena::Action::\"call\", resource == Ena::Api::\"{id}\")\nwhen {{ [{members}].contains(principal) }};",
+            id = service.id
+        ),
+        updated_at: String::new(),
+    })
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
+    headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default()
+}
+
+fn below(rest: Option<&str>, uri: &Uri) -> String {
+    let mut path = format!("/{}", rest.unwrap_or_default());
+    if let Some(q) = uri.query() {
+        path.push('?');
+        path.push_str(q);
+    }
+    path
+}
+
+fn bad_gateway(detail: String) -> ApiError {
+    ApiError::new(ErrorCode::ServiceUnavailable, detail)
+}
+
+async fn log(state: &NodeState, ctx: &Context, action: &str, call_id: &str, result: AuditResult, reason: Option<String>, details: Vec<(&str, String)>) {
+    let mut event = ctx.event(action, Some(ObjectRef { kind: "call".into(), id: call_id.into() }), result, reason);
+    event.details = Some(details.into_iter().map(|(k, v)| (k.to_owned(), v)).collect());
+    if let Err(e) = state.messaging.audit().append(vec![event]).await {
+        tracing::error!(error = %e, "could not log a call");
+    }
+}
+
+/// The consumer side: `ANY /calls/v1/{address}/{service}[/{*rest}]` on the local API.
+pub async fn call_out(
+    State(state): State<NodeState>,
+    LocalSystem(ctx): LocalSystem,
+    Extension(trace): Extension<TraceContext>,
+    Path(params): Path<Vec<(String, String)>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    let (address, service) = (get("address").unwrap_or_default(), get("service").unwrap_or_default());
+    if !check_service_id(service) {
+        return Err(ApiError::invalid(
+            ErrorCode::InvalidParameter,
+            "service: 1–63 of a–z, 0–9 and '-'.",
+            vec![ena_core::FieldError::new("service", service, "1–63 of a–z, 0–9 and '-'")],
+        ));
+    }
+    let canonical = ena_addresses::canonical(address).map_err(|e| {
+        ApiError::invalid(ErrorCode::InvalidParameter, format!("address: {}.", e.reason), vec![e])
+    })?;
+    let directory = &state.directory;
+    let found = ena_messaging::Directory::address(directory.as_ref(), &canonical).await.map_err(|why| {
+        ApiError::invalid(ErrorCode::ValidationFailed, format!("address: {why}."), vec![ena_core::FieldError::new("address", &canonical, why)])
+    })?;
+    let producer = ena_messaging::Directory::node(directory.as_ref(), &found.node)
+        .await
+        .map_err(|why| bad_gateway(format!("The producer's node {} is not reachable through the federation: {why}.", found.node)))?;
+    let path = below(get("rest"), &uri);
+    let content_type = header(&headers, "content-type").to_owned();
+    let me = state.messaging.identity();
+    let hash = request_hash(method.as_str(), &path, &content_type, &me.address, &body);
+    let call_id = uuid::Uuid::now_v7().to_string();
+    let url = format!("{}/calls/{service}{path}", producer.inbox.trim_end_matches("/inbox"));
+    let mut request = state
+        .calls_client
+        .request(method.clone(), &url)
+        .header("ena-call-id", &call_id)
+        .header("ena-consumer", &me.address)
+        .header("ena-consumer-node", &me.entity_id)
+        .header("ena-request-hash", &hash)
+        .header("traceparent", trace.traceparent())
+        .body(body.clone());
+    for name in ["content-type", "accept"] {
+        if let Some(v) = headers.get(name) {
+            request = request.header(name, v);
+        }
+    }
+    let response = request.send().await.map_err(|e| bad_gateway(format!("The producer's node does not answer: {e}.")))?;
+    let status = response.status();
+    let response_type = header(response.headers(), "content-type").to_owned();
+    let proof_token = header(response.headers(), "ena-response-proof").to_owned();
+    let bytes = response.bytes().await.map_err(|e| bad_gateway(format!("The producer's node broke off: {e}.")))?;
+    // A refusal by the producer node itself is a problem answer without a proof: pass it on.
+    if proof_token.is_empty() {
+        log(&state, &ctx, "calls.made", &call_id, AuditResult::Denied, Some(format!("the producer node answered {status}")), vec![("service", service.into()), ("producer", found.node.clone()), ("requestSha512", hash)]).await;
+        let mut r = (status, bytes).into_response();
+        if let Ok(v) = HeaderValue::from_str(&response_type) {
+            r.headers_mut().insert("content-type", v);
+        }
+        return Ok(r);
+    }
+    let proof = CallProof::verify(&proof_token, &producer.jwks).map_err(|e| bad_gateway(format!("The producer's response proof does not verify: {e}.")))?;
+    let response_sha = response_hash(status.as_u16(), &response_type, &bytes);
+    if proof.request_sha512 != hash || proof.response_sha512 != response_sha || proof.call_id != call_id {
+        log(&state, &ctx, "calls.made", &call_id, AuditResult::Failed, Some("the response proof does not match".into()), vec![("service", service.into())]).await;
+        return Err(bad_gateway("The producer's response proof does not match this request and response.".into()));
+    }
+    log(&state, &ctx, "calls.made", &call_id, AuditResult::Allowed, None, vec![
+        ("service", service.into()), ("producer", found.node.clone()), ("requestSha512", hash.clone()),
+        ("responseSha512", response_sha), ("status", status.as_u16().to_string()),
+    ]).await;
+    let mut r = Response::builder().status(status);
+    for (name, value) in [("content-type", response_type.as_str()), ("ena-call-id", &call_id), ("ena-request-hash", &hash), ("ena-response-proof", &proof_token)] {
+        if !value.is_empty() {
+            r = r.header(name, value);
+        }
+    }
+    r.body(Body::from(bytes)).map_err(|e| ApiError::internal(&e))
+}
+
+/// The producer side: `ANY /node/v1/calls/{service}[/{*rest}]` on the mTLS listener.
+pub async fn call_in(
+    State(state): State<NodeState>,
+    Extension(PeerCertificate(cert)): Extension<PeerCertificate>,
+    Extension(trace): Extension<TraceContext>,
+    Path(params): Path<Vec<(String, String)>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    let service_id = get("service").unwrap_or_default().to_owned();
+    let call_id = header(&headers, "ena-call-id").to_owned();
+    let consumer_node = header(&headers, "ena-consumer-node").to_owned();
+    let consumer = header(&headers, "ena-consumer").to_owned();
+    let ctx = Context {
+        actor: Actor { kind: ActorKind::Node, id: consumer_node.clone(), organisation: Some(consumer.clone()) },
+        on_behalf_of: None,
+        correlation_id: Some(trace.trace_id.clone()),
+    };
+    let refuse = |code: ErrorCode, why: String| async move {
+        log(&state, &ctx, "calls.refused", &call_id, AuditResult::Denied, Some(why.clone()), vec![("service", service_id.clone())]).await;
+        Err::<Response, ApiError>(ApiError::new(code, why))
+    };
+    let Some(cert) = cert else { return refuse(ErrorCode::AuthenticationRequired, "Calls need the consumer node's federation certificate.".into()).await };
+    let peer = match ena_messaging::Directory::node(state.directory.as_ref(), &consumer_node).await {
+        Ok(p) if p.certificate_sha256 == cert => p,
+        Ok(_) => return refuse(ErrorCode::PermissionDenied, format!("The connection's certificate is not the one the federation publishes for {consumer_node}.")).await,
+        Err(why) => return refuse(ErrorCode::PermissionDenied, format!("{consumer_node}: {why}.")).await,
+    };
+    let Some(service) = state.services.iter().find(|s| s.id == service_id).cloned() else {
+        return refuse(ErrorCode::ResourceNotFound, format!("This node offers no service {service_id}.")).await;
+    };
+    let decision = state.access.decide_simple(("member", &peer.entity_id), &[("organisationNumber", &consumer)], "call", ("api", &service.id));
+    if !decision.as_ref().is_ok_and(|d| d.allowed) {
+        return refuse(ErrorCode::PermissionDenied, format!("The decision point does not let {} call {}.", peer.entity_id, service.id)).await;
+    }
+    let path = below(get("rest"), &uri);
+    let content_type = header(&headers, "content-type").to_owned();
+    let hash = request_hash(method.as_str(), &path, &content_type, &consumer, &body);
+    if hash != header(&headers, "ena-request-hash") {
+        return refuse(ErrorCode::ValidationFailed, "The request hash does not match the request received.".into()).await;
+    }
+    let mut upstream = state.upstream.request(method, format!("{}{path}", service.upstream.trim_end_matches('/')))
+        .header("traceparent", trace.traceparent())
+        .header("ena-consumer", &consumer)
+        .header("ena-consumer-node", &consumer_node)
+        .header("ena-call-id", &call_id)
+        .body(body);
+    for name in ["content-type", "accept"] {
+        if let Some(v) = headers.get(name) {
+            upstream = upstream.header(name, v);
+        }
+    }
+    let response = match upstream.send().await {
+        Ok(r) => r,
+        Err(e) => return refuse(ErrorCode::ServiceUnavailable, format!("The service {} does not answer: {e}.", service.id)).await,
+    };
+    let status = response.status();
+    let response_type = header(response.headers(), "content-type").to_owned();
+    let bytes = match response.bytes().await {
+        Ok(b) if b.len() <= MAX_BODY => b,
+        Ok(_) => return refuse(ErrorCode::ServiceUnavailable, "The service's answer is too large.".into()).await,
+        Err(e) => return refuse(ErrorCode::ServiceUnavailable, format!("The service broke off: {e}.")).await,
+    };
+    let me = state.messaging.identity();
+    let response_sha = response_hash(status.as_u16(), &response_type, &bytes);
+    let proof = CallProof {
+        call_id: call_id.clone(),
+        service: service.id.clone(),
+        consumer: consumer.clone(),
+        consumer_node: consumer_node.clone(),
+        producer_node: me.entity_id.clone(),
+        request_sha512: hash.clone(),
+        response_sha512: response_sha.clone(),
+        status: status.as_u16(),
+        at: time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+    }
+    .sign(&me.signing);
+    log(&state, &ctx, "calls.served", &call_id, AuditResult::Allowed, None, vec![
+        ("service", service.id.clone()), ("requestSha512", hash), ("responseSha512", response_sha), ("status", status.as_u16().to_string()),
+    ]).await;
+    let mut r = Response::builder().status(StatusCode::from_u16(status.as_u16()).unwrap_or(StatusCode::BAD_GATEWAY)).header("ena-response-proof", proof);
+    if !response_type.is_empty() {
+        r = r.header("content-type", response_type);
+    }
+    r.body(Body::from(bytes)).map_err(|e| ApiError::internal(&e))
+}
