@@ -3207,7 +3207,21 @@ async fn nodes_exchange_signed_encrypted_messages_with_receipts_on_each_database
         let kommun_dir_schema = json!({"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object",
             "required": ["child", "concern"],
             "properties": {"child": {"type": "string", "pattern": "^[0-9]{12}$"}, "concern": {"type": "string", "minLength": 1}}});
-        let skatt = start_node(&server, central_node, "skatteverket.localhost", "202100-5448", "").await;
+        // Skatteverket's own service behind its node (a plain HTTP service no one else can reach).
+        let upstream = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let upstream_addr = upstream.local_addr().unwrap();
+        let service = axum::Router::new().route(
+            "/personer/{pnr}",
+            axum::routing::get(|axum::extract::Path(pnr): axum::extract::Path<String>, headers: axum::http::HeaderMap| async move {
+                let h = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+                axum::Json(json!({"pnr": pnr, "inkomst": 412000, "traceparent": h("traceparent"), "consumer": h("ena-consumer")}))
+            }),
+        );
+        tokio::spawn(async move { axum::serve(upstream, service).await });
+        let produces = format!(
+            "\n[[service]]\nid = \"inkomster\"\nupstream = \"http://{upstream_addr}\"\nallow = [\"https://kommun.localhost\"]\n"
+        );
+        let skatt = start_node(&server, central_node, "skatteverket.localhost", "202100-5448", &produces).await;
         let kommun = {
             // The schema file must exist before the node starts: init, then write it, then run.
             let pre = tempfile::tempdir().unwrap();
@@ -3321,6 +3335,76 @@ async fn nodes_exchange_signed_encrypted_messages_with_receipts_on_each_database
             let (ok, out, err) = ena_off_thread(args).await;
             assert!(ok, "{label}: {out}{err}");
         }
+
+        // A synchronous call through both nodes: the answer is the service's, bound to the request.
+        let trace = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let r = kommun
+            .get(&c, "/calls/v1/202100-5448/inkomster/personer/201401012383?ar=2026")
+            .header("traceparent", trace)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{label}");
+        let hash = r.headers()["ena-request-hash"].to_str().unwrap().to_owned();
+        let proof = r.headers()["ena-response-proof"].to_str().unwrap().to_owned();
+        let content_type = r.headers()["content-type"].to_str().unwrap().to_owned();
+        let bytes = r.bytes().await.unwrap();
+        let answer: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(
+            (answer["pnr"].as_str(), answer["consumer"].as_str()),
+            (Some("201401012383"), Some("162120000142")),
+            "{label}"
+        );
+        assert!(
+            answer["traceparent"].as_str().unwrap().starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"),
+            "{label}: the trace runs through: {answer}"
+        );
+        assert_eq!(
+            hash,
+            ena_messaging::calls::request_hash("GET", "/personer/201401012383?ar=2026", "", "162120000142", b"")
+        );
+        let producer = server.state.federation.resolved_metadata(&server.state.audit, &skatt.entity_id).await.unwrap();
+        let p = ena_messaging::calls::CallProof::verify(&proof, &producer["ena_node"]["jwks"]).unwrap();
+        assert_eq!(p.request_sha512, hash, "{label}");
+        assert_eq!(p.response_sha512, ena_messaging::calls::response_hash(200, &content_type, &bytes), "{label}");
+        // Skatteverket's own node is not on the service's list; an unknown service: refused, logged.
+        let p = check_problem(
+            skatt.get(&c, "/calls/v1/202100-5448/inkomster/personer/201401012383").send().await.unwrap(),
+            403,
+            "permission-denied",
+        )
+        .await;
+        assert!(p["detail"].as_str().unwrap().contains("decision point"), "{label}: {p}");
+        check_problem(
+            kommun.get(&c, "/calls/v1/202100-5448/deklarationer/x").send().await.unwrap(),
+            404,
+            "resource-not-found",
+        )
+        .await;
+        let p = check_problem(
+            kommun.get(&c, "/calls/v1/nonsense/inkomster").send().await.unwrap(),
+            400,
+            "invalid-parameter",
+        )
+        .await;
+        assert_eq!(invalid_properties(&p), ["address"], "{label}");
+        let skatt_store = skatt.store().await;
+        let filter = |action: &str| ena_audit::repo::EventFilter { action: Some(action.into()), ..Default::default() };
+        assert_eq!(
+            ena_audit::repo::query(&skatt_store, &filter("calls.served"), 10, 0).await.unwrap().len(),
+            1,
+            "{label}"
+        );
+        assert_eq!(
+            ena_audit::repo::query(&skatt_store, &filter("calls.refused"), 10, 0).await.unwrap().len(),
+            2,
+            "{label}"
+        );
+        assert_eq!(
+            ena_audit::repo::query(&kommun.store().await, &filter("calls.made"), 10, 0).await.unwrap().len(),
+            2,
+            "{label}"
+        );
 
         // A suspended recipient: refused at once, nothing queued.
         let r = server

@@ -8,7 +8,7 @@ use axum::extract::{Extension, FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use axum::{Json, Router, middleware};
 use ena_audit::{Actor, ActorKind, Context};
 use ena_core::ErrorCode;
@@ -25,6 +25,14 @@ pub struct NodeState {
     pub messaging: Arc<Messaging>,
     pub directory: Arc<HttpDirectory>,
     pub token: Arc<OperatorToken>,
+    /// This node's decision point (who may call its services).
+    pub access: Arc<ena_access::DecisionPoint>,
+    /// The services this node produces.
+    pub services: Arc<Vec<crate::calls::ServiceSpec>>,
+    /// mTLS client towards other nodes.
+    pub calls_client: reqwest::Client,
+    /// Client towards this node's own services.
+    pub upstream: reqwest::Client,
 }
 
 /// The SHA-256 (base64url) of the client certificate of an mTLS connection.
@@ -76,6 +84,9 @@ pub fn local_router(state: NodeState) -> Router {
         .route("/messages/v1/inbox", get(inbox))
         .route("/messages/v1/inbox/{id}", get(incoming))
         .route("/messages/v1/inbox/{id}/ack", post(ack))
+        .route("/calls/v1/{address}/{service}", any(crate::calls::call_out))
+        .route("/calls/v1/{address}/{service}/{*rest}", any(crate::calls::call_out))
+        .layer(axum::extract::DefaultBodyLimit::max(crate::calls::MAX_BODY))
         .with_state(state)
         .layer(middleware::from_fn(ena_server::problem::finish_problems))
         .layer(middleware::from_fn(ena_server::trace::observe))
@@ -84,6 +95,9 @@ pub fn local_router(state: NodeState) -> Router {
 pub fn peer_router(state: NodeState) -> Router {
     Router::new()
         .route("/node/v1/inbox", post(receive))
+        .route("/node/v1/calls/{service}", any(crate::calls::call_in))
+        .route("/node/v1/calls/{service}/{*rest}", any(crate::calls::call_in))
+        .layer(axum::extract::DefaultBodyLimit::max(crate::calls::MAX_BODY))
         .with_state(state)
         .layer(middleware::from_fn(ena_server::problem::finish_problems))
         .layer(middleware::from_fn(ena_server::trace::observe))

@@ -63,6 +63,7 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
 }
 
 fn below(rest: Option<&str>, uri: &Uri) -> String {
+    // The path below the service, with its query: what both nodes hash.
     let mut path = format!("/{}", rest.unwrap_or_default());
     if let Some(q) = uri.query() {
         path.push('?');
@@ -75,7 +76,15 @@ fn bad_gateway(detail: String) -> ApiError {
     ApiError::new(ErrorCode::ServiceUnavailable, detail)
 }
 
-async fn log(state: &NodeState, ctx: &Context, action: &str, call_id: &str, result: AuditResult, reason: Option<String>, details: Vec<(&str, String)>) {
+async fn log(
+    state: &NodeState,
+    ctx: &Context,
+    action: &str,
+    call_id: &str,
+    result: AuditResult,
+    reason: Option<String>,
+    details: Vec<(&str, String)>,
+) {
     let mut event = ctx.event(action, Some(ObjectRef { kind: "call".into(), id: call_id.into() }), result, reason);
     event.details = Some(details.into_iter().map(|(k, v)| (k.to_owned(), v)).collect());
     if let Err(e) = state.messaging.audit().append(vec![event]).await {
@@ -103,16 +112,19 @@ pub async fn call_out(
             vec![ena_core::FieldError::new("service", service, "1–63 of a–z, 0–9 and '-'")],
         ));
     }
-    let canonical = ena_addresses::canonical(address).map_err(|e| {
-        ApiError::invalid(ErrorCode::InvalidParameter, format!("address: {}.", e.reason), vec![e])
-    })?;
+    let canonical = ena_addresses::canonical(address)
+        .map_err(|e| ApiError::invalid(ErrorCode::InvalidParameter, format!("address: {}.", e.reason), vec![e]))?;
     let directory = &state.directory;
     let found = ena_messaging::Directory::address(directory.as_ref(), &canonical).await.map_err(|why| {
-        ApiError::invalid(ErrorCode::ValidationFailed, format!("address: {why}."), vec![ena_core::FieldError::new("address", &canonical, why)])
+        ApiError::invalid(
+            ErrorCode::ValidationFailed,
+            format!("address: {why}."),
+            vec![ena_core::FieldError::new("address", &canonical, why)],
+        )
     })?;
-    let producer = ena_messaging::Directory::node(directory.as_ref(), &found.node)
-        .await
-        .map_err(|why| bad_gateway(format!("The producer's node {} is not reachable through the federation: {why}.", found.node)))?;
+    let producer = ena_messaging::Directory::node(directory.as_ref(), &found.node).await.map_err(|why| {
+        bad_gateway(format!("The producer's node {} is not reachable through the federation: {why}.", found.node))
+    })?;
     let path = below(get("rest"), &uri);
     let content_type = header(&headers, "content-type").to_owned();
     let me = state.messaging.identity();
@@ -133,32 +145,69 @@ pub async fn call_out(
             request = request.header(name, v);
         }
     }
-    let response = request.send().await.map_err(|e| bad_gateway(format!("The producer's node does not answer: {e}.")))?;
+    let response =
+        request.send().await.map_err(|e| bad_gateway(format!("The producer's node does not answer: {e}.")))?;
     let status = response.status();
     let response_type = header(response.headers(), "content-type").to_owned();
     let proof_token = header(response.headers(), "ena-response-proof").to_owned();
     let bytes = response.bytes().await.map_err(|e| bad_gateway(format!("The producer's node broke off: {e}.")))?;
     // A refusal by the producer node itself is a problem answer without a proof: pass it on.
     if proof_token.is_empty() {
-        log(&state, &ctx, "calls.made", &call_id, AuditResult::Denied, Some(format!("the producer node answered {status}")), vec![("service", service.into()), ("producer", found.node.clone()), ("requestSha512", hash)]).await;
+        log(
+            &state,
+            &ctx,
+            "calls.made",
+            &call_id,
+            AuditResult::Denied,
+            Some(format!("the producer node answered {status}")),
+            vec![("service", service.into()), ("producer", found.node.clone()), ("requestSha512", hash)],
+        )
+        .await;
         let mut r = (status, bytes).into_response();
         if let Ok(v) = HeaderValue::from_str(&response_type) {
             r.headers_mut().insert("content-type", v);
         }
         return Ok(r);
     }
-    let proof = CallProof::verify(&proof_token, &producer.jwks).map_err(|e| bad_gateway(format!("The producer's response proof does not verify: {e}.")))?;
+    let proof = CallProof::verify(&proof_token, &producer.jwks)
+        .map_err(|e| bad_gateway(format!("The producer's response proof does not verify: {e}.")))?;
     let response_sha = response_hash(status.as_u16(), &response_type, &bytes);
     if proof.request_sha512 != hash || proof.response_sha512 != response_sha || proof.call_id != call_id {
-        log(&state, &ctx, "calls.made", &call_id, AuditResult::Failed, Some("the response proof does not match".into()), vec![("service", service.into())]).await;
+        log(
+            &state,
+            &ctx,
+            "calls.made",
+            &call_id,
+            AuditResult::Failed,
+            Some("the response proof does not match".into()),
+            vec![("service", service.into())],
+        )
+        .await;
         return Err(bad_gateway("The producer's response proof does not match this request and response.".into()));
     }
-    log(&state, &ctx, "calls.made", &call_id, AuditResult::Allowed, None, vec![
-        ("service", service.into()), ("producer", found.node.clone()), ("requestSha512", hash.clone()),
-        ("responseSha512", response_sha), ("status", status.as_u16().to_string()),
-    ]).await;
+    log(
+        &state,
+        &ctx,
+        "calls.made",
+        &call_id,
+        AuditResult::Allowed,
+        None,
+        vec![
+            ("service", service.into()),
+            ("producer", found.node.clone()),
+            ("requestSha512", hash.clone()),
+            ("responseSha512", response_sha),
+            ("status", status.as_u16().to_string()),
+        ],
+    )
+    .await;
     let mut r = Response::builder().status(status);
-    for (name, value) in [("content-type", response_type.as_str()), ("ena-call-id", &call_id), ("ena-request-hash", &hash), ("ena-response-proof", &proof_token)] {
+    for (name, value) in [
+        ("content-type", response_type.as_str()),
+        ("ena-call-id", &call_id),
+        ("ena-request-hash", &hash),
+        ("ena-response-proof", &proof_token),
+    ] {
         if !value.is_empty() {
             r = r.header(name, value);
         }
@@ -166,7 +215,9 @@ pub async fn call_out(
     r.body(Body::from(bytes)).map_err(|e| ApiError::internal(&e))
 }
 
-/// The producer side: `ANY /node/v1/calls/{service}[/{*rest}]` on the mTLS listener.
+/// The producer side: `ANY /node/v1/calls/{service}[/{*rest}]` on the mTLS listener. Every refusal is
+/// logged.
+#[allow(clippy::too_many_arguments)]
 pub async fn call_in(
     State(state): State<NodeState>,
     Extension(PeerCertificate(cert)): Extension<PeerCertificate>,
@@ -177,44 +228,105 @@ pub async fn call_in(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
-    let service_id = get("service").unwrap_or_default().to_owned();
-    let call_id = header(&headers, "ena-call-id").to_owned();
-    let consumer_node = header(&headers, "ena-consumer-node").to_owned();
-    let consumer = header(&headers, "ena-consumer").to_owned();
+    let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.to_owned());
+    let call = Incoming {
+        service_id: get("service").unwrap_or_default(),
+        path: below(get("rest").as_deref(), &uri),
+        call_id: header(&headers, "ena-call-id").to_owned(),
+        consumer_node: header(&headers, "ena-consumer-node").to_owned(),
+        consumer: header(&headers, "ena-consumer").to_owned(),
+    };
     let ctx = Context {
-        actor: Actor { kind: ActorKind::Node, id: consumer_node.clone(), organisation: Some(consumer.clone()) },
+        actor: Actor {
+            kind: ActorKind::Node,
+            id: call.consumer_node.clone(),
+            organisation: Some(call.consumer.clone()),
+        },
         on_behalf_of: None,
         correlation_id: Some(trace.trace_id.clone()),
     };
-    let refuse = |code: ErrorCode, why: String| async move {
-        log(&state, &ctx, "calls.refused", &call_id, AuditResult::Denied, Some(why.clone()), vec![("service", service_id.clone())]).await;
-        Err::<Response, ApiError>(ApiError::new(code, why))
+    match serve_call(&state, &ctx, &call, cert, &trace, method, &headers, body).await {
+        Ok(r) => Ok(r),
+        Err((code, why)) => {
+            log(
+                &state,
+                &ctx,
+                "calls.refused",
+                &call.call_id,
+                AuditResult::Denied,
+                Some(why.clone()),
+                vec![("service", call.service_id.clone())],
+            )
+            .await;
+            Err(ApiError::new(code, why))
+        }
+    }
+}
+
+struct Incoming {
+    service_id: String,
+    path: String,
+    call_id: String,
+    consumer_node: String,
+    consumer: String,
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn serve_call(
+    state: &NodeState,
+    ctx: &Context,
+    call: &Incoming,
+    cert: Option<String>,
+    trace: &TraceContext,
+    method: Method,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Result<Response, (ErrorCode, String)> {
+    let (service_id, call_id, consumer_node, consumer, path) =
+        (&call.service_id, &call.call_id, &call.consumer_node, &call.consumer, &call.path);
+    let Some(cert) = cert else {
+        return Err((
+            ErrorCode::AuthenticationRequired,
+            "Calls need the consumer node's federation certificate.".into(),
+        ));
     };
-    let Some(cert) = cert else { return refuse(ErrorCode::AuthenticationRequired, "Calls need the consumer node's federation certificate.".into()).await };
     let peer = match ena_messaging::Directory::node(state.directory.as_ref(), &consumer_node).await {
         Ok(p) if p.certificate_sha256 == cert => p,
-        Ok(_) => return refuse(ErrorCode::PermissionDenied, format!("The connection's certificate is not the one the federation publishes for {consumer_node}.")).await,
-        Err(why) => return refuse(ErrorCode::PermissionDenied, format!("{consumer_node}: {why}.")).await,
+        Ok(_) => {
+            return Err((
+                ErrorCode::PermissionDenied,
+                format!("The connection's certificate is not the one the federation publishes for {consumer_node}."),
+            ));
+        }
+        Err(why) => return Err((ErrorCode::PermissionDenied, format!("{consumer_node}: {why}."))),
     };
-    let Some(service) = state.services.iter().find(|s| s.id == service_id).cloned() else {
-        return refuse(ErrorCode::ResourceNotFound, format!("This node offers no service {service_id}.")).await;
+    let Some(service) = state.services.iter().find(|s| &s.id == service_id).cloned() else {
+        return Err((ErrorCode::ResourceNotFound, format!("This node offers no service {service_id}.")));
     };
-    let decision = state.access.decide_simple(("member", &peer.entity_id), &[("organisationNumber", &consumer)], "call", ("api", &service.id));
+    let decision = state.access.decide_simple(
+        ("member", &peer.entity_id),
+        &[("organisationNumber", consumer)],
+        "call",
+        ("api", &service.id),
+    );
     if !decision.as_ref().is_ok_and(|d| d.allowed) {
-        return refuse(ErrorCode::PermissionDenied, format!("The decision point does not let {} call {}.", peer.entity_id, service.id)).await;
+        return Err((
+            ErrorCode::PermissionDenied,
+            format!("The decision point does not let {} call {}.", peer.entity_id, service.id),
+        ));
     }
-    let path = below(get("rest"), &uri);
-    let content_type = header(&headers, "content-type").to_owned();
-    let hash = request_hash(method.as_str(), &path, &content_type, &consumer, &body);
-    if hash != header(&headers, "ena-request-hash") {
-        return refuse(ErrorCode::ValidationFailed, "The request hash does not match the request received.".into()).await;
+    let content_type = header(headers, "content-type").to_owned();
+    let hash = request_hash(method.as_str(), path, &content_type, consumer, &body);
+    if hash != header(headers, "ena-request-hash") {
+        return Err((ErrorCode::ValidationFailed, "The request hash does not match the request received.".into()));
     }
-    let mut upstream = state.upstream.request(method, format!("{}{path}", service.upstream.trim_end_matches('/')))
+    let mut upstream = state
+        .upstream
+        .request(method, format!("{}{path}", service.upstream.trim_end_matches('/')))
         .header("traceparent", trace.traceparent())
-        .header("ena-consumer", &consumer)
-        .header("ena-consumer-node", &consumer_node)
-        .header("ena-call-id", &call_id)
+        .header("ena-consumer", consumer)
+        .header("ena-consumer-node", consumer_node)
+        .header("ena-call-id", call_id)
         .body(body);
     for name in ["content-type", "accept"] {
         if let Some(v) = headers.get(name) {
@@ -223,14 +335,16 @@ pub async fn call_in(
     }
     let response = match upstream.send().await {
         Ok(r) => r,
-        Err(e) => return refuse(ErrorCode::ServiceUnavailable, format!("The service {} does not answer: {e}.", service.id)).await,
+        Err(e) => {
+            return Err((ErrorCode::ServiceUnavailable, format!("The service {} does not answer: {e}.", service.id)));
+        }
     };
     let status = response.status();
     let response_type = header(response.headers(), "content-type").to_owned();
     let bytes = match response.bytes().await {
         Ok(b) if b.len() <= MAX_BODY => b,
-        Ok(_) => return refuse(ErrorCode::ServiceUnavailable, "The service's answer is too large.".into()).await,
-        Err(e) => return refuse(ErrorCode::ServiceUnavailable, format!("The service broke off: {e}.")).await,
+        Ok(_) => return Err((ErrorCode::ServiceUnavailable, "The service's answer is too large.".into())),
+        Err(e) => return Err((ErrorCode::ServiceUnavailable, format!("The service broke off: {e}."))),
     };
     let me = state.messaging.identity();
     let response_sha = response_hash(status.as_u16(), &response_type, &bytes);
@@ -246,12 +360,26 @@ pub async fn call_in(
         at: time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
     }
     .sign(&me.signing);
-    log(&state, &ctx, "calls.served", &call_id, AuditResult::Allowed, None, vec![
-        ("service", service.id.clone()), ("requestSha512", hash), ("responseSha512", response_sha), ("status", status.as_u16().to_string()),
-    ]).await;
-    let mut r = Response::builder().status(StatusCode::from_u16(status.as_u16()).unwrap_or(StatusCode::BAD_GATEWAY)).header("ena-response-proof", proof);
+    log(
+        state,
+        ctx,
+        "calls.served",
+        call_id,
+        AuditResult::Allowed,
+        None,
+        vec![
+            ("service", service.id.clone()),
+            ("requestSha512", hash),
+            ("responseSha512", response_sha),
+            ("status", status.as_u16().to_string()),
+        ],
+    )
+    .await;
+    let mut r = Response::builder()
+        .status(StatusCode::from_u16(status.as_u16()).unwrap_or(StatusCode::BAD_GATEWAY))
+        .header("ena-response-proof", proof);
     if !response_type.is_empty() {
         r = r.header("content-type", response_type);
     }
-    r.body(Body::from(bytes)).map_err(|e| ApiError::internal(&e))
+    r.body(Body::from(bytes)).map_err(|e| (ErrorCode::Internal, e.to_string()))
 }

@@ -7,6 +7,7 @@
 //! certificate, the node token, and `node.db` (outbox, inbox and the node's own transparency log).
 
 pub mod api;
+pub mod calls;
 pub mod directory;
 pub mod transport;
 
@@ -65,6 +66,9 @@ pub struct NodeFile {
     /// Message types this node's organisation owns, registered at every start (a no-op when unchanged).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub message_type: Vec<TypeSpec>,
+    /// Services this node produces for synchronous calls.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub service: Vec<calls::ServiceSpec>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -187,6 +191,7 @@ pub async fn init(o: &InitOptions) -> anyhow::Result<String> {
             accepts: Vec::new(),
         }],
         message_type: Vec::new(),
+        service: Vec::new(),
     };
     let keys = load_keys(&o.data_dir, &file.entity_id)?;
     let client = reqwest::Client::builder().timeout(Duration::from_secs(15)).build()?;
@@ -319,8 +324,25 @@ pub async fn open(dir: &Path, database: Option<&str>, ttl: Duration) -> anyhow::
         signing: keys.signing,
         encryption: keys.encryption,
     });
+    // The node's own decision point: who may call which of its services (from node.toml).
+    let access =
+        Arc::new(ena_access::DecisionPoint::open(store.clone()).await.map_err(|e| anyhow!("decision point: {e}"))?);
+    for service in &file.service {
+        let policy = calls::policy(service).ok_or_else(|| {
+            anyhow!("service {:?}: an id of a–z, 0–9 and '-', and entity ids without quotes", service.id)
+        })?;
+        access.put_policy(policy).await.map_err(|e| anyhow!("service {}: {e}", service.id))?;
+    }
     let messaging = Arc::new(Messaging::new(store, audit, me, directory.clone()));
-    let state = NodeState { messaging, directory, token: Arc::new(node_token(dir)?) };
+    let state = NodeState {
+        messaging,
+        directory,
+        token: Arc::new(node_token(dir)?),
+        access,
+        services: Arc::new(file.service.clone()),
+        calls_client: central.clone(),
+        upstream: reqwest::Client::builder().timeout(Duration::from_secs(30)).pool_max_idle_per_host(64).build()?,
+    };
     let tls = ena_server::mtls::server_config(&ca, &cert, &keys.tls_pem).map_err(|e| anyhow!("TLS: {e}"))?;
     Ok(Node { file, state, transport: Arc::new(HttpTransport { client: central }), tls })
 }
