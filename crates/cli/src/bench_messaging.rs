@@ -8,12 +8,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, anyhow};
+use anyhow::anyhow;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ena_messaging::envelope::{Encryption, Envelope, sha256_b64};
 use ena_messaging::keys::{EncryptionKey, SigningKey};
-use ena_server::{AppState, ServerConfig};
 use serde_json::{Value, json};
 
 #[derive(Debug, clap::Args)]
@@ -116,33 +115,17 @@ async fn bench(args: MessagingBench) -> anyhow::Result<()> {
         crypto_all
     );
 
-    // The federation: a central instance with its node listener, and two onboarded nodes.
+    // The federation: a central instance with its node listener, and two nodes onboarded the real way.
     let temp = tempfile::tempdir()?;
-    let central_dir = temp.path().join("central");
-    std::fs::create_dir_all(&central_dir)?;
-    let store = ena_store::Store::open_sqlite(&central_dir.join("ena.db")).await?;
-    ena_server::prepare_store(&store).await.map_err(|e| anyhow!("{e}"))?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let config = ServerConfig { federation_entity_id: format!("http://{addr}"), ..ServerConfig::default() };
-    let state = AppState::open(store.clone(), config, &central_dir).await.map_err(|e| anyhow!("{e}"))?;
-    tokio::spawn(ena_server::serve(listener, state.clone(), std::future::pending()));
-    let node_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let central_node = node_listener.local_addr()?;
-    let (cert, key) =
-        state.federation.server_certificate(&["localhost".into(), "127.0.0.1".into()]).map_err(|e| anyhow!("{e}"))?;
-    let tls =
-        ena_server::mtls::server_config(state.federation.ca_certificate(), &cert, &key).map_err(|e| anyhow!(e))?;
-    tokio::spawn(ena_server::mtls::serve(
-        node_listener,
-        tls,
-        state.clone(),
-        ena_server::app(state.clone()),
-        std::future::pending(),
-    ));
-    let operator = std::fs::read_to_string(ena_server::auth::token_path(&central_dir))?.trim().to_owned();
+    let (_stop, stop) = tokio::sync::watch::channel(false);
+    let central = crate::local_federation::start_central(
+        &temp.path().join("central"),
+        "127.0.0.1:0",
+        "127.0.0.1:0",
+        stop.clone(),
+    )
+    .await?;
     let http = reqwest::Client::builder().pool_max_idle_per_host(args.concurrency * 2).build()?;
-
     let schema = json!({"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object", "required": ["child", "concern"],
         "properties": {"child": {"type": "string", "pattern": "^[0-9]{12}$"}, "concern": {"type": "string", "minLength": 1}}});
     let extra = r#"
@@ -159,51 +142,43 @@ title = "Orosanmälan"
 schema = "orosanmalan.json"
 classification = { confidentiality = 3, integrity = 2, availability = 1 }
 "#;
-    let mut nodes = Vec::new();
-    for (host, org, extra) in
-        [("skatteverket.localhost", "202100-5448", ""), ("kommun.localhost", "212000-0142", extra)]
-    {
-        let dir = temp.path().join(host);
-        let peer = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
-        let options = ena_node::InitOptions {
-            data_dir: dir.clone(),
-            federation: format!("http://{addr}"),
-            federation_node: format!("https://{central_node}"),
-            entity_id: format!("https://{host}"),
-            organisation: org.into(),
-            name: host.into(),
-            contact: "bench@example.se".into(),
-            listen: "127.0.0.1:0".into(),
-            peer_listen: peer.to_string(),
-        };
-        let application = ena_node::init(&options).await?;
-        http.post(format!("http://{addr}/federation/v1/applications/{application}/approve"))
-            .bearer_auth(&operator)
-            .send()
-            .await?
-            .error_for_status()?;
-        std::fs::write(dir.join("orosanmalan.json"), schema.to_string())?;
-        let mut text = std::fs::read_to_string(dir.join(ena_node::NODE_FILE))?;
-        text.push_str(extra);
-        std::fs::write(dir.join(ena_node::NODE_FILE), text)?;
-        let node = ena_node::open(&dir, None, ena_node::directory::DEFAULT_TTL).await?;
-        let directory = node.state.directory.clone();
-        let messaging = node.state.messaging.clone();
-        let run_dir = dir.clone();
-        tokio::spawn(async move { ena_node::run(node, &run_dir, std::future::pending()).await });
-        let ready = dir.join(ena_node::READY_FILE);
-        for _ in 0..100 {
-            if ready.exists() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let info: Value = serde_json::from_str(&std::fs::read_to_string(&ready).context("node ready")?)?;
-        let token = std::fs::read_to_string(dir.join(ena_node::TOKEN_FILE))?.trim().to_owned();
-        nodes.push((info["api"].as_str().unwrap_or_default().to_owned(), token, directory, messaging));
-    }
-    let (api, token, directory, sender_messaging) = nodes[0].clone();
-    let receiver_messaging = nodes[1].3.clone();
+    // Skatteverket's own service, which its node produces for synchronous calls.
+    let upstream = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let upstream_addr = upstream.local_addr()?;
+    let service = axum::Router::new().route(
+        "/personer/{pnr}",
+        axum::routing::get(|axum::extract::Path(pnr): axum::extract::Path<String>| async move {
+            axum::Json(json!({"pnr": pnr, "inkomst": 412000, "ar": 2026}))
+        }),
+    );
+    tokio::spawn(async move { axum::serve(upstream, service).await });
+    let produces = format!(
+        "\n[[service]]\nid = \"inkomster\"\nupstream = \"http://{upstream_addr}\"\nallow = [\"https://kommun.localhost\"]\n"
+    );
+    let skatt = crate::local_federation::start_node(
+        &central,
+        "skatteverket.localhost",
+        "202100-5448",
+        "Skatteverket",
+        &produces,
+        &[],
+        stop.clone(),
+    )
+    .await?;
+    let kommun = crate::local_federation::start_node(
+        &central,
+        "kommun.localhost",
+        "212000-0142",
+        "Exempelkommunen",
+        extra,
+        &[("orosanmalan.json", schema.to_string())],
+        stop.clone(),
+    )
+    .await?;
+    let (api, token, directory, sender_messaging) =
+        (skatt.api.clone(), skatt.token.clone(), skatt.state.directory.clone(), skatt.state.messaging.clone());
+    let (consumer_api, consumer_token) = (kommun.api.clone(), kommun.token.clone());
+    let receiver_messaging = kommun.state.messaging.clone();
 
     // Async messages end to end.
     let next = Arc::new(AtomicUsize::new(0));
@@ -260,6 +235,24 @@ classification = { confidentiality = 3, integrity = 2, availability = 1 }
     );
     println!("ratio to the crypto-only bound on {cores} cores: {:.1} %", 100.0 * rate / crypto_all);
 
+    // Synchronous calls: directly to the service, then the same calls through both nodes.
+    let direct = format!("http://{upstream_addr}/personer/201401012383");
+    let through = format!("{consumer_api}/calls/v1/202100-5448/inkomster/personer/201401012383");
+    let (direct_rate, direct_lat) = closed_loop(&http, &direct, None, args.concurrency, args.seconds).await?;
+    let (node_rate, node_lat) =
+        closed_loop(&http, &through, Some(&consumer_token), args.concurrency, args.seconds).await?;
+    println!(
+        "sync calls, {} clients: direct {:.0}/s (p50 {:.2} ms, p99 {:.2} ms); through both nodes (mTLS, request hash, decision, signed proof, both logs) {:.0}/s (p50 {:.2} ms, p99 {:.2} ms): {:.0} % of direct",
+        args.concurrency,
+        direct_rate,
+        percentile(&direct_lat, 0.5),
+        percentile(&direct_lat, 0.99),
+        node_rate,
+        percentile(&node_lat, 0.5),
+        percentile(&node_lat, 0.99),
+        100.0 * node_rate / direct_rate
+    );
+
     // Cached address lookups (the sender's directory, as the outbox uses it).
     let address = "162120000142:socialtjanst";
     anyhow::ensure!(directory.cached_address(address).is_some(), "the address is cached after sending");
@@ -273,4 +266,39 @@ classification = { confidentiality = 3, integrity = 2, availability = 1 }
     }
     println!("cached address lookups: {:.0}/s on one core", n as f64 / started.elapsed().as_secs_f64());
     Ok(())
+}
+
+/// `clients` keep-alive clients GET `url` for `seconds`: (requests/s, sorted latencies in ms).
+async fn closed_loop(
+    http: &reqwest::Client,
+    url: &str,
+    token: Option<&str>,
+    clients: usize,
+    seconds: u64,
+) -> anyhow::Result<(f64, Vec<f64>)> {
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let (http, url, token) = (http.clone(), url.to_owned(), token.map(str::to_owned));
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            while started.elapsed() < Duration::from_secs(seconds) {
+                let t = Instant::now();
+                let mut r = http.get(&url);
+                if let Some(token) = &token {
+                    r = r.bearer_auth(token);
+                }
+                r.send().await?.error_for_status()?.bytes().await?;
+                lat.push(t.elapsed().as_secs_f64() * 1e3);
+            }
+            Ok::<_, anyhow::Error>(lat)
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await??);
+    }
+    let rate = all.len() as f64 / started.elapsed().as_secs_f64();
+    all.sort_by(f64::total_cmp);
+    Ok((rate, all))
 }

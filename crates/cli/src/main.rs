@@ -8,8 +8,10 @@ mod bench_messaging;
 mod bench_representation;
 mod config;
 mod credential;
+mod demo;
 mod federation;
 mod id;
+mod local_federation;
 mod node;
 mod plan_report;
 mod serve;
@@ -49,6 +51,8 @@ enum Command {
     /// credentials.
     #[command(subcommand)]
     Credential(credential::CredentialCommand),
+    /// A whole federation on this machine: central services and three member nodes exchanging messages.
+    Demo(demo::DemoArgs),
     /// A member organisation's node: apply to the federation, then exchange messages.
     #[command(subcommand)]
     Node(node::NodeCommand),
@@ -161,6 +165,7 @@ fn main() -> ExitCode {
         Command::Signature(command) => signature::run(command),
         Command::Credential(command) => credential::run(command),
         Command::Node(command) => node::run(command),
+        Command::Demo(args) => demo::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -48,6 +48,9 @@ pub enum NodeCommand {
         /// again (a suspension takes effect within this).
         #[arg(long, default_value_t = 30)]
         directory_ttl: u64,
+        /// Also publish the node's events to NATS JetStream here (needs ena built with --features nats).
+        #[arg(long, env = "ENA_NATS_URL")]
+        nats_url: Option<String>,
     },
 }
 
@@ -85,13 +88,12 @@ pub fn run(command: NodeCommand) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        NodeCommand::Run { data_dir, database_url, log, directory_ttl } => {
+        NodeCommand::Run { data_dir, database_url, log, directory_ttl, nats_url } => {
             let filter = tracing_subscriber::EnvFilter::try_new(&log).with_context(|| format!("log level {log:?}"))?;
             tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
             runtime.block_on(async {
-                let node =
-                    ena_node::open(&data_dir, database_url.as_deref(), std::time::Duration::from_secs(directory_ttl))
-                        .await?;
+                let ttl = std::time::Duration::from_secs(directory_ttl);
+                let node = ena_node::open(&data_dir, database_url.as_deref(), ttl, nats_url.as_deref()).await?;
                 ena_node::run(node, &data_dir, crate::serve::shutdown_signal()).await
             })
         }

@@ -3551,3 +3551,218 @@ async fn killing_either_node_mid_stream_loses_and_duplicates_nothing_on_each_dat
         all_delivered_exactly_once(&format!("{label}, sender killed"), &skatt, &kommun, &all).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_events_reach_webhooks_and_server_sent_events_on_each_database() {
+    use base64::Engine;
+    for mut server in TestServer::each().await {
+        let label = server.label.clone();
+        let central_node = server.node_listener().await;
+        let schema = tempfile::tempdir().unwrap();
+        std::fs::write(
+            schema.path().join("orosanmalan.json"),
+            json!({"type": "object", "required": ["child"]}).to_string(),
+        )
+        .unwrap();
+        let extra = OROSANMALAN.replace(
+            "schema = \"orosanmalan.json\"",
+            &format!("schema = {:?}", schema.path().join("orosanmalan.json")),
+        );
+        let skatt = start_node(&server, central_node, "skatteverket.localhost", "202100-5448", "").await;
+        let kommun = start_node(&server, central_node, "kommun.localhost", "212000-0142", &extra).await;
+        let c = reqwest::Client::new();
+
+        // The municipality's system takes events by webhook.
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(String, String)>();
+        let hook = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let hook_url = format!("http://{}/events", hook.local_addr().unwrap());
+        let app = axum::Router::new().route(
+            "/events",
+            axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
+                let tx = tx.clone();
+                async move {
+                    let sig = headers.get("ena-signature").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+                    let _ = tx.send((sig, body));
+                    axum::http::StatusCode::NO_CONTENT
+                }
+            }),
+        );
+        tokio::spawn(async move { axum::serve(hook, app).await });
+        let bad = check_problem(
+            kommun
+                .post(&c, "/subscriptions/v1", &json!({"types": ["se.ena.nothing"], "webhook": "ftp://x"}))
+                .send()
+                .await
+                .unwrap(),
+            400,
+            "validation-failed",
+        )
+        .await;
+        assert_eq!(invalid_properties(&bad), ["types[0]", "webhook"], "{label}");
+        let r = kommun
+            .post(
+                &c,
+                "/subscriptions/v1",
+                &json!({"types": ["se.ena.message.received", "se.ena.address.changed"], "webhook": hook_url}),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201, "{label}");
+
+        // The tax agency's system listens to its node's events as Server-Sent Events.
+        let mut sse = skatt.get(&c, "/subscriptions/v1/events").send().await.unwrap();
+        assert_eq!(sse.headers()["content-type"], "text/event-stream", "{label}");
+
+        let message = json!({"recipient": "212000-0142:socialtjanst", "messageType": "se.kommun.orosanmalan", "version": "1.0", "payload": {"child": "201401012383"}});
+        let sent: Value = skatt.post(&c, "/messages/v1/outbox", &message).send().await.unwrap().json().await.unwrap();
+        let id = sent["id"].as_str().unwrap().to_owned();
+
+        // SSE: queued, then delivered.
+        let mut seen = String::new();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while !seen.contains("\"delivered\"") && std::time::Instant::now() < deadline {
+            if let Ok(Ok(Some(chunk))) = tokio::time::timeout(std::time::Duration::from_secs(1), sse.chunk()).await {
+                seen.push_str(&String::from_utf8_lossy(&chunk));
+            }
+        }
+        assert!(
+            seen.contains("event: se.ena.message.status")
+                && seen.contains(&id)
+                && seen.contains("\"queued\"")
+                && seen.contains("\"delivered\""),
+            "{label}: {seen}"
+        );
+
+        // Webhook: the arrival, as a CloudEvent the node signed.
+        let (sig, body) =
+            tokio::time::timeout(std::time::Duration::from_secs(20), rx.recv()).await.expect("a webhook call").unwrap();
+        let event: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(
+            (event["specversion"].as_str(), event["type"].as_str()),
+            (Some("1.0"), Some("se.ena.message.received")),
+            "{label}: {event}"
+        );
+        assert_eq!(event["data"]["id"], id.as_str());
+        let meta = server.state.federation.resolved_metadata(&server.state.audit, &kommun.entity_id).await.unwrap();
+        let signed: Value = {
+            let parts: Vec<&str> = sig.split('.').collect();
+            serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap()
+        };
+        ena_messaging::jws::Unverified::parse(&sig, "ena-event+jws")
+            .unwrap()
+            .verify::<Value>(&meta["ena_node"]["jwks"])
+            .unwrap();
+        assert_eq!(
+            signed["sha256"],
+            ena_messaging::envelope::sha256_b64(body.as_bytes()),
+            "{label}: the signature covers this body"
+        );
+
+        // An address change in the registry reaches the subscriber too.
+        let current = json_of(
+            server
+                .client
+                .get(server.url("/addresses/v1/addresses/2120000142:socialtjanst"))
+                .bearer_auth(server.operator_token())
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        let mut renamed = json!({"kind": current["kind"], "name": "Socialtjänsten (ny)", "node": current["node"],
+            "capabilities": current["capabilities"], "encryptionKeys": current["encryptionKeys"]});
+        renamed["status"] = json!("active");
+        let r = server
+            .client
+            .put(server.url("/addresses/v1/addresses/2120000142:socialtjanst"))
+            .bearer_auth(server.operator_token())
+            .json(&renamed)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{label}");
+        let mut found = false;
+        while let Ok(Some((_, body))) = tokio::time::timeout(std::time::Duration::from_secs(15), rx.recv()).await {
+            let e: Value = serde_json::from_str(&body).unwrap();
+            if e["type"] == "se.ena.address.changed" && e["subject"] == "162120000142:socialtjanst" {
+                assert_eq!(e["data"]["change"], "updated", "{label}: {e}");
+                found = true;
+                break;
+            }
+        }
+        assert!(found, "{label}: the address change arrived by webhook");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ena_demo_runs_a_federation_and_stops_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("demo");
+    let mut child = Command::new(ENA)
+        .args(["demo", "--data-dir", data.to_str().unwrap(), "--listen", "127.0.0.1:0", "--node-listen", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .unwrap();
+    // Read everything the demo prints (to its end, so it never writes into a closed pipe); go on once it
+    // says it is ready.
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let lines = tokio::task::spawn_blocking(move || {
+        let mut seen = Vec::new();
+        while let Ok(line) = rx.recv_timeout(std::time::Duration::from_secs(120)) {
+            let done = line.contains("Ctrl-C stops it all");
+            seen.push(line);
+            if done {
+                break;
+            }
+        }
+        seen
+    })
+    .await
+    .unwrap();
+    let text = lines.join("\n");
+    assert!(text.contains("ena demo ready"), "{text}");
+    let info: Value = serde_json::from_str(&std::fs::read_to_string(data.join("demo.json")).unwrap()).unwrap();
+    assert_eq!(info["nodes"].as_array().unwrap().len(), 3);
+    let c = reqwest::Client::new();
+    // The sample messages were delivered with receipts, and the municipality has its orosanmälan.
+    let kommun =
+        info["nodes"].as_array().unwrap().iter().find(|n| n["entityId"] == "https://kommun.localhost").unwrap();
+    let inbox = json_of(
+        c.get(format!("{}/messages/v1/inbox", kommun["api"].as_str().unwrap()))
+            .bearer_auth(kommun["token"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(inbox["items"][0]["messageType"], "se.kommun.orosanmalan", "{inbox}");
+    let fk = info["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["entityId"] == "https://forsakringskassan.localhost")
+        .unwrap();
+    let sent = json_of(
+        c.get(format!("{}/messages/v1/outbox/{}", fk["api"].as_str().unwrap(), info["messages"][0].as_str().unwrap()))
+            .bearer_auth(fk["token"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(sent["status"], "delivered", "{sent}");
+    assert!(text.contains("answered 200 OK"), "the sample synchronous call: {text}");
+    // Ctrl-C (SIGINT) stops everything and the process exits cleanly.
+    Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap()).await.unwrap();
+    assert!(status.success(), "exit status {status}");
+}

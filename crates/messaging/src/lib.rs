@@ -81,6 +81,14 @@ pub enum Delivery {
     Retry(String),
 }
 
+/// Told about what happens to messages, after it is durable (subscriptions hang off this).
+pub trait Events: Send + Sync {
+    /// A message in the outbox changed status (`queued`, `delivered`, `failed`, `expired`).
+    fn message_status(&self, id: &str, status: &str, detail: Value);
+    /// A message arrived in the inbox.
+    fn message_received(&self, id: &str, detail: Value);
+}
+
 /// The call to another node's inbox.
 pub trait Transport: Send + Sync {
     fn deliver<'a>(&'a self, inbox: &'a str, wire: &'a Wire) -> BoxFuture<'a, Delivery>;
@@ -202,6 +210,7 @@ pub struct Messaging {
     audit: AuditLog,
     me: Arc<NodeIdentity>,
     directory: Arc<dyn Directory>,
+    events: Option<Arc<dyn Events>>,
 }
 
 impl std::fmt::Debug for Messaging {
@@ -237,7 +246,13 @@ pub fn backoff(attempts: i64) -> i64 {
 
 impl Messaging {
     pub fn new(store: Store, audit: AuditLog, me: Arc<NodeIdentity>, directory: Arc<dyn Directory>) -> Messaging {
-        Messaging { writer: writer::Writer::start(store.clone()), store, audit, me, directory }
+        Messaging { writer: writer::Writer::start(store.clone()), store, audit, me, directory, events: None }
+    }
+
+    /// Tell `events` about status changes and arrivals.
+    pub fn with_events(mut self, events: Arc<dyn Events>) -> Messaging {
+        self.events = Some(events);
+        self
     }
 
     pub fn identity(&self) -> &NodeIdentity {
@@ -258,6 +273,10 @@ impl Messaging {
         };
         if let Ok(row) = &result {
             self.writer.write(writer::Op::InsertOut(Box::new(row.clone()))).await.map_err(MsgError::Internal)?;
+            if let Some(events) = &self.events {
+                let detail = serde_json::json!({"recipient": row.recipient, "messageType": row.message_type});
+                events.message_status(&row.id, "queued", detail);
+            }
         }
         let object = (!object.is_empty()).then(|| ObjectRef { kind: "message".into(), id: object });
         let event = ctx.event("messages.queued", object, event_result, reason);
@@ -452,6 +471,11 @@ impl Messaging {
             at,
         };
         self.writer.write(op).await.map_err(MsgError::Internal)?;
+        if let Some(events) = &self.events
+            && status != "queued"
+        {
+            events.message_status(id, status, serde_json::json!({"error": error}));
+        }
         Ok(())
     }
 
@@ -623,6 +647,13 @@ impl Messaging {
             let stored =
                 repo::inbound(&self.store, &row.id).await?.ok_or_else(|| MsgError::Internal("inbox race".into()))?;
             return Ok(stored.receipt);
+        }
+        if let Some(events) = &self.events {
+            events.message_received(
+                &row.id,
+                serde_json::json!({"id": row.id, "sender": row.sender, "senderNode": row.sender_node, "recipient": row.recipient,
+                    "messageType": row.message_type, "version": row.version, "conversationId": row.conversation_id, "caseId": row.case_id}),
+            );
         }
         Ok(receipt)
     }

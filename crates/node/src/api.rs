@@ -33,6 +33,8 @@ pub struct NodeState {
     pub calls_client: reqwest::Client,
     /// Client towards this node's own services.
     pub upstream: reqwest::Client,
+    /// Subscriptions: webhooks, SSE, NATS.
+    pub events: crate::events::EventBus,
 }
 
 /// The SHA-256 (base64url) of the client certificate of an mTLS connection.
@@ -84,6 +86,9 @@ pub fn local_router(state: NodeState) -> Router {
         .route("/messages/v1/inbox", get(inbox))
         .route("/messages/v1/inbox/{id}", get(incoming))
         .route("/messages/v1/inbox/{id}/ack", post(ack))
+        .route("/subscriptions/v1", post(crate::events::subscribe).get(crate::events::list))
+        .route("/subscriptions/v1/events", get(crate::events::stream))
+        .route("/subscriptions/v1/{id}", axum::routing::delete(crate::events::unsubscribe))
         .route("/calls/v1/{address}/{service}", any(crate::calls::call_out))
         .route("/calls/v1/{address}/{service}/{*rest}", any(crate::calls::call_out))
         .layer(axum::extract::DefaultBodyLimit::max(crate::calls::MAX_BODY))

@@ -72,6 +72,24 @@ impl HttpDirectory {
         })
     }
 
+    /// Forget a cached address (it changed).
+    pub fn invalidate(&self, address: &str) {
+        self.addresses.write().expect("addresses").remove(address);
+    }
+
+    /// A page of the registry's change feed after `since`: (changes, where to continue).
+    pub async fn changes(&self, since: i64) -> Result<(Vec<ena_addresses::Change>, i64), String> {
+        let url = format!("{}/addresses/v1/changes?since={since}&limit=100", self.central_url);
+        let response = self.central.get(url).send().await.map_err(|e| e.to_string())?;
+        if !response.status().is_success() {
+            return Err(problem_detail(response).await);
+        }
+        let page: Value = response.json().await.map_err(|e| e.to_string())?;
+        let changes: Vec<ena_addresses::Change> =
+            serde_json::from_value(page["items"].clone()).map_err(|e| e.to_string())?;
+        Ok((changes, page["next"].as_i64().unwrap_or(since)))
+    }
+
     /// The cached address if still fresh (the benchmark's "cached lookup").
     pub fn cached_address(&self, address: &str) -> Option<Address> {
         let cache = self.addresses.read().expect("addresses");

@@ -9,6 +9,7 @@
 pub mod api;
 pub mod calls;
 pub mod directory;
+pub mod events;
 pub mod transport;
 
 use std::net::SocketAddr;
@@ -291,7 +292,7 @@ impl std::fmt::Debug for Node {
 
 /// Open the node in `dir` on `database` (a `postgres://` URL, or its own SQLite file by default):
 /// certificate, store, log, directory, and what it publishes.
-pub async fn open(dir: &Path, database: Option<&str>, ttl: Duration) -> anyhow::Result<Node> {
+pub async fn open(dir: &Path, database: Option<&str>, ttl: Duration, nats_url: Option<&str>) -> anyhow::Result<Node> {
     let file = read_file(dir)?;
     let keys = load_keys(dir, &file.entity_id)?;
     let (ca, cert) = certificate(dir, &file).await?;
@@ -333,7 +334,15 @@ pub async fn open(dir: &Path, database: Option<&str>, ttl: Duration) -> anyhow::
         })?;
         access.put_policy(policy).await.map_err(|e| anyhow!("service {}: {e}", service.id))?;
     }
-    let messaging = Arc::new(Messaging::new(store, audit, me, directory.clone()));
+    let events = events::EventBus::new(me.clone());
+    let events = match nats_url {
+        #[cfg(feature = "nats")]
+        Some(url) => events.with_nats(url).await.with_context(|| format!("NATS at {url}"))?,
+        #[cfg(not(feature = "nats"))]
+        Some(_) => bail!("--nats-url needs ena built with --features nats"),
+        None => events,
+    };
+    let messaging = Arc::new(Messaging::new(store, audit, me, directory.clone()).with_events(Arc::new(events.clone())));
     let state = NodeState {
         messaging,
         directory,
@@ -342,6 +351,7 @@ pub async fn open(dir: &Path, database: Option<&str>, ttl: Duration) -> anyhow::
         services: Arc::new(file.service.clone()),
         calls_client: central.clone(),
         upstream: reqwest::Client::builder().timeout(Duration::from_secs(30)).pool_max_idle_per_host(64).build()?,
+        events,
     };
     let tls = ena_server::mtls::server_config(&ca, &cert, &keys.tls_pem).map_err(|e| anyhow!("TLS: {e}"))?;
     Ok(Node { file, state, transport: Arc::new(HttpTransport { client: central }), tls })
@@ -419,6 +429,7 @@ pub async fn run(
         stopped(stop_rx.clone()),
     ));
     let worker = tokio::spawn(deliver_forever(node.state.messaging.clone(), node.transport.clone(), stop_rx.clone()));
+    let watcher = tokio::spawn(watch_addresses(node.state.clone(), stop_rx.clone()));
     let ready = json!({"entityId": node.file.entity_id, "api": format!("http://{local_addr}"), "inbox": format!("https://{peer_addr}/node/v1/inbox"), "pid": std::process::id()});
     std::fs::write(dir.join(READY_FILE), ready.to_string())?;
     tracing::info!(entity = %node.file.entity_id, api = %local_addr, inbox = %peer_addr, "node serving");
@@ -428,7 +439,39 @@ pub async fn run(
     let _ = local_task.await;
     let _ = peer_task.await;
     let _ = worker.await;
+    let _ = watcher.await;
     Ok(())
+}
+
+/// Follow the address registry's change feed: each change drops the cached entry and becomes an
+/// `se.ena.address.changed` event. Starts at the feed's end (what changed before is not news).
+async fn watch_addresses(state: NodeState, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let mut since: Option<i64> = None;
+    loop {
+        match state.directory.changes(since.unwrap_or(0)).await {
+            Ok((changes, next)) => {
+                if since.is_some() {
+                    for c in &changes {
+                        state.directory.invalidate(&c.address);
+                        state.events.emit(
+                            "se.ena.address.changed",
+                            &c.address,
+                            serde_json::to_value(c).unwrap_or(Value::Null),
+                        );
+                    }
+                }
+                since = Some(next);
+                if !changes.is_empty() {
+                    continue;
+                }
+            }
+            Err(e) => tracing::debug!(error = %e, "address feed"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(2)) => {}
+            _ = stop.changed() => return,
+        }
+    }
 }
 
 /// The outbox worker: deliver what is due, in rounds; idle briefly when there is nothing.

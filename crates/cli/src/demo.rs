@@ -1,0 +1,234 @@
+//! `ena demo`: a whole federation on this machine — the central services and three member nodes
+//! (Skatteverket, Försäkringskassan, Exempelkommunen with its social services), each onboarded the real
+//! way with its own data directory, keys and certificate; message types and addresses published; sample
+//! messages sent and a synchronous call made; then it prints where to look and runs until Ctrl-C.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use serde_json::{Value, json};
+
+use crate::local_federation::{LocalNode, start_central, start_node};
+
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Where the demo keeps everything (removed and made anew at each start if it holds an earlier demo).
+    #[arg(long, default_value = "ena-demo")]
+    data_dir: PathBuf,
+    /// The central instance (portal, APIs).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: String,
+    /// The central node listener (mTLS).
+    #[arg(long, default_value = "127.0.0.1:8443")]
+    node_listen: String,
+}
+
+const MARKER: &str = "demo.json";
+
+fn schema(required: &[&str], properties: Value) -> String {
+    json!({"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object", "required": required, "properties": properties}).to_string()
+}
+
+pub fn run(args: DemoArgs) -> anyhow::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_new("warn").context("log filter")?;
+    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+    tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(demo(args))
+}
+
+async fn demo(args: DemoArgs) -> anyhow::Result<()> {
+    let dir = &args.data_dir;
+    if dir.exists() && std::fs::read_dir(dir)?.next().is_some() {
+        if !dir.join(MARKER).exists() {
+            bail!("{} exists and is not an earlier demo; give another --data-dir", dir.display());
+        }
+        std::fs::remove_dir_all(dir).with_context(|| format!("cannot clear {}", dir.display()))?;
+    }
+    std::fs::create_dir_all(dir)?;
+    std::fs::write(dir.join(MARKER), "{}")?;
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    println!("Starting the central services …");
+    let central = start_central(&dir.join("central"), &args.listen, &args.node_listen, stop.clone()).await?;
+
+    // Skatteverket's income register: the service its node produces for synchronous calls.
+    let upstream = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let upstream_addr = upstream.local_addr()?;
+    let service = axum::Router::new().route(
+        "/personer/{pnr}",
+        axum::routing::get(|axum::extract::Path(pnr): axum::extract::Path<String>| async move {
+            axum::Json(json!({"personnummer": pnr, "ar": 2026, "inkomst": 412_000, "kalla": "Skatteverket (demo)"}))
+        }),
+    );
+    let mut service_stop = stop.clone();
+    tokio::spawn(async move {
+        axum::serve(upstream, service)
+            .with_graceful_shutdown(async move {
+                let _ = service_stop.wait_for(|s| *s).await;
+            })
+            .await
+    });
+
+    println!("Onboarding three member nodes (keys, application, approval, certificate) …");
+    let skatt_toml = format!(
+        r#"
+[[service]]
+id = "inkomster"
+upstream = "http://{upstream_addr}"
+allow = ["https://kommun.localhost", "https://forsakringskassan.localhost"]
+"#
+    );
+    let skatt =
+        start_node(&central, "skatteverket.localhost", "202100-5448", "Skatteverket", &skatt_toml, &[], stop.clone())
+            .await?;
+    let fk_toml = r#"
+[[address]]
+address = "202100-5521"
+kind = "organisation"
+name = "Försäkringskassan"
+accepts = ["se.forsakringskassan.inkomstuppgift@1.0"]
+
+[[message_type]]
+id = "se.forsakringskassan.inkomstuppgift"
+version = "1.0"
+title = "Inkomstuppgift"
+schema = "inkomstuppgift.json"
+classification = { confidentiality = 2, integrity = 3, availability = 1 }
+"#;
+    let fk_schema = schema(
+        &["personnummer", "ar", "inkomst"],
+        json!({
+        "personnummer": {"type": "string", "pattern": "^[0-9]{12}$"}, "ar": {"type": "integer"}, "inkomst": {"type": "integer", "minimum": 0}}),
+    );
+    // init writes the organisation's own address; the one above replaces it with what it accepts.
+    let fk = start_node(
+        &central,
+        "forsakringskassan.localhost",
+        "202100-5521",
+        "Försäkringskassan",
+        fk_toml,
+        &[("inkomstuppgift.json", fk_schema)],
+        stop.clone(),
+    )
+    .await?;
+    let kommun_toml = r#"
+[[address]]
+address = "212000-0142:socialtjanst"
+kind = "function"
+name = "Exempelkommunen, socialtjänsten"
+accepts = ["se.kommun.orosanmalan@1.0"]
+
+[[message_type]]
+id = "se.kommun.orosanmalan"
+version = "1.0"
+title = "Orosanmälan"
+schema = "orosanmalan.json"
+classification = { confidentiality = 3, integrity = 2, availability = 1 }
+"#;
+    let kommun_schema = schema(
+        &["barn", "oro"],
+        json!({
+        "barn": {"type": "string", "pattern": "^[0-9]{12}$"}, "oro": {"type": "string", "minLength": 1}, "anmalare": {"type": "string"}}),
+    );
+    let kommun = start_node(
+        &central,
+        "kommun.localhost",
+        "212000-0142",
+        "Exempelkommunen",
+        kommun_toml,
+        &[("orosanmalan.json", kommun_schema)],
+        stop.clone(),
+    )
+    .await?;
+
+    println!("Sending sample messages and making a synchronous call …");
+    let http = reqwest::Client::new();
+    let send = |from: &LocalNode, body: Value| {
+        http.post(format!("{}/messages/v1/outbox", from.api)).bearer_auth(&from.token).json(&body).send()
+    };
+    let m1: Value = send(&fk, json!({"recipient": "212000-0142:socialtjanst", "messageType": "se.kommun.orosanmalan", "version": "1.0",
+        "payload": {"barn": "201401012383", "oro": "Barnet har inte hämtats från förskolan tre dagar i rad.", "anmalare": "Försäkringskassan"},
+        "caseId": "FK-2026-1187"})).await?.error_for_status()?.json().await?;
+    let m2: Value = send(
+        &skatt,
+        json!({"recipient": "202100-5521", "messageType": "se.forsakringskassan.inkomstuppgift", "version": "1.0",
+        "payload": {"personnummer": "191212121212", "ar": 2026, "inkomst": 412000}}),
+    )
+    .await?
+    .error_for_status()?
+    .json()
+    .await?;
+    let call = http
+        .get(format!("{}/calls/v1/202100-5448/inkomster/personer/191212121212", kommun.api))
+        .bearer_auth(&kommun.token)
+        .send()
+        .await?;
+    let call_status = call.status();
+    let call_hash = call.headers().get("ena-request-hash").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let call_body = call.text().await?;
+    for (node, m) in [(&fk, &m1), (&skatt, &m2)] {
+        let id = m["id"].as_str().unwrap_or_default();
+        for _ in 0..100 {
+            let v: Value = http
+                .get(format!("{}/messages/v1/outbox/{id}", node.api))
+                .bearer_auth(&node.token)
+                .send()
+                .await?
+                .json()
+                .await?;
+            if v["status"] == "delivered" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    let nodes = [&skatt, &fk, &kommun];
+    let info = json!({
+        "central": {"url": central.url, "nodeListener": central.node_url, "operatorToken": central.operator_token, "dataDir": central.dir},
+        "nodes": nodes.iter().map(|n| json!({"entityId": n.entity_id, "api": n.api, "token": n.token, "dataDir": n.dir})).collect::<Vec<_>>(),
+        "messages": [m1["id"], m2["id"]],
+    });
+    std::fs::write(dir.join(MARKER), serde_json::to_string_pretty(&info)?)?;
+    println!();
+    println!("ena demo ready — a federation of three member nodes on this machine");
+    println!();
+    println!("  Portal and API reference   {}/  and  {}/docs", central.url, central.url);
+    println!("  Operator token             {}", central.operator_token);
+    println!("  Members                    {}/federation/v1/members (operator token)", central.url);
+    println!("  Address registry           {}/addresses/v1/addresses (operator token)", central.url);
+    for n in nodes {
+        println!("  Node {:<36} local API {}  token {}", n.entity_id, n.api, n.token);
+    }
+    println!();
+    println!(
+        "  Sent: Försäkringskassan → Exempelkommunen socialtjänst (orosanmälan), Skatteverket → Försäkringskassan (inkomstuppgift)."
+    );
+    println!("  Read the municipality's inbox:");
+    println!("    curl -s -H 'authorization: Bearer {}' {}/messages/v1/inbox", kommun.token, kommun.api);
+    println!("  The sender's view with the signed receipt:");
+    println!(
+        "    curl -s -H 'authorization: Bearer {}' {}/messages/v1/outbox/{}",
+        fk.token,
+        fk.api,
+        m1["id"].as_str().unwrap_or_default()
+    );
+    println!(
+        "  Synchronous call (Exempelkommunen → Skatteverket's income register) answered {call_status}, request hash {call_hash}:"
+    );
+    println!("    {call_body}");
+    println!(
+        "    curl -s -H 'authorization: Bearer {}' {}/calls/v1/202100-5448/inkomster/personer/191212121212 -i",
+        kommun.token, kommun.api
+    );
+    println!("  Verify a node's log:  ena audit verify --data-dir {}", kommun.dir.display());
+    println!("  Everything is in {} (demo.json lists it). Ctrl-C stops it all.", dir.display());
+    crate::serve::shutdown_signal().await;
+    println!("Stopping …");
+    let _ = stop_tx.send(true);
+    for n in [skatt, fk, kommun] {
+        let _ = tokio::time::timeout(Duration::from_secs(10), n.task).await;
+    }
+    central.state.store.close().await;
+    println!("ena demo stopped.");
+    Ok(())
+}

@@ -1,0 +1,139 @@
+//! A whole federation in this process, for `ena demo` and `ena bench messaging`: the central instance
+//! (public listener and node listener) and member nodes onboarded the real way — `ena node init`'s code
+//! makes their keys and applies, the operator approves over the API, and each node runs with its own data
+//! directory, database, keys and certificate.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, anyhow};
+use ena_server::{AppState, ServerConfig};
+use serde_json::Value;
+use tokio::sync::watch;
+
+pub struct Central {
+    pub state: AppState,
+    pub url: String,
+    pub node_url: String,
+    pub operator_token: String,
+    pub dir: PathBuf,
+}
+
+/// Start the central instance on `listen` (e.g. `127.0.0.1:8080`, or port 0) with its node listener on
+/// `node_listen`, until `stop` turns true.
+pub async fn start_central(
+    dir: &Path,
+    listen: &str,
+    node_listen: &str,
+    stop: watch::Receiver<bool>,
+) -> anyhow::Result<Central> {
+    std::fs::create_dir_all(dir)?;
+    let store = ena_store::Store::open_sqlite(&dir.join("ena.db")).await?;
+    ena_server::prepare_store(&store).await.map_err(|e| anyhow!("{e}"))?;
+    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    let addr = listener.local_addr()?;
+    let config = ServerConfig { federation_entity_id: format!("http://{addr}"), ..ServerConfig::default() };
+    let state = AppState::open(store, config, dir).await.map_err(|e| anyhow!("{e}"))?;
+    let stopped = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    tokio::spawn(ena_server::serve(listener, state.clone(), stopped(stop.clone())));
+    let node_listener =
+        tokio::net::TcpListener::bind(node_listen).await.with_context(|| format!("cannot listen on {node_listen}"))?;
+    let node_addr = node_listener.local_addr()?;
+    let (cert, key) =
+        state.federation.server_certificate(&["localhost".into(), "127.0.0.1".into()]).map_err(|e| anyhow!("{e}"))?;
+    let tls =
+        ena_server::mtls::server_config(state.federation.ca_certificate(), &cert, &key).map_err(|e| anyhow!(e))?;
+    tokio::spawn(ena_server::mtls::serve(
+        node_listener,
+        tls,
+        state.clone(),
+        ena_server::app(state.clone()),
+        stopped(stop),
+    ));
+    let operator_token = std::fs::read_to_string(ena_server::auth::token_path(dir))?.trim().to_owned();
+    Ok(Central {
+        state,
+        url: format!("http://{addr}"),
+        node_url: format!("https://{node_addr}"),
+        operator_token,
+        dir: dir.to_owned(),
+    })
+}
+
+/// A node running in this process.
+pub struct LocalNode {
+    pub entity_id: String,
+    pub dir: PathBuf,
+    pub api: String,
+    pub token: String,
+    pub state: ena_node::api::NodeState,
+    pub task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+/// Onboard a node (init, approve), add `extra` to its node.toml and `files` to its data directory, and
+/// run it until `stop` turns true.
+pub async fn start_node(
+    central: &Central,
+    host: &str,
+    organisation: &str,
+    name: &str,
+    extra: &str,
+    files: &[(&str, String)],
+    stop: watch::Receiver<bool>,
+) -> anyhow::Result<LocalNode> {
+    let dir = central.dir.parent().unwrap_or(&central.dir).join(host);
+    let peer = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+    let options = ena_node::InitOptions {
+        data_dir: dir.clone(),
+        federation: central.url.clone(),
+        federation_node: central.node_url.clone(),
+        entity_id: format!("https://{host}"),
+        organisation: organisation.into(),
+        name: name.into(),
+        contact: format!("federation@{host}"),
+        listen: "127.0.0.1:0".into(),
+        peer_listen: peer.to_string(),
+    };
+    let application = ena_node::init(&options).await?;
+    reqwest::Client::new()
+        .post(format!("{}/federation/v1/applications/{application}/approve", central.url))
+        .bearer_auth(&central.operator_token)
+        .send()
+        .await?
+        .error_for_status()?;
+    for (file, content) in files {
+        std::fs::write(dir.join(file), content)?;
+    }
+    let mut text = std::fs::read_to_string(dir.join(ena_node::NODE_FILE))?;
+    text.push_str(extra);
+    std::fs::write(dir.join(ena_node::NODE_FILE), text)?;
+    let node = ena_node::open(&dir, None, ena_node::directory::DEFAULT_TTL, None).await?;
+    let state = node.state.clone();
+    let run_dir = dir.clone();
+    let mut stop = stop;
+    let task = tokio::spawn(async move {
+        ena_node::run(node, &run_dir, async move {
+            let _ = stop.wait_for(|s| *s).await;
+        })
+        .await
+    });
+    let ready = dir.join(ena_node::READY_FILE);
+    for _ in 0..200 {
+        if ready.exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let info: Value = serde_json::from_str(&std::fs::read_to_string(&ready).context("the node did not start")?)?;
+    let token = std::fs::read_to_string(dir.join(ena_node::TOKEN_FILE))?.trim().to_owned();
+    Ok(LocalNode {
+        entity_id: format!("https://{host}"),
+        dir,
+        api: info["api"].as_str().unwrap_or_default().to_owned(),
+        token,
+        state,
+        task,
+    })
+}

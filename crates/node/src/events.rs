@@ -1,0 +1,263 @@
+//! Subscriptions: what happens on a node, as CloudEvents 1.0 — a message's status (`queued`,
+//! `delivered`, `failed`, `expired`), a message received, an address changed in the registry — to the
+//! organisation's systems by webhook (signed by the node, retried with backoff) or Server-Sent Events,
+//! and, built with `--features nats` and given `--nats-url`, to NATS JetStream subjects as well.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use ena_core::{ErrorCode, FieldError};
+use ena_messaging::NodeIdentity;
+use ena_server::extract::ApiJson;
+use ena_server::problem::ApiError;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tokio::sync::{Mutex, broadcast};
+
+use crate::api::{LocalSystem, NodeState};
+
+/// The event types a system can subscribe to.
+pub const TYPES: [&str; 3] = ["se.ena.message.status", "se.ena.message.received", "se.ena.address.changed"];
+/// Webhook attempts before an event is given up (1 s, 2 s, 4 s … between them).
+const WEBHOOK_ATTEMPTS: u32 = 8;
+
+/// A webhook subscription.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SubscriptionInput {
+    /// Event types (see [`TYPES`]); all if empty.
+    #[serde(default)]
+    pub types: Vec<String>,
+    /// Where to POST the events (http or https).
+    pub webhook: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Subscription {
+    pub id: String,
+    pub types: Vec<String>,
+    pub webhook: String,
+}
+
+/// Where the node's events go: live listeners (SSE), webhooks, and NATS if configured. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct EventBus(Arc<Inner>);
+
+struct Inner {
+    source: String,
+    live: broadcast::Sender<Value>,
+    subscriptions: Mutex<Vec<Subscription>>,
+    client: reqwest::Client,
+    me: Arc<NodeIdentity>,
+    #[cfg(feature = "nats")]
+    nats: Option<async_nats::jetstream::Context>,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventBus").field("source", &self.source).finish()
+    }
+}
+
+impl EventBus {
+    pub fn new(me: Arc<NodeIdentity>) -> EventBus {
+        EventBus(Arc::new(Inner {
+            source: me.entity_id.clone(),
+            live: broadcast::channel(4096).0,
+            subscriptions: Mutex::default(),
+            client: reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap_or_default(),
+            me,
+            #[cfg(feature = "nats")]
+            nats: None,
+        }))
+    }
+
+    /// Also publish to NATS JetStream (stream `ENA`, subjects `ena.<type>`), created if missing.
+    #[cfg(feature = "nats")]
+    pub async fn with_nats(self, url: &str) -> anyhow::Result<EventBus> {
+        let client = async_nats::connect(url).await?;
+        let js = async_nats::jetstream::new(client);
+        js.get_or_create_stream(async_nats::jetstream::stream::Config {
+            name: "ENA".into(),
+            subjects: vec!["ena.>".into()],
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("JetStream stream ENA: {e}"))?;
+        let mut inner =
+            Arc::try_unwrap(self.0).map_err(|_| anyhow::anyhow!("NATS must be set up before the bus is shared"))?;
+        inner.nats = Some(js);
+        Ok(EventBus(Arc::new(inner)))
+    }
+
+    /// Emit an event of `kind` about `subject` with `data`.
+    pub fn emit(&self, kind: &str, subject: &str, data: Value) {
+        let event = json!({
+            "specversion": "1.0", "id": uuid::Uuid::now_v7().to_string(), "source": self.0.source, "type": kind,
+            "subject": subject, "time": time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+            "datacontenttype": "application/json", "data": data,
+        });
+        let _ = self.0.live.send(event.clone());
+        let inner = self.0.clone();
+        tokio::spawn(async move { inner.deliver(event).await });
+    }
+
+    pub fn listen(&self) -> broadcast::Receiver<Value> {
+        self.0.live.subscribe()
+    }
+
+    pub async fn subscribe(&self, s: Subscription) {
+        self.0.subscriptions.lock().await.push(s);
+    }
+
+    pub async fn subscriptions(&self) -> Vec<Subscription> {
+        self.0.subscriptions.lock().await.clone()
+    }
+
+    pub async fn unsubscribe(&self, id: &str) -> bool {
+        let mut subs = self.0.subscriptions.lock().await;
+        let before = subs.len();
+        subs.retain(|s| s.id != id);
+        subs.len() != before
+    }
+}
+
+impl Inner {
+    async fn deliver(&self, event: Value) {
+        let kind = event["type"].as_str().unwrap_or_default().to_owned();
+        #[cfg(feature = "nats")]
+        if let Some(js) = &self.nats {
+            let subject = format!("ena.{}", kind.trim_start_matches("se.ena."));
+            match js.publish(subject, event.to_string().into()).await {
+                Ok(ack) => {
+                    if let Err(e) = ack.await {
+                        tracing::warn!(error = %e, "NATS did not acknowledge an event");
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "could not publish an event to NATS"),
+            }
+        }
+        let targets: Vec<String> = self
+            .subscriptions
+            .lock()
+            .await
+            .iter()
+            .filter(|s| s.types.is_empty() || s.types.iter().any(|t| *t == kind))
+            .map(|s| s.webhook.clone())
+            .collect();
+        let body = event.to_string();
+        // The node signs what it sends: a JWS over the body's SHA-256, checkable with its published keys.
+        let signature = ena_messaging::jws::sign(
+            &self.me.signing,
+            "ena-event+jws",
+            &json!({"sha256": ena_messaging::envelope::sha256_b64(body.as_bytes())}),
+        );
+        for url in targets {
+            let (client, body, signature) = (self.client.clone(), body.clone(), signature.clone());
+            tokio::spawn(async move {
+                for attempt in 0..WEBHOOK_ATTEMPTS {
+                    let sent = client
+                        .post(&url)
+                        .header("content-type", "application/cloudevents+json")
+                        .header("ena-signature", &signature)
+                        .body(body.clone())
+                        .send()
+                        .await;
+                    match sent {
+                        Ok(r) if r.status().is_success() => return,
+                        Ok(r) => {
+                            tracing::info!(%url, status = %r.status(), attempt, "webhook refused an event; retrying")
+                        }
+                        Err(e) => tracing::info!(%url, error = %e, attempt, "webhook unreachable; retrying"),
+                    }
+                    tokio::time::sleep(Duration::from_millis(
+                        ena_messaging::backoff(i64::from(attempt)) as u64 * 1000 / 4,
+                    ))
+                    .await;
+                }
+                tracing::warn!(%url, "webhook given up after {WEBHOOK_ATTEMPTS} attempts");
+            });
+        }
+    }
+}
+
+impl ena_messaging::Events for EventBus {
+    fn message_status(&self, id: &str, status: &str, detail: Value) {
+        self.emit("se.ena.message.status", id, json!({"id": id, "status": status, "detail": detail}));
+    }
+    fn message_received(&self, id: &str, detail: Value) {
+        self.emit("se.ena.message.received", id, detail);
+    }
+}
+
+/// `POST /subscriptions/v1`: a webhook subscription (kept while the node runs).
+pub async fn subscribe(
+    State(s): State<NodeState>,
+    _l: LocalSystem,
+    ApiJson(input): ApiJson<SubscriptionInput>,
+) -> Result<Response, ApiError> {
+    let mut errors = Vec::new();
+    for (i, t) in input.types.iter().enumerate() {
+        if !TYPES.contains(&t.as_str()) {
+            errors.push(FieldError::new(format!("types[{i}]"), t, format!("one of {}", TYPES.join(", "))));
+        }
+    }
+    match reqwest::Url::parse(&input.webhook) {
+        Ok(u) if ["http", "https"].contains(&u.scheme()) && u.host().is_some() => {}
+        _ => errors.push(FieldError::new("webhook", &input.webhook, "an http or https URL")),
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::invalid(ErrorCode::ValidationFailed, "The subscription is not valid.", errors));
+    }
+    let sub = Subscription { id: uuid::Uuid::now_v7().to_string(), types: input.types, webhook: input.webhook };
+    s.events.subscribe(sub.clone()).await;
+    Ok((StatusCode::CREATED, Json(sub)).into_response())
+}
+
+/// `GET /subscriptions/v1`: the webhook subscriptions.
+pub async fn list(State(s): State<NodeState>, _l: LocalSystem) -> Json<Vec<Subscription>> {
+    Json(s.events.subscriptions().await)
+}
+
+/// `DELETE /subscriptions/v1/{id}`.
+pub async fn unsubscribe(
+    State(s): State<NodeState>,
+    _l: LocalSystem,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Result<StatusCode, ApiError> {
+    if s.events.unsubscribe(&id).await {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::new(ErrorCode::ResourceNotFound, format!("no subscription {id}")))
+    }
+}
+
+/// `GET /subscriptions/v1/events`: the node's events as Server-Sent Events, live (`event:` is the type).
+pub async fn stream(
+    State(s): State<NodeState>,
+    _l: LocalSystem,
+) -> Sse<impl futures_util::Stream<Item = Result<Event, std::convert::Infallible>>> {
+    let stream = futures_util::stream::unfold(s.events.listen(), |mut rx| async move {
+        loop {
+            match rx.recv().await {
+                Ok(v) => {
+                    let event = Event::default()
+                        .event(v["type"].as_str().unwrap_or("event"))
+                        .id(v["id"].as_str().unwrap_or_default())
+                        .data(v.to_string());
+                    return Some((Ok(event), rx));
+                }
+                // A listener too slow to keep up skips what it missed rather than holding the node back.
+                Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    });
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}
