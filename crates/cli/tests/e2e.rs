@@ -3766,3 +3766,78 @@ async fn ena_demo_runs_a_federation_and_stops_cleanly() {
     let status = tokio::task::spawn_blocking(move || child.wait().unwrap()).await.unwrap();
     assert!(status.success(), "exit status {status}");
 }
+
+/// With `--features nats`, a node started with `--nats-url` publishes the same events to JetStream.
+#[cfg(feature = "nats")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_events_go_to_nats_jetstream() {
+    use ena_node::async_nats;
+    let Ok(nats_url) = std::env::var("ENA_TEST_NATS_URL") else {
+        assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "CI must set ENA_TEST_NATS_URL");
+        eprintln!("ENA_TEST_NATS_URL not set: the NATS test did not run");
+        return;
+    };
+    let mut server = TestServer::each().await.into_iter().next().unwrap();
+    let central_node = server.node_listener().await;
+    let schema = tempfile::tempdir().unwrap();
+    std::fs::write(schema.path().join("orosanmalan.json"), json!({"type": "object"}).to_string()).unwrap();
+    let extra = OROSANMALAN
+        .replace("schema = \"orosanmalan.json\"", &format!("schema = {:?}", schema.path().join("orosanmalan.json")));
+    let mut skatt = start_node(&server, central_node, "skatteverket.localhost", "202100-5448", "").await;
+    let _kommun = start_node(&server, central_node, "kommun.localhost", "212000-0142", &extra).await;
+    // Restart the sender with NATS.
+    skatt.child.kill().unwrap();
+    skatt.child.wait().unwrap();
+    let mut cmd = Command::new(ENA);
+    cmd.args([
+        "node",
+        "run",
+        "--data-dir",
+        &skatt.arg(),
+        "--directory-ttl",
+        "1",
+        "--log",
+        "warn",
+        "--nats-url",
+        &nats_url,
+    ]);
+    let _ = std::fs::remove_file(skatt.dir.path().join("node.ready.json"));
+    skatt.child = cmd.stdout(std::process::Stdio::null()).spawn().unwrap();
+    for _ in 0..200 {
+        if skatt.dir.path().join("node.ready.json").exists() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+
+    let client = async_nats::connect(&nats_url).await.unwrap();
+    let js = async_nats::jetstream::new(client);
+    let stream = js.get_stream("ENA").await.expect("the node created the ENA stream");
+    let consumer = stream
+        .create_consumer(async_nats::jetstream::consumer::pull::Config {
+            filter_subject: "ena.message.status".into(),
+            deliver_policy: async_nats::jetstream::consumer::DeliverPolicy::New,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let c = reqwest::Client::new();
+    let message = json!({"recipient": "212000-0142:socialtjanst", "messageType": "se.kommun.orosanmalan", "version": "1.0", "payload": {}});
+    let sent: Value = skatt.post(&c, "/messages/v1/outbox", &message).send().await.unwrap().json().await.unwrap();
+    let id = sent["id"].as_str().unwrap().to_owned();
+    let mut statuses = Vec::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !statuses.contains(&"delivered".to_owned()) && std::time::Instant::now() < deadline {
+        use futures_util::StreamExt;
+        let mut batch =
+            consumer.fetch().max_messages(100).expires(std::time::Duration::from_secs(1)).messages().await.unwrap();
+        while let Some(Ok(m)) = batch.next().await {
+            let e: Value = serde_json::from_slice(&m.payload).unwrap();
+            if e["subject"] == id.as_str() {
+                statuses.push(e["data"]["status"].as_str().unwrap().to_owned());
+            }
+            m.ack().await.unwrap();
+        }
+    }
+    assert_eq!(statuses, ["queued", "delivered"], "the message's status events in JetStream");
+}

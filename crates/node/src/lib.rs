@@ -12,6 +12,10 @@ pub mod directory;
 pub mod events;
 pub mod transport;
 
+/// The NATS client, for those who read what the node publishes (tests).
+#[cfg(feature = "nats")]
+pub use async_nats;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
