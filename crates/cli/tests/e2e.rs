@@ -3276,6 +3276,45 @@ async fn nodes_exchange_signed_encrypted_messages_with_receipts_on_each_database
         )
         .unwrap();
         assert_eq!(receipt.message_id, id, "{label}");
+        // Independently: jwcrypto and PyJWT verify the receipt and the envelope with only the keys the
+        // federation publishes, and the audit verifier checks the receipt's inclusion proof.
+        let row = ena_messaging::repo::out(&skatt.store().await, &id).await.unwrap().unwrap();
+        let sender_meta =
+            server.state.federation.resolved_metadata(&server.state.audit, &skatt.entity_id).await.unwrap();
+        let interop = tempfile::tempdir().unwrap();
+        let write = |name: &str, v: Value| {
+            let path = interop.path().join(name);
+            std::fs::write(&path, v.to_string()).unwrap();
+            path.to_str().unwrap().to_owned()
+        };
+        let receipt_file = write(
+            "receipt.json",
+            json!({"jwks": meta["ena_node"]["jwks"], "tokens": [{"token": done["receipt"], "typ": "ena-receipt+jws"}]}),
+        );
+        assert!(oidf(&["verify", &receipt_file]).contains("\"ok\": true"), "{label}");
+        let envelope_file = write(
+            "envelope.json",
+            json!({"jwks": sender_meta["ena_node"]["jwks"], "tokens": [{"token": row.envelope, "typ": "ena-envelope+jws"}]}),
+        );
+        assert!(oidf(&["verify", &envelope_file]).contains("\"ok\": true"), "{label}");
+        {
+            use base64::Engine;
+            use sha2::Digest;
+            let std_b64 = base64::engine::general_purpose::STANDARD;
+            let leaf = std_b64.decode(&receipt.log.leaf).unwrap();
+            let mut h = sha2::Sha256::new();
+            h.update([0u8]);
+            h.update(&leaf);
+            let root = receipt.log.checkpoint.lines().nth(2).unwrap().to_owned();
+            let case = write(
+                "inclusion.json",
+                json!({"leafIdx": receipt.log.index, "treeSize": receipt.log.tree_size, "root": root,
+                "leafHash": std_b64.encode(h.finalize()), "proof": receipt.log.inclusion_proof}),
+            );
+            let (ok, out, err) =
+                ena_off_thread(vec!["audit".into(), "verify-proof".into(), "--file".into(), case]).await;
+            assert!(ok, "{label}: {out}{err}");
+        }
         let inbox = json_of(kommun.get(&c, "/messages/v1/inbox").send().await.unwrap()).await;
         let got = &inbox["items"][0];
         assert_eq!(got["payload"], message["payload"], "{label}");
