@@ -145,12 +145,21 @@ classification = { confidentiality = 3, integrity = 2, availability = 1 }
     // Skatteverket's own service, which its node produces for synchronous calls.
     let upstream = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let upstream_addr = upstream.local_addr()?;
-    let service = axum::Router::new().route(
-        "/personer/{pnr}",
-        axum::routing::get(|axum::extract::Path(pnr): axum::extract::Path<String>| async move {
-            axum::Json(json!({"pnr": pnr, "inkomst": 412000, "ar": 2026}))
-        }),
-    );
+    // Two routes: one that answers at once, one that takes 10 ms (as a service with a database lookup).
+    let service = axum::Router::new()
+        .route(
+            "/personer/{pnr}",
+            axum::routing::get(|axum::extract::Path(pnr): axum::extract::Path<String>| async move {
+                axum::Json(json!({"pnr": pnr, "inkomst": 412000, "ar": 2026}))
+            }),
+        )
+        .route(
+            "/slow/{pnr}",
+            axum::routing::get(|axum::extract::Path(pnr): axum::extract::Path<String>| async move {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                axum::Json(json!({"pnr": pnr, "inkomst": 412000, "ar": 2026}))
+            }),
+        );
     tokio::spawn(async move { axum::serve(upstream, service).await });
     let produces = format!(
         "\n[[service]]\nid = \"inkomster\"\nupstream = \"http://{upstream_addr}\"\nallow = [\"https://kommun.localhost\"]\n"
@@ -235,23 +244,26 @@ classification = { confidentiality = 3, integrity = 2, availability = 1 }
     );
     println!("ratio to the crypto-only bound on {cores} cores: {:.1} %", 100.0 * rate / crypto_all);
 
-    // Synchronous calls: directly to the service, then the same calls through both nodes.
-    let direct = format!("http://{upstream_addr}/personer/201401012383");
-    let through = format!("{consumer_api}/calls/v1/202100-5448/inkomster/personer/201401012383");
-    let (direct_rate, direct_lat) = closed_loop(&http, &direct, None, args.concurrency, args.seconds).await?;
-    let (node_rate, node_lat) =
-        closed_loop(&http, &through, Some(&consumer_token), args.concurrency, args.seconds).await?;
-    println!(
-        "sync calls, {} clients: direct {:.0}/s (p50 {:.2} ms, p99 {:.2} ms); through both nodes (mTLS, request hash, decision, signed proof, both logs) {:.0}/s (p50 {:.2} ms, p99 {:.2} ms): {:.0} % of direct",
-        args.concurrency,
-        direct_rate,
-        percentile(&direct_lat, 0.5),
-        percentile(&direct_lat, 0.99),
-        node_rate,
-        percentile(&node_lat, 0.5),
-        percentile(&node_lat, 0.99),
-        100.0 * node_rate / direct_rate
-    );
+    // Synchronous calls: directly to the service, then the same calls through both nodes — to a service
+    // that answers at once, and to one that takes 10 ms.
+    for (route, what) in [("personer", "a service answering at once"), ("slow", "a service taking 10 ms")] {
+        let direct = format!("http://{upstream_addr}/{route}/201401012383");
+        let through = format!("{consumer_api}/calls/v1/202100-5448/inkomster/{route}/201401012383");
+        let (direct_rate, direct_lat) = closed_loop(&http, &direct, None, args.concurrency, args.seconds).await?;
+        let (node_rate, node_lat) =
+            closed_loop(&http, &through, Some(&consumer_token), args.concurrency, args.seconds).await?;
+        println!(
+            "sync calls to {what}, {} clients: direct {:.0}/s (p50 {:.2} ms, p99 {:.2} ms); through both nodes (mTLS, request hash, decision, signed proof, both logs) {:.0}/s (p50 {:.2} ms, p99 {:.2} ms): {:.0} % of direct",
+            args.concurrency,
+            direct_rate,
+            percentile(&direct_lat, 0.5),
+            percentile(&direct_lat, 0.99),
+            node_rate,
+            percentile(&node_lat, 0.5),
+            percentile(&node_lat, 0.99),
+            100.0 * node_rate / direct_rate
+        );
+    }
 
     // Cached address lookups (the sender's directory, as the outbox uses it).
     let address = "162120000142:socialtjanst";
