@@ -128,39 +128,9 @@ async fn bench(args: MessagingBench) -> anyhow::Result<()> {
     let http = reqwest::Client::builder().pool_max_idle_per_host(args.concurrency * 2).build()?;
     let schema = json!({"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object", "required": ["child", "concern"],
         "properties": {"child": {"type": "string", "pattern": "^[0-9]{12}$"}, "concern": {"type": "string", "minLength": 1}}});
-    let extra = r#"
-[[address]]
-address = "212000-0142:socialtjanst"
-kind = "function"
-name = "Socialtjänsten"
-accepts = ["se.kommun.orosanmalan@1.0"]
-
-[[message_type]]
-id = "se.kommun.orosanmalan"
-version = "1.0"
-title = "Orosanmälan"
-schema = "orosanmalan.json"
-classification = { confidentiality = 3, integrity = 2, availability = 1 }
-"#;
+    let extra = ena_node::samples::MUNICIPALITY_TOML;
     // Skatteverket's own service, which its node produces for synchronous calls.
-    let upstream = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let upstream_addr = upstream.local_addr()?;
-    // Two routes: one that answers at once, one that takes 10 ms (as a service with a database lookup).
-    let service = axum::Router::new()
-        .route(
-            "/personer/{pnr}",
-            axum::routing::get(|axum::extract::Path(pnr): axum::extract::Path<String>| async move {
-                axum::Json(json!({"pnr": pnr, "inkomst": 412000, "ar": 2026}))
-            }),
-        )
-        .route(
-            "/slow/{pnr}",
-            axum::routing::get(|axum::extract::Path(pnr): axum::extract::Path<String>| async move {
-                tokio::time::sleep(Duration::from_millis(10)).await;
-                axum::Json(json!({"pnr": pnr, "inkomst": 412000, "ar": 2026}))
-            }),
-        );
-    tokio::spawn(async move { axum::serve(upstream, service).await });
+    let upstream_addr = crate::local_federation::start_income_register(stop.clone()).await?;
     let produces = format!(
         "\n[[service]]\nid = \"inkomster\"\nupstream = \"http://{upstream_addr}\"\nallow = [\"https://kommun.localhost\"]\n"
     );

@@ -51,22 +51,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     let central = start_central(&dir.join("central"), &args.listen, &args.node_listen, stop.clone()).await?;
 
     // Skatteverket's income register: the service its node produces for synchronous calls.
-    let upstream = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let upstream_addr = upstream.local_addr()?;
-    let service = axum::Router::new().route(
-        "/personer/{pnr}",
-        axum::routing::get(|axum::extract::Path(pnr): axum::extract::Path<String>| async move {
-            axum::Json(json!({"personnummer": pnr, "ar": 2026, "inkomst": 412_000, "kalla": "Skatteverket (demo)"}))
-        }),
-    );
-    let mut service_stop = stop.clone();
-    tokio::spawn(async move {
-        axum::serve(upstream, service)
-            .with_graceful_shutdown(async move {
-                let _ = service_stop.wait_for(|s| *s).await;
-            })
-            .await
-    });
+    let upstream_addr = crate::local_federation::start_income_register(stop.clone()).await?;
 
     println!("Onboarding three member nodes (keys, application, approval, certificate) …");
     let skatt_toml = format!(
@@ -110,20 +95,7 @@ classification = { confidentiality = 2, integrity = 3, availability = 1 }
         stop.clone(),
     )
     .await?;
-    let kommun_toml = r#"
-[[address]]
-address = "212000-0142:socialtjanst"
-kind = "function"
-name = "Exempelkommunen, socialtjänsten"
-accepts = ["se.kommun.orosanmalan@1.0"]
-
-[[message_type]]
-id = "se.kommun.orosanmalan"
-version = "1.0"
-title = "Orosanmälan"
-schema = "orosanmalan.json"
-classification = { confidentiality = 3, integrity = 2, availability = 1 }
-"#;
+    let kommun_toml = ena_node::samples::MUNICIPALITY_TOML;
     let kommun_schema = schema(
         &["barn", "oro"],
         json!({

@@ -137,3 +137,35 @@ pub async fn start_node(
         task,
     })
 }
+
+/// Skatteverket's income register as a plain HTTP service (what its node produces for synchronous calls):
+/// `/personer/{pnr}` answers at once, `/slow/{pnr}` after 10 ms (as a service with a database lookup).
+/// Serves until `stop` turns true.
+pub async fn start_income_register(stop: watch::Receiver<bool>) -> anyhow::Result<std::net::SocketAddr> {
+    use axum::extract::Path as UrlPath;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let answer = |pnr: String| {
+        axum::Json(
+            serde_json::json!({"personnummer": pnr, "ar": 2026, "inkomst": 412_000, "kalla": "Skatteverket (demo)"}),
+        )
+    };
+    let service = axum::Router::new()
+        .route("/personer/{pnr}", axum::routing::get(move |UrlPath(pnr): UrlPath<String>| async move { answer(pnr) }))
+        .route(
+            "/slow/{pnr}",
+            axum::routing::get(move |UrlPath(pnr): UrlPath<String>| async move {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                answer(pnr)
+            }),
+        );
+    let mut stop = stop;
+    tokio::spawn(async move {
+        axum::serve(listener, service)
+            .with_graceful_shutdown(async move {
+                let _ = stop.wait_for(|s| *s).await;
+            })
+            .await
+    });
+    Ok(addr)
+}

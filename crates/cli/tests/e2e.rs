@@ -1990,6 +1990,19 @@ async fn onboard(server: &TestServer, member: &Member) -> String {
     m["certificate"].as_str().unwrap().to_owned()
 }
 
+/// The operator suspends a member.
+async fn suspend(server: &TestServer, entity_id: &str) {
+    let r = server
+        .client
+        .post(server.url("/federation/v1/members/suspend"))
+        .bearer_auth(server.operator_token())
+        .json(&json!({"entityId": entity_id, "reason": "test"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}: suspend {entity_id}", server.label);
+}
+
 fn form(pairs: &[(&str, &str)]) -> String {
     form_body(&pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect::<Vec<_>>())
 }
@@ -3008,14 +3021,7 @@ async fn address_registry_over_http_on_each_database() {
         assert_eq!(rest["items"][0]["address"], "191212121212", "{label}: {rest}");
 
         // A suspended member's node can no longer serve new addresses.
-        let r = c
-            .post(server.url("/federation/v1/members/suspend"))
-            .bearer_auth(&token)
-            .json(&json!({"entityId": skatt.id, "reason": "test"}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200, "{label}");
+        suspend(&server, &skatt.id).await;
         let p = check_problem(
             c.put(server.url("/addresses/v1/addresses/2021005448"))
                 .bearer_auth(&token)
@@ -3086,6 +3092,7 @@ async fn start_node(
     host: &str,
     org: &str,
     extra: &str,
+    files: &[(&str, String)],
 ) -> NodeProc {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap().to_owned();
@@ -3125,6 +3132,9 @@ async fn start_node(
         .await
         .unwrap();
     assert_eq!(r.status(), 200, "approve {host}");
+    for (name, content) in files {
+        std::fs::write(dir.path().join(name), content).unwrap();
+    }
     let toml_path = dir.path().join("node.toml");
     let mut text = std::fs::read_to_string(&toml_path).unwrap();
     text.push_str(extra);
@@ -3169,20 +3179,21 @@ impl NodeProc {
     }
 }
 
-const OROSANMALAN: &str = r#"
-[[address]]
-address = "212000-0142:socialtjanst"
-kind = "function"
-name = "Exempelkommunen, socialtjänsten"
-accepts = ["se.kommun.orosanmalan@1.0"]
+/// Skatteverket's node (with `skatt_extra` in its node.toml) and Exempelkommunen's, which owns the
+/// orosanmälan type (with `schema`) and serves its social services' address.
+async fn tax_agency_and_municipality(
+    server: &TestServer,
+    central_node: std::net::SocketAddr,
+    skatt_extra: &str,
+    schema: &Value,
+) -> (NodeProc, NodeProc) {
+    let skatt = start_node(server, central_node, "skatteverket.localhost", "202100-5448", skatt_extra, &[]).await;
+    let files = [("orosanmalan.json", schema.to_string())];
+    let kommun = start_node(server, central_node, "kommun.localhost", "212000-0142", OROSANMALAN, &files).await;
+    (skatt, kommun)
+}
 
-[[message_type]]
-id = "se.kommun.orosanmalan"
-version = "1.0"
-title = "Orosanmälan"
-schema = "orosanmalan.json"
-classification = { confidentiality = 3, integrity = 2, availability = 1 }
-"#;
+const OROSANMALAN: &str = ena_node::samples::MUNICIPALITY_TOML;
 
 async fn wait_status(node: &NodeProc, c: &reqwest::Client, id: &str, status: &str) -> Value {
     let mut last = Value::Null;
@@ -3221,19 +3232,7 @@ async fn nodes_exchange_signed_encrypted_messages_with_receipts_on_each_database
         let produces = format!(
             "\n[[service]]\nid = \"inkomster\"\nupstream = \"http://{upstream_addr}\"\nallow = [\"https://kommun.localhost\"]\n"
         );
-        let skatt = start_node(&server, central_node, "skatteverket.localhost", "202100-5448", &produces).await;
-        let kommun = {
-            // The schema file must exist before the node starts: init, then write it, then run.
-            let pre = tempfile::tempdir().unwrap();
-            std::fs::write(pre.path().join("orosanmalan.json"), kommun_dir_schema.to_string()).unwrap();
-            let extra = OROSANMALAN.replace(
-                "schema = \"orosanmalan.json\"",
-                &format!("schema = {:?}", pre.path().join("orosanmalan.json")),
-            );
-            let node = start_node(&server, central_node, "kommun.localhost", "212000-0142", &extra).await;
-            std::mem::forget(pre);
-            node
-        };
+        let (skatt, kommun) = tax_agency_and_municipality(&server, central_node, &produces, &kommun_dir_schema).await;
         let c = reqwest::Client::new();
         let message = json!({"recipient": "212000-0142:socialtjanst", "messageType": "se.kommun.orosanmalan", "version": "1.0",
                              "payload": {"child": "201401012383", "concern": "Barnet har inte varit i skolan på tre veckor."},
@@ -3446,15 +3445,7 @@ async fn nodes_exchange_signed_encrypted_messages_with_receipts_on_each_database
         );
 
         // A suspended recipient: refused at once, nothing queued.
-        let r = server
-            .client
-            .post(server.url("/federation/v1/members/suspend"))
-            .bearer_auth(server.operator_token())
-            .json(&json!({"entityId": kommun.entity_id, "reason": "test"}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200, "{label}");
+        suspend(&server, &kommun.entity_id).await;
         tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
         let p = check_problem(
             skatt.post(&c, "/messages/v1/outbox", &message).send().await.unwrap(),
@@ -3540,18 +3531,9 @@ async fn killing_either_node_mid_stream_loses_and_duplicates_nothing_on_each_dat
     for mut server in TestServer::each().await {
         let label = server.label.clone();
         let central_node = server.node_listener().await;
-        let schema = tempfile::tempdir().unwrap();
-        std::fs::write(
-            schema.path().join("orosanmalan.json"),
-            json!({"type": "object", "required": ["child"]}).to_string(),
-        )
-        .unwrap();
-        let extra = OROSANMALAN.replace(
-            "schema = \"orosanmalan.json\"",
-            &format!("schema = {:?}", schema.path().join("orosanmalan.json")),
-        );
-        let mut skatt = start_node(&server, central_node, "skatteverket.localhost", "202100-5448", "").await;
-        let mut kommun = start_node(&server, central_node, "kommun.localhost", "212000-0142", &extra).await;
+        let (mut skatt, mut kommun) =
+            tax_agency_and_municipality(&server, central_node, "", &json!({"type": "object", "required": ["child"]}))
+                .await;
 
         // The recipient is killed (-9) while the stream is being delivered, and restarted.
         let streaming = stream_messages(skatt.api.clone(), skatt.token.clone(), N, 16);
@@ -3597,18 +3579,9 @@ async fn node_events_reach_webhooks_and_server_sent_events_on_each_database() {
     for mut server in TestServer::each().await {
         let label = server.label.clone();
         let central_node = server.node_listener().await;
-        let schema = tempfile::tempdir().unwrap();
-        std::fs::write(
-            schema.path().join("orosanmalan.json"),
-            json!({"type": "object", "required": ["child"]}).to_string(),
-        )
-        .unwrap();
-        let extra = OROSANMALAN.replace(
-            "schema = \"orosanmalan.json\"",
-            &format!("schema = {:?}", schema.path().join("orosanmalan.json")),
-        );
-        let skatt = start_node(&server, central_node, "skatteverket.localhost", "202100-5448", "").await;
-        let kommun = start_node(&server, central_node, "kommun.localhost", "212000-0142", &extra).await;
+        let (skatt, kommun) =
+            tax_agency_and_municipality(&server, central_node, "", &json!({"type": "object", "required": ["child"]}))
+                .await;
         let c = reqwest::Client::new();
 
         // The municipality's system takes events by webhook.
@@ -3818,12 +3791,7 @@ async fn node_events_go_to_nats_jetstream() {
     };
     let mut server = TestServer::each().await.into_iter().next().unwrap();
     let central_node = server.node_listener().await;
-    let schema = tempfile::tempdir().unwrap();
-    std::fs::write(schema.path().join("orosanmalan.json"), json!({"type": "object"}).to_string()).unwrap();
-    let extra = OROSANMALAN
-        .replace("schema = \"orosanmalan.json\"", &format!("schema = {:?}", schema.path().join("orosanmalan.json")));
-    let mut skatt = start_node(&server, central_node, "skatteverket.localhost", "202100-5448", "").await;
-    let _kommun = start_node(&server, central_node, "kommun.localhost", "212000-0142", &extra).await;
+    let (mut skatt, _kommun) = tax_agency_and_municipality(&server, central_node, "", &json!({"type": "object"})).await;
     // Restart the sender with NATS.
     skatt.child.kill().unwrap();
     skatt.child.wait().unwrap();

@@ -72,6 +72,16 @@ fn below(rest: Option<&str>, uri: &Uri) -> String {
     path
 }
 
+/// The request headers that travel with a call (the rest are the nodes' own).
+fn pass_on(mut request: reqwest::RequestBuilder, headers: &HeaderMap) -> reqwest::RequestBuilder {
+    for name in ["content-type", "accept"] {
+        if let Some(v) = headers.get(name) {
+            request = request.header(name, v);
+        }
+    }
+    request
+}
+
 fn bad_gateway(detail: String) -> ApiError {
     ApiError::new(ErrorCode::ServiceUnavailable, detail)
 }
@@ -140,11 +150,7 @@ pub async fn call_out(
         .header("ena-request-hash", &hash)
         .header("traceparent", trace.traceparent())
         .body(body.clone());
-    for name in ["content-type", "accept"] {
-        if let Some(v) = headers.get(name) {
-            request = request.header(name, v);
-        }
-    }
+    request = pass_on(request, &headers);
     let response =
         request.send().await.map_err(|e| bad_gateway(format!("The producer's node does not answer: {e}.")))?;
     let status = response.status();
@@ -328,11 +334,7 @@ async fn serve_call(
         .header("ena-consumer-node", consumer_node)
         .header("ena-call-id", call_id)
         .body(body);
-    for name in ["content-type", "accept"] {
-        if let Some(v) = headers.get(name) {
-            upstream = upstream.header(name, v);
-        }
-    }
+    upstream = pass_on(upstream, headers);
     let response = match upstream.send().await {
         Ok(r) => r,
         Err(e) => {

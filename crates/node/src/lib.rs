@@ -10,6 +10,7 @@ pub mod api;
 pub mod calls;
 pub mod directory;
 pub mod events;
+pub mod samples;
 pub mod transport;
 
 /// The NATS client, for those who read what the node publishes (tests).
