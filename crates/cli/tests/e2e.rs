@@ -3352,6 +3352,28 @@ async fn nodes_exchange_signed_encrypted_messages_with_receipts_on_each_database
         .unwrap();
         assert_eq!(refused.len(), 2, "{label}: both refusals are in the recipient's log");
 
+        // The node's own OpenAPI document covers its API and is valid (openapi-spec-validator).
+        let doc = json_of(c.get(format!("{}/openapi.json", kommun.api)).send().await.unwrap()).await;
+        for path in [
+            "/messages/v1/outbox",
+            "/messages/v1/inbox/{id}/ack",
+            "/calls/v1/{address}/{service}/{rest}",
+            "/subscriptions/v1/events",
+            "/node/v1/inbox",
+        ] {
+            assert!(doc["paths"][path].is_object(), "{label}: {path} in the node's OpenAPI document");
+        }
+        let doc_file = interop.path().join("node-openapi.json");
+        std::fs::write(&doc_file, doc.to_string()).unwrap();
+        let out =
+            Command::new("python3").args(["-m", "openapi_spec_validator"]).arg(&doc_file).output().expect("python3");
+        assert!(
+            out.status.success(),
+            "{label}: openapi-spec-validator (scripts/test installs it): {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+
         // Acknowledged messages leave the unread list.
         assert_eq!(
             kommun.post(&c, &format!("/messages/v1/inbox/{id}/ack"), &json!({})).send().await.unwrap().status(),

@@ -81,6 +81,7 @@ impl FromRequestParts<NodeState> for LocalSystem {
 pub fn local_router(state: NodeState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
+        .route("/openapi.json", get(|| async { Json(crate::openapi::document()) }))
         .route("/messages/v1/outbox", post(send).get(outbox))
         .route("/messages/v1/outbox/{id}", get(outgoing))
         .route("/messages/v1/inbox", get(inbox))
@@ -108,7 +109,16 @@ pub fn peer_router(state: NodeState) -> Router {
         .layer(middleware::from_fn(ena_server::trace::observe))
 }
 
-async fn send(
+/// Send a message: checked (address, recipient node, schema), sealed, signed and queued.
+#[utoipa::path(post, path = "/messages/v1/outbox", tag = "messages", operation_id = "sendMessage",
+    security(("nodeToken" = [])),
+    request_body(content = OutgoingInput, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Queued; Location is its status resource", body = ena_messaging::Outgoing),
+        (status = 400, description = "A bad recipient, type, version, payload (named by JSON pointer), ttlSeconds or id", body = ena_server::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 401, description = "No valid node token", body = ena_server::openapi::ProblemSchema, content_type = "application/problem+json"),
+    ))]
+pub async fn send(
     State(s): State<NodeState>,
     LocalSystem(ctx): LocalSystem,
     ApiJson(body): ApiJson<OutgoingInput>,
@@ -118,7 +128,13 @@ async fn send(
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(m)).into_response())
 }
 
-async fn outbox(State(s): State<NodeState>, _l: LocalSystem, query: ApiQuery) -> Result<Response, ApiError> {
+/// The outbox, optionally of one status.
+#[utoipa::path(get, path = "/messages/v1/outbox", tag = "messages", operation_id = "listOutbox",
+    security(("nodeToken" = [])),
+    params(("status" = Option<String>, Query, description = "queued, sent, delivered, failed or expired"),
+           ("limit" = Option<u32>, Query, description = "1–100, default 20"), ("page" = Option<u32>, Query, description = "From 1")),
+    responses((status = 200, description = "A page of messages with status and receipts", body = Object), (status = 401, description = "No valid node token", body = ena_server::openapi::ProblemSchema, content_type = "application/problem+json")))]
+pub async fn outbox(State(s): State<NodeState>, _l: LocalSystem, query: ApiQuery) -> Result<Response, ApiError> {
     let p = query.page(Vec::new())?;
     let mut items = s
         .messaging
@@ -130,11 +146,25 @@ async fn outbox(State(s): State<NodeState>, _l: LocalSystem, query: ApiQuery) ->
     Ok(Json(json!({"items": items, "page": p.page, "limit": p.limit, "hasMore": has_more})).into_response())
 }
 
-async fn outgoing(State(s): State<NodeState>, _l: LocalSystem, Path(id): Path<String>) -> Result<Response, ApiError> {
+/// One sent message: status, attempts, last error, the verified receipt.
+#[utoipa::path(get, path = "/messages/v1/outbox/{id}", tag = "messages", operation_id = "getOutgoing",
+    security(("nodeToken" = [])), params(("id" = String, Path, description = "Message id")),
+    responses((status = 200, description = "The message", body = ena_messaging::Outgoing), (status = 401, description = "No valid node token", body = ena_server::openapi::ProblemSchema, content_type = "application/problem+json"), (status = 404, description = "No such message", body = ena_server::openapi::ProblemSchema, content_type = "application/problem+json")))]
+pub async fn outgoing(
+    State(s): State<NodeState>,
+    _l: LocalSystem,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     Ok(Json(s.messaging.outgoing(&id).await.map_err(problem)?).into_response())
 }
 
-async fn inbox(State(s): State<NodeState>, _l: LocalSystem, query: ApiQuery) -> Result<Response, ApiError> {
+/// Received messages, unacknowledged first (all with `all=true`).
+#[utoipa::path(get, path = "/messages/v1/inbox", tag = "messages", operation_id = "listInbox",
+    security(("nodeToken" = [])),
+    params(("all" = Option<bool>, Query, description = "Include acknowledged messages"),
+           ("limit" = Option<u32>, Query, description = "1–100, default 20"), ("page" = Option<u32>, Query, description = "From 1")),
+    responses((status = 200, description = "A page of received messages", body = Object), (status = 401, description = "No valid node token", body = ena_server::openapi::ProblemSchema, content_type = "application/problem+json")))]
+pub async fn inbox(State(s): State<NodeState>, _l: LocalSystem, query: ApiQuery) -> Result<Response, ApiError> {
     let p = query.page(Vec::new())?;
     let all = query.str("all") == Some("true");
     let mut items =
@@ -144,11 +174,23 @@ async fn inbox(State(s): State<NodeState>, _l: LocalSystem, query: ApiQuery) -> 
     Ok(Json(json!({"items": items, "page": p.page, "limit": p.limit, "hasMore": has_more})).into_response())
 }
 
-async fn incoming(State(s): State<NodeState>, _l: LocalSystem, Path(id): Path<String>) -> Result<Response, ApiError> {
+/// One received message: the decrypted payload, the signed envelope, the receipt given.
+#[utoipa::path(get, path = "/messages/v1/inbox/{id}", tag = "messages", operation_id = "getIncoming",
+    security(("nodeToken" = [])), params(("id" = String, Path, description = "Message id")),
+    responses((status = 200, description = "The message", body = ena_messaging::Incoming), (status = 401, description = "No valid node token", body = ena_server::openapi::ProblemSchema, content_type = "application/problem+json"), (status = 404, description = "No such message", body = ena_server::openapi::ProblemSchema, content_type = "application/problem+json")))]
+pub async fn incoming(
+    State(s): State<NodeState>,
+    _l: LocalSystem,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     Ok(Json(s.messaging.incoming(&id).await.map_err(problem)?).into_response())
 }
 
-async fn ack(
+/// The system has taken the message.
+#[utoipa::path(post, path = "/messages/v1/inbox/{id}/ack", tag = "messages", operation_id = "ackMessage",
+    security(("nodeToken" = [])), params(("id" = String, Path, description = "Message id")),
+    responses((status = 204, description = "Acknowledged"), (status = 401, description = "No valid node token", body = ena_server::openapi::ProblemSchema, content_type = "application/problem+json"), (status = 404, description = "No such message", body = ena_server::openapi::ProblemSchema, content_type = "application/problem+json")))]
+pub async fn ack(
     State(s): State<NodeState>,
     LocalSystem(ctx): LocalSystem,
     Path(id): Path<String>,
@@ -158,7 +200,13 @@ async fn ack(
 }
 
 /// Another node delivers a message; the answer is the signed receipt.
-async fn receive(
+/// Another node delivers a message (mTLS, the sending node's federation certificate).
+#[utoipa::path(post, path = "/node/v1/inbox", tag = "node-to-node", operation_id = "deliverMessage",
+    security(("nodeCertificate" = [])),
+    request_body(content = Wire, content_type = "application/json"),
+    responses((status = 200, description = "{receipt}: the signed receipt (the same again for a repeat)", body = Object),
+        (status = 401, description = "No client certificate", body = ena_server::openapi::ProblemSchema, content_type = "application/problem+json"), (status = 403, description = "Refused: wrong sender certificate, bad signature, tampered, expired, not for this node, schema", body = ena_server::openapi::ProblemSchema, content_type = "application/problem+json")))]
+pub async fn receive(
     State(s): State<NodeState>,
     Extension(PeerCertificate(cert)): Extension<PeerCertificate>,
     ApiJson(wire): ApiJson<Wire>,

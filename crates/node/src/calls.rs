@@ -385,3 +385,28 @@ async fn serve_call(
     }
     r.body(Body::from(bytes)).map_err(|e| (ErrorCode::Internal, e.to_string()))
 }
+
+/// The OpenAPI description of [`call_out`] (its `Path` of name-value pairs is more than utoipa reads).
+#[utoipa::path(get, path = "/calls/v1/{address}/{service}/{rest}", tag = "calls", operation_id = "callService",
+    security(("nodeToken" = [])),
+    params(("address" = String, Path, description = "The producer's address"), ("service" = String, Path, description = "The service id"),
+           ("rest" = String, Path, description = "The path below the service")),
+    responses(
+        (status = 200, description = "The service's answer, with ena-call-id, ena-request-hash and ena-response-proof", body = Object),
+        (status = 400, description = "A bad address or service id", body = ena_server::openapi::ProblemSchema, content_type = "application/problem+json"), (status = 401, description = "No valid node token", body = ena_server::openapi::ProblemSchema, content_type = "application/problem+json"), (status = 403, description = "The producer node refuses", body = ena_server::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 404, description = "The producer offers no such service", body = ena_server::openapi::ProblemSchema, content_type = "application/problem+json"), (status = 503, description = "The producer or its service does not answer, or its proof does not verify", body = ena_server::openapi::ProblemSchema, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+pub(crate) fn call_out_doc() {}
+
+/// The OpenAPI description of [`call_in`] (its `Path` of name-value pairs is more than utoipa reads).
+#[utoipa::path(get, path = "/node/v1/calls/{service}/{rest}", tag = "node-to-node", operation_id = "serveCall",
+    security(("nodeCertificate" = [])),
+    params(("service" = String, Path, description = "The service id"), ("rest" = String, Path, description = "The path below the service")),
+    responses(
+        (status = 200, description = "The service's answer with ena-response-proof", body = Object),
+        (status = 403, description = "Not the consumer node's certificate, or the decision point refuses", body = ena_server::openapi::ProblemSchema, content_type = "application/problem+json"), (status = 404, description = "No such service", body = ena_server::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 400, description = "The request hash does not match", body = ena_server::openapi::ProblemSchema, content_type = "application/problem+json"), (status = 503, description = "The service does not answer", body = ena_server::openapi::ProblemSchema, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+pub(crate) fn call_in_doc() {}

@@ -27,7 +27,7 @@ pub const TYPES: [&str; 3] = ["se.ena.message.status", "se.ena.message.received"
 const WEBHOOK_ATTEMPTS: u32 = 8;
 
 /// A webhook subscription.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SubscriptionInput {
     /// Event types (see [`TYPES`]); all if empty.
@@ -37,7 +37,7 @@ pub struct SubscriptionInput {
     pub webhook: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Subscription {
     pub id: String,
@@ -197,6 +197,9 @@ impl ena_messaging::Events for EventBus {
 }
 
 /// `POST /subscriptions/v1`: a webhook subscription (kept while the node runs).
+#[utoipa::path(post, path = "/subscriptions/v1", tag = "subscriptions", operation_id = "subscribe",
+    security(("nodeToken" = [])), request_body(content = SubscriptionInput, content_type = "application/json"),
+    responses((status = 201, description = "Subscribed", body = Subscription), (status = 400, description = "Unknown types or a bad webhook URL", body = ena_server::openapi::ProblemSchema, content_type = "application/problem+json"), (status = 401, description = "No valid node token", body = ena_server::openapi::ProblemSchema, content_type = "application/problem+json")))]
 pub async fn subscribe(
     State(s): State<NodeState>,
     _l: LocalSystem,
@@ -221,11 +224,16 @@ pub async fn subscribe(
 }
 
 /// `GET /subscriptions/v1`: the webhook subscriptions.
+#[utoipa::path(get, path = "/subscriptions/v1", tag = "subscriptions", operation_id = "listSubscriptions",
+    security(("nodeToken" = [])), responses((status = 200, description = "The subscriptions", body = Vec<Subscription>), (status = 401, description = "No valid node token", body = ena_server::openapi::ProblemSchema, content_type = "application/problem+json")))]
 pub async fn list(State(s): State<NodeState>, _l: LocalSystem) -> Json<Vec<Subscription>> {
     Json(s.events.subscriptions().await)
 }
 
 /// `DELETE /subscriptions/v1/{id}`.
+#[utoipa::path(delete, path = "/subscriptions/v1/{id}", tag = "subscriptions", operation_id = "unsubscribe",
+    security(("nodeToken" = [])), params(("id" = String, Path, description = "Subscription id")),
+    responses((status = 204, description = "Removed"), (status = 401, description = "No valid node token", body = ena_server::openapi::ProblemSchema, content_type = "application/problem+json"), (status = 404, description = "No such subscription", body = ena_server::openapi::ProblemSchema, content_type = "application/problem+json")))]
 pub async fn unsubscribe(
     State(s): State<NodeState>,
     _l: LocalSystem,
@@ -239,6 +247,9 @@ pub async fn unsubscribe(
 }
 
 /// `GET /subscriptions/v1/events`: the node's events as Server-Sent Events, live (`event:` is the type).
+#[utoipa::path(get, path = "/subscriptions/v1/events", tag = "subscriptions", operation_id = "eventStream",
+    security(("nodeToken" = [])),
+    responses((status = 200, description = "text/event-stream of CloudEvents", content_type = "text/event-stream", body = String), (status = 401, description = "No valid node token", body = ena_server::openapi::ProblemSchema, content_type = "application/problem+json")))]
 pub async fn stream(
     State(s): State<NodeState>,
     _l: LocalSystem,

@@ -10,6 +10,7 @@ pub mod api;
 pub mod calls;
 pub mod directory;
 pub mod events;
+pub mod openapi;
 pub mod samples;
 pub mod transport;
 

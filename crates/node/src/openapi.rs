@@ -1,0 +1,41 @@
+//! The node's own OpenAPI 3.1 document (`GET /openapi.json` on its local API): the local API for the
+//! organisation's systems and the node-to-node API on the mTLS listener.
+
+use serde_json::{Value, json};
+use utoipa::OpenApi;
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(
+        crate::api::send, crate::api::outbox, crate::api::outgoing, crate::api::inbox, crate::api::incoming, crate::api::ack,
+        crate::calls::call_out_doc, crate::events::subscribe, crate::events::list, crate::events::unsubscribe, crate::events::stream,
+        crate::api::receive, crate::calls::call_in_doc,
+    ),
+    components(schemas(ena_messaging::OutgoingInput, ena_messaging::Outgoing, ena_messaging::Incoming, ena_messaging::Wire,
+        crate::events::SubscriptionInput, crate::events::Subscription, ena_server::openapi::ProblemSchema)),
+    tags(
+        (name = "messages", description = "Send and receive messages (local API, node token)"),
+        (name = "calls", description = "Synchronous calls to services behind other nodes (local API, node token)"),
+        (name = "subscriptions", description = "Events by webhook and Server-Sent Events (local API, node token)"),
+        (name = "node-to-node", description = "What other member nodes call, on the mTLS listener"),
+    )
+)]
+struct NodeDoc;
+
+/// The document, with the security schemes and info filled in.
+pub fn document() -> Value {
+    let mut doc = serde_json::to_value(NodeDoc::openapi()).unwrap_or(Value::Null);
+    doc["openapi"] = json!("3.1.0");
+    doc["info"] = json!({
+        "title": "ena member node",
+        "version": env!("CARGO_PKG_VERSION"),
+        "description": "A member organisation's node (`ena node run`): its local API for the organisation's own systems, and the node-to-node API other nodes call over mutual TLS with federation certificates. Errors are RFC 9457 problem details with a stable `code`.",
+        "license": { "name": "EUPL-1.2 OR MIT", "url": "https://interoperable-europe.ec.europa.eu/collection/eupl/eupl-text-eupl-12" },
+    });
+    doc["servers"] = json!([{ "url": "/", "description": "This node" }]);
+    doc["components"]["securitySchemes"] = json!({
+        "nodeToken": { "type": "http", "scheme": "bearer", "description": "The node token: DATA_DIR/node.token" },
+        "nodeCertificate": { "type": "mutualTLS", "description": "A member node's federation TLS certificate" },
+    });
+    doc
+}
