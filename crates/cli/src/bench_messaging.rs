@@ -26,6 +26,9 @@ pub struct MessagingBench {
     /// Seconds per in-process measurement (crypto bound, lookups).
     #[arg(long, default_value_t = 3)]
     seconds: u64,
+    /// Messages per second offered in the steady-load phase (latency at a sustainable rate).
+    #[arg(long, default_value_t = 400)]
+    rate: u64,
 }
 
 pub fn run(args: MessagingBench) -> anyhow::Result<()> {
@@ -213,6 +216,52 @@ async fn bench(args: MessagingBench) -> anyhow::Result<()> {
         received
     );
     println!("ratio to the crypto-only bound on {cores} cores: {:.1} %", 100.0 * rate / crypto_all);
+
+    // Steady load: messages offered at a fixed rate for a while (open loop), then how long each took
+    // from queued to delivered with a verified receipt.
+    let offered = (args.rate * args.seconds.max(5)) as usize;
+    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / args.rate.max(1) as f64));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut submits = Vec::with_capacity(offered);
+    let steady_started = Instant::now();
+    for i in 0..offered {
+        tick.tick().await;
+        let (http, api, token) = (http.clone(), api.clone(), token.clone());
+        submits.push(tokio::spawn(async move {
+            let body = json!({"recipient": "212000-0142:socialtjanst", "messageType": "se.kommun.orosanmalan", "version": "1.0", "payload": payload(i)});
+            let v: Value = http.post(format!("{api}/messages/v1/outbox")).bearer_auth(&token).json(&body).send().await?.error_for_status()?.json().await?;
+            Ok::<String, anyhow::Error>(v["id"].as_str().unwrap_or_default().to_owned())
+        }));
+    }
+    let mut ids = std::collections::HashSet::new();
+    for t in submits {
+        ids.insert(t.await??);
+    }
+    let offered_for = steady_started.elapsed();
+    loop {
+        let counts = sender_messaging.counts().await.map_err(|e| anyhow!("{e}"))?;
+        let delivered = counts.iter().find(|(s, _)| s == "delivered").map_or(0, |(_, n)| *n) as usize;
+        if delivered >= args.messages + offered {
+            break;
+        }
+        anyhow::ensure!(steady_started.elapsed() < Duration::from_secs(900), "steady phase not delivered: {counts:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let rows = sender_messaging.outbox(Some("delivered"), u32::MAX, 0).await.map_err(|e| anyhow!("{e}"))?;
+    let mut steady: Vec<f64> = rows
+        .iter()
+        .filter(|r| ids.contains(&r.id))
+        .filter_map(|r| Some((parse(&r.updated_at)? - parse(&r.created_at)?).as_seconds_f64() * 1e3))
+        .collect();
+    steady.sort_by(f64::total_cmp);
+    println!(
+        "steady load: {offered} messages offered at {}/s (achieved {:.0}/s) — queued → delivered with verified receipt p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        args.rate,
+        offered as f64 / offered_for.as_secs_f64(),
+        percentile(&steady, 0.5),
+        percentile(&steady, 0.99),
+        steady.last().copied().unwrap_or(0.0)
+    );
 
     // Synchronous calls: directly to the service, then the same calls through both nodes — to a service
     // that answers at once, and to one that takes 10 ms.

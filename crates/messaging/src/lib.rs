@@ -211,6 +211,7 @@ pub struct Messaging {
     me: Arc<NodeIdentity>,
     directory: Arc<dyn Directory>,
     events: Option<Arc<dyn Events>>,
+    queued: tokio::sync::Notify,
 }
 
 impl std::fmt::Debug for Messaging {
@@ -246,7 +247,15 @@ pub fn backoff(attempts: i64) -> i64 {
 
 impl Messaging {
     pub fn new(store: Store, audit: AuditLog, me: Arc<NodeIdentity>, directory: Arc<dyn Directory>) -> Messaging {
-        Messaging { writer: writer::Writer::start(store.clone()), store, audit, me, directory, events: None }
+        Messaging {
+            writer: writer::Writer::start(store.clone()),
+            store,
+            audit,
+            me,
+            directory,
+            events: None,
+            queued: tokio::sync::Notify::new(),
+        }
     }
 
     /// Tell `events` about status changes and arrivals.
@@ -273,6 +282,7 @@ impl Messaging {
         };
         if let Ok(row) = &result {
             self.writer.write(writer::Op::InsertOut(Box::new(row.clone()))).await.map_err(MsgError::Internal)?;
+            self.queued.notify_one();
             if let Some(events) = &self.events {
                 let detail = serde_json::json!({"recipient": row.recipient, "messageType": row.message_type});
                 events.message_status(&row.id, "queued", detail);
@@ -387,6 +397,17 @@ impl Messaging {
         Ok(repo::counts(&self.store).await?)
     }
 
+    /// Claim up to `limit` due messages for delivery (each then needs [`Messaging::attempt`]).
+    pub async fn claim(&self, limit: u32) -> Result<Vec<repo::OutRow>, MsgError> {
+        let at = now();
+        Ok(repo::claim_due(&self.store, at, at + LEASE_SECS, limit).await?)
+    }
+
+    /// Notified whenever a message is queued, so a waiting delivery worker starts at once.
+    pub fn queued(&self) -> &tokio::sync::Notify {
+        &self.queued
+    }
+
     /// One round of delivery: claim up to `limit` due messages and try each (at most `parallel` at once).
     /// Returns how many were claimed.
     pub async fn deliver_due(&self, transport: &dyn Transport, limit: u32, parallel: usize) -> Result<usize, MsgError> {
@@ -410,7 +431,8 @@ impl Messaging {
         Ok(n)
     }
 
-    async fn attempt(&self, transport: &dyn Transport, row: repo::OutRow) -> Result<(), MsgError> {
+    /// Try to deliver one claimed message and settle it: delivered, queued for a retry, failed or expired.
+    pub async fn attempt(&self, transport: &dyn Transport, row: repo::OutRow) -> Result<(), MsgError> {
         let at = now();
         let stamp = precise_now();
         if row.expires_at <= at {

@@ -480,28 +480,45 @@ async fn watch_addresses(state: NodeState, mut stop: tokio::sync::watch::Receive
     }
 }
 
-/// The outbox worker: deliver what is due, in rounds; idle briefly when there is nothing.
+/// Deliveries in flight at once.
+const IN_FLIGHT: usize = 128;
+
+/// The outbox worker: keeps up to [`IN_FLIGHT`] deliveries going, claiming more as each finishes or as
+/// new messages are queued (no rounds: a message queued while others are in flight starts at once).
 async fn deliver_forever(
     messaging: Arc<Messaging>,
     transport: Arc<HttpTransport>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
+    let mut running = tokio::task::JoinSet::new();
     loop {
         if *stop.borrow() {
+            running.shutdown().await;
             return;
         }
-        let claimed = match messaging.deliver_due(transport.as_ref(), 512, 128).await {
-            Ok(n) => n,
-            Err(e) => {
-                tracing::warn!(error = %e, "delivery round failed");
-                0
+        let free = IN_FLIGHT - running.len();
+        if free > 0 {
+            match messaging.claim(free as u32).await {
+                Ok(rows) => {
+                    for row in rows {
+                        let (m, t) = (messaging.clone(), transport.clone());
+                        running.spawn(async move {
+                            if let Err(e) = m.attempt(t.as_ref(), row).await {
+                                tracing::warn!(error = %e, "a delivery attempt could not be settled");
+                            }
+                        });
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "claiming due messages failed"),
             }
-        };
-        if claimed == 0 {
-            tokio::select! {
-                () = tokio::time::sleep(Duration::from_millis(100)) => {}
-                _ = stop.changed() => {}
-            }
+        }
+        // Wait for a slot, a newly queued message, a retry coming due, or the stop.
+        let idle = if running.is_empty() { Duration::from_millis(250) } else { Duration::from_millis(20) };
+        tokio::select! {
+            Some(_) = running.join_next(), if !running.is_empty() => {}
+            () = messaging.queued().notified() => {}
+            () = tokio::time::sleep(idle) => {}
+            _ = stop.changed() => {}
         }
     }
 }
