@@ -397,6 +397,12 @@ impl Messaging {
         Ok(repo::counts(&self.store).await?)
     }
 
+    /// At a node's start: deliveries that were in flight when it last stopped are due again now (the
+    /// receiver's duplicate check makes a second delivery harmless). Returns how many.
+    pub async fn recover(&self) -> Result<u64, MsgError> {
+        Ok(repo::release_claims(&self.store).await?)
+    }
+
     /// Claim up to `limit` due messages for delivery (each then needs [`Messaging::attempt`]).
     pub async fn claim(&self, limit: u32) -> Result<Vec<repo::OutRow>, MsgError> {
         let at = now();

@@ -80,6 +80,13 @@ pub async fn claim_due(store: &Store, now: i64, lease_until: i64, limit: u32) ->
     })
 }
 
+/// Make messages claimed by a worker that is gone (`sent`) due again at once. For a node's start: its
+/// one worker is the only one that claims, so whatever is `sent` was in flight when it stopped.
+pub async fn release_claims(store: &Store) -> Result<u64, sqlx::Error> {
+    with_pool!(store, pool => sqlx::query("UPDATE msg_outbox SET status = 'queued', next_attempt_at = 0 WHERE status = 'sent'")
+        .execute(pool).await.map(|r| r.rows_affected()))
+}
+
 pub async fn counts(store: &Store) -> Result<Vec<(String, i64)>, sqlx::Error> {
     with_pool!(store, pool => sqlx::query_as("SELECT status, COUNT(*) FROM msg_outbox GROUP BY status ORDER BY status").fetch_all(pool).await)
 }

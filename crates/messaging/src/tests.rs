@@ -232,6 +232,16 @@ async fn two_nodes_exchange_messages_with_receipts_on_both_databases() {
         assert_eq!(failed.status, "failed", "{label}");
         assert!(failed.last_error.unwrap().contains("suspended"));
 
+        // A claim left by a worker that died is released at the next start.
+        world.suspended.lock().unwrap().clear();
+        let third = skatt.submit(&ctx, message(json!({"child": "201401012383"}))).await.unwrap();
+        assert_eq!(skatt.claim(10).await.unwrap().len(), 1, "{label}");
+        assert_eq!(skatt.outgoing(&third.id).await.unwrap().status, "sent");
+        assert!(skatt.claim(10).await.unwrap().is_empty(), "{label}: claimed once");
+        assert_eq!(skatt.recover().await.unwrap(), 1, "{label}");
+        assert_eq!(skatt.outgoing(&third.id).await.unwrap().status, "queued");
+        assert_eq!(skatt.claim(10).await.unwrap().len(), 1, "{label}: due again at once");
+
         // Acknowledging takes it off the unread list.
         kommun.ack(&ctx, &sent.id).await.unwrap();
         assert!(kommun.inbox(false, 10, 0).await.unwrap().is_empty());

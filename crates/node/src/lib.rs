@@ -349,6 +349,10 @@ pub async fn open(dir: &Path, database: Option<&str>, ttl: Duration, nats_url: O
         None => events,
     };
     let messaging = Arc::new(Messaging::new(store, audit, me, directory.clone()).with_events(Arc::new(events.clone())));
+    let recovered = messaging.recover().await.map_err(|e| anyhow!("{e}"))?;
+    if recovered > 0 {
+        tracing::info!(recovered, "deliveries in flight at the last stop are due again");
+    }
     let state = NodeState {
         messaging,
         directory,
