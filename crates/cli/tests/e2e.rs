@@ -3603,7 +3603,7 @@ async fn node_events_reach_webhooks_and_server_sent_events_on_each_database() {
     for mut server in TestServer::each().await {
         let label = server.label.clone();
         let central_node = server.node_listener().await;
-        let (skatt, kommun) =
+        let (skatt, mut kommun) =
             tax_agency_and_municipality(&server, central_node, "", &json!({"type": "object", "required": ["child"]}))
                 .await;
         let c = reqwest::Client::new();
@@ -3694,6 +3694,11 @@ async fn node_events_reach_webhooks_and_server_sent_events_on_each_database() {
             ena_messaging::envelope::sha256_b64(body.as_bytes()),
             "{label}: the signature covers this body"
         );
+
+        // The subscription outlives a restart of the node (kill -9).
+        kommun.kill_and_restart().await;
+        let subs = json_of(kommun.get(&c, "/subscriptions/v1").send().await.unwrap()).await;
+        assert_eq!(subs[0]["webhook"], hook_url.as_str(), "{label}: {subs}");
 
         // An address change in the registry reaches the subscriber too.
         let current = json_of(

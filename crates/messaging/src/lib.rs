@@ -712,6 +712,11 @@ impl Messaging {
         Ok(())
     }
 
+    /// The node's store (for the node's own small tables, such as its subscriptions).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
     pub async fn inbox_count(&self) -> Result<i64, MsgError> {
         Ok(repo::inbox_count(&self.store).await?)
     }

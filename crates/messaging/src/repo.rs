@@ -150,3 +150,26 @@ pub async fn apply(store: &Store, ops: &[crate::writer::Op]) -> Result<Vec<bool>
         Ok(done)
     })
 }
+
+/// A stored webhook subscription: (id, event types as a JSON array, webhook URL).
+pub type SubscriptionRow = (String, String, String);
+
+pub async fn insert_subscription(
+    store: &Store,
+    id: &str,
+    types: &str,
+    webhook: &str,
+    at: &str,
+) -> Result<(), sqlx::Error> {
+    with_pool!(store, pool => sqlx::query("INSERT INTO node_subscriptions (id, types, webhook, created_at) VALUES ($1, $2, $3, $4)")
+        .bind(id).bind(types).bind(webhook).bind(at).execute(pool).await.map(|_| ()))
+}
+
+pub async fn subscriptions(store: &Store) -> Result<Vec<SubscriptionRow>, sqlx::Error> {
+    with_pool!(store, pool => sqlx::query_as("SELECT id, types, webhook FROM node_subscriptions ORDER BY id").fetch_all(pool).await)
+}
+
+pub async fn delete_subscription(store: &Store, id: &str) -> Result<bool, sqlx::Error> {
+    let n = with_pool!(store, pool => sqlx::query("DELETE FROM node_subscriptions WHERE id = $1").bind(id).execute(pool).await.map(|r| r.rows_affected()))?;
+    Ok(n == 1)
+}

@@ -112,15 +112,34 @@ impl EventBus {
         self.0.live.subscribe()
     }
 
-    pub async fn subscribe(&self, s: Subscription) {
+    /// Add a subscription (stored in `store`, so it outlives a restart).
+    pub async fn subscribe(&self, store: &ena_store::Store, s: Subscription) -> Result<(), String> {
+        let types = serde_json::to_string(&s.types).unwrap_or_default();
+        let at =
+            time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+        ena_messaging::repo::insert_subscription(store, &s.id, &types, &s.webhook, &at)
+            .await
+            .map_err(|e| e.to_string())?;
         self.0.subscriptions.lock().await.push(s);
+        Ok(())
+    }
+
+    /// Load the stored subscriptions (at start).
+    pub async fn load(&self, store: &ena_store::Store) -> Result<(), String> {
+        let rows = ena_messaging::repo::subscriptions(store).await.map_err(|e| e.to_string())?;
+        let mut subs = self.0.subscriptions.lock().await;
+        for (id, types, webhook) in rows {
+            subs.push(Subscription { id, types: serde_json::from_str(&types).unwrap_or_default(), webhook });
+        }
+        Ok(())
     }
 
     pub async fn subscriptions(&self) -> Vec<Subscription> {
         self.0.subscriptions.lock().await.clone()
     }
 
-    pub async fn unsubscribe(&self, id: &str) -> bool {
+    pub async fn unsubscribe(&self, store: &ena_store::Store, id: &str) -> bool {
+        let _ = ena_messaging::repo::delete_subscription(store, id).await;
         let mut subs = self.0.subscriptions.lock().await;
         let before = subs.len();
         subs.retain(|s| s.id != id);
@@ -196,7 +215,7 @@ impl ena_messaging::Events for EventBus {
     }
 }
 
-/// `POST /subscriptions/v1`: a webhook subscription (kept while the node runs).
+/// `POST /subscriptions/v1`: a webhook subscription (stored; it outlives restarts).
 #[utoipa::path(post, path = "/subscriptions/v1", tag = "subscriptions", operation_id = "subscribe",
     security(("nodeToken" = [])), request_body(content = SubscriptionInput, content_type = "application/json"),
     responses((status = 201, description = "Subscribed", body = Subscription), (status = 400, description = "Unknown types or a bad webhook URL", body = ena_server::openapi::ProblemSchema, content_type = "application/problem+json"), (status = 401, description = "No valid node token", body = ena_server::openapi::ProblemSchema, content_type = "application/problem+json")))]
@@ -219,7 +238,7 @@ pub async fn subscribe(
         return Err(ApiError::invalid(ErrorCode::ValidationFailed, "The subscription is not valid.", errors));
     }
     let sub = Subscription { id: uuid::Uuid::now_v7().to_string(), types: input.types, webhook: input.webhook };
-    s.events.subscribe(sub.clone()).await;
+    s.events.subscribe(s.messaging.store(), sub.clone()).await.map_err(|e| ApiError::internal(&e))?;
     Ok((StatusCode::CREATED, Json(sub)).into_response())
 }
 
@@ -239,7 +258,7 @@ pub async fn unsubscribe(
     _l: LocalSystem,
     axum::extract::Path(id): axum::extract::Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    if s.events.unsubscribe(&id).await {
+    if s.events.unsubscribe(s.messaging.store(), &id).await {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::new(ErrorCode::ResourceNotFound, format!("no subscription {id}")))

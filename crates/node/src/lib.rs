@@ -341,6 +341,7 @@ pub async fn open(dir: &Path, database: Option<&str>, ttl: Duration, nats_url: O
         access.put_policy(policy).await.map_err(|e| anyhow!("service {}: {e}", service.id))?;
     }
     let events = events::EventBus::new(me.clone());
+    events.load(&store).await.map_err(|e| anyhow!("subscriptions: {e}"))?;
     let events = match nats_url {
         #[cfg(feature = "nats")]
         Some(url) => events.with_nats(url).await.with_context(|| format!("NATS at {url}"))?,
