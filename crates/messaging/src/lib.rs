@@ -515,7 +515,7 @@ impl Messaging {
             return self.log_outcome(&row.id, "messages.expired", AuditResult::Failed, Some(why.to_owned())).await;
         }
         tracing::info!(message = %row.id, attempts = row.attempts, retry_in = next - at, reason = %why, "delivery will be retried");
-        Ok(self.settle(&row.id, "queued", next, Some(why), None, stamp.clone()).await?)
+        self.settle(&row.id, "queued", next, Some(why), None, stamp.clone()).await
     }
 
     async fn log_outcome(

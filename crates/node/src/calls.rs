@@ -103,6 +103,7 @@ async fn log(
 }
 
 /// The consumer side: `ANY /calls/v1/{address}/{service}[/{*rest}]` on the local API.
+#[allow(clippy::too_many_arguments)]
 pub async fn call_out(
     State(state): State<NodeState>,
     LocalSystem(ctx): LocalSystem,
@@ -296,7 +297,7 @@ async fn serve_call(
             "Calls need the consumer node's federation certificate.".into(),
         ));
     };
-    let peer = match ena_messaging::Directory::node(state.directory.as_ref(), &consumer_node).await {
+    let peer = match ena_messaging::Directory::node(state.directory.as_ref(), consumer_node).await {
         Ok(p) if p.certificate_sha256 == cert => p,
         Ok(_) => {
             return Err((

@@ -167,7 +167,7 @@ impl Inner {
             .lock()
             .await
             .iter()
-            .filter(|s| s.types.is_empty() || s.types.iter().any(|t| *t == kind))
+            .filter(|s| s.types.is_empty() || s.types.contains(&kind))
             .map(|s| s.webhook.clone())
             .collect();
         let body = event.to_string();
