@@ -557,7 +557,17 @@ impl Addresses {
             Admin::Member { .. } if parsed.person => {
                 return Err(AddrError::Forbidden("persons' addresses are administered centrally".into()));
             }
-            Admin::Member { entity_id, organisation: own } => self.may_administer(entity_id, own, &organisation)?,
+            Admin::Member { entity_id, organisation: own } => {
+                self.may_administer(entity_id, own, &organisation)?;
+                // A member points its addresses at its own node (the operator may point them anywhere).
+                if input.node != *entity_id {
+                    return Err(AddrError::Invalid(vec![invalid(
+                        "node",
+                        &input.node,
+                        "a member's addresses are served by its own node",
+                    )]));
+                }
+            }
         }
         let canonical = match &parsed.function {
             Some(f) => format!("{}:{f}", parsed.identifier),

@@ -3080,6 +3080,12 @@ impl NodeProc {
     }
 }
 
+/// Another message id of the same shape (UUIDv7-like) for a forged envelope.
+fn uuid_like(id: &str) -> String {
+    let last = id.chars().last().unwrap();
+    format!("{}{}", &id[..id.len() - 1], if last == '0' { '1' } else { '0' })
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
@@ -3340,6 +3346,19 @@ async fn nodes_exchange_signed_encrypted_messages_with_receipts_on_each_database
         let p =
             check_problem(as_kommun.post(&inbox_url).json(&wire).send().await.unwrap(), 403, "permission-denied").await;
         assert!(p["detail"].as_str().unwrap().contains("not that node's"), "{label}: {p}");
+        // A node that signs with its own key but names another organisation as sender: refused.
+        let own_key = ena_messaging::keys::SigningKey::from_pkcs8(
+            &std::fs::read(kommun.dir.path().join("message-signing.key")).unwrap(),
+        )
+        .unwrap();
+        let mut posing: ena_messaging::envelope::Envelope =
+            ena_messaging::envelope::Envelope::peek(&row.envelope).unwrap();
+        posing.id = uuid_like(&posing.id);
+        posing.sender_node = kommun.entity_id.clone();
+        let posing = json!({"envelope": posing.sign(&own_key), "ciphertext": wire["ciphertext"]});
+        let p = check_problem(as_kommun.post(&inbox_url).json(&posing).send().await.unwrap(), 403, "permission-denied")
+            .await;
+        assert!(p["detail"].as_str().unwrap().contains("is not served by the sending node"), "{label}: {p}");
         let count = json_of(kommun.get(&c, "/messages/v1/inbox?all=true").send().await.unwrap()).await;
         assert_eq!(count["items"].as_array().unwrap().len(), 1, "{label}: nothing more stored");
         let refused = ena_audit::repo::query(
@@ -3350,7 +3369,7 @@ async fn nodes_exchange_signed_encrypted_messages_with_receipts_on_each_database
         )
         .await
         .unwrap();
-        assert_eq!(refused.len(), 2, "{label}: both refusals are in the recipient's log");
+        assert_eq!(refused.len(), 3, "{label}: the three refusals are in the recipient's log");
 
         // The node's own OpenAPI document covers its API and is valid (openapi-spec-validator).
         let doc = json_of(c.get(format!("{}/openapi.json", kommun.api)).send().await.unwrap()).await;
@@ -3441,6 +3460,13 @@ async fn nodes_exchange_signed_encrypted_messages_with_receipts_on_each_database
             "resource-not-found",
         )
         .await;
+        let p = check_problem(
+            kommun.get(&c, "/calls/v1/202100-5448/inkomster/personer%2F..%2Fadmin").send().await.unwrap(),
+            400,
+            "invalid-parameter",
+        )
+        .await;
+        assert_eq!(invalid_properties(&p), ["path"], "{label}: no way out of the service's base path");
         let p = check_problem(
             kommun.get(&c, "/calls/v1/nonsense/inkomster").send().await.unwrap(),
             400,

@@ -228,6 +228,12 @@ fn rfc3339(t: i64) -> String {
     OffsetDateTime::from_unix_timestamp(t).ok().and_then(|t| t.format(&Rfc3339).ok()).unwrap_or_default()
 }
 
+/// Untrusted text made safe to store and log: no control characters (PostgreSQL refuses NUL in text,
+/// and one bad row would fail a whole group commit), at most 300 characters.
+pub fn clean(s: &str) -> String {
+    s.chars().filter(|c| !c.is_control()).take(300).collect()
+}
+
 /// Now, RFC 3339 with sub-second digits (status times; delivery latency is read from them).
 fn precise_now() -> String {
     OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default()
@@ -442,7 +448,7 @@ impl Messaging {
         let at = now();
         let stamp = precise_now();
         if row.expires_at <= at {
-            self.settle(&row.id, "expired", at, Some("expired before delivery"), None, stamp.clone()).await?;
+            self.settle(&row, "expired", at, Some("expired before delivery"), None, stamp.clone()).await?;
             return self
                 .log_outcome(&row.id, "messages.expired", AuditResult::Failed, Some("expired before delivery".into()))
                 .await;
@@ -457,7 +463,7 @@ impl Messaging {
                 Ok(()) => {
                     // Two independent durable writes (the outbox row, the log): in parallel.
                     let (settled, logged) = tokio::join!(
-                        self.settle(&row.id, "delivered", at, None, Some(&token), stamp.clone()),
+                        self.settle(&row, "delivered", at, None, Some(&token), stamp.clone()),
                         self.log_outcome(&row.id, "messages.delivered", AuditResult::Allowed, None)
                     );
                     settled.and(logged)
@@ -465,7 +471,7 @@ impl Messaging {
                 Err(why) => self.retry_or_fail(&row, &format!("receipt refused: {why}"), at).await,
             },
             Delivery::Refused(why) => {
-                self.settle(&row.id, "failed", at, Some(&why), None, stamp.clone()).await?;
+                self.settle(&row, "failed", at, Some(&why), None, stamp.clone()).await?;
                 self.log_outcome(&row.id, "messages.failed", AuditResult::Failed, Some(why)).await
             }
             Delivery::Retry(why) => self.retry_or_fail(&row, &why, at).await,
@@ -481,20 +487,24 @@ impl Messaging {
         if ok { Ok(()) } else { Err("it does not describe what was sent".into()) }
     }
 
+    /// Settle the attempt on claimed `row` — only if the row is still that claim (`sent`, same attempt
+    /// count): an attempt that outlived its lease must not overwrite a later attempt's outcome.
     async fn settle(
         &self,
-        id: &str,
+        row: &repo::OutRow,
         status: &'static str,
         next: i64,
         error: Option<&str>,
         receipt: Option<&str>,
         at: String,
     ) -> Result<(), MsgError> {
+        let id = row.id.as_str();
         let op = writer::Op::Settle {
             id: id.to_owned(),
+            claim: Some(row.attempts),
             status,
             next,
-            error: error.map(str::to_owned),
+            error: error.map(clean),
             receipt: receipt.map(str::to_owned),
             at,
         };
@@ -511,11 +521,11 @@ impl Messaging {
         let next = at + backoff(row.attempts);
         let stamp = precise_now();
         if next >= row.expires_at {
-            self.settle(&row.id, "expired", at, Some(why), None, stamp).await?;
+            self.settle(&row, "expired", at, Some(why), None, stamp).await?;
             return self.log_outcome(&row.id, "messages.expired", AuditResult::Failed, Some(why.to_owned())).await;
         }
         tracing::info!(message = %row.id, attempts = row.attempts, retry_in = next - at, reason = %why, "delivery will be retried");
-        self.settle(&row.id, "queued", next, Some(why), None, stamp.clone()).await
+        self.settle(&row, "queued", next, Some(why), None, stamp.clone()).await
     }
 
     async fn log_outcome(
@@ -542,12 +552,14 @@ impl Messaging {
             Ok(receipt) => Ok(receipt),
             Err(MsgError::Internal(e)) => Err(MsgError::Internal(e)),
             Err(e) => {
+                // What the refused envelope claims is untrusted: cleaned and shortened before it is logged.
                 let claimed = Envelope::peek(&wire.envelope).ok();
-                let id = claimed.as_ref().map(|e| e.id.clone()).unwrap_or_default();
-                let peer = claimed.map_or_else(|| format!("certificate {certificate}"), |e| e.sender_node);
+                let id = claimed.as_ref().map(|e| clean(&e.id)).unwrap_or_default();
+                let peer =
+                    claimed.map_or_else(|| format!("certificate {}", clean(certificate)), |e| clean(&e.sender_node));
                 let ctx = Context::system(&peer);
                 let object = (!id.is_empty()).then(|| ObjectRef { kind: "message".into(), id });
-                let event = ctx.event("messages.refused", object, AuditResult::Denied, Some(e.to_string()));
+                let event = ctx.event("messages.refused", object, AuditResult::Denied, Some(clean(&e.to_string())));
                 self.audit.append(vec![event]).await.map_err(|e| MsgError::Internal(e.to_string()))?;
                 Err(e)
             }
@@ -570,6 +582,34 @@ impl Messaging {
         if envelope.recipient_node != self.me.entity_id {
             return Err(refused(format!("the message is for {}, not this node", envelope.recipient_node)));
         }
+        let fields = serde_json::to_value(&envelope).unwrap_or(Value::Null);
+        if fields.as_object().is_some_and(|o| {
+            o.values().any(|v| v.as_str().is_some_and(|s| s.chars().any(char::is_control) || s.len() > 512))
+        }) {
+            return Err(refused("an envelope field holds control characters or is too long".into()));
+        }
+        // The sender organisation is the node's: its address must be served by the node that signed.
+        let sender_address = self
+            .directory
+            .address(&envelope.sender)
+            .await
+            .map_err(|why| refused(format!("sender {}: {why}", envelope.sender)))?;
+        if sender_address.node != envelope.sender_node {
+            return Err(refused(format!(
+                "{} is not served by the sending node {}",
+                envelope.sender, envelope.sender_node
+            )));
+        }
+        // The recipient address is one this node serves, and it accepts this type and version now.
+        let recipient = self
+            .directory
+            .address(&envelope.recipient)
+            .await
+            .map_err(|why| refused(format!("recipient {}: {why}", envelope.recipient)))?;
+        if recipient.node != self.me.entity_id {
+            return Err(refused(format!("{} is not served by this node", envelope.recipient)));
+        }
+        recipient.accepts(&envelope.message_type, &envelope.version, now()).map_err(refused)?;
         // A repeat: the same receipt, nothing else happens (exactly-once effect).
         if let Some(stored) = repo::inbound(&self.store, &envelope.id).await? {
             if stored.envelope != wire.envelope {
@@ -674,6 +714,9 @@ impl Messaging {
             // Two deliveries of one message raced; the first one's receipt stands.
             let stored =
                 repo::inbound(&self.store, &row.id).await?.ok_or_else(|| MsgError::Internal("inbox race".into()))?;
+            if stored.envelope != wire.envelope {
+                return Err(refused(format!("message id {} was already received with another envelope", row.id)));
+            }
             return Ok(stored.receipt);
         }
         if let Some(events) = &self.events {

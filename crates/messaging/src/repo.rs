@@ -139,9 +139,10 @@ pub async fn apply(store: &Store, ops: &[crate::writer::Op]) -> Result<Vec<bool>
                     .bind(&r.conversation_id).bind(&r.case_id).bind(&r.envelope).bind(&r.payload).bind(&r.receipt)
                     .bind(&r.received_at).bind(&r.acked_at).bind(r.seq)
                     .execute(&mut *tx).await?.rows_affected(),
-                Op::Settle { id, status, next, error, receipt, at } => sqlx::query(
-                    "UPDATE msg_outbox SET status = $2, next_attempt_at = $3, last_error = $4, receipt = COALESCE($5, receipt), updated_at = $6 WHERE id = $1")
-                    .bind(id).bind(*status).bind(*next).bind(error).bind(receipt).bind(at)
+                Op::Settle { id, claim, status, next, error, receipt, at } => sqlx::query(
+                    "UPDATE msg_outbox SET status = $2, next_attempt_at = $3, last_error = $4, receipt = COALESCE($5, receipt), updated_at = $6 \
+                     WHERE id = $1 AND ($7 < 0 OR (status = 'sent' AND attempts = $7))")
+                    .bind(id).bind(*status).bind(*next).bind(error).bind(receipt).bind(at).bind(claim.unwrap_or(-1))
                     .execute(&mut *tx).await?.rows_affected(),
             };
             done.push(n == 1);

@@ -174,6 +174,7 @@ async fn two_nodes_exchange_messages_with_receipts_on_both_databases() {
         assert_eq!((after.status.as_str(), after.attempts), ("queued", 1), "{label}: retried later");
         // Make it due now instead of waiting for the backoff.
         let due_now = writer::Op::Settle {
+            claim: None,
             id: sent.id.clone(),
             status: "queued",
             next: 0,

@@ -16,8 +16,11 @@ pub enum Op {
     InsertOut(Box<OutRow>),
     /// Answers whether the row was new.
     InsertIn(Box<InRow>),
+    /// `claim`: the attempt count of the claim being settled (the update applies only while the row is
+    /// still that claim); `None` settles unconditionally.
     Settle {
         id: String,
+        claim: Option<i64>,
         status: &'static str,
         next: i64,
         error: Option<String>,

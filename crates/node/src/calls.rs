@@ -62,14 +62,25 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
     headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default()
 }
 
-fn below(rest: Option<&str>, uri: &Uri) -> String {
-    // The path below the service, with its query: what both nodes hash.
-    let mut path = format!("/{}", rest.unwrap_or_default());
+/// The path below the service, with its query, exactly as sent (still percent-encoded): what both nodes
+/// hash and what is forwarded. `skip` is how many segments come before it (`calls/v1/{address}/{service}`:
+/// 4, `node/v1/calls/{service}`: 4). Dot segments and encoded slashes are refused, so a call cannot reach
+/// outside the service's base path.
+fn below(uri: &Uri, skip: usize) -> Result<String, String> {
+    let rest = uri.path().trim_start_matches('/').splitn(skip + 1, '/').nth(skip).unwrap_or_default();
+    for segment in rest.split('/') {
+        let lower = segment.to_ascii_lowercase();
+        if segment == "." || segment == ".." || lower.contains("%2f") || lower.contains("%5c") || lower.contains("%2e")
+        {
+            return Err(format!("the path segment {segment:?} is not allowed"));
+        }
+    }
+    let mut path = format!("/{rest}");
     if let Some(q) = uri.query() {
         path.push('?');
         path.push_str(q);
     }
-    path
+    Ok(path)
 }
 
 /// The request headers that travel with a call (the rest are the nodes' own).
@@ -136,7 +147,13 @@ pub async fn call_out(
     let producer = ena_messaging::Directory::node(directory.as_ref(), &found.node).await.map_err(|why| {
         bad_gateway(format!("The producer's node {} is not reachable through the federation: {why}.", found.node))
     })?;
-    let path = below(get("rest"), &uri);
+    let path = below(&uri, 4).map_err(|why| {
+        ApiError::invalid(
+            ErrorCode::InvalidParameter,
+            format!("path: {why}."),
+            vec![ena_core::FieldError::new("path", uri.path(), why)],
+        )
+    })?;
     let content_type = header(&headers, "content-type").to_owned();
     let me = state.messaging.identity();
     let hash = request_hash(method.as_str(), &path, &content_type, &me.address, &body);
@@ -159,6 +176,9 @@ pub async fn call_out(
     let proof_token = header(response.headers(), "ena-response-proof").to_owned();
     let bytes = response.bytes().await.map_err(|e| bad_gateway(format!("The producer's node broke off: {e}.")))?;
     // A refusal by the producer node itself is a problem answer without a proof: pass it on.
+    if proof_token.is_empty() && status.is_success() {
+        return Err(bad_gateway("The producer's node answered without a response proof.".into()));
+    }
     if proof_token.is_empty() {
         log(
             &state,
@@ -238,7 +258,7 @@ pub async fn call_in(
     let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.to_owned());
     let call = Incoming {
         service_id: get("service").unwrap_or_default(),
-        path: below(get("rest").as_deref(), &uri),
+        path: below(&uri, 4).unwrap_or_default(),
         call_id: header(&headers, "ena-call-id").to_owned(),
         consumer_node: header(&headers, "ena-consumer-node").to_owned(),
         consumer: header(&headers, "ena-consumer").to_owned(),
@@ -307,6 +327,22 @@ async fn serve_call(
         }
         Err(why) => return Err((ErrorCode::PermissionDenied, format!("{consumer_node}: {why}."))),
     };
+    // The consumer organisation named in the call must be one the calling node serves.
+    match ena_messaging::Directory::address(state.directory.as_ref(), consumer).await {
+        Ok(a) if a.node == peer.entity_id => {}
+        _ => {
+            return Err((
+                ErrorCode::PermissionDenied,
+                format!("{consumer} is not an address served by {}.", peer.entity_id),
+            ));
+        }
+    }
+    if path.is_empty() {
+        return Err((
+            ErrorCode::InvalidParameter,
+            "The path below the service is not allowed (dot segments or encoded slashes).".into(),
+        ));
+    }
     let Some(service) = state.services.iter().find(|s| &s.id == service_id).cloned() else {
         return Err((ErrorCode::ResourceNotFound, format!("This node offers no service {service_id}.")));
     };

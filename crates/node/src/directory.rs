@@ -120,6 +120,14 @@ impl HttpDirectory {
     }
 
     async fn fetch_schema(&self, message_type: &str, version: &str) -> Result<Schema, String> {
+        let safe = |s: &str| {
+            !s.is_empty()
+                && s.len() <= 128
+                && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+        };
+        if !safe(message_type) || !safe(version) {
+            return Err(format!("{message_type:?} version {version:?} is not a message type name"));
+        }
         let key = (message_type.to_owned(), version.to_owned());
         if let Some(s) = self.schemas.read().expect("schemas").get(&key) {
             return Ok(s.clone());
@@ -164,6 +172,19 @@ impl HttpDirectory {
         let token = response.text().await.map_err(|e| e.to_string())?;
         let parsed = Unverified::parse(&token).map_err(|e| format!("resolve response: {e}"))?;
         parsed.verify(&self.anchor_jwks).map_err(|e| format!("resolve response: {e}"))?;
+        parsed.expect_typ("resolve-response+jwt").map_err(|e| format!("resolve response: {e}"))?;
+        let claim = |k: &str| parsed.payload.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+        if claim("sub") != entity_id || claim("iss") != self.anchor_id {
+            return Err(format!(
+                "the resolve response is about {} from {}, not {entity_id} from the anchor",
+                claim("sub"),
+                claim("iss")
+            ));
+        }
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        if parsed.payload.get("exp").and_then(Value::as_i64).is_none_or(|exp| exp <= now) {
+            return Err("the resolve response has expired".into());
+        }
         let node = &parsed.payload.get("metadata").and_then(|m| m.get("ena_node")).cloned().unwrap_or(Value::Null);
         let text = |k: &str| {
             node.get(k).and_then(Value::as_str).map(str::to_owned).ok_or(format!("its ena_node metadata has no {k}"))
