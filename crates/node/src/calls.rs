@@ -174,7 +174,9 @@ pub async fn call_out(
     let status = response.status();
     let response_type = header(response.headers(), "content-type").to_owned();
     let proof_token = header(response.headers(), "ena-response-proof").to_owned();
-    let bytes = response.bytes().await.map_err(|e| bad_gateway(format!("The producer's node broke off: {e}.")))?;
+    let bytes = crate::transport::read_capped(response, MAX_BODY)
+        .await
+        .map_err(|e| bad_gateway(format!("The producer's node's answer: {e}.")))?;
     // A refusal by the producer node itself is a problem answer without a proof: pass it on.
     if proof_token.is_empty() && status.is_success() {
         return Err(bad_gateway("The producer's node answered without a response proof.".into()));
@@ -380,11 +382,9 @@ async fn serve_call(
     };
     let status = response.status();
     let response_type = header(response.headers(), "content-type").to_owned();
-    let bytes = match response.bytes().await {
-        Ok(b) if b.len() <= MAX_BODY => b,
-        Ok(_) => return Err((ErrorCode::ServiceUnavailable, "The service's answer is too large.".into())),
-        Err(e) => return Err((ErrorCode::ServiceUnavailable, format!("The service broke off: {e}."))),
-    };
+    let bytes = crate::transport::read_capped(response, MAX_BODY)
+        .await
+        .map_err(|e| (ErrorCode::ServiceUnavailable, format!("The service's answer: {e}.")))?;
     let me = state.messaging.identity();
     let response_sha = response_hash(status.as_u16(), &response_type, &bytes);
     let proof = CallProof {

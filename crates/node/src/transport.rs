@@ -38,6 +38,22 @@ pub fn client(ca: &str, cert: &str, key: &str) -> anyhow::Result<reqwest::Client
         .build()?)
 }
 
+/// Largest answer read from another node's inbox (a receipt or a problem).
+const MAX_ANSWER: usize = 1024 * 1024;
+
+/// Read a response body, stopping with an error past `max` bytes: another node's answer is untrusted and
+/// must not be able to fill this node's memory.
+pub async fn read_capped(mut response: reqwest::Response, max: usize) -> Result<Vec<u8>, String> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| e.to_string())? {
+        if body.len() + chunk.len() > max {
+            return Err(format!("the answer is larger than {max} bytes"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
 #[derive(Debug)]
 pub struct HttpTransport {
     pub client: reqwest::Client,
@@ -51,7 +67,10 @@ impl Transport for HttpTransport {
                 Err(e) => return Delivery::Retry(format!("{inbox}: {e}")),
             };
             let status = response.status();
-            let body: Value = response.json().await.unwrap_or(Value::Null);
+            let body: Value = match read_capped(response, MAX_ANSWER).await {
+                Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+                Err(e) => return Delivery::Retry(e),
+            };
             if status.is_success() {
                 return match body.get("receipt").and_then(Value::as_str) {
                     Some(r) => Delivery::Receipt(r.to_owned()),
