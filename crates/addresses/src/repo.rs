@@ -113,8 +113,15 @@ pub async fn put_address(
     message_types: &[String],
     expected: Option<i64>,
 ) -> Result<Written, sqlx::Error> {
+    let postgres = store.dialect() == ena_store::Dialect::Postgres;
     with_pool!(store, pool => {
         let mut tx = pool.begin().await?;
+        // On PostgreSQL, writers of the change feed commit one at a time, so `seq` order is commit order
+        // and a reader paging with `seq > since` never skips a change that commits late (SQLite has one
+        // writer anyway). Address changes are rare; the wait is short.
+        if postgres {
+            sqlx::query("LOCK TABLE addr_changes IN SHARE ROW EXCLUSIVE MODE").execute(&mut *tx).await?;
+        }
         let stored: Option<(i64, String)> = sqlx::query_as("SELECT revision, status FROM addr_addresses WHERE address = $1")
             .bind(&row.address).fetch_optional(&mut *tx).await?;
         let current = stored.as_ref().map(|r| r.0);
@@ -156,8 +163,15 @@ pub async fn put_address(
 /// Remove an address — a tombstone keeps its revision counting, so an ETag is never reused — and append
 /// the change; the new revision, or None if there was no address.
 pub async fn delete_address(store: &Store, address: &str, at: &str) -> Result<Option<i64>, sqlx::Error> {
+    let postgres = store.dialect() == ena_store::Dialect::Postgres;
     with_pool!(store, pool => {
         let mut tx = pool.begin().await?;
+        // On PostgreSQL, writers of the change feed commit one at a time, so `seq` order is commit order
+        // and a reader paging with `seq > since` never skips a change that commits late (SQLite has one
+        // writer anyway). Address changes are rare; the wait is short.
+        if postgres {
+            sqlx::query("LOCK TABLE addr_changes IN SHARE ROW EXCLUSIVE MODE").execute(&mut *tx).await?;
+        }
         let current: Option<(i64,)> = sqlx::query_as(
             "UPDATE addr_addresses SET status = 'removed', revision = revision + 1, updated_at = $2 \
              WHERE address = $1 AND status <> 'removed' RETURNING revision")
