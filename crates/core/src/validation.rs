@@ -45,6 +45,18 @@ impl Page {
         if errors.is_empty() { Ok(Page { limit: limit as u32, page: page as u32 }) } else { Err(errors) }
     }
 
+    /// Where this page starts, for a query with `LIMIT limit + 1 OFFSET offset`.
+    pub fn offset(&self) -> u64 {
+        (u64::from(self.page) - 1) * u64::from(self.limit)
+    }
+
+    /// A query fetched one row more than the page holds: this page's items, and whether more follow.
+    pub fn trim<T>(&self, mut items: Vec<T>) -> (Vec<T>, bool) {
+        let has_more = items.len() > self.limit as usize;
+        items.truncate(self.limit as usize);
+        (items, has_more)
+    }
+
     /// The items of `all` on this page, and the total count.
     pub fn slice<T>(self, all: Vec<T>) -> Paged<T> {
         let total = all.len() as u64;
@@ -87,5 +99,9 @@ mod tests {
         let page = Page { limit: 2, page: 2 }.slice(vec![1, 2, 3, 4, 5]);
         assert_eq!((page.items, page.total), (vec![3, 4], 5));
         assert!(Page { limit: 2, page: 9 }.slice(vec![1]).items.is_empty());
+        let p = Page { limit: 2, page: 3 };
+        assert_eq!(p.offset(), 4);
+        assert_eq!(p.trim(vec![5, 6, 7]), (vec![5, 6], true));
+        assert_eq!(p.trim(vec![5, 6]), (vec![5, 6], false));
     }
 }

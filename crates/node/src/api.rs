@@ -136,13 +136,8 @@ pub async fn send(
     responses((status = 200, description = "A page of messages with status and receipts", body = Object), (status = 401, description = "No valid node token", body = ena_server::openapi::ProblemSchema, content_type = "application/problem+json")))]
 pub async fn outbox(State(s): State<NodeState>, _l: LocalSystem, query: ApiQuery) -> Result<Response, ApiError> {
     let p = query.page(Vec::new())?;
-    let mut items = s
-        .messaging
-        .outbox(query.str("status"), p.limit + 1, u64::from(p.page - 1) * u64::from(p.limit))
-        .await
-        .map_err(problem)?;
-    let has_more = items.len() > p.limit as usize;
-    items.truncate(p.limit as usize);
+    let items = s.messaging.outbox(query.str("status"), p.limit + 1, p.offset()).await.map_err(problem)?;
+    let (items, has_more) = p.trim(items);
     Ok(Json(json!({"items": items, "page": p.page, "limit": p.limit, "hasMore": has_more})).into_response())
 }
 
@@ -167,10 +162,8 @@ pub async fn outgoing(
 pub async fn inbox(State(s): State<NodeState>, _l: LocalSystem, query: ApiQuery) -> Result<Response, ApiError> {
     let p = query.page(Vec::new())?;
     let all = query.str("all") == Some("true");
-    let mut items =
-        s.messaging.inbox(all, p.limit + 1, u64::from(p.page - 1) * u64::from(p.limit)).await.map_err(problem)?;
-    let has_more = items.len() > p.limit as usize;
-    items.truncate(p.limit as usize);
+    let items = s.messaging.inbox(all, p.limit + 1, p.offset()).await.map_err(problem)?;
+    let (items, has_more) = p.trim(items);
     Ok(Json(json!({"items": items, "page": p.page, "limit": p.limit, "hasMore": has_more})).into_response())
 }
 

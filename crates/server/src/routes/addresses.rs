@@ -121,12 +121,6 @@ pub struct ChangePage {
     pub has_more: bool,
 }
 
-fn paged<T>(mut items: Vec<T>, limit: u32) -> (Vec<T>, bool) {
-    let has_more = items.len() > limit as usize;
-    items.truncate(limit as usize);
-    (items, has_more)
-}
-
 /// Message types with their schemas and classification.
 #[utoipa::path(get, path = "/addresses/v1/message-types", tag = "addresses", operation_id = "listMessageTypes",
     params(("limit" = Option<u32>, Query, description = "1–100, default 20"), ("page" = Option<u32>, Query, description = "From 1")),
@@ -142,8 +136,8 @@ pub async fn list_types(
     query: ApiQuery,
 ) -> Result<Json<MessageTypePage>, ApiError> {
     let p = query.page(Vec::new())?;
-    let items = state.addresses.message_types(p.limit + 1, u64::from(p.page - 1) * u64::from(p.limit)).await?;
-    let (items, has_more) = paged(items, p.limit);
+    let items = state.addresses.message_types(p.limit + 1, p.offset()).await?;
+    let (items, has_more) = p.trim(items);
     Ok(Json(MessageTypePage { items, page: p.page, limit: p.limit, has_more }))
 }
 
@@ -304,9 +298,9 @@ pub async fn lookup(
     query: ApiQuery,
 ) -> Result<Json<AddressPage>, ApiError> {
     let p = query.page(Vec::new())?;
-    let offset = u64::from(p.page - 1) * u64::from(p.limit);
+    let offset = p.offset();
     let items = state.addresses.lookup(query.str("identifier"), query.str("messageType"), p.limit + 1, offset).await?;
-    let (items, has_more) = paged(items, p.limit);
+    let (items, has_more) = p.trim(items);
     Ok(Json(AddressPage { items, page: p.page, limit: p.limit, has_more }))
 }
 
@@ -334,7 +328,7 @@ pub async fn changes(
     }
     let p = query.page(errors)?;
     let items = state.addresses.changes(since, p.limit + 1).await?;
-    let (items, has_more) = paged(items, p.limit);
+    let (items, has_more) = p.trim(items);
     let next = items.last().map_or(since, |c| c.seq);
     Ok(Json(ChangePage { items, next, has_more }))
 }
