@@ -409,8 +409,13 @@ impl Addresses {
         if let Admin::Member { entity_id, organisation } = admin {
             self.may_administer(entity_id, organisation, &row.owner)?;
         }
-        if repo::insert_message_type(&self.store, &row).await? {
-            return Ok((to_type(row), true));
+        let exclusive = matches!(admin, Admin::Member { .. });
+        match repo::insert_message_type(&self.store, &row, exclusive).await? {
+            repo::TypeInsert::Inserted => return Ok((to_type(row), true)),
+            repo::TypeInsert::OwnedBy(o) => {
+                return Err(AddrError::Forbidden(format!("the message type {id} belongs to {o}")));
+            }
+            repo::TypeInsert::Exists => {}
         }
         let stored =
             repo::message_type(&self.store, id, version).await?.ok_or_else(|| AddrError::NotFound(id.into()))?;

@@ -53,15 +53,51 @@ pub async fn message_type(store: &Store, id: &str, version: &str) -> Result<Opti
     with_pool!(store, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).bind(version).fetch_optional(pool).await)
 }
 
-/// Insert a new message type version; false if (id, version) exists already.
-pub async fn insert_message_type(store: &Store, t: &TypeRow) -> Result<bool, sqlx::Error> {
-    let n = with_pool!(store, pool => sqlx::query(
-        "INSERT INTO addr_message_types (id, version, title, owner, schema_json, confidentiality, integrity, availability, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id, version) DO NOTHING")
-        .bind(&t.id).bind(&t.version).bind(&t.title).bind(&t.owner).bind(&t.schema_json)
-        .bind(t.confidentiality).bind(t.integrity).bind(t.availability).bind(&t.created_at)
-        .execute(pool).await.map(|r| r.rows_affected()))?;
-    Ok(n == 1)
+/// How a write transaction starts: on SQLite `BEGIN IMMEDIATE` takes the write lock at once, so a
+/// transaction that reads before it writes waits for another writer (busy timeout) instead of failing when
+/// its snapshot turns stale.
+fn begin_write(postgres: bool) -> &'static str {
+    if postgres { "BEGIN" } else { "BEGIN IMMEDIATE" }
+}
+
+/// What inserting a message type version came to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum TypeInsert {
+    Inserted,
+    /// (id, version) exists already.
+    Exists,
+    /// Another owner has versions of this id (only checked when the insert is `exclusive`).
+    OwnedBy(String),
+}
+
+/// Insert a new message type version. `exclusive`: only if no other owner has versions of the id — checked
+/// and inserted in one transaction that, on PostgreSQL, holds the table's write lock, so two members
+/// naming one new type at the same moment cannot both own it (SQLite has one writer anyway).
+pub async fn insert_message_type(store: &Store, t: &TypeRow, exclusive: bool) -> Result<TypeInsert, sqlx::Error> {
+    let postgres = store.dialect() == ena_store::Dialect::Postgres;
+    with_pool!(store, pool => {
+        let mut tx = pool.begin_with(begin_write(postgres)).await?;
+        if exclusive && postgres {
+            sqlx::query("LOCK TABLE addr_message_types IN SHARE ROW EXCLUSIVE MODE").execute(&mut *tx).await?;
+        }
+        // The insert first: on SQLite it takes the write lock before anything is read.
+        let n = sqlx::query(
+            "INSERT INTO addr_message_types (id, version, title, owner, schema_json, confidentiality, integrity, availability, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id, version) DO NOTHING")
+            .bind(&t.id).bind(&t.version).bind(&t.title).bind(&t.owner).bind(&t.schema_json)
+            .bind(t.confidentiality).bind(t.integrity).bind(t.availability).bind(&t.created_at)
+            .execute(&mut *tx).await?.rows_affected();
+        if exclusive {
+            let other: Option<(String,)> = sqlx::query_as("SELECT owner FROM addr_message_types WHERE id = $1 AND owner <> $2 LIMIT 1")
+                .bind(&t.id).bind(&t.owner).fetch_optional(&mut *tx).await?;
+            if let Some((owner,)) = other {
+                tx.rollback().await?;
+                return Ok(TypeInsert::OwnedBy(owner));
+            }
+        }
+        tx.commit().await?;
+        Ok(if n == 1 { TypeInsert::Inserted } else { TypeInsert::Exists })
+    })
 }
 
 pub async fn message_types(store: &Store, limit: u32, offset: u64) -> Result<Vec<TypeRow>, sqlx::Error> {
@@ -115,7 +151,7 @@ pub async fn put_address(
 ) -> Result<Written, sqlx::Error> {
     let postgres = store.dialect() == ena_store::Dialect::Postgres;
     with_pool!(store, pool => {
-        let mut tx = pool.begin().await?;
+        let mut tx = pool.begin_with(begin_write(postgres)).await?;
         // On PostgreSQL, writers of the change feed commit one at a time, so `seq` order is commit order
         // and a reader paging with `seq > since` never skips a change that commits late (SQLite has one
         // writer anyway). Address changes are rare; the wait is short.
@@ -165,7 +201,7 @@ pub async fn put_address(
 pub async fn delete_address(store: &Store, address: &str, at: &str) -> Result<Option<i64>, sqlx::Error> {
     let postgres = store.dialect() == ena_store::Dialect::Postgres;
     with_pool!(store, pool => {
-        let mut tx = pool.begin().await?;
+        let mut tx = pool.begin_with(begin_write(postgres)).await?;
         // On PostgreSQL, writers of the change feed commit one at a time, so `seq` order is commit order
         // and a reader paging with `seq > since` never skips a change that commits late (SQLite has one
         // writer anyway). Address changes are rare; the wait is short.

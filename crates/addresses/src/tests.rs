@@ -130,6 +130,15 @@ async fn registry_on_both_databases() {
             .await
             .unwrap_err();
         assert!(matches!(e, AddrError::Forbidden(_)), "{label}: another member's type: {e:?}");
+        // Two members naming one new type at the same moment: one owns it, the other is refused.
+        let (kommun, skatt) = (member(KOMMUN), member(SKATT));
+        let (a, b) = tokio::join!(
+            reg.put_message_type(&audit, &ctx, &kommun, "se.ny.typ", "1.0", type_input(schema())),
+            reg.put_message_type(&audit, &ctx, &skatt, "se.ny.typ", "2.0", type_input(schema())),
+        );
+        assert!(a.is_ok() != b.is_ok(), "{label}: exactly one owns se.ny.typ: {a:?} {b:?}");
+        let refused = if a.is_ok() { b } else { a };
+        assert!(matches!(refused, Err(AddrError::Forbidden(_))), "{label}: {refused:?}");
 
         // Bad message types: every field named, nothing stored.
         let mut bad =
@@ -153,7 +162,7 @@ async fn registry_on_both_databases() {
             .await
             .unwrap_err();
         assert_eq!(fields(&e), ["schema"], "{label}: only 2020-12");
-        assert_eq!(reg.message_types(100, 0).await.unwrap().len(), 1, "{label}");
+        assert_eq!(reg.message_types(100, 0).await.unwrap().len(), 2, "{label}: the first type and se.ny.typ");
 
         // The schema checks payloads, naming the offending path.
         let s = reg.schema("se.kommun.orosanmalan", "1.0").await.unwrap();
@@ -302,7 +311,7 @@ async fn registry_on_both_databases() {
         assert_eq!(count("addresses.address.put", false), 4, "{label}");
         assert!(count("addresses.address.put", true) >= 8, "{label}");
         assert_eq!(count("addresses.address.delete", true), 1, "{label}");
-        assert_eq!(count("addresses.message_type.put", false), 1, "{label}");
-        assert_eq!(count("addresses.message_type.put", true), 5, "{label}");
+        assert_eq!(count("addresses.message_type.put", false), 2, "{label}");
+        assert_eq!(count("addresses.message_type.put", true), 6, "{label}");
     }
 }

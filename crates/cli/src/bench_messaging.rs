@@ -29,6 +29,10 @@ pub struct MessagingBench {
     /// Messages per second offered in the steady-load phase (latency at a sustainable rate).
     #[arg(long, default_value_t = 400)]
     rate: u64,
+    /// Instead of the message phases: send one attachment of this many MiB end to end (upload, encrypt,
+    /// deliver over mTLS, verify, download decrypted) and report the process's peak RSS.
+    #[arg(long, default_value_t = 0)]
+    attachment_mib: u64,
 }
 
 pub fn run(args: MessagingBench) -> anyhow::Result<()> {
@@ -47,7 +51,8 @@ fn payload(i: usize) -> Value {
 /// One message's crypto on both sides, as the nodes do it.
 fn crypto_once(sender: &SigningKey, recipient: &EncryptionKey, jwks: &Value, plaintext: &[u8]) -> anyhow::Result<()> {
     let id = uuid::Uuid::now_v7().to_string();
-    let (enc, ct) = ena_messaging::seal::seal(&recipient.public_bytes(), &id, plaintext)?;
+    let sealed = ena_messaging::seal::seal(&recipient.public_bytes(), &id, plaintext)?;
+    let (enc, ct) = (sealed.enc, sealed.ciphertext);
     let envelope = Envelope {
         id: id.clone(),
         sender: "162021005448".into(),
@@ -67,11 +72,12 @@ fn crypto_once(sender: &SigningKey, recipient: &EncryptionKey, jwks: &Value, pla
         },
         ciphertext_sha256: sha256_b64(&ct),
         ciphertext_length: ct.len() as u64,
+        attachments: Vec::new(),
     };
     let token = envelope.sign(sender);
     let verified = Envelope::verify(&token, jwks)?;
     let enc = URL_SAFE_NO_PAD.decode(&verified.encryption.enc)?;
-    let opened = ena_messaging::seal::open(recipient, &enc, &verified.id, &ct)?;
+    let (opened, _) = ena_messaging::seal::open(recipient, &enc, &verified.id, &ct)?;
     anyhow::ensure!(opened == plaintext && sha256_b64(&ct) == verified.ciphertext_sha256);
     Ok(())
 }
@@ -161,6 +167,11 @@ async fn bench(args: MessagingBench) -> anyhow::Result<()> {
         (skatt.api.clone(), skatt.token.clone(), skatt.state.directory.clone(), skatt.state.messaging.clone());
     let (consumer_api, consumer_token) = (kommun.api.clone(), kommun.token.clone());
     let receiver_messaging = kommun.state.messaging.clone();
+
+    if args.attachment_mib > 0 {
+        let kommun_api = kommun.api.clone();
+        return attachment(&http, (&api, &token), (&kommun_api, &kommun.token), args.attachment_mib).await;
+    }
 
     // Async messages end to end.
     let next = Arc::new(AtomicUsize::new(0));
@@ -296,6 +307,136 @@ async fn bench(args: MessagingBench) -> anyhow::Result<()> {
         n += 1000;
     }
     println!("cached address lookups: {:.0}/s on one core", n as f64 / started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// A `/proc/self/status` figure in MiB (Linux).
+fn proc_status_mib(field: &str) -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(field)?.trim_start_matches(':').trim().strip_suffix("kB")?.trim().parse::<f64>().ok()
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+/// One `mib`-MiB attachment from the sender's system to the recipient's: uploaded, sent, delivered with
+/// a receipt, downloaded decrypted and compared by SHA-256 — with the whole process's peak RSS (both
+/// nodes, the central services and the clients) measured from a reset just before.
+async fn attachment(
+    http: &reqwest::Client,
+    (api, token): (&str, &str),
+    (kommun_api, kommun_token): (&str, &str),
+    mib: u64,
+) -> anyhow::Result<()> {
+    use sha2::Digest;
+    let size = mib << 20;
+    // Linux: writing 5 resets the peak RSS (VmHWM) to the current RSS.
+    let reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
+    let before = proc_status_mib("VmRSS");
+    let digest = Arc::new(std::sync::Mutex::new(None));
+    let body = {
+        let digest = digest.clone();
+        ena_node::transport::blocking_body(Some(size), move |send| {
+            let mut hash = sha2::Sha256::new();
+            let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+            let mut left = size;
+            while left > 0 {
+                let n = left.min(256 * 1024) as usize;
+                let mut chunk = Vec::with_capacity(n);
+                while chunk.len() < n {
+                    // xorshift: incompressible enough, and cheap.
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    chunk.extend_from_slice(&state.to_le_bytes()[..(n - chunk.len()).min(8)]);
+                }
+                hash.update(&chunk);
+                left -= n as u64;
+                if !send(bytes::Bytes::from(chunk)) {
+                    return Err("the upload stopped".into());
+                }
+            }
+            *digest.lock().unwrap() = Some(hash.finalize().to_vec());
+            Ok(())
+        })
+    };
+    let started = Instant::now();
+    let upload: Value = http
+        .post(format!("{api}/messages/v1/attachments"))
+        .bearer_auth(token)
+        .header("content-type", "application/octet-stream")
+        .header("content-length", size)
+        .body(reqwest::Body::wrap(body))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let uploaded = started.elapsed();
+    let started = Instant::now();
+    let body = json!({"recipient": "212000-0142:socialtjanst", "messageType": "se.kommun.orosanmalan", "version": "1.0",
+        "payload": payload(0), "attachments": [{"id": upload["id"], "name": "stor-fil.bin"}]});
+    let sent: Value = http
+        .post(format!("{api}/messages/v1/outbox"))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let encrypted = started.elapsed();
+    let id = sent["id"].as_str().unwrap_or_default().to_owned();
+    loop {
+        let m: Value =
+            http.get(format!("{api}/messages/v1/outbox/{id}")).bearer_auth(token).send().await?.json().await?;
+        match m["status"].as_str() {
+            Some("delivered") => break,
+            Some("queued" | "sent") => {}
+            other => anyhow::bail!("the attachment's message is {other:?}: {}", m["lastError"]),
+        }
+        anyhow::ensure!(started.elapsed() < Duration::from_secs(1800), "not delivered after 30 minutes");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let delivered = started.elapsed();
+    let started = Instant::now();
+    let mut response = http
+        .get(format!("{kommun_api}/messages/v1/inbox/{id}/attachments/0"))
+        .bearer_auth(kommun_token)
+        .send()
+        .await?
+        .error_for_status()?;
+    let mut hash = sha2::Sha256::new();
+    let mut read = 0u64;
+    while let Some(chunk) = response.chunk().await? {
+        read += chunk.len() as u64;
+        hash.update(&chunk);
+    }
+    let downloaded = started.elapsed();
+    let expected = digest.lock().unwrap().take();
+    anyhow::ensure!(read == size, "{read} bytes came back, {size} were sent");
+    anyhow::ensure!(expected.as_deref() == Some(&hash.finalize()[..]), "the attachment came back different");
+    let peak = proc_status_mib("VmHWM");
+    let rate = |d: Duration| mib as f64 / d.as_secs_f64();
+    println!(
+        "attachment of {mib} MiB: uploaded {:.1} s ({:.0} MiB/s); encrypted into the outbox {:.1} s ({:.0} MiB/s); sent + delivered (streamed over mTLS, every chunk opened by the recipient, receipt verified) {:.1} s after that; downloaded decrypted {:.1} s ({:.0} MiB/s); SHA-256 equal",
+        uploaded.as_secs_f64(),
+        rate(uploaded),
+        encrypted.as_secs_f64(),
+        rate(encrypted),
+        (delivered - encrypted).as_secs_f64(),
+        downloaded.as_secs_f64(),
+        rate(downloaded),
+    );
+    println!(
+        "peak RSS of the whole process (central, both nodes, clients){}: {:.0} MiB, {:.0} MiB before the transfer — {:.0} MiB more while {mib} MiB streamed through",
+        if reset { ", reset just before" } else { " (could not reset: since the start)" },
+        peak,
+        before,
+        peak - before
+    );
     Ok(())
 }
 

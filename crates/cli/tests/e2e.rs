@@ -3374,7 +3374,10 @@ async fn nodes_exchange_signed_encrypted_messages_with_receipts_on_each_database
             "/messages/v1/inbox/{id}/ack",
             "/calls/v1/{address}/{service}/{rest}",
             "/subscriptions/v1/events",
+            "/messages/v1/attachments",
+            "/messages/v1/inbox/{id}/attachments/{n}",
             "/node/v1/inbox",
+            "/node/v1/inbox/{id}/attachments/{n}",
         ] {
             assert!(doc["paths"][path].is_object(), "{label}: {path} in the node's OpenAPI document");
         }
@@ -3487,6 +3490,64 @@ async fn nodes_exchange_signed_encrypted_messages_with_receipts_on_each_database
             2,
             "{label}"
         );
+
+        // Attachments: uploaded to the sender's node, sent with a message (encrypted, streamed to the
+        // recipient's node over mTLS before the message), read back decrypted from the recipient's node.
+        let file: Vec<u8> = (0..200_003u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+        let upload = |body: Vec<u8>, media_type: Option<&str>| {
+            let mut r = c.post(format!("{}/messages/v1/attachments", skatt.api)).bearer_auth(&skatt.token).body(body);
+            if let Some(t) = media_type {
+                r = r.header("content-type", t);
+            }
+            r.send()
+        };
+        let p = check_problem(upload(file.clone(), None).await.unwrap(), 400, "validation-failed").await;
+        assert_eq!(invalid_properties(&p), ["Content-Type"], "{label}: {p}");
+        let r = upload(file.clone(), Some("application/pdf")).await.unwrap();
+        assert_eq!(r.status(), 201, "{label}");
+        let up: Value = r.json().await.unwrap();
+        assert_eq!(up["size"], 200_003, "{label}");
+        let mut with = message.clone();
+        with["attachments"] = json!([{"id": uuid_like(up["id"].as_str().unwrap()), "name": "utredning.pdf"}]);
+        let p =
+            check_problem(skatt.post(&c, "/messages/v1/outbox", &with).send().await.unwrap(), 400, "validation-failed")
+                .await;
+        assert_eq!(invalid_properties(&p), ["attachments/0/id"], "{label}: {p}");
+        with["attachments"] = json!([{"id": up["id"], "name": "../utredning.pdf"}]);
+        let p =
+            check_problem(skatt.post(&c, "/messages/v1/outbox", &with).send().await.unwrap(), 400, "validation-failed")
+                .await;
+        assert_eq!(invalid_properties(&p), ["attachments/0/name"], "{label}: {p}");
+        with["attachments"] = json!([{"id": up["id"], "name": "Utredning 2026 (slutlig).pdf"}]);
+        let r = skatt.post(&c, "/messages/v1/outbox", &with).send().await.unwrap();
+        assert_eq!(r.status(), 201, "{label}");
+        let with_id = json_of(r).await["id"].as_str().unwrap().to_owned();
+        wait_status(&skatt, &c, &with_id, "delivered").await;
+        let got = json_of(kommun.get(&c, &format!("/messages/v1/inbox/{with_id}")).send().await.unwrap()).await;
+        assert_eq!(got["attachments"][0]["size"], 200_003, "{label}: {got}");
+        let r = kommun.get(&c, &format!("/messages/v1/inbox/{with_id}/attachments/0")).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{label}");
+        assert_eq!(r.headers()["content-type"], "application/pdf");
+        assert_eq!(
+            r.headers()["content-disposition"],
+            "attachment; filename*=UTF-8''Utredning%202026%20%28slutlig%29.pdf"
+        );
+        assert!(r.bytes().await.unwrap() == file, "{label}: the attachment reads back as sent");
+        check_problem(
+            kommun.get(&c, &format!("/messages/v1/inbox/{with_id}/attachments/1")).send().await.unwrap(),
+            404,
+            "resource-not-found",
+        )
+        .await;
+        // Another node's certificate cannot plant files under a path outside its own (a bad id), and a
+        // delivery needs its length.
+        let p = check_problem(
+            as_kommun.put(format!("{inbox_url}/..%2F..%2Fnode.db/attachments/0")).body("x").send().await.unwrap(),
+            400,
+            "validation-failed",
+        )
+        .await;
+        assert!(p["detail"].as_str().unwrap().contains("not an id"), "{label}: {p}");
 
         // A suspended recipient: refused at once, nothing queued.
         suspend(&server, &kommun.entity_id).await;
@@ -3631,14 +3692,22 @@ async fn node_events_reach_webhooks_and_server_sent_events_on_each_database() {
         let c = reqwest::Client::new();
 
         // The municipality's system takes events by webhook.
+        // While `refusing` is set it answers 503 (and counts the refusals).
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(String, String)>();
+        let refusing = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let refused = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let hook = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let hook_url = format!("http://{}/events", hook.local_addr().unwrap());
+        let (refusing_, refused_) = (refusing.clone(), refused.clone());
         let app = axum::Router::new().route(
             "/events",
             axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
-                let tx = tx.clone();
+                let (tx, refusing, refused) = (tx.clone(), refusing_.clone(), refused_.clone());
                 async move {
+                    if refusing.load(std::sync::atomic::Ordering::SeqCst) {
+                        refused.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        return axum::http::StatusCode::SERVICE_UNAVAILABLE;
+                    }
                     let sig = headers.get("ena-signature").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
                     let _ = tx.send((sig, body));
                     axum::http::StatusCode::NO_CONTENT
@@ -3755,6 +3824,33 @@ async fn node_events_reach_webhooks_and_server_sent_events_on_each_database() {
             }
         }
         assert!(found, "{label}: the address change arrived by webhook");
+
+        // A webhook that is down when an event happens: the event is queued in the node's database and
+        // still arrives after the node is killed (-9) and restarted.
+        refusing.store(true, std::sync::atomic::Ordering::SeqCst);
+        let sent: Value = skatt.post(&c, "/messages/v1/outbox", &message).send().await.unwrap().json().await.unwrap();
+        let second = sent["id"].as_str().unwrap().to_owned();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while refused.load(std::sync::atomic::Ordering::SeqCst) == 0 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert!(refused.load(std::sync::atomic::Ordering::SeqCst) > 0, "{label}: the webhook was tried");
+        let store = kommun.store().await;
+        while ena_messaging::repo::queued_webhooks(&store).await.unwrap().is_empty() {
+            assert!(std::time::Instant::now() < deadline, "{label}: the refused event is queued");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        kommun.kill_and_restart().await;
+        refusing.store(false, std::sync::atomic::Ordering::SeqCst);
+        let mut arrived = false;
+        while let Ok(Some((_, body))) = tokio::time::timeout(std::time::Duration::from_secs(20), rx.recv()).await {
+            let e: Value = serde_json::from_str(&body).unwrap();
+            if e["type"] == "se.ena.message.received" && e["data"]["id"] == second.as_str() {
+                arrived = true;
+                break;
+            }
+        }
+        assert!(arrived, "{label}: the queued event arrived after the restart");
     }
 }
 

@@ -38,6 +38,9 @@ pub struct Envelope {
     /// base64url SHA-256 of the ciphertext.
     pub ciphertext_sha256: String,
     pub ciphertext_length: u64,
+    /// Files sent with the message, each encrypted and delivered beside it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<crate::attachments::Attachment>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]

@@ -8,6 +8,7 @@
 //! HTTP is not here: the node gives this block a [`Directory`] (addresses, schemas and other nodes' keys,
 //! from the central services) and a [`Transport`] (the mTLS call to another node).
 
+pub mod attachments;
 pub mod calls;
 pub mod envelope;
 pub mod jws;
@@ -35,6 +36,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use crate::attachments::{Attachment, AttachmentError, AttachmentInput, AttachmentReader, Files, Upload};
 use crate::envelope::{Encryption, Envelope, sha256_b64};
 use crate::keys::{EncryptionKey, SigningKey};
 use crate::receipt::{LogProof, Receipt};
@@ -92,6 +94,17 @@ pub trait Events: Send + Sync {
 /// The call to another node's inbox.
 pub trait Transport: Send + Sync {
     fn deliver<'a>(&'a self, inbox: &'a str, wire: &'a Wire) -> BoxFuture<'a, Delivery>;
+    /// Stream attachment `n` of `message` (the encrypted file at `path`, `length` bytes) to the node
+    /// whose inbox is `inbox`, before the message itself. `None` when it arrived; else what the failed
+    /// attempt comes to.
+    fn upload<'a>(
+        &'a self,
+        inbox: &'a str,
+        message: &'a str,
+        n: usize,
+        path: &'a std::path::Path,
+        length: u64,
+    ) -> BoxFuture<'a, Option<Delivery>>;
 }
 
 /// What travels from node to node: the signed envelope and the encrypted payload.
@@ -113,6 +126,9 @@ pub enum MsgError {
     Refused(String),
     #[error("{0}")]
     NotFound(String),
+    /// The same message is being received on another connection right now: try again shortly.
+    #[error("{0}")]
+    Busy(String),
     #[error("{0}")]
     Internal(String),
 }
@@ -149,6 +165,10 @@ pub struct OutgoingInput {
     /// Seconds the message may wait for delivery (default 7 days, at most 30).
     #[serde(default)]
     pub ttl_seconds: Option<i64>,
+    /// Uploaded files to send with the message (`POST /messages/v1/attachments` first); each upload is
+    /// used once.
+    #[serde(default)]
+    pub attachments: Vec<AttachmentInput>,
 }
 
 /// A message in the outbox, as its sender sees it.
@@ -167,6 +187,7 @@ pub struct Outgoing {
     pub last_error: Option<String>,
     /// The recipient's signed receipt (verified before it was stored).
     pub receipt: Option<String>,
+    pub attachments: Vec<Attachment>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -189,6 +210,8 @@ pub struct Incoming {
     pub envelope: String,
     /// The receipt this node gave.
     pub receipt: String,
+    /// Files sent with it: read each at `/messages/v1/inbox/{id}/attachments/{n}` (n from 0).
+    pub attachments: Vec<Attachment>,
     pub received_at: String,
     pub acked_at: Option<String>,
 }
@@ -210,8 +233,21 @@ pub struct Messaging {
     audit: AuditLog,
     me: Arc<NodeIdentity>,
     directory: Arc<dyn Directory>,
+    files: Files,
     events: Option<Arc<dyn Events>>,
     queued: tokio::sync::Notify,
+    /// Ids of messages being received now: a second delivery of one of them waits for the first to
+    /// settle (answered 503, retried) instead of logging a second `messages.received`.
+    receiving: std::sync::Mutex<std::collections::HashSet<String>>,
+}
+
+/// Holds a message id in [`Messaging::receiving`] until dropped.
+struct Receiving<'a>(&'a Messaging, String);
+
+impl Drop for Receiving<'_> {
+    fn drop(&mut self) {
+        self.0.receiving.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&self.1);
+    }
 }
 
 impl std::fmt::Debug for Messaging {
@@ -252,15 +288,24 @@ pub fn backoff(attempts: i64) -> i64 {
 }
 
 impl Messaging {
-    pub fn new(store: Store, audit: AuditLog, me: Arc<NodeIdentity>, directory: Arc<dyn Directory>) -> Messaging {
+    /// `files`: where attachments are kept (`DATA_DIR/attachments`).
+    pub fn new(
+        store: Store,
+        audit: AuditLog,
+        me: Arc<NodeIdentity>,
+        directory: Arc<dyn Directory>,
+        files: Files,
+    ) -> Messaging {
         Messaging {
             writer: writer::Writer::start(store.clone()),
             store,
             audit,
             me,
             directory,
+            files,
             events: None,
             queued: tokio::sync::Notify::new(),
+            receiving: std::sync::Mutex::default(),
         }
     }
 
@@ -280,6 +325,7 @@ impl Messaging {
 
     /// Validate, seal, sign and queue a message. Nothing is stored unless all of it holds.
     pub async fn submit(&self, ctx: &Context, input: OutgoingInput) -> Result<Outgoing, MsgError> {
+        let uploads = input.attachments.clone();
         let result = self.build(input).await;
         let (event_result, reason, object) = match &result {
             Ok(row) => (AuditResult::Allowed, None, row.id.clone()),
@@ -287,7 +333,16 @@ impl Messaging {
             Err(e) => (AuditResult::Denied, Some(e.to_string()), String::new()),
         };
         if let Ok(row) = &result {
-            self.writer.write(writer::Op::InsertOut(Box::new(row.clone()))).await.map_err(MsgError::Internal)?;
+            if let Err(e) = self.writer.write(writer::Op::InsertOut(Box::new(row.clone()))).await {
+                self.files.remove_outbox(&row.id).await;
+                return Err(MsgError::Internal(e));
+            }
+            // Each upload is sent once: it is in the outbox now, encrypted.
+            for a in &uploads {
+                if let Err(e) = self.files.remove_upload(&a.id).await {
+                    tracing::warn!(upload = %a.id, error = %e, "a sent upload could not be removed");
+                }
+            }
             self.queued.notify_one();
             if let Some(events) = &self.events {
                 let detail = serde_json::json!({"recipient": row.recipient, "messageType": row.message_type});
@@ -312,6 +367,7 @@ impl Messaging {
                 return Err(invalid(field, v.as_deref().unwrap_or_default(), "1–200 characters"));
             }
         }
+        let uploads = self.uploads(&input.attachments).await?;
         let address = self.directory.address(&recipient).await.map_err(|why| invalid("recipient", &recipient, why))?;
         let at = now();
         address
@@ -344,8 +400,10 @@ impl Messaging {
             .decode(&key.x)
             .map_err(|_| invalid("recipient", &recipient, "the address's key is malformed"))?;
         let id = uuid::Uuid::now_v7().to_string();
-        let (enc, ciphertext) =
+        let sealed =
             seal::seal(&public, &id, &plaintext).map_err(|e| invalid("recipient", &recipient, e.to_string()))?;
+        let (enc, ciphertext) = (sealed.enc, sealed.ciphertext);
+        let attachments = self.encrypt_attachments(&id, uploads, sealed.attachment_key).await?;
         let envelope = Envelope {
             id: id.clone(),
             sender: self.me.address.clone(),
@@ -365,6 +423,7 @@ impl Messaging {
             },
             ciphertext_sha256: sha256_b64(&ciphertext),
             ciphertext_length: ciphertext.len() as u64,
+            attachments,
         };
         let stamp = precise_now();
         Ok(repo::OutRow {
@@ -385,6 +444,142 @@ impl Messaging {
             created_at: stamp.clone(),
             updated_at: stamp,
         })
+    }
+
+    /// The named uploads, checked: each exists, once, with a name a recipient can save.
+    async fn uploads(&self, inputs: &[AttachmentInput]) -> Result<Vec<(Upload, String)>, MsgError> {
+        if inputs.len() > attachments::MAX_ATTACHMENTS {
+            return Err(invalid("attachments", inputs.len(), format!("at most {}", attachments::MAX_ATTACHMENTS)));
+        }
+        let mut found = Vec::with_capacity(inputs.len());
+        for (i, a) in inputs.iter().enumerate() {
+            attachments::valid_name(&a.name).map_err(|why| invalid(&format!("attachments/{i}/name"), &a.name, why))?;
+            if inputs[..i].iter().any(|b| b.id == a.id) {
+                return Err(invalid(&format!("attachments/{i}/id"), &a.id, "named twice"));
+            }
+            let upload = match self.files.upload(&a.id).await {
+                Ok(Some(u)) => u,
+                Ok(None) | Err(AttachmentError::Invalid(_)) => {
+                    return Err(invalid(
+                        &format!("attachments/{i}/id"),
+                        &a.id,
+                        "no such upload (POST /messages/v1/attachments first; each is sent once)",
+                    ));
+                }
+                Err(e) => return Err(MsgError::Internal(e.to_string())),
+            };
+            found.push((upload, a.name.clone()));
+        }
+        Ok(found)
+    }
+
+    /// Encrypt the uploads into the outbox as message `id`'s attachments (on the blocking pool: a chunk
+    /// at a time, whatever the size).
+    async fn encrypt_attachments(
+        &self,
+        id: &str,
+        uploads: Vec<(Upload, String)>,
+        key: [u8; 32],
+    ) -> Result<Vec<Attachment>, MsgError> {
+        if uploads.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (files, message) = (self.files.clone(), id.to_owned());
+        let result = tokio::task::spawn_blocking(move || {
+            uploads
+                .iter()
+                .enumerate()
+                .map(|(n, (upload, name))| files.encrypt_upload(upload, name, &message, n, &key))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await
+        .map_err(|e| MsgError::Internal(e.to_string()))?;
+        match result {
+            Ok(list) => Ok(list),
+            Err(e) => {
+                self.files.remove_outbox(id).await;
+                Err(MsgError::Internal(format!("attachments: {e}")))
+            }
+        }
+    }
+
+    /// Store an upload from a local system: start it here, write its bytes, finish it.
+    pub async fn begin_upload(&self, media_type: &str) -> Result<attachments::Sink, MsgError> {
+        self.files.begin_upload(media_type).await.map_err(|e| match e {
+            AttachmentError::Invalid(why) => invalid("Content-Type", media_type, why),
+            e => MsgError::Internal(e.to_string()),
+        })
+    }
+
+    /// Finish an upload started with [`Messaging::begin_upload`]; logged.
+    pub async fn finish_upload(&self, ctx: &Context, sink: attachments::Sink) -> Result<Upload, MsgError> {
+        let upload = match sink.finish().await {
+            Ok(Some(u)) => u,
+            Ok(None) => return Err(MsgError::Internal("not an upload".into())),
+            Err(e) => return Err(MsgError::Internal(e.to_string())),
+        };
+        let object = Some(ObjectRef { kind: "upload".into(), id: upload.id.clone() });
+        let mut event = ctx.event("messages.uploaded", object, AuditResult::Allowed, None);
+        event.details = Some(
+            [
+                ("size", upload.size.to_string()),
+                ("sha256", upload.sha256.clone()),
+                ("mediaType", upload.media_type.clone()),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect(),
+        );
+        self.audit.append(vec![event]).await.map_err(|e| MsgError::Internal(e.to_string()))?;
+        Ok(upload)
+    }
+
+    pub async fn upload(&self, id: &str) -> Result<Upload, MsgError> {
+        match self.files.upload(id).await {
+            Ok(Some(u)) => Ok(u),
+            Ok(None) | Err(AttachmentError::Invalid(_)) => Err(MsgError::NotFound(format!("no upload {id}"))),
+            Err(e) => Err(MsgError::Internal(e.to_string())),
+        }
+    }
+
+    /// Another node starts delivering attachment `n` of `message`.
+    pub async fn begin_incoming(
+        &self,
+        certificate: &str,
+        message: &str,
+        n: usize,
+        length: u64,
+    ) -> Result<attachments::Sink, MsgError> {
+        self.files.begin_incoming(certificate, message, n, length).await.map_err(|e| match e {
+            AttachmentError::Invalid(why) => MsgError::Invalid(vec![FieldError::new("path", message, why)]),
+            AttachmentError::TooLarge(max) => {
+                MsgError::Invalid(vec![FieldError::new("Content-Length", length, format!("at most {max} bytes"))])
+            }
+            e => MsgError::Internal(e.to_string()),
+        })
+    }
+
+    /// Received attachment `n` of message `id`: its description and a reader of its plaintext.
+    pub async fn attachment(&self, id: &str, n: usize) -> Result<(Attachment, AttachmentReader), MsgError> {
+        let row = repo::inbound(&self.store, id)
+            .await?
+            .ok_or_else(|| MsgError::NotFound(format!("no message {id} in the inbox")))?;
+        let envelope = Envelope::peek(&row.envelope).map_err(|e| MsgError::Internal(e.to_string()))?;
+        let attachment = envelope
+            .attachments
+            .get(n)
+            .cloned()
+            .ok_or_else(|| MsgError::NotFound(format!("message {id} has no attachment {n}")))?;
+        let enc = URL_SAFE_NO_PAD.decode(&envelope.encryption.enc).map_err(|e| MsgError::Internal(e.to_string()))?;
+        let key = seal::attachment_key(&self.me.encryption, &enc).map_err(|e| MsgError::Internal(e.to_string()))?;
+        let reader = self.files.reader(id, n, &attachment, key).map_err(|e| MsgError::Internal(e.to_string()))?;
+        Ok((attachment, reader))
+    }
+
+    /// At a node's start: remove stale uploads and unfinished transfers. Returns how many files went.
+    pub async fn sweep_files(&self) -> u64 {
+        let files = self.files.clone();
+        tokio::task::spawn_blocking(move || files.sweep()).await.unwrap_or(0)
     }
 
     pub async fn outgoing(&self, id: &str) -> Result<Outgoing, MsgError> {
@@ -457,8 +652,14 @@ impl Messaging {
             Ok(p) => p,
             Err(why) => return self.retry_or_fail(&row, &format!("recipient node: {why}"), at).await,
         };
-        let wire = Wire { envelope: row.envelope.clone(), ciphertext: URL_SAFE_NO_PAD.encode(&row.ciphertext) };
-        match transport.deliver(&peer.inbox, &wire).await {
+        let delivery = match self.send_attachments(transport, &peer, &row).await {
+            Some(failed) => failed,
+            None => {
+                let wire = Wire { envelope: row.envelope.clone(), ciphertext: URL_SAFE_NO_PAD.encode(&row.ciphertext) };
+                transport.deliver(&peer.inbox, &wire).await
+            }
+        };
+        match delivery {
             Delivery::Receipt(token) => match self.check_receipt(&row, &peer, &token) {
                 Ok(()) => {
                     // Two independent durable writes (the outbox row, the log): in parallel.
@@ -476,6 +677,36 @@ impl Messaging {
             }
             Delivery::Retry(why) => self.retry_or_fail(&row, &why, at).await,
         }
+    }
+
+    /// Stream the message's attachments (if any) to the recipient node: `None` when all arrived.
+    async fn send_attachments(
+        &self,
+        transport: &dyn Transport,
+        peer: &PeerNode,
+        row: &repo::OutRow,
+    ) -> Option<Delivery> {
+        let list = Envelope::peek(&row.envelope).map(|e| e.attachments).unwrap_or_default();
+        if list.is_empty() {
+            return None;
+        }
+        // A large transfer may outlast the claim's lease: keep the claim for as long as it may take at
+        // 1 MiB/s, so that no second attempt starts beside this one.
+        let bytes: u64 = list.iter().map(|a| a.ciphertext_length).sum();
+        let until = now() + LEASE_SECS + (bytes >> 20) as i64;
+        if let Err(e) = repo::extend_claim(&self.store, &row.id, row.attempts, until).await {
+            return Some(Delivery::Retry(format!("outbox: {e}")));
+        }
+        for (n, a) in list.iter().enumerate() {
+            let path = match self.files.outbox_file(&row.id, n) {
+                Ok(p) => p,
+                Err(e) => return Some(Delivery::Refused(format!("attachment {n}: {e}"))),
+            };
+            if let Some(failed) = transport.upload(&peer.inbox, &row.id, n, &path, a.ciphertext_length).await {
+                return Some(failed);
+            }
+        }
+        None
     }
 
     fn check_receipt(&self, row: &repo::OutRow, peer: &PeerNode, token: &str) -> Result<(), String> {
@@ -508,7 +739,11 @@ impl Messaging {
             receipt: receipt.map(str::to_owned),
             at,
         };
-        self.writer.write(op).await.map_err(MsgError::Internal)?;
+        let applied = self.writer.write(op).await.map_err(MsgError::Internal)?;
+        if applied && status != "queued" {
+            // Delivered, failed or expired: the encrypted attachments are not needed any more.
+            self.files.remove_outbox(id).await;
+        }
         if let Some(events) = &self.events
             && status != "queued"
         {
@@ -550,7 +785,7 @@ impl Messaging {
     pub async fn receive(&self, certificate: &str, wire: &Wire) -> Result<String, MsgError> {
         match self.accept(certificate, wire).await {
             Ok(receipt) => Ok(receipt),
-            Err(MsgError::Internal(e)) => Err(MsgError::Internal(e)),
+            Err(e @ (MsgError::Internal(_) | MsgError::Busy(_))) => Err(e),
             Err(e) => {
                 // What the refused envelope claims is untrusted: cleaned and shortened before it is logged.
                 let claimed = Envelope::peek(&wire.envelope).ok();
@@ -588,6 +823,18 @@ impl Messaging {
         }) {
             return Err(refused("an envelope field holds control characters or is too long".into()));
         }
+        if envelope.attachments.len() > attachments::MAX_ATTACHMENTS {
+            return Err(refused(format!("more than {} attachments", attachments::MAX_ATTACHMENTS)));
+        }
+        for (n, a) in envelope.attachments.iter().enumerate() {
+            let sane = attachments::valid_name(&a.name).is_ok()
+                && attachments::valid_media_type(&a.media_type).is_ok()
+                && a.size <= attachments::MAX_SIZE
+                && a.ciphertext_length == attachments::ciphertext_length(a.size);
+            if !sane {
+                return Err(refused(format!("attachment {n}: a bad name, media type or length")));
+            }
+        }
         // The sender organisation is the node's: its address must be served by the node that signed.
         let sender_address = self
             .directory
@@ -610,8 +857,15 @@ impl Messaging {
             return Err(refused(format!("{} is not served by this node", envelope.recipient)));
         }
         recipient.accepts(&envelope.message_type, &envelope.version, now()).map_err(refused)?;
+        let fresh =
+            self.receiving.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(envelope.id.clone());
+        if !fresh {
+            return Err(MsgError::Busy(format!("message {} is being received on another connection", envelope.id)));
+        }
+        let _receiving = Receiving(self, envelope.id.clone());
         // A repeat: the same receipt, nothing else happens (exactly-once effect).
         if let Some(stored) = repo::inbound(&self.store, &envelope.id).await? {
+            self.files.remove_incoming(certificate, &envelope.id).await;
             if stored.envelope != wire.envelope {
                 return Err(refused(format!("message id {} was already received with another envelope", envelope.id)));
             }
@@ -634,7 +888,7 @@ impl Messaging {
         let enc = URL_SAFE_NO_PAD
             .decode(&envelope.encryption.enc)
             .map_err(|_| refused("encryption.enc: not base64url".into()))?;
-        let plaintext =
+        let (plaintext, attachment_key) =
             seal::open(&self.me.encryption, &enc, &envelope.id, &ciphertext).map_err(|e| refused(e.to_string()))?;
         let payload: Value =
             serde_json::from_slice(&plaintext).map_err(|_| refused("the payload is not JSON".into()))?;
@@ -647,6 +901,8 @@ impl Messaging {
             let list = errors.iter().map(|e| format!("{}: {}", e.property, e.reason)).collect::<Vec<_>>().join("; ");
             return Err(refused(format!("the payload does not fit the schema: {list}")));
         }
+        // Each attachment arrived from this node as signed, and every chunk opens.
+        let attachment_digests = self.check_attachments(certificate, &envelope, attachment_key).await?;
 
         // Log the receipt event first: the receipt carries its place in the log.
         let mut event = Context::system(peer).event(
@@ -665,6 +921,7 @@ impl Messaging {
                 ("messageType", envelope.message_type.clone()),
             ]
             .into_iter()
+            .chain((!attachment_digests.is_empty()).then(|| ("attachmentsSha256", attachment_digests.join(" "))))
             .map(|(k, v)| (k.to_owned(), v))
             .collect(),
         );
@@ -694,6 +951,26 @@ impl Messaging {
             },
         }
         .sign(&self.me.signing);
+        // The files go into the inbox before the message row: a stored message always has them.
+        let moved = {
+            let (files, cert, envelope) = (self.files.clone(), certificate.to_owned(), envelope.clone());
+            tokio::task::spawn_blocking(move || {
+                envelope
+                    .attachments
+                    .iter()
+                    .enumerate()
+                    .try_for_each(|(n, a)| files.accept_incoming(&cert, &envelope.id, n, a))
+            })
+            .await
+        };
+        match moved {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(MsgError::Internal(format!("attachments: {e}"))),
+            Err(e) => return Err(MsgError::Internal(e.to_string())),
+        }
+        if !envelope.attachments.is_empty() {
+            self.files.remove_incoming(certificate, &envelope.id).await;
+        }
         let row = repo::InRow {
             id: envelope.id.clone(),
             sender: envelope.sender,
@@ -711,7 +988,8 @@ impl Messaging {
             seq: OffsetDateTime::now_utc().unix_timestamp_nanos() as i64 / 1000,
         };
         if !self.writer.write(writer::Op::InsertIn(Box::new(row.clone()))).await.map_err(MsgError::Internal)? {
-            // Two deliveries of one message raced; the first one's receipt stands.
+            // Two deliveries of one message raced in two processes sharing the database; the first
+            // one's receipt stands.
             let stored =
                 repo::inbound(&self.store, &row.id).await?.ok_or_else(|| MsgError::Internal("inbox race".into()))?;
             if stored.envelope != wire.envelope {
@@ -727,6 +1005,36 @@ impl Messaging {
             );
         }
         Ok(receipt)
+    }
+
+    /// Check each attachment the envelope lists arrived from `certificate` with the signed length and
+    /// hash, and open every chunk once: the plaintexts' SHA-256 (base64url), in order.
+    async fn check_attachments(
+        &self,
+        certificate: &str,
+        envelope: &Envelope,
+        key: [u8; 32],
+    ) -> Result<Vec<String>, MsgError> {
+        if envelope.attachments.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (files, cert, envelope) = (self.files.clone(), certificate.to_owned(), envelope.clone());
+        let checked = tokio::task::spawn_blocking(move || {
+            envelope
+                .attachments
+                .iter()
+                .enumerate()
+                .map(|(n, a)| {
+                    files.verify_incoming(&cert, &envelope.id, n, a, &key).map_err(|e| match e {
+                        AttachmentError::Io(e) => MsgError::Internal(format!("attachment {n}: {e}")),
+                        e => MsgError::Refused(format!("attachment {n}: {e}")),
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await
+        .map_err(|e| MsgError::Internal(e.to_string()))?;
+        checked
     }
 
     pub async fn incoming(&self, id: &str) -> Result<Incoming, MsgError> {
@@ -791,6 +1099,7 @@ fn to_outgoing(r: repo::OutRow) -> Outgoing {
         status: r.status,
         attempts: r.attempts,
         last_error: r.last_error,
+        attachments: Envelope::peek(&r.envelope).map(|e| e.attachments).unwrap_or_default(),
         receipt: r.receipt,
         created_at: r.created_at,
         updated_at: r.updated_at,
@@ -808,6 +1117,7 @@ fn to_incoming(r: repo::InRow) -> Incoming {
         version: r.version,
         conversation_id: r.conversation_id,
         case_id: r.case_id,
+        attachments: Envelope::peek(&r.envelope).map(|e| e.attachments).unwrap_or_default(),
         envelope: r.envelope,
         receipt: r.receipt,
         received_at: r.received_at,

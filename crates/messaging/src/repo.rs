@@ -87,6 +87,14 @@ pub async fn release_claims(store: &Store) -> Result<u64, sqlx::Error> {
         .execute(pool).await.map(|r| r.rows_affected()))
 }
 
+/// Keep claim `attempts` of message `id` until `until` (a long transfer); false if it is not that claim.
+pub async fn extend_claim(store: &Store, id: &str, attempts: i64, until: i64) -> Result<bool, sqlx::Error> {
+    let n = with_pool!(store, pool => sqlx::query(
+        "UPDATE msg_outbox SET next_attempt_at = $3 WHERE id = $1 AND status = 'sent' AND attempts = $2")
+        .bind(id).bind(attempts).bind(until).execute(pool).await.map(|r| r.rows_affected()))?;
+    Ok(n == 1)
+}
+
 pub async fn counts(store: &Store) -> Result<Vec<(String, i64)>, sqlx::Error> {
     with_pool!(store, pool => sqlx::query_as("SELECT status, COUNT(*) FROM msg_outbox GROUP BY status ORDER BY status").fetch_all(pool).await)
 }
@@ -173,4 +181,35 @@ pub async fn subscriptions(store: &Store) -> Result<Vec<SubscriptionRow>, sqlx::
 pub async fn delete_subscription(store: &Store, id: &str) -> Result<bool, sqlx::Error> {
     let n = with_pool!(store, pool => sqlx::query("DELETE FROM node_subscriptions WHERE id = $1").bind(id).execute(pool).await.map(|r| r.rows_affected()))?;
     Ok(n == 1)
+}
+
+/// A webhook event waiting for another attempt.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PendingWebhook {
+    pub id: String,
+    pub webhook: String,
+    pub body: String,
+    pub signature: String,
+    pub attempts: i64,
+}
+
+pub async fn queue_webhook(store: &Store, p: &PendingWebhook, at: &str) -> Result<(), sqlx::Error> {
+    with_pool!(store, pool => sqlx::query(
+        "INSERT INTO node_webhook_queue (id, webhook, body, signature, attempts, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+        .bind(&p.id).bind(&p.webhook).bind(&p.body).bind(&p.signature).bind(p.attempts).bind(at)
+        .execute(pool).await.map(|_| ()))
+}
+
+pub async fn webhook_attempted(store: &Store, id: &str, attempts: i64) -> Result<(), sqlx::Error> {
+    with_pool!(store, pool => sqlx::query("UPDATE node_webhook_queue SET attempts = $2 WHERE id = $1")
+        .bind(id).bind(attempts).execute(pool).await.map(|_| ()))
+}
+
+pub async fn unqueue_webhook(store: &Store, id: &str) -> Result<(), sqlx::Error> {
+    with_pool!(store, pool => sqlx::query("DELETE FROM node_webhook_queue WHERE id = $1").bind(id).execute(pool).await.map(|_| ()))
+}
+
+pub async fn queued_webhooks(store: &Store) -> Result<Vec<PendingWebhook>, sqlx::Error> {
+    with_pool!(store, pool => sqlx::query_as(
+        "SELECT id, webhook, body, signature, attempts FROM node_webhook_queue ORDER BY created_at, id").fetch_all(pool).await)
 }

@@ -25,23 +25,51 @@ pub enum SealError {
     Seal,
 }
 
-/// Encrypt `plaintext` to `recipient` (32-byte X25519 public key): (encapsulated key, ciphertext).
-pub fn seal(recipient: &[u8], message_id: &str, plaintext: &[u8]) -> Result<(Vec<u8>, Vec<u8>), SealError> {
-    let pk = <Kem as hpke::Kem>::PublicKey::from_bytes(recipient).map_err(|_| SealError::BadKey)?;
-    let (enc, ct) =
-        hpke::single_shot_seal::<Aead, Kdf, Kem>(&OpModeS::Base, &pk, INFO, plaintext, message_id.as_bytes())
-            .map_err(|_| SealError::Seal)?;
-    Ok((enc.to_bytes().to_vec(), ct))
+/// HPKE exporter label of the key that encrypts a message's attachments (see [`crate::attachments`]).
+const ATTACHMENTS_LABEL: &[u8] = b"ena attachments v1";
+
+/// What sealing gives: the encapsulated key, the payload's ciphertext, and the message's attachment key
+/// (exported from the same HPKE context, so only the recipient can derive it).
+pub struct Sealed {
+    pub enc: Vec<u8>,
+    pub ciphertext: Vec<u8>,
+    pub attachment_key: [u8; 32],
 }
 
-/// Decrypt with this node's key.
+/// Encrypt `plaintext` to `recipient` (32-byte X25519 public key). The ciphertext is exactly HPKE's
+/// single-shot seal (one context, sequence 0); the context also exports the attachment key.
+pub fn seal(recipient: &[u8], message_id: &str, plaintext: &[u8]) -> Result<Sealed, SealError> {
+    let pk = <Kem as hpke::Kem>::PublicKey::from_bytes(recipient).map_err(|_| SealError::BadKey)?;
+    let (enc, mut ctx) =
+        hpke::setup_sender::<Aead, Kdf, Kem>(&OpModeS::Base, &pk, INFO).map_err(|_| SealError::Seal)?;
+    let ciphertext = ctx.seal(plaintext, message_id.as_bytes()).map_err(|_| SealError::Seal)?;
+    let mut attachment_key = [0u8; 32];
+    ctx.export(ATTACHMENTS_LABEL, &mut attachment_key).map_err(|_| SealError::Seal)?;
+    Ok(Sealed { enc: enc.to_bytes().to_vec(), ciphertext, attachment_key })
+}
+
+fn receiver(key: &crate::keys::EncryptionKey, enc: &[u8]) -> Result<hpke::aead::AeadCtxR<Aead, Kdf, Kem>, SealError> {
+    let enc = <Kem as hpke::Kem>::EncappedKey::from_bytes(enc).map_err(|_| SealError::BadEnc)?;
+    hpke::setup_receiver::<Aead, Kdf, Kem>(&OpModeR::Base, &key.secret, &enc, INFO).map_err(|_| SealError::BadEnc)
+}
+
+/// Decrypt with this node's key: (plaintext, the message's attachment key).
 pub fn open(
     key: &crate::keys::EncryptionKey,
     enc: &[u8],
     message_id: &str,
     ciphertext: &[u8],
-) -> Result<Vec<u8>, SealError> {
-    let enc = <Kem as hpke::Kem>::EncappedKey::from_bytes(enc).map_err(|_| SealError::BadEnc)?;
-    hpke::single_shot_open::<Aead, Kdf, Kem>(&OpModeR::Base, &key.secret, &enc, INFO, ciphertext, message_id.as_bytes())
-        .map_err(|_| SealError::Open)
+) -> Result<(Vec<u8>, [u8; 32]), SealError> {
+    let mut ctx = receiver(key, enc)?;
+    let plaintext = ctx.open(ciphertext, message_id.as_bytes()).map_err(|_| SealError::Open)?;
+    let mut attachment_key = [0u8; 32];
+    ctx.export(ATTACHMENTS_LABEL, &mut attachment_key).map_err(|_| SealError::Open)?;
+    Ok((plaintext, attachment_key))
+}
+
+/// The attachment key of a message already received (for reading its attachments later).
+pub fn attachment_key(key: &crate::keys::EncryptionKey, enc: &[u8]) -> Result<[u8; 32], SealError> {
+    let mut attachment_key = [0u8; 32];
+    receiver(key, enc)?.export(ATTACHMENTS_LABEL, &mut attachment_key).map_err(|_| SealError::BadEnc)?;
+    Ok(attachment_key)
 }

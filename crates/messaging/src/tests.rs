@@ -71,6 +71,29 @@ impl Transport for Loopback {
             }
         })
     }
+
+    fn upload<'a>(
+        &'a self,
+        _inbox: &'a str,
+        message: &'a str,
+        n: usize,
+        path: &'a std::path::Path,
+        length: u64,
+    ) -> BoxFuture<'a, Option<Delivery>> {
+        Box::pin(async move {
+            let mut sink = match self.to.begin_incoming(&cert(&self.from), message, n, length).await {
+                Ok(s) => s,
+                Err(e) => return Some(Delivery::Refused(e.to_string())),
+            };
+            let bytes = std::fs::read(path).unwrap();
+            for part in bytes.chunks(10_000) {
+                if let Err(e) = sink.write(part).await {
+                    return Some(Delivery::Refused(e.to_string()));
+                }
+            }
+            sink.finish().await.err().map(|e| Delivery::Refused(e.to_string()))
+        })
+    }
 }
 
 async fn node(store: &ena_store::Store, entity: &str, address: &str, world: &Arc<World>) -> Arc<Messaging> {
@@ -116,11 +139,13 @@ async fn node(store: &ena_store::Store, entity: &str, address: &str, world: &Arc
             updated_at: String::new(),
         },
     );
-    Arc::new(Messaging::new(store.clone(), audit, me, world.clone()))
+    let files = attachments::Files::new(tempfile::tempdir().unwrap().keep());
+    Arc::new(Messaging::new(store.clone(), audit, me, world.clone(), files))
 }
 
+/// A stand-in for the thumbprint of the node's certificate (base64url, as the real ones).
 fn cert(entity: &str) -> String {
-    format!("certificate-of-{entity}")
+    URL_SAFE_NO_PAD.encode(format!("certificate-of-{entity}"))
 }
 
 fn message(payload: serde_json::Value) -> OutgoingInput {
@@ -132,6 +157,7 @@ fn message(payload: serde_json::Value) -> OutgoingInput {
         conversation_id: None,
         case_id: Some("KS-2026-17".into()),
         ttl_seconds: None,
+        attachments: Vec::new(),
     }
 }
 
@@ -199,6 +225,12 @@ async fn two_nodes_exchange_messages_with_receipts_on_both_databases() {
         let wire = Wire { envelope: row.envelope.clone(), ciphertext: URL_SAFE_NO_PAD.encode(&row.ciphertext) };
         assert_eq!(kommun.receive(&cert(SKATT_NODE), &wire).await.unwrap(), done.receipt.clone().unwrap());
         assert_eq!(kommun.inbox_count().await.unwrap(), 1, "{label}");
+        // A delivery of a message that is being received on another connection right now: busy (the
+        // sender retries), not a refusal.
+        kommun.receiving.lock().unwrap().insert(sent.id.clone());
+        let e = kommun.receive(&cert(SKATT_NODE), &wire).await.unwrap_err();
+        assert!(matches!(&e, MsgError::Busy(_)), "{label}: {e:?}");
+        kommun.receiving.lock().unwrap().clear();
 
         // Refusals, each logged, nothing stored: a wrong signer (the connection is another node), a
         // tampered envelope, a tampered ciphertext, a sender that is suspended.
@@ -257,5 +289,106 @@ fn backoff_grows_with_jitter_and_is_capped() {
         let base = (1_i64 << attempts.min(10)).min(600);
         let d = backoff(attempts);
         assert!((base..=base + base / 2).contains(&d), "{attempts}: {d}");
+    }
+}
+
+async fn upload(node: &Messaging, bytes: &[u8]) -> attachments::Upload {
+    let mut sink = node.begin_upload("application/pdf").await.unwrap();
+    for part in bytes.chunks(50_000) {
+        sink.write(part).await.unwrap();
+    }
+    sink.finish().await.unwrap().unwrap()
+}
+
+fn read_attachment(reader: &attachments::AttachmentReader) -> Vec<u8> {
+    let mut out = Vec::new();
+    reader
+        .read(|c| {
+            out.extend_from_slice(c);
+            true
+        })
+        .unwrap();
+    out
+}
+
+#[tokio::test]
+async fn attachments_travel_encrypted_and_altered_ones_are_refused_on_both_databases() {
+    let stores = test_stores().await;
+    let more = test_stores().await;
+    for (a, b) in stores.into_iter().zip(more) {
+        let label = a.label.clone();
+        a.store.migrate().await.unwrap();
+        b.store.migrate().await.unwrap();
+        let world = Arc::new(World::default());
+        let skatt = node(&a.store, SKATT_NODE, "162021005448", &world).await;
+        let kommun = node(&b.store, KOMMUN_NODE, "162120000142", &world).await;
+        let transport = Loopback { to: kommun.clone(), from: SKATT_NODE.into(), fail: AtomicUsize::new(0) };
+        let ctx = Context::system("test-system");
+        let first: Vec<u8> = (0..300_001u32).map(|i| (i % 253) as u8).collect();
+        let second = b"hello".to_vec();
+
+        // Bad input: an unknown upload, a bad name, one upload named twice — the field named, nothing queued.
+        let up = upload(&skatt, &first).await;
+        assert_eq!(skatt.upload(&up.id).await.unwrap(), up);
+        let with = |list: Vec<(&str, &str)>| OutgoingInput {
+            attachments: list
+                .into_iter()
+                .map(|(id, name)| attachments::AttachmentInput { id: id.into(), name: name.into() })
+                .collect(),
+            ..message(json!({"child": "201401012383"}))
+        };
+        let unknown = uuid::Uuid::now_v7().to_string();
+        for (input, field) in [
+            (with(vec![(&unknown, "a.pdf")]), "attachments/0/id"),
+            (with(vec![("../../node.db", "a.pdf")]), "attachments/0/id"),
+            (with(vec![(&up.id, "../a.pdf")]), "attachments/0/name"),
+            (with(vec![(&up.id, "a.pdf"), (&up.id, "b.pdf")]), "attachments/1/id"),
+        ] {
+            let e = skatt.submit(&ctx, input).await.unwrap_err();
+            assert!(matches!(&e, MsgError::Invalid(f) if f[0].property == field), "{label}: {field}: {e:?}");
+        }
+        assert!(skatt.outbox(None, 10, 0).await.unwrap().is_empty(), "{label}");
+
+        // Two attachments arrive, open, and read back as sent; the uploads are used up.
+        let up2 = upload(&skatt, &second).await;
+        let sent = skatt.submit(&ctx, with(vec![(&up.id, "utredning.pdf"), (&up2.id, "bilaga.pdf")])).await.unwrap();
+        assert_eq!(sent.attachments.len(), 2);
+        assert_eq!((sent.attachments[0].size, sent.attachments[1].name.as_str()), (300_001, "bilaga.pdf"));
+        assert!(matches!(skatt.upload(&up.id).await, Err(MsgError::NotFound(_))), "{label}: used once");
+        assert_eq!(skatt.deliver_due(&transport, 10, 4).await.unwrap(), 1);
+        let done = skatt.outgoing(&sent.id).await.unwrap();
+        assert_eq!(done.status, "delivered", "{label}: {done:?}");
+        let got = kommun.incoming(&sent.id).await.unwrap();
+        assert_eq!(got.attachments, sent.attachments);
+        let (meta, reader) = kommun.attachment(&sent.id, 0).await.unwrap();
+        assert_eq!((meta.name.as_str(), meta.media_type.as_str()), ("utredning.pdf", "application/pdf"));
+        assert_eq!(read_attachment(&reader), first, "{label}");
+        assert_eq!(read_attachment(&kommun.attachment(&sent.id, 1).await.unwrap().1), second);
+        assert!(matches!(kommun.attachment(&sent.id, 2).await, Err(MsgError::NotFound(_))));
+        let events = kommun.audit().query(&Default::default(), 100, 0).await.unwrap();
+        let received = events.iter().find(|e| e.event.action == "messages.received").unwrap();
+        let digests = &received.event.details.as_ref().unwrap()["attachmentsSha256"];
+        assert_eq!(digests.split(' ').next().unwrap(), sha256_b64(&first), "{label}: the plaintext digest is logged");
+
+        // A ciphertext altered in the sender's outbox after signing: refused by the recipient, failed.
+        let up3 = upload(&skatt, &first).await;
+        let altered = skatt.submit(&ctx, with(vec![(&up3.id, "a.pdf")])).await.unwrap();
+        let path = skatt.files.outbox_file(&altered.id, 0).unwrap();
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[1000] ^= 1;
+        std::fs::write(&path, &bytes).unwrap();
+        assert_eq!(skatt.deliver_due(&transport, 10, 4).await.unwrap(), 1);
+        let failed = skatt.outgoing(&altered.id).await.unwrap();
+        assert_eq!(failed.status, "failed", "{label}: {failed:?}");
+        assert!(failed.last_error.as_deref().unwrap().contains("attachment 0"), "{label}: {failed:?}");
+
+        // An envelope whose attachment never arrived: refused, logged, nothing stored.
+        let up4 = upload(&skatt, &second).await;
+        let lost = skatt.submit(&ctx, with(vec![(&up4.id, "a.pdf")])).await.unwrap();
+        let row = repo::out(&a.store, &lost.id).await.unwrap().unwrap();
+        let wire = Wire { envelope: row.envelope.clone(), ciphertext: URL_SAFE_NO_PAD.encode(&row.ciphertext) };
+        let e = kommun.receive(&cert(SKATT_NODE), &wire).await.unwrap_err();
+        assert!(matches!(&e, MsgError::Refused(w) if w.contains("did not arrive")), "{label}: {e:?}");
+        assert_eq!(kommun.inbox_count().await.unwrap(), 1, "{label}");
     }
 }

@@ -4,18 +4,21 @@
 
 use std::sync::Arc;
 
+use axum::body::Body;
 use axum::extract::{Extension, FromRequestParts, Path, State};
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::{Json, Router, middleware};
 use ena_audit::{Actor, ActorKind, Context};
-use ena_core::ErrorCode;
+use ena_core::{ErrorCode, FieldError};
+use ena_messaging::attachments::{AttachmentError, Sink};
 use ena_messaging::{Messaging, MsgError, OutgoingInput, Wire};
 use ena_server::auth::OperatorToken;
 use ena_server::extract::{ApiJson, ApiQuery};
 use ena_server::problem::ApiError;
+use futures_util::StreamExt;
 use serde_json::json;
 
 use crate::directory::HttpDirectory;
@@ -49,6 +52,7 @@ pub fn problem(e: MsgError) -> ApiError {
         }
         MsgError::Refused(why) => ApiError::new(ErrorCode::PermissionDenied, format!("Refused: {why}.")),
         MsgError::NotFound(m) => ApiError::new(ErrorCode::ResourceNotFound, m),
+        MsgError::Busy(m) => ApiError::new(ErrorCode::ServiceUnavailable, m),
         MsgError::Internal(m) => ApiError::internal(&m),
     }
 }
@@ -87,6 +91,9 @@ pub fn local_router(state: NodeState) -> Router {
         .route("/messages/v1/inbox", get(inbox))
         .route("/messages/v1/inbox/{id}", get(incoming))
         .route("/messages/v1/inbox/{id}/ack", post(ack))
+        .route("/messages/v1/inbox/{id}/attachments/{n}", get(attachment))
+        .route("/messages/v1/attachments", post(upload))
+        .route("/messages/v1/attachments/{id}", get(uploaded))
         .route("/subscriptions/v1", post(crate::events::subscribe).get(crate::events::list))
         .route("/subscriptions/v1/events", get(crate::events::stream))
         .route("/subscriptions/v1/{id}", axum::routing::delete(crate::events::unsubscribe))
@@ -101,6 +108,7 @@ pub fn local_router(state: NodeState) -> Router {
 pub fn peer_router(state: NodeState) -> Router {
     Router::new()
         .route("/node/v1/inbox", post(receive))
+        .route("/node/v1/inbox/{id}/attachments/{n}", axum::routing::put(receive_attachment))
         .route("/node/v1/calls/{service}", any(crate::calls::call_in))
         .route("/node/v1/calls/{service}/{*rest}", any(crate::calls::call_in))
         .layer(axum::extract::DefaultBodyLimit::max(crate::calls::MAX_BODY))
@@ -212,4 +220,147 @@ pub async fn receive(
     };
     let receipt = s.messaging.receive(&cert, &wire).await.map_err(problem)?;
     Ok(Json(json!({"receipt": receipt})).into_response())
+}
+
+fn attachment_problem(e: AttachmentError) -> ApiError {
+    match e {
+        AttachmentError::TooLarge(max) => {
+            ApiError::new(ErrorCode::PayloadTooLarge, format!("An attachment is at most {max} bytes."))
+        }
+        AttachmentError::Invalid(why) => problem(MsgError::Invalid(vec![FieldError::new("body", "", why)])),
+        e => ApiError::internal(&e.to_string()),
+    }
+}
+
+/// Write a request body into `sink` as it arrives. A body that breaks off is a timeout (408): the
+/// sender may try again.
+async fn stream_into(sink: &mut Sink, body: Body) -> Result<(), ApiError> {
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| ApiError::new(ErrorCode::RequestTimeout, format!("The body broke off: {e}.")))?;
+        sink.write(&chunk).await.map_err(attachment_problem)?;
+    }
+    Ok(())
+}
+
+/// Upload a file to send with a message: the body is the file, `Content-Type` its media type. Streamed to
+/// disk (no size limit but the node's, 64 GiB); name the answer's id in a message's `attachments`.
+#[utoipa::path(post, path = "/messages/v1/attachments", tag = "messages", operation_id = "uploadAttachment",
+    security(("nodeToken" = [])),
+    params(("Content-Type" = String, Header, description = "The file's media type, e.g. application/pdf")),
+    request_body(content = Vec<u8>, content_type = "*/*", description = "The file"),
+    responses(
+        (status = 201, description = "Stored; Location is its description", body = ena_messaging::attachments::Upload),
+        (status = 400, description = "No or a bad Content-Type", body = ena_server::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 401, description = "No valid node token", body = ena_server::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 413, description = "Larger than an attachment may be", body = ena_server::openapi::ProblemSchema, content_type = "application/problem+json"),
+    ))]
+pub async fn upload(
+    State(s): State<NodeState>,
+    LocalSystem(ctx): LocalSystem,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let media_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let mut sink = s.messaging.begin_upload(media_type).await.map_err(problem)?;
+    if let Err(e) = stream_into(&mut sink, body).await {
+        sink.abandon().await;
+        return Err(e);
+    }
+    let upload = s.messaging.finish_upload(&ctx, sink).await.map_err(problem)?;
+    let location = format!("/messages/v1/attachments/{}", upload.id);
+    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(upload)).into_response())
+}
+
+/// An upload not yet sent.
+#[utoipa::path(get, path = "/messages/v1/attachments/{id}", tag = "messages", operation_id = "getUpload",
+    security(("nodeToken" = [])), params(("id" = String, Path, description = "Upload id")),
+    responses((status = 200, description = "The upload", body = ena_messaging::attachments::Upload), (status = 401, description = "No valid node token", body = ena_server::openapi::ProblemSchema, content_type = "application/problem+json"), (status = 404, description = "No such upload (or already sent)", body = ena_server::openapi::ProblemSchema, content_type = "application/problem+json")))]
+pub async fn uploaded(
+    State(s): State<NodeState>,
+    _l: LocalSystem,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    Ok(Json(s.messaging.upload(&id).await.map_err(problem)?).into_response())
+}
+
+/// A received attachment, decrypted while it streams (every chunk authenticated before it is sent).
+#[utoipa::path(get, path = "/messages/v1/inbox/{id}/attachments/{n}", tag = "messages", operation_id = "getAttachment",
+    security(("nodeToken" = [])),
+    params(("id" = String, Path, description = "Message id"), ("n" = u32, Path, description = "Attachment index, from 0")),
+    responses((status = 200, description = "The file, with its media type and name (Content-Disposition)", body = Vec<u8>, content_type = "application/octet-stream"),
+        (status = 401, description = "No valid node token", body = ena_server::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 404, description = "No such message or attachment", body = ena_server::openapi::ProblemSchema, content_type = "application/problem+json")))]
+pub async fn attachment(
+    State(s): State<NodeState>,
+    _l: LocalSystem,
+    Path((id, n)): Path<(String, usize)>,
+) -> Result<Response, ApiError> {
+    let (meta, reader) = s.messaging.attachment(&id, n).await.map_err(problem)?;
+    let body = crate::transport::blocking_body(Some(meta.size), move |send| {
+        reader.read(|chunk| send(bytes::Bytes::copy_from_slice(chunk))).map_err(|e| format!("attachment: {e}"))
+    });
+    let disposition = format!("attachment; filename*=UTF-8''{}", percent_encode(&meta.name));
+    Ok((
+        [
+            (header::CONTENT_TYPE, meta.media_type),
+            (header::CONTENT_LENGTH, meta.size.to_string()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        Body::new(body),
+    )
+        .into_response())
+}
+
+/// RFC 8187 value characters: everything but unreserved ASCII is %-encoded (UTF-8).
+fn percent_encode(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Another node streams an attachment of a message it is about to deliver (mTLS). Kept under the
+/// sending certificate until the message arrives and names it.
+#[utoipa::path(put, path = "/node/v1/inbox/{id}/attachments/{n}", tag = "node-to-node", operation_id = "deliverAttachment",
+    security(("nodeCertificate" = [])),
+    params(("id" = String, Path, description = "Message id"), ("n" = u32, Path, description = "Attachment index, from 0"),
+           ("Content-Length" = u64, Header, description = "The ciphertext's length")),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The encrypted attachment"),
+    responses((status = 204, description = "Stored until the message arrives"),
+        (status = 400, description = "A bad id, index or length", body = ena_server::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 401, description = "No client certificate", body = ena_server::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 413, description = "Larger than an attachment may be", body = ena_server::openapi::ProblemSchema, content_type = "application/problem+json")))]
+pub async fn receive_attachment(
+    State(s): State<NodeState>,
+    Extension(PeerCertificate(cert)): Extension<PeerCertificate>,
+    Path((id, n)): Path<(String, usize)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<StatusCode, ApiError> {
+    let Some(cert) = cert else {
+        return Err(ApiError::new(
+            ErrorCode::AuthenticationRequired,
+            "Deliveries need the sending node's federation certificate.",
+        ));
+    };
+    let length = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .ok_or_else(|| {
+            problem(MsgError::Invalid(vec![FieldError::new("Content-Length", "", "the ciphertext's length in bytes")]))
+        })?;
+    let mut sink = s.messaging.begin_incoming(&cert, &id, n, length).await.map_err(problem)?;
+    if let Err(e) = stream_into(&mut sink, body).await {
+        sink.abandon().await;
+        return Err(e);
+    }
+    sink.finish().await.map_err(attachment_problem)?;
+    Ok(StatusCode::NO_CONTENT)
 }

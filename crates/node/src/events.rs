@@ -23,8 +23,9 @@ use crate::api::{LocalSystem, NodeState};
 
 /// The event types a system can subscribe to.
 pub const TYPES: [&str; 3] = ["se.ena.message.status", "se.ena.message.received", "se.ena.address.changed"];
-/// Webhook attempts before an event is given up (1 s, 2 s, 4 s … between them).
-const WEBHOOK_ATTEMPTS: u32 = 8;
+/// Webhook attempts before an event is given up (¼ s, ½ s, 1 s … between them, with jitter). An event
+/// that fails its first attempt is queued in the node's database, so its retries outlive a restart.
+const WEBHOOK_ATTEMPTS: i64 = 8;
 
 /// A webhook subscription.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
@@ -55,6 +56,8 @@ struct Inner {
     subscriptions: Mutex<Vec<Subscription>>,
     client: reqwest::Client,
     me: Arc<NodeIdentity>,
+    /// Where subscriptions and queued webhook retries are kept.
+    store: ena_store::Store,
     #[cfg(feature = "nats")]
     nats: Option<async_nats::jetstream::Context>,
 }
@@ -66,13 +69,14 @@ impl std::fmt::Debug for Inner {
 }
 
 impl EventBus {
-    pub fn new(me: Arc<NodeIdentity>) -> EventBus {
+    pub fn new(me: Arc<NodeIdentity>, store: ena_store::Store) -> EventBus {
         EventBus(Arc::new(Inner {
             source: me.entity_id.clone(),
             live: broadcast::channel(4096).0,
             subscriptions: Mutex::default(),
             client: reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap_or_default(),
             me,
+            store,
             #[cfg(feature = "nats")]
             nats: None,
         }))
@@ -105,7 +109,7 @@ impl EventBus {
         });
         let _ = self.0.live.send(event.clone());
         let inner = self.0.clone();
-        tokio::spawn(async move { inner.deliver(event).await });
+        tokio::spawn(inner.deliver(event));
     }
 
     pub fn listen(&self) -> broadcast::Receiver<Value> {
@@ -124,12 +128,20 @@ impl EventBus {
         Ok(())
     }
 
-    /// Load the stored subscriptions (at start).
-    pub async fn load(&self, store: &ena_store::Store) -> Result<(), String> {
+    /// Load the stored subscriptions and take up the queued webhook retries (at start).
+    pub async fn load(&self) -> Result<(), String> {
+        let store = &self.0.store;
         let rows = ena_messaging::repo::subscriptions(store).await.map_err(|e| e.to_string())?;
         let mut subs = self.0.subscriptions.lock().await;
         for (id, types, webhook) in rows {
             subs.push(Subscription { id, types: serde_json::from_str(&types).unwrap_or_default(), webhook });
+        }
+        let queued = ena_messaging::repo::queued_webhooks(store).await.map_err(|e| e.to_string())?;
+        if !queued.is_empty() {
+            tracing::info!(queued = queued.len(), "webhook events queued at the last stop are retried");
+        }
+        for pending in queued {
+            tokio::spawn(retry(self.0.clone(), pending));
         }
         Ok(())
     }
@@ -148,7 +160,23 @@ impl EventBus {
 }
 
 impl Inner {
-    async fn deliver(&self, event: Value) {
+    async fn post(&self, url: &str, body: &str, signature: &str) -> Result<(), String> {
+        let sent = self
+            .client
+            .post(url)
+            .header("content-type", "application/cloudevents+json")
+            .header("ena-signature", signature)
+            .body(body.to_owned())
+            .send()
+            .await;
+        match sent {
+            Ok(r) if r.status().is_success() => Ok(()),
+            Ok(r) => Err(format!("HTTP {}", r.status())),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    async fn deliver(self: Arc<Self>, event: Value) {
         let kind = event["type"].as_str().unwrap_or_default().to_owned();
         #[cfg(feature = "nats")]
         if let Some(js) = &self.nats {
@@ -178,31 +206,48 @@ impl Inner {
             &json!({"sha256": ena_messaging::envelope::sha256_b64(body.as_bytes())}),
         );
         for url in targets {
-            let (client, body, signature) = (self.client.clone(), body.clone(), signature.clone());
+            let (inner, body, signature) = (self.clone(), body.clone(), signature.clone());
             tokio::spawn(async move {
-                for attempt in 0..WEBHOOK_ATTEMPTS {
-                    let sent = client
-                        .post(&url)
-                        .header("content-type", "application/cloudevents+json")
-                        .header("ena-signature", &signature)
-                        .body(body.clone())
-                        .send()
-                        .await;
-                    match sent {
-                        Ok(r) if r.status().is_success() => return,
-                        Ok(r) => {
-                            tracing::info!(%url, status = %r.status(), attempt, "webhook refused an event; retrying")
-                        }
-                        Err(e) => tracing::info!(%url, error = %e, attempt, "webhook unreachable; retrying"),
-                    }
-                    tokio::time::sleep(Duration::from_millis(
-                        ena_messaging::backoff(i64::from(attempt)) as u64 * 1000 / 4,
-                    ))
-                    .await;
+                let Err(why) = inner.post(&url, &body, &signature).await else { return };
+                tracing::info!(%url, error = %why, "webhook did not take an event; queued for retries");
+                let pending = ena_messaging::repo::PendingWebhook {
+                    id: uuid::Uuid::now_v7().to_string(),
+                    webhook: url,
+                    body,
+                    signature,
+                    attempts: 1,
+                };
+                let at = time::OffsetDateTime::now_utc()
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_default();
+                if let Err(e) = ena_messaging::repo::queue_webhook(&inner.store, &pending, &at).await {
+                    tracing::warn!(error = %e, "a webhook retry could not be queued; retrying in memory only");
                 }
-                tracing::warn!(%url, "webhook given up after {WEBHOOK_ATTEMPTS} attempts");
+                retry(inner, pending).await;
             });
         }
+    }
+}
+
+/// Try a queued webhook event again with backoff until it gets through or has had its attempts; it leaves
+/// the queue either way.
+async fn retry(inner: Arc<Inner>, mut pending: ena_messaging::repo::PendingWebhook) {
+    while pending.attempts < WEBHOOK_ATTEMPTS {
+        tokio::time::sleep(Duration::from_millis(ena_messaging::backoff(pending.attempts - 1) as u64 * 1000 / 4)).await;
+        pending.attempts += 1;
+        match inner.post(&pending.webhook, &pending.body, &pending.signature).await {
+            Ok(()) => break,
+            Err(why) => {
+                tracing::info!(url = %pending.webhook, error = %why, attempt = pending.attempts, "webhook did not take an event");
+                let _ = ena_messaging::repo::webhook_attempted(&inner.store, &pending.id, pending.attempts).await;
+                if pending.attempts >= WEBHOOK_ATTEMPTS {
+                    tracing::warn!(url = %pending.webhook, "webhook event given up after {WEBHOOK_ATTEMPTS} attempts");
+                }
+            }
+        }
+    }
+    if let Err(e) = ena_messaging::repo::unqueue_webhook(&inner.store, &pending.id).await {
+        tracing::warn!(error = %e, "a settled webhook event could not leave the queue");
     }
 }
 

@@ -340,8 +340,7 @@ pub async fn open(dir: &Path, database: Option<&str>, ttl: Duration, nats_url: O
         })?;
         access.put_policy(policy).await.map_err(|e| anyhow!("service {}: {e}", service.id))?;
     }
-    let events = events::EventBus::new(me.clone());
-    events.load(&store).await.map_err(|e| anyhow!("subscriptions: {e}"))?;
+    let events = events::EventBus::new(me.clone(), store.clone());
     let events = match nats_url {
         #[cfg(feature = "nats")]
         Some(url) => events.with_nats(url).await.with_context(|| format!("NATS at {url}"))?,
@@ -349,7 +348,15 @@ pub async fn open(dir: &Path, database: Option<&str>, ttl: Duration, nats_url: O
         Some(_) => bail!("--nats-url needs ena built with --features nats"),
         None => events,
     };
-    let messaging = Arc::new(Messaging::new(store, audit, me, directory.clone()).with_events(Arc::new(events.clone())));
+    // After NATS is set up: retries taken up here share the bus.
+    events.load().await.map_err(|e| anyhow!("subscriptions: {e}"))?;
+    let files = ena_messaging::attachments::Files::new(dir.join("attachments"));
+    let messaging =
+        Arc::new(Messaging::new(store, audit, me, directory.clone(), files).with_events(Arc::new(events.clone())));
+    let swept = messaging.sweep_files().await;
+    if swept > 0 {
+        tracing::info!(swept, "stale uploads and unfinished transfers removed");
+    }
     let recovered = messaging.recover().await.map_err(|e| anyhow!("{e}"))?;
     if recovered > 0 {
         tracing::info!(recovered, "deliveries in flight at the last stop are due again");

@@ -9,9 +9,11 @@ use utoipa::OpenApi;
     paths(
         crate::api::send, crate::api::outbox, crate::api::outgoing, crate::api::inbox, crate::api::incoming, crate::api::ack,
         crate::calls::call_out_doc, crate::events::subscribe, crate::events::list, crate::events::unsubscribe, crate::events::stream,
-        crate::api::receive, crate::calls::call_in_doc,
+        crate::api::upload, crate::api::uploaded, crate::api::attachment,
+        crate::api::receive, crate::api::receive_attachment, crate::calls::call_in_doc,
     ),
     components(schemas(ena_messaging::OutgoingInput, ena_messaging::Outgoing, ena_messaging::Incoming, ena_messaging::Wire,
+        ena_messaging::attachments::Upload, ena_messaging::attachments::Attachment, ena_messaging::attachments::AttachmentInput,
         crate::events::SubscriptionInput, crate::events::Subscription, ena_server::openapi::ProblemSchema)),
     tags(
         (name = "messages", description = "Send and receive messages (local API, node token)"),

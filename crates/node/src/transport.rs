@@ -3,11 +3,17 @@
 //! federation on one machine uses real entity host names and certificates.
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
+use bytes::Bytes;
 use ena_messaging::{BoxFuture, Delivery, Transport, Wire};
+use http_body::{Frame, SizeHint};
 use serde_json::Value;
+use tokio::sync::mpsc;
 
 /// Resolves `*.localhost` to 127.0.0.1 and everything else with the system resolver.
 #[derive(Debug)]
@@ -54,6 +60,77 @@ pub async fn read_capped(mut response: reqwest::Response, max: usize) -> Result<
     Ok(body)
 }
 
+/// A streamed HTTP body fed by a blocking producer (file reading, decryption) through a small channel:
+/// memory stays at a few chunks whatever the length.
+#[derive(Debug)]
+pub struct ChannelBody {
+    rx: mpsc::Receiver<Result<Bytes, std::io::Error>>,
+    length: Option<u64>,
+}
+
+impl http_body::Body for ChannelBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        self.rx.poll_recv(cx).map(|next| next.map(|chunk| chunk.map(Frame::data)))
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.length.map(SizeHint::with_exact).unwrap_or_default()
+    }
+}
+
+/// A body of `length` bytes (if known) that `produce` writes on the blocking pool, calling `send` with
+/// each chunk (`false`: the receiver is gone, stop). An error from `produce` breaks the body off.
+pub fn blocking_body(
+    length: Option<u64>,
+    produce: impl FnOnce(&dyn Fn(Bytes) -> bool) -> Result<(), String> + Send + 'static,
+) -> ChannelBody {
+    let (tx, rx) = mpsc::channel(4);
+    tokio::task::spawn_blocking(move || {
+        let send = |chunk: Bytes| tx.blocking_send(Ok(chunk)).is_ok();
+        if let Err(e) = produce(&send) {
+            tracing::warn!(error = %e, "a streamed body broke off");
+            let _ = tx.blocking_send(Err(std::io::Error::other(e)));
+        }
+    });
+    ChannelBody { rx, length }
+}
+
+/// The file at `path` (`length` bytes) as a streamed body, read 256 KiB at a time.
+fn file_body(path: PathBuf, length: u64) -> ChannelBody {
+    blocking_body(Some(length), move |send| {
+        use std::io::Read;
+        let mut file = std::fs::File::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut sent = 0u64;
+        loop {
+            let mut buffer = vec![0u8; 256 * 1024];
+            let n = file.read(&mut buffer).map_err(|e| e.to_string())?;
+            if n == 0 {
+                break;
+            }
+            sent += n as u64;
+            buffer.truncate(n);
+            if !send(Bytes::from(buffer)) {
+                return Ok(());
+            }
+        }
+        if sent == length { Ok(()) } else { Err(format!("{} changed while it was sent", path.display())) }
+    })
+}
+
+/// What a failed answer from another node comes to: refusals (4xx) are final; a timeout, overload or
+/// server error is worth another attempt.
+fn failure(status: reqwest::StatusCode, body: &Value) -> Delivery {
+    let detail = body.get("detail").and_then(Value::as_str).map_or_else(|| format!("HTTP {status}"), str::to_owned);
+    if status.is_client_error() && status != 408 && status != 429 {
+        Delivery::Refused(detail)
+    } else {
+        Delivery::Retry(detail)
+    }
+}
+
 #[derive(Debug)]
 pub struct HttpTransport {
     pub client: reqwest::Client,
@@ -77,14 +154,44 @@ impl Transport for HttpTransport {
                     None => Delivery::Retry("the recipient answered without a receipt".into()),
                 };
             }
-            let detail =
-                body.get("detail").and_then(Value::as_str).map_or_else(|| format!("HTTP {status}"), str::to_owned);
-            // Refusals (4xx) are final; a timeout, overload or server error is worth another attempt.
-            if status.is_client_error() && status != 408 && status != 429 {
-                Delivery::Refused(detail)
-            } else {
-                Delivery::Retry(detail)
+            failure(status, &body)
+        })
+    }
+
+    fn upload<'a>(
+        &'a self,
+        inbox: &'a str,
+        message: &'a str,
+        n: usize,
+        path: &'a Path,
+        length: u64,
+    ) -> BoxFuture<'a, Option<Delivery>> {
+        Box::pin(async move {
+            let url = format!("{inbox}/{message}/attachments/{n}");
+            let request = self
+                .client
+                .put(&url)
+                .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+                .header(reqwest::header::CONTENT_LENGTH, length)
+                // Long enough for the file at 1 MiB/s, whatever the client's default.
+                .timeout(Duration::from_secs(60 + (length >> 20)))
+                .body(reqwest::Body::wrap(file_body(path.to_owned(), length)));
+            let response = match request.send().await {
+                Ok(r) => r,
+                Err(e) => return Some(Delivery::Retry(format!("{url}: {e}"))),
+            };
+            let status = response.status();
+            if status.is_success() {
+                return None;
             }
+            let body = read_capped(response, MAX_ANSWER)
+                .await
+                .map(|b| serde_json::from_slice(&b).unwrap_or(Value::Null))
+                .unwrap_or(Value::Null);
+            Some(match failure(status, &body) {
+                Delivery::Refused(why) => Delivery::Refused(format!("attachment {n}: {why}")),
+                other => other,
+            })
         })
     }
 }
