@@ -3521,7 +3521,7 @@ async fn nodes_exchange_signed_encrypted_messages_with_receipts_on_each_database
         with["attachments"] = json!([{"id": up["id"], "name": "Utredning 2026 (slutlig).pdf"}]);
         let r = skatt.post(&c, "/messages/v1/outbox", &with).send().await.unwrap();
         assert_eq!(r.status(), 201, "{label}");
-        let with_id = json_of(r).await["id"].as_str().unwrap().to_owned();
+        let with_id = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
         wait_status(&skatt, &c, &with_id, "delivered").await;
         let got = json_of(kommun.get(&c, &format!("/messages/v1/inbox/{with_id}")).send().await.unwrap()).await;
         assert_eq!(got["attachments"][0]["size"], 200_003, "{label}: {got}");
