@@ -542,14 +542,28 @@ impl Messaging {
         }
     }
 
-    /// Another node starts delivering attachment `n` of `message`.
+    /// Node `sender` starts delivering attachment `n` of `message` over a connection whose certificate
+    /// has the thumbprint `certificate`: it must be a member in good standing and the certificate its own,
+    /// so only members can put files on this node's disk.
     pub async fn begin_incoming(
         &self,
         certificate: &str,
+        sender: &str,
         message: &str,
         n: usize,
         length: u64,
     ) -> Result<attachments::Sink, MsgError> {
+        let peer = self
+            .directory
+            .node(sender)
+            .await
+            .map_err(|why| MsgError::Refused(format!("sender node {}: {why}", clean(sender))))?;
+        if peer.certificate_sha256 != certificate {
+            return Err(MsgError::Refused(format!(
+                "the connection's certificate is not the one the federation publishes for {}",
+                clean(sender)
+            )));
+        }
         self.files.begin_incoming(certificate, message, n, length).await.map_err(|e| match e {
             AttachmentError::Invalid(why) => MsgError::Invalid(vec![FieldError::new("path", message, why)]),
             AttachmentError::TooLarge(max) => {

@@ -81,7 +81,7 @@ impl Transport for Loopback {
         length: u64,
     ) -> BoxFuture<'a, Option<Delivery>> {
         Box::pin(async move {
-            let mut sink = match self.to.begin_incoming(&cert(&self.from), message, n, length).await {
+            let mut sink = match self.to.begin_incoming(&cert(&self.from), &self.from, message, n, length).await {
                 Ok(s) => s,
                 Err(e) => return Some(Delivery::Refused(e.to_string())),
             };
@@ -390,5 +390,10 @@ async fn attachments_travel_encrypted_and_altered_ones_are_refused_on_both_datab
         let e = kommun.receive(&cert(SKATT_NODE), &wire).await.unwrap_err();
         assert!(matches!(&e, MsgError::Refused(w) if w.contains("did not arrive")), "{label}: {e:?}");
         assert_eq!(kommun.inbox_count().await.unwrap(), 1, "{label}");
+        // Only a member, over its own certificate, may put files on another node's disk.
+        let e = kommun.begin_incoming(&cert(KOMMUN_NODE), SKATT_NODE, &lost.id, 0, 10).await.unwrap_err();
+        assert!(matches!(&e, MsgError::Refused(w) if w.contains("certificate")), "{label}: {e:?}");
+        let e = kommun.begin_incoming(&cert(SKATT_NODE), "https://unknown.example", &lost.id, 0, 10).await.unwrap_err();
+        assert!(matches!(&e, MsgError::Refused(w) if w.contains("not a member")), "{label}: {e:?}");
     }
 }

@@ -330,11 +330,13 @@ fn percent_encode(name: &str) -> String {
 #[utoipa::path(put, path = "/node/v1/inbox/{id}/attachments/{n}", tag = "node-to-node", operation_id = "deliverAttachment",
     security(("nodeCertificate" = [])),
     params(("id" = String, Path, description = "Message id"), ("n" = u32, Path, description = "Attachment index, from 0"),
-           ("Content-Length" = u64, Header, description = "The ciphertext's length")),
+           ("Content-Length" = u64, Header, description = "The ciphertext's length"),
+           ("ena-sender-node" = String, Header, description = "The sending node's entity id: the connection's certificate must be the one the federation publishes for it")),
     request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The encrypted attachment"),
     responses((status = 204, description = "Stored until the message arrives"),
         (status = 400, description = "A bad id, index or length", body = ena_server::openapi::ProblemSchema, content_type = "application/problem+json"),
         (status = 401, description = "No client certificate", body = ena_server::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 403, description = "The certificate is not the named node's, or the node is not a member in good standing", body = ena_server::openapi::ProblemSchema, content_type = "application/problem+json"),
         (status = 413, description = "Larger than an attachment may be", body = ena_server::openapi::ProblemSchema, content_type = "application/problem+json")))]
 pub async fn receive_attachment(
     State(s): State<NodeState>,
@@ -356,7 +358,8 @@ pub async fn receive_attachment(
         .ok_or_else(|| {
             problem(MsgError::Invalid(vec![FieldError::new("Content-Length", "", "the ciphertext's length in bytes")]))
         })?;
-    let mut sink = s.messaging.begin_incoming(&cert, &id, n, length).await.map_err(problem)?;
+    let sender = headers.get(crate::transport::SENDER_NODE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let mut sink = s.messaging.begin_incoming(&cert, sender, &id, n, length).await.map_err(problem)?;
     if let Err(e) = stream_into(&mut sink, body).await {
         sink.abandon().await;
         return Err(e);

@@ -372,7 +372,8 @@ pub async fn open(dir: &Path, database: Option<&str>, ttl: Duration, nats_url: O
         events,
     };
     let tls = ena_server::mtls::server_config(&ca, &cert, &keys.tls_pem).map_err(|e| anyhow!("TLS: {e}"))?;
-    Ok(Node { file, state, transport: Arc::new(HttpTransport { client: central }), tls })
+    let transport = Arc::new(HttpTransport { client: central, me: file.entity_id.clone() });
+    Ok(Node { file, state, transport, tls })
 }
 
 /// Register this organisation's message types and publish its addresses with this node's key.

@@ -44,6 +44,9 @@ pub fn client(ca: &str, cert: &str, key: &str) -> anyhow::Result<reqwest::Client
         .build()?)
 }
 
+/// The header naming the sending node on attachment deliveries.
+pub const SENDER_NODE: &str = "ena-sender-node";
+
 /// Largest answer read from another node's inbox (a receipt or a problem).
 const MAX_ANSWER: usize = 1024 * 1024;
 
@@ -134,6 +137,8 @@ fn failure(status: reqwest::StatusCode, body: &Value) -> Delivery {
 #[derive(Debug)]
 pub struct HttpTransport {
     pub client: reqwest::Client,
+    /// This node's entity id (named on attachment deliveries; the recipient checks the certificate).
+    pub me: String,
 }
 
 impl Transport for HttpTransport {
@@ -173,6 +178,7 @@ impl Transport for HttpTransport {
                 .put(&url)
                 .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
                 .header(reqwest::header::CONTENT_LENGTH, length)
+                .header(SENDER_NODE, &self.me)
                 // Long enough for the file at 1 MiB/s, whatever the client's default.
                 .timeout(Duration::from_secs(60 + (length >> 20)))
                 .body(reqwest::Body::wrap(file_body(path.to_owned(), length)));
