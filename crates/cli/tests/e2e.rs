@@ -3544,11 +3544,19 @@ async fn nodes_exchange_signed_encrypted_messages_with_receipts_on_each_database
         let put = |client: &reqwest::Client, id: &str, sender: &str| {
             client.put(format!("{inbox_url}/{id}/attachments/0")).header("ena-sender-node", sender).body("x").send()
         };
-        let p = check_problem(put(&as_kommun, &uuid_like(&with_id), &skatt.entity_id).await.unwrap(), 403, "permission-denied")
-            .await;
+        let p = check_problem(
+            put(&as_kommun, &uuid_like(&with_id), &skatt.entity_id).await.unwrap(),
+            403,
+            "permission-denied",
+        )
+        .await;
         assert!(p["detail"].as_str().unwrap().contains("certificate"), "{label}: {p}");
-        let p = check_problem(put(&as_skatt, "..%2F..%2Fnode.db", &skatt.entity_id).await.unwrap(), 400, "validation-failed")
-            .await;
+        let p = check_problem(
+            put(&as_skatt, "..%2F..%2Fnode.db", &skatt.entity_id).await.unwrap(),
+            400,
+            "validation-failed",
+        )
+        .await;
         assert!(p["detail"].as_str().unwrap().contains("not an id"), "{label}: {p}");
 
         // A suspended recipient: refused at once, nothing queued.
