@@ -117,9 +117,20 @@ classification = { confidentiality = 2, integrity = 3, availability = 1 }
     let send = |from: &LocalNode, body: Value| {
         http.post(format!("{}/messages/v1/outbox", from.api)).bearer_auth(&from.token).json(&body).send()
     };
+    // The first message carries a file: uploaded first, then named in the message.
+    let upload: Value = http
+        .post(format!("{}/messages/v1/attachments", fk.api))
+        .bearer_auth(&fk.token)
+        .header("content-type", "text/plain; charset=utf-8")
+        .body("Utredning: barnet har inte hämtats från förskolan tre dagar i rad (måndag–onsdag vecka 48).\n")
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
     let m1: Value = send(&fk, json!({"recipient": "212000-0142:socialtjanst", "messageType": "se.kommun.orosanmalan", "version": "1.0",
         "payload": {"barn": "201401012383", "oro": "Barnet har inte hämtats från förskolan tre dagar i rad.", "anmalare": "Försäkringskassan"},
-        "caseId": "FK-2026-1187"})).await?.error_for_status()?.json().await?;
+        "caseId": "FK-2026-1187", "attachments": [{"id": upload["id"], "name": "utredning.txt"}]})).await?.error_for_status()?.json().await?;
     let m2: Value = send(
         &skatt,
         json!({"recipient": "202100-5521", "messageType": "se.forsakringskassan.inkomstuppgift", "version": "1.0",
@@ -177,6 +188,13 @@ classification = { confidentiality = 2, integrity = 3, availability = 1 }
     );
     println!("  Read the municipality's inbox:");
     println!("    curl -s -H 'authorization: Bearer {}' {}/messages/v1/inbox", kommun.token, kommun.api);
+    println!("  Its attachment, decrypted:");
+    println!(
+        "    curl -s -H 'authorization: Bearer {}' {}/messages/v1/inbox/{}/attachments/0",
+        kommun.token,
+        kommun.api,
+        m1["id"].as_str().unwrap_or_default()
+    );
     println!("  The sender's view with the signed receipt:");
     println!(
         "    curl -s -H 'authorization: Bearer {}' {}/messages/v1/outbox/{}",

@@ -3929,6 +3929,19 @@ async fn ena_demo_runs_a_federation_and_stops_cleanly() {
     )
     .await;
     assert_eq!(sent["status"], "delivered", "{sent}");
+    // Its attachment reads back decrypted on the municipality's node.
+    let file = c
+        .get(format!(
+            "{}/messages/v1/inbox/{}/attachments/0",
+            kommun["api"].as_str().unwrap(),
+            info["messages"][0].as_str().unwrap()
+        ))
+        .bearer_auth(kommun["token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(file.headers()["content-type"], "text/plain; charset=utf-8");
+    assert!(file.text().await.unwrap().starts_with("Utredning: barnet"));
     assert!(text.contains("answered 200 OK"), "the sample synchronous call: {text}");
     // Ctrl-C (SIGINT) stops everything and the process exits cleanly.
     Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
