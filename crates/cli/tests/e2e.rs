@@ -3690,6 +3690,81 @@ async fn killing_either_node_mid_stream_loses_and_duplicates_nothing_on_each_dat
     }
 }
 
+/// The `.part` files of attachment transfers in progress under a node's data directory.
+fn transfers_in_progress(node: &NodeProc) -> usize {
+    let incoming = node.dir.path().join("attachments").join("incoming");
+    let mut n = 0;
+    for sender in std::fs::read_dir(incoming).into_iter().flatten().flatten() {
+        for message in std::fs::read_dir(sender.path()).into_iter().flatten().flatten() {
+            for file in std::fs::read_dir(message.path()).into_iter().flatten().flatten() {
+                let part = file.path().extension().is_some_and(|x| x == "part");
+                n += usize::from(part && file.metadata().is_ok_and(|m| m.len() > 0));
+            }
+        }
+    }
+    n
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_attachment_survives_the_recipient_killed_mid_transfer_on_each_database() {
+    use sha2::Digest;
+    for mut server in TestServer::each().await {
+        let label = server.label.clone();
+        let central_node = server.node_listener().await;
+        let (skatt, mut kommun) =
+            tax_agency_and_municipality(&server, central_node, "", &json!({"type": "object", "required": ["child"]}))
+                .await;
+        let c = reqwest::Client::new();
+        // 64 MiB of pseudo-random bytes: long enough in a debug build to catch the transfer under way.
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let file: Vec<u8> = (0..64 << 20)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state as u8
+            })
+            .collect();
+        let up: Value = c
+            .post(format!("{}/messages/v1/attachments", skatt.api))
+            .bearer_auth(&skatt.token)
+            .header("content-type", "application/octet-stream")
+            .body(file.clone())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let message = json!({"recipient": "212000-0142:socialtjanst", "messageType": "se.kommun.orosanmalan", "version": "1.0",
+            "payload": {"child": "201401012383"}, "attachments": [{"id": up["id"], "name": "stor.bin"}]});
+        let r = skatt.post(&c, "/messages/v1/outbox", &message).send().await.unwrap();
+        assert_eq!(r.status(), 201, "{label}");
+        let id = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+
+        // The recipient is killed (-9) while the encrypted file is arriving, and restarted.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while transfers_in_progress(&kommun) == 0 {
+            let status = json_of(skatt.get(&c, &format!("/messages/v1/outbox/{id}")).send().await.unwrap()).await;
+            assert_ne!(status["status"], "delivered", "{label}: the transfer ended before it was caught under way");
+            assert!(std::time::Instant::now() < deadline, "{label}: no transfer under way: {status}");
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        kommun.kill_and_restart().await;
+
+        // The sender tries again; the message arrives once, with the whole file.
+        let done = wait_status(&skatt, &c, &id, "delivered").await;
+        assert!(done["attempts"].as_i64().unwrap() >= 2, "{label}: {done}");
+        let got = kommun.get(&c, &format!("/messages/v1/inbox/{id}/attachments/0")).send().await.unwrap();
+        assert_eq!(got.status(), 200, "{label}");
+        let bytes = got.bytes().await.unwrap();
+        assert_eq!(bytes.len(), file.len(), "{label}");
+        assert_eq!(sha2::Sha256::digest(&bytes), sha2::Sha256::digest(&file), "{label}: the same file");
+        let inbox = json_of(kommun.get(&c, "/messages/v1/inbox?all=true").send().await.unwrap()).await;
+        assert_eq!(inbox["items"].as_array().unwrap().len(), 1, "{label}: received once");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn node_events_reach_webhooks_and_server_sent_events_on_each_database() {
     use base64::Engine;
