@@ -450,7 +450,10 @@ pub async fn run(
     let worker = tokio::spawn(deliver_forever(node.state.messaging.clone(), node.transport.clone(), stop_rx.clone()));
     let watcher = tokio::spawn(watch_addresses(node.state.clone(), stop_rx.clone()));
     let ready = json!({"entityId": node.file.entity_id, "api": format!("http://{local_addr}"), "inbox": format!("https://{peer_addr}/node/v1/inbox"), "pid": std::process::id()});
-    std::fs::write(dir.join(READY_FILE), ready.to_string())?;
+    // Written whole under another name and renamed: whoever waits for the file never reads half of it.
+    let partial = dir.join(format!("{READY_FILE}.part"));
+    std::fs::write(&partial, ready.to_string())?;
+    std::fs::rename(&partial, dir.join(READY_FILE))?;
     tracing::info!(entity = %node.file.entity_id, api = %local_addr, inbox = %peer_addr, "node serving");
     shutdown.await;
     let _ = stop_tx.send(true);
