@@ -161,6 +161,21 @@ fn message(payload: serde_json::Value) -> OutgoingInput {
     }
 }
 
+/// Skatteverket's node on `a` and the municipality's on `b` (migrated), in one world, and the transport
+/// from the first to the second.
+async fn two_nodes(
+    a: &ena_store::Store,
+    b: &ena_store::Store,
+) -> (Arc<World>, Arc<Messaging>, Arc<Messaging>, Loopback) {
+    a.migrate().await.unwrap();
+    b.migrate().await.unwrap();
+    let world = Arc::new(World::default());
+    let skatt = node(a, SKATT_NODE, "162021005448", &world).await;
+    let kommun = node(b, KOMMUN_NODE, "162120000142", &world).await;
+    let transport = Loopback { to: kommun.clone(), from: SKATT_NODE.into(), fail: AtomicUsize::new(0) };
+    (world, skatt, kommun, transport)
+}
+
 fn refusals(events: &[ena_audit::Entry], action: &str) -> usize {
     events.iter().filter(|e| e.event.action == action).count()
 }
@@ -171,12 +186,7 @@ async fn two_nodes_exchange_messages_with_receipts_on_both_databases() {
     let more = test_stores().await;
     for (a, b) in stores.into_iter().zip(more) {
         let label = a.label.clone();
-        a.store.migrate().await.unwrap();
-        b.store.migrate().await.unwrap();
-        let world = Arc::new(World::default());
-        let skatt = node(&a.store, SKATT_NODE, "162021005448", &world).await;
-        let kommun = node(&b.store, KOMMUN_NODE, "162120000142", &world).await;
-        let transport = Loopback { to: kommun.clone(), from: SKATT_NODE.into(), fail: AtomicUsize::new(0) };
+        let (world, skatt, kommun, transport) = two_nodes(&a.store, &b.store).await;
         let ctx = Context::system("test-system");
 
         // Schema rejection before sending: nothing queued, the field named.
@@ -317,12 +327,7 @@ async fn attachments_travel_encrypted_and_altered_ones_are_refused_on_both_datab
     let more = test_stores().await;
     for (a, b) in stores.into_iter().zip(more) {
         let label = a.label.clone();
-        a.store.migrate().await.unwrap();
-        b.store.migrate().await.unwrap();
-        let world = Arc::new(World::default());
-        let skatt = node(&a.store, SKATT_NODE, "162021005448", &world).await;
-        let kommun = node(&b.store, KOMMUN_NODE, "162120000142", &world).await;
-        let transport = Loopback { to: kommun.clone(), from: SKATT_NODE.into(), fail: AtomicUsize::new(0) };
+        let (_world, skatt, kommun, transport) = two_nodes(&a.store, &b.store).await;
         let ctx = Context::system("test-system");
         let first: Vec<u8> = (0..300_001u32).map(|i| (i % 253) as u8).collect();
         let second = b"hello".to_vec();
