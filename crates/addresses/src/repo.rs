@@ -1,5 +1,6 @@
 //! SQL of the address registry (both dialects).
 
+use ena_store::BeginWrite;
 use ena_store::{Store, with_pool};
 
 /// A stored message type version.
@@ -53,13 +54,6 @@ pub async fn message_type(store: &Store, id: &str, version: &str) -> Result<Opti
     with_pool!(store, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).bind(version).fetch_optional(pool).await)
 }
 
-/// How a write transaction starts: on SQLite `BEGIN IMMEDIATE` takes the write lock at once, so a
-/// transaction that reads before it writes waits for another writer (busy timeout) instead of failing when
-/// its snapshot turns stale.
-fn begin_write(postgres: bool) -> &'static str {
-    if postgres { "BEGIN" } else { "BEGIN IMMEDIATE" }
-}
-
 /// What inserting a message type version came to.
 #[derive(Debug, PartialEq, Eq)]
 pub enum TypeInsert {
@@ -76,7 +70,7 @@ pub enum TypeInsert {
 pub async fn insert_message_type(store: &Store, t: &TypeRow, exclusive: bool) -> Result<TypeInsert, sqlx::Error> {
     let postgres = store.dialect() == ena_store::Dialect::Postgres;
     with_pool!(store, pool => {
-        let mut tx = pool.begin_with(begin_write(postgres)).await?;
+        let mut tx = pool.begin_write().await?;
         if exclusive && postgres {
             sqlx::query("LOCK TABLE addr_message_types IN SHARE ROW EXCLUSIVE MODE").execute(&mut *tx).await?;
         }
@@ -151,7 +145,7 @@ pub async fn put_address(
 ) -> Result<Written, sqlx::Error> {
     let postgres = store.dialect() == ena_store::Dialect::Postgres;
     with_pool!(store, pool => {
-        let mut tx = pool.begin_with(begin_write(postgres)).await?;
+        let mut tx = pool.begin_write().await?;
         // On PostgreSQL, writers of the change feed commit one at a time, so `seq` order is commit order
         // and a reader paging with `seq > since` never skips a change that commits late (SQLite has one
         // writer anyway). Address changes are rare; the wait is short.
@@ -201,7 +195,7 @@ pub async fn put_address(
 pub async fn delete_address(store: &Store, address: &str, at: &str) -> Result<Option<i64>, sqlx::Error> {
     let postgres = store.dialect() == ena_store::Dialect::Postgres;
     with_pool!(store, pool => {
-        let mut tx = pool.begin_with(begin_write(postgres)).await?;
+        let mut tx = pool.begin_write().await?;
         // On PostgreSQL, writers of the change feed commit one at a time, so `seq` order is commit order
         // and a reader paging with `seq > since` never skips a change that commits late (SQLite has one
         // writer anyway). Address changes are rare; the wait is short.

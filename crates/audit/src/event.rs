@@ -166,6 +166,20 @@ fn write_string(s: &str, out: &mut Vec<u8>) {
 }
 
 impl AuditEvent {
+    /// Whether anyone may read this event in full from the log. Only what the federation issues about
+    /// organisations (entity configurations, statements, trust marks, certificates: `federation.*.issue`),
+    /// done by a system or node, naming no person and not restricted. Everything else is shown to
+    /// strangers as its leaf hash only: events name persons (actors, data subjects, addresses), and the
+    /// public checkpoint gives the size, so an open entry endpoint would let anyone walk all of them.
+    pub fn is_public(&self) -> bool {
+        !self.restricted
+            && self.data_subjects.is_empty()
+            && self.on_behalf_of.is_none()
+            && matches!(self.actor.kind, ActorKind::System | ActorKind::Node)
+            && self.action.starts_with("federation.")
+            && self.action.ends_with(".issue")
+    }
+
     /// The leaf bytes of this event.
     pub fn canonical_bytes(&self) -> Vec<u8> {
         // An AuditEvent has only strings, booleans, arrays and objects: canonicalisation cannot fail.

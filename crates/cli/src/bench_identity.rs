@@ -123,6 +123,7 @@ pub fn run(args: IdentityBench) -> anyhow::Result<()> {
             let t = Instant::now();
             let start = c.get(format!("{base}/login/start?provider=test-eid&loa=3")).send().await?;
             let to = header(&start, "location");
+            let login_cookie = header(&start, "set-cookie").split(';').next().unwrap_or_default().to_owned();
             let page = c.get(&to).send().await?.text().await?;
             let mut body: Vec<String> = page
                 .split("<input type=\"hidden\" name=\"")
@@ -140,7 +141,7 @@ pub fn run(args: IdentityBench) -> anyhow::Result<()> {
                 .body(body.join("&"))
                 .send()
                 .await?;
-            let callback = c.get(header(&picked, "location")).send().await?;
+            let callback = c.get(header(&picked, "location")).header("cookie", login_cookie).send().await?;
             anyhow::ensure!(callback.status() == 303, "login failed: {}", callback.status());
             let cookie = header(&callback, "set-cookie").split(';').next().unwrap_or_default().to_owned();
             let mine = c.get(format!("{base}/mina-sidor")).header("cookie", cookie).send().await?;

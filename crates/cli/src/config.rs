@@ -37,6 +37,7 @@ Settings come from three layers; a later one wins:
        production = true
        test_eid = false
        notice_webhook = \"https://ombud.agency.example/hook\"
+       witnessed_logs = [\"other.example/log+1a2b3c4d+AQ…\"]   # verifier keys this witness cosigns (besides members' logs)
        [[oidc_providers]]   # more e-ID providers for /login (id, name, issuer, client_id, client_secret)
   2. environment variables ENA_LISTEN, ENA_DATA_DIR, ENA_DATABASE_URL, ENA_LOG_FORMAT, ENA_LOG_LEVEL,
      ENA_BODY_LIMIT, ENA_REQUEST_TIMEOUT_SECS, ENA_AUDIT_ORIGIN, ENA_AUDIT_RULES,
@@ -113,6 +114,8 @@ struct FileSettings {
     notice_webhook: Option<String>,
     #[serde(default)]
     oidc_providers: Vec<ena_identity::rp::ProviderConfig>,
+    #[serde(default)]
+    witnessed_logs: Vec<String>,
 }
 
 /// What `serve` runs with.
@@ -135,6 +138,8 @@ pub struct Settings {
     pub oidc_providers: Vec<ena_identity::rp::ProviderConfig>,
     /// Where Mina ombud notices are also POSTed.
     pub notice_webhook: Option<String>,
+    /// Verifier keys of logs outside the federation that this instance's witness cosigns (file only).
+    pub witnessed_logs: Vec<String>,
 }
 
 fn read_file(args: &ServeArgs) -> anyhow::Result<FileSettings> {
@@ -218,7 +223,12 @@ pub fn resolve(args: &ServeArgs) -> anyhow::Result<Settings> {
     {
         bail!("notice_webhook {url:?} must be an https URL (http only for 127.0.0.1/localhost)");
     }
+    for (i, key) in file.witnessed_logs.iter().enumerate() {
+        ena_audit::note::NoteVerifier::parse(key)
+            .map_err(|e| anyhow::anyhow!("witnessed_logs[{i}] is not a verifier key (name+id+base64): {e}"))?;
+    }
     Ok(Settings {
+        witnessed_logs: file.witnessed_logs.clone(),
         notice_webhook,
         oidc_providers: file.oidc_providers.clone(),
         production,

@@ -32,7 +32,7 @@ fn schema(required: &[&str], properties: Value) -> String {
 
 pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_new("warn").context("log filter")?;
-    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+    crate::logging::init_human(filter);
     tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(demo(args))
 }
 

@@ -12,6 +12,7 @@ mod demo;
 mod federation;
 mod id;
 mod local_federation;
+mod logging;
 mod node;
 mod plan_report;
 mod serve;

@@ -90,7 +90,7 @@ pub fn run(command: NodeCommand) -> anyhow::Result<()> {
         }
         NodeCommand::Run { data_dir, database_url, log, directory_ttl, nats_url } => {
             let filter = tracing_subscriber::EnvFilter::try_new(&log).with_context(|| format!("log level {log:?}"))?;
-            tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+            crate::logging::init_human(filter);
             runtime.block_on(async {
                 let ttl = std::time::Duration::from_secs(directory_ttl);
                 let node = ena_node::open(&data_dir, database_url.as_deref(), ttl, nats_url.as_deref()).await?;

@@ -23,10 +23,16 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
 fn init_logging(settings: &Settings) -> anyhow::Result<()> {
     let filter = EnvFilter::try_new(&settings.log_level)
         .with_context(|| format!("log level {:?} is not a valid filter", settings.log_level))?;
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
     match settings.log_format {
-        LogFormat::Human => builder.init(),
-        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).with_span_list(false).init(),
+        LogFormat::Human => crate::logging::init_human(filter),
+        LogFormat::Json => tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_target(false)
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
     }
     Ok(())
 }
@@ -34,7 +40,8 @@ fn init_logging(settings: &Settings) -> anyhow::Result<()> {
 /// Hold an exclusive lock on `DATA_DIR/ena.lock` for the life of the process, so a second `serve`
 /// on the same directory stops with a clear message instead of sharing (and corrupting) its files.
 fn claim_data_dir(dir: &Path) -> anyhow::Result<File> {
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create data directory {}", dir.display()))?;
+    ena_audit::note::create_private_dir(dir)
+        .with_context(|| format!("cannot create data directory {}", dir.display()))?;
     // Root ignores permission bits, so probe by writing rather than by reading the mode.
     let probe = dir.join(".ena-write-probe");
     std::fs::write(&probe, b"probe").with_context(|| format!("data directory {} is not writable", dir.display()))?;
@@ -96,6 +103,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         test_eid: settings.test_eid,
         oidc_providers: settings.oidc_providers.clone(),
         notice_webhook: settings.notice_webhook.clone(),
+        witnessed_logs: settings.witnessed_logs.clone(),
         audit_origin: settings.audit_origin.clone(),
         audit_rules: settings.audit_rules.clone(),
         body_limit: settings.body_limit,

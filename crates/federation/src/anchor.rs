@@ -94,6 +94,9 @@ pub enum FederationError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// The caller is authenticated but may not do this (another member's configuration, say).
+    #[error("{0}")]
+    Forbidden(String),
     /// A resolve or validation failure with OpenID Federation's error code.
     #[error(transparent)]
     Chain(#[from] ChainError),
@@ -522,9 +525,9 @@ impl TrustAnchor {
             errors.push(FieldError::new("keyRequest", "(PEM)", e.to_string()));
         }
         if let Some(ec) = &input.entity_configuration
-            && let Err(reason) = check_member_configuration(ec, &entity_id, &input.jwks)
+            && let Err(e) = check_member_configuration(ec, &entity_id, &input.jwks, &input.entity_types)
         {
-            errors.push(FieldError::new("entityConfiguration", "(JWT)", reason));
+            errors.push(e);
         }
         let agreement = self.agreement().await?;
         match input.accept_agreement {
@@ -806,10 +809,38 @@ impl TrustAnchor {
 
     /// A member replaces its entity configuration; the token authenticates itself (it must verify with the
     /// member's registered keys).
-    pub async fn update_configuration(&self, entity_id: &str, token: &str) -> Result<(), FederationError> {
+    ///
+    /// Only the member itself may send it (`caller` is the entity id its mTLS certificate proves), only
+    /// with metadata for the entity types the operator approved, and only strictly newer (`iat`) than
+    /// the one in force: every configuration the member ever published is public inside resolve
+    /// responses, so an older one must not roll it back to old keys or endpoints. Sending the one in
+    /// force again changes nothing.
+    pub async fn update_configuration(&self, caller: &str, token: &str) -> Result<(), FederationError> {
+        let parsed = Unverified::parse(token).map_err(|e| invalid("entityConfiguration", "(JWT)", e.to_string()))?;
+        let entity_id = parsed.payload.get("sub").and_then(Value::as_str).unwrap_or_default().trim_end_matches('/');
+        if entity_id != caller {
+            return Err(FederationError::Forbidden(format!(
+                "a member may publish only its own entity configuration: the certificate is {caller}'s, the configuration is about {entity_id}"
+            )));
+        }
         let m = self.active_member(entity_id).await?;
         let jwks: Value = serde_json::from_str(&m.jwks).unwrap_or_default();
-        check_member_configuration(token, entity_id, &jwks).map_err(|r| invalid("entityConfiguration", "(JWT)", r))?;
+        let types: Vec<String> = serde_json::from_str(&m.entity_types).unwrap_or_default();
+        let payload = check_member_configuration(token, entity_id, &jwks, &types)
+            .map_err(|e| FederationError::Invalid(vec![e]))?;
+        if let Some(current) = &m.entity_configuration {
+            if current == token {
+                return Ok(());
+            }
+            let iat = |p: &serde_json::Map<String, Value>| p.get("iat").and_then(Value::as_i64).unwrap_or(i64::MIN);
+            let in_force = Unverified::parse(current).map(|c| iat(&c.payload)).unwrap_or(i64::MIN);
+            if iat(&payload) <= in_force {
+                return Err(FederationError::Conflict(format!(
+                    "the entity configuration's iat {} is not newer than the one in force (iat {in_force}); sign a new one",
+                    iat(&payload)
+                )));
+            }
+        }
         repo::set_member_configuration(&self.store, entity_id, token, &now_rfc3339()).await?;
         self.invalidate();
         Ok(())
@@ -827,14 +858,17 @@ impl TrustAnchor {
     fn sign_subordinate(&self, member: &MemberRow, thumbprint: Option<&str>, now: i64) -> (String, i64) {
         let exp = now + self.config.lifetime;
         let jwks: Value = serde_json::from_str(&member.jwks).unwrap_or_default();
+        let types: Vec<String> = serde_json::from_str(&member.entity_types).unwrap_or_default();
+        // The approved entity types travel with the statement: any chain validator (ours or another
+        // implementation's) drops metadata of other types, whatever the member's configuration says.
         let mut claims = json!({
             "iss": self.config.entity_id, "sub": member.entity_id, "iat": now, "exp": exp, "jwks": jwks,
             "source_endpoint": self.config.endpoint("fetch"),
+            "constraints": {"allowed_entity_types": types},
         });
         if self.config.metadata_policy.as_object().is_some_and(|p| !p.is_empty()) {
             claims["metadata_policy"] = self.config.metadata_policy.clone();
         }
-        let types: Vec<String> = serde_json::from_str(&member.entity_types).unwrap_or_default();
         if let Some(t) = thumbprint
             && types.iter().any(|x| x == ENA_NODE)
         {
@@ -1008,6 +1042,44 @@ impl TrustAnchor {
         Ok(parsed.payload.get("metadata").cloned().unwrap_or_else(|| json!({})))
     }
 
+    /// The resolved metadata of `sub` for `entity_type`, only if the operator approved `sub` as that
+    /// type. Every consumer of a type (credential issuers, token clients, providers) reads it here, so a
+    /// member cannot take on a role by publishing its metadata; the subordinate statement's
+    /// `allowed_entity_types` says the same to other validators.
+    pub async fn approved_metadata(
+        &self,
+        audit: &dyn AuditSink,
+        sub: &str,
+        entity_type: &str,
+    ) -> Result<Value, FederationError> {
+        let member = self.active_member(sub).await?;
+        let types: Vec<String> = serde_json::from_str(&member.entity_types).unwrap_or_default();
+        if !types.iter().any(|t| t == entity_type) {
+            return Err(FederationError::Forbidden(format!(
+                "{sub} is not approved as {entity_type} in this federation (approved: {})",
+                types.join(", ")
+            )));
+        }
+        let mut metadata = self.resolved_metadata(audit, sub).await?;
+        Ok(metadata.get_mut(entity_type).map(Value::take).unwrap_or_else(|| json!({})))
+    }
+
+    /// The member node whose resolved `ena_node` metadata publishes `verifier_key` as its log's key, if
+    /// any: the logs a witness of this federation cosigns without being configured for them.
+    pub async fn member_with_log_key(
+        &self,
+        audit: &dyn AuditSink,
+        verifier_key: &str,
+    ) -> Result<Option<String>, FederationError> {
+        for id in self.list(Some(ENA_NODE), None).await? {
+            let Ok(node) = self.approved_metadata(audit, &id, ENA_NODE).await else { continue };
+            if node.get("log_verifier_key").and_then(Value::as_str).map(str::trim) == Some(verifier_key.trim()) {
+                return Ok(Some(id));
+            }
+        }
+        Ok(None)
+    }
+
     /// Issue a trust mark of `trust_mark_type` to `sub` on demand (the trust mark endpoint): the newest
     /// valid one issued at approval.
     pub async fn trust_mark(&self, sub: &str, trust_mark_type: &str) -> Result<String, FederationError> {
@@ -1112,21 +1184,42 @@ impl TrustAnchor {
 }
 
 /// A member's own entity configuration must be self-issued for `entity_id`, typed, signed with one of
-/// the keys it registered, and unexpired.
-fn check_member_configuration(token: &str, entity_id: &str, jwks: &Value) -> Result<(), String> {
-    let parsed = Unverified::parse(token).map_err(|e| e.to_string())?;
-    parsed.expect_typ(ENTITY_STATEMENT_TYP).map_err(|e| e.to_string())?;
+/// the keys it registered, unexpired, and carry metadata only for `types` (the entity types applied for
+/// or approved; `federation_entity` is every entity's). Returns its payload.
+fn check_member_configuration(
+    token: &str,
+    entity_id: &str,
+    jwks: &Value,
+    types: &[String],
+) -> Result<serde_json::Map<String, Value>, FieldError> {
+    let bad = |reason: String| FieldError::new("entityConfiguration", "(JWT)", reason);
+    let parsed = Unverified::parse(token).map_err(|e| bad(e.to_string()))?;
+    parsed.expect_typ(ENTITY_STATEMENT_TYP).map_err(|e| bad(e.to_string()))?;
     let claim =
         |n: &str| parsed.payload.get(n).and_then(Value::as_str).unwrap_or_default().trim_end_matches('/').to_owned();
     if claim("iss") != entity_id || claim("sub") != entity_id {
-        return Err(format!("iss and sub must both be {entity_id}"));
+        return Err(bad(format!("iss and sub must both be {entity_id}")));
     }
-    parsed.verify(jwks).map_err(|e| format!("{e} (it must be signed with a key in jwks)"))?;
-    let exp = parsed.payload.get("exp").and_then(Value::as_i64).ok_or("exp is missing")?;
+    parsed.verify(jwks).map_err(|e| bad(format!("{e} (it must be signed with a key in jwks)")))?;
+    let exp = parsed.payload.get("exp").and_then(Value::as_i64).ok_or_else(|| bad("exp is missing".into()))?;
     if exp <= unix_now() {
-        return Err("it has expired".into());
+        return Err(bad("it has expired".into()));
     }
-    Ok(())
+    if let Some(metadata) = parsed.payload.get("metadata").and_then(Value::as_object) {
+        for t in metadata.keys() {
+            if t != "federation_entity" && !types.iter().any(|a| a == t) {
+                return Err(FieldError::new(
+                    format!("entityConfiguration.metadata.{t}"),
+                    t,
+                    format!(
+                        "metadata for an entity type the member is not approved for (approved: {})",
+                        types.join(", ")
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(parsed.payload)
 }
 
 pub const DEFAULT_AGREEMENT_TITLE: &str = "Anslutningsavtal för ena-federationen, version 1";

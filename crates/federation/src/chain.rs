@@ -154,10 +154,23 @@ fn check_crit(s: &Statement, index: usize) -> Result<(), ChainError> {
 /// Does `entity` satisfy naming constraints `{permitted: [...], excluded: [...]}` (RFC 5280 style on the
 /// entity identifier's host: `.example.com` matches subdomains, `example.com` only itself)?
 fn naming_ok(entity: &str, constraints: &Value) -> bool {
-    let host = entity.strip_prefix("https://").unwrap_or(entity).split(['/', ':']).next().unwrap_or_default();
-    let matches = |pattern: &str| match pattern.strip_prefix('.') {
-        Some(suffix) => host.ends_with(&format!(".{suffix}")),
-        None => host.eq_ignore_ascii_case(pattern),
+    // The host of the entity's URL, lower-cased (host names are case-insensitive). An identifier that
+    // is not an http(s) URL with a host has no name to match, so it is outside any constraint.
+    let Some(rest) = entity.strip_prefix("https://").or_else(|| entity.strip_prefix("http://")) else {
+        return false;
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+    let host = host.split(':').next().unwrap_or_default().to_ascii_lowercase();
+    if host.is_empty() {
+        return false;
+    }
+    let matches = |pattern: &str| {
+        let pattern = pattern.to_ascii_lowercase();
+        match pattern.strip_prefix('.') {
+            Some(suffix) => host.ends_with(&format!(".{suffix}")),
+            None => host == pattern,
+        }
     };
     let names = |key: &str| -> Vec<String> {
         constraints
@@ -456,6 +469,31 @@ pub(crate) mod tests {
         let mut broken = good(json!({}), json!({}), json!({}));
         broken[2] = ta.about(&stranger, json!({}));
         assert!(code(&broken).reason.contains("issued by"));
+    }
+
+    #[test]
+    fn naming_constraints_match_the_host_case_insensitively_and_refuse_what_has_none() {
+        let permitted = json!({"permitted": [".Kommun.example.se", "nod.example.se"]});
+        for (entity, ok) in [
+            ("https://a.kommun.example.se", true),
+            ("https://A.KOMMUN.Example.SE/path", true),
+            ("https://nod.example.se:8443", true),
+            ("https://NOD.example.se", true),
+            ("http://a.kommun.example.se", true),
+            ("https://kommun.example.se.evil.example", false),
+            ("https://evilkommun.example.se", false),
+            ("https://user@evil.example", false),
+            // Before the fix, these reduced to the "host" `http` or the whole string.
+            ("http:evil", false),
+            ("nod.example.se", false),
+            ("https://", false),
+        ] {
+            assert_eq!(naming_ok(entity, &permitted), ok, "{entity}");
+        }
+        let excluded = json!({"excluded": [".Evil.example"]});
+        assert!(!naming_ok("https://x.EVIL.example", &excluded), "excluded, whatever the case");
+        assert!(!naming_ok("not a url", &excluded), "no host: outside every constraint");
+        assert!(naming_ok("https://good.example", &excluded));
     }
 
     #[test]

@@ -84,10 +84,14 @@ async fn check(anchor: &TrustAnchor, audit: &AuditLog, token: &str) -> Result<Pa
             .ok_or_else(|| refuse("invalid_request", "credential", format!("claim {name} is missing")))
     };
     let issuer = claim("iss")?.to_owned();
-    let metadata = anchor.resolved_metadata(audit, &issuer).await.map_err(|e| {
-        refuse("invalid_request", "credential", format!("the issuer {issuer} does not resolve in the federation: {e}"))
+    let metadata = anchor.approved_metadata(audit, &issuer, ENA_CREDENTIAL_ISSUER).await.map_err(|e| {
+        refuse(
+            "invalid_request",
+            "credential",
+            format!("the issuer {issuer} is not a credential issuer of the federation: {e}"),
+        )
     })?;
-    let jwks = metadata.get(ENA_CREDENTIAL_ISSUER).and_then(|m| m.get("jwks")).ok_or_else(|| {
+    let jwks = metadata.get("jwks").ok_or_else(|| {
         refuse(
             "invalid_request",
             "credential",
@@ -187,6 +191,16 @@ pub async fn register(
     token: &str,
 ) -> Result<Credential, Refusal> {
     let ctx = node_context(peer);
+    let approved = match anchor.member(&peer.entity_id).await {
+        Ok(m) => m.entity_types.iter().any(|t| t == ENA_CREDENTIAL_ISSUER),
+        Err(_) => false,
+    };
+    if !approved {
+        let why = format!("{} is not approved as {ENA_CREDENTIAL_ISSUER} in the federation", peer.entity_id);
+        record(audit, &ctx, "identity.employee-credential.register", None, AuditResult::Denied, Some(why.clone()))
+            .await?;
+        return Err(refuse("forbidden", "credential", why));
+    }
     let parsed = match check(anchor, audit, token).await {
         Ok(p) => p,
         Err(e) => {

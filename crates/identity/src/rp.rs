@@ -222,14 +222,17 @@ impl RelyingParty {
 
     /// Where to send the browser to end the session at the provider too (RP-initiated logout), if the
     /// provider supports it.
-    pub async fn logout_url(&self, provider: &str, id_token: &str, post_logout_redirect_uri: &str) -> Option<String> {
+    ///
+    /// The ID token is not sent as `id_token_hint`: it carries the person's identity number, and a URL
+    /// ends up in browser history, proxy and provider logs. `client_id` identifies the client instead
+    /// (RP-Initiated Logout 1.0 §2).
+    pub async fn logout_url(&self, provider: &str, post_logout_redirect_uri: &str) -> Option<String> {
         let p = self.provider(provider).ok()?;
         let end = self.discover(&p).await.ok()?.end_session_endpoint?;
         Some(format!(
-            "{end}?id_token_hint={}&post_logout_redirect_uri={}&client_id={}",
-            encode(id_token),
-            encode(post_logout_redirect_uri),
-            encode(&p.client_id)
+            "{end}?client_id={}&post_logout_redirect_uri={}",
+            encode(&p.client_id),
+            encode(post_logout_redirect_uri)
         ))
     }
 

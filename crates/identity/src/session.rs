@@ -12,7 +12,7 @@ use crate::rp::{LoggedIn, Pending};
 use crate::{random_token, sha256_b64, unix_now};
 
 /// How long a login may take between the redirect and the callback.
-const LOGIN_SECS: i64 = 600;
+pub const LOGIN_SECS: i64 = 600;
 
 #[derive(Clone, Copy, Debug)]
 pub struct Timeouts {
@@ -104,18 +104,6 @@ pub async fn by_id(store: &Store, sid: &str, t: Timeouts) -> Result<Option<Sessi
         sid: sid.to_owned(),
         created_at: row.created_at,
     }))
-}
-
-/// Remember the ID token of a session (for logout at the provider).
-pub async fn set_id_token(store: &Store, token: &str, id_token: &str) -> Result<(), sqlx::Error> {
-    with_pool!(store, pool => sqlx::query("UPDATE identity_sessions SET id_token = $2 WHERE id_hash = $1").bind(sha256_b64(token)).bind(id_token).execute(pool).await.map(|r| r.rows_affected()))?;
-    Ok(())
-}
-
-/// The ID token a session was started with, if kept.
-pub async fn id_token(store: &Store, token: &str) -> Result<Option<String>, sqlx::Error> {
-    let row: Option<(Option<String>,)> = with_pool!(store, pool => sqlx::query_as("SELECT id_token FROM identity_sessions WHERE id_hash = $1").bind(sha256_b64(token)).fetch_optional(pool).await)?;
-    Ok(row.and_then(|r| r.0))
 }
 
 /// End a session (logout).

@@ -254,14 +254,25 @@ impl TestProvider {
     /// RP-initiated logout: the ID token hint must be one of ours for a known client, and the
     /// post-logout redirect must be on the origin of one of that client's redirect URIs. Returns where to
     /// send the browser.
+    ///
+    /// The client is named by `client_id` or by a verified `id_token_hint` (both, if both are sent, must
+    /// agree).
     pub fn end_session(&self, q: &HashMap<String, String>) -> Result<String, OAuthError> {
         let get = |k: &str| q.get(k).map(String::as_str).unwrap_or_default();
-        let hint = ena_federation::jose::Unverified::parse(get("id_token_hint"))
-            .map_err(|e| oauth("invalid_request", format!("id_token_hint: {e}")))?;
-        hint.verify(&self.jwks()).map_err(|e| oauth("invalid_request", format!("id_token_hint: {e}")))?;
-        let aud = hint.payload.get("aud").and_then(Value::as_str).unwrap_or_default();
-        let client =
-            self.client(aud).ok_or_else(|| oauth("invalid_request", "id_token_hint is for no known client"))?;
+        let mut client_id = get("client_id").to_owned();
+        if q.contains_key("id_token_hint") {
+            let hint = ena_federation::jose::Unverified::parse(get("id_token_hint"))
+                .map_err(|e| oauth("invalid_request", format!("id_token_hint: {e}")))?;
+            hint.verify(&self.jwks()).map_err(|e| oauth("invalid_request", format!("id_token_hint: {e}")))?;
+            let aud = hint.payload.get("aud").and_then(Value::as_str).unwrap_or_default();
+            if !client_id.is_empty() && client_id != aud {
+                return Err(oauth("invalid_request", "id_token_hint is for another client than client_id"));
+            }
+            client_id = aud.to_owned();
+        }
+        let client = self
+            .client(&client_id)
+            .ok_or_else(|| oauth("invalid_request", "client_id (or id_token_hint) names no known client"))?;
         let to = get("post_logout_redirect_uri");
         let origin = |u: &str| u.splitn(4, '/').take(3).collect::<Vec<_>>().join("/");
         if to.is_empty() || !client.redirect_uris.iter().any(|r| origin(r) == origin(to)) {

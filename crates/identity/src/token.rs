@@ -209,6 +209,18 @@ impl TokenService {
                     format!("{id} is not the member the certificate belongs to ({})", peer.entity_id),
                 ));
             }
+            let approved = deps
+                .anchor
+                .member(&peer.entity_id)
+                .await
+                .is_ok_and(|m| m.entity_types.iter().any(|t| t == "oauth_client"));
+            if !approved {
+                return Err(refuse(
+                    "unauthorized_client",
+                    "client_id",
+                    format!("{} is not approved as oauth_client in the federation", peer.entity_id),
+                ));
+            }
             return Ok(Client {
                 entity_id: peer.entity_id.clone(),
                 organisation_number: peer.organisation_number.clone(),
@@ -237,12 +249,11 @@ impl TokenService {
         }
         let metadata = deps
             .anchor
-            .resolved_metadata(deps.audit, &iss)
+            .approved_metadata(deps.audit, &iss, "oauth_client")
             .await
-            .map_err(|e| bad(format!("{iss} does not resolve in the federation: {e}")))?;
+            .map_err(|e| bad(format!("{iss} is not an OAuth client of the federation: {e}")))?;
         let jwks = metadata
-            .get("oauth_client")
-            .and_then(|m| m.get("jwks"))
+            .get("jwks")
             .ok_or_else(|| bad(format!("{iss} publishes no oauth_client jwks in its federation metadata")))?;
         t.verify(jwks).map_err(|e| bad(e.to_string()))?;
         let audience_ok = match t.payload.get("aud") {

@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 use aws_lc_rs::aead::{Aad, CHACHA20_POLY1305, LessSafeKey, Nonce, UnboundKey};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ena_audit::note::{create_private_dir, create_private_file};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
@@ -32,8 +33,29 @@ const TAG: usize = 16;
 pub const MAX_ATTACHMENTS: usize = 100;
 /// Largest attachment (plaintext bytes).
 pub const MAX_SIZE: u64 = 64 << 30;
-/// Uploads not sent within this long are removed at the node's next start.
+/// Most plaintext bytes of all attachments of one message together.
+pub const MAX_MESSAGE_SIZE: u64 = MAX_SIZE;
+/// Uploads not sent within this long are removed by the sweep.
 pub const UPLOAD_KEEP_SECS: u64 = 7 * 86_400;
+/// Deliveries in progress untouched for this long are removed by the sweep (a message that never came,
+/// or an id made up to fill the disk).
+pub const INCOMING_KEEP_SECS: u64 = 6 * 3600;
+
+/// How much one sending node may keep on this node's disk in deliveries not yet complete (its message
+/// has not arrived yet), so no member can fill another's disk with files for made-up message ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quota {
+    /// Ciphertext bytes, over all its unfinished deliveries.
+    pub bytes: u64,
+    /// Messages with unfinished deliveries.
+    pub messages: usize,
+}
+
+impl Default for Quota {
+    fn default() -> Quota {
+        Quota { bytes: 2 * MAX_SIZE, messages: 1000 }
+    }
+}
 /// Longest attachment name (characters).
 const MAX_NAME: usize = 255;
 
@@ -79,10 +101,38 @@ pub enum AttachmentError {
     TooLarge(u64),
     #[error("{0}")]
     Invalid(String),
+    /// The sending node's quota of unfinished deliveries is used up (retry once its messages arrived).
+    #[error("{0}")]
+    Quota(String),
     #[error("the attachment does not open: altered, cut short or out of order")]
     Altered,
     #[error(transparent)]
     Io(#[from] std::io::Error),
+}
+
+/// Bytes in `message_dir`, bytes in all of `sender_dir`, and how many message directories it has.
+fn pending_usage(sender_dir: &Path, message_dir: &Path) -> (u64, u64, usize) {
+    let size = |dir: &Path| -> u64 {
+        std::fs::read_dir(dir).into_iter().flatten().flatten().filter_map(|e| e.metadata().ok()).map(|m| m.len()).sum()
+    };
+    let (mut all, mut messages) = (0, 0);
+    for m in std::fs::read_dir(sender_dir).into_iter().flatten().flatten() {
+        messages += 1;
+        all += size(&m.path());
+    }
+    (size(message_dir), all, messages)
+}
+
+/// When anything in `dir` last changed (the directory itself or a file in it), for the sweep: a
+/// transfer in progress keeps writing its `.part` file.
+fn newest_change(dir: &Path) -> Option<std::time::SystemTime> {
+    let mut newest = std::fs::metadata(dir).and_then(|m| m.modified()).ok()?;
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if let Ok(t) = e.metadata().and_then(|m| m.modified()) {
+            newest = newest.max(t);
+        }
+    }
+    Some(newest)
 }
 
 /// Ciphertext length of a `size`-byte attachment: every chunk carries a tag, and an empty file is one
@@ -126,11 +176,17 @@ fn uuid_only(id: &str) -> Result<&str, AttachmentError> {
 #[derive(Debug, Clone)]
 pub struct Files {
     root: PathBuf,
+    quota: Quota,
 }
 
 impl Files {
     pub fn new(root: impl Into<PathBuf>) -> Files {
-        Files { root: root.into() }
+        Files { root: root.into(), quota: Quota::default() }
+    }
+
+    /// The same, with another quota per sending node.
+    pub fn with_quota(self, quota: Quota) -> Files {
+        Files { quota, ..self }
     }
 
     fn uploads(&self) -> PathBuf {
@@ -219,6 +275,20 @@ impl Files {
             return Err(AttachmentError::TooLarge(ciphertext_length(MAX_SIZE)));
         }
         let dir = self.incoming_dir(certificate, message)?;
+        let sender = dir.parent().map(Path::to_owned).unwrap_or_default();
+        let (this, others) = (dir.clone(), sender.clone());
+        let (message_bytes, all_bytes, messages) =
+            tokio::task::spawn_blocking(move || pending_usage(&others, &this)).await.map_err(std::io::Error::other)?;
+        if message_bytes + length > ciphertext_length(MAX_MESSAGE_SIZE) {
+            return Err(AttachmentError::TooLarge(ciphertext_length(MAX_MESSAGE_SIZE)));
+        }
+        let new_message = message_bytes == 0 && !dir.exists();
+        if all_bytes + length > self.quota.bytes || (new_message && messages >= self.quota.messages) {
+            return Err(AttachmentError::Quota(format!(
+                "the sending node has {messages} unfinished deliveries with {all_bytes} bytes on this node (quota {} messages, {} bytes); deliver their messages first",
+                self.quota.messages, self.quota.bytes
+            )));
+        }
         let target = Target::Incoming { dir: dir.clone(), n, length };
         Sink::create(&dir, target, length).await
     }
@@ -237,8 +307,9 @@ impl Files {
         }
     }
 
-    /// At the node's start: remove uploads older than [`UPLOAD_KEEP_SECS`] and unfinished transfers
-    /// (`.part` files, deliveries in progress older than a day). Returns how many files went.
+    /// At the node's start and every hour: remove uploads older than [`UPLOAD_KEEP_SECS`], unfinished
+    /// uploads (`.part`) older than a day, and deliveries in progress untouched for
+    /// [`INCOMING_KEEP_SECS`]. Returns how many files or directories went.
     pub fn sweep(&self) -> u64 {
         let mut removed = 0;
         let now = std::time::SystemTime::now();
@@ -259,7 +330,9 @@ impl Files {
         if let Ok(nodes) = std::fs::read_dir(self.root.join("incoming")) {
             for node in nodes.flatten() {
                 for message in std::fs::read_dir(node.path()).into_iter().flatten().flatten() {
-                    if old(&message.path(), 86_400) {
+                    if newest_change(&message.path())
+                        .is_some_and(|t| now.duration_since(t).is_ok_and(|d| d.as_secs() > INCOMING_KEEP_SECS))
+                    {
                         removed += u64::from(std::fs::remove_dir_all(message.path()).is_ok());
                     }
                 }
@@ -304,7 +377,7 @@ impl Files {
         let from = self.incoming_file(certificate, message, n, &expected.ciphertext_sha256)?;
         let to = self.inbox_file(message, n)?;
         if let Some(dir) = to.parent() {
-            std::fs::create_dir_all(dir)?;
+            create_private_dir(dir)?;
         }
         std::fs::rename(from, to)?;
         Ok(())
@@ -323,11 +396,11 @@ impl Files {
         let src = self.upload_file(&upload.id)?;
         let dst = self.outbox_file(message, n)?;
         if let Some(dir) = dst.parent() {
-            std::fs::create_dir_all(dir)?;
+            create_private_dir(dir)?;
         }
         let cipher = cipher(key);
         let mut input = std::io::BufReader::with_capacity(CHUNK, std::fs::File::open(&src)?);
-        let mut output = std::io::BufWriter::with_capacity(4 * CHUNK, std::fs::File::create(&dst)?);
+        let mut output = std::io::BufWriter::with_capacity(4 * CHUNK, create_private_file(&dst)?);
         let mut hash = Sha256::new();
         let (mut length, mut read) = (0u64, 0u64);
         let chunks = upload.size.div_ceil(CHUNK as u64).max(1);
@@ -483,10 +556,17 @@ pub struct Sink {
 
 impl Sink {
     async fn create(dir: &Path, target: Target, limit: u64) -> Result<Sink, AttachmentError> {
-        tokio::fs::create_dir_all(dir).await?;
+        // Owner only: uploads are the plaintext a member system handed its node.
+        let (d, p) = (dir.to_owned(), dir.join(format!("{}.part", uuid::Uuid::now_v7())));
+        let part = p.clone();
         // Unique, so two transfers of the same thing never write one file.
-        let part = dir.join(format!("{}.part", uuid::Uuid::now_v7()));
-        let file = tokio::fs::File::create(&part).await?;
+        let file = tokio::task::spawn_blocking(move || {
+            create_private_dir(&d)?;
+            create_private_file(&p)
+        })
+        .await
+        .map_err(std::io::Error::other)??;
+        let file = tokio::fs::File::from_std(file);
         Ok(Sink {
             file: tokio::io::BufWriter::with_capacity(1 << 20, file),
             part,
@@ -652,5 +732,64 @@ mod tests {
         assert!(sink.finish().await.is_err());
         let left: Vec<_> = std::fs::read_dir(files.incoming_dir("abc", &message).unwrap()).unwrap().collect();
         assert!(left.is_empty(), "{left:?}");
+    }
+
+    /// Finding 10: a member node puts files on this node's disk for made-up message ids. Its unfinished
+    /// deliveries are capped in messages and bytes (other senders are not affected), and the sweep
+    /// removes what stays unfinished.
+    #[tokio::test]
+    async fn a_sender_cannot_fill_the_disk_with_deliveries_for_made_up_messages() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = Files::new(dir.path()).with_quota(Quota { bytes: 100, messages: 3 });
+        let deliver = |cert: &'static str, size: usize| {
+            let files = files.clone();
+            async move {
+                let message = uuid::Uuid::now_v7().to_string();
+                let mut sink = files.begin_incoming(cert, &message, 0, size as u64).await?;
+                sink.write(&vec![1u8; size]).await?;
+                sink.finish().await.map(|_| message)
+            }
+        };
+        let mut made_up = Vec::new();
+        for _ in 0..3 {
+            made_up.push(deliver("attacker", 10).await.unwrap());
+        }
+        let e = deliver("attacker", 10).await.unwrap_err();
+        assert!(matches!(&e, AttachmentError::Quota(w) if w.contains("3 unfinished")), "{e:?}");
+        // More of a message already begun is still taken, within the bytes.
+        assert!(files.begin_incoming("attacker", &made_up[0], 1, 60).await.is_ok());
+        let e = files.begin_incoming("attacker", &made_up[0], 1, 80).await.unwrap_err();
+        assert!(matches!(e, AttachmentError::Quota(_)), "{e:?}");
+        // Another sender has its own quota.
+        deliver("honest", 10).await.unwrap();
+
+        // The sweep leaves fresh deliveries and removes those untouched for INCOMING_KEEP_SECS.
+        assert_eq!(files.sweep(), 0);
+        let stale = std::time::SystemTime::now() - std::time::Duration::from_secs(INCOMING_KEEP_SECS + 60);
+        for m in &made_up {
+            let d = files.incoming_dir("attacker", m).unwrap();
+            for e in std::fs::read_dir(&d).unwrap().flatten() {
+                std::fs::File::options().write(true).open(e.path()).unwrap().set_modified(stale).unwrap();
+            }
+            std::fs::File::open(&d).unwrap().set_modified(stale).unwrap();
+        }
+        assert_eq!(files.sweep(), 3);
+        deliver("attacker", 10).await.expect("room again after the sweep");
+    }
+
+    /// Finding 14: what a member system uploads is plaintext: owner-only files in owner-only folders.
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn uploads_and_outbox_files_are_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let files = Files::new(dir.path().join("attachments"));
+        let up = upload(&files, b"secret").await;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&files.upload_file(&up.id).unwrap()), 0o600);
+        assert_eq!(mode(&files.uploads()), 0o700);
+        let message = uuid::Uuid::now_v7().to_string();
+        files.encrypt_upload(&up, "a.txt", &message, 0, &[3u8; 32]).unwrap();
+        assert_eq!(mode(&files.outbox_file(&message, 0).unwrap()), 0o600);
     }
 }

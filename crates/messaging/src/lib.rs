@@ -264,6 +264,18 @@ fn rfc3339(t: i64) -> String {
     OffsetDateTime::from_unix_timestamp(t).ok().and_then(|t| t.format(&Rfc3339).ok()).unwrap_or_default()
 }
 
+/// Whether `raw` is an address exactly as the registry writes it (12-digit numbers, `:function`). An
+/// address from another node that is not already canonical is refused, never normalised: a lookup that
+/// normalised `2120000142/../5599001129` to `5599001129` would check one address while the raw string
+/// is stored and passed on.
+pub fn require_canonical(field: &str, raw: &str) -> Result<(), String> {
+    match ena_addresses::canonical(raw) {
+        Ok(c) if c == raw => Ok(()),
+        Ok(c) => Err(format!("{field} {:?} is not a canonical address (that would be {c})", clean(raw))),
+        Err(e) => Err(format!("{field} {:?} is not a canonical address: {}", clean(raw), e.reason)),
+    }
+}
+
 /// Untrusted text made safe to store and log: no control characters (PostgreSQL refuses NUL in text,
 /// and one bad row would fail a whole group commit), at most 300 characters.
 pub fn clean(s: &str) -> String {
@@ -566,9 +578,12 @@ impl Messaging {
         }
         self.files.begin_incoming(certificate, message, n, length).await.map_err(|e| match e {
             AttachmentError::Invalid(why) => MsgError::Invalid(vec![FieldError::new("path", message, why)]),
-            AttachmentError::TooLarge(max) => {
-                MsgError::Invalid(vec![FieldError::new("Content-Length", length, format!("at most {max} bytes"))])
-            }
+            AttachmentError::TooLarge(max) => MsgError::Invalid(vec![FieldError::new(
+                "Content-Length",
+                length,
+                format!("at most {max} bytes for one attachment and for all of one message's"),
+            )]),
+            AttachmentError::Quota(why) => MsgError::Busy(why),
             e => MsgError::Internal(e.to_string()),
         })
     }
@@ -590,7 +605,8 @@ impl Messaging {
         Ok((attachment, reader))
     }
 
-    /// At a node's start: remove stale uploads and unfinished transfers. Returns how many files went.
+    /// At a node's start and every hour: remove stale uploads and unfinished transfers. Returns how many
+    /// files went.
     pub async fn sweep_files(&self) -> u64 {
         let files = self.files.clone();
         tokio::task::spawn_blocking(move || files.sweep()).await.unwrap_or(0)
@@ -849,6 +865,8 @@ impl Messaging {
                 return Err(refused(format!("attachment {n}: a bad name, media type or length")));
             }
         }
+        require_canonical("sender", &envelope.sender).map_err(refused)?;
+        require_canonical("recipient", &envelope.recipient).map_err(refused)?;
         // The sender organisation is the node's: its address must be served by the node that signed.
         let sender_address = self
             .directory

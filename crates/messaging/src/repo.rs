@@ -1,5 +1,6 @@
 //! SQL of the outbox and the inbox (both dialects).
 
+use ena_store::BeginWrite;
 use ena_store::{Store, with_pool};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -63,7 +64,7 @@ pub async fn outs(store: &Store, status: Option<&str>, limit: u32, offset: u64) 
 /// restart does not send them at the same time.
 pub async fn claim_due(store: &Store, now: i64, lease_until: i64, limit: u32) -> Result<Vec<OutRow>, sqlx::Error> {
     with_pool!(store, pool => {
-        let mut tx = pool.begin().await?;
+        let mut tx = pool.begin_write().await?;
         let ids: Vec<(String,)> = sqlx::query_as(
             "SELECT id FROM msg_outbox WHERE status IN ('queued', 'sent') AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $2")
             .bind(now).bind(i64::from(limit)).fetch_all(&mut *tx).await?;
@@ -133,7 +134,7 @@ pub async fn apply(store: &Store, ops: &[crate::writer::Op]) -> Result<Vec<bool>
         "INSERT INTO msg_inbox ({IN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT (id) DO NOTHING"
     );
     with_pool!(store, pool => {
-        let mut tx = pool.begin().await?;
+        let mut tx = pool.begin_write().await?;
         let mut done = Vec::with_capacity(ops.len());
         for op in ops {
             let n = match op {

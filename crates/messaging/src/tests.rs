@@ -23,11 +23,28 @@ struct World {
     suspended: Mutex<Vec<String>>,
 }
 
+/// The key a registry lookup of `address` finds when the address is put into a URL path unencoded:
+/// dot segments are resolved on the way (`a/../b` → `b`), as HTTP clients and servers do.
+fn as_a_url_path_finds(address: &str) -> String {
+    let mut segments: Vec<&str> = Vec::new();
+    for s in address.split('/') {
+        match s {
+            ".." => {
+                segments.pop();
+            }
+            "." | "" => {}
+            s => segments.push(s),
+        }
+    }
+    segments.last().copied().unwrap_or_default().to_owned()
+}
+
 impl Directory for World {
     fn address<'a>(&'a self, address: &'a str) -> BoxFuture<'a, Result<Address, String>> {
-        Box::pin(
-            async move { self.addresses.lock().unwrap().get(address).cloned().ok_or_else(|| "no such address".into()) },
-        )
+        Box::pin(async move {
+            let key = as_a_url_path_finds(address);
+            self.addresses.lock().unwrap().get(&key).cloned().ok_or_else(|| "no such address".into())
+        })
     }
     fn schema<'a>(&'a self, message_type: &'a str, version: &'a str) -> BoxFuture<'a, Result<Schema, String>> {
         Box::pin(async move {
@@ -290,6 +307,43 @@ async fn two_nodes_exchange_messages_with_receipts_on_both_databases() {
         assert!(kommun.inbox(false, 10, 0).await.unwrap().is_empty());
         assert_eq!(kommun.inbox(true, 10, 0).await.unwrap().len(), 1);
         assert!(matches!(kommun.ack(&ctx, "nope").await, Err(MsgError::NotFound(_))));
+    }
+}
+
+/// Finding 5: a member node names as sender a non-canonical address that a lookup normalises to its
+/// own (`<victim>/../<own>`), so the check passes while the raw string is stored and shown.
+#[tokio::test]
+async fn a_non_canonical_sender_or_recipient_is_refused_on_both_databases() {
+    let stores = test_stores().await;
+    let more = test_stores().await;
+    for (a, b) in stores.into_iter().zip(more) {
+        let label = a.label.clone();
+        let (_world, skatt, kommun, _transport) = two_nodes(&a.store, &b.store).await;
+        let ctx = Context::system("test-system");
+        let sent = skatt.submit(&ctx, message(json!({"child": "201401012383"}))).await.unwrap();
+        let row = repo::out(&a.store, &sent.id).await.unwrap().unwrap();
+        let envelope = Envelope::verify(&row.envelope, &json!({"keys": [skatt.me.signing.public_jwk()]})).unwrap();
+        for (field, posing) in
+            [("sender", "162120000142/../162021005448"), ("recipient", "162021005448/../162120000142")]
+        {
+            let mut forged = envelope.clone();
+            match field {
+                "sender" => forged.sender = posing.into(),
+                _ => forged.recipient = posing.into(),
+            }
+            let wire =
+                Wire { envelope: forged.sign(&skatt.me.signing), ciphertext: URL_SAFE_NO_PAD.encode(&row.ciphertext) };
+            let e = kommun.receive(&cert(SKATT_NODE), &wire).await.unwrap_err();
+            assert!(
+                matches!(&e, MsgError::Refused(w) if w.contains(field) && w.contains("canonical")),
+                "{label}: {field} {posing}: {e:?}"
+            );
+        }
+        assert_eq!(kommun.inbox_count().await.unwrap(), 0, "{label}: nothing stored");
+        // The same envelope as signed, canonical, is taken.
+        let wire = Wire { envelope: row.envelope.clone(), ciphertext: URL_SAFE_NO_PAD.encode(&row.ciphertext) };
+        kommun.receive(&cert(SKATT_NODE), &wire).await.unwrap();
+        assert_eq!(kommun.inbox_count().await.unwrap(), 1, "{label}");
     }
 }
 

@@ -329,7 +329,8 @@ async fn serve_call(
         }
         Err(why) => return Err((ErrorCode::PermissionDenied, format!("{consumer_node}: {why}."))),
     };
-    // The consumer organisation named in the call must be one the calling node serves.
+    // The consumer organisation named in the call must be one the calling node serves, named exactly.
+    ena_messaging::require_canonical("ena-consumer", consumer).map_err(|why| (ErrorCode::InvalidParameter, why))?;
     match ena_messaging::Directory::address(state.directory.as_ref(), consumer).await {
         Ok(a) if a.node == peer.entity_id => {}
         _ => {

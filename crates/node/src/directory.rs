@@ -101,7 +101,14 @@ impl HttpDirectory {
             return Ok(a);
         }
         let held = self.addresses.read().expect("addresses").get(address).map(|(a, _)| a.clone());
-        let mut request = self.central.get(format!("{}/addresses/v1/addresses/{address}", self.central_url));
+        // Looked up only as written: a non-canonical string would be normalised on the way (dot
+        // segments, case) and check another address than the one passed on.
+        ena_messaging::require_canonical("address", address)?;
+        let mut request = self.central.get(format!(
+            "{}/addresses/v1/addresses/{}",
+            self.central_url,
+            ena_core::percent_encode(address)
+        ));
         if let Some(a) = &held {
             request = request.header("if-none-match", format!("\"{}\"", a.revision));
         }
@@ -132,7 +139,12 @@ impl HttpDirectory {
         if let Some(s) = self.schemas.read().expect("schemas").get(&key) {
             return Ok(s.clone());
         }
-        let url = format!("{}/addresses/v1/message-types/{message_type}/versions/{version}", self.central_url);
+        let url = format!(
+            "{}/addresses/v1/message-types/{}/versions/{}",
+            self.central_url,
+            ena_core::percent_encode(message_type),
+            ena_core::percent_encode(version)
+        );
         let response =
             self.central.get(url).send().await.map_err(|e| format!("the address registry does not answer: {e}"))?;
         if response.status() == 404 {

@@ -149,13 +149,17 @@ fn load_keys(dir: &Path, entity_id: &str) -> anyhow::Result<Keys> {
 /// The node's signed entity configuration: its federation keys and its `ena_node` metadata (message
 /// signing keys, its log's verifier key, its inbox).
 fn entity_configuration(file: &NodeFile, keys: &Keys) -> String {
+    sign_configuration(file, &keys.entity, &node_metadata(file, keys))
+}
+
+fn sign_configuration(file: &NodeFile, entity: &EntityKey, metadata: &Value) -> String {
     let now = ena_messaging::now();
-    keys.entity.sign(
+    entity.sign(
         "entity-statement+jwt",
         &json!({
             "iss": file.entity_id, "sub": file.entity_id, "iat": now, "exp": now + 30 * 86_400,
-            "jwks": {"keys": [keys.entity.public_jwk()]},
-            "metadata": node_metadata(file, keys),
+            "jwks": {"keys": [entity.public_jwk()]},
+            "metadata": metadata,
         }),
     )
 }
@@ -178,7 +182,8 @@ pub async fn init(o: &InitOptions) -> anyhow::Result<String> {
     if o.data_dir.join(NODE_FILE).exists() {
         bail!("{} already has a node ({NODE_FILE}); use another --data-dir", o.data_dir.display());
     }
-    std::fs::create_dir_all(&o.data_dir).with_context(|| format!("cannot create {}", o.data_dir.display()))?;
+    ena_audit::note::create_private_dir(&o.data_dir)
+        .with_context(|| format!("cannot create {}", o.data_dir.display()))?;
     let peer: SocketAddr = o.peer_listen.parse().map_err(|_| anyhow!("--peer-listen: not an address:port"))?;
     let mut file = NodeFile {
         entity_id: o.entity_id.trim_end_matches('/').to_owned(),
@@ -307,20 +312,29 @@ pub async fn open(dir: &Path, database: Option<&str>, ttl: Duration, nats_url: O
         None => Store::open_sqlite(&dir.join("node.db")).await?,
     };
     store.migrate().await?;
-    // Keep the published entity configuration fresh (and its metadata current).
-    let ec = entity_configuration(&file, &keys);
+    // Taken before the log key moves into the log.
+    let metadata = node_metadata(&file, &keys);
     let audit = AuditLog::open(store.clone(), keys.log, RuleSet::shipped()).await?;
     let central = transport::client(&ca, &cert, &keys.tls_pem)?;
     let directory =
         Arc::new(HttpDirectory::connect(central.clone(), &file.federation_node, &file.federation, ttl).await?);
-    let r = directory
-        .public
-        .put(format!("{}/federation/v1/entity-configuration", file.federation))
-        .header("content-type", "application/entity-statement+jwt")
-        .body(ec)
-        .send()
-        .await?;
-    if !r.status().is_success() {
+    // Keep the published entity configuration fresh (and its metadata current), over the node's own
+    // certificate. The federation takes only a strictly newer `iat`: a restart within the same second
+    // waits for the next one and sends again.
+    for attempt in 0..2 {
+        let r = central
+            .put(format!("{}/federation/v1/entity-configuration", file.federation_node))
+            .header("content-type", "application/entity-statement+jwt")
+            .body(sign_configuration(&file, &keys.entity, &metadata))
+            .send()
+            .await?;
+        if r.status().is_success() {
+            break;
+        }
+        if r.status() == reqwest::StatusCode::CONFLICT && attempt == 0 {
+            tokio::time::sleep(Duration::from_millis(1100)).await;
+            continue;
+        }
         bail!("the federation refused this node's entity configuration: {}", directory::problem_detail(r).await);
     }
     publish(dir, &file, &directory, &keys.encryption).await?;
@@ -386,7 +400,11 @@ async fn publish(dir: &Path, file: &NodeFile, directory: &HttpDirectory, key: &E
         let body = json!({"title": t.title, "schema": schema, "classification": t.classification});
         let r = directory
             .central
-            .put(format!("{base}/addresses/v1/message-types/{}/versions/{}", t.id, t.version))
+            .put(format!(
+                "{base}/addresses/v1/message-types/{}/versions/{}",
+                ena_core::percent_encode(&t.id),
+                ena_core::percent_encode(&t.version)
+            ))
             .json(&body)
             .send()
             .await?;
@@ -407,8 +425,12 @@ async fn publish(dir: &Path, file: &NodeFile, directory: &HttpDirectory, key: &E
         }
         let body = json!({"kind": a.kind, "name": a.name, "node": file.entity_id, "capabilities": capabilities,
                           "encryptionKeys": [key.public_jwk()]});
-        let r =
-            directory.central.put(format!("{base}/addresses/v1/addresses/{}", a.address)).json(&body).send().await?;
+        let r = directory
+            .central
+            .put(format!("{base}/addresses/v1/addresses/{}", ena_core::percent_encode(&a.address)))
+            .json(&body)
+            .send()
+            .await?;
         if !r.status().is_success() {
             bail!("address {}: {}", a.address, directory::problem_detail(r).await);
         }
@@ -449,6 +471,7 @@ pub async fn run(
     ));
     let worker = tokio::spawn(deliver_forever(node.state.messaging.clone(), node.transport.clone(), stop_rx.clone()));
     let watcher = tokio::spawn(watch_addresses(node.state.clone(), stop_rx.clone()));
+    let sweeper = tokio::spawn(sweep_hourly(node.state.messaging.clone(), stop_rx.clone()));
     let ready = json!({"entityId": node.file.entity_id, "api": format!("http://{local_addr}"), "inbox": format!("https://{peer_addr}/node/v1/inbox"), "pid": std::process::id()});
     // Written whole under another name and renamed: whoever waits for the file never reads half of it.
     let partial = dir.join(format!("{READY_FILE}.part"));
@@ -462,7 +485,23 @@ pub async fn run(
     let _ = peer_task.await;
     let _ = worker.await;
     let _ = watcher.await;
+    let _ = sweeper.await;
     Ok(())
+}
+
+/// Sweep stale uploads and unfinished deliveries every hour, not only at start: a node that runs for
+/// weeks must not keep what another member delivered for messages that never came.
+async fn sweep_hourly(messaging: Arc<Messaging>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(3600)) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        let swept = messaging.sweep_files().await;
+        if swept > 0 {
+            tracing::info!(swept, "stale uploads and unfinished transfers removed");
+        }
+    }
 }
 
 /// Follow the address registry's change feed: each change drops the cached entry and becomes an

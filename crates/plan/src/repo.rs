@@ -3,6 +3,7 @@
 //! A plan is small (tens of blocks, a few hundred cells), so every read loads it all and the cost model
 //! recomputes from it; nothing derived is stored, so nothing derived can go stale.
 
+use ena_store::BeginWrite;
 use ena_store::{Store, with_pool};
 use sqlx::FromRow;
 
@@ -88,7 +89,7 @@ pub async fn revision(store: &Store) -> Result<Option<i64>, sqlx::Error> {
 /// Replace the stored plan with `plan`, atomically. The caller has validated it.
 pub async fn replace(store: &Store, plan: &Plan, updated_at: &str) -> Result<(), sqlx::Error> {
     with_pool!(store, pool => {
-        let mut tx = pool.begin().await?;
+        let mut tx = pool.begin_write().await?;
         // The settings row first: the upsert takes the row's write lock, so concurrent replacements queue
         // here and each gets its own revision (PostgreSQL re-reads the row after the wait; SQLite has one
         // writer at a time anyway).

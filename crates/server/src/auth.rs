@@ -196,3 +196,20 @@ impl FromRequestParts<AppState> for Operator {
         ))
     }
 }
+
+/// The operator if the request carries a bearer token, `None` if it carries none (a public caller).
+/// A token that is not the operator's is refused like [`Operator`] refuses it, never quietly treated as
+/// public.
+#[derive(Clone, Debug)]
+pub struct MaybeOperator(pub Option<Operator>);
+
+impl FromRequestParts<AppState> for MaybeOperator {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        if parts.headers.get(header::AUTHORIZATION).is_none() {
+            return Ok(MaybeOperator(None));
+        }
+        Ok(MaybeOperator(Some(Operator::from_request_parts(parts, state).await?)))
+    }
+}

@@ -53,6 +53,9 @@ pub struct ServerConfig {
     pub oidc_providers: Vec<ena_identity::rp::ProviderConfig>,
     /// Mina ombud notices are also POSTed here (CloudEvents JSON).
     pub notice_webhook: Option<String>,
+    /// Verifier keys of logs outside the federation the witness cosigns; members' logs (the
+    /// `log_verifier_key` their `ena_node` metadata publishes) are witnessed without being listed.
+    pub witnessed_logs: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -66,6 +69,7 @@ impl Default for ServerConfig {
             test_eid: true,
             oidc_providers: Vec::new(),
             notice_webhook: None,
+            witnessed_logs: Vec::new(),
         }
     }
 }

@@ -30,6 +30,21 @@ use crate::problem::ApiError;
 
 /// Longest a client may take to complete the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest a connection lives: then it is closed gracefully (in-flight requests finish) and the client
+/// connects again, with a fresh handshake against the CA and the CRL.
+const MAX_CONNECTION_AGE: Duration = Duration::from_secs(300);
+
+/// What the accept loop needs to know of a peer identification: whether the connection may stay open.
+/// A connection whose peer is no longer in good standing is closed after the request that found it out.
+pub trait Standing {
+    fn in_good_standing(&self) -> bool;
+}
+
+impl Standing for PeerStatus {
+    fn in_good_standing(&self) -> bool {
+        matches!(self, PeerStatus::Member(_))
+    }
+}
 
 /// What the handshake and the membership check concluded about the peer of a connection.
 #[derive(Clone, Debug)]
@@ -109,7 +124,8 @@ pub fn server_config(ca_pem: &str, cert_pem: &str, key_pem: &str) -> Result<rust
 }
 
 /// Serve `app` on `listener` with mutual TLS until `shutdown` resolves; each request carries the
-/// member check of its connection's certificate as a [`PeerStatus`] extension.
+/// member check of its connection's certificate, made for that request, as a [`PeerStatus`] extension:
+/// a member suspended or a certificate revoked while the connection is open is refused at once.
 pub async fn serve(
     listener: TcpListener,
     tls: rustls::ServerConfig,
@@ -133,8 +149,10 @@ pub async fn serve(
 }
 
 /// The accept loop itself, for any listener that verifies client certificates: `identify` turns the
-/// connection's client certificate (DER) into `P`, which every request on the connection carries as an
-/// extension. The member node uses it with its own identification.
+/// connection's client certificate (DER) into `P` for every request, which the request carries as an
+/// extension (standing is checked per request, not per connection). A connection is closed once a
+/// request finds its peer out of good standing, and after [`MAX_CONNECTION_AGE`] in any case. The member
+/// node uses it with its own identification.
 pub async fn serve_with<P, F, Fut>(
     listener: TcpListener,
     tls: rustls::ServerConfig,
@@ -142,7 +160,7 @@ pub async fn serve_with<P, F, Fut>(
     identify: F,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) where
-    P: Clone + Send + Sync + std::fmt::Debug + 'static,
+    P: Clone + Send + Sync + std::fmt::Debug + Standing + 'static,
     F: Fn(Option<Vec<u8>>) -> Fut + Clone + Send + Sync + 'static,
     Fut: std::future::Future<Output = P> + Send,
 {
@@ -170,16 +188,36 @@ pub async fn serve_with<P, F, Fut>(
                 }
             };
             let der = tls.get_ref().1.peer_certificates().and_then(|c| c.first()).map(|c| c.to_vec());
-            let status = identify(der).await;
-            tracing::debug!(%remote, peer = ?status, "node connection");
+            tracing::debug!(%remote, "node connection");
+            let closing = Arc::new(tokio::sync::Notify::new());
+            let on_refusal = closing.clone();
             let service = tower::service_fn(move |mut request: Request<hyper::body::Incoming>| {
-                request.extensions_mut().insert(status.clone());
-                app.clone().oneshot(request.map(axum::body::Body::new))
+                let (identify, der, app, on_refusal) = (identify.clone(), der.clone(), app.clone(), on_refusal.clone());
+                async move {
+                    let status = identify(der).await;
+                    if !status.in_good_standing() {
+                        tracing::debug!(%remote, peer = ?status, "node connection refused; closing it");
+                        on_refusal.notify_one();
+                    }
+                    request.extensions_mut().insert(status);
+                    app.oneshot(request.map(axum::body::Body::new)).await
+                }
             });
-            if let Err(e) = Builder::new(TokioExecutor::new())
-                .serve_connection(TokioIo::new(tls), TowerToHyperService::new(service))
-                .await
-            {
+            let builder = Builder::new(TokioExecutor::new());
+            let connection = builder.serve_connection(TokioIo::new(tls), TowerToHyperService::new(service));
+            tokio::pin!(connection);
+            let ended = tokio::select! {
+                ended = connection.as_mut() => ended,
+                () = closing.notified() => {
+                    connection.as_mut().graceful_shutdown();
+                    connection.await
+                }
+                () = tokio::time::sleep(MAX_CONNECTION_AGE) => {
+                    connection.as_mut().graceful_shutdown();
+                    connection.await
+                }
+            };
+            if let Err(e) = ended {
                 tracing::debug!(%remote, error = %e, "node connection ended");
             }
         });

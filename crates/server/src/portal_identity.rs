@@ -102,12 +102,24 @@ fn html(code: StatusCode, body: Result<String, askama::Error>) -> Response {
     }
 }
 
-/// Only local paths may be returned to (no open redirect).
+/// Only local paths may be returned to (no open redirect): one leading `/`, then only unreserved and a
+/// few reserved URL characters. Browsers strip tabs and newlines and read `\\` as `/`, so
+/// `/<TAB>/evil.example` would otherwise become `//evil.example`; anything outside the set goes to the
+/// default page.
 fn safe_return(r: Option<&String>) -> String {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "/-._~%?=&+".contains(c);
     match r {
-        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') => p.clone(),
+        Some(p) if p.starts_with('/') && !p.starts_with("//") && p.chars().all(allowed) => p.clone(),
         _ => "/mina-sidor".to_owned(),
     }
+}
+
+/// The cookie that binds a login in progress to the browser that started it (login CSRF): set at
+/// `/login/start` to the login's `state`, required equal at the callback, then cleared.
+pub const LOGIN_COOKIE: &str = "ena_login";
+
+fn login_cookie(headers: &HeaderMap) -> Option<String> {
+    cookie_named(headers, LOGIN_COOKIE)
 }
 
 fn wanted_loa(q: &HashMap<String, String>) -> Loa {
@@ -188,15 +200,35 @@ async fn start(State(state): State<AppState>, Query(q): Query<HashMap<String, St
     let redirect_uri = format!("{}/login/callback", state.identity.base_url);
     match state.identity.rp.start(&provider, &redirect_uri, wanted_loa(&q), &safe_return(q.get("return"))).await {
         Ok((url, pending)) => match session::save_login(&state.store, &pending).await {
-            Ok(()) => Redirect::to(&url).into_response(),
+            Ok(()) => {
+                let secure = if state.identity.secure_cookies { "; Secure" } else { "" };
+                // SameSite=Lax: the provider's redirect back is a top-level GET, which carries it.
+                let bind = format!(
+                    "{LOGIN_COOKIE}={}; Path=/login; HttpOnly; SameSite=Lax{secure}; Max-Age={}",
+                    pending.state,
+                    session::LOGIN_SECS
+                );
+                ([(header::SET_COOKIE, bind)], Redirect::to(&url)).into_response()
+            }
             Err(e) => crate::problem::ApiError::internal(&e).into_response(),
         },
         Err(e) => refuse(&state, e.field, &e.reason).await,
     }
 }
 
-async fn callback(State(state): State<AppState>, Query(q): Query<HashMap<String, String>>) -> Response {
+async fn callback(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     let st = q.get("state").cloned().unwrap_or_default();
+    // The login must have been started in this browser: an attacker's own callback URL, opened by a
+    // victim, would otherwise log the victim in as the attacker.
+    let bound = login_cookie(&headers)
+        .is_some_and(|c| aws_lc_rs::constant_time::verify_slices_are_equal(c.as_bytes(), st.as_bytes()).is_ok());
+    if !bound {
+        return refuse(&state, "state", "this login was not started in this browser (start the login again)").await;
+    }
     let pending = match session::take_login(&state.store, &st).await {
         Ok(Some(p)) => p,
         Ok(None) => return refuse(&state, "state", "unknown, already used or expired (start the login again)").await,
@@ -207,7 +239,8 @@ async fn callback(State(state): State<AppState>, Query(q): Query<HashMap<String,
         return refuse(&state, "provider", &format!("{error}: {why}")).await;
     }
     let redirect_uri = format!("{}/login/callback", state.identity.base_url);
-    let (who, id_token) = match state
+    // The ID token is not kept: logout names the client instead (no identity number in its URL).
+    let (who, _id_token) = match state
         .identity
         .rp
         .finish(&pending, q.get("code").map(String::as_str).unwrap_or_default(), &redirect_uri)
@@ -220,9 +253,6 @@ async fn callback(State(state): State<AppState>, Query(q): Query<HashMap<String,
         Ok(s) => s,
         Err(e) => return crate::problem::ApiError::internal(&e).into_response(),
     };
-    if let Err(e) = session::set_id_token(&state.store, &cookie, &id_token).await {
-        return crate::problem::ApiError::internal(&e).into_response();
-    }
     let ctx = Context {
         actor: Actor { kind: ActorKind::Person, id: who.person.as_str().to_owned(), organisation: None },
         on_behalf_of: None,
@@ -244,14 +274,25 @@ async fn callback(State(state): State<AppState>, Query(q): Query<HashMap<String,
         "{COOKIE}={cookie}; Path=/; HttpOnly; SameSite=Lax{secure}; Max-Age={}",
         state.identity.timeouts.absolute
     );
-    ([(header::SET_COOKIE, set)], Redirect::to(&pending.return_to)).into_response()
+    let clear = format!("{LOGIN_COOKIE}=; Path=/login; HttpOnly; SameSite=Lax{secure}; Max-Age=0");
+    let mut response = Redirect::to(&pending.return_to).into_response();
+    for c in [set, clear] {
+        if let Ok(v) = header::HeaderValue::from_str(&c) {
+            response.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    response
+}
+
+fn cookie_named(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|kv| {
+        let (k, v) = kv.trim().split_once('=')?;
+        (k == name).then(|| v.to_owned())
+    })
 }
 
 fn cookie(headers: &HeaderMap) -> Option<String> {
-    headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|kv| {
-        let (k, v) = kv.trim().split_once('=')?;
-        (k == COOKIE).then(|| v.to_owned())
-    })
+    cookie_named(headers, COOKIE)
 }
 
 /// The session of the request, if it has a live one.
@@ -295,16 +336,12 @@ async fn logout(
         )
         .into_response();
     }
-    let id_token = session::id_token(&state.store, &token).await.ok().flatten();
     if let Err(e) = session::end(&state.store, &token).await {
         return crate::problem::ApiError::internal(&e).into_response();
     }
     // End the session at the provider too when it supports RP-initiated logout.
     let home = format!("{}/", state.identity.base_url);
-    let to = match id_token {
-        Some(t) => state.identity.rp.logout_url(&s.provider, &t, &home).await.unwrap_or_else(|| "/".to_owned()),
-        None => "/".to_owned(),
-    };
+    let to = state.identity.rp.logout_url(&s.provider, &home).await.unwrap_or_else(|| "/".to_owned());
     let clear = format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
     ([(header::SET_COOKIE, clear)], Redirect::to(&to)).into_response()
 }

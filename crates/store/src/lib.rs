@@ -79,6 +79,18 @@ impl Store {
     /// the last transactions), and durability is a promise of this system. Batched writers (the log,
     /// the outbox) win back the fsync cost by committing many rows per transaction.
     pub async fn open_sqlite(path: &Path) -> Result<Store, StoreError> {
+        // The database holds personal data and (on a node) decrypted messages: create it owner-only,
+        // before SQLite would create it with the process umask. Its -wal and -shm files take its mode.
+        #[cfg(unix)]
+        if !path.exists() {
+            use std::os::unix::fs::OpenOptionsExt;
+            let created = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path);
+            if let Err(e) = created
+                && e.kind() != std::io::ErrorKind::AlreadyExists
+            {
+                return Err(StoreError::OpenSqlite { path: path.display().to_string(), source: sqlx::Error::Io(e) });
+            }
+        }
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
@@ -159,6 +171,39 @@ impl Store {
     }
 }
 
+/// How every write transaction begins: `pool.begin_write()` instead of `pool.begin()`.
+///
+/// SQLite's plain `BEGIN` is deferred: a transaction that reads first and writes later holds a read
+/// snapshot, and if another connection commits a write in between, its upgrade to a writer fails at once
+/// with "database is locked" (the busy timeout does not help: waiting cannot make the snapshot current).
+/// `BEGIN IMMEDIATE` takes the write lock at the start, so writers queue behind each other for the busy
+/// timeout and never fail that way. PostgreSQL's `BEGIN` has no such upgrade; its row and table locks do
+/// the queueing.
+pub trait BeginWrite {
+    type Db: sqlx::Database;
+    fn begin_write(
+        &self,
+    ) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>> + Send;
+}
+
+impl BeginWrite for SqlitePool {
+    type Db = sqlx::Sqlite;
+    fn begin_write(
+        &self,
+    ) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error>> + Send {
+        self.begin_with("BEGIN IMMEDIATE")
+    }
+}
+
+impl BeginWrite for PgPool {
+    type Db = sqlx::Postgres;
+    fn begin_write(
+        &self,
+    ) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error>> + Send {
+        self.begin()
+    }
+}
+
 /// `postgres://user:secret@host/db` → `postgres://user:***@host/db`, for messages and logs.
 pub fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
@@ -225,6 +270,46 @@ mod tests {
                     .unwrap();
                 assert_eq!((a.as_str(), b.as_str()), ("A", "B"), "{}", db.label);
             });
+        }
+    }
+
+    /// Two writers that each read, then write, in one transaction, at the same time: with a deferred
+    /// `BEGIN` one of them fails on SQLite with "database is locked" as soon as the other commits
+    /// between its read and its write; with `begin_write` every one of them commits.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_read_then_write_transactions_all_commit_on_both_dialects() {
+        for db in test_stores().await {
+            with_pool!(&db.store, pool => {
+                sqlx::query("CREATE TABLE counter (id INTEGER PRIMARY KEY, n BIGINT NOT NULL)").execute(pool).await.unwrap();
+                sqlx::query("INSERT INTO counter (id, n) VALUES (1, 0)").execute(pool).await.unwrap();
+            });
+            const EACH: i64 = 100;
+            let writers: Vec<_> = (0..4)
+                .map(|_| {
+                    let store = db.store.clone();
+                    tokio::spawn(async move {
+                        for _ in 0..EACH {
+                            with_pool!(&store, pool => {
+                                let mut tx = pool.begin_write().await?;
+                                let (n,): (i64,) = sqlx::query_as("SELECT n FROM counter WHERE id = 1").fetch_one(&mut *tx).await?;
+                                tokio::task::yield_now().await;
+                                sqlx::query("UPDATE counter SET n = $1 WHERE id = 1").bind(n + 1).execute(&mut *tx).await?;
+                                tx.commit().await?;
+                            });
+                        }
+                        Ok::<(), sqlx::Error>(())
+                    })
+                })
+                .collect();
+            for w in writers {
+                w.await.unwrap().unwrap_or_else(|e| panic!("{}: a writer failed: {e}", db.label));
+            }
+            let (n,): (i64,) = with_pool!(&db.store, pool => sqlx::query_as("SELECT n FROM counter WHERE id = 1").fetch_one(pool).await).unwrap();
+            // On PostgreSQL read-committed lets two writers read the same n (lost updates are its
+            // isolation's business, not this test's); on SQLite the writers are serialised.
+            if db.store.dialect() == Dialect::Sqlite {
+                assert_eq!(n, 4 * EACH, "{}", db.label);
+            }
         }
     }
 

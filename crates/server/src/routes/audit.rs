@@ -18,7 +18,7 @@ use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::apis::{AUDIT_API, ApiInfo};
-use crate::auth::Operator;
+use crate::auth::{MaybeOperator, Operator};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::problem::ApiError;
 
@@ -77,21 +77,32 @@ pub async fn verifier_key(State(state): State<AppState>) -> Response {
     text(format!("{}\n", state.audit.verifier_key()))
 }
 
-/// One entry: the exact leaf bytes and the parsed event.
+/// One entry: its leaf hash, and — for the operator, or for anyone when the event names no person (what
+/// the federation issues about organisations) — the exact leaf bytes and the parsed event.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EntryView {
     pub index: u64,
-    /// Base64 of `SHA-256(0x00 ‖ data)`.
+    /// Base64 of `SHA-256(0x00 ‖ data)`: with an inclusion proof and the public checkpoint, anyone can
+    /// check that a leaf they hold is in the log.
     pub leaf_hash: String,
-    /// Base64 of the leaf bytes: the RFC 8785 canonical JSON of `event`.
-    pub data: String,
-    pub event: AuditEvent,
+    /// Base64 of the leaf bytes: the RFC 8785 canonical JSON of `event`. Absent unless the caller may
+    /// read the event.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event: Option<AuditEvent>,
 }
 
-impl From<Entry> for EntryView {
-    fn from(e: Entry) -> EntryView {
-        EntryView { index: e.index, leaf_hash: b64(&e.leaf_hash), data: STANDARD.encode(&e.data), event: e.event }
+impl EntryView {
+    fn new(e: Entry, readable: bool) -> EntryView {
+        let readable = readable || e.event.is_public();
+        EntryView {
+            index: e.index,
+            leaf_hash: b64(&e.leaf_hash),
+            data: readable.then(|| STANDARD.encode(&e.data)),
+            event: readable.then_some(e.event),
+        }
     }
 }
 
@@ -109,13 +120,18 @@ fn parse_index(raw: &str, name: &'static str) -> Result<u64, ApiError> {
 #[utoipa::path(get, path = "/audit/v1/entries/{index}", tag = "audit", operation_id = "getEntry",
     params(("index" = u64, Path, description = "Leaf index, from 0")),
     responses(
-        (status = 200, description = "The entry", body = EntryView),
+        (status = 200, description = "The entry: the leaf hash for anyone; the event too for the operator, or when it names no person", body = EntryView),
         (status = 400, description = "The index is not a non-negative integer", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 401, description = "A bearer token was sent and is not the operator's", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
         (status = 404, description = "No entry has this index yet", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
-pub async fn entry(State(state): State<AppState>, Path(index): Path<String>) -> Result<Json<EntryView>, ApiError> {
+pub async fn entry(
+    State(state): State<AppState>,
+    operator: MaybeOperator,
+    Path(index): Path<String>,
+) -> Result<Json<EntryView>, ApiError> {
     let index = parse_index(&index, "index")?;
-    Ok(Json(state.audit.entry(index).await?.into()))
+    Ok(Json(EntryView::new(state.audit.entry(index).await?, operator.0.is_some())))
 }
 
 fn required(query: &ApiQuery, name: &'static str) -> Result<u64, ApiError> {
@@ -345,7 +361,7 @@ async fn run_search(
     let has_more = entries.len() > page.limit as usize;
     entries.truncate(page.limit as usize);
     Ok(Json(EventPage {
-        items: entries.into_iter().map(EntryView::from).collect(),
+        items: entries.into_iter().map(|e| EntryView::new(e, true)).collect(),
         page: page.page,
         limit: page.limit,
         has_more,
@@ -484,6 +500,7 @@ pub struct CosignResponse {
     responses(
         (status = 200, description = "The cosignature", body = CosignResponse),
         (status = 400, description = "Unparseable key, note or proof, or a bad log signature; invalid-parameters names the field", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 403, description = "Not a log this witness cosigns: neither a member node's published log key nor configured in witnessed_logs", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
         (status = 409, description = "Inconsistent with what this witness cosigned before (split view or rollback); recorded as an alert", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn cosign(
@@ -500,6 +517,17 @@ pub async fn cosign(
                 vec![FieldError::new(format!("proof[{i}]"), p, "must be base64 of 32 bytes")],
             )
         })?);
+    }
+    // Only logs on the allow-list are witnessed: the configured ones and the federation's member nodes'
+    // published log keys. Otherwise the first caller to name an origin would pin a key for it.
+    let key = req.verifier_key.trim();
+    let listed = state.config.witnessed_logs.iter().any(|k| k.trim() == key);
+    if !listed && state.federation.member_with_log_key(&state.audit, key).await?.is_none() {
+        return Err(ApiError::invalid(
+            ErrorCode::PermissionDenied,
+            "This witness cosigns only the logs of the federation's member nodes (their published log_verifier_key) and the logs its operator configured (witnessed_logs).",
+            vec![FieldError::new("verifierKey", key, "not a log this witness cosigns")],
+        ));
     }
     use ena_audit::witness::{WitnessError, cosign};
     match cosign(&state.audit, &state.witness, &req.checkpoint, &req.verifier_key, &proof).await {

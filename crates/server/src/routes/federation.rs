@@ -67,6 +67,7 @@ impl From<FederationError> for ApiError {
             }
             FederationError::NotFound(m) => spec_error(FedCode::NotFound, ErrorCode::ResourceNotFound, m),
             FederationError::Conflict(m) => ApiError::new(ErrorCode::Conflict, m),
+            FederationError::Forbidden(m) => ApiError::new(ErrorCode::PermissionDenied, m),
             FederationError::Chain(c) => {
                 let status =
                     if c.code == FedCode::NotFound { ErrorCode::ResourceNotFound } else { ErrorCode::InvalidParameter };
@@ -435,25 +436,32 @@ pub async fn revoke(
     Ok(Json(anchor(&state).remove(&state.audit, &operator.ctx, &body.entity_id, true, &body.reason).await?))
 }
 
-/// A member publishes its new entity configuration to the federation. The body is the JWT itself; it
-/// authenticates itself by its signature with the member's registered keys.
+/// A member publishes its new entity configuration to the federation, over its own node certificate
+/// (node listener). The body is the JWT itself, signed with the member's registered keys, with metadata
+/// only for the approved entity types and an `iat` newer than the configuration in force.
 #[utoipa::path(put, path = "/federation/v1/entity-configuration", tag = "federation", operation_id = "putEntityConfiguration",
     request_body(content = String, content_type = "application/entity-statement+jwt"),
     responses(
-        (status = 204, description = "Stored; resolve uses it from now on"),
-        (status = 400, description = "Not a valid self-signed entity configuration of a member", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 204, description = "Stored; resolve uses it from now on (or it is the one in force already)"),
+        (status = 400, description = "Not a valid self-signed entity configuration of a member, or metadata for a type not approved", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 401, description = "Not called on the node listener with a federation certificate", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 403, description = "The certificate is another member's, revoked, or its member is suspended", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
         (status = 404, description = "Not an active member", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 409, description = "Its iat is not newer than the configuration in force", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
-pub async fn update_configuration(State(state): State<AppState>, body: String) -> Result<StatusCode, ApiError> {
-    let parsed = ena_federation::jose::Unverified::parse(&body).map_err(|e| {
+pub async fn update_configuration(
+    State(state): State<AppState>,
+    crate::mtls::Node(peer): crate::mtls::Node,
+    body: String,
+) -> Result<StatusCode, ApiError> {
+    ena_federation::jose::Unverified::parse(body.trim()).map_err(|e| {
         ApiError::invalid(
             ErrorCode::InvalidBody,
             "The body is not a compact JWS.",
             vec![FieldError::new(e.field, "(JWT)", e.reason)],
         )
     })?;
-    let sub = parsed.payload.get("sub").and_then(|v| v.as_str()).unwrap_or_default().trim_end_matches('/').to_owned();
-    anchor(&state).update_configuration(&sub, body.trim()).await?;
+    anchor(&state).update_configuration(&peer.entity_id, body.trim()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -14,6 +14,8 @@ use serde_json::{Value, json};
 
 const ENA: &str = env!("CARGO_BIN_EXE_ena");
 
+mod security;
+
 /// Assert `response` is a problem+json with `status` and `code`; return its body.
 async fn check_problem(response: reqwest::Response, status: u16, code: &str) -> Value {
     assert_eq!(response.status().as_u16(), status, "status");
@@ -358,10 +360,16 @@ fn start_serve(data_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Served 
 }
 
 fn get(addr: &str, path: &str) -> (u16, String) {
+    get_as(addr, path, None)
+}
+
+/// `GET path` with `Authorization: Bearer <token>` when a token is given.
+fn get_as(addr: &str, path: &str, token: Option<&str>) -> (u16, String) {
     let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
     std::io::Write::write_all(
         &mut stream,
-        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
+        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n").as_bytes(),
     )
     .unwrap();
     let mut response = String::new();
@@ -612,7 +620,16 @@ async fn audit_api_on_each_database() {
 
         // Every entry carries its exact leaf bytes; the proofs verify against a signed root.
         let index = one["firstIndex"].as_u64().unwrap();
-        let entry = json_of(server.get(&format!("/audit/v1/entries/{index}")).await).await;
+        let entry = json_of(
+            server
+                .client
+                .get(server.url(&format!("/audit/v1/entries/{index}")))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
         let data = STANDARD.decode(entry["data"].as_str().unwrap()).unwrap();
         assert_eq!(STANDARD.encode(merkle::leaf_hash(&data)), entry["leafHash"]);
         assert_eq!(entry["event"]["dataSubjects"][0], "191212121212", "normalised to 12 digits");
@@ -757,7 +774,10 @@ async fn audit_api_on_each_database() {
 #[tokio::test]
 async fn witness_cosigns_another_nodes_log_over_http() {
     let member = TestServer::start(ena_store::testing::sqlite().await).await;
-    let central = TestServer::start(ena_store::testing::sqlite().await).await;
+    let vkey = member.get("/audit/v1/verifier-key").await.text().await.unwrap();
+    // A log outside the federation is witnessed only when configured (security.rs: the unlisted one).
+    let config = ServerConfig { witnessed_logs: vec![vkey.trim().to_owned()], ..ServerConfig::default() };
+    let central = TestServer::start_with(ena_store::testing::sqlite().await, config).await;
     let token = member.operator_token();
     let append = || {
         member
@@ -768,7 +788,6 @@ async fn witness_cosigns_another_nodes_log_over_http() {
             .send()
     };
     let first: Value = append().await.unwrap().json().await.unwrap();
-    let vkey = member.get("/audit/v1/verifier-key").await.text().await.unwrap();
     let cosign = |checkpoint: &str, proof: Value| {
         central
             .client
@@ -848,7 +867,7 @@ fn crash_during_appends_loses_no_acknowledged_event_and_verify_passes() {
         .to_owned();
     assert!(token.starts_with("ena_op_"), "{token}");
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let writers = stream_appends(served.addr.clone(), token, stop.clone());
+    let writers = stream_appends(served.addr.clone(), token.clone(), stop.clone());
     std::thread::sleep(Duration::from_millis(1500));
     // kill -9 in the middle of the stream.
     served.child.kill().unwrap();
@@ -863,7 +882,7 @@ fn crash_during_appends_loses_no_acknowledged_event_and_verify_passes() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8(out.stdout).unwrap().starts_with("ok: "));
     for (index, action) in acked.iter().step_by(7) {
-        let (status, body) = get(&served.addr, &format!("/audit/v1/entries/{index}"));
+        let (status, body) = get_as(&served.addr, &format!("/audit/v1/entries/{index}"), Some(&token));
         assert_eq!(status, 200, "acknowledged entry {index} is missing");
         assert!(body.contains(action.as_str()), "entry {index} does not hold {action}");
     }
@@ -911,8 +930,11 @@ async fn tampering_with_the_sqlite_file_is_named_by_verify() {
     let stderr = String::from_utf8(out.stderr).unwrap();
     let index = stderr.split("tampering found at index ").nth(1).and_then(|s| s.split(':').next()).map(str::to_owned);
     assert!(stderr.contains("was changed"), "{stderr}");
-    let (status, body) =
-        get(&served.addr, &format!("/audit/v1/entries/{}", index.clone().expect("verify names an index")));
+    let (status, body) = get_as(
+        &served.addr,
+        &format!("/audit/v1/entries/{}", index.clone().expect("verify names an index")),
+        Some(&token),
+    );
     assert_eq!(status, 200);
     assert!(body.contains("t.X"), "verify named the edited leaf ({index:?}): {body}");
     sigterm_and_wait(served);
@@ -989,7 +1011,7 @@ impl Member {
             tls: rcgen::KeyPair::generate().unwrap(),
             client_key: ena_federation::jose::SigningKey::generate().unwrap(),
             credential_key: ena_federation::jose::SigningKey::generate().unwrap(),
-            entity_types: json!(["ena_node"]),
+            entity_types: json!(["ena_node", "oauth_client", "ena_credential_issuer"]),
             extra_metadata: json!({}),
             organisation: "212000-0142".into(),
         }
@@ -998,12 +1020,23 @@ impl Member {
         json!({"keys": [self.key.public_jwk()]})
     }
     fn configuration(&self) -> String {
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-        let mut metadata = json!({
+        let types: Vec<&str> = self.entity_types.as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
+        self.configuration_with(&types, 0)
+    }
+    /// A self-signed entity configuration with metadata for `types`, issued `iat_offset` seconds from now.
+    fn configuration_with(&self, types: &[&str], iat_offset: i64) -> String {
+        let now = unix_now() + iat_offset;
+        let all = json!({
             "ena_node": {"api_endpoint": format!("{}/node/v1", self.id)},
             "oauth_client": {"jwks": {"keys": [self.client_key.public_jwk()]}},
             "ena_credential_issuer": {"jwks": {"keys": [self.credential_key.public_jwk()]}},
         });
+        let mut metadata = json!({});
+        for t in types {
+            if let Some(m) = all.get(*t) {
+                metadata[*t] = m.clone();
+            }
+        }
         for (t, m) in self.extra_metadata.as_object().unwrap() {
             metadata[t] = m.clone();
         }
@@ -1202,13 +1235,13 @@ async fn federation_onboarding_and_resolve_on_each_database() {
             check_problem(c.get(server.url("/federation/v1/resolve")).send().await.unwrap(), 400, "invalid-parameter")
                 .await;
         assert_eq!(missing["error"], "invalid_request");
-        let malformed = check_problem(
+        // Updates come only over the member's own certificate (security.rs tests them over mTLS).
+        check_problem(
             c.put(server.url("/federation/v1/entity-configuration")).body("e30.e30.c2ln").send().await.unwrap(),
-            400,
-            "invalid-body",
+            401,
+            "authentication-required",
         )
         .await;
-        assert!(invalid_properties(&malformed)[0].starts_with("header"), "{malformed}");
 
         // History with log indices that prove.
         let history = json_of(
@@ -1632,20 +1665,26 @@ fn form_body(pairs: &[(String, String)]) -> String {
         .join("&")
 }
 
-/// Log in through the built-in test eID as `person`, asking for `loa`; returns the session cookie or the
-/// refusal page's status.
-async fn test_eid_login(
+/// Log in through the built-in test eID as `person` up to the provider's redirect back: returns the
+/// callback URL and the login cookie `/login/start` set in this browser.
+async fn test_eid_until_callback(
     server: &TestServer,
     c: &reqwest::Client,
     person: &str,
     loa: u8,
-) -> Result<String, (u16, String)> {
+    return_to: &str,
+) -> (String, String) {
     let start = c
-        .get(server.url(&format!("/login/start?provider=test-eid&loa={loa}&return=%2Fmina-sidor")))
+        .get(server.url(&format!("/login/start?provider=test-eid&loa={loa}&return={return_to}")))
         .send()
         .await
         .unwrap();
     assert_eq!(start.status(), 303, "start redirects to the provider");
+    let login_cookie = start
+        .headers()
+        .get("set-cookie")
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
+        .unwrap_or_default();
     let page = c.get(location(&start)).send().await.unwrap();
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
@@ -1660,15 +1699,43 @@ async fn test_eid_login(
         .await
         .unwrap();
     assert_eq!(picked.status(), 303);
-    let callback = c.get(location(&picked)).send().await.unwrap();
+    (location(&picked), login_cookie)
+}
+
+/// Log in through the built-in test eID as `person`, asking for `loa`; returns the session cookie or the
+/// refusal page's status.
+async fn test_eid_login(
+    server: &TestServer,
+    c: &reqwest::Client,
+    person: &str,
+    loa: u8,
+) -> Result<String, (u16, String)> {
+    let (callback, login_cookie) = test_eid_until_callback(server, c, person, loa, "%2Fmina-sidor").await;
+    let callback = c.get(callback).header("cookie", login_cookie).send().await.unwrap();
     if callback.status() != 303 {
         let status = callback.status().as_u16();
         return Err((status, callback.text().await.unwrap()));
     }
     assert_eq!(location(&callback), "/mina-sidor");
-    let set = callback.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let set = session_cookie(&callback);
+    Ok(set)
+}
+
+fn encode_query(v: &str) -> String {
+    ena_core::percent_encode(v)
+}
+
+/// The `ena_session` cookie a response sets (checked HttpOnly and SameSite=Lax).
+fn session_cookie(r: &reqwest::Response) -> String {
+    let set = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|v| v.starts_with("ena_session="))
+        .expect("a session cookie");
     assert!(set.contains("HttpOnly") && set.contains("SameSite=Lax"), "{set}");
-    Ok(set.split(';').next().unwrap().to_owned())
+    set.split(';').next().unwrap().to_owned()
 }
 
 #[tokio::test]
@@ -1735,17 +1802,22 @@ async fn login_through_the_test_eid_with_loa_step_up_and_logout() {
         assert_eq!(out.status(), 303);
         // RP-initiated logout: on to the provider's end-session endpoint, which sends the browser home.
         let end = location(&out);
-        assert!(end.contains("/test-eid/logout?id_token_hint="), "{label}: {end}");
+        // No ID token (it holds the identity number) in the URL: the client is named by client_id.
+        assert!(end.contains("/test-eid/logout?client_id=") && !end.contains("id_token_hint"), "{label}: {end}");
         let home = c.get(&end).send().await.unwrap();
         assert_eq!((home.status().as_u16(), location(&home)), (303, server.url("/")), "{label}");
-        let forged = c
-            .get(server.url(
-                "/test-eid/logout?id_token_hint=e30.e30.c2ln&post_logout_redirect_uri=https%3A%2F%2Fevil.example%2F",
-            ))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(forged.status(), 400, "{label}: a forged hint or foreign redirect is refused");
+        let home = encode_query(&server.url("/"));
+        for (bad, why) in [
+            (format!("id_token_hint=e30.e30.c2ln&post_logout_redirect_uri={home}"), "a forged hint"),
+            (
+                "client_id=ena-portal&post_logout_redirect_uri=https%3A%2F%2Fevil.example%2F".to_owned(),
+                "a foreign redirect",
+            ),
+            (format!("client_id=nobody&post_logout_redirect_uri={home}"), "an unknown client"),
+        ] {
+            let r = c.get(server.url(&format!("/test-eid/logout?{bad}"))).send().await.unwrap();
+            assert_eq!(r.status(), 400, "{label}: {why} is refused");
+        }
         let r = c.get(server.url("/mina-sidor")).header("cookie", &cookie).send().await.unwrap();
         assert_eq!(r.status(), 303, "{label}: the session ended");
 
@@ -1808,6 +1880,7 @@ async fn op_login(server: &TestServer, issuer: &str, provider: &str) -> String {
         .await
         .unwrap();
     assert_eq!(start.status(), 303, "{label}");
+    let login_cookie = start.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
     let mut next = location(&start);
     assert!(next.starts_with(issuer), "{next}");
     let mut cookies = String::new();
@@ -1822,9 +1895,9 @@ async fn op_login(server: &TestServer, issuer: &str, provider: &str) -> String {
         assert!(r.status().is_redirection(), "{label}: {} {}", r.status(), r.text().await.unwrap());
         next = location(&r);
     }
-    let callback = c.get(&next).send().await.unwrap();
+    let callback = c.get(&next).header("cookie", login_cookie).send().await.unwrap();
     assert_eq!(callback.status(), 303, "{label}: {}", callback.text().await.unwrap_or_default());
-    callback.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned()
+    session_cookie(&callback)
 }
 
 /// Interop: ena's portal logs in through panva/node-oidc-provider (a certified OpenID provider, installed

@@ -1,0 +1,274 @@
+//! Attacks from the security review (issue "Security and conformance"), each performed the way a
+//! stranger, a member or a logged-in person would — over HTTP or mTLS against a real server — and each
+//! answered with a clear refusal that changes nothing. docs/security.md lists every finding with its test.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use ena_testkit::TestServer;
+use serde_json::{Value, json};
+
+use super::{
+    Federated, Member, audit_event, check_problem, invalid_properties, json_of, location, onboard, payload, suspend,
+    test_eid_until_callback, two_members,
+};
+
+/// Finding 1: the log's entries hold identity numbers. A stranger who walks the log by index gets leaf
+/// hashes (enough to check proofs against the public checkpoint) and no event; the operator gets the
+/// whole entry; what the federation publishes about organisations stays readable by anyone.
+#[tokio::test]
+async fn a_stranger_walking_the_log_reads_no_personal_data() {
+    for server in TestServer::each().await {
+        let label = &server.label;
+        let c = &server.client;
+        let token = server.operator_token();
+        let posted = c
+            .post(server.url("/audit/v1/events"))
+            .bearer_auth(&token)
+            .json(&audit_event("case.read", Some("19121212-1212")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(posted.status(), 201, "{label}");
+        let index = posted.json::<Value>().await.unwrap()["firstIndex"].as_u64().unwrap();
+        let entry = format!("/audit/v1/entries/{index}");
+
+        let public = c.get(server.url(&entry)).send().await.unwrap();
+        assert_eq!(public.status(), 200, "{label}");
+        let text = public.text().await.unwrap();
+        assert!(!text.contains("191212121212") && !text.contains("case.read"), "{label}: a stranger read {text}");
+        let public: Value = serde_json::from_str(&text).unwrap();
+        assert!(public.get("data").is_none() && public.get("event").is_none(), "{label}: {public}");
+
+        let full = json_of(c.get(server.url(&entry)).bearer_auth(&token).send().await.unwrap()).await;
+        assert_eq!(full["event"]["dataSubjects"][0], "191212121212", "{label}");
+        let data = STANDARD.decode(full["data"].as_str().unwrap()).unwrap();
+        assert_eq!(STANDARD.encode(ena_audit::merkle::leaf_hash(&data)), public["leafHash"], "{label}");
+
+        // A wrong credential is refused, not quietly answered as a stranger.
+        let wrong = c.get(server.url(&entry)).bearer_auth("ena_op_guess").send().await.unwrap();
+        check_problem(wrong, 401, "authentication-required").await;
+
+        // What the federation issued about organisations is public: its events can be read and checked.
+        // (The anchor issues its entity configuration when it is first asked for.)
+        server.get("/.well-known/openid-federation").await;
+        let issued = json_of(
+            c.get(server.url("/audit/v1/events?action=federation.entity-configuration.issue&limit=1"))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        let issued = issued["items"][0]["index"].as_u64().expect("the anchor's configuration is logged");
+        let open = json_of(c.get(server.url(&format!("/audit/v1/entries/{issued}"))).send().await.unwrap()).await;
+        assert_eq!(open["event"]["action"], "federation.entity-configuration.issue", "{label}: {open}");
+    }
+}
+
+/// Finding 2: a member approved as `ena_node` publishes a configuration that adds
+/// `ena_credential_issuer`, then tries to register an employee credential.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_cannot_make_itself_a_credential_issuer() {
+    for mut server in TestServer::each().await {
+        let label = server.label.clone();
+        let node = server.node_listener().await;
+        let mut member = Member::new("nod-only.exempel.se");
+        member.entity_types = json!(["ena_node"]);
+        let cert = onboard(&server, &member).await;
+        let ca = server.state.federation.ca_certificate().to_owned();
+        let tls = ena_federation::client::node_client(&ca, &cert, &member.tls.serialize_pem()).unwrap();
+
+        // The subordinate statement names the approved types.
+        let statement = server
+            .client
+            .get(server.url(&format!("/federation/v1/fetch?sub={}", member.id)))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(payload(&statement)["constraints"]["allowed_entity_types"], json!(["ena_node"]), "{label}");
+
+        let grown = member.configuration_with(&["ena_node", "ena_credential_issuer"], 1);
+        let refused = tls
+            .put(format!("https://{node}/federation/v1/entity-configuration"))
+            .header("content-type", "application/entity-statement+jwt")
+            .body(grown)
+            .send()
+            .await
+            .unwrap();
+        let problem = check_problem(refused, 400, "validation-failed").await;
+        assert_eq!(invalid_properties(&problem), ["entityConfiguration.metadata.ena_credential_issuer"], "{label}");
+
+        // Resolve shows no credential keys for it, and the registry refuses its credentials.
+        let resolved = server
+            .client
+            .get(server.url(&format!("/federation/v1/resolve?sub={}&trust_anchor=http://{}", member.id, server.addr)))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(payload(&resolved)["metadata"].get("ena_credential_issuer").is_none(), "{label}");
+        let credential = member.credential_key.sign(
+            "ena-employee+jwt",
+            &json!({"iss": member.id, "sub": "191212121212", "name": "Tolvan Tolvansson", "jti": "anst-1",
+                    "iat": super::unix_now(), "exp": super::unix_now() + 3600, "ena_roles": ["handläggare"]}),
+        );
+        let registered = tls
+            .post(format!("https://{node}/identity/v1/employee-credentials"))
+            .json(&json!({"credential": credential}))
+            .send()
+            .await
+            .unwrap();
+        let problem = check_problem(registered, 403, "permission-denied").await;
+        assert!(problem["detail"].as_str().unwrap().contains("ena_credential_issuer"), "{label}: {problem}");
+    }
+}
+
+/// Finding 3: anyone can read a member's older configuration from a resolve response and push it back.
+/// Updates must be strictly newer and come over the member's own mTLS connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_old_configuration_cannot_roll_a_member_back() {
+    for mut server in TestServer::each().await {
+        let label = server.label.clone();
+        let Federated { node, a, tls_a, tls_b, .. } = two_members(&mut server).await;
+        let old = a.configuration_with(&["ena_node"], -10);
+        let put = |client: &reqwest::Client, url: String, body: String| {
+            client.put(url).header("content-type", "application/entity-statement+jwt").body(body).send()
+        };
+        let newer = a.configuration_with(&["ena_node"], 5);
+        let ok = put(&tls_a, format!("https://{node}/federation/v1/entity-configuration"), newer).await.unwrap();
+        assert_eq!(ok.status(), 204, "{label}: {}", ok.text().await.unwrap());
+
+        // A stranger over plain HTTP, replaying an older one.
+        let stranger =
+            put(&server.client, server.url("/federation/v1/entity-configuration"), old.clone()).await.unwrap();
+        check_problem(stranger, 401, "authentication-required").await;
+        // Another member over its own certificate.
+        let other =
+            put(&tls_b, format!("https://{node}/federation/v1/entity-configuration"), old.clone()).await.unwrap();
+        check_problem(other, 403, "permission-denied").await;
+        // Not a JWS at all: named, over the member's own connection.
+        let malformed =
+            put(&tls_a, format!("https://{node}/federation/v1/entity-configuration"), "e30.e30.c2ln".into())
+                .await
+                .unwrap();
+        let malformed = check_problem(malformed, 400, "invalid-body").await;
+        assert!(invalid_properties(&malformed)[0].starts_with("header"), "{malformed}");
+        // The member itself, with the older one.
+        let stale = put(&tls_a, format!("https://{node}/federation/v1/entity-configuration"), old).await.unwrap();
+        let problem = check_problem(stale, 409, "conflict").await;
+        assert!(problem["detail"].as_str().unwrap().contains("iat"), "{label}: {problem}");
+    }
+}
+
+/// Finding 4: a suspended member keeps using an mTLS connection it opened while in good standing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_suspended_member_is_refused_on_its_open_connection() {
+    for mut server in TestServer::each().await {
+        let label = server.label.clone();
+        let Federated { node, a, tls_a, .. } = two_members(&mut server).await;
+        let whoami = format!("https://{node}/federation/v1/whoami");
+        assert_eq!(tls_a.get(&whoami).send().await.unwrap().status(), 200, "{label}");
+        // The pooled client keeps that connection open across the suspension.
+        suspend(&server, &a.id).await;
+        let after = tls_a.get(&whoami).send().await;
+        match after {
+            Ok(r) => {
+                check_problem(r, 403, "permission-denied").await;
+            }
+            // Closed by the server on suspension: also a refusal.
+            Err(e) => assert!(e.is_request() || e.is_connect(), "{label}: {e}"),
+        }
+        let token = tls_a
+            .post(format!("https://{node}/identity/v1/token"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("grant_type=client_credentials")
+            .send()
+            .await
+            .unwrap();
+        assert_ne!(token.status(), 200, "{label}: a suspended member got an access token");
+    }
+}
+
+/// Finding 7: login CSRF. The attacker logs in with their own e-ID up to the callback and sends the
+/// callback URL to a victim, whose browser would otherwise be logged in as the attacker.
+#[tokio::test]
+async fn a_callback_opened_in_another_browser_logs_no_one_in() {
+    for server in TestServer::each().await {
+        let label = &server.label;
+        let c = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let (callback, _attackers_cookie) =
+            test_eid_until_callback(&server, &c, "191212121212", 3, "%2Fmina-sidor").await;
+        // The victim's browser has no login cookie of this login.
+        let victim = c.get(&callback).send().await.unwrap();
+        assert_eq!(victim.status(), 400, "{label}: the victim was logged in as the attacker");
+        assert!(victim.headers().get("set-cookie").is_none_or(|v| !v.to_str().unwrap().starts_with("ena_session=")));
+        let problem: Value = victim.json().await.unwrap();
+        assert_eq!(invalid_properties(&problem), ["state"], "{label}: {problem}");
+        // A login cookie of another login does not fit either.
+        let (callback, _) = test_eid_until_callback(&server, &c, "191212121212", 3, "%2Fmina-sidor").await;
+        let (_, other) = test_eid_until_callback(&server, &c, "191212121212", 3, "%2Fmina-sidor").await;
+        let mixed = c.get(&callback).header("cookie", other).send().await.unwrap();
+        assert_eq!(mixed.status(), 400, "{label}");
+    }
+}
+
+/// Finding 8: an open redirect after login through a tab the browser strips (`/\t/evil.example`).
+#[tokio::test]
+async fn the_return_address_after_login_stays_on_this_site() {
+    for server in TestServer::each().await {
+        let label = &server.label;
+        let c = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        for evil in
+            ["/%09/evil.example", "/%0A/evil.example", "//evil.example", "/%5Cevil.example", "https://evil.example"]
+        {
+            let page = c.get(server.url(&format!("/login?return={evil}"))).send().await.unwrap().text().await.unwrap();
+            assert!(!page.contains("evil.example"), "{label}: the login page kept {evil}");
+            let (callback, cookie) = test_eid_until_callback(&server, &c, "191212121212", 3, evil).await;
+            let done = c.get(callback).header("cookie", cookie).send().await.unwrap();
+            assert_eq!((done.status().as_u16(), location(&done)), (303, "/mina-sidor".to_owned()), "{label}: {evil}");
+        }
+        // An ordinary local return address is kept.
+        let (callback, cookie) = test_eid_until_callback(&server, &c, "191212121212", 3, "%2Fombud%3Flang%3Den").await;
+        let done = c.get(callback).header("cookie", cookie).send().await.unwrap();
+        assert_eq!(location(&done), "/ombud?lang=en", "{label}");
+    }
+}
+
+/// Finding 11: the first caller to name an origin pinned the key for it. A log that is neither a
+/// member node's (its published `log_verifier_key`) nor configured is refused, and pins nothing.
+#[tokio::test]
+async fn a_stranger_cannot_squat_an_origin_at_the_witness() {
+    let stranger = TestServer::start(ena_store::testing::sqlite().await).await;
+    let witness = TestServer::start(ena_store::testing::sqlite().await).await;
+    let token = stranger.operator_token();
+    let appended: Value = stranger
+        .client
+        .post(stranger.url("/audit/v1/events"))
+        .bearer_auth(&token)
+        .json(&audit_event("case.read", None))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let vkey = stranger.get("/audit/v1/verifier-key").await.text().await.unwrap();
+    let refused = witness
+        .client
+        .post(witness.url("/audit/v1/witness/cosign"))
+        .json(&json!({"checkpoint": appended["checkpoint"], "verifierKey": vkey.trim(), "proof": []}))
+        .send()
+        .await
+        .unwrap();
+    let problem = check_problem(refused, 403, "permission-denied").await;
+    assert_eq!(invalid_properties(&problem), ["verifierKey"]);
+    // Nothing was pinned: the witness has no state for that origin.
+    let origin = vkey.split('+').next().unwrap().to_owned();
+    let pinned = ena_audit::repo::witnessed(&witness.db.store, &origin).await.unwrap();
+    assert!(pinned.is_none(), "the refused log pinned its key: {pinned:?}");
+}
