@@ -88,6 +88,7 @@ pub fn run(args: IdentityBench) -> anyhow::Result<()> {
         client_id: "rp".into(),
         client_secret: "s".into(),
         test_only: true,
+        federation_metadata: None,
     };
     let rp = RelyingParty::new(vec![p.clone()], AcrMap::default(), None);
     let jwks = provider.jwks();

@@ -277,8 +277,8 @@ async fn bench(args: MessagingBench) -> anyhow::Result<()> {
     // Synchronous calls: directly to the service, then the same calls through both nodes — to a service
     // that answers at once, and to one that takes 10 ms.
     for (route, what) in [("personer", "a service answering at once"), ("slow", "a service taking 10 ms")] {
-        let direct = format!("http://{upstream_addr}/{route}/201401012383");
-        let through = format!("{consumer_api}/calls/v1/202100-5448/inkomster/{route}/201401012383");
+        let direct = format!("http://{upstream_addr}/{route}");
+        let through = format!("{consumer_api}/calls/v1/202100-5448/inkomster/{route}");
         let (direct_rate, direct_lat) = closed_loop(&http, &direct, None, args.concurrency, args.seconds).await?;
         let (node_rate, node_lat) =
             closed_loop(&http, &through, Some(&consumer_token), args.concurrency, args.seconds).await?;
@@ -458,7 +458,8 @@ async fn closed_loop(
             let mut lat = Vec::new();
             while started.elapsed() < Duration::from_secs(seconds) {
                 let t = Instant::now();
-                let mut r = http.get(&url);
+                // The person is named in the body: identity numbers never go in URLs.
+                let mut r = http.post(&url).json(&serde_json::json!({"personnummer": "201401012383"}));
                 if let Some(token) = &token {
                     r = r.bearer_auth(token);
                 }

@@ -141,8 +141,9 @@ classification = { confidentiality = 2, integrity = 3, availability = 1 }
     .json()
     .await?;
     let call = http
-        .get(format!("{}/calls/v1/202100-5448/inkomster/personer/191212121212", kommun.api))
+        .post(format!("{}/calls/v1/202100-5448/inkomster/personer", kommun.api))
         .bearer_auth(&kommun.token)
+        .json(&serde_json::json!({"personnummer": "191212121212"}))
         .send()
         .await?;
     let call_status = call.status();
@@ -207,7 +208,7 @@ classification = { confidentiality = 2, integrity = 3, availability = 1 }
     );
     println!("    {call_body}");
     println!(
-        "    curl -s -H 'authorization: Bearer {}' {}/calls/v1/202100-5448/inkomster/personer/191212121212 -i",
+        "    curl -s -H 'authorization: Bearer {}' -H 'content-type: application/json' -d '{{\"personnummer\":\"191212121212\"}}' {}/calls/v1/202100-5448/inkomster/personer -i",
         kommun.token, kommun.api
     );
     println!("  Verify a node's log:  ena audit verify --data-dir {}", kommun.dir.display());

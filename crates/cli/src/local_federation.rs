@@ -139,24 +139,28 @@ pub async fn start_node(
 }
 
 /// Skatteverket's income register as a plain HTTP service (what its node produces for synchronous calls):
-/// `/personer/{pnr}` answers at once, `/slow/{pnr}` after 10 ms (as a service with a database lookup).
-/// Serves until `stop` turns true.
+/// `POST /personer` with `{"personnummer": …}` answers at once, `POST /slow` after 10 ms (as a service
+/// with a database lookup). The person is named in the body, never in the URL. Serves until `stop`
+/// turns true.
 pub async fn start_income_register(stop: watch::Receiver<bool>) -> anyhow::Result<std::net::SocketAddr> {
-    use axum::extract::Path as UrlPath;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    let answer = |pnr: String| {
+    let answer = |asked: serde_json::Value| {
+        let pnr = asked["personnummer"].as_str().unwrap_or_default().to_owned();
         axum::Json(
             serde_json::json!({"personnummer": pnr, "ar": 2026, "inkomst": 412_000, "kalla": "Skatteverket (demo)"}),
         )
     };
     let service = axum::Router::new()
-        .route("/personer/{pnr}", axum::routing::get(move |UrlPath(pnr): UrlPath<String>| async move { answer(pnr) }))
         .route(
-            "/slow/{pnr}",
-            axum::routing::get(move |UrlPath(pnr): UrlPath<String>| async move {
+            "/personer",
+            axum::routing::post(move |axum::Json(asked): axum::Json<serde_json::Value>| async move { answer(asked) }),
+        )
+        .route(
+            "/slow",
+            axum::routing::post(move |axum::Json(asked): axum::Json<serde_json::Value>| async move {
                 tokio::time::sleep(Duration::from_millis(10)).await;
-                answer(pnr)
+                answer(asked)
             }),
         );
     let mut stop = stop;

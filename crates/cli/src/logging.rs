@@ -7,20 +7,20 @@ use std::io::Write;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
-/// Start human-format logging to standard error with `filter`.
+/// Start human-format logging to standard output (as the JSON format) with `filter`.
 pub fn init_human(filter: EnvFilter) {
     tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_writer(Escaping).init();
 }
 
-/// Standard error, with every control character of a line but its final newline escaped. The fmt
+/// Standard output, with every control character of a line but its final newline escaped. The fmt
 /// layer writes one whole event per `write` call, so the line break it ends with is the only one kept.
 #[derive(Clone, Copy, Debug)]
 pub struct Escaping;
 
 impl<'a> MakeWriter<'a> for Escaping {
-    type Writer = EscapingWriter<std::io::Stderr>;
+    type Writer = EscapingWriter<std::io::Stdout>;
     fn make_writer(&'a self) -> Self::Writer {
-        EscapingWriter(std::io::stderr())
+        EscapingWriter(std::io::stdout())
     }
 }
 

@@ -11,7 +11,7 @@
 use ena_audit::event::{ObjectRef, Result as AuditResult};
 use ena_audit::{Actor, ActorKind, AuditLog, AuditSink, Context};
 use ena_core::PersonId;
-use ena_federation::anchor::ENA_CREDENTIAL_ISSUER;
+use ena_federation::anchor::{ENA_CREDENTIAL_ISSUER, FederationError};
 use ena_federation::jose::Unverified;
 use ena_federation::{NodePeer, TrustAnchor};
 use ena_store::Store;
@@ -84,12 +84,13 @@ async fn check(anchor: &TrustAnchor, audit: &AuditLog, token: &str) -> Result<Pa
             .ok_or_else(|| refuse("invalid_request", "credential", format!("claim {name} is missing")))
     };
     let issuer = claim("iss")?.to_owned();
-    let metadata = anchor.approved_metadata(audit, &issuer, ENA_CREDENTIAL_ISSUER).await.map_err(|e| {
-        refuse(
+    let metadata = anchor.approved_metadata(audit, &issuer, ENA_CREDENTIAL_ISSUER).await.map_err(|e| match e {
+        FederationError::Forbidden(why) => refuse("invalid_request", "credential", why),
+        e => refuse(
             "invalid_request",
             "credential",
-            format!("the issuer {issuer} is not a credential issuer of the federation: {e}"),
-        )
+            format!("the issuer {issuer} does not resolve in the federation: {e}"),
+        ),
     })?;
     let jwks = metadata.get("jwks").ok_or_else(|| {
         refuse(

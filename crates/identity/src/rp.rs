@@ -33,6 +33,11 @@ pub struct ProviderConfig {
     /// Marked TEST ONLY in the login page.
     #[serde(default)]
     pub test_only: bool,
+    /// For a provider found in the federation: its resolved `openid_provider` metadata. Its endpoints
+    /// and its `jwks` are taken from there, never from web discovery (keys another party must trust are
+    /// published by the federation). Not settable in ena.toml.
+    #[serde(skip)]
+    pub federation_metadata: Option<Value>,
 }
 
 /// Why a login failed; `field` names what was wrong (for the error page and the audit event).
@@ -170,14 +175,30 @@ impl RelyingParty {
                 .await
                 .map_err(|e| fail("provider", format!("{url}: {e}")))
         };
-        let doc = get(format!("{}/.well-known/openid-configuration", p.issuer)).await?;
-        if doc["issuer"].as_str() != Some(p.issuer.as_str()) {
-            return Err(fail("issuer", "the discovery document names another issuer"));
+        let federated = p.federation_metadata.is_some();
+        let doc = match &p.federation_metadata {
+            Some(m) => m.clone(),
+            None => get(format!("{}/.well-known/openid-configuration", p.issuer)).await?,
+        };
+        if doc["issuer"].as_str().map(|i| i.trim_end_matches('/')) != Some(p.issuer.as_str()) {
+            return Err(fail("issuer", "the provider's metadata names another issuer"));
         }
         let field = |k: &str| {
-            doc[k].as_str().map(str::to_owned).ok_or_else(|| fail("provider", format!("discovery lacks {k}")))
+            doc[k].as_str().map(str::to_owned).ok_or_else(|| {
+                let from = if federated { "its federation metadata" } else { "discovery" };
+                fail("provider", format!("{from} lacks {k}"))
+            })
         };
-        let jwks = get(field("jwks_uri")?).await?;
+        let jwks = if federated {
+            doc.get("jwks").cloned().filter(|j| j["keys"].is_array()).ok_or_else(|| {
+                fail(
+                    "provider",
+                    "its federation metadata publishes no jwks (a provider in the federation publishes its keys there)",
+                )
+            })?
+        } else {
+            get(field("jwks_uri")?).await?
+        };
         let d = Discovered {
             authorization_endpoint: field("authorization_endpoint")?,
             token_endpoint: field("token_endpoint")?,
@@ -345,6 +366,7 @@ mod tests {
             client_id: "rp".into(),
             client_secret: "s".into(),
             test_only: true,
+            federation_metadata: None,
         };
         let rp = RelyingParty::new(vec![p.clone()], AcrMap::default(), None);
         let now = 1_800_000_000;

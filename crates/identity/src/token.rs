@@ -247,11 +247,10 @@ impl TokenService {
         if member.status != "active" {
             return Err(bad(format!("{iss} is {}", member.status)));
         }
-        let metadata = deps
-            .anchor
-            .approved_metadata(deps.audit, &iss, "oauth_client")
-            .await
-            .map_err(|e| bad(format!("{iss} is not an OAuth client of the federation: {e}")))?;
+        let metadata = deps.anchor.approved_metadata(deps.audit, &iss, "oauth_client").await.map_err(|e| match e {
+            ena_federation::anchor::FederationError::Forbidden(why) => bad(why),
+            e => bad(format!("{iss} does not resolve in the federation: {e}")),
+        })?;
         let jwks = metadata
             .get("jwks")
             .ok_or_else(|| bad(format!("{iss} publishes no oauth_client jwks in its federation metadata")))?;

@@ -109,6 +109,7 @@ pub fn local_router(state: NodeState) -> Router {
         .route("/calls/v1/{address}/{service}/{*rest}", any(crate::calls::call_out))
         .layer(axum::extract::DefaultBodyLimit::max(crate::calls::MAX_BODY))
         .with_state(state)
+        .layer(middleware::from_fn(ena_server::privacy::refuse_identity_numbers))
         .layer(middleware::from_fn(ena_server::problem::finish_problems))
         .layer(middleware::from_fn(ena_server::trace::observe))
 }
@@ -121,6 +122,7 @@ pub fn peer_router(state: NodeState) -> Router {
         .route("/node/v1/calls/{service}/{*rest}", any(crate::calls::call_in))
         .layer(axum::extract::DefaultBodyLimit::max(crate::calls::MAX_BODY))
         .with_state(state)
+        .layer(middleware::from_fn(ena_server::privacy::refuse_identity_numbers))
         .layer(middleware::from_fn(ena_server::problem::finish_problems))
         .layer(middleware::from_fn(ena_server::trace::observe))
 }

@@ -104,11 +104,11 @@ impl HttpDirectory {
         // Looked up only as written: a non-canonical string would be normalised on the way (dot
         // segments, case) and check another address than the one passed on.
         ena_messaging::require_canonical("address", address)?;
-        let mut request = self.central.get(format!(
-            "{}/addresses/v1/addresses/{}",
-            self.central_url,
-            ena_core::percent_encode(address)
-        ));
+        // Named in the body (a person's address is an identity number, which never goes in a URL).
+        let mut request = self
+            .central
+            .post(format!("{}/addresses/v1/address-lookups", self.central_url))
+            .json(&serde_json::json!({"address": address}));
         if let Some(a) = &held {
             request = request.header("if-none-match", format!("\"{}\"", a.revision));
         }

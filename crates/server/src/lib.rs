@@ -14,6 +14,7 @@ pub mod portal;
 pub mod portal_federation;
 pub mod portal_identity;
 pub mod portal_representation;
+pub mod privacy;
 pub mod problem;
 pub mod routes;
 pub mod trace;
@@ -141,6 +142,7 @@ impl IdentityState {
                 client_id: "ena-portal".into(),
                 client_secret: secret,
                 test_only: true,
+                federation_metadata: None,
             });
             Some(provider)
         } else {
@@ -324,6 +326,8 @@ pub fn app(state: AppState) -> Router {
             problem::ApiError::internal(&"a request handler panicked").into_response()
         }))
         .with_state(state)
+        // Before routing: no identity number in a path or query reaches a handler or a log line.
+        .layer(middleware::from_fn(privacy::refuse_identity_numbers))
         // Problems are finished after every inner layer (404, 405, 408, 413 and panics included).
         .layer(middleware::from_fn(problem::finish_problems));
     // Security headers on every response, the portal's error pages included.

@@ -116,6 +116,9 @@ pub struct InvalidParameter {
         crate::routes::addresses::get_type,
         crate::routes::addresses::put_address,
         crate::routes::addresses::get_address,
+        crate::routes::addresses::lookup_one,
+        crate::routes::addresses::put_person_address,
+        crate::routes::addresses::remove_person_address,
         crate::routes::addresses::delete_address,
         crate::routes::addresses::lookup,
         crate::routes::addresses::changes,
@@ -132,6 +135,7 @@ pub struct InvalidParameter {
         crate::routes::identity::caller,
         crate::routes::identity::register,
         crate::routes::identity::list,
+        crate::routes::identity::search,
         crate::routes::identity::revoke,
         crate::routes::identity::verify,
         crate::routes::system::healthz,
@@ -299,7 +303,7 @@ fn success_example(operation_id: &str) -> Option<Value> {
         "addressesApiInfo" => serde_json::to_value(apis::ADDRESSES_API.info()).ok()?,
         "listMessageTypes" => json!({ "items": [message_type_example()], "page": 1, "limit": 20, "hasMore": false }),
         "putMessageType" | "getMessageType" => message_type_example(),
-        "putAddress" | "getAddress" => address_example(),
+        "putAddress" | "getAddress" | "lookUpAddress" | "putPersonAddress" => address_example(),
         "lookupAddresses" => json!({ "items": [address_example()], "page": 1, "limit": 20, "hasMore": false }),
         "addressChanges" => json!({
             "items": [{ "seq": 41, "address": "162120000142:socialtjanst", "change": "updated", "revision": 3, "at": "2026-11-29T10:00:00Z" }],
@@ -365,7 +369,7 @@ fn success_example(operation_id: &str) -> Option<Value> {
         "registerEmployeeCredential" | "revokeEmployeeCredential" => {
             employee_credential_example(operation_id == "revokeEmployeeCredential")
         }
-        "listEmployeeCredentials" => {
+        "listEmployeeCredentials" | "searchEmployeeCredentials" => {
             json!({ "items": [employee_credential_example(false)], "page": 1, "limit": 20, "hasMore": false })
         }
         "verifyEmployeeCredential" => {
@@ -765,6 +769,16 @@ pub fn document() -> Value {
                             "capabilities": [{ "messageType": "se.kommun.orosanmalan", "versions": ["1.0"] }],
                             "encryptionKeys": [{ "kty": "OKP", "crv": "X25519", "x": "hSDwCYkwp1R0i33ctD73Wg2_Og0mOBr066SpjqqbTmo", "kid": "2026-11" }]
                         }),
+                        "lookUpAddress" => json!({ "address": "162120000142:socialtjanst" }),
+                        "putPersonAddress" => json!({
+                            "personalNumber": "191212121212",
+                            "address": { "kind": "person", "name": "Tolvan Tolvansson", "node": EXAMPLE_MEMBER,
+                                "encryptionKeys": [{ "kty": "OKP", "crv": "X25519", "x": "hSDwCYkwp1R0i33ctD73Wg2_Og0mOBr066SpjqqbTmo", "kid": "2026-11" }] }
+                        }),
+                        "removePersonAddress" => json!({ "personalNumber": "191212121212" }),
+                        "searchEmployeeCredentials" => {
+                            json!({ "personalNumber": "191212121212", "limit": 20, "page": 1 })
+                        }
                         "evaluateAccessBatch" => {
                             let mut b = access_request_example();
                             b["evaluations"] = json!([{}, { "context": { "packages": [], "self": false } }]);

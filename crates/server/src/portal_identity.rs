@@ -144,6 +144,7 @@ async fn refresh_federation_providers(state: &AppState) {
             client_id: state.federation.entity_id().to_owned(),
             client_secret: String::new(),
             test_only: false,
+            federation_metadata: Some(metadata["openid_provider"].clone()),
         });
     }
     state.identity.rp.set_federation_providers(offered);

@@ -249,7 +249,8 @@ async fn render(
     let parties = viewable
         .iter()
         .map(|a| PartyOption {
-            id: a.party.clone(),
+            // The person themself is the default (empty): their identity number never goes in the URL.
+            id: if a.party == me { String::new() } else { a.party.clone() },
             label: if a.party == me {
                 format!("{} ({})", s.name, f.yourself)
             } else {
@@ -350,7 +351,11 @@ async fn after(
 ) -> Response {
     match outcome {
         Ok(_) => {
-            let party = party.map(|p| format!("&party={}", encode(p))).unwrap_or_default();
+            // Back to the party's view; the person's own is the default, so their number stays out of the URL.
+            let party = party
+                .filter(|p| !p.is_empty() && *p != s.person.as_str())
+                .map(|p| format!("&party={}", encode(p)))
+                .unwrap_or_default();
             Redirect::to(&format!("{PATH}?done=1{party}{}", lang_q(lang))).into_response()
         }
         Err(e) => {

@@ -176,7 +176,10 @@ pub async fn finish_problems(request: Request, next: Next) -> Response {
         return crate::portal::error_page(status, &problem.detail);
     }
     let mut problem = problem;
-    problem.instance = path;
+    // A layer that must not echo the path (it holds an identity number) sets a redacted one itself.
+    if problem.instance.is_empty() {
+        problem.instance = path;
+    }
     problem.trace_id = trace_id;
     let body = serde_json::to_vec(&problem).unwrap_or_default();
     let (mut parts, _) = response.into_parts();

@@ -80,6 +80,9 @@ pub struct RouteTag(pub String);
 /// Runs inside the router (as a route layer), where the matched route is known.
 pub async fn tag_route(request: Request, next: Next) -> Response {
     let route = request.extensions().get::<MatchedPath>().map(|m| m.as_str().to_owned());
+    if let Some(r) = &route {
+        tracing::Span::current().record("route", r.as_str());
+    }
     let mut response = next.run(request).await;
     if let Some(route) = route {
         response.extensions_mut().insert(RouteTag(route));
@@ -93,10 +96,12 @@ pub async fn observe(mut request: Request, next: Next) -> Response {
     let header = request.headers().get("traceparent").and_then(|v| v.to_str().ok());
     let context = TraceContext::continue_or_start(header);
     let method = request.method().clone();
+    // The route template (recorded once the router matched it), never the path: paths and query
+    // strings can carry identifiers that must not reach the logs.
     let span = tracing::info_span!(
         "request",
         method = %method,
-        path = %request.uri().path(),
+        route = tracing::field::Empty,
         trace_id = %context.trace_id,
         span_id = %context.span_id,
     );
@@ -108,7 +113,7 @@ pub async fn observe(mut request: Request, next: Next) -> Response {
     // The route template, not the path, so metrics do not grow a series per block id.
     let route = response.extensions().get::<RouteTag>().map_or("unmatched", |r| r.0.as_str()).to_owned();
     span.in_scope(|| {
-        tracing::info!(status, latency_ms = elapsed.as_secs_f64() * 1000.0, route = %route, "request done");
+        tracing::info!(status, latency_ms = elapsed.as_secs_f64() * 1000.0, "request done");
     });
     let labels = [("method", method.to_string()), ("route", route), ("status", status.to_string())];
     metrics::counter!("http_requests_total", &labels).increment(1);

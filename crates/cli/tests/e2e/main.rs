@@ -1862,6 +1862,13 @@ fn spawn_op(port: u16, args: &[&str]) -> Child {
 /// Log in to the portal through the provider `provider` (served by op.mjs at `issuer`); returns the
 /// session cookie.
 async fn op_login(server: &TestServer, issuer: &str, provider: &str) -> String {
+    let callback = op_callback(server, issuer, provider).await;
+    assert_eq!(callback.status(), 303, "{}: {}", server.label, callback.text().await.unwrap_or_default());
+    session_cookie(&callback)
+}
+
+/// The portal's answer at the callback of a login through `provider` (served by op.mjs at `issuer`).
+async fn op_callback(server: &TestServer, issuer: &str, provider: &str) -> reqwest::Response {
     let label = &server.label;
     let c = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let mut jar: Vec<(String, String)> = Vec::new();
@@ -1895,9 +1902,7 @@ async fn op_login(server: &TestServer, issuer: &str, provider: &str) -> String {
         assert!(r.status().is_redirection(), "{label}: {} {}", r.status(), r.text().await.unwrap());
         next = location(&r);
     }
-    let callback = c.get(&next).header("cookie", login_cookie).send().await.unwrap();
-    assert_eq!(callback.status(), 303, "{label}: {}", callback.text().await.unwrap_or_default());
-    session_cookie(&callback)
+    c.get(&next).header("cookie", login_cookie).send().await.unwrap()
 }
 
 /// Interop: ena's portal logs in through panva/node-oidc-provider (a certified OpenID provider, installed
@@ -1917,6 +1922,7 @@ async fn login_through_node_oidc_provider() {
             client_id: "ena".into(),
             client_secret: "interop-secret".into(),
             test_only: true,
+            federation_metadata: None,
         }],
         ..ServerConfig::default()
     };
@@ -2431,11 +2437,22 @@ async fn employee_credentials_issue_list_revoke_verify_on_each_database() {
         let page = json_of(tls_a.get(format!("{registry}?limit=1")).send().await.unwrap()).await;
         assert_eq!(page["items"].as_array().unwrap().len(), 1);
         assert_eq!(page["hasMore"], true);
-        let mine = json_of(tls_a.get(format!("{registry}?personalNumber=191212121212")).send().await.unwrap()).await;
+        // One person's: the identity number in a body (a URL with one is refused before routing).
+        let searches = format!("https://{node}/identity/v1/employee-credential-searches");
+        let mine =
+            json_of(tls_a.post(&searches).json(&json!({"personalNumber": "191212121212"})).send().await.unwrap()).await;
+        assert_eq!(mine["items"].as_array().unwrap().len(), 1, "{label}: {mine}");
         assert_eq!(mine["items"][0]["id"], "anst-1", "{label}: {mine}");
         assert_eq!(json_of(tls_b.get(&registry).send().await.unwrap()).await["items"], json!([]));
+        let p = check_problem(
+            tls_a.post(&searches).json(&json!({"personalNumber": "12"})).send().await.unwrap(),
+            400,
+            "invalid-parameter",
+        )
+        .await;
+        assert!(!p.to_string().contains("191212121212"), "{label}");
         check_problem(
-            tls_a.get(format!("{registry}?personalNumber=12")).send().await.unwrap(),
+            tls_a.get(format!("{registry}?personalNumber=191212121212")).send().await.unwrap(),
             400,
             "invalid-parameter",
         )
@@ -2508,9 +2525,19 @@ async fn login_through_an_openid_provider_found_in_the_federation() {
         // Not a member yet: not offered.
         let page = server.get("/login").await.text().await.unwrap();
         assert!(!page.contains("provider=op.exempel.se"), "{label}");
+        // The provider's operator publishes its endpoints and keys in the federation (read here from
+        // its own discovery, as that operator would when writing the metadata).
+        let web = reqwest::Client::new();
+        let discovery: Value =
+            web.get(format!("{issuer}/.well-known/openid-configuration")).send().await.unwrap().json().await.unwrap();
+        let keys: Value = web.get(discovery["jwks_uri"].as_str().unwrap()).send().await.unwrap().json().await.unwrap();
+        let provider_metadata = |jwks: &Value| {
+            json!({"openid_provider": {"issuer": issuer, "authorization_endpoint": discovery["authorization_endpoint"],
+                   "token_endpoint": discovery["token_endpoint"], "jwks": jwks}})
+        };
         let mut member = Member::new("op.exempel.se");
         member.entity_types = json!(["ena_node", "openid_provider"]);
-        member.extra_metadata = json!({"openid_provider": {"issuer": issuer}});
+        member.extra_metadata = provider_metadata(&keys);
         onboard(&server, &member).await;
         let page = server.get("/login").await.text().await.unwrap();
         assert!(page.contains("provider=op.exempel.se"), "{label}: the federation's provider is offered");
@@ -2518,6 +2545,24 @@ async fn login_through_an_openid_provider_found_in_the_federation() {
         let mine =
             reqwest::Client::new().get(server.url("/mina-sidor")).header("cookie", &session).send().await.unwrap();
         assert_eq!(mine.status(), 200, "{label}");
+
+        // Finding 13: the keys are the federation's word, not the web's. A provider member whose
+        // federation metadata names other keys than the ones its web discovery serves (a hijacked
+        // discovery, or the other way round) gets no login through.
+        let other = ena_federation::jose::SigningKey::generate().unwrap();
+        let mut hijacked = Member::new("op2.exempel.se");
+        hijacked.entity_types = json!(["ena_node", "openid_provider"]);
+        hijacked.extra_metadata = provider_metadata(&json!({"keys": [other.public_jwk()]}));
+        onboard(&server, &hijacked).await;
+        let refused = op_callback(&server, &issuer, "op2.exempel.se").await;
+        assert_eq!(
+            refused.status(),
+            400,
+            "{label}: a token signed with keys the federation does not publish was taken"
+        );
+        let body = refused.text().await.unwrap();
+        assert!(body.contains("signature") || body.contains("key"), "{label}: {body}");
+        suspend(&server, &hijacked.id).await;
 
         // Suspended from the federation: no longer offered, and a login through it is refused.
         let r = server
@@ -3068,9 +3113,9 @@ async fn address_registry_over_http_on_each_database() {
         // The operator publishes a person's address; the feed lists every change in order.
         let person = json!({"kind": "person", "name": "Tolvan Tolvansson", "node": skatt.id, "encryptionKeys": [key]});
         let r = c
-            .put(server.url("/addresses/v1/addresses/19121212-1212"))
+            .put(server.url("/addresses/v1/person-addresses"))
             .bearer_auth(&token)
-            .json(&person)
+            .json(&json!({"personalNumber": "19121212-1212", "address": person}))
             .send()
             .await
             .unwrap();
@@ -3146,6 +3191,13 @@ impl NodeProc {
     }
     fn get(&self, c: &reqwest::Client, path: &str) -> reqwest::RequestBuilder {
         c.get(format!("{}{path}", self.api)).bearer_auth(&self.token)
+    }
+    /// POST these exact JSON bytes (a test that hashes the request needs them as sent).
+    fn post_raw(&self, c: &reqwest::Client, path: &str, json: &'static [u8]) -> reqwest::RequestBuilder {
+        c.post(format!("{}{path}", self.api))
+            .bearer_auth(&self.token)
+            .header("content-type", "application/json")
+            .body(json)
     }
 }
 
@@ -3296,11 +3348,12 @@ async fn nodes_exchange_signed_encrypted_messages_with_receipts_on_each_database
         // Skatteverket's own service behind its node (a plain HTTP service no one else can reach).
         let upstream = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let upstream_addr = upstream.local_addr().unwrap();
+        // The person is named in the body: identity numbers never go in URLs.
         let service = axum::Router::new().route(
-            "/personer/{pnr}",
-            axum::routing::get(|axum::extract::Path(pnr): axum::extract::Path<String>, headers: axum::http::HeaderMap| async move {
+            "/personer",
+            axum::routing::post(|headers: axum::http::HeaderMap, axum::Json(asked): axum::Json<Value>| async move {
                 let h = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
-                axum::Json(json!({"pnr": pnr, "inkomst": 412000, "traceparent": h("traceparent"), "consumer": h("ena-consumer")}))
+                axum::Json(json!({"pnr": asked["personnummer"], "inkomst": 412000, "traceparent": h("traceparent"), "consumer": h("ena-consumer")}))
             }),
         );
         tokio::spawn(async move { axum::serve(upstream, service).await });
@@ -3489,8 +3542,9 @@ async fn nodes_exchange_signed_encrypted_messages_with_receipts_on_each_database
 
         // A synchronous call through both nodes: the answer is the service's, bound to the request.
         let trace = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let asked = br#"{"personnummer":"201401012383"}"#;
         let r = kommun
-            .get(&c, "/calls/v1/202100-5448/inkomster/personer/201401012383?ar=2026")
+            .post_raw(&c, "/calls/v1/202100-5448/inkomster/personer?ar=2026", asked)
             .header("traceparent", trace)
             .send()
             .await
@@ -3512,7 +3566,7 @@ async fn nodes_exchange_signed_encrypted_messages_with_receipts_on_each_database
         );
         assert_eq!(
             hash,
-            ena_messaging::calls::request_hash("GET", "/personer/201401012383?ar=2026", "", "162120000142", b"")
+            ena_messaging::calls::request_hash("POST", "/personer?ar=2026", "application/json", "162120000142", asked)
         );
         let producer = server.state.federation.resolved_metadata(&server.state.audit, &skatt.entity_id).await.unwrap();
         let p = ena_messaging::calls::CallProof::verify(&proof, &producer["ena_node"]["jwks"]).unwrap();
@@ -3520,7 +3574,7 @@ async fn nodes_exchange_signed_encrypted_messages_with_receipts_on_each_database
         assert_eq!(p.response_sha512, ena_messaging::calls::response_hash(200, &content_type, &bytes), "{label}");
         // Skatteverket's own node is not on the service's list; an unknown service: refused, logged.
         let p = check_problem(
-            skatt.get(&c, "/calls/v1/202100-5448/inkomster/personer/201401012383").send().await.unwrap(),
+            skatt.post_raw(&c, "/calls/v1/202100-5448/inkomster/personer", asked).send().await.unwrap(),
             403,
             "permission-denied",
         )
@@ -3568,7 +3622,13 @@ async fn nodes_exchange_signed_encrypted_messages_with_receipts_on_each_database
         // recipient's node over mTLS before the message), read back decrypted from the recipient's node.
         let file: Vec<u8> = (0..200_003u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
         let upload = |body: Vec<u8>, media_type: Option<&str>| {
-            let mut r = c.post(format!("{}/messages/v1/attachments", skatt.api)).bearer_auth(&skatt.token).body(body);
+            // A refused upload is answered before its body is read, and the server then closes the
+            // connection: no reuse, so the next upload does not race that close.
+            let mut r = c
+                .post(format!("{}/messages/v1/attachments", skatt.api))
+                .bearer_auth(&skatt.token)
+                .header("connection", "close")
+                .body(body);
             if let Some(t) = media_type {
                 r = r.header("content-type", t);
             }

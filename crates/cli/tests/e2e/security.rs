@@ -272,3 +272,80 @@ async fn a_stranger_cannot_squat_an_origin_at_the_witness() {
     let pinned = ena_audit::repo::witnessed(&witness.db.store, &origin).await.unwrap();
     assert!(pinned.is_none(), "the refused log pinned its key: {pinned:?}");
 }
+
+/// Finding 6: identity numbers in URLs — paths and query strings — are refused before routing, on every
+/// route, without echoing the number; the places that took them in a URL take them in a body instead.
+#[tokio::test]
+async fn identity_numbers_in_urls_are_refused_and_bodies_take_them() {
+    for server in TestServer::each().await {
+        let label = &server.label;
+        let c = &server.client;
+        let token = server.operator_token();
+        for (url, field) in [
+            ("/addresses/v1/addresses/191212121212", "path"),
+            ("/addresses/v1/addresses/19121212-1212", "path"),
+            ("/addresses/v1/addresses?identifier=191212121212", "identifier"),
+            ("/audit/v1/events?dataSubject=19121212-1212", "dataSubject"),
+            ("/representation/v1/mandates?party=191212121212", "party"),
+            ("/mina-sidor/ombud?party=191212121212", "party"),
+            ("/no/such/route/191212121212", "path"),
+        ] {
+            let r = c.get(server.url(url)).bearer_auth(&token).send().await.unwrap();
+            let problem = check_problem(r, 400, "invalid-parameter").await;
+            assert_eq!(invalid_properties(&problem), [field], "{label}: {url}");
+            assert!(!problem.to_string().contains("1212121212"), "{label}: {url} echoed: {problem}");
+        }
+        // Organisation numbers and ids are not identity numbers.
+        let org = c.get(server.url("/addresses/v1/addresses/2120000142")).bearer_auth(&token).send().await.unwrap();
+        assert_eq!(org.status(), 404, "{label}");
+
+        // A person's address: published, read and removed with the number in the body.
+        let key = json!({"kty": "OKP", "crv": "X25519", "x": STANDARD.encode([7u8; 32]).replace('=', "").replace('+', "-").replace('/', "_"), "kid": "k1"});
+        let person = json!({"personalNumber": "19121212-1212",
+                            "address": {"kind": "person", "name": "Tolvan Tolvansson", "node": "https://nobody.example", "encryptionKeys": [key]}});
+        let put =
+            c.put(server.url("/addresses/v1/person-addresses")).bearer_auth(&token).json(&person).send().await.unwrap();
+        // No member node https://nobody.example: refused naming the field, and the number is not echoed.
+        let problem = check_problem(put, 400, "validation-failed").await;
+        assert!(invalid_properties(&problem).contains(&"node".to_owned()), "{label}: {problem}");
+        assert!(!problem.to_string().contains("1212121212"), "{label}: {problem}");
+        let lookup = c
+            .post(server.url("/addresses/v1/address-lookups"))
+            .bearer_auth(&token)
+            .json(&json!({"address": "19121212-1212"}))
+            .send()
+            .await
+            .unwrap();
+        check_problem(lookup, 404, "resource-not-found").await;
+        let bad = c
+            .put(server.url("/addresses/v1/person-addresses"))
+            .bearer_auth(&token)
+            .json(&json!({"personalNumber": "2120000142", "address": person["address"]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(invalid_properties(&check_problem(bad, 400, "validation-failed").await), ["personalNumber"]);
+    }
+}
+
+/// Finding 6, the log: `ena serve`'s request log names the route template, never the path or query.
+#[test]
+fn the_request_log_names_the_route_not_the_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = super::start_serve(&dir.path().join("data"), &["--log-level", "info"], &[]);
+    for path in [
+        "/addresses/v1/addresses/2120000142",
+        "/addresses/v1/addresses/191212121212",
+        "/plan/v1/blocks/identitet?lang=en",
+        "/audit/v1/events?dataSubject=191212121212",
+    ] {
+        super::get(&served.addr, path);
+    }
+    let (_, lines) = super::sigterm_and_wait(served);
+    let log = lines.join("\n");
+    assert!(log.contains("/addresses/v1/addresses/{address}"), "the route template is logged: {log}");
+    assert!(log.contains("/plan/v1/blocks/{id}"), "{log}");
+    for secret in ["191212121212", "2120000142", "identitet", "lang=en"] {
+        assert!(!log.contains(secret), "{secret} reached the log: {log}");
+    }
+}

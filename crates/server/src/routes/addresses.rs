@@ -6,12 +6,12 @@ use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, put};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use ena_addresses::{AddrError, Address, AddressInput, Admin, Change, MessageType, MessageTypeInput};
 use ena_audit::{Actor, ActorKind, Context};
 use ena_core::{ErrorCode, FieldError};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::AppState;
@@ -28,6 +28,9 @@ pub fn router() -> Router<AppState> {
         .route("/addresses/v1/message-types/{id}/versions/{version}", put(put_type).get(get_type))
         .route("/addresses/v1/addresses", get(lookup))
         .route("/addresses/v1/addresses/{address}", put(put_address).get(get_address).delete(delete_address))
+        .route("/addresses/v1/address-lookups", post(lookup_one))
+        .route("/addresses/v1/person-addresses", put(put_person_address))
+        .route("/addresses/v1/person-address-removals", post(remove_person_address))
         .route("/addresses/v1/changes", get(changes))
 }
 
@@ -331,4 +334,118 @@ pub async fn changes(
     let (items, has_more) = p.trim(items);
     let next = items.last().map_or(since, |c| c.seq);
     Ok(Json(ChangePage { items, next, has_more }))
+}
+
+/// An address named in a body: any kind, persons' included (identity numbers never go in URLs).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AddressLookup {
+    /// `<orgnr>`, `<orgnr>:<function>` or a personnummer.
+    #[schema(example = "191212121212")]
+    pub address: String,
+}
+
+/// One address named in the body — the way to read a person's address; `If-None-Match` with the current
+/// ETag answers 304.
+#[utoipa::path(post, path = "/addresses/v1/address-lookups", tag = "addresses", operation_id = "lookUpAddress",
+    params(("If-None-Match" = Option<String>, Header, description = "The ETag held")),
+    security(("operatorToken" = []), ("accessToken" = []), ("nodeCertificate" = [])),
+    request_body(content = AddressLookup, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The address; ETag is its revision", body = Address),
+        (status = 304, description = "Unchanged since the ETag given"),
+        (status = 400, description = "Not an address", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 401, description = "Not the operator or a member", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 404, description = "No such address", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+    ))]
+pub async fn lookup_one(
+    State(state): State<AppState>,
+    _who: Registrant,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<AddressLookup>,
+) -> Result<Response, ApiError> {
+    let held = revision_header(&headers, header::IF_NONE_MATCH)?;
+    let a = state.addresses.address(&body.address).await?;
+    if held == Some(a.revision) {
+        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag(a.revision))]).into_response());
+    }
+    Ok(([(header::ETAG, etag(a.revision))], Json(a)).into_response())
+}
+
+/// A person's address as the operator publishes it: the identity number in the body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PersonAddressInput {
+    #[schema(example = "191212121212")]
+    pub personal_number: String,
+    pub address: AddressInput,
+}
+
+/// Create or replace a person's address (operator). `If-Match` (an ETag from a read) makes it conditional.
+#[utoipa::path(put, path = "/addresses/v1/person-addresses", tag = "addresses", operation_id = "putPersonAddress",
+    params(("If-Match" = Option<String>, Header, description = "The ETag this change builds on")),
+    security(("operatorToken" = [])),
+    request_body(content = PersonAddressInput, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created; ETag is its revision", body = Address),
+        (status = 200, description = "Replaced; ETag is its revision", body = Address),
+        (status = 400, description = "Bad identity number, kind, node, keys, status or validity; invalid-parameters says which", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 401, description = "Not the operator or a member", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 403, description = "Persons' addresses are the operator's", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match does not match the stored revision", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+    ))]
+pub async fn put_person_address(
+    State(state): State<AppState>,
+    who: Registrant,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<PersonAddressInput>,
+) -> Result<Response, ApiError> {
+    person_number(&body.personal_number)?;
+    let if_match = revision_header(&headers, header::IF_MATCH)?;
+    let a = state
+        .addresses
+        .put_address(&state.audit, &who.ctx, &who.admin, &body.personal_number, body.address, if_match)
+        .await?;
+    let status = if a.revision == 1 { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, [(header::ETAG, etag(a.revision))], Json(a)).into_response())
+}
+
+/// A person's address to remove.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PersonAddressRemoval {
+    #[schema(example = "191212121212")]
+    pub personal_number: String,
+}
+
+/// Remove a person's address (operator).
+#[utoipa::path(post, path = "/addresses/v1/person-address-removals", tag = "addresses", operation_id = "removePersonAddress",
+    security(("operatorToken" = [])),
+    request_body(content = PersonAddressRemoval, content_type = "application/json"),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 400, description = "Not an identity number", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 401, description = "Not the operator or a member", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 403, description = "Persons' addresses are the operator's", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 404, description = "No such address", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+    ))]
+pub async fn remove_person_address(
+    State(state): State<AppState>,
+    who: Registrant,
+    ApiJson(body): ApiJson<PersonAddressRemoval>,
+) -> Result<StatusCode, ApiError> {
+    person_number(&body.personal_number)?;
+    state.addresses.delete_address(&state.audit, &who.ctx, &who.admin, &body.personal_number).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `personalNumber` must be an identity number (these endpoints are for persons' addresses).
+fn person_number(raw: &str) -> Result<(), ApiError> {
+    ena_core::PersonId::parse(raw).map(|_| ()).map_err(|e| {
+        ApiError::invalid(
+            ErrorCode::ValidationFailed,
+            "personalNumber is not an identity number.",
+            vec![FieldError::new("personalNumber", "(hidden)", e.to_string())],
+        )
+    })
 }

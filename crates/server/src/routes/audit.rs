@@ -384,7 +384,8 @@ fn search_from_query(query: &ApiQuery) -> Result<EventSearch, ApiError> {
         correlation_id: query.str("correlationId").map(str::to_owned),
         actor: query.str("actor").map(str::to_owned),
         object_id: query.str("objectId").map(str::to_owned),
-        data_subject: query.str("dataSubject").map(str::to_owned),
+        // A data subject is an identity number: only in the body of POST /audit/v1/event-searches.
+        data_subject: None,
         action: query.str("action").map(str::to_owned),
         outcome,
         from: query.str("from").map(str::to_owned),
@@ -406,7 +407,6 @@ fn search_from_query(query: &ApiQuery) -> Result<EventSearch, ApiError> {
         ("correlationId" = Option<String>, Query, description = "Trace id of the causing request"),
         ("actor" = Option<String>, Query, description = "Actor id"),
         ("objectId" = Option<String>, Query, description = "Id of the object the events are about, e.g. a federation entity id"),
-        ("dataSubject" = Option<String>, Query, description = "Identity number of a data subject (prefer the POST search)"),
         ("action" = Option<String>, Query, description = "Exact action, e.g. plan.replace"),
         ("outcome" = Option<String>, Query, description = "allowed, denied or failed"),
         ("from" = Option<String>, Query, description = "RFC 3339, inclusive"),

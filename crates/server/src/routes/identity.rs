@@ -33,6 +33,7 @@ pub fn router() -> Router<AppState> {
         .route("/identity/v1/employee-credentials", post(register).get(list))
         .route("/identity/v1/employee-credentials/revoke", post(revoke))
         .route("/identity/v1/employee-credentials/verify", post(verify))
+        .route("/identity/v1/employee-credential-searches", post(search))
 }
 
 /// A refusal as a problem; OAuth clients also find `error` and `error_description`.
@@ -236,13 +237,12 @@ pub struct CredentialPage {
 /// The calling member's credentials, newest first (node listener).
 #[utoipa::path(get, path = "/identity/v1/employee-credentials", tag = "identity", operation_id = "listEmployeeCredentials",
     params(
-        ("personalNumber" = Option<String>, Query, description = "Only this person's"),
         ("limit" = Option<u32>, Query, description = "1–100, default 20"),
         ("page" = Option<u32>, Query, description = "From 1"),
     ),
     responses(
         (status = 200, description = "A page of credentials, revoked ones with time and reason", body = CredentialPage),
-        (status = 400, description = "Bad paging or identity number", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 400, description = "Bad paging", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
         (status = 401, description = "Not called on the node listener", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn list(
@@ -251,11 +251,46 @@ pub async fn list(
     query: ApiQuery,
 ) -> Result<Json<CredentialPage>, ApiError> {
     let p = query.page(Vec::new())?;
-    let offset = u64::from(p.page - 1) * u64::from(p.limit);
-    let mut items = employee::list(&state.store, &peer, query.str("personalNumber"), p.limit + 1, offset).await?;
-    let has_more = items.len() > p.limit as usize;
-    items.truncate(p.limit as usize);
+    credential_page(&state, &peer, None, p).await
+}
+
+async fn credential_page(
+    state: &AppState,
+    peer: &ena_federation::NodePeer,
+    person: Option<&str>,
+    p: ena_core::Page,
+) -> Result<Json<CredentialPage>, ApiError> {
+    let items = employee::list(&state.store, peer, person, p.limit + 1, p.offset()).await?;
+    let (items, has_more) = p.trim(items);
     Ok(Json(CredentialPage { items, page: p.page, limit: p.limit, has_more }))
+}
+
+/// One person's credentials among the calling member's: the identity number in the body, never in a URL.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CredentialSearch {
+    #[schema(example = "191212121212")]
+    pub personal_number: String,
+    pub limit: Option<i64>,
+    pub page: Option<i64>,
+}
+
+/// The calling member's credentials for one person, newest first (node listener).
+#[utoipa::path(post, path = "/identity/v1/employee-credential-searches", tag = "identity", operation_id = "searchEmployeeCredentials",
+    request_body(content = CredentialSearch, content_type = "application/json"),
+    responses(
+        (status = 200, description = "A page of that person's credentials", body = CredentialPage),
+        (status = 400, description = "Bad identity number or paging; invalid-parameters names it", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 401, description = "Not called on the node listener", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+    ))]
+pub async fn search(
+    State(state): State<AppState>,
+    Node(peer): Node,
+    ApiJson(body): ApiJson<CredentialSearch>,
+) -> Result<Json<CredentialPage>, ApiError> {
+    let p = ena_core::Page::new(body.limit, body.page)
+        .map_err(|e| ApiError::invalid(ErrorCode::InvalidParameter, "Bad paging.", e))?;
+    credential_page(&state, &peer, Some(&body.personal_number), p).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

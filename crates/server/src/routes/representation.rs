@@ -131,7 +131,7 @@ pub struct MandatePage {
 /// `received` (agent) or `expired` (ended within 15 months).
 #[utoipa::path(get, path = "/representation/v1/mandates", tag = "representation", operation_id = "listMandates",
     params(
-        ("party" = Option<String>, Query, description = "Identity or organisation number; the person by default"),
+        ("party" = Option<String>, Query, description = "Organisation number of a company the person has a role in; the person themself when left out (identity numbers never go in URLs)"),
         ("view" = Option<String>, Query, description = "granted (default), received or expired"),
         ("limit" = Option<u32>, Query, description = "1–100, default 20"),
         ("page" = Option<u32>, Query, description = "From 1"),
@@ -281,7 +281,7 @@ pub async fn step(
 /// Notices to the person or a company they have a role in, newest first.
 #[utoipa::path(get, path = "/representation/v1/notices", tag = "representation", operation_id = "listNotices",
     params(
-        ("party" = Option<String>, Query, description = "Identity or organisation number; the person by default"),
+        ("party" = Option<String>, Query, description = "Organisation number of a company the person has a role in; the person themself when left out (identity numbers never go in URLs)"),
         ("limit" = Option<u32>, Query, description = "1–100, default 20"),
         ("page" = Option<u32>, Query, description = "From 1"),
     ),
