@@ -303,6 +303,15 @@ impl TrustAnchor {
         self.ca.certificate_pem()
     }
 
+    /// An answer of the central services signed with the anchor's active key (`typ`, `iss` = the anchor,
+    /// `iat`), so a member checks it with the keys of the anchor's entity configuration, whatever the
+    /// channel: a man in the middle cannot swap what it says (recipients' encryption keys, say).
+    pub fn sign_answer(&self, typ: &str, mut claims: Value) -> String {
+        claims["iss"] = json!(self.config.entity_id);
+        claims["iat"] = json!(unix_now());
+        self.keys.active().sign(typ, &claims)
+    }
+
     /// Drop cached resolve responses (benchmarks measure uncached resolves with it).
     pub fn clear_resolve_cache(&self) {
         self.invalidate();
@@ -441,6 +450,35 @@ impl TrustAnchor {
         Ok(Agreement { version: a.version, title: a.title, body: a.body, published_at: a.published_at })
     }
 
+    /// Why `entity_id`'s host cannot be a member's, if it cannot: node certificates name the host, so
+    /// two members on one host could act as each other over TLS, and a member on the anchor's host (or
+    /// `localhost`, which the anchor's own node-listener certificate names) could pose as the anchor.
+    async fn host_taken(&self, entity_id: &str) -> Result<Option<String>, FederationError> {
+        let Some(host) = entity_host(entity_id).map(str::to_ascii_lowercase) else { return Ok(None) };
+        let anchor = self.config.entity_id.split("://").nth(1).unwrap_or_default();
+        let anchor_host = anchor.split(['/', ':']).next().unwrap_or_default().to_ascii_lowercase();
+        if host == anchor_host || host == "localhost" {
+            return Ok(Some(format!("its host {host} is the trust anchor's; a member needs a host of its own")));
+        }
+        let mut offset = 0;
+        loop {
+            let page = repo::members(&self.store, Some("active"), 500, offset).await?;
+            let n = page.len();
+            if let Some(m) = page.iter().find(|m| {
+                m.entity_id != entity_id && entity_host(&m.entity_id).is_some_and(|h| h.eq_ignore_ascii_case(&host))
+            }) {
+                return Ok(Some(format!(
+                    "another member ({}) already uses the host {host}: one member per host (certificates name the host)",
+                    m.entity_id
+                )));
+            }
+            if n < 500 {
+                return Ok(None);
+            }
+            offset += 500;
+        }
+    }
+
     /// Check an application; on success returns the row to store.
     async fn check_application(&self, input: &ApplicationInput) -> Result<ApplicationRow, FederationError> {
         let mut errors = Vec::new();
@@ -468,6 +506,8 @@ impl TrustAnchor {
             ));
         } else if entity_id == self.config.entity_id {
             errors.push(FieldError::new("entityId", &input.entity_id, "is the trust anchor's own identifier"));
+        } else if let Some(why) = self.host_taken(&entity_id).await? {
+            errors.push(FieldError::new("entityId", &input.entity_id, why));
         }
         let jwks_text = input.jwks.to_string();
         if jwks_text.len() > MAX_JWKS_BYTES {
@@ -634,6 +674,10 @@ impl TrustAnchor {
             .ok_or_else(|| FederationError::NotFound(format!("no application {id}")))?;
         if app.status != "pending" {
             return Err(FederationError::Conflict(format!("application {id} was already {}", app.status)));
+        }
+        // Checked again: another application for the same host may have been approved meanwhile.
+        if let Some(why) = self.host_taken(&app.entity_id).await? {
+            return Err(FederationError::Conflict(format!("{}: {why}", app.entity_id)));
         }
         let now = unix_now();
         // Everything is made before anything is written.

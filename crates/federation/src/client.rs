@@ -1,5 +1,6 @@
-//! The outbound client for node-to-node calls: trusts only the federation CA (no platform roots) and
-//! presents the node's own certificate.
+//! The outbound client for node-to-node calls: trusts only the federation CA (no platform roots),
+//! presents the node's own certificate, and — for hosts whose certificate the federation publishes —
+//! accepts only that certificate ([`Pins`]).
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -10,8 +11,88 @@ pub fn node_client(ca_pem: &str, cert_pem: &str, key_pem: &str) -> Result<reqwes
     node_client_builder(ca_pem, cert_pem, key_pem)?.build().map_err(|e| e.to_string())
 }
 
+/// Server certificates pinned by host name: the SHA-256 thumbprint (base64url) the federation publishes
+/// for the member node on that host (`tls_client_certificate_sha256`, the certificate it also serves
+/// with). A certificate the CA issued to someone else for that name — a mis-issuance, or a stolen CA key
+/// used by a man in the middle — is refused in the handshake.
+#[derive(Debug, Default)]
+pub struct Pins(std::sync::RwLock<std::collections::HashMap<String, String>>);
+
+impl Pins {
+    /// Pin `host` (lower-cased) to `thumbprint`, replacing what was pinned before.
+    pub fn set(&self, host: &str, thumbprint: &str) {
+        self.0.write().expect("pins").insert(host.to_ascii_lowercase(), thumbprint.to_owned());
+    }
+
+    fn get(&self, host: &str) -> Option<String> {
+        self.0.read().expect("pins").get(&host.to_ascii_lowercase()).cloned()
+    }
+}
+
+/// The WebPKI check against the federation CA, then the pin of the host, if it has one.
+#[derive(Debug)]
+struct PinningVerifier {
+    inner: std::sync::Arc<rustls::client::WebPkiServerVerifier>,
+    pins: std::sync::Arc<Pins>,
+}
+
+impl rustls::client::danger::ServerCertVerifier for PinningVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &rustls::pki_types::ServerName<'_>,
+        ocsp_response: &[u8],
+        now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        let verified = self.inner.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)?;
+        if let rustls::pki_types::ServerName::DnsName(name) = server_name
+            && let Some(expected) = self.pins.get(name.as_ref())
+            && crate::ca::thumbprint(end_entity.as_ref()) != expected
+        {
+            return Err(rustls::Error::General(format!(
+                "the certificate of {} is not the one the federation publishes for it",
+                name.as_ref()
+            )));
+        }
+        Ok(verified)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
+
 /// The same, as a builder to adjust (timeouts, pooling).
 pub fn node_client_builder(ca_pem: &str, cert_pem: &str, key_pem: &str) -> Result<reqwest::ClientBuilder, String> {
+    node_client_builder_pinned(ca_pem, cert_pem, key_pem, std::sync::Arc::new(Pins::default()))
+}
+
+/// A builder whose client checks server certificates against `pins` as well as the CA.
+pub fn node_client_builder_pinned(
+    ca_pem: &str,
+    cert_pem: &str,
+    key_pem: &str,
+    pins: std::sync::Arc<Pins>,
+) -> Result<reqwest::ClientBuilder, String> {
     let mut roots = rustls::RootCertStore::empty();
     for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
         roots.add(cert.map_err(|e| format!("federation CA: {e}"))?).map_err(|e| format!("federation CA: {e}"))?;
@@ -23,12 +104,17 @@ pub fn node_client_builder(ca_pem: &str, cert_pem: &str, key_pem: &str) -> Resul
         .collect::<Result<_, _>>()
         .map_err(|e| format!("node certificate: {e}"))?;
     let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(|e| format!("node key: {e}"))?;
-    let config =
-        rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
-            .with_safe_default_protocol_versions()
-            .map_err(|e| e.to_string())?
-            .with_root_certificates(roots)
-            .with_client_auth_cert(chain, key)
-            .map_err(|e| format!("node certificate and key: {e}"))?;
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let inner =
+        rustls::client::WebPkiServerVerifier::builder_with_provider(std::sync::Arc::new(roots), provider.clone())
+            .build()
+            .map_err(|e| format!("federation CA: {e}"))?;
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .dangerous()
+        .with_custom_certificate_verifier(std::sync::Arc::new(PinningVerifier { inner, pins }))
+        .with_client_auth_cert(chain, key)
+        .map_err(|e| format!("node certificate and key: {e}"))?;
     Ok(reqwest::Client::builder().tls_backend_preconfigured(config))
 }

@@ -4,7 +4,7 @@
 //! effect within the TTL, 30 s by default).
 
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use ena_addresses::{Address, Schema};
@@ -30,6 +30,9 @@ pub struct HttpDirectory {
     addresses: RwLock<HashMap<String, (Address, Instant)>>,
     schemas: RwLock<HashMap<(String, String), Schema>>,
     nodes: RwLock<HashMap<String, (PeerNode, Instant)>>,
+    /// The peers' certificates as the federation publishes them, shared with the mTLS client: a node is
+    /// reached only over the certificate its resolved metadata names.
+    pins: Arc<ena_federation::client::Pins>,
 }
 
 impl std::fmt::Debug for HttpDirectory {
@@ -45,6 +48,7 @@ impl HttpDirectory {
         central_url: &str,
         public_url: &str,
         ttl: Duration,
+        pins: Arc<ena_federation::client::Pins>,
     ) -> anyhow::Result<HttpDirectory> {
         let public = reqwest::Client::builder().timeout(Duration::from_secs(10)).build()?;
         let ec = public
@@ -59,6 +63,7 @@ impl HttpDirectory {
         parsed.verify(&jwks).map_err(|e| anyhow::anyhow!("the anchor's entity configuration: {e}"))?;
         let anchor_id = parsed.payload.get("iss").and_then(Value::as_str).unwrap_or_default().to_owned();
         Ok(HttpDirectory {
+            pins,
             central,
             central_url: central_url.trim_end_matches('/').to_owned(),
             public,
@@ -115,7 +120,15 @@ impl HttpDirectory {
         let response = request.send().await.map_err(|e| format!("the address registry does not answer: {e}"))?;
         let fresh = match response.status().as_u16() {
             304 => held.ok_or("the registry answered 304 to nothing held")?,
-            200 => response.json::<Address>().await.map_err(|e| e.to_string())?,
+            200 => {
+                // The signed copy, not the body: the channel is not what vouches for recipients' keys.
+                let signed = response.headers().get(SIGNED_ANSWER).and_then(|v| v.to_str().ok()).unwrap_or_default();
+                let a = verify_signed_address(signed, &self.anchor_id, &self.anchor_jwks)?;
+                if a.address != address {
+                    return Err(format!("the registry's signed answer is about {}, not {address}", a.address));
+                }
+                a
+            }
             404 => {
                 self.addresses.write().expect("addresses").remove(address);
                 return Err("no such address in the registry".into());
@@ -208,9 +221,35 @@ impl HttpDirectory {
             log_key: text("log_verifier_key")?,
             inbox: text("inbox_endpoint")?,
         };
+        if let Some(host) = reqwest::Url::parse(&peer.inbox).ok().and_then(|u| u.host_str().map(str::to_owned)) {
+            self.pins.set(&host, &peer.certificate_sha256);
+        }
         self.nodes.write().expect("nodes").insert(entity_id.to_owned(), (peer.clone(), Instant::now()));
         Ok(peer)
     }
+}
+
+/// The header and `typ` of the address registry's signed answers (the central server's
+/// `routes::addresses`).
+pub const SIGNED_ANSWER: &str = "ena-signed-answer";
+const ADDRESS_TYP: &str = "ena-address+jwt";
+
+/// An address from the registry's signed answer: signed by the trust anchor's keys (`anchor_jwks`, from
+/// its entity configuration), `typ` `ena-address+jwt`, issued by `anchor_id`.
+pub fn verify_signed_address(token: &str, anchor_id: &str, anchor_jwks: &Value) -> Result<Address, String> {
+    if token.is_empty() {
+        return Err("the registry's answer is not signed (no ena-signed-answer)".into());
+    }
+    let parsed = Unverified::parse(token).map_err(|e| format!("the registry's signed answer: {e}"))?;
+    parsed.expect_typ(ADDRESS_TYP).map_err(|e| format!("the registry's signed answer: {e}"))?;
+    parsed.verify(anchor_jwks).map_err(|e| format!("the registry's signed answer: {e}"))?;
+    if parsed.payload.get("iss").and_then(Value::as_str) != Some(anchor_id) {
+        return Err("the registry's signed answer is not the trust anchor's".into());
+    }
+    let mut fields = parsed.payload.clone();
+    fields.remove("iss");
+    fields.remove("iat");
+    serde_json::from_value(Value::Object(fields)).map_err(|e| format!("the registry's signed answer: {e}"))
 }
 
 /// The `detail` of a problem answer, or the status.

@@ -315,9 +315,11 @@ pub async fn open(dir: &Path, database: Option<&str>, ttl: Duration, nats_url: O
     // Taken before the log key moves into the log.
     let metadata = node_metadata(&file, &keys);
     let audit = AuditLog::open(store.clone(), keys.log, RuleSet::shipped()).await?;
-    let central = transport::client(&ca, &cert, &keys.tls_pem)?;
+    // One client for the central listener and the peers; peers' certificates are pinned as resolved.
+    let pins = Arc::new(ena_federation::client::Pins::default());
+    let central = transport::client_pinned(&ca, &cert, &keys.tls_pem, pins.clone())?;
     let directory =
-        Arc::new(HttpDirectory::connect(central.clone(), &file.federation_node, &file.federation, ttl).await?);
+        Arc::new(HttpDirectory::connect(central.clone(), &file.federation_node, &file.federation, ttl, pins).await?);
     // Keep the published entity configuration fresh (and its metadata current), over the node's own
     // certificate. The federation takes only a strictly newer `iat`: a restart within the same second
     // waits for the next one and sends again.

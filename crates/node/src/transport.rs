@@ -36,7 +36,17 @@ impl reqwest::dns::Resolve for LocalhostAware {
 
 /// The mTLS client a node uses towards other nodes and the central node listener.
 pub fn client(ca: &str, cert: &str, key: &str) -> anyhow::Result<reqwest::Client> {
-    Ok(ena_federation::client::node_client_builder(ca, cert, key)
+    client_pinned(ca, cert, key, Arc::new(ena_federation::client::Pins::default()))
+}
+
+/// The same, accepting for a pinned host only the certificate the federation publishes for its node.
+pub fn client_pinned(
+    ca: &str,
+    cert: &str,
+    key: &str,
+    pins: Arc<ena_federation::client::Pins>,
+) -> anyhow::Result<reqwest::Client> {
+    Ok(ena_federation::client::node_client_builder_pinned(ca, cert, key, pins)
         .map_err(anyhow::Error::msg)?
         .dns_resolver(Arc::new(LocalhostAware))
         .timeout(Duration::from_secs(30))

@@ -1498,7 +1498,8 @@ fn node_listener_requires_a_good_member_certificate() {
     let token = std::fs::read_to_string(data.join("operator.token")).unwrap().trim().to_owned();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let http = reqwest::Client::new();
-    let member = Member::new("localhost");
+    // Not `localhost`: that is the anchor's own node listener's name (one member per host, not the anchor's).
+    let member = Member::new("nod.exempel.se");
     let (cert_pem, ca_pem) = rt.block_on(async {
         let agreement = http
             .get(format!("{base}/federation/v1/agreement"))
@@ -3777,7 +3778,25 @@ async fn all_delivered_exactly_once(label: &str, sender: &NodeProc, recipient: &
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killing_either_node_mid_stream_loses_and_duplicates_nothing_on_each_database() {
-    const N: usize = 10_000;
+    // 2 000 messages a round: enough for each kill to land mid-stream, which the test asserts
+    // (0 < delivered < N at the moment of the kill) instead of hoping for it.
+    const N: usize = 2_000;
+    let delivered = |store: ena_store::Store| async move {
+        ena_messaging::repo::counts(&store).await.unwrap().iter().find(|(s, _)| s == "delivered").map_or(0, |(_, n)| *n)
+            as usize
+    };
+    // Wait (at most a minute, then fail) until at least `from` messages are delivered; returns the count.
+    let wait_for = |store: ena_store::Store, from: usize| async move {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let n = delivered(store.clone()).await;
+            if n >= from {
+                return n;
+            }
+            assert!(std::time::Instant::now() < deadline, "only {n} of {from} delivered after a minute");
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    };
     for mut server in TestServer::each().await {
         let label = server.label.clone();
         let central_node = server.node_listener().await;
@@ -3788,32 +3807,24 @@ async fn killing_either_node_mid_stream_loses_and_duplicates_nothing_on_each_dat
         // The recipient is killed (-9) while the stream is being delivered, and restarted.
         let streaming = stream_messages(skatt.api.clone(), skatt.token.clone(), N, 16);
         let killing = async {
-            let store = skatt.store().await;
-            loop {
-                let delivered = ena_messaging::repo::counts(&store)
-                    .await
-                    .unwrap()
-                    .iter()
-                    .find(|(s, _)| s == "delivered")
-                    .map_or(0, |(_, n)| *n);
-                if delivered >= 1000 {
-                    break;
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-            }
+            let at_kill = wait_for(skatt.store().await, N / 10).await;
             kommun.kill_and_restart().await;
+            at_kill
         };
-        let (ids, ()) = tokio::join!(streaming, killing);
+        let (ids, at_kill) = tokio::join!(streaming, killing);
+        assert!(at_kill < N, "{label}: the recipient was killed mid-stream ({at_kill} of {N} delivered)");
         assert_eq!(ids.len(), N, "{label}: the sender acknowledged every submission");
         all_delivered_exactly_once(&format!("{label}, recipient killed"), &skatt, &kommun, &ids).await;
 
         // The sender is killed (-9) mid-stream: what it acknowledged before is delivered after its restart.
         let streaming = stream_messages(skatt.api.clone(), skatt.token.clone(), N, 16);
         let killing = async {
-            tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+            let at_kill = wait_for(skatt.store().await, N + N / 10).await - N;
             skatt.kill_and_restart().await;
+            at_kill
         };
-        let (mut second, ()) = tokio::join!(streaming, killing);
+        let (mut second, at_kill) = tokio::join!(streaming, killing);
+        assert!(at_kill < N, "{label}: the sender was killed mid-stream ({at_kill} of {N} delivered)");
         // Submissions refused while it was down are sent again, as a system would.
         let rest = stream_messages(skatt.api.clone(), skatt.token.clone(), N - second.len(), 16).await;
         second.extend(rest);

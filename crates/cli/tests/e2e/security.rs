@@ -183,14 +183,19 @@ async fn a_suspended_member_is_refused_on_its_open_connection() {
             // Closed by the server on suspension: also a refusal.
             Err(e) => assert!(e.is_request() || e.is_connect(), "{label}: {e}"),
         }
-        let token = tls_a
-            .post(format!("https://{node}/identity/v1/token"))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body("grant_type=client_credentials")
-            .send()
-            .await
-            .unwrap();
-        assert_ne!(token.status(), 200, "{label}: a suspended member got an access token");
+        // The token endpoint's tls_client_auth, on a connection of its own (the refused one was closed).
+        let ask = || {
+            tls_a
+                .post(format!("https://{node}/identity/v1/token"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body("grant_type=client_credentials")
+                .send()
+        };
+        let token = match ask().await {
+            Ok(r) => r,
+            Err(_) => ask().await.unwrap(),
+        };
+        check_problem(token, 403, "permission-denied").await;
     }
 }
 
@@ -347,5 +352,112 @@ fn the_request_log_names_the_route_not_the_path() {
     assert!(log.contains("/plan/v1/blocks/{id}"), "{log}");
     for secret in ["191212121212", "2120000142", "identitet", "lang=en"] {
         assert!(!log.contains(secret), "{secret} reached the log: {log}");
+    }
+}
+
+/// Finding 9: a member on another member's host, or on the anchor's, would hold a certificate naming
+/// that host and could act as it over TLS. One member per host; never the anchor's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_organisation_cannot_join_on_a_host_already_in_use() {
+    for mut server in TestServer::each().await {
+        let label = server.label.clone();
+        let Federated { a, .. } = two_members(&mut server).await;
+        let c = &server.client;
+        let agreement = json_of(c.get(server.url("/federation/v1/agreement")).send().await.unwrap()).await["version"]
+            .as_i64()
+            .unwrap();
+        let anchor_host = server.addr.ip().to_string();
+        for host in [
+            format!("{}/other", a.id.trim_start_matches("https://")),
+            "A.EXEMPEL.SE/x".to_owned(),
+            anchor_host,
+            "localhost".into(),
+        ] {
+            let mut squatter = Member::new(&host);
+            squatter.organisation = "556677-8899".into();
+            let mut body = squatter.application(agreement, "");
+            body["trustMarks"] = json!([]);
+            body["keyRequest"] = json!(squatter.csr(host.split('/').next().unwrap()));
+            let r = c.post(server.url("/federation/v1/applications")).json(&body).send().await.unwrap();
+            let problem = check_problem(r, 400, "validation-failed").await;
+            assert!(invalid_properties(&problem).contains(&"entityId".to_owned()), "{label}: {host}: {problem}");
+        }
+    }
+}
+
+/// Finding 9: a node reaches another only over the certificate the federation publishes for it. A
+/// certificate the CA issued for the same name to someone else (mis-issuance, a man in the middle with
+/// the CA's key) fails the handshake once the host is pinned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pinned_host_with_another_certificate_fails_the_handshake() {
+    let mut server = TestServer::start(ena_store::testing::sqlite().await).await;
+    let Federated { node, cert_a, a, .. } = two_members(&mut server).await;
+    let ca = server.state.federation.ca_certificate().to_owned();
+    let url = format!("https://localhost:{}/federation/v1/whoami", node.port());
+    let pinned = |pins: std::sync::Arc<ena_federation::client::Pins>| {
+        ena_federation::client::node_client_builder_pinned(&ca, &cert_a, &a.tls.serialize_pem(), pins)
+            .unwrap()
+            .tls_info(true)
+            .build()
+            .unwrap()
+    };
+    // Unpinned: the CA's word is enough; learn the certificate the listener serves.
+    let open = pinned(Default::default()).get(&url).send().await.unwrap();
+    assert_eq!(open.status(), 200);
+    let served = open.extensions().get::<reqwest::tls::TlsInfo>().and_then(|t| t.peer_certificate()).unwrap().to_vec();
+    let right = std::sync::Arc::new(ena_federation::client::Pins::default());
+    right.set("localhost", &ena_federation::ca::thumbprint(&served));
+    assert_eq!(pinned(right).get(&url).send().await.unwrap().status(), 200, "the published certificate is taken");
+    let wrong = std::sync::Arc::new(ena_federation::client::Pins::default());
+    wrong.set("LOCALHOST", &ena_federation::ca::thumbprint(b"another certificate"));
+    let e = pinned(wrong).get(&url).send().await.unwrap_err();
+    assert!(e.is_connect() || e.is_request(), "{e}");
+}
+
+/// Finding 9: the registry's answers are signed by the trust anchor, and nodes take the signed copy —
+/// a man in the middle of the channel cannot swap a recipient's encryption key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn address_answers_are_signed_by_the_anchor_and_a_swapped_one_is_refused() {
+    for mut server in TestServer::each().await {
+        let label = server.label.clone();
+        let Federated { node, a, tls_a, .. } = two_members(&mut server).await;
+        let token = server.operator_token();
+        let key =
+            json!({"kty": "OKP", "crv": "X25519", "x": "hSDwCYkwp1R0i33ctD73Wg2_Og0mOBr066SpjqqbTmo", "kid": "k1"});
+        let put = server
+            .client
+            .put(server.url("/addresses/v1/addresses/2120000142"))
+            .bearer_auth(&token)
+            .json(&json!({"kind": "organisation", "name": "Exempelkommunen", "node": a.id, "encryptionKeys": [key]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(put.status(), 201, "{label}: {}", put.text().await.unwrap());
+        let answer = tls_a
+            .post(format!("https://{node}/addresses/v1/address-lookups"))
+            .json(&json!({"address": "2120000142"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200, "{label}");
+        let signed = answer.headers()["ena-signed-answer"].to_str().unwrap().to_owned();
+        let body: Value = answer.json().await.unwrap();
+        let ec = payload(&server.get("/.well-known/openid-federation").await.text().await.unwrap());
+        let anchor = ec["iss"].as_str().unwrap();
+        let verified = ena_node::directory::verify_signed_address(&signed, anchor, &ec["jwks"]).unwrap();
+        assert_eq!(serde_json::to_value(&verified).unwrap(), body, "{label}: the signed copy is the answer");
+
+        // Swapped key in the signed copy, no signature, or signed by someone else: refused.
+        let mut parts: Vec<String> = signed.split('.').map(str::to_owned).collect();
+        let mut claims = payload(&signed);
+        claims["encryptionKeys"][0]["x"] = json!("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+        parts[1] = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(claims.to_string());
+        let swapped = parts.join(".");
+        assert!(ena_node::directory::verify_signed_address(&swapped, anchor, &ec["jwks"]).is_err(), "{label}");
+        assert!(ena_node::directory::verify_signed_address("", anchor, &ec["jwks"]).is_err(), "{label}");
+        let stranger = ena_federation::jose::SigningKey::generate().unwrap();
+        let forged = stranger.sign("ena-address+jwt", &claims);
+        let e = ena_node::directory::verify_signed_address(&forged, anchor, &ec["jwks"]).unwrap_err();
+        assert!(e.contains("signed answer"), "{label}: {e}");
     }
 }

@@ -4,7 +4,7 @@
 
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
@@ -259,7 +259,8 @@ pub async fn get_address(
     if held == Some(a.revision) {
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag(a.revision))]).into_response());
     }
-    Ok(([(header::ETAG, etag(a.revision))], Json(a)).into_response())
+    let signed = signed_address(&state, &a)?;
+    Ok(([(header::ETAG, etag(a.revision)), (HeaderName::from_static(SIGNED_ANSWER), signed)], Json(a)).into_response())
 }
 
 /// Remove an address (its revision keeps counting if it comes back).
@@ -352,7 +353,7 @@ pub struct AddressLookup {
     security(("operatorToken" = []), ("accessToken" = []), ("nodeCertificate" = [])),
     request_body(content = AddressLookup, content_type = "application/json"),
     responses(
-        (status = 200, description = "The address; ETag is its revision", body = Address),
+        (status = 200, description = "The address; ETag is its revision; the header ena-signed-answer holds it signed by the trust anchor (ena-address+jwt)", body = Address),
         (status = 304, description = "Unchanged since the ETag given"),
         (status = 400, description = "Not an address", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
         (status = 401, description = "Not the operator or a member", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
@@ -369,7 +370,18 @@ pub async fn lookup_one(
     if held == Some(a.revision) {
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag(a.revision))]).into_response());
     }
-    Ok(([(header::ETAG, etag(a.revision))], Json(a)).into_response())
+    let signed = signed_address(&state, &a)?;
+    Ok(([(header::ETAG, etag(a.revision)), (HeaderName::from_static(SIGNED_ANSWER), signed)], Json(a)).into_response())
+}
+
+/// The header with the address signed by the trust anchor (`ena-address+jwt`: the address's fields plus
+/// `iss` and `iat`); nodes use the signed copy, not the body.
+pub const SIGNED_ANSWER: &str = "ena-signed-answer";
+pub const ADDRESS_TYP: &str = "ena-address+jwt";
+
+fn signed_address(state: &AppState, a: &Address) -> Result<HeaderValue, ApiError> {
+    let claims = serde_json::to_value(a).map_err(|e| ApiError::internal(&e))?;
+    HeaderValue::from_str(&state.federation.sign_answer(ADDRESS_TYP, claims)).map_err(|e| ApiError::internal(&e))
 }
 
 /// A person's address as the operator publishes it: the identity number in the body.
