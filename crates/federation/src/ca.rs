@@ -206,7 +206,13 @@ fn end_entity(params: &mut CertificateParams) -> [u8; 16] {
     params.use_authority_key_identifier_extension = true;
     params.key_identifier_method = KeyIdMethod::Sha256;
     let mut serial = rand_serial();
+    // Positive (top bit clear) and without a leading zero byte: DER writes integers minimally, so a
+    // serial starting 0x00 would be one byte shorter in the certificate (and the CRL) than the one we
+    // record — one certificate in 128 could then not be matched to its revocation.
     serial[0] &= 0x7f;
+    if serial[0] == 0 {
+        serial[0] = 1;
+    }
     params.serial_number = Some(SerialNumber::from_slice(&serial));
     let now = OffsetDateTime::now_utc();
     params.not_before = now - time::Duration::minutes(5);

@@ -551,6 +551,33 @@ fn tidy_every_rust_file_starts_with_a_doc_line() {
     assert!(missing.is_empty(), "files without a leading //! line: {missing:?}");
 }
 
+/// Every write transaction begins with `BeginWrite::begin_write` (`BEGIN IMMEDIATE` on SQLite): a
+/// deferred `BEGIN` that reads and then writes fails with "database is locked" under load.
+#[test]
+fn tidy_no_deferred_write_transactions() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let (mut offending, mut seen) = (Vec::new(), 0);
+    let mut stack = vec![root.join("crates")];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() && !path.ends_with("target") && !path.ends_with("tests") {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") && !path.starts_with(root.join("crates/store")) {
+                seen += 1;
+                let text = std::fs::read_to_string(&path).unwrap();
+                for pattern in [".begin().await", ".begin_with("] {
+                    if text.contains(pattern) {
+                        offending.push(format!("{}: {pattern}", path.display()));
+                    }
+                }
+            }
+        }
+    }
+    assert!(seen > 10, "found only {seen} files; is the walk wrong?");
+    assert!(offending.is_empty(), "write transactions must begin with begin_write: {offending:?}");
+}
+
 // ---------------------------------------------------------------- audit (Spårbarhet)
 
 fn audit_event(action: &str, subject: Option<&str>) -> Value {
