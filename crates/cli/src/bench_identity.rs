@@ -42,7 +42,7 @@ pub fn run(args: IdentityBench) -> anyhow::Result<()> {
         "https://op.bench",
         vec![TestClient {
             client_id: "rp".into(),
-            client_secret: "s".into(),
+            client_secret_sha256: ena_identity::sha256_b64("s"),
             redirect_uris: vec!["https://rp.bench/cb".into()],
         }],
     )
@@ -63,7 +63,7 @@ pub fn run(args: IdentityBench) -> anyhow::Result<()> {
     .collect();
     let mut last_token = String::new();
     let issued = rate(args.seconds, || {
-        let request = provider.check_authorize(&query).map_err(|(_, e)| anyhow::anyhow!(e))?;
+        let request = provider.check_authorize(&query, None).map_err(|(_, e)| anyhow::anyhow!(e))?;
         let redirect = provider.approve(request, "191212121212").map_err(|e| anyhow::anyhow!(e))?;
         let code = redirect.split("code=").nth(1).and_then(|r| r.split('&').next()).unwrap_or_default().to_owned();
         let form: HashMap<String, String> = [
@@ -77,7 +77,7 @@ pub fn run(args: IdentityBench) -> anyhow::Result<()> {
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect();
-        let tokens = provider.token(&form, None).map_err(|e| anyhow::anyhow!(e))?;
+        let tokens = provider.token(&form, None, None).map_err(|e| anyhow::anyhow!(e))?;
         last_token = tokens["id_token"].as_str().unwrap_or_default().to_owned();
         Ok(())
     })?;

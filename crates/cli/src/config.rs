@@ -38,6 +38,7 @@ Settings come from three layers; a later one wins:
        test_eid = false
        notice_webhook = \"https://ombud.agency.example/hook\"
        witnessed_logs = [\"other.example/log+1a2b3c4d+AQ…\"]   # verifier keys this witness cosigns (besides members' logs)
+       [[test_eid_clients]]   # test eID clients (client_id, client_secret_sha256, redirect_uris), besides the API's
        [[oidc_providers]]   # more e-ID providers for /login (id, name, issuer, client_id, client_secret)
   2. environment variables ENA_LISTEN, ENA_DATA_DIR, ENA_DATABASE_URL, ENA_LOG_FORMAT, ENA_LOG_LEVEL,
      ENA_BODY_LIMIT, ENA_REQUEST_TIMEOUT_SECS, ENA_AUDIT_ORIGIN, ENA_AUDIT_RULES,
@@ -116,6 +117,8 @@ struct FileSettings {
     oidc_providers: Vec<ena_identity::rp::ProviderConfig>,
     #[serde(default)]
     witnessed_logs: Vec<String>,
+    #[serde(default)]
+    test_eid_clients: Vec<ena_identity::testeid::TestClient>,
 }
 
 /// What `serve` runs with.
@@ -140,6 +143,8 @@ pub struct Settings {
     pub notice_webhook: Option<String>,
     /// Verifier keys of logs outside the federation that this instance's witness cosigns (file only).
     pub witnessed_logs: Vec<String>,
+    /// Test eID clients (file only; secrets as SHA-256).
+    pub test_eid_clients: Vec<ena_identity::testeid::TestClient>,
 }
 
 fn read_file(args: &ServeArgs) -> anyhow::Result<FileSettings> {
@@ -227,7 +232,24 @@ pub fn resolve(args: &ServeArgs) -> anyhow::Result<Settings> {
         ena_audit::note::NoteVerifier::parse(key)
             .map_err(|e| anyhow::anyhow!("witnessed_logs[{i}] is not a verifier key (name+id+base64): {e}"))?;
     }
+    for (i, c) in file.test_eid_clients.iter().enumerate() {
+        let input = ena_identity::testeid::TestClientInput {
+            client_id: Some(c.client_id.clone()),
+            name: c.client_id.clone(),
+            redirect_uris: c.redirect_uris.clone(),
+        };
+        if let Err(errors) = ena_identity::testeid::check_test_client(&input) {
+            let why: Vec<String> = errors.iter().map(|e| format!("{}: {}", e.property, e.reason)).collect();
+            bail!("test_eid_clients[{i}]: {}", why.join("; "));
+        }
+        if c.client_secret_sha256.len() != 43 {
+            bail!(
+                "test_eid_clients[{i}].client_secret_sha256 must be the base64url SHA-256 of the secret (43 characters)"
+            );
+        }
+    }
     Ok(Settings {
+        test_eid_clients: file.test_eid_clients.clone(),
         witnessed_logs: file.witnessed_logs.clone(),
         notice_webhook,
         oidc_providers: file.oidc_providers.clone(),

@@ -104,6 +104,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         oidc_providers: settings.oidc_providers.clone(),
         notice_webhook: settings.notice_webhook.clone(),
         witnessed_logs: settings.witnessed_logs.clone(),
+        test_eid_clients: settings.test_eid_clients.clone(),
         audit_origin: settings.audit_origin.clone(),
         audit_rules: settings.audit_rules.clone(),
         body_limit: settings.body_limit,

@@ -73,3 +73,43 @@ pub async fn revoke_credential(store: &Store, issuer: &str, jti: &str, reason: &
         .bind(issuer).bind(jti).bind(unix_now()).bind(reason).execute(pool).await.map(|r| r.rows_affected()))?;
     Ok(n == 1)
 }
+
+/// A client of the test eID that the operator registered.
+#[derive(Clone, Debug, FromRow, PartialEq, Eq)]
+pub struct TestClientRow {
+    pub client_id: String,
+    pub name: String,
+    pub secret_sha256: String,
+    /// JSON array of exact redirect URIs.
+    pub redirect_uris: String,
+    pub created_at: String,
+}
+
+const TEST_CLIENT_COLUMNS: &str = "client_id, name, secret_sha256, redirect_uris, created_at";
+
+/// Insert a test client; false if the client id is taken.
+pub async fn insert_test_client(store: &Store, c: &TestClientRow) -> Result<bool, sqlx::Error> {
+    let sql = format!(
+        "INSERT INTO identity_test_clients ({TEST_CLIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (client_id) DO NOTHING"
+    );
+    let n = with_pool!(store, pool => sqlx::query(sqlx::AssertSqlSafe(sql)).bind(&c.client_id).bind(&c.name).bind(&c.secret_sha256)
+        .bind(&c.redirect_uris).bind(&c.created_at).execute(pool).await.map(|r| r.rows_affected()))?;
+    Ok(n == 1)
+}
+
+pub async fn test_client(store: &Store, client_id: &str) -> Result<Option<TestClientRow>, sqlx::Error> {
+    let sql = format!("SELECT {TEST_CLIENT_COLUMNS} FROM identity_test_clients WHERE client_id = $1");
+    with_pool!(store, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(client_id).fetch_optional(pool).await)
+}
+
+pub async fn test_clients(store: &Store, limit: u32, offset: u64) -> Result<Vec<TestClientRow>, sqlx::Error> {
+    let sql = format!("SELECT {TEST_CLIENT_COLUMNS} FROM identity_test_clients ORDER BY client_id LIMIT $1 OFFSET $2");
+    with_pool!(store, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(i64::from(limit)).bind(offset as i64).fetch_all(pool).await)
+}
+
+/// Remove a test client; false if there was none.
+pub async fn delete_test_client(store: &Store, client_id: &str) -> Result<bool, sqlx::Error> {
+    let n = with_pool!(store, pool => sqlx::query("DELETE FROM identity_test_clients WHERE client_id = $1").bind(client_id)
+        .execute(pool).await.map(|r| r.rows_affected()))?;
+    Ok(n == 1)
+}

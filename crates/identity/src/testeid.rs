@@ -34,12 +34,35 @@ struct PersonsFile {
     persons: Vec<TestPerson>,
 }
 
-/// A client registered with the provider.
-#[derive(Clone, Debug)]
+/// A client registered with the provider: the portal, those in ena.toml, and those the operator
+/// registers (`identity_test_clients`). Only the secret's SHA-256 is kept; redirect URIs match exactly.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TestClient {
     pub client_id: String,
-    pub client_secret: String,
+    /// base64url SHA-256 of the client secret.
+    pub client_secret_sha256: String,
     pub redirect_uris: Vec<String>,
+}
+
+impl TestClient {
+    fn secret_matches(&self, presented: &str) -> bool {
+        aws_lc_rs::constant_time::verify_slices_are_equal(
+            sha256_b64(presented).as_bytes(),
+            self.client_secret_sha256.as_bytes(),
+        )
+        .is_ok()
+    }
+}
+
+impl From<crate::repo::TestClientRow> for TestClient {
+    fn from(r: crate::repo::TestClientRow) -> TestClient {
+        TestClient {
+            client_id: r.client_id,
+            client_secret_sha256: r.secret_sha256,
+            redirect_uris: serde_json::from_str(&r.redirect_uris).unwrap_or_default(),
+        }
+    }
 }
 
 /// An OAuth error to return as `{error, error_description}` (token endpoint) or in a redirect.
@@ -138,15 +161,22 @@ impl TestProvider {
         json!({"keys": [self.key.public_jwk()]})
     }
 
-    fn client(&self, id: &str) -> Option<&TestClient> {
-        self.clients.iter().find(|c| c.client_id == id)
+    /// The client `id`: one of the provider's own, or `registered` (the operator-registered client of that
+    /// id, looked up by the caller in the database).
+    fn client<'a>(&'a self, id: &str, registered: Option<&'a TestClient>) -> Option<&'a TestClient> {
+        self.clients.iter().chain(registered).find(|c| c.client_id == id)
     }
 
     /// Check an authorization request. `Err((None, e))`: do not redirect (unknown client or redirect URI —
     /// show the error); `Err((Some(uri), e))`: redirect the error to the client.
-    pub fn check_authorize(&self, q: &HashMap<String, String>) -> Result<AuthRequest, (Option<String>, OAuthError)> {
+    pub fn check_authorize(
+        &self,
+        q: &HashMap<String, String>,
+        registered: Option<&TestClient>,
+    ) -> Result<AuthRequest, (Option<String>, OAuthError)> {
         let get = |k: &str| q.get(k).map(String::as_str).unwrap_or_default();
-        let client = self.client(get("client_id")).ok_or((None, oauth("invalid_client", "unknown client_id")))?;
+        let client =
+            self.client(get("client_id"), registered).ok_or((None, oauth("invalid_client", "unknown client_id")))?;
         let redirect_uri = get("redirect_uri");
         if !client.redirect_uris.iter().any(|r| r == redirect_uri) {
             return Err((None, oauth("invalid_request", "redirect_uri is not registered for this client")));
@@ -209,15 +239,20 @@ impl TestProvider {
     }
 
     /// The token endpoint: exchange a code (once) for an ID token and an access token.
-    pub fn token(&self, form: &HashMap<String, String>, basic: Option<(String, String)>) -> Result<Value, OAuthError> {
+    pub fn token(
+        &self,
+        form: &HashMap<String, String>,
+        basic: Option<(String, String)>,
+        registered: Option<&TestClient>,
+    ) -> Result<Value, OAuthError> {
         let get = |k: &str| form.get(k).map(String::as_str).unwrap_or_default();
         if get("grant_type") != "authorization_code" {
             return Err(oauth("unsupported_grant_type", "only authorization_code"));
         }
         let (id, secret) = basic.unwrap_or_else(|| (get("client_id").to_owned(), get("client_secret").to_owned()));
         let client = self
-            .client(&id)
-            .filter(|c| c.client_secret == secret)
+            .client(&id, registered)
+            .filter(|c| c.secret_matches(&secret))
             .ok_or_else(|| oauth("invalid_client", "client authentication failed"))?;
         // A code is removed on first use, so a replay finds nothing.
         let grant = self
@@ -257,7 +292,11 @@ impl TestProvider {
     ///
     /// The client is named by `client_id` or by a verified `id_token_hint` (both, if both are sent, must
     /// agree).
-    pub fn end_session(&self, q: &HashMap<String, String>) -> Result<String, OAuthError> {
+    pub fn end_session(
+        &self,
+        q: &HashMap<String, String>,
+        registered: Option<&TestClient>,
+    ) -> Result<String, OAuthError> {
         let get = |k: &str| q.get(k).map(String::as_str).unwrap_or_default();
         let mut client_id = get("client_id").to_owned();
         if q.contains_key("id_token_hint") {
@@ -271,7 +310,7 @@ impl TestProvider {
             client_id = aud.to_owned();
         }
         let client = self
-            .client(&client_id)
+            .client(&client_id, registered)
             .ok_or_else(|| oauth("invalid_request", "client_id (or id_token_hint) names no known client"))?;
         let to = get("post_logout_redirect_uri");
         let origin = |u: &str| u.splitn(4, '/').take(3).collect::<Vec<_>>().join("/");
@@ -293,6 +332,164 @@ impl TestProvider {
     }
 }
 
+/// What the operator gives to register a test client.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TestClientInput {
+    /// Letters, digits, `-`, `.` and `_`, 3–64 characters; a random one when left out.
+    #[serde(default)]
+    #[schema(example = "skatteverket-eservice-test")]
+    pub client_id: Option<String>,
+    /// Whose e-service it is, for the operator's list.
+    #[schema(example = "Skatteverket, e-tjänst för deklaration (test)")]
+    pub name: String,
+    /// Exact redirect URIs: https, or http on 127.0.0.1, `[::1]` or localhost; no fragment; 1–10 of them.
+    #[schema(example = json!(["https://test.eservice.skatteverket.se/callback"]))]
+    pub redirect_uris: Vec<String>,
+}
+
+/// A registered test client, as the operator sees it (never the secret).
+#[derive(Debug, Clone, serde::Serialize, PartialEq, Eq, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RegisteredTestClient {
+    pub client_id: String,
+    pub name: String,
+    pub redirect_uris: Vec<String>,
+    pub created_at: String,
+    /// Only in the answer to the registration: shown once, kept only as its SHA-256.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+}
+
+impl From<crate::repo::TestClientRow> for RegisteredTestClient {
+    fn from(r: crate::repo::TestClientRow) -> RegisteredTestClient {
+        RegisteredTestClient {
+            redirect_uris: serde_json::from_str(&r.redirect_uris).unwrap_or_default(),
+            client_id: r.client_id,
+            name: r.name,
+            created_at: r.created_at,
+            client_secret: None,
+        }
+    }
+}
+
+/// Check a test client registration; every bad field is named.
+pub fn check_test_client(input: &TestClientInput) -> Result<(), Vec<ena_core::FieldError>> {
+    use ena_core::FieldError;
+    let mut errors = Vec::new();
+    if let Some(id) = &input.client_id
+        && (!(3..=64).contains(&id.len())
+            || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b))
+            || id == "ena-portal")
+    {
+        errors.push(FieldError::new("clientId", id, "3–64 letters, digits, '-', '.' or '_' (and not ena-portal)"));
+    }
+    let name = input.name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        errors.push(FieldError::new("name", &input.name, "1–200 characters"));
+    }
+    if input.redirect_uris.is_empty() || input.redirect_uris.len() > 10 {
+        errors.push(FieldError::new("redirectUris", input.redirect_uris.len(), "1–10 redirect URIs"));
+    }
+    for (i, uri) in input.redirect_uris.iter().enumerate() {
+        if let Err(why) = check_redirect_uri(uri) {
+            errors.push(FieldError::new(format!("redirectUris[{i}]"), uri, why));
+        }
+    }
+    if errors.is_empty() { Ok(()) } else { Err(errors) }
+}
+
+fn check_redirect_uri(uri: &str) -> Result<(), &'static str> {
+    if uri.len() > 500 || uri.contains('#') || uri.chars().any(|c| c.is_control() || c == ' ') {
+        return Err("at most 500 characters, no fragment, no spaces or control characters");
+    }
+    let (scheme, rest) = uri.split_once("://").ok_or("an absolute URL (https://…)")?;
+    let host = rest.split(['/', '?']).next().unwrap_or_default();
+    let host_name = host.rsplit_once(':').map_or(host, |(h, _)| h);
+    let loopback = ["127.0.0.1", "localhost", "[::1]"].contains(&host_name);
+    match scheme {
+        "https" if !host_name.is_empty() && !host.contains('@') => Ok(()),
+        "http" if loopback => Ok(()),
+        _ => Err("https with a host, or http only on 127.0.0.1, [::1] or localhost"),
+    }
+}
+
+/// Why registering, listing or removing a test client did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum TestClientError {
+    #[error("the registration is invalid")]
+    Invalid(Vec<ena_core::FieldError>),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<sqlx::Error> for TestClientError {
+    fn from(e: sqlx::Error) -> TestClientError {
+        TestClientError::Internal(e.to_string())
+    }
+}
+
+fn client_event(ctx: &ena_audit::Context, action: &str, client_id: &str) -> ena_audit::AuditEvent {
+    let object = Some(ena_audit::ObjectRef { kind: "test-eid-client".into(), id: client_id.to_owned() });
+    ctx.event(action, object, ena_audit::event::Result::Allowed, None)
+}
+
+/// Register a test client (the operator): checked, stored with its secret hashed, logged before the
+/// answer. Returns it with the secret, shown this once.
+pub async fn register_client(
+    store: &ena_store::Store,
+    audit: &dyn ena_audit::AuditSink,
+    ctx: &ena_audit::Context,
+    input: TestClientInput,
+) -> Result<RegisteredTestClient, TestClientError> {
+    check_test_client(&input).map_err(TestClientError::Invalid)?;
+    let client_id = input.client_id.clone().unwrap_or_else(|| format!("test-{}", random_token(9)));
+    let secret = random_token(32);
+    let row = crate::repo::TestClientRow {
+        client_id: client_id.clone(),
+        name: input.name.trim().to_owned(),
+        secret_sha256: sha256_b64(&secret),
+        redirect_uris: serde_json::to_string(&input.redirect_uris).unwrap_or_default(),
+        created_at: ena_audit::event::now_rfc3339(),
+    };
+    if !crate::repo::insert_test_client(store, &row).await? {
+        return Err(TestClientError::Conflict(format!("a test client {client_id} is registered already")));
+    }
+    audit
+        .record(vec![client_event(ctx, "identity.test-eid-client.register", &client_id)])
+        .await
+        .map_err(|e| TestClientError::Internal(e.to_string()))?;
+    let mut out = RegisteredTestClient::from(row);
+    out.client_secret = Some(secret);
+    Ok(out)
+}
+
+/// Remove a test client (the operator); logged.
+pub async fn remove_client(
+    store: &ena_store::Store,
+    audit: &dyn ena_audit::AuditSink,
+    ctx: &ena_audit::Context,
+    client_id: &str,
+) -> Result<(), TestClientError> {
+    if !crate::repo::delete_test_client(store, client_id).await? {
+        return Err(TestClientError::NotFound(format!("no test client {client_id}")));
+    }
+    audit
+        .record(vec![client_event(ctx, "identity.test-eid-client.remove", client_id)])
+        .await
+        .map_err(|e| TestClientError::Internal(e.to_string()))?;
+    Ok(())
+}
+
+/// The client `client_id` if the operator registered it (what the provider's endpoints pass on).
+pub async fn registered_client(store: &ena_store::Store, client_id: &str) -> Result<Option<TestClient>, sqlx::Error> {
+    Ok(crate::repo::test_client(store, client_id).await?.map(TestClient::from))
+}
+
 /// Percent-encode a query value.
 pub fn encode(value: &str) -> String {
     ena_core::percent_encode(value)
@@ -307,7 +504,7 @@ mod tests {
             "http://localhost/test-eid",
             vec![TestClient {
                 client_id: "rp".into(),
-                client_secret: "s3cret".into(),
+                client_secret_sha256: sha256_b64("s3cret"),
                 redirect_uris: vec!["http://localhost/cb".into()],
             }],
         )
@@ -332,7 +529,7 @@ mod tests {
             ("code_challenge_method", "S256"),
         ]);
         q.insert("code_challenge".into(), sha256_b64(&verifier));
-        let request = p.check_authorize(&q).unwrap();
+        let request = p.check_authorize(&q, None).unwrap();
         let redirect = p.approve(request.clone(), "191212121212").unwrap();
         let code = redirect.split("code=").nth(1).unwrap().split('&').next().unwrap().to_owned();
         assert!(redirect.ends_with("state=st"));
@@ -348,18 +545,18 @@ mod tests {
             ])
         };
         assert_eq!(
-            p.token(&form(&code, "wrong-verifier"), None).unwrap_err().error,
+            p.token(&form(&code, "wrong-verifier"), None, None).unwrap_err().error,
             "invalid_grant",
             "wrong PKCE verifier"
         );
         // The failed attempt consumed the code: codes are single-use whatever happens.
-        assert_eq!(p.token(&form(&code, &verifier), None).unwrap_err().error, "invalid_grant");
+        assert_eq!(p.token(&form(&code, &verifier), None, None).unwrap_err().error, "invalid_grant");
 
         let redirect = p.approve(request.clone(), "191212121212").unwrap();
         let code = redirect.split("code=").nth(1).unwrap().split('&').next().unwrap().to_owned();
-        let tokens = p.token(&form(&code, &verifier), None).unwrap();
+        let tokens = p.token(&form(&code, &verifier), None, None).unwrap();
         assert_eq!(
-            p.token(&form(&code, &verifier), None).unwrap_err().error,
+            p.token(&form(&code, &verifier), None, None).unwrap_err().error,
             "invalid_grant",
             "a replayed code is refused"
         );
@@ -372,16 +569,19 @@ mod tests {
         // Unknown client and unregistered redirect are not redirected; other errors go back to the client.
         let mut bad = q.clone();
         bad.insert("redirect_uri".into(), "https://evil.example/cb".into());
-        assert!(p.check_authorize(&bad).unwrap_err().0.is_none());
+        assert!(p.check_authorize(&bad, None).unwrap_err().0.is_none());
         let mut no_pkce = q.clone();
         no_pkce.remove("code_challenge");
-        assert_eq!(p.check_authorize(&no_pkce).unwrap_err().0.as_deref(), Some("http://localhost/cb"));
+        assert_eq!(p.check_authorize(&no_pkce, None).unwrap_err().0.as_deref(), Some("http://localhost/cb"));
         // A person below the requested level cannot be picked.
         let mut high = q.clone();
         high.insert("acr_values".into(), acr_uri(Loa(4)));
-        assert_eq!(p.approve(p.check_authorize(&high).unwrap(), "191212121212").unwrap_err().error, "access_denied");
+        assert_eq!(
+            p.approve(p.check_authorize(&high, None).unwrap(), "191212121212").unwrap_err().error,
+            "access_denied"
+        );
         let mut wrong_secret = form(&code, &verifier);
         wrong_secret.insert("client_secret".into(), "nope".into());
-        assert_eq!(p.token(&wrong_secret, None).unwrap_err().error, "invalid_client");
+        assert_eq!(p.token(&wrong_secret, None, None).unwrap_err().error, "invalid_client");
     }
 }

@@ -54,6 +54,9 @@ pub struct ServerConfig {
     pub oidc_providers: Vec<ena_identity::rp::ProviderConfig>,
     /// Mina ombud notices are also POSTed here (CloudEvents JSON).
     pub notice_webhook: Option<String>,
+    /// Clients of the test eID given in ena.toml (`[[test_eid_clients]]`: client_id, client_secret_sha256,
+    /// redirect_uris), besides the portal and those the operator registers.
+    pub test_eid_clients: Vec<ena_identity::testeid::TestClient>,
     /// Verifier keys of logs outside the federation the witness cosigns; members' logs (the
     /// `log_verifier_key` their `ena_node` metadata publishes) are witnessed without being listed.
     pub witnessed_logs: Vec<String>,
@@ -71,6 +74,7 @@ impl Default for ServerConfig {
             oidc_providers: Vec::new(),
             notice_webhook: None,
             witnessed_logs: Vec::new(),
+            test_eid_clients: Vec::new(),
         }
     }
 }
@@ -127,14 +131,15 @@ impl IdentityState {
         let test_eid = if config.test_eid {
             let secret = ena_identity::random_token(24);
             let issuer = format!("{base}/test-eid");
-            let provider = ena_identity::testeid::TestProvider::new(
-                &issuer,
-                vec![ena_identity::testeid::TestClient {
-                    client_id: "ena-portal".into(),
-                    client_secret: secret.clone(),
-                    redirect_uris: vec![format!("{base}/login/callback")],
-                }],
-            )?;
+            // The portal's own client, then the ones in ena.toml; the operator registers more at run time
+            // (`/identity/v1/test-eid-clients`, in the database).
+            let mut clients = vec![ena_identity::testeid::TestClient {
+                client_id: "ena-portal".into(),
+                client_secret_sha256: ena_identity::sha256_b64(&secret),
+                redirect_uris: vec![format!("{base}/login/callback")],
+            }];
+            clients.extend(config.test_eid_clients.iter().cloned());
+            let provider = ena_identity::testeid::TestProvider::new(&issuer, clients)?;
             providers.push(ena_identity::rp::ProviderConfig {
                 id: "test-eid".into(),
                 name: "Test-e-legitimation (ena)".into(),

@@ -136,6 +136,9 @@ pub struct InvalidParameter {
         crate::routes::identity::register,
         crate::routes::identity::list,
         crate::routes::identity::search,
+        crate::routes::testeid::register_client,
+        crate::routes::testeid::list_clients,
+        crate::routes::testeid::remove_client,
         crate::routes::identity::revoke,
         crate::routes::identity::verify,
         crate::routes::system::healthz,
@@ -368,6 +371,10 @@ fn success_example(operation_id: &str) -> Option<Value> {
         }),
         "registerEmployeeCredential" | "revokeEmployeeCredential" => {
             employee_credential_example(operation_id == "revokeEmployeeCredential")
+        }
+        "registerTestEidClient" => test_client_example(true),
+        "listTestEidClients" => {
+            json!({ "items": [test_client_example(false)], "page": 1, "limit": 20, "hasMore": false })
         }
         "listEmployeeCredentials" | "searchEmployeeCredentials" => {
             json!({ "items": [employee_credential_example(false)], "page": 1, "limit": 20, "hasMore": false })
@@ -770,6 +777,10 @@ pub fn document() -> Value {
                             "encryptionKeys": [{ "kty": "OKP", "crv": "X25519", "x": "hSDwCYkwp1R0i33ctD73Wg2_Og0mOBr066SpjqqbTmo", "kid": "2026-11" }]
                         }),
                         "lookUpAddress" => json!({ "address": "162120000142:socialtjanst" }),
+                        "registerTestEidClient" => json!({
+                            "clientId": "skatteverket-eservice-test", "name": "Skatteverket, e-tjänst för deklaration (test)",
+                            "redirectUris": ["https://test.eservice.skatteverket.se/callback"]
+                        }),
                         "putPersonAddress" => json!({
                             "personalNumber": "191212121212",
                             "address": { "kind": "person", "name": "Tolvan Tolvansson", "node": EXAMPLE_MEMBER,
@@ -901,4 +912,15 @@ fn address_example() -> Value {
         "encryptionKeys": [{ "kty": "OKP", "crv": "X25519", "x": "hSDwCYkwp1R0i33ctD73Wg2_Og0mOBr066SpjqqbTmo", "kid": "2026-11" }],
         "status": "active", "revision": 3, "updatedAt": "2026-11-29T10:00:00Z"
     })
+}
+
+fn test_client_example(with_secret: bool) -> Value {
+    let mut c = json!({
+        "clientId": "skatteverket-eservice-test", "name": "Skatteverket, e-tjänst för deklaration (test)",
+        "redirectUris": ["https://test.eservice.skatteverket.se/callback"], "createdAt": "2026-12-01T10:00:00Z"
+    });
+    if with_secret {
+        c["clientSecret"] = json!("q1w2e3r4t5y6u7i8o9p0q1w2e3r4t5y6u7i8o9p0aaa");
+    }
+    c
 }

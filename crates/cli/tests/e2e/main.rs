@@ -1933,6 +1933,110 @@ async fn op_callback(server: &TestServer, issuer: &str, provider: &str) -> reqwe
     c.get(&next).header("cookie", login_cookie).send().await.unwrap()
 }
 
+/// Agencies' developers test their own e-services against the test eID: the operator registers a
+/// client (secret shown once, stored hashed, redirect URIs exact), and panva/openid-client — a
+/// certified relying-party library, from npm — logs in through it; bad registrations name the field;
+/// a removed client logs in no more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_eid_clients_are_registered_and_log_in_with_openid_client() {
+    let rp = Path::new(ROOT).join("../../.ci/oidc/rp.mjs");
+    assert!(
+        Path::new(ROOT).join("../../.ci/oidc/node_modules/openid-client").exists(),
+        "openid-client is not installed: run scripts/test (it runs npm ci in .ci/oidc)"
+    );
+    for server in TestServer::each().await {
+        let label = server.label.clone();
+        let c = &server.client;
+        let token = server.operator_token();
+        let clients = server.url("/identity/v1/test-eid-clients");
+        let callback = "http://127.0.0.1:9/callback";
+        // Bad registrations, each field named; a stranger is refused.
+        let bad = json!({"clientId": "x", "name": "", "redirectUris": ["http://evil.example/cb", "https://ok.example/cb#frag", "/relative"]});
+        let p = check_problem(
+            c.post(&clients).bearer_auth(&token).json(&bad).send().await.unwrap(),
+            400,
+            "validation-failed",
+        )
+        .await;
+        assert_eq!(
+            invalid_properties(&p),
+            ["clientId", "name", "redirectUris[0]", "redirectUris[1]", "redirectUris[2]"],
+            "{label}: {p}"
+        );
+        check_problem(c.post(&clients).json(&bad).send().await.unwrap(), 401, "authentication-required").await;
+        let created = c
+            .post(&clients)
+            .bearer_auth(&token)
+            .json(&json!({"clientId": "kommunens-etjanst", "name": "Exempelkommunen, e-tjänst (test)", "redirectUris": [callback]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(created.status(), 201, "{label}");
+        let created: Value = created.json().await.unwrap();
+        let secret = created["clientSecret"].as_str().unwrap().to_owned();
+        let listed = json_of(c.get(&clients).bearer_auth(&token).send().await.unwrap()).await;
+        assert_eq!(listed["items"][0]["clientId"], "kommunens-etjanst", "{label}");
+        assert!(!listed.to_string().contains(&secret), "{label}: the secret is shown once only");
+        let stored = ena_identity::repo::test_client(&server.db.store, "kommunens-etjanst").await.unwrap().unwrap();
+        assert_ne!(stored.secret_sha256, secret, "{label}: stored hashed");
+        check_problem(
+            c.post(&clients)
+                .bearer_auth(&token)
+                .json(&json!({"clientId": "kommunens-etjanst", "name": "again", "redirectUris": [callback]}))
+                .send()
+                .await
+                .unwrap(),
+            409,
+            "conflict",
+        )
+        .await;
+
+        // The relying-party library logs in as Tolvan through the registered client.
+        let issuer = server.url("/test-eid");
+        let run = |secret: String, redirect: String| {
+            let (rp, issuer) = (rp.clone(), issuer.clone());
+            tokio::task::spawn_blocking(move || {
+                Command::new("node")
+                    .arg(&rp)
+                    .args([issuer.as_str(), "kommunens-etjanst", secret.as_str(), redirect.as_str(), "191212121212"])
+                    .output()
+                    .expect("node must be installed")
+            })
+        };
+        let out = run(secret.clone(), callback.to_owned()).await.unwrap();
+        assert!(out.status.success(), "{label}: {}", String::from_utf8_lossy(&out.stderr));
+        let claims: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(claims["https://id.oidc.se/claim/personalIdentityNumber"], "191212121212", "{label}: {claims}");
+        assert_eq!(claims["aud"], "kommunens-etjanst", "{label}");
+        // A wrong secret, or a redirect URI that is not exactly a registered one: no login.
+        let out = run("wrong".into(), callback.to_owned()).await.unwrap();
+        assert!(!out.status.success(), "{label}: a wrong secret logged in");
+        let out = run(secret.clone(), format!("{callback}/../other")).await.unwrap();
+        assert!(!out.status.success(), "{label}: an unregistered redirect URI logged in");
+        // Removed: unknown from then on.
+        let gone = c.delete(format!("{clients}/kommunens-etjanst")).bearer_auth(&token).send().await.unwrap();
+        assert_eq!(gone.status(), 204, "{label}");
+        let out = run(secret, callback.to_owned()).await.unwrap();
+        assert!(!out.status.success(), "{label}: a removed client logged in");
+        denied_or_logged(&server, "identity.test-eid-client.register").await;
+    }
+}
+
+/// An event with `action` is in the log (operator view).
+async fn denied_or_logged(server: &TestServer, action: &str) {
+    let events = json_of(
+        server
+            .client
+            .get(server.url(&format!("/audit/v1/events?action={action}")))
+            .bearer_auth(server.operator_token())
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(!events["items"].as_array().unwrap().is_empty(), "{}: no {action} event", server.label);
+}
+
 /// Interop: ena's portal logs in through panva/node-oidc-provider (a certified OpenID provider, installed
 /// from npm by scripts/test into .ci/oidc), not only through its own test eID.
 #[tokio::test]

@@ -11,7 +11,9 @@ use axum::routing::get;
 use axum::{Form, Json, Router};
 use base64::Engine;
 use ena_core::ErrorCode;
-use ena_identity::testeid::{OAuthError, TestPerson, TestProvider, encode};
+use ena_identity::testeid::{
+    OAuthError, RegisteredTestClient, TestClient, TestClientError, TestClientInput, TestPerson, TestProvider, encode,
+};
 
 use crate::AppState;
 use crate::portal::{Lang, Layout};
@@ -25,6 +27,8 @@ pub fn router() -> Router<AppState> {
         .route("/test-eid/token", axum::routing::post(token))
         .route("/test-eid/userinfo", get(userinfo))
         .route("/test-eid/logout", get(end_session))
+        .route("/identity/v1/test-eid-clients", axum::routing::post(register_client).get(list_clients))
+        .route("/identity/v1/test-eid-clients/{id}", axum::routing::delete(remove_client))
         .route("/identity/v1/api-info", get(api_info))
 }
 
@@ -112,16 +116,30 @@ fn redirect_error(uri: &str, e: &OAuthError, state: &str) -> Response {
     .into_response()
 }
 
-fn refusal(state: &AppState, q: &HashMap<String, String>) -> Result<ena_identity::testeid::AuthRequest, Response> {
+/// The operator-registered client `id` (none if there is no such row; the provider's own are in memory).
+async fn registered(state: &AppState, id: Option<&String>) -> Result<Option<TestClient>, ApiError> {
+    match id {
+        Some(id) => {
+            ena_identity::testeid::registered_client(&state.store, id).await.map_err(|e| ApiError::internal(&e))
+        }
+        None => Ok(None),
+    }
+}
+
+async fn refusal(
+    state: &AppState,
+    q: &HashMap<String, String>,
+) -> Result<ena_identity::testeid::AuthRequest, Response> {
     let p = provider(state).map_err(IntoResponse::into_response)?;
-    p.check_authorize(q).map_err(|(back, e)| match back {
+    let client = registered(state, q.get("client_id")).await.map_err(IntoResponse::into_response)?;
+    p.check_authorize(q, client.as_ref()).map_err(|(back, e)| match back {
         Some(uri) => redirect_error(&uri, &e, q.get("state").map(String::as_str).unwrap_or_default()),
         None => oauth_problem(ErrorCode::InvalidParameter, e).into_response(),
     })
 }
 
 async fn authorize_page(State(state): State<AppState>, Query(q): Query<HashMap<String, String>>) -> Response {
-    let request = match refusal(&state, &q) {
+    let request = match refusal(&state, &q).await {
         Ok(r) => r,
         Err(response) => return response,
     };
@@ -145,7 +163,7 @@ async fn authorize_page(State(state): State<AppState>, Query(q): Query<HashMap<S
 }
 
 async fn authorize(State(state): State<AppState>, Form(form): Form<HashMap<String, String>>) -> Response {
-    let request = match refusal(&state, &form) {
+    let request = match refusal(&state, &form).await {
         Ok(r) => r,
         Err(response) => return response,
     };
@@ -193,7 +211,10 @@ pub async fn token(
     Form(form): Form<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let p = provider(&state)?;
-    match p.token(&form, basic_auth(&headers)) {
+    let basic = basic_auth(&headers);
+    let id = basic.as_ref().map(|(id, _)| id).or(form.get("client_id"));
+    let client = registered(&state, id).await?;
+    match p.token(&form, basic, client.as_ref()) {
         Ok(body) => Ok(([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()),
         Err(e) if e.error == "invalid_client" => Err(oauth_problem(ErrorCode::AuthenticationRequired, e)),
         Err(e) => Err(oauth_problem(ErrorCode::InvalidParameter, e)),
@@ -222,6 +243,99 @@ async fn end_session(
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let p = provider(&state)?;
-    let to = p.end_session(&q).map_err(|e| oauth_problem(ErrorCode::InvalidParameter, e))?;
+    let client = registered(&state, q.get("client_id")).await?;
+    let to = p.end_session(&q, client.as_ref()).map_err(|e| oauth_problem(ErrorCode::InvalidParameter, e))?;
     Ok(Redirect::to(&to).into_response())
+}
+
+impl From<TestClientError> for ApiError {
+    fn from(e: TestClientError) -> ApiError {
+        match e {
+            TestClientError::Invalid(fields) => ApiError::invalid(
+                ErrorCode::ValidationFailed,
+                "The test client is invalid; see invalid-parameters.",
+                fields,
+            ),
+            TestClientError::Conflict(m) => ApiError::new(ErrorCode::Conflict, m),
+            TestClientError::NotFound(m) => ApiError::new(ErrorCode::ResourceNotFound, m),
+            TestClientError::Internal(m) => ApiError::internal(&m),
+        }
+    }
+}
+
+/// Register a client of the test eID for an agency's e-service under test (operator). The answer holds
+/// the client secret, once; only its SHA-256 is kept. Redirect URIs match exactly.
+#[utoipa::path(post, path = "/identity/v1/test-eid-clients", tag = "identity", operation_id = "registerTestEidClient",
+    request_body(content = TestClientInput, content_type = "application/json"),
+    security(("operatorToken" = [])),
+    responses(
+        (status = 201, description = "Registered; clientSecret is shown this once", body = RegisteredTestClient),
+        (status = 400, description = "Bad client id, name or redirect URI; invalid-parameters names each", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 401, description = "No valid operator token", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 404, description = "The test eID is not enabled (production mode)", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 409, description = "The client id is taken", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+    ))]
+pub async fn register_client(
+    State(state): State<AppState>,
+    operator: crate::auth::Operator,
+    crate::extract::ApiJson(input): crate::extract::ApiJson<TestClientInput>,
+) -> Result<Response, ApiError> {
+    provider(&state)?;
+    let c = ena_identity::testeid::register_client(&state.store, &state.audit, &operator.ctx, input).await?;
+    Ok((StatusCode::CREATED, Json(c)).into_response())
+}
+
+/// A page of registered test clients.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TestClientPage {
+    pub items: Vec<RegisteredTestClient>,
+    pub page: u32,
+    pub limit: u32,
+    pub has_more: bool,
+}
+
+/// The registered test clients, by client id (operator).
+#[utoipa::path(get, path = "/identity/v1/test-eid-clients", tag = "identity", operation_id = "listTestEidClients",
+    params(("limit" = Option<u32>, Query, description = "1–100, default 20"), ("page" = Option<u32>, Query, description = "From 1")),
+    security(("operatorToken" = [])),
+    responses(
+        (status = 200, description = "A page of clients (no secrets)", body = TestClientPage),
+        (status = 400, description = "Bad paging", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 401, description = "No valid operator token", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+    ))]
+pub async fn list_clients(
+    State(state): State<AppState>,
+    _operator: crate::auth::Operator,
+    query: crate::extract::ApiQuery,
+) -> Result<Json<TestClientPage>, ApiError> {
+    let p = query.page(Vec::new())?;
+    let rows = ena_identity::repo::test_clients(&state.store, p.limit + 1, p.offset())
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
+    let (rows, has_more) = p.trim(rows);
+    Ok(Json(TestClientPage {
+        items: rows.into_iter().map(Into::into).collect(),
+        page: p.page,
+        limit: p.limit,
+        has_more,
+    }))
+}
+
+/// Remove a registered test client (operator); its logins stop at once.
+#[utoipa::path(delete, path = "/identity/v1/test-eid-clients/{id}", tag = "identity", operation_id = "removeTestEidClient",
+    params(("id" = String, Path, description = "The client id")),
+    security(("operatorToken" = [])),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 401, description = "No valid operator token", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 404, description = "No such client", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+    ))]
+pub async fn remove_client(
+    State(state): State<AppState>,
+    operator: crate::auth::Operator,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Result<StatusCode, ApiError> {
+    ena_identity::testeid::remove_client(&state.store, &state.audit, &operator.ctx, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
