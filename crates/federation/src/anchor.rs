@@ -333,6 +333,17 @@ impl TrustAnchor {
     ) -> Result<(), FederationError> {
         let mut ids = Vec::new();
         let mut events = Vec::new();
+        // What the federation issues is the trust anchor's act (public in the log, naming no person);
+        // the decision that led to it is `ctx`'s own event, under the same correlation id.
+        let issuer = Context {
+            actor: ena_audit::Actor {
+                kind: ena_audit::ActorKind::System,
+                id: "trust-anchor".into(),
+                organisation: None,
+            },
+            on_behalf_of: None,
+            correlation_id: ctx.correlation_id.clone(),
+        };
         for issue in &issues {
             let id = uuid::Uuid::now_v7().to_string();
             repo::insert_statement(
@@ -349,7 +360,7 @@ impl TrustAnchor {
                 },
             )
             .await?;
-            let mut event = ctx.event(
+            let mut event = issuer.event(
                 &format!("federation.{}.issue", issue.kind),
                 Some(ObjectRef { kind: "entity".into(), id: issue.sub.clone() }),
                 AuditResult::Allowed,

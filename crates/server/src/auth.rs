@@ -1,7 +1,9 @@
-//! Who is calling. Until the identity block lands, the one credential is the operator token: created on
-//! first start in the data directory (`operator.token`, mode 0600), shown by `ena admin token`, sent as
-//! `Authorization: Bearer …`. Handlers ask for an [`Operator`]; the identity issue replaces how a
-//! bearer becomes a principal, not the handlers. Every refused attempt is an audit event.
+//! Who is calling. An operator is a person logged in with e-ID at LoA 3 or higher whom the decision point
+//! lets `operate` the API (the role is a policy naming the person), or — for bootstrap and automation —
+//! the holder of the shared operator token (created on first start in the data directory,
+//! `operator.token`, mode 0600, shown by `ena admin token`, sent as `Authorization: Bearer …`; named
+//! `operator-token` in events). A member system calls with an access token (`ApiCaller`). Every refused
+//! attempt is an audit event.
 
 use std::path::{Path, PathBuf};
 
@@ -163,10 +165,65 @@ pub(crate) fn may_use(
     Err(ApiError::new(ErrorCode::PermissionDenied, format!("The decision point refuses the use of api:{api}: {why}.")))
 }
 
-/// An authenticated operator.
+/// An authenticated operator: a person logged in with e-ID at LoA 3 or higher whom the decision point
+/// lets `operate` the API, or — for bootstrap and automation only — the holder of the shared operator
+/// token. `ctx` names which (the person, or `operator-token`), so every event of an operator action says
+/// who did it.
 #[derive(Clone, Debug)]
 pub struct Operator {
     pub ctx: Context,
+}
+
+/// The level an operator person's session needs.
+pub const OPERATOR_LOA: ena_identity::loa::Loa = ena_identity::loa::Loa(3);
+/// The actor id of the shared operator token in audit events.
+pub const OPERATOR_TOKEN_ACTOR: &str = "operator-token";
+/// The header that carries the session's CSRF token when a person's session authenticates a change.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// The API an operator action is on (`api:<first path segment>`).
+fn api_of(parts: &Parts) -> String {
+    parts.uri.path().trim_start_matches('/').split('/').next().unwrap_or_default().to_owned()
+}
+
+async fn record_denied(state: &AppState, ctx: &Context, attempted: &str, reason: &str) {
+    let event = ctx.event(attempted, None, AuditResult::Denied, Some(reason.to_owned()));
+    if let Err(e) = state.audit.record(vec![event]).await {
+        tracing::error!(error = %e, "could not record a denied request in the audit log");
+    }
+}
+
+/// The operator person behind session `s` on `api`, if the level and the decision point allow it; the
+/// refusal (recorded) otherwise. The portal asks the same for its operator pages.
+pub(crate) async fn operator_person(
+    state: &AppState,
+    s: &ena_identity::session::Session,
+    api: &str,
+    correlation_id: Option<String>,
+    attempted: &str,
+) -> Result<Operator, ApiError> {
+    let actor = Actor { kind: ActorKind::Person, id: s.person.as_str().to_owned(), organisation: None };
+    let ctx = Context { actor, on_behalf_of: None, correlation_id };
+    if s.loa < OPERATOR_LOA {
+        let why = format!(
+            "operator actions need a login at LoA {} or higher; this session is LoA {}",
+            OPERATOR_LOA.0, s.loa.0
+        );
+        record_denied(state, &ctx, attempted, &why).await;
+        return Err(ApiError::new(ErrorCode::PermissionDenied, format!("{why}: log in again at LoA 3.")));
+    }
+    let decision = state.access.decide_simple(("person", s.person.as_str()), &[], "operate", ("api", api))?;
+    if !decision.allowed {
+        let why = "no policy lets this person operate api:".to_owned() + api;
+        record_denied(state, &ctx, attempted, &why).await;
+        return Err(ApiError::new(
+            ErrorCode::PermissionDenied,
+            format!(
+                "The decision point refuses this operation: {why} (the operator role is granted by a policy of the decision point)."
+            ),
+        ));
+    }
+    Ok(Operator { ctx })
 }
 
 impl FromRequestParts<AppState> for Operator {
@@ -174,25 +231,44 @@ impl FromRequestParts<AppState> for Operator {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let bearer = bearer(parts);
+        let api = api_of(parts);
+        let attempted = attempted_action(parts);
         if let Some(token) = bearer {
             if state.operator.matches(token) {
-                let actor = Actor { kind: ActorKind::System, id: "operator".into(), organisation: None };
+                // The shared token: bootstrap and automation, named as such in every event.
+                let actor = Actor { kind: ActorKind::System, id: OPERATOR_TOKEN_ACTOR.into(), organisation: None };
                 let ctx = context(parts, actor);
-                let api = parts.uri.path().trim_start_matches('/').split('/').next().unwrap_or_default().to_owned();
-                operator_may(state, &api, &ctx, &attempted_action(parts)).await?;
+                operator_may(state, &api, &ctx, &attempted).await?;
                 return Ok(Operator { ctx });
             }
+        } else if let Some((_, s)) = crate::portal_identity::current(state, &parts.headers).await {
+            // A person's session. A change needs the session's CSRF token in a header, so another site
+            // cannot make the browser do it.
+            let safe = matches!(parts.method, axum::http::Method::GET | axum::http::Method::HEAD);
+            let csrf = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
+            if !safe && verify_slices_are_equal(csrf.as_bytes(), s.csrf.as_bytes()).is_err() {
+                let ctx = context(
+                    parts,
+                    Actor { kind: ActorKind::Person, id: s.person.as_str().to_owned(), organisation: None },
+                );
+                record_denied(state, &ctx, &attempted, "the session's CSRF token is missing or wrong").await;
+                return Err(ApiError::invalid(
+                    ErrorCode::PermissionDenied,
+                    format!("A change made with a session needs the session's CSRF token in the {CSRF_HEADER} header."),
+                    vec![ena_core::FieldError::new(CSRF_HEADER, "(token)", "missing or not this session's")],
+                ));
+            }
+            let trace = parts.extensions.get::<TraceContext>().map(|t| t.trace_id.clone());
+            return operator_person(state, &s, &api, trace, &attempted).await;
         }
-        let reason = if bearer.is_some() { "the bearer token is not valid" } else { "no bearer token was sent" };
+        let reason = if bearer.is_some() { "the bearer token is not valid" } else { "no credentials were sent" };
         let anonymous = Actor { kind: ActorKind::Anonymous, id: "anonymous".into(), organisation: None };
-        let event =
-            context(parts, anonymous).event(&attempted_action(parts), None, AuditResult::Denied, Some(reason.into()));
-        if let Err(e) = state.audit.record(vec![event]).await {
-            tracing::error!(error = %e, "could not record a denied request in the audit log");
-        }
+        record_denied(state, &context(parts, anonymous), &attempted, reason).await;
         Err(ApiError::new(
             ErrorCode::AuthenticationRequired,
-            format!("This operation needs the operator token as `Authorization: Bearer …`: {reason}."),
+            format!(
+                "This operation is the operator's: log in with e-ID at LoA 3 as a person the decision point lets operate it, or (bootstrap, automation) send the operator token as `Authorization: Bearer …`: {reason}."
+            ),
         ))
     }
 }

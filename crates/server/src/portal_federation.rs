@@ -1,11 +1,13 @@
 //! Portal pages for the federation operator: list applications and approve or reject them, without
-//! JavaScript. Until the identity block brings e-ID login and sessions, the operator token is typed into
+//! JavaScript. An operator person logged in at LoA 3 (whom the decision point lets operate the federation)
+//! sees and decides at once, with the session's CSRF token in its forms; for bootstrap, the operator token
+//! is typed into
 //! the first form and carried in the page's decision forms (served `no-store`); there is no ambient
 //! credential, so there is nothing for a forged cross-site request to ride on.
 
 use askama::Template;
 use axum::extract::{Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
@@ -28,6 +30,7 @@ pub struct FedTexts {
     agreement: &'static str,
     token: &'static str,
     token_help: &'static str,
+    login: &'static str,
     show: &'static str,
     pending: &'static str,
     all: &'static str,
@@ -53,7 +56,8 @@ const SV: FedTexts = FedTexts {
     lead: "Här prövar operatören organisationers ansökningar om att ansluta sina noder. Ett godkännande publicerar medlemmen i federationen, utfärdar nodens certifikat och tillitsmärken och loggas i transparensloggen.",
     agreement: "Anslutningsavtal i kraft",
     token: "Operatörsnyckel",
-    token_help: "Nyckeln skrivs ut av ena admin token --data-dir KATALOG. Inloggning med e-legitimation ersätter den när identitetsblocket finns.",
+    token_help: "Nyckeln är till för uppstart och automatisering och skrivs ut av ena admin token --data-dir KATALOG. En operatör loggar annars in med e-legitimation (tillitsnivå 3) och har operatörsrollen genom en policy i beslutspunkten.",
+    login: "Logga in som operatör med e-legitimation",
     show: "Visa",
     pending: "Ansökningar som väntar på beslut",
     all: "Alla ansökningar",
@@ -79,7 +83,8 @@ const EN: FedTexts = FedTexts {
     lead: "Here the operator decides organisations' applications to connect their nodes. Approval publishes the member in the federation, issues the node's certificate and trust marks, and is recorded in the transparency log.",
     agreement: "Agreement in force",
     token: "Operator token",
-    token_help: "The token is printed by ena admin token --data-dir DIR. Login with e-ID replaces it once the identity block exists.",
+    token_help: "The token is for bootstrap and automation, printed by ena admin token --data-dir DIR. Otherwise an operator logs in with e-ID (LoA 3) and holds the operator role through a policy of the decision point.",
+    login: "Log in as an operator with e-ID",
     show: "Show",
     pending: "Applications awaiting a decision",
     all: "All applications",
@@ -119,6 +124,8 @@ struct ApplicationsPage {
     agreement: String,
     authorised: bool,
     token: String,
+    /// Set when an operator person's session authorises the page (its forms carry it instead of a token).
+    csrf: String,
     rows: Vec<Row>,
     message: Option<String>,
     error: Option<String>,
@@ -133,7 +140,10 @@ pub struct OpenForm {
 
 #[derive(Debug, Deserialize)]
 pub struct DecisionForm {
+    #[serde(default)]
     token: String,
+    #[serde(default)]
+    csrf: String,
     id: String,
     decision: String,
     #[serde(default)]
@@ -144,18 +154,31 @@ fn texts(lang: Lang) -> &'static FedTexts {
     if lang == Lang::En { &EN } else { &SV }
 }
 
-fn operator_context() -> Context {
+/// Who authorises the page: the operator token (bootstrap), or an operator person's session.
+enum Authority {
+    Token(String),
+    Person { csrf: String },
+}
+
+fn token_context() -> Context {
     Context {
-        actor: Actor { kind: ActorKind::System, id: "operator".into(), organisation: None },
+        actor: Actor { kind: ActorKind::System, id: crate::auth::OPERATOR_TOKEN_ACTOR.into(), organisation: None },
         on_behalf_of: None,
         correlation_id: None,
     }
 }
 
+/// The operator person of this browser's session, if it has one that may operate the federation.
+async fn person_operator(state: &AppState, headers: &HeaderMap, action: &str) -> Option<(Context, String)> {
+    let (_, s) = crate::portal_identity::current(state, headers).await?;
+    let op = crate::auth::operator_person(state, &s, "federation", None, action).await.ok()?;
+    Some((op.ctx, s.csrf))
+}
+
 async fn render(
     state: &AppState,
     lang: Lang,
-    token: Option<&str>,
+    auth: Option<&Authority>,
     status: Option<&str>,
     message: Option<String>,
     error: Option<String>,
@@ -166,7 +189,7 @@ async fn render(
         Ok(a) => format!("{} ({})", a.title, a.version),
         Err(e) => return crate::problem::ApiError::internal(&e).into_response(),
     };
-    let rows = match token {
+    let rows = match auth {
         Some(_) => match state.federation.applications(status, 100, 0).await {
             Ok(apps) => apps
                 .into_iter()
@@ -189,8 +212,15 @@ async fn render(
         layout: Layout::new(lang, f.title, "/anslutning"),
         f,
         agreement,
-        authorised: token.is_some(),
-        token: token.unwrap_or_default().to_owned(),
+        authorised: auth.is_some(),
+        token: match auth {
+            Some(Authority::Token(t)) => t.clone(),
+            _ => String::new(),
+        },
+        csrf: match auth {
+            Some(Authority::Person { csrf }) => csrf.clone(),
+            _ => String::new(),
+        },
         rows,
         message,
         error,
@@ -208,12 +238,7 @@ async fn render(
 /// then put to the decision point (as the federation API's operator actions are).
 async fn check_token(state: &AppState, token: &str, action: &str) -> bool {
     if state.operator.matches(token.trim()) {
-        let ctx = Context {
-            actor: Actor { kind: ActorKind::System, id: "operator".into(), organisation: None },
-            on_behalf_of: None,
-            correlation_id: None,
-        };
-        return crate::auth::operator_may(state, "federation", &ctx, action).await.is_ok();
+        return crate::auth::operator_may(state, "federation", &token_context(), action).await.is_ok();
     }
     let ctx = Context {
         actor: Actor { kind: ActorKind::Anonymous, id: "anonymous".into(), organisation: None },
@@ -227,8 +252,11 @@ async fn check_token(state: &AppState, token: &str, action: &str) -> bool {
     false
 }
 
-async fn page(State(state): State<AppState>, Query(q): Query<LangQuery>) -> Response {
-    render(&state, q.lang(), None, None, None, None, StatusCode::OK).await
+async fn page(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<LangQuery>) -> Response {
+    // An operator person logged in at LoA 3 sees the applications at once; anyone else is offered the
+    // token form (bootstrap) and a login.
+    let auth = person_operator(&state, &headers, "GET /anslutning").await.map(|(_, csrf)| Authority::Person { csrf });
+    render(&state, q.lang(), auth.as_ref(), Some("pending"), None, None, StatusCode::OK).await
 }
 
 async fn open(State(state): State<AppState>, Query(q): Query<LangQuery>, Form(form): Form<OpenForm>) -> Response {
@@ -238,24 +266,43 @@ async fn open(State(state): State<AppState>, Query(q): Query<LangQuery>, Form(fo
             .await;
     }
     let status = (!form.status.is_empty()).then_some(form.status.as_str()).filter(|s| *s == "pending");
-    render(&state, lang, Some(form.token.trim()), status, None, None, StatusCode::OK).await
+    let auth = Authority::Token(form.token.trim().to_owned());
+    render(&state, lang, Some(&auth), status, None, None, StatusCode::OK).await
 }
 
-async fn decide(State(state): State<AppState>, Query(q): Query<LangQuery>, Form(form): Form<DecisionForm>) -> Response {
+async fn decide(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<LangQuery>,
+    Form(form): Form<DecisionForm>,
+) -> Response {
     let lang = q.lang();
     let f = texts(lang);
-    if !check_token(&state, &form.token, "POST /anslutning/beslut").await {
-        return render(&state, lang, None, None, None, Some(f.bad_token.into()), StatusCode::UNAUTHORIZED).await;
-    }
-    let token = form.token.trim();
-    let ctx = operator_context();
+    // A person's session (its CSRF token in the form), or the operator token; the decision's events name
+    // the person, or `operator-token`.
+    let (ctx, auth) = if form.token.is_empty() {
+        match person_operator(&state, &headers, "POST /anslutning/beslut").await {
+            Some((ctx, csrf))
+                if aws_lc_rs::constant_time::verify_slices_are_equal(csrf.as_bytes(), form.csrf.as_bytes()).is_ok() =>
+            {
+                (ctx, Authority::Person { csrf })
+            }
+            _ => return render(&state, lang, None, None, None, Some(f.bad_token.into()), StatusCode::FORBIDDEN).await,
+        }
+    } else {
+        if !check_token(&state, &form.token, "POST /anslutning/beslut").await {
+            return render(&state, lang, None, None, None, Some(f.bad_token.into()), StatusCode::UNAUTHORIZED).await;
+        }
+        (token_context(), Authority::Token(form.token.trim().to_owned()))
+    };
+    let token = Some(&auth);
     let result = match form.decision.as_str() {
         "approve" => state.federation.approve(&state.audit, &ctx, &form.id).await.map(|_| f.approved),
         "reject" if form.reason.trim().is_empty() => {
             return render(
                 &state,
                 lang,
-                Some(token),
+                token,
                 Some("pending"),
                 None,
                 Some(f.need_reason.into()),
@@ -271,9 +318,7 @@ async fn decide(State(state): State<AppState>, Query(q): Query<LangQuery>, Form(
         )])),
     };
     match result {
-        Ok(message) => {
-            render(&state, lang, Some(token), Some("pending"), Some(message.into()), None, StatusCode::OK).await
-        }
+        Ok(message) => render(&state, lang, token, Some("pending"), Some(message.into()), None, StatusCode::OK).await,
         Err(e) => {
             let code = match &e {
                 FederationError::Invalid(_) => StatusCode::BAD_REQUEST,
@@ -287,7 +332,7 @@ async fn decide(State(state): State<AppState>, Query(q): Query<LangQuery>, Form(
                 }
                 other => other.to_string(),
             };
-            render(&state, lang, Some(token), Some("pending"), None, Some(text), code).await
+            render(&state, lang, token, Some("pending"), None, Some(text), code).await
         }
     }
 }

@@ -461,3 +461,87 @@ async fn address_answers_are_signed_by_the_anchor_and_a_swapped_one_is_refused()
         assert!(e.contains("signed answer"), "{label}: {e}");
     }
 }
+
+/// Operators are persons: operator actions are done by a person logged in with e-ID at LoA 3 whom a
+/// policy of the decision point lets operate the API, and every event names the person; the shared
+/// token stays for bootstrap and automation and is named `operator-token`.
+#[tokio::test]
+async fn operators_are_persons_with_a_role_from_the_decision_point() {
+    for server in TestServer::each().await {
+        let label = server.label.clone();
+        let c = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let token = server.operator_token();
+        let tolvan = super::test_eid_login(&server, &c, "191212121212", 3).await.unwrap();
+        let members = server.url("/federation/v1/members");
+
+        // Logged in, but no policy names her: refused, and the refusal names her.
+        let r = c.get(&members).header("cookie", &tolvan).send().await.unwrap();
+        let p = check_problem(r, 403, "permission-denied").await;
+        assert!(p["detail"].as_str().unwrap().contains("operator role"), "{label}: {p}");
+
+        // The bootstrap token grants the role through the decision point.
+        let grant = |id: &str, person: &str| {
+            c.put(server.url(&format!("/access/v1/policies/{id}")))
+                .bearer_auth(&token)
+                .json(&json!({"resource": "api", "description": "federation operator",
+                              "text": format!("permit (principal == Ena::Person::\"{person}\", action == Ena::Action::\"operate\", resource is Ena::Api);")}))
+                .send()
+        };
+        assert!(grant("operator-tolvan", "191212121212").await.unwrap().status().is_success(), "{label}");
+        assert_eq!(c.get(&members).header("cookie", &tolvan).send().await.unwrap().status(), 200, "{label}");
+
+        // A decision with her session: the CSRF token is needed, and the events name her.
+        let agreement = json_of(c.get(server.url("/federation/v1/agreement")).send().await.unwrap()).await["version"]
+            .as_i64()
+            .unwrap();
+        let applicant = Member::new("ansokan.exempel.se");
+        let mut body = applicant.application(agreement, "");
+        body["trustMarks"] = json!([]);
+        let app: Value =
+            c.post(server.url("/federation/v1/applications")).json(&body).send().await.unwrap().json().await.unwrap();
+        let approve = server.url(&format!("/federation/v1/applications/{}/approve", app["id"].as_str().unwrap()));
+        let p =
+            check_problem(c.post(&approve).header("cookie", &tolvan).send().await.unwrap(), 403, "permission-denied")
+                .await;
+        assert_eq!(invalid_properties(&p), ["x-csrf-token"], "{label}");
+        let page =
+            c.get(server.url("/mina-sidor")).header("cookie", &tolvan).send().await.unwrap().text().await.unwrap();
+        let csrf = super::hidden_fields(&page).into_iter().find(|(k, _)| k == "csrf").unwrap().1;
+        let ok = c.post(&approve).header("cookie", &tolvan).header("x-csrf-token", &csrf).send().await.unwrap();
+        assert_eq!(ok.status(), 200, "{label}: {}", ok.text().await.unwrap());
+        let search = |actor: &str| {
+            c.post(server.url("/audit/v1/event-searches"))
+                .bearer_auth(&token)
+                .json(&json!({"actor": actor, "limit": 100}))
+                .send()
+        };
+        let hers = json_of(search("191212121212").await.unwrap()).await;
+        let actions: Vec<&str> =
+            hers["items"].as_array().unwrap().iter().filter_map(|e| e["event"]["action"].as_str()).collect();
+        assert!(
+            actions.iter().any(|a| a.starts_with("federation.")),
+            "{label}: the approval names the person: {actions:?}"
+        );
+        let bootstrap = json_of(search("operator-token").await.unwrap()).await;
+        assert!(
+            !bootstrap["items"].as_array().unwrap().is_empty(),
+            "{label}: the token's events are named operator-token"
+        );
+
+        // The portal's operator page: her session shows the applications without any token.
+        let other = Member::new("ansokan2.exempel.se");
+        let mut body = other.application(agreement, "");
+        body["trustMarks"] = json!([]);
+        c.post(server.url("/federation/v1/applications")).json(&body).send().await.unwrap();
+        let page =
+            c.get(server.url("/anslutning")).header("cookie", &tolvan).send().await.unwrap().text().await.unwrap();
+        assert!(page.contains("ansokan2.exempel.se") && page.contains("name=\"csrf\""), "{label}: {page}");
+
+        // A person with the role but a LoA 2 login is refused.
+        assert!(grant("operator-weak", "194702289879").await.unwrap().status().is_success(), "{label}");
+        let weak = super::test_eid_login(&server, &c, "194702289879", 2).await.unwrap();
+        let p = check_problem(c.get(&members).header("cookie", &weak).send().await.unwrap(), 403, "permission-denied")
+            .await;
+        assert!(p["detail"].as_str().unwrap().contains("LoA 3"), "{label}: {p}");
+    }
+}
