@@ -8,8 +8,9 @@ use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
 /// Start human-format logging to standard output (as the JSON format) with `filter`.
+/// No ANSI colours: the writer escapes every control character, the colour codes included.
 pub fn init_human(filter: EnvFilter) {
-    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_writer(Escaping).init();
+    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_ansi(false).with_writer(Escaping).init();
 }
 
 /// Standard output, with every control character of a line but its final newline escaped. The fmt

@@ -134,6 +134,23 @@ pub struct EvaluationsOut {
     pub evaluations: Vec<Value>,
 }
 
+/// One AuthZEN decision.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SingleDecision {
+    pub decision: bool,
+    #[schema(value_type = Object)]
+    pub context: Value,
+}
+
+/// What the batch endpoint answers: one decision per item, or — without items — a single decision
+/// (AuthZEN Access Evaluations API). For the document only; handlers build the JSON.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum EvaluationsAnswer {
+    Batch(EvaluationsOut),
+    Single(SingleDecision),
+}
+
 /// Fill an item from the batch defaults and parse it.
 fn item(defaults: &EvaluationsIn, raw: &Value, index: usize) -> Result<AccessRequest, ApiError> {
     let mut v = json!({
@@ -168,7 +185,7 @@ fn item(defaults: &EvaluationsIn, raw: &Value, index: usize) -> Result<AccessReq
     security(("accessToken" = [])),
     request_body(content = EvaluationsIn, content_type = "application/json"),
     responses(
-        (status = 200, description = "One decision per item in request order (cut short by a short-circuit semantic); without items, a single decision", body = EvaluationsOut),
+        (status = 200, description = "One decision per item in request order (cut short by a short-circuit semantic); without items, a single decision", body = EvaluationsAnswer),
         (status = 400, description = "An item lacks subject, action or resource, or an unknown semantic", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
         (status = 401, description = "No valid access token", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
