@@ -3398,13 +3398,19 @@ async fn start_node(
     let mut text = std::fs::read_to_string(&toml_path).unwrap();
     text.push_str(extra);
     std::fs::write(&toml_path, text).unwrap();
-    let database = match std::env::var("ENA_TEST_POSTGRES_URL") {
-        Ok(base) if server.label == "postgres" => Some(ena_testkit::postgres_schema_url(&base).await),
-        _ => None,
+    // The node runs on the dialect of the pass: its own PostgreSQL schema when the server is on PostgreSQL.
+    let dialect = server.db.store.dialect();
+    let database = match (dialect, std::env::var("ENA_TEST_POSTGRES_URL")) {
+        (ena_store::Dialect::Postgres, Ok(base)) => Some(ena_testkit::postgres_schema_url(&base).await),
+        (ena_store::Dialect::Postgres, Err(_)) => panic!("a PostgreSQL pass without ENA_TEST_POSTGRES_URL"),
+        (ena_store::Dialect::Sqlite, _) => None,
     };
     let (child, api) = spawn_node(dir.path(), database.as_deref()).await;
     let token = std::fs::read_to_string(dir.path().join("node.token")).unwrap().trim().to_owned();
-    NodeProc { api, token, child, dir, database, entity_id: format!("https://{host}") }
+    let node = NodeProc { api, token, child, dir, database, entity_id: format!("https://{host}") };
+    assert_eq!(node.store().await.dialect(), dialect, "{}: node {host} runs on the pass's database", server.label);
+    eprintln!("{}: node {host} runs on {dialect:?}", server.label);
+    node
 }
 
 /// `ena node run` on `dir` (and `database`), once it has said where it listens: (process, local API URL).
