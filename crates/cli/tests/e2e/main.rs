@@ -2141,7 +2141,15 @@ async fn documents_are_signed_and_verified_on_each_database() {
         let jwks = payload(&ec)["metadata"]["ena_signature_service"]["jwks"].clone();
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("sig.json");
-        std::fs::write(&file, json!({"jwks": jwks, "signature": sig, "sha256": signed["sha256"]}).to_string()).unwrap();
+        // The digest is computed here from the document, not taken from the server's answer: the outside
+        // tools then check our claim against the document itself.
+        let own = {
+            use sha2::Digest;
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .encode(sha2::Sha256::digest(base64::engine::general_purpose::STANDARD.decode(&doc).unwrap()))
+        };
+        assert_eq!(signed["sha256"], own.as_str(), "{label}: the server signed the document's SHA-256");
+        std::fs::write(&file, json!({"jwks": jwks, "signature": sig, "sha256": own}).to_string()).unwrap();
         let out = oidf(&["verify-detached", file.to_str().unwrap()]);
         assert!(out.contains("191212121212"), "{out}");
 
@@ -2304,17 +2312,28 @@ async fn identity_bound_api_tokens_on_each_database() {
         )
         .await;
         denied_event_logged(&server, "identity.token.use", "another client certificate").await;
-        // A tampered token (payload swapped) fails its signature.
+        // Tampered tokens fail on their signature, and on nothing else: one that A sends over its own
+        // connection with a later expiry (binding intact), and one made unbound (no cnf) sent with no
+        // certificate at all. Only the signature can refuse them.
         let parts: Vec<&str> = at.split('.').collect();
-        let forged_claims = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode(payload(&at).to_string().replace(a.id.as_str(), b.id.as_str()));
-        let forged = format!("{}.{forged_claims}.{}", parts[0], parts[2]);
-        check_problem(
-            tls_b.get(&node_caller).bearer_auth(&forged).send().await.unwrap(),
-            401,
-            "authentication-required",
-        )
-        .await;
+        let encode = |claims: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(claims.to_string());
+        let mut longer = payload(&at);
+        longer["exp"] = json!(longer["exp"].as_i64().unwrap() + 3600);
+        let mut unbound = payload(&at);
+        unbound.as_object_mut().unwrap().remove("cnf");
+        for (forged, client) in [
+            (format!("{}.{}.{}", parts[0], encode(&longer), parts[2]), &tls_a),
+            (format!("{}.{}.{}", parts[0], encode(&unbound), parts[2]), c),
+        ] {
+            let url = if std::ptr::eq(client, c) { server.url("/identity/v1/caller") } else { node_caller.clone() };
+            let p = check_problem(
+                client.get(&url).bearer_auth(&forged).send().await.unwrap(),
+                401,
+                "authentication-required",
+            )
+            .await;
+            assert!(p["detail"].as_str().unwrap().contains("signature"), "{label}: refused for its signature: {p}");
+        }
         // A token for another audience is refused here.
         let r =
             post_form(&tls_a, &node_token, form(&[("grant_type", "client_credentials"), ("audience", &b.id)])).await;
