@@ -670,9 +670,23 @@ async fn audit_api_on_each_database() {
             .map(|h| STANDARD.decode(h.as_str().unwrap()).unwrap().try_into().unwrap())
             .collect();
         merkle::verify_inclusion(index, size_before, &merkle::leaf_hash(&data), &hashes, &signed.root).unwrap();
+        // The consistency proof from the first checkpoint to this one verifies (RFC 9162 §2.1.4.2).
+        let first = json_of(server.get("/audit/v1/proofs/inclusion?index=0&treeSize=1").await).await;
+        assert_eq!(first["proof"], json!([]), "a one-leaf tree needs no inclusion proof");
         let consistency =
             json_of(server.get(&format!("/audit/v1/proofs/consistency?from=1&to={size_before}")).await).await;
         assert_eq!(consistency["to"], size_before);
+        let path: Vec<merkle::Hash> = consistency["proof"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| STANDARD.decode(h.as_str().unwrap()).unwrap().try_into().unwrap())
+            .collect();
+        let entry0 =
+            json_of(server.client.get(server.url("/audit/v1/entries/0")).bearer_auth(&token).send().await.unwrap())
+                .await;
+        let root1 = merkle::leaf_hash(&STANDARD.decode(entry0["data"].as_str().unwrap()).unwrap());
+        merkle::verify_consistency(1, size_before, &path, &root1, &signed.root).unwrap();
 
         for (path, param) in [
             (format!("/audit/v1/proofs/inclusion?index={size_before}&treeSize={size_before}"), "index"),
@@ -1327,16 +1341,21 @@ async fn federation_onboarding_and_resolve_on_each_database() {
             .arg(dir.path().join("cert.pem"))
             .output()
             .unwrap();
+        assert!(serial.status.success(), "{label}: openssl x509: {}", String::from_utf8_lossy(&serial.stderr));
         let serial = String::from_utf8_lossy(&serial.stdout).trim().trim_start_matches("serial=").to_owned();
+        // A serial is 1–20 bytes of hex: an empty one would make the next check pass on anything.
+        assert!(serial.len() >= 2 && serial.chars().all(|c| c.is_ascii_hexdigit()), "{label}: serial {serial:?}");
         let crl_text = Command::new("openssl")
             .args(["crl", "-noout", "-text", "-in"])
             .arg(dir.path().join("crl.pem"))
             .output()
             .unwrap();
-        assert!(
-            String::from_utf8_lossy(&crl_text.stdout).to_uppercase().contains(&serial.to_uppercase()),
-            "{label}: serial {serial} on the CRL"
-        );
+        assert!(crl_text.status.success(), "{label}: openssl crl: {}", String::from_utf8_lossy(&crl_text.stderr));
+        let revoked: Vec<String> = String::from_utf8_lossy(&crl_text.stdout)
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("Serial Number: ").map(|s| s.trim().to_uppercase()))
+            .collect();
+        assert!(revoked.contains(&serial.to_uppercase()), "{label}: serial {serial} among the CRL's {revoked:?}");
         let verify = Command::new("openssl")
             .args(["verify", "-crl_check", "-CAfile"])
             .arg(dir.path().join("ca.pem"))
