@@ -91,14 +91,14 @@ async fn run_async(args: FederationBench) -> anyhow::Result<()> {
     let mut ids = Vec::new();
     let tls_key = rcgen::KeyPair::generate()?;
     for i in 0..args.members {
-        let id = if i == 0 { "https://localhost".to_owned() } else { format!("https://node{i}.bench.example") };
+        let id = format!("https://node{i}.bench.example");
         let key = SigningKey::generate().map_err(|e| anyhow::anyhow!("{e}"))?;
         let jwks = json!({"keys": [key.public_jwk()]});
         let now = unix_now();
         let ec = key.sign(
             ENTITY_STATEMENT_TYP,
             &json!({"iss": id, "sub": id, "iat": now, "exp": now + 86_400, "jwks": jwks,
-            "metadata": {ENA_NODE: {"api_endpoint": format!("{id}/node/v1")}}}),
+            "authority_hints": [ta.entity_id()], "metadata": {ENA_NODE: {"api_endpoint": format!("{id}/node/v1")}}}),
         );
         let input = ApplicationInput {
             organisation_number: "212000-0142".into(),

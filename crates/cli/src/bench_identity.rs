@@ -288,7 +288,7 @@ pub(crate) async fn onboard_member(state: &AppState) -> anyhow::Result<(String, 
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let ec = fed_key.sign(
         ena_federation::chain::ENTITY_STATEMENT_TYP,
-        &json!({"iss": id, "sub": id, "iat": now, "exp": now + 86_400, "jwks": jwks,
+        &json!({"iss": id, "sub": id, "iat": now, "exp": now + 86_400, "jwks": jwks, "authority_hints": [ta.entity_id()],
                 "metadata": {"oauth_client": {"jwks": {"keys": [client_key.public_jwk()]}}}}),
     );
     let input = ApplicationInput {

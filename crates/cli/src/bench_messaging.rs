@@ -140,12 +140,15 @@ async fn bench(args: MessagingBench) -> anyhow::Result<()> {
     let extra = ena_node::samples::MUNICIPALITY_TOML;
     // Skatteverket's own service, which its node produces for synchronous calls.
     let upstream_addr = crate::local_federation::start_income_register(stop.clone()).await?;
+    let (skatt_port, kommun_port) = (crate::local_federation::peer_port()?, crate::local_federation::peer_port()?);
     let produces = format!(
-        "\n[[service]]\nid = \"inkomster\"\nupstream = \"http://{upstream_addr}\"\nallow = [\"https://kommun.localhost\"]\n"
+        "\n[[service]]\nid = \"inkomster\"\nupstream = \"http://{upstream_addr}\"\nallow = [\"{}\"]\n",
+        crate::local_federation::entity_id("kommun.localhost", kommun_port)
     );
     let skatt = crate::local_federation::start_node(
         &central,
         "skatteverket.localhost",
+        skatt_port,
         "202100-5448",
         "Skatteverket",
         &produces,
@@ -156,6 +159,7 @@ async fn bench(args: MessagingBench) -> anyhow::Result<()> {
     let kommun = crate::local_federation::start_node(
         &central,
         "kommun.localhost",
+        kommun_port,
         "212000-0142",
         "Exempelkommunen",
         extra,

@@ -54,17 +54,30 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     let upstream_addr = crate::local_federation::start_income_register(stop.clone()).await?;
 
     println!("Onboarding three member nodes (keys, application, approval, certificate) …");
+    // Each node's entity id is https://<host>:<peer port>, where it serves its entity configuration.
+    use crate::local_federation::{entity_id, peer_port};
+    let (skatt_port, fk_port, kommun_port) = (peer_port()?, peer_port()?, peer_port()?);
     let skatt_toml = format!(
         r#"
 [[service]]
 id = "inkomster"
 upstream = "http://{upstream_addr}"
-allow = ["https://kommun.localhost", "https://forsakringskassan.localhost"]
-"#
+allow = ["{}", "{}"]
+"#,
+        entity_id("kommun.localhost", kommun_port),
+        entity_id("forsakringskassan.localhost", fk_port)
     );
-    let skatt =
-        start_node(&central, "skatteverket.localhost", "202100-5448", "Skatteverket", &skatt_toml, &[], stop.clone())
-            .await?;
+    let skatt = start_node(
+        &central,
+        "skatteverket.localhost",
+        skatt_port,
+        "202100-5448",
+        "Skatteverket",
+        &skatt_toml,
+        &[],
+        stop.clone(),
+    )
+    .await?;
     let fk_toml = r#"
 [[address]]
 address = "202100-5521"
@@ -88,6 +101,7 @@ classification = { confidentiality = 2, integrity = 3, availability = 1 }
     let fk = start_node(
         &central,
         "forsakringskassan.localhost",
+        fk_port,
         "202100-5521",
         "Försäkringskassan",
         fk_toml,
@@ -104,6 +118,7 @@ classification = { confidentiality = 2, integrity = 3, availability = 1 }
     let kommun = start_node(
         &central,
         "kommun.localhost",
+        kommun_port,
         "212000-0142",
         "Exempelkommunen",
         kommun_toml,

@@ -72,11 +72,25 @@ pub struct LocalNode {
     pub task: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
+/// A free port on 127.0.0.1 for a node's peer listener, chosen before the node starts so that its entity
+/// id — `https://<host>:<port>`, a URL that answers with the node's entity configuration — can be named
+/// in other nodes' settings.
+pub fn peer_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// The entity id of the node on `host` whose peer listener is on `port`.
+pub fn entity_id(host: &str, port: u16) -> String {
+    format!("https://{host}:{port}")
+}
+
 /// Onboard a node (init, approve), add `extra` to its node.toml and `files` to its data directory, and
-/// run it until `stop` turns true.
+/// run it until `stop` turns true. Its peer listener is on `port` (see [`peer_port`]).
+#[allow(clippy::too_many_arguments)]
 pub async fn start_node(
     central: &Central,
     host: &str,
+    port: u16,
     organisation: &str,
     name: &str,
     extra: &str,
@@ -84,12 +98,12 @@ pub async fn start_node(
     stop: watch::Receiver<bool>,
 ) -> anyhow::Result<LocalNode> {
     let dir = central.dir.parent().unwrap_or(&central.dir).join(host);
-    let peer = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+    let peer = std::net::SocketAddr::from(([127, 0, 0, 1], port));
     let options = ena_node::InitOptions {
         data_dir: dir.clone(),
         federation: central.url.clone(),
         federation_node: central.node_url.clone(),
-        entity_id: format!("https://{host}"),
+        entity_id: entity_id(host, port),
         organisation: organisation.into(),
         name: name.into(),
         contact: format!("federation@{host}"),
@@ -129,7 +143,7 @@ pub async fn start_node(
     let info: Value = serde_json::from_str(&std::fs::read_to_string(&ready).context("the node did not start")?)?;
     let token = std::fs::read_to_string(dir.join(ena_node::TOKEN_FILE))?.trim().to_owned();
     Ok(LocalNode {
-        entity_id: format!("https://{host}"),
+        entity_id: entity_id(host, port),
         dir,
         api: info["api"].as_str().unwrap_or_default().to_owned(),
         token,

@@ -576,7 +576,8 @@ impl TrustAnchor {
             errors.push(FieldError::new("keyRequest", "(PEM)", e.to_string()));
         }
         if let Some(ec) = &input.entity_configuration
-            && let Err(e) = check_member_configuration(ec, &entity_id, &input.jwks, &input.entity_types)
+            && let Err(e) =
+                check_member_configuration(ec, &entity_id, &input.jwks, &input.entity_types, &self.config.entity_id)
         {
             errors.push(e);
         }
@@ -881,7 +882,7 @@ impl TrustAnchor {
         let m = self.active_member(entity_id).await?;
         let jwks: Value = serde_json::from_str(&m.jwks).unwrap_or_default();
         let types: Vec<String> = serde_json::from_str(&m.entity_types).unwrap_or_default();
-        let payload = check_member_configuration(token, entity_id, &jwks, &types)
+        let payload = check_member_configuration(token, entity_id, &jwks, &types, &self.config.entity_id)
             .map_err(|e| FederationError::Invalid(vec![e]))?;
         if let Some(current) = &m.entity_configuration {
             if current == token {
@@ -1239,13 +1240,16 @@ impl TrustAnchor {
 }
 
 /// A member's own entity configuration must be self-issued for `entity_id`, typed, signed with one of
-/// the keys it registered, unexpired, and carry metadata only for `types` (the entity types applied for
-/// or approved; `federation_entity` is every entity's). Returns its payload.
+/// the keys it registered, unexpired, name this anchor (`anchor_id`) in `authority_hints` (OpenID
+/// Federation requires them of every entity but an anchor; a client that starts at the member finds its
+/// superior there), and carry metadata only for `types` (the entity types applied for or approved;
+/// `federation_entity` is every entity's). Returns its payload.
 fn check_member_configuration(
     token: &str,
     entity_id: &str,
     jwks: &Value,
     types: &[String],
+    anchor_id: &str,
 ) -> Result<serde_json::Map<String, Value>, FieldError> {
     let bad = |reason: String| FieldError::new("entityConfiguration", "(JWT)", reason);
     let parsed = Unverified::parse(token).map_err(|e| bad(e.to_string()))?;
@@ -1259,6 +1263,14 @@ fn check_member_configuration(
     let exp = parsed.payload.get("exp").and_then(Value::as_i64).ok_or_else(|| bad("exp is missing".into()))?;
     if exp <= unix_now() {
         return Err(bad("it has expired".into()));
+    }
+    let hints = parsed.payload.get("authority_hints").and_then(Value::as_array);
+    if !hints.is_some_and(|h| h.iter().any(|a| a.as_str().map(|a| a.trim_end_matches('/')) == Some(anchor_id))) {
+        return Err(FieldError::new(
+            "entityConfiguration.authority_hints",
+            "(JWT)",
+            format!("must name the trust anchor {anchor_id} (authority_hints are required of every member)"),
+        ));
     }
     if let Some(metadata) = parsed.payload.get("metadata").and_then(Value::as_object) {
         for t in metadata.keys() {
@@ -1315,6 +1327,7 @@ mod tests {
             self.key.sign(
                 ENTITY_STATEMENT_TYP,
                 &json!({"iss": self.id, "sub": self.id, "iat": now, "exp": now + 3600, "jwks": self.jwks(),
+                "authority_hints": ["https://ena.example.se"],
                 "metadata": {"ena_node": {"api_endpoint": format!("{}/node/v1", self.id)}}}),
             )
         }

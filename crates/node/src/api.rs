@@ -38,6 +38,9 @@ pub struct NodeState {
     pub upstream: reqwest::Client,
     /// Subscriptions: webhooks, SSE, NATS.
     pub events: crate::events::EventBus,
+    /// The node's entity configuration as the federation took it, served at
+    /// `/.well-known/openid-federation` on the peer listener.
+    pub entity_configuration: Arc<String>,
 }
 
 /// The SHA-256 (base64url) of the client certificate of an mTLS connection.
@@ -116,6 +119,7 @@ pub fn local_router(state: NodeState) -> Router {
 
 pub fn peer_router(state: NodeState) -> Router {
     Router::new()
+        .route("/.well-known/openid-federation", get(entity_configuration))
         .route("/node/v1/inbox", post(receive))
         .route("/node/v1/inbox/{id}/attachments/{n}", axum::routing::put(receive_attachment))
         .route("/node/v1/calls/{service}", any(crate::calls::call_in))
@@ -125,6 +129,13 @@ pub fn peer_router(state: NodeState) -> Router {
         .layer(middleware::from_fn(ena_server::privacy::refuse_identity_numbers))
         .layer(middleware::from_fn(ena_server::problem::finish_problems))
         .layer(middleware::from_fn(ena_server::trace::observe))
+}
+
+/// The node's entity configuration (OpenID Federation 1.0 §9): anyone may read it, with or without a
+/// client certificate, so a client that knows nothing of ena can walk from the trust anchor to the node.
+async fn entity_configuration(State(s): State<NodeState>) -> Response {
+    ([(header::CONTENT_TYPE, "application/entity-statement+jwt")], s.entity_configuration.as_str().to_owned())
+        .into_response()
 }
 
 /// Send a message: checked (address, recipient node, schema), sealed, signed and queued.

@@ -114,12 +114,24 @@ pub struct InitOptions {
     pub peer_listen: String,
 }
 
-fn host_of(entity_id: &str) -> anyhow::Result<&str> {
-    let host = entity_id.strip_prefix("https://").ok_or_else(|| anyhow!("--entity-id must be an https URL"))?;
-    if host.is_empty() || host.contains(['/', ':', '?', '#']) {
-        bail!("--entity-id must be https://<host> with no port or path (the host is the certificate's name)");
+/// The host of an entity id `https://<host>[:<port>]` (the certificate's name) and its port, if given.
+/// The entity id must answer: the node serves its entity configuration at
+/// `<entity id>/.well-known/openid-federation` on its peer listener, so a port, when given, is the peer
+/// listener's (or a proxy's in front of it).
+fn host_port(entity_id: &str) -> anyhow::Result<(&str, Option<u16>)> {
+    let rest = entity_id.strip_prefix("https://").ok_or_else(|| anyhow!("--entity-id must be an https URL"))?;
+    let (host, port) = match rest.split_once(':') {
+        Some((h, p)) => (h, Some(p.parse::<u16>().map_err(|_| anyhow!("--entity-id: {p:?} is not a port"))?)),
+        None => (rest, None),
+    };
+    if host.is_empty() || host.contains(['/', '?', '#', '@']) {
+        bail!("--entity-id must be https://<host>[:<port>] with no path (the host is the certificate's name)");
     }
-    Ok(host)
+    Ok((host, port))
+}
+
+fn host_of(entity_id: &str) -> anyhow::Result<&str> {
+    Ok(host_port(entity_id)?.0)
 }
 
 struct Keys {
@@ -148,20 +160,38 @@ fn load_keys(dir: &Path, entity_id: &str) -> anyhow::Result<Keys> {
 
 /// The node's signed entity configuration: its federation keys and its `ena_node` metadata (message
 /// signing keys, its log's verifier key, its inbox).
-fn entity_configuration(file: &NodeFile, keys: &Keys) -> String {
-    sign_configuration(file, &keys.entity, &node_metadata(file, keys))
+fn entity_configuration(file: &NodeFile, keys: &Keys, anchor: &str) -> String {
+    sign_configuration(file, &keys.entity, &node_metadata(file, keys), anchor)
 }
 
-fn sign_configuration(file: &NodeFile, entity: &EntityKey, metadata: &Value) -> String {
+/// The node's entity configuration: self-signed, naming the trust anchor in `authority_hints` (so a
+/// client that starts at the node finds its superior), served at `/.well-known/openid-federation`.
+fn sign_configuration(file: &NodeFile, entity: &EntityKey, metadata: &Value, anchor: &str) -> String {
     let now = ena_messaging::now();
     entity.sign(
         "entity-statement+jwt",
         &json!({
             "iss": file.entity_id, "sub": file.entity_id, "iat": now, "exp": now + 30 * 86_400,
             "jwks": {"keys": [entity.public_jwk()]},
+            "authority_hints": [anchor],
             "metadata": metadata,
         }),
     )
+}
+
+/// The trust anchor's entity id, from its entity configuration at `federation`.
+async fn anchor_id(client: &reqwest::Client, federation: &str) -> anyhow::Result<String> {
+    let ec = client
+        .get(format!("{federation}/.well-known/openid-federation"))
+        .send()
+        .await
+        .with_context(|| format!("the federation at {federation} does not answer"))?
+        .error_for_status()?
+        .text()
+        .await?;
+    let parsed =
+        ena_federation::jose::Unverified::parse(&ec).map_err(|e| anyhow!("the anchor's entity configuration: {e}"))?;
+    Ok(parsed.payload.get("iss").and_then(Value::as_str).unwrap_or_default().trim_end_matches('/').to_owned())
 }
 
 fn node_metadata(file: &NodeFile, keys: &Keys) -> Value {
@@ -185,6 +215,14 @@ pub async fn init(o: &InitOptions) -> anyhow::Result<String> {
     ena_audit::note::create_private_dir(&o.data_dir)
         .with_context(|| format!("cannot create {}", o.data_dir.display()))?;
     let peer: SocketAddr = o.peer_listen.parse().map_err(|_| anyhow!("--peer-listen: not an address:port"))?;
+    if let (_, Some(port)) = host_port(&o.entity_id)?
+        && port != peer.port()
+    {
+        bail!(
+            "--entity-id names port {port}, but --peer-listen is on {}: the entity id must answer (the node serves its entity configuration there)",
+            peer.port()
+        );
+    }
     let mut file = NodeFile {
         entity_id: o.entity_id.trim_end_matches('/').to_owned(),
         organisation: organisation.as_str().to_owned(),
@@ -214,6 +252,7 @@ pub async fn init(o: &InitOptions) -> anyhow::Result<String> {
         .error_for_status()?
         .json()
         .await?;
+    let anchor = anchor_id(&client, &file.federation).await?;
     let tls = rcgen::KeyPair::from_pem(&keys.tls_pem).context("tls.key")?;
     let mut params = rcgen::CertificateParams::new(vec![host.clone()])?;
     params.distinguished_name.push(rcgen::DnType::CommonName, host.as_str());
@@ -222,7 +261,7 @@ pub async fn init(o: &InitOptions) -> anyhow::Result<String> {
         "organisationNumber": organisation.as_str(), "name": file.name, "contact": file.contact,
         "entityId": file.entity_id, "jwks": {"keys": [keys.entity.public_jwk()]}, "entityTypes": ["ena_node"],
         "metadata": node_metadata(&file, &keys),
-        "keyRequest": csr, "entityConfiguration": entity_configuration(&file, &keys),
+        "keyRequest": csr, "entityConfiguration": entity_configuration(&file, &keys, &anchor),
         "acceptAgreement": agreement["version"],
     });
     let response =
@@ -323,14 +362,17 @@ pub async fn open(dir: &Path, database: Option<&str>, ttl: Duration, nats_url: O
     // Keep the published entity configuration fresh (and its metadata current), over the node's own
     // certificate. The federation takes only a strictly newer `iat`: a restart within the same second
     // waits for the next one and sends again.
+    let mut published = String::new();
     for attempt in 0..2 {
+        let configuration = sign_configuration(&file, &keys.entity, &metadata, &directory.anchor_id);
         let r = central
             .put(format!("{}/federation/v1/entity-configuration", file.federation_node))
             .header("content-type", "application/entity-statement+jwt")
-            .body(sign_configuration(&file, &keys.entity, &metadata))
+            .body(configuration.clone())
             .send()
             .await?;
         if r.status().is_success() {
+            published = configuration;
             break;
         }
         if r.status() == reqwest::StatusCode::CONFLICT && attempt == 0 {
@@ -386,8 +428,12 @@ pub async fn open(dir: &Path, database: Option<&str>, ttl: Duration, nats_url: O
         calls_client: central.clone(),
         upstream: reqwest::Client::builder().timeout(Duration::from_secs(30)).pool_max_idle_per_host(64).build()?,
         events,
+        entity_configuration: Arc::new(published),
     };
-    let tls = ena_server::mtls::server_config(&ca, &cert, &keys.tls_pem).map_err(|e| anyhow!("TLS: {e}"))?;
+    // Client certificates are asked for but not required: anyone may read the node's entity
+    // configuration; every other peer route refuses a connection without one.
+    let tls =
+        ena_server::mtls::server_config_public_reads(&ca, &cert, &keys.tls_pem).map_err(|e| anyhow!("TLS: {e}"))?;
     let transport = Arc::new(HttpTransport { client: central, me: file.entity_id.clone() });
     Ok(Node { file, state, transport, tls })
 }

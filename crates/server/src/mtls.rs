@@ -102,14 +102,25 @@ impl<S: Send + Sync> FromRequestParts<S> for MaybePeer {
 /// TLS settings of the node listener: our certificate from the federation CA; client certificates
 /// required and verified against the federation CA only.
 pub fn server_config(ca_pem: &str, cert_pem: &str, key_pem: &str) -> Result<rustls::ServerConfig, String> {
+    config(ca_pem, cert_pem, key_pem, false)
+}
+
+/// The same, but a client may also connect without a certificate (a certificate it presents must still
+/// chain to the federation CA): for a member node's peer listener, where anyone may read the node's
+/// entity configuration and every other route refuses a connection without a certificate.
+pub fn server_config_public_reads(ca_pem: &str, cert_pem: &str, key_pem: &str) -> Result<rustls::ServerConfig, String> {
+    config(ca_pem, cert_pem, key_pem, true)
+}
+
+fn config(ca_pem: &str, cert_pem: &str, key_pem: &str, optional: bool) -> Result<rustls::ServerConfig, String> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut roots = rustls::RootCertStore::empty();
     for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
         roots.add(cert.map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
     }
-    let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-        .build()
-        .map_err(|e| format!("client verifier: {e}"))?;
+    let builder = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone());
+    let builder = if optional { builder.allow_unauthenticated() } else { builder };
+    let verifier = builder.build().map_err(|e| format!("client verifier: {e}"))?;
     let chain: Vec<CertificateDer<'static>> =
         CertificateDer::pem_slice_iter(cert_pem.as_bytes()).collect::<Result<_, _>>().map_err(|e| e.to_string())?;
     let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(|e| e.to_string())?;

@@ -1042,11 +1042,15 @@ struct Member {
     extra_metadata: Value,
     /// The organisation number applied with.
     organisation: String,
+    /// The trust anchor it names in `authority_hints`.
+    anchor: String,
 }
 
 impl Member {
-    fn new(host: &str) -> Member {
+    /// A member of the federation whose trust anchor is `anchor` (its entity id, the server's base URL).
+    fn new(host: &str, anchor: &str) -> Member {
         Member {
+            anchor: anchor.trim_end_matches('/').to_owned(),
             id: format!("https://{host}"),
             key: ena_federation::jose::SigningKey::generate().unwrap(),
             tls: rcgen::KeyPair::generate().unwrap(),
@@ -1084,7 +1088,7 @@ impl Member {
         self.key.sign(
             "entity-statement+jwt",
             &json!({"iss": self.id, "sub": self.id, "iat": now, "exp": now + 3600, "jwks": self.jwks(),
-                    "metadata": metadata}),
+                    "authority_hints": [self.anchor], "metadata": metadata}),
         )
     }
     fn csr(&self, cn: &str) -> String {
@@ -1123,7 +1127,7 @@ async fn federation_onboarding_and_resolve_on_each_database() {
             .as_i64()
             .unwrap();
         let marks = payload(&ec)["trust_mark_issuers"].as_object().unwrap().keys().cloned().collect::<Vec<_>>();
-        let member = Member::new("nod.exempel.se");
+        let member = Member::new("nod.exempel.se", &ta);
         let body = member.application(agreement, &marks[0]);
 
         // Bad input: each field named, nothing stored.
@@ -1416,7 +1420,7 @@ fn federation_cli_apply_decide_list_resolve_suspend() {
             String::from_utf8_lossy(&out.stderr).into_owned(),
         )
     };
-    let member = Member::new("cli.exempel.se");
+    let member = Member::new("cli.exempel.se", &server);
     let mut application = member.application(0, &format!("{server}/trust-marks/loa3"));
     application.as_object_mut().unwrap().remove("acceptAgreement");
     let file = dir.path().join("application.json");
@@ -1517,7 +1521,7 @@ async fn operator_portal_decides_applications() {
 async fn two_applications(server: &TestServer, agreement: i64) -> Vec<String> {
     let mut ids = Vec::new();
     for host in ["a.portal.example.se", "b.portal.example.se"] {
-        let m = Member::new(host);
+        let m = Member::new(host, &server.url(""));
         let mut body = m.application(agreement, "");
         body["trustMarks"] = json!([]);
         let r = server.client.post(server.url("/federation/v1/applications")).json(&body).send().await.unwrap();
@@ -1545,7 +1549,7 @@ fn node_listener_requires_a_good_member_certificate() {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let http = reqwest::Client::new();
     // Not `localhost`: that is the anchor's own node listener's name (one member per host, not the anchor's).
-    let member = Member::new("nod.exempel.se");
+    let member = Member::new("nod.exempel.se", &base);
     let (cert_pem, ca_pem) = rt.block_on(async {
         let agreement = http
             .get(format!("{base}/federation/v1/agreement"))
@@ -2277,7 +2281,8 @@ struct Federated {
 
 async fn two_members(server: &mut TestServer) -> Federated {
     let node = server.node_listener().await;
-    let (a, b) = (Member::new("a.exempel.se"), Member::new("b.exempel.se"));
+    let anchor = server.url("");
+    let (a, b) = (Member::new("a.exempel.se", &anchor), Member::new("b.exempel.se", &anchor));
     let (cert_a, cert_b) = (onboard(server, &a).await, onboard(server, &b).await);
     let ca = server.state.federation.ca_certificate().to_owned();
     let tls_a = ena_federation::client::node_client(&ca, &cert_a, &a.tls.serialize_pem()).unwrap();
@@ -2705,7 +2710,7 @@ async fn login_through_an_openid_provider_found_in_the_federation() {
             json!({"openid_provider": {"issuer": issuer, "authorization_endpoint": discovery["authorization_endpoint"],
                    "token_endpoint": discovery["token_endpoint"], "jwks": jwks}})
         };
-        let mut member = Member::new("op.exempel.se");
+        let mut member = Member::new("op.exempel.se", &server.url(""));
         member.entity_types = json!(["ena_node", "openid_provider"]);
         member.extra_metadata = provider_metadata(&keys);
         onboard(&server, &member).await;
@@ -2720,7 +2725,7 @@ async fn login_through_an_openid_provider_found_in_the_federation() {
         // federation metadata names other keys than the ones its web discovery serves (a hijacked
         // discovery, or the other way round) gets no login through.
         let other = ena_federation::jose::SigningKey::generate().unwrap();
-        let mut hijacked = Member::new("op2.exempel.se");
+        let mut hijacked = Member::new("op2.exempel.se", &server.url(""));
         hijacked.entity_types = json!(["ena_node", "openid_provider"]);
         hijacked.extra_metadata = provider_metadata(&json!({"keys": [other.public_jwk()]}));
         onboard(&server, &hijacked).await;
@@ -2780,7 +2785,7 @@ async fn credential_cli_issues_registers_revokes_and_verifies() {
     assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["keys"][0]["kty"], "EC");
 
     // The member publishes that key as its ena_credential_issuer metadata and joins.
-    let mut member = Member::new("c.exempel.se");
+    let mut member = Member::new("c.exempel.se", &server.url(""));
     member.credential_key = ena_federation::jose::SigningKey::load_or_create(Path::new(&key)).unwrap();
     let cert = onboard(&server, &member).await;
     std::fs::write(file("ca.pem"), server.state.federation.ca_certificate()).unwrap();
@@ -3141,8 +3146,8 @@ async fn address_registry_over_http_on_each_database() {
     for mut server in TestServer::each().await {
         let label = server.label.clone();
         let node = server.node_listener().await;
-        let kommun = Member::new("kommun.exempel.se");
-        let mut skatt = Member::new("skatt.exempel.se");
+        let kommun = Member::new("kommun.exempel.se", &server.url(""));
+        let mut skatt = Member::new("skatt.exempel.se", &server.url(""));
         skatt.organisation = "202100-5448".into();
         let ca = server.state.federation.ca_certificate().to_owned();
         let cert_k = onboard(&server, &kommun).await;
@@ -3387,13 +3392,16 @@ async fn start_node(
     server: &TestServer,
     central_node: std::net::SocketAddr,
     host: &str,
+    peer_port: u16,
     org: &str,
     extra: &str,
     files: &[(&str, String)],
 ) -> NodeProc {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap().to_owned();
-    let (api_port, peer_port) = (free_port(), free_port());
+    let api_port = free_port();
+    // The entity id is a URL that answers: the node serves its entity configuration there.
+    let entity_id = format!("https://{host}:{peer_port}");
     let (ok, stdout, stderr) = ena_off_thread(
         [
             "node",
@@ -3405,7 +3413,7 @@ async fn start_node(
             "--federation-node",
             &format!("https://{central_node}"),
             "--entity-id",
-            &format!("https://{host}"),
+            &entity_id,
             "--organisation",
             org,
             "--name",
@@ -3445,7 +3453,7 @@ async fn start_node(
     };
     let (child, api) = spawn_node(dir.path(), database.as_deref()).await;
     let token = std::fs::read_to_string(dir.path().join("node.token")).unwrap().trim().to_owned();
-    let node = NodeProc { api, token, child, dir, database, entity_id: format!("https://{host}") };
+    let node = NodeProc { api, token, child, dir, database, entity_id };
     assert_eq!(node.store().await.dialect(), dialect, "{}: node {host} runs on the pass's database", server.label);
     eprintln!("{}: node {host} runs on {dialect:?}", server.label);
     node
@@ -3484,15 +3492,21 @@ impl NodeProc {
 
 /// Skatteverket's node (with `skatt_extra` in its node.toml) and Exempelkommunen's, which owns the
 /// orosanmälan type (with `schema`) and serves its social services' address.
+/// Skatteverket's and the municipality's nodes; `{kommun}` in `skatt_extra` becomes the municipality
+/// node's entity id (chosen before either starts, so Skatteverket's node.toml can name it).
 async fn tax_agency_and_municipality(
     server: &TestServer,
     central_node: std::net::SocketAddr,
     skatt_extra: &str,
     schema: &Value,
 ) -> (NodeProc, NodeProc) {
-    let skatt = start_node(server, central_node, "skatteverket.localhost", "202100-5448", skatt_extra, &[]).await;
+    let (skatt_port, kommun_port) = (free_port(), free_port());
+    let skatt_extra = skatt_extra.replace("{kommun}", &format!("https://kommun.localhost:{kommun_port}"));
+    let skatt =
+        start_node(server, central_node, "skatteverket.localhost", skatt_port, "202100-5448", &skatt_extra, &[]).await;
     let files = [("orosanmalan.json", schema.to_string())];
-    let kommun = start_node(server, central_node, "kommun.localhost", "212000-0142", OROSANMALAN, &files).await;
+    let kommun =
+        start_node(server, central_node, "kommun.localhost", kommun_port, "212000-0142", OROSANMALAN, &files).await;
     (skatt, kommun)
 }
 
@@ -3534,7 +3548,7 @@ async fn nodes_exchange_signed_encrypted_messages_with_receipts_on_each_database
         );
         tokio::spawn(async move { axum::serve(upstream, service).await });
         let produces = format!(
-            "\n[[service]]\nid = \"inkomster\"\nupstream = \"http://{upstream_addr}\"\nallow = [\"https://kommun.localhost\"]\n"
+            "\n[[service]]\nid = \"inkomster\"\nupstream = \"http://{upstream_addr}\"\nallow = [\"{{kommun}}\"]\n"
         );
         let (skatt, kommun) = tax_agency_and_municipality(&server, central_node, &produces, &kommun_dir_schema).await;
         let c = reqwest::Client::new();
@@ -4009,6 +4023,78 @@ async fn killing_either_node_mid_stream_loses_and_duplicates_nothing_on_each_dat
     }
 }
 
+/// Any OpenID Federation implementation can resolve our members: spid-cie-oidc (PyPI, installed by
+/// scripts/test in .ci/oidf-venv) starts at the trust anchor, fetches each real node's own entity
+/// configuration from its entity id (`https://<host>:<port>/.well-known/openid-federation`), follows its
+/// `authority_hints` to the anchor's fetch endpoint and validates the chain; a node not in the
+/// federation, or an anchor key it does not hold, gets no chain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_openid_federation_client_walks_each_members_chain() {
+    let python = Path::new(ROOT).join("../../.ci/oidf-venv/bin/python");
+    assert!(python.exists(), "spid-cie-oidc is not installed: run scripts/test (it makes .ci/oidf-venv)");
+    let script = Path::new(ROOT).join("../../scripts/interop/oidf_chain.py");
+    for mut server in TestServer::each().await {
+        let label = server.label.clone();
+        let central_node = server.node_listener().await;
+        let (skatt, kommun) = tax_agency_and_municipality(&server, central_node, "", &json!({"type": "object"})).await;
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, server.state.federation.ca_certificate()).unwrap();
+        let anchor = server.url("");
+        let walk = |leaf: String, pin: Option<std::path::PathBuf>| {
+            let (python, script, ca, anchor) = (python.clone(), script.clone(), ca.clone(), anchor.clone());
+            tokio::task::spawn_blocking(move || {
+                let mut cmd = Command::new(python);
+                cmd.arg(script).arg(&anchor).arg(&leaf).env("OIDF_CA", ca);
+                if let Some(p) = pin {
+                    cmd.arg(p);
+                }
+                cmd.output().unwrap()
+            })
+        };
+        // The member serves its own configuration, naming the anchor.
+        let own = reqwest::Client::builder()
+            .add_root_certificate(
+                reqwest::Certificate::from_pem(server.state.federation.ca_certificate().as_bytes()).unwrap(),
+            )
+            .resolve(
+                &kommun.entity_id.trim_start_matches("https://").split(':').next().unwrap().to_owned(),
+                format!("127.0.0.1:{}", kommun.entity_id.rsplit(':').next().unwrap()).parse().unwrap(),
+            )
+            .build()
+            .unwrap()
+            .get(format!("{}/.well-known/openid-federation", kommun.entity_id))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(own.headers()["content-type"], "application/entity-statement+jwt", "{label}");
+        assert_eq!(payload(&own.text().await.unwrap())["authority_hints"], json!([anchor.trim_end_matches('/')]));
+        for node in [&skatt, &kommun] {
+            let out = walk(node.entity_id.clone(), None).await.unwrap();
+            assert!(out.status.success(), "{label}: {}: {}", node.entity_id, String::from_utf8_lossy(&out.stderr));
+            let resolved: Value = serde_json::from_slice(&out.stdout).unwrap();
+            assert_eq!(resolved["chain_length"], 3, "{label}: {resolved}");
+            let published = &resolved["metadata"]["ena_node"];
+            assert!(
+                published["tls_client_certificate_sha256"].is_string(),
+                "{label}: the anchor's override: {resolved}"
+            );
+            assert!(published["inbox_endpoint"].as_str().unwrap().starts_with(&node.entity_id), "{label}: {resolved}");
+        }
+        // Not a member (nothing answers there), and an anchor key the client does not trust: no chain.
+        let out = walk("https://stranger.localhost:9".into(), None).await.unwrap();
+        assert!(!out.status.success(), "{label}: a stranger got a chain");
+        let other = dir.path().join("other-anchor.json");
+        std::fs::write(
+            &other,
+            json!({"keys": [ena_federation::jose::SigningKey::generate().unwrap().public_jwk()]}).to_string(),
+        )
+        .unwrap();
+        let out = walk(kommun.entity_id.clone(), Some(other)).await.unwrap();
+        assert!(!out.status.success(), "{label}: a chain validated against keys that are not the anchor's");
+    }
+}
+
 /// The `.part` files of attachment transfers in progress under a node's data directory.
 fn transfers_in_progress(node: &NodeProc) -> usize {
     let incoming = node.dir.path().join("attachments").join("incoming");
@@ -4297,8 +4383,12 @@ async fn ena_demo_runs_a_federation_and_stops_cleanly() {
     assert_eq!(info["nodes"].as_array().unwrap().len(), 3);
     let c = reqwest::Client::new();
     // The sample messages were delivered with receipts, and the municipality has its orosanmälan.
-    let kommun =
-        info["nodes"].as_array().unwrap().iter().find(|n| n["entityId"] == "https://kommun.localhost").unwrap();
+    let kommun = info["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["entityId"].as_str().unwrap().starts_with("https://kommun.localhost:"))
+        .unwrap();
     let inbox = json_of(
         c.get(format!("{}/messages/v1/inbox", kommun["api"].as_str().unwrap()))
             .bearer_auth(kommun["token"].as_str().unwrap())
@@ -4312,7 +4402,7 @@ async fn ena_demo_runs_a_federation_and_stops_cleanly() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|n| n["entityId"] == "https://forsakringskassan.localhost")
+        .find(|n| n["entityId"].as_str().unwrap().starts_with("https://forsakringskassan.localhost:"))
         .unwrap();
     let sent = json_of(
         c.get(format!("{}/messages/v1/outbox/{}", fk["api"].as_str().unwrap(), info["messages"][0].as_str().unwrap()))

@@ -72,7 +72,7 @@ async fn a_node_cannot_make_itself_a_credential_issuer() {
     for mut server in TestServer::each().await {
         let label = server.label.clone();
         let node = server.node_listener().await;
-        let mut member = Member::new("nod-only.exempel.se");
+        let mut member = Member::new("nod-only.exempel.se", &server.url(""));
         member.entity_types = json!(["ena_node"]);
         let cert = onboard(&server, &member).await;
         let ca = server.state.federation.ca_certificate().to_owned();
@@ -373,7 +373,7 @@ async fn an_organisation_cannot_join_on_a_host_already_in_use() {
             anchor_host,
             "localhost".into(),
         ] {
-            let mut squatter = Member::new(&host);
+            let mut squatter = Member::new(&host, &server.url(""));
             squatter.organisation = "556677-8899".into();
             let mut body = squatter.application(agreement, "");
             body["trustMarks"] = json!([]);
@@ -494,7 +494,7 @@ async fn operators_are_persons_with_a_role_from_the_decision_point() {
         let agreement = json_of(c.get(server.url("/federation/v1/agreement")).send().await.unwrap()).await["version"]
             .as_i64()
             .unwrap();
-        let applicant = Member::new("ansokan.exempel.se");
+        let applicant = Member::new("ansokan.exempel.se", &server.url(""));
         let mut body = applicant.application(agreement, "");
         body["trustMarks"] = json!([]);
         let app: Value =
@@ -529,7 +529,7 @@ async fn operators_are_persons_with_a_role_from_the_decision_point() {
         );
 
         // The portal's operator page: her session shows the applications without any token.
-        let other = Member::new("ansokan2.exempel.se");
+        let other = Member::new("ansokan2.exempel.se", &server.url(""));
         let mut body = other.application(agreement, "");
         body["trustMarks"] = json!([]);
         c.post(server.url("/federation/v1/applications")).json(&body).send().await.unwrap();
