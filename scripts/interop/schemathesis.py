@@ -73,6 +73,7 @@ def onboard(base, token, host, workdir):
     client_public["kid"] = client_key.thumbprint()
     now = int(time.time())
     claims = {"iss": entity_id, "sub": entity_id, "iat": now, "exp": now + 3600, "jwks": {"keys": [public]},
+              "authority_hints": [base],
               "metadata": {"ena_node": {"api_endpoint": f"{entity_id}/node/v1"},
                            "oauth_client": {"jwks": {"keys": [client_public]}}}}
     signed = jws.JWS(json.dumps(claims))

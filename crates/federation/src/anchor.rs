@@ -41,6 +41,8 @@ pub const ENA_CREDENTIAL_ISSUER: &str = "ena_credential_issuer";
 /// The entity type of an ena member node; its metadata carries endpoints, keys and the TLS thumbprint.
 pub const ENA_NODE: &str = "ena_node";
 pub const TRUST_MARK_TYP: &str = "trust-mark+jwt";
+/// The media type entity configurations are served with.
+pub const ENTITY_STATEMENT_MEDIA_TYPE: &str = "application/entity-statement+jwt";
 pub const RESOLVE_TYP: &str = "resolve-response+jwt";
 pub const STATUS_TYP: &str = "trust-mark-status-response+jwt";
 pub const HISTORICAL_KEYS_TYP: &str = "jwk-set+jwt";
@@ -1118,6 +1120,48 @@ impl TrustAnchor {
         }
         let mut metadata = self.resolved_metadata(audit, sub).await?;
         Ok(metadata.get_mut(entity_type).map(Value::take).unwrap_or_else(|| json!({})))
+    }
+
+    /// Fetch member `entity_id`'s entity configuration from where it serves it
+    /// (`{entity_id}/.well-known/openid-federation`, media type `application/entity-statement+jwt`) and
+    /// take it if it is newer than the one in force — with every check a push gets. `Ok(true)` when it
+    /// replaced the stored one, `Ok(false)` when it is the one in force already.
+    pub async fn refresh_configuration(&self, entity_id: &str) -> Result<bool, FederationError> {
+        let member = self.active_member(entity_id).await?;
+        let client = crate::client::member_reader(self.ca.certificate_pem()).map_err(FederationError::Ca)?;
+        let url = format!("{}/.well-known/openid-federation", member.entity_id);
+        let unreachable = |why: String| {
+            invalid("entityId", entity_id, format!("{url} does not serve an entity configuration: {why}"))
+        };
+        let response = client.get(&url).send().await.map_err(|e| unreachable(e.to_string()))?;
+        let typed = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| t.starts_with(ENTITY_STATEMENT_MEDIA_TYPE));
+        if !response.status().is_success() || !typed {
+            return Err(unreachable(format!("HTTP {} as {ENTITY_STATEMENT_MEDIA_TYPE}?", response.status())));
+        }
+        let token = response.text().await.map_err(|e| unreachable(e.to_string()))?;
+        if member.entity_configuration.as_deref() == Some(token.trim()) {
+            return Ok(false);
+        }
+        self.update_configuration(&member.entity_id, token.trim()).await?;
+        Ok(true)
+    }
+
+    /// Refresh every active member's configuration from where it serves it; members that do not answer
+    /// keep the one they pushed. Returns how many changed.
+    pub async fn refresh_configurations(&self) -> Result<usize, FederationError> {
+        let mut changed = 0;
+        for id in self.list(None, None).await? {
+            match self.refresh_configuration(&id).await {
+                Ok(true) => changed += 1,
+                Ok(false) => {}
+                Err(e) => tracing::debug!(entity = %id, error = %e, "member configuration not refreshed"),
+            }
+        }
+        Ok(changed)
     }
 
     /// The member node whose resolved `ena_node` metadata publishes `verifier_key` as its log's key, if

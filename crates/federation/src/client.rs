@@ -118,3 +118,36 @@ pub fn node_client_builder_pinned(
         .map_err(|e| format!("node certificate and key: {e}"))?;
     Ok(reqwest::Client::builder().tls_backend_preconfigured(config))
 }
+
+/// Resolves `*.localhost` to 127.0.0.1 (RFC 6761) and everything else with the system resolver, so a
+/// demo or test federation on one machine uses real entity host names and certificates.
+#[derive(Debug)]
+pub struct LocalhostAware;
+
+impl reqwest::dns::Resolve for LocalhostAware {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            if host == "localhost" || host.ends_with(".localhost") {
+                let addrs: reqwest::dns::Addrs =
+                    Box::new(std::iter::once(std::net::SocketAddr::from(([127, 0, 0, 1], 0))));
+                return Ok(addrs);
+            }
+            let found: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let addrs: reqwest::dns::Addrs = Box::new(found.into_iter());
+            Ok(addrs)
+        })
+    }
+}
+
+/// A client for reading members' public endpoints (their entity configurations): trusts only the
+/// federation CA, presents no certificate.
+pub fn member_reader(ca_pem: &str) -> Result<reqwest::Client, String> {
+    let roots = reqwest::Certificate::from_pem_bundle(ca_pem.as_bytes()).map_err(|e| e.to_string())?;
+    reqwest::Client::builder()
+        .tls_certs_only(roots)
+        .dns_resolver(std::sync::Arc::new(LocalhostAware))
+        .timeout(std::time::Duration::from_secs(5))
+        .build()
+        .map_err(|e| e.to_string())
+}

@@ -2,7 +2,6 @@
 //! CA is trusted). Hosts under `.localhost` resolve to the loopback address (RFC 6761), so a demo or test
 //! federation on one machine uses real entity host names and certificates.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -15,24 +14,7 @@ use http_body::{Frame, SizeHint};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-/// Resolves `*.localhost` to 127.0.0.1 and everything else with the system resolver.
-#[derive(Debug)]
-pub struct LocalhostAware;
-
-impl reqwest::dns::Resolve for LocalhostAware {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let host = name.as_str().to_owned();
-        Box::pin(async move {
-            if host == "localhost" || host.ends_with(".localhost") {
-                let addrs: reqwest::dns::Addrs = Box::new(std::iter::once(SocketAddr::from(([127, 0, 0, 1], 0))));
-                return Ok(addrs);
-            }
-            let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let addrs: reqwest::dns::Addrs = Box::new(found.into_iter());
-            Ok(addrs)
-        })
-    }
-}
+pub use ena_federation::client::LocalhostAware;
 
 /// The mTLS client a node uses towards other nodes and the central node listener.
 pub fn client(ca: &str, cert: &str, key: &str) -> anyhow::Result<reqwest::Client> {

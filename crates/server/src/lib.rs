@@ -365,7 +365,24 @@ pub async fn serve(
             }
         }
     });
+    // Members' entity configurations, read from where they serve them every ten minutes (pushes are
+    // taken at once as well).
+    let federation = state.federation.clone();
+    let refresher = tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(600));
+        loop {
+            every.tick().await;
+            match federation.refresh_configurations().await {
+                Ok(0) => {}
+                Ok(n) => {
+                    tracing::info!(members = n, "members' entity configurations refreshed from their well-known URLs")
+                }
+                Err(e) => tracing::warn!(error = %e, "refreshing members' entity configurations failed; retried later"),
+            }
+        }
+    });
     let served = axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await;
     sweeper.abort();
+    refresher.abort();
     served
 }

@@ -4081,6 +4081,9 @@ async fn an_openid_federation_client_walks_each_members_chain() {
             );
             assert!(published["inbox_endpoint"].as_str().unwrap().starts_with(&node.entity_id), "{label}: {resolved}");
         }
+        // The anchor reads the configuration from there too (and takes pushes): what the node serves is
+        // the one in force, so nothing changes; a member that serves nothing is named.
+        assert!(!server.state.federation.refresh_configuration(&kommun.entity_id).await.unwrap(), "{label}");
         // Not a member (nothing answers there), and an anchor key the client does not trust: no chain.
         let out = walk("https://stranger.localhost:9".into(), None).await.unwrap();
         assert!(!out.status.success(), "{label}: a stranger got a chain");
