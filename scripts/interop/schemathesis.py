@@ -119,8 +119,9 @@ def st_run(name, url, seconds, extra, workdir):
         command = ["st", "run", url, "--checks", CHECKS, "--max-time", str(budget), "-w", "2", "--mode", "all",
                    "--suppress-health-check", "all", *phases, *extra]
         print(f"\n== schemathesis as {name}: {url} ({' '.join(phases)})", flush=True)
-        run = subprocess.run(command, env={**os.environ, "SCHEMATHESIS_HOOKS": "schemathesis_hooks"},
-                             cwd=os.path.dirname(HOOKS), capture_output=True, text=True)
+        # Run in the scratch directory: schemathesis keeps a cache in its working directory.
+        env = {**os.environ, "SCHEMATHESIS_HOOKS": "schemathesis_hooks", "PYTHONPATH": os.path.dirname(HOOKS)}
+        run = subprocess.run(command, env=env, cwd=workdir, capture_output=True, text=True)
         out = run.stdout + run.stderr
         path = os.path.join(workdir, f"st-{name.split()[1]}-{i}.log")
         open(path, "w").write(out)
