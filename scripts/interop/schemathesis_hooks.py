@@ -1,4 +1,4 @@
-"""Schemathesis hooks for ena (loaded by schemathesis.py through SCHEMATHESIS_HOOKS): a serializer for
+"""Schemathesis hooks for ena (loaded by run_schemathesis.py through SCHEMATHESIS_HOOKS): a serializer for
 the one request media type it does not know, `application/entity-statement+jwt` (a compact JWS, sent as
 text)."""
 import schemathesis

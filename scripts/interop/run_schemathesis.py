@@ -5,7 +5,7 @@ of caller it documents — the operator (token), a person (a LoA 3 session from 
 with a bounded time budget. The checks: no 5xx, and every response's status, media type and body as the
 document says.
 
-  schemathesis.py ENA_BINARY [SECONDS_PER_RUN]
+  run_schemathesis.py ENA_BINARY [SECONDS_PER_RUN]
 
 Starts its own `ena serve` (fresh data directory, both listeners), onboards a member the way an
 organisation would (its own keys, CSR, application, the operator's approval), logs a test person in, then
