@@ -139,10 +139,7 @@ pub(crate) async fn operator_may(state: &AppState, api: &str, ctx: &Context, att
             .collect::<Vec<_>>()
             .join("; ")
     };
-    let event = ctx.event(attempted, None, AuditResult::Denied, Some(format!("decision point: {why}")));
-    if let Err(e) = state.audit.record(vec![event]).await {
-        tracing::error!(error = %e, "could not record a denied request in the audit log");
-    }
+    record_denied(state, ctx, attempted, &format!("decision point: {why}")).await;
     Err(ApiError::new(
         ErrorCode::PermissionDenied,
         format!("The decision point refuses this operation on api:{api}: {why}."),

@@ -254,13 +254,7 @@ pub async fn get_address(
     Path(address): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let held = revision_header(&headers, header::IF_NONE_MATCH)?;
-    let a = state.addresses.address(&address).await?;
-    if held == Some(a.revision) {
-        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag(a.revision))]).into_response());
-    }
-    let signed = signed_address(&state, &a)?;
-    Ok(([(header::ETAG, etag(a.revision)), (HeaderName::from_static(SIGNED_ANSWER), signed)], Json(a)).into_response())
+    answer_address(&state, &headers, &address).await
 }
 
 /// Remove an address (its revision keeps counting if it comes back).
@@ -365,12 +359,18 @@ pub async fn lookup_one(
     headers: HeaderMap,
     ApiJson(body): ApiJson<AddressLookup>,
 ) -> Result<Response, ApiError> {
-    let held = revision_header(&headers, header::IF_NONE_MATCH)?;
-    let a = state.addresses.address(&body.address).await?;
+    answer_address(&state, &headers, &body.address).await
+}
+
+/// One address as both reads answer it: 304 for the ETag held, else the address with its ETag and its
+/// anchor-signed copy.
+async fn answer_address(state: &AppState, headers: &HeaderMap, address: &str) -> Result<Response, ApiError> {
+    let held = revision_header(headers, header::IF_NONE_MATCH)?;
+    let a = state.addresses.address(address).await?;
     if held == Some(a.revision) {
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag(a.revision))]).into_response());
     }
-    let signed = signed_address(&state, &a)?;
+    let signed = signed_address(state, &a)?;
     Ok(([(header::ETAG, etag(a.revision)), (HeaderName::from_static(SIGNED_ANSWER), signed)], Json(a)).into_response())
 }
 
