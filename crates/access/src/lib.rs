@@ -205,6 +205,8 @@ struct Slices {
     /// `annotation()` call — a parser run per decision otherwise).
     reasons: HashMap<String, Reason>,
     count: usize,
+    /// The stored policies' revision these slices were compiled from (`-1`: not yet compiled).
+    revision: i64,
 }
 
 impl Slices {
@@ -251,7 +253,8 @@ impl DecisionPoint {
     pub async fn open(store: Store) -> Result<DecisionPoint, AccessError> {
         let (schema, _warnings) =
             Schema::from_cedarschema_str(SCHEMA).map_err(|e| invalid("schema", format!("the shipped schema: {e}")))?;
-        let dp = DecisionPoint { store, schema, slices: RwLock::new(Arc::default()), authorizer: Authorizer::new() };
+        let uncompiled = Arc::new(Slices { revision: -1, ..Slices::default() });
+        let dp = DecisionPoint { store, schema, slices: RwLock::new(uncompiled), authorizer: Authorizer::new() };
         if repo::count(&dp.store).await? == 0 {
             let shipped: Shipped =
                 toml::from_str(SHIPPED).map_err(|e| invalid("policies", format!("the shipped policies: {e}")))?;
@@ -259,6 +262,7 @@ impl DecisionPoint {
                 dp.check(&p)?;
                 repo::insert(&dp.store, &p, &now()).await?;
             }
+            repo::raise_revision(&dp.store).await?;
         }
         dp.reload().await?;
         Ok(dp)
@@ -287,8 +291,23 @@ impl DecisionPoint {
         Ok(policy)
     }
 
+    /// Recompile the slices when the stored policies' revision moved (another instance, or this one,
+    /// changed a policy). Every decision calls it first, so no instance decides on policies another
+    /// has replaced: one single-row read per decision.
+    async fn current(&self) -> Result<Arc<Slices>, AccessError> {
+        let revision = repo::revision(&self.store).await?;
+        let slices = self.slices.read().expect("slices lock").clone();
+        if slices.revision == revision {
+            return Ok(slices);
+        }
+        self.reload().await?;
+        Ok(self.slices.read().expect("slices lock").clone())
+    }
+
     /// Recompile the slices from the stored policies.
     pub async fn reload(&self) -> Result<(), AccessError> {
+        // The revision is read first: slices compiled now are never newer than the revision they carry.
+        let revision = repo::revision(&self.store).await?;
         let all = repo::all(&self.store).await?;
         let mut global = Vec::new();
         let mut by_type: HashMap<String, Vec<Policy>> = HashMap::new();
@@ -343,6 +362,7 @@ impl DecisionPoint {
                 })
                 .collect(),
             count: all.len(),
+            revision,
         };
         *self.slices.write().expect("slices lock") = Arc::new(slices);
         Ok(())
@@ -355,7 +375,7 @@ impl DecisionPoint {
 
     /// Decide an AuthZEN request: subject and resource become entities with their properties as
     /// attributes; the context is the request's.
-    pub fn decide(&self, req: &AccessRequest) -> Result<Decision, AccessError> {
+    pub async fn decide(&self, req: &AccessRequest) -> Result<Decision, AccessError> {
         let principal = uid(&req.subject.kind, &req.subject.id, "subject")?;
         let action = action_uid(&req.action.name)?;
         let resource = uid(&req.resource.kind, &req.resource.id, "resource")?;
@@ -382,24 +402,24 @@ impl DecisionPoint {
             }
             Some(_) => return Err(invalid("context", "must be an object")),
         };
-        self.decide_parts(principal, action, resource, context, &entities, &req.resource.kind, &req.resource.id)
+        self.decide_parts(principal, action, resource, context, &entities, &req.resource.kind, &req.resource.id).await
     }
 
     /// Decide for a subject with string attributes acting on a resource without attributes — ena's own
     /// checks of operators and member systems on its APIs — built directly as Cedar values (no JSON).
-    pub fn decide_simple(
+    pub async fn decide_simple(
         &self,
         subject: (&str, &str),
         attrs: &[(&str, &str)],
         action: &str,
         resource: (&str, &str),
     ) -> Result<Decision, AccessError> {
-        self.decide_with(subject, attrs, action, resource, &[])
+        self.decide_with(subject, attrs, action, resource, &[]).await
     }
 
     /// [`DecisionPoint::decide_simple`] with string attributes on the resource too (e.g. the organisation
     /// an address belongs to).
-    pub fn decide_with(
+    pub async fn decide_with(
         &self,
         subject: (&str, &str),
         subject_attrs: &[(&str, &str)],
@@ -424,12 +444,12 @@ impl DecisionPoint {
             );
         }
         let entities = Entities::from_entities(list, None).map_err(|e| invalid("subject", e))?;
-        self.decide_parts(principal, action, resource_uid, Context::empty(), &entities, resource.0, resource.1)
+        self.decide_parts(principal, action, resource_uid, Context::empty(), &entities, resource.0, resource.1).await
     }
 
     /// Decide with Cedar values built by the caller (the in-process path of other blocks).
     #[allow(clippy::too_many_arguments)]
-    pub fn decide_parts(
+    pub async fn decide_parts(
         &self,
         principal: EntityUid,
         action: EntityUid,
@@ -440,7 +460,7 @@ impl DecisionPoint {
         resource_id: &str,
     ) -> Result<Decision, AccessError> {
         let request = Request::new(principal, action, resource, context, None).map_err(|e| invalid("request", e))?;
-        let slices = self.slices.read().expect("slices lock").clone();
+        let slices = self.current().await?;
         let set = slices.select(resource_kind, resource_id);
         let response = self.authorizer.is_authorized(&request, set, entities);
         let allowed = response.decision() == CedarDecision::Allow;
@@ -463,6 +483,7 @@ impl DecisionPoint {
         let mut stored = p;
         stored.updated_at = now();
         repo::upsert(&self.store, &stored).await?;
+        repo::raise_revision(&self.store).await?;
         self.reload().await?;
         Ok(stored)
     }
@@ -479,6 +500,7 @@ impl DecisionPoint {
         if !repo::delete(&self.store, id).await? {
             return Err(AccessError::NotFound(format!("no policy {id:?}")));
         }
+        repo::raise_revision(&self.store).await?;
         self.reload().await
     }
 }

@@ -49,6 +49,16 @@ pub async fn delete(store: &Store, id: &str) -> Result<bool, sqlx::Error> {
     Ok(n == 1)
 }
 
+/// The policies' revision (raised by every change, by any instance).
+pub async fn revision(store: &Store) -> Result<i64, sqlx::Error> {
+    let (n,): (i64,) = with_pool!(store, pool => sqlx::query_as("SELECT revision FROM access_revision WHERE id = 1").fetch_one(pool).await)?;
+    Ok(n)
+}
+
+pub async fn raise_revision(store: &Store) -> Result<(), sqlx::Error> {
+    with_pool!(store, pool => sqlx::query("UPDATE access_revision SET revision = revision + 1 WHERE id = 1").execute(pool).await.map(|_| ()))
+}
+
 #[cfg(test)]
 mod tests {
     use ena_store::testing::test_stores;
@@ -74,7 +84,7 @@ mod tests {
             let operate = request(
                 json!({"subject": {"type": "operator", "id": "operator"}, "action": {"name": "operate"}, "resource": {"type": "api", "id": "plan"}}),
             );
-            let d = dp.decide(&operate).unwrap();
+            let d = dp.decide(&operate).await.unwrap();
             assert!(d.allowed, "{label}: {d:?}");
             assert_eq!(d.reasons[0].policy, "operator-operates-ena");
             assert_eq!(d.reasons[0].reason.as_deref(), Some("the federation operator may run operator actions"));
@@ -83,7 +93,7 @@ mod tests {
             let mut other = operate.clone();
             other.subject.kind = "person".into();
             other.subject.id = "191212121212".into();
-            let d = dp.decide(&other).unwrap();
+            let d = dp.decide(&other).await.unwrap();
             assert!(!d.allowed && d.reasons.is_empty(), "{label}: {d:?}");
             assert!(d.authzen()["context"]["reason_admin"]["403"].is_string());
 
@@ -94,10 +104,10 @@ mod tests {
                 "resource": {"type": "service", "id": "skatteverket/moms", "properties": {"package": "skatt-och-moms"}},
                 "context": {"packages": packages, "self": false}}))
             };
-            let d = dp.decide(&act(json!(["skatt-och-moms"]))).unwrap();
+            let d = dp.decide(&act(json!(["skatt-och-moms"]))).await.unwrap();
             assert!(d.allowed, "{label}: {d:?}");
             assert_eq!(d.reasons[0].policy, "act-for-a-party");
-            assert!(!dp.decide(&act(json!(["vard-anhorig"]))).unwrap().allowed);
+            assert!(!dp.decide(&act(json!(["vard-anhorig"]))).await.unwrap().allowed);
 
             // A forbid for one resource lands only in that resource's slice.
             dp.put_policy(PolicyRecord {
@@ -109,14 +119,32 @@ mod tests {
             })
             .await
             .unwrap();
-            let d = dp.decide(&act(json!(["skatt-och-moms"]))).unwrap();
+            let d = dp.decide(&act(json!(["skatt-och-moms"]))).await.unwrap();
             assert!(!d.allowed, "{label}");
             assert_eq!(d.reasons[0].effect, "forbid");
             let mut elsewhere = act(json!(["skatt-och-moms"]));
             elsewhere.resource.id = "skatteverket/deklaration".into();
-            assert!(dp.decide(&elsewhere).unwrap().allowed, "{label}: other services keep their slice");
+            assert!(dp.decide(&elsewhere).await.unwrap().allowed, "{label}: other services keep their slice");
             dp.delete_policy("moms-closed").await.unwrap();
-            assert!(dp.decide(&act(json!(["skatt-och-moms"]))).unwrap().allowed);
+            assert!(dp.decide(&act(json!(["skatt-och-moms"]))).await.unwrap().allowed);
+
+            // Two instances on one database: a policy one stores or deletes binds the other's very next
+            // decision (its compiled slices follow the stored revision).
+            let other = DecisionPoint::open(db.store.clone()).await.unwrap();
+            assert!(other.decide(&act(json!(["skatt-och-moms"]))).await.unwrap().allowed, "{label}");
+            dp.put_policy(PolicyRecord {
+                id: "moms-closed".into(),
+                resource: "service:skatteverket/moms".into(),
+                description: "closed for maintenance".into(),
+                text: "@reason(\"closed\") forbid (principal, action, resource);".into(),
+                updated_at: String::new(),
+            })
+            .await
+            .unwrap();
+            let d = other.decide(&act(json!(["skatt-och-moms"]))).await.unwrap();
+            assert!(!d.allowed && d.reasons[0].policy == "moms-closed", "{label}: the other instance sees it: {d:?}");
+            other.delete_policy("moms-closed").await.unwrap();
+            assert!(dp.decide(&act(json!(["skatt-och-moms"]))).await.unwrap().allowed, "{label}: and back");
 
             // Bad policies and requests name the field; nothing is stored.
             for (p, field) in [
@@ -169,7 +197,7 @@ mod tests {
             assert_eq!(dp.policy_count(), n, "{label}: nothing stored");
             let mut bad = operate.clone();
             bad.subject.kind = "Person!".into();
-            assert!(matches!(dp.decide(&bad), Err(crate::AccessError::Invalid(f, _)) if f == "subject.type"));
+            assert!(matches!(dp.decide(&bad).await, Err(crate::AccessError::Invalid(f, _)) if f == "subject.type"));
         }
     }
 }

@@ -407,7 +407,7 @@ impl Addresses {
             return Err(AddrError::Forbidden(format!("the message type {id} belongs to {o}")));
         }
         if let Admin::Member { entity_id, organisation } = admin {
-            self.may_administer(entity_id, organisation, &row.owner)?;
+            self.may_administer(entity_id, organisation, &row.owner).await?;
         }
         let exclusive = matches!(admin, Admin::Member { .. });
         match repo::insert_message_type(&self.store, &row, exclusive).await? {
@@ -563,7 +563,7 @@ impl Addresses {
                 return Err(AddrError::Forbidden("persons' addresses are administered centrally".into()));
             }
             Admin::Member { entity_id, organisation: own } => {
-                self.may_administer(entity_id, own, &organisation)?;
+                self.may_administer(entity_id, own, &organisation).await?;
                 // A member points its addresses at its own node (the operator may point them anywhere).
                 if input.node != *entity_id {
                     return Err(AddrError::Invalid(vec![invalid(
@@ -618,7 +618,7 @@ impl Addresses {
                 if a.kind == "person" {
                     return Err(AddrError::Forbidden("persons' addresses are administered centrally".into()));
                 }
-                self.may_administer(entity_id, organisation, &a.organisation)?;
+                self.may_administer(entity_id, organisation, &a.organisation).await?;
             }
             repo::delete_address(&self.store, &a.address, &now_rfc3339())
                 .await?
@@ -696,7 +696,7 @@ impl Addresses {
     }
 
     /// May the member `entity_id` (of `own` organisation) administer what belongs to `organisation`?
-    fn may_administer(&self, entity_id: &str, own: &str, organisation: &str) -> Result<(), AddrError> {
+    async fn may_administer(&self, entity_id: &str, own: &str, organisation: &str) -> Result<(), AddrError> {
         let d = self
             .access
             .decide_with(
@@ -706,6 +706,7 @@ impl Addresses {
                 ("address", organisation),
                 &[("organisationNumber", organisation)],
             )
+            .await
             .map_err(|e| AddrError::Internal(e.to_string()))?;
         if d.allowed {
             Ok(())

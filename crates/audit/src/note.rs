@@ -12,6 +12,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use sha2::{Digest, Sha256};
 
+use ena_keys::files::write_private;
+
 use crate::merkle::Hash;
 
 /// Signature type bytes of the signed-note registry.
@@ -72,7 +74,20 @@ impl NoteSigner {
             }
             Err(e) => return Err(io(e)),
         };
-        let pair = Ed25519KeyPair::from_pkcs8(&pkcs8).map_err(|_| NoteError::BadKey(path.display().to_string()))?;
+        NoteSigner::from_pkcs8(name, &pkcs8).map_err(|_| NoteError::BadKey(path.display().to_string()))
+    }
+
+    /// A fresh Ed25519 key as PKCS#8 (to be stored, e.g. in the deployment's key vault).
+    pub fn generate_pkcs8() -> Result<Vec<u8>, NoteError> {
+        Ed25519KeyPair::generate_pkcs8(&SystemRandom::new())
+            .map(|doc| doc.as_ref().to_vec())
+            .map_err(|_| NoteError::BadKey("a new key".into()))
+    }
+
+    /// The key in `pkcs8`, named `name`.
+    pub fn from_pkcs8(name: &str, pkcs8: &[u8]) -> Result<NoteSigner, NoteError> {
+        check_name(name)?;
+        let pair = Ed25519KeyPair::from_pkcs8(pkcs8).map_err(|_| NoteError::BadKey(name.to_owned()))?;
         Ok(NoteSigner { name: name.to_owned(), pair })
     }
 
@@ -128,47 +143,6 @@ impl NoteSigner {
         payload.extend_from_slice(signature.as_ref());
         format!("— {} {}\n", self.name, STANDARD.encode(payload))
     }
-}
-
-/// Create `path` with `bytes`, readable by the owner only (0600), failing if it exists: for secrets.
-pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
-}
-
-/// Create directory `path` (and missing parents) readable by the owner only (0700): for directories
-/// that hold keys, databases or decrypted content. A directory that exists keeps its mode.
-pub fn create_private_dir(path: &Path) -> std::io::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        builder.mode(0o700);
-    }
-    builder.create(path)
-}
-
-/// Open `path` for writing, created (or truncated) readable by the owner only (0600): for files with
-/// decrypted or not yet encrypted content.
-pub fn create_private_file(path: &Path) -> std::io::Result<std::fs::File> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    options.open(path)
 }
 
 fn hex(bytes: &[u8]) -> String {

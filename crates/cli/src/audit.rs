@@ -15,18 +15,32 @@ pub struct LogLocation {
     /// Data directory of the server [default: ./ena-data].
     #[arg(long, env = "ENA_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
-    /// postgres://… when the log is in PostgreSQL (the key is still read from the data directory unless
-    /// --verifier-key is given).
+    /// postgres://… when the log is in PostgreSQL (the log's key is then opened with the data
+    /// directory's key-encryption key unless --verifier-key is given).
     #[arg(long, env = "ENA_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
 }
 
 impl LogLocation {
-    fn data_dir(&self) -> PathBuf {
+    pub(crate) fn data_dir(&self) -> PathBuf {
         self.data_dir.clone().unwrap_or_else(|| PathBuf::from("ena-data"))
     }
 
-    async fn open(&self) -> anyhow::Result<Store> {
+    /// The deployment's key vault: this location's database, opened with `kek` or the data
+    /// directory's key-encryption key.
+    pub(crate) async fn vault(&self, kek: Option<&Path>) -> anyhow::Result<ena_keys::KeyVault> {
+        let store = self.open().await?;
+        let path = kek.map(Path::to_path_buf).unwrap_or_else(|| self.data_dir().join(ena_keys::vault::KEK_FILE));
+        if !path.exists() {
+            bail!(
+                "no key-encryption key at {}: give --data-dir of an instance, or --key-encryption-key",
+                path.display()
+            );
+        }
+        Ok(ena_keys::KeyVault::open(store, &self.data_dir(), Some(&path)).await?)
+    }
+
+    pub(crate) async fn open(&self) -> anyhow::Result<Store> {
         match &self.database_url {
             Some(url) => Ok(Store::connect_postgres(url, None).await?),
             None => {
@@ -59,16 +73,21 @@ async fn verifier(
     if let Some(vkey) = vkey {
         return NoteVerifier::parse(vkey).map_err(|e| anyhow::anyhow!("--verifier-key: {e}"));
     }
-    let path = location.data_dir().join(ena_server::AUDIT_KEY_FILE);
-    if !path.exists() {
-        bail!(
-            "no log key at {}: give --verifier-key (from GET /audit/v1/verifier-key) or the server's --data-dir",
-            path.display()
-        );
-    }
     let stored_origin = repo::latest_checkpoint(store).await?.and_then(|c| c.note.lines().next().map(str::to_owned));
     let name = origin.map(str::to_owned).or(stored_origin).unwrap_or_else(|| "localhost/ena/audit".into());
-    let signer = NoteSigner::load_or_create(&path, &name)?;
+    // A member node keeps its log key in its data directory; a central deployment in its key vault.
+    let node_key = location.data_dir().join(ena_server::AUDIT_KEY_FILE);
+    let signer = if node_key.exists() {
+        NoteSigner::load_or_create(&node_key, &name)?
+    } else {
+        let vault = location.vault(None).await.context(
+            "no log key: give --verifier-key (from GET /audit/v1/verifier-key), or --data-dir of an instance",
+        )?;
+        let Some(key) = vault.versions(ena_server::AUDIT_KEY_FILE).await?.into_iter().next() else {
+            bail!("the key vault holds no log key: give --verifier-key (from GET /audit/v1/verifier-key)");
+        };
+        NoteSigner::from_pkcs8(&name, &key.secret)?
+    };
     Ok(NoteVerifier::parse(&signer.verifier_key())?)
 }
 

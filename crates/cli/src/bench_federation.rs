@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use ena_audit::Context;
 use ena_federation::anchor::{ApplicationInput, ENA_NODE};
 use ena_federation::chain::ENTITY_STATEMENT_TYP;
-use ena_federation::jose::SigningKey;
+use ena_keys::jose::SigningKey;
 use ena_server::{AppState, ServerConfig};
 use serde_json::{Value, json};
 

@@ -277,9 +277,9 @@ async fn api_tokens(state: &AppState, seconds: u64) -> anyhow::Result<()> {
 
 /// Onboard one member in process whose `oauth_client` metadata holds the returned key (so it can get
 /// tokens with private_key_jwt); returns its entity id.
-pub(crate) async fn onboard_member(state: &AppState) -> anyhow::Result<(String, ena_federation::jose::SigningKey)> {
+pub(crate) async fn onboard_member(state: &AppState) -> anyhow::Result<(String, ena_keys::jose::SigningKey)> {
     use ena_federation::anchor::{ApplicationInput, ENA_NODE};
-    use ena_federation::jose::SigningKey;
+    use ena_keys::jose::SigningKey;
     use serde_json::json;
     let ta = state.federation.clone();
     let (fed_key, client_key) = (SigningKey::generate()?, SigningKey::generate()?);

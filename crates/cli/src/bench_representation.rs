@@ -201,13 +201,13 @@ async fn bench(args: RepresentationBench) -> anyhow::Result<()> {
     while Instant::now() < deadline {
         let (agent, _, _) = &pairs[times.len() % pairs.len()];
         let t = Instant::now();
-        let d = representation.decide(&Party::Person(agent.clone()), "act", &moms, &held, false)?;
+        let d = representation.decide(&Party::Person(agent.clone()), "act", &moms, &held, false).await?;
         times.push(t.elapsed());
         anyhow::ensure!(d.allowed, "the decision should allow");
     }
     times.sort_unstable();
     println!(
-        "decision point, sliced (service policies only), in process: p50 {:.1} µs, p99 {:.1} µs over {} decisions",
+        "decision point, sliced (service policies only, with its policy-revision read), in process: p50 {:.1} µs, p99 {:.1} µs over {} decisions",
         percentile(&times, 0.5) * 1e3,
         percentile(&times, 0.99) * 1e3,
         times.len()

@@ -37,12 +37,14 @@ Settings come from three layers; a later one wins:
        production = true
        test_eid = false
        notice_webhook = \"https://ombud.agency.example/hook\"
+       key_encryption_key = \"/etc/ena/key-encryption.key\"   # the same file for every instance of a deployment
        witnessed_logs = [\"other.example/log+1a2b3c4d+AQ…\"]   # verifier keys this witness cosigns (besides members' logs)
        [[test_eid_clients]]   # test eID clients (client_id, client_secret_sha256, redirect_uris), besides the API's
        [[oidc_providers]]   # more e-ID providers for /login (id, name, issuer, client_id, client_secret)
   2. environment variables ENA_LISTEN, ENA_DATA_DIR, ENA_DATABASE_URL, ENA_LOG_FORMAT, ENA_LOG_LEVEL,
      ENA_BODY_LIMIT, ENA_REQUEST_TIMEOUT_SECS, ENA_AUDIT_ORIGIN, ENA_AUDIT_RULES,
-     ENA_PUBLIC_URL, ENA_NODE_LISTEN, ENA_PRODUCTION, ENA_TEST_EID, ENA_NOTICE_WEBHOOK
+     ENA_PUBLIC_URL, ENA_NODE_LISTEN, ENA_PRODUCTION, ENA_TEST_EID, ENA_NOTICE_WEBHOOK,
+     ENA_KEY_ENCRYPTION_KEY
   3. the flags above
 Without --database-url, ena uses the embedded SQLite database DATA_DIR/ena.db.")]
 pub struct ServeArgs {
@@ -93,6 +95,11 @@ pub struct ServeArgs {
     /// POST Mina ombud notices (CloudEvents JSON) to this URL, besides showing them in the portal.
     #[arg(long, env = "ENA_NOTICE_WEBHOOK")]
     pub notice_webhook: Option<String>,
+    /// The deployment's key-encryption key file, which opens the keys kept in the database; every
+    /// instance of one deployment is given the same file [default: DATA_DIR/key-encryption.key, made by
+    /// the first instance].
+    #[arg(long, env = "ENA_KEY_ENCRYPTION_KEY")]
+    pub key_encryption_key: Option<PathBuf>,
 }
 
 /// The file layer; unknown keys are refused so a typo is not silently ignored.
@@ -113,6 +120,7 @@ struct FileSettings {
     production: Option<bool>,
     test_eid: Option<bool>,
     notice_webhook: Option<String>,
+    key_encryption_key: Option<PathBuf>,
     #[serde(default)]
     oidc_providers: Vec<ena_identity::rp::ProviderConfig>,
     #[serde(default)]
@@ -145,6 +153,8 @@ pub struct Settings {
     pub witnessed_logs: Vec<String>,
     /// Test eID clients (file only; secrets as SHA-256).
     pub test_eid_clients: Vec<ena_identity::testeid::TestClient>,
+    /// The deployment's key-encryption key file (None: DATA_DIR/key-encryption.key).
+    pub key_encryption_key: Option<PathBuf>,
 }
 
 fn read_file(args: &ServeArgs) -> anyhow::Result<FileSettings> {
@@ -248,7 +258,17 @@ pub fn resolve(args: &ServeArgs) -> anyhow::Result<Settings> {
             );
         }
     }
+    let key_encryption_key = args.key_encryption_key.clone().or(file.key_encryption_key);
+    if let Some(path) = &key_encryption_key
+        && !path.is_file()
+    {
+        bail!(
+            "key_encryption_key {}: no such file (copy the deployment's key from its first instance's data directory, key-encryption.key)",
+            path.display()
+        );
+    }
     Ok(Settings {
+        key_encryption_key,
         test_eid_clients: file.test_eid_clients.clone(),
         witnessed_logs: file.witnessed_logs.clone(),
         notice_webhook,
@@ -294,6 +314,7 @@ fn from_file(path: &Path) -> anyhow::Result<Settings> {
         production: None,
         test_eid: None,
         notice_webhook: None,
+        key_encryption_key: None,
     })
 }
 
@@ -328,6 +349,7 @@ mod tests {
             production: None,
             test_eid: None,
             notice_webhook: None,
+            key_encryption_key: None,
         };
         assert_eq!(resolve(&args).unwrap().listen.port(), 7777);
         args.listen = None;

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
-use ena_federation::jose::SigningKey;
+use ena_keys::jose::SigningKey;
 use serde_json::{Value, json};
 
 #[derive(Debug, clap::Subcommand)]

@@ -69,10 +69,18 @@ pub enum FederationCommand {
         #[arg(long)]
         trust_anchor: Option<String>,
     },
-    /// Create a new federation signing key in a server's data directory (active at its next start;
-    /// the old key stays published while statements it signed are valid).
-    /// Needs --data-dir.
-    RotateKey,
+    /// Add a new federation signing key to the deployment's key vault (in its database): every
+    /// instance publishes it within a minute and signs with it five minutes later; the old key stays
+    /// published while statements it signed are valid. Needs --data-dir of an instance (its SQLite
+    /// database and key-encryption key), or --database-url and --key-encryption-key.
+    RotateKey {
+        /// postgres://… when the deployment's database is PostgreSQL.
+        #[arg(long, env = "ENA_DATABASE_URL", hide_env_values = true)]
+        database_url: Option<String>,
+        /// The deployment's key-encryption key [default: DATA_DIR/key-encryption.key].
+        #[arg(long, env = "ENA_KEY_ENCRYPTION_KEY")]
+        key_encryption_key: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -123,16 +131,22 @@ fn print(value: &Value) {
 }
 
 fn payload(token: &str) -> anyhow::Result<Value> {
-    Ok(Value::Object(ena_federation::jose::Unverified::parse(token).map_err(|e| anyhow::anyhow!("{e}"))?.payload))
+    Ok(Value::Object(ena_keys::jose::Unverified::parse(token).map_err(|e| anyhow::anyhow!("{e}"))?.payload))
 }
 
 pub fn run(args: FederationArgs) -> anyhow::Result<()> {
-    if let FederationCommand::RotateKey = &args.command {
-        let data_dir = args.server.data_dir.as_ref().context("rotate-key needs --data-dir of the server")?;
-        let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        let kid = ena_federation::keys::KeyRing::rotate(data_dir, now)
-            .with_context(|| format!("cannot write a key under {}", data_dir.display()))?;
-        println!("new federation signing key {kid}; it becomes active when the server next starts");
+    if let FederationCommand::RotateKey { database_url, key_encryption_key } = &args.command {
+        let location =
+            crate::audit::LogLocation { data_dir: args.server.data_dir.clone(), database_url: database_url.clone() };
+        let kid = tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+            let vault = location.vault(key_encryption_key.as_deref()).await?;
+            let now = time::OffsetDateTime::now_utc().unix_timestamp();
+            ena_federation::keys::KeyRing::rotate(&vault, now).await.context("cannot add the key")
+        })?;
+        println!(
+            "new federation signing key {kid}: every instance publishes it within a minute and signs with it from {} seconds from now",
+            ena_federation::keys::ROLLOVER_NOTICE
+        );
         return Ok(());
     }
     let token = match (&args.server.token, &args.server.data_dir) {
@@ -234,8 +248,8 @@ async fn run_async(c: &Client, command: FederationCommand) -> anyhow::Result<()>
                 .await?
                 .text()
                 .await?;
-            let parsed = ena_federation::jose::Unverified::parse(&token)
-                .map_err(|e| anyhow::anyhow!("resolve response: {e}"))?;
+            let parsed =
+                ena_keys::jose::Unverified::parse(&token).map_err(|e| anyhow::anyhow!("resolve response: {e}"))?;
             parsed.verify(&anchor["jwks"]).map_err(|e| anyhow::anyhow!("resolve response: {e}"))?;
             let chain: Vec<String> =
                 serde_json::from_value(parsed.payload["trust_chain"].clone()).context("trust_chain")?;
@@ -246,7 +260,7 @@ async fn run_async(c: &Client, command: FederationCommand) -> anyhow::Result<()>
             print(&json!({"sub": resolved.subject, "trustAnchor": resolved.trust_anchor, "expires": resolved.expires,
                 "metadata": resolved.metadata, "trustMarks": parsed.payload.get("trust_marks")}));
         }
-        FederationCommand::RotateKey => unreachable!("handled before connecting"),
+        FederationCommand::RotateKey { .. } => unreachable!("handled before connecting"),
     }
     Ok(())
 }

@@ -40,7 +40,7 @@ fn init_logging(settings: &Settings) -> anyhow::Result<()> {
 /// Hold an exclusive lock on `DATA_DIR/ena.lock` for the life of the process, so a second `serve`
 /// on the same directory stops with a clear message instead of sharing (and corrupting) its files.
 fn claim_data_dir(dir: &Path) -> anyhow::Result<File> {
-    ena_audit::note::create_private_dir(dir)
+    ena_keys::files::create_private_dir(dir)
         .with_context(|| format!("cannot create data directory {}", dir.display()))?;
     // Root ignores permission bits, so probe by writing rather than by reading the mode.
     let probe = dir.join(".ena-write-probe");
@@ -105,6 +105,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         notice_webhook: settings.notice_webhook.clone(),
         witnessed_logs: settings.witnessed_logs.clone(),
         test_eid_clients: settings.test_eid_clients.clone(),
+        key_encryption_key: settings.key_encryption_key.clone(),
         audit_origin: settings.audit_origin.clone(),
         audit_rules: settings.audit_rules.clone(),
         body_limit: settings.body_limit,

@@ -37,8 +37,8 @@ pub fn run(command: SignatureCommand) -> anyhow::Result<()> {
             .with_context(|| format!("cannot reach {base}"))?
             .text()
             .await?;
-        let anchor = ena_federation::jose::Unverified::parse(&ec)
-            .map_err(|e| anyhow::anyhow!("trust anchor configuration: {e}"))?;
+        let anchor =
+            ena_keys::jose::Unverified::parse(&ec).map_err(|e| anyhow::anyhow!("trust anchor configuration: {e}"))?;
         anchor.verify(&anchor.payload["jwks"]).map_err(|e| anyhow::anyhow!("trust anchor configuration: {e}"))?;
         let jwks = anchor
             .payload

@@ -21,9 +21,9 @@ use sha2::{Digest, Sha256};
 
 use crate::ca::{CaError, FederationCa, entity_host};
 use crate::chain::{self, ChainError, ENTITY_STATEMENT_TYP, ErrorCode as ChainCode};
-use crate::jose::{self, Unverified};
 use crate::keys::KeyRing;
 use crate::repo::{self, ApplicationRow, CertificateRow, MemberRow, StatementRow};
+use ena_keys::jose::{self, Unverified};
 
 /// Entity types ena knows: the OpenID Federation ones it uses and its own node type.
 pub const ENTITY_TYPES: &[&str] = &[
@@ -248,14 +248,18 @@ fn unix_now() -> i64 {
 #[derive(Default)]
 struct Cache {
     configuration: Option<(String, i64)>,
-    resolved: HashMap<String, (String, i64)>,
+    /// Per subject: the signed answer, its expiry, and the federation revision it was made at.
+    resolved: HashMap<String, (String, i64, i64)>,
 }
 
 /// The trust anchor (and trust mark issuer, and CA) of the federation.
 pub struct TrustAnchor {
     store: Store,
     config: AnchorConfig,
-    keys: KeyRing,
+    vault: ena_keys::KeyVault,
+    /// The key ring as last loaded from the vault; `reload_keys` replaces it when another instance (or
+    /// `ena federation rotate-key`) added a key.
+    ring: std::sync::RwLock<std::sync::Arc<KeyRing>>,
     ca: FederationCa,
     cache: Mutex<Cache>,
 }
@@ -276,16 +280,43 @@ struct Issue {
 }
 
 impl TrustAnchor {
-    /// Open the anchor: keys and CA from `data_dir` (created on first start), the first agreement
+    /// Open the anchor: key ring and CA from the deployment's key vault (made on first start, or imported
+    /// from the key files of `legacy_dir`, a data directory of before the vault), the first agreement
     /// published if there is none.
-    pub async fn open(store: Store, config: AnchorConfig, data_dir: &Path) -> Result<TrustAnchor, FederationError> {
-        let keys = KeyRing::load_or_create(data_dir, unix_now()).map_err(|e| FederationError::Ca(e.to_string()))?;
-        let ca =
-            FederationCa::load_or_create(data_dir, &config.name).map_err(|e| FederationError::Ca(e.to_string()))?;
+    pub async fn open(
+        store: Store,
+        config: AnchorConfig,
+        vault: ena_keys::KeyVault,
+        legacy_dir: Option<&Path>,
+    ) -> Result<TrustAnchor, FederationError> {
+        let keys =
+            KeyRing::open(&vault, legacy_dir, unix_now()).await.map_err(|e| FederationError::Ca(e.to_string()))?;
+        let ca = FederationCa::open(&vault, legacy_dir, &config.name)
+            .await
+            .map_err(|e| FederationError::Ca(e.to_string()))?;
         if repo::current_agreement(&store).await?.is_none() {
             repo::publish_agreement(&store, DEFAULT_AGREEMENT_TITLE, DEFAULT_AGREEMENT, &now_rfc3339()).await?;
         }
-        Ok(TrustAnchor { store, config, keys, ca, cache: Mutex::new(Cache::default()) })
+        let ring = std::sync::RwLock::new(std::sync::Arc::new(keys));
+        Ok(TrustAnchor { store, config, vault, ring, ca, cache: Mutex::new(Cache::default()) })
+    }
+
+    /// The key ring in use.
+    fn keys(&self) -> std::sync::Arc<KeyRing> {
+        self.ring.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Read the ring from the vault again (the server does so every minute, well within
+    /// `keys::ROLLOVER_NOTICE`); when it changed, the cached entity configuration and resolve answers
+    /// are dropped so the new keys are published at once. Returns whether it changed.
+    pub async fn reload_keys(&self) -> Result<bool, FederationError> {
+        let fresh = KeyRing::load(&self.vault).await.map_err(|e| FederationError::Ca(e.to_string()))?;
+        if fresh.kids() == self.keys().kids() {
+            return Ok(false);
+        }
+        *self.ring.write().unwrap_or_else(|e| e.into_inner()) = std::sync::Arc::new(fresh);
+        *self.cache.lock().unwrap_or_else(|e| e.into_inner()) = Cache::default();
+        Ok(true)
     }
 
     pub fn config(&self) -> &AnchorConfig {
@@ -298,7 +329,7 @@ impl TrustAnchor {
 
     /// The JWKS of the anchor's entity configuration (what members pin as the trust anchor's keys).
     pub fn jwks(&self) -> Value {
-        self.keys.published(unix_now(), self.config.lifetime)
+        self.keys().published(unix_now(), self.config.lifetime)
     }
 
     pub fn ca_certificate(&self) -> &str {
@@ -311,17 +342,20 @@ impl TrustAnchor {
     pub fn sign_answer(&self, typ: &str, mut claims: Value) -> String {
         claims["iss"] = json!(self.config.entity_id);
         claims["iat"] = json!(unix_now());
-        self.keys.active().sign(typ, &claims)
+        self.keys().active().sign(typ, &claims)
     }
 
     /// Drop cached resolve responses (benchmarks measure uncached resolves with it).
     pub fn clear_resolve_cache(&self) {
-        self.invalidate();
+        self.cache.lock().expect("cache lock").resolved.clear();
     }
 
-    fn invalidate(&self) {
-        let mut cache = self.cache.lock().expect("cache lock");
-        cache.resolved.clear();
+    /// After a membership change: raise the federation's revision, so every instance's cached resolve
+    /// answers (this one's too) are made anew.
+    async fn changed(&self) -> Result<(), FederationError> {
+        repo::raise_revision(&self.store).await?;
+        self.clear_resolve_cache();
+        Ok(())
     }
 
     /// Store the issued statements and append one event per statement plus `extra` events; each stored
@@ -396,7 +430,7 @@ impl TrustAnchor {
             c.trust_mark_types.iter().map(|t| (t.clone(), json!([c.entity_id]))).collect();
         let claims = json!({
             "iss": c.entity_id, "sub": c.entity_id, "iat": now, "exp": exp,
-            "jwks": self.keys.published(now, c.lifetime),
+            "jwks": self.keys().published(now, c.lifetime),
             "metadata": {"federation_entity": {
                 "organization_name": c.name,
                 "federation_fetch_endpoint": c.endpoint("fetch"),
@@ -414,7 +448,7 @@ impl TrustAnchor {
         for (t, v) in c.extra_metadata.as_object().into_iter().flatten() {
             claims["metadata"][t] = v.clone();
         }
-        (self.keys.active().sign(ENTITY_STATEMENT_TYP, &claims), exp)
+        (self.keys().active().sign(ENTITY_STATEMENT_TYP, &claims), exp)
     }
 
     /// The anchor's entity configuration; re-issued (and logged) at half-life.
@@ -429,7 +463,9 @@ impl TrustAnchor {
         // Another process (or a restart) may have issued one that is still fresh.
         if let Some(row) = repo::latest_statement(&self.store, &self.config.entity_id, "entity-configuration").await?
             && row.expires_at - now > half
-            && Unverified::parse(&row.token).and_then(|t| t.verify(&self.jwks())).is_ok()
+            && Unverified::parse(&row.token)
+                .and_then(|t| t.verify(&self.jwks()).map(|()| t))
+                .is_ok_and(|t| t.payload.get("jwks") == Some(&self.jwks()))
         {
             self.cache.lock().expect("cache lock").configuration = Some((row.token.clone(), row.expires_at));
             return Ok(row.token);
@@ -450,8 +486,8 @@ impl TrustAnchor {
     /// The historical keys (a signed `jwk-set+jwt`).
     pub fn historical_keys(&self) -> String {
         let now = unix_now();
-        let claims = json!({"iss": self.config.entity_id, "iat": now, "keys": self.keys.history()});
-        self.keys.active().sign(HISTORICAL_KEYS_TYP, &claims)
+        let claims = json!({"iss": self.config.entity_id, "iat": now, "keys": self.keys().history()});
+        self.keys().active().sign(HISTORICAL_KEYS_TYP, &claims)
     }
 
     // ---- Onboarding ----
@@ -765,7 +801,7 @@ impl TrustAnchor {
             None,
         );
         self.publish(audit, ctx, issues, vec![decision]).await?;
-        self.invalidate();
+        self.changed().await?;
         self.application(id).await
     }
 
@@ -827,7 +863,7 @@ impl TrustAnchor {
         );
         event.details = Some(BTreeMap::from([("revokedCertificates".to_owned(), serials.join(","))]));
         self.publish(audit, ctx, vec![], vec![event]).await?;
-        self.invalidate();
+        self.changed().await?;
         self.member(entity_id).await
     }
 
@@ -900,7 +936,7 @@ impl TrustAnchor {
             }
         }
         repo::set_member_configuration(&self.store, entity_id, token, &now_rfc3339()).await?;
-        self.invalidate();
+        self.changed().await?;
         Ok(())
     }
 
@@ -933,7 +969,7 @@ impl TrustAnchor {
             // The anchor's word on the node's TLS certificate overrides anything the member says.
             claims["metadata"] = json!({ENA_NODE: {"tls_client_certificate_sha256": t}});
         }
-        (self.keys.active().sign(ENTITY_STATEMENT_TYP, &claims), exp)
+        (self.keys().active().sign(ENTITY_STATEMENT_TYP, &claims), exp)
     }
 
     fn sign_trust_mark(&self, sub: &str, trust_mark_type: &str, now: i64) -> Issue {
@@ -942,7 +978,7 @@ impl TrustAnchor {
         Issue {
             sub: sub.to_owned(),
             kind: "trust-mark",
-            token: self.keys.active().sign(TRUST_MARK_TYP, &claims),
+            token: self.keys().active().sign(TRUST_MARK_TYP, &claims),
             issued_at: now,
             expires_at: exp,
         }
@@ -1049,8 +1085,12 @@ impl TrustAnchor {
             }
             .into());
         }
-        if let Some((token, exp)) = self.cache.lock().expect("cache lock").resolved.get(sub)
+        // The revision is read before anything else, so an answer cached now is never newer than the
+        // revision it is stored under (a change by another instance after this read raises it again).
+        let revision = repo::revision(&self.store).await?;
+        if let Some((token, exp, at)) = self.cache.lock().expect("cache lock").resolved.get(sub)
             && *exp > now + 5
+            && *at == revision
         {
             return Ok(token.clone());
         }
@@ -1085,8 +1125,8 @@ impl TrustAnchor {
             "iss": self.config.entity_id, "sub": sub, "iat": now, "exp": exp,
             "metadata": resolved.metadata, "trust_marks": marks, "trust_chain": chain,
         });
-        let token = self.keys.active().sign(RESOLVE_TYP, &claims);
-        self.cache.lock().expect("cache lock").resolved.insert(sub.to_owned(), (token.clone(), exp));
+        let token = self.keys().active().sign(RESOLVE_TYP, &claims);
+        self.cache.lock().expect("cache lock").resolved.insert(sub.to_owned(), (token.clone(), exp, revision));
         Ok(token)
     }
 
@@ -1196,7 +1236,7 @@ impl TrustAnchor {
     /// invalid.
     pub async fn trust_mark_status(&self, token: &str) -> Result<String, FederationError> {
         let parsed = Unverified::parse(token).map_err(|e| invalid("trust_mark", "(JWT)", e.to_string()))?;
-        let status = if parsed.expect_typ(TRUST_MARK_TYP).is_err() || parsed.verify(&self.keys.all()).is_err() {
+        let status = if parsed.expect_typ(TRUST_MARK_TYP).is_err() || parsed.verify(&self.keys().all()).is_err() {
             "invalid"
         } else {
             match repo::statement_by_token(&self.store, token).await? {
@@ -1207,7 +1247,7 @@ impl TrustAnchor {
             }
         };
         let claims = json!({"iss": self.config.entity_id, "iat": unix_now(), "trust_mark": token, "status": status});
-        Ok(self.keys.active().sign(STATUS_TYP, &claims))
+        Ok(self.keys().active().sign(STATUS_TYP, &claims))
     }
 
     /// Everything the federation issued about `sub`, newest first.
@@ -1343,8 +1383,8 @@ bryter mot avtalet.";
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::jose::SigningKey;
     use ena_audit::{AuditLog, NoteSigner, RuleSet};
+    use ena_keys::jose::SigningKey;
     use ena_store::testing::test_stores;
 
     const ORG: &str = "212000-0142";
@@ -1408,12 +1448,12 @@ mod tests {
     async fn onboarding_resolve_and_removal_on_both_databases() {
         for db in test_stores().await {
             let label = &db.label;
-            let dir = tempfile::tempdir().unwrap();
             let audit =
                 AuditLog::open(db.store.clone(), NoteSigner::ephemeral("test/log").unwrap(), RuleSet { rules: vec![] })
                     .await
                     .unwrap();
-            let ta = TrustAnchor::open(db.store.clone(), AnchorConfig::new("https://ena.example.se"), dir.path())
+            let vault = ena_keys::KeyVault::new(db.store.clone(), ena_keys::Kek::generate());
+            let ta = TrustAnchor::open(db.store.clone(), AnchorConfig::new("https://ena.example.se"), vault, None)
                 .await
                 .unwrap();
             let ctx = Context::system("test");

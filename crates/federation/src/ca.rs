@@ -16,6 +16,8 @@ use time::OffsetDateTime;
 
 pub const CA_KEY_FILE: &str = "federation-ca.key";
 pub const CA_CERT_FILE: &str = "federation-ca.pem";
+/// The CA's name in the deployment's key vault.
+pub const VAULT_NAME: &str = "federation-ca";
 /// How long a node certificate is valid.
 pub const CERT_DAYS: i64 = 365;
 
@@ -69,14 +71,37 @@ fn internal(e: impl std::fmt::Display) -> CaError {
 }
 
 impl FederationCa {
-    /// Load the CA from `dir`, or create it (key 0600) named after the federation.
-    pub fn load_or_create(dir: &Path, federation_name: &str) -> Result<FederationCa, CaError> {
-        let (key_path, cert_path) = (dir.join(CA_KEY_FILE), dir.join(CA_CERT_FILE));
-        if key_path.exists() {
-            let key = KeyPair::from_pem(&std::fs::read_to_string(&key_path)?).map_err(internal)?;
-            let cert_pem = std::fs::read_to_string(&cert_path)?;
-            return Ok(FederationCa { key, cert_pem });
-        }
+    /// The CA in the deployment's key vault (its key and certificate as one secret, so instances that
+    /// start at once agree on both), made on first use: imported from a data directory's
+    /// `federation-ca.key`/`.pem` of before the vault (`legacy_dir`), or created named after the federation.
+    pub async fn open(
+        vault: &ena_keys::KeyVault,
+        legacy_dir: Option<&Path>,
+        federation_name: &str,
+    ) -> Result<FederationCa, CaError> {
+        let made = vault
+            .first(VAULT_NAME, OffsetDateTime::now_utc().unix_timestamp(), || -> Result<Vec<u8>, CaError> {
+                let (key_pem, cert_pem) = match legacy_dir.map(|d| (d.join(CA_KEY_FILE), d.join(CA_CERT_FILE))) {
+                    Some((key, cert)) if key.exists() => {
+                        (std::fs::read_to_string(key)?, std::fs::read_to_string(cert)?)
+                    }
+                    _ => FederationCa::create(federation_name)?,
+                };
+                Ok(serde_json::to_vec(&serde_json::json!({"key": key_pem, "certificate": cert_pem}))
+                    .unwrap_or_default())
+            })
+            .await
+            .map_err(internal)?;
+        let stored: serde_json::Value = serde_json::from_slice(&made.secret).map_err(internal)?;
+        let (Some(key_pem), Some(cert_pem)) = (stored["key"].as_str(), stored["certificate"].as_str()) else {
+            return Err(internal("the stored CA lacks its key or certificate"));
+        };
+        let key = KeyPair::from_pem(key_pem).map_err(internal)?;
+        Ok(FederationCa { key, cert_pem: cert_pem.to_owned() })
+    }
+
+    /// A new self-signed CA named after the federation: (key PEM, certificate PEM).
+    fn create(federation_name: &str) -> Result<(String, String), CaError> {
         let key = KeyPair::generate().map_err(internal)?;
         let mut params = CertificateParams::new(Vec::<String>::new()).map_err(internal)?;
         params.distinguished_name.push(DnType::CommonName, format!("{federation_name} federation CA"));
@@ -88,9 +113,7 @@ impl FederationCa {
         params.not_before = now - time::Duration::days(1);
         params.not_after = now + time::Duration::days(3650);
         let cert = params.self_signed(&key).map_err(internal)?;
-        ena_audit::note::write_private(&key_path, key.serialize_pem().as_bytes())?;
-        std::fs::write(&cert_path, cert.pem())?;
-        Ok(FederationCa { key, cert_pem: cert.pem() })
+        Ok((key.serialize_pem(), cert.pem()))
     }
 
     pub fn certificate_pem(&self) -> &str {
@@ -256,11 +279,12 @@ mod tests {
         (key, pem)
     }
 
-    #[test]
-    fn issues_for_csrs_and_public_keys_and_refuses_mismatches() {
-        let dir = tempfile::tempdir().unwrap();
-        let ca = FederationCa::load_or_create(dir.path(), "ena test").unwrap();
-        let again = FederationCa::load_or_create(dir.path(), "ena test").unwrap();
+    #[tokio::test]
+    async fn issues_for_csrs_and_public_keys_and_refuses_mismatches() {
+        let db = ena_store::testing::sqlite().await;
+        let vault = ena_keys::KeyVault::new(db.store.clone(), ena_keys::Kek::generate());
+        let ca = FederationCa::open(&vault, None, "ena test").await.unwrap();
+        let again = FederationCa::open(&vault, None, "ena test").await.unwrap();
         assert_eq!(ca.certificate_pem(), again.certificate_pem(), "the CA survives a restart");
 
         let (_key, request) = csr("node.kommun.example.se");

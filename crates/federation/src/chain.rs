@@ -7,8 +7,8 @@
 
 use serde_json::{Map, Value};
 
-use crate::jose::{JoseError, Unverified};
 use crate::policy;
+use ena_keys::jose::{JoseError, Unverified};
 
 /// `typ` of entity configurations and subordinate statements.
 pub const ENTITY_STATEMENT_TYP: &str = "entity-statement+jwt";
@@ -319,7 +319,7 @@ pub fn validate(chain: &[String], anchor_id: &str, anchor_jwks: &Value, now: i64
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::jose::SigningKey;
+    use ena_keys::jose::SigningKey;
     use serde_json::json;
 
     pub(crate) const NOW: i64 = 1_800_000_000;

@@ -4,7 +4,6 @@
 pub mod anchor;
 pub mod ca;
 pub mod chain;
-pub mod jose;
 pub mod keys;
 pub mod policy;
 pub mod repo;

@@ -256,3 +256,13 @@ pub async fn certificate_by_thumbprint(store: &Store, thumbprint: &str) -> Resul
     with_pool!(store, pool => sqlx::query_as("SELECT serial, entity_id, pem, thumbprint, not_after, revoked_at FROM federation_certificates WHERE thumbprint = $1")
         .bind(thumbprint).fetch_optional(pool).await)
 }
+
+/// The federation's revision (raised by every membership change, by any instance).
+pub async fn revision(store: &Store) -> Result<i64, sqlx::Error> {
+    let (n,): (i64,) = with_pool!(store, pool => sqlx::query_as("SELECT revision FROM federation_revision WHERE id = 1").fetch_one(pool).await)?;
+    Ok(n)
+}
+
+pub async fn raise_revision(store: &Store) -> Result<(), sqlx::Error> {
+    with_pool!(store, pool => sqlx::query("UPDATE federation_revision SET revision = revision + 1 WHERE id = 1").execute(pool).await.map(|_| ()))
+}

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Mutex, RwLock};
 
 use ena_core::PersonId;
-use ena_federation::jose::{SigningKey, Unverified};
+use ena_keys::jose::{SigningKey, Unverified};
 use serde_json::Value;
 
 use crate::loa::{AcrMap, Loa, acr_uri};
@@ -352,7 +352,7 @@ impl RelyingParty {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ena_federation::jose::SigningKey;
+    use ena_keys::jose::SigningKey;
     use serde_json::json;
 
     #[test]

@@ -8,7 +8,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use ena_audit::event::{ObjectRef, Result as AuditResult};
 use ena_audit::{Actor, ActorKind, AuditLog, AuditSink, Context};
-use ena_federation::jose::SigningKey;
+use ena_keys::jose::SigningKey;
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -167,6 +167,6 @@ pub fn verify_detached(jws: &str, digest: &[u8; 32], jwks: &Value) -> Result<(),
         return Err(fail("signature", "the payload must be detached (header..signature)"));
     }
     let attached = format!("{h}.{}.{s}", B64.encode(digest));
-    let token = ena_federation::jose::Unverified::parse_any(&attached).map_err(|e| fail("signature", e.to_string()))?;
+    let token = ena_keys::jose::Unverified::parse_any(&attached).map_err(|e| fail("signature", e.to_string()))?;
     token.verify(jwks).map_err(|e| fail("signature", e.to_string()))
 }

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use ena_federation::jose::SigningKey;
+use ena_keys::jose::SigningKey;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -300,7 +300,7 @@ impl TestProvider {
         let get = |k: &str| q.get(k).map(String::as_str).unwrap_or_default();
         let mut client_id = get("client_id").to_owned();
         if q.contains_key("id_token_hint") {
-            let hint = ena_federation::jose::Unverified::parse(get("id_token_hint"))
+            let hint = ena_keys::jose::Unverified::parse(get("id_token_hint"))
                 .map_err(|e| oauth("invalid_request", format!("id_token_hint: {e}")))?;
             hint.verify(&self.jwks()).map_err(|e| oauth("invalid_request", format!("id_token_hint: {e}")))?;
             let aud = hint.payload.get("aud").and_then(Value::as_str).unwrap_or_default();
@@ -560,7 +560,7 @@ mod tests {
             "invalid_grant",
             "a replayed code is refused"
         );
-        let id = ena_federation::jose::Unverified::parse(tokens["id_token"].as_str().unwrap()).unwrap();
+        let id = ena_keys::jose::Unverified::parse(tokens["id_token"].as_str().unwrap()).unwrap();
         id.verify(&p.jwks()).unwrap();
         assert_eq!(id.payload["nonce"], "no");
         assert_eq!(id.payload[PERSONAL_NUMBER_CLAIM], "191212121212");

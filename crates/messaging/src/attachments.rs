@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use aws_lc_rs::aead::{Aad, CHACHA20_POLY1305, LessSafeKey, Nonce, UnboundKey};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use ena_audit::note::{create_private_dir, create_private_file};
+use ena_keys::files::{create_private_dir, create_private_file};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;

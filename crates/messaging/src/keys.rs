@@ -8,7 +8,7 @@ use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use ena_audit::note::write_private;
+use ena_keys::files::write_private;
 use hpke::{Deserializable, Kem as _, Serializable};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};

@@ -349,12 +349,10 @@ async fn serve_call(
     let Some(service) = state.services.iter().find(|s| &s.id == service_id).cloned() else {
         return Err((ErrorCode::ResourceNotFound, format!("This node offers no service {service_id}.")));
     };
-    let decision = state.access.decide_simple(
-        ("member", &peer.entity_id),
-        &[("organisationNumber", consumer)],
-        "call",
-        ("api", &service.id),
-    );
+    let decision = state
+        .access
+        .decide_simple(("member", &peer.entity_id), &[("organisationNumber", consumer)], "call", ("api", &service.id))
+        .await;
     if !decision.as_ref().is_ok_and(|d| d.allowed) {
         return Err((
             ErrorCode::PermissionDenied,

@@ -8,7 +8,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use ena_addresses::{Address, Schema};
-use ena_federation::jose::Unverified;
+use ena_keys::jose::Unverified;
 use ena_messaging::{BoxFuture, Directory, PeerNode};
 use serde_json::Value;
 

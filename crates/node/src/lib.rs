@@ -27,9 +27,9 @@ use anyhow::{Context as _, anyhow, bail};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ena_addresses::{Capability, Classification};
-use ena_audit::note::write_private;
 use ena_audit::{AuditLog, NoteSigner, RuleSet};
-use ena_federation::jose::SigningKey as EntityKey;
+use ena_keys::files::write_private;
+use ena_keys::jose::SigningKey as EntityKey;
 use ena_messaging::keys::{EncryptionKey, SigningKey};
 use ena_messaging::{Messaging, NodeIdentity};
 use ena_server::auth::OperatorToken;
@@ -190,7 +190,7 @@ async fn anchor_id(client: &reqwest::Client, federation: &str) -> anyhow::Result
         .text()
         .await?;
     let parsed =
-        ena_federation::jose::Unverified::parse(&ec).map_err(|e| anyhow!("the anchor's entity configuration: {e}"))?;
+        ena_keys::jose::Unverified::parse(&ec).map_err(|e| anyhow!("the anchor's entity configuration: {e}"))?;
     Ok(parsed.payload.get("iss").and_then(Value::as_str).unwrap_or_default().trim_end_matches('/').to_owned())
 }
 
@@ -212,7 +212,7 @@ pub async fn init(o: &InitOptions) -> anyhow::Result<String> {
     if o.data_dir.join(NODE_FILE).exists() {
         bail!("{} already has a node ({NODE_FILE}); use another --data-dir", o.data_dir.display());
     }
-    ena_audit::note::create_private_dir(&o.data_dir)
+    ena_keys::files::create_private_dir(&o.data_dir)
         .with_context(|| format!("cannot create {}", o.data_dir.display()))?;
     let peer: SocketAddr = o.peer_listen.parse().map_err(|_| anyhow!("--peer-listen: not an address:port"))?;
     if let (_, Some(port)) = host_port(&o.entity_id)?

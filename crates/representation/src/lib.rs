@@ -863,7 +863,7 @@ impl Representation {
         let t = input.at.as_deref().map(|a| parse_time("at", a)).transpose()?.unwrap_or_else(now);
         let held = self.holdings(&agent, &principal, t).await?;
         let packages: Vec<String> = held.keys().cloned().collect();
-        let decision = self.decide(&agent, &action, &service, &packages, agent == principal)?;
+        let decision = self.decide(&agent, &action, &service, &packages, agent == principal).await?;
         let right = format!("{SERVICE_RIGHT}{}", service.id);
         let basis = if decision.allowed {
             held.get(&service.package).into_iter().chain(held.get(&right)).flatten().cloned().collect()
@@ -898,7 +898,7 @@ impl Representation {
     }
 
     /// The decision point's answer for the gathered packages (the service's policy slice).
-    pub fn decide(
+    pub async fn decide(
         &self,
         agent: &Party,
         action: &str,
@@ -924,6 +924,7 @@ impl Representation {
         .map_err(|e| ReprError::Internal(e.to_string()))?;
         self.access
             .decide_parts(principal, action, resource.clone(), context, entities, "service", &service.id)
+            .await
             .map_err(map)
     }
 

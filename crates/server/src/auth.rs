@@ -1,7 +1,7 @@
 //! Who is calling. An operator is a person logged in with e-ID at LoA 3 or higher whom the decision point
 //! lets `operate` the API (the role is a policy naming the person), or — for bootstrap and automation —
-//! the holder of the shared operator token (created on first start in the data directory,
-//! `operator.token`, mode 0600, shown by `ena admin token`, sent as `Authorization: Bearer …`; named
+//! the holder of the shared operator token (made on the deployment's first start, kept in its key vault
+//! and written to each instance's data directory as `operator.token`, mode 0600, shown by `ena admin token`, sent as `Authorization: Bearer …`; named
 //! `operator-token` in events). A member system calls with an access token (`ApiCaller`). Every refused
 //! attempt is an audit event.
 
@@ -16,9 +16,9 @@ use axum::http::request::Parts;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ena_audit::event::Result as AuditResult;
-use ena_audit::note::write_private;
 use ena_audit::{Actor, ActorKind, AuditSink, Context};
 use ena_core::ErrorCode;
+use ena_keys::files::write_private;
 
 use crate::AppState;
 use crate::problem::ApiError;
@@ -34,21 +34,25 @@ pub struct OperatorToken {
 }
 
 impl OperatorToken {
-    /// Read `DATA_DIR/operator.token`, creating a random one (0600) on first start.
-    pub fn load_or_create(data_dir: &Path) -> std::io::Result<OperatorToken> {
+    /// A new random token (the deployment's first start; it is kept in the key vault).
+    pub fn generate() -> Result<String, String> {
+        let mut bytes = [0u8; 32];
+        SystemRandom::new().fill(&mut bytes).map_err(|_| "no randomness".to_owned())?;
+        Ok(format!("ena_op_{}", URL_SAFE_NO_PAD.encode(bytes)))
+    }
+
+    /// Write `token` to `DATA_DIR/operator.token` (0600) for `ena admin token` and local tools, unless
+    /// the file already holds it.
+    pub fn write_file(data_dir: &Path, token: &str) -> std::io::Result<()> {
         let path = token_path(data_dir);
-        let token = match std::fs::read_to_string(&path) {
-            Ok(text) => text.trim().to_owned(),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let mut bytes = [0u8; 32];
-                SystemRandom::new().fill(&mut bytes).map_err(|_| std::io::Error::other("no randomness"))?;
-                let token = format!("ena_op_{}", URL_SAFE_NO_PAD.encode(bytes));
-                write_private(&path, token.as_bytes())?;
-                token
-            }
-            Err(e) => return Err(e),
-        };
-        Ok(OperatorToken::from_secret(&token))
+        if std::fs::read_to_string(&path).is_ok_and(|t| t.trim() == token) {
+            return Ok(());
+        }
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+        write_private(&path, token.as_bytes())
     }
 
     pub fn from_secret(token: &str) -> OperatorToken {
@@ -125,7 +129,7 @@ impl FromRequestParts<AppState> for ApiCaller {
 /// `operate`, resource the API (`api:<first path segment>`). A denial is recorded and answered 403 with
 /// the reasons.
 pub(crate) async fn operator_may(state: &AppState, api: &str, ctx: &Context, attempted: &str) -> Result<(), ApiError> {
-    let decision = state.access.decide_simple(("operator", "operator"), &[], "operate", ("api", api))?;
+    let decision = state.access.decide_simple(("operator", "operator"), &[], "operate", ("api", api)).await?;
     if decision.allowed {
         return Ok(());
     }
@@ -147,13 +151,13 @@ pub(crate) async fn operator_may(state: &AppState, api: &str, ctx: &Context, att
 }
 
 /// Ask the decision point whether an authenticated member system or person may `use` ena's API `api`.
-pub(crate) fn may_use(
+pub(crate) async fn may_use(
     state: &AppState,
     subject: (&str, &str),
     attrs: &[(&str, &str)],
     api: &str,
 ) -> Result<(), ApiError> {
-    let decision = state.access.decide_simple(subject, attrs, "use", ("api", api))?;
+    let decision = state.access.decide_simple(subject, attrs, "use", ("api", api)).await?;
     if decision.allowed {
         return Ok(());
     }
@@ -209,7 +213,7 @@ pub(crate) async fn operator_person(
         record_denied(state, &ctx, attempted, &why).await;
         return Err(ApiError::new(ErrorCode::PermissionDenied, format!("{why}: log in again at LoA 3.")));
     }
-    let decision = state.access.decide_simple(("person", s.person.as_str()), &[], "operate", ("api", api))?;
+    let decision = state.access.decide_simple(("person", s.person.as_str()), &[], "operate", ("api", api)).await?;
     if !decision.allowed {
         let why = "no policy lets this person operate api:".to_owned() + api;
         record_denied(state, &ctx, attempted, &why).await;

@@ -60,6 +60,10 @@ pub struct ServerConfig {
     /// Verifier keys of logs outside the federation the witness cosigns; members' logs (the
     /// `log_verifier_key` their `ena_node` metadata publishes) are witnessed without being listed.
     pub witnessed_logs: Vec<String>,
+    /// The deployment's key-encryption key file (opens the keys in the database); default
+    /// `DATA_DIR/key-encryption.key`, created by the first instance. Every instance of one deployment
+    /// is given the same file.
+    pub key_encryption_key: Option<std::path::PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -75,6 +79,7 @@ impl Default for ServerConfig {
             notice_webhook: None,
             witnessed_logs: Vec::new(),
             test_eid_clients: Vec::new(),
+            key_encryption_key: None,
         }
     }
 }
@@ -125,7 +130,7 @@ pub struct IdentityState {
 }
 
 impl IdentityState {
-    fn new(config: &ServerConfig, data_dir: &std::path::Path) -> Result<IdentityState, String> {
+    fn new(config: &ServerConfig, portal_client_key: ena_keys::jose::SigningKey) -> Result<IdentityState, String> {
         let base = config.federation_entity_id.trim_end_matches('/').to_owned();
         let mut providers = Vec::new();
         let test_eid = if config.test_eid {
@@ -156,10 +161,8 @@ impl IdentityState {
         providers.extend(config.oidc_providers.iter().cloned());
         Ok(IdentityState {
             test_eid,
-            rp: ena_identity::rp::RelyingParty::new(providers, ena_identity::loa::AcrMap::default(), None).with_key(
-                ena_federation::jose::SigningKey::load_or_create(&data_dir.join(PORTAL_CLIENT_KEY_FILE))
-                    .map_err(|e| format!("{}: {e}", PORTAL_CLIENT_KEY_FILE))?,
-            ),
+            rp: ena_identity::rp::RelyingParty::new(providers, ena_identity::loa::AcrMap::default(), None)
+                .with_key(portal_client_key),
             timeouts: ena_identity::session::Timeouts::default(),
             secure_cookies: base.starts_with("https://"),
             base_url: base,
@@ -173,7 +176,9 @@ impl std::fmt::Debug for IdentityState {
     }
 }
 
-/// File names of the keys in the data directory.
+/// Names of the deployment's keys in its key vault (and the files a data directory kept them in before;
+/// a member node still keeps its log key in `AUDIT_KEY_FILE`).
+pub const OPERATOR_TOKEN_NAME: &str = "operator.token";
 pub const AUDIT_KEY_FILE: &str = "audit-log.key";
 pub const WITNESS_KEY_FILE: &str = "witness.key";
 pub const SIGNATURE_KEY_FILE: &str = "signature-service.key";
@@ -181,29 +186,45 @@ pub const TOKEN_KEY_FILE: &str = "api-tokens.key";
 pub const PORTAL_CLIENT_KEY_FILE: &str = "portal-client.key";
 
 impl AppState {
-    /// Open everything the server needs on a prepared store; keys and the operator token live in
-    /// `data_dir` (created on first start, mode 0600).
+    /// Open everything the server needs on a prepared store. The deployment's keys and operator token
+    /// come from its key vault in the database (made by the first instance, or imported from this data
+    /// directory's key files of before the vault), opened with the key-encryption key; the operator
+    /// token is also written to `data_dir` for local tools.
     pub async fn open(
         store: Store,
         config: ServerConfig,
         data_dir: &std::path::Path,
     ) -> Result<AppState, Box<dyn std::error::Error + Send + Sync>> {
-        let signer = ena_audit::NoteSigner::load_or_create(&data_dir.join(AUDIT_KEY_FILE), &config.audit_origin)?;
-        let witness = ena_audit::NoteSigner::load_or_create(
-            &data_dir.join(WITNESS_KEY_FILE),
+        let vault = ena_keys::KeyVault::open(store.clone(), data_dir, config.key_encryption_key.as_deref()).await?;
+        let secrets = Secrets { vault: &vault, data_dir };
+        let note_key = || ena_audit::NoteSigner::generate_pkcs8().map_err(|e| e.to_string());
+        let es256 = || ena_keys::jose::SigningKey::generate().map(|k| k.pkcs8().to_vec()).map_err(|e| e.to_string());
+        let signer =
+            ena_audit::NoteSigner::from_pkcs8(&config.audit_origin, &secrets.get(AUDIT_KEY_FILE, note_key).await?)?;
+        let witness = ena_audit::NoteSigner::from_pkcs8(
             &format!("{}/witness", config.audit_origin),
+            &secrets.get(WITNESS_KEY_FILE, note_key).await?,
         )?;
         let audit = ena_audit::AuditLog::open(store.clone(), signer, config.audit_rules.clone()).await?;
-        let operator = auth::OperatorToken::load_or_create(data_dir)?;
+        let token =
+            secrets.get(OPERATOR_TOKEN_NAME, || auth::OperatorToken::generate().map(String::into_bytes)).await?;
+        let token = String::from_utf8_lossy(&token).trim().to_owned();
+        auth::OperatorToken::write_file(data_dir, &token)?;
+        let operator = auth::OperatorToken::from_secret(&token);
         let base = config.federation_entity_id.trim_end_matches('/').to_owned();
-        let signature_key = ena_federation::jose::SigningKey::load_or_create(&data_dir.join(SIGNATURE_KEY_FILE))?;
+        let es256_key =
+            async |name: &str| -> Result<ena_keys::jose::SigningKey, Box<dyn std::error::Error + Send + Sync>> {
+                Ok(ena_keys::jose::SigningKey::from_pkcs8(&secrets.get(name, es256).await?)
+                    .map_err(|e| format!("{name}: {e}"))?)
+            };
+        let signature_key = es256_key(SIGNATURE_KEY_FILE).await?;
         let signatures = ena_identity::signature::SignatureService::new(signature_key, &format!("{base}/signatures"));
         let tokens = ena_identity::token::TokenService::new(
-            ena_federation::jose::SigningKey::load_or_create(&data_dir.join(TOKEN_KEY_FILE))?,
+            es256_key(TOKEN_KEY_FILE).await?,
             &base,
             ena_identity::session::Timeouts::default(),
         );
-        let identity = std::sync::Arc::new(IdentityState::new(&config, data_dir)?);
+        let identity = std::sync::Arc::new(IdentityState::new(&config, es256_key(PORTAL_CLIENT_KEY_FILE).await?)?);
         let mut anchor_config = ena_federation::AnchorConfig::new(&config.federation_entity_id);
         // The signature service's key is published by the federation, so verifiers find it through the
         // trust anchor's (signed) entity configuration.
@@ -227,8 +248,9 @@ impl AppState {
             m["jwks"] = tokens.jwks();
             m
         };
-        let federation =
-            std::sync::Arc::new(ena_federation::TrustAnchor::open(store.clone(), anchor_config, data_dir).await?);
+        let federation = std::sync::Arc::new(
+            ena_federation::TrustAnchor::open(store.clone(), anchor_config, vault, Some(data_dir)).await?,
+        );
         let access = std::sync::Arc::new(ena_access::DecisionPoint::open(store.clone()).await?);
         let mut representation = ena_representation::Representation::new(
             store.clone(),
@@ -259,6 +281,33 @@ impl AppState {
             federation,
             addresses: std::sync::Arc::new(addresses),
         })
+    }
+}
+
+/// The deployment's secrets in its key vault, by name; the first instance imports each from the data
+/// directory's file of the same name (kept there before the vault) or makes a new one.
+struct Secrets<'a> {
+    vault: &'a ena_keys::KeyVault,
+    data_dir: &'a std::path::Path,
+}
+
+impl Secrets<'_> {
+    async fn get(
+        &self,
+        name: &str,
+        make: impl FnOnce() -> Result<Vec<u8>, String>,
+    ) -> Result<Vec<u8>, ena_keys::VaultError> {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+        let legacy = self.data_dir.join(name);
+        let made = self
+            .vault
+            .first(name, now, || match std::fs::read(&legacy) {
+                Ok(bytes) => Ok(bytes),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => make(),
+                Err(e) => Err(format!("{}: {e}", legacy.display())),
+            })
+            .await?;
+        Ok(made.secret)
     }
 }
 
@@ -381,8 +430,23 @@ pub async fn serve(
             }
         }
     });
+    // The anchor's key ring, re-read every minute: a key another instance (or `ena federation
+    // rotate-key`) added is published here well before it takes effect (`keys::ROLLOVER_NOTICE`).
+    let federation = state.federation.clone();
+    let keys = tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            every.tick().await;
+            match federation.reload_keys().await {
+                Ok(true) => tracing::info!("the federation's key ring changed; publishing its new keys"),
+                Ok(false) => {}
+                Err(e) => tracing::warn!(error = %e, "reading the federation's key ring failed; retried in a minute"),
+            }
+        }
+    });
     let served = axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await;
     sweeper.abort();
     refresher.abort();
+    keys.abort();
     served
 }

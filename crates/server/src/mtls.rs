@@ -71,7 +71,8 @@ impl FromRequestParts<AppState> for Node {
                     ("member", &peer.entity_id),
                     &[("organisationNumber", &peer.organisation_number)],
                     api,
-                )?;
+                )
+                .await?;
                 Ok(Node(peer.clone()))
             }
             Some(PeerStatus::Refused(why)) => Err(ApiError::new(

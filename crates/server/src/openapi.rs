@@ -463,7 +463,7 @@ const EXAMPLE_MEMBER: &str = "https://nod.exempelkommun.se";
 fn jwt_example(operation_id: &str) -> String {
     use ena_federation::anchor::{HISTORICAL_KEYS_TYP, RESOLVE_TYP, STATUS_TYP, TRUST_MARK_TYP};
     use ena_federation::chain::ENTITY_STATEMENT_TYP;
-    let Ok(key) = ena_federation::jose::SigningKey::generate() else { return String::new() };
+    let Ok(key) = ena_keys::jose::SigningKey::generate() else { return String::new() };
     let (iat, exp) = (1_795_000_000_i64, 1_795_086_400_i64);
     let jwks = json!({ "keys": [key.public_jwk()] });
     let (typ, claims) = match operation_id {

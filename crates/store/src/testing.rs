@@ -12,6 +12,14 @@ pub struct TestStore {
     _dir: Option<tempfile::TempDir>,
 }
 
+impl TestStore {
+    /// Another handle on the same database (for a second server instance); the original must outlive
+    /// it, since it owns the SQLite file's directory.
+    pub fn shared(&self) -> TestStore {
+        TestStore { store: self.store.clone(), label: self.label.clone(), _dir: None }
+    }
+}
+
 /// The environment variable that turns on the PostgreSQL half of every repository test.
 pub const POSTGRES_URL_VAR: &str = "ENA_TEST_POSTGRES_URL";
 

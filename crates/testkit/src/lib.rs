@@ -28,12 +28,25 @@ impl TestServer {
         TestServer::start_with(db, ServerConfig::default()).await
     }
 
-    pub async fn start_with(db: TestStore, mut config: ServerConfig) -> TestServer {
+    pub async fn start_with(db: TestStore, config: ServerConfig) -> TestServer {
+        TestServer::start_instance(db, config, None).await
+    }
+
+    /// A second central instance of this one's deployment: the same database, the same public URL
+    /// (entity id), its own data directory, given this one's key-encryption key — as two instances
+    /// behind one load balancer. `self` must outlive it.
+    pub async fn second_instance(&self) -> TestServer {
+        let mut config = (*self.state.config).clone();
+        config.key_encryption_key = Some(self.data_dir.path().join(ena_keys::vault::KEK_FILE));
+        TestServer::start_instance(self.db.shared(), config, Some(self.state.config.federation_entity_id.clone())).await
+    }
+
+    async fn start_instance(db: TestStore, mut config: ServerConfig, entity_id: Option<String>) -> TestServer {
         ena_server::prepare_store(&db.store).await.expect("prepare test database");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
         let addr = listener.local_addr().expect("local addr");
         // The trust anchor is named by the URL it is served at, as `ena serve` does.
-        config.federation_entity_id = format!("http://{addr}");
+        config.federation_entity_id = entity_id.unwrap_or_else(|| format!("http://{addr}"));
         let data_dir = tempfile::tempdir().expect("data dir");
         let state = AppState::open(db.store.clone(), config, data_dir.path()).await.expect("open app state");
         let (tx, rx) = oneshot::channel::<()>();

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 const ENA: &str = env!("CARGO_BIN_EXE_ena");
 
+mod instances;
 mod security;
 
 /// Assert `response` is a problem+json with `status` and `code`; return its body.
@@ -1031,12 +1032,12 @@ fn payload(token: &str) -> Value {
 struct Member {
     id: String,
     /// Federation entity key (signs the entity configuration).
-    key: ena_federation::jose::SigningKey,
+    key: ena_keys::jose::SigningKey,
     tls: rcgen::KeyPair,
     /// `oauth_client` key (private_key_jwt at the token endpoint).
-    client_key: ena_federation::jose::SigningKey,
+    client_key: ena_keys::jose::SigningKey,
     /// `ena_credential_issuer` key (signs employee credentials).
-    credential_key: ena_federation::jose::SigningKey,
+    credential_key: ena_keys::jose::SigningKey,
     /// Entity types applied for, and metadata beyond ena_node's (by entity type).
     entity_types: Value,
     extra_metadata: Value,
@@ -1052,10 +1053,10 @@ impl Member {
         Member {
             anchor: anchor.trim_end_matches('/').to_owned(),
             id: format!("https://{host}"),
-            key: ena_federation::jose::SigningKey::generate().unwrap(),
+            key: ena_keys::jose::SigningKey::generate().unwrap(),
             tls: rcgen::KeyPair::generate().unwrap(),
-            client_key: ena_federation::jose::SigningKey::generate().unwrap(),
-            credential_key: ena_federation::jose::SigningKey::generate().unwrap(),
+            client_key: ena_keys::jose::SigningKey::generate().unwrap(),
+            credential_key: ena_keys::jose::SigningKey::generate().unwrap(),
             entity_types: json!(["ena_node", "oauth_client", "ena_credential_issuer"]),
             extra_metadata: json!({}),
             organisation: "212000-0142".into(),
@@ -1395,7 +1396,7 @@ fn chains_from_another_implementation_validate() {
         assert_eq!(e.code, ErrorCode::InvalidTrustChain, "{name}");
         assert!(e.reason.contains(reason), "{name}: {e}");
     }
-    let other = json!({"keys": [ena_federation::jose::SigningKey::generate().unwrap().public_jwk()]});
+    let other = json!({"keys": [ena_keys::jose::SigningKey::generate().unwrap().public_jwk()]});
     assert_eq!(validate(&chain, anchor, &other, now).unwrap_err().code, ErrorCode::InvalidTrustAnchor);
 }
 
@@ -2371,7 +2372,7 @@ async fn identity_bound_api_tokens_on_each_database() {
         assert!(p["detail"].as_str().unwrap().contains("not for"), "{label}: {p}");
 
         // private_key_jwt on the public listener: the key comes from A's federation metadata; single use.
-        let assertion = |key: &ena_federation::jose::SigningKey, exp: i64, jti: &str| {
+        let assertion = |key: &ena_keys::jose::SigningKey, exp: i64, jti: &str| {
             key.sign(
                 "JWT",
                 &json!({"iss": a.id, "sub": a.id, "aud": public_token, "iat": unix_now(), "exp": exp, "jti": jti}),
@@ -2543,7 +2544,7 @@ async fn employee_credentials_issue_list_revoke_verify_on_each_database() {
         let c = &server.client;
         let registry = format!("https://{node}/identity/v1/employee-credentials");
         let verify = server.url("/identity/v1/employee-credentials/verify");
-        let credential = |key: &ena_federation::jose::SigningKey, jti: &str, sub: &str, exp: i64| {
+        let credential = |key: &ena_keys::jose::SigningKey, jti: &str, sub: &str, exp: i64| {
             key.sign(
                 "ena-employee+jwt",
                 &json!({"iss": a.id, "sub": sub, "name": "Tolvan Tolvansson", "jti": jti, "iat": unix_now(),
@@ -2724,7 +2725,7 @@ async fn login_through_an_openid_provider_found_in_the_federation() {
         // Finding 13: the keys are the federation's word, not the web's. A provider member whose
         // federation metadata names other keys than the ones its web discovery serves (a hijacked
         // discovery, or the other way round) gets no login through.
-        let other = ena_federation::jose::SigningKey::generate().unwrap();
+        let other = ena_keys::jose::SigningKey::generate().unwrap();
         let mut hijacked = Member::new("op2.exempel.se", &server.url(""));
         hijacked.entity_types = json!(["ena_node", "openid_provider"]);
         hijacked.extra_metadata = provider_metadata(&json!({"keys": [other.public_jwk()]}));
@@ -2786,7 +2787,7 @@ async fn credential_cli_issues_registers_revokes_and_verifies() {
 
     // The member publishes that key as its ena_credential_issuer metadata and joins.
     let mut member = Member::new("c.exempel.se", &server.url(""));
-    member.credential_key = ena_federation::jose::SigningKey::load_or_create(Path::new(&key)).unwrap();
+    member.credential_key = ena_keys::jose::SigningKey::load_or_create(Path::new(&key)).unwrap();
     let cert = onboard(&server, &member).await;
     std::fs::write(file("ca.pem"), server.state.federation.ca_certificate()).unwrap();
     std::fs::write(file("cert.pem"), &cert).unwrap();
@@ -4090,7 +4091,7 @@ async fn an_openid_federation_client_walks_each_members_chain() {
         let other = dir.path().join("other-anchor.json");
         std::fs::write(
             &other,
-            json!({"keys": [ena_federation::jose::SigningKey::generate().unwrap().public_jwk()]}).to_string(),
+            json!({"keys": [ena_keys::jose::SigningKey::generate().unwrap().public_jwk()]}).to_string(),
         )
         .unwrap();
         let out = walk(kommun.entity_id.clone(), Some(other)).await.unwrap();

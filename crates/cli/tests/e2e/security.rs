@@ -455,7 +455,7 @@ async fn address_answers_are_signed_by_the_anchor_and_a_swapped_one_is_refused()
         let swapped = parts.join(".");
         assert!(ena_node::directory::verify_signed_address(&swapped, anchor, &ec["jwks"]).is_err(), "{label}");
         assert!(ena_node::directory::verify_signed_address("", anchor, &ec["jwks"]).is_err(), "{label}");
-        let stranger = ena_federation::jose::SigningKey::generate().unwrap();
+        let stranger = ena_keys::jose::SigningKey::generate().unwrap();
         let forged = stranger.sign("ena-address+jwt", &claims);
         let e = ena_node::directory::verify_signed_address(&forged, anchor, &ec["jwks"]).unwrap_err();
         assert!(e.contains("signed answer"), "{label}: {e}");

@@ -64,13 +64,20 @@ pub async fn configuration(State(state): State<AppState>) -> Json<Value> {
 }
 
 /// May the member system that called `evaluate` on ena's API `api`? The decision point says.
-pub(crate) fn member_may(state: &AppState, caller: &ena_identity::token::Caller, api: &str) -> Result<(), ApiError> {
-    let decision = state.access.decide_simple(
-        ("member", &caller.client),
-        &[("organisationNumber", &caller.organisation_number)],
-        "evaluate",
-        ("api", api),
-    )?;
+pub(crate) async fn member_may(
+    state: &AppState,
+    caller: &ena_identity::token::Caller,
+    api: &str,
+) -> Result<(), ApiError> {
+    let decision = state
+        .access
+        .decide_simple(
+            ("member", &caller.client),
+            &[("organisationNumber", &caller.organisation_number)],
+            "evaluate",
+            ("api", api),
+        )
+        .await?;
     if decision.allowed {
         Ok(())
     } else {
@@ -109,8 +116,8 @@ pub async fn evaluation(
     headers: HeaderMap,
     ApiJson(body): ApiJson<AccessRequest>,
 ) -> Result<Response, ApiError> {
-    member_may(&state, &caller, "access")?;
-    Ok(with_request_id(&headers, state.access.decide(&body)?.authzen()))
+    member_may(&state, &caller, "access").await?;
+    Ok(with_request_id(&headers, state.access.decide(&body).await?.authzen()))
 }
 
 /// The batch request: top-level subject, action, resource and context are defaults for each item.
@@ -195,7 +202,7 @@ pub async fn evaluations(
     headers: HeaderMap,
     ApiJson(body): ApiJson<EvaluationsIn>,
 ) -> Result<Response, ApiError> {
-    member_may(&state, &caller, "access")?;
+    member_may(&state, &caller, "access").await?;
     let semantic = body
         .options
         .as_ref()
@@ -215,13 +222,13 @@ pub async fn evaluations(
     }
     if body.evaluations.is_empty() {
         let single = item(&body, &json!({}), 0)?;
-        return Ok(with_request_id(&headers, state.access.decide(&single)?.authzen()));
+        return Ok(with_request_id(&headers, state.access.decide(&single).await?.authzen()));
     }
     let requests: Vec<AccessRequest> =
         body.evaluations.iter().enumerate().map(|(i, raw)| item(&body, raw, i)).collect::<Result<_, _>>()?;
     let mut out = Vec::with_capacity(requests.len());
     for r in &requests {
-        let decision: Decision = match state.access.decide(r) {
+        let decision: Decision = match state.access.decide(r).await {
             Ok(d) => d,
             Err(e) => {
                 out.push(json!({"decision": false, "context": {"error": {"status": 400, "message": e.to_string()}}}));

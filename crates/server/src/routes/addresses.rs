@@ -82,7 +82,8 @@ impl FromRequestParts<AppState> for Registrant {
                 ("member", &caller.client),
                 &[("organisationNumber", &caller.organisation_number)],
                 "addresses",
-            )?;
+            )
+            .await?;
             (caller.client, caller.organisation_number)
         };
         let actor = Actor { kind: ActorKind::Node, id: entity_id.clone(), organisation: Some(organisation.clone()) };

@@ -454,7 +454,7 @@ pub async fn update_configuration(
     crate::mtls::Node(peer): crate::mtls::Node,
     body: String,
 ) -> Result<StatusCode, ApiError> {
-    ena_federation::jose::Unverified::parse(body.trim()).map_err(|e| {
+    ena_keys::jose::Unverified::parse(body.trim()).map_err(|e| {
         ApiError::invalid(
             ErrorCode::InvalidBody,
             "The body is not a compact JWS.",

@@ -60,7 +60,7 @@ pub async fn person(state: &AppState, headers: &HeaderMap, min: Loa) -> Result<S
     let Some((_, s)) = crate::portal_identity::current(state, headers).await else {
         return Err(ApiError::new(ErrorCode::AuthenticationRequired, "This needs a portal session: log in at /login."));
     };
-    crate::auth::may_use(state, ("person", s.person.as_str()), &[], "representation")?;
+    crate::auth::may_use(state, ("person", s.person.as_str()), &[], "representation").await?;
     if s.loa < min {
         return Err(ApiError::invalid(
             ErrorCode::PermissionDenied,
@@ -102,7 +102,7 @@ pub async fn check(
     ApiCaller(caller): ApiCaller,
     ApiJson(body): ApiJson<CheckInput>,
 ) -> Result<Json<CheckResult>, ApiError> {
-    crate::routes::access::member_may(&state, &caller, "representation")?;
+    crate::routes::access::member_may(&state, &caller, "representation").await?;
     Ok(Json(state.representation.check(&caller.client, &body).await?))
 }
 

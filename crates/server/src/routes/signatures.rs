@@ -98,7 +98,7 @@ pub async fn sign(
             "Signing needs a portal session: log in at /login?loa=3.",
         ));
     };
-    crate::auth::may_use(&state, ("person", session.person.as_str()), &[], "signatures")?;
+    crate::auth::may_use(&state, ("person", session.person.as_str()), &[], "signatures").await?;
     let digest = digest_of(&body)?;
     let signed: Signed = state.signatures.sign(&state.audit, &session, &digest).await?;
     Ok((StatusCode::CREATED, Json(signed)).into_response())

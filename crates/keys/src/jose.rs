@@ -27,7 +27,7 @@ pub struct JoseError {
     pub reason: String,
 }
 
-pub(crate) fn err(field: &'static str, reason: impl Into<String>) -> JoseError {
+pub fn err(field: &'static str, reason: impl Into<String>) -> JoseError {
     JoseError { field, reason: reason.into() }
 }
 
@@ -76,7 +76,7 @@ impl SigningKey {
             Ok(bytes) => SigningKey::from_pkcs8(&bytes).map_err(invalid),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let key = SigningKey::generate().map_err(invalid)?;
-                ena_audit::note::write_private(path, &key.pkcs8)?;
+                crate::files::write_private(path, &key.pkcs8)?;
                 Ok(key)
             }
             Err(e) => Err(e),
