@@ -10,7 +10,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
-use axum::{Json, Router, middleware};
+use axum::{Json, Router};
 use ena_audit::{Actor, ActorKind, Context};
 use ena_core::{ErrorCode, FieldError};
 use ena_messaging::attachments::{AttachmentError, Sink};
@@ -93,8 +93,12 @@ impl FromRequestParts<NodeState> for LocalSystem {
     }
 }
 
+/// How long a request to a node may take (streamed attachment uploads are not timed: their size has
+/// no limit but the node's quota).
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 pub fn local_router(state: NodeState) -> Router {
-    Router::new()
+    let router = Router::new()
         .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
         .route("/openapi.json", get(|| async { Json(crate::openapi::document()) }))
         .route("/messages/v1/outbox", post(send).get(outbox))
@@ -103,32 +107,28 @@ pub fn local_router(state: NodeState) -> Router {
         .route("/messages/v1/inbox/{id}", get(incoming))
         .route("/messages/v1/inbox/{id}/ack", post(ack))
         .route("/messages/v1/inbox/{id}/attachments/{n}", get(attachment))
-        .route("/messages/v1/attachments", post(upload))
         .route("/messages/v1/attachments/{id}", get(uploaded))
         .route("/subscriptions/v1", post(crate::events::subscribe).get(crate::events::list))
         .route("/subscriptions/v1/events", get(crate::events::stream))
         .route("/subscriptions/v1/{id}", axum::routing::delete(crate::events::unsubscribe))
         .route("/calls/v1/{address}/{service}", any(crate::calls::call_out))
         .route("/calls/v1/{address}/{service}/{*rest}", any(crate::calls::call_out))
-        .layer(axum::extract::DefaultBodyLimit::max(crate::calls::MAX_BODY))
-        .with_state(state)
-        .layer(middleware::from_fn(ena_server::privacy::refuse_identity_numbers))
-        .layer(middleware::from_fn(ena_server::problem::finish_problems))
-        .layer(middleware::from_fn(ena_server::trace::observe))
+        .route_layer(ena_server::edge::timeout(REQUEST_TIMEOUT))
+        .route("/messages/v1/attachments", post(upload))
+        .layer(axum::extract::DefaultBodyLimit::max(crate::calls::MAX_BODY));
+    ena_server::edge::finish(router.with_state(state))
 }
 
 pub fn peer_router(state: NodeState) -> Router {
-    Router::new()
+    let router = Router::new()
         .route("/.well-known/openid-federation", get(entity_configuration))
         .route("/node/v1/inbox", post(receive))
-        .route("/node/v1/inbox/{id}/attachments/{n}", axum::routing::put(receive_attachment))
         .route("/node/v1/calls/{service}", any(crate::calls::call_in))
         .route("/node/v1/calls/{service}/{*rest}", any(crate::calls::call_in))
-        .layer(axum::extract::DefaultBodyLimit::max(crate::calls::MAX_BODY))
-        .with_state(state)
-        .layer(middleware::from_fn(ena_server::privacy::refuse_identity_numbers))
-        .layer(middleware::from_fn(ena_server::problem::finish_problems))
-        .layer(middleware::from_fn(ena_server::trace::observe))
+        .route_layer(ena_server::edge::timeout(REQUEST_TIMEOUT))
+        .route("/node/v1/inbox/{id}/attachments/{n}", axum::routing::put(receive_attachment))
+        .layer(axum::extract::DefaultBodyLimit::max(crate::calls::MAX_BODY));
+    ena_server::edge::finish(router.with_state(state))
 }
 
 /// The node's entity configuration (OpenID Federation 1.0 §9): anyone may read it, with or without a

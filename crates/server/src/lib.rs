@@ -7,6 +7,7 @@
 
 pub mod apis;
 pub mod auth;
+pub mod edge;
 pub mod extract;
 pub mod mtls;
 pub mod openapi;
@@ -24,16 +25,9 @@ use std::future::Future;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, HeaderValue, StatusCode};
-use axum::response::IntoResponse;
-use axum::{Router, middleware};
+use axum::Router;
 use ena_store::Store;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::timeout::TimeoutLayer;
 
 /// Limits and switches of the HTTP server.
 #[derive(Clone, Debug)]
@@ -346,16 +340,7 @@ fn time_now() -> String {
 
 /// The whole application router.
 pub fn app(state: AppState) -> Router {
-    let security_headers = [
-        (
-            "content-security-policy",
-            "default-src 'self'; script-src 'none'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
-        ),
-        ("x-content-type-options", "nosniff"),
-        ("referrer-policy", "no-referrer"),
-        ("x-frame-options", "DENY"),
-    ];
-    let mut router = Router::new()
+    let router = Router::new()
         .merge(routes::plan::router())
         .merge(routes::audit::router())
         .merge(routes::federation::router())
@@ -371,28 +356,9 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::access::router())
         .merge(routes::representation::router())
         .merge(routes::addresses::router())
-        .route_layer(middleware::from_fn(trace::tag_route))
-        .layer(DefaultBodyLimit::max(state.config.body_limit))
-        .layer(RequestBodyLimitLayer::new(state.config.body_limit))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, state.config.request_timeout))
-        // A panic in a handler becomes a 500 problem (logged), never a dropped connection.
-        .layer(CatchPanicLayer::custom(|_panic: Box<dyn std::any::Any + Send>| {
-            problem::ApiError::internal(&"a request handler panicked").into_response()
-        }))
-        .with_state(state)
-        // Before routing: no identity number in a path or query reaches a handler or a log line.
-        .layer(middleware::from_fn(privacy::refuse_identity_numbers))
-        // Problems are finished after every inner layer (404, 405, 408, 413 and panics included).
-        .layer(middleware::from_fn(problem::finish_problems));
-    // Security headers on every response, the portal's error pages included.
-    for (name, value) in security_headers {
-        router = router.layer(SetResponseHeaderLayer::if_not_present(
-            HeaderName::from_static(name),
-            HeaderValue::from_static(value),
-        ));
-    }
-    // Outermost: the trace layer sees the final response.
-    router.layer(middleware::from_fn(trace::observe))
+        .route_layer(edge::timeout(state.config.request_timeout));
+    let router = edge::body_limit(router, state.config.body_limit);
+    edge::finish(router.with_state(state))
 }
 
 /// Serve `app` on `listener` until `shutdown` resolves, then finish in-flight requests.

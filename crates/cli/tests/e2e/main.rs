@@ -3580,6 +3580,14 @@ async fn nodes_exchange_signed_encrypted_messages_with_receipts_on_each_database
         )
         .await;
 
+        // The node's listener has the central instance's edge: security headers, trace context, and
+        // problems for what the router refuses.
+        let health = c.get(format!("{}/healthz", skatt.api)).send().await.unwrap();
+        for header in ["x-content-type-options", "content-security-policy", "x-frame-options", "traceparent"] {
+            assert!(health.headers().contains_key(header), "{label}: the node's answer lacks {header}");
+        }
+        check_problem(c.get(format!("{}/nowhere", skatt.api)).send().await.unwrap(), 404, "route-not-found").await;
+
         // Delivered; the receipt verifies with the recipient's keys as the federation publishes them.
         let r = skatt.post(&c, "/messages/v1/outbox", &message).send().await.unwrap();
         assert_eq!(r.status(), 201, "{label}");

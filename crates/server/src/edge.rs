@@ -1,0 +1,59 @@
+//! The edge every listener shares — the central instance's, and a member node's local and peer
+//! listeners — so none lacks a layer: outermost first, `observe` (traceparent, log span, metrics) →
+//! security headers → `finish_problems` → `refuse_identity_numbers` → panic → 500 problem → (the
+//! caller's) timeout and body limits → router, with `tag_route` inside to learn the matched route.
+
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::response::IntoResponse;
+use axum::{Router, middleware};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+
+/// Headers on every response, API and portal pages alike.
+pub const SECURITY_HEADERS: [(&str, &str); 4] = [
+    (
+        "content-security-policy",
+        "default-src 'self'; script-src 'none'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    ),
+    ("x-content-type-options", "nosniff"),
+    ("referrer-policy", "no-referrer"),
+    ("x-frame-options", "DENY"),
+];
+
+/// A request taking longer than `timeout` is answered 408 (a route layer: routes added after it, such
+/// as streamed uploads, are not timed).
+pub fn timeout(timeout: Duration) -> TimeoutLayer {
+    TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout)
+}
+
+/// Bodies larger than `limit` bytes are refused with 413, read by an extractor or streamed.
+pub fn body_limit<S: Clone + Send + Sync + 'static>(router: Router<S>, limit: usize) -> Router<S> {
+    router.layer(DefaultBodyLimit::max(limit)).layer(RequestBodyLimitLayer::new(limit))
+}
+
+/// Wrap a finished router (state given, limits applied) in the shared layers.
+pub fn finish(router: Router) -> Router {
+    let mut router = router
+        .route_layer(middleware::from_fn(crate::trace::tag_route))
+        // A panic in a handler becomes a 500 problem (logged), never a dropped connection.
+        .layer(CatchPanicLayer::custom(|_panic: Box<dyn std::any::Any + Send>| {
+            crate::problem::ApiError::internal(&"a request handler panicked").into_response()
+        }))
+        // Before routing: no identity number in a path or query reaches a handler or a log line.
+        .layer(middleware::from_fn(crate::privacy::refuse_identity_numbers))
+        // Problems are finished after every inner layer (404, 405, 408, 413 and panics included).
+        .layer(middleware::from_fn(crate::problem::finish_problems));
+    for (name, value) in SECURITY_HEADERS {
+        router = router.layer(SetResponseHeaderLayer::if_not_present(
+            HeaderName::from_static(name),
+            HeaderValue::from_static(value),
+        ));
+    }
+    // Outermost: the trace layer sees the final response.
+    router.layer(middleware::from_fn(crate::trace::observe))
+}
