@@ -105,7 +105,7 @@ async fn bench(args: RepresentationBench) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let config = ServerConfig { federation_entity_id: format!("http://{addr}"), ..ServerConfig::default() };
-    let mut state = AppState::open(store.clone(), config, temp.path()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let state = AppState::open(store.clone(), config, temp.path()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
 
     // The register: generated companies with 1–3 signatories from a pool of persons.
     let mut rng = rand::rng();
@@ -133,7 +133,7 @@ async fn bench(args: RepresentationBench) -> anyhow::Result<()> {
         state.access.clone(),
         state.audit.clone(),
     ));
-    state.representation = representation.clone();
+    let state = state.configure(|s| s.representation = representation.clone());
 
     // Mandates, in bulk; active, valid for a year.
     let started = Instant::now();

@@ -2,6 +2,7 @@
 
 mod audit;
 mod bench;
+mod bench_edge;
 mod bench_federation;
 mod bench_identity;
 mod bench_messaging;
@@ -77,6 +78,9 @@ enum BenchCommand {
     Representation(bench_representation::RepresentationBench),
     /// Messages: crypto-only bound, async messages end to end between two nodes, cached address lookups.
     Messaging(bench_messaging::MessagingBench),
+    /// The edge's baseline: a bare axum server answering the same JSON /healthz (scripts/bench runs it
+    /// beside `ena serve`).
+    BareHealthz(bench_edge::BareHealthz),
 }
 
 #[derive(Debug, Subcommand)]
@@ -162,6 +166,7 @@ fn main() -> ExitCode {
         Command::Bench(BenchCommand::Identity(args)) => bench_identity::run(args),
         Command::Bench(BenchCommand::Representation(args)) => bench_representation::run(args),
         Command::Bench(BenchCommand::Messaging(args)) => bench_messaging::run(args),
+        Command::Bench(BenchCommand::BareHealthz(args)) => bench_edge::run(args),
         Command::Federation(args) => federation::run(args),
         Command::Signature(command) => signature::run(command),
         Command::Credential(command) => credential::run(command),

@@ -78,13 +78,31 @@ impl Default for ServerConfig {
     }
 }
 
-/// What every handler can reach.
+/// What every handler can reach: one shared [`Services`]. axum clones the state for every request, so it
+/// is a single `Arc` (one reference count), not a struct of handles each counted on every request.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(std::sync::Arc<Services>);
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// Change a service before the state is shared (a benchmark swaps in a generated company register).
+    pub fn configure(mut self, change: impl FnOnce(&mut Services)) -> AppState {
+        change(std::sync::Arc::get_mut(&mut self.0).expect("configure the state before serving it"));
+        self
+    }
+}
+
+/// The services and settings of one instance.
+pub struct Services {
     pub store: Store,
     /// The plan block's service handle (holds the computed snapshot of the current plan).
     pub plans: ena_plan::Plans,
-    /// Shared, not copied: axum clones the state for every request.
     pub config: std::sync::Arc<ServerConfig>,
     pub metrics: PrometheusHandle,
     /// The transparency log every block records its audit events in.
@@ -258,7 +276,7 @@ impl AppState {
         }
         let addresses = ena_addresses::Addresses::new(store.clone(), access.clone(), federation.clone());
         let openapi = axum::body::Bytes::from(serde_json::to_vec(&openapi::document()).unwrap_or_default());
-        Ok(AppState {
+        Ok(AppState(std::sync::Arc::new(Services {
             plans: ena_plan::Plans::new(store.clone()),
             store,
             config: std::sync::Arc::new(config),
@@ -274,7 +292,7 @@ impl AppState {
             representation: std::sync::Arc::new(representation),
             federation,
             addresses: std::sync::Arc::new(addresses),
-        })
+        })))
     }
 }
 

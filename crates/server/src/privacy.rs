@@ -32,6 +32,11 @@ fn decode(s: &str) -> String {
 }
 
 fn holds_identity_number(value: &str) -> bool {
+    // Cheap first: a number has at least 10 digits, and percent-encoding only adds raw digits (`%31`
+    // is two), so a value with fewer raw digits cannot hold one — most path segments stop here.
+    if value.bytes().filter(u8::is_ascii_digit).count() < 10 {
+        return false;
+    }
     let value = decode(value);
     let value = value.trim();
     // Only strings of the forms a number is written in: 10 or 12 digits, with `-` or `+` before the last four.

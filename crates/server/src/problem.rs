@@ -139,11 +139,17 @@ fn wants_html(request: &Request) -> bool {
 /// Write every problem body, and turn bare error responses into problems (or, for a browser on a portal
 /// path, into the portal's error page).
 pub async fn finish_problems(request: Request, next: Next) -> Response {
-    let path = request.uri().path().to_owned();
-    let html = !is_api_path(&path) && wants_html(&request);
-    let trace_id = request.extensions().get::<TraceContext>().map(|t| t.trace_id.clone()).unwrap_or_default();
+    // The URI is reference-counted bytes (cheap to keep); a success leaves at once.
+    let uri = request.uri().clone();
+    let path = uri.path();
+    let html = !is_api_path(path) && wants_html(&request);
+    let trace_id = request.extensions().get::<TraceContext>().map(|t| t.trace_id.clone());
     let mut response = next.run(request).await;
     let status = response.status();
+    if status.is_success() && response.extensions().get::<Problem>().is_none() {
+        return response;
+    }
+    let trace_id = trace_id.unwrap_or_default();
     let problem = match response.extensions_mut().remove::<Problem>() {
         Some(problem) => problem,
         None if status.is_client_error() || status.is_server_error() => {
@@ -178,7 +184,7 @@ pub async fn finish_problems(request: Request, next: Next) -> Response {
     let mut problem = problem;
     // A layer that must not echo the path (it holds an identity number) sets a redacted one itself.
     if problem.instance.is_empty() {
-        problem.instance = path;
+        problem.instance = path.to_owned();
     }
     problem.trace_id = trace_id;
     let body = serde_json::to_vec(&problem).unwrap_or_default();

@@ -26,7 +26,13 @@ pub struct TraceContext {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 0x0f)] as char);
+    }
+    out
 }
 
 fn is_lower_hex(s: &str, len: usize) -> bool {
@@ -73,13 +79,14 @@ fn parse_traceparent(value: &str) -> Option<TraceContext> {
     })
 }
 
-/// The route template that served a response, copied out of the router for [`observe`].
+/// The route template that served a response, copied out of the router for [`observe`] (a
+/// `MatchedPath` is a reference-counted string: no copy per request).
 #[derive(Clone, Debug)]
-pub struct RouteTag(pub String);
+pub struct RouteTag(pub MatchedPath);
 
 /// Runs inside the router (as a route layer), where the matched route is known.
 pub async fn tag_route(request: Request, next: Next) -> Response {
-    let route = request.extensions().get::<MatchedPath>().map(|m| m.as_str().to_owned());
+    let route = request.extensions().get::<MatchedPath>().cloned();
     if let Some(r) = &route {
         tracing::Span::current().record("route", r.as_str());
     }
@@ -88,6 +95,32 @@ pub async fn tag_route(request: Request, next: Next) -> Response {
         response.extensions_mut().insert(RouteTag(route));
     }
     response
+}
+
+type Series = (metrics::Counter, metrics::Histogram);
+
+/// The request counter and latency histogram of one (method, route, status), registered once: building
+/// the label set and looking it up in the recorder on every request cost more than the rest of the
+/// edge. Routes are the router's templates (and `unmatched`), so the map stays small.
+fn series(method: &str, route: &str, status: u16) -> Series {
+    use std::collections::HashMap;
+    use std::sync::{LazyLock, RwLock};
+    type ByRoute = HashMap<String, Vec<(String, u16, Series)>>;
+    static SERIES: LazyLock<RwLock<ByRoute>> = LazyLock::new(|| RwLock::new(HashMap::new()));
+    let find = |map: &ByRoute| {
+        map.get(route)?.iter().find(|(m, s, _)| m == method && *s == status).map(|(_, _, series)| series.clone())
+    };
+    if let Some(found) = find(&SERIES.read().unwrap_or_else(|e| e.into_inner())) {
+        return found;
+    }
+    let labels = [("method", method.to_owned()), ("route", route.to_owned()), ("status", status.to_string())];
+    let made = (
+        metrics::counter!("http_requests_total", &labels),
+        metrics::histogram!("http_request_duration_seconds", &labels[..2]),
+    );
+    let mut map = SERIES.write().unwrap_or_else(|e| e.into_inner());
+    map.entry(route.to_owned()).or_default().push((method.to_owned(), status, made.clone()));
+    made
 }
 
 /// Trace, log and count every request.
@@ -111,13 +144,13 @@ pub async fn observe(mut request: Request, next: Next) -> Response {
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
     // The route template, not the path, so metrics do not grow a series per block id.
-    let route = response.extensions().get::<RouteTag>().map_or("unmatched", |r| r.0.as_str()).to_owned();
+    let route = response.extensions().get::<RouteTag>().map_or("unmatched", |r| r.0.as_str());
     span.in_scope(|| {
         tracing::info!(status, latency_ms = elapsed.as_secs_f64() * 1000.0, "request done");
     });
-    let labels = [("method", method.to_string()), ("route", route), ("status", status.to_string())];
-    metrics::counter!("http_requests_total", &labels).increment(1);
-    metrics::histogram!("http_request_duration_seconds", &labels[..2]).record(elapsed.as_secs_f64());
+    let (counter, histogram) = series(method.as_str(), route, status);
+    counter.increment(1);
+    histogram.record(elapsed.as_secs_f64());
     if let Ok(value) = HeaderValue::from_str(&traceparent) {
         response.headers_mut().insert("traceparent", value);
     }
