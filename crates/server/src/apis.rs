@@ -15,6 +15,8 @@ pub struct ApiDescriptor {
     pub status: &'static str,
     pub description_sv: &'static str,
     pub description_en: &'static str,
+    /// The block's portal pages, if it has any: (path, Swedish label, English label).
+    pub pages: &'static [(&'static str, &'static str, &'static str)],
 }
 
 /// The VER.06 `api-info` resource.
@@ -55,6 +57,11 @@ pub const PLAN_API: ApiDescriptor = ApiDescriptor {
     status: "active",
     description_sv: "Långsiktig plan: byggblock, beroenden, status och kostnadsmodell (schablon, utveckling/drift, totaler).",
     description_en: "Long-term plan: building blocks, dependencies, status and the cost model (schablon, development/operations, totals).",
+    pages: &[(
+        "/byggblock",
+        "Byggblocken i den långsiktiga planen, med status och kostnader",
+        "The building blocks of the long-term plan, with status and costs",
+    )],
 };
 
 pub const AUDIT_API: ApiDescriptor = ApiDescriptor {
@@ -65,6 +72,7 @@ pub const AUDIT_API: ApiDescriptor = ApiDescriptor {
     status: "active",
     description_sv: "Spårbarhet: manipuleringssäker transparenslogg (RFC 9162) med signerade kontrollpunkter, bevis, händelser, larm och vittnessignering.",
     description_en: "Traceability: tamper-evident transparency log (RFC 9162) with signed checkpoints, proofs, events, alerts and witness cosigning.",
+    pages: &[],
 };
 
 pub const FEDERATION_API: ApiDescriptor = ApiDescriptor {
@@ -75,6 +83,11 @@ pub const FEDERATION_API: ApiDescriptor = ApiDescriptor {
     status: "active",
     description_sv: "Tillitsramverk: OpenID Federation-tillitsankare (entity configuration, fetch, list, resolve, tillitsmärken), anslutning av organisationer, federationens CA och spärrlista, historik i transparensloggen.",
     description_en: "Trust framework: OpenID Federation trust anchor (entity configuration, fetch, list, resolve, trust marks), member onboarding, the federation CA and CRL, history in the transparency log.",
+    pages: &[(
+        "/anslutning",
+        "Anslutning till federationen (operatören beslutar om ansökningar)",
+        "Joining the federation (the operator decides applications)",
+    )],
 };
 
 pub const IDENTITY_API: ApiDescriptor = ApiDescriptor {
@@ -85,6 +98,7 @@ pub const IDENTITY_API: ApiDescriptor = ApiDescriptor {
     status: "active",
     description_sv: "Identitet: åtkomstbiljetter för medlemmarnas system (mTLS eller private_key_jwt, certifikatbundna, för en person via token exchange), e-tjänstelegitimationer och den inbyggda test-e-legitimationen (ENDAST FÖR TEST). Inloggning i portalen sker på /login.",
     description_en: "Identity: access tokens for member systems (mTLS or private_key_jwt, certificate-bound, on behalf of a person by token exchange), employee credentials, and the built-in test eID (TEST ONLY). Portal login is at /login.",
+    pages: &[("/login", "Logga in med e-legitimation", "Log in with e-ID"), ("/mina-sidor", "Mina sidor", "My pages")],
 };
 
 pub const ACCESS_API: ApiDescriptor = ApiDescriptor {
@@ -95,6 +109,7 @@ pub const ACCESS_API: ApiDescriptor = ApiDescriptor {
     status: "active",
     description_sv: "Auktorisation: den gemensamma beslutspunkten (Cedar) med OpenID AuthZEN-gränssnittet; varje beslut anger sina skäl. Policyerna förvaltas av operatören.",
     description_en: "Authorisation: the one decision point (Cedar) with the OpenID AuthZEN API; every decision gives its reasons. Policies are managed by the operator.",
+    pages: &[],
 };
 
 pub const SIGNATURES_API: ApiDescriptor = ApiDescriptor {
@@ -105,6 +120,7 @@ pub const SIGNATURES_API: ApiDescriptor = ApiDescriptor {
     status: "active",
     description_sv: "E-underskrift: en inloggad person (tillitsnivå 3 eller högre) skriver under ett dokuments SHA-256; underskriften bär undertecknare, nivå, tid och loggindex och kan verifieras av vem som helst.",
     description_en: "E-signature: a logged-in person (LoA 3 or higher) signs a document's SHA-256; the signature carries signer, level, time and log index and anyone can verify it.",
+    pages: &[],
 };
 
 pub const REPRESENTATION_API: ApiDescriptor = ApiDescriptor {
@@ -115,6 +131,7 @@ pub const REPRESENTATION_API: ApiDescriptor = ApiDescriptor {
     status: "active",
     description_sv: "Mina ombud: vem får företräda vem — registerroller, fullmakter med firmateckning, förfrågningar, tidsgränser och vidaredelegering; kontrollen besvaras av beslutspunkten och loggas.",
     description_en: "Mina ombud: who may represent whom — register roles, mandates with signing rules, requests, time limits and sub-delegation; the check is answered by the decision point and logged.",
+    pages: &[("/mina-sidor", "Mina ombud: fullmakter du gett och fått", "Mina ombud: mandates you gave and hold")],
 };
 
 pub const ADDRESSES_API: ApiDescriptor = ApiDescriptor {
@@ -125,6 +142,7 @@ pub const ADDRESSES_API: ApiDescriptor = ApiDescriptor {
     status: "active",
     description_sv: "Adressregister: digitala adresser för organisationer, funktioner, företag och personer — noden som tar emot, meddelandetyper med scheman, krypteringsnycklar, ändringsflöde.",
     description_en: "Address registry: digital addresses of organisations, functions, companies and persons — the receiving node, message types with schemas, encryption keys, change feed.",
+    pages: &[],
 };
 
 /// Every API ena serves, in the order the docs list them.

@@ -36,24 +36,31 @@ pub fn body_limit<S: Clone + Send + Sync + 'static>(router: Router<S>, limit: us
     router.layer(DefaultBodyLimit::max(limit)).layer(RequestBodyLimitLayer::new(limit))
 }
 
-/// Wrap a finished router (state given, limits applied) in the shared layers.
+/// Wrap a finished router (state given, limits applied) in the shared layers. They wrap the router once,
+/// as one service, rather than each route (`Router::layer` would add them to every route's stack, which
+/// axum clones per request): the edge then costs the same whatever the number of routes.
 pub fn finish(router: Router) -> Router {
-    let mut router = router
-        .route_layer(middleware::from_fn(crate::trace::tag_route))
+    let router = router.route_layer(middleware::from_fn(crate::trace::tag_route));
+    let header = |(name, value): (&'static str, &'static str)| {
+        SetResponseHeaderLayer::if_not_present(HeaderName::from_static(name), HeaderValue::from_static(value))
+    };
+    let [csp, nosniff, referrer, frames] = SECURITY_HEADERS;
+    let service = tower::ServiceBuilder::new()
+        // Outermost: the trace layer sees the final response.
+        .layer(middleware::from_fn(crate::trace::observe))
+        // Security headers on every response, the portal's error pages included.
+        .layer(header(csp))
+        .layer(header(nosniff))
+        .layer(header(referrer))
+        .layer(header(frames))
+        // Problems are finished after every inner layer (404, 405, 408, 413 and panics included).
+        .layer(middleware::from_fn(crate::problem::finish_problems))
+        // Before routing: no identity number in a path or query reaches a handler or a log line.
+        .layer(middleware::from_fn(crate::privacy::refuse_identity_numbers))
         // A panic in a handler becomes a 500 problem (logged), never a dropped connection.
         .layer(CatchPanicLayer::custom(|_panic: Box<dyn std::any::Any + Send>| {
             crate::problem::ApiError::internal(&"a request handler panicked").into_response()
         }))
-        // Before routing: no identity number in a path or query reaches a handler or a log line.
-        .layer(middleware::from_fn(crate::privacy::refuse_identity_numbers))
-        // Problems are finished after every inner layer (404, 405, 408, 413 and panics included).
-        .layer(middleware::from_fn(crate::problem::finish_problems));
-    for (name, value) in SECURITY_HEADERS {
-        router = router.layer(SetResponseHeaderLayer::if_not_present(
-            HeaderName::from_static(name),
-            HeaderValue::from_static(value),
-        ));
-    }
-    // Outermost: the trace layer sees the final response.
-    router.layer(middleware::from_fn(crate::trace::observe))
+        .service(router);
+    Router::new().fallback_service(service)
 }

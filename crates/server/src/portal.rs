@@ -68,7 +68,6 @@ pub struct Texts {
     pub home_title: &'static str,
     pub home_lead: &'static str,
     pub home_parts: &'static str,
-    pub home_blocks_link: &'static str,
     pub home_api_link: &'static str,
     pub blocks_title: &'static str,
     pub blocks_lead: &'static str,
@@ -114,8 +113,7 @@ pub const SV: Texts = Texts {
     home_title: "Välkommen till ena",
     home_lead: "ena är en öppen implementation av den förvaltningsgemensamma digitala infrastrukturen för informationsutbyte: myndigheter utbyter meddelanden och anropar varandras API:er genom egna noder, och medborgare och företag ser sina ärenden, tar emot digital post, låter ombud agera för dem och ser vem som tagit del av deras uppgifter.",
     home_parts: "Det här finns i den här versionen",
-    home_blocks_link: "Byggblocken i den långsiktiga planen, med status och kostnader",
-    home_api_link: "API-dokumentation för alla API:er (OpenAPI 3.1)",
+    home_api_link: "API-dokumentation (OpenAPI 3.1)",
     blocks_title: "Byggblock",
     blocks_lead: "Byggblocken i den långsiktiga planen, grupperade per kategori. Belopp i tusentals kronor per år; kostnaden för block utan egen uppskattning är beräknad med schablon.",
     col_block: "Byggblock",
@@ -160,8 +158,7 @@ pub const EN: Texts = Texts {
     home_title: "Welcome to ena",
     home_lead: "ena is an open implementation of Sweden's shared public-sector digital infrastructure for information exchange: agencies exchange messages and call each other's APIs through their own nodes, and citizens and companies see their cases, receive digital mail, let representatives act for them and see who accessed their data.",
     home_parts: "What this version contains",
-    home_blocks_link: "The building blocks of the long-term plan, with status and costs",
-    home_api_link: "API documentation for every API (OpenAPI 3.1)",
+    home_api_link: "API documentation (OpenAPI 3.1)",
     blocks_title: "Building blocks",
     blocks_lead: "The building blocks of the long-term plan, grouped by category. Amounts in thousands of SEK per year; blocks without their own estimate are costed at the schablon (flat rate).",
     col_block: "Building block",
@@ -278,6 +275,15 @@ impl Layout {
 #[template(path = "home.html")]
 struct HomePage {
     layout: Layout,
+    /// What this version has, from the API registry (`apis::ALL`), so the page cannot go stale.
+    apis: Vec<HomeApi>,
+}
+
+struct HomeApi {
+    id: &'static str,
+    name: &'static str,
+    description: &'static str,
+    pages: Vec<(&'static str, &'static str)>,
 }
 
 struct BlockRow {
@@ -359,7 +365,16 @@ fn name(lang: Lang, sv: &str, en: &str) -> String {
 
 async fn home(Query(q): Query<LangQuery>) -> Result<Html<String>, ApiError> {
     let lang = q.lang();
-    render(&HomePage { layout: Layout::new(lang, lang.texts().home_title, "/") })
+    let apis = crate::apis::ALL
+        .iter()
+        .map(|a| HomeApi {
+            id: a.id,
+            name: a.name,
+            description: if lang == Lang::En { a.description_en } else { a.description_sv },
+            pages: a.pages.iter().map(|(path, sv, en)| (*path, if lang == Lang::En { *en } else { *sv })).collect(),
+        })
+        .collect();
+    render(&HomePage { layout: Layout::new(lang, lang.texts().home_title, "/"), apis })
 }
 
 fn summary_rows(report: &CostReport, lang: Lang) -> Vec<SummaryRow> {

@@ -1,0 +1,374 @@
+//! Spårbarhet: the transparency log over HTTP and from the CLI, proofs, witnesses, follow-up rules.
+
+use super::*;
+
+#[tokio::test]
+async fn audit_api_on_each_database() {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    use ena_audit::merkle;
+    use ena_audit::note::{NoteVerifier, verify_checkpoint};
+
+    for server in TestServer::each().await {
+        let label = server.label.clone();
+        let token = server.operator_token();
+        let vkey = server.get("/audit/v1/verifier-key").await.text().await.unwrap();
+        let verifier = NoteVerifier::parse(&vkey).unwrap();
+        let checkpoint = server.get("/audit/v1/checkpoint").await;
+        assert!(checkpoint.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+        verify_checkpoint(&checkpoint.text().await.unwrap(), &verifier).unwrap();
+
+        // Without the token: 401, and the attempt itself is logged.
+        let anonymous = server
+            .client
+            .post(server.url("/audit/v1/events"))
+            .json(&audit_event("case.read", None))
+            .send()
+            .await
+            .unwrap();
+        check_problem(anonymous, 401, "authentication-required").await;
+
+        let post =
+            |body: Value| server.client.post(server.url("/audit/v1/events")).bearer_auth(&token).json(&body).send();
+        let one = post(audit_event("case.read", Some("19121212-1212"))).await.unwrap();
+        assert_eq!(one.status(), 201, "{label}");
+        let one: Value = one.json().await.unwrap();
+        let batch: Value = post(json!([audit_event("case.update", None), audit_event("case.close", None)]))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(batch["count"], 2);
+        assert_eq!(batch["firstIndex"].as_u64().unwrap(), one["firstIndex"].as_u64().unwrap() + 1);
+        let signed = verify_checkpoint(batch["checkpoint"].as_str().unwrap(), &verifier).unwrap();
+        assert_eq!(signed.size, batch["treeSize"].as_u64().unwrap());
+
+        // Bad events name their fields and append nothing.
+        let size_before = signed.size;
+        let mut bad = audit_event("", Some("19121212-1213"));
+        bad["time"] = json!("yesterday");
+        let problem = check_problem(post(bad).await.unwrap(), 400, "validation-failed").await;
+        assert_eq!(invalid_properties(&problem), ["time", "action", "dataSubjects[0]"]);
+        assert!(!problem.to_string().contains("19121212-1213"), "identity numbers are not echoed: {problem}");
+        let problem = check_problem(post(json!({"time": 1})).await.unwrap(), 400, "invalid-body").await;
+        assert!(!invalid_properties(&problem).is_empty());
+
+        // Every entry carries its exact leaf bytes; the proofs verify against a signed root.
+        let index = one["firstIndex"].as_u64().unwrap();
+        let entry = json_of(
+            server
+                .client
+                .get(server.url(&format!("/audit/v1/entries/{index}")))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        let data = STANDARD.decode(entry["data"].as_str().unwrap()).unwrap();
+        assert_eq!(STANDARD.encode(merkle::leaf_hash(&data)), entry["leafHash"]);
+        assert_eq!(entry["event"]["dataSubjects"][0], "191212121212", "normalised to 12 digits");
+        let proof =
+            json_of(server.get(&format!("/audit/v1/proofs/inclusion?index={index}&treeSize={size_before}")).await)
+                .await;
+        let hashes: Vec<merkle::Hash> = proof["proof"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| STANDARD.decode(h.as_str().unwrap()).unwrap().try_into().unwrap())
+            .collect();
+        merkle::verify_inclusion(index, size_before, &merkle::leaf_hash(&data), &hashes, &signed.root).unwrap();
+        // The consistency proof from the first checkpoint to this one verifies (RFC 9162 §2.1.4.2).
+        let first = json_of(server.get("/audit/v1/proofs/inclusion?index=0&treeSize=1").await).await;
+        assert_eq!(first["proof"], json!([]), "a one-leaf tree needs no inclusion proof");
+        let consistency =
+            json_of(server.get(&format!("/audit/v1/proofs/consistency?from=1&to={size_before}")).await).await;
+        assert_eq!(consistency["to"], size_before);
+        let path: Vec<merkle::Hash> = consistency["proof"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| STANDARD.decode(h.as_str().unwrap()).unwrap().try_into().unwrap())
+            .collect();
+        let entry0 =
+            json_of(server.client.get(server.url("/audit/v1/entries/0")).bearer_auth(&token).send().await.unwrap())
+                .await;
+        let root1 = merkle::leaf_hash(&STANDARD.decode(entry0["data"].as_str().unwrap()).unwrap());
+        merkle::verify_consistency(1, size_before, &path, &root1, &signed.root).unwrap();
+
+        for (path, param) in [
+            (format!("/audit/v1/proofs/inclusion?index={size_before}&treeSize={size_before}"), "index"),
+            (format!("/audit/v1/proofs/inclusion?index=0&treeSize={}", size_before + 1), "treeSize"),
+            ("/audit/v1/proofs/inclusion?index=x&treeSize=1".to_owned(), "index"),
+            ("/audit/v1/proofs/inclusion?treeSize=1".to_owned(), "index"),
+            ("/audit/v1/proofs/consistency?from=0&to=1".to_owned(), "from"),
+            ("/audit/v1/proofs/consistency?from=3&to=2".to_owned(), "from"),
+            (format!("/audit/v1/proofs/consistency?from=1&to={}", size_before + 5), "to"),
+        ] {
+            let problem = check_problem(server.get(&path).await, 400, "invalid-parameter").await;
+            assert_eq!(invalid_properties(&problem), [param], "{path}");
+        }
+        check_problem(server.get("/audit/v1/entries/999999").await, 404, "resource-not-found").await;
+
+        // Queries (operator): by correlation id, by data subject in a body (RES.02), by outcome.
+        let trace = "00-11112222333344445555666677778888-1111222233334444-01";
+        let traced = server
+            .client
+            .post(server.url("/audit/v1/events"))
+            .bearer_auth(&token)
+            .header("traceparent", trace)
+            .json(&audit_event("case.read", None))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(traced.status(), 201);
+        let found = json_of(
+            server
+                .client
+                .get(server.url("/audit/v1/events?correlationId=11112222333344445555666677778888"))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(
+            found["items"].as_array().unwrap().len(),
+            1,
+            "{label}: the request's trace id became the correlation id"
+        );
+        let by_subject = json_of(
+            server
+                .client
+                .post(server.url("/audit/v1/event-searches"))
+                .bearer_auth(&token)
+                .json(&json!({"dataSubject": "121212-1212"}))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(by_subject["items"].as_array().unwrap().len(), 0, "121212-1212 is 2012-12-12, another person");
+        let by_subject = json_of(
+            server
+                .client
+                .post(server.url("/audit/v1/event-searches"))
+                .bearer_auth(&token)
+                .json(&json!({"dataSubject": "19121212-1212"}))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(by_subject["items"].as_array().unwrap().len(), 1, "{label}");
+        let denied = json_of(
+            server.client.get(server.url("/audit/v1/events?outcome=denied")).bearer_auth(&token).send().await.unwrap(),
+        )
+        .await;
+        assert_eq!(denied["items"][0]["event"]["actor"]["kind"], "anonymous", "the 401 above is in the log");
+        let problem = check_problem(
+            server
+                .client
+                .get(server.url("/audit/v1/events?outcome=maybe&limit=0"))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap(),
+            400,
+            "invalid-parameter",
+        )
+        .await;
+        assert_eq!(invalid_properties(&problem), ["outcome"]);
+
+        // Five denied attempts within a minute raise the shipped denied-burst alert.
+        for _ in 0..5 {
+            server.client.get(server.url("/audit/v1/alerts")).bearer_auth("wrong").send().await.unwrap();
+        }
+        let mut alerts = Value::Null;
+        for _ in 0..50 {
+            alerts =
+                json_of(server.client.get(server.url("/audit/v1/alerts")).bearer_auth(&token).send().await.unwrap())
+                    .await;
+            if !alerts["items"].as_array().unwrap().is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(alerts["items"][0]["event"]["action"], "alert.denied-burst", "{label}: {alerts}");
+
+        // Plan writes are audited.
+        let plan = shipped_plan_json();
+        let put = server.client.put(server.url("/plan/v1/plan")).bearer_auth(&token).json(&plan).send().await.unwrap();
+        assert_eq!(put.status(), 200, "{label}");
+        let replaced = json_of(
+            server
+                .client
+                .get(server.url("/audit/v1/events?action=plan.replace"))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(replaced["items"][0]["event"]["outcome"]["result"], "allowed");
+        check_problem(
+            server.client.put(server.url("/plan/v1/plan")).json(&plan).send().await.unwrap(),
+            401,
+            "authentication-required",
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn witness_cosigns_another_nodes_log_over_http() {
+    let member = TestServer::start(ena_store::testing::sqlite().await).await;
+    let vkey = member.get("/audit/v1/verifier-key").await.text().await.unwrap();
+    // A log outside the federation is witnessed only when configured (security.rs: the unlisted one).
+    let config = ServerConfig { witnessed_logs: vec![vkey.trim().to_owned()], ..ServerConfig::default() };
+    let central = TestServer::start_with(ena_store::testing::sqlite().await, config).await;
+    let token = member.operator_token();
+    let append = || {
+        member
+            .client
+            .post(member.url("/audit/v1/events"))
+            .bearer_auth(&token)
+            .json(&audit_event("case.read", None))
+            .send()
+    };
+    let first: Value = append().await.unwrap().json().await.unwrap();
+    let cosign = |checkpoint: &str, proof: Value| {
+        central
+            .client
+            .post(central.url("/audit/v1/witness/cosign"))
+            .json(&json!({"checkpoint": checkpoint, "verifierKey": vkey.trim(), "proof": proof}))
+            .send()
+    };
+    let r = json_of(cosign(first["checkpoint"].as_str().unwrap(), json!([])).await.unwrap()).await;
+    assert!(r["checkpoint"].as_str().unwrap().ends_with(r["cosignature"].as_str().unwrap()));
+    for _ in 0..3 {
+        append().await.unwrap();
+    }
+    let now = member.get("/audit/v1/checkpoint").await.text().await.unwrap();
+    let proof = json_of(member.get("/audit/v1/proofs/consistency?from=1&to=4").await).await;
+    json_of(cosign(&now, proof["proof"].clone()).await.unwrap()).await;
+    // Going back (the first checkpoint again) is a conflict, recorded as an alert at the witness.
+    check_problem(cosign(first["checkpoint"].as_str().unwrap(), json!([])).await.unwrap(), 409, "conflict").await;
+    let ctoken = central.operator_token();
+    let alerts =
+        json_of(central.client.get(central.url("/audit/v1/alerts")).bearer_auth(&ctoken).send().await.unwrap()).await;
+    assert_eq!(alerts["items"][0]["event"]["action"], "alert.split-view");
+    let problem = check_problem(cosign("not a note", json!([])).await.unwrap(), 400, "validation-failed").await;
+    assert_eq!(invalid_properties(&problem), ["checkpoint"]);
+    let problem = check_problem(cosign(&now, json!(["short"])).await.unwrap(), 400, "invalid-parameter").await;
+    assert_eq!(invalid_properties(&problem), ["proof[0]"]);
+}
+
+#[test]
+fn crash_during_appends_loses_no_acknowledged_event_and_verify_passes() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut served = start_serve(&data, &[], &[]);
+    let token = String::from_utf8(ena(&["admin", "token", "--data-dir", data.to_str().unwrap()]).stdout)
+        .unwrap()
+        .trim()
+        .to_owned();
+    assert!(token.starts_with("ena_op_"), "{token}");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writers = stream_appends(served.addr.clone(), token.clone(), stop.clone());
+    std::thread::sleep(Duration::from_millis(1500));
+    // kill -9 in the middle of the stream.
+    served.child.kill().unwrap();
+    served.child.wait().unwrap();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let acked: Vec<(u64, String)> = writers.into_iter().flat_map(|w| w.join().unwrap()).collect();
+    assert!(acked.len() > 20, "only {} appends were acknowledged before the kill", acked.len());
+
+    // Restart: the log verifies, and every acknowledged event is there at its index.
+    let served = start_serve(&data, &[], &[]);
+    let out = ena(&["audit", "verify", "--data-dir", data.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8(out.stdout).unwrap().starts_with("ok: "));
+    for (index, action) in acked.iter().step_by(7) {
+        let (status, body) = get_as(&served.addr, &format!("/audit/v1/entries/{index}"), Some(&token));
+        assert_eq!(status, 200, "acknowledged entry {index} is missing");
+        assert!(body.contains(action.as_str()), "entry {index} does not hold {action}");
+    }
+    sigterm_and_wait(served);
+}
+
+#[tokio::test]
+async fn tampering_with_the_sqlite_file_is_named_by_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let served = start_serve(&data, &[], &[]);
+    let token = String::from_utf8(ena(&["admin", "token", "--data-dir", data.to_str().unwrap()]).stdout)
+        .unwrap()
+        .trim()
+        .to_owned();
+    let client = reqwest::Client::new();
+    for i in 0..12 {
+        let r = client
+            .post(format!("http://{}/audit/v1/events", served.addr))
+            .bearer_auth(&token)
+            .json(&audit_event(&format!("t.{i}"), None))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+    }
+    let data_arg = data.to_str().unwrap().to_owned();
+    let verify = || ena(&["audit", "verify", "--data-dir", &data_arg]);
+    assert!(verify().status.success());
+
+    let show = ena(&["audit", "show", "5", "--data-dir", &data_arg]);
+    assert!(String::from_utf8(show.stdout).unwrap().contains("\"action\": \"t.5\""));
+    let tail = String::from_utf8(ena(&["audit", "tail", "-n", "3", "--data-dir", &data_arg]).stdout).unwrap();
+    assert_eq!(tail.lines().count(), 3, "{tail}");
+
+    // Edit one stored leaf directly in SQLite, as an intruder with file access would.
+    let store = ena_store::Store::open_sqlite(&data.join("ena.db")).await.unwrap();
+    ena_store::with_pool!(&store, pool => {
+        sqlx::query("UPDATE audit_leaves SET data = replace(data, 't.7', 't.X') WHERE action = 't.7'").execute(pool).await.map(|_| ())
+    })
+    .unwrap();
+    store.close().await;
+    let out = verify();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let index = stderr.split("tampering found at index ").nth(1).and_then(|s| s.split(':').next()).map(str::to_owned);
+    assert!(stderr.contains("was changed"), "{stderr}");
+    let (status, body) = get_as(
+        &served.addr,
+        &format!("/audit/v1/entries/{}", index.clone().expect("verify names an index")),
+        Some(&token),
+    );
+    assert_eq!(status, 200);
+    assert!(body.contains("t.X"), "verify named the edited leaf ({index:?}): {body}");
+    sigterm_and_wait(served);
+}
+
+#[test]
+fn verify_proof_reads_transparency_dev_cases() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata/merkle/testdata");
+    if !root.is_dir() {
+        assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "CI must have ../shared/testdata");
+        eprintln!("!!! {} is missing: verify-proof was NOT tested against the vectors !!!", root.display());
+        return;
+    }
+    for (file, ok) in [
+        ("inclusion/1/happy-path.json", true),
+        ("inclusion/1/wrong-leaf.json", false),
+        ("consistency/1/happy-path.json", true),
+        ("consistency/1/swapped-roots.json", false),
+    ] {
+        let out = ena(&["audit", "verify-proof", "--file", root.join(file).to_str().unwrap()]);
+        assert_eq!(out.status.success(), ok, "{file}: {}", String::from_utf8_lossy(&out.stderr));
+        if ok {
+            assert!(String::from_utf8(out.stdout).unwrap().starts_with("ok"));
+        }
+    }
+    let out = ena(&["audit", "verify-proof", "--file", "/nonexistent.json"]);
+    assert!(String::from_utf8(out.stderr).unwrap().contains("cannot read /nonexistent.json"));
+}

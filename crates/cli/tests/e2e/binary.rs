@@ -1,0 +1,201 @@
+//! The `ena` binary as a user runs it: serve, settings, the data directory, signals, the CLI commands.
+
+use super::*;
+
+#[test]
+fn id_parse_prints_json_or_a_one_line_reason() {
+    let out = ena(&["id", "parse", "19121212-1212"]);
+    assert!(out.status.success());
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v,
+        json!({"kind": "personnummer", "normalized": "191212121212", "birthDate": "1912-12-12", "coordinationNumber": false, "sex": "male"})
+    );
+    let v: Value = serde_json::from_slice(&ena(&["id", "parse", "701063-2391"]).stdout).unwrap();
+    assert_eq!((v["kind"].as_str(), v["coordinationNumber"].as_bool()), (Some("samordningsnummer"), Some(true)));
+    let v: Value = serde_json::from_slice(&ena(&["id", "parse", "556036-0793"]).stdout).unwrap();
+    assert_eq!(
+        (v["kind"].as_str(), v["normalized"].as_str(), v["group"].as_u64()),
+        (Some("organisationsnummer"), Some("165560360793"), Some(5))
+    );
+
+    for (input, reason) in [
+        ("19121212-1213", "wrong check digit: expected 2, got 3"),
+        ("19121312-1212", "impossible date"),
+        ("1212", "wrong length"),
+        ("556036-0794", "wrong check digit"),
+        ("abc", "unexpected character"),
+    ] {
+        let out = ena(&["id", "parse", input]);
+        assert!(!out.status.success(), "{input}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(reason), "{input}: {stderr}");
+        assert!(out.stdout.is_empty());
+    }
+}
+
+#[test]
+fn plan_report_from_a_file_in_every_format() {
+    let csv = String::from_utf8(ena(&["plan", "report", "--format", "csv"]).stdout).unwrap();
+    assert!(csv.contains("\n17,Totalt,155900,190500,194500,540900\n"), "{csv}");
+    let json: Value = serde_json::from_slice(&ena(&["plan", "report", "--format", "json"]).stdout).unwrap();
+    assert_eq!(json["schablon"]["value"], 10_000);
+    let table = String::from_utf8(ena(&["plan", "report"]).stdout).unwrap();
+    assert!(table.contains("Tabell 5") && table.contains("84500"), "{table}");
+
+    // Any input recomputes: raise one block's 2021 cost and the totals follow.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("plan.toml");
+    std::fs::write(&file, ena_plan::SHIPPED_PLAN.replacen("amount = 7000", "amount = 8000", 1)).unwrap();
+    let csv = String::from_utf8(ena(&["plan", "report", "--format", "csv", "--file", file.to_str().unwrap()]).stdout)
+        .unwrap();
+    assert!(csv.contains("\n1,Totalt,156900,170500,154500,481900\n"), "{csv}");
+
+    std::fs::write(&file, ena_plan::SHIPPED_PLAN.replacen("amount = 7000", "amount = -1", 1)).unwrap();
+    let out = ena(&["plan", "report", "--file", file.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("blocks[0].lines[0].costs[0].amount: must not be negative"), "{stderr}");
+    let out = ena(&["plan", "report", "--file", "/nonexistent.toml"]);
+    assert!(String::from_utf8(out.stderr).unwrap().contains("cannot read plan file /nonexistent.toml"));
+}
+
+#[test]
+fn serve_guards_its_data_dir_and_stops_gracefully() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let served = start_serve(&data, &[], &[]);
+    assert!(data.join("ena.db").exists(), "SQLite database created in the data dir");
+    assert_eq!(get(&served.addr, "/readyz").0, 200);
+    assert_eq!(get(&served.addr, "/plan/v1/blocks/mina-ombud").0, 200, "seeded with the plan");
+
+    // A second serve on the same data dir refuses, naming the directory.
+    let out = Command::new(ENA)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir", data.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("is in use by another ena process"), "{stderr}");
+    assert_eq!(get(&served.addr, "/readyz").0, 200, "the first server is unharmed");
+
+    let (status, lines) = sigterm_and_wait(served);
+    assert!(status.success(), "graceful shutdown exits 0: {status}");
+    assert!(lines.iter().any(|l| l.contains("ena stopped")), "{lines:?}");
+
+    // The data survives a restart, and the lock is free again.
+    let served = start_serve(&data, &[], &[]);
+    assert_eq!(get(&served.addr, "/plan/v1/cost-summary").0, 200);
+    sigterm_and_wait(served);
+}
+
+#[test]
+fn serve_refuses_unusable_settings_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(ENA).arg("serve").args(args).env_remove("ENA_DATABASE_URL").output().unwrap();
+        assert!(!out.status.success(), "{args:?} should fail");
+        String::from_utf8(out.stderr).unwrap()
+    };
+    let data = dir.path().join("d1");
+    let err = run(&[
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+        "--database-url",
+        "postgres://ena:secret@127.0.0.1:9/ena",
+    ]);
+    assert!(err.contains("cannot connect to PostgreSQL at postgres://ena:***@127.0.0.1:9/ena"), "{err}");
+    assert!(!err.contains("secret"), "passwords are never printed: {err}");
+
+    // A data dir whose parent is a file cannot be created.
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let err = run(&["--data-dir", file.join("data").to_str().unwrap(), "--listen", "127.0.0.1:0"]);
+    assert!(err.contains("cannot create data directory"), "{err}");
+
+    let err = run(&["--listen", "not-an-address", "--data-dir", data.to_str().unwrap()]);
+    assert!(err.contains("listen address \"not-an-address\""), "{err}");
+    let err = run(&["--database-url", "mysql://x", "--data-dir", data.to_str().unwrap()]);
+    assert!(err.contains("not supported"), "{err}");
+}
+
+/// A data dir without write permission. Root ignores permission bits, so as root the server runs as
+/// `nobody` through setpriv (util-linux); as another user it runs directly.
+#[test]
+fn serve_refuses_a_read_only_data_dir() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let data = dir.path().join("readonly");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o555)).unwrap();
+    let is_root = Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0\n")).unwrap_or(false);
+    let mut command = if is_root {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", ENA]);
+        c
+    } else {
+        Command::new(ENA)
+    };
+    let out = command
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir", data.to_str().unwrap()])
+        .current_dir(dir.path())
+        .env_remove("ENA_DATABASE_URL")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("is not writable"), "{stderr}");
+    assert!(std::fs::read_dir(&data).unwrap().next().is_none(), "nothing was written");
+}
+
+#[test]
+fn serve_settings_layer_file_then_env_then_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("ena.toml");
+    // The file asks for a port that the environment overrides with 0; the data dir comes from the file.
+    let data = dir.path().join("from-file");
+    std::fs::write(
+        &config,
+        format!("listen = \"127.0.0.1:1\"\ndata_dir = \"{}\"\nlog_format = \"human\"\n", data.display()),
+    )
+    .unwrap();
+    let mut command = Command::new(ENA);
+    command
+        .args(["serve", "--config", config.to_str().unwrap(), "--log-format", "json"])
+        .env("ENA_LISTEN", "127.0.0.1:0")
+        .env_remove("ENA_DATABASE_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    // JSON logs (flag beat the file), a port other than 1 (env beat the file), the file's data dir.
+    let line = std::iter::once(first).chain(lines.map_while(Result::ok)).find(|l| l.contains("listening on")).unwrap();
+    let parsed: Value = serde_json::from_str(&line).expect("json log line");
+    assert!(!parsed["message"].as_str().unwrap().contains("127.0.0.1:1 "), "{line}");
+    assert!(data.join("ena.db").exists());
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[tokio::test]
+async fn serve_on_postgres_when_configured() {
+    let Ok(base) = std::env::var("ENA_TEST_POSTGRES_URL") else {
+        assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "CI must set ENA_TEST_POSTGRES_URL");
+        eprintln!("ENA_TEST_POSTGRES_URL not set: the PostgreSQL half of this test did not run");
+        return;
+    };
+    let url = ena_testkit::postgres_schema_url(&base).await;
+    let dir = tempfile::tempdir().unwrap();
+    let served = start_serve(dir.path(), &["--database-url", &url], &[]);
+    let (status, body) = get(&served.addr, "/readyz");
+    assert_eq!(status, 200);
+    assert!(body.contains("\"database\":\"postgres\""), "{body}");
+    assert!(!dir.path().join("ena.db").exists(), "no SQLite file when PostgreSQL is used");
+    let (status, lines) = sigterm_and_wait(served);
+    assert!(status.success(), "{lines:?}");
+}
