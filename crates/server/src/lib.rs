@@ -379,6 +379,26 @@ pub fn app(state: AppState) -> Router {
     edge::finish(router.with_state(state))
 }
 
+/// Run `task` every `period` (the first time at once) until the handle is aborted: what it reports is
+/// logged, a failure is logged as a warning and retried the next period.
+fn every<F, Fut>(period: Duration, what: &'static str, mut task: F) -> tokio::task::JoinHandle<()>
+where
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: Future<Output = Result<Option<String>, String>> + Send,
+{
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(period);
+        loop {
+            ticks.tick().await;
+            match task().await {
+                Ok(None) => {}
+                Ok(Some(news)) => tracing::info!("{news}"),
+                Err(e) => tracing::warn!(error = %e, "{what} failed; retried in {} s", period.as_secs()),
+            }
+        }
+    })
+}
+
 /// Serve `app` on `listener` until `shutdown` resolves, then finish in-flight requests.
 pub async fn serve(
     listener: tokio::net::TcpListener,
@@ -387,45 +407,31 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     // Tell the parties of mandates that end within 14 days, hourly (and once at start).
     let representation = state.representation.clone();
-    let sweeper = tokio::spawn(async move {
-        let mut every = tokio::time::interval(Duration::from_secs(3600));
-        loop {
-            every.tick().await;
-            match representation.notice_expiring().await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(mandates = n, "told the parties of mandates ending within 14 days"),
-                Err(e) => tracing::warn!(error = %e, "expiry notices failed; retried next hour"),
-            }
+    let sweeper = every(Duration::from_secs(3600), "expiry notices", move || {
+        let representation = representation.clone();
+        async move {
+            let n = representation.notice_expiring().await.map_err(|e| e.to_string())?;
+            Ok((n > 0).then(|| format!("told the parties of {n} mandates ending within 14 days")))
         }
     });
     // Members' entity configurations, read from where they serve them every ten minutes (pushes are
     // taken at once as well).
     let federation = state.federation.clone();
-    let refresher = tokio::spawn(async move {
-        let mut every = tokio::time::interval(Duration::from_secs(600));
-        loop {
-            every.tick().await;
-            match federation.refresh_configurations().await {
-                Ok(0) => {}
-                Ok(n) => {
-                    tracing::info!(members = n, "members' entity configurations refreshed from their well-known URLs")
-                }
-                Err(e) => tracing::warn!(error = %e, "refreshing members' entity configurations failed; retried later"),
-            }
+    let refresher = every(Duration::from_secs(600), "refreshing members' entity configurations", move || {
+        let federation = federation.clone();
+        async move {
+            let n = federation.refresh_configurations().await.map_err(|e| e.to_string())?;
+            Ok((n > 0).then(|| format!("{n} members' entity configurations refreshed from their well-known URLs")))
         }
     });
     // The anchor's key ring, re-read every minute: a key another instance (or `ena federation
     // rotate-key`) added is published here well before it takes effect (`keys::ROLLOVER_NOTICE`).
     let federation = state.federation.clone();
-    let keys = tokio::spawn(async move {
-        let mut every = tokio::time::interval(Duration::from_secs(60));
-        loop {
-            every.tick().await;
-            match federation.reload_keys().await {
-                Ok(true) => tracing::info!("the federation's key ring changed; publishing its new keys"),
-                Ok(false) => {}
-                Err(e) => tracing::warn!(error = %e, "reading the federation's key ring failed; retried in a minute"),
-            }
+    let keys = every(Duration::from_secs(60), "reading the federation's key ring", move || {
+        let federation = federation.clone();
+        async move {
+            let changed = federation.reload_keys().await.map_err(|e| e.to_string())?;
+            Ok(changed.then(|| "the federation's key ring changed; publishing its new keys".to_owned()))
         }
     });
     let served = axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await;
