@@ -1,0 +1,206 @@
+//! What people see: a mandate with its status and why, the lists a person may view, whom they act for, notices and the expiry sweep.
+
+use super::*;
+
+/// The shipped catalog and register as JSON (for the API's reference lists).
+pub fn catalog_json(c: &Catalog) -> serde_json::Value {
+    json!({"packages": c.packages, "services": c.services})
+}
+
+impl Representation {
+    pub(super) fn status(&self, m: &MandateRow, t: i64) -> String {
+        match m.status.as_str() {
+            "active" if m.valid_to.is_some_and(|to| to <= t) => "expired".into(),
+            "pending" | "requested" if m.pending_until.is_some_and(|u| u <= t) => "lapsed".into(),
+            s => s.to_owned(),
+        }
+    }
+
+    /// A mandate with its approvals and its why.
+    pub async fn view(&self, id: &str) -> Result<Mandate, ReprError> {
+        let m = repo::get(&self.store, id).await?.ok_or_else(|| ReprError::NotFound(format!("no mandate {id}")))?;
+        self.to_view(m).await
+    }
+
+    pub(super) async fn to_view(&self, m: MandateRow) -> Result<Mandate, ReprError> {
+        let approvals = repo::approvals(&self.store, &m.id)
+            .await?
+            .into_iter()
+            .map(|(person, at)| Approval { person, at: rfc3339(at) })
+            .collect();
+        let mut why = Vec::new();
+        let mut chain = vec![m.clone()];
+        while let Some(pid) = chain.last().and_then(|c| c.parent_id.clone())
+            && chain.len() < MAX_CHAIN
+        {
+            match repo::get(&self.store, &pid).await? {
+                Some(p) => chain.push(p),
+                None => break,
+            }
+        }
+        chain.reverse();
+        if let Some(root) = chain.first()
+            && let Party::Organisation(org) = party_of(&root.principal)
+            && let Some(c) = self.register.company(&org)
+        {
+            let given = repo::approvals(&self.store, &root.id).await?.len();
+            why.push(format!(
+                "{} ({}) signs {:?}: {} of {} required signatures given",
+                c.name, org, c.signing_rule, given, root.required_approvals
+            ));
+        }
+        for (i, step) in chain.iter().enumerate() {
+            let line = if i == 0 {
+                format!("{} granted {} the packages {}", step.principal, step.agent, packages_of(step).join(", "))
+            } else {
+                format!("{} passed {} on to {}", step.grantor, packages_of(step).join(", "), step.agent)
+            };
+            why.push(line);
+        }
+        let t = now();
+        Ok(Mandate {
+            principal_name: self.name_of(&m.principal),
+            agent_name: self.name_of(&m.agent),
+            status: self.status(&m, t),
+            packages: packages_of(&m),
+            valid_from: rfc3339(m.valid_from),
+            valid_to: m.valid_to.map(rfc3339),
+            may_delegate: m.may_delegate != 0,
+            parent: m.parent_id.clone(),
+            grantor: m.grantor.clone(),
+            required_approvals: m.required_approvals,
+            approvals,
+            created_by: m.created_by.clone(),
+            created_at: rfc3339(m.created_at),
+            why,
+            id: m.id,
+            principal: m.principal,
+            agent: m.agent,
+        })
+    }
+
+    /// `party`, if `actor` may see its mandates and notices: the person themselves, or a company they
+    /// hold a register role in.
+    pub fn viewable(&self, actor: &PersonId, party: &str) -> Result<Party, ReprError> {
+        let party = parse_party("party", party)?;
+        let sees = match &party {
+            Party::Person(p) => p == actor.as_str(),
+            Party::Organisation(o) => self.register.company(o).is_some_and(|c| !c.roles_of(actor.as_str()).is_empty()),
+        };
+        if sees {
+            Ok(party)
+        } else {
+            Err(forbidden("party", "you can see your own mandates and those of companies you have a role in"))
+        }
+    }
+
+    /// Mandates of `party` that `actor` may see: `granted` (party is principal), `received` (party is
+    /// agent) or `expired` (either side, ended within 15 months). Newest first.
+    pub async fn list(
+        &self,
+        actor: &PersonId,
+        party: &str,
+        view: &str,
+        limit: u32,
+        offset: u64,
+    ) -> Result<Vec<Mandate>, ReprError> {
+        let party = self.viewable(actor, party)?;
+        let parties = vec![party.id().to_owned()];
+        let t = now();
+        let rows = match view {
+            "granted" => repo::of_parties(&self.store, &parties, true, limit, offset).await?,
+            "received" => repo::of_parties(&self.store, &parties, false, limit, offset).await?,
+            "expired" => {
+                let mut rows = repo::of_parties(&self.store, &parties, true, 1000, 0).await?;
+                rows.extend(repo::of_parties(&self.store, &parties, false, 1000, 0).await?);
+                rows.retain(|m| {
+                    m.valid_to.is_some_and(|to| to <= t && to > t - EXPIRED_VISIBLE_SECS) && m.status == "active"
+                });
+                rows.sort_by_key(|m| std::cmp::Reverse(m.valid_to));
+                rows.into_iter().skip(offset as usize).take(limit as usize).collect()
+            }
+            other => return Err(invalid("view", format!("{other:?}: granted, received or expired"))),
+        };
+        let mut out = Vec::with_capacity(rows.len());
+        for m in rows {
+            let v = self.to_view(m).await?;
+            if view == "expired" || v.status != "expired" {
+                out.push(v);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Whom `actor` can act for: themselves, companies by register role, principals of mandates in force.
+    pub async fn acting_for(&self, actor: &PersonId) -> Result<Vec<ActingFor>, ReprError> {
+        let me = Party::Person(actor.as_str().to_owned());
+        let mut out = vec![ActingFor {
+            party: actor.as_str().to_owned(),
+            kind: "person".into(),
+            name: None,
+            basis: "self".into(),
+            packages: self.catalog.packages.iter().filter(|p| p.party == "person").map(|p| p.id.clone()).collect(),
+        }];
+        for (org, roles) in self.register.roles_of(actor.as_str()) {
+            out.push(ActingFor {
+                name: self.name_of(&org),
+                party: org,
+                kind: "organisation".into(),
+                basis: "role".into(),
+                packages: self.catalog.held_by_roles(&roles).map(|p| p.id.clone()).collect(),
+            });
+        }
+        let t = now();
+        let received = repo::of_parties(&self.store, &[actor.as_str().to_owned()], false, 1000, 0).await?;
+        for m in received.into_iter().filter(|m| in_force(m, t)) {
+            let principal = party_of(&m.principal);
+            let held: Vec<String> = self.holdings(&me, &principal, t).await?.into_keys().collect();
+            if held.is_empty() || out.iter().any(|a| a.party == m.principal && a.basis == "mandate") {
+                continue;
+            }
+            out.push(ActingFor {
+                name: self.name_of(&m.principal),
+                party: m.principal,
+                kind: principal.kind().into(),
+                basis: "mandate".into(),
+                packages: held,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Notices to `party` (the actor or a company the actor has a role in), newest first.
+    pub async fn notices(
+        &self,
+        actor: &PersonId,
+        party: &str,
+        limit: u32,
+        offset: u64,
+    ) -> Result<Vec<Notice>, ReprError> {
+        let p = self.viewable(actor, party)?;
+        Ok(repo::notices(&self.store, p.id(), limit, offset)
+            .await?
+            .into_iter()
+            .map(|(id, party, kind, mandate, text, at)| Notice {
+                id,
+                party,
+                kind,
+                mandate,
+                text,
+                created_at: rfc3339(at),
+            })
+            .collect())
+    }
+
+    /// Tell both parties of every mandate ending within 14 days (once per mandate); returns how many.
+    pub async fn notice_expiring(&self) -> Result<usize, ReprError> {
+        let t = now();
+        let due = repo::take_expiring(&self.store, t, t + EXPIRY_NOTICE_SECS).await?;
+        for m in &due {
+            let text = format!("Fullmakten upphör / the mandate ends {}", m.valid_to.map(rfc3339).unwrap_or_default());
+            self.notify(&m.principal, "expiring", &m.id, text.clone()).await?;
+            self.notify(&m.agent, "expiring", &m.id, text).await?;
+        }
+        Ok(due.len())
+    }
+}
