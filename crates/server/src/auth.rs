@@ -103,6 +103,9 @@ impl FromRequestParts<AppState> for ApiCaller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        if let Some(checked) = crate::callers::checked::<ApiCaller>(parts) {
+            return Ok(checked);
+        }
         let presented = match parts.extensions.get::<crate::mtls::PeerStatus>() {
             Some(crate::mtls::PeerStatus::Member(p)) => Some(p.certificate_sha256.clone()),
             Some(crate::mtls::PeerStatus::Refused(why)) => {
@@ -231,6 +234,9 @@ impl FromRequestParts<AppState> for Operator {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        if let Some(checked) = crate::callers::checked::<Operator>(parts) {
+            return Ok(checked);
+        }
         let bearer = bearer(parts);
         let api = api_of(parts);
         let attempted = attempted_action(parts);
@@ -284,6 +290,9 @@ impl FromRequestParts<AppState> for MaybeOperator {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        if let Some(checked) = crate::callers::checked::<MaybeOperator>(parts) {
+            return Ok(checked);
+        }
         if parts.headers.get(header::AUTHORIZATION).is_none() {
             return Ok(MaybeOperator(None));
         }

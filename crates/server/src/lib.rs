@@ -7,6 +7,7 @@
 
 pub mod apis;
 pub mod auth;
+pub mod callers;
 pub mod edge;
 pub mod extract;
 pub mod mtls;
@@ -356,9 +357,9 @@ fn time_now() -> String {
     format!("@{secs}")
 }
 
-/// The whole application router.
-pub fn app(state: AppState) -> Router {
-    let router = Router::new()
+/// Every route of the central instance with who may call it (the router is built from these).
+pub fn routes() -> callers::Routes {
+    callers::Routes::new()
         .merge(routes::plan::router())
         .merge(routes::audit::router())
         .merge(routes::federation::router())
@@ -374,7 +375,11 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::access::router())
         .merge(routes::representation::router())
         .merge(routes::addresses::router())
-        .route_layer(edge::timeout(state.config.request_timeout));
+}
+
+/// The whole application router.
+pub fn app(state: AppState) -> Router {
+    let router = routes().into_router(&state).route_layer(edge::timeout(state.config.request_timeout));
     let router = edge::body_limit(router, state.config.body_limit);
     edge::finish(router.with_state(state))
 }

@@ -63,6 +63,9 @@ impl FromRequestParts<AppState> for Node {
 
     /// The verified member, if the decision point lets it `use` this API (`api:<first path segment>`).
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        if let Some(checked) = crate::callers::checked::<Node>(parts) {
+            return Ok(checked);
+        }
         match parts.extensions.get::<PeerStatus>() {
             Some(PeerStatus::Member(peer)) => {
                 let api = parts.uri.path().trim_start_matches('/').split('/').next().unwrap_or_default();

@@ -203,6 +203,37 @@ impl utoipa::Modify for SecuritySchemes {
     }
 }
 
+/// An operation's `security`, and its 401 and 403 answers unless it documents its own, from its caller.
+fn declare_caller(operation: &mut Value, caller: crate::callers::Caller) {
+    use crate::callers::Caller;
+    let security = caller.security();
+    if security.as_array().is_some_and(|s| !s.is_empty()) {
+        operation["security"] = security;
+    }
+    let problem = |description: &str| json!({"description": description, "content": { PROBLEM_JSON: { "schema": { "$ref": "#/components/schemas/Problem" } } }});
+    let Some(responses) = operation["responses"].as_object_mut() else {
+        return;
+    };
+    if let Some(text) = caller.unauthenticated() {
+        responses.entry("401").or_insert_with(|| problem(text));
+    }
+    let refused = match caller {
+        Caller::Operator => {
+            Some("The decision point does not let this person operate the API; the attempt is recorded")
+        }
+        Caller::MemberSystem | Caller::MemberNode | Caller::Registrant => {
+            Some("The decision point does not let this member use the API, or its certificate is not accepted")
+        }
+        Caller::Person(_) => {
+            Some("The session's level of assurance is too low, or the decision point refuses the person")
+        }
+        Caller::Public | Caller::PublicOrOperator | Caller::Protocol | Caller::OperatorPage => None,
+    };
+    if let Some(text) = refused {
+        responses.entry("403").or_insert_with(|| problem(text));
+    }
+}
+
 /// Build the finished document. Cheap enough to build once at start-up and serve from memory.
 pub fn document() -> Value {
     let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or(Value::Null);
@@ -240,6 +271,17 @@ pub fn document() -> Value {
     let Some(paths) = doc["paths"].as_object_mut() else {
         return doc;
     };
+    // Who may call each operation comes from the routes' declarations: its security and its 401/403.
+    let routes = crate::routes();
+    for (path, item) in paths.iter_mut() {
+        for (method, operation) in item.as_object_mut().into_iter().flatten() {
+            let declared =
+                routes.declared().iter().find(|d| d.path == path && d.method.as_str().eq_ignore_ascii_case(method));
+            if let Some(d) = declared {
+                declare_caller(operation, d.caller);
+            }
+        }
+    }
     for (path, item) in paths.iter_mut() {
         let Some(item) = item.as_object_mut() else {
             continue;
@@ -389,6 +431,50 @@ pub fn document() -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every documented operation is a declared route, every declared API route is documented, and each
+    /// operation's security and 401/403 are its declared caller's.
+    #[test]
+    fn operations_and_declared_routes_are_the_same_and_agree_on_the_caller() {
+        use crate::callers::Caller;
+        let doc = document();
+        let routes = crate::routes();
+        let mut documented = 0;
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                documented += 1;
+                let d = routes
+                    .declared()
+                    .iter()
+                    .find(|d| d.path == path && d.method.as_str().eq_ignore_ascii_case(method))
+                    .unwrap_or_else(|| panic!("{method} {path} is documented but not a declared route"));
+                let security = op.get("security").cloned().unwrap_or(json!([]));
+                assert_eq!(security, d.caller.security(), "{method} {path}: security is the declared caller's");
+                let needs_login = d.caller.unauthenticated().is_some();
+                if needs_login {
+                    assert!(
+                        op["responses"].get("401").is_some(),
+                        "{method} {path}: a caller that must log in has a 401"
+                    );
+                    assert!(
+                        op["responses"].get("403").is_some(),
+                        "{method} {path}: a caller that can be refused has a 403"
+                    );
+                }
+                if d.caller == Caller::Public {
+                    assert!(op["responses"].get("401").is_none(), "{method} {path}: a public operation has no 401");
+                }
+            }
+        }
+        for d in routes.declared() {
+            if d.method == axum::http::Method::HEAD || !crate::problem::is_api_path(d.path) || d.path == "/metrics" {
+                continue;
+            }
+            let method = d.method.as_str().to_ascii_lowercase();
+            assert!(doc["paths"][d.path][&method].is_object(), "{} {} is a route but not documented", d.method, d.path);
+        }
+        assert!(documented > 90, "only {documented} operations; is the walk wrong?");
+    }
 
     /// DOK.15 and DOK.20: every operation has examples for its body and every response, and every
     /// response code is described.

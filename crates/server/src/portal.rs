@@ -2,25 +2,24 @@
 //! JavaScript, built to WCAG 2.1 AA (checked by axe-core in CI).
 
 use askama::Template;
-use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
 use ena_plan::cost::YearCost;
 use ena_plan::model::{Estimate, Status};
 use ena_plan::{BlockView, CostReport};
 use serde::Deserialize;
 
 use crate::AppState;
+use crate::callers::{Caller, Routes};
 use crate::problem::ApiError;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/", get(home))
-        .route("/byggblock", get(blocks))
-        .route("/byggblock/{id}", get(block))
-        .route("/static/ena.css", get(stylesheet))
+pub fn router() -> Routes {
+    Routes::new()
+        .get("/", Caller::Public, home)
+        .get("/byggblock", Caller::Public, blocks)
+        .get("/byggblock/{id}", Caller::Public, block)
+        .get("/static/ena.css", Caller::Public, stylesheet)
 }
 
 const CSS: &str = include_str!("../static/ena.css");

@@ -6,21 +6,25 @@
 //! credential, so there is nothing for a forged cross-site request to ride on.
 
 use askama::Template;
+use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Form, Router};
 use ena_audit::event::Result as AuditResult;
 use ena_audit::{Actor, ActorKind, AuditSink, Context};
 use ena_federation::FederationError;
 use serde::Deserialize;
 
 use crate::AppState;
+use crate::callers::{Caller, Routes};
 use crate::portal::{Lang, LangQuery, Layout};
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/anslutning", get(page).post(open)).route("/anslutning/beslut", post(decide))
+pub fn router() -> Routes {
+    Routes::new().get("/anslutning", Caller::Public, page).post("/anslutning", Caller::OperatorPage, open).post(
+        "/anslutning/beslut",
+        Caller::OperatorPage,
+        decide,
+    )
 }
 
 /// The page's own texts.

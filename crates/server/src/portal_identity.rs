@@ -6,11 +6,10 @@
 use std::collections::HashMap;
 
 use askama::Template;
+use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
-use axum::{Form, Router};
 use ena_audit::event::{ObjectRef, Result as AuditResult};
 use ena_audit::{Actor, ActorKind, AuditSink, Context};
 use ena_identity::loa::Loa;
@@ -18,19 +17,20 @@ use ena_identity::session::{self, Session};
 use ena_identity::testeid::encode;
 
 use crate::AppState;
+use crate::callers::{Caller, Routes};
 use crate::portal::{Lang, LangQuery, Layout};
 
 pub const COOKIE: &str = "ena_session";
 /// The level `Mina sidor` needs.
 pub const MY_PAGES_LOA: Loa = Loa(3);
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/login", get(login))
-        .route("/login/start", get(start))
-        .route("/login/callback", get(callback))
-        .route("/logout", post(logout))
-        .route("/mina-sidor", get(my_pages))
+pub fn router() -> Routes {
+    Routes::new()
+        .get("/login", Caller::Public, login)
+        .get("/login/start", Caller::Protocol, start)
+        .get("/login/callback", Caller::Protocol, callback)
+        .post("/logout", Caller::Public, logout)
+        .get("/mina-sidor", Caller::Person(3), my_pages)
 }
 
 pub struct LoginTexts {

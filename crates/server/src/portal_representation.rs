@@ -6,28 +6,27 @@
 use std::collections::HashMap;
 
 use askama::Template;
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
 use ena_identity::session::Session;
 use ena_identity::testeid::encode;
 use ena_representation::{GrantInput, Mandate, Notice, ReprError};
 
 use crate::AppState;
+use crate::callers::{Caller, Routes};
 use crate::portal::{Lang, LangQuery, Layout};
 use crate::routes::representation::CHANGE_LOA;
 
 pub const PATH: &str = "/mina-sidor/ombud";
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(PATH, get(page))
-        .route("/mina-sidor/ombud/grant", post(grant))
-        .route("/mina-sidor/ombud/request", post(request))
-        .route("/mina-sidor/ombud/mandates/{id}/{step}", post(step))
+pub fn router() -> Routes {
+    Routes::new()
+        .get(PATH, Caller::Person(3), page)
+        .post("/mina-sidor/ombud/grant", Caller::Person(3), grant)
+        .post("/mina-sidor/ombud/request", Caller::Person(3), request)
+        .post("/mina-sidor/ombud/mandates/{id}/{step}", Caller::Person(3), step)
 }
 
 pub struct OmbudTexts {

@@ -165,3 +165,33 @@ fn tidy_no_route_takes_an_identity_number_in_its_url() {
     }
     assert!(seen > 20, "saw only {seen} parameters; is the walk wrong?");
 }
+
+/// A route of the central instance cannot exist without saying who may call it: the server adds routes
+/// only through `callers::Routes` (`.get(path, caller, handler)` …), never with axum's bare `.route(`,
+/// so every route is in the declarations `authorize` decides by (which refuses an undeclared one).
+#[test]
+fn tidy_every_route_declares_its_caller() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../crates/server/src");
+    let (mut bare, mut seen) = (Vec::new(), 0);
+    let mut stack = vec![root.clone()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") && !path.ends_with("callers.rs") {
+                seen += 1;
+                let text = std::fs::read_to_string(&path).unwrap();
+                for (n, line) in text.lines().enumerate() {
+                    if line.contains(".route(") || line.contains(".nest(") {
+                        bare.push(format!("{}:{}: {}", path.display(), n + 1, line.trim()));
+                    }
+                }
+            }
+        }
+    }
+    assert!(seen > 20, "found only {seen} files; is the walk wrong?");
+    assert!(bare.is_empty(), "routes added without a declared caller: {bare:?}");
+    let routes = ena_server::routes();
+    assert!(routes.declared().len() > 100, "only {} declared routes", routes.declared().len());
+}

@@ -29,6 +29,18 @@ pub(super) fn problem_for(status: &str, path: &str) -> Value {
             "Some query parameters are invalid; see invalid-parameters.",
             vec![FieldError::new("limit", 0, "must be between 1 and 100")],
         ),
+        "401" => problem_example(
+            ErrorCode::AuthenticationRequired,
+            path,
+            "This operation is the operator's: log in with e-ID at LoA 3, or send the operator token as `Authorization: Bearer …`: no credentials were sent.",
+            vec![],
+        ),
+        "403" => problem_example(
+            ErrorCode::PermissionDenied,
+            path,
+            "The decision point refuses this operation on api:plan: no policy permits it.",
+            vec![],
+        ),
         "404" => {
             problem_example(ErrorCode::ResourceNotFound, path, "No building block has id \"mina-ombudd\".", vec![])
         }

@@ -2,11 +2,10 @@
 //! with an access token, discovery at `/.well-known/authzen-configuration`, and the stored Cedar
 //! policies (operator).
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use ena_access::{AccessError, AccessRequest, Action, Decision, PolicyRecord, Thing};
 use ena_core::{ErrorCode, FieldError};
 use serde::{Deserialize, Serialize};
@@ -16,17 +15,20 @@ use utoipa::ToSchema;
 use crate::AppState;
 use crate::apis::{ACCESS_API, ApiInfo};
 use crate::auth::{ApiCaller, Operator};
+use crate::callers::{Caller, Routes};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::problem::ApiError;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/access/v1/api-info", get(api_info))
-        .route("/.well-known/authzen-configuration", get(configuration))
-        .route("/access/v1/evaluation", post(evaluation))
-        .route("/access/v1/evaluations", post(evaluations))
-        .route("/access/v1/policies", get(list_policies))
-        .route("/access/v1/policies/{id}", get(get_policy).put(put_policy).delete(delete_policy))
+pub fn router() -> Routes {
+    Routes::new()
+        .get("/access/v1/api-info", Caller::Public, api_info)
+        .get("/.well-known/authzen-configuration", Caller::Public, configuration)
+        .post("/access/v1/evaluation", Caller::MemberSystem, evaluation)
+        .post("/access/v1/evaluations", Caller::MemberSystem, evaluations)
+        .get("/access/v1/policies", Caller::Operator, list_policies)
+        .get("/access/v1/policies/{id}", Caller::Operator, get_policy)
+        .put("/access/v1/policies/{id}", Caller::Operator, put_policy)
+        .delete("/access/v1/policies/{id}", Caller::Operator, delete_policy)
 }
 
 impl From<AccessError> for ApiError {
@@ -102,12 +104,10 @@ fn with_request_id(headers: &HeaderMap, body: Value) -> Response {
 /// Decide one access request (AuthZEN Access Evaluation): `decision`, and in `context` the policies that
 /// determined it with their reasons.
 #[utoipa::path(post, path = "/access/v1/evaluation", tag = "access", operation_id = "evaluateAccess",
-    security(("accessToken" = [])),
     request_body(content = AccessRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "The decision (a deny is also 200) with its reasons", body = Object),
         (status = 400, description = "A missing or invalid subject, action or resource; invalid-parameters says which", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
-        (status = 401, description = "No valid access token", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
         (status = 403, description = "No policy lets this member ask", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn evaluation(
@@ -189,12 +189,10 @@ fn item(defaults: &EvaluationsIn, raw: &Value, index: usize) -> Result<AccessReq
 /// Decide several access requests (AuthZEN Access Evaluations), in order; `options.evaluations_semantic`
 /// is `execute_all` (default), `deny_on_first_deny` or `permit_on_first_permit`.
 #[utoipa::path(post, path = "/access/v1/evaluations", tag = "access", operation_id = "evaluateAccessBatch",
-    security(("accessToken" = [])),
     request_body(content = EvaluationsIn, content_type = "application/json"),
     responses(
         (status = 200, description = "One decision per item in request order (cut short by a short-circuit semantic); without items, a single decision", body = EvaluationsAnswer),
         (status = 400, description = "An item lacks subject, action or resource, or an unknown semantic", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
-        (status = 401, description = "No valid access token", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn evaluations(
     State(state): State<AppState>,
@@ -260,11 +258,9 @@ pub struct PolicyPage {
 /// The stored policies, by id (operator).
 #[utoipa::path(get, path = "/access/v1/policies", tag = "access", operation_id = "listPolicies",
     params(("limit" = Option<u32>, Query, description = "1–100, default 20"), ("page" = Option<u32>, Query, description = "From 1")),
-    security(("operatorToken" = [])),
     responses(
         (status = 200, description = "A page of policies", body = PolicyPage),
         (status = 400, description = "Bad paging", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
-        (status = 401, description = "No valid operator token", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn list_policies(
     State(state): State<AppState>,
@@ -282,10 +278,8 @@ pub async fn list_policies(
 /// One policy (operator).
 #[utoipa::path(get, path = "/access/v1/policies/{id}", tag = "access", operation_id = "getPolicy",
     params(("id" = String, Path, description = "Policy id")),
-    security(("operatorToken" = [])),
     responses(
         (status = 200, description = "The policy", body = PolicyRecord),
-        (status = 401, description = "No valid operator token", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
         (status = 404, description = "No such policy", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn get_policy(
@@ -311,12 +305,10 @@ pub struct PolicyIn {
 /// for the next decision. Logged.
 #[utoipa::path(put, path = "/access/v1/policies/{id}", tag = "access", operation_id = "putPolicy",
     params(("id" = String, Path, description = "Policy id")),
-    security(("operatorToken" = [])),
     request_body(content = PolicyIn, content_type = "application/json"),
     responses(
         (status = 200, description = "Stored", body = PolicyRecord),
         (status = 400, description = "Not Cedar, not valid against the schema, or a bad resource key; invalid-parameters says which", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
-        (status = 401, description = "No valid operator token", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn put_policy(
     State(state): State<AppState>,
@@ -341,10 +333,8 @@ pub async fn put_policy(
 /// Delete a policy (operator). Logged.
 #[utoipa::path(delete, path = "/access/v1/policies/{id}", tag = "access", operation_id = "deletePolicy",
     params(("id" = String, Path, description = "Policy id")),
-    security(("operatorToken" = [])),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "No valid operator token", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
         (status = 404, description = "No such policy", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn delete_policy(

@@ -2,12 +2,11 @@
 //! systems (a member node over the node listener with its certificate, or a member system with an
 //! access token), lookups with ETags, and the change feed.
 
+use axum::Json;
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
-use axum::{Json, Router};
 use ena_addresses::{AddrError, Address, AddressInput, Admin, Change, MessageType, MessageTypeInput};
 use ena_audit::{Actor, ActorKind, Context};
 use ena_core::{ErrorCode, FieldError};
@@ -17,21 +16,25 @@ use utoipa::ToSchema;
 use crate::AppState;
 use crate::apis::{ADDRESSES_API, ApiInfo};
 use crate::auth::{ApiCaller, Operator};
+use crate::callers::{Caller, Routes};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::mtls::{Node, PeerStatus};
 use crate::problem::ApiError;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/addresses/v1/api-info", get(api_info))
-        .route("/addresses/v1/message-types", get(list_types))
-        .route("/addresses/v1/message-types/{id}/versions/{version}", put(put_type).get(get_type))
-        .route("/addresses/v1/addresses", get(lookup))
-        .route("/addresses/v1/addresses/{address}", put(put_address).get(get_address).delete(delete_address))
-        .route("/addresses/v1/address-lookups", post(lookup_one))
-        .route("/addresses/v1/person-addresses", put(put_person_address))
-        .route("/addresses/v1/person-address-removals", post(remove_person_address))
-        .route("/addresses/v1/changes", get(changes))
+pub fn router() -> Routes {
+    Routes::new()
+        .get("/addresses/v1/api-info", Caller::Public, api_info)
+        .get("/addresses/v1/message-types", Caller::Registrant, list_types)
+        .put("/addresses/v1/message-types/{id}/versions/{version}", Caller::Registrant, put_type)
+        .get("/addresses/v1/message-types/{id}/versions/{version}", Caller::Registrant, get_type)
+        .get("/addresses/v1/addresses", Caller::Registrant, lookup)
+        .put("/addresses/v1/addresses/{address}", Caller::Registrant, put_address)
+        .get("/addresses/v1/addresses/{address}", Caller::Registrant, get_address)
+        .delete("/addresses/v1/addresses/{address}", Caller::Registrant, delete_address)
+        .post("/addresses/v1/address-lookups", Caller::Registrant, lookup_one)
+        .put("/addresses/v1/person-addresses", Caller::Registrant, put_person_address)
+        .post("/addresses/v1/person-address-removals", Caller::Registrant, remove_person_address)
+        .get("/addresses/v1/changes", Caller::Registrant, changes)
 }
 
 impl From<AddrError> for ApiError {
@@ -67,6 +70,9 @@ impl FromRequestParts<AppState> for Registrant {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        if let Some(checked) = crate::callers::checked::<Registrant>(parts) {
+            return Ok(checked);
+        }
         let bearer = crate::auth::bearer(parts).map(str::to_owned);
         if bearer.as_deref().is_some_and(|t| state.operator.matches(t)) {
             let op = Operator::from_request_parts(parts, state).await?;
@@ -128,11 +134,9 @@ pub struct ChangePage {
 /// Message types with their schemas and classification.
 #[utoipa::path(get, path = "/addresses/v1/message-types", tag = "addresses", operation_id = "listMessageTypes",
     params(("limit" = Option<u32>, Query, description = "1–100, default 20"), ("page" = Option<u32>, Query, description = "From 1")),
-    security(("operatorToken" = []), ("accessToken" = []), ("nodeCertificate" = [])),
     responses(
         (status = 200, description = "A page of message type versions", body = MessageTypePage),
         (status = 400, description = "Bad paging", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
-        (status = 401, description = "Not the operator or a member", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn list_types(
     State(state): State<AppState>,
@@ -149,13 +153,11 @@ pub async fn list_types(
 /// change: the same content again answers 200, other content 409.
 #[utoipa::path(put, path = "/addresses/v1/message-types/{id}/versions/{version}", tag = "addresses", operation_id = "putMessageType",
     params(("id" = String, Path, description = "Dotted type name, e.g. se.skatteverket.inkomstuppgift"), ("version" = String, Path, description = "e.g. 1.0")),
-    security(("operatorToken" = []), ("accessToken" = []), ("nodeCertificate" = [])),
     request_body(content = MessageTypeInput, content_type = "application/json"),
     responses(
         (status = 201, description = "Registered", body = MessageType),
         (status = 200, description = "Already registered with this content", body = MessageType),
         (status = 400, description = "Bad id, version, title, classification or schema (remote $ref refused); invalid-parameters says which", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
-        (status = 401, description = "Not the operator or a member", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
         (status = 403, description = "The type belongs to another organisation", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
         (status = 409, description = "The version exists with other content", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
@@ -174,10 +176,8 @@ pub async fn put_type(
 /// One message type version.
 #[utoipa::path(get, path = "/addresses/v1/message-types/{id}/versions/{version}", tag = "addresses", operation_id = "getMessageType",
     params(("id" = String, Path, description = "Type name"), ("version" = String, Path, description = "Version")),
-    security(("operatorToken" = []), ("accessToken" = []), ("nodeCertificate" = [])),
     responses(
         (status = 200, description = "The type with its schema", body = MessageType),
-        (status = 401, description = "Not the operator or a member", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
         (status = 404, description = "No such type version", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn get_type(
@@ -212,13 +212,11 @@ fn revision_header(headers: &HeaderMap, name: header::HeaderName) -> Result<Opti
         ("address" = String, Path, description = "<orgnr>, <orgnr>:<function> or a personnummer"),
         ("If-Match" = Option<String>, Header, description = "The ETag this change builds on"),
     ),
-    security(("operatorToken" = []), ("accessToken" = []), ("nodeCertificate" = [])),
     request_body(content = AddressInput, content_type = "application/json"),
     responses(
         (status = 201, description = "Created; ETag is its revision", body = Address),
         (status = 200, description = "Replaced; ETag is its revision", body = Address),
         (status = 400, description = "Bad address, kind, node, capabilities, keys, status or validity; invalid-parameters says which", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
-        (status = 401, description = "Not the operator or a member", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
         (status = 403, description = "Another organisation's address, or a person's (central only)", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
         (status = 412, description = "If-Match does not match the stored revision", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
@@ -241,12 +239,10 @@ pub async fn put_address(
         ("address" = String, Path, description = "<orgnr>, <orgnr>:<function> or a personnummer"),
         ("If-None-Match" = Option<String>, Header, description = "The ETag held"),
     ),
-    security(("operatorToken" = []), ("accessToken" = []), ("nodeCertificate" = [])),
     responses(
         (status = 200, description = "The address; ETag is its revision", body = Address),
         (status = 304, description = "Unchanged since the ETag given"),
         (status = 400, description = "Not an address", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
-        (status = 401, description = "Not the operator or a member", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
         (status = 404, description = "No such address", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn get_address(
@@ -261,10 +257,8 @@ pub async fn get_address(
 /// Remove an address (its revision keeps counting if it comes back).
 #[utoipa::path(delete, path = "/addresses/v1/addresses/{address}", tag = "addresses", operation_id = "deleteAddress",
     params(("address" = String, Path, description = "<orgnr>, <orgnr>:<function> or a personnummer")),
-    security(("operatorToken" = []), ("accessToken" = []), ("nodeCertificate" = [])),
     responses(
         (status = 204, description = "Removed"),
-        (status = 401, description = "Not the operator or a member", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
         (status = 403, description = "Another organisation's address", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
         (status = 404, description = "No such address", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
@@ -285,11 +279,9 @@ pub async fn delete_address(
         ("limit" = Option<u32>, Query, description = "1–100, default 20"),
         ("page" = Option<u32>, Query, description = "From 1"),
     ),
-    security(("operatorToken" = []), ("accessToken" = []), ("nodeCertificate" = [])),
     responses(
         (status = 200, description = "A page of addresses", body = AddressPage),
         (status = 400, description = "Bad identifier or paging", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
-        (status = 401, description = "Not the operator or a member", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn lookup(
     State(state): State<AppState>,
@@ -309,11 +301,9 @@ pub async fn lookup(
         ("since" = Option<i64>, Query, description = "The `next` of the previous page; 0 (default) from the start"),
         ("limit" = Option<u32>, Query, description = "1–100, default 20"),
     ),
-    security(("operatorToken" = []), ("accessToken" = []), ("nodeCertificate" = [])),
     responses(
         (status = 200, description = "Changes and where to continue", body = ChangePage),
         (status = 400, description = "Bad since or limit", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
-        (status = 401, description = "Not the operator or a member", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn changes(
     State(state): State<AppState>,
@@ -345,13 +335,11 @@ pub struct AddressLookup {
 /// ETag answers 304.
 #[utoipa::path(post, path = "/addresses/v1/address-lookups", tag = "addresses", operation_id = "lookUpAddress",
     params(("If-None-Match" = Option<String>, Header, description = "The ETag held")),
-    security(("operatorToken" = []), ("accessToken" = []), ("nodeCertificate" = [])),
     request_body(content = AddressLookup, content_type = "application/json"),
     responses(
         (status = 200, description = "The address; ETag is its revision; the header ena-signed-answer holds it signed by the trust anchor (ena-address+jwt)", body = Address),
         (status = 304, description = "Unchanged since the ETag given"),
         (status = 400, description = "Not an address", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
-        (status = 401, description = "Not the operator or a member", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
         (status = 404, description = "No such address", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn lookup_one(
@@ -397,13 +385,11 @@ pub struct PersonAddressInput {
 /// Create or replace a person's address (operator). `If-Match` (an ETag from a read) makes it conditional.
 #[utoipa::path(put, path = "/addresses/v1/person-addresses", tag = "addresses", operation_id = "putPersonAddress",
     params(("If-Match" = Option<String>, Header, description = "The ETag this change builds on")),
-    security(("operatorToken" = [])),
     request_body(content = PersonAddressInput, content_type = "application/json"),
     responses(
         (status = 201, description = "Created; ETag is its revision", body = Address),
         (status = 200, description = "Replaced; ETag is its revision", body = Address),
         (status = 400, description = "Bad identity number, kind, node, keys, status or validity; invalid-parameters says which", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
-        (status = 401, description = "Not the operator or a member", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
         (status = 403, description = "Persons' addresses are the operator's", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
         (status = 412, description = "If-Match does not match the stored revision", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
@@ -433,12 +419,10 @@ pub struct PersonAddressRemoval {
 
 /// Remove a person's address (operator).
 #[utoipa::path(post, path = "/addresses/v1/person-address-removals", tag = "addresses", operation_id = "removePersonAddress",
-    security(("operatorToken" = [])),
     request_body(content = PersonAddressRemoval, content_type = "application/json"),
     responses(
         (status = 204, description = "Removed"),
         (status = 400, description = "Not an identity number", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
-        (status = 401, description = "Not the operator or a member", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
         (status = 403, description = "Persons' addresses are the operator's", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
         (status = 404, description = "No such address", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]

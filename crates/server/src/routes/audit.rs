@@ -1,10 +1,9 @@
 //! `/audit/v1`: the transparency log — checkpoint, verifier key, entries, proofs, events, alerts, witness.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use ena_audit::event::Result as AuditResult;
@@ -19,21 +18,23 @@ use utoipa::ToSchema;
 use crate::AppState;
 use crate::apis::{AUDIT_API, ApiInfo};
 use crate::auth::{MaybeOperator, Operator};
+use crate::callers::{Caller, Routes};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::problem::ApiError;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/audit/v1/api-info", get(api_info))
-        .route("/audit/v1/checkpoint", get(checkpoint))
-        .route("/audit/v1/verifier-key", get(verifier_key))
-        .route("/audit/v1/entries/{index}", get(entry))
-        .route("/audit/v1/proofs/inclusion", get(inclusion))
-        .route("/audit/v1/proofs/consistency", get(consistency))
-        .route("/audit/v1/events", post(append).get(list_events))
-        .route("/audit/v1/event-searches", post(search_events))
-        .route("/audit/v1/alerts", get(alerts))
-        .route("/audit/v1/witness/cosign", post(cosign))
+pub fn router() -> Routes {
+    Routes::new()
+        .get("/audit/v1/api-info", Caller::Public, api_info)
+        .get("/audit/v1/checkpoint", Caller::Public, checkpoint)
+        .get("/audit/v1/verifier-key", Caller::Public, verifier_key)
+        .get("/audit/v1/entries/{index}", Caller::PublicOrOperator, entry)
+        .get("/audit/v1/proofs/inclusion", Caller::Public, inclusion)
+        .get("/audit/v1/proofs/consistency", Caller::Public, consistency)
+        .post("/audit/v1/events", Caller::Operator, append)
+        .get("/audit/v1/events", Caller::Operator, list_events)
+        .post("/audit/v1/event-searches", Caller::Operator, search_events)
+        .get("/audit/v1/alerts", Caller::Operator, alerts)
+        .post("/audit/v1/witness/cosign", Caller::Public, cosign)
 }
 
 impl From<LogError> for ApiError {
@@ -255,11 +256,9 @@ fn check_events(events: &mut [AuditEvent], correlation: &Option<String>) -> Resu
 /// Append events of an authorised system (operator token until the identity block lands).
 #[utoipa::path(post, path = "/audit/v1/events", tag = "audit", operation_id = "appendEvents",
     request_body(content = EventsIn, description = "One event or an array of up to 1000", content_type = "application/json"),
-    security(("operatorToken" = [])),
     responses(
         (status = 201, description = "Durable and covered by the returned signed checkpoint", body = AppendedView),
         (status = 400, description = "Malformed JSON, a body that does not match the event schema, or an invalid event (time, action, data subject); invalid-parameters names each field", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
-        (status = 401, description = "No valid operator token; the attempt is recorded", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn append(
     State(state): State<AppState>,
@@ -414,11 +413,9 @@ fn search_from_query(query: &ApiQuery) -> Result<EventSearch, ApiError> {
         ("limit" = Option<u32>, Query, description = "1–100, default 20"),
         ("page" = Option<u32>, Query, description = "From 1"),
     ),
-    security(("operatorToken" = [])),
     responses(
         (status = 200, description = "Matching events, newest first", body = EventPage),
         (status = 400, description = "A filter is invalid; invalid-parameters names it", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
-        (status = 401, description = "No valid operator token; the attempt is recorded", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn list_events(
     State(state): State<AppState>,
@@ -431,11 +428,9 @@ pub async fn list_events(
 /// Query events with the filters in the body (operator).
 #[utoipa::path(post, path = "/audit/v1/event-searches", tag = "audit", operation_id = "searchEvents",
     request_body(content = EventSearch, content_type = "application/json"),
-    security(("operatorToken" = [])),
     responses(
         (status = 200, description = "Matching events, newest first", body = EventPage),
         (status = 400, description = "A filter is invalid; invalid-parameters names it", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
-        (status = 401, description = "No valid operator token; the attempt is recorded", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn search_events(
     State(state): State<AppState>,
@@ -448,11 +443,9 @@ pub async fn search_events(
 /// Alerts raised by the follow-up rules and the witness, newest first (operator).
 #[utoipa::path(get, path = "/audit/v1/alerts", tag = "audit", operation_id = "listAlerts",
     params(("limit" = Option<u32>, Query, description = "1–100, default 20"), ("page" = Option<u32>, Query, description = "From 1")),
-    security(("operatorToken" = [])),
     responses(
         (status = 200, description = "Alert events", body = EventPage),
         (status = 400, description = "limit or page is invalid", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
-        (status = 401, description = "No valid operator token; the attempt is recorded", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn alerts(
     State(state): State<AppState>,

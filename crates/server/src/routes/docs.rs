@@ -2,19 +2,18 @@
 //! (no CDN, no JavaScript), with the error-code registry.
 
 use askama::Template;
-use axum::Router;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{Html, IntoResponse};
-use axum::routing::get;
 use ena_core::ErrorCode;
 use serde_json::Value;
 
 use crate::AppState;
+use crate::callers::{Caller, Routes};
 use crate::problem::{ApiError, type_uri};
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/openapi.json", get(openapi_json)).route("/docs", get(docs_page))
+pub fn router() -> Routes {
+    Routes::new().get("/openapi.json", Caller::Public, openapi_json).get("/docs", Caller::Public, docs_page)
 }
 
 /// This OpenAPI 3.1 document.

@@ -4,8 +4,7 @@
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Form, Json, Router};
+use axum::{Form, Json};
 use ena_audit::{Actor, ActorKind, Context};
 use ena_core::{ErrorCode, FieldError};
 use ena_federation::anchor::{Agreement, Application, ApplicationInput, HistoryItem, Member};
@@ -17,33 +16,35 @@ use utoipa::ToSchema;
 use crate::AppState;
 use crate::apis::{ApiInfo, FEDERATION_API};
 use crate::auth::Operator;
+use crate::callers::{Caller, Routes};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::problem::ApiError;
 use crate::trace::TraceContext;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/.well-known/openid-federation", get(entity_configuration))
-        .route("/federation/v1/api-info", get(api_info))
-        .route("/federation/v1/fetch", get(fetch))
-        .route("/federation/v1/list", get(list))
-        .route("/federation/v1/resolve", get(resolve))
-        .route("/federation/v1/trust-mark", get(trust_mark))
-        .route("/federation/v1/trust-mark-status", post(trust_mark_status))
-        .route("/federation/v1/historical-keys", get(historical_keys))
-        .route("/federation/v1/ca-certificate", get(ca_certificate))
-        .route("/federation/v1/crl", get(crl))
-        .route("/federation/v1/agreement", get(agreement))
-        .route("/federation/v1/applications", post(apply).get(list_applications))
-        .route("/federation/v1/applications/{id}", get(get_application))
-        .route("/federation/v1/applications/{id}/approve", post(approve))
-        .route("/federation/v1/applications/{id}/reject", post(reject))
-        .route("/federation/v1/members", get(list_members))
-        .route("/federation/v1/members/suspend", post(suspend))
-        .route("/federation/v1/members/revoke", post(revoke))
-        .route("/federation/v1/entity-configuration", axum::routing::put(update_configuration))
-        .route("/federation/v1/history", get(history))
-        .route("/federation/v1/whoami", get(whoami))
+pub fn router() -> Routes {
+    Routes::new()
+        .get("/.well-known/openid-federation", Caller::Public, entity_configuration)
+        .get("/federation/v1/api-info", Caller::Public, api_info)
+        .get("/federation/v1/fetch", Caller::Public, fetch)
+        .get("/federation/v1/list", Caller::Public, list)
+        .get("/federation/v1/resolve", Caller::Public, resolve)
+        .get("/federation/v1/trust-mark", Caller::Public, trust_mark)
+        .post("/federation/v1/trust-mark-status", Caller::Public, trust_mark_status)
+        .get("/federation/v1/historical-keys", Caller::Public, historical_keys)
+        .get("/federation/v1/ca-certificate", Caller::Public, ca_certificate)
+        .get("/federation/v1/crl", Caller::Public, crl)
+        .get("/federation/v1/agreement", Caller::Public, agreement)
+        .post("/federation/v1/applications", Caller::Public, apply)
+        .get("/federation/v1/applications", Caller::Operator, list_applications)
+        .get("/federation/v1/applications/{id}", Caller::Public, get_application)
+        .post("/federation/v1/applications/{id}/approve", Caller::Operator, approve)
+        .post("/federation/v1/applications/{id}/reject", Caller::Operator, reject)
+        .get("/federation/v1/members", Caller::Operator, list_members)
+        .post("/federation/v1/members/suspend", Caller::Operator, suspend)
+        .post("/federation/v1/members/revoke", Caller::Operator, revoke)
+        .put("/federation/v1/entity-configuration", Caller::MemberNode, update_configuration)
+        .get("/federation/v1/history", Caller::Public, history)
+        .get("/federation/v1/whoami", Caller::MemberNode, whoami)
 }
 
 fn spec_error(code: FedCode, status: ErrorCode, description: String) -> ApiError {
@@ -267,11 +268,9 @@ pub struct ApplicationPage {
         ("limit" = Option<u32>, Query, description = "1–100, default 20"),
         ("page" = Option<u32>, Query, description = "From 1"),
     ),
-    security(("operatorToken" = [])),
     responses(
         (status = 200, description = "A page of applications", body = ApplicationPage),
         (status = 400, description = "Bad status or paging", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
-        (status = 401, description = "No valid operator token", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn list_applications(
     State(state): State<AppState>,
@@ -303,10 +302,8 @@ pub async fn get_application(
 /// Approve an application: publishes the member, issues its certificate and trust marks (operator).
 #[utoipa::path(post, path = "/federation/v1/applications/{id}/approve", tag = "federation", operation_id = "approveApplication",
     params(("id" = String, Path, description = "Application id")),
-    security(("operatorToken" = [])),
     responses(
         (status = 200, description = "The approved application", body = Application),
-        (status = 401, description = "No valid operator token", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
         (status = 404, description = "No such application", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
         (status = 409, description = "Already decided", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
@@ -329,11 +326,9 @@ pub struct Reason {
 #[utoipa::path(post, path = "/federation/v1/applications/{id}/reject", tag = "federation", operation_id = "rejectApplication",
     params(("id" = String, Path, description = "Application id")),
     request_body(content = Reason, content_type = "application/json"),
-    security(("operatorToken" = [])),
     responses(
         (status = 200, description = "The rejected application", body = Application),
         (status = 400, description = "No reason", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
-        (status = 401, description = "No valid operator token", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
         (status = 404, description = "No such application", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
         (status = 409, description = "Already decided", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
@@ -363,11 +358,9 @@ pub struct MemberPage {
         ("limit" = Option<u32>, Query, description = "1–100, default 20"),
         ("page" = Option<u32>, Query, description = "From 1"),
     ),
-    security(("operatorToken" = [])),
     responses(
         (status = 200, description = "A page of members", body = MemberPage),
         (status = 400, description = "Bad status or paging", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
-        (status = 401, description = "No valid operator token", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn list_members(
     State(state): State<AppState>,
@@ -403,10 +396,8 @@ pub struct Removal {
 /// Suspend a member: gone from list and resolve, certificate and trust marks revoked (operator).
 #[utoipa::path(post, path = "/federation/v1/members/suspend", tag = "federation", operation_id = "suspendMember",
     request_body(content = Removal, content_type = "application/json"),
-    security(("operatorToken" = [])),
     responses(
         (status = 200, description = "The member after suspension", body = Member),
-        (status = 401, description = "No valid operator token", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
         (status = 404, description = "No such member", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
         (status = 409, description = "Already suspended or revoked", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
@@ -421,10 +412,8 @@ pub async fn suspend(
 /// Revoke a member for good (operator).
 #[utoipa::path(post, path = "/federation/v1/members/revoke", tag = "federation", operation_id = "revokeMember",
     request_body(content = Removal, content_type = "application/json"),
-    security(("operatorToken" = [])),
     responses(
         (status = 200, description = "The member after revocation", body = Member),
-        (status = 401, description = "No valid operator token", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
         (status = 404, description = "No such member", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
         (status = 409, description = "Already revoked", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
@@ -444,7 +433,6 @@ pub async fn revoke(
     responses(
         (status = 204, description = "Stored; resolve uses it from now on (or it is the one in force already)"),
         (status = 400, description = "Not a valid self-signed entity configuration of a member, or metadata for a type not approved", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
-        (status = 401, description = "Not called on the node listener with a federation certificate", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
         (status = 403, description = "The certificate is another member's, revoked, or its member is suspended", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
         (status = 404, description = "Not an active member", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
         (status = 409, description = "Its iat is not newer than the configuration in force", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),

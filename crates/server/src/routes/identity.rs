@@ -7,8 +7,7 @@ use std::collections::HashMap;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Form, Json, Router};
+use axum::{Form, Json};
 use ena_core::{ErrorCode, FieldError};
 use ena_identity::Refusal;
 use ena_identity::employee::{self, Credential, VerifiedCredential};
@@ -19,21 +18,23 @@ use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::auth::ApiCaller;
+use crate::callers::{Caller as RouteCaller, Routes};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::mtls::{MaybePeer, Node, PeerStatus};
 use crate::problem::ApiError;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/identity/v1/token", post(token))
-        .route("/identity/v1/jwks", get(jwks))
-        .route("/.well-known/oauth-authorization-server", get(metadata))
-        .route("/identity/v1/subject-tokens", post(subject_token))
-        .route("/identity/v1/caller", get(caller))
-        .route("/identity/v1/employee-credentials", post(register).get(list))
-        .route("/identity/v1/employee-credentials/revoke", post(revoke))
-        .route("/identity/v1/employee-credentials/verify", post(verify))
-        .route("/identity/v1/employee-credential-searches", post(search))
+pub fn router() -> Routes {
+    Routes::new()
+        .post("/identity/v1/token", RouteCaller::Protocol, token)
+        .get("/identity/v1/jwks", RouteCaller::Public, jwks)
+        .get("/.well-known/oauth-authorization-server", RouteCaller::Public, metadata)
+        .post("/identity/v1/subject-tokens", RouteCaller::Person(3), subject_token)
+        .get("/identity/v1/caller", RouteCaller::MemberSystem, caller)
+        .post("/identity/v1/employee-credentials", RouteCaller::MemberNode, register)
+        .get("/identity/v1/employee-credentials", RouteCaller::MemberNode, list)
+        .post("/identity/v1/employee-credentials/revoke", RouteCaller::MemberNode, revoke)
+        .post("/identity/v1/employee-credentials/verify", RouteCaller::Public, verify)
+        .post("/identity/v1/employee-credential-searches", RouteCaller::MemberNode, search)
 }
 
 /// A refusal as a problem; OAuth clients also find `error` and `error_description`.
@@ -161,7 +162,6 @@ pub struct SubjectTokenOut {
     responses(
         (status = 201, description = "The subject token and when it expires", body = SubjectTokenOut),
         (status = 400, description = "The actor is not an active member, or represents is not an identity or organisation number", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
-        (status = 401, description = "No portal session (log in at /login)", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn subject_token(
     State(state): State<AppState>,
@@ -188,7 +188,6 @@ pub async fn subject_token(
 /// Who is calling: the access token checked for this instance as audience, against the connection's
 /// client certificate when the token is certificate-bound.
 #[utoipa::path(get, path = "/identity/v1/caller", tag = "identity", operation_id = "getCaller",
-    security(("accessToken" = [])),
     responses(
         (status = 200, description = "The client, and the person and represented party it acts for", body = Caller),
         (status = 401, description = "No token, or a token that is forged, expired, for another audience, bound to another certificate, or backed by an ended session", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
@@ -211,7 +210,6 @@ pub struct CredentialIn {
     responses(
         (status = 201, description = "Registered", body = Credential),
         (status = 400, description = "Malformed, wrongly signed, expired, or not an identity number; invalid-parameters says which", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
-        (status = 401, description = "Not called on the node listener with a federation certificate", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
         (status = 403, description = "Issued by another member than the caller", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
         (status = 409, description = "This jti is already registered", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
@@ -243,7 +241,6 @@ pub struct CredentialPage {
     responses(
         (status = 200, description = "A page of credentials, revoked ones with time and reason", body = CredentialPage),
         (status = 400, description = "Bad paging", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
-        (status = 401, description = "Not called on the node listener", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn list(
     State(state): State<AppState>,
@@ -281,7 +278,6 @@ pub struct CredentialSearch {
     responses(
         (status = 200, description = "A page of that person's credentials", body = CredentialPage),
         (status = 400, description = "Bad identity number or paging; invalid-parameters names it", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
-        (status = 401, description = "Not called on the node listener", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn search(
     State(state): State<AppState>,
@@ -307,7 +303,6 @@ pub struct RevokeIn {
     responses(
         (status = 200, description = "Revoked (a second revocation keeps the first time and reason)", body = Credential),
         (status = 400, description = "No reason given", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
-        (status = 401, description = "Not called on the node listener", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
         (status = 404, description = "The caller registered no such credential", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn revoke(

@@ -1,10 +1,8 @@
 //! `/plan/v1`: building blocks and the cost model (seed chapters 2–4).
 
 use axum::Json;
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use ena_plan::{BlockView, CostReport, Plan};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -12,17 +10,19 @@ use utoipa::ToSchema;
 use crate::AppState;
 use crate::apis::{ApiInfo, PLAN_API};
 use crate::auth::Operator;
+use crate::callers::{Caller, Routes};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::problem::ApiError;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/plan/v1/api-info", get(api_info))
-        .route("/plan/v1/blocks", get(list_blocks))
-        .route("/plan/v1/blocks/{id}", get(get_block))
-        .route("/plan/v1/cost-summary", get(cost_summary))
-        .route("/plan/v1/cost-calculations", post(calculate))
-        .route("/plan/v1/plan", get(get_plan).put(replace_plan))
+pub fn router() -> Routes {
+    Routes::new()
+        .get("/plan/v1/api-info", Caller::Public, api_info)
+        .get("/plan/v1/blocks", Caller::Public, list_blocks)
+        .get("/plan/v1/blocks/{id}", Caller::Public, get_block)
+        .get("/plan/v1/cost-summary", Caller::Public, cost_summary)
+        .post("/plan/v1/cost-calculations", Caller::Public, calculate)
+        .get("/plan/v1/plan", Caller::Public, get_plan)
+        .put("/plan/v1/plan", Caller::Operator, replace_plan)
 }
 
 /// About this API (REST API profile VER.06).
@@ -105,11 +105,9 @@ pub async fn get_plan(State(state): State<AppState>) -> Result<Response, ApiErro
 /// Replace the stored plan (operator). Every attempt, valid or not, is an audit event.
 #[utoipa::path(put, path = "/plan/v1/plan", tag = "plan", operation_id = "replacePlan",
     request_body(content = Plan, description = "A whole plan, as returned by GET", content_type = "application/json"),
-    security(("operatorToken" = [])),
     responses(
         (status = 200, description = "Stored; the cost model's result for the new plan", body = CostReport),
         (status = 400, description = "Malformed JSON, a body that does not match the schema, or a plan that breaks a rule; invalid-parameters names each field; nothing is stored", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
-        (status = 401, description = "No valid operator token; the attempt is recorded", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn replace_plan(
     State(state): State<AppState>,

@@ -2,11 +2,10 @@
 //! persons (portal session; changes need LoA ≥ 3): whom they can act for, their mandates, grants,
 //! approvals, requests, answers, revocations and notices.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use ena_core::{ErrorCode, FieldError};
 use ena_identity::loa::Loa;
 use ena_identity::session::Session;
@@ -18,24 +17,26 @@ use utoipa::ToSchema;
 use crate::AppState;
 use crate::apis::{ApiInfo, REPRESENTATION_API};
 use crate::auth::ApiCaller;
+use crate::callers::{Caller, Routes};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::problem::ApiError;
 
 /// Changing mandates is an e-ID-authenticated act at this level or higher.
 pub const CHANGE_LOA: Loa = Loa(3);
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/representation/v1/api-info", get(api_info))
-        .route("/representation/v1/packages", get(packages))
-        .route("/representation/v1/check", post(check))
-        .route("/representation/v1/acting-for", get(acting_for))
-        .route("/representation/v1/mandates", get(list).post(grant))
-        .route("/representation/v1/mandate-checks", post(may_grant))
-        .route("/representation/v1/requests", post(request))
-        .route("/representation/v1/mandates/{id}", get(one))
-        .route("/representation/v1/mandates/{id}/{step}", post(step))
-        .route("/representation/v1/notices", get(notices))
+pub fn router() -> Routes {
+    Routes::new()
+        .get("/representation/v1/api-info", Caller::Public, api_info)
+        .get("/representation/v1/packages", Caller::Public, packages)
+        .post("/representation/v1/check", Caller::MemberSystem, check)
+        .get("/representation/v1/acting-for", Caller::Person(2), acting_for)
+        .get("/representation/v1/mandates", Caller::Person(2), list)
+        .post("/representation/v1/mandates", Caller::Person(3), grant)
+        .post("/representation/v1/mandate-checks", Caller::Person(2), may_grant)
+        .post("/representation/v1/requests", Caller::Person(3), request)
+        .get("/representation/v1/mandates/{id}", Caller::Person(2), one)
+        .post("/representation/v1/mandates/{id}/{step}", Caller::Person(3), step)
+        .get("/representation/v1/notices", Caller::Person(2), notices)
 }
 
 impl From<ReprError> for ApiError {
@@ -89,12 +90,10 @@ pub async fn packages(State(state): State<AppState>) -> Json<Value> {
 /// the basis (register role, or the chain of mandates); every check is logged with the principal as data
 /// subject. For member systems with an access token.
 #[utoipa::path(post, path = "/representation/v1/check", tag = "representation", operation_id = "checkRepresentation",
-    security(("accessToken" = [])),
     request_body(content = CheckInput, content_type = "application/json"),
     responses(
         (status = 200, description = "allowed, the package the service needs, the basis and the deciding policies", body = CheckResult),
         (status = 400, description = "An unknown party, service or action, or a bad time; invalid-parameters says which", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
-        (status = 401, description = "No valid access token", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
         (status = 403, description = "No policy lets this member check representation", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn check(
@@ -111,7 +110,6 @@ pub async fn check(
 #[utoipa::path(get, path = "/representation/v1/acting-for", tag = "representation", operation_id = "actingFor",
     responses(
         (status = 200, description = "Parties with the basis and the packages held", body = Vec<ActingFor>),
-        (status = 401, description = "No portal session", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn acting_for(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Vec<ActingFor>>, ApiError> {
     let s = person(&state, &headers, Loa(2)).await?;
@@ -139,7 +137,6 @@ pub struct MandatePage {
     responses(
         (status = 200, description = "A page of mandates with status, approvals and why", body = MandatePage),
         (status = 400, description = "Bad view, party or paging", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
-        (status = 401, description = "No portal session", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
         (status = 403, description = "Not the person's own party or company", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn list(
@@ -163,7 +160,6 @@ pub async fn list(
     params(("id" = String, Path, description = "Mandate id")),
     responses(
         (status = 200, description = "The mandate with its approvals and why", body = Mandate),
-        (status = 401, description = "No portal session", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
         (status = 404, description = "No such mandate among the person's", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn one(
@@ -187,7 +183,6 @@ pub async fn one(
     responses(
         (status = 201, description = "Granted: active, or pending further signatures", body = Mandate),
         (status = 400, description = "A mandate to oneself, validTo before validFrom or missing, unknown or non-assignable or non-delegable packages; invalid-parameters says which", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
-        (status = 401, description = "No portal session", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
         (status = 403, description = "Below LoA 3, not a signatory of the company, or granting more than is held", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn grant(
@@ -206,7 +201,6 @@ pub async fn grant(
     responses(
         (status = 200, description = "The grant is possible: who the grantor is and how many signatures it needs", body = Object),
         (status = 400, description = "Why not (invalid input); invalid-parameters says which", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
-        (status = 401, description = "No portal session", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
         (status = 403, description = "Why not (no authority, or more than is held)", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn may_grant(
@@ -225,7 +219,6 @@ pub async fn may_grant(
     responses(
         (status = 201, description = "Requested; the principal's side is told", body = Mandate),
         (status = 400, description = "Invalid input; invalid-parameters says which", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
-        (status = 401, description = "No portal session", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
         (status = 403, description = "Below LoA 3, or requesting for someone else", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn request(
@@ -250,7 +243,6 @@ pub struct StepIn {}
     request_body(content = StepIn, content_type = "application/json"),
     responses(
         (status = 200, description = "The mandate after the step", body = Mandate),
-        (status = 401, description = "No portal session", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
         (status = 403, description = "Below LoA 3, or not a party who may take this step", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
         (status = 404, description = "No such mandate or step", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
         (status = 409, description = "Already approved by this person, or not in a state for this step", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
@@ -287,7 +279,6 @@ pub async fn step(
     ),
     responses(
         (status = 200, description = "Notices", body = Vec<Notice>),
-        (status = 401, description = "No portal session", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
         (status = 403, description = "Not the person's notices", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn notices(

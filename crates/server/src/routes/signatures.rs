@@ -1,11 +1,10 @@
 //! `/signatures/v1`: the signature service — sign a document digest as the logged-in person (LoA ≥ 3,
 //! portal session), verify a signature (public), the service's keys.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use base64::Engine;
 use ena_core::{ErrorCode, FieldError};
 use ena_identity::signature::{SignatureError, Signed, Verified, parse_digest};
@@ -15,15 +14,16 @@ use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::apis::{ApiInfo, SIGNATURES_API};
+use crate::callers::{Caller, Routes};
 use crate::extract::ApiJson;
 use crate::problem::ApiError;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/signatures/v1/api-info", get(api_info))
-        .route("/signatures/v1/sign", post(sign))
-        .route("/signatures/v1/verify", post(verify))
-        .route("/signatures/v1/jwks", get(jwks))
+pub fn router() -> Routes {
+    Routes::new()
+        .get("/signatures/v1/api-info", Caller::Public, api_info)
+        .post("/signatures/v1/sign", Caller::Person(3), sign)
+        .post("/signatures/v1/verify", Caller::Public, verify)
+        .get("/signatures/v1/jwks", Caller::Public, jwks)
 }
 
 impl From<SignatureError> for ApiError {
@@ -84,7 +84,6 @@ fn digest_of(body: &DocumentIn) -> Result<[u8; 32], ApiError> {
     responses(
         (status = 201, description = "The signature (compact JWS, detached payload), the digest and the log index", body = Object),
         (status = 400, description = "Neither or both of sha256 and document, or not a 32-byte digest", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
-        (status = 401, description = "No portal session (log in at /login)", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
         (status = 403, description = "The session's level of assurance is below 3", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn sign(

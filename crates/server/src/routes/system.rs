@@ -1,21 +1,24 @@
 //! Liveness, readiness and Prometheus metrics.
 
 use axum::Json;
-use axum::Router;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
-use axum::routing::get;
 use ena_core::ErrorCode;
 use ena_store::Dialect;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::AppState;
+use crate::callers::{Caller, Routes};
 use crate::problem::ApiError;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz)).route("/metrics", get(metrics))
+pub fn router() -> Routes {
+    Routes::new().get("/healthz", Caller::Public, healthz).get("/readyz", Caller::Public, readyz).get(
+        "/metrics",
+        Caller::Public,
+        metrics,
+    )
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -7,8 +7,7 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
-use axum::{Form, Json, Router};
+use axum::{Form, Json};
 use base64::Engine;
 use ena_core::ErrorCode;
 use ena_identity::testeid::{
@@ -16,20 +15,23 @@ use ena_identity::testeid::{
 };
 
 use crate::AppState;
+use crate::callers::{Caller, Routes};
 use crate::portal::{Lang, Layout};
 use crate::problem::ApiError;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/test-eid/.well-known/openid-configuration", get(discovery))
-        .route("/test-eid/jwks", get(jwks))
-        .route("/test-eid/authorize", get(authorize_page).post(authorize))
-        .route("/test-eid/token", axum::routing::post(token))
-        .route("/test-eid/userinfo", get(userinfo))
-        .route("/test-eid/logout", get(end_session))
-        .route("/identity/v1/test-eid-clients", axum::routing::post(register_client).get(list_clients))
-        .route("/identity/v1/test-eid-clients/{id}", axum::routing::delete(remove_client))
-        .route("/identity/v1/api-info", get(api_info))
+pub fn router() -> Routes {
+    Routes::new()
+        .get("/test-eid/.well-known/openid-configuration", Caller::Public, discovery)
+        .get("/test-eid/jwks", Caller::Public, jwks)
+        .get("/test-eid/authorize", Caller::Protocol, authorize_page)
+        .post("/test-eid/authorize", Caller::Protocol, authorize)
+        .post("/test-eid/token", Caller::Protocol, token)
+        .get("/test-eid/userinfo", Caller::Protocol, userinfo)
+        .get("/test-eid/logout", Caller::Protocol, end_session)
+        .post("/identity/v1/test-eid-clients", Caller::Operator, register_client)
+        .get("/identity/v1/test-eid-clients", Caller::Operator, list_clients)
+        .delete("/identity/v1/test-eid-clients/{id}", Caller::Operator, remove_client)
+        .get("/identity/v1/api-info", Caller::Public, api_info)
 }
 
 /// About this API (REST API profile VER.06).
@@ -267,11 +269,9 @@ impl From<TestClientError> for ApiError {
 /// the client secret, once; only its SHA-256 is kept. Redirect URIs match exactly.
 #[utoipa::path(post, path = "/identity/v1/test-eid-clients", tag = "identity", operation_id = "registerTestEidClient",
     request_body(content = TestClientInput, content_type = "application/json"),
-    security(("operatorToken" = [])),
     responses(
         (status = 201, description = "Registered; clientSecret is shown this once", body = RegisteredTestClient),
         (status = 400, description = "Bad client id, name or redirect URI; invalid-parameters names each", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
-        (status = 401, description = "No valid operator token", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
         (status = 404, description = "The test eID is not enabled (production mode)", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
         (status = 409, description = "The client id is taken", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
@@ -298,11 +298,9 @@ pub struct TestClientPage {
 /// The registered test clients, by client id (operator).
 #[utoipa::path(get, path = "/identity/v1/test-eid-clients", tag = "identity", operation_id = "listTestEidClients",
     params(("limit" = Option<u32>, Query, description = "1–100, default 20"), ("page" = Option<u32>, Query, description = "From 1")),
-    security(("operatorToken" = [])),
     responses(
         (status = 200, description = "A page of clients (no secrets)", body = TestClientPage),
         (status = 400, description = "Bad paging", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
-        (status = 401, description = "No valid operator token", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn list_clients(
     State(state): State<AppState>,
@@ -325,10 +323,8 @@ pub async fn list_clients(
 /// Remove a registered test client (operator); its logins stop at once.
 #[utoipa::path(delete, path = "/identity/v1/test-eid-clients/{id}", tag = "identity", operation_id = "removeTestEidClient",
     params(("id" = String, Path, description = "The client id")),
-    security(("operatorToken" = [])),
     responses(
         (status = 204, description = "Removed"),
-        (status = 401, description = "No valid operator token", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
         (status = 404, description = "No such client", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn remove_client(

@@ -1,0 +1,193 @@
+//! Who may call a route: every route is added with its [`Caller`] (`Routes::get(path, caller,
+//! handler)` …), so a route cannot exist without saying who may call it. One `authorize` layer looks the
+//! matched route up before the handler runs: an undeclared route is refused (500, logged); a declared
+//! caller that the edge can check — the operator, a member system by access token, a member node by
+//! certificate, a registrant — is checked here, its refusal worded and logged by the one extractor of
+//! that kind, and the checked caller handed to the handler in the request's extensions (the extractors
+//! read it from there, so nothing is checked twice). The OpenAPI document's `security` and its 401/403
+//! responses come from the same declarations (`openapi::document`).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::{FromRequestParts, MatchedPath, Request, State};
+use axum::handler::Handler;
+use axum::http::Method;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, on};
+use axum::{Router, routing::MethodFilter};
+
+use crate::AppState;
+use crate::problem::ApiError;
+
+/// Who may call one route (method + path).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Caller {
+    /// Anyone.
+    Public,
+    /// Anyone; the operator sees more, and a bearer that is not the operator's is refused.
+    PublicOrOperator,
+    /// The operator: a person at LoA 3 whom the decision point lets `operate` the API, or the bootstrap
+    /// operator token.
+    Operator,
+    /// A member system with an access token from /identity/v1/token (certificate-bound ones over the
+    /// node listener with that certificate).
+    MemberSystem,
+    /// A member node by its federation certificate, on the node listener.
+    MemberNode,
+    /// The operator, a member node or a member system (the address registry's registrants).
+    Registrant,
+    /// The operator's portal page: the operator token in the form or an operator person's session,
+    /// checked by the page (a wrong token is shown on the page and recorded, not answered 401).
+    OperatorPage,
+    /// A person with a portal session at LoA `n` or higher; the handler reads the session (and, for a
+    /// portal page, sends a weaker session to log in instead of refusing).
+    Person(u8),
+    /// An OAuth / OpenID Connect protocol endpoint that authenticates its client as its protocol says
+    /// (the token endpoint, the test eID), answering with that protocol's errors.
+    Protocol,
+}
+
+impl Caller {
+    /// The OpenAPI security requirements of an operation with this caller (`[]`: none).
+    pub fn security(self) -> serde_json::Value {
+        use serde_json::json;
+        match self {
+            Caller::Public | Caller::Person(_) | Caller::Protocol | Caller::OperatorPage => json!([]),
+            Caller::PublicOrOperator => json!([{}, {"operatorToken": []}]),
+            Caller::Operator => json!([{"operatorToken": []}]),
+            Caller::MemberSystem => json!([{"accessToken": []}]),
+            Caller::MemberNode => json!([{"nodeCertificate": []}]),
+            Caller::Registrant => json!([{"operatorToken": []}, {"accessToken": []}, {"nodeCertificate": []}]),
+        }
+    }
+
+    /// What the 401 answer of such an operation says, if it has one.
+    pub fn unauthenticated(self) -> Option<&'static str> {
+        match self {
+            Caller::Public | Caller::PublicOrOperator | Caller::Protocol | Caller::OperatorPage => None,
+            Caller::Operator => {
+                Some("No operator session or token was sent, or it is not valid; the attempt is recorded")
+            }
+            Caller::MemberSystem => Some("No valid access token; the attempt is recorded"),
+            Caller::MemberNode => Some("Not called on the node listener with a member's federation certificate"),
+            Caller::Registrant => {
+                Some("No operator token, access token or member certificate; the attempt is recorded")
+            }
+            Caller::Person(_) => Some("No portal session: log in at /login"),
+        }
+    }
+}
+
+/// One declared route.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Declared {
+    pub method: Method,
+    pub path: &'static str,
+    pub caller: Caller,
+}
+
+/// A block's routes with their declarations.
+#[derive(Default)]
+pub struct Routes {
+    router: Router<AppState>,
+    declared: Vec<Declared>,
+}
+
+macro_rules! method {
+    ($name:ident, $filter:ident, $method:ident) => {
+        pub fn $name<H, T>(self, path: &'static str, caller: Caller, handler: H) -> Routes
+        where
+            H: Handler<T, AppState>,
+            T: 'static,
+        {
+            self.add(Method::$method, path, caller, on(MethodFilter::$filter, handler))
+        }
+    };
+}
+
+impl Routes {
+    pub fn new() -> Routes {
+        Routes::default()
+    }
+
+    method!(get, GET, GET);
+    method!(post, POST, POST);
+    method!(put, PUT, PUT);
+    method!(delete, DELETE, DELETE);
+
+    fn add(mut self, method: Method, path: &'static str, caller: Caller, route: MethodRouter<AppState>) -> Routes {
+        // A GET route answers HEAD too (axum's `get`): declared alike.
+        if method == Method::GET {
+            self.declared.push(Declared { method: Method::HEAD, path, caller });
+        }
+        self.declared.push(Declared { method, path, caller });
+        self.router = self.router.route(path, route);
+        self
+    }
+
+    pub fn merge(mut self, other: Routes) -> Routes {
+        self.router = self.router.merge(other.router);
+        self.declared.extend(other.declared);
+        self
+    }
+
+    pub fn declared(&self) -> &[Declared] {
+        &self.declared
+    }
+
+    /// The router, with `authorize` deciding before every handler.
+    pub fn into_router(self, state: &AppState) -> Router<AppState> {
+        let mut table: HashMap<String, Vec<(Method, Caller)>> = HashMap::new();
+        for d in &self.declared {
+            table.entry(d.path.to_owned()).or_default().push((d.method.clone(), d.caller));
+        }
+        let table: Table = Arc::new(table);
+        self.router.route_layer(axum::middleware::from_fn_with_state((state.clone(), table), authorize))
+    }
+}
+
+/// Route template → its methods and their callers.
+type Table = Arc<HashMap<String, Vec<(Method, Caller)>>>;
+
+/// Decide, before the handler runs, whether the request's caller is the route's declared caller.
+async fn authorize(State((state, table)): State<(AppState, Table)>, request: Request, next: Next) -> Response {
+    let route = request.extensions().get::<MatchedPath>().map(|m| m.as_str().to_owned()).unwrap_or_default();
+    let Some(methods) = table.get(&route) else {
+        tracing::error!(method = %request.method(), route, "a route without a declared caller was called; refused");
+        return ApiError::internal(&format!("{route} declares no caller")).into_response();
+    };
+    let Some(caller) = methods.iter().find(|(m, _)| m == request.method()).map(|(_, c)| *c) else {
+        // A method the route does not have: the router answers 405 with the methods it has.
+        return next.run(request).await;
+    };
+    let (mut parts, body) = request.into_parts();
+    let checked = match caller {
+        Caller::Public | Caller::Person(_) | Caller::Protocol | Caller::OperatorPage => Ok(()),
+        Caller::PublicOrOperator => remember::<crate::auth::MaybeOperator>(&mut parts, &state).await,
+        Caller::Operator => remember::<crate::auth::Operator>(&mut parts, &state).await,
+        Caller::MemberSystem => remember::<crate::auth::ApiCaller>(&mut parts, &state).await,
+        Caller::MemberNode => remember::<crate::mtls::Node>(&mut parts, &state).await,
+        Caller::Registrant => remember::<crate::routes::addresses::Registrant>(&mut parts, &state).await,
+    };
+    match checked {
+        Ok(()) => next.run(Request::from_parts(parts, body)).await,
+        Err(refusal) => refusal.into_response(),
+    }
+}
+
+/// Check the caller with its extractor and keep the result for the handler.
+async fn remember<C>(parts: &mut axum::http::request::Parts, state: &AppState) -> Result<(), ApiError>
+where
+    C: FromRequestParts<AppState, Rejection = ApiError> + Clone + Send + Sync + 'static,
+{
+    let caller = C::from_request_parts(parts, state).await?;
+    parts.extensions.insert(caller);
+    Ok(())
+}
+
+/// The caller `authorize` already checked for this request, if it did.
+pub(crate) fn checked<C: Clone + Send + Sync + 'static>(parts: &axum::http::request::Parts) -> Option<C> {
+    parts.extensions.get::<C>().cloned()
+}
