@@ -12,6 +12,7 @@ pub mod edge;
 pub mod extract;
 pub mod mtls;
 pub mod openapi;
+pub mod paging;
 pub mod portal;
 pub mod portal_federation;
 pub mod portal_identity;

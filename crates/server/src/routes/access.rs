@@ -17,6 +17,7 @@ use crate::apis::{ACCESS_API, ApiInfo};
 use crate::auth::{ApiCaller, Operator};
 use crate::callers::{Caller, Routes};
 use crate::extract::{ApiJson, ApiQuery};
+use crate::paging::ListPage;
 use crate::problem::ApiError;
 
 pub fn router() -> Routes {
@@ -245,34 +246,20 @@ pub async fn evaluations(
     Ok(with_request_id(&headers, json!(EvaluationsOut { evaluations: out })))
 }
 
-/// A page of policies.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct PolicyPage {
-    pub items: Vec<PolicyRecord>,
-    pub page: u32,
-    pub limit: u32,
-    pub has_more: bool,
-}
-
 /// The stored policies, by id (operator).
 #[utoipa::path(get, path = "/access/v1/policies", tag = "access", operation_id = "listPolicies",
     params(("limit" = Option<u32>, Query, description = "1–100, default 20"), ("page" = Option<u32>, Query, description = "From 1")),
     responses(
-        (status = 200, description = "A page of policies", body = PolicyPage),
+        (status = 200, description = "A page of policies", body = ListPage<PolicyRecord>),
         (status = 400, description = "Bad paging", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn list_policies(
     State(state): State<AppState>,
     _operator: Operator,
     query: ApiQuery,
-) -> Result<Json<PolicyPage>, ApiError> {
+) -> Result<Json<ListPage<PolicyRecord>>, ApiError> {
     let p = query.page(Vec::new())?;
-    let offset = u64::from(p.page - 1) * u64::from(p.limit);
-    let mut items = state.access.policies(p.limit + 1, offset).await?;
-    let has_more = items.len() > p.limit as usize;
-    items.truncate(p.limit as usize);
-    Ok(Json(PolicyPage { items, page: p.page, limit: p.limit, has_more }))
+    Ok(Json(ListPage::of(p, state.access.policies(p.limit + 1, p.offset()).await?)))
 }
 
 /// One policy (operator).

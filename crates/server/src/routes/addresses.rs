@@ -19,6 +19,7 @@ use crate::auth::{ApiCaller, Operator};
 use crate::callers::{Caller, Routes};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::mtls::{Node, PeerStatus};
+use crate::paging::ListPage;
 use crate::problem::ApiError;
 
 pub fn router() -> Routes {
@@ -106,24 +107,6 @@ pub async fn api_info() -> Json<ApiInfo> {
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct MessageTypePage {
-    pub items: Vec<MessageType>,
-    pub page: u32,
-    pub limit: u32,
-    pub has_more: bool,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct AddressPage {
-    pub items: Vec<Address>,
-    pub page: u32,
-    pub limit: u32,
-    pub has_more: bool,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
 pub struct ChangePage {
     pub items: Vec<Change>,
     /// Give this as `since` to continue (the last item's `seq`, or the `since` given).
@@ -135,18 +118,16 @@ pub struct ChangePage {
 #[utoipa::path(get, path = "/addresses/v1/message-types", tag = "addresses", operation_id = "listMessageTypes",
     params(("limit" = Option<u32>, Query, description = "1–100, default 20"), ("page" = Option<u32>, Query, description = "From 1")),
     responses(
-        (status = 200, description = "A page of message type versions", body = MessageTypePage),
+        (status = 200, description = "A page of message type versions", body = ListPage<MessageType>),
         (status = 400, description = "Bad paging", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn list_types(
     State(state): State<AppState>,
     _who: Registrant,
     query: ApiQuery,
-) -> Result<Json<MessageTypePage>, ApiError> {
+) -> Result<Json<ListPage<MessageType>>, ApiError> {
     let p = query.page(Vec::new())?;
-    let items = state.addresses.message_types(p.limit + 1, p.offset()).await?;
-    let (items, has_more) = p.trim(items);
-    Ok(Json(MessageTypePage { items, page: p.page, limit: p.limit, has_more }))
+    Ok(Json(ListPage::of(p, state.addresses.message_types(p.limit + 1, p.offset()).await?)))
 }
 
 /// Register a message type version with its JSON Schema 2020-12 and classification. Versions never
@@ -280,19 +261,20 @@ pub async fn delete_address(
         ("page" = Option<u32>, Query, description = "From 1"),
     ),
     responses(
-        (status = 200, description = "A page of addresses", body = AddressPage),
+        (status = 200, description = "A page of addresses", body = ListPage<Address>),
         (status = 400, description = "Bad identifier or paging", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn lookup(
     State(state): State<AppState>,
     _who: Registrant,
     query: ApiQuery,
-) -> Result<Json<AddressPage>, ApiError> {
+) -> Result<Json<ListPage<Address>>, ApiError> {
     let p = query.page(Vec::new())?;
     let offset = p.offset();
-    let items = state.addresses.lookup(query.str("identifier"), query.str("messageType"), p.limit + 1, offset).await?;
-    let (items, has_more) = p.trim(items);
-    Ok(Json(AddressPage { items, page: p.page, limit: p.limit, has_more }))
+    Ok(Json(ListPage::of(
+        p,
+        state.addresses.lookup(query.str("identifier"), query.str("messageType"), p.limit + 1, offset).await?,
+    )))
 }
 
 /// The change feed: every change after `since`, oldest first.

@@ -20,6 +20,7 @@ use crate::apis::{AUDIT_API, ApiInfo};
 use crate::auth::{MaybeOperator, Operator};
 use crate::callers::{Caller, Routes};
 use crate::extract::{ApiJson, ApiQuery};
+use crate::paging::ListPage;
 use crate::problem::ApiError;
 
 pub fn router() -> Routes {
@@ -276,17 +277,6 @@ pub async fn append(
     Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 
-/// A page of events, newest first.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct EventPage {
-    pub items: Vec<EntryView>,
-    pub page: u32,
-    pub limit: u32,
-    /// Whether another page follows.
-    pub has_more: bool,
-}
-
 /// Filters for a search; all optional. Identity numbers go in a body, never in a URL (RES.02).
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -322,7 +312,7 @@ async fn run_search(
     state: &AppState,
     search: EventSearch,
     action_prefix: Option<&str>,
-) -> Result<Json<EventPage>, ApiError> {
+) -> Result<Json<ListPage<EntryView>>, ApiError> {
     let mut errors = Vec::new();
     let from = rfc3339_utc("from", &search.from, &mut errors);
     let to = rfc3339_utc("to", &search.to, &mut errors);
@@ -355,11 +345,9 @@ async fn run_search(
         from_time: from,
         to_time: to,
     };
-    let offset = u64::from(page.page - 1) * u64::from(page.limit);
-    let mut entries = state.audit.query(&filter, page.limit + 1, offset).await?;
-    let has_more = entries.len() > page.limit as usize;
-    entries.truncate(page.limit as usize);
-    Ok(Json(EventPage {
+    let entries = state.audit.query(&filter, page.limit + 1, page.offset()).await?;
+    let (entries, has_more) = page.trim(entries);
+    Ok(Json(ListPage {
         items: entries.into_iter().map(|e| EntryView::new(e, true)).collect(),
         page: page.page,
         limit: page.limit,
@@ -414,14 +402,14 @@ fn search_from_query(query: &ApiQuery) -> Result<EventSearch, ApiError> {
         ("page" = Option<u32>, Query, description = "From 1"),
     ),
     responses(
-        (status = 200, description = "Matching events, newest first", body = EventPage),
+        (status = 200, description = "Matching events, newest first", body = ListPage<EntryView>),
         (status = 400, description = "A filter is invalid; invalid-parameters names it", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn list_events(
     State(state): State<AppState>,
     _operator: Operator,
     query: ApiQuery,
-) -> Result<Json<EventPage>, ApiError> {
+) -> Result<Json<ListPage<EntryView>>, ApiError> {
     run_search(&state, search_from_query(&query)?, None).await
 }
 
@@ -429,14 +417,14 @@ pub async fn list_events(
 #[utoipa::path(post, path = "/audit/v1/event-searches", tag = "audit", operation_id = "searchEvents",
     request_body(content = EventSearch, content_type = "application/json"),
     responses(
-        (status = 200, description = "Matching events, newest first", body = EventPage),
+        (status = 200, description = "Matching events, newest first", body = ListPage<EntryView>),
         (status = 400, description = "A filter is invalid; invalid-parameters names it", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn search_events(
     State(state): State<AppState>,
     _operator: Operator,
     ApiJson(search): ApiJson<EventSearch>,
-) -> Result<Json<EventPage>, ApiError> {
+) -> Result<Json<ListPage<EntryView>>, ApiError> {
     run_search(&state, search, None).await
 }
 
@@ -444,14 +432,14 @@ pub async fn search_events(
 #[utoipa::path(get, path = "/audit/v1/alerts", tag = "audit", operation_id = "listAlerts",
     params(("limit" = Option<u32>, Query, description = "1–100, default 20"), ("page" = Option<u32>, Query, description = "From 1")),
     responses(
-        (status = 200, description = "Alert events", body = EventPage),
+        (status = 200, description = "Alert events", body = ListPage<EntryView>),
         (status = 400, description = "limit or page is invalid", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn alerts(
     State(state): State<AppState>,
     _operator: Operator,
     query: ApiQuery,
-) -> Result<Json<EventPage>, ApiError> {
+) -> Result<Json<ListPage<EntryView>>, ApiError> {
     let mut errors = Vec::new();
     let search = EventSearch {
         limit: query.int("limit", &mut errors),

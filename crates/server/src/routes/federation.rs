@@ -10,7 +10,7 @@ use ena_core::{ErrorCode, FieldError};
 use ena_federation::anchor::{Agreement, Application, ApplicationInput, HistoryItem, Member};
 use ena_federation::chain::ErrorCode as FedCode;
 use ena_federation::{FederationError, TrustAnchor};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::AppState;
@@ -18,6 +18,7 @@ use crate::apis::{ApiInfo, FEDERATION_API};
 use crate::auth::Operator;
 use crate::callers::{Caller, Routes};
 use crate::extract::{ApiJson, ApiQuery};
+use crate::paging::ListPage;
 use crate::problem::ApiError;
 use crate::trace::TraceContext;
 
@@ -251,16 +252,6 @@ pub async fn apply(
     Ok((StatusCode::CREATED, Json(app)).into_response())
 }
 
-/// A page of applications.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ApplicationPage {
-    pub items: Vec<Application>,
-    pub page: u32,
-    pub limit: u32,
-    pub has_more: bool,
-}
-
 /// Applications, newest first (operator).
 #[utoipa::path(get, path = "/federation/v1/applications", tag = "federation", operation_id = "listApplications",
     params(
@@ -269,20 +260,16 @@ pub struct ApplicationPage {
         ("page" = Option<u32>, Query, description = "From 1"),
     ),
     responses(
-        (status = 200, description = "A page of applications", body = ApplicationPage),
+        (status = 200, description = "A page of applications", body = ListPage<Application>),
         (status = 400, description = "Bad status or paging", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn list_applications(
     State(state): State<AppState>,
     _operator: Operator,
     query: ApiQuery,
-) -> Result<Json<ApplicationPage>, ApiError> {
+) -> Result<Json<ListPage<Application>>, ApiError> {
     let p = query.page(Vec::new())?;
-    let offset = u64::from(p.page - 1) * u64::from(p.limit);
-    let mut items = anchor(&state).applications(query.str("status"), p.limit + 1, offset).await?;
-    let has_more = items.len() > p.limit as usize;
-    items.truncate(p.limit as usize);
-    Ok(Json(ApplicationPage { items, page: p.page, limit: p.limit, has_more }))
+    Ok(Json(ListPage::of(p, anchor(&state).applications(query.str("status"), p.limit + 1, p.offset()).await?)))
 }
 
 /// One application (its id is the applicant's receipt).
@@ -341,16 +328,6 @@ pub async fn reject(
     Ok(Json(anchor(&state).reject(&state.audit, &operator.ctx, &id, &body.reason).await?))
 }
 
-/// A page of members.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct MemberPage {
-    pub items: Vec<Member>,
-    pub page: u32,
-    pub limit: u32,
-    pub has_more: bool,
-}
-
 /// Members, by entity id (operator).
 #[utoipa::path(get, path = "/federation/v1/members", tag = "federation", operation_id = "listMembers",
     params(
@@ -359,14 +336,14 @@ pub struct MemberPage {
         ("page" = Option<u32>, Query, description = "From 1"),
     ),
     responses(
-        (status = 200, description = "A page of members", body = MemberPage),
+        (status = 200, description = "A page of members", body = ListPage<Member>),
         (status = 400, description = "Bad status or paging", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn list_members(
     State(state): State<AppState>,
     _operator: Operator,
     query: ApiQuery,
-) -> Result<Json<MemberPage>, ApiError> {
+) -> Result<Json<ListPage<Member>>, ApiError> {
     let p = query.page(Vec::new())?;
     let status = query.str("status");
     if let Some(s) = status
@@ -378,11 +355,7 @@ pub async fn list_members(
             vec![FieldError::new("status", s, "must be active, suspended or revoked")],
         ));
     }
-    let offset = u64::from(p.page - 1) * u64::from(p.limit);
-    let mut items = anchor(&state).members(status, p.limit + 1, offset).await?;
-    let has_more = items.len() > p.limit as usize;
-    items.truncate(p.limit as usize);
-    Ok(Json(MemberPage { items, page: p.page, limit: p.limit, has_more }))
+    Ok(Json(ListPage::of(p, anchor(&state).members(status, p.limit + 1, p.offset()).await?)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -453,16 +426,6 @@ pub async fn update_configuration(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// A page of history.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct HistoryPage {
-    pub items: Vec<HistoryItem>,
-    pub page: u32,
-    pub limit: u32,
-    pub has_more: bool,
-}
-
 /// What the federation has said about an entity: statements, trust marks, certificates — each with the
 /// index of its transparency-log entry.
 #[utoipa::path(get, path = "/federation/v1/history", tag = "federation", operation_id = "entityHistory",
@@ -472,17 +435,13 @@ pub struct HistoryPage {
         ("page" = Option<u32>, Query, description = "From 1"),
     ),
     responses(
-        (status = 200, description = "Newest first", body = HistoryPage),
+        (status = 200, description = "Newest first", body = ListPage<HistoryItem>),
         (status = 400, description = "sub missing or bad paging", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
-pub async fn history(State(state): State<AppState>, query: ApiQuery) -> Result<Json<HistoryPage>, ApiError> {
+pub async fn history(State(state): State<AppState>, query: ApiQuery) -> Result<Json<ListPage<HistoryItem>>, ApiError> {
     let sub = required(&query, "sub")?;
     let p = query.page(Vec::new())?;
-    let offset = u64::from(p.page - 1) * u64::from(p.limit);
-    let mut items = anchor(&state).history(sub, p.limit + 1, offset).await?;
-    let has_more = items.len() > p.limit as usize;
-    items.truncate(p.limit as usize);
-    Ok(Json(HistoryPage { items, page: p.page, limit: p.limit, has_more }))
+    Ok(Json(ListPage::of(p, anchor(&state).history(sub, p.limit + 1, p.offset()).await?)))
 }
 
 /// The member node calling, as its federation certificate proves (node mTLS listener only).

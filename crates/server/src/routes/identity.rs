@@ -21,6 +21,7 @@ use crate::auth::ApiCaller;
 use crate::callers::{Caller as RouteCaller, Routes};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::mtls::{MaybePeer, Node, PeerStatus};
+use crate::paging::ListPage;
 use crate::problem::ApiError;
 
 pub fn router() -> Routes {
@@ -222,16 +223,6 @@ pub async fn register(
     Ok((StatusCode::CREATED, Json(c)).into_response())
 }
 
-/// A page of credentials.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct CredentialPage {
-    pub items: Vec<Credential>,
-    pub page: u32,
-    pub limit: u32,
-    pub has_more: bool,
-}
-
 /// The calling member's credentials, newest first (node listener).
 #[utoipa::path(get, path = "/identity/v1/employee-credentials", tag = "identity", operation_id = "listEmployeeCredentials",
     params(
@@ -239,14 +230,14 @@ pub struct CredentialPage {
         ("page" = Option<u32>, Query, description = "From 1"),
     ),
     responses(
-        (status = 200, description = "A page of credentials, revoked ones with time and reason", body = CredentialPage),
+        (status = 200, description = "A page of credentials, revoked ones with time and reason", body = ListPage<Credential>),
         (status = 400, description = "Bad paging", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn list(
     State(state): State<AppState>,
     Node(peer): Node,
     query: ApiQuery,
-) -> Result<Json<CredentialPage>, ApiError> {
+) -> Result<Json<ListPage<Credential>>, ApiError> {
     let p = query.page(Vec::new())?;
     credential_page(&state, &peer, None, p).await
 }
@@ -256,10 +247,8 @@ async fn credential_page(
     peer: &ena_federation::NodePeer,
     person: Option<&str>,
     p: ena_core::Page,
-) -> Result<Json<CredentialPage>, ApiError> {
-    let items = employee::list(&state.store, peer, person, p.limit + 1, p.offset()).await?;
-    let (items, has_more) = p.trim(items);
-    Ok(Json(CredentialPage { items, page: p.page, limit: p.limit, has_more }))
+) -> Result<Json<ListPage<Credential>>, ApiError> {
+    Ok(Json(ListPage::of(p, employee::list(&state.store, peer, person, p.limit + 1, p.offset()).await?)))
 }
 
 /// One person's credentials among the calling member's: the identity number in the body, never in a URL.
@@ -276,14 +265,14 @@ pub struct CredentialSearch {
 #[utoipa::path(post, path = "/identity/v1/employee-credential-searches", tag = "identity", operation_id = "searchEmployeeCredentials",
     request_body(content = CredentialSearch, content_type = "application/json"),
     responses(
-        (status = 200, description = "A page of that person's credentials", body = CredentialPage),
+        (status = 200, description = "A page of that person's credentials", body = ListPage<Credential>),
         (status = 400, description = "Bad identity number or paging; invalid-parameters names it", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn search(
     State(state): State<AppState>,
     Node(peer): Node,
     ApiJson(body): ApiJson<CredentialSearch>,
-) -> Result<Json<CredentialPage>, ApiError> {
+) -> Result<Json<ListPage<Credential>>, ApiError> {
     let p = ena_core::Page::new(body.limit, body.page)
         .map_err(|e| ApiError::invalid(ErrorCode::InvalidParameter, "Bad paging.", e))?;
     credential_page(&state, &peer, Some(&body.personal_number), p).await

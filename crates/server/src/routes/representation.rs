@@ -10,7 +10,7 @@ use ena_core::{ErrorCode, FieldError};
 use ena_identity::loa::Loa;
 use ena_identity::session::Session;
 use ena_representation::{ActingFor, CheckInput, CheckResult, GrantInput, Mandate, Notice, ReprError};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
@@ -19,6 +19,7 @@ use crate::apis::{ApiInfo, REPRESENTATION_API};
 use crate::auth::ApiCaller;
 use crate::callers::{Caller, Routes};
 use crate::extract::{ApiJson, ApiQuery};
+use crate::paging::ListPage;
 use crate::problem::ApiError;
 
 /// Changing mandates is an e-ID-authenticated act at this level or higher.
@@ -116,15 +117,6 @@ pub async fn acting_for(State(state): State<AppState>, headers: HeaderMap) -> Re
     Ok(Json(state.representation.acting_for(&s.person).await?))
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct MandatePage {
-    pub items: Vec<Mandate>,
-    pub page: u32,
-    pub limit: u32,
-    pub has_more: bool,
-}
-
 /// Mandates of a party the person speaks for or has a role in: `view=granted` (the party is principal),
 /// `received` (agent) or `expired` (ended within 15 months).
 #[utoipa::path(get, path = "/representation/v1/mandates", tag = "representation", operation_id = "listMandates",
@@ -135,7 +127,7 @@ pub struct MandatePage {
         ("page" = Option<u32>, Query, description = "From 1"),
     ),
     responses(
-        (status = 200, description = "A page of mandates with status, approvals and why", body = MandatePage),
+        (status = 200, description = "A page of mandates with status, approvals and why", body = ListPage<Mandate>),
         (status = 400, description = "Bad view, party or paging", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
         (status = 403, description = "Not the person's own party or company", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
@@ -143,16 +135,12 @@ pub async fn list(
     State(state): State<AppState>,
     headers: HeaderMap,
     query: ApiQuery,
-) -> Result<Json<MandatePage>, ApiError> {
+) -> Result<Json<ListPage<Mandate>>, ApiError> {
     let s = person(&state, &headers, Loa(2)).await?;
     let p = query.page(Vec::new())?;
     let party = query.str("party").unwrap_or(s.person.as_str()).to_owned();
     let view = query.str("view").unwrap_or("granted");
-    let offset = u64::from(p.page - 1) * u64::from(p.limit);
-    let mut items = state.representation.list(&s.person, &party, view, p.limit + 1, offset).await?;
-    let has_more = items.len() > p.limit as usize;
-    items.truncate(p.limit as usize);
-    Ok(Json(MandatePage { items, page: p.page, limit: p.limit, has_more }))
+    Ok(Json(ListPage::of(p, state.representation.list(&s.person, &party, view, p.limit + 1, p.offset()).await?)))
 }
 
 /// One mandate (a party's side only).
@@ -289,6 +277,6 @@ pub async fn notices(
     let s = person(&state, &headers, Loa(2)).await?;
     let p = query.page(Vec::new())?;
     let party = query.str("party").unwrap_or(s.person.as_str()).to_owned();
-    let offset = u64::from(p.page - 1) * u64::from(p.limit);
+    let offset = p.offset();
     Ok(Json(state.representation.notices(&s.person, &party, p.limit, offset).await?))
 }

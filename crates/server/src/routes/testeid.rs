@@ -16,6 +16,7 @@ use ena_identity::testeid::{
 
 use crate::AppState;
 use crate::callers::{Caller, Routes};
+use crate::paging::ListPage;
 use crate::portal::{Lang, Layout};
 use crate::problem::ApiError;
 
@@ -285,39 +286,24 @@ pub async fn register_client(
     Ok((StatusCode::CREATED, Json(c)).into_response())
 }
 
-/// A page of registered test clients.
-#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct TestClientPage {
-    pub items: Vec<RegisteredTestClient>,
-    pub page: u32,
-    pub limit: u32,
-    pub has_more: bool,
-}
-
 /// The registered test clients, by client id (operator).
 #[utoipa::path(get, path = "/identity/v1/test-eid-clients", tag = "identity", operation_id = "listTestEidClients",
     params(("limit" = Option<u32>, Query, description = "1–100, default 20"), ("page" = Option<u32>, Query, description = "From 1")),
     responses(
-        (status = 200, description = "A page of clients (no secrets)", body = TestClientPage),
+        (status = 200, description = "A page of clients (no secrets)", body = ListPage<RegisteredTestClient>),
         (status = 400, description = "Bad paging", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn list_clients(
     State(state): State<AppState>,
     _operator: crate::auth::Operator,
     query: crate::extract::ApiQuery,
-) -> Result<Json<TestClientPage>, ApiError> {
+) -> Result<Json<ListPage<RegisteredTestClient>>, ApiError> {
     let p = query.page(Vec::new())?;
     let rows = ena_identity::repo::test_clients(&state.store, p.limit + 1, p.offset())
         .await
         .map_err(|e| ApiError::internal(&e))?;
     let (rows, has_more) = p.trim(rows);
-    Ok(Json(TestClientPage {
-        items: rows.into_iter().map(Into::into).collect(),
-        page: p.page,
-        limit: p.limit,
-        has_more,
-    }))
+    Ok(Json(ListPage { items: rows.into_iter().map(Into::into).collect(), page: p.page, limit: p.limit, has_more }))
 }
 
 /// Remove a registered test client (operator); its logins stop at once.
