@@ -506,5 +506,5 @@ impl DecisionPoint {
 }
 
 fn now() -> String {
-    time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+    ena_core::time::precise_now_rfc3339()
 }

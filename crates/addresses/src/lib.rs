@@ -232,7 +232,7 @@ pub trait ChangeHook: Send + Sync {
 }
 
 fn now_rfc3339() -> String {
-    OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default()
+    ena_core::time::precise_now_rfc3339()
 }
 
 /// A parsed address string.

@@ -281,6 +281,5 @@ impl Context {
 
 /// The current time as RFC 3339 UTC with seconds.
 pub fn now_rfc3339() -> String {
-    let now = time::OffsetDateTime::now_utc().replace_nanosecond(0).unwrap_or_else(|_| time::OffsetDateTime::now_utc());
-    now.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+    ena_core::time::now_rfc3339()
 }

@@ -5,10 +5,12 @@
 
 pub mod error_code;
 pub mod id;
+pub mod time;
 pub mod validation;
 
 pub use error_code::ErrorCode;
 pub use id::{AnyId, IdError, Organisationsnummer, PersonId, Personnummer, Samordningsnummer};
+pub use time::{Clock, ManualClock, SystemClock, Timestamp};
 pub use validation::{FieldError, Page, Paged};
 
 /// Percent-encode a URL query value: everything but RFC 3986's unreserved characters.

@@ -248,7 +248,7 @@ fn sha256(token: &str) -> String {
 }
 
 fn unix_now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
+    ena_core::Timestamp::now().unix()
 }
 
 #[derive(Default)]

@@ -50,5 +50,5 @@ pub fn sha256_b64(text: &str) -> String {
 }
 
 pub(crate) fn unix_now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
+    ena_core::Timestamp::now().unix()
 }

@@ -34,7 +34,6 @@ use ena_store::Store;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use crate::attachments::{Attachment, AttachmentError, AttachmentInput, AttachmentReader, Files, Upload};
 use crate::envelope::{Encryption, Envelope, sha256_b64};
@@ -261,11 +260,11 @@ impl std::fmt::Debug for Messaging {
 }
 
 pub fn now() -> i64 {
-    OffsetDateTime::now_utc().unix_timestamp()
+    ena_core::Timestamp::now().unix()
 }
 
 fn rfc3339(t: i64) -> String {
-    OffsetDateTime::from_unix_timestamp(t).ok().and_then(|t| t.format(&Rfc3339).ok()).unwrap_or_default()
+    ena_core::Timestamp::from_unix(t).rfc3339()
 }
 
 /// Whether `raw` is an address exactly as the registry writes it (12-digit numbers, `:function`). An
@@ -288,11 +287,11 @@ pub fn clean(s: &str) -> String {
 
 /// Now, RFC 3339 with sub-second digits (status times; delivery latency is read from them).
 fn precise_now() -> String {
-    OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default()
+    ena_core::time::precise_now_rfc3339()
 }
 
 fn parse_time(s: &str) -> Option<i64> {
-    OffsetDateTime::parse(s, &Rfc3339).ok().map(OffsetDateTime::unix_timestamp)
+    ena_core::Timestamp::parse_rfc3339(s).map(ena_core::Timestamp::unix)
 }
 
 /// Retry delay after `attempts` failed attempts: exponential from 1 s, capped at 10 minutes, with up to

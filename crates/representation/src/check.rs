@@ -116,7 +116,7 @@ impl Representation {
         if !["act", "read", "write"].contains(&action.as_str()) {
             return Err(invalid("action", "act, read or write"));
         }
-        let t = input.at.as_deref().map(|a| parse_time("at", a)).transpose()?.unwrap_or_else(now);
+        let t = input.at.as_deref().map(|a| parse_time("at", a)).transpose()?.unwrap_or_else(|| self.now());
         let held = self.holdings(&agent, &principal, t).await?;
         let packages: Vec<String> = held.keys().cloned().collect();
         let decision = self.decide(&agent, &action, &service, &packages, agent == principal).await?;

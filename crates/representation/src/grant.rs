@@ -5,7 +5,7 @@ use super::*;
 impl Representation {
     pub(super) async fn notify(&self, party: &str, kind: &str, mandate: &str, text: String) -> Result<(), ReprError> {
         let id = uuid::Uuid::now_v7().to_string();
-        let at = now();
+        let at = self.now();
         repo::notice(&self.store, &id, party, kind, mandate, &text, at).await?;
         if let Some(hook) = &self.hook {
             hook.notify(&Notice {
@@ -73,7 +73,7 @@ impl Representation {
         to: &Option<String>,
         open_ended: bool,
     ) -> Result<(i64, Option<i64>), ReprError> {
-        let from = from.as_deref().map(|f| parse_time("validFrom", f)).transpose()?.unwrap_or_else(now);
+        let from = from.as_deref().map(|f| parse_time("validFrom", f)).transpose()?.unwrap_or_else(|| self.now());
         let to = match (to, open_ended) {
             (Some(_), true) => return Err(invalid("validTo", "give validTo or openEnded, not both")),
             (None, true) => None,
@@ -86,7 +86,7 @@ impl Representation {
             if t <= from {
                 return Err(invalid("validTo", "must be after validFrom"));
             }
-            if t <= now() {
+            if t <= self.now() {
                 return Err(invalid("validTo", "is in the past"));
             }
         }
@@ -124,7 +124,7 @@ impl Representation {
         status: &str,
         lapse: i64,
     ) -> MandateRow {
-        let t = now();
+        let t = self.now();
         MandateRow {
             id: uuid::Uuid::now_v7().to_string(),
             principal: principal.id().to_owned(),
@@ -171,7 +171,7 @@ impl Representation {
                 if !self.speaks_for(actor, &holder) {
                     return Err(forbidden("parent", "you neither hold that mandate nor sign for the one who does"));
                 }
-                if !in_force(&parent, now()) || !self.chain_in_force(&parent, now()).await? {
+                if !in_force(&parent, self.now()) || !self.chain_in_force(&parent, self.now()).await? {
                     return Err(forbidden("parent", "that mandate is not in force"));
                 }
                 if parent.principal != principal.id() {
@@ -230,7 +230,7 @@ impl Representation {
     /// Record an approval and activate the mandate when enough have approved.
     pub(super) async fn add_approval(&self, actor: &PersonId, id: &str) -> Result<Mandate, ReprError> {
         let m = repo::get(&self.store, id).await?.ok_or_else(|| ReprError::NotFound(format!("no mandate {id}")))?;
-        let t = now();
+        let t = self.now();
         if !repo::approve(&self.store, id, actor.as_str(), t).await? {
             return Err(ReprError::Conflict("id".into(), "you have already approved this mandate".into()));
         }
@@ -265,10 +265,10 @@ impl Representation {
     pub async fn approve(&self, actor: &PersonId, id: &str) -> Result<Mandate, ReprError> {
         self.attempt(actor, "representation.approve", async {
             let m = repo::get(&self.store, id).await?.ok_or_else(|| ReprError::NotFound(format!("no mandate {id}")))?;
-            if m.status != "pending" || m.pending_until.is_some_and(|u| u <= now()) {
+            if m.status != "pending" || m.pending_until.is_some_and(|u| u <= self.now()) {
                 return Err(ReprError::Conflict(
                     "id".into(),
-                    format!("the mandate is {}, not waiting for approval", self.status(&m, now())),
+                    format!("the mandate is {}, not waiting for approval", self.status(&m, self.now())),
                 ));
             }
             if !self.speaks_for(actor, &party_of(&m.grantor)) {
@@ -309,10 +309,10 @@ impl Representation {
         let action = if accept { "representation.accept" } else { "representation.decline" };
         self.attempt(actor, action, async {
             let m = repo::get(&self.store, id).await?.ok_or_else(|| ReprError::NotFound(format!("no mandate {id}")))?;
-            if m.status != "requested" || m.pending_until.is_some_and(|u| u <= now()) {
+            if m.status != "requested" || m.pending_until.is_some_and(|u| u <= self.now()) {
                 return Err(ReprError::Conflict(
                     "id".into(),
-                    format!("the mandate is {}, not a request", self.status(&m, now())),
+                    format!("the mandate is {}, not a request", self.status(&m, self.now())),
                 ));
             }
             if !self.speaks_for(actor, &party_of(&m.principal)) {
@@ -320,11 +320,11 @@ impl Representation {
             }
             self.recorded(actor, action, &m).await?;
             if accept {
-                repo::accept_request(&self.store, id, m.required_approvals, now() + PENDING_SECS).await?;
+                repo::accept_request(&self.store, id, m.required_approvals, self.now() + PENDING_SECS).await?;
                 self.notify(&m.agent, "accepted", id, "Din begäran godtogs / your request was accepted".into()).await?;
                 self.add_approval(actor, id).await
             } else {
-                repo::transition(&self.store, id, "requested", "declined", now(), Some(actor.as_str())).await?;
+                repo::transition(&self.store, id, "requested", "declined", self.now(), Some(actor.as_str())).await?;
                 self.notify(&m.agent, "declined", id, "Din begäran avböjdes / your request was declined".into())
                     .await?;
                 self.view(id).await
@@ -343,11 +343,11 @@ impl Representation {
             }
             let from = m.status.clone();
             if !["active", "pending", "requested"].contains(&from.as_str())
-                || !repo::transition(&self.store, id, &from, "revoked", now(), Some(actor.as_str())).await?
+                || !repo::transition(&self.store, id, &from, "revoked", self.now(), Some(actor.as_str())).await?
             {
                 return Err(ReprError::Conflict(
                     "id".into(),
-                    format!("the mandate is already {}", self.status(&m, now())),
+                    format!("the mandate is already {}", self.status(&m, self.now())),
                 ));
             }
             self.recorded(actor, "representation.revoke", &m).await?;

@@ -26,7 +26,6 @@ use ena_store::Store;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use crate::catalog::Catalog;
 use crate::register::{Company, CompanyRegister};
@@ -115,18 +114,14 @@ fn party_of(id: &str) -> Party {
     parse_party("party", id).unwrap_or_else(|_| Party::Person(id.to_owned()))
 }
 
-pub fn now() -> i64 {
-    OffsetDateTime::now_utc().unix_timestamp()
-}
-
 fn rfc3339(t: i64) -> String {
-    OffsetDateTime::from_unix_timestamp(t).ok().and_then(|t| t.format(&Rfc3339).ok()).unwrap_or_default()
+    ena_core::Timestamp::from_unix(t).rfc3339()
 }
 
 fn parse_time(field: &str, v: &str) -> Result<i64, ReprError> {
-    OffsetDateTime::parse(v.trim(), &Rfc3339)
-        .map(OffsetDateTime::unix_timestamp)
-        .map_err(|_| invalid(field, "an RFC 3339 time, e.g. 2027-01-31T00:00:00Z"))
+    ena_core::Timestamp::parse_rfc3339(v)
+        .map(ena_core::Timestamp::unix)
+        .ok_or_else(|| invalid(field, "an RFC 3339 time, e.g. 2027-01-31T00:00:00Z"))
 }
 
 /// What a grant asks for.
@@ -267,6 +262,8 @@ pub struct Representation {
     access: Arc<DecisionPoint>,
     audit: AuditLog,
     hook: Option<Arc<dyn NoticeHook>>,
+    /// Where "now" comes from (validity, pending windows, expiry): the system clock, or a test's.
+    clock: Arc<dyn ena_core::Clock>,
 }
 
 impl std::fmt::Debug for Representation {
@@ -313,7 +310,27 @@ impl Representation {
                 Some((s.id.clone(), (uid, entities)))
             })
             .collect();
-        Representation { services, store, register, catalog, access, audit, hook: None }
+        Representation {
+            services,
+            store,
+            register,
+            catalog,
+            access,
+            audit,
+            hook: None,
+            clock: Arc::new(ena_core::SystemClock),
+        }
+    }
+
+    /// Read the time from `clock` (tests move it instead of waiting).
+    pub fn with_clock(mut self, clock: Arc<dyn ena_core::Clock>) -> Representation {
+        self.clock = clock;
+        self
+    }
+
+    /// Now, by this service's clock (unix seconds).
+    fn now(&self) -> i64 {
+        self.clock.now().unix()
     }
 
     pub fn with_hook(mut self, hook: Arc<dyn NoticeHook>) -> Representation {

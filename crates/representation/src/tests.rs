@@ -8,6 +8,7 @@ use ena_core::PersonId;
 use ena_store::testing::{TestStore, test_stores};
 
 use super::*;
+
 use crate::catalog::Catalog;
 use crate::register::FixtureRegister;
 
@@ -48,6 +49,10 @@ async fn open(db: &TestStore) -> (Representation, AuditLog, Arc<Collected>) {
     )
     .with_hook(hook.clone());
     (r, audit, hook)
+}
+
+fn now() -> i64 {
+    ena_core::Timestamp::now().unix()
 }
 
 fn who(p: &str) -> PersonId {
@@ -534,4 +539,30 @@ mod no_escalation {
             run(ops);
         }
     }
+}
+
+/// The service reads "now" from the clock it is given: a mandate in force ends when the clock passes its
+/// `validTo`, with no waiting and no `at` in the check.
+#[tokio::test]
+async fn a_mandate_ends_when_the_services_clock_passes_its_end() {
+    let db = ena_store::testing::sqlite().await;
+    let (r, _audit, _hook) = open(&db).await;
+    let clock = Arc::new(ena_core::ManualClock::at(ena_core::Timestamp::now()));
+    let r = r.with_clock(clock.clone());
+    let end = ena_core::Clock::now(clock.as_ref()).unix() + 3600;
+    let mut g = grant(CECILIA, DAVID, &["vard-och-omsorg-anhorig"]);
+    g.valid_to = Some(rfc3339(end));
+    r.grant(&who(CECILIA), &g).await.unwrap();
+    let ask = CheckInput {
+        agent: DAVID.into(),
+        principal: CECILIA.into(),
+        service: "region/vardarenden".into(),
+        action: None,
+        at: None,
+    };
+    assert!(r.check("test", &ask).await.unwrap().allowed, "in force now");
+    clock.advance(3599);
+    assert!(r.check("test", &ask).await.unwrap().allowed, "in force until its last second");
+    clock.advance(1);
+    assert!(!r.check("test", &ask).await.unwrap().allowed, "ended at validTo by the service's clock");
 }

@@ -57,7 +57,7 @@ impl Representation {
             };
             why.push(line);
         }
-        let t = now();
+        let t = self.now();
         Ok(Mandate {
             principal_name: self.name_of(&m.principal),
             agent_name: self.name_of(&m.agent),
@@ -106,7 +106,7 @@ impl Representation {
     ) -> Result<Vec<Mandate>, ReprError> {
         let party = self.viewable(actor, party)?;
         let parties = vec![party.id().to_owned()];
-        let t = now();
+        let t = self.now();
         let rows = match view {
             "granted" => repo::of_parties(&self.store, &parties, true, limit, offset).await?,
             "received" => repo::of_parties(&self.store, &parties, false, limit, offset).await?,
@@ -150,7 +150,7 @@ impl Representation {
                 packages: self.catalog.held_by_roles(&roles).map(|p| p.id.clone()).collect(),
             });
         }
-        let t = now();
+        let t = self.now();
         let received = repo::of_parties(&self.store, &[actor.as_str().to_owned()], false, 1000, 0).await?;
         for m in received.into_iter().filter(|m| in_force(m, t)) {
             let principal = party_of(&m.principal);
@@ -194,7 +194,7 @@ impl Representation {
 
     /// Tell both parties of every mandate ending within 14 days (once per mandate); returns how many.
     pub async fn notice_expiring(&self) -> Result<usize, ReprError> {
-        let t = now();
+        let t = self.now();
         let due = repo::take_expiring(&self.store, t, t + EXPIRY_NOTICE_SECS).await?;
         for m in &due {
             let text = format!("Fullmakten upphör / the mandate ends {}", m.valid_to.map(rfc3339).unwrap_or_default());
