@@ -261,18 +261,58 @@ impl Representation {
         }
     }
 
+    /// What `actor` may do with `m` now: the rules of `approve`, `respond` and `revoke` (and an approval
+    /// not yet given), for pages that offer only the steps that would succeed.
+    pub fn allowed_steps(&self, actor: &PersonId, m: &Mandate) -> Steps {
+        let row = |status: MandateStatus| (status, m.principal.as_str(), m.grantor.as_str(), m.agent.as_str());
+        let may = |step| self.refused(step, actor, row(m.status)).is_none();
+        Steps {
+            approve: may(Step::Approve) && !m.approvals.iter().any(|a| a.person == actor.as_str()),
+            answer: may(Step::Answer),
+            revoke: may(Step::Revoke),
+        }
+    }
+
+    /// Why `actor` may not take `step` on the stored mandate `m` now, if it may not.
+    fn refusal(&self, step: Step, actor: &PersonId, m: &MandateRow) -> Option<ReprError> {
+        self.refused(step, actor, (self.status(m, self.now()), &m.principal, &m.grantor, &m.agent))
+    }
+
+    /// The rules of the steps, on a mandate's status (as of now) and parties.
+    fn refused(
+        &self,
+        step: Step,
+        actor: &PersonId,
+        (status, principal, grantor, agent): (MandateStatus, &str, &str, &str),
+    ) -> Option<ReprError> {
+        let conflict = |what: &str| Some(ReprError::Conflict("id".into(), format!("the mandate is {status}, {what}")));
+        match step {
+            Step::Approve if status != MandateStatus::Pending => conflict("not waiting for approval"),
+            Step::Approve if !self.speaks_for(actor, &party_of(grantor)) => {
+                Some(forbidden("id", format!("you do not sign for {grantor}")))
+            }
+            Step::Answer if status != MandateStatus::Requested => conflict("not a request"),
+            Step::Answer if !self.speaks_for(actor, &party_of(principal)) => {
+                Some(forbidden("id", format!("you do not speak for {principal}")))
+            }
+            Step::Revoke if ![principal, grantor, agent].iter().any(|s| self.speaks_for(actor, &party_of(s))) => {
+                Some(forbidden("id", "only the principal's, the grantor's or the agent's side can revoke"))
+            }
+            Step::Revoke
+                if ![MandateStatus::Active, MandateStatus::Pending, MandateStatus::Requested].contains(&status) =>
+            {
+                Some(ReprError::Conflict("id".into(), format!("the mandate is already {status}")))
+            }
+            _ => None,
+        }
+    }
+
     /// A signatory approves a pending grant.
     pub async fn approve(&self, actor: &PersonId, id: &str) -> Result<Mandate, ReprError> {
         self.attempt(actor, "representation.approve", async {
             let m = repo::get(&self.store, id).await?.ok_or_else(|| ReprError::NotFound(format!("no mandate {id}")))?;
-            if m.status != "pending" || m.pending_until.is_some_and(|u| u <= self.now()) {
-                return Err(ReprError::Conflict(
-                    "id".into(),
-                    format!("the mandate is {}, not waiting for approval", self.status(&m, self.now())),
-                ));
-            }
-            if !self.speaks_for(actor, &party_of(&m.grantor)) {
-                return Err(forbidden("id", format!("you do not sign for {}", m.grantor)));
+            if let Some(refusal) = self.refusal(Step::Approve, actor, &m) {
+                return Err(refusal);
             }
             let out = self.add_approval(actor, id).await?;
             self.recorded(actor, "representation.approve", &m).await?;
@@ -309,14 +349,8 @@ impl Representation {
         let action = if accept { "representation.accept" } else { "representation.decline" };
         self.attempt(actor, action, async {
             let m = repo::get(&self.store, id).await?.ok_or_else(|| ReprError::NotFound(format!("no mandate {id}")))?;
-            if m.status != "requested" || m.pending_until.is_some_and(|u| u <= self.now()) {
-                return Err(ReprError::Conflict(
-                    "id".into(),
-                    format!("the mandate is {}, not a request", self.status(&m, self.now())),
-                ));
-            }
-            if !self.speaks_for(actor, &party_of(&m.principal)) {
-                return Err(forbidden("id", format!("you do not speak for {}", m.principal)));
+            if let Some(refusal) = self.refusal(Step::Answer, actor, &m) {
+                return Err(refusal);
             }
             self.recorded(actor, action, &m).await?;
             if accept {
@@ -337,14 +371,11 @@ impl Representation {
     pub async fn revoke(&self, actor: &PersonId, id: &str) -> Result<Mandate, ReprError> {
         self.attempt(actor, "representation.revoke", async {
             let m = repo::get(&self.store, id).await?.ok_or_else(|| ReprError::NotFound(format!("no mandate {id}")))?;
-            let sides = [&m.principal, &m.grantor, &m.agent];
-            if !sides.iter().any(|s| self.speaks_for(actor, &party_of(s))) {
-                return Err(forbidden("id", "only the principal's, the grantor's or the agent's side can revoke"));
+            if let Some(refusal) = self.refusal(Step::Revoke, actor, &m) {
+                return Err(refusal);
             }
             let from = m.status.clone();
-            if !["active", "pending", "requested"].contains(&from.as_str())
-                || !repo::transition(&self.store, id, &from, "revoked", self.now(), Some(actor.as_str())).await?
-            {
+            if !repo::transition(&self.store, id, &from, "revoked", self.now(), Some(actor.as_str())).await? {
                 return Err(ReprError::Conflict(
                     "id".into(),
                     format!("the mandate is already {}", self.status(&m, self.now())),

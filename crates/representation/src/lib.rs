@@ -124,6 +124,82 @@ fn parse_time(field: &str, v: &str) -> Result<i64, ReprError> {
         .ok_or_else(|| invalid(field, "an RFC 3339 time, e.g. 2027-01-31T00:00:00Z"))
 }
 
+/// Where a mandate stands (as stored, or — `expired`, `lapsed` — as time has moved on).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MandateStatus {
+    /// Asked for by the agent, waiting for the principal's answer.
+    Requested,
+    /// Granted, waiting for the approvals the principal's signing rule needs.
+    Pending,
+    Active,
+    /// Active, but its validTo has passed.
+    Expired,
+    /// A request or grant whose answer or approvals did not come in time.
+    Lapsed,
+    Declined,
+    Revoked,
+}
+
+impl MandateStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MandateStatus::Requested => "requested",
+            MandateStatus::Pending => "pending",
+            MandateStatus::Active => "active",
+            MandateStatus::Expired => "expired",
+            MandateStatus::Lapsed => "lapsed",
+            MandateStatus::Declined => "declined",
+            MandateStatus::Revoked => "revoked",
+        }
+    }
+
+    /// A stored status (the `rep_mandates.status` column).
+    pub fn parse(stored: &str) -> Option<MandateStatus> {
+        [
+            MandateStatus::Requested,
+            MandateStatus::Pending,
+            MandateStatus::Active,
+            MandateStatus::Expired,
+            MandateStatus::Lapsed,
+            MandateStatus::Declined,
+            MandateStatus::Revoked,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == stored)
+    }
+}
+
+/// Compares with the status's text (`status == "active"`), as the API writes it.
+impl PartialEq<&str> for MandateStatus {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl std::fmt::Display for MandateStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a person may do with a mandate now (`Representation::allowed_steps`): the same rules
+/// `approve`, `respond` and `revoke` enforce, so a page offers only what would succeed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Steps {
+    pub approve: bool,
+    pub answer: bool,
+    pub revoke: bool,
+}
+
+/// A step a person takes on a mandate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Step {
+    Approve,
+    Answer,
+    Revoke,
+}
+
 /// What a grant asks for.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -164,8 +240,7 @@ pub struct Mandate {
     pub parent: Option<String>,
     /// The party whose rights were passed: the principal, or the agent of the parent mandate.
     pub grantor: String,
-    /// requested, pending, active, expired, lapsed, declined or revoked.
-    pub status: String,
+    pub status: MandateStatus,
     pub required_approvals: i64,
     pub approvals: Vec<Approval>,
     pub created_by: String,
@@ -278,7 +353,7 @@ fn packages_of(m: &MandateRow) -> Vec<String> {
 
 /// Is `m` in force at `t` (active, inside its validity)?
 fn in_force(m: &MandateRow, t: i64) -> bool {
-    m.status == "active" && m.valid_from <= t && m.valid_to.is_none_or(|to| t < to)
+    m.status == MandateStatus::Active.as_str() && m.valid_from <= t && m.valid_to.is_none_or(|to| t < to)
 }
 
 impl Representation {

@@ -566,3 +566,32 @@ async fn a_mandate_ends_when_the_services_clock_passes_its_end() {
     clock.advance(1);
     assert!(!r.check("test", &ask).await.unwrap().allowed, "ended at validTo by the service's clock");
 }
+
+/// The steps a page offers (`allowed_steps`) are exactly the ones the service then lets the person
+/// take: for each person, what it says of approving and revoking matches what approving and revoking do.
+#[tokio::test]
+async fn allowed_steps_say_what_the_steps_then_do() {
+    let db = ena_store::testing::sqlite().await;
+    let (r, _audit, _hook) = open(&db).await;
+    // A joint grant for Andersson & Berg by Anna: pending until Bertil approves.
+    let m = r.grant(&who(ANNA), &grant(HB, DAVID, &["skatt-och-moms"])).await.unwrap();
+    assert_eq!(m.status, "pending");
+    let steps = |p: &str, m: &Mandate| r.allowed_steps(&who(p), m);
+    assert_eq!(steps(ANNA, &m), Steps { approve: false, answer: false, revoke: true }, "approved already");
+    assert_eq!(steps(BERTIL, &m), Steps { approve: true, answer: false, revoke: true });
+    assert_eq!(steps(TOLVAN, &m), Steps::default(), "no side of this mandate");
+    assert_eq!(steps(DAVID, &m), Steps { approve: false, answer: false, revoke: true }, "the agent's side");
+    assert!(r.approve(&who(TOLVAN), &m.id).await.is_err() && r.revoke(&who(TOLVAN), &m.id).await.is_err());
+    assert!(r.approve(&who(ANNA), &m.id).await.is_err(), "Anna may not approve twice");
+    let m = r.approve(&who(BERTIL), &m.id).await.unwrap();
+    assert_eq!(m.status, "active");
+    assert!(!steps(BERTIL, &m).approve, "nothing left to approve");
+    assert!(r.approve(&who(BERTIL), &m.id).await.is_err());
+    let m = r.revoke(&who(DAVID), &m.id).await.unwrap();
+    assert_eq!(
+        (m.status, steps(ANNA, &m)),
+        (MandateStatus::Revoked, Steps::default()),
+        "a revoked mandate has no steps"
+    );
+    assert!(r.revoke(&who(ANNA), &m.id).await.is_err());
+}

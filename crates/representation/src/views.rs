@@ -8,11 +8,16 @@ pub fn catalog_json(c: &Catalog) -> serde_json::Value {
 }
 
 impl Representation {
-    pub(super) fn status(&self, m: &MandateRow, t: i64) -> String {
-        match m.status.as_str() {
-            "active" if m.valid_to.is_some_and(|to| to <= t) => "expired".into(),
-            "pending" | "requested" if m.pending_until.is_some_and(|u| u <= t) => "lapsed".into(),
-            s => s.to_owned(),
+    /// Where `m` stands at `t`: its stored status, or `expired` / `lapsed` once time has passed its end.
+    pub(super) fn status(&self, m: &MandateRow, t: i64) -> MandateStatus {
+        // The column only ever holds what this crate wrote; an unknown value is treated as ended.
+        let stored = MandateStatus::parse(&m.status).unwrap_or(MandateStatus::Revoked);
+        match stored {
+            MandateStatus::Active if m.valid_to.is_some_and(|to| to <= t) => MandateStatus::Expired,
+            MandateStatus::Pending | MandateStatus::Requested if m.pending_until.is_some_and(|u| u <= t) => {
+                MandateStatus::Lapsed
+            }
+            s => s,
         }
     }
 
@@ -114,7 +119,8 @@ impl Representation {
                 let mut rows = repo::of_parties(&self.store, &parties, true, 1000, 0).await?;
                 rows.extend(repo::of_parties(&self.store, &parties, false, 1000, 0).await?);
                 rows.retain(|m| {
-                    m.valid_to.is_some_and(|to| to <= t && to > t - EXPIRED_VISIBLE_SECS) && m.status == "active"
+                    m.valid_to.is_some_and(|to| to <= t && to > t - EXPIRED_VISIBLE_SECS)
+                        && m.status == MandateStatus::Active.as_str()
                 });
                 rows.sort_by_key(|m| std::cmp::Reverse(m.valid_to));
                 rows.into_iter().skip(offset as usize).take(limit as usize).collect()
@@ -124,7 +130,7 @@ impl Representation {
         let mut out = Vec::with_capacity(rows.len());
         for m in rows {
             let v = self.to_view(m).await?;
-            if view == "expired" || v.status != "expired" {
+            if view == "expired" || v.status != MandateStatus::Expired {
                 out.push(v);
             }
         }

@@ -194,8 +194,9 @@ fn html(code: StatusCode, body: Result<String, askama::Error>) -> Response {
     }
 }
 
-fn row(m: &Mandate, me: &str, state: &AppState, received: bool) -> Row {
-    let binds = |party: &str| party == me || state.representation.company(party).is_some_and(|c| c.can_bind(me));
+fn row(m: &Mandate, me: &ena_core::PersonId, state: &AppState, received: bool) -> Row {
+    // The same rules the API's steps enforce: the page offers only what would succeed.
+    let steps = state.representation.allowed_steps(me, m);
     let other = if received {
         m.principal_name.clone().map_or(m.principal.clone(), |n| format!("{n} ({})", m.principal))
     } else {
@@ -211,16 +212,15 @@ fn row(m: &Mandate, me: &str, state: &AppState, received: bool) -> Row {
         other,
         packages: m.packages.join(", "),
         valid,
-        status: if m.status == "pending" {
+        status: if m.status == ena_representation::MandateStatus::Pending {
             format!("{} ({}/{})", m.status, m.approvals.len(), m.required_approvals)
         } else {
-            m.status.clone()
+            m.status.to_string()
         },
         why: m.why.clone(),
-        approve: m.status == "pending" && binds(&m.grantor) && !m.approvals.iter().any(|a| a.person == me),
-        answer: m.status == "requested" && binds(&m.principal),
-        revoke: ["active", "pending", "requested"].contains(&m.status.as_str())
-            && (binds(&m.principal) || binds(&m.agent) || binds(&m.grantor)),
+        approve: steps.approve,
+        answer: steps.answer,
+        revoke: steps.revoke,
     }
 }
 
@@ -262,9 +262,9 @@ async fn render(
         let party = party.clone();
         async move { r.list(&s.person, &party, view, 50, 0).await.unwrap_or_default() }
     };
-    let granted = list("granted").await.iter().map(|m| row(m, me, state, false)).collect();
-    let received = list("received").await.iter().map(|m| row(m, me, state, true)).collect();
-    let expired = list("expired").await.iter().map(|m| row(m, me, state, m.agent == party)).collect();
+    let granted = list("granted").await.iter().map(|m| row(m, &s.person, state, false)).collect();
+    let received = list("received").await.iter().map(|m| row(m, &s.person, state, true)).collect();
+    let expired = list("expired").await.iter().map(|m| row(m, &s.person, state, m.agent == party)).collect();
     let kind = if party.starts_with("16") { "organisation" } else { "person" };
     let catalog = r.catalog();
     let name =
