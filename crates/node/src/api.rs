@@ -116,7 +116,7 @@ pub fn local_router(state: NodeState) -> Router {
         .route_layer(ena_server::edge::timeout(REQUEST_TIMEOUT))
         .route("/messages/v1/attachments", post(upload))
         .layer(axum::extract::DefaultBodyLimit::max(crate::calls::MAX_BODY));
-    ena_server::edge::finish(router.with_state(state))
+    ena_server::edge::finish(router.with_state(state), None)
 }
 
 pub fn peer_router(state: NodeState) -> Router {
@@ -128,7 +128,7 @@ pub fn peer_router(state: NodeState) -> Router {
         .route_layer(ena_server::edge::timeout(REQUEST_TIMEOUT))
         .route("/node/v1/inbox/{id}/attachments/{n}", axum::routing::put(receive_attachment))
         .layer(axum::extract::DefaultBodyLimit::max(crate::calls::MAX_BODY));
-    ena_server::edge::finish(router.with_state(state))
+    ena_server::edge::finish(router.with_state(state), None)
 }
 
 /// The node's entity configuration (OpenID Federation 1.0 §9): anyone may read it, with or without a

@@ -1,7 +1,8 @@
 //! The edge every listener shares — the central instance's, and a member node's local and peer
 //! listeners — so none lacks a layer: outermost first, `observe` (traceparent, log span, metrics) →
-//! security headers → `finish_problems` → `refuse_identity_numbers` → panic → 500 problem → (the
-//! caller's) timeout and body limits → router, with `tag_route` inside to learn the matched route.
+//! security headers → `finish_problems` → `refuse_identity_numbers` → panic → 500 problem → (given
+//! `Limits`) timeout (408) and body limit (413) → router, with `tag_route` inside to learn the matched
+//! route. All of it wraps the router once, as one service.
 
 use std::time::Duration;
 
@@ -10,7 +11,6 @@ use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
 use axum::{Router, middleware};
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 
@@ -31,16 +31,51 @@ pub fn timeout(timeout: Duration) -> TimeoutLayer {
     TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout)
 }
 
-/// Bodies larger than `limit` bytes are refused with 413, read by an extractor or streamed.
-pub fn body_limit<S: Clone + Send + Sync + 'static>(router: Router<S>, limit: usize) -> Router<S> {
-    router.layer(DefaultBodyLimit::max(limit)).layer(RequestBodyLimitLayer::new(limit))
+/// A body announced larger than `limit` is refused before anything reads it (413).
+async fn refuse_large(
+    limit: usize,
+    request: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    let announced = request
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > limit as u64) {
+        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+    }
+    next.run(request).await
 }
 
-/// Wrap a finished router (state given, limits applied) in the shared layers. They wrap the router once,
+/// A listener's whole-router limits: requests longer than `timeout` are answered 408, bodies larger than
+/// `body_limit` bytes 413.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub timeout: Duration,
+    pub body_limit: usize,
+}
+
+/// Wrap a finished router (state given) in the shared layers, with `limits` for every route (a
+/// listener that must leave some routes untimed, such as a node's streamed uploads, passes `None`
+/// and sets them per route). They wrap the router once,
 /// as one service, rather than each route (`Router::layer` would add them to every route's stack, which
 /// axum clones per request): the edge then costs the same whatever the number of routes.
-pub fn finish(router: Router) -> Router {
+pub fn finish(router: Router, limits: Option<Limits>) -> Router {
     let router = router.route_layer(middleware::from_fn(crate::trace::tag_route));
+    let router = match limits {
+        None => router,
+        Some(l) => Router::new().fallback_service(
+            tower::ServiceBuilder::new()
+                .layer(timeout(l.timeout))
+                .layer(middleware::from_fn(move |request: axum::extract::Request, next: middleware::Next| {
+                    refuse_large(l.body_limit, request, next)
+                }))
+                // Bodies without a length are cut at the limit where they are read.
+                .layer(DefaultBodyLimit::max(l.body_limit))
+                .service(router),
+        ),
+    };
     let header = |(name, value): (&'static str, &'static str)| {
         SetResponseHeaderLayer::if_not_present(HeaderName::from_static(name), HeaderValue::from_static(value))
     };

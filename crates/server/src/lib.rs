@@ -380,9 +380,8 @@ pub fn routes() -> callers::Routes {
 
 /// The whole application router.
 pub fn app(state: AppState) -> Router {
-    let router = routes().into_router(&state).route_layer(edge::timeout(state.config.request_timeout));
-    let router = edge::body_limit(router, state.config.body_limit);
-    edge::finish(router.with_state(state))
+    let limits = edge::Limits { timeout: state.config.request_timeout, body_limit: state.config.body_limit };
+    edge::finish(routes().into_router(&state).with_state(state), Some(limits))
 }
 
 /// Run `task` every `period` (the first time at once) until the handle is aborted: what it reports is
