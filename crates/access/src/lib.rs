@@ -112,6 +112,9 @@ pub enum AccessError {
     Conflict(String),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
+    /// Recording the change failed, or this decision point records none.
+    #[error("{0}")]
+    Internal(String),
 }
 
 fn invalid(field: impl Into<String>, reason: impl std::fmt::Display) -> AccessError {
@@ -220,6 +223,9 @@ impl Slices {
 
 pub struct DecisionPoint {
     store: Store,
+    /// Where policy changes are recorded (a node's own decision point, whose policies come from its
+    /// settings file, has none and changes none).
+    audit: Option<ena_audit::AuditLog>,
     schema: Schema,
     slices: RwLock<Arc<Slices>>,
     authorizer: Authorizer,
@@ -254,7 +260,13 @@ impl DecisionPoint {
         let (schema, _warnings) =
             Schema::from_cedarschema_str(SCHEMA).map_err(|e| invalid("schema", format!("the shipped schema: {e}")))?;
         let uncompiled = Arc::new(Slices { revision: -1, ..Slices::default() });
-        let dp = DecisionPoint { store, schema, slices: RwLock::new(uncompiled), authorizer: Authorizer::new() };
+        let dp = DecisionPoint {
+            store,
+            audit: None,
+            schema,
+            slices: RwLock::new(uncompiled),
+            authorizer: Authorizer::new(),
+        };
         if repo::count(&dp.store).await? == 0 {
             let shipped: Shipped =
                 toml::from_str(SHIPPED).map_err(|e| invalid("policies", format!("the shipped policies: {e}")))?;
@@ -477,8 +489,39 @@ impl DecisionPoint {
         Ok(Decision { allowed, reasons, errors })
     }
 
-    /// Store a new or changed policy (checked against the schema) and recompile.
-    pub async fn put_policy(&self, p: PolicyRecord) -> Result<PolicyRecord, AccessError> {
+    /// Record policy changes in `audit` (the central instance's decision point).
+    pub fn with_audit(mut self, audit: ena_audit::AuditLog) -> DecisionPoint {
+        self.audit = Some(audit);
+        self
+    }
+
+    /// Record `action` on policy `id` by `ctx` before the change is written: no policy changes unlogged
+    /// (a write that then fails leaves a logged attempt, and the caller its error).
+    async fn record(&self, ctx: &ena_audit::Context, action: &str, id: &str) -> Result<(), AccessError> {
+        use ena_audit::AuditSink;
+        let Some(audit) = &self.audit else {
+            return Err(AccessError::Internal("this decision point records no changes, so it makes none".into()));
+        };
+        let object = ena_audit::event::ObjectRef { kind: "policy".into(), id: id.to_owned() };
+        let event = ctx.event(action, Some(object), ena_audit::event::Result::Allowed, None);
+        audit.record(vec![event]).await.map(|_| ()).map_err(|e| AccessError::Internal(e.to_string()))
+    }
+
+    /// Store a policy from a settings file at start (a node's own services): the file is its record,
+    /// so nothing is logged.
+    pub async fn put_configured_policy(&self, p: PolicyRecord) -> Result<PolicyRecord, AccessError> {
+        self.store_policy(p).await
+    }
+
+    /// Store a new or changed policy (checked against the schema), recorded in the log first, and
+    /// recompile.
+    pub async fn put_policy(&self, ctx: &ena_audit::Context, p: PolicyRecord) -> Result<PolicyRecord, AccessError> {
+        self.check(&p)?;
+        self.record(ctx, "access.policy.put", &p.id).await?;
+        self.store_policy(p).await
+    }
+
+    async fn store_policy(&self, p: PolicyRecord) -> Result<PolicyRecord, AccessError> {
         self.check(&p)?;
         let mut stored = p;
         stored.updated_at = now();
@@ -496,7 +539,12 @@ impl DecisionPoint {
         Ok(repo::page(&self.store, limit, offset).await?)
     }
 
-    pub async fn delete_policy(&self, id: &str) -> Result<(), AccessError> {
+    /// Delete a policy, recorded in the log first.
+    pub async fn delete_policy(&self, ctx: &ena_audit::Context, id: &str) -> Result<(), AccessError> {
+        if repo::get(&self.store, id).await?.is_none() {
+            return Err(AccessError::NotFound(format!("no policy {id:?}")));
+        }
+        self.record(ctx, "access.policy.delete", id).await?;
         if !repo::delete(&self.store, id).await? {
             return Err(AccessError::NotFound(format!("no policy {id:?}")));
         }

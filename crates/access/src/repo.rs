@@ -75,7 +75,15 @@ mod tests {
         for db in test_stores().await {
             let label = &db.label;
             db.store.migrate().await.unwrap();
-            let dp = DecisionPoint::open(db.store.clone()).await.unwrap();
+            let audit = ena_audit::AuditLog::open(
+                db.store.clone(),
+                ena_audit::NoteSigner::ephemeral("test/log").unwrap(),
+                ena_audit::RuleSet { rules: vec![] },
+            )
+            .await
+            .unwrap();
+            let ctx = ena_audit::Context::system("test");
+            let dp = DecisionPoint::open(db.store.clone()).await.unwrap().with_audit(audit.clone());
             let n = dp.policy_count();
             assert!(n >= 5, "{label}: shipped policies seeded");
             // Opening again does not seed twice.
@@ -110,13 +118,16 @@ mod tests {
             assert!(!dp.decide(&act(json!(["vard-anhorig"]))).await.unwrap().allowed);
 
             // A forbid for one resource lands only in that resource's slice.
-            dp.put_policy(PolicyRecord {
-                id: "moms-closed".into(),
-                resource: "service:skatteverket/moms".into(),
-                description: "closed for maintenance".into(),
-                text: "@reason(\"closed\") forbid (principal, action, resource);".into(),
-                updated_at: String::new(),
-            })
+            dp.put_policy(
+                &ctx,
+                PolicyRecord {
+                    id: "moms-closed".into(),
+                    resource: "service:skatteverket/moms".into(),
+                    description: "closed for maintenance".into(),
+                    text: "@reason(\"closed\") forbid (principal, action, resource);".into(),
+                    updated_at: String::new(),
+                },
+            )
             .await
             .unwrap();
             let d = dp.decide(&act(json!(["skatt-och-moms"]))).await.unwrap();
@@ -125,25 +136,41 @@ mod tests {
             let mut elsewhere = act(json!(["skatt-och-moms"]));
             elsewhere.resource.id = "skatteverket/deklaration".into();
             assert!(dp.decide(&elsewhere).await.unwrap().allowed, "{label}: other services keep their slice");
-            dp.delete_policy("moms-closed").await.unwrap();
+            dp.delete_policy(&ctx, "moms-closed").await.unwrap();
             assert!(dp.decide(&act(json!(["skatt-och-moms"]))).await.unwrap().allowed);
 
             // Two instances on one database: a policy one stores or deletes binds the other's very next
             // decision (its compiled slices follow the stored revision).
-            let other = DecisionPoint::open(db.store.clone()).await.unwrap();
+            let other = DecisionPoint::open(db.store.clone()).await.unwrap().with_audit(audit.clone());
             assert!(other.decide(&act(json!(["skatt-och-moms"]))).await.unwrap().allowed, "{label}");
-            dp.put_policy(PolicyRecord {
-                id: "moms-closed".into(),
-                resource: "service:skatteverket/moms".into(),
-                description: "closed for maintenance".into(),
-                text: "@reason(\"closed\") forbid (principal, action, resource);".into(),
-                updated_at: String::new(),
-            })
+            dp.put_policy(
+                &ctx,
+                PolicyRecord {
+                    id: "moms-closed".into(),
+                    resource: "service:skatteverket/moms".into(),
+                    description: "closed for maintenance".into(),
+                    text: "@reason(\"closed\") forbid (principal, action, resource);".into(),
+                    updated_at: String::new(),
+                },
+            )
             .await
             .unwrap();
             let d = other.decide(&act(json!(["skatt-och-moms"]))).await.unwrap();
             assert!(!d.allowed && d.reasons[0].policy == "moms-closed", "{label}: the other instance sees it: {d:?}");
-            other.delete_policy("moms-closed").await.unwrap();
+            other.delete_policy(&ctx, "moms-closed").await.unwrap();
+            // Each change was recorded by the decision point itself, naming the policy.
+            let filter = ena_audit::repo::EventFilter {
+                object_id: Some("moms-closed".into()),
+                ..ena_audit::repo::EventFilter::default()
+            };
+            let logged: Vec<String> =
+                audit.query(&filter, 10, 0).await.unwrap().into_iter().map(|e| e.event.action).collect();
+            assert_eq!(
+                logged.iter().filter(|a| *a == "access.policy.put").count(),
+                2,
+                "{label}: each put is logged: {logged:?}"
+            );
+            assert_eq!(logged.iter().filter(|a| *a == "access.policy.delete").count(), 2, "{label}: {logged:?}");
             assert!(dp.decide(&act(json!(["skatt-och-moms"]))).await.unwrap().allowed, "{label}: and back");
 
             // Bad policies and requests name the field; nothing is stored.
@@ -189,7 +216,7 @@ mod tests {
                     "text",
                 ),
             ] {
-                match dp.put_policy(p).await {
+                match dp.put_policy(&ctx, p).await {
                     Err(crate::AccessError::Invalid(f, _)) => assert_eq!(f, field, "{label}"),
                     other => panic!("{label}: {field}: {other:?}"),
                 }

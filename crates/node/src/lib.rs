@@ -396,7 +396,7 @@ pub async fn open(dir: &Path, database: Option<&str>, ttl: Duration, nats_url: O
         let policy = calls::policy(service).ok_or_else(|| {
             anyhow!("service {:?}: an id of a–z, 0–9 and '-', and entity ids without quotes", service.id)
         })?;
-        access.put_policy(policy).await.map_err(|e| anyhow!("service {}: {e}", service.id))?;
+        access.put_configured_policy(policy).await.map_err(|e| anyhow!("service {}: {e}", service.id))?;
     }
     let events = events::EventBus::new(me.clone(), store.clone());
     let events = match nats_url {

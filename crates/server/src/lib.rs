@@ -265,7 +265,8 @@ impl AppState {
         let federation = std::sync::Arc::new(
             ena_federation::TrustAnchor::open(store.clone(), anchor_config, vault, Some(data_dir)).await?,
         );
-        let access = std::sync::Arc::new(ena_access::DecisionPoint::open(store.clone()).await?);
+        let access =
+            std::sync::Arc::new(ena_access::DecisionPoint::open(store.clone()).await?.with_audit(audit.clone()));
         let mut representation = ena_representation::Representation::new(
             store.clone(),
             std::sync::Arc::new(ena_representation::register::FixtureRegister::shipped()),

@@ -43,6 +43,7 @@ impl From<AccessError> for ApiError {
             AccessError::NotFound(m) => ApiError::new(ErrorCode::ResourceNotFound, m),
             AccessError::Conflict(m) => ApiError::new(ErrorCode::Conflict, m),
             AccessError::Database(e) => ApiError::internal(&e),
+            AccessError::Internal(e) => ApiError::internal(&e),
         }
     }
 }
@@ -305,15 +306,17 @@ pub async fn put_policy(
 ) -> Result<Json<PolicyRecord>, ApiError> {
     let stored = state
         .access
-        .put_policy(PolicyRecord {
-            id: id.clone(),
-            resource: body.resource,
-            description: body.description,
-            text: body.text,
-            updated_at: String::new(),
-        })
+        .put_policy(
+            &operator.ctx,
+            PolicyRecord {
+                id: id.clone(),
+                resource: body.resource,
+                description: body.description,
+                text: body.text,
+                updated_at: String::new(),
+            },
+        )
         .await?;
-    record_change(&state, &operator, "access.policy.put", &id).await?;
     Ok(Json(stored))
 }
 
@@ -329,15 +332,6 @@ pub async fn delete_policy(
     operator: Operator,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    state.access.delete_policy(&id).await?;
-    record_change(&state, &operator, "access.policy.delete", &id).await?;
+    state.access.delete_policy(&operator.ctx, &id).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-async fn record_change(state: &AppState, operator: &Operator, action: &str, id: &str) -> Result<(), ApiError> {
-    use ena_audit::AuditSink;
-    let object = ena_audit::event::ObjectRef { kind: "policy".into(), id: id.to_owned() };
-    let event = operator.ctx.event(action, Some(object), ena_audit::event::Result::Allowed, None);
-    state.audit.record(vec![event]).await.map_err(|e| ApiError::internal(&e))?;
-    Ok(())
 }
