@@ -221,6 +221,29 @@ impl Slices {
     }
 }
 
+/// How a batch of requests is decided (AuthZEN `options.evaluations_semantic`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Semantic {
+    #[default]
+    ExecuteAll,
+    DenyOnFirstDeny,
+    PermitOnFirstPermit,
+}
+
+impl Semantic {
+    pub fn parse(name: &str) -> Result<Semantic, AccessError> {
+        match name {
+            "execute_all" => Ok(Semantic::ExecuteAll),
+            "deny_on_first_deny" => Ok(Semantic::DenyOnFirstDeny),
+            "permit_on_first_permit" => Ok(Semantic::PermitOnFirstPermit),
+            _ => Err(invalid(
+                "options.evaluations_semantic",
+                format!("{name:?} is not execute_all, deny_on_first_deny or permit_on_first_permit"),
+            )),
+        }
+    }
+}
+
 pub struct DecisionPoint {
     store: Store,
     /// Where policy changes are recorded (a node's own decision point, whose policies come from its
@@ -487,6 +510,32 @@ impl DecisionPoint {
         reasons.sort_by(|a, b| a.policy.cmp(&b.policy));
         let errors = response.diagnostics().errors().map(|e| e.to_string()).collect();
         Ok(Decision { allowed, reasons, errors })
+    }
+
+    /// Decide several requests in order (AuthZEN Access Evaluations) under `semantic`: every one
+    /// (`execute_all`), up to the first denial (`deny_on_first_deny`; a request that cannot be decided
+    /// counts as one) or up to the first permit (`permit_on_first_permit`). One result per request
+    /// decided, in request order.
+    pub async fn decide_batch(
+        &self,
+        requests: &[AccessRequest],
+        semantic: Semantic,
+    ) -> Vec<Result<Decision, AccessError>> {
+        let mut out = Vec::with_capacity(requests.len());
+        for r in requests {
+            let result = self.decide(r).await;
+            let stop = match (&result, semantic) {
+                (Ok(d), Semantic::DenyOnFirstDeny) => !d.allowed,
+                (Ok(d), Semantic::PermitOnFirstPermit) => d.allowed,
+                (Err(_), Semantic::DenyOnFirstDeny) => true,
+                _ => false,
+            };
+            out.push(result);
+            if stop {
+                break;
+            }
+        }
+        out
     }
 
     /// Record policy changes in `audit` (the central instance's decision point).

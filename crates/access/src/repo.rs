@@ -227,4 +227,45 @@ mod tests {
             assert!(matches!(dp.decide(&bad).await, Err(crate::AccessError::Invalid(f, _)) if f == "subject.type"));
         }
     }
+
+    /// The batch semantics, as a table: which requests are decided, and with what, for each semantic.
+    #[tokio::test]
+    async fn batch_semantics_decide_in_order_and_stop_where_they_say() {
+        use crate::Semantic;
+        let db = ena_store::testing::sqlite().await;
+        let dp = DecisionPoint::open(db.store.clone()).await.unwrap();
+        let permit = request(
+            json!({"subject": {"type": "operator", "id": "operator"}, "action": {"name": "operate"}, "resource": {"type": "api", "id": "plan"}}),
+        );
+        let deny = request(
+            json!({"subject": {"type": "member", "id": "https://x.example"}, "action": {"name": "operate"}, "resource": {"type": "api", "id": "plan"}}),
+        );
+        let broken = request(
+            json!({"subject": {"type": "no such type", "id": "x"}, "action": {"name": "operate"}, "resource": {"type": "api", "id": "plan"}}),
+        );
+        // (semantic, requests, the outcomes expected: Some(allowed), or None for an error)
+        let cases: Vec<(Semantic, Vec<&AccessRequest>, Vec<Option<bool>>)> = vec![
+            (
+                Semantic::ExecuteAll,
+                vec![&permit, &deny, &broken, &permit],
+                vec![Some(true), Some(false), None, Some(true)],
+            ),
+            (Semantic::DenyOnFirstDeny, vec![&permit, &deny, &permit], vec![Some(true), Some(false)]),
+            (Semantic::DenyOnFirstDeny, vec![&permit, &broken, &permit], vec![Some(true), None]),
+            (Semantic::DenyOnFirstDeny, vec![&permit, &permit], vec![Some(true), Some(true)]),
+            (Semantic::PermitOnFirstPermit, vec![&deny, &broken, &permit, &deny], vec![Some(false), None, Some(true)]),
+            (Semantic::PermitOnFirstPermit, vec![&deny, &deny], vec![Some(false), Some(false)]),
+            (Semantic::ExecuteAll, vec![], vec![]),
+        ];
+        for (semantic, requests, expected) in cases {
+            let owned: Vec<AccessRequest> = requests.into_iter().cloned().collect();
+            let got: Vec<Option<bool>> =
+                dp.decide_batch(&owned, semantic).await.into_iter().map(|r| r.ok().map(|d| d.allowed)).collect();
+            assert_eq!(got, expected, "{semantic:?}");
+        }
+        assert!(
+            matches!(Semantic::parse("all_of_them"), Err(crate::AccessError::Invalid(f, _)) if f == "options.evaluations_semantic")
+        );
+        assert_eq!(Semantic::parse("permit_on_first_permit").unwrap(), Semantic::PermitOnFirstPermit);
+    }
 }

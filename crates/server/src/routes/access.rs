@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use ena_access::{AccessError, AccessRequest, Action, Decision, PolicyRecord, Thing};
+use ena_access::{AccessError, AccessRequest, Action, PolicyRecord, Thing};
 use ena_core::{ErrorCode, FieldError};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -208,42 +208,23 @@ pub async fn evaluations(
         .as_ref()
         .and_then(|o| o.get("evaluations_semantic"))
         .and_then(Value::as_str)
-        .unwrap_or("execute_all");
-    if !["execute_all", "deny_on_first_deny", "permit_on_first_permit"].contains(&semantic) {
-        return Err(ApiError::invalid(
-            ErrorCode::ValidationFailed,
-            "Unknown evaluations_semantic.",
-            vec![FieldError::new(
-                "options.evaluations_semantic",
-                semantic,
-                "must be execute_all, deny_on_first_deny or permit_on_first_permit",
-            )],
-        ));
-    }
+        .map_or(Ok(ena_access::Semantic::default()), ena_access::Semantic::parse)?;
     if body.evaluations.is_empty() {
         let single = item(&body, &json!({}), 0)?;
         return Ok(with_request_id(&headers, state.access.decide(&single).await?.authzen()));
     }
     let requests: Vec<AccessRequest> =
         body.evaluations.iter().enumerate().map(|(i, raw)| item(&body, raw, i)).collect::<Result<_, _>>()?;
-    let mut out = Vec::with_capacity(requests.len());
-    for r in &requests {
-        let decision: Decision = match state.access.decide(r).await {
-            Ok(d) => d,
-            Err(e) => {
-                out.push(json!({"decision": false, "context": {"error": {"status": 400, "message": e.to_string()}}}));
-                if semantic == "deny_on_first_deny" {
-                    break;
-                }
-                continue;
-            }
-        };
-        let allowed = decision.allowed;
-        out.push(decision.authzen());
-        if (semantic == "deny_on_first_deny" && !allowed) || (semantic == "permit_on_first_permit" && allowed) {
-            break;
-        }
-    }
+    let out: Vec<Value> = state
+        .access
+        .decide_batch(&requests, semantic)
+        .await
+        .into_iter()
+        .map(|result| match result {
+            Ok(decision) => decision.authzen(),
+            Err(e) => json!({"decision": false, "context": {"error": {"status": 400, "message": e.to_string()}}}),
+        })
+        .collect();
     Ok(with_request_id(&headers, json!(EvaluationsOut { evaluations: out })))
 }
 
