@@ -279,6 +279,50 @@ impl Context {
     }
 }
 
+/// Most events a system submits at once.
+pub const MAX_SUBMITTED: usize = 1000;
+
+/// Check and normalise events a system submits (not those ena's blocks record): 1 to
+/// [`MAX_SUBMITTED`] of them, RFC 3339 times, an action that is not `alert.` (reserved for the
+/// follow-up rules), data subjects that are identity numbers (normalised to 12 digits, and never
+/// echoed in an error); a missing correlation id becomes the request's. Every bad field is named.
+pub fn check_submitted(
+    events: &mut [AuditEvent],
+    correlation: Option<&str>,
+) -> std::result::Result<(), Vec<ena_core::FieldError>> {
+    use ena_core::{FieldError, PersonId};
+    let mut errors = Vec::new();
+    if events.is_empty() || events.len() > MAX_SUBMITTED {
+        errors.push(FieldError::new("body", events.len(), format!("send 1 to {MAX_SUBMITTED} events")));
+    }
+    let many = events.len() > 1;
+    for (i, e) in events.iter_mut().enumerate() {
+        let at = |field: &str| if many { format!("[{i}].{field}") } else { field.to_owned() };
+        if ena_core::Timestamp::parse_rfc3339(&e.time).is_none() {
+            errors.push(FieldError::new(at("time"), &e.time, "must be an RFC 3339 date-time"));
+        }
+        if e.action.trim().is_empty() || e.action.starts_with("alert.") {
+            errors.push(FieldError::new(
+                at("action"),
+                &e.action,
+                "must be non-empty and not start with alert. (reserved for rules)",
+            ));
+        }
+        for (j, subject) in e.data_subjects.iter_mut().enumerate() {
+            match PersonId::parse(subject) {
+                Ok(id) => *subject = id.as_str().to_owned(),
+                Err(err) => {
+                    errors.push(FieldError::new(at(&format!("dataSubjects[{j}]")), "(hidden)", err.to_string()))
+                }
+            }
+        }
+        if e.correlation_id.is_none() {
+            e.correlation_id = correlation.map(str::to_owned);
+        }
+    }
+    if errors.is_empty() { Ok(()) } else { Err(errors) }
+}
+
 /// The current time as RFC 3339 UTC with seconds.
 pub fn now_rfc3339() -> String {
     ena_core::time::now_rfc3339()

@@ -21,6 +21,18 @@ impl Representation {
         }
     }
 
+    /// A mandate as `actor` may see it: only one of its sides (principal, agent, grantor) that the
+    /// actor may view; any other is answered as if it did not exist.
+    pub async fn view_for(&self, actor: &PersonId, id: &str) -> Result<Mandate, ReprError> {
+        let m = self.view(id).await?;
+        let mine = |party: &str| self.viewable(actor, party).is_ok();
+        if mine(&m.principal) || mine(&m.agent) || mine(&m.grantor) {
+            Ok(m)
+        } else {
+            Err(ReprError::NotFound(format!("no mandate {id}")))
+        }
+    }
+
     /// A mandate with its approvals and its why.
     pub async fn view(&self, id: &str) -> Result<Mandate, ReprError> {
         let m = repo::get(&self.store, id).await?.ok_or_else(|| ReprError::NotFound(format!("no mandate {id}")))?;

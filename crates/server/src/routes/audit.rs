@@ -213,47 +213,6 @@ pub struct AppendedView {
     pub checkpoint: String,
 }
 
-/// Most events in one POST.
-const MAX_EVENTS: usize = 1000;
-
-/// Check and normalise events sent by a system: RFC 3339 times, an action, valid identity numbers.
-fn check_events(events: &mut [AuditEvent], correlation: &Option<String>) -> Result<(), ApiError> {
-    let mut errors = Vec::new();
-    if events.is_empty() || events.len() > MAX_EVENTS {
-        errors.push(FieldError::new("body", events.len(), format!("send 1 to {MAX_EVENTS} events")));
-    }
-    let many = events.len() > 1;
-    for (i, e) in events.iter_mut().enumerate() {
-        let at = |field: &str| if many { format!("[{i}].{field}") } else { field.to_owned() };
-        if time::OffsetDateTime::parse(&e.time, &time::format_description::well_known::Rfc3339).is_err() {
-            errors.push(FieldError::new(at("time"), &e.time, "must be an RFC 3339 date-time"));
-        }
-        if e.action.trim().is_empty() || e.action.starts_with("alert.") {
-            errors.push(FieldError::new(
-                at("action"),
-                &e.action,
-                "must be non-empty and not start with alert. (reserved for rules)",
-            ));
-        }
-        for (j, subject) in e.data_subjects.iter_mut().enumerate() {
-            match PersonId::parse(subject) {
-                Ok(id) => *subject = id.as_str().to_owned(),
-                Err(err) => {
-                    errors.push(FieldError::new(at(&format!("dataSubjects[{j}]")), "(hidden)", err.to_string()))
-                }
-            }
-        }
-        if e.correlation_id.is_none() {
-            e.correlation_id = correlation.clone();
-        }
-    }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(ApiError::invalid(ErrorCode::ValidationFailed, "Some events are invalid; see invalid-parameters.", errors))
-    }
-}
-
 /// Append events of an authorised system (operator token until the identity block lands).
 #[utoipa::path(post, path = "/audit/v1/events", tag = "audit", operation_id = "appendEvents",
     request_body(content = EventsIn, description = "One event or an array of up to 1000", content_type = "application/json"),
@@ -270,7 +229,9 @@ pub async fn append(
         EventsIn::One(e) => vec![e],
         EventsIn::Many(v) => v,
     };
-    check_events(&mut events, &operator.ctx.correlation_id)?;
+    ena_audit::event::check_submitted(&mut events, operator.ctx.correlation_id.as_deref()).map_err(|errors| {
+        ApiError::invalid(ErrorCode::ValidationFailed, "Some events are invalid; see invalid-parameters.", errors)
+    })?;
     let a = state.audit.append(events).await?;
     let view =
         AppendedView { first_index: a.first_index, count: a.count, tree_size: a.tree_size, checkpoint: a.checkpoint };

@@ -156,12 +156,7 @@ pub async fn one(
     Path(id): Path<String>,
 ) -> Result<Json<Mandate>, ApiError> {
     let s = person(&state, &headers, Loa(2)).await?;
-    let m = state.representation.view(&id).await?;
-    let mine = |party: &str| state.representation.viewable(&s.person, party).is_ok();
-    if !(mine(&m.principal) || mine(&m.agent) || mine(&m.grantor)) {
-        return Err(ApiError::new(ErrorCode::ResourceNotFound, format!("no mandate {id}")));
-    }
-    Ok(Json(m))
+    Ok(Json(state.representation.view_for(&s.person, &id).await?))
 }
 
 /// Grant a mandate (LoA ≥ 3). From the person, from a company the person signs for (active when the
