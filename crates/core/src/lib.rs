@@ -5,6 +5,7 @@
 
 pub mod error_code;
 pub mod id;
+pub mod status;
 pub mod time;
 pub mod validation;
 

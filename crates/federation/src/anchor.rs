@@ -158,6 +158,26 @@ pub struct ApplicationInput {
     pub accept_agreement: Option<i64>,
 }
 
+/// Where an application stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ApplicationStatus {
+    Pending,
+    Approved,
+    Rejected,
+}
+ena_core::text_enum!(ApplicationStatus { Pending = "pending", Approved = "approved", Rejected = "rejected" });
+
+/// Where a member stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MemberStatus {
+    Active,
+    Suspended,
+    Revoked,
+}
+ena_core::text_enum!(MemberStatus { Active = "active", Suspended = "suspended", Revoked = "revoked" });
+
 /// An application as shown to applicants and operators.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -169,8 +189,7 @@ pub struct Application {
     pub contact: String,
     pub entity_types: Vec<String>,
     pub trust_marks: Vec<String>,
-    /// pending, approved or rejected.
-    pub status: String,
+    pub status: ApplicationStatus,
     pub reason: Option<String>,
     pub agreement_version: i64,
     pub created_at: String,
@@ -190,7 +209,8 @@ impl From<ApplicationRow> for Application {
             organisation_number: r.organisation_number,
             name: r.name,
             contact: r.contact,
-            status: r.status,
+            // The column holds only what this crate wrote.
+            status: ApplicationStatus::parse(&r.status).unwrap_or(ApplicationStatus::Rejected),
             reason: r.reason,
             agreement_version: r.agreement_version,
             created_at: r.created_at,
@@ -218,8 +238,7 @@ pub struct Member {
     pub organisation_number: String,
     pub name: String,
     pub entity_types: Vec<String>,
-    /// active, suspended or revoked.
-    pub status: String,
+    pub status: MemberStatus,
     pub agreement_version: i64,
     pub updated_at: String,
     /// The node certificate in force (PEM), if one was issued.

@@ -141,47 +141,15 @@ pub enum MandateStatus {
     Revoked,
 }
 
-impl MandateStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MandateStatus::Requested => "requested",
-            MandateStatus::Pending => "pending",
-            MandateStatus::Active => "active",
-            MandateStatus::Expired => "expired",
-            MandateStatus::Lapsed => "lapsed",
-            MandateStatus::Declined => "declined",
-            MandateStatus::Revoked => "revoked",
-        }
-    }
-
-    /// A stored status (the `rep_mandates.status` column).
-    pub fn parse(stored: &str) -> Option<MandateStatus> {
-        [
-            MandateStatus::Requested,
-            MandateStatus::Pending,
-            MandateStatus::Active,
-            MandateStatus::Expired,
-            MandateStatus::Lapsed,
-            MandateStatus::Declined,
-            MandateStatus::Revoked,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == stored)
-    }
-}
-
-/// Compares with the status's text (`status == "active"`), as the API writes it.
-impl PartialEq<&str> for MandateStatus {
-    fn eq(&self, other: &&str) -> bool {
-        self.as_str() == *other
-    }
-}
-
-impl std::fmt::Display for MandateStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+ena_core::text_enum!(MandateStatus {
+    Requested = "requested",
+    Pending = "pending",
+    Active = "active",
+    Expired = "expired",
+    Lapsed = "lapsed",
+    Declined = "declined",
+    Revoked = "revoked",
+});
 
 /// What a person may do with a mandate now (`Representation::allowed_steps`): the same rules
 /// `approve`, `respond` and `revoke` enforce, so a page offers only what would succeed.

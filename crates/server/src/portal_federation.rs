@@ -204,7 +204,7 @@ async fn render(
                     entity_id: a.entity_id,
                     org: a.organisation_number,
                     types: a.entity_types.join(", "),
-                    status: a.status,
+                    status: a.status.to_string(),
                     created: a.created_at,
                 })
                 .collect(),

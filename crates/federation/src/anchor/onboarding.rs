@@ -72,7 +72,7 @@ impl TrustAnchor {
         }
         let mut offset = 0;
         loop {
-            let page = repo::members(&self.store, Some("active"), 500, offset).await?;
+            let page = repo::members(&self.store, Some(MemberStatus::Active.as_str()), 500, offset).await?;
             let n = page.len();
             if let Some(m) = page.iter().find(|m| {
                 m.entity_id != entity_id && entity_host(&m.entity_id).is_some_and(|h| h.eq_ignore_ascii_case(&host))
@@ -198,7 +198,7 @@ impl TrustAnchor {
             return Err(FederationError::Invalid(errors));
         }
         if let Some(m) = repo::member(&self.store, &entity_id).await?
-            && m.status == "active"
+            && m.status == MemberStatus::Active.as_str()
         {
             return Err(FederationError::Conflict(format!("{entity_id} is already an active member")));
         }
@@ -215,7 +215,7 @@ impl TrustAnchor {
             key_request: input.key_request.clone(),
             entity_configuration: input.entity_configuration.clone(),
             agreement_version: agreement.version,
-            status: "pending".into(),
+            status: ApplicationStatus::Pending.as_str().into(),
             reason: None,
             created_at: now_rfc3339(),
             decided_at: None,
@@ -252,7 +252,7 @@ impl TrustAnchor {
             .await?
             .ok_or_else(|| FederationError::NotFound(format!("no application {id}")))?
             .into();
-        if app.status == "approved" {
+        if app.status == ApplicationStatus::Approved {
             app.certificate = self.member(&app.entity_id).await.ok().and_then(|m| m.certificate);
         }
         Ok(app)
@@ -265,7 +265,7 @@ impl TrustAnchor {
         offset: u64,
     ) -> Result<Vec<Application>, FederationError> {
         if let Some(s) = status
-            && !["pending", "approved", "rejected"].contains(&s)
+            && ApplicationStatus::parse(s).is_none()
         {
             return Err(invalid("status", s, "must be pending, approved or rejected"));
         }
@@ -283,7 +283,7 @@ impl TrustAnchor {
         let app = repo::application(&self.store, id)
             .await?
             .ok_or_else(|| FederationError::NotFound(format!("no application {id}")))?;
-        if app.status != "pending" {
+        if app.status != ApplicationStatus::Pending.as_str() {
             return Err(FederationError::Conflict(format!("application {id} was already {}", app.status)));
         }
         // Checked again: another application for the same host may have been approved meanwhile.
@@ -310,7 +310,7 @@ impl TrustAnchor {
             entity_types: app.entity_types.clone(),
             metadata: app.metadata.clone(),
             entity_configuration: app.entity_configuration.clone(),
-            status: "active".into(),
+            status: MemberStatus::Active.as_str().into(),
             application_id: app.id.clone(),
             agreement_version: app.agreement_version,
             updated_at: now_rfc3339(),
@@ -337,7 +337,9 @@ impl TrustAnchor {
                 expires_at: c.not_after.unix_timestamp(),
             });
         }
-        if !repo::decide_application(&self.store, id, "approved", None, &now_rfc3339()).await? {
+        if !repo::decide_application(&self.store, id, ApplicationStatus::Approved.as_str(), None, &now_rfc3339())
+            .await?
+        {
             return Err(FederationError::Conflict(format!("application {id} was decided meanwhile")));
         }
         repo::upsert_member(&self.store, &member).await?;
@@ -380,7 +382,15 @@ impl TrustAnchor {
         let app = repo::application(&self.store, id)
             .await?
             .ok_or_else(|| FederationError::NotFound(format!("no application {id}")))?;
-        if !repo::decide_application(&self.store, id, "rejected", Some(reason), &now_rfc3339()).await? {
+        if !repo::decide_application(
+            &self.store,
+            id,
+            ApplicationStatus::Rejected.as_str(),
+            Some(reason),
+            &now_rfc3339(),
+        )
+        .await?
+        {
             return Err(FederationError::Conflict(format!("application {id} was already {}", app.status)));
         }
         let event = ctx.event(
@@ -403,11 +413,11 @@ impl TrustAnchor {
         revoke: bool,
         reason: &str,
     ) -> Result<Member, FederationError> {
-        let status = if revoke { "revoked" } else { "suspended" };
+        let status = if revoke { MemberStatus::Revoked } else { MemberStatus::Suspended }.as_str();
         let member = repo::member(&self.store, entity_id)
             .await?
             .ok_or_else(|| FederationError::NotFound(format!("no member {entity_id}")))?;
-        if member.status == "revoked" || member.status == status {
+        if member.status == MemberStatus::Revoked.as_str() || member.status == status {
             return Err(FederationError::Conflict(format!("{entity_id} is already {}", member.status)));
         }
         let now = now_rfc3339();
@@ -455,7 +465,7 @@ impl TrustAnchor {
             entity_id: m.entity_id,
             organisation_number: m.organisation_number,
             name: m.name,
-            status: m.status,
+            status: MemberStatus::parse(&m.status).unwrap_or(MemberStatus::Revoked),
             agreement_version: m.agreement_version,
             updated_at: m.updated_at,
             certificate,
@@ -503,7 +513,7 @@ impl TrustAnchor {
 
     pub(super) async fn active_member(&self, entity_id: &str) -> Result<MemberRow, FederationError> {
         match repo::member(&self.store, entity_id).await? {
-            Some(m) if m.status == "active" => Ok(m),
+            Some(m) if m.status == MemberStatus::Active.as_str() => Ok(m),
             _ => Err(FederationError::NotFound(format!("{entity_id} is not an active member of this federation"))),
         }
     }

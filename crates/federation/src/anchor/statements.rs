@@ -163,7 +163,7 @@ impl TrustAnchor {
         let mut out = Vec::new();
         let mut offset = 0;
         loop {
-            let page = repo::members(&self.store, Some("active"), 500, offset).await?;
+            let page = repo::members(&self.store, Some(MemberStatus::Active.as_str()), 500, offset).await?;
             let n = page.len();
             for m in page {
                 let types: Vec<String> = serde_json::from_str(&m.entity_types).unwrap_or_default();
@@ -383,7 +383,7 @@ impl TrustAnchor {
         }
         let member =
             repo::member(&self.store, &cert.entity_id).await.map_err(|e| e.to_string())?.ok_or("no such member")?;
-        if member.status != "active" {
+        if member.status != MemberStatus::Active.as_str() {
             return Err(format!("the member is {}", member.status));
         }
         Ok(NodePeer {
