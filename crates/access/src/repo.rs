@@ -66,6 +66,17 @@ mod tests {
 
     use crate::{AccessRequest, DecisionPoint, PolicyRecord};
 
+    /// A forbid on one service (for maintenance).
+    fn closed() -> PolicyRecord {
+        PolicyRecord {
+            id: "moms-closed".into(),
+            resource: "service:skatteverket/moms".into(),
+            description: "closed for maintenance".into(),
+            text: "@reason(\"closed\") forbid (principal, action, resource);".into(),
+            updated_at: String::new(),
+        }
+    }
+
     fn request(value: serde_json::Value) -> AccessRequest {
         serde_json::from_value(value).unwrap()
     }
@@ -118,18 +129,7 @@ mod tests {
             assert!(!dp.decide(&act(json!(["vard-anhorig"]))).await.unwrap().allowed);
 
             // A forbid for one resource lands only in that resource's slice.
-            dp.put_policy(
-                &ctx,
-                PolicyRecord {
-                    id: "moms-closed".into(),
-                    resource: "service:skatteverket/moms".into(),
-                    description: "closed for maintenance".into(),
-                    text: "@reason(\"closed\") forbid (principal, action, resource);".into(),
-                    updated_at: String::new(),
-                },
-            )
-            .await
-            .unwrap();
+            dp.put_policy(&ctx, closed()).await.unwrap();
             let d = dp.decide(&act(json!(["skatt-och-moms"]))).await.unwrap();
             assert!(!d.allowed, "{label}");
             assert_eq!(d.reasons[0].effect, "forbid");
@@ -143,18 +143,7 @@ mod tests {
             // decision (its compiled slices follow the stored revision).
             let other = DecisionPoint::open(db.store.clone()).await.unwrap().with_audit(audit.clone());
             assert!(other.decide(&act(json!(["skatt-och-moms"]))).await.unwrap().allowed, "{label}");
-            dp.put_policy(
-                &ctx,
-                PolicyRecord {
-                    id: "moms-closed".into(),
-                    resource: "service:skatteverket/moms".into(),
-                    description: "closed for maintenance".into(),
-                    text: "@reason(\"closed\") forbid (principal, action, resource);".into(),
-                    updated_at: String::new(),
-                },
-            )
-            .await
-            .unwrap();
+            dp.put_policy(&ctx, closed()).await.unwrap();
             let d = other.decide(&act(json!(["skatt-och-moms"]))).await.unwrap();
             assert!(!d.allowed && d.reasons[0].policy == "moms-closed", "{label}: the other instance sees it: {d:?}");
             other.delete_policy(&ctx, "moms-closed").await.unwrap();
