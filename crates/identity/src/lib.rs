@@ -49,6 +49,35 @@ pub fn sha256_b64(text: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(text.as_bytes()))
 }
 
+/// What the identity block publishes through the trust anchor's signed entity configuration, so
+/// verifiers and providers find its keys there: the signature service, the portal as a relying party of
+/// the federation's OpenID providers (private_key_jwt with these keys), and the token service.
+pub fn published_metadata(
+    base: &str,
+    signatures: &signature::SignatureService,
+    portal: &rp::RelyingParty,
+    tokens: &token::TokenService,
+) -> serde_json::Value {
+    let mut token_service = tokens.metadata(base);
+    token_service["jwks"] = tokens.jwks();
+    serde_json::json!({
+        "ena_signature_service": {
+            "jwks": signatures.jwks(),
+            "signature_verification_endpoint": format!("{base}/signatures/v1/verify"),
+        },
+        "openid_relying_party": {
+            "client_name": "ena",
+            "redirect_uris": [format!("{base}/login/callback")],
+            "response_types": ["code"],
+            "grant_types": ["authorization_code"],
+            "token_endpoint_auth_method": "private_key_jwt",
+            "token_endpoint_auth_signing_alg": "ES256",
+            "jwks": portal.jwks(),
+        },
+        "oauth_authorization_server": token_service,
+    })
+}
+
 pub(crate) fn unix_now() -> i64 {
     ena_core::Timestamp::now().unix()
 }

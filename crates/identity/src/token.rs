@@ -135,6 +135,19 @@ async fn denied(audit: &AuditLog, who: Option<String>, action: &str, e: Refusal)
 }
 
 impl TokenService {
+    /// Its RFC 8414 authorization-server metadata, served at `base`.
+    pub fn metadata(&self, base: &str) -> serde_json::Value {
+        serde_json::json!({
+            "issuer": self.issuer(),
+            "token_endpoint": self.token_endpoint(),
+            "jwks_uri": format!("{base}/identity/v1/jwks"),
+            "grant_types_supported": [CLIENT_CREDENTIALS, TOKEN_EXCHANGE],
+            "token_endpoint_auth_methods_supported": ["tls_client_auth", "private_key_jwt"],
+            "token_endpoint_auth_signing_alg_values_supported": ["ES256", "ES384", "RS256", "PS256", "EdDSA"],
+            "tls_client_certificate_bound_access_tokens": true,
+        })
+    }
+
     /// Tokens of the instance at `base_url`, signed with `key`; `timeouts` are the portal sessions' (a
     /// token backed by a session lives no longer than the session).
     pub fn new(key: SigningKey, base_url: &str, timeouts: Timeouts) -> TokenService {

@@ -240,28 +240,7 @@ impl AppState {
         );
         let identity = std::sync::Arc::new(IdentityState::new(&config, es256_key(PORTAL_CLIENT_KEY_FILE).await?)?);
         let mut anchor_config = ena_federation::AnchorConfig::new(&config.federation_entity_id);
-        // The signature service's key is published by the federation, so verifiers find it through the
-        // trust anchor's (signed) entity configuration.
-        anchor_config.extra_metadata = serde_json::json!({"ena_signature_service": {
-            "jwks": signatures.jwks(),
-            "signature_verification_endpoint": format!("{base}/signatures/v1/verify"),
-        }});
-        // The portal as a client of the federation's OpenID providers (registered with them under this
-        // entity identifier; private_key_jwt with these keys).
-        anchor_config.extra_metadata["openid_relying_party"] = serde_json::json!({
-            "client_name": "ena",
-            "redirect_uris": [format!("{base}/login/callback")],
-            "response_types": ["code"],
-            "grant_types": ["authorization_code"],
-            "token_endpoint_auth_method": "private_key_jwt",
-            "token_endpoint_auth_signing_alg": "ES256",
-            "jwks": identity.rp.jwks(),
-        });
-        anchor_config.extra_metadata["oauth_authorization_server"] = {
-            let mut m = routes::identity::authorization_server_metadata(&base, &tokens);
-            m["jwks"] = tokens.jwks();
-            m
-        };
+        anchor_config.extra_metadata = ena_identity::published_metadata(&base, &signatures, &identity.rp, &tokens);
         let federation = std::sync::Arc::new(
             ena_federation::TrustAnchor::open(store.clone(), anchor_config, vault, Some(data_dir)).await?,
         );

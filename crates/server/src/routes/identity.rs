@@ -13,7 +13,7 @@ use ena_identity::Refusal;
 use ena_identity::employee::{self, Credential, VerifiedCredential};
 use ena_identity::token::{Caller, Deps, SUBJECT_TOKEN_TYP, TOKEN_TYPE_JWT};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::AppState;
@@ -120,21 +120,10 @@ pub async fn jwks(State(state): State<AppState>) -> Json<Value> {
 #[utoipa::path(get, path = "/.well-known/oauth-authorization-server", tag = "identity", operation_id = "authorizationServerMetadata",
     responses((status = 200, description = "issuer, token_endpoint, jwks_uri, supported grants and client authentication methods", body = Object)))]
 pub async fn metadata(State(state): State<AppState>) -> Json<Value> {
-    Json(authorization_server_metadata(&state.identity.base_url, &state.tokens))
+    Json(state.tokens.metadata(&state.identity.base_url))
 }
 
 /// What the token endpoint supports, for RFC 8414 and the federation metadata.
-pub fn authorization_server_metadata(base: &str, tokens: &ena_identity::token::TokenService) -> Value {
-    json!({
-        "issuer": tokens.issuer(),
-        "token_endpoint": tokens.token_endpoint(),
-        "jwks_uri": format!("{base}/identity/v1/jwks"),
-        "grant_types_supported": [ena_identity::token::CLIENT_CREDENTIALS, ena_identity::token::TOKEN_EXCHANGE],
-        "token_endpoint_auth_methods_supported": ["tls_client_auth", "private_key_jwt"],
-        "token_endpoint_auth_signing_alg_values_supported": ["ES256", "ES384", "RS256", "PS256", "EdDSA"],
-        "tls_client_certificate_bound_access_tokens": true,
-    })
-}
 
 /// What a person sends to let a member system act for them.
 #[derive(Debug, Deserialize, ToSchema)]
