@@ -122,7 +122,7 @@ impl FromRequestParts<AppState> for ApiCaller {
                 "This operation needs an access token from /identity/v1/token as `Authorization: Bearer …`.",
             ));
         };
-        let deps = crate::routes::identity::deps(state);
+        let deps = crate::blocks::identity::api::deps(state);
         let caller = state.tokens.check(deps, token, presented.as_deref(), state.federation.entity_id()).await?;
         Ok(ApiCaller(caller))
     }
@@ -248,7 +248,7 @@ impl FromRequestParts<AppState> for Operator {
                 operator_may(state, &api, &ctx, &attempted).await?;
                 return Ok(Operator { ctx });
             }
-        } else if let Some((_, s)) = crate::portal_identity::current(state, &parts.headers).await {
+        } else if let Some((_, s)) = crate::blocks::identity::portal::current(state, &parts.headers).await {
             // A person's session. A change needs the session's CSRF token in a header, so another site
             // cannot make the browser do it.
             let safe = matches!(parts.method, axum::http::Method::GET | axum::http::Method::HEAD);

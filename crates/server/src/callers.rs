@@ -84,15 +84,19 @@ impl Caller {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Declared {
     pub method: Method,
-    pub path: &'static str,
+    pub path: String,
     pub caller: Caller,
 }
 
-/// A block's routes with their declarations.
+/// A block's routes with their declarations and, for its API routes, their OpenAPI operations.
 #[derive(Default)]
 pub struct Routes {
     router: Router<AppState>,
     declared: Vec<Declared>,
+    /// The operations of the routes added with [`Routes::api`], from their handlers' `#[utoipa::path]`.
+    paths: utoipa::openapi::path::Paths,
+    /// The schemas those operations name.
+    schemas: Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)>,
 }
 
 macro_rules! method {
@@ -117,20 +121,59 @@ impl Routes {
     method!(put, PUT, PUT);
     method!(delete, DELETE, DELETE);
 
-    fn add(mut self, method: Method, path: &'static str, caller: Caller, route: MethodRouter<AppState>) -> Routes {
-        // A GET route answers HEAD too (axum's `get`): declared alike.
-        if method == Method::GET {
-            self.declared.push(Declared { method: Method::HEAD, path, caller });
+    /// An API route: `utoipa_axum::routes!(handler)`. Its path and method are the ones the handler's
+    /// `#[utoipa::path]` documents, so the router and the OpenAPI document cannot disagree; the
+    /// operation goes into this block's part of the document.
+    pub fn api(mut self, caller: Caller, (schemas, paths, route): utoipa_axum::router::UtoipaMethodRouter<AppState>) -> Routes {
+        let mut routed = None;
+        for (path, item) in &paths.paths {
+            assert!(routed.is_none() || routed == Some(path), "one handler per Routes::api ({path})");
+            routed = Some(path);
+            let documented = [
+                (Method::GET, &item.get),
+                (Method::POST, &item.post),
+                (Method::PUT, &item.put),
+                (Method::DELETE, &item.delete),
+                (Method::PATCH, &item.patch),
+            ];
+            for (method, operation) in documented {
+                if operation.is_some() {
+                    self.declare(method, path, caller);
+                }
+            }
         }
-        self.declared.push(Declared { method, path, caller });
+        let path = routed.expect("the handler has a #[utoipa::path]").clone();
+        self.router = self.router.route(&path, route);
+        self.paths.merge(paths);
+        self.schemas.extend(schemas);
+        self
+    }
+
+    fn add(mut self, method: Method, path: &'static str, caller: Caller, route: MethodRouter<AppState>) -> Routes {
+        self.declare(method, path, caller);
         self.router = self.router.route(path, route);
         self
+    }
+
+    fn declare(&mut self, method: Method, path: &str, caller: Caller) {
+        // A GET route answers HEAD too (axum's `get`): declared alike.
+        if method == Method::GET {
+            self.declared.push(Declared { method: Method::HEAD, path: path.to_owned(), caller });
+        }
+        self.declared.push(Declared { method, path: path.to_owned(), caller });
     }
 
     pub fn merge(mut self, other: Routes) -> Routes {
         self.router = self.router.merge(other.router);
         self.declared.extend(other.declared);
+        self.paths.merge(other.paths);
+        self.schemas.extend(other.schemas);
         self
+    }
+
+    /// The documented operations and the schemas they name, for the OpenAPI document.
+    pub fn documented(&self) -> (&utoipa::openapi::path::Paths, &[(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)]) {
+        (&self.paths, &self.schemas)
     }
 
     pub fn declared(&self) -> &[Declared] {
@@ -141,7 +184,7 @@ impl Routes {
     pub fn into_router(self, state: &AppState) -> Router<AppState> {
         let mut table: HashMap<String, Vec<(Method, Caller)>> = HashMap::new();
         for d in &self.declared {
-            table.entry(d.path.to_owned()).or_default().push((d.method.clone(), d.caller));
+            table.entry(d.path.clone()).or_default().push((d.method.clone(), d.caller));
         }
         let table: Table = Arc::new(table);
         self.router.route_layer(axum::middleware::from_fn_with_state((state.clone(), table), authorize))
@@ -172,7 +215,7 @@ async fn authorize(State((state, table)): State<(AppState, Table)>, request: Req
         Caller::Operator => remember::<crate::auth::Operator>(&mut parts, &state).await,
         Caller::MemberSystem => remember::<crate::auth::ApiCaller>(&mut parts, &state).await,
         Caller::MemberNode => remember::<crate::mtls::Node>(&mut parts, &state).await,
-        Caller::Registrant => remember::<crate::routes::addresses::Registrant>(&mut parts, &state).await,
+        Caller::Registrant => remember::<crate::blocks::addresses::api::Registrant>(&mut parts, &state).await,
     };
     match checked {
         Ok(()) => next.run(Request::from_parts(parts, body)).await,

@@ -7,19 +7,16 @@
 
 pub mod apis;
 pub mod auth;
+pub mod blocks;
 pub mod callers;
 pub mod edge;
 pub mod extract;
 pub mod mtls;
 pub mod openapi;
 pub mod paging;
-pub mod portal;
-pub mod portal_federation;
-pub mod portal_identity;
-pub mod portal_representation;
 pub mod privacy;
 pub mod problem;
-pub mod routes;
+pub mod site;
 pub mod trace;
 pub mod webhook;
 
@@ -338,24 +335,10 @@ fn time_now() -> String {
     format!("@{secs}")
 }
 
-/// Every route of the central instance with who may call it (the router is built from these).
+/// Every route of the central instance with who may call it (the router and the OpenAPI document are
+/// built from these): each block's, then the site's.
 pub fn routes() -> callers::Routes {
-    callers::Routes::new()
-        .merge(routes::plan::router())
-        .merge(routes::audit::router())
-        .merge(routes::federation::router())
-        .merge(routes::system::router())
-        .merge(routes::docs::router())
-        .merge(portal::router())
-        .merge(portal_federation::router())
-        .merge(portal_identity::router())
-        .merge(portal_representation::router())
-        .merge(routes::testeid::router())
-        .merge(routes::signatures::router())
-        .merge(routes::identity::router())
-        .merge(routes::access::router())
-        .merge(routes::representation::router())
-        .merge(routes::addresses::router())
+    blocks::ALL.iter().fold(callers::Routes::new(), |routes, block| routes.merge((block.routes)())).merge(site::routes())
 }
 
 /// The whole application router.

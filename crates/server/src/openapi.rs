@@ -6,7 +6,6 @@
 //! every operation, and complete examples (DOK.15) computed from the shipped plan, so they are real data.
 
 use ena_core::ErrorCode;
-use ena_plan::{Plan, block_views, compute};
 use serde::Serialize;
 use serde_json::{Value, json};
 use utoipa::{OpenApi, ToSchema};
@@ -14,9 +13,18 @@ use utoipa::{OpenApi, ToSchema};
 use crate::apis;
 use crate::problem::{PROBLEM_JSON, Problem};
 
-mod examples;
+/// Which example an operation's block is asked for: its request body's, or its response's in a media
+/// type.
+#[derive(Clone, Copy, Debug)]
+pub enum Part<'a> {
+    Request,
+    Response(&'a str),
+}
 
-use examples::*;
+/// Names used by the examples of several blocks.
+pub const EXAMPLE_TA: &str = "https://ena.example";
+pub const EXAMPLE_MEMBER: &str = "https://nod.exempelkommun.se";
+pub const CHECKPOINT_EXAMPLE: &str = CHECKPOINT;
 
 /// RFC 9457 problem details with ena's extensions.
 #[derive(Debug, Serialize, ToSchema)]
@@ -51,105 +59,6 @@ pub struct InvalidParameter {
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(
-        crate::routes::plan::api_info,
-        crate::routes::plan::list_blocks,
-        crate::routes::plan::get_block,
-        crate::routes::plan::cost_summary,
-        crate::routes::plan::calculate,
-        crate::routes::plan::get_plan,
-        crate::routes::plan::replace_plan,
-        crate::routes::audit::api_info,
-        crate::routes::audit::checkpoint,
-        crate::routes::audit::verifier_key,
-        crate::routes::audit::entry,
-        crate::routes::audit::inclusion,
-        crate::routes::audit::consistency,
-        crate::routes::audit::append,
-        crate::routes::audit::list_events,
-        crate::routes::audit::search_events,
-        crate::routes::audit::alerts,
-        crate::routes::audit::cosign,
-        crate::routes::federation::api_info,
-        crate::routes::federation::entity_configuration,
-        crate::routes::federation::fetch,
-        crate::routes::federation::list,
-        crate::routes::federation::resolve,
-        crate::routes::federation::trust_mark,
-        crate::routes::federation::trust_mark_status,
-        crate::routes::federation::historical_keys,
-        crate::routes::federation::ca_certificate,
-        crate::routes::federation::crl,
-        crate::routes::federation::agreement,
-        crate::routes::federation::apply,
-        crate::routes::federation::list_applications,
-        crate::routes::federation::get_application,
-        crate::routes::federation::approve,
-        crate::routes::federation::reject,
-        crate::routes::federation::list_members,
-        crate::routes::federation::suspend,
-        crate::routes::federation::revoke,
-        crate::routes::federation::update_configuration,
-        crate::routes::federation::history,
-        crate::routes::federation::whoami,
-        crate::routes::signatures::api_info,
-        crate::routes::signatures::sign,
-        crate::routes::signatures::verify,
-        crate::routes::signatures::jwks,
-        crate::routes::testeid::api_info,
-        crate::routes::testeid::discovery,
-        crate::routes::testeid::jwks,
-        crate::routes::testeid::token,
-        crate::routes::testeid::userinfo,
-        crate::routes::identity::token,
-        crate::routes::access::api_info,
-        crate::routes::representation::api_info,
-        crate::routes::representation::packages,
-        crate::routes::representation::check,
-        crate::routes::representation::acting_for,
-        crate::routes::representation::list,
-        crate::routes::representation::one,
-        crate::routes::representation::grant,
-        crate::routes::representation::may_grant,
-        crate::routes::representation::request,
-        crate::routes::representation::step,
-        crate::routes::representation::notices,
-        crate::routes::addresses::api_info,
-        crate::routes::addresses::list_types,
-        crate::routes::addresses::put_type,
-        crate::routes::addresses::get_type,
-        crate::routes::addresses::put_address,
-        crate::routes::addresses::get_address,
-        crate::routes::addresses::lookup_one,
-        crate::routes::addresses::put_person_address,
-        crate::routes::addresses::remove_person_address,
-        crate::routes::addresses::delete_address,
-        crate::routes::addresses::lookup,
-        crate::routes::addresses::changes,
-        crate::routes::access::configuration,
-        crate::routes::access::evaluation,
-        crate::routes::access::evaluations,
-        crate::routes::access::list_policies,
-        crate::routes::access::get_policy,
-        crate::routes::access::put_policy,
-        crate::routes::access::delete_policy,
-        crate::routes::identity::jwks,
-        crate::routes::identity::metadata,
-        crate::routes::identity::subject_token,
-        crate::routes::identity::caller,
-        crate::routes::identity::register,
-        crate::routes::identity::list,
-        crate::routes::identity::search,
-        crate::routes::testeid::register_client,
-        crate::routes::testeid::list_clients,
-        crate::routes::testeid::remove_client,
-        crate::routes::identity::revoke,
-        crate::routes::identity::verify,
-        crate::routes::system::healthz,
-        crate::routes::system::readyz,
-        crate::routes::system::metrics,
-        crate::routes::docs::openapi_json,
-    ),
     components(schemas(ProblemSchema, InvalidParameter)),
     modifiers(&SecuritySchemes),
     tags(
@@ -236,7 +145,16 @@ fn declare_caller(operation: &mut Value, caller: crate::callers::Caller) {
 
 /// Build the finished document. Cheap enough to build once at start-up and serve from memory.
 pub fn document() -> Value {
-    let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or(Value::Null);
+    let routes = crate::routes();
+    let mut api = ApiDoc::openapi();
+    // The operations come from the routes themselves (`Routes::api`), block by block.
+    let (paths, schemas) = routes.documented();
+    api.paths = paths.clone();
+    let components = api.components.get_or_insert_with(Default::default);
+    for (name, schema) in schemas {
+        components.schemas.entry(name.clone()).or_insert_with(|| schema.clone());
+    }
+    let mut doc = serde_json::to_value(api).unwrap_or(Value::Null);
     doc["openapi"] = json!("3.1.0");
     doc["info"] = json!({
         "title": "ena",
@@ -272,11 +190,10 @@ pub fn document() -> Value {
         return doc;
     };
     // Who may call each operation comes from the routes' declarations: its security and its 401/403.
-    let routes = crate::routes();
     for (path, item) in paths.iter_mut() {
         for (method, operation) in item.as_object_mut().into_iter().flatten() {
             let declared =
-                routes.declared().iter().find(|d| d.path == path && d.method.as_str().eq_ignore_ascii_case(method));
+                routes.declared().iter().find(|d| d.path == *path && d.method.as_str().eq_ignore_ascii_case(method));
             if let Some(d) = declared {
                 declare_caller(operation, d.caller);
             }
@@ -305,14 +222,8 @@ pub fn document() -> Value {
                 for (media_type, media) in content.iter_mut() {
                     let example = if media_type == PROBLEM_JSON {
                         Some(problem_for(status, path))
-                    } else if media_type.ends_with("+jwt") {
-                        Some(json!(jwt_example(&operation_id)))
-                    } else if media_type == "application/x-pem-file" {
-                        Some(json!(pem_example(&operation_id)))
-                    } else if media_type.starts_with("text/plain") {
-                        Some(json!(text_example(&operation_id)))
                     } else {
-                        success_example(&operation_id)
+                        crate::blocks::example(&operation_id, Part::Response(media_type))
                     };
                     if let Some(example) = example {
                         media["example"] = example;
@@ -323,110 +234,80 @@ pub fn document() -> Value {
                 operation.get_mut("requestBody").and_then(|b| b.get_mut("content")).and_then(Value::as_object_mut)
             {
                 for (_, media) in body.iter_mut() {
-                    media["example"] = match operation_id.as_str() {
-                        "calculateCosts" | "replacePlan" => {
-                            serde_json::to_value(Plan::shipped()).unwrap_or(Value::Null)
-                        }
-                        "appendEvents" => audit_event_example(),
-                        "applyForMembership" => application_input_example(),
-                        "rejectApplication" => {
-                            json!({ "reason": "The organisation number does not match the applicant." })
-                        }
-                        "suspendMember" | "revokeMember" => {
-                            json!({ "entityId": "https://nod.exempelkommun.se", "reason": "Key compromise reported" })
-                        }
-                        "trustMarkStatus" => json!({ "trust_mark": jwt_example("getTrustMark") }),
-                        "putEntityConfiguration" => json!(jwt_example("putEntityConfiguration")),
-                        "signDocument" => json!({ "sha256": "n4bQgYhMfWWaL-qgxVrQFaO_TxsrC4Is0V1sFbDwCgg" }),
-                        "verifySignature" => json!({
-                            "sha256": "n4bQgYhMfWWaL-qgxVrQFaO_TxsrC4Is0V1sFbDwCgg",
-                            "signature": "eyJhbGciOiJFUzI1NiIsImtpZCI6IlZuMFFoUzNuM2dtSDRiOHAwSmMwdThiMEczSncyZDV4OXFWcTF2WG5ZdzgiLCJ0eXAiOiJKT1NFIn0..MEUCIQ"
-                        }),
-                        "issueToken" => json!({
-                            "grant_type": "client_credentials",
-                            "audience": EXAMPLE_TA,
-                            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-                            "client_assertion": "eyJhbGciOiJFUzI1NiIsImtpZCI6Ii4uLiJ9.eyJpc3MiOiJodHRwczovL25vZC5leGVtcGVsa29tbXVuLnNlIn0.MEUCIQ"
-                        }),
-                        "createSubjectToken" => json!({ "actor": EXAMPLE_MEMBER, "represents": "556677-8899" }),
-                        "evaluateAccess" => access_request_example(),
-                        "checkRepresentation" => {
-                            json!({ "agent": "200107044562", "principal": "556677-8899", "service": "skatteverket/moms" })
-                        }
-                        "grantMandate" | "checkGrant" | "requestMandate" => grant_example(),
-                        "mandateStep" => json!({}),
-                        "putMessageType" => {
-                            let mut t = message_type_example();
-                            t.as_object_mut().map(|o| {
-                                for k in ["id", "version", "owner", "createdAt"] {
-                                    o.remove(k);
-                                }
-                            });
-                            t
-                        }
-                        "putAddress" => json!({
-                            "kind": "function", "name": "Exempelkommunen, socialtjänsten", "node": EXAMPLE_MEMBER,
-                            "capabilities": [{ "messageType": "se.kommun.orosanmalan", "versions": ["1.0"] }],
-                            "encryptionKeys": [{ "kty": "OKP", "crv": "X25519", "x": "hSDwCYkwp1R0i33ctD73Wg2_Og0mOBr066SpjqqbTmo", "kid": "2026-11" }]
-                        }),
-                        "lookUpAddress" => json!({ "address": "162120000142:socialtjanst" }),
-                        "registerTestEidClient" => json!({
-                            "clientId": "skatteverket-eservice-test", "name": "Skatteverket, e-tjänst för deklaration (test)",
-                            "redirectUris": ["https://test.eservice.skatteverket.se/callback"]
-                        }),
-                        "putPersonAddress" => json!({
-                            "personalNumber": "191212121212",
-                            "address": { "kind": "person", "name": "Tolvan Tolvansson", "node": EXAMPLE_MEMBER,
-                                "encryptionKeys": [{ "kty": "OKP", "crv": "X25519", "x": "hSDwCYkwp1R0i33ctD73Wg2_Og0mOBr066SpjqqbTmo", "kid": "2026-11" }] }
-                        }),
-                        "removePersonAddress" => json!({ "personalNumber": "191212121212" }),
-                        "searchEmployeeCredentials" => {
-                            json!({ "personalNumber": "191212121212", "limit": 20, "page": 1 })
-                        }
-                        "evaluateAccessBatch" => {
-                            let mut b = access_request_example();
-                            b["evaluations"] = json!([{}, { "context": { "packages": [], "self": false } }]);
-                            b["options"] = json!({ "evaluations_semantic": "execute_all" });
-                            b
-                        }
-                        "putPolicy" => {
-                            let mut p = policy_example();
-                            p.as_object_mut().map(|o| {
-                                o.remove("id");
-                                o.remove("updatedAt");
-                            });
-                            p
-                        }
-                        "registerEmployeeCredential" | "verifyEmployeeCredential" => json!({
-                            "credential": "eyJhbGciOiJFUzI1NiIsImtpZCI6Ii4uLiIsInR5cCI6ImVuYS1lbXBsb3llZStqd3QifQ.eyJpc3MiOiJodHRwczovL25vZC5leGVtcGVsa29tbXVuLnNlIn0.MEUCIQ"
-                        }),
-                        "revokeEmployeeCredential" => {
-                            json!({ "id": "anst-2026-0042", "reason": "Slutat sin anställning" })
-                        }
-                        "testEidToken" => json!({
-                            "grant_type": "authorization_code",
-                            "code": "Xl2m4kV0pQ8r",
-                            "redirect_uri": "http://127.0.0.1:8080/login/callback",
-                            "code_verifier": "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
-                            "client_id": "ena-portal",
-                            "client_secret": "…"
-                        }),
-                        "searchEvents" => {
-                            json!({ "correlationId": "4bf92f3577b34da6a3ce929d0e0e4736", "outcome": "denied", "limit": 20, "page": 1 })
-                        }
-                        "cosignCheckpoint" => json!({
-                            "checkpoint": CHECKPOINT_EXAMPLE,
-                            "verifierKey": "localhost/ena/audit+2a64d13b+AUh7q2S0m0TJ2uIwd0lNVkmXyvA3dxKX9EkH4A2rOQ9n",
-                            "proof": ["Xwg/ChozygdqlSeYMlgNs+DvRYS9/x9UyKNg9Q3jAx4="]
-                        }),
-                        _ => Value::Null,
-                    };
+                    media["example"] = crate::blocks::example(&operation_id, Part::Request).unwrap_or(Value::Null);
                 }
             }
         }
     }
     doc
 }
+
+/// A problem example computed from the error-code registry.
+fn problem_example(code: ErrorCode, path: &str, detail: &str, fields: Vec<ena_core::FieldError>) -> Value {
+    let mut problem = Problem::new(code, detail);
+    problem.instance = path.to_owned();
+    problem.invalid_parameters = fields;
+    problem.trace_id = "4bf92f3577b34da6a3ce929d0e0e4736".into();
+    serde_json::to_value(problem).unwrap_or(Value::Null)
+}
+
+/// The example for a problem response of `status` on `path`.
+fn problem_for(status: &str, path: &str) -> Value {
+    use ena_core::FieldError;
+    match status {
+        "400" if path.contains("cost-calculations") => problem_example(
+            ErrorCode::InvalidBody,
+            path,
+            "The body does not match the schema at blocks[0].lines[0].costs[0].amount: invalid type: string \"7000\", expected i64.",
+            vec![FieldError::missing(
+                "blocks[0].lines[0].costs[0].amount",
+                "invalid type: string \"7000\", expected i64",
+            )],
+        ),
+        "400" => problem_example(
+            ErrorCode::InvalidParameter,
+            path,
+            "Some query parameters are invalid; see invalid-parameters.",
+            vec![FieldError::new("limit", 0, "must be between 1 and 100")],
+        ),
+        "401" => problem_example(
+            ErrorCode::AuthenticationRequired,
+            path,
+            "This operation is the operator's: log in with e-ID at LoA 3, or send the operator token as `Authorization: Bearer …`: no credentials were sent.",
+            vec![],
+        ),
+        "403" => problem_example(
+            ErrorCode::PermissionDenied,
+            path,
+            "The decision point refuses this operation on api:plan: no policy permits it.",
+            vec![],
+        ),
+        "404" => {
+            problem_example(ErrorCode::ResourceNotFound, path, "No building block has id \"mina-ombudd\".", vec![])
+        }
+        "413" => problem_example(
+            ErrorCode::PayloadTooLarge,
+            path,
+            "The request body is larger than the server accepts.",
+            vec![],
+        ),
+        "415" => problem_example(
+            ErrorCode::UnsupportedMediaType,
+            path,
+            "Send the body as application/json.",
+            vec![FieldError::new("Content-Type", "text/plain", "must be application/json")],
+        ),
+        "503" => problem_example(ErrorCode::ServiceUnavailable, path, "The database does not answer.", vec![]),
+        _ => problem_example(
+            ErrorCode::Internal,
+            path,
+            "An unexpected error occurred; the server log has the details under this traceId.",
+            vec![],
+        ),
+    }
+}
+
+const CHECKPOINT: &str = "localhost/ena/audit\n42\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n\n— localhost/ena/audit Az3grlgtzPICa5OS8npVmf1Myq/5IZniMp+ZJurmRDeOoRDe4URYN7u5/Zhcyv2q1gGzGku9nTo+zyWE+xeMcTOAYQ8=\n";
 
 #[cfg(test)]
 mod tests {
@@ -446,7 +327,7 @@ mod tests {
                 let d = routes
                     .declared()
                     .iter()
-                    .find(|d| d.path == path && d.method.as_str().eq_ignore_ascii_case(method))
+                    .find(|d| d.path == *path && d.method.as_str().eq_ignore_ascii_case(method))
                     .unwrap_or_else(|| panic!("{method} {path} is documented but not a declared route"));
                 let security = op.get("security").cloned().unwrap_or(json!([]));
                 assert_eq!(security, d.caller.security(), "{method} {path}: security is the declared caller's");
@@ -467,11 +348,11 @@ mod tests {
             }
         }
         for d in routes.declared() {
-            if d.method == axum::http::Method::HEAD || !crate::problem::is_api_path(d.path) || d.path == "/metrics" {
+            if d.method == axum::http::Method::HEAD || !crate::problem::is_api_path(&d.path) || d.path == "/metrics" {
                 continue;
             }
             let method = d.method.as_str().to_ascii_lowercase();
-            assert!(doc["paths"][d.path][&method].is_object(), "{} {} is a route but not documented", d.method, d.path);
+            assert!(doc["paths"][&d.path][&method].is_object(), "{} {} is a route but not documented", d.method, d.path);
         }
         assert!(documented > 90, "only {documented} operations; is the walk wrong?");
     }

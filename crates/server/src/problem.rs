@@ -179,7 +179,7 @@ pub async fn finish_problems(request: Request, next: Next) -> Response {
         None => return response,
     };
     if html {
-        return crate::portal::error_page(status, &problem.detail);
+        return crate::site::portal::error_page(status, &problem.detail);
     }
     let mut problem = problem;
     // A layer that must not echo the path (it holds an identity number) sets a redacted one itself.

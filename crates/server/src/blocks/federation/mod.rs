@@ -1,0 +1,13 @@
+//! Tillitsramverk: the trust anchor, onboarding and the members — this block at the edge: its API (`api.rs`), its portal pages (`portal.rs`, `templates/`).
+
+pub mod api;
+pub mod portal;
+mod examples;
+
+pub use examples::example;
+pub(crate) use examples::jwt_example;
+
+/// Every route of the block, with who may call it.
+pub fn routes() -> crate::callers::Routes {
+    crate::callers::Routes::new().merge(api::router()).merge(portal::router())
+}
