@@ -231,9 +231,6 @@ pub trait ChangeHook: Send + Sync {
     fn changed(&self, change: &Change);
 }
 
-fn now_rfc3339() -> String {
-    ena_core::time::precise_now_rfc3339()
-}
 
 /// A parsed address string.
 struct Parsed {
@@ -397,7 +394,7 @@ impl Addresses {
             confidentiality: i64::from(c.confidentiality),
             integrity: i64::from(c.integrity),
             availability: i64::from(c.availability),
-            created_at: now_rfc3339(),
+            created_at: ena_core::time::precise_now_rfc3339(),
         };
         // A member may add versions only to its own types (and name new ones); the operator to any.
         let existing_owner = repo::message_types_owner(&self.store, id).await?;
@@ -592,7 +589,7 @@ impl Addresses {
             valid_from: from.and_then(|t| t.format(&Rfc3339).ok()),
             valid_to: to.and_then(|t| t.format(&Rfc3339).ok()),
             revision: 0,
-            updated_at: now_rfc3339(),
+            updated_at: ena_core::time::precise_now_rfc3339(),
         };
         let row = to_row(&a);
         match repo::put_address(&self.store, &row, &types, if_match).await? {
@@ -620,7 +617,7 @@ impl Addresses {
                 }
                 self.may_administer(entity_id, organisation, &a.organisation).await?;
             }
-            repo::delete_address(&self.store, &a.address, &now_rfc3339())
+            repo::delete_address(&self.store, &a.address, &ena_core::time::precise_now_rfc3339())
                 .await?
                 .ok_or_else(|| AddrError::NotFound(format!("no address {address}")))
         }
@@ -726,7 +723,7 @@ impl Addresses {
             address: address.to_owned(),
             change: change.to_owned(),
             revision,
-            at: now_rfc3339(),
+            at: ena_core::time::precise_now_rfc3339(),
         });
     }
 

@@ -264,7 +264,7 @@ impl Context {
     /// An event by this context's actor, now.
     pub fn event(&self, action: &str, object: Option<ObjectRef>, result: Result, reason: Option<String>) -> AuditEvent {
         AuditEvent {
-            time: now_rfc3339(),
+            time: ena_core::time::now_rfc3339(),
             actor: self.actor.clone(),
             on_behalf_of: self.on_behalf_of.clone(),
             action: action.to_owned(),
@@ -323,7 +323,3 @@ pub fn check_submitted(
     if errors.is_empty() { Ok(()) } else { Err(errors) }
 }
 
-/// The current time as RFC 3339 UTC with seconds.
-pub fn now_rfc3339() -> String {
-    ena_core::time::now_rfc3339()
-}

@@ -2,7 +2,8 @@
 //! cosigned for that origin, so no log can show different histories to different parties unnoticed.
 //! A refused (split-view) checkpoint is recorded as an alert in this node's own log.
 
-use crate::event::{Actor, ActorKind, AuditEvent, ObjectRef, Outcome, Result as Res, now_rfc3339};
+use crate::event::{Actor, ActorKind, AuditEvent, ObjectRef, Outcome, Result as Res};
+use ena_core::time::now_rfc3339;
 use crate::log::AuditLog;
 use crate::merkle::{self, Hash};
 use crate::note::{NoteSigner, NoteVerifier, verify_checkpoint};

@@ -29,9 +29,6 @@ pub struct FederationBench {
     database_url: Option<String>,
 }
 
-fn unix_now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
-}
 
 fn median(mut v: Vec<Duration>) -> f64 {
     v.sort_unstable();
@@ -94,7 +91,7 @@ async fn run_async(args: FederationBench) -> anyhow::Result<()> {
         let id = format!("https://node{i}.bench.example");
         let key = SigningKey::generate().map_err(|e| anyhow::anyhow!("{e}"))?;
         let jwks = json!({"keys": [key.public_jwk()]});
-        let now = unix_now();
+        let now = ena_core::time::unix_now();
         let ec = key.sign(
             ENTITY_STATEMENT_TYP,
             &json!({"iss": id, "sub": id, "iat": now, "exp": now + 86_400, "jwks": jwks,
@@ -113,8 +110,8 @@ async fn run_async(args: FederationBench) -> anyhow::Result<()> {
             entity_configuration: Some(ec),
             accept_agreement: Some(version),
         };
-        let app = ta.apply(&state.audit, &ctx, &input).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-        ta.approve(&state.audit, &ctx, &app.id).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        let app = ta.apply(&ctx, &input).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        ta.approve(&ctx, &app.id).await.map_err(|e| anyhow::anyhow!("{e}"))?;
         ids.push(id);
     }
     println!("{db}: onboarded {} members in {:.1} s", args.members, started.elapsed().as_secs_f64());
@@ -123,14 +120,14 @@ async fn run_async(args: FederationBench) -> anyhow::Result<()> {
 
     // Resolve through the service: uncached (cache cleared before every call) and cached.
     let service_resolve = |clear: bool| {
-        let (t, i, a, audit) = (ta.clone(), ids.clone(), anchor.clone(), state.audit.clone());
+        let (t, i, a) = (ta.clone(), ids.clone(), anchor.clone());
         throughput(args.seconds, args.concurrency, move |n| {
-            let (t, i, a, audit) = (t.clone(), i.clone(), a.clone(), audit.clone());
+            let (t, i, a) = (t.clone(), i.clone(), a.clone());
             async move {
                 if clear {
                     t.clear_resolve_cache();
                 }
-                t.resolve(&audit, &i[n % i.len()], &a).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+                t.resolve(&i[n % i.len()], &a).await.map_err(|e| anyhow::anyhow!("{e}"))?;
                 Ok(())
             }
         })
@@ -187,7 +184,7 @@ async fn run_async(args: FederationBench) -> anyhow::Result<()> {
     let keys: Vec<SigningKey> =
         (0..3).map(|_| SigningKey::generate()).collect::<Result<_, _>>().map_err(|e| anyhow::anyhow!("{e}"))?;
     let (ta_id, int_id, leaf_id) = ("https://ta.bench", "https://int.bench", "https://leaf.bench");
-    let now = unix_now();
+    let now = ena_core::time::unix_now();
     let jwks = |k: &SigningKey| json!({"keys": [k.public_jwk()]});
     let st = |k: &SigningKey, iss: &str, sub: &str, sub_jwks: Value, extra: Value| {
         let mut c = json!({"iss": iss, "sub": sub, "iat": now, "exp": now + 3600, "jwks": sub_jwks});

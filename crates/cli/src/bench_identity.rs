@@ -112,7 +112,7 @@ pub fn run(args: IdentityBench) -> anyhow::Result<()> {
         let addr = listener.local_addr()?;
         let config = ServerConfig { federation_entity_id: format!("http://{addr}"), ..ServerConfig::default() };
         let state = AppState::open(store, config, temp.path()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-        let (signatures, audit) = (state.signatures.clone(), state.audit.clone());
+        let signatures = state.signatures.clone();
         api_tokens(&state, args.seconds).await?;
         tokio::spawn(async move {
             let _ = axum::serve(listener, ena_server::app(state)).await;
@@ -165,7 +165,7 @@ pub fn run(args: IdentityBench) -> anyhow::Result<()> {
         let (mut n, started) = (0u64, Instant::now());
         let mut last = None;
         while Instant::now() < deadline {
-            last = Some(signatures.sign(&audit, &session, &digest).await.map_err(|e| anyhow::anyhow!("{e}"))?);
+            last = Some(signatures.sign(&session, &digest).await.map_err(|e| anyhow::anyhow!("{e}"))?);
             n += 1;
         }
         let sign_rate = n as f64 / started.elapsed().as_secs_f64();
@@ -173,7 +173,7 @@ pub fn run(args: IdentityBench) -> anyhow::Result<()> {
         let deadline = Instant::now() + Duration::from_secs(args.seconds);
         let (mut m, started) = (0u64, Instant::now());
         while Instant::now() < deadline {
-            signatures.verify(&audit, &digest, &sig).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            signatures.verify(&digest, &sig).await.map_err(|e| anyhow::anyhow!("{e}"))?;
             m += 1;
         }
         let verify_rate = m as f64 / started.elapsed().as_secs_f64();
@@ -210,13 +210,12 @@ async fn api_tokens(state: &AppState, seconds: u64) -> anyhow::Result<()> {
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect();
-    let deps = ena_identity::token::Deps { store: &state.store, anchor: &state.federation, audit: &state.audit };
 
     let timed = |n: u64, started: Instant| n as f64 / started.elapsed().as_secs_f64();
     let (mut n, started) = (0u64, Instant::now());
     let mut token = String::new();
     while started.elapsed() < Duration::from_secs(seconds) {
-        let body = state.tokens.token(deps, Some(&peer), &form).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        let body = state.tokens.token(Some(&peer), &form).await.map_err(|e| anyhow::anyhow!("{e}"))?;
         token = body["access_token"].as_str().unwrap_or_default().to_owned();
         n += 1;
     }
@@ -228,10 +227,8 @@ async fn api_tokens(state: &AppState, seconds: u64) -> anyhow::Result<()> {
     for _ in 0..16 {
         let (state, peer, form, counter) = (state.clone(), peer.clone(), form.clone(), counter.clone());
         tasks.push(tokio::spawn(async move {
-            let deps =
-                ena_identity::token::Deps { store: &state.store, anchor: &state.federation, audit: &state.audit };
             while started.elapsed() < Duration::from_secs(seconds) {
-                state.tokens.token(deps, Some(&peer), &form).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+                state.tokens.token(Some(&peer), &form).await.map_err(|e| anyhow::anyhow!("{e}"))?;
                 counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
             Ok::<(), anyhow::Error>(())
@@ -253,7 +250,7 @@ async fn api_tokens(state: &AppState, seconds: u64) -> anyhow::Result<()> {
         let mut f = form.clone();
         f.insert("client_assertion_type".into(), ena_identity::token::CLIENT_ASSERTION_TYPE.into());
         f.insert("client_assertion".into(), assertion);
-        state.tokens.token(deps, None, &f).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        state.tokens.token(None, &f).await.map_err(|e| anyhow::anyhow!("{e}"))?;
         n += 1;
     }
     let jwt = timed(n, started);
@@ -262,7 +259,7 @@ async fn api_tokens(state: &AppState, seconds: u64) -> anyhow::Result<()> {
     while started.elapsed() < Duration::from_secs(seconds) {
         let caller = state
             .tokens
-            .check(deps, &token, Some("bench-certificate-thumbprint"), &audience)
+            .check(&token, Some("bench-certificate-thumbprint"), &audience)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         anyhow::ensure!(caller.certificate_bound);
@@ -305,7 +302,7 @@ pub(crate) async fn onboard_member(state: &AppState) -> anyhow::Result<(String, 
         accept_agreement: Some(ta.agreement().await?.version),
     };
     let ctx = ena_audit::Context::system("bench");
-    let app = ta.apply(&state.audit, &ctx, &input).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-    ta.approve(&state.audit, &ctx, &app.id).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let app = ta.apply(&ctx, &input).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    ta.approve(&ctx, &app.id).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok((id, client_key))
 }

@@ -335,8 +335,7 @@ async fn bench(args: RepresentationBench) -> anyhow::Result<()> {
     .iter()
     .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
     .collect();
-    let deps = ena_identity::token::Deps { store: &state.store, anchor: &state.federation, audit: &state.audit };
-    let token = state.tokens.token(deps, None, &form).await.map_err(|e| anyhow::anyhow!("{e}"))?["access_token"]
+    let token = state.tokens.token(None, &form).await.map_err(|e| anyhow::anyhow!("{e}"))?["access_token"]
         .as_str()
         .unwrap_or_default()
         .to_owned();

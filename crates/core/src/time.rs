@@ -43,6 +43,11 @@ impl std::fmt::Display for Timestamp {
     }
 }
 
+/// Now in unix seconds (what the INTEGER time columns and JWT claims hold).
+pub fn unix_now() -> i64 {
+    Timestamp::now().unix()
+}
+
 /// Now as RFC 3339 with seconds (what most stored times are).
 pub fn now_rfc3339() -> String {
     Timestamp::now().rfc3339()

@@ -11,7 +11,8 @@ use std::sync::Mutex;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use ena_audit::event::{ObjectRef, Result as AuditResult, now_rfc3339};
+use ena_audit::event::{ObjectRef, Result as AuditResult};
+use ena_core::time::now_rfc3339;
 use ena_audit::{AuditEvent, AuditSink, Context};
 use ena_core::{FieldError, Organisationsnummer};
 use ena_store::Store;
@@ -266,9 +267,6 @@ fn sha256(token: &str) -> String {
     B64.encode(Sha256::digest(token.as_bytes()))
 }
 
-fn unix_now() -> i64 {
-    ena_core::Timestamp::now().unix()
-}
 
 #[derive(Default)]
 struct Cache {
@@ -287,6 +285,8 @@ pub struct TrustAnchor {
     ring: std::sync::RwLock<std::sync::Arc<KeyRing>>,
     ca: FederationCa,
     cache: Mutex<Cache>,
+    /// Where every statement it issues and every decision it takes is recorded, before the call returns.
+    audit: std::sync::Arc<dyn AuditSink>,
 }
 
 impl std::fmt::Debug for TrustAnchor {
@@ -312,10 +312,11 @@ impl TrustAnchor {
         store: Store,
         config: AnchorConfig,
         vault: ena_keys::KeyVault,
+        audit: std::sync::Arc<dyn AuditSink>,
         legacy_dir: Option<&Path>,
     ) -> Result<TrustAnchor, FederationError> {
         let keys =
-            KeyRing::open(&vault, legacy_dir, unix_now()).await.map_err(|e| FederationError::Ca(e.to_string()))?;
+            KeyRing::open(&vault, legacy_dir, ena_core::time::unix_now()).await.map_err(|e| FederationError::Ca(e.to_string()))?;
         let ca = FederationCa::open(&vault, legacy_dir, &config.name)
             .await
             .map_err(|e| FederationError::Ca(e.to_string()))?;
@@ -323,7 +324,7 @@ impl TrustAnchor {
             repo::publish_agreement(&store, DEFAULT_AGREEMENT_TITLE, DEFAULT_AGREEMENT, &now_rfc3339()).await?;
         }
         let ring = std::sync::RwLock::new(std::sync::Arc::new(keys));
-        Ok(TrustAnchor { store, config, vault, ring, ca, cache: Mutex::new(Cache::default()) })
+        Ok(TrustAnchor { store, config, vault, ring, ca, cache: Mutex::new(Cache::default()), audit })
     }
 
     /// The key ring in use.
@@ -354,7 +355,7 @@ impl TrustAnchor {
 
     /// The JWKS of the anchor's entity configuration (what members pin as the trust anchor's keys).
     pub fn jwks(&self) -> Value {
-        self.keys().published(unix_now(), self.config.lifetime)
+        self.keys().published(ena_core::time::unix_now(), self.config.lifetime)
     }
 
     pub fn ca_certificate(&self) -> &str {
@@ -366,7 +367,7 @@ impl TrustAnchor {
     /// channel: a man in the middle cannot swap what it says (recipients' encryption keys, say).
     pub fn sign_answer(&self, typ: &str, mut claims: Value) -> String {
         claims["iss"] = json!(self.config.entity_id);
-        claims["iat"] = json!(unix_now());
+        claims["iat"] = json!(ena_core::time::unix_now());
         self.keys().active().sign(typ, &claims)
     }
 
@@ -387,7 +388,6 @@ impl TrustAnchor {
     /// statement learns its log index.
     async fn publish(
         &self,
-        audit: &dyn AuditSink,
         ctx: &Context,
         issues: Vec<Issue>,
         mut extra: Vec<AuditEvent>,
@@ -439,7 +439,7 @@ impl TrustAnchor {
         if events.is_empty() {
             return Ok(());
         }
-        let appended = audit.record(events).await.map_err(|e| FederationError::Audit(e.to_string()))?;
+        let appended = self.audit.record(events).await.map_err(|e| FederationError::Audit(e.to_string()))?;
         for (i, id) in ids.iter().enumerate().take(count) {
             repo::set_log_index(&self.store, id, appended.first_index + i as u64).await?;
         }
@@ -487,7 +487,7 @@ mod tests {
             json!({"keys": [self.key.public_jwk()]})
         }
         fn configuration(&self) -> String {
-            let now = unix_now();
+            let now = ena_core::time::unix_now();
             self.key.sign(
                 ENTITY_STATEMENT_TYP,
                 &json!({"iss": self.id, "sub": self.id, "iat": now, "exp": now + 3600, "jwks": self.jwks(),
@@ -533,7 +533,13 @@ mod tests {
                     .await
                     .unwrap();
             let vault = ena_keys::KeyVault::new(db.store.clone(), ena_keys::Kek::generate());
-            let ta = TrustAnchor::open(db.store.clone(), AnchorConfig::new("https://ena.example.se"), vault, None)
+            let ta = TrustAnchor::open(
+                db.store.clone(),
+                AnchorConfig::new("https://ena.example.se"),
+                vault,
+                std::sync::Arc::new(audit.clone()),
+                None,
+            )
                 .await
                 .unwrap();
             let ctx = Context::system("test");
@@ -549,40 +555,40 @@ mod tests {
             bad.entity_types = vec!["printer".into()];
             bad.accept_agreement = None;
             bad.jwks = json!({"keys": [{"kty": "oct", "k": "c2VjcmV0", "kid": "x"}]});
-            let f = fields(ta.apply(&audit, &ctx, &bad).await.unwrap_err());
+            let f = fields(ta.apply(&ctx, &bad).await.unwrap_err());
             for name in ["organisationNumber", "entityId", "entityTypes[0]", "acceptAgreement", "jwks"] {
                 assert!(f.contains(&name.to_owned()), "{label}: {name} in {f:?}");
             }
             let mut wrong_csr = input.clone();
             wrong_csr.key_request = Some(node.csr("evil.example.se"));
-            assert_eq!(fields(ta.apply(&audit, &ctx, &wrong_csr).await.unwrap_err()), vec!["keyRequest"]);
+            assert_eq!(fields(ta.apply(&ctx, &wrong_csr).await.unwrap_err()), vec!["keyRequest"]);
             let mut forged = input.clone();
             forged.entity_configuration = Some(Applicant::new("node.exempel.se").configuration());
-            assert_eq!(fields(ta.apply(&audit, &ctx, &forged).await.unwrap_err()), vec!["entityConfiguration"]);
+            assert_eq!(fields(ta.apply(&ctx, &forged).await.unwrap_err()), vec!["entityConfiguration"]);
             let mut big = input.clone();
             big.jwks = json!({"keys": vec![node.key.public_jwk().clone(); 200]});
-            assert_eq!(fields(ta.apply(&audit, &ctx, &big).await.unwrap_err()), vec!["jwks"]);
+            assert_eq!(fields(ta.apply(&ctx, &big).await.unwrap_err()), vec!["jwks"]);
             assert!(ta.applications(None, 10, 0).await.unwrap().is_empty(), "{label}: nothing half-written");
 
-            let app = ta.apply(&audit, &ctx, &input).await.unwrap();
+            let app = ta.apply(&ctx, &input).await.unwrap();
             assert_eq!(app.status, "pending");
             assert_eq!(app.organisation_number, "162120000142");
             assert!(
-                matches!(ta.apply(&audit, &ctx, &input).await.unwrap_err(), FederationError::Conflict(_)),
+                matches!(ta.apply(&ctx, &input).await.unwrap_err(), FederationError::Conflict(_)),
                 "{label}: one pending application per entity"
             );
             // Not a member yet: nothing to list, fetch or resolve.
             assert!(ta.list(None, None).await.unwrap().is_empty());
-            assert!(ta.fetch(&audit, &node.id).await.is_err());
+            assert!(ta.fetch(&node.id).await.is_err());
 
-            let approved = ta.approve(&audit, &ctx, &app.id).await.unwrap();
+            let approved = ta.approve(&ctx, &app.id).await.unwrap();
             assert_eq!(approved.status, "approved");
             assert!(
-                matches!(ta.approve(&audit, &ctx, &app.id).await.unwrap_err(), FederationError::Conflict(_)),
+                matches!(ta.approve(&ctx, &app.id).await.unwrap_err(), FederationError::Conflict(_)),
                 "{label}: approving twice"
             );
             assert!(matches!(
-                ta.reject(&audit, &ctx, &app.id, "late").await.unwrap_err(),
+                ta.reject(&ctx, &app.id, "late").await.unwrap_err(),
                 FederationError::Conflict(_)
             ));
             assert_eq!(ta.list(Some(ENA_NODE), None).await.unwrap(), vec![node.id.clone()]);
@@ -592,13 +598,13 @@ mod tests {
             let cert = member.certificate.clone().expect("a certificate was issued");
 
             // Resolve: a chain any validator accepts, the anchor's thumbprint override in the metadata.
-            let resolved = ta.resolve(&audit, &node.id, "https://ena.example.se").await.unwrap();
+            let resolved = ta.resolve(&node.id, "https://ena.example.se").await.unwrap();
             let r = Unverified::parse(&resolved).unwrap();
             r.expect_typ(RESOLVE_TYP).unwrap();
             r.verify(&ta.jwks()).unwrap();
             let chain: Vec<String> = serde_json::from_value(r.payload["trust_chain"].clone()).unwrap();
             assert_eq!(chain.len(), 3);
-            chain::validate(&chain, ta.entity_id(), &ta.jwks(), unix_now()).unwrap();
+            chain::validate(&chain, ta.entity_id(), &ta.jwks(), ena_core::time::unix_now()).unwrap();
             let (_, der) = x509_parser::pem::parse_x509_pem(cert.as_bytes()).unwrap();
             assert_eq!(
                 r.payload["metadata"][ENA_NODE]["tls_client_certificate_sha256"],
@@ -607,7 +613,7 @@ mod tests {
             assert_eq!(r.payload["metadata"][ENA_NODE]["api_endpoint"], format!("{}/node/v1", node.id));
             assert_eq!(r.payload["trust_marks"].as_array().unwrap().len(), 1);
             assert_eq!(
-                ta.resolve(&audit, &node.id, "https://other.example.se")
+                ta.resolve(&node.id, "https://other.example.se")
                     .await
                     .unwrap_err()
                     .to_string()
@@ -615,7 +621,7 @@ mod tests {
                     .next(),
                 Some("invalid_trust_anchor")
             );
-            assert!(ta.resolve(&audit, "https://nobody.example.se", ta.entity_id()).await.is_err());
+            assert!(ta.resolve("https://nobody.example.se", ta.entity_id()).await.is_err());
 
             // Trust mark status.
             let mark = ta.trust_mark(&node.id, &ta.config().trust_mark_types[0]).await.unwrap();
@@ -637,10 +643,10 @@ mod tests {
             }
 
             // Suspension: gone from list and resolve, certificate on the CRL, trust mark revoked.
-            ta.remove(&audit, &ctx, &node.id, false, "test").await.unwrap();
+            ta.remove(&ctx, &node.id, false, "test").await.unwrap();
             assert!(ta.list(None, None).await.unwrap().is_empty());
             assert!(
-                ta.resolve(&audit, &node.id, ta.entity_id()).await.is_err(),
+                ta.resolve(&node.id, ta.entity_id()).await.is_err(),
                 "{label}: the cached resolution is dropped"
             );
             assert_eq!(status(ta.trust_mark_status(&mark).await.unwrap()), "revoked");
@@ -650,14 +656,14 @@ mod tests {
             let (_, parsed) = x509_parser::revocation_list::CertificateRevocationList::from_der(&der.contents).unwrap();
             assert_eq!(parsed.iter_revoked_certificates().count(), 1, "{label}");
             assert!(matches!(
-                ta.remove(&audit, &ctx, &node.id, false, "").await.unwrap_err(),
+                ta.remove(&ctx, &node.id, false, "").await.unwrap_err(),
                 FederationError::Conflict(_)
             ));
 
             // The anchor's own configuration resolves and is logged once while fresh.
-            let ec = ta.entity_configuration(&audit).await.unwrap();
-            assert_eq!(ec, ta.entity_configuration(&audit).await.unwrap());
-            assert!(ta.resolve(&audit, ta.entity_id(), ta.entity_id()).await.is_ok());
+            let ec = ta.entity_configuration().await.unwrap();
+            assert_eq!(ec, ta.entity_configuration().await.unwrap());
+            assert!(ta.resolve(ta.entity_id(), ta.entity_id()).await.is_ok());
         }
     }
 }

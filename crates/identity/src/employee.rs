@@ -19,7 +19,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::repo::{self, CredentialRow};
-use crate::{Refusal, refuse, unix_now};
+use crate::{Refusal, refuse};
 
 pub const CREDENTIAL_TYP: &str = "ena-employee+jwt";
 /// The longest validity a credential may state.
@@ -73,7 +73,7 @@ struct Parsed {
 }
 
 /// Check a credential's form, signature (issuer resolved through the federation) and times.
-async fn check(anchor: &TrustAnchor, audit: &AuditLog, token: &str) -> Result<Parsed, Refusal> {
+async fn check(anchor: &TrustAnchor, token: &str) -> Result<Parsed, Refusal> {
     let t = Unverified::parse(token).map_err(|e| refuse("invalid_request", "credential", e.to_string()))?;
     t.expect_typ(CREDENTIAL_TYP).map_err(|e| refuse("invalid_request", "credential", e.to_string()))?;
     let claim = |name: &'static str| {
@@ -84,7 +84,7 @@ async fn check(anchor: &TrustAnchor, audit: &AuditLog, token: &str) -> Result<Pa
             .ok_or_else(|| refuse("invalid_request", "credential", format!("claim {name} is missing")))
     };
     let issuer = claim("iss")?.to_owned();
-    let metadata = anchor.approved_metadata(audit, &issuer, ENA_CREDENTIAL_ISSUER).await.map_err(|e| match e {
+    let metadata = anchor.approved_metadata(&issuer, ENA_CREDENTIAL_ISSUER).await.map_err(|e| match e {
         FederationError::Forbidden(why) => refuse("invalid_request", "credential", why),
         e => refuse(
             "invalid_request",
@@ -114,7 +114,7 @@ async fn check(anchor: &TrustAnchor, audit: &AuditLog, token: &str) -> Result<Pa
             .ok_or_else(|| refuse("invalid_request", "credential", format!("claim {n} is missing")))
     };
     let (iat, exp) = (num("iat")?, num("exp")?);
-    let now = unix_now();
+    let now = ena_core::time::unix_now();
     if iat > now + LEEWAY {
         return Err(refuse("invalid_request", "credential", format!("issued in the future (iat {iat})")));
     }
@@ -202,7 +202,7 @@ pub async fn register(
             .await?;
         return Err(refuse("forbidden", "credential", why));
     }
-    let parsed = match check(anchor, audit, token).await {
+    let parsed = match check(anchor, token).await {
         Ok(p) => p,
         Err(e) => {
             record(
@@ -302,7 +302,7 @@ pub async fn verify(
     audit: &AuditLog,
     token: &str,
 ) -> Result<VerifiedCredential, Refusal> {
-    let outcome = verify_inner(store, anchor, audit, token).await;
+    let outcome = verify_inner(store, anchor, token).await;
     if let Err(e) = &outcome {
         let ctx = Context {
             actor: Actor { kind: ActorKind::Anonymous, id: "verifier".into(), organisation: None },
@@ -315,13 +315,8 @@ pub async fn verify(
     outcome
 }
 
-async fn verify_inner(
-    store: &Store,
-    anchor: &TrustAnchor,
-    audit: &AuditLog,
-    token: &str,
-) -> Result<VerifiedCredential, Refusal> {
-    let parsed = check(anchor, audit, token).await?;
+async fn verify_inner(store: &Store, anchor: &TrustAnchor, token: &str) -> Result<VerifiedCredential, Refusal> {
+    let parsed = check(anchor, token).await?;
     let row = repo::credential(store, &parsed.row.issuer, &parsed.row.jti).await?.ok_or_else(|| {
         refuse(
             "invalid_grant",

@@ -56,10 +56,10 @@ pub fn published_metadata(
     base: &str,
     signatures: &signature::SignatureService,
     portal: &rp::RelyingParty,
-    tokens: &token::TokenService,
+    token_key: &ena_keys::jose::SigningKey,
 ) -> serde_json::Value {
-    let mut token_service = tokens.metadata(base);
-    token_service["jwks"] = tokens.jwks();
+    let mut token_service = token::metadata(base);
+    token_service["jwks"] = token::jwks(token_key);
     serde_json::json!({
         "ena_signature_service": {
             "jwks": signatures.jwks(),
@@ -78,6 +78,3 @@ pub fn published_metadata(
     })
 }
 
-pub(crate) fn unix_now() -> i64 {
-    ena_core::Timestamp::now().unix()
-}

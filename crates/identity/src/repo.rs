@@ -3,13 +3,13 @@
 use ena_store::{Store, with_pool};
 use sqlx::FromRow;
 
-use crate::{sha256_b64, unix_now};
+use crate::sha256_b64;
 
 /// Record the use of the single-use JWT id `key` (issuer and jti) valid until `expires_at`; false if it
 /// was used before (a replay). Expired ids are swept first, so the table stays as small as the number of
 /// tokens alive.
 pub async fn use_once(store: &Store, key: &str, expires_at: i64) -> Result<bool, sqlx::Error> {
-    let now = unix_now();
+    let now = ena_core::time::unix_now();
     with_pool!(store, pool => sqlx::query("DELETE FROM identity_used_jtis WHERE expires_at < $1").bind(now).execute(pool).await.map(|r| r.rows_affected()))?;
     let inserted = with_pool!(store, pool => sqlx::query("INSERT INTO identity_used_jtis (jti_hash, expires_at) VALUES ($1, $2) ON CONFLICT (jti_hash) DO NOTHING")
         .bind(sha256_b64(key)).bind(expires_at).execute(pool).await.map(|r| r.rows_affected()))?;
@@ -70,7 +70,7 @@ pub async fn credentials(
 /// issuer has no such credential.
 pub async fn revoke_credential(store: &Store, issuer: &str, jti: &str, reason: &str) -> Result<bool, sqlx::Error> {
     let n = with_pool!(store, pool => sqlx::query("UPDATE identity_employee_credentials SET revoked_at = COALESCE(revoked_at, $3), revocation_reason = COALESCE(revocation_reason, $4) WHERE issuer = $1 AND jti = $2")
-        .bind(issuer).bind(jti).bind(unix_now()).bind(reason).execute(pool).await.map(|r| r.rows_affected()))?;
+        .bind(issuer).bind(jti).bind(ena_core::time::unix_now()).bind(reason).execute(pool).await.map(|r| r.rows_affected()))?;
     Ok(n == 1)
 }
 

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::loa::{AcrMap, Loa, acr_uri};
 use crate::testeid::{PERSONAL_NUMBER_CLAIM, encode};
-use crate::{random_token, sha256_b64, unix_now};
+use crate::{random_token, sha256_b64};
 
 /// Clock skew tolerated on `exp`/`iat`, seconds.
 const LEEWAY: i64 = 60;
@@ -148,7 +148,7 @@ impl RelyingParty {
             return Ok(vec![("client_secret", p.client_secret.clone())]);
         }
         let key = self.key.as_ref().ok_or_else(|| fail("provider", "no client secret and no client key"))?;
-        let now = unix_now();
+        let now = ena_core::time::unix_now();
         let assertion = key.sign(
             "JWT",
             &serde_json::json!({"iss": p.client_id, "sub": p.client_id, "aud": token_endpoint,
@@ -163,7 +163,7 @@ impl RelyingParty {
     /// Discovery and JWKS of a provider, cached for ten minutes.
     async fn discover(&self, p: &ProviderConfig) -> Result<Discovered, LoginError> {
         if let Some(d) = self.cache.lock().expect("cache").get(&p.id)
-            && unix_now() - d.fetched < 600
+            && ena_core::time::unix_now() - d.fetched < 600
         {
             return Ok(d.clone());
         }
@@ -204,7 +204,7 @@ impl RelyingParty {
             token_endpoint: field("token_endpoint")?,
             end_session_endpoint: doc["end_session_endpoint"].as_str().map(str::to_owned),
             jwks,
-            fetched: unix_now(),
+            fetched: ena_core::time::unix_now(),
         };
         self.cache.lock().expect("cache").insert(p.id.clone(), d.clone());
         Ok(d)
@@ -294,7 +294,7 @@ impl RelyingParty {
         }
         let id_token =
             tokens["id_token"].as_str().ok_or_else(|| fail("id_token", "missing from the token response"))?;
-        let logged = self.verify_id_token(id_token, &p, &d.jwks, &pending.nonce, unix_now())?;
+        let logged = self.verify_id_token(id_token, &p, &d.jwks, &pending.nonce, ena_core::time::unix_now())?;
         if logged.loa < pending.min_loa {
             return Err(fail("acr", format!("{} is below the {} this login asked for", logged.loa, pending.min_loa)));
         }

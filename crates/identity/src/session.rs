@@ -9,7 +9,7 @@ use sqlx::FromRow;
 
 use crate::loa::Loa;
 use crate::rp::{LoggedIn, Pending};
-use crate::{random_token, sha256_b64, unix_now};
+use crate::{random_token, sha256_b64};
 
 /// How long a login may take between the redirect and the callback.
 pub const LOGIN_SECS: i64 = 600;
@@ -56,7 +56,7 @@ pub struct Session {
 pub async fn create(store: &Store, who: &LoggedIn) -> Result<(String, Session), sqlx::Error> {
     let token = random_token(32);
     let csrf = random_token(24);
-    let now = unix_now();
+    let now = ena_core::time::unix_now();
     with_pool!(store, pool => sqlx::query("INSERT INTO identity_sessions (id_hash, person_id, name, loa, provider, csrf, created_at, last_seen_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)")
         .bind(sha256_b64(&token)).bind(who.person.as_str()).bind(&who.name).bind(i64::from(who.loa.0)).bind(&who.provider).bind(&csrf).bind(now)
         .execute(pool).await.map(|r| r.rows_affected()))?;
@@ -79,7 +79,7 @@ pub async fn create(store: &Store, who: &LoggedIn) -> Result<(String, Session), 
 pub async fn find(store: &Store, token: &str, t: Timeouts) -> Result<Option<Session>, sqlx::Error> {
     let id = sha256_b64(token);
     let Some(session) = by_id(store, &id, t).await? else { return Ok(None) };
-    with_pool!(store, pool => sqlx::query("UPDATE identity_sessions SET last_seen_at = $2 WHERE id_hash = $1").bind(&id).bind(unix_now()).execute(pool).await.map(|r| r.rows_affected()))?;
+    with_pool!(store, pool => sqlx::query("UPDATE identity_sessions SET last_seen_at = $2 WHERE id_hash = $1").bind(&id).bind(ena_core::time::unix_now()).execute(pool).await.map(|r| r.rows_affected()))?;
     Ok(Some(session))
 }
 
@@ -89,7 +89,7 @@ pub async fn by_id(store: &Store, sid: &str, t: Timeouts) -> Result<Option<Sessi
     let row: Option<Row> = with_pool!(store, pool => sqlx::query_as("SELECT person_id, name, loa, provider, csrf, created_at, last_seen_at FROM identity_sessions WHERE id_hash = $1")
         .bind(sid).fetch_optional(pool).await)?;
     let Some(row) = row else { return Ok(None) };
-    let now = unix_now();
+    let now = ena_core::time::unix_now();
     if now - row.last_seen_at > t.idle || now - row.created_at > t.absolute {
         with_pool!(store, pool => sqlx::query("DELETE FROM identity_sessions WHERE id_hash = $1").bind(sid).execute(pool).await.map(|r| r.rows_affected()))?;
         return Ok(None);
@@ -114,7 +114,7 @@ pub async fn end(store: &Store, token: &str) -> Result<(), sqlx::Error> {
 
 /// Keep a login in progress until its callback.
 pub async fn save_login(store: &Store, p: &Pending) -> Result<(), sqlx::Error> {
-    let now = unix_now();
+    let now = ena_core::time::unix_now();
     with_pool!(store, pool => sqlx::query("DELETE FROM identity_logins WHERE created_at < $1").bind(now - LOGIN_SECS).execute(pool).await.map(|r| r.rows_affected()))?;
     with_pool!(store, pool => sqlx::query("INSERT INTO identity_logins (state, nonce, verifier, provider, return_to, min_loa, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
         .bind(&p.state).bind(&p.nonce).bind(&p.verifier).bind(&p.provider).bind(&p.return_to).bind(i64::from(p.min_loa.0)).bind(now)
@@ -127,7 +127,7 @@ pub async fn take_login(store: &Store, state: &str) -> Result<Option<Pending>, s
     type LoginRow = (String, String, String, String, i64, i64);
     let row: Option<LoginRow> = with_pool!(store, pool => sqlx::query_as("DELETE FROM identity_logins WHERE state = $1 RETURNING nonce, verifier, provider, return_to, min_loa, created_at")
         .bind(state).fetch_optional(pool).await)?;
-    Ok(row.filter(|r| unix_now() - r.5 <= LOGIN_SECS).map(|(nonce, verifier, provider, return_to, min_loa, _)| {
+    Ok(row.filter(|r| ena_core::time::unix_now() - r.5 <= LOGIN_SECS).map(|(nonce, verifier, provider, return_to, min_loa, _)| {
         Pending { state: state.to_owned(), nonce, verifier, provider, return_to, min_loa: Loa(min_loa as u8) }
     }))
 }

@@ -14,7 +14,6 @@ use serde_json::{Value, json};
 
 use crate::loa::Loa;
 use crate::session::Session;
-use crate::unix_now;
 
 /// The level a signature needs.
 pub const SIGNING_LOA: Loa = Loa(3);
@@ -67,6 +66,8 @@ pub struct SignatureService {
     key: SigningKey,
     /// Who signs (the instance's public URL + `/signatures`).
     issuer: String,
+    /// Every signing is recorded here before the signature is returned; verification reads it back.
+    log: AuditLog,
 }
 
 impl std::fmt::Debug for SignatureService {
@@ -76,8 +77,8 @@ impl std::fmt::Debug for SignatureService {
 }
 
 impl SignatureService {
-    pub fn new(key: SigningKey, issuer: &str) -> SignatureService {
-        SignatureService { key, issuer: issuer.to_owned() }
+    pub fn new(key: SigningKey, issuer: &str, log: AuditLog) -> SignatureService {
+        SignatureService { key, issuer: issuer.to_owned(), log }
     }
 
     /// The service's public keys.
@@ -86,7 +87,8 @@ impl SignatureService {
     }
 
     /// Sign `digest` for the person of `session`, after recording the signing in the log.
-    pub async fn sign(&self, log: &AuditLog, session: &Session, digest: &[u8; 32]) -> Result<Signed, SignatureError> {
+    pub async fn sign(&self, session: &Session, digest: &[u8; 32]) -> Result<Signed, SignatureError> {
+        let log = &self.log;
         if session.loa < SIGNING_LOA {
             return Err(fail("loa", format!("signing needs {SIGNING_LOA}; this session has {}", session.loa)));
         }
@@ -109,7 +111,7 @@ impl SignatureService {
         ]));
         let appended = log.record(vec![event]).await.map_err(|e| fail("log", e.to_string()))?;
         let header = json!({
-            "alg": "ES256", "kid": self.key.kid(), "typ": "JOSE", "iss": self.issuer, "iat": unix_now(),
+            "alg": "ES256", "kid": self.key.kid(), "typ": "JOSE", "iss": self.issuer, "iat": ena_core::time::unix_now(),
             "ena_signer": {"personalNumber": session.person.as_str(), "name": session.name, "loa": session.loa.0},
             "ena_log": {"origin": log.origin(), "index": appended.first_index},
         });
@@ -121,7 +123,8 @@ impl SignatureService {
 
     /// Verify a detached JWS over `digest`: signature with the service's keys, then the log entry it names
     /// (same digest, same signer) and its inclusion in the latest signed checkpoint.
-    pub async fn verify(&self, log: &AuditLog, digest: &[u8; 32], jws: &str) -> Result<Verified, SignatureError> {
+    pub async fn verify(&self, digest: &[u8; 32], jws: &str) -> Result<Verified, SignatureError> {
+        let log = &self.log;
         verify_detached(jws, digest, &self.jwks())?;
         let header = header_of(jws)?;
         let index = header["ena_log"]["index"].as_u64().ok_or_else(|| fail("signature", "no ena_log.index"))?;

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::loa::{Loa, acr_uri};
-use crate::{random_token, sha256_b64, unix_now};
+use crate::{random_token, sha256_b64};
 
 /// The claim carrying the Swedish personal identity number (as Sweden Connect's OIDC profile names it).
 pub const PERSONAL_NUMBER_CLAIM: &str = "https://id.oidc.se/claim/personalIdentityNumber";
@@ -234,7 +234,7 @@ impl TestProvider {
             if request.redirect_uri.contains('?') { '&' } else { '?' },
             encode(&request.state)
         );
-        self.codes.lock().expect("codes").insert(code, Grant { request, person, expires: unix_now() + CODE_SECS });
+        self.codes.lock().expect("codes").insert(code, Grant { request, person, expires: ena_core::time::unix_now() + CODE_SECS });
         Ok(uri)
     }
 
@@ -261,7 +261,7 @@ impl TestProvider {
             .expect("codes")
             .remove(get("code"))
             .ok_or_else(|| oauth("invalid_grant", "unknown, used or expired code"))?;
-        if grant.expires < unix_now() {
+        if grant.expires < ena_core::time::unix_now() {
             return Err(oauth("invalid_grant", "the code has expired"));
         }
         if grant.request.client_id != client.client_id || grant.request.redirect_uri != get("redirect_uri") {
@@ -270,7 +270,7 @@ impl TestProvider {
         if sha256_b64(get("code_verifier")) != grant.request.code_challenge {
             return Err(oauth("invalid_grant", "code_verifier does not match the code_challenge (PKCE)"));
         }
-        let now = unix_now();
+        let now = ena_core::time::unix_now();
         let p = &grant.person;
         let claims = json!({
             "iss": self.issuer, "sub": p.personal_number, "aud": client.client_id, "iat": now, "exp": now + TOKEN_SECS,
@@ -324,7 +324,7 @@ impl TestProvider {
     pub fn userinfo(&self, access_token: &str) -> Result<Value, OAuthError> {
         let map = self.access.lock().expect("access");
         let (p, exp) = map.get(access_token).ok_or_else(|| oauth("invalid_token", "unknown access token"))?;
-        if *exp < unix_now() {
+        if *exp < ena_core::time::unix_now() {
             return Err(oauth("invalid_token", "the access token has expired"));
         }
         Ok(json!({"sub": p.personal_number, PERSONAL_NUMBER_CLAIM: p.personal_number, "given_name": p.given_name,
@@ -454,7 +454,7 @@ pub async fn register_client(
         name: input.name.trim().to_owned(),
         secret_sha256: sha256_b64(&secret),
         redirect_uris: serde_json::to_string(&input.redirect_uris).unwrap_or_default(),
-        created_at: ena_audit::event::now_rfc3339(),
+        created_at: ena_core::time::now_rfc3339(),
     };
     if !crate::repo::insert_test_client(store, &row).await? {
         return Err(TestClientError::Conflict(format!("a test client {client_id} is registered already")));

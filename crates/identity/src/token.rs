@@ -15,6 +15,7 @@
 //! for a represented party belongs to the representation block (Mina ombud) and is not made here.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use ena_audit::event::{ObjectRef, Result as AuditResult};
 use ena_audit::{Actor, ActorKind, AuditLog, AuditSink, Context};
@@ -26,7 +27,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::session::{self, Session, Timeouts};
-use crate::{Refusal, random_token, refuse, repo, unix_now};
+use crate::{Refusal, random_token, refuse, repo};
 
 /// A token's claims.
 type Claims = serde_json::Map<String, Value>;
@@ -84,6 +85,9 @@ pub struct TokenService {
     issuer: String,
     token_endpoint: String,
     timeouts: Timeouts,
+    store: Store,
+    anchor: Arc<TrustAnchor>,
+    audit: AuditLog,
 }
 
 impl std::fmt::Debug for TokenService {
@@ -92,9 +96,9 @@ impl std::fmt::Debug for TokenService {
     }
 }
 
-/// The blocks the token service reads and records in.
+/// The blocks the token service reads and records in, borrowed for one call.
 #[derive(Clone, Copy)]
-pub struct Deps<'a> {
+struct Deps<'a> {
     pub store: &'a Store,
     pub anchor: &'a TrustAnchor,
     pub audit: &'a AuditLog,
@@ -134,31 +138,67 @@ async fn denied(audit: &AuditLog, who: Option<String>, action: &str, e: Refusal)
     }
 }
 
+fn issuer(base: &str) -> String {
+    format!("{base}/identity")
+}
+
+fn token_endpoint(base: &str) -> String {
+    format!("{base}/identity/v1/token")
+}
+
+/// The RFC 8414 authorization-server metadata of the token service at `base` (also what the trust anchor
+/// publishes for it, composed before the service itself can be built).
+pub fn metadata(base: &str) -> serde_json::Value {
+    let base = base.trim_end_matches('/');
+    serde_json::json!({
+        "issuer": issuer(base),
+        "token_endpoint": token_endpoint(base),
+        "jwks_uri": format!("{base}/identity/v1/jwks"),
+        "grant_types_supported": [CLIENT_CREDENTIALS, TOKEN_EXCHANGE],
+        "token_endpoint_auth_methods_supported": ["tls_client_auth", "private_key_jwt"],
+        "token_endpoint_auth_signing_alg_values_supported": ["ES256", "ES384", "RS256", "PS256", "EdDSA"],
+        "tls_client_certificate_bound_access_tokens": true,
+    })
+}
+
+/// The public keys tokens signed with `key` are verified with.
+pub fn jwks(key: &SigningKey) -> Value {
+    json!({"keys": [key.public_jwk()]})
+}
+
 impl TokenService {
     /// Its RFC 8414 authorization-server metadata, served at `base`.
     pub fn metadata(&self, base: &str) -> serde_json::Value {
-        serde_json::json!({
-            "issuer": self.issuer(),
-            "token_endpoint": self.token_endpoint(),
-            "jwks_uri": format!("{base}/identity/v1/jwks"),
-            "grant_types_supported": [CLIENT_CREDENTIALS, TOKEN_EXCHANGE],
-            "token_endpoint_auth_methods_supported": ["tls_client_auth", "private_key_jwt"],
-            "token_endpoint_auth_signing_alg_values_supported": ["ES256", "ES384", "RS256", "PS256", "EdDSA"],
-            "tls_client_certificate_bound_access_tokens": true,
-        })
+        metadata(base)
     }
 
     /// Tokens of the instance at `base_url`, signed with `key`; `timeouts` are the portal sessions' (a
     /// token backed by a session lives no longer than the session).
-    pub fn new(key: SigningKey, base_url: &str, timeouts: Timeouts) -> TokenService {
+    /// It reads clients and sessions in `store` and members in `anchor`, and records every issue and
+    /// refusal in `audit`.
+    pub fn new(
+        key: SigningKey,
+        base_url: &str,
+        timeouts: Timeouts,
+        store: Store,
+        anchor: Arc<TrustAnchor>,
+        audit: AuditLog,
+    ) -> TokenService {
         let base = base_url.trim_end_matches('/');
         TokenService {
             verified: std::sync::Mutex::new(HashMap::new()),
             key,
-            issuer: format!("{base}/identity"),
-            token_endpoint: format!("{base}/identity/v1/token"),
+            issuer: issuer(base),
+            token_endpoint: token_endpoint(base),
             timeouts,
+            store,
+            anchor,
+            audit,
         }
+    }
+
+    fn deps(&self) -> Deps<'_> {
+        Deps { store: &self.store, anchor: &self.anchor, audit: &self.audit }
     }
 
     pub fn issuer(&self) -> &str {
@@ -171,17 +211,17 @@ impl TokenService {
 
     /// The public keys access and subject tokens are signed with.
     pub fn jwks(&self) -> Value {
-        json!({"keys": [self.key.public_jwk()]})
+        jwks(&self.key)
     }
 
     /// The token endpoint: authenticate the client (the mTLS `peer`, or a client assertion in `form`),
     /// then grant. Every refusal is recorded in the log.
     pub async fn token(
         &self,
-        deps: Deps<'_>,
         peer: Option<&NodePeer>,
         form: &HashMap<String, String>,
     ) -> Result<Value, Refusal> {
+        let deps = self.deps();
         let outcome = match self.authenticate(deps, peer, form).await {
             Ok(client) => self.grant(deps, &client, form).await.map_err(|e| (Some(client), e)),
             Err(e) => Err((None, e)),
@@ -260,7 +300,7 @@ impl TokenService {
         if member.status != "active" {
             return Err(bad(format!("{iss} is {}", member.status)));
         }
-        let metadata = deps.anchor.approved_metadata(deps.audit, &iss, "oauth_client").await.map_err(|e| match e {
+        let metadata = deps.anchor.approved_metadata(&iss, "oauth_client").await.map_err(|e| match e {
             ena_federation::anchor::FederationError::Forbidden(why) => bad(why),
             e => bad(format!("{iss} does not resolve in the federation: {e}")),
         })?;
@@ -276,7 +316,7 @@ impl TokenService {
         if !audience_ok {
             return Err(bad(format!("aud must be the token endpoint {}", self.token_endpoint)));
         }
-        let now = unix_now();
+        let now = ena_core::time::unix_now();
         let exp = t.payload.get("exp").and_then(Value::as_i64).ok_or_else(|| bad("exp is missing".into()))?;
         if exp <= now - LEEWAY {
             return Err(bad(format!("expired at {exp}")));
@@ -337,7 +377,7 @@ impl TokenService {
         {
             return Err(refuse("invalid_scope", "scope", "space-separated printable ASCII tokens, at most 1000 bytes"));
         }
-        let now = unix_now();
+        let now = ena_core::time::unix_now();
         let jti = random_token(16);
         let mut claims = json!({
             "iss": self.issuer, "sub": client.entity_id, "aud": audience, "client_id": client.entity_id,
@@ -412,7 +452,7 @@ impl TokenService {
             return Err(bad(format!("not issued by {}", self.issuer)));
         }
         let exp = t.payload.get("exp").and_then(Value::as_i64).unwrap_or_default();
-        if exp <= unix_now() {
+        if exp <= ena_core::time::unix_now() {
             return Err(bad(format!("expired at {exp}")));
         }
         if text("azp") != client.entity_id {
@@ -435,7 +475,7 @@ impl TokenService {
     /// token was checked before.
     fn verified_payload(&self, token: &str) -> Result<serde_json::Map<String, Value>, String> {
         let key = crate::sha256_b64(token);
-        let now = unix_now();
+        let now = ena_core::time::unix_now();
         if let Some((exp, payload)) = self.verified.lock().expect("token cache").get(&key)
             && *exp > now
         {
@@ -460,11 +500,11 @@ impl TokenService {
     /// minutes; `represents` names the party the person acts for (an identity or organisation number).
     pub async fn subject_token(
         &self,
-        deps: Deps<'_>,
         session: &Session,
         actor: &str,
         represents: Option<&str>,
     ) -> Result<(String, i64), Refusal> {
+        let deps = self.deps();
         let actor = actor.trim().trim_end_matches('/');
         match deps.anchor.member(actor).await {
             Ok(m) if m.status == "active" => {}
@@ -486,7 +526,7 @@ impl TokenService {
                     .to_owned(),
             }),
         };
-        let now = unix_now();
+        let now = ena_core::time::unix_now();
         let exp = now + SUBJECT_LIFETIME;
         let mut claims = json!({
             "iss": self.issuer, "sub": session.person.as_str(), "azp": actor, "sid": session.sid,
@@ -514,11 +554,11 @@ impl TokenService {
     /// certificate has SHA-256 `presented` (if any). A refusal is recorded in the log.
     pub async fn check(
         &self,
-        deps: Deps<'_>,
         token: &str,
         presented: Option<&str>,
         audience: &str,
     ) -> Result<Caller, Refusal> {
+        let deps = self.deps();
         match self.check_inner(deps, token, presented, audience).await {
             Ok(c) => Ok(c),
             Err(e) => {
@@ -545,7 +585,7 @@ impl TokenService {
             return Err(bad(format!("not issued by {}", self.issuer)));
         }
         let exp = t.payload.get("exp").and_then(Value::as_i64).unwrap_or_default();
-        if exp <= unix_now() {
+        if exp <= ena_core::time::unix_now() {
             return Err(bad(format!("expired at {exp}")));
         }
         if text("aud").as_deref() != Some(audience) {

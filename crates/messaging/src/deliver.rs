@@ -26,7 +26,7 @@ impl Messaging {
 
     /// Claim up to `limit` due messages for delivery (each then needs [`Messaging::attempt`]).
     pub async fn claim(&self, limit: u32) -> Result<Vec<repo::OutRow>, MsgError> {
-        let at = now();
+        let at = ena_core::time::unix_now();
         Ok(repo::claim_due(&self.store, at, at + LEASE_SECS, limit).await?)
     }
 
@@ -38,7 +38,7 @@ impl Messaging {
     /// One round of delivery: claim up to `limit` due messages and try each (at most `parallel` at once).
     /// Returns how many were claimed.
     pub async fn deliver_due(&self, transport: &dyn Transport, limit: u32, parallel: usize) -> Result<usize, MsgError> {
-        let at = now();
+        let at = ena_core::time::unix_now();
         let rows = repo::claim_due(&self.store, at, at + LEASE_SECS, limit).await?;
         let n = rows.len();
         let mut pending = rows.into_iter();
@@ -60,7 +60,7 @@ impl Messaging {
 
     /// Try to deliver one claimed message and settle it: delivered, queued for a retry, failed or expired.
     pub async fn attempt(&self, transport: &dyn Transport, row: repo::OutRow) -> Result<(), MsgError> {
-        let at = now();
+        let at = ena_core::time::unix_now();
         let stamp = precise_now();
         if row.expires_at <= at {
             self.settle(&row, "expired", at, Some("expired before delivery"), None, stamp.clone()).await?;
@@ -113,7 +113,7 @@ impl Messaging {
         // A large transfer may outlast the claim's lease: keep the claim for as long as it may take at
         // 1 MiB/s, so that no second attempt starts beside this one.
         let bytes: u64 = list.iter().map(|a| a.ciphertext_length).sum();
-        let until = now() + LEASE_SECS + (bytes >> 20) as i64;
+        let until = ena_core::time::unix_now() + LEASE_SECS + (bytes >> 20) as i64;
         if let Err(e) = repo::extend_claim(&self.store, &row.id, row.attempts, until).await {
             return Some(Delivery::Retry(format!("outbox: {e}")));
         }

@@ -259,9 +259,6 @@ impl std::fmt::Debug for Messaging {
     }
 }
 
-pub fn now() -> i64 {
-    ena_core::Timestamp::now().unix()
-}
 
 fn rfc3339(t: i64) -> String {
     ena_core::Timestamp::from_unix(t).rfc3339()

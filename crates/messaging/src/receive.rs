@@ -112,7 +112,7 @@ impl Messaging {
             self.files.remove_incoming(certificate, &envelope.id).await;
             return repeat(stored, wire);
         }
-        let at = now();
+        let at = ena_core::time::unix_now();
         let (plaintext, attachment_key) = self.open_payload(&envelope, wire, at).await?;
         // Each attachment arrived from this node as signed, and every chunk opens.
         let attachment_digests = self.check_attachments(certificate, &envelope, attachment_key).await?;
@@ -187,7 +187,7 @@ impl Messaging {
         if recipient.node != self.me.entity_id {
             return Err(refused(format!("{} is not served by this node", envelope.recipient)));
         }
-        recipient.accepts(&envelope.message_type, &envelope.version, now()).map_err(refused)?;
+        recipient.accepts(&envelope.message_type, &envelope.version, ena_core::time::unix_now()).map_err(refused)?;
         Ok(())
     }
 
@@ -395,7 +395,7 @@ impl Messaging {
 
     /// The local system has taken the message (idempotent).
     pub async fn ack(&self, ctx: &Context, id: &str) -> Result<(), MsgError> {
-        if !repo::ack(&self.store, id, &rfc3339(now())).await? {
+        if !repo::ack(&self.store, id, &rfc3339(ena_core::time::unix_now())).await? {
             return Err(MsgError::NotFound(format!("no message {id} in the inbox")));
         }
         let event = ctx.event(

@@ -67,7 +67,7 @@ impl Messaging {
         }
         let uploads = self.uploads(&input.attachments).await?;
         let address = self.directory.address(&recipient).await.map_err(|why| invalid("recipient", &recipient, why))?;
-        let at = now();
+        let at = ena_core::time::unix_now();
         address
             .accepts(&input.message_type, &input.version, at)
             .map_err(|why| invalid("messageType", &input.message_type, why))?;

@@ -167,7 +167,7 @@ fn entity_configuration(file: &NodeFile, keys: &Keys, anchor: &str) -> String {
 /// The node's entity configuration: self-signed, naming the trust anchor in `authority_hints` (so a
 /// client that starts at the node finds its superior), served at `/.well-known/openid-federation`.
 fn sign_configuration(file: &NodeFile, entity: &EntityKey, metadata: &Value, anchor: &str) -> String {
-    let now = ena_messaging::now();
+    let now = ena_core::time::unix_now();
     entity.sign(
         "entity-statement+jwt",
         &json!({

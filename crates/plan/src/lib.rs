@@ -110,7 +110,7 @@ impl Plans {
         let object = Some(ObjectRef { kind: "plan".into(), id: "plan".into() });
         let outcome = match plan.validate() {
             Err(fields) => Err(PlanError::Invalid(fields)),
-            Ok(()) => repo::replace(&self.store, plan, &ena_audit::event::now_rfc3339()).await.map_err(PlanError::from),
+            Ok(()) => repo::replace(&self.store, plan, &ena_core::time::now_rfc3339()).await.map_err(PlanError::from),
         };
         let event = match &outcome {
             Ok(()) => ctx.event("plan.replace", object, AuditResult::Allowed, None),

@@ -51,16 +51,12 @@ async fn open(db: &TestStore) -> (Representation, AuditLog, Arc<Collected>) {
     (r, audit, hook)
 }
 
-fn now() -> i64 {
-    ena_core::Timestamp::now().unix()
-}
-
 fn who(p: &str) -> PersonId {
     PersonId::parse(p).unwrap()
 }
 
 fn in_days(d: i64) -> String {
-    rfc3339(now() + d * 86_400)
+    rfc3339(ena_core::time::unix_now() + d * 86_400)
 }
 
 fn grant(principal: &str, agent: &str, packages: &[&str]) -> GrantInput {
@@ -239,7 +235,7 @@ async fn expiry_is_exact_and_bad_input_changes_nothing_on_both_databases() {
     for db in test_stores().await {
         let label = db.label.clone();
         let (r, _audit, _hook) = open(&db).await;
-        let end = now() + 3600;
+        let end = ena_core::time::unix_now() + 3600;
         let mut g = grant(CECILIA, DAVID, &["vard-och-omsorg-anhorig"]);
         g.valid_to = Some(rfc3339(end));
         r.grant(&who(CECILIA), &g).await.unwrap();
@@ -476,7 +472,7 @@ mod no_escalation {
                         input.parent = Some(pid);
                         let holder = index_of(&p.agent);
                         let actor = if honest { BINDER[holder] } else { actor };
-                        let held = r.holdings(&party(holder), &party_of(&p.principal), now()).await.unwrap();
+                        let held = r.holdings(&party(holder), &party_of(&p.principal), ena_core::time::unix_now()).await.unwrap();
                         if let Ok(m) = r.grant(&who(PERSONS[actor]), &input).await {
                             passed_on += 1;
                             for package in &m.packages {
@@ -495,7 +491,7 @@ mod no_escalation {
                     }
                 }
             }
-            let t = now();
+            let t = ena_core::time::unix_now();
             for a in 0..PARTIES.len() {
                 for p in 0..PARTIES.len() {
                     if a == p {

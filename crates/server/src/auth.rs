@@ -122,8 +122,7 @@ impl FromRequestParts<AppState> for ApiCaller {
                 "This operation needs an access token from /identity/v1/token as `Authorization: Bearer …`.",
             ));
         };
-        let deps = crate::blocks::identity::api::deps(state);
-        let caller = state.tokens.check(deps, token, presented.as_deref(), state.federation.entity_id()).await?;
+        let caller = state.tokens.check(token, presented.as_deref(), state.federation.entity_id()).await?;
         Ok(ApiCaller(caller))
     }
 }

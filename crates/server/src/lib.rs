@@ -229,17 +229,29 @@ impl AppState {
                     .map_err(|e| format!("{name}: {e}"))?)
             };
         let signature_key = es256_key(SIGNATURE_KEY_FILE).await?;
-        let signatures = ena_identity::signature::SignatureService::new(signature_key, &format!("{base}/signatures"));
-        let tokens = ena_identity::token::TokenService::new(
-            es256_key(TOKEN_KEY_FILE).await?,
-            &base,
-            ena_identity::session::Timeouts::default(),
-        );
+        let signatures =
+            ena_identity::signature::SignatureService::new(signature_key, &format!("{base}/signatures"), audit.clone());
+        let token_key = es256_key(TOKEN_KEY_FILE).await?;
         let identity = std::sync::Arc::new(IdentityState::new(&config, es256_key(PORTAL_CLIENT_KEY_FILE).await?)?);
         let mut anchor_config = ena_federation::AnchorConfig::new(&config.federation_entity_id);
-        anchor_config.extra_metadata = ena_identity::published_metadata(&base, &signatures, &identity.rp, &tokens);
+        anchor_config.extra_metadata = ena_identity::published_metadata(&base, &signatures, &identity.rp, &token_key);
         let federation = std::sync::Arc::new(
-            ena_federation::TrustAnchor::open(store.clone(), anchor_config, vault, Some(data_dir)).await?,
+            ena_federation::TrustAnchor::open(
+                store.clone(),
+                anchor_config,
+                vault,
+                std::sync::Arc::new(audit.clone()),
+                Some(data_dir),
+            )
+            .await?,
+        );
+        let tokens = ena_identity::token::TokenService::new(
+            token_key,
+            &base,
+            ena_identity::session::Timeouts::default(),
+            store.clone(),
+            federation.clone(),
+            audit.clone(),
         );
         let access =
             std::sync::Arc::new(ena_access::DecisionPoint::open(store.clone()).await?.with_audit(audit.clone()));
@@ -288,7 +300,7 @@ impl Secrets<'_> {
         name: &str,
         make: impl FnOnce() -> Result<Vec<u8>, String>,
     ) -> Result<Vec<u8>, ena_keys::VaultError> {
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+        let now = ena_core::time::unix_now();
         let legacy = self.data_dir.join(name);
         let made = self
             .vault
@@ -323,17 +335,13 @@ pub fn metrics_handle() -> PrometheusHandle {
 /// Bring a database up to date and seed what a fresh install needs (the shipped plan).
 pub async fn prepare_store(store: &Store) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     store.migrate().await?;
-    let now = time_now();
+    let now = format!("@{}", ena_core::time::unix_now());
     if ena_plan::Plans::new(store.clone()).seed_if_empty(&now).await? {
         tracing::info!("seeded the plan data");
     }
     Ok(())
 }
 
-fn time_now() -> String {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    format!("@{secs}")
-}
 
 /// Every route of the central instance with who may call it (the router and the OpenAPI document are
 /// built from these): each block's, then the site's.

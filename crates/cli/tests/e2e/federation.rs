@@ -279,7 +279,7 @@ fn chains_from_another_implementation_validate() {
     let made: Value = serde_json::from_str(&oidf(&["make-chain"])).unwrap();
     let chain: Vec<String> = serde_json::from_value(made["chain"].clone()).unwrap();
     let anchor = made["anchor"].as_str().unwrap();
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let now = ena_core::time::unix_now();
     let resolved = validate(&chain, anchor, &made["anchor_jwks"], now).unwrap();
     let rp = &resolved.metadata["openid_relying_party"];
     assert_eq!(rp["grant_types"], json!(["authorization_code"]));

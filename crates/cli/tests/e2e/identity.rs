@@ -415,7 +415,7 @@ async fn identity_bound_api_tokens_on_each_database() {
         let assertion = |key: &ena_keys::jose::SigningKey, exp: i64, jti: &str| {
             key.sign(
                 "JWT",
-                &json!({"iss": a.id, "sub": a.id, "aud": public_token, "iat": unix_now(), "exp": exp, "jti": jti}),
+                &json!({"iss": a.id, "sub": a.id, "aud": public_token, "iat": ena_core::time::unix_now(), "exp": exp, "jti": jti}),
             )
         };
         let jwt_form = |assertion: &str| {
@@ -426,7 +426,7 @@ async fn identity_bound_api_tokens_on_each_database() {
                 ("client_assertion", assertion),
             ])
         };
-        let good = assertion(&a.client_key, unix_now() + 60, "j1");
+        let good = assertion(&a.client_key, ena_core::time::unix_now() + 60, "j1");
         let r = post_form(c, &public_token, jwt_form(&good)).await;
         assert_eq!(r.status(), 200, "{label}");
         let unbound = json_of(r).await["access_token"].as_str().unwrap().to_owned();
@@ -437,9 +437,9 @@ async fn identity_bound_api_tokens_on_each_database() {
         assert_eq!(caller["certificateBound"], false);
         for (bad, needle) in [
             (good.clone(), "replay"),
-            (assertion(&a.key, unix_now() + 60, "j2"), "no key"),
-            (assertion(&a.client_key, unix_now() - 120, "j3"), "expired"),
-            (assertion(&a.client_key, unix_now() + 3600, "j4"), "at most"),
+            (assertion(&a.key, ena_core::time::unix_now() + 60, "j2"), "no key"),
+            (assertion(&a.client_key, ena_core::time::unix_now() - 120, "j3"), "expired"),
+            (assertion(&a.client_key, ena_core::time::unix_now() + 3600, "j4"), "at most"),
         ] {
             let p =
                 check_problem(post_form(c, &public_token, jwt_form(&bad)).await, 401, "authentication-required").await;
@@ -577,11 +577,11 @@ async fn employee_credentials_issue_list_revoke_verify_on_each_database() {
         let credential = |key: &ena_keys::jose::SigningKey, jti: &str, sub: &str, exp: i64| {
             key.sign(
                 "ena-employee+jwt",
-                &json!({"iss": a.id, "sub": sub, "name": "Tolvan Tolvansson", "jti": jti, "iat": unix_now(),
+                &json!({"iss": a.id, "sub": sub, "name": "Tolvan Tolvansson", "jti": jti, "iat": ena_core::time::unix_now(),
                         "exp": exp, "ena_roles": ["handläggare", "attestant"]}),
             )
         };
-        let year = unix_now() + 365 * 86400;
+        let year = ena_core::time::unix_now() + 365 * 86400;
         let good = credential(&a.credential_key, "anst-1", "191212121212", year);
 
         // A registers what it signed; anyone verifies it through the federation.
@@ -614,8 +614,8 @@ async fn employee_credentials_issue_list_revoke_verify_on_each_database() {
         for (bad, needle) in [
             (credential(&a.key, "anst-2", "191212121212", year), "no key"),
             (credential(&a.credential_key, "anst-3", "191212121213", year), "identity number"),
-            (credential(&a.credential_key, "anst-4", "191212121212", unix_now() - 10), "expired"),
-            (credential(&a.credential_key, "anst-5", "191212121212", unix_now() + 400 * 86400), "366 days"),
+            (credential(&a.credential_key, "anst-4", "191212121212", ena_core::time::unix_now() - 10), "expired"),
+            (credential(&a.credential_key, "anst-5", "191212121212", ena_core::time::unix_now() + 400 * 86400), "366 days"),
             ("not.a.jwt".to_owned(), "credential"),
         ] {
             let p = check_problem(

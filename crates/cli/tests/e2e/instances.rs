@@ -7,7 +7,7 @@ use ena_keys::jose::Unverified;
 use ena_testkit::TestServer;
 use serde_json::json;
 
-use crate::{Member, audit_event, onboard, payload, suspend, unix_now};
+use crate::{Member, audit_event, onboard, payload, suspend};
 
 #[tokio::test]
 async fn two_central_instances_on_one_database_are_one_deployment_on_each_database() {
@@ -71,7 +71,7 @@ async fn two_central_instances_on_one_database_are_one_deployment_on_each_databa
         // A rotation (as `ena federation rotate-key` does it, in the vault) is published by both instances
         // after their next ring reload, and both publish the same set.
         let vault = ena_keys::KeyVault::open(a.db.store.clone(), a.data_dir.path(), None).await.unwrap();
-        let kid = ena_federation::keys::KeyRing::rotate(&vault, unix_now()).await.unwrap();
+        let kid = ena_federation::keys::KeyRing::rotate(&vault, ena_core::time::unix_now()).await.unwrap();
         assert!(a.state.federation.reload_keys().await.unwrap(), "{label}");
         assert!(b.state.federation.reload_keys().await.unwrap(), "{label}");
         let (pa, pb) = (payload(&ec(&a).await), payload(&ec(&b).await));

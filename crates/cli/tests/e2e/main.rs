@@ -269,7 +269,7 @@ impl Member {
     }
     /// A self-signed entity configuration with metadata for `types`, issued `iat_offset` seconds from now.
     fn configuration_with(&self, types: &[&str], iat_offset: i64) -> String {
-        let now = unix_now() + iat_offset;
+        let now = ena_core::time::unix_now() + iat_offset;
         let all = json!({
             "ena_node": {"api_endpoint": format!("{}/node/v1", self.id)},
             "oauth_client": {"jwks": {"keys": [self.client_key.public_jwk()]}},
@@ -523,10 +523,6 @@ async fn denied_or_logged(server: &TestServer, action: &str) {
 }
 
 // ---------------------------------------------------------------- helpers: identity (issue 5: tokens, employee credentials)
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
-}
 
 /// Apply and approve `member`; returns its node certificate (PEM).
 async fn onboard(server: &TestServer, member: &Member) -> String {

@@ -71,7 +71,7 @@ async fn nodes_exchange_signed_encrypted_messages_with_receipts_on_each_database
         let sent: Value = r.json().await.unwrap();
         let id = sent["id"].as_str().unwrap().to_owned();
         let done = wait_status(&skatt, &c, &id, "delivered").await;
-        let meta = server.state.federation.resolved_metadata(&server.state.audit, &kommun.entity_id).await.unwrap();
+        let meta = server.state.federation.resolved_metadata(&kommun.entity_id).await.unwrap();
         let receipt = ena_messaging::receipt::Receipt::verify(
             done["receipt"].as_str().unwrap(),
             &meta["ena_node"]["jwks"],
@@ -83,7 +83,7 @@ async fn nodes_exchange_signed_encrypted_messages_with_receipts_on_each_database
         // federation publishes, and the audit verifier checks the receipt's inclusion proof.
         let row = ena_messaging::repo::out(&skatt.store().await, &id).await.unwrap().unwrap();
         let sender_meta =
-            server.state.federation.resolved_metadata(&server.state.audit, &skatt.entity_id).await.unwrap();
+            server.state.federation.resolved_metadata(&skatt.entity_id).await.unwrap();
         let interop = tempfile::tempdir().unwrap();
         let write = |name: &str, v: Value| {
             let path = interop.path().join(name);
@@ -244,7 +244,7 @@ async fn nodes_exchange_signed_encrypted_messages_with_receipts_on_each_database
             hash,
             ena_messaging::calls::request_hash("POST", "/personer?ar=2026", "application/json", "162120000142", asked)
         );
-        let producer = server.state.federation.resolved_metadata(&server.state.audit, &skatt.entity_id).await.unwrap();
+        let producer = server.state.federation.resolved_metadata(&skatt.entity_id).await.unwrap();
         let p = ena_messaging::calls::CallProof::verify(&proof, &producer["ena_node"]["jwks"]).unwrap();
         assert_eq!(p.request_sha512, hash, "{label}");
         assert_eq!(p.response_sha512, ena_messaging::calls::response_hash(200, &content_type, &bytes), "{label}");
@@ -548,7 +548,7 @@ async fn node_events_reach_webhooks_and_server_sent_events_on_each_database() {
             "{label}: {event}"
         );
         assert_eq!(event["data"]["id"], id.as_str());
-        let meta = server.state.federation.resolved_metadata(&server.state.audit, &kommun.entity_id).await.unwrap();
+        let meta = server.state.federation.resolved_metadata(&kommun.entity_id).await.unwrap();
         let signed: Value = {
             let parts: Vec<&str> = sig.split('.').collect();
             serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap()

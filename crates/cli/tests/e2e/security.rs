@@ -115,7 +115,7 @@ async fn a_node_cannot_make_itself_a_credential_issuer() {
         let credential = member.credential_key.sign(
             "ena-employee+jwt",
             &json!({"iss": member.id, "sub": "191212121212", "name": "Tolvan Tolvansson", "jti": "anst-1",
-                    "iat": super::unix_now(), "exp": super::unix_now() + 3600, "ena_roles": ["handläggare"]}),
+                    "iat": ena_core::time::unix_now(), "exp": ena_core::time::unix_now() + 3600, "ena_roles": ["handläggare"]}),
         );
         let registered = tls
             .post(format!("https://{node}/identity/v1/employee-credentials"))

@@ -24,7 +24,7 @@ pub(super) fn check_member_configuration(
     }
     parsed.verify(jwks).map_err(|e| bad(format!("{e} (it must be signed with a key in jwks)")))?;
     let exp = parsed.payload.get("exp").and_then(Value::as_i64).ok_or_else(|| bad("exp is missing".into()))?;
-    if exp <= unix_now() {
+    if exp <= ena_core::time::unix_now() {
         return Err(bad("it has expired".into()));
     }
     let hints = parsed.payload.get("authority_hints").and_then(Value::as_array);
@@ -225,7 +225,6 @@ impl TrustAnchor {
     /// An organisation applies to join; the acceptance of the agreement is logged.
     pub async fn apply(
         &self,
-        audit: &dyn AuditSink,
         ctx: &Context,
         input: &ApplicationInput,
     ) -> Result<Application, FederationError> {
@@ -241,7 +240,7 @@ impl TrustAnchor {
             ("organisationNumber".to_owned(), row.organisation_number.clone()),
             ("application".to_owned(), row.id.clone()),
         ]));
-        self.publish(audit, ctx, vec![], vec![submit, accept]).await?;
+        self.publish(ctx, vec![], vec![submit, accept]).await?;
         Ok(row.into())
     }
 
@@ -276,7 +275,6 @@ impl TrustAnchor {
     /// issued and its trust marks issued.
     pub async fn approve(
         &self,
-        audit: &dyn AuditSink,
         ctx: &Context,
         id: &str,
     ) -> Result<Application, FederationError> {
@@ -290,7 +288,7 @@ impl TrustAnchor {
         if let Some(why) = self.host_taken(&app.entity_id).await? {
             return Err(FederationError::Conflict(format!("{}: {why}", app.entity_id)));
         }
-        let now = unix_now();
+        let now = ena_core::time::unix_now();
         // Everything is made before anything is written.
         let issued = match &app.key_request {
             Some(req) => {
@@ -363,14 +361,13 @@ impl TrustAnchor {
             AuditResult::Allowed,
             None,
         );
-        self.publish(audit, ctx, issues, vec![decision]).await?;
+        self.publish(ctx, issues, vec![decision]).await?;
         self.changed().await?;
         self.application(id).await
     }
 
     pub async fn reject(
         &self,
-        audit: &dyn AuditSink,
         ctx: &Context,
         id: &str,
         reason: &str,
@@ -399,7 +396,7 @@ impl TrustAnchor {
             AuditResult::Allowed,
             Some(reason.to_owned()),
         );
-        self.publish(audit, ctx, vec![], vec![event]).await?;
+        self.publish(ctx, vec![], vec![event]).await?;
         self.application(id).await
     }
 
@@ -407,7 +404,6 @@ impl TrustAnchor {
     /// and certificates revoked (the CRL lists them).
     pub async fn remove(
         &self,
-        audit: &dyn AuditSink,
         ctx: &Context,
         entity_id: &str,
         revoke: bool,
@@ -433,7 +429,7 @@ impl TrustAnchor {
             (!reason.trim().is_empty()).then(|| reason.trim().to_owned()),
         );
         event.details = Some(BTreeMap::from([("revokedCertificates".to_owned(), serials.join(","))]));
-        self.publish(audit, ctx, vec![], vec![event]).await?;
+        self.publish(ctx, vec![], vec![event]).await?;
         self.changed().await?;
         self.member(entity_id).await
     }

@@ -43,8 +43,8 @@ impl TrustAnchor {
     }
 
     /// The anchor's entity configuration; re-issued (and logged) at half-life.
-    pub async fn entity_configuration(&self, audit: &dyn AuditSink) -> Result<String, FederationError> {
-        let now = unix_now();
+    pub async fn entity_configuration(&self) -> Result<String, FederationError> {
+        let now = ena_core::time::unix_now();
         let half = self.config.lifetime / 2;
         if let Some((token, exp)) = &self.cache.lock().expect("cache lock").configuration
             && exp - now > half
@@ -69,14 +69,14 @@ impl TrustAnchor {
             issued_at: now,
             expires_at: exp,
         };
-        self.publish(audit, &Context::system("federation"), vec![issue], vec![]).await?;
+        self.publish(&Context::system("federation"), vec![issue], vec![]).await?;
         self.cache.lock().expect("cache lock").configuration = Some((token.clone(), exp));
         Ok(token)
     }
 
     /// The historical keys (a signed `jwk-set+jwt`).
     pub fn historical_keys(&self) -> String {
-        let now = unix_now();
+        let now = ena_core::time::unix_now();
         let claims = json!({"iss": self.config.entity_id, "iat": now, "keys": self.keys().history()});
         self.keys().active().sign(HISTORICAL_KEYS_TYP, &claims)
     }
@@ -117,7 +117,7 @@ impl TrustAnchor {
     }
 
     /// The subordinate statement about `sub` (fetch endpoint); re-issued and logged at half-life.
-    pub async fn fetch(&self, audit: &dyn AuditSink, sub: &str) -> Result<String, FederationError> {
+    pub async fn fetch(&self, sub: &str) -> Result<String, FederationError> {
         if sub == self.config.entity_id {
             return Err(invalid(
                 "sub",
@@ -126,7 +126,7 @@ impl TrustAnchor {
             ));
         }
         let member = self.active_member(sub).await?;
-        let now = unix_now();
+        let now = ena_core::time::unix_now();
         if let Some(row) = repo::latest_statement(&self.store, sub, "subordinate-statement").await?
             && row.expires_at - now > self.config.lifetime / 2
         {
@@ -145,7 +145,7 @@ impl TrustAnchor {
             issued_at: now,
             expires_at: exp,
         };
-        self.publish(audit, &Context::system("federation"), vec![issue], vec![]).await?;
+        self.publish(&Context::system("federation"), vec![issue], vec![]).await?;
         Ok(token)
     }
 
@@ -185,7 +185,7 @@ impl TrustAnchor {
     }
 
     pub(super) async fn active_trust_marks(&self, sub: &str) -> Result<Vec<(String, String)>, FederationError> {
-        let now = unix_now();
+        let now = ena_core::time::unix_now();
         Ok(repo::statements_about(&self.store, sub, 100, 0)
             .await?
             .into_iter()
@@ -201,11 +201,10 @@ impl TrustAnchor {
     /// validated chain and resolved metadata. Cached until its earliest expiry or a membership change.
     pub async fn resolve(
         &self,
-        audit: &dyn AuditSink,
         sub: &str,
         trust_anchor: &str,
     ) -> Result<String, FederationError> {
-        let now = unix_now();
+        let now = ena_core::time::unix_now();
         if trust_anchor.trim_end_matches('/') != self.config.entity_id {
             return Err(ChainError {
                 code: ChainCode::InvalidTrustAnchor,
@@ -226,7 +225,7 @@ impl TrustAnchor {
         {
             return Ok(token.clone());
         }
-        let configuration = self.entity_configuration(audit).await?;
+        let configuration = self.entity_configuration().await?;
         let chain = if sub == self.config.entity_id {
             vec![configuration]
         } else {
@@ -240,7 +239,7 @@ impl TrustAnchor {
                 index: 0,
                 reason: format!("{sub} has not published its entity configuration to the federation"),
             })?;
-            vec![ec, self.fetch(audit, sub).await?, configuration]
+            vec![ec, self.fetch(sub).await?, configuration]
         };
         let resolved = chain::validate(&chain, &self.config.entity_id, &self.jwks(), now)?;
         let marks: Vec<Value> = if sub == self.config.entity_id {
@@ -265,8 +264,8 @@ impl TrustAnchor {
     /// The metadata of `sub` as the federation resolves it (chain validated, policies applied): what
     /// other blocks use to find a member's keys. Refused when `sub` is not an active member with a valid
     /// chain.
-    pub async fn resolved_metadata(&self, audit: &dyn AuditSink, sub: &str) -> Result<Value, FederationError> {
-        let token = self.resolve(audit, sub, &self.config.entity_id.clone()).await?;
+    pub async fn resolved_metadata(&self, sub: &str) -> Result<Value, FederationError> {
+        let token = self.resolve(sub, &self.config.entity_id.clone()).await?;
         // We signed it a moment ago (or cached what we signed): the payload needs no second check.
         let parsed = Unverified::parse(&token).map_err(|e| FederationError::Ca(e.to_string()))?;
         Ok(parsed.payload.get("metadata").cloned().unwrap_or_else(|| json!({})))
@@ -278,7 +277,6 @@ impl TrustAnchor {
     /// `allowed_entity_types` says the same to other validators.
     pub async fn approved_metadata(
         &self,
-        audit: &dyn AuditSink,
         sub: &str,
         entity_type: &str,
     ) -> Result<Value, FederationError> {
@@ -290,7 +288,7 @@ impl TrustAnchor {
                 types.join(", ")
             )));
         }
-        let mut metadata = self.resolved_metadata(audit, sub).await?;
+        let mut metadata = self.resolved_metadata(sub).await?;
         Ok(metadata.get_mut(entity_type).map(Value::take).unwrap_or_else(|| json!({})))
     }
 
@@ -298,11 +296,10 @@ impl TrustAnchor {
     /// any: the logs a witness of this federation cosigns without being configured for them.
     pub async fn member_with_log_key(
         &self,
-        audit: &dyn AuditSink,
         verifier_key: &str,
     ) -> Result<Option<String>, FederationError> {
         for id in self.list(Some(ENA_NODE), None).await? {
-            let Ok(node) = self.approved_metadata(audit, &id, ENA_NODE).await else { continue };
+            let Ok(node) = self.approved_metadata(&id, ENA_NODE).await else { continue };
             if node.get("log_verifier_key").and_then(Value::as_str).map(str::trim) == Some(verifier_key.trim()) {
                 return Ok(Some(id));
             }
@@ -332,11 +329,11 @@ impl TrustAnchor {
             match repo::statement_by_token(&self.store, token).await? {
                 None => "invalid",
                 Some(s) if s.revoked_at.is_some() => "revoked",
-                Some(s) if s.expires_at <= unix_now() => "expired",
+                Some(s) if s.expires_at <= ena_core::time::unix_now() => "expired",
                 Some(_) => "active",
             }
         };
-        let claims = json!({"iss": self.config.entity_id, "iat": unix_now(), "trust_mark": token, "status": status});
+        let claims = json!({"iss": self.config.entity_id, "iat": ena_core::time::unix_now(), "trust_mark": token, "status": status});
         Ok(self.keys().active().sign(STATUS_TYP, &claims))
     }
 
@@ -367,7 +364,7 @@ impl TrustAnchor {
             })
             .collect();
         // The CRL number only has to grow: seconds since the epoch do.
-        self.ca.crl(&revoked, unix_now().max(1) as u64).map_err(|e| FederationError::Ca(e.to_string()))
+        self.ca.crl(&revoked, ena_core::time::unix_now().max(1) as u64).map_err(|e| FederationError::Ca(e.to_string()))
     }
 
     /// Who presented `der` (a client certificate that already chained to the federation CA): a member in

@@ -465,7 +465,7 @@ pub async fn cosign(
     // published log keys. Otherwise the first caller to name an origin would pin a key for it.
     let key = req.verifier_key.trim();
     let listed = state.config.witnessed_logs.iter().any(|k| k.trim() == key);
-    if !listed && state.federation.member_with_log_key(&state.audit, key).await?.is_none() {
+    if !listed && state.federation.member_with_log_key(key).await?.is_none() {
         return Err(ApiError::invalid(
             ErrorCode::PermissionDenied,
             "This witness cosigns only the logs of the federation's member nodes (their published log_verifier_key) and the logs its operator configured (witnessed_logs).",

@@ -122,7 +122,7 @@ pub async fn api_info() -> Json<ApiInfo> {
 #[utoipa::path(get, path = "/.well-known/openid-federation", tag = "federation", operation_id = "getEntityConfiguration",
     responses((status = 200, description = "Self-signed entity configuration with jwks, federation endpoints and trust mark issuers", body = String, content_type = "application/entity-statement+jwt")))]
 pub async fn entity_configuration(State(state): State<AppState>) -> Result<Response, ApiError> {
-    Ok(typed("application/entity-statement+jwt", anchor(&state).entity_configuration(&state.audit).await?))
+    Ok(typed("application/entity-statement+jwt", anchor(&state).entity_configuration().await?))
 }
 
 /// The subordinate statement about a member (OpenID Federation fetch endpoint).
@@ -135,7 +135,7 @@ pub async fn entity_configuration(State(state): State<AppState>) -> Result<Respo
     ))]
 pub async fn fetch(State(state): State<AppState>, query: ApiQuery) -> Result<Response, ApiError> {
     let sub = required(&query, "sub")?;
-    Ok(typed("application/entity-statement+jwt", anchor(&state).fetch(&state.audit, sub).await?))
+    Ok(typed("application/entity-statement+jwt", anchor(&state).fetch(sub).await?))
 }
 
 /// Entity identifiers of active members (OpenID Federation list endpoint).
@@ -165,7 +165,7 @@ pub async fn list(State(state): State<AppState>, query: ApiQuery) -> Result<Json
     ))]
 pub async fn resolve(State(state): State<AppState>, query: ApiQuery) -> Result<Response, ApiError> {
     let (sub, ta) = (required(&query, "sub")?, required(&query, "trust_anchor")?);
-    Ok(typed("application/resolve-response+jwt", anchor(&state).resolve(&state.audit, sub, ta).await?))
+    Ok(typed("application/resolve-response+jwt", anchor(&state).resolve(sub, ta).await?))
 }
 
 /// A trust mark held by a member (trust mark endpoint).
@@ -249,7 +249,7 @@ pub async fn apply(
     ApiJson(input): ApiJson<ApplicationInput>,
 ) -> Result<Response, ApiError> {
     let ctx = public_context(trace, &input.entity_id);
-    let app = anchor(&state).apply(&state.audit, &ctx, &input).await?;
+    let app = anchor(&state).apply(&ctx, &input).await?;
     Ok((StatusCode::CREATED, Json(app)).into_response())
 }
 
@@ -300,7 +300,7 @@ pub async fn approve(
     operator: Operator,
     Path(id): Path<String>,
 ) -> Result<Json<Application>, ApiError> {
-    Ok(Json(anchor(&state).approve(&state.audit, &operator.ctx, &id).await?))
+    Ok(Json(anchor(&state).approve(&operator.ctx, &id).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -326,7 +326,7 @@ pub async fn reject(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<Reason>,
 ) -> Result<Json<Application>, ApiError> {
-    Ok(Json(anchor(&state).reject(&state.audit, &operator.ctx, &id, &body.reason).await?))
+    Ok(Json(anchor(&state).reject(&operator.ctx, &id, &body.reason).await?))
 }
 
 /// Members, by entity id (operator).
@@ -380,7 +380,7 @@ pub async fn suspend(
     operator: Operator,
     ApiJson(body): ApiJson<Removal>,
 ) -> Result<Json<Member>, ApiError> {
-    Ok(Json(anchor(&state).remove(&state.audit, &operator.ctx, &body.entity_id, false, &body.reason).await?))
+    Ok(Json(anchor(&state).remove(&operator.ctx, &body.entity_id, false, &body.reason).await?))
 }
 
 /// Revoke a member for good (operator).
@@ -396,7 +396,7 @@ pub async fn revoke(
     operator: Operator,
     ApiJson(body): ApiJson<Removal>,
 ) -> Result<Json<Member>, ApiError> {
-    Ok(Json(anchor(&state).remove(&state.audit, &operator.ctx, &body.entity_id, true, &body.reason).await?))
+    Ok(Json(anchor(&state).remove(&operator.ctx, &body.entity_id, true, &body.reason).await?))
 }
 
 /// A member publishes its new entity configuration to the federation, over its own node certificate

@@ -301,7 +301,7 @@ async fn decide(
     };
     let token = Some(&auth);
     let result = match form.decision.as_str() {
-        "approve" => state.federation.approve(&state.audit, &ctx, &form.id).await.map(|_| f.approved),
+        "approve" => state.federation.approve(&ctx, &form.id).await.map(|_| f.approved),
         "reject" if form.reason.trim().is_empty() => {
             return render(
                 &state,
@@ -314,7 +314,7 @@ async fn decide(
             )
             .await;
         }
-        "reject" => state.federation.reject(&state.audit, &ctx, &form.id, &form.reason).await.map(|_| f.rejected),
+        "reject" => state.federation.reject(&ctx, &form.id, &form.reason).await.map(|_| f.rejected),
         other => Err(FederationError::Invalid(vec![ena_core::FieldError::new(
             "decision",
             other,

@@ -11,7 +11,7 @@ use axum::{Form, Json};
 use ena_core::{ErrorCode, FieldError};
 use ena_identity::Refusal;
 use ena_identity::employee::{self, Credential, VerifiedCredential};
-use ena_identity::token::{Caller, Deps, SUBJECT_TOKEN_TYP, TOKEN_TYPE_JWT};
+use ena_identity::token::{Caller, SUBJECT_TOKEN_TYP, TOKEN_TYPE_JWT};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -58,10 +58,6 @@ impl From<Refusal> for ApiError {
     }
 }
 
-pub(crate) fn deps(state: &AppState) -> Deps<'_> {
-    Deps { store: &state.store, anchor: &state.federation, audit: &state.audit }
-}
-
 /// The form of the token endpoint (`application/x-www-form-urlencoded`).
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct TokenForm {
@@ -105,7 +101,7 @@ pub async fn token(
         }
         None => None,
     };
-    let body = state.tokens.token(deps(&state), peer.as_ref(), &form).await?;
+    let body = state.tokens.token(peer.as_ref(), &form).await?;
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response())
 }
 
@@ -166,7 +162,7 @@ pub async fn subject_token(
         ));
     };
     let (token, exp) =
-        state.tokens.subject_token(deps(&state), &session, &body.actor, body.represents.as_deref()).await?;
+        state.tokens.subject_token(&session, &body.actor, body.represents.as_deref()).await?;
     let out = SubjectTokenOut {
         subject_token: token,
         subject_token_type: TOKEN_TYPE_JWT,

@@ -134,7 +134,7 @@ async fn refresh_federation_providers(state: &AppState) {
     let Ok(ids) = state.federation.list(Some("openid_provider"), None).await else { return };
     let mut offered = Vec::new();
     for id in ids {
-        let Ok(metadata) = state.federation.resolved_metadata(&state.audit, &id).await else { continue };
+        let Ok(metadata) = state.federation.resolved_metadata(&id).await else { continue };
         let Some(issuer) = metadata["openid_provider"]["issuer"].as_str() else { continue };
         let Ok(member) = state.federation.member(&id).await else { continue };
         offered.push(ena_identity::rp::ProviderConfig {

@@ -100,7 +100,7 @@ pub async fn sign(
     };
     crate::auth::may_use(&state, ("person", session.person.as_str()), &[], "signatures").await?;
     let digest = digest_of(&body)?;
-    let signed: Signed = state.signatures.sign(&state.audit, &session, &digest).await?;
+    let signed: Signed = state.signatures.sign(&session, &digest).await?;
     Ok((StatusCode::CREATED, Json(signed)).into_response())
 }
 
@@ -124,7 +124,7 @@ pub async fn verify(
             vec![FieldError::missing("signature", "required")],
         ));
     };
-    Ok(Json(state.signatures.verify(&state.audit, &digest, sig).await?))
+    Ok(Json(state.signatures.verify(&digest, sig).await?))
 }
 
 /// The signature service's public keys (also in the trust anchor's entity configuration).
