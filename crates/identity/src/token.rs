@@ -639,3 +639,138 @@ impl TokenService {
 struct VerifiedToken {
     payload: serde_json::Map<String, Value>,
 }
+
+#[cfg(test)]
+mod tests {
+    //! The token service's refusals, case by case, on each database: the token endpoint's client
+    //! authentication, and the resource side's check of a presented token — each refusal for the reason
+    //! it names (a forged token fails at its signature, shown by the same claims signed with the
+    //! service's key passing the signature and failing later).
+    use super::*;
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+    use ena_audit::{NoteSigner, RuleSet};
+    use ena_federation::AnchorConfig;
+    use ena_store::testing::test_stores;
+
+    const BASE: &str = "https://ena.example.se";
+    const CLIENT: &str = "https://nod.exempelkommun.se";
+
+    async fn service(store: &Store) -> (TokenService, SigningKey) {
+        let audit =
+            AuditLog::open(store.clone(), NoteSigner::ephemeral("test/log").unwrap(), RuleSet { rules: vec![] })
+                .await
+                .unwrap();
+        let vault = ena_keys::KeyVault::new(store.clone(), ena_keys::Kek::generate());
+        let anchor =
+            TrustAnchor::open(store.clone(), AnchorConfig::new(BASE), vault, Arc::new(audit.clone()), None)
+                .await
+                .unwrap();
+        let key = SigningKey::generate().unwrap();
+        let copy = SigningKey::from_pkcs8(key.pkcs8()).unwrap();
+        (TokenService::new(key, BASE, Timeouts::default(), store.clone(), Arc::new(anchor), audit), copy)
+    }
+
+    fn form(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    fn peer() -> NodePeer {
+        NodePeer {
+            entity_id: CLIENT.into(),
+            organisation_number: "2120000142".into(),
+            name: "Exempelkommunen".into(),
+            certificate_sha256: "cert-a".into(),
+        }
+    }
+
+    /// A client assertion with `claims`, signed by a key nobody published.
+    fn assertion(claims: Value) -> String {
+        SigningKey::generate().unwrap().sign("JWT", &claims)
+    }
+
+    #[tokio::test]
+    async fn the_token_endpoint_refuses_each_bad_client_for_its_reason() {
+        let now = ena_core::time::unix_now();
+        let good = json!({"iss": CLIENT, "sub": CLIENT, "aud": format!("{BASE}/identity/v1/token"), "exp": now + 60, "jti": "j1"});
+        let mut other_sub = good.clone();
+        other_sub["sub"] = json!("https://nod.annan.se");
+        let (signed, mismatched) = (assertion(good.clone()), assertion(other_sub));
+        let with = |a: &str| vec![("grant_type", CLIENT_CREDENTIALS), ("client_assertion_type", CLIENT_ASSERTION_TYPE), ("client_assertion", a)];
+        let mut wrong_type = with(&signed);
+        wrong_type[1].1 = "urn:example:other";
+        let mut other_client = with(&signed);
+        other_client.push(("client_id", "https://nod.annan.se"));
+        // (case, form, over the node listener, error, field, reason contains)
+        let cases: Vec<(&str, Vec<(&str, &str)>, bool, &str, &str, &str)> = vec![
+            ("neither certificate nor assertion", vec![("grant_type", CLIENT_CREDENTIALS)], false, "invalid_client", "client_assertion", "private_key_jwt"),
+            ("wrong assertion type", wrong_type, false, "invalid_client", "client_assertion_type", CLIENT_ASSERTION_TYPE),
+            ("assertion that is no JWT", with("not-a-jwt"), false, "invalid_client", "client_assertion", ""),
+            ("iss and sub differ", with(&mismatched), false, "invalid_client", "client_assertion", "iss and sub"),
+            ("client_id names another client", other_client, false, "invalid_client", "client_assertion", "client_id is https://nod.annan.se"),
+            ("issuer is no member", with(&signed), false, "invalid_client", "client_assertion", "is not a member"),
+            ("certificate of no oauth_client", vec![("grant_type", CLIENT_CREDENTIALS)], true, "unauthorized_client", "client_id", "not approved as oauth_client"),
+            ("client_id is not the certificate's", vec![("grant_type", CLIENT_CREDENTIALS), ("client_id", "https://nod.annan.se")], true, "invalid_client", "client_id", "is not the member the certificate belongs to"),
+        ];
+        for db in test_stores().await {
+            let (tokens, _) = service(&db.store).await;
+            for (case, pairs, over_node, error, field, reason) in &cases {
+                let p = peer();
+                let refusal = tokens
+                    .token(over_node.then_some(&p), &form(pairs))
+                    .await
+                    .expect_err(&format!("{}: {case} is refused", db.label));
+                assert_eq!((refusal.error, refusal.field), (*error, *field), "{}: {case}: {refusal}", db.label);
+                assert!(refusal.reason.contains(reason), "{}: {case}: {refusal}", db.label);
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_presented_token_is_refused_for_the_reason_it_names() {
+        let now = ena_core::time::unix_now();
+        let audience = "https://nod.exempelmyndighet.se";
+        let claims = |f: &dyn Fn(&mut Value)| {
+            let mut c = json!({"iss": format!("{BASE}/identity"), "sub": CLIENT, "client_id": CLIENT, "aud": audience, "exp": now + 60, "jti": "t1"});
+            f(&mut c);
+            c
+        };
+        for db in test_stores().await {
+            let (tokens, key) = service(&db.store).await;
+            let signed = |c: Value| key.sign(ACCESS_TOKEN_TYP, &c);
+            // The same header (alg, kid, typ) and claims as a real token, signed by another key.
+            let real = signed(claims(&|_| {}));
+            let (header, payload) = {
+                let mut parts = real.split('.');
+                (parts.next().unwrap().to_owned(), parts.next().unwrap().to_owned())
+            };
+            let forger = SigningKey::generate().unwrap();
+            let forged = format!("{header}.{payload}.{}", forger.sign_input(&format!("{header}.{payload}")));
+            let header_of_other_typ = B64.encode(json!({"alg": "ES256", "kid": key.kid(), "typ": "JWT"}).to_string());
+            let other_typ = format!("{header_of_other_typ}.{payload}.{}", key.sign_input(&format!("{header_of_other_typ}.{payload}")));
+            // (case, token, presented certificate, reason contains)
+            let cases: Vec<(&str, String, Option<&str>, String)> = vec![
+                ("garbage", "abc".into(), None, String::new()),
+                ("forged signature", forged, None, format!("signature: does not verify with key {}", key.kid())),
+                ("not an access token", other_typ, None, "typ".into()),
+                ("another issuer", signed(claims(&|c| c["iss"] = json!("https://elsewhere/identity"))), None, "not issued by".into()),
+                ("expired", signed(claims(&|c| c["exp"] = json!(now - 1))), None, "expired at".into()),
+                ("another audience", signed(claims(&|c| c["aud"] = json!("https://nod.annan.se"))), None, format!("not for {audience}")),
+                ("bound, over another certificate", signed(claims(&|c| c["cnf"] = json!({"x5t#S256": "cert-a"}))), Some("cert-b"), "another client certificate".into()),
+                ("bound, no certificate", signed(claims(&|c| c["cnf"] = json!({"x5t#S256": "cert-a"}))), None, "present it on the node listener".into()),
+                // The forged token's claims with the service's own signature get past the signature and
+                // every claim, and fail only at the client's membership: so the forgery failed at its
+                // signature, not at anything after it.
+                ("genuine, client no member", real, None, "no longer an active member".into()),
+            ];
+            for (case, token, presented, reason) in &cases {
+                let refusal = tokens
+                    .check(token, *presented, audience)
+                    .await
+                    .expect_err(&format!("{}: {case} is refused", db.label));
+                assert_eq!((refusal.error, refusal.field), ("invalid_token", "authorization"), "{}: {case}", db.label);
+                assert!(refusal.reason.contains(reason.as_str()), "{}: {case}: {refusal}", db.label);
+            }
+        }
+    }
+}
