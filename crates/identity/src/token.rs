@@ -696,7 +696,9 @@ mod tests {
         let mut other_sub = good.clone();
         other_sub["sub"] = json!("https://nod.annan.se");
         let (signed, mismatched) = (assertion(good.clone()), assertion(other_sub));
-        let with = |a: &str| vec![("grant_type", CLIENT_CREDENTIALS), ("client_assertion_type", CLIENT_ASSERTION_TYPE), ("client_assertion", a)];
+        fn with(a: &str) -> Vec<(&str, &str)> {
+            vec![("grant_type", CLIENT_CREDENTIALS), ("client_assertion_type", CLIENT_ASSERTION_TYPE), ("client_assertion", a)]
+        }
         let mut wrong_type = with(&signed);
         wrong_type[1].1 = "urn:example:other";
         let mut other_client = with(&signed);
