@@ -601,4 +601,3 @@ impl DecisionPoint {
         self.reload().await
     }
 }
-

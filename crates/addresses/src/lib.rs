@@ -231,7 +231,6 @@ pub trait ChangeHook: Send + Sync {
     fn changed(&self, change: &Change);
 }
 
-
 /// A parsed address string.
 struct Parsed {
     identifier: String,

@@ -322,4 +322,3 @@ pub fn check_submitted(
     }
     if errors.is_empty() { Ok(()) } else { Err(errors) }
 }
-

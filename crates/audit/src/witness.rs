@@ -3,11 +3,11 @@
 //! A refused (split-view) checkpoint is recorded as an alert in this node's own log.
 
 use crate::event::{Actor, ActorKind, AuditEvent, ObjectRef, Outcome, Result as Res};
-use ena_core::time::now_rfc3339;
 use crate::log::AuditLog;
 use crate::merkle::{self, Hash};
 use crate::note::{NoteSigner, NoteVerifier, verify_checkpoint};
 use crate::repo;
+use ena_core::time::now_rfc3339;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WitnessError {

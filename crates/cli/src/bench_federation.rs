@@ -29,7 +29,6 @@ pub struct FederationBench {
     database_url: Option<String>,
 }
 
-
 fn median(mut v: Vec<Duration>) -> f64 {
     v.sort_unstable();
     v.get(v.len() / 2).map_or(0.0, |d| d.as_secs_f64() * 1e3)

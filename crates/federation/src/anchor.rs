@@ -12,8 +12,8 @@ use std::sync::Mutex;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use ena_audit::event::{ObjectRef, Result as AuditResult};
-use ena_core::time::now_rfc3339;
 use ena_audit::{AuditEvent, AuditSink, Context};
+use ena_core::time::now_rfc3339;
 use ena_core::{FieldError, Organisationsnummer};
 use ena_store::Store;
 use serde::{Deserialize, Serialize};
@@ -267,7 +267,6 @@ fn sha256(token: &str) -> String {
     B64.encode(Sha256::digest(token.as_bytes()))
 }
 
-
 #[derive(Default)]
 struct Cache {
     configuration: Option<(String, i64)>,
@@ -315,8 +314,9 @@ impl TrustAnchor {
         audit: std::sync::Arc<dyn AuditSink>,
         legacy_dir: Option<&Path>,
     ) -> Result<TrustAnchor, FederationError> {
-        let keys =
-            KeyRing::open(&vault, legacy_dir, ena_core::time::unix_now()).await.map_err(|e| FederationError::Ca(e.to_string()))?;
+        let keys = KeyRing::open(&vault, legacy_dir, ena_core::time::unix_now())
+            .await
+            .map_err(|e| FederationError::Ca(e.to_string()))?;
         let ca = FederationCa::open(&vault, legacy_dir, &config.name)
             .await
             .map_err(|e| FederationError::Ca(e.to_string()))?;
@@ -540,8 +540,8 @@ mod tests {
                 std::sync::Arc::new(audit.clone()),
                 None,
             )
-                .await
-                .unwrap();
+            .await
+            .unwrap();
             let ctx = Context::system("test");
             let version = ta.agreement().await.unwrap().version;
             let node = Applicant::new("node.exempel.se");
@@ -587,10 +587,7 @@ mod tests {
                 matches!(ta.approve(&ctx, &app.id).await.unwrap_err(), FederationError::Conflict(_)),
                 "{label}: approving twice"
             );
-            assert!(matches!(
-                ta.reject(&ctx, &app.id, "late").await.unwrap_err(),
-                FederationError::Conflict(_)
-            ));
+            assert!(matches!(ta.reject(&ctx, &app.id, "late").await.unwrap_err(), FederationError::Conflict(_)));
             assert_eq!(ta.list(Some(ENA_NODE), None).await.unwrap(), vec![node.id.clone()]);
             assert!(ta.list(Some("openid_provider"), None).await.unwrap().is_empty());
             assert_eq!(ta.list(None, Some(&ta.config().trust_mark_types[0])).await.unwrap(), vec![node.id.clone()]);
@@ -613,12 +610,7 @@ mod tests {
             assert_eq!(r.payload["metadata"][ENA_NODE]["api_endpoint"], format!("{}/node/v1", node.id));
             assert_eq!(r.payload["trust_marks"].as_array().unwrap().len(), 1);
             assert_eq!(
-                ta.resolve(&node.id, "https://other.example.se")
-                    .await
-                    .unwrap_err()
-                    .to_string()
-                    .split(':')
-                    .next(),
+                ta.resolve(&node.id, "https://other.example.se").await.unwrap_err().to_string().split(':').next(),
                 Some("invalid_trust_anchor")
             );
             assert!(ta.resolve("https://nobody.example.se", ta.entity_id()).await.is_err());
@@ -645,20 +637,14 @@ mod tests {
             // Suspension: gone from list and resolve, certificate on the CRL, trust mark revoked.
             ta.remove(&ctx, &node.id, false, "test").await.unwrap();
             assert!(ta.list(None, None).await.unwrap().is_empty());
-            assert!(
-                ta.resolve(&node.id, ta.entity_id()).await.is_err(),
-                "{label}: the cached resolution is dropped"
-            );
+            assert!(ta.resolve(&node.id, ta.entity_id()).await.is_err(), "{label}: the cached resolution is dropped");
             assert_eq!(status(ta.trust_mark_status(&mark).await.unwrap()), "revoked");
             let crl = ta.crl().await.unwrap();
             let (_, der) = x509_parser::pem::parse_x509_pem(crl.as_bytes()).unwrap();
             use x509_parser::prelude::FromDer;
             let (_, parsed) = x509_parser::revocation_list::CertificateRevocationList::from_der(&der.contents).unwrap();
             assert_eq!(parsed.iter_revoked_certificates().count(), 1, "{label}");
-            assert!(matches!(
-                ta.remove(&ctx, &node.id, false, "").await.unwrap_err(),
-                FederationError::Conflict(_)
-            ));
+            assert!(matches!(ta.remove(&ctx, &node.id, false, "").await.unwrap_err(), FederationError::Conflict(_)));
 
             // The anchor's own configuration resolves and is logged once while fresh.
             let ec = ta.entity_configuration().await.unwrap();

@@ -77,4 +77,3 @@ pub fn published_metadata(
         "oauth_authorization_server": token_service,
     })
 }
-

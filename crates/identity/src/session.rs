@@ -127,9 +127,16 @@ pub async fn take_login(store: &Store, state: &str) -> Result<Option<Pending>, s
     type LoginRow = (String, String, String, String, i64, i64);
     let row: Option<LoginRow> = with_pool!(store, pool => sqlx::query_as("DELETE FROM identity_logins WHERE state = $1 RETURNING nonce, verifier, provider, return_to, min_loa, created_at")
         .bind(state).fetch_optional(pool).await)?;
-    Ok(row.filter(|r| ena_core::time::unix_now() - r.5 <= LOGIN_SECS).map(|(nonce, verifier, provider, return_to, min_loa, _)| {
-        Pending { state: state.to_owned(), nonce, verifier, provider, return_to, min_loa: Loa(min_loa as u8) }
-    }))
+    Ok(row.filter(|r| ena_core::time::unix_now() - r.5 <= LOGIN_SECS).map(
+        |(nonce, verifier, provider, return_to, min_loa, _)| Pending {
+            state: state.to_owned(),
+            nonce,
+            verifier,
+            provider,
+            return_to,
+            min_loa: Loa(min_loa as u8),
+        },
+    ))
 }
 
 #[cfg(test)]

@@ -234,7 +234,10 @@ impl TestProvider {
             if request.redirect_uri.contains('?') { '&' } else { '?' },
             encode(&request.state)
         );
-        self.codes.lock().expect("codes").insert(code, Grant { request, person, expires: ena_core::time::unix_now() + CODE_SECS });
+        self.codes
+            .lock()
+            .expect("codes")
+            .insert(code, Grant { request, person, expires: ena_core::time::unix_now() + CODE_SECS });
         Ok(uri)
     }
 

@@ -216,11 +216,7 @@ impl TokenService {
 
     /// The token endpoint: authenticate the client (the mTLS `peer`, or a client assertion in `form`),
     /// then grant. Every refusal is recorded in the log.
-    pub async fn token(
-        &self,
-        peer: Option<&NodePeer>,
-        form: &HashMap<String, String>,
-    ) -> Result<Value, Refusal> {
+    pub async fn token(&self, peer: Option<&NodePeer>, form: &HashMap<String, String>) -> Result<Value, Refusal> {
         let deps = self.deps();
         let outcome = match self.authenticate(deps, peer, form).await {
             Ok(client) => self.grant(deps, &client, form).await.map_err(|e| (Some(client), e)),
@@ -552,12 +548,7 @@ impl TokenService {
 
     /// Check a presented access token for the resource `audience`, over a connection whose client
     /// certificate has SHA-256 `presented` (if any). A refusal is recorded in the log.
-    pub async fn check(
-        &self,
-        token: &str,
-        presented: Option<&str>,
-        audience: &str,
-    ) -> Result<Caller, Refusal> {
+    pub async fn check(&self, token: &str, presented: Option<&str>, audience: &str) -> Result<Caller, Refusal> {
         let deps = self.deps();
         match self.check_inner(deps, token, presented, audience).await {
             Ok(c) => Ok(c),
@@ -662,10 +653,9 @@ mod tests {
                 .await
                 .unwrap();
         let vault = ena_keys::KeyVault::new(store.clone(), ena_keys::Kek::generate());
-        let anchor =
-            TrustAnchor::open(store.clone(), AnchorConfig::new(BASE), vault, Arc::new(audit.clone()), None)
-                .await
-                .unwrap();
+        let anchor = TrustAnchor::open(store.clone(), AnchorConfig::new(BASE), vault, Arc::new(audit.clone()), None)
+            .await
+            .unwrap();
         let key = SigningKey::generate().unwrap();
         let copy = SigningKey::from_pkcs8(key.pkcs8()).unwrap();
         (TokenService::new(key, BASE, Timeouts::default(), store.clone(), Arc::new(anchor), audit), copy)
@@ -697,7 +687,11 @@ mod tests {
         other_sub["sub"] = json!("https://nod.annan.se");
         let (signed, mismatched) = (assertion(good.clone()), assertion(other_sub));
         fn with(a: &str) -> Vec<(&str, &str)> {
-            vec![("grant_type", CLIENT_CREDENTIALS), ("client_assertion_type", CLIENT_ASSERTION_TYPE), ("client_assertion", a)]
+            vec![
+                ("grant_type", CLIENT_CREDENTIALS),
+                ("client_assertion_type", CLIENT_ASSERTION_TYPE),
+                ("client_assertion", a),
+            ]
         }
         let mut wrong_type = with(&signed);
         wrong_type[1].1 = "urn:example:other";
@@ -705,14 +699,49 @@ mod tests {
         other_client.push(("client_id", "https://nod.annan.se"));
         // (case, form, over the node listener, error, field, reason contains)
         let cases: Vec<(&str, Vec<(&str, &str)>, bool, &str, &str, &str)> = vec![
-            ("neither certificate nor assertion", vec![("grant_type", CLIENT_CREDENTIALS)], false, "invalid_client", "client_assertion", "private_key_jwt"),
-            ("wrong assertion type", wrong_type, false, "invalid_client", "client_assertion_type", CLIENT_ASSERTION_TYPE),
+            (
+                "neither certificate nor assertion",
+                vec![("grant_type", CLIENT_CREDENTIALS)],
+                false,
+                "invalid_client",
+                "client_assertion",
+                "private_key_jwt",
+            ),
+            (
+                "wrong assertion type",
+                wrong_type,
+                false,
+                "invalid_client",
+                "client_assertion_type",
+                CLIENT_ASSERTION_TYPE,
+            ),
             ("assertion that is no JWT", with("not-a-jwt"), false, "invalid_client", "client_assertion", ""),
             ("iss and sub differ", with(&mismatched), false, "invalid_client", "client_assertion", "iss and sub"),
-            ("client_id names another client", other_client, false, "invalid_client", "client_assertion", "client_id is https://nod.annan.se"),
+            (
+                "client_id names another client",
+                other_client,
+                false,
+                "invalid_client",
+                "client_assertion",
+                "client_id is https://nod.annan.se",
+            ),
             ("issuer is no member", with(&signed), false, "invalid_client", "client_assertion", "is not a member"),
-            ("certificate of no oauth_client", vec![("grant_type", CLIENT_CREDENTIALS)], true, "unauthorized_client", "client_id", "not approved as oauth_client"),
-            ("client_id is not the certificate's", vec![("grant_type", CLIENT_CREDENTIALS), ("client_id", "https://nod.annan.se")], true, "invalid_client", "client_id", "is not the member the certificate belongs to"),
+            (
+                "certificate of no oauth_client",
+                vec![("grant_type", CLIENT_CREDENTIALS)],
+                true,
+                "unauthorized_client",
+                "client_id",
+                "not approved as oauth_client",
+            ),
+            (
+                "client_id is not the certificate's",
+                vec![("grant_type", CLIENT_CREDENTIALS), ("client_id", "https://nod.annan.se")],
+                true,
+                "invalid_client",
+                "client_id",
+                "is not the member the certificate belongs to",
+            ),
         ];
         for db in test_stores().await {
             let (tokens, _) = service(&db.store).await;
@@ -749,17 +778,40 @@ mod tests {
             let forger = SigningKey::generate().unwrap();
             let forged = format!("{header}.{payload}.{}", forger.sign_input(&format!("{header}.{payload}")));
             let header_of_other_typ = B64.encode(json!({"alg": "ES256", "kid": key.kid(), "typ": "JWT"}).to_string());
-            let other_typ = format!("{header_of_other_typ}.{payload}.{}", key.sign_input(&format!("{header_of_other_typ}.{payload}")));
+            let other_typ = format!(
+                "{header_of_other_typ}.{payload}.{}",
+                key.sign_input(&format!("{header_of_other_typ}.{payload}"))
+            );
             // (case, token, presented certificate, reason contains)
             let cases: Vec<(&str, String, Option<&str>, String)> = vec![
                 ("garbage", "abc".into(), None, String::new()),
                 ("forged signature", forged, None, format!("signature: does not verify with key {}", key.kid())),
                 ("not an access token", other_typ, None, "typ".into()),
-                ("another issuer", signed(claims(&|c| c["iss"] = json!("https://elsewhere/identity"))), None, "not issued by".into()),
+                (
+                    "another issuer",
+                    signed(claims(&|c| c["iss"] = json!("https://elsewhere/identity"))),
+                    None,
+                    "not issued by".into(),
+                ),
                 ("expired", signed(claims(&|c| c["exp"] = json!(now - 1))), None, "expired at".into()),
-                ("another audience", signed(claims(&|c| c["aud"] = json!("https://nod.annan.se"))), None, format!("not for {audience}")),
-                ("bound, over another certificate", signed(claims(&|c| c["cnf"] = json!({"x5t#S256": "cert-a"}))), Some("cert-b"), "another client certificate".into()),
-                ("bound, no certificate", signed(claims(&|c| c["cnf"] = json!({"x5t#S256": "cert-a"}))), None, "present it on the node listener".into()),
+                (
+                    "another audience",
+                    signed(claims(&|c| c["aud"] = json!("https://nod.annan.se"))),
+                    None,
+                    format!("not for {audience}"),
+                ),
+                (
+                    "bound, over another certificate",
+                    signed(claims(&|c| c["cnf"] = json!({"x5t#S256": "cert-a"}))),
+                    Some("cert-b"),
+                    "another client certificate".into(),
+                ),
+                (
+                    "bound, no certificate",
+                    signed(claims(&|c| c["cnf"] = json!({"x5t#S256": "cert-a"}))),
+                    None,
+                    "present it on the node listener".into(),
+                ),
                 // The forged token's claims with the service's own signature get past the signature and
                 // every claim, and fail only at the client's membership: so the forgery failed at its
                 // signature, not at anything after it.

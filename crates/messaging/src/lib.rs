@@ -259,7 +259,6 @@ impl std::fmt::Debug for Messaging {
     }
 }
 
-
 fn rfc3339(t: i64) -> String {
     ena_core::Timestamp::from_unix(t).rfc3339()
 }

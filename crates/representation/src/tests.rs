@@ -472,7 +472,10 @@ mod no_escalation {
                         input.parent = Some(pid);
                         let holder = index_of(&p.agent);
                         let actor = if honest { BINDER[holder] } else { actor };
-                        let held = r.holdings(&party(holder), &party_of(&p.principal), ena_core::time::unix_now()).await.unwrap();
+                        let held = r
+                            .holdings(&party(holder), &party_of(&p.principal), ena_core::time::unix_now())
+                            .await
+                            .unwrap();
                         if let Ok(m) = r.grant(&who(PERSONS[actor]), &input).await {
                             passed_on += 1;
                             for package in &m.packages {

@@ -124,7 +124,11 @@ impl Routes {
     /// An API route: `utoipa_axum::routes!(handler)`. Its path and method are the ones the handler's
     /// `#[utoipa::path]` documents, so the router and the OpenAPI document cannot disagree; the
     /// operation goes into this block's part of the document.
-    pub fn api(mut self, caller: Caller, (schemas, paths, route): utoipa_axum::router::UtoipaMethodRouter<AppState>) -> Routes {
+    pub fn api(
+        mut self,
+        caller: Caller,
+        (schemas, paths, route): utoipa_axum::router::UtoipaMethodRouter<AppState>,
+    ) -> Routes {
         let mut routed = None;
         for (path, item) in &paths.paths {
             assert!(routed.is_none() || routed == Some(path), "one handler per Routes::api ({path})");
@@ -172,7 +176,9 @@ impl Routes {
     }
 
     /// The documented operations and the schemas they name, for the OpenAPI document.
-    pub fn documented(&self) -> (&utoipa::openapi::path::Paths, &[(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)]) {
+    pub fn documented(
+        &self,
+    ) -> (&utoipa::openapi::path::Paths, &[(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)]) {
         (&self.paths, &self.schemas)
     }
 

@@ -342,11 +342,13 @@ pub async fn prepare_store(store: &Store) -> Result<(), Box<dyn std::error::Erro
     Ok(())
 }
 
-
 /// Every route of the central instance with who may call it (the router and the OpenAPI document are
 /// built from these): each block's, then the site's.
 pub fn routes() -> callers::Routes {
-    blocks::ALL.iter().fold(callers::Routes::new(), |routes, block| routes.merge((block.routes)())).merge(site::routes())
+    blocks::ALL
+        .iter()
+        .fold(callers::Routes::new(), |routes, block| routes.merge((block.routes)()))
+        .merge(site::routes())
 }
 
 /// The whole application router.

@@ -352,7 +352,12 @@ mod tests {
                 continue;
             }
             let method = d.method.as_str().to_ascii_lowercase();
-            assert!(doc["paths"][&d.path][&method].is_object(), "{} {} is a route but not documented", d.method, d.path);
+            assert!(
+                doc["paths"][&d.path][&method].is_object(),
+                "{} {} is a route but not documented",
+                d.method,
+                d.path
+            );
         }
         assert!(documented > 90, "only {documented} operations; is the walk wrong?");
     }

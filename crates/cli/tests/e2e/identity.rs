@@ -615,7 +615,10 @@ async fn employee_credentials_issue_list_revoke_verify_on_each_database() {
             (credential(&a.key, "anst-2", "191212121212", year), "no key"),
             (credential(&a.credential_key, "anst-3", "191212121213", year), "identity number"),
             (credential(&a.credential_key, "anst-4", "191212121212", ena_core::time::unix_now() - 10), "expired"),
-            (credential(&a.credential_key, "anst-5", "191212121212", ena_core::time::unix_now() + 400 * 86400), "366 days"),
+            (
+                credential(&a.credential_key, "anst-5", "191212121212", ena_core::time::unix_now() + 400 * 86400),
+                "366 days",
+            ),
             ("not.a.jwt".to_owned(), "credential"),
         ] {
             let p = check_problem(

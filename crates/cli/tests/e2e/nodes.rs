@@ -82,8 +82,7 @@ async fn nodes_exchange_signed_encrypted_messages_with_receipts_on_each_database
         // Independently: jwcrypto and PyJWT verify the receipt and the envelope with only the keys the
         // federation publishes, and the audit verifier checks the receipt's inclusion proof.
         let row = ena_messaging::repo::out(&skatt.store().await, &id).await.unwrap().unwrap();
-        let sender_meta =
-            server.state.federation.resolved_metadata(&skatt.entity_id).await.unwrap();
+        let sender_meta = server.state.federation.resolved_metadata(&skatt.entity_id).await.unwrap();
         let interop = tempfile::tempdir().unwrap();
         let write = |name: &str, v: Value| {
             let path = interop.path().join(name);

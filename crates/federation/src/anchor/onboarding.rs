@@ -223,11 +223,7 @@ impl TrustAnchor {
     }
 
     /// An organisation applies to join; the acceptance of the agreement is logged.
-    pub async fn apply(
-        &self,
-        ctx: &Context,
-        input: &ApplicationInput,
-    ) -> Result<Application, FederationError> {
+    pub async fn apply(&self, ctx: &Context, input: &ApplicationInput) -> Result<Application, FederationError> {
         let row = self.check_application(input).await?;
         if !repo::insert_application(&self.store, &row).await? {
             return Err(FederationError::Conflict(format!("{} already has a pending application", row.entity_id)));
@@ -273,11 +269,7 @@ impl TrustAnchor {
 
     /// Approve a pending application: the member is published (subordinate statement), its certificate
     /// issued and its trust marks issued.
-    pub async fn approve(
-        &self,
-        ctx: &Context,
-        id: &str,
-    ) -> Result<Application, FederationError> {
+    pub async fn approve(&self, ctx: &Context, id: &str) -> Result<Application, FederationError> {
         let app = repo::application(&self.store, id)
             .await?
             .ok_or_else(|| FederationError::NotFound(format!("no application {id}")))?;
@@ -366,12 +358,7 @@ impl TrustAnchor {
         self.application(id).await
     }
 
-    pub async fn reject(
-        &self,
-        ctx: &Context,
-        id: &str,
-        reason: &str,
-    ) -> Result<Application, FederationError> {
+    pub async fn reject(&self, ctx: &Context, id: &str, reason: &str) -> Result<Application, FederationError> {
         let reason = reason.trim();
         if reason.is_empty() || reason.chars().count() > 1000 {
             return Err(invalid("reason", reason, "give a reason of 1 to 1000 characters"));

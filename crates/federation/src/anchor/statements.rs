@@ -199,11 +199,7 @@ impl TrustAnchor {
 
     /// Resolve `sub` under `trust_anchor` (must be this anchor): a signed resolve response with the
     /// validated chain and resolved metadata. Cached until its earliest expiry or a membership change.
-    pub async fn resolve(
-        &self,
-        sub: &str,
-        trust_anchor: &str,
-    ) -> Result<String, FederationError> {
+    pub async fn resolve(&self, sub: &str, trust_anchor: &str) -> Result<String, FederationError> {
         let now = ena_core::time::unix_now();
         if trust_anchor.trim_end_matches('/') != self.config.entity_id {
             return Err(ChainError {
@@ -275,11 +271,7 @@ impl TrustAnchor {
     /// type. Every consumer of a type (credential issuers, token clients, providers) reads it here, so a
     /// member cannot take on a role by publishing its metadata; the subordinate statement's
     /// `allowed_entity_types` says the same to other validators.
-    pub async fn approved_metadata(
-        &self,
-        sub: &str,
-        entity_type: &str,
-    ) -> Result<Value, FederationError> {
+    pub async fn approved_metadata(&self, sub: &str, entity_type: &str) -> Result<Value, FederationError> {
         let member = self.active_member(sub).await?;
         let types: Vec<String> = serde_json::from_str(&member.entity_types).unwrap_or_default();
         if !types.iter().any(|t| t == entity_type) {
@@ -294,10 +286,7 @@ impl TrustAnchor {
 
     /// The member node whose resolved `ena_node` metadata publishes `verifier_key` as its log's key, if
     /// any: the logs a witness of this federation cosigns without being configured for them.
-    pub async fn member_with_log_key(
-        &self,
-        verifier_key: &str,
-    ) -> Result<Option<String>, FederationError> {
+    pub async fn member_with_log_key(&self, verifier_key: &str) -> Result<Option<String>, FederationError> {
         for id in self.list(Some(ENA_NODE), None).await? {
             let Ok(node) = self.approved_metadata(&id, ENA_NODE).await else { continue };
             if node.get("log_verifier_key").and_then(Value::as_str).map(str::trim) == Some(verifier_key.trim()) {

@@ -10,8 +10,8 @@ use serde_json::Value;
 
 use crate::AppState;
 use crate::callers::{Caller, Routes};
-use utoipa_axum::routes;
 use crate::problem::{ApiError, type_uri};
+use utoipa_axum::routes;
 
 pub fn router() -> Routes {
     Routes::new().api(Caller::Public, routes!(openapi_json)).get("/docs", Caller::Public, docs_page)

@@ -11,9 +11,7 @@ use crate::callers::{Caller, Routes};
 use crate::problem::ApiError;
 
 pub fn router() -> Routes {
-    Routes::new()
-        .get("/", Caller::Public, home)
-        .get("/static/ena.css", Caller::Public, stylesheet)
+    Routes::new().get("/", Caller::Public, home).get("/static/ena.css", Caller::Public, stylesheet)
 }
 
 const CSS: &str = include_str!("ena.css");

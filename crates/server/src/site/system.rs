@@ -11,8 +11,8 @@ use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::callers::{Caller, Routes};
-use utoipa_axum::routes;
 use crate::problem::ApiError;
+use utoipa_axum::routes;
 
 pub fn router() -> Routes {
     Routes::new()

@@ -16,10 +16,10 @@ use crate::AppState;
 use crate::apis::{ACCESS_API, ApiInfo};
 use crate::auth::{ApiCaller, Operator};
 use crate::callers::{Caller, Routes};
-use utoipa_axum::routes;
 use crate::extract::{ApiJson, ApiQuery};
 use crate::paging::ListPage;
 use crate::problem::ApiError;
+use utoipa_axum::routes;
 
 pub fn router() -> Routes {
     Routes::new()

@@ -17,11 +17,11 @@ use crate::AppState;
 use crate::apis::{ADDRESSES_API, ApiInfo};
 use crate::auth::{ApiCaller, Operator};
 use crate::callers::{Caller, Routes};
-use utoipa_axum::routes;
 use crate::extract::{ApiJson, ApiQuery};
 use crate::mtls::{Node, PeerStatus};
 use crate::paging::ListPage;
 use crate::problem::ApiError;
+use utoipa_axum::routes;
 
 pub fn router() -> Routes {
     Routes::new()

@@ -19,10 +19,10 @@ use crate::AppState;
 use crate::apis::{AUDIT_API, ApiInfo};
 use crate::auth::{MaybeOperator, Operator};
 use crate::callers::{Caller, Routes};
-use utoipa_axum::routes;
 use crate::extract::{ApiJson, ApiQuery};
 use crate::paging::ListPage;
 use crate::problem::ApiError;
+use utoipa_axum::routes;
 
 pub fn router() -> Routes {
     Routes::new()

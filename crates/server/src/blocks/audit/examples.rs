@@ -12,7 +12,9 @@ pub fn example(operation_id: &str, part: Part) -> Option<Value> {
         if media.starts_with("text/plain") {
             return match operation_id {
                 "getCheckpoint" => Some(json!(CHECKPOINT_EXAMPLE)),
-                "getVerifierKey" => Some(json!("localhost/ena/audit+2a64d13b+AUh7q2S0m0TJ2uIwd0lNVkmXyvA3dxKX9EkH4A2rOQ9n\n")),
+                "getVerifierKey" => {
+                    Some(json!("localhost/ena/audit+2a64d13b+AUh7q2S0m0TJ2uIwd0lNVkmXyvA3dxKX9EkH4A2rOQ9n\n"))
+                }
                 _ => None,
             };
         }

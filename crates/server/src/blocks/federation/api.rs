@@ -17,11 +17,11 @@ use crate::AppState;
 use crate::apis::{ApiInfo, FEDERATION_API};
 use crate::auth::Operator;
 use crate::callers::{Caller, Routes};
-use utoipa_axum::routes;
 use crate::extract::{ApiJson, ApiQuery};
 use crate::paging::ListPage;
 use crate::problem::ApiError;
 use crate::trace::TraceContext;
+use utoipa_axum::routes;
 
 pub fn router() -> Routes {
     Routes::new()

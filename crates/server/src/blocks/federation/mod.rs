@@ -1,8 +1,8 @@
 //! Tillitsramverk: the trust anchor, onboarding and the members — this block at the edge: its API (`api.rs`), its portal pages (`portal.rs`, `templates/`).
 
 pub mod api;
-pub mod portal;
 mod examples;
+pub mod portal;
 
 pub use examples::example;
 pub(crate) use examples::jwt_example;

@@ -19,11 +19,11 @@ use utoipa::ToSchema;
 use crate::AppState;
 use crate::auth::ApiCaller;
 use crate::callers::{Caller as RouteCaller, Routes};
-use utoipa_axum::routes;
 use crate::extract::{ApiJson, ApiQuery};
 use crate::mtls::{MaybePeer, Node, PeerStatus};
 use crate::paging::ListPage;
 use crate::problem::ApiError;
+use utoipa_axum::routes;
 
 pub fn router() -> Routes {
     Routes::new()
@@ -161,8 +161,7 @@ pub async fn subject_token(
             "A subject token needs a portal session: log in at /login.",
         ));
     };
-    let (token, exp) =
-        state.tokens.subject_token(&session, &body.actor, body.represents.as_deref()).await?;
+    let (token, exp) = state.tokens.subject_token(&session, &body.actor, body.represents.as_deref()).await?;
     let out = SubjectTokenOut {
         subject_token: token,
         subject_token_type: TOKEN_TYPE_JWT,

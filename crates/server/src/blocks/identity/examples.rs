@@ -4,8 +4,8 @@
 use serde_json::{Value, json};
 
 use crate::apis;
-use crate::openapi::*;
 use crate::blocks::federation::jwt_example;
+use crate::openapi::*;
 
 /// The example of `operation_id`'s request body or of its response in one media type.
 pub fn example(operation_id: &str, part: Part) -> Option<Value> {

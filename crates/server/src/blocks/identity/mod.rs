@@ -1,9 +1,9 @@
 //! Identitet: login, API tokens, employee credentials and the test eID — this block at the edge: its API (`api.rs`), its portal pages (`portal.rs`, `templates/`), the test eID provider (`testeid.rs`).
 
 pub mod api;
+mod examples;
 pub mod portal;
 pub mod testeid;
-mod examples;
 
 pub use examples::example;
 

@@ -16,10 +16,10 @@ use ena_identity::testeid::{
 
 use crate::AppState;
 use crate::callers::{Caller, Routes};
-use utoipa_axum::routes;
 use crate::paging::ListPage;
-use crate::site::portal::{Lang, Layout};
 use crate::problem::ApiError;
+use crate::site::portal::{Lang, Layout};
+use utoipa_axum::routes;
 
 pub fn router() -> Routes {
     Routes::new()

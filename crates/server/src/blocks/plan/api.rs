@@ -11,9 +11,9 @@ use crate::AppState;
 use crate::apis::{ApiInfo, PLAN_API};
 use crate::auth::Operator;
 use crate::callers::{Caller, Routes};
-use utoipa_axum::routes;
 use crate::extract::{ApiJson, ApiQuery};
 use crate::problem::ApiError;
+use utoipa_axum::routes;
 
 pub fn router() -> Routes {
     Routes::new()

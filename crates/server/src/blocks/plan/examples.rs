@@ -34,9 +34,7 @@ fn response(operation_id: &str) -> Option<Value> {
 
 fn request(operation_id: &str) -> Option<Value> {
     let value = match operation_id {
-        "calculateCosts" | "replacePlan" => {
-            serde_json::to_value(Plan::shipped()).unwrap_or(Value::Null)
-        }
+        "calculateCosts" | "replacePlan" => serde_json::to_value(Plan::shipped()).unwrap_or(Value::Null),
         _ => return None,
     };
     Some(value)

@@ -1,8 +1,8 @@
 //! Plan and portfolio: the building blocks and the cost model — this block at the edge: its API (`api.rs`), its portal pages (`portal.rs`, `templates/`).
 
 pub mod api;
-pub mod portal;
 mod examples;
+pub mod portal;
 
 pub use examples::example;
 

@@ -13,9 +13,7 @@ use crate::problem::ApiError;
 use crate::site::portal::{Lang, LangQuery, Layout, amount, name, render};
 
 pub fn router() -> Routes {
-    Routes::new()
-        .get("/byggblock", Caller::Public, blocks)
-        .get("/byggblock/{id}", Caller::Public, block)
+    Routes::new().get("/byggblock", Caller::Public, blocks).get("/byggblock/{id}", Caller::Public, block)
 }
 
 fn status_text(status: Status, lang: Lang) -> &'static str {
@@ -221,4 +219,3 @@ async fn block(
         name: title,
     })
 }
-

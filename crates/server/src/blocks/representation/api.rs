@@ -18,10 +18,10 @@ use crate::AppState;
 use crate::apis::{ApiInfo, REPRESENTATION_API};
 use crate::auth::ApiCaller;
 use crate::callers::{Caller, Routes};
-use utoipa_axum::routes;
 use crate::extract::{ApiJson, ApiQuery};
 use crate::paging::ListPage;
 use crate::problem::ApiError;
+use utoipa_axum::routes;
 
 /// Changing mandates is an e-ID-authenticated act at this level or higher.
 pub const CHANGE_LOA: Loa = Loa(3);

@@ -1,8 +1,8 @@
 //! Mina ombud: who may represent whom — this block at the edge: its API (`api.rs`), its portal pages (`portal.rs`, `templates/`).
 
 pub mod api;
-pub mod portal;
 mod examples;
+pub mod portal;
 
 pub use examples::example;
 

@@ -15,9 +15,9 @@ use ena_identity::testeid::encode;
 use ena_representation::{GrantInput, Mandate, Notice, ReprError};
 
 use crate::AppState;
+use crate::blocks::representation::api::CHANGE_LOA;
 use crate::callers::{Caller, Routes};
 use crate::site::portal::{Lang, LangQuery, Layout};
-use crate::blocks::representation::api::CHANGE_LOA;
 
 pub const PATH: &str = "/mina-sidor/ombud";
 

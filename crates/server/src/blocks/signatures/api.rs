@@ -15,9 +15,9 @@ use utoipa::ToSchema;
 use crate::AppState;
 use crate::apis::{ApiInfo, SIGNATURES_API};
 use crate::callers::{Caller, Routes};
-use utoipa_axum::routes;
 use crate::extract::ApiJson;
 use crate::problem::ApiError;
+use utoipa_axum::routes;
 
 pub fn router() -> Routes {
     Routes::new()
