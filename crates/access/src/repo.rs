@@ -217,6 +217,52 @@ mod tests {
         }
     }
 
+    /// The shipped policies, as a table: each question with the answer and the policy that gives it
+    /// (`None`: default deny, no policy). A row names what it pins, so a changed policy fails by name.
+    #[tokio::test]
+    async fn shipped_policies_answer_each_kind_of_question() {
+        let db = ena_store::testing::sqlite().await;
+        db.store.migrate().await.unwrap();
+        let dp = DecisionPoint::open(db.store.clone()).await.unwrap();
+        let member = json!({"type": "member", "id": "https://nod.exempel.se", "properties": {"organisationNumber": "2120000142"}});
+        let person = json!({"type": "person", "id": "191212121212"});
+        let api = |id: &str| json!({"type": "api", "id": id});
+        let address = |org: &str| json!({"type": "address", "id": "a1", "properties": {"organisationNumber": org}});
+        let service = json!({"type": "service", "id": "skatteverket/moms", "properties": {"package": "skatt-och-moms", "right": "service:skatteverket/moms"}});
+        let act = |packages: serde_json::Value, own: bool| json!({"packages": packages, "self": own});
+        let operator = json!({"type": "operator", "id": "operator"});
+        #[rustfmt::skip]
+        let cases: Vec<(&str, serde_json::Value, &str, serde_json::Value, Option<serde_json::Value>, Option<&str>)> = vec![
+            ("the operator operates an API", operator.clone(), "operate", api("plan"), None, Some("operator-operates-ena")),
+            ("a member does not operate", member.clone(), "operate", api("plan"), None, None),
+            ("a person does not operate", person.clone(), "operate", api("plan"), None, None),
+            ("a member uses an API", member.clone(), "use", api("addresses"), None, Some("authenticated-use-ena")),
+            ("a person uses an API", person.clone(), "use", api("representation"), None, Some("authenticated-use-ena")),
+            ("the operator does not 'use'", operator.clone(), "use", api("plan"), None, None),
+            ("a member asks the decision point", member.clone(), "evaluate", api("access"), None, Some("members-ask-the-decision-point")),
+            ("a member checks representation", member.clone(), "evaluate", api("representation"), None, Some("members-check-representation")),
+            ("evaluate on another API is not given", member.clone(), "evaluate", api("plan"), None, None),
+            ("a member administers its own address", member.clone(), "administer", address("2120000142"), None, Some("members-administer-own-addresses")),
+            ("not another organisation's", member.clone(), "administer", address("2021005448"), None, None),
+            ("a person acts for themself", person.clone(), "act", service.clone(), Some(act(json!([]), true)), Some("act-for-a-party")),
+            ("for another with the package", person.clone(), "read", service.clone(), Some(act(json!(["skatt-och-moms"]), false)), Some("act-for-a-party")),
+            ("for another with the single-service right", person.clone(), "write", service.clone(), Some(act(json!(["service:skatteverket/moms"]), false)), Some("act-for-a-party")),
+            ("not with another package", person.clone(), "act", service.clone(), Some(act(json!(["vard-anhorig"]), false)), None),
+            ("not with another service's right", person.clone(), "act", service.clone(), Some(act(json!(["service:skatteverket/deklaration"]), false)), None),
+        ];
+        for (what, subject, action, resource, context, policy) in cases {
+            let mut question = json!({"subject": subject, "action": {"name": action}, "resource": resource});
+            if let Some(context) = context {
+                question["context"] = context;
+            }
+            let d = dp.decide(&request(question)).await.unwrap();
+            assert_eq!(d.allowed, policy.is_some(), "{what}: {d:?}");
+            let by: Vec<&str> = d.reasons.iter().map(|r| r.policy.as_str()).collect();
+            assert_eq!(by, policy.into_iter().collect::<Vec<_>>(), "{what}");
+            assert!(d.errors.is_empty(), "{what}: {d:?}");
+        }
+    }
+
     /// The batch semantics, as a table: which requests are decided, and with what, for each semantic.
     #[tokio::test]
     async fn batch_semantics_decide_in_order_and_stop_where_they_say() {

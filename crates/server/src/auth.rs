@@ -298,3 +298,75 @@ impl FromRequestParts<AppState> for MaybeOperator {
         Ok(MaybeOperator(Some(Operator::from_request_parts(parts, state).await?)))
     }
 }
+
+/// A person with a portal session, checked by `authorize` for a route declared `Caller::Person(n)`.
+/// On an API route the session is at LoA `n` or higher and the decision point lets the person `use`
+/// the API; on a portal page there is a session (the page shows a weaker one what it needs, or sends
+/// it to log in again). Handlers take it as an extractor, which only reads what `authorize` checked.
+#[derive(Clone, Debug)]
+pub struct Person(pub ena_identity::session::Session);
+
+impl FromRequestParts<AppState> for Person {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &AppState) -> Result<Self, Self::Rejection> {
+        crate::callers::checked::<Person>(parts).ok_or_else(|| {
+            ApiError::internal(&format!(
+                "{} reads a person but is not declared Caller::Person",
+                attempted_action(parts)
+            ))
+        })
+    }
+}
+
+/// `authorize`'s check of a `Caller::Person(min)` route: the person, or the answer to send (a problem
+/// on an API route, the login page at level `min` on a portal page, coming back to where the person was).
+pub(crate) async fn person(
+    parts: &Parts,
+    state: &AppState,
+    min: ena_identity::loa::Loa,
+) -> Result<Person, axum::response::Response> {
+    use axum::response::IntoResponse;
+    let session = crate::blocks::identity::portal::current(state, &parts.headers).await.map(|(_, s)| s);
+    if !crate::problem::is_api_path(parts.uri.path()) {
+        return session.map(Person).ok_or_else(|| login_redirect(parts, state, min));
+    }
+    let Some(s) = session else {
+        return Err(ApiError::new(
+            ErrorCode::AuthenticationRequired,
+            format!("This needs a portal session: log in at /login?loa={}.", min.0),
+        )
+        .into_response());
+    };
+    if s.loa < min {
+        return Err(ApiError::invalid(
+            ErrorCode::PermissionDenied,
+            format!("This needs {min}; the session has {}: log in again at /login?loa={}.", s.loa, min.0),
+            vec![ena_core::FieldError::new("loa", s.loa.0, format!("must be at least {}", min.0))],
+        )
+        .into_response());
+    }
+    may_use(state, ("person", s.person.as_str()), &[], &api_of(parts)).await.map_err(IntoResponse::into_response)?;
+    Ok(Person(s))
+}
+
+/// To the login at level `min`, then back: to this page, or after a form, to the page the form was on
+/// (its `Referer` on this site), else to Mina sidor.
+fn login_redirect(parts: &Parts, state: &AppState, min: ena_identity::loa::Loa) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let safe = matches!(parts.method, axum::http::Method::GET | axum::http::Method::HEAD);
+    let back = if safe {
+        parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_owned()
+    } else {
+        parts
+            .headers
+            .get(header::REFERER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|r| r.strip_prefix(state.identity.base_url.as_str()))
+            .filter(|p| p.starts_with('/'))
+            .unwrap_or("/mina-sidor")
+            .to_owned()
+    };
+    let to = format!("/login?loa={}&return={}", min.0, ena_identity::testeid::encode(&back));
+    axum::response::Redirect::to(&to).into_response()
+}

@@ -8,12 +8,12 @@
 //! responses come from the same declarations (`openapi::document`).
 
 use std::collections::HashMap;
+use std::convert::Infallible;
 use std::sync::Arc;
 
-use axum::extract::{FromRequestParts, MatchedPath, Request, State};
+use axum::extract::{FromRequestParts, MatchedPath, Request};
 use axum::handler::Handler;
 use axum::http::Method;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, on};
 use axum::{Router, routing::MethodFilter};
@@ -41,8 +41,9 @@ pub enum Caller {
     /// The operator's portal page: the operator token in the form or an operator person's session,
     /// checked by the page (a wrong token is shown on the page and recorded, not answered 401).
     OperatorPage,
-    /// A person with a portal session at LoA `n` or higher; the handler reads the session (and, for a
-    /// portal page, sends a weaker session to log in instead of refusing).
+    /// A person with a portal session: on an API route at LoA `n` or higher and let `use` the API by the
+    /// decision point; on a portal page with a session (none: to the login at LoA `n`), the page showing
+    /// a weaker one what it needs. Checked by `authorize`; the handler takes `auth::Person`.
     Person(u8),
     /// An OAuth / OpenID Connect protocol endpoint that authenticates its client as its protocol says
     /// (the token endpoint, the test eID), answering with that protocol's errors.
@@ -193,39 +194,123 @@ impl Routes {
             table.entry(d.path.clone()).or_default().push((d.method.clone(), d.caller));
         }
         let table: Table = Arc::new(table);
-        self.router.route_layer(axum::middleware::from_fn_with_state((state.clone(), table), authorize))
+        self.router.route_layer(Authorize { state: state.clone(), table })
     }
 }
 
 /// Route template → its methods and their callers.
 type Table = Arc<HashMap<String, Vec<(Method, Caller)>>>;
 
-/// Decide, before the handler runs, whether the request's caller is the route's declared caller.
-async fn authorize(State((state, table)): State<(AppState, Table)>, request: Request, next: Next) -> Response {
-    let route = request.extensions().get::<MatchedPath>().map_or("", MatchedPath::as_str);
-    let Some(methods) = table.get(route) else {
-        tracing::error!(method = %request.method(), route, "a route without a declared caller was called; refused");
-        return ApiError::internal(&format!("{route} declares no caller")).into_response();
-    };
-    let Some(caller) = methods.iter().find(|(m, _)| m == request.method()).map(|(_, c)| *c) else {
-        // A method the route does not have: the router answers 405 with the methods it has.
-        return next.run(request).await;
-    };
-    if matches!(caller, Caller::Public | Caller::Person(_) | Caller::Protocol | Caller::OperatorPage) {
-        return next.run(request).await;
+/// The route layer that decides, before the handler runs, whether the request's caller is the route's
+/// declared caller. Written by hand rather than with `middleware::from_fn`: a public route (most of
+/// the traffic a deployment serves, `/healthz` included) then goes straight to its handler, with no
+/// boxed future and no clone of the state.
+#[derive(Clone)]
+struct Authorize {
+    state: AppState,
+    table: Table,
+}
+
+impl<S> tower::Layer<S> for Authorize {
+    type Service = Authorized<S>;
+    fn layer(&self, inner: S) -> Authorized<S> {
+        Authorized { inner, state: self.state.clone(), table: self.table.clone() }
     }
-    let (mut parts, body) = request.into_parts();
-    let checked = match caller {
-        Caller::Public | Caller::Person(_) | Caller::Protocol | Caller::OperatorPage => Ok(()),
-        Caller::PublicOrOperator => remember::<crate::auth::MaybeOperator>(&mut parts, &state).await,
-        Caller::Operator => remember::<crate::auth::Operator>(&mut parts, &state).await,
-        Caller::MemberSystem => remember::<crate::auth::ApiCaller>(&mut parts, &state).await,
-        Caller::MemberNode => remember::<crate::mtls::Node>(&mut parts, &state).await,
-        Caller::Registrant => remember::<crate::blocks::addresses::api::Registrant>(&mut parts, &state).await,
-    };
-    match checked {
-        Ok(()) => next.run(Request::from_parts(parts, body)).await,
-        Err(refusal) => refusal.into_response(),
+}
+
+#[derive(Clone)]
+struct Authorized<S> {
+    inner: S,
+    state: AppState,
+    table: Table,
+}
+
+type Boxed = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Response, Infallible>> + Send>>;
+
+impl<S> tower::Service<Request> for Authorized<S>
+where
+    S: tower::Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Authorizing<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let answer = |response: Response| -> Boxed { Box::pin(std::future::ready(Ok(response))) };
+        let route = request.extensions().get::<MatchedPath>().map_or("", MatchedPath::as_str);
+        let Some(methods) = self.table.get(route) else {
+            tracing::error!(method = %request.method(), route, "a route without a declared caller was called; refused");
+            return Authorizing::Checked {
+                inner: answer(ApiError::internal(&format!("{route} declares no caller")).into_response()),
+            };
+        };
+        // A method the route does not have goes on: the router answers 405 with the methods it has.
+        let caller = methods.iter().find(|(m, _)| m == request.method()).map(|(_, c)| *c);
+        let Some(caller) = caller.filter(|c| c.checked_here()) else {
+            return Authorizing::Straight { inner: self.inner.call(request) };
+        };
+        let state = self.state.clone();
+        // The service that was polled ready is the one that is called (tower's contract).
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        Authorizing::Checked {
+            inner: Box::pin(async move {
+                let (mut parts, body) = request.into_parts();
+                let checked = match caller {
+                    Caller::PublicOrOperator => remember::<crate::auth::MaybeOperator>(&mut parts, &state).await,
+                    Caller::Operator => remember::<crate::auth::Operator>(&mut parts, &state).await,
+                    Caller::MemberSystem => remember::<crate::auth::ApiCaller>(&mut parts, &state).await,
+                    Caller::MemberNode => remember::<crate::mtls::Node>(&mut parts, &state).await,
+                    Caller::Registrant => {
+                        remember::<crate::blocks::addresses::api::Registrant>(&mut parts, &state).await
+                    }
+                    Caller::Person(loa) => match crate::auth::person(&parts, &state, ena_identity::loa::Loa(loa)).await
+                    {
+                        Ok(person) => {
+                            parts.extensions.insert(person);
+                            Ok(())
+                        }
+                        Err(answer) => return Ok(answer),
+                    },
+                    Caller::Public | Caller::Protocol | Caller::OperatorPage => Ok(()),
+                };
+                match checked {
+                    Ok(()) => inner.call(Request::from_parts(parts, body)).await,
+                    Err(refusal) => Ok(refusal.into_response()),
+                }
+            }),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A public route's handler future as it is, or the caller check and then the handler, boxed.
+    #[project = AuthorizingProjection]
+    enum Authorizing<F> {
+        Straight { #[pin] inner: F },
+        Checked { inner: Boxed },
+    }
+}
+
+impl<F: std::future::Future<Output = Result<Response, Infallible>>> std::future::Future for Authorizing<F> {
+    type Output = Result<Response, Infallible>;
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
+        match self.project() {
+            AuthorizingProjection::Straight { inner } => inner.poll(cx),
+            AuthorizingProjection::Checked { inner } => inner.as_mut().poll(cx),
+        }
+    }
+}
+
+impl Caller {
+    /// Is this caller checked by `authorize` (the others by their handler or protocol, or not at all)?
+    fn checked_here(self) -> bool {
+        !matches!(self, Caller::Public | Caller::Protocol | Caller::OperatorPage)
     }
 }
 

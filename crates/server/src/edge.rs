@@ -1,18 +1,25 @@
 //! The edge every listener shares — the central instance's, and a member node's local and peer
-//! listeners — so none lacks a layer: outermost first, `observe` (traceparent, log span, metrics) →
-//! security headers → `finish_problems` → `refuse_identity_numbers` → panic → 500 problem → (given
-//! `Limits`) timeout (408) and body limit (413) → router, with `tag_route` inside to learn the matched
-//! route. All of it wraps the router once, as one service.
+//! listeners — so none lacks a part: outermost first, [`Edge`] (traceparent, log span, metrics,
+//! security headers, problems, no identity number in a URL, announced body size, panic → 500 problem)
+//! → (given `Limits`) timeout (408) and body limit (413) → router, with `TagRoute` inside to learn the
+//! matched route. All of it wraps the router once, as one service.
 
+use std::convert::Infallible;
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
 use std::time::Duration;
 
-use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, HeaderValue, StatusCode};
-use axum::response::IntoResponse;
-use axum::{Router, middleware};
-use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::set_header::SetResponseHeaderLayer;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use tower::util::Either;
 use tower_http::timeout::TimeoutLayer;
+use tracing::Instrument;
+
+use crate::trace::Observation;
+use crate::{privacy, problem};
 
 /// Headers on every response, API and portal pages alike.
 pub const SECURITY_HEADERS: [(&str, &str); 4] = [
@@ -31,23 +38,6 @@ pub fn timeout(timeout: Duration) -> TimeoutLayer {
     TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout)
 }
 
-/// A body announced larger than `limit` is refused before anything reads it (413).
-async fn refuse_large(
-    limit: usize,
-    request: axum::extract::Request,
-    next: middleware::Next,
-) -> axum::response::Response {
-    let announced = request
-        .headers()
-        .get(axum::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if announced.is_some_and(|n| n > limit as u64) {
-        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
-    }
-    next.run(request).await
-}
-
 /// A listener's whole-router limits: requests longer than `timeout` are answered 408, bodies larger than
 /// `body_limit` bytes 413.
 #[derive(Clone, Copy, Debug)]
@@ -56,46 +46,109 @@ pub struct Limits {
     pub body_limit: usize,
 }
 
-/// Wrap a finished router (state given) in the shared layers, with `limits` for every route (a
-/// listener that must leave some routes untimed, such as a node's streamed uploads, passes `None`
-/// and sets them per route). They wrap the router once,
-/// as one service, rather than each route (`Router::layer` would add them to every route's stack, which
-/// axum clones per request): the edge then costs the same whatever the number of routes.
+/// Wrap a finished router (state given) in the edge, with `limits` for every route (a listener that
+/// must leave some routes untimed, such as a node's streamed uploads, passes `None` and sets them per
+/// route). The edge wraps the router once, as one service, rather than each route (`Router::layer`
+/// would add it to every route's stack, which axum clones per request), so it costs the same whatever
+/// the number of routes; inside the router only [`TagRoute`](crate::trace::TagRoute) runs per route.
 pub fn finish(router: Router, limits: Option<Limits>) -> Router {
-    let router = router.route_layer(middleware::from_fn(crate::trace::tag_route));
-    let router = match limits {
-        None => router,
-        Some(l) => Router::new().fallback_service(
+    let router = router.route_layer(crate::trace::TagRoute);
+    let limited = match limits {
+        None => Either::Left(router),
+        Some(l) => Either::Right(
             tower::ServiceBuilder::new()
                 .layer(timeout(l.timeout))
-                .layer(middleware::from_fn(move |request: axum::extract::Request, next: middleware::Next| {
-                    refuse_large(l.body_limit, request, next)
-                }))
                 // Bodies without a length are cut at the limit where they are read.
                 .layer(DefaultBodyLimit::max(l.body_limit))
                 .service(router),
         ),
     };
-    let header = |(name, value): (&'static str, &'static str)| {
-        SetResponseHeaderLayer::if_not_present(HeaderName::from_static(name), HeaderValue::from_static(value))
-    };
-    let [csp, nosniff, referrer, frames] = SECURITY_HEADERS;
-    let service = tower::ServiceBuilder::new()
-        // Outermost: the trace layer sees the final response.
-        .layer(middleware::from_fn(crate::trace::observe))
-        // Security headers on every response, the portal's error pages included.
-        .layer(header(csp))
-        .layer(header(nosniff))
-        .layer(header(referrer))
-        .layer(header(frames))
-        // Problems are finished after every inner layer (404, 405, 408, 413 and panics included).
-        .layer(middleware::from_fn(crate::problem::finish_problems))
-        // Before routing: no identity number in a path or query reaches a handler or a log line.
-        .layer(middleware::from_fn(crate::privacy::refuse_identity_numbers))
-        // A panic in a handler becomes a 500 problem (logged), never a dropped connection.
-        .layer(CatchPanicLayer::custom(|_panic: Box<dyn std::any::Any + Send>| {
-            crate::problem::ApiError::internal(&"a request handler panicked").into_response()
-        }))
-        .service(router);
-    Router::new().fallback_service(service)
+    Router::new().fallback_service(Edge { inner: limited, body_limit: limits.map(|l| l.body_limit) })
+}
+
+/// The edge's own work around the inner service, in one hand-written service (one boxed future per
+/// request; four `middleware::from_fn` layers cost as much as the rest of a `/healthz` answer):
+/// - trace context, log span and metrics ([`Observation`]), outermost, so they see the final response;
+/// - no identity number in a path or query reaches a handler or a log line ([`privacy::refusal`]);
+/// - a body announced larger than the limit is refused (413) before anything reads it;
+/// - a panic in a handler becomes a 500 problem (logged), never a dropped connection;
+/// - problems are finished after everything inside (404, 405, 408, 413 and panics included);
+/// - the security headers go on every response, the portal's error pages included.
+#[derive(Clone)]
+pub struct Edge<S> {
+    inner: S,
+    body_limit: Option<usize>,
+}
+
+impl<S> tower::Service<Request> for Edge<S>
+where
+    S: tower::Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request) -> Self::Future {
+        let observation = Observation::start(&mut request);
+        let asked = problem::Asked::of(&request);
+        let refused = privacy::refusal(request.uri()).or_else(|| {
+            let announced = request
+                .headers()
+                .get(header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok());
+            let too_large = matches!((announced, self.body_limit), (Some(n), Some(limit)) if n > limit as u64);
+            too_large.then(|| StatusCode::PAYLOAD_TOO_LARGE.into_response())
+        });
+        // The inner service is called in the request's span, so the router's route layer records the
+        // matched route there.
+        let inner = match refused {
+            Some(refusal) => Err(refusal),
+            None => Ok(observation.span().in_scope(|| catch_unwind(AssertUnwindSafe(|| self.inner.call(request))))),
+        };
+        let span = observation.span().clone();
+        Box::pin(async move {
+            let answered = match inner {
+                Err(refusal) => Ok(refusal),
+                Ok(Ok(inner)) => Caught { inner }.instrument(span).await.map(|Ok(response)| response),
+                Ok(Err(panic)) => Err(panic),
+            };
+            let response =
+                answered.unwrap_or_else(|_| problem::ApiError::internal(&"a request handler panicked").into_response());
+            let mut response = problem::finish(&asked, &observation.trace_id, response);
+            let headers = response.headers_mut();
+            for (name, value) in SECURITY_HEADERS {
+                headers.entry(HeaderName::from_static(name)).or_insert(HeaderValue::from_static(value));
+            }
+            observation.finish(&mut response);
+            Ok(response)
+        })
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The inner future, with a panic while it is polled caught (as `std::panic::catch_unwind` does for
+    /// a closure).
+    struct Caught<F> {
+        #[pin]
+        inner: F,
+    }
+}
+
+impl<F: Future> Future for Caught<F> {
+    type Output = Result<F::Output, Box<dyn std::any::Any + Send>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
+        let inner = self.project().inner;
+        match catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
+            Ok(std::task::Poll::Pending) => std::task::Poll::Pending,
+            Ok(std::task::Poll::Ready(output)) => std::task::Poll::Ready(Ok(output)),
+            Err(panic) => std::task::Poll::Ready(Err(panic)),
+        }
+    }
 }

@@ -24,7 +24,7 @@ pub enum Part<'a> {
 /// Names used by the examples of several blocks.
 pub const EXAMPLE_TA: &str = "https://ena.example";
 pub const EXAMPLE_MEMBER: &str = "https://nod.exempelkommun.se";
-pub const CHECKPOINT_EXAMPLE: &str = CHECKPOINT;
+pub const CHECKPOINT_EXAMPLE: &str = "localhost/ena/audit\n42\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n\n— localhost/ena/audit Az3grlgtzPICa5OS8npVmf1Myq/5IZniMp+ZJurmRDeOoRDe4URYN7u5/Zhcyv2q1gGzGku9nTo+zyWE+xeMcTOAYQ8=\n";
 
 /// RFC 9457 problem details with ena's extensions.
 #[derive(Debug, Serialize, ToSchema)]
@@ -306,8 +306,6 @@ fn problem_for(status: &str, path: &str) -> Value {
         ),
     }
 }
-
-const CHECKPOINT: &str = "localhost/ena/audit\n42\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n\n— localhost/ena/audit Az3grlgtzPICa5OS8npVmf1Myq/5IZniMp+ZJurmRDeOoRDe4URYN7u5/Zhcyv2q1gGzGku9nTo+zyWE+xeMcTOAYQ8=\n";
 
 #[cfg(test)]
 mod tests {

@@ -4,8 +4,6 @@
 //! samordningsnummer, in any of its written forms), before routing, for every route — those that exist
 //! and those added later — and names where the number must go instead. The refusal does not echo it.
 
-use axum::extract::Request;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use ena_core::{ErrorCode, FieldError, PersonId};
 
@@ -58,29 +56,22 @@ pub fn identity_number_in(path: &str, query: Option<&str>) -> Option<String> {
     None
 }
 
-/// The layer: refuse before anything else sees the URL.
-pub async fn refuse_identity_numbers(request: Request, next: Next) -> Response {
-    let uri = request.uri();
-    if let Some(field) = identity_number_in(uri.path(), uri.query()) {
-        // The problem's `instance` is the path without the number (and without the query).
-        let redacted: Vec<&str> =
-            uri.path().split('/').map(|s| if holds_identity_number(s) { "{identity-number}" } else { s }).collect();
-        let mut refusal = ApiError::invalid(
-            ErrorCode::InvalidParameter,
-            "Personal identity numbers are not accepted in URLs (they would end up in logs, browser history \
-             and proxies): send them in the request body. Addresses of persons: POST /addresses/v1/address-lookups; \
-             employee credentials of a person: POST /identity/v1/employee-credential-searches; events about a \
-             person: POST /audit/v1/event-searches; yourself in Mina ombud: leave party out (it is the default).",
-            vec![FieldError::new(
-                field,
-                "(an identity number, not shown)",
-                "identity numbers go in the body, not the URL",
-            )],
-        );
-        refusal.0.instance = redacted.join("/");
-        return refusal.into_response();
-    }
-    next.run(request).await
+/// The edge's refusal of a URL holding an identity number, before anything else sees the URL.
+pub fn refusal(uri: &axum::http::Uri) -> Option<Response> {
+    let field = identity_number_in(uri.path(), uri.query())?;
+    // The problem's `instance` is the path without the number (and without the query).
+    let redacted: Vec<&str> =
+        uri.path().split('/').map(|s| if holds_identity_number(s) { "{identity-number}" } else { s }).collect();
+    let mut refusal = ApiError::invalid(
+        ErrorCode::InvalidParameter,
+        "Personal identity numbers are not accepted in URLs (they would end up in logs, browser history \
+         and proxies): send them in the request body. Addresses of persons: POST /addresses/v1/address-lookups; \
+         employee credentials of a person: POST /identity/v1/employee-credential-searches; events about a \
+         person: POST /audit/v1/event-searches; yourself in Mina ombud: leave party out (it is the default).",
+        vec![FieldError::new(field, "(an identity number, not shown)", "identity numbers go in the body, not the URL")],
+    );
+    refusal.0.instance = redacted.join("/");
+    Some(refusal.into_response())
 }
 
 #[cfg(test)]

@@ -1,19 +1,16 @@
 //! RFC 9457 problem details: the one error shape of every ena API.
 //!
 //! Handlers return [`ApiError`]; its response carries a [`Problem`] in the response extensions and no
-//! body yet. The `finish_problems` middleware then writes the body, filling in `instance` (the request
+//! body yet. The edge's `finish` then writes the body, filling in `instance` (the request
 //! path) and the trace id, and turns any other error response on an API path — the router's 404/405, a
 //! body-limit 413, a timeout — into a problem too, so no API path ever answers with HTML or an empty body.
 
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use ena_core::{ErrorCode, FieldError};
 use serde::Serialize;
-
-use crate::trace::TraceContext;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
@@ -128,35 +125,42 @@ pub fn is_api_path(path: &str) -> bool {
         || matches!(path, "/openapi.json" | "/healthz" | "/readyz" | "/metrics")
 }
 
-fn wants_html(request: &Request) -> bool {
-    request
-        .headers()
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|accept| accept.contains("text/html"))
+/// What finishing a response's problem needs to know of its request, taken before the request goes in
+/// (the URI is reference-counted bytes: cheap to keep).
+pub struct Asked {
+    uri: axum::http::Uri,
+    /// A browser asking for a portal page: an error becomes the portal's error page.
+    html: bool,
 }
 
-/// Write every problem body, and turn bare error responses into problems (or, for a browser on a portal
-/// path, into the portal's error page).
-pub async fn finish_problems(request: Request, next: Next) -> Response {
-    // The URI is reference-counted bytes (cheap to keep); a success leaves at once.
-    let uri = request.uri().clone();
-    let path = uri.path();
-    let html = !is_api_path(path) && wants_html(&request);
-    let trace_id = request.extensions().get::<TraceContext>().map(|t| t.trace_id.clone());
-    let mut response = next.run(request).await;
+impl Asked {
+    pub fn of(request: &Request) -> Asked {
+        let uri = request.uri().clone();
+        let html = !is_api_path(uri.path())
+            && request
+                .headers()
+                .get(header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|accept| accept.contains("text/html"));
+        Asked { uri, html }
+    }
+}
+
+/// Write the response's problem body, and turn a bare error response into a problem (or, for a browser
+/// on a portal path, into the portal's error page). A success leaves at once.
+pub fn finish(asked: &Asked, trace_id: &str, mut response: Response) -> Response {
     let status = response.status();
     if status.is_success() && response.extensions().get::<Problem>().is_none() {
         return response;
     }
-    let trace_id = trace_id.unwrap_or_default();
+    let path = asked.uri.path();
     let problem = match response.extensions_mut().remove::<Problem>() {
         Some(problem) => problem,
         None if status.is_client_error() || status.is_server_error() => {
             let content_type = response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
             // Already a problem, or a portal page for a browser; anything else on an API path is replaced.
             let already_shaped =
-                content_type.starts_with(PROBLEM_JSON) || (html && content_type.starts_with("text/html"));
+                content_type.starts_with(PROBLEM_JSON) || (asked.html && content_type.starts_with("text/html"));
             if already_shaped {
                 return response;
             }
@@ -178,7 +182,7 @@ pub async fn finish_problems(request: Request, next: Next) -> Response {
         }
         None => return response,
     };
-    if html {
+    if asked.html {
         return crate::site::portal::error_page(status, &problem.detail);
     }
     let mut problem = problem;
@@ -186,7 +190,7 @@ pub async fn finish_problems(request: Request, next: Next) -> Response {
     if problem.instance.is_empty() {
         problem.instance = path.to_owned();
     }
-    problem.trace_id = trace_id;
+    problem.trace_id = trace_id.to_owned();
     let body = serde_json::to_vec(&problem).unwrap_or_default();
     let (mut parts, _) = response.into_parts();
     parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));

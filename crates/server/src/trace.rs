@@ -1,4 +1,4 @@
-//! W3C Trace Context, request logging and per-route metrics, in one middleware.
+//! W3C Trace Context, request logging and per-route metrics, for the edge (`edge::Edge`).
 //!
 //! An incoming valid `traceparent` keeps its trace id; otherwise a new trace starts. Either way this
 //! server is a new span (parent id) in the trace, returned in the response's `traceparent`, attached to
@@ -7,11 +7,9 @@
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request};
-use axum::http::HeaderValue;
-use axum::middleware::Next;
+use axum::http::{HeaderValue, Method};
 use axum::response::Response;
 use rand::RngCore;
-use tracing::Instrument;
 
 /// The trace this request belongs to.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -79,22 +77,71 @@ fn parse_traceparent(value: &str) -> Option<TraceContext> {
     })
 }
 
-/// The route template that served a response, copied out of the router for [`observe`] (a
+/// The route template that served a response, copied out of the router for the edge's metrics (a
 /// `MatchedPath` is a reference-counted string: no copy per request).
 #[derive(Clone, Debug)]
 pub struct RouteTag(pub MatchedPath);
 
-/// Runs inside the router (as a route layer), where the matched route is known.
-pub async fn tag_route(request: Request, next: Next) -> Response {
-    let route = request.extensions().get::<MatchedPath>().cloned();
-    if let Some(r) = &route {
-        tracing::Span::current().record("route", r.as_str());
+/// A route layer (it runs inside the router, where the matched route is known): records the route
+/// template in the request's log span and tags the response with it. Written by hand rather than with
+/// `middleware::from_fn`, which boxes a future and clones the next service on every request.
+#[derive(Clone, Copy, Debug)]
+pub struct TagRoute;
+
+impl<S> tower::Layer<S> for TagRoute {
+    type Service = Tagged<S>;
+    fn layer(&self, inner: S) -> Tagged<S> {
+        Tagged(inner)
     }
-    let mut response = next.run(request).await;
-    if let Some(route) = route {
-        response.extensions_mut().insert(RouteTag(route));
+}
+
+#[derive(Clone, Debug)]
+pub struct Tagged<S>(S);
+
+impl<S> tower::Service<Request> for Tagged<S>
+where
+    S: tower::Service<Request, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = TaggedFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), S::Error>> {
+        self.0.poll_ready(cx)
     }
-    response
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let route = request.extensions().get::<MatchedPath>().cloned();
+        if let Some(r) = &route {
+            tracing::Span::current().record("route", r.as_str());
+        }
+        TaggedFuture { inner: self.0.call(request), route }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The inner future, then the tag on its response.
+    pub struct TaggedFuture<F> {
+        #[pin]
+        inner: F,
+        route: Option<MatchedPath>,
+    }
+}
+
+impl<F, E> std::future::Future for TaggedFuture<F>
+where
+    F: std::future::Future<Output = Result<Response, E>>,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
+        let this = self.project();
+        let mut response = std::task::ready!(this.inner.poll(cx))?;
+        if let Some(route) = this.route.take() {
+            response.extensions_mut().insert(RouteTag(route));
+        }
+        std::task::Poll::Ready(Ok(response))
+    }
 }
 
 type Series = (metrics::Counter, metrics::Histogram);
@@ -123,38 +170,60 @@ fn series(method: &str, route: &str, status: u16) -> Series {
     made
 }
 
-/// Trace, log and count every request.
-pub async fn observe(mut request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let header = request.headers().get("traceparent").and_then(|v| v.to_str().ok());
-    let context = TraceContext::continue_or_start(header);
-    let method = request.method().clone();
-    // The route template (recorded once the router matched it), never the path: paths and query
-    // strings can carry identifiers that must not reach the logs.
-    let span = tracing::info_span!(
-        "request",
-        method = %method,
-        route = tracing::field::Empty,
-        trace_id = %context.trace_id,
-        span_id = %context.span_id,
-    );
-    let traceparent = context.traceparent();
-    request.extensions_mut().insert(context);
-    let mut response = next.run(request).instrument(span.clone()).await;
-    let elapsed = started.elapsed();
-    let status = response.status().as_u16();
-    // The route template, not the path, so metrics do not grow a series per block id.
-    let route = response.extensions().get::<RouteTag>().map_or("unmatched", |r| r.0.as_str());
-    span.in_scope(|| {
-        tracing::info!(status, latency_ms = elapsed.as_secs_f64() * 1000.0, "request done");
-    });
-    let (counter, histogram) = series(method.as_str(), route, status);
-    counter.increment(1);
-    histogram.record(elapsed.as_secs_f64());
-    if let Ok(value) = HeaderValue::from_str(&traceparent) {
-        response.headers_mut().insert("traceparent", value);
+/// One request's trace, log span and metrics: started when it arrives at the edge, finished with its
+/// response.
+pub struct Observation {
+    started: Instant,
+    method: Method,
+    span: tracing::Span,
+    traceparent: String,
+    /// The trace id, for problem bodies.
+    pub trace_id: String,
+}
+
+impl Observation {
+    /// Continue or start the request's trace; the context goes into the request's extensions.
+    pub fn start(request: &mut Request) -> Observation {
+        let started = Instant::now();
+        let header = request.headers().get("traceparent").and_then(|v| v.to_str().ok());
+        let context = TraceContext::continue_or_start(header);
+        let method = request.method().clone();
+        // The route template (recorded once the router matched it), never the path: paths and query
+        // strings can carry identifiers that must not reach the logs.
+        let span = tracing::info_span!(
+            "request",
+            method = %method,
+            route = tracing::field::Empty,
+            trace_id = %context.trace_id,
+            span_id = %context.span_id,
+        );
+        let traceparent = context.traceparent();
+        let trace_id = context.trace_id.clone();
+        request.extensions_mut().insert(context);
+        Observation { started, method, span, traceparent, trace_id }
     }
-    response
+
+    /// The request's log span (the edge runs the inner service in it).
+    pub fn span(&self) -> &tracing::Span {
+        &self.span
+    }
+
+    /// Log and count the finished response, and give it this server's `traceparent`.
+    pub fn finish(self, response: &mut Response) {
+        let elapsed = self.started.elapsed();
+        let status = response.status().as_u16();
+        // The route template, not the path, so metrics do not grow a series per block id.
+        let route = response.extensions().get::<RouteTag>().map_or("unmatched", |r| r.0.as_str());
+        self.span.in_scope(|| {
+            tracing::info!(status, latency_ms = elapsed.as_secs_f64() * 1000.0, "request done");
+        });
+        let (counter, histogram) = series(self.method.as_str(), route, status);
+        counter.increment(1);
+        histogram.record(elapsed.as_secs_f64());
+        if let Ok(value) = HeaderValue::from_str(&self.traceparent) {
+            response.headers_mut().insert("traceparent", value);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Form, Json};
 use ena_core::{ErrorCode, FieldError};
@@ -152,15 +152,9 @@ pub struct SubjectTokenOut {
     ))]
 pub async fn subject_token(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    crate::auth::Person(session): crate::auth::Person,
     ApiJson(body): ApiJson<SubjectTokenIn>,
 ) -> Result<Response, ApiError> {
-    let Some((_, session)) = crate::blocks::identity::portal::current(&state, &headers).await else {
-        return Err(ApiError::new(
-            ErrorCode::AuthenticationRequired,
-            "A subject token needs a portal session: log in at /login.",
-        ));
-    };
     let (token, exp) = state.tokens.subject_token(&session, &body.actor, body.represents.as_deref()).await?;
     let out = SubjectTokenOut {
         subject_token: token,

@@ -303,13 +303,11 @@ pub async fn current(state: &AppState, headers: &HeaderMap) -> Option<(String, S
     Some((token, s))
 }
 
-async fn my_pages(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<LangQuery>) -> Response {
+async fn my_pages(crate::auth::Person(s): crate::auth::Person, Query(q): Query<LangQuery>) -> Response {
     let lang = q.lang();
-    let step_up = Redirect::to(&format!("/login?loa={}&return=%2Fmina-sidor", MY_PAGES_LOA.0)).into_response();
-    let Some((_, s)) = current(&state, &headers).await else { return step_up };
     if s.loa < MY_PAGES_LOA {
         // Logged in, but not strongly enough: log in again at the level this page needs.
-        return step_up;
+        return Redirect::to(&format!("/login?loa={}&return=%2Fmina-sidor", MY_PAGES_LOA.0)).into_response();
     }
     let f = texts(lang);
     let page = MyPage {

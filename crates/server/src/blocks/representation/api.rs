@@ -4,11 +4,10 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use ena_core::{ErrorCode, FieldError};
 use ena_identity::loa::Loa;
-use ena_identity::session::Session;
 use ena_representation::{ActingFor, CheckInput, CheckResult, GrantInput, Mandate, Notice, ReprError};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -16,7 +15,7 @@ use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::apis::{ApiInfo, REPRESENTATION_API};
-use crate::auth::ApiCaller;
+use crate::auth::{ApiCaller, Person};
 use crate::callers::{Caller, Routes};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::paging::ListPage;
@@ -58,22 +57,6 @@ impl From<ReprError> for ApiError {
     }
 }
 
-/// The logged-in person, at `min` level or higher.
-pub async fn person(state: &AppState, headers: &HeaderMap, min: Loa) -> Result<Session, ApiError> {
-    let Some((_, s)) = crate::blocks::identity::portal::current(state, headers).await else {
-        return Err(ApiError::new(ErrorCode::AuthenticationRequired, "This needs a portal session: log in at /login."));
-    };
-    crate::auth::may_use(state, ("person", s.person.as_str()), &[], "representation").await?;
-    if s.loa < min {
-        return Err(ApiError::invalid(
-            ErrorCode::PermissionDenied,
-            format!("This needs {min}; the session has {}: log in again at /login?loa={}.", s.loa, min.0),
-            vec![FieldError::new("loa", s.loa.0, format!("must be at least {}", min.0))],
-        ));
-    }
-    Ok(s)
-}
-
 /// About this API (REST API profile VER.06).
 #[utoipa::path(get, path = "/representation/v1/api-info", tag = "representation", operation_id = "representationApiInfo",
     responses((status = 200, description = "Name, version, release date, status and documentation of the API", body = ApiInfo)))]
@@ -113,8 +96,7 @@ pub async fn check(
     responses(
         (status = 200, description = "Parties with the basis and the packages held", body = Vec<ActingFor>),
     ))]
-pub async fn acting_for(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Vec<ActingFor>>, ApiError> {
-    let s = person(&state, &headers, Loa(2)).await?;
+pub async fn acting_for(State(state): State<AppState>, Person(s): Person) -> Result<Json<Vec<ActingFor>>, ApiError> {
     Ok(Json(state.representation.acting_for(&s.person).await?))
 }
 
@@ -134,10 +116,9 @@ pub async fn acting_for(State(state): State<AppState>, headers: HeaderMap) -> Re
     ))]
 pub async fn list(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Person(s): Person,
     query: ApiQuery,
 ) -> Result<Json<ListPage<Mandate>>, ApiError> {
-    let s = person(&state, &headers, Loa(2)).await?;
     let p = query.page(Vec::new())?;
     let party = query.str("party").unwrap_or(s.person.as_str()).to_owned();
     let view = query.str("view").unwrap_or("granted");
@@ -153,10 +134,9 @@ pub async fn list(
     ))]
 pub async fn one(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Person(s): Person,
     Path(id): Path<String>,
 ) -> Result<Json<Mandate>, ApiError> {
-    let s = person(&state, &headers, Loa(2)).await?;
     Ok(Json(state.representation.view_for(&s.person, &id).await?))
 }
 
@@ -171,10 +151,9 @@ pub async fn one(
     ))]
 pub async fn grant(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Person(s): Person,
     ApiJson(body): ApiJson<GrantInput>,
 ) -> Result<Response, ApiError> {
-    let s = person(&state, &headers, CHANGE_LOA).await?;
     let m = state.representation.grant(&s.person, &body).await?;
     Ok((StatusCode::CREATED, Json(m)).into_response())
 }
@@ -189,10 +168,9 @@ pub async fn grant(
     ))]
 pub async fn may_grant(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Person(s): Person,
     ApiJson(body): ApiJson<GrantInput>,
 ) -> Result<Json<Value>, ApiError> {
-    let s = person(&state, &headers, Loa(2)).await?;
     let m = state.representation.may_grant(&s.person, &body).await?;
     Ok(Json(json!({"allowed": true, "grantor": m.grantor, "requiredApprovals": m.required_approvals})))
 }
@@ -207,10 +185,9 @@ pub async fn may_grant(
     ))]
 pub async fn request(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Person(s): Person,
     ApiJson(body): ApiJson<GrantInput>,
 ) -> Result<Response, ApiError> {
-    let s = person(&state, &headers, CHANGE_LOA).await?;
     let m = state.representation.request(&s.person, &body).await?;
     Ok((StatusCode::CREATED, Json(m)).into_response())
 }
@@ -233,11 +210,10 @@ pub struct StepIn {}
     ))]
 pub async fn step(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Person(s): Person,
     Path((id, step)): Path<(String, String)>,
     ApiJson(_body): ApiJson<StepIn>,
 ) -> Result<Json<Mandate>, ApiError> {
-    let s = person(&state, &headers, CHANGE_LOA).await?;
     let r = &state.representation;
     let m = match step.as_str() {
         "approve" => r.approve(&s.person, &id).await?,
@@ -267,10 +243,9 @@ pub async fn step(
     ))]
 pub async fn notices(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Person(s): Person,
     query: ApiQuery,
 ) -> Result<Json<Vec<Notice>>, ApiError> {
-    let s = person(&state, &headers, Loa(2)).await?;
     let p = query.page(Vec::new())?;
     let party = query.str("party").unwrap_or(s.person.as_str()).to_owned();
     let offset = p.offset();

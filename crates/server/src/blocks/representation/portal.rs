@@ -8,13 +8,14 @@ use std::collections::HashMap;
 use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use ena_identity::session::Session;
 use ena_identity::testeid::encode;
 use ena_representation::{GrantInput, Mandate, Notice, ReprError};
 
 use crate::AppState;
+use crate::auth::Person;
 use crate::blocks::representation::api::CHANGE_LOA;
 use crate::callers::{Caller, Routes};
 use crate::site::portal::{Lang, LangQuery, Layout};
@@ -297,11 +298,8 @@ async fn render(
     html(code, page.render())
 }
 
-async fn page(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> Response {
+async fn page(State(state): State<AppState>, Person(s): Person, Query(q): Query<HashMap<String, String>>) -> Response {
     let lang = LangQuery::from_map(&q).lang();
-    let Some((_, s)) = crate::blocks::identity::portal::current(&state, &headers).await else {
-        return Redirect::to(&format!("/login?loa=3&return={}", encode(PATH))).into_response();
-    };
     let message = q.contains_key("done").then(|| texts(lang).done.to_owned());
     render(&state, lang, &s, q.get("party").map(String::as_str), message, None, StatusCode::OK).await
 }
@@ -316,15 +314,7 @@ fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
 }
 
 /// The session, its CSRF token checked and its level enough for a change; or the response to send.
-async fn changer(
-    state: &AppState,
-    headers: &HeaderMap,
-    lang: Lang,
-    form: &[(String, String)],
-) -> Result<Session, Response> {
-    let Some((_, s)) = crate::blocks::identity::portal::current(state, headers).await else {
-        return Err(Redirect::to(&format!("/login?loa=3&return={}", encode(PATH))).into_response());
-    };
+async fn changer(state: &AppState, s: Session, lang: Lang, form: &[(String, String)]) -> Result<Session, Response> {
     if field(form, "csrf") != Some(s.csrf.as_str()) {
         return Err(crate::problem::ApiError::invalid(
             ena_core::ErrorCode::PermissionDenied,
@@ -390,10 +380,10 @@ fn grant_input(form: &[(String, String)], principal: &str, agent: &str) -> Grant
     }
 }
 
-async fn grant(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<LangQuery>, body: Bytes) -> Response {
+async fn grant(State(state): State<AppState>, Person(s): Person, Query(q): Query<LangQuery>, body: Bytes) -> Response {
     let lang = q.lang();
     let form = fields(&body);
-    let s = match changer(&state, &headers, lang, &form).await {
+    let s = match changer(&state, s, lang, &form).await {
         Ok(s) => s,
         Err(r) => return r,
     };
@@ -405,13 +395,13 @@ async fn grant(State(state): State<AppState>, headers: HeaderMap, Query(q): Quer
 
 async fn request(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Person(s): Person,
     Query(q): Query<LangQuery>,
     body: Bytes,
 ) -> Response {
     let lang = q.lang();
     let form = fields(&body);
-    let s = match changer(&state, &headers, lang, &form).await {
+    let s = match changer(&state, s, lang, &form).await {
         Ok(s) => s,
         Err(r) => return r,
     };
@@ -430,14 +420,14 @@ async fn request(
 
 async fn step(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Person(s): Person,
     Query(q): Query<LangQuery>,
     Path((id, step)): Path<(String, String)>,
     body: Bytes,
 ) -> Response {
     let lang = q.lang();
     let form = fields(&body);
-    let s = match changer(&state, &headers, lang, &form).await {
+    let s = match changer(&state, s, lang, &form).await {
         Ok(s) => s,
         Err(r) => return r,
     };

@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use ena_core::{ErrorCode, FieldError};
@@ -89,16 +89,9 @@ fn digest_of(body: &DocumentIn) -> Result<[u8; 32], ApiError> {
     ))]
 pub async fn sign(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    crate::auth::Person(session): crate::auth::Person,
     ApiJson(body): ApiJson<DocumentIn>,
 ) -> Result<Response, ApiError> {
-    let Some((_, session)) = crate::blocks::identity::portal::current(&state, &headers).await else {
-        return Err(ApiError::new(
-            ErrorCode::AuthenticationRequired,
-            "Signing needs a portal session: log in at /login?loa=3.",
-        ));
-    };
-    crate::auth::may_use(&state, ("person", session.person.as_str()), &[], "signatures").await?;
     let digest = digest_of(&body)?;
     let signed: Signed = state.signatures.sign(&session, &digest).await?;
     Ok((StatusCode::CREATED, Json(signed)).into_response())
