@@ -183,136 +183,141 @@ async fn record(
     Ok(())
 }
 
-/// The issuer `peer` registers a credential it signed.
-pub async fn register(
-    store: &Store,
-    anchor: &TrustAnchor,
-    audit: &AuditLog,
-    peer: &NodePeer,
-    token: &str,
-) -> Result<Credential, Refusal> {
-    let ctx = node_context(peer);
-    let approved = match anchor.member(&peer.entity_id).await {
-        Ok(m) => m.entity_types.iter().any(|t| t == ENA_CREDENTIAL_ISSUER),
-        Err(_) => false,
-    };
-    if !approved {
-        let why = format!("{} is not approved as {ENA_CREDENTIAL_ISSUER} in the federation", peer.entity_id);
-        record(audit, &ctx, "identity.employee-credential.register", None, AuditResult::Denied, Some(why.clone()))
-            .await?;
-        return Err(refuse("forbidden", "credential", why));
+/// The registry of employee credentials: what issuers register and revoke and anyone verifies. It
+/// holds what it needs — the store, the trust anchor that vouches for issuers' keys, and the log each
+/// registration, revocation and refused verification is written to before the call returns.
+#[derive(Clone)]
+pub struct EmployeeCredentials {
+    store: Store,
+    anchor: std::sync::Arc<TrustAnchor>,
+    audit: AuditLog,
+}
+
+impl EmployeeCredentials {
+    pub fn new(store: Store, anchor: std::sync::Arc<TrustAnchor>, audit: AuditLog) -> EmployeeCredentials {
+        EmployeeCredentials { store, anchor, audit }
     }
-    let parsed = match check(anchor, token).await {
-        Ok(p) => p,
-        Err(e) => {
+
+    /// The issuer `peer` registers a credential it signed.
+    pub async fn register(&self, peer: &NodePeer, token: &str) -> Result<Credential, Refusal> {
+        let (store, anchor, audit) = (&self.store, self.anchor.as_ref(), &self.audit);
+        let ctx = node_context(peer);
+        let approved = match anchor.member(&peer.entity_id).await {
+            Ok(m) => m.entity_types.iter().any(|t| t == ENA_CREDENTIAL_ISSUER),
+            Err(_) => false,
+        };
+        if !approved {
+            let why = format!("{} is not approved as {ENA_CREDENTIAL_ISSUER} in the federation", peer.entity_id);
+            record(audit, &ctx, "identity.employee-credential.register", None, AuditResult::Denied, Some(why.clone()))
+                .await?;
+            return Err(refuse("forbidden", "credential", why));
+        }
+        let parsed = match check(anchor, token).await {
+            Ok(p) => p,
+            Err(e) => {
+                record(
+                    audit,
+                    &ctx,
+                    "identity.employee-credential.register",
+                    None,
+                    AuditResult::Denied,
+                    Some(e.to_string()),
+                )
+                .await?;
+                return Err(e);
+            }
+        };
+        if parsed.row.issuer != peer.entity_id {
+            let e = refuse(
+                "forbidden",
+                "credential",
+                format!("issued by {}, not by the calling member {}", parsed.row.issuer, peer.entity_id),
+            );
             record(
                 audit,
                 &ctx,
                 "identity.employee-credential.register",
-                None,
+                Some(&parsed.row),
                 AuditResult::Denied,
                 Some(e.to_string()),
             )
             .await?;
             return Err(e);
         }
-    };
-    if parsed.row.issuer != peer.entity_id {
-        let e = refuse(
-            "forbidden",
-            "credential",
-            format!("issued by {}, not by the calling member {}", parsed.row.issuer, peer.entity_id),
-        );
+        if !repo::insert_credential(store, &parsed.row).await? {
+            return Err(refuse(
+                "conflict",
+                "credential",
+                format!("{} already registered a credential with jti {}", parsed.row.issuer, parsed.row.jti),
+            ));
+        }
+        record(audit, &ctx, "identity.employee-credential.register", Some(&parsed.row), AuditResult::Allowed, None)
+            .await?;
+        Ok(parsed.row.into())
+    }
+
+    /// The issuer's credentials, newest first, optionally one person's.
+    pub async fn list(
+        &self,
+        peer: &NodePeer,
+        person: Option<&str>,
+        limit: u32,
+        offset: u64,
+    ) -> Result<Vec<Credential>, Refusal> {
+        let person = match person {
+            Some(p) => {
+                Some(PersonId::parse(p).map_err(|e| refuse("invalid_request", "personalNumber", e.to_string()))?)
+            }
+            None => None,
+        };
+        Ok(repo::credentials(&self.store, &peer.entity_id, person.as_ref().map(PersonId::as_str), limit, offset)
+            .await?
+            .into_iter()
+            .map(Credential::from)
+            .collect())
+    }
+
+    /// The issuer revokes one of its credentials; verifiers refuse it from now on.
+    pub async fn revoke(&self, peer: &NodePeer, id: &str, reason: &str) -> Result<Credential, Refusal> {
+        let (store, audit) = (&self.store, &self.audit);
+        let reason = reason.trim();
+        if reason.is_empty() || reason.len() > 500 {
+            return Err(refuse("invalid_request", "reason", "give a reason of 1–500 characters"));
+        }
+        if !repo::revoke_credential(store, &peer.entity_id, id, reason).await? {
+            return Err(refuse("not_found", "id", format!("{} has registered no credential {id}", peer.entity_id)));
+        }
+        let row = repo::credential(store, &peer.entity_id, id)
+            .await?
+            .ok_or_else(|| refuse("not_found", "id", format!("no credential {id}")))?;
         record(
             audit,
-            &ctx,
-            "identity.employee-credential.register",
-            Some(&parsed.row),
-            AuditResult::Denied,
-            Some(e.to_string()),
+            &node_context(peer),
+            "identity.employee-credential.revoke",
+            Some(&row),
+            AuditResult::Allowed,
+            Some(reason.to_owned()),
         )
         .await?;
-        return Err(e);
+        Ok(row.into())
     }
-    if !repo::insert_credential(store, &parsed.row).await? {
-        return Err(refuse(
-            "conflict",
-            "credential",
-            format!("{} already registered a credential with jti {}", parsed.row.issuer, parsed.row.jti),
-        ));
-    }
-    record(audit, &ctx, "identity.employee-credential.register", Some(&parsed.row), AuditResult::Allowed, None).await?;
-    Ok(parsed.row.into())
-}
 
-/// The issuer's credentials, newest first, optionally one person's.
-pub async fn list(
-    store: &Store,
-    peer: &NodePeer,
-    person: Option<&str>,
-    limit: u32,
-    offset: u64,
-) -> Result<Vec<Credential>, Refusal> {
-    let person = match person {
-        Some(p) => Some(PersonId::parse(p).map_err(|e| refuse("invalid_request", "personalNumber", e.to_string()))?),
-        None => None,
-    };
-    Ok(repo::credentials(store, &peer.entity_id, person.as_ref().map(PersonId::as_str), limit, offset)
-        .await?
-        .into_iter()
-        .map(Credential::from)
-        .collect())
-}
-
-/// The issuer revokes one of its credentials; verifiers refuse it from now on.
-pub async fn revoke(
-    store: &Store,
-    audit: &AuditLog,
-    peer: &NodePeer,
-    id: &str,
-    reason: &str,
-) -> Result<Credential, Refusal> {
-    let reason = reason.trim();
-    if reason.is_empty() || reason.len() > 500 {
-        return Err(refuse("invalid_request", "reason", "give a reason of 1–500 characters"));
+    /// Verify a credential for anyone: form, signature by a key the federation vouches for, times, and the
+    /// registry (known, not revoked). A refusal is recorded in the log.
+    pub async fn verify(&self, token: &str) -> Result<VerifiedCredential, Refusal> {
+        let audit = &self.audit;
+        let outcome = verify_inner(&self.store, &self.anchor, token).await;
+        if let Err(e) = &outcome {
+            let ctx = Context {
+                actor: Actor { kind: ActorKind::Anonymous, id: "verifier".into(), organisation: None },
+                on_behalf_of: None,
+                correlation_id: None,
+            };
+            record(audit, &ctx, "identity.employee-credential.verify", None, AuditResult::Denied, Some(e.to_string()))
+                .await?;
+        }
+        outcome
     }
-    if !repo::revoke_credential(store, &peer.entity_id, id, reason).await? {
-        return Err(refuse("not_found", "id", format!("{} has registered no credential {id}", peer.entity_id)));
-    }
-    let row = repo::credential(store, &peer.entity_id, id)
-        .await?
-        .ok_or_else(|| refuse("not_found", "id", format!("no credential {id}")))?;
-    record(
-        audit,
-        &node_context(peer),
-        "identity.employee-credential.revoke",
-        Some(&row),
-        AuditResult::Allowed,
-        Some(reason.to_owned()),
-    )
-    .await?;
-    Ok(row.into())
-}
-
-/// Verify a credential for anyone: form, signature by a key the federation vouches for, times, and the
-/// registry (known, not revoked). A refusal is recorded in the log.
-pub async fn verify(
-    store: &Store,
-    anchor: &TrustAnchor,
-    audit: &AuditLog,
-    token: &str,
-) -> Result<VerifiedCredential, Refusal> {
-    let outcome = verify_inner(store, anchor, token).await;
-    if let Err(e) = &outcome {
-        let ctx = Context {
-            actor: Actor { kind: ActorKind::Anonymous, id: "verifier".into(), organisation: None },
-            on_behalf_of: None,
-            correlation_id: None,
-        };
-        record(audit, &ctx, "identity.employee-credential.verify", None, AuditResult::Denied, Some(e.to_string()))
-            .await?;
-    }
-    outcome
 }
 
 async fn verify_inner(store: &Store, anchor: &TrustAnchor, token: &str) -> Result<VerifiedCredential, Refusal> {

@@ -4,6 +4,7 @@
 //!
 //! Codes and access tokens live in memory (a test provider needs no durability); a code works once.
 
+use ena_audit::AuditSink;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -441,56 +442,66 @@ fn client_event(ctx: &ena_audit::Context, action: &str, client_id: &str) -> ena_
     ctx.event(action, object, ena_audit::event::Result::Allowed, None)
 }
 
-/// Register a test client (the operator): checked, stored with its secret hashed, logged before the
-/// answer. Returns it with the secret, shown this once.
-pub async fn register_client(
-    store: &ena_store::Store,
-    audit: &dyn ena_audit::AuditSink,
-    ctx: &ena_audit::Context,
-    input: TestClientInput,
-) -> Result<RegisteredTestClient, TestClientError> {
-    check_test_client(&input).map_err(TestClientError::Invalid)?;
-    let client_id = input.client_id.clone().unwrap_or_else(|| format!("test-{}", random_token(9)));
-    let secret = random_token(32);
-    let row = crate::repo::TestClientRow {
-        client_id: client_id.clone(),
-        name: input.name.trim().to_owned(),
-        secret_sha256: sha256_b64(&secret),
-        redirect_uris: serde_json::to_string(&input.redirect_uris).unwrap_or_default(),
-        created_at: ena_core::time::now_rfc3339(),
-    };
-    if !crate::repo::insert_test_client(store, &row).await? {
-        return Err(TestClientError::Conflict(format!("a test client {client_id} is registered already")));
-    }
-    audit
-        .record(vec![client_event(ctx, "identity.test-eid-client.register", &client_id)])
-        .await
-        .map_err(|e| TestClientError::Internal(e.to_string()))?;
-    let mut out = RegisteredTestClient::from(row);
-    out.client_secret = Some(secret);
-    Ok(out)
+/// The test eID's registered clients (the operator's, beside the configured ones): the store they are
+/// kept in and the log every registration and removal is written to before the call returns.
+#[derive(Clone)]
+pub struct TestClients {
+    store: ena_store::Store,
+    audit: ena_audit::AuditLog,
 }
 
-/// Remove a test client (the operator); logged.
-pub async fn remove_client(
-    store: &ena_store::Store,
-    audit: &dyn ena_audit::AuditSink,
-    ctx: &ena_audit::Context,
-    client_id: &str,
-) -> Result<(), TestClientError> {
-    if !crate::repo::delete_test_client(store, client_id).await? {
-        return Err(TestClientError::NotFound(format!("no test client {client_id}")));
+impl TestClients {
+    pub fn new(store: ena_store::Store, audit: ena_audit::AuditLog) -> TestClients {
+        TestClients { store, audit }
     }
-    audit
-        .record(vec![client_event(ctx, "identity.test-eid-client.remove", client_id)])
-        .await
-        .map_err(|e| TestClientError::Internal(e.to_string()))?;
-    Ok(())
-}
 
-/// The client `client_id` if the operator registered it (what the provider's endpoints pass on).
-pub async fn registered_client(store: &ena_store::Store, client_id: &str) -> Result<Option<TestClient>, sqlx::Error> {
-    Ok(crate::repo::test_client(store, client_id).await?.map(TestClient::from))
+    /// Register a test client (the operator): checked, stored with its secret hashed, logged before the
+    /// answer. Returns it with the secret, shown this once.
+    pub async fn register(
+        &self,
+        ctx: &ena_audit::Context,
+        input: TestClientInput,
+    ) -> Result<RegisteredTestClient, TestClientError> {
+        let (store, audit) = (&self.store, &self.audit);
+        check_test_client(&input).map_err(TestClientError::Invalid)?;
+        let client_id = input.client_id.clone().unwrap_or_else(|| format!("test-{}", random_token(9)));
+        let secret = random_token(32);
+        let row = crate::repo::TestClientRow {
+            client_id: client_id.clone(),
+            name: input.name.trim().to_owned(),
+            secret_sha256: sha256_b64(&secret),
+            redirect_uris: serde_json::to_string(&input.redirect_uris).unwrap_or_default(),
+            created_at: ena_core::time::now_rfc3339(),
+        };
+        if !crate::repo::insert_test_client(store, &row).await? {
+            return Err(TestClientError::Conflict(format!("a test client {client_id} is registered already")));
+        }
+        audit
+            .record(vec![client_event(ctx, "identity.test-eid-client.register", &client_id)])
+            .await
+            .map_err(|e| TestClientError::Internal(e.to_string()))?;
+        let mut out = RegisteredTestClient::from(row);
+        out.client_secret = Some(secret);
+        Ok(out)
+    }
+
+    /// Remove a test client (the operator); logged.
+    pub async fn remove(&self, ctx: &ena_audit::Context, client_id: &str) -> Result<(), TestClientError> {
+        let (store, audit) = (&self.store, &self.audit);
+        if !crate::repo::delete_test_client(store, client_id).await? {
+            return Err(TestClientError::NotFound(format!("no test client {client_id}")));
+        }
+        audit
+            .record(vec![client_event(ctx, "identity.test-eid-client.remove", client_id)])
+            .await
+            .map_err(|e| TestClientError::Internal(e.to_string()))?;
+        Ok(())
+    }
+
+    /// The client `client_id` if the operator registered it (what the provider's endpoints pass on).
+    pub async fn registered(&self, client_id: &str) -> Result<Option<TestClient>, sqlx::Error> {
+        Ok(crate::repo::test_client(&self.store, client_id).await?.map(TestClient::from))
+    }
 }
 
 /// Percent-encode a query value.

@@ -9,13 +9,13 @@ use axum::extract::{Extension, FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get, post};
 use axum::{Json, Router};
 use ena_audit::{Actor, ActorKind, Context};
 use ena_core::{ErrorCode, FieldError};
 use ena_messaging::attachments::{AttachmentError, Sink};
 use ena_messaging::{Messaging, MsgError, OutgoingInput, Wire};
 use ena_server::auth::OperatorToken;
+use ena_server::callers::{Authorizer, Caller, Routes};
 use ena_server::extract::{ApiJson, ApiQuery};
 use ena_server::problem::ApiError;
 use futures_util::StreamExt;
@@ -69,12 +69,17 @@ pub fn problem(e: MsgError) -> ApiError {
 }
 
 /// One of the organisation's own systems (holder of the node token).
+#[derive(Clone)]
 pub struct LocalSystem(pub Context);
 
 impl FromRequestParts<NodeState> for LocalSystem {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &NodeState) -> Result<Self, Self::Rejection> {
+        // `authorize` checked it already on a route declared `Caller::LocalSystem`.
+        if let Some(checked) = ena_server::callers::checked::<LocalSystem>(parts) {
+            return Ok(checked);
+        }
         let bearer = parts
             .headers
             .get(header::AUTHORIZATION)
@@ -93,42 +98,96 @@ impl FromRequestParts<NodeState> for LocalSystem {
     }
 }
 
+/// The node decides its routes' callers here: its own systems by the node token on the local API, and
+/// other member nodes by the federation certificate of their mTLS connection on the peer listener
+/// (whose sender each handler then checks against that certificate).
+impl Authorizer for NodeState {
+    async fn check(&self, caller: Caller, parts: &mut Parts) -> Result<(), Response> {
+        let checked = match caller {
+            Caller::LocalSystem => ena_server::callers::remember::<LocalSystem, _>(parts, self).await,
+            Caller::MemberNode => match parts.extensions.get::<PeerCertificate>() {
+                Some(PeerCertificate(Some(_))) => Ok(()),
+                _ => Err(ApiError::new(
+                    ErrorCode::AuthenticationRequired,
+                    "This is the node-to-node API: call it over mutual TLS with your node's federation certificate.",
+                )),
+            },
+            Caller::Public => Ok(()),
+            other => Err(ApiError::internal(&format!("{other:?} is not a caller a node serves"))),
+        };
+        match checked {
+            Ok(()) => Ok(()),
+            Err(refusal) => {
+                // Recorded in the node's own log, as every refusal of the central edge is in its log.
+                let attempted = ena_server::auth::attempted_action(parts);
+                let actor = Actor { kind: ActorKind::System, id: "unauthenticated".into(), organisation: None };
+                let ctx = ena_server::auth::context(parts, actor);
+                let event =
+                    ctx.event(&attempted, None, ena_audit::event::Result::Denied, Some(refusal.0.detail.clone()));
+                if let Err(e) = self.messaging.audit().append(vec![event]).await {
+                    tracing::error!(error = %e, "could not record a refused request in the node's log");
+                }
+                Err(refusal.into_response())
+            }
+        }
+    }
+}
+
 /// How long a request to a node may take (streamed attachment uploads are not timed: their size has
 /// no limit but the node's quota).
 pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
-pub fn local_router(state: NodeState) -> Router {
-    let router = Router::new()
-        .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
-        .route("/openapi.json", get(|| async { Json(crate::openapi::document()) }))
-        .route("/messages/v1/outbox", post(send).get(outbox))
-        .route("/messages/v1/outbox/{id}", get(outgoing))
-        .route("/messages/v1/inbox", get(inbox))
-        .route("/messages/v1/inbox/{id}", get(incoming))
-        .route("/messages/v1/inbox/{id}/ack", post(ack))
-        .route("/messages/v1/inbox/{id}/attachments/{n}", get(attachment))
-        .route("/messages/v1/attachments/{id}", get(uploaded))
-        .route("/subscriptions/v1", post(crate::events::subscribe).get(crate::events::list))
-        .route("/subscriptions/v1/events", get(crate::events::stream))
-        .route("/subscriptions/v1/{id}", axum::routing::delete(crate::events::unsubscribe))
-        .route("/calls/v1/{address}/{service}", any(crate::calls::call_out))
-        .route("/calls/v1/{address}/{service}/{*rest}", any(crate::calls::call_out))
+/// The local API's routes, each with its caller.
+pub fn local_routes() -> (Routes<NodeState>, Routes<NodeState>) {
+    let timed = Routes::new()
+        .get("/healthz", Caller::Public, || async { Json(json!({"status": "ok"})) })
+        .get("/openapi.json", Caller::Public, || async { Json(crate::openapi::document()) })
+        .post("/messages/v1/outbox", Caller::LocalSystem, send)
+        .get("/messages/v1/outbox", Caller::LocalSystem, outbox)
+        .get("/messages/v1/outbox/{id}", Caller::LocalSystem, outgoing)
+        .get("/messages/v1/inbox", Caller::LocalSystem, inbox)
+        .get("/messages/v1/inbox/{id}", Caller::LocalSystem, incoming)
+        .post("/messages/v1/inbox/{id}/ack", Caller::LocalSystem, ack)
+        .get("/messages/v1/inbox/{id}/attachments/{n}", Caller::LocalSystem, attachment)
+        .get("/messages/v1/attachments/{id}", Caller::LocalSystem, uploaded)
+        .post("/subscriptions/v1", Caller::LocalSystem, crate::events::subscribe)
+        .get("/subscriptions/v1", Caller::LocalSystem, crate::events::list)
+        .get("/subscriptions/v1/events", Caller::LocalSystem, crate::events::stream)
+        .delete("/subscriptions/v1/{id}", Caller::LocalSystem, crate::events::unsubscribe)
+        .any("/calls/v1/{address}/{service}", Caller::LocalSystem, crate::calls::call_out)
+        .any("/calls/v1/{address}/{service}/{*rest}", Caller::LocalSystem, crate::calls::call_out);
+    let untimed = Routes::new().post("/messages/v1/attachments", Caller::LocalSystem, upload);
+    (timed, untimed)
+}
+
+/// The peer API's routes (the mTLS listener), each with its caller.
+pub fn peer_routes() -> (Routes<NodeState>, Routes<NodeState>) {
+    let timed = Routes::new()
+        .get("/.well-known/openid-federation", Caller::Public, entity_configuration)
+        .post("/node/v1/inbox", Caller::MemberNode, receive)
+        .any("/node/v1/calls/{service}", Caller::MemberNode, crate::calls::call_in)
+        .any("/node/v1/calls/{service}/{*rest}", Caller::MemberNode, crate::calls::call_in);
+    let untimed = Routes::new().put("/node/v1/inbox/{id}/attachments/{n}", Caller::MemberNode, receive_attachment);
+    (timed, untimed)
+}
+
+/// One listener's router: `authorize` before every handler, the timeout on all but the streamed
+/// uploads, and the same edge as the central server.
+fn router(state: NodeState, (timed, untimed): (Routes<NodeState>, Routes<NodeState>)) -> Router {
+    let router = timed
+        .into_router(&state)
         .route_layer(ena_server::edge::timeout(REQUEST_TIMEOUT))
-        .route("/messages/v1/attachments", post(upload))
+        .merge(untimed.into_router(&state))
         .layer(axum::extract::DefaultBodyLimit::max(crate::calls::MAX_BODY));
     ena_server::edge::finish(router.with_state(state), None)
 }
 
+pub fn local_router(state: NodeState) -> Router {
+    router(state, local_routes())
+}
+
 pub fn peer_router(state: NodeState) -> Router {
-    let router = Router::new()
-        .route("/.well-known/openid-federation", get(entity_configuration))
-        .route("/node/v1/inbox", post(receive))
-        .route("/node/v1/calls/{service}", any(crate::calls::call_in))
-        .route("/node/v1/calls/{service}/{*rest}", any(crate::calls::call_in))
-        .route_layer(ena_server::edge::timeout(REQUEST_TIMEOUT))
-        .route("/node/v1/inbox/{id}/attachments/{n}", axum::routing::put(receive_attachment))
-        .layer(axum::extract::DefaultBodyLimit::max(crate::calls::MAX_BODY));
-    ena_server::edge::finish(router.with_state(state), None)
+    router(state, peer_routes())
 }
 
 /// The node's entity configuration (OpenID Federation 1.0 §9): anyone may read it, with or without a

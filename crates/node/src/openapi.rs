@@ -41,3 +41,43 @@ pub fn document() -> Value {
     });
     doc
 }
+
+#[cfg(test)]
+mod tests {
+    use ena_server::callers::Caller;
+
+    /// Every documented operation is a declared route with the security its declared caller has, and
+    /// every route that needs a caller is documented: the node's routes say who may call them, and
+    /// the document says the same.
+    #[test]
+    fn documented_operations_and_declared_callers_agree() {
+        let doc = super::document();
+        let (local, local_untimed) = crate::api::local_routes();
+        let (peer, peer_untimed) = crate::api::peer_routes();
+        let declared: Vec<_> = [local, local_untimed, peer, peer_untimed]
+            .iter()
+            .flat_map(|r| r.declared().to_vec())
+            // OpenAPI writes `{rest}` where axum matches `{*rest}`.
+            .map(|d| (d.method.as_str().to_lowercase(), d.path.replace("{*", "{"), d.caller))
+            .collect();
+        let mut documented = 0;
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                let found = declared.iter().find(|(m, p, _)| m == method && p == path);
+                let (_, _, caller) = found.unwrap_or_else(|| panic!("{method} {path} is documented but not declared"));
+                assert_eq!(operation["security"], caller.security(), "{method} {path}");
+                documented += 1;
+            }
+        }
+        assert!(documented >= 17, "{documented} operations");
+        for (method, path, caller) in &declared {
+            if *caller == Caller::Public || method == "head" || method == "options" {
+                continue;
+            }
+            // A call route without a path below the service is documented with the one that has it.
+            let paths = doc["paths"].as_object().unwrap();
+            let covered = paths.keys().any(|p| p == path || p.starts_with(&format!("{path}/{{")));
+            assert!(covered, "{method} {path} ({caller:?}) is not documented");
+        }
+    }
+}

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use axum::extract::{FromRequestParts, MatchedPath, Request};
 use axum::handler::Handler;
 use axum::http::Method;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, on};
 use axum::{Router, routing::MethodFilter};
@@ -48,6 +49,8 @@ pub enum Caller {
     /// An OAuth / OpenID Connect protocol endpoint that authenticates its client as its protocol says
     /// (the token endpoint, the test eID), answering with that protocol's errors.
     Protocol,
+    /// On a member node's local API: one of the organisation's own systems, with the node token.
+    LocalSystem,
 }
 
 impl Caller {
@@ -61,6 +64,7 @@ impl Caller {
             Caller::MemberSystem => json!([{"accessToken": []}]),
             Caller::MemberNode => json!([{"nodeCertificate": []}]),
             Caller::Registrant => json!([{"operatorToken": []}, {"accessToken": []}, {"nodeCertificate": []}]),
+            Caller::LocalSystem => json!([{"nodeToken": []}]),
         }
     }
 
@@ -77,6 +81,7 @@ impl Caller {
                 Some("No operator token, access token or member certificate; the attempt is recorded")
             }
             Caller::Person(_) => Some("No portal session: log in at /login"),
+            Caller::LocalSystem => Some("No node token (DATA_DIR/node.token) as `Authorization: Bearer …`"),
         }
     }
 }
@@ -89,10 +94,43 @@ pub struct Declared {
     pub caller: Caller,
 }
 
-/// A block's routes with their declarations and, for its API routes, their OpenAPI operations.
-#[derive(Default)]
-pub struct Routes {
-    router: Router<AppState>,
+/// What checks the declared callers of a listener's routes: the central server's state, or a member
+/// node's. One implementation per kind of server, so each decides in one place.
+pub trait Authorizer: Clone + Send + Sync + 'static {
+    /// Check `caller` (one that is [`checked here`](Caller::checked_here)) for this request: on success
+    /// what the check found is in the request's extensions for the handler; otherwise the answer, with
+    /// the refusal worded and recorded by the check.
+    fn check(
+        &self,
+        caller: Caller,
+        parts: &mut Parts,
+    ) -> impl std::future::Future<Output = Result<(), Response>> + Send;
+}
+
+impl Authorizer for AppState {
+    async fn check(&self, caller: Caller, parts: &mut Parts) -> Result<(), Response> {
+        let checked = match caller {
+            Caller::PublicOrOperator => remember::<crate::auth::MaybeOperator, _>(parts, self).await,
+            Caller::Operator => remember::<crate::auth::Operator, _>(parts, self).await,
+            Caller::MemberSystem => remember::<crate::auth::ApiCaller, _>(parts, self).await,
+            Caller::MemberNode => remember::<crate::mtls::Node, _>(parts, self).await,
+            Caller::Registrant => remember::<crate::blocks::addresses::api::Registrant, _>(parts, self).await,
+            Caller::Person(loa) => {
+                let person = crate::auth::person(parts, self, ena_identity::loa::Loa(loa)).await?;
+                parts.extensions.insert(person);
+                Ok(())
+            }
+            Caller::LocalSystem => Err(ApiError::internal(&"a node's caller was declared on the central server")),
+            Caller::Public | Caller::Protocol | Caller::OperatorPage => Ok(()),
+        };
+        checked.map_err(IntoResponse::into_response)
+    }
+}
+
+/// A block's routes with their declarations and, for its API routes, their OpenAPI operations. `S` is
+/// the state of the server they are served by (the central server's, or a member node's).
+pub struct Routes<S = AppState> {
+    router: Router<S>,
     declared: Vec<Declared>,
     /// The operations of the routes added with [`Routes::api`], from their handlers' `#[utoipa::path]`.
     paths: utoipa::openapi::path::Paths,
@@ -100,11 +138,17 @@ pub struct Routes {
     schemas: Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)>,
 }
 
+impl<S: Clone + Send + Sync + 'static> Default for Routes<S> {
+    fn default() -> Routes<S> {
+        Routes { router: Router::new(), declared: Vec::new(), paths: Default::default(), schemas: Vec::new() }
+    }
+}
+
 macro_rules! method {
     ($name:ident, $filter:ident, $method:ident) => {
-        pub fn $name<H, T>(self, path: &'static str, caller: Caller, handler: H) -> Routes
+        pub fn $name<H, T>(self, path: &'static str, caller: Caller, handler: H) -> Routes<S>
         where
-            H: Handler<T, AppState>,
+            H: Handler<T, S>,
             T: 'static,
         {
             self.add(Method::$method, path, caller, on(MethodFilter::$filter, handler))
@@ -112,8 +156,8 @@ macro_rules! method {
     };
 }
 
-impl Routes {
-    pub fn new() -> Routes {
+impl<S: Authorizer> Routes<S> {
+    pub fn new() -> Routes<S> {
         Routes::default()
     }
 
@@ -128,8 +172,8 @@ impl Routes {
     pub fn api(
         mut self,
         caller: Caller,
-        (schemas, paths, route): utoipa_axum::router::UtoipaMethodRouter<AppState>,
-    ) -> Routes {
+        (schemas, paths, route): utoipa_axum::router::UtoipaMethodRouter<S>,
+    ) -> Routes<S> {
         let mut routed = None;
         for (path, item) in &paths.paths {
             assert!(routed.is_none() || routed == Some(path), "one handler per Routes::api ({path})");
@@ -154,7 +198,20 @@ impl Routes {
         self
     }
 
-    fn add(mut self, method: Method, path: &'static str, caller: Caller, route: MethodRouter<AppState>) -> Routes {
+    /// A route for every method (a proxy: the node's synchronous calls), declared for each.
+    pub fn any<H, T>(mut self, path: &'static str, caller: Caller, handler: H) -> Routes<S>
+    where
+        H: Handler<T, S>,
+        T: 'static,
+    {
+        for method in [Method::POST, Method::PUT, Method::PATCH, Method::DELETE, Method::OPTIONS, Method::GET] {
+            self.declare(method, path, caller);
+        }
+        self.router = self.router.route(path, axum::routing::any(handler));
+        self
+    }
+
+    fn add(mut self, method: Method, path: &'static str, caller: Caller, route: MethodRouter<S>) -> Routes<S> {
         self.declare(method, path, caller);
         self.router = self.router.route(path, route);
         self
@@ -168,7 +225,7 @@ impl Routes {
         self.declared.push(Declared { method, path: path.to_owned(), caller });
     }
 
-    pub fn merge(mut self, other: Routes) -> Routes {
+    pub fn merge(mut self, other: Routes<S>) -> Routes<S> {
         self.router = self.router.merge(other.router);
         self.declared.extend(other.declared);
         self.paths.merge(other.paths);
@@ -188,7 +245,7 @@ impl Routes {
     }
 
     /// The router, with `authorize` deciding before every handler.
-    pub fn into_router(self, state: &AppState) -> Router<AppState> {
+    pub fn into_router(self, state: &S) -> Router<S> {
         let mut table: HashMap<String, Vec<(Method, Caller)>> = HashMap::new();
         for d in &self.declared {
             table.entry(d.path.clone()).or_default().push((d.method.clone(), d.caller));
@@ -206,31 +263,32 @@ type Table = Arc<HashMap<String, Vec<(Method, Caller)>>>;
 /// the traffic a deployment serves, `/healthz` included) then goes straight to its handler, with no
 /// boxed future and no clone of the state.
 #[derive(Clone)]
-struct Authorize {
-    state: AppState,
+struct Authorize<A> {
+    state: A,
     table: Table,
 }
 
-impl<S> tower::Layer<S> for Authorize {
-    type Service = Authorized<S>;
-    fn layer(&self, inner: S) -> Authorized<S> {
+impl<S, A: Clone> tower::Layer<S> for Authorize<A> {
+    type Service = Authorized<S, A>;
+    fn layer(&self, inner: S) -> Authorized<S, A> {
         Authorized { inner, state: self.state.clone(), table: self.table.clone() }
     }
 }
 
 #[derive(Clone)]
-struct Authorized<S> {
+struct Authorized<S, A> {
     inner: S,
-    state: AppState,
+    state: A,
     table: Table,
 }
 
 type Boxed = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Response, Infallible>> + Send>>;
 
-impl<S> tower::Service<Request> for Authorized<S>
+impl<S, A> tower::Service<Request> for Authorized<S, A>
 where
     S: tower::Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
     S::Future: Send + 'static,
+    A: Authorizer,
 {
     type Response = Response;
     type Error = Infallible;
@@ -261,33 +319,14 @@ where
         Authorizing::Checked {
             inner: Box::pin(async move {
                 let (mut parts, body) = request.into_parts();
-                let checked = match caller {
-                    Caller::PublicOrOperator => remember::<crate::auth::MaybeOperator>(&mut parts, &state).await,
-                    Caller::Operator => remember::<crate::auth::Operator>(&mut parts, &state).await,
-                    Caller::MemberSystem => remember::<crate::auth::ApiCaller>(&mut parts, &state).await,
-                    Caller::MemberNode => remember::<crate::mtls::Node>(&mut parts, &state).await,
-                    Caller::Registrant => {
-                        remember::<crate::blocks::addresses::api::Registrant>(&mut parts, &state).await
-                    }
-                    Caller::Person(loa) => match crate::auth::person(&parts, &state, ena_identity::loa::Loa(loa)).await
-                    {
-                        Ok(person) => {
-                            parts.extensions.insert(person);
-                            Ok(())
-                        }
-                        Err(answer) => return Ok(answer),
-                    },
-                    Caller::Public | Caller::Protocol | Caller::OperatorPage => Ok(()),
-                };
-                match checked {
-                    Ok(()) => inner.call(Request::from_parts(parts, body)).await,
-                    Err(refusal) => Ok(refusal.into_response()),
+                if let Err(answer) = state.check(caller, &mut parts).await {
+                    return Ok(answer);
                 }
+                inner.call(Request::from_parts(parts, body)).await
             }),
         }
     }
 }
-
 pin_project_lite::pin_project! {
     /// A public route's handler future as it is, or the caller check and then the handler, boxed.
     #[project = AuthorizingProjection]
@@ -309,15 +348,16 @@ impl<F: std::future::Future<Output = Result<Response, Infallible>>> std::future:
 
 impl Caller {
     /// Is this caller checked by `authorize` (the others by their handler or protocol, or not at all)?
-    fn checked_here(self) -> bool {
+    pub fn checked_here(self) -> bool {
         !matches!(self, Caller::Public | Caller::Protocol | Caller::OperatorPage)
     }
 }
 
 /// Check the caller with its extractor and keep the result for the handler.
-async fn remember<C>(parts: &mut axum::http::request::Parts, state: &AppState) -> Result<(), ApiError>
+pub async fn remember<C, S>(parts: &mut Parts, state: &S) -> Result<(), ApiError>
 where
-    C: FromRequestParts<AppState, Rejection = ApiError> + Clone + Send + Sync + 'static,
+    S: Send + Sync,
+    C: FromRequestParts<S, Rejection = ApiError> + Clone + Send + Sync + 'static,
 {
     let caller = C::from_request_parts(parts, state).await?;
     parts.extensions.insert(caller);
@@ -325,6 +365,6 @@ where
 }
 
 /// The caller `authorize` already checked for this request, if it did.
-pub(crate) fn checked<C: Clone + Send + Sync + 'static>(parts: &axum::http::request::Parts) -> Option<C> {
+pub fn checked<C: Clone + Send + Sync + 'static>(parts: &Parts) -> Option<C> {
     parts.extensions.get::<C>().cloned()
 }

@@ -120,6 +120,10 @@ pub struct Services {
     pub signatures: std::sync::Arc<ena_identity::signature::SignatureService>,
     /// Identity-bound API tokens for member systems.
     pub tokens: std::sync::Arc<ena_identity::token::TokenService>,
+    /// The registry of employee credentials (e-tjänstelegitimation).
+    pub employees: ena_identity::employee::EmployeeCredentials,
+    /// The test eID's clients the operator registered.
+    pub test_clients: ena_identity::testeid::TestClients,
     /// The one decision point every authorisation goes through.
     pub access: std::sync::Arc<ena_access::DecisionPoint>,
     /// Mina ombud: the representation register.
@@ -269,6 +273,12 @@ impl AppState {
         let openapi = axum::body::Bytes::from(serde_json::to_vec(&openapi::document()).unwrap_or_default());
         Ok(AppState(std::sync::Arc::new(Services {
             plans: ena_plan::Plans::new(store.clone()),
+            employees: ena_identity::employee::EmployeeCredentials::new(
+                store.clone(),
+                federation.clone(),
+                audit.clone(),
+            ),
+            test_clients: ena_identity::testeid::TestClients::new(store.clone(), audit.clone()),
             store,
             config: std::sync::Arc::new(config),
             metrics: metrics_handle(),

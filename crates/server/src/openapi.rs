@@ -136,7 +136,9 @@ fn declare_caller(operation: &mut Value, caller: crate::callers::Caller) {
         Caller::Person(_) => {
             Some("The session's level of assurance is too low, or the decision point refuses the person")
         }
-        Caller::Public | Caller::PublicOrOperator | Caller::Protocol | Caller::OperatorPage => None,
+        Caller::Public | Caller::PublicOrOperator | Caller::Protocol | Caller::OperatorPage | Caller::LocalSystem => {
+            None
+        }
     };
     if let Some(text) = refused {
         responses.entry("403").or_insert_with(|| problem(text));

@@ -1,6 +1,10 @@
 //! Test helpers: start the real ena server (the same router, middleware and database code as
 //! `ena serve`) on 127.0.0.1 port 0, on a fresh SQLite file or a fresh PostgreSQL schema, and talk
-//! HTTP to it.
+//! HTTP to it. `callers` has the usual callers (a person at a level, an operator person, member
+//! systems with certificate and token) and `web` what a test does with answers and forms.
+
+pub mod callers;
+pub mod web;
 
 use std::net::SocketAddr;
 

@@ -6,18 +6,12 @@ use super::*;
 async fn authzen_decision_point_and_operator_policies_on_each_database() {
     for mut server in TestServer::each().await {
         let label = server.label.clone();
-        let two = two_members(&mut server).await;
+        let two = server.two_members().await;
         let (node, tls_a) = (two.node, two.tls_a.clone());
         let c = &server.client;
         let ta = format!("http://{}", server.addr);
         let token = server.operator_token();
-        let r = post_form(
-            &tls_a,
-            &format!("https://{node}/identity/v1/token"),
-            form(&[("grant_type", "client_credentials"), ("audience", &ta)]),
-        )
-        .await;
-        let at = json_of(r).await["access_token"].as_str().unwrap().to_owned();
+        let at = two.token_a().await;
         let evaluation = format!("https://{node}/access/v1/evaluation");
         let ask =
             |body: Value| tls_a.post(&evaluation).bearer_auth(&at).header("x-request-id", "req-1").json(&body).send();

@@ -335,7 +335,7 @@ async fn documents_are_signed_and_verified_on_each_database() {
 async fn identity_bound_api_tokens_on_each_database() {
     for mut server in TestServer::each().await {
         let label = server.label.clone();
-        let Federated { node, a, b, cert_a, tls_a, tls_b } = two_members(&mut server).await;
+        let Federated { node, a, b, cert_a, tls_a, tls_b, .. } = server.two_members().await;
         let c = &server.client;
         let ta = format!("http://{}", server.addr);
         let (node_token, node_caller) =
@@ -570,7 +570,7 @@ async fn identity_bound_api_tokens_on_each_database() {
 async fn employee_credentials_issue_list_revoke_verify_on_each_database() {
     for mut server in TestServer::each().await {
         let label = server.label.clone();
-        let Federated { node, a, tls_a, tls_b, .. } = two_members(&mut server).await;
+        let Federated { node, a, tls_a, tls_b, .. } = server.two_members().await;
         let c = &server.client;
         let registry = format!("https://{node}/identity/v1/employee-credentials");
         let verify = server.url("/identity/v1/employee-credentials/verify");
@@ -747,7 +747,7 @@ async fn login_through_an_openid_provider_found_in_the_federation() {
         let mut member = Member::new("op.exempel.se", &server.url(""));
         member.entity_types = json!(["ena_node", "openid_provider"]);
         member.extra_metadata = provider_metadata(&keys);
-        onboard(&server, &member).await;
+        server.onboard(&member).await;
         let page = server.get("/login").await.text().await.unwrap();
         assert!(page.contains("provider=op.exempel.se"), "{label}: the federation's provider is offered");
         let session = op_login(&server, &issuer, "op.exempel.se").await;
@@ -762,7 +762,7 @@ async fn login_through_an_openid_provider_found_in_the_federation() {
         let mut hijacked = Member::new("op2.exempel.se", &server.url(""));
         hijacked.entity_types = json!(["ena_node", "openid_provider"]);
         hijacked.extra_metadata = provider_metadata(&json!({"keys": [other.public_jwk()]}));
-        onboard(&server, &hijacked).await;
+        server.onboard(&hijacked).await;
         let refused = op_callback(&server, &issuer, "op2.exempel.se").await;
         assert_eq!(
             refused.status(),
@@ -807,7 +807,7 @@ async fn credential_cli_issues_registers_revokes_and_verifies() {
     // The member publishes that key as its ena_credential_issuer metadata and joins.
     let mut member = Member::new("c.exempel.se", &server.url(""));
     member.credential_key = ena_keys::jose::SigningKey::load_or_create(Path::new(&key)).unwrap();
-    let cert = onboard(&server, &member).await;
+    let cert = server.onboard(&member).await;
     std::fs::write(file("ca.pem"), server.state.federation.ca_certificate()).unwrap();
     std::fs::write(file("cert.pem"), &cert).unwrap();
     std::fs::write(file("tls.key"), member.tls.serialize_pem()).unwrap();

@@ -7,7 +7,7 @@ use ena_keys::jose::Unverified;
 use ena_testkit::TestServer;
 use serde_json::json;
 
-use crate::{Member, audit_event, onboard, payload, suspend};
+use crate::{Member, audit_event, payload, suspend};
 
 #[tokio::test]
 async fn two_central_instances_on_one_database_are_one_deployment_on_each_database() {
@@ -59,7 +59,7 @@ async fn two_central_instances_on_one_database_are_one_deployment_on_each_databa
         // The resolve cache: B resolves (and caches) a member, A suspends it, B's next answer refuses it.
         let ta = a.state.config.federation_entity_id.clone();
         let member = Member::new("zwei.exempel.se", &ta);
-        onboard(&a, &member).await;
+        a.onboard(&member).await;
         let resolve = |s: &TestServer| {
             let r = s.client.get(s.url(&format!("/federation/v1/resolve?sub={}&trust_anchor={ta}", member.id))).send();
             async move { r.await.unwrap().status().as_u16() }

@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 
 use ena_server::ServerConfig;
 use ena_testkit::TestServer;
+pub(crate) use ena_testkit::callers::*;
+pub(crate) use ena_testkit::web::*;
 use serde_json::{Value, json};
 
 const ENA: &str = env!("CARGO_BIN_EXE_ena");
@@ -33,37 +35,9 @@ mod representation;
 mod security;
 mod tidy;
 
-/// Assert `response` is a problem+json with `status` and `code`; return its body.
-async fn check_problem(response: reqwest::Response, status: u16, code: &str) -> Value {
-    assert_eq!(response.status().as_u16(), status, "status");
-    let content_type = response.headers()["content-type"].to_str().unwrap().to_owned();
-    assert_eq!(content_type, "application/problem+json");
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["code"], code, "{body}");
-    assert_eq!(body["status"], status, "{body}");
-    for key in ["type", "title", "detail", "instance", "traceId"] {
-        assert!(body[key].as_str().is_some_and(|v| !v.is_empty()), "{key} missing in {body}");
-    }
-    body
-}
-
-fn invalid_properties(problem: &Value) -> Vec<String> {
-    problem["invalid-parameters"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|p| p["property"].as_str().unwrap().to_owned())
-        .collect()
-}
-
 /// The shipped plan as the JSON the API accepts.
 fn shipped_plan_json() -> Value {
     toml::from_str(ena_plan::SHIPPED_PLAN).unwrap()
-}
-
-async fn json_of(response: reqwest::Response) -> Value {
-    assert_eq!(response.status(), 200, "{}", response.url());
-    response.json().await.unwrap()
 }
 
 // ---------------------------------------------------------------- helpers: the binary
@@ -221,91 +195,6 @@ fn oidf(args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-fn payload(token: &str) -> Value {
-    use base64::Engine;
-    let part = token.split('.').nth(1).unwrap();
-    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
-}
-
-struct Member {
-    id: String,
-    /// Federation entity key (signs the entity configuration).
-    key: ena_keys::jose::SigningKey,
-    tls: rcgen::KeyPair,
-    /// `oauth_client` key (private_key_jwt at the token endpoint).
-    client_key: ena_keys::jose::SigningKey,
-    /// `ena_credential_issuer` key (signs employee credentials).
-    credential_key: ena_keys::jose::SigningKey,
-    /// Entity types applied for, and metadata beyond ena_node's (by entity type).
-    entity_types: Value,
-    extra_metadata: Value,
-    /// The organisation number applied with.
-    organisation: String,
-    /// The trust anchor it names in `authority_hints`.
-    anchor: String,
-}
-
-impl Member {
-    /// A member of the federation whose trust anchor is `anchor` (its entity id, the server's base URL).
-    fn new(host: &str, anchor: &str) -> Member {
-        Member {
-            anchor: anchor.trim_end_matches('/').to_owned(),
-            id: format!("https://{host}"),
-            key: ena_keys::jose::SigningKey::generate().unwrap(),
-            tls: rcgen::KeyPair::generate().unwrap(),
-            client_key: ena_keys::jose::SigningKey::generate().unwrap(),
-            credential_key: ena_keys::jose::SigningKey::generate().unwrap(),
-            entity_types: json!(["ena_node", "oauth_client", "ena_credential_issuer"]),
-            extra_metadata: json!({}),
-            organisation: "212000-0142".into(),
-        }
-    }
-    fn jwks(&self) -> Value {
-        json!({"keys": [self.key.public_jwk()]})
-    }
-    fn configuration(&self) -> String {
-        let types: Vec<&str> = self.entity_types.as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
-        self.configuration_with(&types, 0)
-    }
-    /// A self-signed entity configuration with metadata for `types`, issued `iat_offset` seconds from now.
-    fn configuration_with(&self, types: &[&str], iat_offset: i64) -> String {
-        let now = ena_core::time::unix_now() + iat_offset;
-        let all = json!({
-            "ena_node": {"api_endpoint": format!("{}/node/v1", self.id)},
-            "oauth_client": {"jwks": {"keys": [self.client_key.public_jwk()]}},
-            "ena_credential_issuer": {"jwks": {"keys": [self.credential_key.public_jwk()]}},
-        });
-        let mut metadata = json!({});
-        for t in types {
-            if let Some(m) = all.get(*t) {
-                metadata[*t] = m.clone();
-            }
-        }
-        for (t, m) in self.extra_metadata.as_object().unwrap() {
-            metadata[t] = m.clone();
-        }
-        self.key.sign(
-            "entity-statement+jwt",
-            &json!({"iss": self.id, "sub": self.id, "iat": now, "exp": now + 3600, "jwks": self.jwks(),
-                    "authority_hints": [self.anchor], "metadata": metadata}),
-        )
-    }
-    fn csr(&self, cn: &str) -> String {
-        let mut p = rcgen::CertificateParams::new(vec![cn.to_owned()]).unwrap();
-        p.distinguished_name.push(rcgen::DnType::CommonName, cn);
-        p.serialize_request(&self.tls).unwrap().pem().unwrap()
-    }
-    fn application(&self, agreement: i64, trust_mark: &str) -> Value {
-        json!({
-            "organisationNumber": self.organisation, "name": "Exempelkommunen", "contact": "fed@exempel.se",
-            "entityId": self.id, "jwks": self.jwks(), "entityTypes": self.entity_types,
-            "metadata": {"ena_node": {"api_endpoint": format!("{}/node/v1", self.id)}},
-            "trustMarks": [trust_mark], "keyRequest": self.csr(self.id.trim_start_matches("https://")),
-            "entityConfiguration": self.configuration(), "acceptAgreement": agreement
-        })
-    }
-}
-
 /// Two pending applications on `server`; their ids.
 async fn two_applications(server: &TestServer, agreement: i64) -> Vec<String> {
     let mut ids = Vec::new();
@@ -322,119 +211,8 @@ async fn two_applications(server: &TestServer, agreement: i64) -> Vec<String> {
 
 // ---------------------------------------------------------------- helpers: identity (issue 5, first part)
 
-fn location(r: &reqwest::Response) -> String {
-    r.headers().get("location").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default()
-}
-
-fn hidden_fields(html: &str) -> Vec<(String, String)> {
-    html.split("<input type=\"hidden\" name=\"")
-        .skip(1)
-        .map(|rest| {
-            let name = rest.split('"').next().unwrap().to_owned();
-            let value = rest
-                .split("value=\"")
-                .nth(1)
-                .unwrap()
-                .split('"')
-                .next()
-                .unwrap()
-                .replace("&#x2b;", "+")
-                .replace("&#43;", "+");
-            (name, value)
-        })
-        .collect()
-}
-
-fn form_body(pairs: &[(String, String)]) -> String {
-    pairs
-        .iter()
-        .map(|(k, v)| {
-            format!(
-                "{k}={}",
-                v.bytes()
-                    .map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                        (b as char).to_string()
-                    } else {
-                        format!("%{b:02X}")
-                    })
-                    .collect::<String>()
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-/// Log in through the built-in test eID as `person` up to the provider's redirect back: returns the
-/// callback URL and the login cookie `/login/start` set in this browser.
-async fn test_eid_until_callback(
-    server: &TestServer,
-    c: &reqwest::Client,
-    person: &str,
-    loa: u8,
-    return_to: &str,
-) -> (String, String) {
-    let start = c
-        .get(server.url(&format!("/login/start?provider=test-eid&loa={loa}&return={return_to}")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(start.status(), 303, "start redirects to the provider");
-    let login_cookie = start
-        .headers()
-        .get("set-cookie")
-        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
-        .unwrap_or_default();
-    let page = c.get(location(&start)).send().await.unwrap();
-    assert_eq!(page.status(), 200);
-    let html = page.text().await.unwrap();
-    assert!(html.contains("ENDAST FÖR TEST"), "the test provider says TEST ONLY");
-    let mut fields = hidden_fields(&html);
-    fields.push(("person".into(), person.into()));
-    let picked = c
-        .post(server.url("/test-eid/authorize"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form_body(&fields))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(picked.status(), 303);
-    (location(&picked), login_cookie)
-}
-
-/// Log in through the built-in test eID as `person`, asking for `loa`; returns the session cookie or the
-/// refusal page's status.
-async fn test_eid_login(
-    server: &TestServer,
-    c: &reqwest::Client,
-    person: &str,
-    loa: u8,
-) -> Result<String, (u16, String)> {
-    let (callback, login_cookie) = test_eid_until_callback(server, c, person, loa, "%2Fmina-sidor").await;
-    let callback = c.get(callback).header("cookie", login_cookie).send().await.unwrap();
-    if callback.status() != 303 {
-        let status = callback.status().as_u16();
-        return Err((status, callback.text().await.unwrap()));
-    }
-    assert_eq!(location(&callback), "/mina-sidor");
-    let set = session_cookie(&callback);
-    Ok(set)
-}
-
 fn encode_query(v: &str) -> String {
     ena_core::percent_encode(v)
-}
-
-/// The `ena_session` cookie a response sets (checked HttpOnly and SameSite=Lax).
-fn session_cookie(r: &reqwest::Response) -> String {
-    let set = r
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .find(|v| v.starts_with("ena_session="))
-        .expect("a session cookie");
-    assert!(set.contains("HttpOnly") && set.contains("SameSite=Lax"), "{set}");
-    set.split(';').next().unwrap().to_owned()
 }
 
 /// Start .ci/oidc/op.mjs (panva/node-oidc-provider) on `port` with `args`; returns once it listens.
@@ -524,30 +302,6 @@ async fn denied_or_logged(server: &TestServer, action: &str) {
 
 // ---------------------------------------------------------------- helpers: identity (issue 5: tokens, employee credentials)
 
-/// Apply and approve `member`; returns its node certificate (PEM).
-async fn onboard(server: &TestServer, member: &Member) -> String {
-    let c = &server.client;
-    let token = server.operator_token();
-    let agreement =
-        json_of(c.get(server.url("/federation/v1/agreement")).send().await.unwrap()).await["version"].as_i64().unwrap();
-    let ec = c.get(server.url("/.well-known/openid-federation")).send().await.unwrap().text().await.unwrap();
-    let mark = payload(&ec)["trust_mark_issuers"].as_object().unwrap().keys().next().unwrap().clone();
-    let created = c
-        .post(server.url("/federation/v1/applications"))
-        .json(&member.application(agreement, &mark))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), 201);
-    let app: Value = created.json().await.unwrap();
-    let approve = format!("/federation/v1/applications/{}/approve", app["id"].as_str().unwrap());
-    assert_eq!(c.post(server.url(&approve)).bearer_auth(&token).send().await.unwrap().status(), 200);
-    let members =
-        json_of(c.get(server.url("/federation/v1/members?limit=100")).bearer_auth(&token).send().await.unwrap()).await;
-    let m = members["items"].as_array().unwrap().iter().find(|m| m["entityId"] == member.id.as_str()).unwrap();
-    m["certificate"].as_str().unwrap().to_owned()
-}
-
 /// The operator suspends a member.
 async fn suspend(server: &TestServer, entity_id: &str) {
     let r = server
@@ -559,14 +313,6 @@ async fn suspend(server: &TestServer, entity_id: &str) {
         .await
         .unwrap();
     assert_eq!(r.status(), 200, "{}: suspend {entity_id}", server.label);
-}
-
-fn form(pairs: &[(&str, &str)]) -> String {
-    form_body(&pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect::<Vec<_>>())
-}
-
-async fn post_form(c: &reqwest::Client, url: &str, body: String) -> reqwest::Response {
-    c.post(url).header("content-type", "application/x-www-form-urlencoded").body(body).send().await.unwrap()
 }
 
 /// A denied event with `action` is in the log, and its reason mentions `needle`.
@@ -583,27 +329,6 @@ async fn denied_event_logged(server: &TestServer, action: &str, needle: &str) {
     .await;
     let found = events["items"].as_array().unwrap().iter().any(|e| e.to_string().contains(needle));
     assert!(found, "{}: no denied {action} mentioning {needle:?} in {events}", server.label);
-}
-
-/// Two onboarded members (A and B) and the server's node listener, with an mTLS client for each.
-struct Federated {
-    node: std::net::SocketAddr,
-    a: Member,
-    b: Member,
-    cert_a: String,
-    tls_a: reqwest::Client,
-    tls_b: reqwest::Client,
-}
-
-async fn two_members(server: &mut TestServer) -> Federated {
-    let node = server.node_listener().await;
-    let anchor = server.url("");
-    let (a, b) = (Member::new("a.exempel.se", &anchor), Member::new("b.exempel.se", &anchor));
-    let (cert_a, cert_b) = (onboard(server, &a).await, onboard(server, &b).await);
-    let ca = server.state.federation.ca_certificate().to_owned();
-    let tls_a = ena_federation::client::node_client(&ca, &cert_a, &a.tls.serialize_pem()).unwrap();
-    let tls_b = ena_federation::client::node_client(&ca, &cert_b, &b.tls.serialize_pem()).unwrap();
-    Federated { node, a, b, cert_a, tls_a, tls_b }
 }
 
 async fn ec_of(server: &TestServer) -> String {

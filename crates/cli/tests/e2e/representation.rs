@@ -6,13 +6,13 @@ use super::*;
 async fn mina_ombud_over_http_on_each_database() {
     for mut server in TestServer::each().await {
         let label = server.label.clone();
-        let Federated { node, tls_a, .. } = two_members(&mut server).await;
-        let ta = format!("http://{}", server.addr);
+        let federated = server.two_members().await;
+        let (node, tls_a) = (federated.node, federated.tls_a.clone());
         let browser = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        let anna = test_eid_login(&server, &browser, "199001012385", 4).await.unwrap();
-        let bertil = test_eid_login(&server, &browser, "198506151235", 3).await.unwrap();
-        let david = test_eid_login(&server, &browser, "200107044562", 3).await.unwrap();
-        let cecilia = test_eid_login(&server, &browser, "194702289879", 2).await.unwrap();
+        let anna = server.person("199001012385", 4).await.cookie;
+        let bertil = server.person("198506151235", 3).await.cookie;
+        let david = server.person("200107044562", 3).await.cookie;
+        let cecilia = server.person("194702289879", 2).await.cookie;
         let api = |path: &str| server.url(&format!("/representation/v1{path}"));
         let post =
             |cookie: &str, path: &str, body: Value| browser.post(api(path)).header("cookie", cookie).json(&body).send();
@@ -22,18 +22,7 @@ async fn mina_ombud_over_http_on_each_database() {
                                   "packages": ["anstallda-och-arbetsgivaravgifter"], "validTo": valid_to});
 
         // The member system's check, through its access token.
-        let at = json_of(
-            post_form(
-                &tls_a,
-                &format!("https://{node}/identity/v1/token"),
-                form(&[("grant_type", "client_credentials"), ("audience", &ta)]),
-            )
-            .await,
-        )
-        .await["access_token"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let at = federated.token_a().await;
         let check_url = format!("https://{node}/representation/v1/check");
         let check = |body: Value| tls_a.post(&check_url).bearer_auth(&at).json(&body).send();
         let q = json!({"agent": "200107044562", "principal": "556011-2236", "service": "skatteverket/arbetsgivardeklaration"});
@@ -140,7 +129,7 @@ async fn notices_reach_the_webhook_as_cloudevents() {
     let config = ServerConfig { notice_webhook: Some(hook), ..ServerConfig::default() };
     let server = TestServer::each_with(config).await.into_iter().next().unwrap();
     let browser = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let eva = test_eid_login(&server, &browser, "197110206542", 3).await.unwrap();
+    let eva = server.person("197110206542", 3).await.cookie;
     let valid_to = (time::OffsetDateTime::now_utc() + time::Duration::days(30))
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap();
@@ -176,8 +165,8 @@ async fn address_registry_over_http_on_each_database() {
         let mut skatt = Member::new("skatt.exempel.se", &server.url(""));
         skatt.organisation = "202100-5448".into();
         let ca = server.state.federation.ca_certificate().to_owned();
-        let cert_k = onboard(&server, &kommun).await;
-        let cert_s = onboard(&server, &skatt).await;
+        let cert_k = server.onboard(&kommun).await;
+        let cert_s = server.onboard(&skatt).await;
         let tls_k = ena_federation::client::node_client(&ca, &cert_k, &kommun.tls.serialize_pem()).unwrap();
         let tls_s = ena_federation::client::node_client(&ca, &cert_s, &skatt.tls.serialize_pem()).unwrap();
         let at = |path: &str| format!("https://{node}{path}");

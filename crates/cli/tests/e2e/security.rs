@@ -8,8 +8,8 @@ use ena_testkit::TestServer;
 use serde_json::{Value, json};
 
 use super::{
-    Federated, Member, audit_event, check_problem, invalid_properties, json_of, location, onboard, payload, suspend,
-    test_eid_until_callback, two_members,
+    Federated, Member, audit_event, check_problem, invalid_properties, json_of, location, payload, suspend,
+    test_eid_until_callback,
 };
 
 /// Finding 1: the log's entries hold identity numbers. A stranger who walks the log by index gets leaf
@@ -74,7 +74,7 @@ async fn a_node_cannot_make_itself_a_credential_issuer() {
         let node = server.node_listener().await;
         let mut member = Member::new("nod-only.exempel.se", &server.url(""));
         member.entity_types = json!(["ena_node"]);
-        let cert = onboard(&server, &member).await;
+        let cert = server.onboard(&member).await;
         let ca = server.state.federation.ca_certificate().to_owned();
         let tls = ena_federation::client::node_client(&ca, &cert, &member.tls.serialize_pem()).unwrap();
 
@@ -134,7 +134,7 @@ async fn a_node_cannot_make_itself_a_credential_issuer() {
 async fn an_old_configuration_cannot_roll_a_member_back() {
     for mut server in TestServer::each().await {
         let label = server.label.clone();
-        let Federated { node, a, tls_a, tls_b, .. } = two_members(&mut server).await;
+        let Federated { node, a, tls_a, tls_b, .. } = server.two_members().await;
         let old = a.configuration_with(&["ena_node"], -10);
         let put = |client: &reqwest::Client, url: String, body: String| {
             client.put(url).header("content-type", "application/entity-statement+jwt").body(body).send()
@@ -170,7 +170,7 @@ async fn an_old_configuration_cannot_roll_a_member_back() {
 async fn a_suspended_member_is_refused_on_its_open_connection() {
     for mut server in TestServer::each().await {
         let label = server.label.clone();
-        let Federated { node, a, tls_a, .. } = two_members(&mut server).await;
+        let Federated { node, a, tls_a, .. } = server.two_members().await;
         let whoami = format!("https://{node}/federation/v1/whoami");
         assert_eq!(tls_a.get(&whoami).send().await.unwrap().status(), 200, "{label}");
         // The pooled client keeps that connection open across the suspension.
@@ -361,7 +361,7 @@ fn the_request_log_names_the_route_not_the_path() {
 async fn an_organisation_cannot_join_on_a_host_already_in_use() {
     for mut server in TestServer::each().await {
         let label = server.label.clone();
-        let Federated { a, .. } = two_members(&mut server).await;
+        let Federated { a, .. } = server.two_members().await;
         let c = &server.client;
         let agreement = json_of(c.get(server.url("/federation/v1/agreement")).send().await.unwrap()).await["version"]
             .as_i64()
@@ -391,7 +391,7 @@ async fn an_organisation_cannot_join_on_a_host_already_in_use() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pinned_host_with_another_certificate_fails_the_handshake() {
     let mut server = TestServer::start(ena_store::testing::sqlite().await).await;
-    let Federated { node, cert_a, a, .. } = two_members(&mut server).await;
+    let Federated { node, cert_a, a, .. } = server.two_members().await;
     let ca = server.state.federation.ca_certificate().to_owned();
     let url = format!("https://localhost:{}/federation/v1/whoami", node.port());
     let pinned = |pins: std::sync::Arc<ena_federation::client::Pins>| {
@@ -420,7 +420,7 @@ async fn a_pinned_host_with_another_certificate_fails_the_handshake() {
 async fn address_answers_are_signed_by_the_anchor_and_a_swapped_one_is_refused() {
     for mut server in TestServer::each().await {
         let label = server.label.clone();
-        let Federated { node, a, tls_a, .. } = two_members(&mut server).await;
+        let Federated { node, a, tls_a, .. } = server.two_members().await;
         let token = server.operator_token();
         let key =
             json!({"kty": "OKP", "crv": "X25519", "x": "hSDwCYkwp1R0i33ctD73Wg2_Og0mOBr066SpjqqbTmo", "kid": "k1"});

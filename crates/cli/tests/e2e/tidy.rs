@@ -166,14 +166,15 @@ fn tidy_no_route_takes_an_identity_number_in_its_url() {
     assert!(seen > 20, "saw only {seen} parameters; is the walk wrong?");
 }
 
-/// A route of the central instance cannot exist without saying who may call it: the server adds routes
-/// only through `callers::Routes` (`.get(path, caller, handler)` …), never with axum's bare `.route(`,
-/// so every route is in the declarations `authorize` decides by (which refuses an undeclared one).
+/// A route cannot exist without saying who may call it: the central server and the member node add
+/// routes only through `callers::Routes` (`.get(path, caller, handler)` …), never with axum's bare
+/// `.route(`, so every route is in the declarations `authorize` decides by (which refuses an
+/// undeclared one).
 #[test]
 fn tidy_every_route_declares_its_caller() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../crates/server/src");
+    let crates = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../crates");
     let (mut bare, mut seen) = (Vec::new(), 0);
-    let mut stack = vec![root.clone()];
+    let mut stack = vec![crates.join("server/src"), crates.join("node/src")];
     while let Some(dir) = stack.pop() {
         for entry in std::fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();
@@ -194,4 +195,7 @@ fn tidy_every_route_declares_its_caller() {
     assert!(bare.is_empty(), "routes added without a declared caller: {bare:?}");
     let routes = ena_server::routes();
     assert!(routes.declared().len() > 100, "only {} declared routes", routes.declared().len());
+    let (local, peer) = (ena_node::api::local_routes(), ena_node::api::peer_routes());
+    let node = [local.0, local.1, peer.0, peer.1].iter().map(|r| r.declared().len()).sum::<usize>();
+    assert!(node > 20, "only {node} declared node routes");
 }

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Form, Json};
 use ena_core::{ErrorCode, FieldError};
 use ena_identity::Refusal;
-use ena_identity::employee::{self, Credential, VerifiedCredential};
+use ena_identity::employee::{Credential, VerifiedCredential};
 use ena_identity::token::{Caller, SUBJECT_TOKEN_TYP, TOKEN_TYPE_JWT};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -198,7 +198,7 @@ pub async fn register(
     Node(peer): Node,
     ApiJson(body): ApiJson<CredentialIn>,
 ) -> Result<Response, ApiError> {
-    let c = employee::register(&state.store, &state.federation, &state.audit, &peer, &body.credential).await?;
+    let c = state.employees.register(&peer, &body.credential).await?;
     Ok((StatusCode::CREATED, Json(c)).into_response())
 }
 
@@ -227,7 +227,7 @@ async fn credential_page(
     person: Option<&str>,
     p: ena_core::Page,
 ) -> Result<Json<ListPage<Credential>>, ApiError> {
-    Ok(Json(ListPage::of(p, employee::list(&state.store, peer, person, p.limit + 1, p.offset()).await?)))
+    Ok(Json(ListPage::of(p, state.employees.list(peer, person, p.limit + 1, p.offset()).await?)))
 }
 
 /// One person's credentials among the calling member's: the identity number in the body, never in a URL.
@@ -278,7 +278,7 @@ pub async fn revoke(
     Node(peer): Node,
     ApiJson(body): ApiJson<RevokeIn>,
 ) -> Result<Json<Credential>, ApiError> {
-    Ok(Json(employee::revoke(&state.store, &state.audit, &peer, &body.id, &body.reason).await?))
+    Ok(Json(state.employees.revoke(&peer, &body.id, &body.reason).await?))
 }
 
 /// Verify an employee credential: its issuer resolved through the federation, the signature with the
@@ -293,5 +293,5 @@ pub async fn verify(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<CredentialIn>,
 ) -> Result<Json<VerifiedCredential>, ApiError> {
-    Ok(Json(employee::verify(&state.store, &state.federation, &state.audit, &body.credential).await?))
+    Ok(Json(state.employees.verify(&body.credential).await?))
 }

@@ -123,9 +123,7 @@ fn redirect_error(uri: &str, e: &OAuthError, state: &str) -> Response {
 /// The operator-registered client `id` (none if there is no such row; the provider's own are in memory).
 async fn registered(state: &AppState, id: Option<&String>) -> Result<Option<TestClient>, ApiError> {
     match id {
-        Some(id) => {
-            ena_identity::testeid::registered_client(&state.store, id).await.map_err(|e| ApiError::internal(&e))
-        }
+        Some(id) => state.test_clients.registered(id).await.map_err(|e| ApiError::internal(&e)),
         None => Ok(None),
     }
 }
@@ -283,7 +281,7 @@ pub async fn register_client(
     crate::extract::ApiJson(input): crate::extract::ApiJson<TestClientInput>,
 ) -> Result<Response, ApiError> {
     provider(&state)?;
-    let c = ena_identity::testeid::register_client(&state.store, &state.audit, &operator.ctx, input).await?;
+    let c = state.test_clients.register(&operator.ctx, input).await?;
     Ok((StatusCode::CREATED, Json(c)).into_response())
 }
 
@@ -319,6 +317,6 @@ pub async fn remove_client(
     operator: crate::auth::Operator,
     axum::extract::Path(id): axum::extract::Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    ena_identity::testeid::remove_client(&state.store, &state.audit, &operator.ctx, &id).await?;
+    state.test_clients.remove(&operator.ctx, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
