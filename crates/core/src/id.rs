@@ -415,7 +415,8 @@ mod tests {
         check_person_err("121312-1212", IdError::ImpossibleDate { reason: "month 13".into() });
         check_person_err("19010229-0000", IdError::ImpossibleDate { reason: "1901-02-29 has no such day".into() });
         check_person_err("19121299-1212", IdError::ImpossibleDate { reason: "1912-12-99 has no such day".into() });
-        check_person_err("20301212-1212", IdError::FutureDate { date: "2030-12-12".into() });
+        // A birth date that stays in the future (a year that a wall clock will not reach during this code's life).
+        check_person_err("29991212-1218", IdError::FutureDate { date: "2999-12-12".into() });
         check_person_err("19501212+1212", IdError::InconsistentSeparator);
     }
 

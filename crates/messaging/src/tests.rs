@@ -347,12 +347,69 @@ async fn a_non_canonical_sender_or_recipient_is_refused_on_both_databases() {
     }
 }
 
+/// The documented schedule, as facts rather than the formula again: the first retry after 1–1.5 s, each
+/// wait's floor twice the one before, never more than 10 minutes plus 50 % jitter.
 #[test]
 fn backoff_grows_with_jitter_and_is_capped() {
-    for attempts in 0..20 {
-        let base = (1_i64 << attempts.min(10)).min(600);
-        let d = backoff(attempts);
-        assert!((base..=base + base / 2).contains(&d), "{attempts}: {d}");
+    let floors = [(0, 1), (1, 2), (2, 4), (3, 8), (5, 32), (9, 512), (10, 600), (11, 600), (40, 600)];
+    for (attempts, floor) in floors {
+        let waits: Vec<i64> = (0..200).map(|_| backoff(attempts)).collect();
+        let (least, most) = (*waits.iter().min().unwrap(), *waits.iter().max().unwrap());
+        assert!(least >= floor, "attempt {attempts}: {least} s is under {floor} s");
+        assert!(most <= floor + floor / 2, "attempt {attempts}: {most} s is over {floor} s + 50 %");
+        if floor >= 8 {
+            assert!(most > least, "attempt {attempts}: no jitter in 200 draws");
+        }
+    }
+    assert!(backoff(i64::MAX) <= 900 && backoff(-1) >= 1, "out-of-range attempt counts stay in the schedule");
+}
+
+/// `ttlSeconds` is 1 s to 30 days (named when outside); a message that waits past it is settled
+/// `expired`, not sent; a second envelope under an id already received is refused and changes nothing.
+#[tokio::test]
+async fn time_to_live_expiry_and_a_reused_id_on_both_databases() {
+    let stores = test_stores().await;
+    let more = test_stores().await;
+    for (a, b) in stores.into_iter().zip(more) {
+        let label = a.label.clone();
+        let (_world, skatt, kommun, transport) = two_nodes(&a.store, &b.store).await;
+        let ctx = Context::system("test-system");
+        for ttl in [0, -5, 30 * 24 * 3600 + 1] {
+            let input = OutgoingInput { ttl_seconds: Some(ttl), ..message(json!({"child": "201401012383"})) };
+            let e = skatt.submit(&ctx, input).await.unwrap_err();
+            assert!(matches!(&e, MsgError::Invalid(f) if f[0].property == "ttlSeconds"), "{label}: {ttl}: {e:?}");
+        }
+        assert!(skatt.outbox(None, 10, 0).await.unwrap().is_empty(), "{label}: nothing queued");
+        let longest = OutgoingInput { ttl_seconds: Some(30 * 24 * 3600), ..message(json!({"child": "201401012383"})) };
+        skatt.submit(&ctx, longest).await.unwrap();
+
+        // Expiry: a 1-second message whose recipient does not answer is expired at its next attempt.
+        let short = OutgoingInput { ttl_seconds: Some(1), ..message(json!({"child": "201401012383"})) };
+        let doomed = skatt.submit(&ctx, short).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+        transport.fail.store(10, Ordering::SeqCst);
+        skatt.deliver_due(&transport, 10, 4).await.unwrap();
+        let after = skatt.outgoing(&doomed.id).await.unwrap();
+        assert_eq!(after.status, "expired", "{label}: {after:?}");
+        assert_eq!(kommun.inbox_count().await.unwrap(), 0, "{label}: not delivered");
+        transport.fail.store(0, Ordering::SeqCst);
+
+        // A reused id: the first envelope is taken; another one signed by the same node under the same
+        // id is refused, and the first stays as it was.
+        let sent = skatt.submit(&ctx, message(json!({"child": "201401012383"}))).await.unwrap();
+        let row = repo::out(&a.store, &sent.id).await.unwrap().unwrap();
+        let wire = Wire { envelope: row.envelope.clone(), ciphertext: URL_SAFE_NO_PAD.encode(&row.ciphertext) };
+        let receipt = kommun.receive(&cert(SKATT_NODE), &wire).await.unwrap();
+        let jwks = json!({"keys": [skatt.me.signing.public_jwk()]});
+        let mut other = Envelope::verify(&row.envelope, &jwks).unwrap();
+        other.case_id = Some("KS-2026-99".into());
+        let reused = Wire { envelope: other.sign(&skatt.me.signing), ciphertext: wire.ciphertext.clone() };
+        let e = kommun.receive(&cert(SKATT_NODE), &reused).await.unwrap_err();
+        assert!(matches!(&e, MsgError::Refused(w) if w.contains("another envelope")), "{label}: {e:?}");
+        let got = kommun.inbox(false, 10, 0).await.unwrap();
+        assert_eq!(got.len(), 1, "{label}");
+        assert_eq!(got[0].case_id.as_deref(), Some("KS-2026-17"), "{label}: the first envelope stands");
+        assert_eq!(kommun.receive(&cert(SKATT_NODE), &wire).await.unwrap(), receipt, "{label}: the first again");
     }
 }
 

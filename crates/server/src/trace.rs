@@ -7,7 +7,10 @@
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request};
-use axum::http::{HeaderValue, Method};
+use axum::http::{HeaderName, HeaderValue, Method};
+
+/// The W3C Trace Context header, named once.
+const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 use axum::response::Response;
 use rand::RngCore;
 
@@ -185,7 +188,7 @@ impl Observation {
     /// Continue or start the request's trace; the context goes into the request's extensions.
     pub fn start(request: &mut Request) -> Observation {
         let started = Instant::now();
-        let header = request.headers().get("traceparent").and_then(|v| v.to_str().ok());
+        let header = request.headers().get(&TRACEPARENT).and_then(|v| v.to_str().ok());
         let context = TraceContext::continue_or_start(header);
         let method = request.method().clone();
         // The route template (recorded once the router matched it), never the path: paths and query
@@ -221,7 +224,7 @@ impl Observation {
         counter.increment(1);
         histogram.record(elapsed.as_secs_f64());
         if let Ok(value) = HeaderValue::from_str(&self.traceparent) {
-            response.headers_mut().insert("traceparent", value);
+            response.headers_mut().insert(TRACEPARENT, value);
         }
     }
 }

@@ -199,3 +199,125 @@ async fn serve_on_postgres_when_configured() {
     let (status, lines) = sigterm_and_wait(served);
     assert!(status.success(), "{lines:?}");
 }
+
+/// Send `head` and the first part of a body on a raw connection (the rest is sent later or never).
+fn begin_request(addr: &str, path: &str, body_length: usize, first: &[u8]) -> std::net::TcpStream {
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {body_length}\r\nConnection: close\r\n\r\n"
+    );
+    std::io::Write::write_all(&mut stream, head.as_bytes()).unwrap();
+    std::io::Write::write_all(&mut stream, first).unwrap();
+    stream
+}
+
+/// The status of the answer on `stream` (0 if the connection closed without one).
+fn status_of(stream: &mut std::net::TcpStream) -> (u16, String) {
+    stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut response = String::new();
+    let _ = std::io::Read::read_to_string(stream, &mut response);
+    (response.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0), response)
+}
+
+/// What `ena serve --help` promises about running it: `--request-timeout-secs` answers a request that
+/// takes longer with 408; `--production true` takes the test eID off the web; SIGTERM lets a request
+/// that is in flight finish before the process exits 0.
+#[test]
+fn serve_times_out_slow_requests_runs_without_the_test_eid_in_production_and_drains_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = start_serve(&dir.path().join("data"), &["--request-timeout-secs", "1", "--production", "true"], &[]);
+    let addr = served.addr.clone();
+
+    // A body that stops arriving: 408 once the second has passed, as a problem.
+    let started = Instant::now();
+    let mut slow = begin_request(&addr, "/federation/v1/applications", 100, b"{\"name\":");
+    let (status, response) = status_of(&mut slow);
+    assert_eq!(status, 408, "{response}");
+    assert!(response.contains("application/problem+json") && response.contains("request-timeout"), "{response}");
+    assert!(started.elapsed() >= Duration::from_millis(900), "answered after the timeout, not before");
+
+    // Production: no test eID provider, neither its endpoints nor its button on the login page.
+    assert_eq!(get(&addr, "/test-eid/.well-known/openid-configuration").0, 404);
+    assert_eq!(get(&addr, "/test-eid/authorize").0, 404);
+    let (status, login) = get(&addr, "/login");
+    assert_eq!(status, 200);
+    assert!(!login.contains("test-eid"), "the login page offers no test eID: {login}");
+
+    // SIGTERM while a request is in flight: it is answered (here: its body is not an application), then
+    // the process stops cleanly.
+    let body = b"{}";
+    let mut in_flight = begin_request(&addr, "/federation/v1/applications", body.len(), &body[..1]);
+    std::thread::sleep(Duration::from_millis(100));
+    Command::new("kill").args(["-TERM", &served.child.id().to_string()]).status().unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    std::io::Write::write_all(&mut in_flight, &body[1..]).unwrap();
+    let (status, response) = status_of(&mut in_flight);
+    assert_eq!(status, 400, "the in-flight request got its answer: {response}");
+    let mut served = served;
+    let exit = served.child.wait().unwrap();
+    assert!(exit.success(), "graceful shutdown exits 0: {exit}");
+    // After the stop nothing listens.
+    assert!(std::net::TcpStream::connect(&addr).is_err(), "stopped");
+}
+
+/// `/readyz` says 503 when the database stops answering and 200 again when it is back; `/healthz` stays
+/// 200 (the process is alive). PostgreSQL is reached through a proxy this test cuts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_is_503_while_the_database_is_down() {
+    let Ok(base) = std::env::var("ENA_TEST_POSTGRES_URL") else {
+        assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "CI must set ENA_TEST_POSTGRES_URL");
+        eprintln!("ENA_TEST_POSTGRES_URL not set: the database-down test did not run");
+        return;
+    };
+    let url = ena_testkit::postgres_schema_url(&base).await;
+    let target = url.split('@').nth(1).unwrap().split('/').next().unwrap().to_owned();
+    let proxy = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let proxy_addr = proxy.local_addr().unwrap();
+    let up = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let (cut_tx, _) = tokio::sync::broadcast::channel::<()>(1);
+    let cut = cut_tx.clone();
+    let open = up.clone();
+    tokio::spawn(async move {
+        loop {
+            let (mut client, _) = proxy.accept().await.unwrap();
+            if !open.load(std::sync::atomic::Ordering::SeqCst) {
+                continue; // dropped: the database "does not answer"
+            }
+            let target = target.clone();
+            let mut cut = cut.subscribe();
+            tokio::spawn(async move {
+                let mut server = tokio::net::TcpStream::connect(&target).await.unwrap();
+                tokio::select! {
+                    _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                    _ = cut.recv() => {}
+                }
+            });
+        }
+    });
+    let proxied =
+        url.replacen(&url.split('@').nth(1).unwrap().split('/').next().unwrap().to_owned(), &proxy_addr.to_string(), 1);
+    let dir = tempfile::tempdir().unwrap();
+    let served = start_serve(dir.path(), &["--database-url", &proxied], &[]);
+    let addr = served.addr.clone();
+    let ask = |path: &'static str| {
+        let addr = addr.clone();
+        tokio::task::spawn_blocking(move || get(&addr, path))
+    };
+    assert_eq!(ask("/readyz").await.unwrap().0, 200);
+
+    up.store(false, std::sync::atomic::Ordering::SeqCst);
+    let _ = cut_tx.send(());
+    let (status, body) = ask("/readyz").await.unwrap();
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("service-unavailable") && body.contains("database"), "{body}");
+    assert_eq!(ask("/healthz").await.unwrap().0, 200, "alive while the database is down");
+
+    up.store(true, std::sync::atomic::Ordering::SeqCst);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while ask("/readyz").await.unwrap().0 != 200 {
+        assert!(Instant::now() < deadline, "ready again within 20 s of the database coming back");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (status, lines) = sigterm_and_wait(served);
+    assert!(status.success(), "{lines:?}");
+}

@@ -71,7 +71,9 @@ async fn mina_ombud_over_http_on_each_database() {
         let p = check_problem(post(&anna, "/mandates", to_self).await.unwrap(), 400, "validation-failed").await;
         assert_eq!(invalid_properties(&p), vec!["agent".to_owned()], "{label}");
         let mut backwards = hb_to_david.clone();
-        backwards["validFrom"] = json!("2030-01-01T00:00:00Z");
+        // Starting a day after it ends, whatever today is.
+        let after_end = time::OffsetDateTime::now_utc() + time::Duration::days(61);
+        backwards["validFrom"] = json!(after_end.format(&time::format_description::well_known::Rfc3339).unwrap());
         let p = check_problem(post(&anna, "/mandates", backwards).await.unwrap(), 400, "validation-failed").await;
         assert_eq!(invalid_properties(&p), vec!["validTo".to_owned()]);
         let mut unknown = hb_to_david.clone();
