@@ -295,7 +295,7 @@ impl DecisionPoint {
                 toml::from_str(SHIPPED).map_err(|e| invalid("policies", format!("the shipped policies: {e}")))?;
             for p in shipped.policy {
                 dp.check(&p)?;
-                repo::insert(&dp.store, &p, &ena_core::time::precise_now_rfc3339()).await?;
+                repo::insert(&dp.store, &p, ena_core::time::unix_now()).await?;
             }
             repo::raise_revision(&dp.store).await?;
         }
@@ -573,8 +573,9 @@ impl DecisionPoint {
     async fn store_policy(&self, p: PolicyRecord) -> Result<PolicyRecord, AccessError> {
         self.check(&p)?;
         let mut stored = p;
-        stored.updated_at = ena_core::time::precise_now_rfc3339();
-        repo::upsert(&self.store, &stored).await?;
+        let now = ena_core::time::unix_now();
+        stored.updated_at = ena_core::time::rfc3339_of(now);
+        repo::upsert(&self.store, &stored, now).await?;
         repo::raise_revision(&self.store).await?;
         self.reload().await?;
         Ok(stored)

@@ -4,10 +4,10 @@ use ena_store::{Store, with_pool};
 
 use crate::PolicyRecord;
 
-type Row = (String, String, String, String, String);
+type Row = (String, String, String, String, i64);
 
 fn record((id, resource, description, text, updated_at): Row) -> PolicyRecord {
-    PolicyRecord { id, resource, description, text, updated_at }
+    PolicyRecord { id, resource, description, text, updated_at: ena_core::time::rfc3339_of(updated_at) }
 }
 
 pub async fn count(store: &Store) -> Result<i64, sqlx::Error> {
@@ -16,15 +16,15 @@ pub async fn count(store: &Store) -> Result<i64, sqlx::Error> {
     Ok(n)
 }
 
-pub async fn insert(store: &Store, p: &PolicyRecord, now: &str) -> Result<(), sqlx::Error> {
+pub async fn insert(store: &Store, p: &PolicyRecord, now: i64) -> Result<(), sqlx::Error> {
     with_pool!(store, pool => sqlx::query("INSERT INTO access_policies (id, resource, description, policy_text, updated_at) VALUES ($1, $2, $3, $4, $5)")
         .bind(&p.id).bind(&p.resource).bind(&p.description).bind(&p.text).bind(now).execute(pool).await.map(|r| r.rows_affected()))?;
     Ok(())
 }
 
-pub async fn upsert(store: &Store, p: &PolicyRecord) -> Result<(), sqlx::Error> {
+pub async fn upsert(store: &Store, p: &PolicyRecord, now: i64) -> Result<(), sqlx::Error> {
     with_pool!(store, pool => sqlx::query("INSERT INTO access_policies (id, resource, description, policy_text, updated_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO UPDATE SET resource = excluded.resource, description = excluded.description, policy_text = excluded.policy_text, updated_at = excluded.updated_at")
-        .bind(&p.id).bind(&p.resource).bind(&p.description).bind(&p.text).bind(&p.updated_at).execute(pool).await.map(|r| r.rows_affected()))?;
+        .bind(&p.id).bind(&p.resource).bind(&p.description).bind(&p.text).bind(now).execute(pool).await.map(|r| r.rows_affected()))?;
     Ok(())
 }
 
@@ -50,13 +50,13 @@ pub async fn delete(store: &Store, id: &str) -> Result<bool, sqlx::Error> {
 }
 
 /// The policies' revision (raised by every change, by any instance).
+/// The revision every change raises (`Store::revision`: on SQLite kept in memory, on PostgreSQL read).
 pub async fn revision(store: &Store) -> Result<i64, sqlx::Error> {
-    let (n,): (i64,) = with_pool!(store, pool => sqlx::query_as("SELECT revision FROM access_revision WHERE id = 1").fetch_one(pool).await)?;
-    Ok(n)
+    store.revision("access_revision").await
 }
 
 pub async fn raise_revision(store: &Store) -> Result<(), sqlx::Error> {
-    with_pool!(store, pool => sqlx::query("UPDATE access_revision SET revision = revision + 1 WHERE id = 1").execute(pool).await.map(|_| ()))
+    store.raise_revision("access_revision").await
 }
 
 #[cfg(test)]

@@ -393,7 +393,7 @@ impl Addresses {
             confidentiality: i64::from(c.confidentiality),
             integrity: i64::from(c.integrity),
             availability: i64::from(c.availability),
-            created_at: ena_core::time::precise_now_rfc3339(),
+            created_at: ena_core::time::unix_now(),
         };
         // A member may add versions only to its own types (and name new ones); the operator to any.
         let existing_owner = repo::message_types_owner(&self.store, id).await?;
@@ -588,7 +588,7 @@ impl Addresses {
             valid_from: from.and_then(|t| t.format(&Rfc3339).ok()),
             valid_to: to.and_then(|t| t.format(&Rfc3339).ok()),
             revision: 0,
-            updated_at: ena_core::time::precise_now_rfc3339(),
+            updated_at: ena_core::time::now_rfc3339(),
         };
         let row = to_row(&a);
         match repo::put_address(&self.store, &row, &types, if_match).await? {
@@ -616,7 +616,7 @@ impl Addresses {
                 }
                 self.may_administer(entity_id, organisation, &a.organisation).await?;
             }
-            repo::delete_address(&self.store, &a.address, &ena_core::time::precise_now_rfc3339())
+            repo::delete_address(&self.store, &a.address, ena_core::time::unix_now())
                 .await?
                 .ok_or_else(|| AddrError::NotFound(format!("no address {address}")))
         }
@@ -687,7 +687,13 @@ impl Addresses {
         Ok(repo::changes(&self.store, since, limit)
             .await?
             .into_iter()
-            .map(|c| Change { seq: c.seq, address: c.address, change: c.change, revision: c.revision, at: c.at })
+            .map(|c| Change {
+                seq: c.seq,
+                address: c.address,
+                change: c.change,
+                revision: c.revision,
+                at: ena_core::time::rfc3339_of(c.at),
+            })
             .collect())
     }
 
@@ -722,7 +728,7 @@ impl Addresses {
             address: address.to_owned(),
             change: change.to_owned(),
             revision,
-            at: ena_core::time::precise_now_rfc3339(),
+            at: ena_core::time::now_rfc3339(),
         });
     }
 
@@ -766,7 +772,7 @@ fn to_type(r: repo::TypeRow) -> MessageType {
         version: r.version,
         title: r.title,
         owner: r.owner,
-        created_at: r.created_at,
+        created_at: ena_core::time::rfc3339_of(r.created_at),
     }
 }
 
@@ -782,7 +788,7 @@ fn to_row(a: &Address) -> repo::AddressRow {
         body: serde_json::to_string(a).unwrap_or_default(),
         status: a.status.clone(),
         revision: a.revision,
-        updated_at: a.updated_at.clone(),
+        updated_at: ena_core::time::unix_of(&a.updated_at),
     }
 }
 
@@ -792,6 +798,6 @@ fn from_row(r: repo::AddressRow) -> Result<Address, AddrError> {
     // The columns are the truth for what a write changes outside the body (revision, status).
     a.revision = r.revision;
     a.status = r.status;
-    a.updated_at = r.updated_at;
+    a.updated_at = ena_core::time::rfc3339_of(r.updated_at);
     Ok(a)
 }

@@ -14,7 +14,7 @@ pub struct TypeRow {
     pub confidentiality: i64,
     pub integrity: i64,
     pub availability: i64,
-    pub created_at: String,
+    pub created_at: i64,
 }
 
 const TYPE_COLUMNS: &str =
@@ -33,7 +33,7 @@ pub struct AddressRow {
     pub body: String,
     pub status: String,
     pub revision: i64,
-    pub updated_at: String,
+    pub updated_at: i64,
 }
 
 const ADDRESS_COLUMNS: &str =
@@ -46,7 +46,7 @@ pub struct ChangeRow {
     pub address: String,
     pub change: String,
     pub revision: i64,
-    pub at: String,
+    pub at: i64,
 }
 
 pub async fn message_type(store: &Store, id: &str, version: &str) -> Result<Option<TypeRow>, sqlx::Error> {
@@ -79,7 +79,7 @@ pub async fn insert_message_type(store: &Store, t: &TypeRow, exclusive: bool) ->
             "INSERT INTO addr_message_types (id, version, title, owner, schema_json, confidentiality, integrity, availability, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id, version) DO NOTHING")
             .bind(&t.id).bind(&t.version).bind(&t.title).bind(&t.owner).bind(&t.schema_json)
-            .bind(t.confidentiality).bind(t.integrity).bind(t.availability).bind(&t.created_at)
+            .bind(t.confidentiality).bind(t.integrity).bind(t.availability).bind(t.created_at)
             .execute(&mut *tx).await?.rows_affected();
         if exclusive {
             let other: Option<(String,)> = sqlx::query_as("SELECT owner FROM addr_message_types WHERE id = $1 AND owner <> $2 LIMIT 1")
@@ -165,13 +165,13 @@ pub async fn put_address(
             sqlx::query("UPDATE addr_addresses SET kind = $2, identifier = $3, function_name = $4, organisation = $5, name = $6, \
                          node = $7, body = $8, status = $9, revision = $10, updated_at = $11 WHERE address = $1 AND revision = $12")
                 .bind(&row.address).bind(&row.kind).bind(&row.identifier).bind(&row.function_name).bind(&row.organisation)
-                .bind(&row.name).bind(&row.node).bind(&row.body).bind(&row.status).bind(revision).bind(&row.updated_at)
+                .bind(&row.name).bind(&row.node).bind(&row.body).bind(&row.status).bind(revision).bind(row.updated_at)
                 .bind(revision - 1).execute(&mut *tx).await?.rows_affected()
         } else {
             sqlx::query("INSERT INTO addr_addresses (address, kind, identifier, function_name, organisation, name, node, body, status, revision, updated_at) \
                          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (address) DO NOTHING")
                 .bind(&row.address).bind(&row.kind).bind(&row.identifier).bind(&row.function_name).bind(&row.organisation)
-                .bind(&row.name).bind(&row.node).bind(&row.body).bind(&row.status).bind(revision).bind(&row.updated_at)
+                .bind(&row.name).bind(&row.node).bind(&row.body).bind(&row.status).bind(revision).bind(row.updated_at)
                 .execute(&mut *tx).await?.rows_affected()
         };
         if n != 1 {
@@ -184,7 +184,7 @@ pub async fn put_address(
         }
         let change = if existed { "updated" } else { "created" };
         sqlx::query("INSERT INTO addr_changes (address, change, revision, at) VALUES ($1, $2, $3, $4)")
-            .bind(&row.address).bind(change).bind(revision).bind(&row.updated_at).execute(&mut *tx).await?;
+            .bind(&row.address).bind(change).bind(revision).bind(row.updated_at).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(Written::Revision(revision, change))
     })
@@ -192,7 +192,7 @@ pub async fn put_address(
 
 /// Remove an address — a tombstone keeps its revision counting, so an ETag is never reused — and append
 /// the change; the new revision, or None if there was no address.
-pub async fn delete_address(store: &Store, address: &str, at: &str) -> Result<Option<i64>, sqlx::Error> {
+pub async fn delete_address(store: &Store, address: &str, at: i64) -> Result<Option<i64>, sqlx::Error> {
     let postgres = store.dialect() == ena_store::Dialect::Postgres;
     with_pool!(store, pool => {
         let mut tx = pool.begin_write().await?;

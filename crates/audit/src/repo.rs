@@ -54,7 +54,7 @@ pub enum Writer {
 impl Writer {
     pub async fn acquire(store: &Store) -> Result<Writer, sqlx::Error> {
         Ok(match store {
-            Store::Sqlite(pool) => Writer::Sqlite(pool.acquire().await?),
+            Store::Sqlite(pool, _) => Writer::Sqlite(pool.acquire().await?),
             Store::Postgres(pool) => Writer::Postgres(pool.acquire().await?),
         })
     }
@@ -198,7 +198,7 @@ pub async fn nodes(store: &Store, keys: &[NodeKey]) -> Result<Vec<(NodeKey, Hash
     // Two binds per key; chunks keep a query under SQLite's 32 766 and PostgreSQL's 65 535 binds.
     for chunk in keys.chunks(CHUNK * 10) {
         let rows: Vec<(i64, i64, Vec<u8>)> = match store {
-            Store::Sqlite(pool) => {
+            Store::Sqlite(pool, _) => {
                 let mut q = sqlx::QueryBuilder::new("SELECT level, idx, hash FROM audit_nodes WHERE (level, idx) IN ");
                 q.push_tuples(chunk, |mut b, key| {
                     b.push_bind(i64::from(key.level)).push_bind(to_i64(key.index));

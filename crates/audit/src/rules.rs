@@ -4,8 +4,6 @@
 use std::collections::{HashMap, VecDeque};
 
 use serde::Deserialize;
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use crate::event::{Actor, ActorKind, AuditEvent, ObjectRef, Outcome, Result as Res};
 
@@ -70,10 +68,6 @@ pub struct Evaluator {
     fanout: HashMap<(usize, String), HashMap<String, i64>>,
 }
 
-fn unix(time: &str) -> Option<i64> {
-    OffsetDateTime::parse(time, &Rfc3339).ok().map(|t| t.unix_timestamp())
-}
-
 impl Evaluator {
     pub fn new(set: RuleSet) -> Evaluator {
         Evaluator { rules: set.rules, ..Evaluator::default() }
@@ -86,7 +80,7 @@ impl Evaluator {
             return alerts;
         }
         for event in events.into_iter().filter(|e| !e.action.starts_with("alert.")) {
-            let Some(now) = unix(&event.time) else {
+            let Some(now) = ena_core::Timestamp::parse_rfc3339(&event.time).map(ena_core::Timestamp::unix) else {
                 continue;
             };
             for (r, rule) in self.rules.iter().enumerate() {
@@ -163,6 +157,8 @@ fn alert(rule: &Rule, cause: &AuditEvent, object_type: &str, object_id: &str, re
 #[cfg(test)]
 mod tests {
     use super::*;
+    use time::OffsetDateTime;
+    use time::format_description::well_known::Rfc3339;
 
     fn event(second: i64, actor: &str, result: Res, subject: Option<&str>) -> AuditEvent {
         let time = OffsetDateTime::from_unix_timestamp(1_800_000_000 + second).unwrap().format(&Rfc3339).unwrap();

@@ -48,7 +48,30 @@ pub fn unix_now() -> i64 {
     Timestamp::now().unix()
 }
 
-/// Now as RFC 3339 with seconds (what most stored times are).
+/// RFC 3339 of a stored time (unix seconds), as the APIs answer it.
+pub fn rfc3339_of(unix: i64) -> String {
+    Timestamp::from_unix(unix).rfc3339()
+}
+
+/// Now in unix milliseconds (the `…_ms` columns: status times a latency is read from).
+pub fn unix_ms_now() -> i64 {
+    (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+/// RFC 3339 of a stored time in unix milliseconds, with the milliseconds (empty if out of range).
+pub fn rfc3339_of_ms(ms: i64) -> String {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+/// The unix seconds of an RFC 3339 time (0 if it is not one: what a stored time defaults to).
+pub fn unix_of(rfc3339: &str) -> i64 {
+    Timestamp::parse_rfc3339(rfc3339).map_or(0, Timestamp::unix)
+}
+
+/// Now as RFC 3339 with seconds.
 pub fn now_rfc3339() -> String {
     Timestamp::now().rfc3339()
 }
@@ -96,6 +119,17 @@ impl Clock for ManualClock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The stored forms and the API's RFC 3339 turn into each other.
+    #[test]
+    fn stored_times_read_back_as_rfc3339() {
+        assert_eq!(rfc3339_of(1_798_761_600), "2027-01-01T00:00:00Z");
+        assert_eq!(unix_of("2027-01-01T01:00:00+01:00"), 1_798_761_600);
+        assert_eq!(unix_of("not a time"), 0);
+        assert_eq!(rfc3339_of_ms(1_798_761_600_250), "2027-01-01T00:00:00.25Z");
+        let (before, now, after) = (unix_now() * 1000, unix_ms_now(), (unix_now() + 1) * 1000);
+        assert!(before <= now && now <= after, "{before} {now} {after}");
+    }
 
     #[test]
     fn rfc3339_round_trips_and_clocks_tell_the_time() {

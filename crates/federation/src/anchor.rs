@@ -13,7 +13,6 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use ena_audit::event::{ObjectRef, Result as AuditResult};
 use ena_audit::{AuditEvent, AuditSink, Context};
-use ena_core::time::now_rfc3339;
 use ena_core::{FieldError, Organisationsnummer};
 use ena_store::Store;
 use serde::{Deserialize, Serialize};
@@ -214,8 +213,8 @@ impl From<ApplicationRow> for Application {
             status: ApplicationStatus::parse(&r.status).unwrap_or(ApplicationStatus::Rejected),
             reason: r.reason,
             agreement_version: r.agreement_version,
-            created_at: r.created_at,
-            decided_at: r.decided_at,
+            created_at: ena_core::time::rfc3339_of(r.created_at),
+            decided_at: r.decided_at.map(ena_core::time::rfc3339_of),
             certificate: None,
         }
     }
@@ -321,7 +320,8 @@ impl TrustAnchor {
             .await
             .map_err(|e| FederationError::Ca(e.to_string()))?;
         if repo::current_agreement(&store).await?.is_none() {
-            repo::publish_agreement(&store, DEFAULT_AGREEMENT_TITLE, DEFAULT_AGREEMENT, &now_rfc3339()).await?;
+            repo::publish_agreement(&store, DEFAULT_AGREEMENT_TITLE, DEFAULT_AGREEMENT, ena_core::time::unix_now())
+                .await?;
         }
         let ring = std::sync::RwLock::new(std::sync::Arc::new(keys));
         Ok(TrustAnchor { store, config, vault, ring, ca, cache: Mutex::new(Cache::default()), audit })

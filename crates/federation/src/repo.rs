@@ -9,7 +9,7 @@ pub struct AgreementRow {
     pub version: i64,
     pub title: String,
     pub body: String,
-    pub published_at: String,
+    pub published_at: i64,
 }
 
 #[derive(Debug, Clone, FromRow)]
@@ -28,8 +28,8 @@ pub struct ApplicationRow {
     pub agreement_version: i64,
     pub status: String,
     pub reason: Option<String>,
-    pub created_at: String,
-    pub decided_at: Option<String>,
+    pub created_at: i64,
+    pub decided_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, FromRow)]
@@ -45,7 +45,7 @@ pub struct MemberRow {
     pub status: String,
     pub application_id: String,
     pub agreement_version: i64,
-    pub updated_at: String,
+    pub updated_at: i64,
 }
 
 #[derive(Debug, Clone, FromRow)]
@@ -56,7 +56,7 @@ pub struct StatementRow {
     pub token: String,
     pub issued_at: i64,
     pub expires_at: i64,
-    pub revoked_at: Option<String>,
+    pub revoked_at: Option<i64>,
     pub log_index: Option<i64>,
 }
 
@@ -66,15 +66,15 @@ pub struct CertificateRow {
     pub entity_id: String,
     pub pem: String,
     pub thumbprint: String,
-    pub not_after: String,
-    pub revoked_at: Option<String>,
+    pub not_after: i64,
+    pub revoked_at: Option<i64>,
 }
 
 pub async fn current_agreement(store: &Store) -> Result<Option<AgreementRow>, sqlx::Error> {
     with_pool!(store, pool => sqlx::query_as("SELECT version, title, body, published_at FROM federation_agreements ORDER BY version DESC LIMIT 1").fetch_optional(pool).await)
 }
 
-pub async fn publish_agreement(store: &Store, title: &str, body: &str, now: &str) -> Result<i64, sqlx::Error> {
+pub async fn publish_agreement(store: &Store, title: &str, body: &str, now: i64) -> Result<i64, sqlx::Error> {
     let next: (i64,) = with_pool!(store, pool => sqlx::query_as("SELECT COALESCE(MAX(version), 0) + 1 FROM federation_agreements").fetch_one(pool).await)?;
     with_pool!(store, pool => sqlx::query("INSERT INTO federation_agreements (version, title, body, published_at) VALUES ($1, $2, $3, $4)")
         .bind(next.0).bind(title).bind(body).bind(now).execute(pool).await.map(|r| r.rows_affected()))?;
@@ -91,7 +91,7 @@ pub async fn insert_application(store: &Store, a: &ApplicationRow) -> Result<boo
     let result = with_pool!(store, pool => sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(&a.id).bind(&a.entity_id).bind(&a.organisation_number).bind(&a.name).bind(&a.contact).bind(&a.jwks)
         .bind(&a.entity_types).bind(&a.metadata).bind(&a.trust_marks).bind(&a.key_request).bind(&a.entity_configuration)
-        .bind(a.agreement_version).bind(&a.status).bind(&a.reason).bind(&a.created_at).bind(&a.decided_at)
+        .bind(a.agreement_version).bind(&a.status).bind(&a.reason).bind(a.created_at).bind(a.decided_at)
         .execute(pool).await.map(|r| r.rows_affected()));
     match result {
         Ok(_) => Ok(true),
@@ -124,7 +124,7 @@ pub async fn decide_application(
     id: &str,
     status: &str,
     reason: Option<&str>,
-    now: &str,
+    now: i64,
 ) -> Result<bool, sqlx::Error> {
     let n = with_pool!(store, pool => sqlx::query("UPDATE federation_applications SET status = $2, reason = $3, decided_at = $4 WHERE id = $1 AND status = 'pending'")
         .bind(id).bind(status).bind(reason).bind(now).execute(pool).await.map(|r| r.rows_affected()))?;
@@ -143,7 +143,7 @@ pub async fn upsert_member(store: &Store, m: &MemberRow) -> Result<(), sqlx::Err
     );
     with_pool!(store, pool => sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(&m.entity_id).bind(&m.organisation_number).bind(&m.name).bind(&m.contact).bind(&m.jwks).bind(&m.entity_types)
-        .bind(&m.metadata).bind(&m.entity_configuration).bind(&m.status).bind(&m.application_id).bind(m.agreement_version).bind(&m.updated_at)
+        .bind(&m.metadata).bind(&m.entity_configuration).bind(&m.status).bind(&m.application_id).bind(m.agreement_version).bind(m.updated_at)
         .execute(pool).await.map(|r| r.rows_affected()))?;
     Ok(())
 }
@@ -167,7 +167,7 @@ pub async fn members(
 }
 
 /// Change a member's status; `false` if there is no such member or it already had that status.
-pub async fn set_member_status(store: &Store, entity_id: &str, status: &str, now: &str) -> Result<bool, sqlx::Error> {
+pub async fn set_member_status(store: &Store, entity_id: &str, status: &str, now: i64) -> Result<bool, sqlx::Error> {
     let n = with_pool!(store, pool => sqlx::query("UPDATE federation_members SET status = $2, updated_at = $3 WHERE entity_id = $1 AND status <> $2")
         .bind(entity_id).bind(status).bind(now).execute(pool).await.map(|r| r.rows_affected()))?;
     Ok(n == 1)
@@ -177,7 +177,7 @@ pub async fn set_member_configuration(
     store: &Store,
     entity_id: &str,
     token: &str,
-    now: &str,
+    now: i64,
 ) -> Result<(), sqlx::Error> {
     with_pool!(store, pool => sqlx::query("UPDATE federation_members SET entity_configuration = $2, updated_at = $3 WHERE entity_id = $1")
         .bind(entity_id).bind(token).bind(now).execute(pool).await.map(|r| r.rows_affected()))?;
@@ -186,7 +186,7 @@ pub async fn set_member_configuration(
 
 pub async fn insert_statement(store: &Store, s: &StatementRow) -> Result<(), sqlx::Error> {
     with_pool!(store, pool => sqlx::query("INSERT INTO federation_statements (id, sub, kind, token, issued_at, expires_at, revoked_at, log_index) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
-        .bind(&s.id).bind(&s.sub).bind(&s.kind).bind(&s.token).bind(s.issued_at).bind(s.expires_at).bind(&s.revoked_at).bind(s.log_index)
+        .bind(&s.id).bind(&s.sub).bind(&s.kind).bind(&s.token).bind(s.issued_at).bind(s.expires_at).bind(s.revoked_at).bind(s.log_index)
         .execute(pool).await.map(|r| r.rows_affected()))?;
     Ok(())
 }
@@ -214,7 +214,7 @@ pub async fn statements_about(
 }
 
 /// Revoke every unrevoked statement of `kind` about `sub`.
-pub async fn revoke_statements(store: &Store, sub: &str, kind: &str, now: &str) -> Result<u64, sqlx::Error> {
+pub async fn revoke_statements(store: &Store, sub: &str, kind: &str, now: i64) -> Result<u64, sqlx::Error> {
     with_pool!(store, pool => sqlx::query("UPDATE federation_statements SET revoked_at = $3 WHERE sub = $1 AND kind = $2 AND revoked_at IS NULL")
         .bind(sub).bind(kind).bind(now).execute(pool).await.map(|r| r.rows_affected()))
 }
@@ -227,7 +227,7 @@ pub async fn set_log_index(store: &Store, id: &str, index: u64) -> Result<(), sq
 
 pub async fn insert_certificate(store: &Store, c: &CertificateRow) -> Result<(), sqlx::Error> {
     with_pool!(store, pool => sqlx::query("INSERT INTO federation_certificates (serial, entity_id, pem, thumbprint, not_after, revoked_at) VALUES ($1, $2, $3, $4, $5, $6)")
-        .bind(&c.serial).bind(&c.entity_id).bind(&c.pem).bind(&c.thumbprint).bind(&c.not_after).bind(&c.revoked_at)
+        .bind(&c.serial).bind(&c.entity_id).bind(&c.pem).bind(&c.thumbprint).bind(c.not_after).bind(c.revoked_at)
         .execute(pool).await.map(|r| r.rows_affected()))?;
     Ok(())
 }
@@ -238,7 +238,7 @@ pub async fn certificates_of(store: &Store, entity_id: &str) -> Result<Vec<Certi
 }
 
 /// Revoke the entity's unrevoked certificates; returns their serials.
-pub async fn revoke_certificates(store: &Store, entity_id: &str, now: &str) -> Result<Vec<String>, sqlx::Error> {
+pub async fn revoke_certificates(store: &Store, entity_id: &str, now: i64) -> Result<Vec<String>, sqlx::Error> {
     let open: Vec<(String,)> = with_pool!(store, pool => sqlx::query_as("SELECT serial FROM federation_certificates WHERE entity_id = $1 AND revoked_at IS NULL")
         .bind(entity_id).fetch_all(pool).await)?;
     with_pool!(store, pool => sqlx::query("UPDATE federation_certificates SET revoked_at = $2 WHERE entity_id = $1 AND revoked_at IS NULL")
@@ -247,7 +247,7 @@ pub async fn revoke_certificates(store: &Store, entity_id: &str, now: &str) -> R
 }
 
 /// Every revoked certificate: (serial, revoked at).
-pub async fn revoked_certificates(store: &Store) -> Result<Vec<(String, String)>, sqlx::Error> {
+pub async fn revoked_certificates(store: &Store) -> Result<Vec<(String, i64)>, sqlx::Error> {
     with_pool!(store, pool => sqlx::query_as("SELECT serial, revoked_at FROM federation_certificates WHERE revoked_at IS NOT NULL ORDER BY serial")
         .fetch_all(pool).await)
 }
@@ -258,11 +258,11 @@ pub async fn certificate_by_thumbprint(store: &Store, thumbprint: &str) -> Resul
 }
 
 /// The federation's revision (raised by every membership change, by any instance).
+/// The revision every change raises (`Store::revision`: on SQLite kept in memory, on PostgreSQL read).
 pub async fn revision(store: &Store) -> Result<i64, sqlx::Error> {
-    let (n,): (i64,) = with_pool!(store, pool => sqlx::query_as("SELECT revision FROM federation_revision WHERE id = 1").fetch_one(pool).await)?;
-    Ok(n)
+    store.revision("federation_revision").await
 }
 
 pub async fn raise_revision(store: &Store) -> Result<(), sqlx::Error> {
-    with_pool!(store, pool => sqlx::query("UPDATE federation_revision SET revision = revision + 1 WHERE id = 1").execute(pool).await.map(|_| ()))
+    store.raise_revision("federation_revision").await
 }

@@ -82,7 +82,7 @@ pub struct TestClientRow {
     pub secret_sha256: String,
     /// JSON array of exact redirect URIs.
     pub redirect_uris: String,
-    pub created_at: String,
+    pub created_at: i64,
 }
 
 const TEST_CLIENT_COLUMNS: &str = "client_id, name, secret_sha256, redirect_uris, created_at";
@@ -93,7 +93,7 @@ pub async fn insert_test_client(store: &Store, c: &TestClientRow) -> Result<bool
         "INSERT INTO identity_test_clients ({TEST_CLIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (client_id) DO NOTHING"
     );
     let n = with_pool!(store, pool => sqlx::query(sqlx::AssertSqlSafe(sql)).bind(&c.client_id).bind(&c.name).bind(&c.secret_sha256)
-        .bind(&c.redirect_uris).bind(&c.created_at).execute(pool).await.map(|r| r.rows_affected()))?;
+        .bind(&c.redirect_uris).bind(c.created_at).execute(pool).await.map(|r| r.rows_affected()))?;
     Ok(n == 1)
 }
 

@@ -371,7 +371,7 @@ impl From<crate::repo::TestClientRow> for RegisteredTestClient {
             redirect_uris: serde_json::from_str(&r.redirect_uris).unwrap_or_default(),
             client_id: r.client_id,
             name: r.name,
-            created_at: r.created_at,
+            created_at: ena_core::time::rfc3339_of(r.created_at),
             client_secret: None,
         }
     }
@@ -471,7 +471,7 @@ impl TestClients {
             name: input.name.trim().to_owned(),
             secret_sha256: sha256_b64(&secret),
             redirect_uris: serde_json::to_string(&input.redirect_uris).unwrap_or_default(),
-            created_at: ena_core::time::now_rfc3339(),
+            created_at: ena_core::time::unix_now(),
         };
         if !crate::repo::insert_test_client(store, &row).await? {
             return Err(TestClientError::Conflict(format!("a test client {client_id} is registered already")));

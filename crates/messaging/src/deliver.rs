@@ -61,9 +61,9 @@ impl Messaging {
     /// Try to deliver one claimed message and settle it: delivered, queued for a retry, failed or expired.
     pub async fn attempt(&self, transport: &dyn Transport, row: repo::OutRow) -> Result<(), MsgError> {
         let at = ena_core::time::unix_now();
-        let stamp = precise_now();
+        let stamp = ena_core::time::unix_ms_now();
         if row.expires_at <= at {
-            self.settle(&row, "expired", at, Some("expired before delivery"), None, stamp.clone()).await?;
+            self.settle(&row, "expired", at, Some("expired before delivery"), None, stamp).await?;
             return self
                 .log_outcome(&row.id, "messages.expired", AuditResult::Failed, Some("expired before delivery".into()))
                 .await;
@@ -84,7 +84,7 @@ impl Messaging {
                 Ok(()) => {
                     // Two independent durable writes (the outbox row, the log): in parallel.
                     let (settled, logged) = tokio::join!(
-                        self.settle(&row, "delivered", at, None, Some(&token), stamp.clone()),
+                        self.settle(&row, "delivered", at, None, Some(&token), stamp),
                         self.log_outcome(&row.id, "messages.delivered", AuditResult::Allowed, None)
                     );
                     settled.and(logged)
@@ -92,7 +92,7 @@ impl Messaging {
                 Err(why) => self.retry_or_fail(&row, &format!("receipt refused: {why}"), at).await,
             },
             Delivery::Refused(why) => {
-                self.settle(&row, "failed", at, Some(&why), None, stamp.clone()).await?;
+                self.settle(&row, "failed", at, Some(&why), None, stamp).await?;
                 self.log_outcome(&row.id, "messages.failed", AuditResult::Failed, Some(why)).await
             }
             Delivery::Retry(why) => self.retry_or_fail(&row, &why, at).await,
@@ -147,7 +147,7 @@ impl Messaging {
         next: i64,
         error: Option<&str>,
         receipt: Option<&str>,
-        at: String,
+        at: i64,
     ) -> Result<(), MsgError> {
         let id = row.id.as_str();
         let op = writer::Op::Settle {
@@ -174,13 +174,13 @@ impl Messaging {
 
     pub(super) async fn retry_or_fail(&self, row: &repo::OutRow, why: &str, at: i64) -> Result<(), MsgError> {
         let next = at + backoff(row.attempts);
-        let stamp = precise_now();
+        let stamp = ena_core::time::unix_ms_now();
         if next >= row.expires_at {
             self.settle(&row, "expired", at, Some(why), None, stamp).await?;
             return self.log_outcome(&row.id, "messages.expired", AuditResult::Failed, Some(why.to_owned())).await;
         }
         tracing::info!(message = %row.id, attempts = row.attempts, retry_in = next - at, reason = %why, "delivery will be retried");
-        self.settle(&row, "queued", next, Some(why), None, stamp.clone()).await
+        self.settle(&row, "queued", next, Some(why), None, stamp).await
     }
 
     pub(super) async fn log_outcome(

@@ -259,10 +259,6 @@ impl std::fmt::Debug for Messaging {
     }
 }
 
-fn rfc3339(t: i64) -> String {
-    ena_core::Timestamp::from_unix(t).rfc3339()
-}
-
 /// Whether `raw` is an address exactly as the registry writes it (12-digit numbers, `:function`). An
 /// address from another node that is not already canonical is refused, never normalised: a lookup that
 /// normalised `2120000142/../5599001129` to `5599001129` would check one address while the raw string
@@ -279,15 +275,6 @@ pub fn require_canonical(field: &str, raw: &str) -> Result<(), String> {
 /// and one bad row would fail a whole group commit), at most 300 characters.
 pub fn clean(s: &str) -> String {
     s.chars().filter(|c| !c.is_control()).take(300).collect()
-}
-
-/// Now, RFC 3339 with sub-second digits (status times; delivery latency is read from them).
-fn precise_now() -> String {
-    ena_core::time::precise_now_rfc3339()
-}
-
-fn parse_time(s: &str) -> Option<i64> {
-    ena_core::Timestamp::parse_rfc3339(s).map(ena_core::Timestamp::unix)
 }
 
 /// Retry delay after `attempts` failed attempts: exponential from 1 s, capped at 10 minutes, with up to

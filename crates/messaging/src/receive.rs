@@ -16,8 +16,8 @@ pub(super) fn to_incoming(r: repo::InRow) -> Incoming {
         attachments: Envelope::peek(&r.envelope).map(|e| e.attachments).unwrap_or_default(),
         envelope: r.envelope,
         receipt: r.receipt,
-        received_at: r.received_at,
-        acked_at: r.acked_at,
+        received_at: ena_core::time::rfc3339_of(r.received_at),
+        acked_at: r.acked_at.map(ena_core::time::rfc3339_of),
     }
 }
 
@@ -196,7 +196,8 @@ impl Messaging {
     /// attachments were encrypted under.
     async fn open_payload(&self, envelope: &Envelope, wire: &Wire, at: i64) -> Result<(Vec<u8>, [u8; 32]), MsgError> {
         let refused = |why: String| MsgError::Refused(why);
-        if parse_time(&envelope.expires).is_none_or(|e| e <= at) {
+        if ena_core::Timestamp::parse_rfc3339(&envelope.expires).map(ena_core::Timestamp::unix).is_none_or(|e| e <= at)
+        {
             return Err(refused("the message has expired".into()));
         }
         let ciphertext =
@@ -275,7 +276,7 @@ impl Messaging {
             envelope_sha256: sha256_b64(wire.envelope.as_bytes()),
             ciphertext_sha256: envelope.ciphertext_sha256.clone(),
             payload_sha256: sha256_b64(&plaintext),
-            received_at: rfc3339(at),
+            received_at: ena_core::time::rfc3339_of(at),
             log: LogProof {
                 index,
                 tree_size: appended.tree_size,
@@ -331,7 +332,7 @@ impl Messaging {
             envelope: wire.envelope.clone(),
             payload: String::from_utf8_lossy(&plaintext).into_owned(),
             receipt: receipt.clone(),
-            received_at: rfc3339(at),
+            received_at: at,
             acked_at: None,
             seq: OffsetDateTime::now_utc().unix_timestamp_nanos() as i64 / 1000,
         };
@@ -395,7 +396,7 @@ impl Messaging {
 
     /// The local system has taken the message (idempotent).
     pub async fn ack(&self, ctx: &Context, id: &str) -> Result<(), MsgError> {
-        if !repo::ack(&self.store, id, &rfc3339(ena_core::time::unix_now())).await? {
+        if !repo::ack(&self.store, id, ena_core::time::unix_now()).await? {
             return Err(MsgError::NotFound(format!("no message {id} in the inbox")));
         }
         let event = ctx.event(

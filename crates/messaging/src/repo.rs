@@ -19,12 +19,13 @@ pub struct OutRow {
     pub expires_at: i64,
     pub last_error: Option<String>,
     pub receipt: Option<String>,
-    pub created_at: String,
-    pub updated_at: String,
+    /// Unix milliseconds (delivery latency is read from these two).
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
 }
 
 const OUT_COLUMNS: &str = "id, recipient, recipient_node, message_type, version, conversation_id, envelope, ciphertext, status, \
-     attempts, next_attempt_at, expires_at, last_error, receipt, created_at, updated_at";
+     attempts, next_attempt_at, expires_at, last_error, receipt, created_at_ms, updated_at_ms";
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct InRow {
@@ -39,8 +40,8 @@ pub struct InRow {
     pub envelope: String,
     pub payload: String,
     pub receipt: String,
-    pub received_at: String,
-    pub acked_at: Option<String>,
+    pub received_at: i64,
+    pub acked_at: Option<i64>,
     pub seq: i64,
 }
 
@@ -112,7 +113,7 @@ pub async fn inbox(store: &Store, all: bool, limit: u32, offset: u64) -> Result<
     with_pool!(store, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(i64::from(limit)).bind(offset as i64).fetch_all(pool).await)
 }
 
-pub async fn ack(store: &Store, id: &str, at: &str) -> Result<bool, sqlx::Error> {
+pub async fn ack(store: &Store, id: &str, at: i64) -> Result<bool, sqlx::Error> {
     let n = with_pool!(store, pool => sqlx::query("UPDATE msg_inbox SET acked_at = COALESCE(acked_at, $2) WHERE id = $1")
         .bind(id).bind(at).execute(pool).await.map(|r| r.rows_affected()))?;
     Ok(n == 1)
@@ -141,15 +142,15 @@ pub async fn apply(store: &Store, ops: &[crate::writer::Op]) -> Result<Vec<bool>
                 Op::InsertOut(r) => sqlx::query(sqlx::AssertSqlSafe(insert_out.clone()))
                     .bind(&r.id).bind(&r.recipient).bind(&r.recipient_node).bind(&r.message_type).bind(&r.version)
                     .bind(&r.conversation_id).bind(&r.envelope).bind(&r.ciphertext).bind(&r.status).bind(r.attempts)
-                    .bind(r.next_attempt_at).bind(r.expires_at).bind(&r.last_error).bind(&r.receipt).bind(&r.created_at).bind(&r.updated_at)
+                    .bind(r.next_attempt_at).bind(r.expires_at).bind(&r.last_error).bind(&r.receipt).bind(r.created_at_ms).bind(r.updated_at_ms)
                     .execute(&mut *tx).await?.rows_affected(),
                 Op::InsertIn(r) => sqlx::query(sqlx::AssertSqlSafe(insert_in.clone()))
                     .bind(&r.id).bind(&r.sender).bind(&r.sender_node).bind(&r.recipient).bind(&r.message_type).bind(&r.version)
                     .bind(&r.conversation_id).bind(&r.case_id).bind(&r.envelope).bind(&r.payload).bind(&r.receipt)
-                    .bind(&r.received_at).bind(&r.acked_at).bind(r.seq)
+                    .bind(r.received_at).bind(r.acked_at).bind(r.seq)
                     .execute(&mut *tx).await?.rows_affected(),
                 Op::Settle { id, claim, status, next, error, receipt, at } => sqlx::query(
-                    "UPDATE msg_outbox SET status = $2, next_attempt_at = $3, last_error = $4, receipt = COALESCE($5, receipt), updated_at = $6 \
+                    "UPDATE msg_outbox SET status = $2, next_attempt_at = $3, last_error = $4, receipt = COALESCE($5, receipt), updated_at_ms = $6 \
                      WHERE id = $1 AND ($7 < 0 OR (status = 'sent' AND attempts = $7))")
                     .bind(id).bind(*status).bind(*next).bind(error).bind(receipt).bind(at).bind(claim.unwrap_or(-1))
                     .execute(&mut *tx).await?.rows_affected(),
@@ -169,7 +170,7 @@ pub async fn insert_subscription(
     id: &str,
     types: &str,
     webhook: &str,
-    at: &str,
+    at: i64,
 ) -> Result<(), sqlx::Error> {
     with_pool!(store, pool => sqlx::query("INSERT INTO node_subscriptions (id, types, webhook, created_at) VALUES ($1, $2, $3, $4)")
         .bind(id).bind(types).bind(webhook).bind(at).execute(pool).await.map(|_| ()))
@@ -194,7 +195,7 @@ pub struct PendingWebhook {
     pub attempts: i64,
 }
 
-pub async fn queue_webhook(store: &Store, p: &PendingWebhook, at: &str) -> Result<(), sqlx::Error> {
+pub async fn queue_webhook(store: &Store, p: &PendingWebhook, at: i64) -> Result<(), sqlx::Error> {
     with_pool!(store, pool => sqlx::query(
         "INSERT INTO node_webhook_queue (id, webhook, body, signature, attempts, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
         .bind(&p.id).bind(&p.webhook).bind(&p.body).bind(&p.signature).bind(p.attempts).bind(at)

@@ -15,8 +15,8 @@ pub(super) fn to_outgoing(r: repo::OutRow) -> Outgoing {
         last_error: r.last_error,
         attachments: Envelope::peek(&r.envelope).map(|e| e.attachments).unwrap_or_default(),
         receipt: r.receipt,
-        created_at: r.created_at,
-        updated_at: r.updated_at,
+        created_at: ena_core::time::rfc3339_of_ms(r.created_at_ms),
+        updated_at: ena_core::time::rfc3339_of_ms(r.updated_at_ms),
     }
 }
 
@@ -112,8 +112,8 @@ impl Messaging {
             version: input.version.clone(),
             conversation_id: input.conversation_id.unwrap_or_else(|| uuid::Uuid::now_v7().to_string()),
             case_id: input.case_id,
-            created: rfc3339(at),
-            expires: rfc3339(at + ttl),
+            created: ena_core::time::rfc3339_of(at),
+            expires: ena_core::time::rfc3339_of(at + ttl),
             encryption: Encryption {
                 suite: seal::SUITE.into(),
                 kid: key.kid.clone(),
@@ -123,7 +123,7 @@ impl Messaging {
             ciphertext_length: ciphertext.len() as u64,
             attachments,
         };
-        let stamp = precise_now();
+        let stamp = ena_core::time::unix_ms_now();
         Ok(repo::OutRow {
             id,
             recipient,
@@ -139,8 +139,8 @@ impl Messaging {
             expires_at: at + ttl,
             last_error: None,
             receipt: None,
-            created_at: stamp.clone(),
-            updated_at: stamp,
+            created_at_ms: stamp,
+            updated_at_ms: stamp,
         })
     }
 

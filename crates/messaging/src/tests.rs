@@ -233,7 +233,7 @@ async fn two_nodes_exchange_messages_with_receipts_on_both_databases() {
             next: 0,
             error: None,
             receipt: None,
-            at: String::new(),
+            at: 0,
         };
         repo::apply(&a.store, &[due_now]).await.unwrap();
         assert_eq!(skatt.deliver_due(&transport, 10, 4).await.unwrap(), 1);

@@ -25,7 +25,8 @@ pub enum Op {
         next: i64,
         error: Option<String>,
         receipt: Option<String>,
-        at: String,
+        /// Unix milliseconds.
+        at: i64,
     },
 }
 

@@ -119,9 +119,7 @@ impl EventBus {
     /// Add a subscription (stored in `store`, so it outlives a restart).
     pub async fn subscribe(&self, store: &ena_store::Store, s: Subscription) -> Result<(), String> {
         let types = serde_json::to_string(&s.types).unwrap_or_default();
-        let at =
-            time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
-        ena_messaging::repo::insert_subscription(store, &s.id, &types, &s.webhook, &at)
+        ena_messaging::repo::insert_subscription(store, &s.id, &types, &s.webhook, ena_core::time::unix_now())
             .await
             .map_err(|e| e.to_string())?;
         self.0.subscriptions.lock().await.push(s);
@@ -217,10 +215,8 @@ impl Inner {
                     signature,
                     attempts: 1,
                 };
-                let at = time::OffsetDateTime::now_utc()
-                    .format(&time::format_description::well_known::Rfc3339)
-                    .unwrap_or_default();
-                if let Err(e) = ena_messaging::repo::queue_webhook(&inner.store, &pending, &at).await {
+                let at = ena_core::time::unix_now();
+                if let Err(e) = ena_messaging::repo::queue_webhook(&inner.store, &pending, at).await {
                     tracing::warn!(error = %e, "a webhook retry could not be queued; retrying in memory only");
                 }
                 retry(inner, pending).await;

@@ -555,12 +555,17 @@ async fn sweep_hourly(messaging: Arc<Messaging>, mut stop: tokio::sync::watch::R
 /// Follow the address registry's change feed: each change drops the cached entry and becomes an
 /// `se.ena.address.changed` event. Starts at the feed's end (what changed before is not news).
 async fn watch_addresses(state: NodeState, mut stop: tokio::sync::watch::Receiver<bool>) {
-    let mut since: Option<i64> = None;
+    // The feed's position is not kept across restarts, so the first reads take the whole feed: what
+    // changed since shortly before this start (the margin covers clocks a few seconds apart) is
+    // announced, older changes are not. A change made while the node restarted is then announced,
+    // not lost (at most announced twice).
+    let announce_from = ena_core::time::unix_now() - ANNOUNCE_MARGIN_SECS;
+    let (mut since, mut caught_up) = (0, false);
     loop {
-        match state.directory.changes(since.unwrap_or(0)).await {
+        match state.directory.changes(since).await {
             Ok((changes, next)) => {
-                if since.is_some() {
-                    for c in &changes {
+                for c in &changes {
+                    if caught_up || ena_core::time::unix_of(&c.at) >= announce_from {
                         state.directory.invalidate(&c.address);
                         state.events.emit(
                             "se.ena.address.changed",
@@ -569,10 +574,11 @@ async fn watch_addresses(state: NodeState, mut stop: tokio::sync::watch::Receive
                         );
                     }
                 }
-                since = Some(next);
+                since = next;
                 if !changes.is_empty() {
                     continue;
                 }
+                caught_up = true;
             }
             Err(e) => tracing::debug!(error = %e, "address feed"),
         }
@@ -582,6 +588,9 @@ async fn watch_addresses(state: NodeState, mut stop: tokio::sync::watch::Receive
         }
     }
 }
+
+/// How far before its start a node announces address changes it finds in the feed on its first read.
+const ANNOUNCE_MARGIN_SECS: i64 = 5;
 
 /// Deliveries in flight at once.
 const IN_FLIGHT: usize = 128;

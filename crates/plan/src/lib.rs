@@ -96,7 +96,7 @@ impl Plans {
     }
 
     /// Store the shipped plan if the database has none yet (first start). Returns whether it seeded.
-    pub async fn seed_if_empty(&self, now: &str) -> Result<bool, PlanError> {
+    pub async fn seed_if_empty(&self, now: i64) -> Result<bool, PlanError> {
         if repo::revision(&self.store).await?.is_some() {
             return Ok(false);
         }
@@ -110,7 +110,7 @@ impl Plans {
         let object = Some(ObjectRef { kind: "plan".into(), id: "plan".into() });
         let outcome = match plan.validate() {
             Err(fields) => Err(PlanError::Invalid(fields)),
-            Ok(()) => repo::replace(&self.store, plan, &ena_core::time::now_rfc3339()).await.map_err(PlanError::from),
+            Ok(()) => repo::replace(&self.store, plan, ena_core::time::unix_now()).await.map_err(PlanError::from),
         };
         let event = match &outcome {
             Ok(()) => ctx.event("plan.replace", object, AuditResult::Allowed, None),
@@ -275,8 +275,8 @@ mod tests {
             .unwrap();
             let ctx = Context::system("test");
             assert!(matches!(plans.cost_summary().await, Err(PlanError::NoPlan)), "{label}");
-            assert!(plans.seed_if_empty("2026-11-29T00:00:00Z").await.unwrap());
-            assert!(!plans.seed_if_empty("2026-11-29T00:00:00Z").await.unwrap(), "seeding happens once");
+            assert!(plans.seed_if_empty(1_764_374_400).await.unwrap());
+            assert!(!plans.seed_if_empty(1_764_374_400).await.unwrap(), "seeding happens once");
 
             let page = plans.list_blocks(None, Page { limit: 5, page: 1 }).await.unwrap();
             assert_eq!((page.items.len(), page.total), (5, 14), "{label}");

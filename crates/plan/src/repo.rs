@@ -87,7 +87,7 @@ pub async fn revision(store: &Store) -> Result<Option<i64>, sqlx::Error> {
 }
 
 /// Replace the stored plan with `plan`, atomically. The caller has validated it.
-pub async fn replace(store: &Store, plan: &Plan, updated_at: &str) -> Result<(), sqlx::Error> {
+pub async fn replace(store: &Store, plan: &Plan, updated_at: i64) -> Result<(), sqlx::Error> {
     with_pool!(store, pool => {
         let mut tx = pool.begin_write().await?;
         // The settings row first: the upsert takes the row's write lock, so concurrent replacements queue
@@ -281,7 +281,7 @@ mod tests {
             assert_eq!(revision(&db.store).await.unwrap(), None, "{label}");
             assert_eq!(load(&db.store).await.unwrap(), None, "{label}");
             let plan = Plan::shipped();
-            replace(&db.store, &plan, "2026-11-29T00:00:00Z").await.unwrap();
+            replace(&db.store, &plan, 1_764_374_400).await.unwrap();
             assert_eq!(load(&db.store).await.unwrap(), Some((1, plan.clone())), "{label}");
 
             // Replacing is whole: a changed plan comes back exactly, nothing of the old one remains,
@@ -290,7 +290,7 @@ mod tests {
             changed.blocks.truncate(3);
             changed.blocks.iter_mut().for_each(|b| b.depends_on.clear());
             changed.blocks[0].lines[0].costs[0].amount += 1;
-            replace(&db.store, &changed, "2026-11-29T00:00:01Z").await.unwrap();
+            replace(&db.store, &changed, 1_764_374_401).await.unwrap();
             assert_eq!(load(&db.store).await.unwrap(), Some((2, changed)), "{label}");
         }
     }
@@ -300,14 +300,14 @@ mod tests {
     #[tokio::test]
     async fn concurrent_replacements_get_distinct_revisions() {
         for db in test_stores().await {
-            replace(&db.store, &Plan::shipped(), "t0").await.unwrap();
+            replace(&db.store, &Plan::shipped(), 0).await.unwrap();
             let tasks: Vec<_> = (0..4)
                 .map(|i| {
                     let store = db.store.clone();
                     tokio::spawn(async move {
                         let mut plan = Plan::shipped();
                         plan.blocks[0].lines[0].costs[0].amount += i;
-                        replace(&store, &plan, "t1").await
+                        replace(&store, &plan, 1).await
                     })
                 })
                 .collect();

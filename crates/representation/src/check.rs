@@ -136,7 +136,7 @@ impl Representation {
             "representation.check",
             Some(ObjectRef { kind: "service".into(), id: service.id.clone() }),
             result,
-            Some(format!("{} for {} at {}", agent.id(), principal.id(), rfc3339(t))),
+            Some(format!("{} for {} at {}", agent.id(), principal.id(), ena_core::time::rfc3339_of(t))),
         );
         event.data_subjects = [principal.id(), agent.id()]
             .into_iter()
@@ -149,7 +149,7 @@ impl Representation {
             package: service.package,
             basis,
             reasons: decision.reasons,
-            at: rfc3339(t),
+            at: ena_core::time::rfc3339_of(t),
         })
     }
 

@@ -14,7 +14,7 @@ impl Representation {
                 kind: kind.to_owned(),
                 mandate: mandate.to_owned(),
                 text,
-                created_at: rfc3339(at),
+                created_at: ena_core::time::rfc3339_of(at),
             });
         }
         Ok(())
@@ -206,7 +206,7 @@ impl Representation {
                 {
                     return Err(invalid(
                         "validTo",
-                        format!("after the mandate being passed on ends ({})", rfc3339(parent_to)),
+                        format!("after the mandate being passed on ends ({})", ena_core::time::rfc3339_of(parent_to)),
                     ));
                 }
                 holder

@@ -114,10 +114,6 @@ fn party_of(id: &str) -> Party {
     parse_party("party", id).unwrap_or_else(|_| Party::Person(id.to_owned()))
 }
 
-fn rfc3339(t: i64) -> String {
-    ena_core::Timestamp::from_unix(t).rfc3339()
-}
-
 fn parse_time(field: &str, v: &str) -> Result<i64, ReprError> {
     ena_core::Timestamp::parse_rfc3339(v)
         .map(ena_core::Timestamp::unix)

@@ -56,7 +56,7 @@ fn who(p: &str) -> PersonId {
 }
 
 fn in_days(d: i64) -> String {
-    rfc3339(ena_core::time::unix_now() + d * 86_400)
+    ena_core::time::rfc3339_of(ena_core::time::unix_now() + d * 86_400)
 }
 
 fn grant(principal: &str, agent: &str, packages: &[&str]) -> GrantInput {
@@ -237,14 +237,14 @@ async fn expiry_is_exact_and_bad_input_changes_nothing_on_both_databases() {
         let (r, _audit, _hook) = open(&db).await;
         let end = ena_core::time::unix_now() + 3600;
         let mut g = grant(CECILIA, DAVID, &["vard-och-omsorg-anhorig"]);
-        g.valid_to = Some(rfc3339(end));
+        g.valid_to = Some(ena_core::time::rfc3339_of(end));
         r.grant(&who(CECILIA), &g).await.unwrap();
         let at = |t: i64| CheckInput {
             agent: DAVID.into(),
             principal: CECILIA.into(),
             service: "region/vardarenden".into(),
             action: None,
-            at: Some(rfc3339(t)),
+            at: Some(ena_core::time::rfc3339_of(t)),
         };
         assert!(r.check("test", &at(end - 1)).await.unwrap().allowed, "{label}: in force until the last second");
         assert!(!r.check("test", &at(end)).await.unwrap().allowed, "{label}: not at validTo itself");
@@ -466,7 +466,7 @@ mod no_escalation {
                         let pid = created[parent % created.len()].clone();
                         let p = repo::get(&r.store, &pid).await.unwrap().unwrap();
                         let mut input = grant(&p.principal, PARTIES[agent], &packages_for(&p.principal, &packages));
-                        input.valid_to = p.valid_to.map(rfc3339);
+                        input.valid_to = p.valid_to.map(ena_core::time::rfc3339_of);
                         input.open_ended = p.valid_to.is_none();
                         input.may_delegate = may_delegate;
                         input.parent = Some(pid);
@@ -550,7 +550,7 @@ async fn a_mandate_ends_when_the_services_clock_passes_its_end() {
     let r = r.with_clock(clock.clone());
     let end = ena_core::Clock::now(clock.as_ref()).unix() + 3600;
     let mut g = grant(CECILIA, DAVID, &["vard-och-omsorg-anhorig"]);
-    g.valid_to = Some(rfc3339(end));
+    g.valid_to = Some(ena_core::time::rfc3339_of(end));
     r.grant(&who(CECILIA), &g).await.unwrap();
     let ask = CheckInput {
         agent: DAVID.into(),

@@ -43,7 +43,7 @@ impl Representation {
         let approvals = repo::approvals(&self.store, &m.id)
             .await?
             .into_iter()
-            .map(|(person, at)| Approval { person, at: rfc3339(at) })
+            .map(|(person, at)| Approval { person, at: ena_core::time::rfc3339_of(at) })
             .collect();
         let mut why = Vec::new();
         let mut chain = vec![m.clone()];
@@ -80,15 +80,15 @@ impl Representation {
             agent_name: self.name_of(&m.agent),
             status: self.status(&m, t),
             packages: packages_of(&m),
-            valid_from: rfc3339(m.valid_from),
-            valid_to: m.valid_to.map(rfc3339),
+            valid_from: ena_core::time::rfc3339_of(m.valid_from),
+            valid_to: m.valid_to.map(ena_core::time::rfc3339_of),
             may_delegate: m.may_delegate != 0,
             parent: m.parent_id.clone(),
             grantor: m.grantor.clone(),
             required_approvals: m.required_approvals,
             approvals,
             created_by: m.created_by.clone(),
-            created_at: rfc3339(m.created_at),
+            created_at: ena_core::time::rfc3339_of(m.created_at),
             why,
             id: m.id,
             principal: m.principal,
@@ -205,7 +205,7 @@ impl Representation {
                 kind,
                 mandate,
                 text,
-                created_at: rfc3339(at),
+                created_at: ena_core::time::rfc3339_of(at),
             })
             .collect())
     }
@@ -215,7 +215,10 @@ impl Representation {
         let t = self.now();
         let due = repo::take_expiring(&self.store, t, t + EXPIRY_NOTICE_SECS).await?;
         for m in &due {
-            let text = format!("Fullmakten upphör / the mandate ends {}", m.valid_to.map(rfc3339).unwrap_or_default());
+            let text = format!(
+                "Fullmakten upphör / the mandate ends {}",
+                m.valid_to.map(ena_core::time::rfc3339_of).unwrap_or_default()
+            );
             self.notify(&m.principal, "expiring", &m.id, text.clone()).await?;
             self.notify(&m.agent, "expiring", &m.id, text).await?;
         }

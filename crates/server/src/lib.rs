@@ -345,8 +345,7 @@ pub fn metrics_handle() -> PrometheusHandle {
 /// Bring a database up to date and seed what a fresh install needs (the shipped plan).
 pub async fn prepare_store(store: &Store) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     store.migrate().await?;
-    let now = format!("@{}", ena_core::time::unix_now());
-    if ena_plan::Plans::new(store.clone()).seed_if_empty(&now).await? {
+    if ena_plan::Plans::new(store.clone()).seed_if_empty(ena_core::time::unix_now()).await? {
         tracing::info!("seeded the plan data");
     }
     Ok(())

@@ -16,11 +16,36 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 
-/// The database behind a running ena.
+/// The database behind a running ena. An embedded SQLite database belongs to one process (it lives in
+/// the data directory, which `ena serve` locks), so every write to it goes through a clone of one
+/// `Store`; the [`Revisions`] it carries rely on that.
 #[derive(Clone, Debug)]
 pub enum Store {
-    Sqlite(SqlitePool),
+    Sqlite(SqlitePool, std::sync::Arc<Revisions>),
     Postgres(PgPool),
+}
+
+/// The revision counters of an embedded database as this process last wrote or read them. Readers of
+/// a counter (the decision point before every decision, the resolve cache before every resolve) get it
+/// here instead of from a single-row read: on SQLite only this process writes, through
+/// [`Store::raise_revision`], which keeps the copy. PostgreSQL is shared by instances, so there the
+/// row is read every time.
+#[derive(Debug, Default)]
+pub struct Revisions(std::sync::Mutex<std::collections::HashMap<&'static str, i64>>);
+
+impl Revisions {
+    fn get(&self, table: &str) -> Option<i64> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(table).copied()
+    }
+
+    /// Keep `n` for `table` unless a newer value is kept already (two raises finishing out of order
+    /// never move it back); returns what is kept.
+    fn keep(&self, table: &'static str, n: i64) -> i64 {
+        let mut map = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let kept = map.entry(table).or_insert(n);
+        *kept = (*kept).max(n);
+        *kept
+    }
 }
 
 /// Which SQL dialect a store speaks.
@@ -59,7 +84,7 @@ pub enum StoreError {
 macro_rules! with_pool {
     ($store:expr, $pool:ident => $body:expr) => {
         match $store {
-            $crate::Store::Sqlite($pool) => $body,
+            $crate::Store::Sqlite($pool, _) => $body,
             $crate::Store::Postgres($pool) => $body,
         }
     };
@@ -104,7 +129,7 @@ impl Store {
             .connect_with(options)
             .await
             .map_err(|source| StoreError::OpenSqlite { path: path.display().to_string(), source })?;
-        Ok(Store::Sqlite(pool))
+        Ok(Store::Sqlite(pool, std::sync::Arc::default()))
     }
 
     /// Connect to PostgreSQL. `search_path`, when given, pins every connection to one schema (tests).
@@ -138,7 +163,7 @@ impl Store {
     /// Bring the schema up to date; safe to run at every start.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match self {
-            Store::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await?,
+            Store::Sqlite(pool, _) => SQLITE_MIGRATIONS.run(pool).await?,
             Store::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
         }
         Ok(())
@@ -152,9 +177,38 @@ impl Store {
 
     pub fn dialect(&self) -> Dialect {
         match self {
-            Store::Sqlite(_) => Dialect::Sqlite,
+            Store::Sqlite(..) => Dialect::Sqlite,
             Store::Postgres(_) => Dialect::Postgres,
         }
+    }
+
+    /// The revision of counter `table` (a single-row table with a `revision` column, raised on every
+    /// change of what it guards), so a cache can tell whether another instance changed the data.
+    pub async fn revision(&self, table: &'static str) -> Result<i64, sqlx::Error> {
+        let read = format!("SELECT revision FROM {table} WHERE id = 1");
+        match self {
+            Store::Sqlite(pool, revisions) => {
+                if let Some(n) = revisions.get(table) {
+                    return Ok(n);
+                }
+                let (n,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(read)).fetch_one(pool).await?;
+                Ok(revisions.keep(table, n))
+            }
+            Store::Postgres(pool) => {
+                let (n,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(read)).fetch_one(pool).await?;
+                Ok(n)
+            }
+        }
+    }
+
+    /// Raise counter `table` by one (after the change it guards is committed).
+    pub async fn raise_revision(&self, table: &'static str) -> Result<(), sqlx::Error> {
+        let raise = format!("UPDATE {table} SET revision = revision + 1 WHERE id = 1 RETURNING revision");
+        let (n,): (i64,) = with_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(raise)).fetch_one(pool).await)?;
+        if let Store::Sqlite(_, revisions) = self {
+            revisions.keep(table, n);
+        }
+        Ok(())
     }
 
     pub fn pool_stats(&self) -> PoolStats {
@@ -319,6 +373,23 @@ mod tests {
             db.store.migrate().await.unwrap();
             db.store.ping().await.unwrap();
             assert!(db.store.pool_stats().max > 0, "{}", db.label);
+        }
+    }
+
+    /// A raise through one clone of the store is the revision every clone reads (on SQLite from the
+    /// copy the raise kept, on PostgreSQL from the row), and a revision never goes back.
+    #[tokio::test]
+    async fn revisions_raised_by_one_clone_are_read_by_every_clone() {
+        for db in test_stores().await {
+            let (a, b) = (db.store.clone(), db.store.clone());
+            let start = b.revision("access_revision").await.unwrap();
+            a.raise_revision("access_revision").await.unwrap();
+            a.raise_revision("access_revision").await.unwrap();
+            assert_eq!(b.revision("access_revision").await.unwrap(), start + 2, "{}", db.label);
+            // The row agrees with what is read.
+            let (row,): (i64,) = with_pool!(&b, pool => sqlx::query_as("SELECT revision FROM access_revision WHERE id = 1").fetch_one(pool).await).unwrap();
+            assert_eq!(row, start + 2, "{}", db.label);
+            assert_eq!(b.revision("federation_revision").await.unwrap(), 0, "{}: counters are separate", db.label);
         }
     }
 }

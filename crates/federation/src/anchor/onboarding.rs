@@ -57,7 +57,12 @@ impl TrustAnchor {
         let a = repo::current_agreement(&self.store)
             .await?
             .ok_or_else(|| FederationError::NotFound("no agreement is published".into()))?;
-        Ok(Agreement { version: a.version, title: a.title, body: a.body, published_at: a.published_at })
+        Ok(Agreement {
+            version: a.version,
+            title: a.title,
+            body: a.body,
+            published_at: ena_core::time::rfc3339_of(a.published_at),
+        })
     }
 
     /// Why `entity_id`'s host cannot be a member's, if it cannot: node certificates name the host, so
@@ -217,7 +222,7 @@ impl TrustAnchor {
             agreement_version: agreement.version,
             status: ApplicationStatus::Pending.as_str().into(),
             reason: None,
-            created_at: now_rfc3339(),
+            created_at: ena_core::time::unix_now(),
             decided_at: None,
         })
     }
@@ -303,7 +308,7 @@ impl TrustAnchor {
             status: MemberStatus::Active.as_str().into(),
             application_id: app.id.clone(),
             agreement_version: app.agreement_version,
-            updated_at: now_rfc3339(),
+            updated_at: ena_core::time::unix_now(),
         };
         let thumbprint = issued.as_ref().map(|c| c.thumbprint.clone());
         let (statement, exp) = self.sign_subordinate(&member, thumbprint.as_deref(), now);
@@ -327,8 +332,14 @@ impl TrustAnchor {
                 expires_at: c.not_after.unix_timestamp(),
             });
         }
-        if !repo::decide_application(&self.store, id, ApplicationStatus::Approved.as_str(), None, &now_rfc3339())
-            .await?
+        if !repo::decide_application(
+            &self.store,
+            id,
+            ApplicationStatus::Approved.as_str(),
+            None,
+            ena_core::time::unix_now(),
+        )
+        .await?
         {
             return Err(FederationError::Conflict(format!("application {id} was decided meanwhile")));
         }
@@ -341,7 +352,7 @@ impl TrustAnchor {
                     entity_id: member.entity_id.clone(),
                     pem: c.pem.clone(),
                     thumbprint: c.thumbprint.clone(),
-                    not_after: c.not_after.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+                    not_after: c.not_after.unix_timestamp(),
                     revoked_at: None,
                 },
             )
@@ -371,7 +382,7 @@ impl TrustAnchor {
             id,
             ApplicationStatus::Rejected.as_str(),
             Some(reason),
-            &now_rfc3339(),
+            ena_core::time::unix_now(),
         )
         .await?
         {
@@ -403,11 +414,11 @@ impl TrustAnchor {
         if member.status == MemberStatus::Revoked.as_str() || member.status == status {
             return Err(FederationError::Conflict(format!("{entity_id} is already {}", member.status)));
         }
-        let now = now_rfc3339();
-        repo::set_member_status(&self.store, entity_id, status, &now).await?;
-        let serials = repo::revoke_certificates(&self.store, entity_id, &now).await?;
+        let now = ena_core::time::unix_now();
+        repo::set_member_status(&self.store, entity_id, status, now).await?;
+        let serials = repo::revoke_certificates(&self.store, entity_id, now).await?;
         for kind in ["subordinate-statement", "trust-mark", "certificate"] {
-            repo::revoke_statements(&self.store, entity_id, kind, &now).await?;
+            repo::revoke_statements(&self.store, entity_id, kind, now).await?;
         }
         let mut event = ctx.event(
             &format!("federation.member.{}", if revoke { "revoke" } else { "suspend" }),
@@ -450,7 +461,7 @@ impl TrustAnchor {
             name: m.name,
             status: MemberStatus::parse(&m.status).unwrap_or(MemberStatus::Revoked),
             agreement_version: m.agreement_version,
-            updated_at: m.updated_at,
+            updated_at: ena_core::time::rfc3339_of(m.updated_at),
             certificate,
         })
     }
@@ -489,7 +500,7 @@ impl TrustAnchor {
                 )));
             }
         }
-        repo::set_member_configuration(&self.store, entity_id, token, &now_rfc3339()).await?;
+        repo::set_member_configuration(&self.store, entity_id, token, ena_core::time::unix_now()).await?;
         self.changed().await?;
         Ok(())
     }

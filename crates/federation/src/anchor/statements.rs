@@ -337,7 +337,7 @@ impl TrustAnchor {
                 token: s.token,
                 issued_at: s.issued_at,
                 expires_at: s.expires_at,
-                revoked_at: s.revoked_at,
+                revoked_at: s.revoked_at.map(ena_core::time::rfc3339_of),
                 log_index: s.log_index,
             })
             .collect())
@@ -348,9 +348,7 @@ impl TrustAnchor {
         let revoked: Vec<(String, time::OffsetDateTime)> = repo::revoked_certificates(&self.store)
             .await?
             .into_iter()
-            .filter_map(|(serial, at)| {
-                Some((serial, time::OffsetDateTime::parse(&at, &time::format_description::well_known::Rfc3339).ok()?))
-            })
+            .filter_map(|(serial, at)| Some((serial, time::OffsetDateTime::from_unix_timestamp(at).ok()?)))
             .collect();
         // The CRL number only has to grow: seconds since the epoch do.
         self.ca.crl(&revoked, ena_core::time::unix_now().max(1) as u64).map_err(|e| FederationError::Ca(e.to_string()))
