@@ -376,6 +376,75 @@ mod tests {
         }
     }
 
+    /// Migration 0019 keeps every stored time: rows written the old way (RFC 3339 text, sub-second
+    /// digits, the plan seed's `@seconds`, NULL) read back as the same instant in the integer columns.
+    #[tokio::test]
+    async fn the_integer_times_migration_keeps_every_stored_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut stores = vec![Store::open_sqlite(&dir.path().join("ena.db")).await.unwrap()];
+        match std::env::var(testing::POSTGRES_URL_VAR) {
+            Ok(url) => {
+                let schema = testing::create_schema(&url, "migration").await;
+                stores.push(Store::connect_postgres(&url, Some(&schema)).await.unwrap());
+            }
+            Err(_) => {
+                eprintln!("{} is not set: the PostgreSQL half of this test did not run", testing::POSTGRES_URL_VAR)
+            }
+        }
+        for store in stores {
+            let dialect = store.dialect();
+            let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(if dialect == Dialect::Sqlite {
+                "sqlite"
+            } else {
+                "postgres"
+            });
+            let mut files: Vec<_> = std::fs::read_dir(&folder).unwrap().map(|e| e.unwrap().path()).collect();
+            files.sort();
+            let run = |sql: String| {
+                let store = store.clone();
+                async move {
+                    with_pool!(&store, pool => sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(pool).await.map(|_| ()))
+                        .unwrap()
+                }
+            };
+            let (before, after): (Vec<_>, Vec<_>) =
+                files.iter().partition(|f| f.file_name().unwrap().to_string_lossy().as_ref() < "0019");
+            for f in &before {
+                run(std::fs::read_to_string(f).unwrap()).await;
+            }
+            run("INSERT INTO plan_settings (id, revision, title_sv, title_en, unit, years, schablon_rounding, schablon_split, updated_at) \
+                 VALUES (1, 1, 't', 't', 'u', '[]', 0, '[]', '@1795910400')".into()).await;
+            run("INSERT INTO federation_agreements (version, title, body, published_at) VALUES (1, 'a', 'b', '2026-11-29T08:00:00Z')".into()).await;
+            run("INSERT INTO msg_outbox (id, recipient, recipient_node, message_type, version, conversation_id, envelope, ciphertext, status, \
+                 attempts, next_attempt_at, expires_at, created_at, updated_at) VALUES ('m', 'r', 'n', 't', '1', 'c', 'e', '', 'queued', 0, 0, 0, \
+                 '2026-11-29T08:00:00.250Z', '2026-11-29T09:00:00+01:00')".into()).await;
+            run("INSERT INTO msg_inbox (id, sender, sender_node, recipient, message_type, version, conversation_id, envelope, payload, receipt, \
+                 received_at, seq) VALUES ('m', 's', 'n', 'r', 't', '1', 'c', 'e', '{}', 'x', '2026-11-29T08:00:00Z', 1)".into()).await;
+            assert_eq!(after.len(), files.len() - before.len());
+            for f in &after {
+                run(std::fs::read_to_string(f).unwrap()).await;
+            }
+            let one = |sql: &'static str| {
+                let store = store.clone();
+                async move {
+                    let (n,): (Option<i64>,) =
+                        with_pool!(&store, pool => sqlx::query_as(sql).fetch_one(pool).await).unwrap();
+                    n
+                }
+            };
+            assert_eq!(one("SELECT updated_at FROM plan_settings").await, Some(1_795_910_400), "{dialect:?}");
+            assert_eq!(one("SELECT published_at FROM federation_agreements").await, Some(1_795_939_200), "{dialect:?}");
+            assert_eq!(one("SELECT created_at_ms FROM msg_outbox").await, Some(1_795_939_200_250), "{dialect:?}");
+            assert_eq!(
+                one("SELECT updated_at_ms FROM msg_outbox").await,
+                Some(1_795_939_200_000),
+                "{dialect:?}: +01:00"
+            );
+            assert_eq!(one("SELECT received_at FROM msg_inbox").await, Some(1_795_939_200), "{dialect:?}");
+            assert_eq!(one("SELECT acked_at FROM msg_inbox").await, None, "{dialect:?}: NULL stays NULL");
+        }
+    }
+
     /// A raise through one clone of the store is the revision every clone reads (on SQLite from the
     /// copy the raise kept, on PostgreSQL from the row), and a revision never goes back.
     #[tokio::test]
