@@ -293,7 +293,9 @@ impl Nodes for TrustAnchor {
     fn check_node<'a>(&'a self, entity_id: &'a str) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
         Box::pin(async move {
             match self.member(entity_id).await {
-                Ok(m) if m.status != "active" => Err(format!("the member is {}", m.status)),
+                Ok(m) if m.status != ena_federation::anchor::MemberStatus::Active => {
+                    Err(format!("the member is {}", m.status))
+                }
                 Ok(m) if !m.entity_types.iter().any(|t| t == "ena_node") => Err("the member is not an ena_node".into()),
                 Ok(_) => Ok(()),
                 Err(_) => Err("not a member of the federation".into()),

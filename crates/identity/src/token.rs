@@ -293,7 +293,7 @@ impl TokenService {
             return Err(bad(format!("issued by {iss}, but client_id is {id}")));
         }
         let member = deps.anchor.member(&iss).await.map_err(|_| bad(format!("{iss} is not a member")))?;
-        if member.status != "active" {
+        if member.status != ena_federation::anchor::MemberStatus::Active {
             return Err(bad(format!("{iss} is {}", member.status)));
         }
         let metadata = deps.anchor.approved_metadata(&iss, "oauth_client").await.map_err(|e| match e {
@@ -356,7 +356,7 @@ impl TokenService {
             .to_owned();
         if audience != deps.anchor.entity_id() {
             match deps.anchor.member(&audience).await {
-                Ok(m) if m.status == "active" => {}
+                Ok(m) if m.status == ena_federation::anchor::MemberStatus::Active => {}
                 _ => {
                     return Err(refuse(
                         "invalid_target",
@@ -503,7 +503,7 @@ impl TokenService {
         let deps = self.deps();
         let actor = actor.trim().trim_end_matches('/');
         match deps.anchor.member(actor).await {
-            Ok(m) if m.status == "active" => {}
+            Ok(m) if m.status == ena_federation::anchor::MemberStatus::Active => {}
             _ => return Err(refuse("invalid_request", "actor", format!("{actor} is not an active member"))),
         }
         let represents = match represents.map(str::trim).filter(|r| !r.is_empty()) {
@@ -600,7 +600,7 @@ impl TokenService {
         }
         let client = text("client_id").unwrap_or_default();
         match deps.anchor.member(&client).await {
-            Ok(m) if m.status == "active" => {}
+            Ok(m) if m.status == ena_federation::anchor::MemberStatus::Active => {}
             _ => return Err(bad(format!("the client {client} is no longer an active member"))),
         }
         // With an actor (`act`), `sub` is the person the client acts for.

@@ -63,7 +63,7 @@ impl Messaging {
         let at = ena_core::time::unix_now();
         let stamp = ena_core::time::unix_ms_now();
         if row.expires_at <= at {
-            self.settle(&row, "expired", at, Some("expired before delivery"), None, stamp).await?;
+            self.settle(&row, OutboxStatus::Expired, at, Some("expired before delivery"), None, stamp).await?;
             return self
                 .log_outcome(&row.id, "messages.expired", AuditResult::Failed, Some("expired before delivery".into()))
                 .await;
@@ -84,7 +84,7 @@ impl Messaging {
                 Ok(()) => {
                     // Two independent durable writes (the outbox row, the log): in parallel.
                     let (settled, logged) = tokio::join!(
-                        self.settle(&row, "delivered", at, None, Some(&token), stamp),
+                        self.settle(&row, OutboxStatus::Delivered, at, None, Some(&token), stamp),
                         self.log_outcome(&row.id, "messages.delivered", AuditResult::Allowed, None)
                     );
                     settled.and(logged)
@@ -92,7 +92,7 @@ impl Messaging {
                 Err(why) => self.retry_or_fail(&row, &format!("receipt refused: {why}"), at).await,
             },
             Delivery::Refused(why) => {
-                self.settle(&row, "failed", at, Some(&why), None, stamp).await?;
+                self.settle(&row, OutboxStatus::Failed, at, Some(&why), None, stamp).await?;
                 self.log_outcome(&row.id, "messages.failed", AuditResult::Failed, Some(why)).await
             }
             Delivery::Retry(why) => self.retry_or_fail(&row, &why, at).await,
@@ -143,7 +143,7 @@ impl Messaging {
     pub(super) async fn settle(
         &self,
         row: &repo::OutRow,
-        status: &'static str,
+        status: OutboxStatus,
         next: i64,
         error: Option<&str>,
         receipt: Option<&str>,
@@ -153,21 +153,21 @@ impl Messaging {
         let op = writer::Op::Settle {
             id: id.to_owned(),
             claim: Some(row.attempts),
-            status,
+            status: status.as_str(),
             next,
             error: error.map(clean),
             receipt: receipt.map(str::to_owned),
             at,
         };
         let applied = self.writer.write(op).await.map_err(MsgError::Internal)?;
-        if applied && status != "queued" {
+        if applied && status != OutboxStatus::Queued {
             // Delivered, failed or expired: the encrypted attachments are not needed any more.
             self.files.remove_outbox(id).await;
         }
         if let Some(events) = &self.events
-            && status != "queued"
+            && status != OutboxStatus::Queued
         {
-            events.message_status(id, status, serde_json::json!({"error": error}));
+            events.message_status(id, status.as_str(), serde_json::json!({"error": error}));
         }
         Ok(())
     }
@@ -176,11 +176,11 @@ impl Messaging {
         let next = at + backoff(row.attempts);
         let stamp = ena_core::time::unix_ms_now();
         if next >= row.expires_at {
-            self.settle(&row, "expired", at, Some(why), None, stamp).await?;
+            self.settle(&row, OutboxStatus::Expired, at, Some(why), None, stamp).await?;
             return self.log_outcome(&row.id, "messages.expired", AuditResult::Failed, Some(why.to_owned())).await;
         }
         tracing::info!(message = %row.id, attempts = row.attempts, retry_in = next - at, reason = %why, "delivery will be retried");
-        self.settle(&row, "queued", next, Some(why), None, stamp).await
+        self.settle(&row, OutboxStatus::Queued, next, Some(why), None, stamp).await
     }
 
     pub(super) async fn log_outcome(

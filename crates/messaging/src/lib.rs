@@ -174,6 +174,24 @@ pub struct OutgoingInput {
     pub attachments: Vec<AttachmentInput>,
 }
 
+/// Where an outgoing message is: `queued` (due for an attempt), `sent` (an attempt is under way),
+/// then one of the final `delivered`, `failed` (refused by the recipient) or `expired`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutboxStatus {
+    Queued,
+    Sent,
+    Delivered,
+    Failed,
+    Expired,
+}
+ena_core::text_enum!(OutboxStatus {
+    Queued = "queued",
+    Sent = "sent",
+    Delivered = "delivered",
+    Failed = "failed",
+    Expired = "expired",
+});
+
 /// A message in the outbox, as its sender sees it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]

@@ -44,7 +44,7 @@ impl Messaging {
             self.queued.notify_one();
             if let Some(events) = &self.events {
                 let detail = serde_json::json!({"recipient": row.recipient, "messageType": row.message_type});
-                events.message_status(&row.id, "queued", detail);
+                events.message_status(&row.id, OutboxStatus::Queued.as_str(), detail);
             }
         }
         let object = (!object.is_empty()).then(|| ObjectRef { kind: "message".into(), id: object });
@@ -133,7 +133,7 @@ impl Messaging {
             conversation_id: envelope.conversation_id.clone(),
             envelope: envelope.sign(&self.me.signing),
             ciphertext,
-            status: "queued".into(),
+            status: OutboxStatus::Queued.as_str().into(),
             attempts: 0,
             next_attempt_at: at,
             expires_at: at + ttl,
