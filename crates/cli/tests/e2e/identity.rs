@@ -37,10 +37,18 @@ async fn login_through_the_test_eid_with_loa_step_up_and_logout() {
             refused.1
         );
 
-        // A replayed or forged callback is refused, and so is a tampered state.
+        // A forged callback is refused (an unknown state), and so is a replayed one: the same callback
+        // URL with the same browser cookie, after it logged the person in once (state is single-use).
         let forged = c.get(server.url("/login/callback?code=abc&state=nope")).send().await.unwrap();
         assert_eq!(forged.status(), 400);
         assert!(forged.text().await.unwrap().contains("state"));
+        let (callback, login_cookie) = test_eid_until_callback(&server, &c, "191212121212", 3, "%2Fmina-sidor").await;
+        let first = c.get(&callback).header("cookie", &login_cookie).send().await.unwrap();
+        assert_eq!(first.status(), 303, "{label}: the callback logs in once");
+        let replayed = c.get(&callback).header("cookie", &login_cookie).send().await.unwrap();
+        assert_eq!(replayed.status(), 400, "{label}: the same callback again is refused");
+        let text = replayed.text().await.unwrap();
+        assert!(text.contains("state") && !text.contains("Tolvan"), "{label}: refused for its state: {text}");
 
         // Logout needs the session's CSRF token.
         let html =
