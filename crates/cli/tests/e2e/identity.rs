@@ -79,16 +79,20 @@ async fn login_through_the_test_eid_with_loa_step_up_and_logout() {
         let home = c.get(&end).send().await.unwrap();
         assert_eq!((home.status().as_u16(), location(&home)), (303, server.url("/")), "{label}");
         let home = encode_query(&server.url("/"));
-        for (bad, why) in [
-            (format!("id_token_hint=e30.e30.c2ln&post_logout_redirect_uri={home}"), "a forged hint"),
+        // One fault per request, each refused for itself: the answer names the field at fault.
+        for (bad, why, field) in [
+            (format!("id_token_hint=e30.e30.c2ln&post_logout_redirect_uri={home}"), "a forged hint", "id_token_hint"),
             (
                 "client_id=ena-portal&post_logout_redirect_uri=https%3A%2F%2Fevil.example%2F".to_owned(),
                 "a foreign redirect",
+                "post_logout_redirect_uri",
             ),
-            (format!("client_id=nobody&post_logout_redirect_uri={home}"), "an unknown client"),
+            (format!("client_id=nobody&post_logout_redirect_uri={home}"), "an unknown client", "client_id"),
         ] {
             let r = c.get(server.url(&format!("/test-eid/logout?{bad}"))).send().await.unwrap();
             assert_eq!(r.status(), 400, "{label}: {why} is refused");
+            let text = r.text().await.unwrap();
+            assert!(text.contains(field), "{label}: {why} is refused naming {field}: {text}");
         }
         let r = c.get(server.url("/mina-sidor")).header("cookie", &cookie).send().await.unwrap();
         assert_eq!(r.status(), 303, "{label}: the session ended");
