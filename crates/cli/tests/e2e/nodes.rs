@@ -25,8 +25,11 @@ async fn nodes_exchange_signed_encrypted_messages_with_receipts_on_each_database
             }),
         );
         tokio::spawn(async move { axum::serve(upstream, service).await });
+        // A second service whose upstream is down (a port nothing listens on any more).
+        let down = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
         let produces = format!(
-            "\n[[service]]\nid = \"inkomster\"\nupstream = \"http://{upstream_addr}\"\nallow = [\"{{kommun}}\"]\n"
+            "\n[[service]]\nid = \"inkomster\"\nupstream = \"http://{upstream_addr}\"\nallow = [\"{{kommun}}\"]\n\
+             \n[[service]]\nid = \"stangd\"\nupstream = \"http://{down}\"\nallow = [\"{{kommun}}\"]\n"
         );
         let (skatt, kommun) = tax_agency_and_municipality(&server, central_node, &produces, &kommun_dir_schema).await;
         let c = reqwest::Client::new();
@@ -292,6 +295,14 @@ async fn nodes_exchange_signed_encrypted_messages_with_receipts_on_each_database
             2,
             "{label}"
         );
+        // The producer's own service does not answer: 503 to the consumer, named, not a hang or a 500.
+        let p = check_problem(
+            kommun.get(&c, "/calls/v1/202100-5448/stangd/status").send().await.unwrap(),
+            503,
+            "service-unavailable",
+        )
+        .await;
+        assert!(p["detail"].as_str().unwrap().contains("stangd"), "{label}: {p}");
 
         // Attachments: uploaded to the sender's node, sent with a message (encrypted, streamed to the
         // recipient's node over mTLS before the message), read back decrypted from the recipient's node.
