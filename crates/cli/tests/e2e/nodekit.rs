@@ -57,8 +57,20 @@ pub(crate) fn uuid_like(id: &str) -> String {
     format!("{}{}", &id[..id.len() - 1], if last == '0' { '1' } else { '0' })
 }
 
+/// A port for a node to listen on later (its entity id names the port before it starts). Taken below
+/// the kernel's ephemeral range (32768 and up here), where every port-0 listener and every outgoing
+/// connection of the other tests gets its port, so none of them can take it between this pick and the
+/// node's bind; a new one each call (a per-process counter from a per-process base), checked free.
 pub(crate) fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let base = 20_000 + (std::process::id() % 400) as u16 * 25;
+    loop {
+        let port = base + NEXT.fetch_add(1, Ordering::Relaxed) % 2_500;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// Onboard a node through the real `ena node init`, approve it as the operator, add `extra` to its

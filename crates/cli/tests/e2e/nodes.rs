@@ -25,8 +25,9 @@ async fn nodes_exchange_signed_encrypted_messages_with_receipts_on_each_database
             }),
         );
         tokio::spawn(async move { axum::serve(upstream, service).await });
-        // A second service whose upstream is down (a port nothing listens on any more).
-        let down = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        // A second service whose upstream is down: port 1 (tcpmux), where nothing listens (not a port
+        // picked and released, which a parallel test could take meanwhile).
+        let down = "127.0.0.1:1";
         let produces = format!(
             "\n[[service]]\nid = \"inkomster\"\nupstream = \"http://{upstream_addr}\"\nallow = [\"{{kommun}}\"]\n\
              \n[[service]]\nid = \"stangd\"\nupstream = \"http://{down}\"\nallow = [\"{{kommun}}\"]\n"
