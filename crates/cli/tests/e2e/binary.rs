@@ -71,10 +71,10 @@ fn serve_guards_its_data_dir_and_stops_gracefully() {
     assert_eq!(get(&served.addr, "/plan/v1/blocks/mina-ombud").0, 200, "seeded with the plan");
 
     // A second serve on the same data dir refuses, naming the directory.
-    let out = Command::new(ENA)
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir", data.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let out = output_within(
+        Command::new(ENA).args(["serve", "--listen", "127.0.0.1:0", "--data-dir", data.to_str().unwrap()]),
+        Duration::from_secs(30),
+    );
     assert!(!out.status.success());
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(stderr.contains("is in use by another ena process"), "{stderr}");
@@ -94,7 +94,10 @@ fn serve_guards_its_data_dir_and_stops_gracefully() {
 fn serve_refuses_unusable_settings_clearly() {
     let dir = tempfile::tempdir().unwrap();
     let run = |args: &[&str]| {
-        let out = Command::new(ENA).arg("serve").args(args).env_remove("ENA_DATABASE_URL").output().unwrap();
+        let out = output_within(
+            Command::new(ENA).arg("serve").args(args).env_remove("ENA_DATABASE_URL"),
+            Duration::from_secs(30),
+        );
         assert!(!out.status.success(), "{args:?} should fail");
         String::from_utf8(out.stderr).unwrap()
     };
@@ -140,12 +143,13 @@ fn serve_refuses_a_read_only_data_dir() {
     } else {
         Command::new(ENA)
     };
-    let out = command
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir", data.to_str().unwrap()])
-        .current_dir(dir.path())
-        .env_remove("ENA_DATABASE_URL")
-        .output()
-        .unwrap();
+    let out = output_within(
+        command
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir", data.to_str().unwrap()])
+            .current_dir(dir.path())
+            .env_remove("ENA_DATABASE_URL"),
+        Duration::from_secs(30),
+    );
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(!out.status.success(), "{stderr}");
     assert!(stderr.contains("is not writable"), "{stderr}");

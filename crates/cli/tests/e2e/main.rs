@@ -46,6 +46,21 @@ fn ena(args: &[&str]) -> std::process::Output {
     Command::new(ENA).args(args).env_remove("ENA_DATABASE_URL").output().expect("run ena")
 }
 
+/// Run `command` (an `ena serve` that is expected to refuse and exit) and collect its output, failing
+/// the test after `limit` instead of hanging when it starts serving after all.
+fn output_within(command: &mut Command, limit: Duration) -> std::process::Output {
+    let mut child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+    let deadline = Instant::now() + limit;
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{command:?} still runs after {limit:?}: it should have refused and exited");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
 /// A running `ena serve` child; killed if the test fails before stopping it.
 struct Served {
     child: Child,
