@@ -137,37 +137,43 @@ impl Authorizer for NodeState {
 /// no limit but the node's quota).
 pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// The local API's routes, each with its caller.
+/// The local API's routes, each with its caller; the documented ones with `Routes::api`, so the node's
+/// OpenAPI document is collected from them (`openapi::document`).
 pub fn local_routes() -> (Routes<NodeState>, Routes<NodeState>) {
+    use crate::events;
+    use utoipa_axum::routes;
     let timed = Routes::new()
         .get("/healthz", Caller::Public, || async { Json(json!({"status": "ok"})) })
         .get("/openapi.json", Caller::Public, || async { Json(crate::openapi::document()) })
-        .post("/messages/v1/outbox", Caller::LocalSystem, send)
-        .get("/messages/v1/outbox", Caller::LocalSystem, outbox)
-        .get("/messages/v1/outbox/{id}", Caller::LocalSystem, outgoing)
-        .get("/messages/v1/inbox", Caller::LocalSystem, inbox)
-        .get("/messages/v1/inbox/{id}", Caller::LocalSystem, incoming)
-        .post("/messages/v1/inbox/{id}/ack", Caller::LocalSystem, ack)
-        .get("/messages/v1/inbox/{id}/attachments/{n}", Caller::LocalSystem, attachment)
-        .get("/messages/v1/attachments/{id}", Caller::LocalSystem, uploaded)
-        .post("/subscriptions/v1", Caller::LocalSystem, crate::events::subscribe)
-        .get("/subscriptions/v1", Caller::LocalSystem, crate::events::list)
-        .get("/subscriptions/v1/events", Caller::LocalSystem, crate::events::stream)
-        .delete("/subscriptions/v1/{id}", Caller::LocalSystem, crate::events::unsubscribe)
+        .api(Caller::LocalSystem, routes!(send))
+        .api(Caller::LocalSystem, routes!(outbox))
+        .api(Caller::LocalSystem, routes!(outgoing))
+        .api(Caller::LocalSystem, routes!(inbox))
+        .api(Caller::LocalSystem, routes!(incoming))
+        .api(Caller::LocalSystem, routes!(ack))
+        .api(Caller::LocalSystem, routes!(attachment))
+        .api(Caller::LocalSystem, routes!(uploaded))
+        .api(Caller::LocalSystem, routes!(events::subscribe))
+        .api(Caller::LocalSystem, routes!(events::list))
+        .api(Caller::LocalSystem, routes!(events::stream))
+        .api(Caller::LocalSystem, routes!(events::unsubscribe))
+        // Any method, to the producer's service: documented by `calls::call_out_doc`.
         .any("/calls/v1/{address}/{service}", Caller::LocalSystem, crate::calls::call_out)
         .any("/calls/v1/{address}/{service}/{*rest}", Caller::LocalSystem, crate::calls::call_out);
-    let untimed = Routes::new().post("/messages/v1/attachments", Caller::LocalSystem, upload);
+    let untimed = Routes::new().api(Caller::LocalSystem, routes!(upload));
     (timed, untimed)
 }
 
 /// The peer API's routes (the mTLS listener), each with its caller.
 pub fn peer_routes() -> (Routes<NodeState>, Routes<NodeState>) {
+    use utoipa_axum::routes;
     let timed = Routes::new()
         .get("/.well-known/openid-federation", Caller::Public, entity_configuration)
-        .post("/node/v1/inbox", Caller::MemberNode, receive)
+        .api(Caller::MemberNode, routes!(receive))
+        // Any method, to this node's service: documented by `calls::call_in_doc`.
         .any("/node/v1/calls/{service}", Caller::MemberNode, crate::calls::call_in)
         .any("/node/v1/calls/{service}/{*rest}", Caller::MemberNode, crate::calls::call_in);
-    let untimed = Routes::new().put("/node/v1/inbox/{id}/attachments/{n}", Caller::MemberNode, receive_attachment);
+    let untimed = Routes::new().api(Caller::MemberNode, routes!(receive_attachment));
     (timed, untimed)
 }
 

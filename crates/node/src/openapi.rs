@@ -6,12 +6,9 @@ use utoipa::OpenApi;
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(
-        crate::api::send, crate::api::outbox, crate::api::outgoing, crate::api::inbox, crate::api::incoming, crate::api::ack,
-        crate::calls::call_out_doc, crate::events::subscribe, crate::events::list, crate::events::unsubscribe, crate::events::stream,
-        crate::api::upload, crate::api::uploaded, crate::api::attachment,
-        crate::api::receive, crate::api::receive_attachment, crate::calls::call_in_doc,
-    ),
+    // Only the two any-method call routes, which no handler documents: every other operation is
+    // collected from the routes (`document`).
+    paths(crate::calls::call_out_doc, crate::calls::call_in_doc),
     components(schemas(ena_messaging::OutgoingInput, ena_messaging::Outgoing, ena_messaging::Incoming, ena_messaging::Wire,
         ena_messaging::attachments::Upload, ena_messaging::attachments::Attachment, ena_messaging::attachments::AttachmentInput,
         crate::events::SubscriptionInput, crate::events::Subscription, ena_server::openapi::ProblemSchema)),
@@ -24,9 +21,21 @@ use utoipa::OpenApi;
 )]
 struct NodeDoc;
 
-/// The document, with the security schemes and info filled in.
+/// The document: the operations the node's routes collected (`Routes::api`), the two call routes, the
+/// security schemes and info.
 pub fn document() -> Value {
-    let mut doc = serde_json::to_value(NodeDoc::openapi()).unwrap_or(Value::Null);
+    let mut api = NodeDoc::openapi();
+    let (local, local_untimed) = crate::api::local_routes();
+    let (peer, peer_untimed) = crate::api::peer_routes();
+    for routes in [&local, &local_untimed, &peer, &peer_untimed] {
+        let (paths, schemas) = routes.documented();
+        api.paths.merge(paths.clone());
+        let components = api.components.get_or_insert_with(Default::default);
+        for (name, schema) in schemas {
+            components.schemas.entry(name.clone()).or_insert_with(|| schema.clone());
+        }
+    }
+    let mut doc = serde_json::to_value(api).unwrap_or(Value::Null);
     doc["openapi"] = json!("3.1.0");
     doc["info"] = json!({
         "title": "ena member node",
