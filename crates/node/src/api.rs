@@ -144,7 +144,7 @@ pub fn local_routes() -> (Routes<NodeState>, Routes<NodeState>) {
     use utoipa_axum::routes;
     let timed = Routes::new()
         .get("/healthz", Caller::Public, || async { Json(json!({"status": "ok"})) })
-        .get("/openapi.json", Caller::Public, || async { Json(crate::openapi::document()) })
+        .get("/openapi.json", Caller::Public, || async { Json(crate::openapi::DOCUMENT.clone()) })
         .api(Caller::LocalSystem, routes!(send))
         .api(Caller::LocalSystem, routes!(outbox))
         .api(Caller::LocalSystem, routes!(outgoing))

@@ -21,6 +21,9 @@ use utoipa::OpenApi;
 )]
 struct NodeDoc;
 
+/// The document, built once (it is collected from the routes, which `/openapi.json` is one of).
+pub static DOCUMENT: std::sync::LazyLock<Value> = std::sync::LazyLock::new(document);
+
 /// The document: the operations the node's routes collected (`Routes::api`), the two call routes, the
 /// security schemes and info.
 pub fn document() -> Value {

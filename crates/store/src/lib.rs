@@ -185,17 +185,18 @@ impl Store {
     /// The revision of counter `table` (a single-row table with a `revision` column, raised on every
     /// change of what it guards), so a cache can tell whether another instance changed the data.
     pub async fn revision(&self, table: &'static str) -> Result<i64, sqlx::Error> {
-        let read = format!("SELECT revision FROM {table} WHERE id = 1");
+        // Built only when the row is read: the kept copy answers without any work (every decision asks).
+        let read = || sqlx::AssertSqlSafe(format!("SELECT revision FROM {table} WHERE id = 1"));
         match self {
             Store::Sqlite(pool, revisions) => {
                 if let Some(n) = revisions.get(table) {
                     return Ok(n);
                 }
-                let (n,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(read)).fetch_one(pool).await?;
+                let (n,): (i64,) = sqlx::query_as(read()).fetch_one(pool).await?;
                 Ok(revisions.keep(table, n))
             }
             Store::Postgres(pool) => {
-                let (n,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(read)).fetch_one(pool).await?;
+                let (n,): (i64,) = sqlx::query_as(read()).fetch_one(pool).await?;
                 Ok(n)
             }
         }
