@@ -164,6 +164,18 @@ pub struct AddressInput {
     pub valid_to: Option<String>,
 }
 
+/// An address's standing: only an active one takes messages; a removed one is kept (its revision goes
+/// on) but no longer listed or found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AddressStatus {
+    Active,
+    Suspended,
+    Removed,
+}
+
+ena_core::text_enum!(AddressStatus { Active = "active", Suspended = "suspended", Removed = "removed" });
+
 /// An address in the registry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -181,8 +193,7 @@ pub struct Address {
     pub node: String,
     pub capabilities: Vec<Capability>,
     pub encryption_keys: Vec<EncryptionKey>,
-    /// active, suspended or removed.
-    pub status: String,
+    pub status: AddressStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub valid_from: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -195,7 +206,7 @@ pub struct Address {
 impl Address {
     /// Whether a message of `message_type` version `version` may be sent here at `now` (unix seconds).
     pub fn accepts(&self, message_type: &str, version: &str, now: i64) -> Result<(), String> {
-        if self.status != "active" {
+        if self.status != AddressStatus::Active {
             return Err(format!("the address is {}", self.status));
         }
         let t = |s: &Option<String>| s.as_deref().and_then(|s| OffsetDateTime::parse(s, &Rfc3339).ok());
@@ -500,10 +511,15 @@ impl Addresses {
         if let Err(why) = self.nodes.check_node(&input.node).await {
             errors.push(invalid("node", &input.node, why));
         }
-        let status = input.status.clone().unwrap_or_else(|| "active".into());
-        if !["active", "suspended"].contains(&status.as_str()) {
-            errors.push(invalid("status", &status, "active or suspended"));
-        }
+        // An address is published active or suspended; it is removed by deleting it.
+        let status = match input.status.as_deref().map(AddressStatus::parse) {
+            None => AddressStatus::Active,
+            Some(Some(s @ (AddressStatus::Active | AddressStatus::Suspended))) => s,
+            Some(_) => {
+                errors.push(invalid("status", input.status.as_deref().unwrap_or_default(), "active or suspended"));
+                AddressStatus::Active
+            }
+        };
         let time = |field: &str, v: &Option<String>, errors: &mut Vec<FieldError>| {
             v.as_deref().and_then(|s| match OffsetDateTime::parse(s, &Rfc3339) {
                 Ok(t) => Some(t),
@@ -635,7 +651,7 @@ impl Addresses {
         let canonical = canonical(address).map_err(|e| AddrError::Invalid(vec![e]))?;
         repo::address(&self.store, &canonical)
             .await?
-            .filter(|r| r.status != "removed")
+            .filter(|r| r.status != AddressStatus::Removed.as_str())
             .map(from_row)
             .transpose()?
             .ok_or_else(|| AddrError::NotFound(format!("no address {canonical}")))
@@ -788,7 +804,7 @@ fn to_row(a: &Address) -> repo::AddressRow {
         name: a.name.clone(),
         node: a.node.clone(),
         body: serde_json::to_string(a).unwrap_or_default(),
-        status: a.status.clone(),
+        status: a.status.as_str().to_owned(),
         revision: a.revision,
         updated_at: ena_core::time::unix_of(&a.updated_at),
     }
@@ -799,7 +815,8 @@ fn from_row(r: repo::AddressRow) -> Result<Address, AddrError> {
         serde_json::from_str(&r.body).map_err(|e| AddrError::Internal(format!("stored address: {e}")))?;
     // The columns are the truth for what a write changes outside the body (revision, status).
     a.revision = r.revision;
-    a.status = r.status;
+    a.status = AddressStatus::parse(&r.status)
+        .ok_or_else(|| AddrError::Internal(format!("stored address status {:?}", r.status)))?;
     a.updated_at = ena_core::time::rfc3339_of(r.updated_at);
     Ok(a)
 }

@@ -149,7 +149,7 @@ async fn node(store: &ena_store::Store, entity: &str, address: &str, world: &Arc
                 versions: vec!["1.0".into()],
             }],
             encryption_keys: vec![key],
-            status: "active".into(),
+            status: ena_addresses::AddressStatus::Active,
             valid_from: None,
             valid_to: None,
             revision: 1,

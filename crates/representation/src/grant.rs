@@ -121,7 +121,7 @@ impl Representation {
         input: &GrantInput,
         (principal, agent, from, to): (&Party, &Party, i64, Option<i64>),
         grantor: &Party,
-        status: &str,
+        status: MandateStatus,
         lapse: i64,
     ) -> MandateRow {
         let t = self.now();
@@ -135,7 +135,7 @@ impl Representation {
             may_delegate: i64::from(input.may_delegate),
             parent_id: input.parent.clone(),
             grantor: grantor.id().to_owned(),
-            status: status.to_owned(),
+            status: status.as_str().to_owned(),
             required_approvals: self.required(grantor),
             created_by: actor.as_str().to_owned(),
             created_at: t,
@@ -212,7 +212,14 @@ impl Representation {
                 holder
             }
         };
-        Ok(self.new_mandate(actor, input, (&principal, &agent, from, to), &grantor, "pending", PENDING_SECS))
+        Ok(self.new_mandate(
+            actor,
+            input,
+            (&principal, &agent, from, to),
+            &grantor,
+            MandateStatus::Pending,
+            PENDING_SECS,
+        ))
     }
 
     /// Grant a mandate: the actor's approval is the first; active at once when the grantor's signing rule
@@ -235,7 +242,9 @@ impl Representation {
             return Err(ReprError::Conflict("id".into(), "you have already approved this mandate".into()));
         }
         let count = repo::approvals(&self.store, id).await?.len() as i64;
-        if count >= m.required_approvals && repo::transition(&self.store, id, "pending", "active", t, None).await? {
+        if count >= m.required_approvals
+            && repo::transition(&self.store, id, MandateStatus::Pending, MandateStatus::Active, t, None).await?
+        {
             let text = format!("Fullmakt {id} gäller nu / mandate in force");
             self.notify(&m.principal, "granted", id, text.clone()).await?;
             self.notify(&m.agent, "granted", id, text).await?;
@@ -331,8 +340,14 @@ impl Representation {
             if !self.speaks_for(actor, &agent) {
                 return Err(forbidden("agent", "you can request mandates for yourself or a company you sign for"));
             }
-            let m =
-                self.new_mandate(actor, input, (&principal, &agent, from, to), &principal, "requested", REQUEST_SECS);
+            let m = self.new_mandate(
+                actor,
+                input,
+                (&principal, &agent, from, to),
+                &principal,
+                MandateStatus::Requested,
+                REQUEST_SECS,
+            );
             repo::insert(&self.store, &m).await?;
             self.recorded(actor, "representation.request", &m).await?;
             for p in self.binders(&principal) {
@@ -358,7 +373,15 @@ impl Representation {
                 self.notify(&m.agent, "accepted", id, "Din begäran godtogs / your request was accepted".into()).await?;
                 self.add_approval(actor, id).await
             } else {
-                repo::transition(&self.store, id, "requested", "declined", self.now(), Some(actor.as_str())).await?;
+                repo::transition(
+                    &self.store,
+                    id,
+                    MandateStatus::Requested,
+                    MandateStatus::Declined,
+                    self.now(),
+                    Some(actor.as_str()),
+                )
+                .await?;
                 self.notify(&m.agent, "declined", id, "Din begäran avböjdes / your request was declined".into())
                     .await?;
                 self.view(id).await
@@ -374,8 +397,11 @@ impl Representation {
             if let Some(refusal) = self.refusal(Step::Revoke, actor, &m) {
                 return Err(refusal);
             }
-            let from = m.status.clone();
-            if !repo::transition(&self.store, id, &from, "revoked", self.now(), Some(actor.as_str())).await? {
+            let from = MandateStatus::parse(&m.status)
+                .ok_or_else(|| ReprError::Internal(format!("stored mandate status {:?}", m.status)))?;
+            if !repo::transition(&self.store, id, from, MandateStatus::Revoked, self.now(), Some(actor.as_str()))
+                .await?
+            {
                 return Err(ReprError::Conflict(
                     "id".into(),
                     format!("the mandate is already {}", self.status(&m, self.now())),

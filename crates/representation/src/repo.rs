@@ -1,5 +1,6 @@
 //! SQL of mandates, approvals and notices (both dialects).
 
+use crate::MandateStatus;
 use ena_store::{Store, with_pool};
 use sqlx::FromRow;
 
@@ -80,12 +81,13 @@ pub async fn of_parties(
 pub async fn transition(
     store: &Store,
     id: &str,
-    from: &str,
-    to: &str,
+    from: MandateStatus,
+    to: MandateStatus,
     at: i64,
     by: Option<&str>,
 ) -> Result<bool, sqlx::Error> {
-    let n = if to == "active" {
+    let (from, to) = (from.as_str(), to.as_str());
+    let n = if to == MandateStatus::Active.as_str() {
         with_pool!(store, pool => sqlx::query("UPDATE repr_mandates SET status = $3, activated_at = $4 WHERE id = $1 AND status = $2")
             .bind(id).bind(from).bind(to).bind(at).execute(pool).await.map(|r| r.rows_affected()))?
     } else {

@@ -421,7 +421,15 @@ pub async fn serve(
             Ok(changed.then(|| "the federation's key ring changed; publishing its new keys".to_owned()))
         }
     });
+    // Latency samples wait in the recorder until they are folded into their histograms (as a scrape of
+    // /metrics does); without this a server nobody scrapes would keep every sample (24 bytes a request).
+    let metrics = state.metrics.clone();
+    let upkeep = every(Duration::from_secs(5), "folding latency samples into histograms", move || {
+        metrics.run_upkeep();
+        std::future::ready(Ok(None))
+    });
     let served = axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await;
+    upkeep.abort();
     sweeper.abort();
     refresher.abort();
     keys.abort();

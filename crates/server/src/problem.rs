@@ -158,9 +158,10 @@ pub fn finish(asked: &Asked, trace_id: &str, mut response: Response) -> Response
         Some(problem) => problem,
         None if status.is_client_error() || status.is_server_error() => {
             let content_type = response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-            // Already a problem, or a portal page for a browser; anything else on an API path is replaced.
-            let already_shaped =
-                content_type.starts_with(PROBLEM_JSON) || (asked.html && content_type.starts_with("text/html"));
+            // Already a problem, or a page a portal handler wrote (its text says why, for any client);
+            // anything else — and any HTML on an API path — is replaced.
+            let already_shaped = content_type.starts_with(PROBLEM_JSON)
+                || (content_type.starts_with("text/html") && !is_api_path(path));
             if already_shaped {
                 return response;
             }

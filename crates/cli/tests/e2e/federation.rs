@@ -373,6 +373,8 @@ async fn operator_portal_decides_applications() {
 
         let denied = post("/anslutning", form(&[("token", "wrong"), ("status", "pending")])).await.unwrap();
         assert_eq!(denied.status(), 401, "{label}");
+        let page = denied.text().await.unwrap();
+        assert!(page.contains("Operatörsnyckeln stämmer inte") && !page.contains(&ids[0]), "{label}: {page}");
         let listed = post("/anslutning", form(&[("token", &token), ("status", "pending")])).await.unwrap();
         assert_eq!(listed.headers()["cache-control"], "no-store");
         let html = listed.text().await.unwrap();
@@ -385,6 +387,8 @@ async fn operator_portal_decides_applications() {
         .await
         .unwrap();
         assert_eq!(no_reason.status(), 400, "{label}");
+        let page = no_reason.text().await.unwrap();
+        assert!(page.contains("Skäl: ange varför"), "{label}: refused for the missing reason: {page}");
         let approved = post(
             "/anslutning/beslut",
             form(&[("token", &token), ("id", &ids[0]), ("decision", "approve"), ("reason", "")]),
@@ -407,6 +411,11 @@ async fn operator_portal_decides_applications() {
         .await
         .unwrap();
         assert_eq!(again.status(), 409, "{label}");
+        let page = again.text().await.unwrap();
+        assert!(
+            page.contains(&format!("application {} was already approved", ids[0])),
+            "{label}: refused as already decided: {page}"
+        );
         let app =
             json_of(c.get(server.url(&format!("/federation/v1/applications/{}", ids[1]))).send().await.unwrap()).await;
         assert_eq!((app["status"].as_str(), app["reason"].as_str()), (Some("rejected"), Some("Wrong organisation")));

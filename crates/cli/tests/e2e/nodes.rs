@@ -381,13 +381,18 @@ async fn nodes_exchange_signed_encrypted_messages_with_receipts_on_each_database
 
         // A suspended recipient: refused at once, nothing queued.
         suspend(&server, &kommun.entity_id).await;
-        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-        let p = check_problem(
-            skatt.post(&c, "/messages/v1/outbox", &message).send().await.unwrap(),
-            400,
-            "validation-failed",
-        )
-        .await;
+        // The sending node reads members' standing from the anchor (test nodes cache it for a second,
+        // `--directory-ttl 1`): asked until it refuses, with a deadline, rather than after a sleep as long
+        // as the cache (a message the stale cache still took is of no matter here: the test ends).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let refused = loop {
+            let r = skatt.post(&c, "/messages/v1/outbox", &message).send().await.unwrap();
+            if r.status() == 400 || std::time::Instant::now() > deadline {
+                break r;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        };
+        let p = check_problem(refused, 400, "validation-failed").await;
         assert_eq!(invalid_properties(&p), ["recipient"], "{label}: {p}");
         assert!(p["detail"].as_str().unwrap().contains("not an active member"), "{label}: {p}");
     }
@@ -634,8 +639,13 @@ async fn node_events_reach_webhooks_and_server_sent_events_on_each_database() {
         }
         kommun.kill_and_restart().await;
         refusing.store(false, std::sync::atomic::Ordering::SeqCst);
+        // The restarted node tries again after a quarter of the backoff of the attempts made so far (the
+        // backoff is at most 1.5 × 2^(n−1) s): wait through that, and 15 s more.
+        let attempts = ena_messaging::repo::queued_webhooks(&store).await.unwrap().iter().map(|p| p.attempts).max();
+        let backoff = 1.5 * 2f64.powi((attempts.unwrap_or(1) - 1).clamp(0, 10) as i32).min(600.0);
+        let wait = std::time::Duration::from_secs_f64(backoff / 4.0 + 15.0);
         let mut arrived = false;
-        while let Ok(Some((_, body))) = tokio::time::timeout(std::time::Duration::from_secs(20), rx.recv()).await {
+        while let Ok(Some((_, body))) = tokio::time::timeout(wait, rx.recv()).await {
             let e: Value = serde_json::from_str(&body).unwrap();
             if e["type"] == "se.ena.message.received" && e["data"]["id"] == second.as_str() {
                 arrived = true;

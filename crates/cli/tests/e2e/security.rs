@@ -219,6 +219,8 @@ async fn a_callback_opened_in_another_browser_logs_no_one_in() {
         let (_, other) = test_eid_until_callback(&server, &c, "191212121212", 3, "%2Fmina-sidor").await;
         let mixed = c.get(&callback).header("cookie", other).send().await.unwrap();
         assert_eq!(mixed.status(), 400, "{label}");
+        let problem: Value = mixed.json().await.unwrap();
+        assert_eq!(invalid_properties(&problem), ["state"], "{label}: refused for its state: {problem}");
     }
 }
 
@@ -302,7 +304,11 @@ async fn identity_numbers_in_urls_are_refused_and_bodies_take_them() {
         }
         // Organisation numbers and ids are not identity numbers.
         let org = c.get(server.url("/addresses/v1/addresses/2120000142")).bearer_auth(&token).send().await.unwrap();
-        assert_eq!(org.status(), 404, "{label}");
+        let problem = check_problem(org, 404, "resource-not-found").await;
+        assert!(
+            problem["detail"].as_str().unwrap().contains("no address"),
+            "{label}: looked up, not refused: {problem}"
+        );
 
         // A person's address: published, read and removed with the number in the body.
         let key = json!({"kty": "OKP", "crv": "X25519", "x": STANDARD.encode([7u8; 32]).replace('=', "").replace('+', "-").replace('/', "_"), "kid": "k1"});

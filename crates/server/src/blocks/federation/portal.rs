@@ -198,7 +198,7 @@ async fn render(
             Ok(apps) => apps
                 .into_iter()
                 .map(|a| Row {
-                    pending: a.status == "pending",
+                    pending: a.status == ena_federation::anchor::ApplicationStatus::Pending,
                     id: a.id,
                     name: a.name,
                     entity_id: a.entity_id,
