@@ -141,7 +141,7 @@ async fn run_async(args: FederationBench) -> anyhow::Result<()> {
     // The same over HTTP (reqwest on the same two cores).
     let app = ena_server::app(state.clone());
     tokio::spawn(async move {
-        let _ = axum::serve(http_listener, app).await;
+        let _ = axum::serve(http_listener, app.into_make_service()).await;
     });
     let client = reqwest::Client::new();
     let base = format!("http://{http_addr}");

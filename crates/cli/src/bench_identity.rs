@@ -115,7 +115,7 @@ pub fn run(args: IdentityBench) -> anyhow::Result<()> {
         let signatures = state.signatures.clone();
         api_tokens(&state, args.seconds).await?;
         tokio::spawn(async move {
-            let _ = axum::serve(listener, ena_server::app(state)).await;
+            let _ = axum::serve(listener, ena_server::app(state).into_make_service()).await;
         });
         let c = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;
         let base = format!("http://{addr}");

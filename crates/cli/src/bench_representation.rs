@@ -340,7 +340,7 @@ async fn bench(args: RepresentationBench) -> anyhow::Result<()> {
         .unwrap_or_default()
         .to_owned();
     tokio::spawn(async move {
-        let _ = axum::serve(listener, ena_server::app(state)).await;
+        let _ = axum::serve(listener, ena_server::app(state).into_make_service()).await;
     });
     let base = format!("http://{addr}");
     let pairs = Arc::new(pairs);

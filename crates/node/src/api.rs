@@ -4,12 +4,12 @@
 
 use std::sync::Arc;
 
+use axum::Json;
 use axum::body::Body;
 use axum::extract::{Extension, FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::{Json, Router};
 use ena_audit::{Actor, ActorKind, Context};
 use ena_core::{ErrorCode, FieldError};
 use ena_messaging::attachments::{AttachmentError, Sink};
@@ -179,20 +179,20 @@ pub fn peer_routes() -> (Routes<NodeState>, Routes<NodeState>) {
 
 /// One listener's router: `authorize` before every handler, the timeout on all but the streamed
 /// uploads, and the same edge as the central server.
-fn router(state: NodeState, (timed, untimed): (Routes<NodeState>, Routes<NodeState>)) -> Router {
+fn router(state: NodeState, (timed, untimed): (Routes<NodeState>, Routes<NodeState>)) -> ena_server::edge::Edge {
     let router = timed
         .into_router(&state)
-        .route_layer(ena_server::edge::timeout(REQUEST_TIMEOUT))
+        .route_layer(ena_server::edge::Timeout(REQUEST_TIMEOUT))
         .merge(untimed.into_router(&state))
         .layer(axum::extract::DefaultBodyLimit::max(crate::calls::MAX_BODY));
     ena_server::edge::finish(router.with_state(state), None)
 }
 
-pub fn local_router(state: NodeState) -> Router {
+pub fn local_router(state: NodeState) -> ena_server::edge::Edge {
     router(state, local_routes())
 }
 
-pub fn peer_router(state: NodeState) -> Router {
+pub fn peer_router(state: NodeState) -> ena_server::edge::Edge {
     router(state, peer_routes())
 }
 

@@ -272,7 +272,7 @@ pub async fn call_in(
             organisation: Some(call.consumer.clone()),
         },
         on_behalf_of: None,
-        correlation_id: Some(trace.trace_id.clone()),
+        correlation_id: Some(trace.trace_id().to_owned()),
     };
     match serve_call(&state, &ctx, &call, cert, &trace, method, &headers, body).await {
         Ok(r) => Ok(r),

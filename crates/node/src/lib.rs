@@ -506,7 +506,7 @@ pub async fn run(
     let local_app = api::local_router(node.state.clone());
     let local_task = tokio::spawn({
         let stop = stopped(stop_rx.clone());
-        async move { axum::serve(local, local_app).with_graceful_shutdown(stop).await }
+        async move { axum::serve(local, local_app.into_make_service()).with_graceful_shutdown(stop).await }
     });
     let identify =
         |der: Option<Vec<u8>>| async move { PeerCertificate(der.map(|d| ena_federation::ca::thumbprint(&d))) };

@@ -73,7 +73,7 @@ pub fn context(parts: &Parts, actor: Actor) -> Context {
     Context {
         actor,
         on_behalf_of: None,
-        correlation_id: parts.extensions.get::<TraceContext>().map(|t| t.trace_id.clone()),
+        correlation_id: parts.extensions.get::<TraceContext>().map(|t| t.trace_id().to_owned()),
     }
 }
 
@@ -264,7 +264,7 @@ impl FromRequestParts<AppState> for Operator {
                     vec![ena_core::FieldError::new(CSRF_HEADER, "(token)", "missing or not this session's")],
                 ));
             }
-            let trace = parts.extensions.get::<TraceContext>().map(|t| t.trace_id.clone());
+            let trace = parts.extensions.get::<TraceContext>().map(|t| t.trace_id().to_owned());
             return operator_person(state, &s, &api, trace, &attempted).await;
         }
         let reason = if bearer.is_some() { "the bearer token is not valid" } else { "no credentials were sent" };

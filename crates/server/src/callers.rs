@@ -292,15 +292,29 @@ where
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = Authorizing<S::Future>;
+    type Future = crate::trace::TaggedFuture<Authorizing<S::Future>>;
 
     fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Infallible>> {
         self.inner.poll_ready(cx)
     }
 
+    /// The only route layer (each one boxes the route again): it also learns the matched route for the
+    /// edge's log span and metrics.
     fn call(&mut self, request: Request) -> Self::Future {
+        let route = crate::trace::matched_route(&request);
+        crate::trace::TaggedFuture::new(self.decide(request, route.as_ref()), route)
+    }
+}
+
+impl<S, A> Authorized<S, A>
+where
+    S: tower::Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    A: Authorizer,
+{
+    fn decide(&mut self, request: Request, route: Option<&MatchedPath>) -> Authorizing<S::Future> {
         let answer = |response: Response| -> Boxed { Box::pin(std::future::ready(Ok(response))) };
-        let route = request.extensions().get::<MatchedPath>().map_or("", MatchedPath::as_str);
+        let route = route.map_or("", MatchedPath::as_str);
         let Some(methods) = self.table.get(route) else {
             tracing::error!(method = %request.method(), route, "a route without a declared caller was called; refused");
             return Authorizing::Checked {

@@ -1,8 +1,8 @@
 //! The edge every listener shares — the central instance's, and a member node's local and peer
 //! listeners — so none lacks a part: outermost first, [`Edge`] (traceparent, log span, metrics,
-//! security headers, problems, no identity number in a URL, announced body size, panic → 500 problem)
-//! → (given `Limits`) timeout (408) and body limit (413) → router, with `TagRoute` inside to learn the
-//! matched route. All of it wraps the router once, as one service.
+//! security headers, problems, no identity number in a URL, announced body size, panic → 500 problem,
+//! and given `Limits` the timeout (408) and body limit (413)) → router, with `authorize` inside telling
+//! it the matched route. All of it wraps the router once, as one service, served as it is.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -14,8 +14,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use tower::util::Either;
-use tower_http::timeout::TimeoutLayer;
+use tower::Layer;
 use tracing::Instrument;
 
 use crate::trace::Observation;
@@ -41,12 +40,6 @@ const SECURITY_HEADER_VALUES: [(HeaderName, HeaderValue); 4] = [
     (header::X_FRAME_OPTIONS, HeaderValue::from_static(SECURITY_HEADERS[3].1)),
 ];
 
-/// A request taking longer than `timeout` is answered 408 (a route layer: routes added after it, such
-/// as streamed uploads, are not timed).
-pub fn timeout(timeout: Duration) -> TimeoutLayer {
-    TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout)
-}
-
 /// A listener's whole-router limits: requests longer than `timeout` are answered 408, bodies larger than
 /// `body_limit` bytes 413.
 #[derive(Clone, Copy, Debug)]
@@ -57,68 +50,71 @@ pub struct Limits {
 
 /// Wrap a finished router (state given) in the edge, with `limits` for every route (a listener that
 /// must leave some routes untimed, such as a node's streamed uploads, passes `None` and sets them per
-/// route). The edge wraps the router once, as one service, rather than each route (`Router::layer`
-/// would add it to every route's stack, which axum clones per request), so it costs the same whatever
-/// the number of routes; inside the router only [`TagRoute`](crate::trace::TagRoute) runs per route.
-pub fn finish(router: Router, limits: Option<Limits>) -> Router {
-    let router = router.route_layer(crate::trace::TagRoute);
-    let limited = match limits {
-        None => Either::Left(router),
-        Some(l) => Either::Right(
-            tower::ServiceBuilder::new()
-                .layer(timeout(l.timeout))
-                // Bodies without a length are cut at the limit where they are read.
-                .layer(DefaultBodyLimit::max(l.body_limit))
-                .service(router),
-        ),
-    };
-    Router::new().fallback_service(Edge { inner: limited, body_limit: limits.map(|l| l.body_limit) })
+/// route with [`Timeout`]). The edge wraps the router once, as one service that is served directly (no
+/// router around it), so it costs the same whatever the number of routes; inside the router only
+/// `authorize` runs per route (and tells the edge the matched route).
+pub fn finish(router: Router, limits: Option<Limits>) -> Edge {
+    Edge { router, limits }
 }
 
-/// The edge's own work around the inner service, in one hand-written service (one boxed future per
-/// request; four `middleware::from_fn` layers cost as much as the rest of a `/healthz` answer):
+/// The edge's own work around the router, in one hand-written service (one boxed future per request;
+/// four `middleware::from_fn` layers cost as much as the rest of a `/healthz` answer):
 /// - trace context, log span and metrics ([`Observation`]), outermost, so they see the final response;
 /// - no identity number in a path or query reaches a handler or a log line ([`privacy::refusal`]);
-/// - a body announced larger than the limit is refused (413) before anything reads it;
+/// - a body announced larger than the limit is refused (413) before anything reads it, and a body
+///   without a length is cut at the limit where it is read (axum's `DefaultBodyLimit`);
+/// - a request still unanswered after the limit's timeout is answered 408 ([`Timeout`]);
 /// - a panic in a handler becomes a 500 problem (logged), never a dropped connection;
 /// - problems are finished after everything inside (404, 405, 408, 413 and panics included);
 /// - the security headers go on every response, the portal's error pages included.
 #[derive(Clone)]
-pub struct Edge<S> {
-    inner: S,
-    body_limit: Option<usize>,
+pub struct Edge {
+    router: Router,
+    limits: Option<Limits>,
 }
 
-impl<S> tower::Service<Request> for Edge<S>
-where
-    S: tower::Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-{
+impl Edge {
+    /// For `axum::serve`: every connection gets a clone of the edge.
+    pub fn into_make_service(self) -> tower::make::Shared<Edge> {
+        tower::make::Shared::new(self)
+    }
+}
+
+impl tower::Service<Request> for Edge {
     type Response = Response;
     type Error = Infallible;
     type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
 
-    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Infallible>> {
-        self.inner.poll_ready(cx)
+    fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Infallible>> {
+        // A router is always ready.
+        std::task::Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, mut request: Request) -> Self::Future {
         let observation = Observation::start(&mut request);
         let asked = problem::Asked::of(&request);
+        let body_limit = self.limits.map(|l| l.body_limit);
         let refused = privacy::refusal(request.uri()).or_else(|| {
             let announced = request
                 .headers()
                 .get(header::CONTENT_LENGTH)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.parse::<u64>().ok());
-            let too_large = matches!((announced, self.body_limit), (Some(n), Some(limit)) if n > limit as u64);
+            let too_large = matches!((announced, body_limit), (Some(n), Some(limit)) if n > limit as u64);
             too_large.then(|| StatusCode::PAYLOAD_TOO_LARGE.into_response())
         });
-        // The inner service is called in the request's span, so the router's route layer records the
-        // matched route there.
+        // The router is called in the request's span, so the route layer records the matched route there.
         let inner = match refused {
             Some(refusal) => Err(refusal),
-            None => Ok(observation.span().in_scope(|| catch_unwind(AssertUnwindSafe(|| self.inner.call(request))))),
+            None => Ok(observation.span().in_scope(|| {
+                catch_unwind(AssertUnwindSafe(|| {
+                    let routed = match body_limit {
+                        Some(limit) => DefaultBodyLimit::max(limit).layer(&mut self.router).call(request),
+                        None => self.router.call(request),
+                    };
+                    Timed::new(routed, self.limits.map(|l| l.timeout))
+                }))
+            })),
         };
         let span = observation.span().clone();
         Box::pin(async move {
@@ -129,7 +125,7 @@ where
             };
             let response =
                 answered.unwrap_or_else(|_| problem::ApiError::internal(&"a request handler panicked").into_response());
-            let mut response = problem::finish(&asked, &observation.trace_id, response);
+            let mut response = problem::finish(&asked, observation.trace_id(), response);
             let headers = response.headers_mut();
             // These and the traceparent, in one growth of the map.
             headers.reserve(SECURITY_HEADER_VALUES.len() + 1);
@@ -139,6 +135,79 @@ where
             observation.finish(&mut response);
             Ok(response)
         })
+    }
+}
+
+/// A route layer answering 408 to a request still unanswered after `0` (for routes of a listener whose
+/// edge has no timeout of its own: a node times all routes but its streamed uploads).
+#[derive(Clone, Copy, Debug)]
+pub struct Timeout(pub Duration);
+
+impl<S> tower::Layer<S> for Timeout {
+    type Service = TimeoutService<S>;
+    fn layer(&self, inner: S) -> TimeoutService<S> {
+        TimeoutService { inner, timeout: self.0 }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct TimeoutService<S> {
+    inner: S,
+    timeout: Duration,
+}
+
+impl<S> tower::Service<Request> for TimeoutService<S>
+where
+    S: tower::Service<Request, Response = Response, Error = Infallible>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Timed<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        Timed::new(self.inner.call(request), Some(self.timeout))
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The inner future, answered 408 once `timeout` has passed since it was made. The timer is set only
+    /// when the inner future first waits: most answers are ready at their first poll and never touch the
+    /// runtime's timer wheel (a timer per request showed in profiles of `/healthz`).
+    pub struct Timed<F> {
+        #[pin]
+        inner: F,
+        #[pin]
+        timer: Option<tokio::time::Sleep>,
+        deadline: Option<tokio::time::Instant>,
+    }
+}
+
+impl<F> Timed<F> {
+    fn new(inner: F, timeout: Option<Duration>) -> Timed<F> {
+        Timed { inner, timer: None, deadline: timeout.map(|t| tokio::time::Instant::now() + t) }
+    }
+}
+
+impl<F: Future<Output = Result<Response, Infallible>>> Future for Timed<F> {
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
+        let mut this = self.project();
+        if let std::task::Poll::Ready(answer) = this.inner.poll(cx) {
+            return std::task::Poll::Ready(answer);
+        }
+        let Some(deadline) = *this.deadline else { return std::task::Poll::Pending };
+        if this.timer.is_none() {
+            this.timer.set(Some(tokio::time::sleep_until(deadline)));
+        }
+        match this.timer.as_pin_mut().map(|timer| timer.poll(cx)) {
+            Some(std::task::Poll::Ready(())) => std::task::Poll::Ready(Ok(StatusCode::REQUEST_TIMEOUT.into_response())),
+            _ => std::task::Poll::Pending,
+        }
     }
 }
 

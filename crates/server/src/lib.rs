@@ -24,7 +24,6 @@ use std::future::Future;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use axum::Router;
 use ena_store::Store;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
@@ -360,8 +359,8 @@ pub fn routes() -> callers::Routes {
         .merge(site::routes())
 }
 
-/// The whole application router.
-pub fn app(state: AppState) -> Router {
+/// The whole application: the router inside the edge, one service (`into_make_service` for `axum::serve`).
+pub fn app(state: AppState) -> edge::Edge {
     let limits = edge::Limits { timeout: state.config.request_timeout, body_limit: state.config.body_limit };
     edge::finish(routes().into_router(&state).with_state(state), Some(limits))
 }
@@ -428,7 +427,7 @@ pub async fn serve(
         metrics.run_upkeep();
         std::future::ready(Ok(None))
     });
-    let served = axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await;
+    let served = axum::serve(listener, app(state).into_make_service()).with_graceful_shutdown(shutdown).await;
     upkeep.abort();
     sweeper.abort();
     refresher.abort();

@@ -10,7 +10,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
+use crate::edge::Edge;
 use axum::extract::{FromRequestParts, Request};
 use axum::http::request::Parts;
 use ena_core::ErrorCode;
@@ -145,7 +145,7 @@ pub async fn serve(
     listener: TcpListener,
     tls: rustls::ServerConfig,
     state: AppState,
-    app: Router,
+    app: Edge,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) {
     let identify = move |der: Option<Vec<u8>>| {
@@ -171,7 +171,7 @@ pub async fn serve(
 pub async fn serve_with<P, F, Fut>(
     listener: TcpListener,
     tls: rustls::ServerConfig,
-    app: Router,
+    app: Edge,
     identify: F,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) where

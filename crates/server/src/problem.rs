@@ -160,8 +160,8 @@ pub fn finish(asked: &Asked, trace_id: &str, mut response: Response) -> Response
             let content_type = response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
             // Already a problem, or a page a portal handler wrote (its text says why, for any client);
             // anything else — and any HTML on an API path — is replaced.
-            let already_shaped = content_type.starts_with(PROBLEM_JSON)
-                || (content_type.starts_with("text/html") && !is_api_path(path));
+            let already_shaped =
+                content_type.starts_with(PROBLEM_JSON) || (content_type.starts_with("text/html") && !is_api_path(path));
             if already_shaped {
                 return response;
             }

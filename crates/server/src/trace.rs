@@ -14,26 +14,30 @@ const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 use axum::response::Response;
 use rand::RngCore;
 
-/// The trace this request belongs to.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// The trace this request belongs to, its ids kept as lowercase hex digits in place (no allocation per
+/// request).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TraceContext {
-    /// 32 lowercase hex digits.
-    pub trace_id: String,
-    /// This server's span: 16 lowercase hex digits.
-    pub span_id: String,
-    /// The caller's span, if it sent one.
-    pub parent_id: Option<String>,
-    pub flags: String,
+    trace_id: [u8; 32],
+    span_id: [u8; 16],
+    parent_id: Option<[u8; 16]>,
+    flags: [u8; 2],
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// `bytes` as lowercase hex digits (`N` = twice their number).
+fn hex<const N: usize>(bytes: &[u8]) -> [u8; N] {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(DIGITS[usize::from(b >> 4)] as char);
-        out.push(DIGITS[usize::from(b & 0x0f)] as char);
+    let mut out = [b'0'; N];
+    for (i, b) in bytes.iter().take(N / 2).enumerate() {
+        out[2 * i] = DIGITS[usize::from(b >> 4)];
+        out[2 * i + 1] = DIGITS[usize::from(b & 0x0f)];
     }
     out
+}
+
+/// Hex digits as text (they are ASCII, so this never fails).
+fn text(digits: &[u8]) -> &str {
+    std::str::from_utf8(digits).unwrap_or_default()
 }
 
 fn is_lower_hex(s: &str, len: usize) -> bool {
@@ -44,20 +48,43 @@ impl TraceContext {
     /// Continue the trace in `header` (version 00 rules; future versions are read by their first four
     /// fields), or start a new one when it is absent or invalid.
     pub fn continue_or_start(header: Option<&str>) -> TraceContext {
-        let mut rng = rand::rng();
-        let mut span = [0u8; 8];
-        rng.fill_bytes(&mut span);
+        let mut random = [0u8; 24];
+        rand::rng().fill_bytes(&mut random);
+        let span_id = hex(&random[..8]);
         if let Some(parsed) = header.and_then(parse_traceparent) {
-            return TraceContext { span_id: hex(&span), ..parsed };
+            return TraceContext { span_id, ..parsed };
         }
-        let mut trace = [0u8; 16];
-        rng.fill_bytes(&mut trace);
-        TraceContext { trace_id: hex(&trace), span_id: hex(&span), parent_id: None, flags: "01".into() }
+        TraceContext { trace_id: hex(&random[8..]), span_id, parent_id: None, flags: *b"01" }
+    }
+
+    /// 32 lowercase hex digits.
+    pub fn trace_id(&self) -> &str {
+        text(&self.trace_id)
+    }
+
+    /// This server's span: 16 lowercase hex digits.
+    pub fn span_id(&self) -> &str {
+        text(&self.span_id)
+    }
+
+    /// The caller's span, if it sent one.
+    pub fn parent_id(&self) -> Option<&str> {
+        self.parent_id.as_ref().map(|p| text(p))
+    }
+
+    /// The header value naming this server's span, `00-{trace id}-{span id}-{flags}`, as bytes.
+    fn traceparent_bytes(&self) -> [u8; 55] {
+        let mut out = [b'-'; 55];
+        out[..2].copy_from_slice(b"00");
+        out[3..35].copy_from_slice(&self.trace_id);
+        out[36..52].copy_from_slice(&self.span_id);
+        out[53..].copy_from_slice(&self.flags);
+        out
     }
 
     /// The header value naming this server's span.
     pub fn traceparent(&self) -> String {
-        format!("00-{}-{}-{}", self.trace_id, self.span_id, self.flags)
+        text(&self.traceparent_bytes()).to_owned()
     }
 }
 
@@ -68,15 +95,18 @@ fn parse_traceparent(value: &str) -> Option<TraceContext> {
         && version != "ff"
         && (version != "00" || parts.next().is_none())
         && is_lower_hex(trace_id, 32)
-        && trace_id != "0".repeat(32)
+        && trace_id.bytes().any(|b| b != b'0')
         && is_lower_hex(parent_id, 16)
-        && parent_id != "0".repeat(16)
+        && parent_id.bytes().any(|b| b != b'0')
         && is_lower_hex(flags, 2);
-    valid.then(|| TraceContext {
-        trace_id: trace_id.to_owned(),
-        span_id: String::new(),
-        parent_id: Some(parent_id.to_owned()),
-        flags: flags.to_owned(),
+    if !valid {
+        return None;
+    }
+    Some(TraceContext {
+        trace_id: trace_id.as_bytes().try_into().ok()?,
+        span_id: [b'0'; 16],
+        parent_id: Some(parent_id.as_bytes().try_into().ok()?),
+        flags: flags.as_bytes().try_into().ok()?,
     })
 }
 
@@ -85,41 +115,14 @@ fn parse_traceparent(value: &str) -> Option<TraceContext> {
 #[derive(Clone, Debug)]
 pub struct RouteTag(pub MatchedPath);
 
-/// A route layer (it runs inside the router, where the matched route is known): records the route
-/// template in the request's log span and tags the response with it. Written by hand rather than with
-/// `middleware::from_fn`, which boxes a future and clones the next service on every request.
-#[derive(Clone, Copy, Debug)]
-pub struct TagRoute;
-
-impl<S> tower::Layer<S> for TagRoute {
-    type Service = Tagged<S>;
-    fn layer(&self, inner: S) -> Tagged<S> {
-        Tagged(inner)
+/// The route template the router matched for `request`, recorded in the request's log span (`authorize`,
+/// the route layer every route has, asks for it and tags the response with [`TaggedFuture`]).
+pub fn matched_route(request: &Request) -> Option<MatchedPath> {
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    if let Some(r) = &route {
+        tracing::Span::current().record("route", r.as_str());
     }
-}
-
-#[derive(Clone, Debug)]
-pub struct Tagged<S>(S);
-
-impl<S> tower::Service<Request> for Tagged<S>
-where
-    S: tower::Service<Request, Response = Response>,
-{
-    type Response = Response;
-    type Error = S::Error;
-    type Future = TaggedFuture<S::Future>;
-
-    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), S::Error>> {
-        self.0.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: Request) -> Self::Future {
-        let route = request.extensions().get::<MatchedPath>().cloned();
-        if let Some(r) = &route {
-            tracing::Span::current().record("route", r.as_str());
-        }
-        TaggedFuture { inner: self.0.call(request), route }
-    }
+    route
 }
 
 pin_project_lite::pin_project! {
@@ -128,6 +131,12 @@ pin_project_lite::pin_project! {
         #[pin]
         inner: F,
         route: Option<MatchedPath>,
+    }
+}
+
+impl<F> TaggedFuture<F> {
+    pub fn new(inner: F, route: Option<MatchedPath>) -> TaggedFuture<F> {
+        TaggedFuture { inner, route }
     }
 }
 
@@ -149,28 +158,37 @@ where
 
 type Series = (metrics::Counter, metrics::Histogram);
 
-/// The request counter and latency histogram of one (method, route, status), registered once: building
-/// the label set and looking it up in the recorder on every request cost more than the rest of the
-/// edge. Routes are the router's templates (and `unmatched`), so the map stays small.
-fn series(method: &str, route: &str, status: u16) -> Series {
+/// Count a request and record its latency under (method, route, status). Each series is registered with
+/// the recorder once and then kept per worker thread: building the label set and looking it up on every
+/// request cost more than the rest of the edge, and a shared map's lock (and the handles' reference
+/// counts) bounced between the cores on every request. Routes are the router's templates (and
+/// `unmatched`), so the maps stay small.
+fn record(method: &str, route: &str, status: u16, seconds: f64) {
+    use std::cell::RefCell;
     use std::collections::HashMap;
-    use std::sync::{LazyLock, RwLock};
     type ByRoute = HashMap<String, Vec<(String, u16, Series)>>;
-    static SERIES: LazyLock<RwLock<ByRoute>> = LazyLock::new(|| RwLock::new(HashMap::new()));
-    let find = |map: &ByRoute| {
-        map.get(route)?.iter().find(|(m, s, _)| m == method && *s == status).map(|(_, _, series)| series.clone())
-    };
-    if let Some(found) = find(&SERIES.read().unwrap_or_else(|e| e.into_inner())) {
-        return found;
+    thread_local! {
+        static SERIES: RefCell<ByRoute> = RefCell::new(HashMap::new());
     }
-    let labels = [("method", method.to_owned()), ("route", route.to_owned()), ("status", status.to_string())];
-    let made = (
-        metrics::counter!("http_requests_total", &labels),
-        metrics::histogram!("http_request_duration_seconds", &labels[..2]),
-    );
-    let mut map = SERIES.write().unwrap_or_else(|e| e.into_inner());
-    map.entry(route.to_owned()).or_default().push((method.to_owned(), status, made.clone()));
-    made
+    SERIES.with_borrow_mut(|map| {
+        let found = map.get(route).and_then(|v| v.iter().find(|(m, s, _)| m == method && *s == status));
+        let (counter, histogram) = match found {
+            Some((_, _, series)) => series,
+            None => {
+                let labels =
+                    [("method", method.to_owned()), ("route", route.to_owned()), ("status", status.to_string())];
+                let made = (
+                    metrics::counter!("http_requests_total", &labels),
+                    metrics::histogram!("http_request_duration_seconds", &labels[..2]),
+                );
+                let list = map.entry(route.to_owned()).or_default();
+                list.push((method.to_owned(), status, made));
+                &list[list.len() - 1].2
+            }
+        };
+        counter.increment(1);
+        histogram.record(seconds);
+    });
 }
 
 /// One request's trace, log span and metrics: started when it arrives at the edge, finished with its
@@ -179,9 +197,7 @@ pub struct Observation {
     started: Instant,
     method: Method,
     span: tracing::Span,
-    traceparent: String,
-    /// The trace id, for problem bodies.
-    pub trace_id: String,
+    context: TraceContext,
 }
 
 impl Observation {
@@ -197,18 +213,21 @@ impl Observation {
             "request",
             method = %method,
             route = tracing::field::Empty,
-            trace_id = %context.trace_id,
-            span_id = %context.span_id,
+            trace_id = context.trace_id(),
+            span_id = context.span_id(),
         );
-        let traceparent = context.traceparent();
-        let trace_id = context.trace_id.clone();
         request.extensions_mut().insert(context);
-        Observation { started, method, span, traceparent, trace_id }
+        Observation { started, method, span, context }
     }
 
     /// The request's log span (the edge runs the inner service in it).
     pub fn span(&self) -> &tracing::Span {
         &self.span
+    }
+
+    /// The trace id, for problem bodies.
+    pub fn trace_id(&self) -> &str {
+        self.context.trace_id()
     }
 
     /// Log and count the finished response, and give it this server's `traceparent`.
@@ -220,10 +239,8 @@ impl Observation {
         self.span.in_scope(|| {
             tracing::info!(status, latency_ms = elapsed.as_secs_f64() * 1000.0, "request done");
         });
-        let (counter, histogram) = series(self.method.as_str(), route, status);
-        counter.increment(1);
-        histogram.record(elapsed.as_secs_f64());
-        if let Ok(value) = HeaderValue::from_str(&self.traceparent) {
+        record(self.method.as_str(), route, status, elapsed.as_secs_f64());
+        if let Ok(value) = HeaderValue::from_bytes(&self.context.traceparent_bytes()) {
             response.headers_mut().insert(TRACEPARENT, value);
         }
     }
@@ -237,9 +254,10 @@ mod tests {
     fn continues_a_valid_trace() {
         let incoming = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
         let ctx = TraceContext::continue_or_start(Some(incoming));
-        assert_eq!(ctx.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
-        assert_eq!(ctx.parent_id.as_deref(), Some("00f067aa0ba902b7"));
-        assert_ne!(ctx.span_id, "00f067aa0ba902b7");
+        assert_eq!(ctx.trace_id(), "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(ctx.parent_id(), Some("00f067aa0ba902b7"));
+        assert_ne!(ctx.span_id(), "00f067aa0ba902b7");
+        assert!(is_lower_hex(ctx.span_id(), 16) && ctx.span_id() != "0000000000000000");
         assert!(ctx.traceparent().starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"));
     }
 
@@ -255,14 +273,16 @@ mod tests {
             "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
         ] {
             let ctx = TraceContext::continue_or_start(Some(bad));
-            assert_eq!(ctx.parent_id, None, "{bad:?}");
-            assert!(is_lower_hex(&ctx.trace_id, 32) && is_lower_hex(&ctx.span_id, 16));
+            assert_eq!(ctx.parent_id(), None, "{bad:?}");
+            assert!(is_lower_hex(ctx.trace_id(), 32) && is_lower_hex(ctx.span_id(), 16));
+            assert!(ctx.traceparent().starts_with("00-") && ctx.traceparent().ends_with("-01"));
         }
     }
 
     #[test]
     fn future_versions_are_read_by_their_first_fields() {
         let ctx = TraceContext::continue_or_start(Some("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-what"));
-        assert_eq!(ctx.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(ctx.trace_id(), "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(ctx.traceparent(), format!("00-4bf92f3577b34da6a3ce929d0e0e4736-{}-01", ctx.span_id()));
     }
 }

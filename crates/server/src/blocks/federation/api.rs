@@ -103,7 +103,7 @@ fn public_context(trace: Option<axum::Extension<TraceContext>>, id: &str) -> Con
     Context {
         actor: Actor { kind: ActorKind::Anonymous, id: id.into(), organisation: None },
         on_behalf_of: None,
-        correlation_id: trace.map(|t| t.trace_id.clone()),
+        correlation_id: trace.map(|t| t.trace_id().to_owned()),
     }
 }
 
