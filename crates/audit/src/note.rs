@@ -10,6 +10,7 @@ use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{ED25519, Ed25519KeyPair, KeyPair, UnparsedPublicKey};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use ena_core::hex;
 use sha2::{Digest, Sha256};
 
 use ena_keys::files::write_private;
@@ -143,10 +144,6 @@ impl NoteSigner {
         payload.extend_from_slice(signature.as_ref());
         format!("— {} {}\n", self.name, STANDARD.encode(payload))
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A checkpoint's body: origin, tree size, root hash.

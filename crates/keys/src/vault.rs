@@ -61,7 +61,7 @@ impl Kek {
         let mut h = Sha256::new();
         h.update(b"ena key-encryption key id\n");
         h.update(bytes);
-        let id = h.finalize()[..8].iter().map(|b| format!("{b:02x}")).collect();
+        let id = ena_core::hex(&h.finalize()[..8]);
         let key = LessSafeKey::new(UnboundKey::new(&CHACHA20_POLY1305, bytes).expect("32 bytes is a ChaCha20 key"));
         Kek { key, id }
     }

@@ -24,14 +24,10 @@ pub struct TraceContext {
     flags: [u8; 2],
 }
 
-/// `bytes` as lowercase hex digits (`N` = twice their number).
+/// `bytes` as lowercase hex digits (`N` = twice their number), in place.
 fn hex<const N: usize>(bytes: &[u8]) -> [u8; N] {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = [b'0'; N];
-    for (i, b) in bytes.iter().take(N / 2).enumerate() {
-        out[2 * i] = DIGITS[usize::from(b >> 4)];
-        out[2 * i + 1] = DIGITS[usize::from(b & 0x0f)];
-    }
+    ena_core::hex_into(bytes, &mut out);
     out
 }
 
