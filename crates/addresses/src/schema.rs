@@ -42,7 +42,15 @@ impl Schema {
             .iter_errors(payload)
             .take(MAX_ERRORS)
             .map(|e| {
-                let pointer = e.instance_path().to_string();
+                let mut pointer = e.instance_path().to_string();
+                // A missing property is named itself (`payload/child`), not only the object lacking it,
+                // so the sender sees which field to add.
+                if let jsonschema::error::ValidationErrorKind::Required { property } = e.kind()
+                    && let Some(name) = property.as_str()
+                {
+                    pointer.push('/');
+                    pointer.push_str(&name.replace('~', "~0").replace('/', "~1"));
+                }
                 let value = e.instance().to_string();
                 let value =
                     if value.len() > 80 { format!("{}…", &value[..value.floor_char_boundary(80)]) } else { value };

@@ -170,6 +170,13 @@ pub fn tail(location: &LogLocation, count: u32) -> anyhow::Result<()> {
 pub fn admin_token(data_dir: Option<&Path>) -> anyhow::Result<()> {
     let dir = data_dir.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("ena-data"));
     let path = ena_server::auth::token_path(&dir);
+    if dir.join(ena_node::NODE_FILE).exists() {
+        anyhow::bail!(
+            "{} is a member node's data directory, not the central instance's: the operator token is in the data directory of the central `ena serve` (default ./ena-data); this node's own local-API token is {}",
+            dir.display(),
+            dir.join(ena_node::TOKEN_FILE).display()
+        );
+    }
     let token = std::fs::read_to_string(&path).with_context(|| {
         format!(
             "no operator token at {}: start `ena serve --data-dir {}` once to create it",

@@ -9,13 +9,15 @@ use serde_json::{Value, json};
 
 #[derive(Debug, clap::Args)]
 pub struct Server {
-    /// The federation's central instance.
-    #[arg(long, env = "ENA_SERVER", default_value = "http://127.0.0.1:8080", global = true)]
-    server: String,
+    /// The federation's central instance [default: from --data-dir — a node's `federation` in
+    /// node.toml, or the URL a central instance recorded there — else http://127.0.0.1:8080].
+    #[arg(long, env = "ENA_SERVER", global = true)]
+    server: Option<String>,
     /// Operator token (operator commands) [default: read from --data-dir].
     #[arg(long, env = "ENA_OPERATOR_TOKEN", hide_env_values = true, global = true)]
     token: Option<String>,
-    /// Data directory of the server whose operator token to use.
+    /// Data directory of the central instance (its operator token and URL), or of a member node (its
+    /// federation's URL).
     #[arg(long, env = "ENA_DATA_DIR", global = true)]
     data_dir: Option<PathBuf>,
 }
@@ -95,6 +97,25 @@ struct Client {
     base: String,
     http: reqwest::Client,
     token: Option<String>,
+    /// Set when --data-dir is a member node's: operator commands say where the operator token is.
+    node_dir: Option<PathBuf>,
+}
+
+/// The central instance to talk to, and where that was learnt.
+fn server_of(server: &Server) -> (String, String) {
+    if let Some(url) = &server.server {
+        return (url.clone(), "--server".into());
+    }
+    if let Some(dir) = &server.data_dir {
+        if let Ok(file) = ena_node::read_file(dir) {
+            return (file.federation, format!("{}", dir.join(ena_node::NODE_FILE).display()));
+        }
+        let recorded = dir.join(ena_server::PUBLIC_URL_FILE);
+        if let Ok(url) = std::fs::read_to_string(&recorded) {
+            return (url.trim().to_owned(), format!("{}", recorded.display()));
+        }
+    }
+    ("http://127.0.0.1:8080".into(), "the default; --server URL to change".into())
 }
 
 impl Client {
@@ -103,12 +124,20 @@ impl Client {
     }
 
     fn operator_token(&self) -> anyhow::Result<&str> {
-        self.token.as_deref().context("this is an operator command: give --token or --data-dir of the server")
+        if let (None, Some(dir)) = (&self.token, &self.node_dir) {
+            bail!(
+                "this is an operator command, and {} is a member node's data directory: give the central instance's --data-dir (where `ena serve` keeps operator.token) or --token",
+                dir.display()
+            );
+        }
+        self.token.as_deref().context("this is an operator command: give --token or the central instance's --data-dir")
     }
 
     /// Send, and turn a problem+json answer into a one-line error naming the fields.
     async fn send(&self, request: reqwest::RequestBuilder) -> anyhow::Result<reqwest::Response> {
-        let response = request.send().await.with_context(|| format!("cannot reach {}", self.base))?;
+        let response = request.send().await.with_context(|| {
+            format!("cannot reach the central instance at {}: is `ena serve` running there? (--server URL to name another)", self.base)
+        })?;
         if response.status().is_success() {
             return Ok(response);
         }
@@ -156,7 +185,10 @@ pub fn run(args: FederationArgs) -> anyhow::Result<()> {
         }
         (None, None) => None,
     };
-    let client = Client { base: args.server.server.clone(), http: reqwest::Client::new(), token };
+    let (base, from) = server_of(&args.server);
+    eprintln!("server: {base} (from {from})");
+    let node_dir = args.server.data_dir.clone().filter(|d| d.join(ena_node::NODE_FILE).exists());
+    let client = Client { base, http: reqwest::Client::new(), token, node_dir };
     tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(run_async(&client, args.command))
 }
 

@@ -109,6 +109,8 @@ pub async fn start_node(
         contact: format!("federation@{host}"),
         listen: "127.0.0.1:0".into(),
         peer_listen: peer.to_string(),
+        // The demo plays every organisation: it accepts the agreement in force for each.
+        accept_agreement: ena_node::agreement(&central.url).await?.version,
     };
     let application = ena_node::init(&options).await?;
     reqwest::Client::new()

@@ -14,6 +14,7 @@ mod federation;
 mod id;
 mod local_federation;
 mod logging;
+mod messages;
 mod node;
 mod plan_report;
 mod serve;
@@ -58,6 +59,9 @@ enum Command {
     /// A member organisation's node: apply to the federation, then exchange messages.
     #[command(subcommand)]
     Node(node::NodeCommand),
+    /// Messages: verify a delivery receipt offline.
+    #[command(subcommand)]
+    Messages(messages::MessagesCommand),
     /// Operator tools.
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -171,6 +175,7 @@ fn main() -> ExitCode {
         Command::Signature(command) => signature::run(command),
         Command::Credential(command) => credential::run(command),
         Command::Node(command) => node::run(command),
+        Command::Messages(command) => messages::run(command),
         Command::Demo(args) => demo::run(args),
     };
     match result {

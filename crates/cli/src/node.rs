@@ -25,8 +25,8 @@ pub enum NodeCommand {
         organisation: String,
         #[arg(long)]
         name: String,
-        /// An e-mail address for federation matters.
-        #[arg(long, default_value = "federation@example.se")]
+        /// The e-mail address where your organisation takes federation matters (the operator writes there).
+        #[arg(long)]
         contact: String,
         /// The local API for the organisation's systems.
         #[arg(long, default_value = "127.0.0.1:9080")]
@@ -34,6 +34,33 @@ pub enum NodeCommand {
         /// The mTLS listener other nodes deliver to.
         #[arg(long, default_value = "127.0.0.1:9443")]
         peer_listen: String,
+        /// Accept the federation's agreement in force (printed first); without it nothing is sent.
+        #[arg(long)]
+        accept_agreement: bool,
+    },
+    /// Apply again with the node's keys after the operator rejected the application (the reason is
+    /// shown by `ena node status` and `ena node run`); fix what it says first.
+    Reapply {
+        #[arg(long, env = "ENA_NODE_DATA_DIR")]
+        data_dir: PathBuf,
+        /// A new contact e-mail address (kept in node.toml).
+        #[arg(long)]
+        contact: Option<String>,
+        /// A new organisation name (kept in node.toml).
+        #[arg(long)]
+        name: Option<String>,
+        /// Accept the federation's agreement in force (printed first).
+        #[arg(long)]
+        accept_agreement: bool,
+    },
+    /// What the node registered (addresses, message types, services) and its standing in the
+    /// federation, as the federation has them.
+    Status {
+        #[arg(long, env = "ENA_NODE_DATA_DIR")]
+        data_dir: PathBuf,
+        /// Print JSON instead of lines.
+        #[arg(long)]
+        json: bool,
     },
     /// Serve: the local API, the mTLS inbox and the outbox worker, until SIGINT/SIGTERM.
     Run {
@@ -68,7 +95,9 @@ pub fn run(command: NodeCommand) -> anyhow::Result<()> {
             contact,
             listen,
             peer_listen,
+            accept_agreement,
         } => {
+            let agreement = runtime.block_on(accepted_agreement(&federation, accept_agreement))?;
             let options = ena_node::InitOptions {
                 data_dir: data_dir.clone(),
                 federation,
@@ -79,13 +108,31 @@ pub fn run(command: NodeCommand) -> anyhow::Result<()> {
                 contact,
                 listen,
                 peer_listen,
+                accept_agreement: agreement,
             };
             let id = runtime.block_on(ena_node::init(&options))?;
             println!("{id}");
             eprintln!(
-                "Applied as application {id}. When the operator has approved it (`ena federation approve {id}`), start the node: ena node run --data-dir {}",
+                "Applied as application {id}. The operator decides it on the central instance's /anslutning page or with `ena federation approve {id} --data-dir <its data directory>`; then start the node: ena node run --data-dir {}",
                 data_dir.display()
             );
+            Ok(())
+        }
+        NodeCommand::Reapply { data_dir, contact, name, accept_agreement } => {
+            let file = ena_node::read_file(&data_dir)?;
+            let agreement = runtime.block_on(accepted_agreement(&file.federation, accept_agreement))?;
+            let id = runtime.block_on(ena_node::reapply(&data_dir, contact, name, agreement))?;
+            println!("{id}");
+            eprintln!("Applied again as application {id}; the operator decides it as before.");
+            Ok(())
+        }
+        NodeCommand::Status { data_dir, json } => {
+            let status = runtime.block_on(ena_node::status::status(&data_dir))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&status)?);
+            } else {
+                print_status(&status);
+            }
             Ok(())
         }
         NodeCommand::Run { data_dir, database_url, log, directory_ttl, nats_url } => {
@@ -97,5 +144,64 @@ pub fn run(command: NodeCommand) -> anyhow::Result<()> {
                 ena_node::run(node, &data_dir, crate::serve::shutdown_signal()).await
             })
         }
+    }
+}
+
+/// Show the agreement in force and return its version if the organisation accepts it
+/// (`--accept-agreement`); otherwise stop before anything is written or sent.
+async fn accepted_agreement(federation: &str, accept: bool) -> anyhow::Result<i64> {
+    eprintln!("federation: {federation}");
+    let a = ena_node::agreement(federation).await?;
+    eprintln!("\nThe federation's agreement, version {}: {}\n\n{}\n", a.version, a.title, a.body.trim());
+    if !accept {
+        anyhow::bail!(
+            "to apply, your organisation accepts the agreement above (version {}): run the command again with --accept-agreement",
+            a.version
+        );
+    }
+    eprintln!("accepting version {}", a.version);
+    Ok(a.version)
+}
+
+/// The status as lines a person reads.
+fn print_status(s: &serde_json::Value) {
+    let t = |v: &serde_json::Value| v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string());
+    println!("node         {} ({}, {})", t(&s["entityId"]), t(&s["name"]), t(&s["organisation"]));
+    println!("federation   {} (node listener {})", t(&s["federation"]), t(&s["federationNode"]));
+    println!("application  {}", t(&s["application"]["next"]));
+    let m = &s["membership"];
+    match m["status"].as_str() {
+        Some("active") | Some("suspended") | Some("revoked") => println!(
+            "membership   {} — entity types {}, agreement version {}",
+            t(&m["status"]),
+            m["entityTypes"],
+            m["agreementVersion"]
+        ),
+        _ => println!(
+            "membership   {}{}",
+            t(&m["status"]),
+            m.get("detail").or(m.get("next")).map(|d| format!(": {}", t(d))).unwrap_or_default()
+        ),
+    }
+    match s["running"].as_object() {
+        Some(r) => println!("running      local API {}, inbox {}", t(&r["api"]), t(&r["inbox"])),
+        None => println!("running      no (start it with `ena node run --data-dir …`)"),
+    }
+    for a in s["addresses"].as_array().into_iter().flatten() {
+        let accepts = a["accepts"].as_array().map(|v| v.iter().map(t).collect::<Vec<_>>().join(", ")).unwrap_or_default();
+        println!(
+            "address      {} ({}) accepts [{}] — registry: {}{}",
+            t(&a["address"]),
+            t(&a["kind"]),
+            accepts,
+            t(&a["registry"]["status"]),
+            a["registry"]["revision"].as_i64().map(|r| format!(", revision {r}")).unwrap_or_default()
+        );
+    }
+    for m in s["messageTypes"].as_array().into_iter().flatten() {
+        println!("message type {}@{} ({}) — registry: {}", t(&m["id"]), t(&m["version"]), t(&m["schema"]), t(&m["registry"]));
+    }
+    for v in s["services"].as_array().into_iter().flatten() {
+        println!("service      {} → {} for {}", t(&v["id"]), t(&v["upstream"]), v["allow"]);
     }
 }

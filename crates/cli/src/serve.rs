@@ -88,15 +88,22 @@ async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
     let started = Instant::now();
+    // The ports first: a start that cannot listen stops before it makes or seeds a data directory.
+    let listener = tokio::net::TcpListener::bind(settings.listen).await.with_context(|| {
+        format!("cannot listen on {} (--listen): is another server using it? choose another port", settings.listen)
+    })?;
+    let node_listener = match settings.node_listen {
+        Some(at) => Some(tokio::net::TcpListener::bind(at).await.with_context(|| {
+            format!("cannot listen for nodes on {at} (--node-listen): is another server using it? choose another port")
+        })?),
+        None => None,
+    };
     let _lock = claim_data_dir(&settings.data_dir)?;
     let store = open_store(&settings).await?;
     let database = match &settings.database_url {
         Some(url) => ena_store::redact_url(url),
         None => settings.sqlite_path().display().to_string(),
     };
-    let listener = tokio::net::TcpListener::bind(settings.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", settings.listen))?;
     let address = listener.local_addr()?;
     let config = ServerConfig {
         federation_entity_id: settings.public_url.clone().unwrap_or_else(|| format!("http://{address}")),
@@ -111,6 +118,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         body_limit: settings.body_limit,
         request_timeout: settings.request_timeout,
     };
+    let public_url = config.federation_entity_id.clone();
     let state = AppState::open(store.clone(), config, &settings.data_dir).await.map_err(|e| {
         anyhow::anyhow!("opening the audit log and keys in {} failed: {e}", settings.data_dir.display())
     })?;
@@ -119,11 +127,10 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         startup_ms = started.elapsed().as_millis() as u64,
         "ena listening on http://{address} (portal /, API reference /docs)"
     );
+    let url_file = settings.data_dir.join(ena_server::PUBLIC_URL_FILE);
+    std::fs::write(&url_file, format!("{public_url}\n")).with_context(|| format!("cannot write {}", url_file.display()))?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    if let Some(node_listen) = settings.node_listen {
-        let node_listener = tokio::net::TcpListener::bind(node_listen)
-            .await
-            .with_context(|| format!("cannot listen for nodes on {node_listen}"))?;
+    if let Some(node_listener) = node_listener {
         let node_address = node_listener.local_addr()?;
         let mut names = vec!["localhost".to_owned(), node_address.ip().to_string()];
         if let Some(host) =

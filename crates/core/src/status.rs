@@ -25,6 +25,16 @@ macro_rules! text_enum {
                     _ => None,
                 }
             }
+
+            /// Every word, for a message naming what a field may be: "a, b or c".
+            pub fn words() -> String {
+                let all: Vec<&str> = Self::ALL.iter().map(|v| v.as_str()).collect();
+                match all.split_last() {
+                    Some((last, [])) => (*last).to_owned(),
+                    Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+                    None => String::new(),
+                }
+            }
         }
 
         impl std::fmt::Display for $name {
@@ -57,5 +67,6 @@ mod tests {
         }
         assert_eq!(Light::parse("blue"), None);
         assert!(Light::Green == "green" && Light::Red.to_string() == "red");
+        assert_eq!(Light::words(), "red or green");
     }
 }

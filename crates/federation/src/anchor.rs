@@ -124,20 +124,28 @@ fn invalid(field: &str, value: impl ToString, reason: impl Into<String>) -> Fede
 #[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ApplicationInput {
-    #[schema(example = "212000-0142")]
+    // The required fields default when missing, so the check names every missing one in one answer
+    // (serde would stop at the first); the schema still marks them required.
+    #[serde(default)]
+    #[schema(example = "212000-0142", required = true)]
     pub organisation_number: String,
-    #[schema(example = "Exempelkommunen")]
+    #[serde(default)]
+    #[schema(example = "Exempelkommunen", required = true)]
     pub name: String,
     /// An e-mail address for federation matters.
-    #[schema(example = "federation@exempel.kommun.se")]
+    #[serde(default)]
+    #[schema(example = "federation@exempel.kommun.se", required = true)]
     pub contact: String,
     /// The member's entity identifier (an https URL).
-    #[schema(example = "https://node.exempel.kommun.se")]
+    #[serde(default)]
+    #[schema(example = "https://node.exempel.kommun.se", required = true)]
     pub entity_id: String,
     /// The member's federation signing keys (public JWK Set).
-    #[schema(value_type = Object)]
+    #[serde(default)]
+    #[schema(value_type = Object, required = true)]
     pub jwks: Value,
-    #[schema(example = json!(["ena_node"]))]
+    #[serde(default)]
+    #[schema(example = json!(["ena_node"]), required = true)]
     pub entity_types: Vec<String>,
     /// Metadata per entity type the member declares (e.g. its node endpoints).
     #[serde(default)]
@@ -194,6 +202,11 @@ pub struct Application {
     pub agreement_version: i64,
     pub created_at: String,
     pub decided_at: Option<String>,
+    /// Who decided: the acting audit actor's id (a person's identity number, or `operator-token` for
+    /// the bootstrap token); absent while pending and for decisions taken before it was recorded.
+    /// Views open to others than operators mask a person's number.
+    #[schema(example = "operator-token")]
+    pub decided_by: Option<String>,
     /// The node certificate (PEM), once approved (on a single application's view).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub certificate: Option<String>,
@@ -215,6 +228,7 @@ impl From<ApplicationRow> for Application {
             agreement_version: r.agreement_version,
             created_at: ena_core::time::rfc3339_of(r.created_at),
             decided_at: r.decided_at.map(ena_core::time::rfc3339_of),
+            decided_by: r.decided_by,
             certificate: None,
         }
     }
@@ -581,8 +595,10 @@ mod tests {
             assert!(ta.list(None, None).await.unwrap().is_empty());
             assert!(ta.fetch(&node.id).await.is_err());
 
+            assert_eq!(app.decided_by, None, "{label}: nobody has decided yet");
             let approved = ta.approve(&ctx, &app.id).await.unwrap();
             assert_eq!(approved.status, "approved");
+            assert_eq!(approved.decided_by.as_deref(), Some("test"), "{label}: the decider is the context's actor");
             assert!(
                 matches!(ta.approve(&ctx, &app.id).await.unwrap_err(), FederationError::Conflict(_)),
                 "{label}: approving twice"

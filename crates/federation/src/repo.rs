@@ -30,6 +30,8 @@ pub struct ApplicationRow {
     pub reason: Option<String>,
     pub created_at: i64,
     pub decided_at: Option<i64>,
+    /// The audit actor id of whoever decided (a person's identity number, or `operator-token`).
+    pub decided_by: Option<String>,
 }
 
 #[derive(Debug, Clone, FromRow)]
@@ -81,17 +83,17 @@ pub async fn publish_agreement(store: &Store, title: &str, body: &str, now: i64)
     Ok(next.0)
 }
 
-const APPLICATION_COLUMNS: &str = "id, entity_id, organisation_number, name, contact, jwks, entity_types, metadata, trust_marks, key_request, entity_configuration, agreement_version, status, reason, created_at, decided_at";
+const APPLICATION_COLUMNS: &str = "id, entity_id, organisation_number, name, contact, jwks, entity_types, metadata, trust_marks, key_request, entity_configuration, agreement_version, status, reason, created_at, decided_at, decided_by";
 
 /// Insert a pending application; `false` if the entity already has one pending (unique index).
 pub async fn insert_application(store: &Store, a: &ApplicationRow) -> Result<bool, sqlx::Error> {
     let sql = format!(
-        "INSERT INTO federation_applications ({APPLICATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+        "INSERT INTO federation_applications ({APPLICATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
     );
     let result = with_pool!(store, pool => sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(&a.id).bind(&a.entity_id).bind(&a.organisation_number).bind(&a.name).bind(&a.contact).bind(&a.jwks)
         .bind(&a.entity_types).bind(&a.metadata).bind(&a.trust_marks).bind(&a.key_request).bind(&a.entity_configuration)
-        .bind(a.agreement_version).bind(&a.status).bind(&a.reason).bind(a.created_at).bind(a.decided_at)
+        .bind(a.agreement_version).bind(&a.status).bind(&a.reason).bind(a.created_at).bind(a.decided_at).bind(&a.decided_by)
         .execute(pool).await.map(|r| r.rows_affected()));
     match result {
         Ok(_) => Ok(true),
@@ -118,16 +120,18 @@ pub async fn applications(
     with_pool!(store, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(status).bind(i64::from(limit)).bind(offset as i64).fetch_all(pool).await)
 }
 
-/// Mark a pending application decided; `false` if it was not pending (decided already).
+/// Mark a pending application decided by `decided_by` (an audit actor id); `false` if it was not
+/// pending (decided already).
 pub async fn decide_application(
     store: &Store,
     id: &str,
     status: &str,
     reason: Option<&str>,
+    decided_by: &str,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
-    let n = with_pool!(store, pool => sqlx::query("UPDATE federation_applications SET status = $2, reason = $3, decided_at = $4 WHERE id = $1 AND status = 'pending'")
-        .bind(id).bind(status).bind(reason).bind(now).execute(pool).await.map(|r| r.rows_affected()))?;
+    let n = with_pool!(store, pool => sqlx::query("UPDATE federation_applications SET status = $2, reason = $3, decided_at = $4, decided_by = $5 WHERE id = $1 AND status = 'pending'")
+        .bind(id).bind(status).bind(reason).bind(now).bind(decided_by).execute(pool).await.map(|r| r.rows_affected()))?;
     Ok(n == 1)
 }
 

@@ -67,6 +67,14 @@ impl Messaging {
         }
         let uploads = self.uploads(&input.attachments).await?;
         let address = self.directory.address(&recipient).await.map_err(|why| invalid("recipient", &recipient, why))?;
+        // The type first: a type no one registered is named as such, not as one the address refuses.
+        let schema = self.directory.schema(&input.message_type, &input.version).await.map_err(|why| {
+            invalid(
+                "messageType",
+                format!("{}@{}", input.message_type, input.version),
+                format!("{why} (GET /addresses/v1/message-types lists the registered types and versions)"),
+            )
+        })?;
         let at = ena_core::time::unix_now();
         address
             .accepts(&input.message_type, &input.version, at)
@@ -80,11 +88,6 @@ impl Messaging {
                 format!("its node {} is not reachable through the federation: {why}", address.node),
             )
         })?;
-        let schema = self
-            .directory
-            .schema(&input.message_type, &input.version)
-            .await
-            .map_err(|why| invalid("version", &input.version, why))?;
         schema.check(&input.payload, "payload").map_err(MsgError::Invalid)?;
         let plaintext = serde_json::to_vec(&input.payload).map_err(|e| MsgError::Internal(e.to_string()))?;
         if plaintext.len() > MAX_PAYLOAD {
@@ -248,6 +251,12 @@ impl Messaging {
     }
 
     pub async fn outbox(&self, status: Option<&str>, limit: u32, offset: u64) -> Result<Vec<Outgoing>, MsgError> {
+        // An unknown status is an error, not an empty list that looks like "nothing there".
+        if let Some(s) = status
+            && crate::OutboxStatus::parse(s).is_none()
+        {
+            return Err(invalid("status", s, format!("must be {}", crate::OutboxStatus::words())));
+        }
         Ok(repo::outs(&self.store, status, limit, offset).await?.into_iter().map(to_outgoing).collect())
     }
 

@@ -145,6 +145,9 @@ pub fn local_routes() -> (Routes<NodeState>, Routes<NodeState>) {
     let timed = Routes::new()
         .get("/healthz", Caller::Public, || async { Json(json!({"status": "ok"})) })
         .get("/openapi.json", Caller::Public, || async { Json(crate::openapi::DOCUMENT.clone()) })
+        // The node's API reference, where its problems' `type` links point (`/docs#error-…`).
+        .get("/docs", Caller::Public, docs)
+        .get("/static/ena.css", Caller::Public, ena_server::site::portal::stylesheet)
         .api(Caller::LocalSystem, routes!(send))
         .api(Caller::LocalSystem, routes!(outbox))
         .api(Caller::LocalSystem, routes!(outgoing))
@@ -164,11 +167,23 @@ pub fn local_routes() -> (Routes<NodeState>, Routes<NodeState>) {
     (timed, untimed)
 }
 
+/// The node's API reference page, rendered once from its OpenAPI document.
+async fn docs() -> Result<axum::response::Html<String>, ApiError> {
+    static PAGE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    if let Some(page) = PAGE.get() {
+        return Ok(axum::response::Html(page.clone()));
+    }
+    let page = ena_server::site::docs::render(&crate::openapi::DOCUMENT)?;
+    Ok(axum::response::Html(PAGE.get_or_init(|| page).clone()))
+}
+
 /// The peer API's routes (the mTLS listener), each with its caller.
 pub fn peer_routes() -> (Routes<NodeState>, Routes<NodeState>) {
     use utoipa_axum::routes;
     let timed = Routes::new()
         .get("/.well-known/openid-federation", Caller::Public, entity_configuration)
+        .get("/docs", Caller::Public, docs)
+        .get("/static/ena.css", Caller::Public, ena_server::site::portal::stylesheet)
         .api(Caller::MemberNode, routes!(receive))
         // Any method, to this node's service: documented by `calls::call_in_doc`.
         .any("/node/v1/calls/{service}", Caller::MemberNode, crate::calls::call_in)
@@ -255,7 +270,13 @@ pub async fn outgoing(
     responses((status = 200, description = "A page of received messages", body = Object), (status = 401, description = "No valid node token", body = ena_server::openapi::ProblemSchema, content_type = "application/problem+json")))]
 pub async fn inbox(State(s): State<NodeState>, _l: LocalSystem, query: ApiQuery) -> Result<Response, ApiError> {
     let p = query.page(Vec::new())?;
-    let all = query.str("all") == Some("true");
+    let all = match query.str("all") {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => {
+            return Err(problem(MsgError::Invalid(vec![FieldError::new("all", other, "must be true or false")])));
+        }
+    };
     let items = s.messaging.inbox(all, p.limit + 1, p.offset()).await.map_err(problem)?;
     let (items, has_more) = p.trim(items);
     Ok(Json(json!({"items": items, "page": p.page, "limit": p.limit, "hasMore": has_more})).into_response())
@@ -386,7 +407,9 @@ pub async fn attachment(
     let body = crate::transport::blocking_body(Some(meta.size), move |send| {
         reader.read(|chunk| send(bytes::Bytes::copy_from_slice(chunk))).map_err(|e| format!("attachment: {e}"))
     });
-    let disposition = format!("attachment; filename*=UTF-8''{}", percent_encode(&meta.name));
+    // `filename` for clients that read only it (curl -OJ), `filename*` (RFC 8187) for the exact name.
+    let disposition =
+        format!("attachment; filename=\"{}\"; filename*=UTF-8''{}", ascii_fallback(&meta.name), percent_encode(&meta.name));
     Ok((
         [
             (header::CONTENT_TYPE, meta.media_type),
@@ -396,6 +419,12 @@ pub async fn attachment(
         Body::new(body),
     )
         .into_response())
+}
+
+/// The name as a plain quoted-string: non-ASCII, quotes, backslashes and controls become `_` (the exact
+/// name is in `filename*`).
+fn ascii_fallback(name: &str) -> String {
+    name.chars().map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' { c } else { '_' }).collect()
 }
 
 /// RFC 8187 value characters: everything but unreserved ASCII is %-encoded (UTF-8).

@@ -113,6 +113,18 @@ async fn log(
     }
 }
 
+/// A problem body with `instance` set to `path` (this node's request); a body that is not a JSON
+/// object is passed on as it came.
+fn relocate_problem(bytes: Vec<u8>, path: &str) -> Vec<u8> {
+    match serde_json::from_slice::<serde_json::Value>(&bytes) {
+        Ok(serde_json::Value::Object(mut problem)) => {
+            problem.insert("instance".into(), serde_json::Value::String(path.to_owned()));
+            serde_json::Value::Object(problem).to_string().into_bytes()
+        }
+        _ => bytes,
+    }
+}
+
 /// The consumer side: `ANY /calls/v1/{address}/{service}[/{*rest}]` on the local API.
 #[allow(clippy::too_many_arguments)]
 pub async fn call_out(
@@ -192,6 +204,13 @@ pub async fn call_out(
             vec![("service", service.into()), ("producer", found.node.clone()), ("requestSha512", hash)],
         )
         .await;
+        // The producer's problem names its own internal path as `instance`; the consumer asked this
+        // node, so the problem passed on names the consumer's request instead.
+        let bytes = if response_type.starts_with(ena_server::problem::PROBLEM_JSON) {
+            relocate_problem(bytes, uri.path())
+        } else {
+            bytes
+        };
         let mut r = (status, bytes).into_response();
         if let Ok(v) = HeaderValue::from_str(&response_type) {
             r.headers_mut().insert("content-type", v);

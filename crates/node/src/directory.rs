@@ -54,7 +54,12 @@ impl HttpDirectory {
         let ec = public
             .get(format!("{public_url}/.well-known/openid-federation"))
             .send()
-            .await?
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "the federation at {public_url} (`federation` in node.toml) does not answer: {e}; is its `ena serve` running?"
+                )
+            })?
             .error_for_status()?
             .text()
             .await?;
@@ -250,6 +255,22 @@ pub fn verify_signed_address(token: &str, anchor_id: &str, anchor_jwks: &Value) 
     fields.remove("iss");
     fields.remove("iat");
     serde_json::from_value(Value::Object(fields)).map_err(|e| format!("the registry's signed answer: {e}"))
+}
+
+/// A problem answer as one line for a person: its detail and each invalid parameter, or the status.
+pub async fn problem_text(response: reqwest::Response) -> String {
+    let status = response.status();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    let mut text =
+        body.get("detail").and_then(Value::as_str).map_or_else(|| format!("HTTP {status}"), str::to_owned);
+    for p in body.get("invalid-parameters").and_then(Value::as_array).into_iter().flatten() {
+        text.push_str(&format!(
+            "; {}: {}",
+            p.get("property").and_then(Value::as_str).unwrap_or("?"),
+            p.get("reason").and_then(Value::as_str).unwrap_or("")
+        ));
+    }
+    text
 }
 
 /// The `detail` of a problem answer, or the status.

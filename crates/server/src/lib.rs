@@ -194,6 +194,9 @@ impl std::fmt::Debug for IdentityState {
 /// a member node still keeps its log key in `AUDIT_KEY_FILE`).
 pub const OPERATOR_TOKEN_NAME: &str = "operator.token";
 pub const AUDIT_KEY_FILE: &str = "audit-log.key";
+/// Written by `ena serve` in its data directory: the instance's public URL, so the CLI given the data
+/// directory (`ena federation … --data-dir`) talks to this instance wherever it listens.
+pub const PUBLIC_URL_FILE: &str = "public.url";
 pub const WITNESS_KEY_FILE: &str = "witness.key";
 pub const SIGNATURE_KEY_FILE: &str = "signature-service.key";
 pub const TOKEN_KEY_FILE: &str = "api-tokens.key";

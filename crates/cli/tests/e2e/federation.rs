@@ -351,7 +351,22 @@ fn federation_cli_apply_decide_list_resolve_suspend() {
     sigterm_and_wait(served);
 }
 
-/// The operator's portal page decides applications without JavaScript.
+/// How the portal shows an RFC 3339 time the API answers (`2026-12-04T13:05:00Z` → `2026-12-04 13:05 UTC`),
+/// as a `<time>` element carrying the RFC 3339 value.
+fn shown_time(rfc3339: &str) -> String {
+    format!("<time datetime=\"{rfc3339}\">{} {} UTC</time>", &rfc3339[..10], &rfc3339[11..16])
+}
+
+/// The article of application `id` on a portal page.
+fn article<'a>(page: &'a str, id: &str) -> &'a str {
+    let start = page.find(&format!("<article class=\"card\" aria-labelledby=\"app-{id}\"")).expect("the application is listed");
+    let rest = &page[start..];
+    &rest[..rest.find("</article>").unwrap()]
+}
+
+/// The operator's portal page decides applications without JavaScript, in Swedish and English: each
+/// application with what the operator needs to decide, each decision with its time, reason and decider
+/// (a person masked), every refusal in the page's language.
 #[tokio::test]
 async fn operator_portal_decides_applications() {
     for server in TestServer::each().await {
@@ -380,6 +395,36 @@ async fn operator_portal_decides_applications() {
         let html = listed.text().await.unwrap();
         assert!(ids.iter().all(|id| html.contains(id.as_str())), "{label}: both applications listed");
 
+        // What the operator decides on, in Swedish: the status in words, the organisation number as
+        // written, the contact to write to, the agreement accepted and whether it is the one in force,
+        // and when it came in (readable, with the RFC 3339 value kept in <time>).
+        let created = json_of(
+            c.get(server.url(&format!("/federation/v1/applications/{}", ids[0]))).send().await.unwrap(),
+        )
+        .await["createdAt"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let card = article(&html, &ids[0]);
+        for want in [
+            "<dd>Väntar på beslut</dd>",
+            "<dd>212000-0142</dd>",
+            "<a href=\"mailto:fed@exempel.se\">fed@exempel.se</a>",
+            "https://a.portal.example.se",
+            "Godkänt anslutningsavtal",
+            &format!("version {agreement} (det som gäller nu)"),
+            &shown_time(&created),
+        ] {
+            assert!(card.contains(want), "{label}: {want:?} in {card}");
+        }
+        assert!(!card.contains("<dd>pending") && !card.contains("162120000142"), "{label}: no raw values: {card}");
+        let english = post("/anslutning?lang=en", form(&[("token", &token), ("status", "pending")])).await.unwrap();
+        let english = english.text().await.unwrap();
+        let card = article(&english, &ids[0]);
+        for want in ["<dd>Awaiting decision</dd>", "Organisation number", &format!("version {agreement} (the one in force)")] {
+            assert!(card.contains(want), "{label}: {want:?} in {card}");
+        }
+
         let no_reason = post(
             "/anslutning/beslut",
             form(&[("token", &token), ("id", &ids[1]), ("decision", "reject"), ("reason", "")]),
@@ -399,26 +444,127 @@ async fn operator_portal_decides_applications() {
         assert!(approved.text().await.unwrap().contains("godkändes"));
         let rejected = post(
             "/anslutning/beslut?lang=en",
-            form(&[("token", &token), ("id", &ids[1]), ("decision", "reject"), ("reason", "Wrong organisation")]),
+            form(&[
+                ("token", &token),
+                ("id", &ids[1]),
+                ("decision", "reject"),
+                ("reason", "Wrong organisation"),
+                ("status", "all"),
+            ]),
         )
         .await
         .unwrap();
-        assert!(rejected.text().await.unwrap().contains("was rejected"), "{label}");
-        let again = post(
-            "/anslutning/beslut",
-            form(&[("token", &token), ("id", &ids[0]), ("decision", "approve"), ("reason", "")]),
-        )
-        .await
-        .unwrap();
-        assert_eq!(again.status(), 409, "{label}");
-        let page = again.text().await.unwrap();
+        let page = rejected.text().await.unwrap();
+        assert!(page.contains("was rejected"), "{label}");
+        let card = article(&page, &ids[1]);
+        assert!(card.contains("<dd>Rejected</dd>") && card.contains("The operator token (operator-token)"), "{label}: {card}");
+
+        // Decided applications, in the Swedish list of all: decision, time, reason and who decided.
+        let api = |id: String| {
+            let url = server.url(&format!("/federation/v1/applications/{id}"));
+            async move { json_of(c.get(url).send().await.unwrap()).await }
+        };
+        let (first, second) = (api(ids[0].clone()).await, api(ids[1].clone()).await);
+        assert_eq!(second["decidedBy"], "operator-token", "{label}: the API names the decider");
+        let all = post("/anslutning", form(&[("token", &token), ("status", "all")])).await.unwrap();
+        let all = all.text().await.unwrap();
+        let card = article(&all, &ids[1]);
+        for want in [
+            "<dd>Avslagen</dd>",
+            "<dt>Skäl</dt><dd>Wrong organisation</dd>",
+            "<dt>Beslutad av</dt><dd>Operatörsnyckeln (operator-token)</dd>",
+            &shown_time(second["decidedAt"].as_str().unwrap()),
+        ] {
+            assert!(card.contains(want), "{label}: {want:?} in {card}");
+        }
+        assert!(article(&all, &ids[0]).contains("<dd>Godkänd</dd>"), "{label}");
+
+        // Deciding again is refused in the page's language, saying what was decided and when.
+        let decided_at = first["decidedAt"].as_str().unwrap();
+        let when = format!("{} {} UTC", &decided_at[..10], &decided_at[11..16]);
+        let again = |lang: &'static str| {
+            post(
+                &format!("/anslutning/beslut{lang}"),
+                form(&[("token", &token), ("id", &ids[0]), ("decision", "approve"), ("reason", "")]),
+            )
+        };
+        let sv = again("").await.unwrap();
+        assert_eq!(sv.status(), 409, "{label}");
+        let page = sv.text().await.unwrap();
         assert!(
-            page.contains(&format!("application {} was already approved", ids[0])),
-            "{label}: refused as already decided: {page}"
+            page.contains(&format!("Ansökan är redan beslutad (godkänd {when}); inget ändrades.")),
+            "{label}: refused in Swedish: {page}"
         );
-        let app =
-            json_of(c.get(server.url(&format!("/federation/v1/applications/{}", ids[1]))).send().await.unwrap()).await;
-        assert_eq!((app["status"].as_str(), app["reason"].as_str()), (Some("rejected"), Some("Wrong organisation")));
+        assert!(!page.contains("already"), "{label}: no English on the Swedish page");
+        let en = again("?lang=en").await.unwrap();
+        assert_eq!(en.status(), 409, "{label}");
+        let page = en.text().await.unwrap();
+        assert!(
+            page.contains(&format!("The application is already decided (approved {when}); nothing was changed.")),
+            "{label}: refused in English: {page}"
+        );
+        let missing =
+            post("/anslutning/beslut", form(&[("token", &token), ("id", "no-such"), ("decision", "approve")]))
+                .await
+                .unwrap();
+        assert_eq!(missing.status(), 404, "{label}");
+        assert!(missing.text().await.unwrap().contains("Det finns ingen ansökan no-such; inget ändrades."), "{label}");
+        let odd = post("/anslutning/beslut", form(&[("token", &token), ("id", &ids[0]), ("decision", "maybe")]))
+            .await
+            .unwrap();
+        assert_eq!(odd.status(), 400, "{label}");
+        assert!(odd.text().await.unwrap().contains("Beslutet godtogs inte (decision: välj Godkänn eller Avslå)"), "{label}");
+
+        // A person decides with her session: the page names her by a masked number only, as does the
+        // public view of the application; the operator's list has the number as recorded.
+        let browser = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let grant = c
+            .put(server.url("/access/v1/policies/operator-tolvan"))
+            .bearer_auth(&token)
+            .json(&json!({"resource": "api", "description": "federation operator",
+                          "text": "permit (principal == Ena::Person::\"191212121212\", action == Ena::Action::\"operate\", resource is Ena::Api);"}))
+            .send()
+            .await
+            .unwrap();
+        assert!(grant.status().is_success(), "{label}");
+        let tolvan = test_eid_login(&server, &browser, "191212121212", 3).await.unwrap();
+        let third = Member::new("c.portal.example.se", &server.url(""));
+        let mut body = third.application(agreement, "");
+        body["trustMarks"] = json!([]);
+        let third = json_of(c.post(server.url("/federation/v1/applications")).json(&body).send().await.unwrap()).await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let page = browser
+            .get(server.url("/anslutning?status=all"))
+            .header("cookie", &tolvan)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let csrf = hidden_fields(&page).into_iter().find(|(k, _)| k == "csrf").expect("the session's form").1;
+        let decided = browser
+            .post(server.url("/anslutning/beslut"))
+            .header("cookie", &tolvan)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form(&[("csrf", &csrf), ("id", &third), ("decision", "reject"), ("reason", "Fel värd"), ("status", "all")]))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(decided.status(), 200, "{label}");
+        let page = decided.text().await.unwrap();
+        let card = article(&page, &third);
+        assert!(card.contains("<dt>Beslutad av</dt><dd>19121212-****</dd>"), "{label}: masked: {card}");
+        assert!(!page.contains("191212121212"), "{label}: the number is never shown in full");
+        assert_eq!(api(third.clone()).await["decidedBy"], "19121212-****", "{label}: the public view masks it");
+        let listed = json_of(
+            c.get(server.url("/federation/v1/applications?status=rejected")).bearer_auth(&token).send().await.unwrap(),
+        )
+        .await;
+        let recorded = listed["items"].as_array().unwrap().iter().find(|a| a["id"] == third.as_str()).unwrap();
+        assert_eq!(recorded["decidedBy"], "191212121212", "{label}: the operator's list has it as recorded");
     }
 }
 

@@ -30,6 +30,7 @@ mod identity;
 mod instances;
 mod nodekit;
 mod nodes;
+mod onboarding;
 mod platform;
 mod representation;
 mod security;

@@ -109,6 +109,9 @@ pub(crate) async fn start_node(
             &format!("127.0.0.1:{api_port}"),
             "--peer-listen",
             &format!("127.0.0.1:{peer_port}"),
+            "--contact",
+            &format!("registrator@{host}"),
+            "--accept-agreement",
         ]
         .map(str::to_owned)
         .to_vec(),

@@ -224,6 +224,7 @@ impl TrustAnchor {
             reason: None,
             created_at: ena_core::time::unix_now(),
             decided_at: None,
+            decided_by: None,
         })
     }
 
@@ -337,6 +338,7 @@ impl TrustAnchor {
             id,
             ApplicationStatus::Approved.as_str(),
             None,
+            &ctx.actor.id,
             ena_core::time::unix_now(),
         )
         .await?
@@ -382,6 +384,7 @@ impl TrustAnchor {
             id,
             ApplicationStatus::Rejected.as_str(),
             Some(reason),
+            &ctx.actor.id,
             ena_core::time::unix_now(),
         )
         .await?

@@ -86,6 +86,12 @@ fn example_of(content: &Value) -> Option<String> {
 
 pub async fn docs_page(State(state): State<AppState>) -> Result<Html<String>, ApiError> {
     let doc: Value = serde_json::from_slice(&state.openapi).map_err(|e| ApiError::internal(&e))?;
+    render(&doc).map(Html)
+}
+
+/// The reference page of an OpenAPI document, with the error-code registry (the problem `type` URIs
+/// point at its anchors). Member nodes render theirs with it too, so their problems' links answer.
+pub fn render(doc: &Value) -> Result<String, ApiError> {
     let mut sections: Vec<Section> = doc["tags"]
         .as_array()
         .into_iter()
@@ -136,5 +142,5 @@ pub async fn docs_page(State(state): State<AppState>) -> Result<Html<String>, Ap
         sections,
         errors,
     };
-    page.render().map(Html).map_err(|e| ApiError::internal(&e))
+    page.render().map_err(|e| ApiError::internal(&e))
 }

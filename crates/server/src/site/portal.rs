@@ -16,7 +16,8 @@ pub fn router() -> Routes {
 
 const CSS: &str = include_str!("ena.css");
 
-async fn stylesheet() -> impl IntoResponse {
+/// The one stylesheet (also served by member nodes, whose `/docs` page uses it).
+pub async fn stylesheet() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")], CSS)
 }
 
@@ -210,6 +211,18 @@ pub fn amount(value: i64, lang: Lang) -> String {
     if value < 0 { format!("−{out}") } else { out }
 }
 
+/// A time as people read it, to the minute and saying its zone: `2026-12-04 13:05 UTC` (the same in both
+/// languages: the portal does not model Swedish time). The text as given if it is not RFC 3339.
+pub fn readable_time(rfc3339: &str) -> String {
+    let Some(t) = ena_core::time::Timestamp::parse_rfc3339(rfc3339)
+        .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t.unix()).ok())
+    else {
+        return rfc3339.to_owned();
+    };
+    t.format(time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC"))
+        .unwrap_or_else(|_| rfc3339.to_owned())
+}
+
 /// What every page's layout needs.
 pub struct Layout {
     pub t: &'static Texts,
@@ -301,5 +314,12 @@ mod tests {
         assert_eq!(amount(0, Lang::En), "0");
         assert_eq!(amount(1_234_567, Lang::En), "1,234,567");
         assert_eq!(amount(-5, Lang::Sv), "−5");
+    }
+
+    #[test]
+    fn times_read_to_the_minute_in_utc() {
+        assert_eq!(readable_time("2026-12-04T13:05:59Z"), "2026-12-04 13:05 UTC");
+        assert_eq!(readable_time("2026-12-04T14:05:00+01:00"), "2026-12-04 13:05 UTC");
+        assert_eq!(readable_time("soon"), "soon");
     }
 }

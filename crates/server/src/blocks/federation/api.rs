@@ -47,6 +47,7 @@ pub fn router() -> Routes {
         .api(Caller::MemberNode, routes!(update_configuration))
         .api(Caller::Public, routes!(history))
         .api(Caller::MemberNode, routes!(whoami))
+        .api(Caller::MemberNode, routes!(own_membership))
 }
 
 fn spec_error(code: FedCode, status: ErrorCode, description: String) -> ApiError {
@@ -273,18 +274,22 @@ pub async fn list_applications(
     Ok(Json(ListPage::of(p, anchor(&state).applications(query.str("status"), p.limit + 1, p.offset()).await?)))
 }
 
-/// One application (its id is the applicant's receipt).
+/// One application (its id is the applicant's receipt). Anyone holding the id reads it, so a person who
+/// decided it is named only with a masked identity number.
 #[utoipa::path(get, path = "/federation/v1/applications/{id}", tag = "federation", operation_id = "getApplication",
     params(("id" = String, Path, description = "Application id")),
     responses(
-        (status = 200, description = "The application", body = Application),
+        (status = 200, description = "The application (decidedBy masked if a person decided)", body = Application),
         (status = 404, description = "No such application", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn get_application(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Application>, ApiError> {
-    Ok(Json(anchor(&state).application(&id).await?))
+    let mut app = anchor(&state).application(&id).await?;
+    // Public: a personal identity number is never shown in full to whoever holds the receipt.
+    app.decided_by = app.decided_by.as_deref().map(ena_audit::event::mask);
+    Ok(Json(app))
 }
 
 /// Approve an application: publishes the member, issues its certificate and trust marks (operator).
@@ -454,4 +459,16 @@ pub async fn history(State(state): State<AppState>, query: ApiQuery) -> Result<J
     ))]
 pub async fn whoami(node: crate::mtls::Node) -> Json<ena_federation::NodePeer> {
     Json(node.0)
+}
+
+/// The calling member's own entry in the federation's registry: its standing, approved entity types,
+/// the agreement version it accepted and its certificate in force (`ena node status` shows it).
+#[utoipa::path(get, path = "/federation/v1/membership", tag = "federation", operation_id = "getOwnMembership",
+    responses(
+        (status = 200, description = "The calling member's entry", body = Member),
+        (status = 401, description = "Not called over the node listener with a client certificate", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 403, description = "The certificate is revoked or the member is suspended", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+    ))]
+pub async fn own_membership(State(state): State<AppState>, node: crate::mtls::Node) -> Result<Json<Member>, ApiError> {
+    Ok(Json(anchor(&state).member(&node.0.entity_id).await?))
 }

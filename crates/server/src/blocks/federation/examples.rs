@@ -179,7 +179,8 @@ fn application_example(status: &str) -> Value {
         "reason": if status == "rejected" { json!("The organisation number does not match the applicant.") } else { Value::Null },
         "agreementVersion": 1,
         "createdAt": "2026-11-29T08:00:00Z",
-        "decidedAt": if status == "pending" { Value::Null } else { json!("2026-11-29T09:00:00Z") }
+        "decidedAt": if status == "pending" { Value::Null } else { json!("2026-11-29T09:00:00Z") },
+        "decidedBy": if status == "pending" { Value::Null } else { json!("operator-token") }
     })
 }
 

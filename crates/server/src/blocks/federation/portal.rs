@@ -12,7 +12,9 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ena_audit::event::Result as AuditResult;
 use ena_audit::{Actor, ActorKind, AuditSink, Context};
+use ena_core::Organisationsnummer;
 use ena_federation::FederationError;
+use ena_federation::anchor::{Application, ApplicationStatus};
 use serde::Deserialize;
 
 use crate::AppState;
@@ -43,9 +45,24 @@ pub struct FedTexts {
     none: &'static str,
     entity: &'static str,
     org: &'static str,
+    contact: &'static str,
     types: &'static str,
+    trust_marks: &'static str,
+    no_trust_marks: &'static str,
+    accepted_agreement: &'static str,
+    version: &'static str,
+    in_force: &'static str,
+    not_in_force: &'static str,
     status: &'static str,
+    status_pending: &'static str,
+    status_approved: &'static str,
+    status_rejected: &'static str,
     received: &'static str,
+    decided: &'static str,
+    decided_by: &'static str,
+    decision_reason: &'static str,
+    not_recorded: &'static str,
+    token_decider: &'static str,
     reason: &'static str,
     approve: &'static str,
     reject: &'static str,
@@ -70,9 +87,24 @@ const SV: FedTexts = FedTexts {
     none: "Inga ansökningar att visa.",
     entity: "Entitets-id",
     org: "Organisationsnummer",
+    contact: "Kontakt",
     types: "Entitetstyper",
+    trust_marks: "Begärda tillitsmärken",
+    no_trust_marks: "Inga",
+    accepted_agreement: "Godkänt anslutningsavtal",
+    version: "version",
+    in_force: "det som gäller nu",
+    not_in_force: "inte det som gäller nu, som är version",
     status: "Status",
+    status_pending: "Väntar på beslut",
+    status_approved: "Godkänd",
+    status_rejected: "Avslagen",
     received: "Inkom",
+    decided: "Beslutad",
+    decided_by: "Beslutad av",
+    decision_reason: "Skäl",
+    not_recorded: "Uppgift saknas (beslutet togs innan det registrerades)",
+    token_decider: "Operatörsnyckeln",
     reason: "Skäl (krävs vid avslag)",
     approve: "Godkänn",
     reject: "Avslå",
@@ -97,9 +129,24 @@ const EN: FedTexts = FedTexts {
     none: "No applications to show.",
     entity: "Entity id",
     org: "Organisation number",
+    contact: "Contact",
     types: "Entity types",
+    trust_marks: "Requested trust marks",
+    no_trust_marks: "None",
+    accepted_agreement: "Agreement accepted",
+    version: "version",
+    in_force: "the one in force",
+    not_in_force: "not the one in force, which is version",
     status: "Status",
+    status_pending: "Awaiting decision",
+    status_approved: "Approved",
+    status_rejected: "Rejected",
     received: "Received",
+    decided: "Decided",
+    decided_by: "Decided by",
+    decision_reason: "Reason",
+    not_recorded: "Not recorded (decided before deciders were recorded)",
+    token_decider: "The operator token",
     reason: "Reason (required to reject)",
     approve: "Approve",
     reject: "Reject",
@@ -109,14 +156,37 @@ const EN: FedTexts = FedTexts {
     rejected: "The application was rejected.",
 };
 
+/// A moment as shown: readable text, with its RFC 3339 value for the `<time>` element.
+struct When {
+    text: String,
+    datetime: String,
+}
+
+impl When {
+    fn of(rfc3339: &str) -> When {
+        When { text: crate::site::portal::readable_time(rfc3339), datetime: rfc3339.to_owned() }
+    }
+}
+
+/// What was decided about an application, when, why and by whom.
+struct Decision {
+    at: Option<When>,
+    reason: Option<String>,
+    by: String,
+}
+
 struct Row {
     id: String,
     name: String,
     entity_id: String,
     org: String,
+    contact: String,
     types: String,
-    status: String,
-    created: String,
+    trust_marks: Vec<String>,
+    agreement: String,
+    status: &'static str,
+    received: When,
+    decision: Option<Decision>,
     pending: bool,
 }
 
@@ -125,8 +195,12 @@ struct Row {
 struct ApplicationsPage {
     layout: Layout,
     f: &'static FedTexts,
+    /// Whether the page is in English (a GET form carries the language in a field of its own).
+    english: bool,
     agreement: String,
     authorised: bool,
+    /// Whether every application is listed, not only those awaiting a decision.
+    all: bool,
     token: String,
     /// Set when an operator person's session authorises the page (its forms carry it instead of a token).
     csrf: String,
@@ -152,10 +226,157 @@ pub struct DecisionForm {
     decision: String,
     #[serde(default)]
     reason: String,
+    /// The list the decision was taken from (`all`, or awaiting a decision), shown again afterwards.
+    #[serde(default)]
+    status: String,
 }
 
 fn texts(lang: Lang) -> &'static FedTexts {
     if lang == Lang::En { &EN } else { &SV }
+}
+
+/// Which applications a form or query asks for: only those awaiting a decision unless it says `all`.
+fn wanted(status: &str) -> Option<&'static str> {
+    if status == "all" { None } else { Some(ApplicationStatus::Pending.as_str()) }
+}
+
+fn status_text(f: &FedTexts, status: ApplicationStatus) -> &'static str {
+    match status {
+        ApplicationStatus::Pending => f.status_pending,
+        ApplicationStatus::Approved => f.status_approved,
+        ApplicationStatus::Rejected => f.status_rejected,
+    }
+}
+
+/// The 12-digit stored form as people write it (`212000-0142`); the stored text if it does not parse.
+fn organisation_number(stored: &str) -> String {
+    Organisationsnummer::parse(stored).map(|o| o.display_form()).unwrap_or_else(|_| stored.to_owned())
+}
+
+/// Who decided, for a list many read: the bootstrap token by name, a person by their masked identity
+/// number (a full one is never shown in a list), any other actor by its id.
+fn decider(f: &FedTexts, decided_by: Option<&str>) -> String {
+    match decided_by {
+        None => f.not_recorded.to_owned(),
+        Some(crate::auth::OPERATOR_TOKEN_ACTOR) => {
+            format!("{} ({})", f.token_decider, crate::auth::OPERATOR_TOKEN_ACTOR)
+        }
+        Some(id) => ena_audit::event::mask(id),
+    }
+}
+
+fn row(f: &FedTexts, current_agreement: Option<i64>, a: Application) -> Row {
+    let agreement = if current_agreement == Some(a.agreement_version) {
+        format!("{} {} ({})", f.version, a.agreement_version, f.in_force)
+    } else {
+        let current = current_agreement.map(|v| v.to_string()).unwrap_or_else(|| "?".into());
+        format!("{} {} ({} {current})", f.version, a.agreement_version, f.not_in_force)
+    };
+    let decision = (a.status != ApplicationStatus::Pending).then(|| Decision {
+        at: a.decided_at.as_deref().map(When::of),
+        reason: a.reason.clone(),
+        by: decider(f, a.decided_by.as_deref()),
+    });
+    Row {
+        pending: a.status == ApplicationStatus::Pending,
+        status: status_text(f, a.status),
+        org: organisation_number(&a.organisation_number),
+        types: a.entity_types.join(", "),
+        received: When::of(&a.created_at),
+        trust_marks: a.trust_marks,
+        agreement,
+        decision,
+        id: a.id,
+        name: a.name,
+        entity_id: a.entity_id,
+        contact: a.contact,
+    }
+}
+
+/// An internal failure, in the page's language; the cause goes to the server's log only.
+fn internal(lang: Lang, cause: &dyn std::fmt::Display) -> String {
+    tracing::error!(error = %cause, "the federation portal page failed");
+    if lang == Lang::En {
+        "An internal error stopped the page; it has been logged. Try again in a while.".into()
+    } else {
+        "Ett internt fel stoppade sidan; felet har loggats. Försök igen om en stund.".into()
+    }
+}
+
+/// Why a decision was refused, in the page's language: the service's own texts are English and meant
+/// for API clients, so each kind of refusal is said here again.
+async fn refusal(state: &AppState, lang: Lang, id: &str, error: &FederationError) -> String {
+    let en = lang == Lang::En;
+    match error {
+        FederationError::Invalid(fields) => {
+            let each: Vec<String> = fields
+                .iter()
+                .map(|x| {
+                    let why = match (x.property.as_str(), en) {
+                        ("decision", false) => "välj Godkänn eller Avslå",
+                        ("decision", true) => "choose Approve or Reject",
+                        ("reason", false) => "ange ett skäl på 1–1000 tecken",
+                        ("reason", true) => "give a reason of 1–1000 characters",
+                        ("keyRequest", false) => "federationens CA godtar inte nodens nyckelbegäran",
+                        ("keyRequest", true) => "the federation's CA does not accept the node's key request",
+                        (_, false) => "värdet godtas inte",
+                        (_, true) => "the value is not accepted",
+                    };
+                    format!("{}: {why}", x.property)
+                })
+                .collect();
+            if en {
+                format!("The decision was not accepted ({}); nothing was changed.", each.join("; "))
+            } else {
+                format!("Beslutet godtogs inte ({}); inget ändrades.", each.join("; "))
+            }
+        }
+        FederationError::NotFound(_) => {
+            if en {
+                format!("There is no application {id}; nothing was changed.")
+            } else {
+                format!("Det finns ingen ansökan {id}; inget ändrades.")
+            }
+        }
+        FederationError::Conflict(_) => match state.federation.application(id).await {
+            // Decided already (by someone else, or by an earlier click): say what and when.
+            Ok(app) if app.status != ApplicationStatus::Pending => {
+                let word = match (app.status, en) {
+                    (ApplicationStatus::Approved, false) => "godkänd",
+                    (ApplicationStatus::Approved, true) => "approved",
+                    (_, false) => "avslagen",
+                    (_, true) => "rejected",
+                };
+                let when = app
+                    .decided_at
+                    .as_deref()
+                    .map(|t| format!(" {}", crate::site::portal::readable_time(t)))
+                    .unwrap_or_default();
+                if en {
+                    format!("The application is already decided ({word}{when}); nothing was changed.")
+                } else {
+                    format!("Ansökan är redan beslutad ({word}{when}); inget ändrades.")
+                }
+            }
+            // Still pending: approving it would give a second member the same entity or host.
+            Ok(_) => {
+                if en {
+                    "The application cannot be approved: a member of the federation already uses its entity id or host; nothing was changed.".into()
+                } else {
+                    "Ansökan kan inte godkännas: en medlem i federationen använder redan dess entitets-id eller värd; inget ändrades.".into()
+                }
+            }
+            Err(e) => internal(lang, &e),
+        },
+        other => {
+            tracing::error!(error = %other, application = %id, "a decision on the federation portal page failed");
+            if en {
+                "An internal error stopped the decision; it has been logged. Reload the page to see whether it was taken before trying again.".into()
+            } else {
+                "Ett internt fel stoppade beslutet; felet har loggats. Ladda om sidan och se om beslutet hann tas innan du försöker igen.".into()
+            }
+        }
+    }
 }
 
 /// Who authorises the page: the operator token (bootstrap), or an operator person's session.
@@ -185,38 +406,41 @@ async fn render(
     auth: Option<&Authority>,
     status: Option<&str>,
     message: Option<String>,
-    error: Option<String>,
-    code: StatusCode,
+    mut error: Option<String>,
+    mut code: StatusCode,
 ) -> Response {
     let f = texts(lang);
-    let agreement = match state.federation.agreement().await {
-        Ok(a) => format!("{} ({})", a.title, a.version),
-        Err(e) => return crate::problem::ApiError::internal(&e).into_response(),
+    // A failure to read is shown on the page, in its language, rather than as an English problem.
+    let mut failed = |e: &dyn std::fmt::Display| {
+        if error.is_none() {
+            error = Some(internal(lang, e));
+        }
+        code = StatusCode::INTERNAL_SERVER_ERROR;
+    };
+    let (agreement, current) = match state.federation.agreement().await {
+        Ok(a) => (format!("{} ({} {})", a.title, f.version, a.version), Some(a.version)),
+        Err(e) => {
+            failed(&e);
+            (String::new(), None)
+        }
     };
     let rows = match auth {
         Some(_) => match state.federation.applications(status, 100, 0).await {
-            Ok(apps) => apps
-                .into_iter()
-                .map(|a| Row {
-                    pending: a.status == ena_federation::anchor::ApplicationStatus::Pending,
-                    id: a.id,
-                    name: a.name,
-                    entity_id: a.entity_id,
-                    org: a.organisation_number,
-                    types: a.entity_types.join(", "),
-                    status: a.status.to_string(),
-                    created: a.created_at,
-                })
-                .collect(),
-            Err(e) => return crate::problem::ApiError::from(e).into_response(),
+            Ok(apps) => apps.into_iter().map(|a| row(f, current, a)).collect(),
+            Err(e) => {
+                failed(&e);
+                Vec::new()
+            }
         },
         None => Vec::new(),
     };
     let page = ApplicationsPage {
         layout: Layout::new(lang, f.title, "/anslutning"),
         f,
+        english: lang == Lang::En,
         agreement,
         authorised: auth.is_some(),
+        all: status.is_none(),
         token: match auth {
             Some(Authority::Token(t)) => t.clone(),
             _ => String::new(),
@@ -256,11 +480,17 @@ async fn check_token(state: &AppState, token: &str, action: &str) -> bool {
     false
 }
 
-async fn page(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<LangQuery>) -> Response {
-    // An operator person logged in at LoA 3 sees the applications at once; anyone else is offered the
-    // token form (bootstrap) and a login.
+async fn page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    let lang = LangQuery::from_map(&q).lang();
+    // An operator person logged in at LoA 3 sees the applications at once (`?status=all` for every one);
+    // anyone else is offered the token form (bootstrap) and a login.
     let auth = person_operator(&state, &headers, "GET /anslutning").await.map(|(_, csrf)| Authority::Person { csrf });
-    render(&state, q.lang(), auth.as_ref(), Some("pending"), None, None, StatusCode::OK).await
+    let status = wanted(q.get("status").map(String::as_str).unwrap_or_default());
+    render(&state, lang, auth.as_ref(), status, None, None, StatusCode::OK).await
 }
 
 async fn open(State(state): State<AppState>, Query(q): Query<LangQuery>, Form(form): Form<OpenForm>) -> Response {
@@ -269,9 +499,8 @@ async fn open(State(state): State<AppState>, Query(q): Query<LangQuery>, Form(fo
         return render(&state, lang, None, None, None, Some(texts(lang).bad_token.into()), StatusCode::UNAUTHORIZED)
             .await;
     }
-    let status = (!form.status.is_empty()).then_some(form.status.as_str()).filter(|s| *s == "pending");
     let auth = Authority::Token(form.token.trim().to_owned());
-    render(&state, lang, Some(&auth), status, None, None, StatusCode::OK).await
+    render(&state, lang, Some(&auth), wanted(&form.status), None, None, StatusCode::OK).await
 }
 
 async fn decide(
@@ -300,19 +529,12 @@ async fn decide(
         (token_context(), Authority::Token(form.token.trim().to_owned()))
     };
     let token = Some(&auth);
+    let status = wanted(&form.status);
     let result = match form.decision.as_str() {
         "approve" => state.federation.approve(&ctx, &form.id).await.map(|_| f.approved),
         "reject" if form.reason.trim().is_empty() => {
-            return render(
-                &state,
-                lang,
-                token,
-                Some("pending"),
-                None,
-                Some(f.need_reason.into()),
-                StatusCode::BAD_REQUEST,
-            )
-            .await;
+            return render(&state, lang, token, status, None, Some(f.need_reason.into()), StatusCode::BAD_REQUEST)
+                .await;
         }
         "reject" => state.federation.reject(&ctx, &form.id, &form.reason).await.map(|_| f.rejected),
         other => Err(FederationError::Invalid(vec![ena_core::FieldError::new(
@@ -322,7 +544,7 @@ async fn decide(
         )])),
     };
     match result {
-        Ok(message) => render(&state, lang, token, Some("pending"), Some(message.into()), None, StatusCode::OK).await,
+        Ok(message) => render(&state, lang, token, status, Some(message.into()), None, StatusCode::OK).await,
         Err(e) => {
             let code = match &e {
                 FederationError::Invalid(_) => StatusCode::BAD_REQUEST,
@@ -330,13 +552,8 @@ async fn decide(
                 FederationError::Conflict(_) => StatusCode::CONFLICT,
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             };
-            let text = match &e {
-                FederationError::Invalid(fields) => {
-                    fields.iter().map(|x| format!("{}: {}", x.property, x.reason)).collect::<Vec<_>>().join("; ")
-                }
-                other => other.to_string(),
-            };
-            render(&state, lang, token, Some("pending"), None, Some(text), code).await
+            let text = refusal(&state, lang, &form.id, &e).await;
+            render(&state, lang, token, status, None, Some(text), code).await
         }
     }
 }
