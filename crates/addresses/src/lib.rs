@@ -224,8 +224,7 @@ impl Address {
                 .iter()
                 .flat_map(|c| c.versions.iter().map(move |v| format!("{}@{v}", c.message_type)))
                 .collect();
-            let accepted =
-                if accepted.is_empty() { "none".to_owned() } else { accepted.join(", ") };
+            let accepted = if accepted.is_empty() { "none".to_owned() } else { accepted.join(", ") };
             return Err(format!(
                 "the address {} does not accept {message_type} version {version} (it accepts: {accepted}); its owner lists the types it takes in `accepts` of its [[address]] in node.toml",
                 self.address

@@ -136,7 +136,10 @@ impl Client {
     /// Send, and turn a problem+json answer into a one-line error naming the fields.
     async fn send(&self, request: reqwest::RequestBuilder) -> anyhow::Result<reqwest::Response> {
         let response = request.send().await.with_context(|| {
-            format!("cannot reach the central instance at {}: is `ena serve` running there? (--server URL to name another)", self.base)
+            format!(
+                "cannot reach the central instance at {}: is `ena serve` running there? (--server URL to name another)",
+                self.base
+            )
         })?;
         if response.status().is_success() {
             return Ok(response);
@@ -153,6 +156,11 @@ impl Client {
         }
         bail!(message)
     }
+}
+
+/// An organisation number as people write it (`212000-0142`); as given if it is not one.
+pub fn org_display(org: &str) -> String {
+    ena_core::Organisationsnummer::parse(org).map(|o| o.display_form()).unwrap_or_else(|_| org.to_owned())
 }
 
 fn print(value: &Value) {
@@ -227,7 +235,7 @@ async fn run_async(c: &Client, command: FederationCommand) -> anyhow::Result<()>
                         a["status"].as_str().unwrap_or(""),
                         a["entityId"].as_str().unwrap_or(""),
                         a["name"].as_str().unwrap_or(""),
-                        a["organisationNumber"].as_str().unwrap_or("")
+                        org_display(a["organisationNumber"].as_str().unwrap_or(""))
                     );
                 }
                 if body["hasMore"] != json!(true) {

@@ -66,7 +66,10 @@ fn verify_receipt(file: &Path, keys: &Path) -> anyhow::Result<()> {
     {
         bail!("the receipt is for message {}, not {id}", receipt.message_id);
     }
-    println!("receipt verified: message {} received by {} at {}", receipt.message_id, receipt.recipient_node, receipt.received_at);
+    println!(
+        "receipt verified: message {} received by {} at {}",
+        receipt.message_id, receipt.recipient_node, receipt.received_at
+    );
     println!(
         "  from {}; logged at index {} of the recipient's log (tree size {}, checkpoint signed, inclusion proven)",
         receipt.sender_node, receipt.log.index, receipt.log.tree_size

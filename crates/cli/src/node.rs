@@ -166,7 +166,8 @@ async fn accepted_agreement(federation: &str, accept: bool) -> anyhow::Result<i6
 /// The status as lines a person reads.
 fn print_status(s: &serde_json::Value) {
     let t = |v: &serde_json::Value| v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string());
-    println!("node         {} ({}, {})", t(&s["entityId"]), t(&s["name"]), t(&s["organisation"]));
+    let org = crate::federation::org_display(&t(&s["organisation"]));
+    println!("node         {} ({}, {org})", t(&s["entityId"]), t(&s["name"]));
     println!("federation   {} (node listener {})", t(&s["federation"]), t(&s["federationNode"]));
     println!("application  {}", t(&s["application"]["next"]));
     let m = &s["membership"];
@@ -188,10 +189,11 @@ fn print_status(s: &serde_json::Value) {
         None => println!("running      no (start it with `ena node run --data-dir …`)"),
     }
     for a in s["addresses"].as_array().into_iter().flatten() {
-        let accepts = a["accepts"].as_array().map(|v| v.iter().map(t).collect::<Vec<_>>().join(", ")).unwrap_or_default();
+        let accepts =
+            a["accepts"].as_array().map(|v| v.iter().map(t).collect::<Vec<_>>().join(", ")).unwrap_or_default();
         println!(
             "address      {} ({}) accepts [{}] — registry: {}{}",
-            t(&a["address"]),
+            crate::federation::org_display(&t(&a["address"])),
             t(&a["kind"]),
             accepts,
             t(&a["registry"]["status"]),
@@ -199,7 +201,13 @@ fn print_status(s: &serde_json::Value) {
         );
     }
     for m in s["messageTypes"].as_array().into_iter().flatten() {
-        println!("message type {}@{} ({}) — registry: {}", t(&m["id"]), t(&m["version"]), t(&m["schema"]), t(&m["registry"]));
+        println!(
+            "message type {}@{} ({}) — registry: {}",
+            t(&m["id"]),
+            t(&m["version"]),
+            t(&m["schema"]),
+            t(&m["registry"])
+        );
     }
     for v in s["services"].as_array().into_iter().flatten() {
         println!("service      {} → {} for {}", t(&v["id"]), t(&v["upstream"]), v["allow"]);

@@ -128,7 +128,8 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         "ena listening on http://{address} (portal /, API reference /docs)"
     );
     let url_file = settings.data_dir.join(ena_server::PUBLIC_URL_FILE);
-    std::fs::write(&url_file, format!("{public_url}\n")).with_context(|| format!("cannot write {}", url_file.display()))?;
+    std::fs::write(&url_file, format!("{public_url}\n"))
+        .with_context(|| format!("cannot write {}", url_file.display()))?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     if let Some(node_listener) = node_listener {
         let node_address = node_listener.local_addr()?;

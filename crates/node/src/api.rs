@@ -408,8 +408,11 @@ pub async fn attachment(
         reader.read(|chunk| send(bytes::Bytes::copy_from_slice(chunk))).map_err(|e| format!("attachment: {e}"))
     });
     // `filename` for clients that read only it (curl -OJ), `filename*` (RFC 8187) for the exact name.
-    let disposition =
-        format!("attachment; filename=\"{}\"; filename*=UTF-8''{}", ascii_fallback(&meta.name), percent_encode(&meta.name));
+    let disposition = format!(
+        "attachment; filename=\"{}\"; filename*=UTF-8''{}",
+        ascii_fallback(&meta.name),
+        percent_encode(&meta.name)
+    );
     Ok((
         [
             (header::CONTENT_TYPE, meta.media_type),

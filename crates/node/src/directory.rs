@@ -261,8 +261,7 @@ pub fn verify_signed_address(token: &str, anchor_id: &str, anchor_jwks: &Value) 
 pub async fn problem_text(response: reqwest::Response) -> String {
     let status = response.status();
     let body: Value = response.json().await.unwrap_or(Value::Null);
-    let mut text =
-        body.get("detail").and_then(Value::as_str).map_or_else(|| format!("HTTP {status}"), str::to_owned);
+    let mut text = body.get("detail").and_then(Value::as_str).map_or_else(|| format!("HTTP {status}"), str::to_owned);
     for p in body.get("invalid-parameters").and_then(Value::as_array).into_iter().flatten() {
         text.push_str(&format!(
             "; {}: {}",

@@ -195,7 +195,10 @@ pub async fn agreement(federation: &str) -> anyhow::Result<Agreement> {
             response.status()
         );
     }
-    response.json().await.with_context(|| format!("{url} did not answer with the agreement: is --federation an ena central instance?"))
+    response
+        .json()
+        .await
+        .with_context(|| format!("{url} did not answer with the agreement: is --federation an ena central instance?"))
 }
 
 /// The agreement (anslutningsavtal) an organisation accepts to join.
@@ -350,7 +353,9 @@ pub async fn reapply(
         match app["status"].as_str() {
             Some("rejected") => {}
             Some("pending") => bail!("application {id} is still awaiting the operator's decision: nothing to reapply"),
-            Some("approved") => bail!("application {id} was approved: start the node with `ena node run --data-dir {}`", dir.display()),
+            Some("approved") => {
+                bail!("application {id} was approved: start the node with `ena node run --data-dir {}`", dir.display())
+            }
             other => bail!("application {id} is {}", other.unwrap_or("unknown")),
         }
     }
@@ -373,7 +378,9 @@ fn check_contact(contact: &str) -> anyhow::Result<()> {
     }) && !contact.contains(char::is_whitespace)
         && contact.len() <= 254;
     if !ok {
-        bail!("--contact {contact:?} is not an e-mail address: give the address where your organisation takes federation matters");
+        bail!(
+            "--contact {contact:?} is not an e-mail address: give the address where your organisation takes federation matters"
+        );
     }
     Ok(())
 }
@@ -471,7 +478,10 @@ async fn certificate(dir: &Path, file: &NodeFile) -> anyhow::Result<(String, Str
         return Ok((std::fs::read_to_string(&ca_path)?, std::fs::read_to_string(&cert_path)?));
     }
     let id = file.application.as_deref().ok_or_else(|| {
-        anyhow!("{NODE_FILE} names no application: apply with `ena node reapply --data-dir {} --accept-agreement`", dir.display())
+        anyhow!(
+            "{NODE_FILE} names no application: apply with `ena node reapply --data-dir {} --accept-agreement`",
+            dir.display()
+        )
     })?;
     let client = reqwest::Client::builder().timeout(Duration::from_secs(15)).build()?;
     let app = application(&client, &file.federation, id).await?;
@@ -568,7 +578,9 @@ pub async fn open(dir: &Path, database: Option<&str>, ttl: Duration, nats_url: O
                 "membership in the federation"
             );
         }
-        Ok(r) => tracing::warn!(detail = %directory::problem_text(r).await, "the federation refuses this node's membership"),
+        Ok(r) => {
+            tracing::warn!(detail = %directory::problem_text(r).await, "the federation refuses this node's membership")
+        }
         Err(e) => tracing::warn!(error = %e, "the federation's membership entry could not be read"),
     }
 
@@ -676,7 +688,11 @@ async fn publish(dir: &Path, file: &NodeFile, directory: &HttpDirectory, key: &E
             .await
             .with_context(|| node_listener_down(base))?;
         if !r.status().is_success() {
-            bail!("[[address]] {} in {NODE_FILE}: the address registry refused it: {}", a.address, directory::problem_text(r).await);
+            bail!(
+                "[[address]] {} in {NODE_FILE}: the address registry refused it: {}",
+                a.address,
+                directory::problem_text(r).await
+            );
         }
         let accepts = if a.accepts.is_empty() { "no message types".to_owned() } else { a.accepts.join(", ") };
         tracing::info!(address = %a.address, kind = %a.kind, %accepts, "address published");

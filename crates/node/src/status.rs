@@ -21,9 +21,12 @@ pub async fn status(dir: &Path) -> anyhow::Result<Value> {
             json!({"id": id, "status": app["status"], "reason": app["reason"], "decidedAt": app["decidedAt"],
                    "next": application_standing(&app, dir)})
         }
-        None => json!({"status": "none", "next": format!("apply: ena node reapply --data-dir {} --accept-agreement", dir.display())}),
+        None => {
+            json!({"status": "none", "next": format!("apply: ena node reapply --data-dir {} --accept-agreement", dir.display())})
+        }
     };
-    let running = std::fs::read_to_string(dir.join(READY_FILE)).ok().and_then(|t| serde_json::from_str::<Value>(&t).ok());
+    let running =
+        std::fs::read_to_string(dir.join(READY_FILE)).ok().and_then(|t| serde_json::from_str::<Value>(&t).ok());
     let mut out = json!({
         "entityId": file.entity_id, "organisation": file.organisation, "name": file.name,
         "federation": file.federation, "federationNode": file.federation_node,
@@ -51,21 +54,22 @@ pub async fn status(dir: &Path) -> anyhow::Result<Value> {
             m
         }
         Ok(r) => json!({"status": "refused", "detail": crate::directory::problem_text(r).await}),
-        Err(e) => json!({"status": "unknown", "detail": format!("{:#}", anyhow::Error::from(e).context(crate::node_listener_down(base)))}),
+        Err(e) => {
+            json!({"status": "unknown", "detail": format!("{:#}", anyhow::Error::from(e).context(crate::node_listener_down(base)))})
+        }
     };
     let mut addresses = Vec::new();
     for a in &file.address {
-        let r = mtls
-            .post(format!("{base}/addresses/v1/address-lookups"))
-            .json(&json!({"address": a.address}))
-            .send()
-            .await;
+        let r =
+            mtls.post(format!("{base}/addresses/v1/address-lookups")).json(&json!({"address": a.address})).send().await;
         let registry = match r {
             Ok(r) if r.status().is_success() => {
                 let v: Value = r.json().await.unwrap_or(Value::Null);
                 json!({"status": v["status"], "revision": v["revision"], "capabilities": v["capabilities"], "node": v["node"]})
             }
-            Ok(r) if r.status() == 404 => json!({"status": "not published", "next": "published at the node's next start"}),
+            Ok(r) if r.status() == 404 => {
+                json!({"status": "not published", "next": "published at the node's next start"})
+            }
             Ok(r) => json!({"status": "unknown", "detail": crate::directory::problem_text(r).await}),
             Err(e) => json!({"status": "unknown", "detail": e.to_string()}),
         };

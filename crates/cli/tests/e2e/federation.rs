@@ -359,7 +359,8 @@ fn shown_time(rfc3339: &str) -> String {
 
 /// The article of application `id` on a portal page.
 fn article<'a>(page: &'a str, id: &str) -> &'a str {
-    let start = page.find(&format!("<article class=\"card\" aria-labelledby=\"app-{id}\"")).expect("the application is listed");
+    let start =
+        page.find(&format!("<article class=\"card\" aria-labelledby=\"app-{id}\"")).expect("the application is listed");
     let rest = &page[start..];
     &rest[..rest.find("</article>").unwrap()]
 }
@@ -398,13 +399,12 @@ async fn operator_portal_decides_applications() {
         // What the operator decides on, in Swedish: the status in words, the organisation number as
         // written, the contact to write to, the agreement accepted and whether it is the one in force,
         // and when it came in (readable, with the RFC 3339 value kept in <time>).
-        let created = json_of(
-            c.get(server.url(&format!("/federation/v1/applications/{}", ids[0]))).send().await.unwrap(),
-        )
-        .await["createdAt"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let created =
+            json_of(c.get(server.url(&format!("/federation/v1/applications/{}", ids[0]))).send().await.unwrap()).await
+                ["createdAt"]
+                .as_str()
+                .unwrap()
+                .to_owned();
         let card = article(&html, &ids[0]);
         for want in [
             "<dd>Väntar på beslut</dd>",
@@ -421,7 +421,9 @@ async fn operator_portal_decides_applications() {
         let english = post("/anslutning?lang=en", form(&[("token", &token), ("status", "pending")])).await.unwrap();
         let english = english.text().await.unwrap();
         let card = article(&english, &ids[0]);
-        for want in ["<dd>Awaiting decision</dd>", "Organisation number", &format!("version {agreement} (the one in force)")] {
+        for want in
+            ["<dd>Awaiting decision</dd>", "Organisation number", &format!("version {agreement} (the one in force)")]
+        {
             assert!(card.contains(want), "{label}: {want:?} in {card}");
         }
 
@@ -457,7 +459,10 @@ async fn operator_portal_decides_applications() {
         let page = rejected.text().await.unwrap();
         assert!(page.contains("was rejected"), "{label}");
         let card = article(&page, &ids[1]);
-        assert!(card.contains("<dd>Rejected</dd>") && card.contains("The operator token (operator-token)"), "{label}: {card}");
+        assert!(
+            card.contains("<dd>Rejected</dd>") && card.contains("The operator token (operator-token)"),
+            "{label}: {card}"
+        );
 
         // Decided applications, in the Swedish list of all: decision, time, reason and who decided.
         let api = |id: String| {
@@ -513,7 +518,10 @@ async fn operator_portal_decides_applications() {
             .await
             .unwrap();
         assert_eq!(odd.status(), 400, "{label}");
-        assert!(odd.text().await.unwrap().contains("Beslutet godtogs inte (decision: välj Godkänn eller Avslå)"), "{label}");
+        assert!(
+            odd.text().await.unwrap().contains("Beslutet godtogs inte (decision: välj Godkänn eller Avslå)"),
+            "{label}"
+        );
 
         // A person decides with her session: the page names her by a masked number only, as does the
         // public view of the application; the operator's list has the number as recorded.
@@ -531,10 +539,9 @@ async fn operator_portal_decides_applications() {
         let third = Member::new("c.portal.example.se", &server.url(""));
         let mut body = third.application(agreement, "");
         body["trustMarks"] = json!([]);
-        let third = json_of(c.post(server.url("/federation/v1/applications")).json(&body).send().await.unwrap()).await["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let applied = c.post(server.url("/federation/v1/applications")).json(&body).send().await.unwrap();
+        assert_eq!(applied.status(), 201, "{label}");
+        let third = applied.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
         let page = browser
             .get(server.url("/anslutning?status=all"))
             .header("cookie", &tolvan)
@@ -549,7 +556,13 @@ async fn operator_portal_decides_applications() {
             .post(server.url("/anslutning/beslut"))
             .header("cookie", &tolvan)
             .header("content-type", "application/x-www-form-urlencoded")
-            .body(form(&[("csrf", &csrf), ("id", &third), ("decision", "reject"), ("reason", "Fel värd"), ("status", "all")]))
+            .body(form(&[
+                ("csrf", &csrf),
+                ("id", &third),
+                ("decision", "reject"),
+                ("reason", "Fel värd"),
+                ("status", "all"),
+            ]))
             .send()
             .await
             .unwrap();

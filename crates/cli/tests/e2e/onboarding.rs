@@ -112,6 +112,8 @@ fn the_quickstart_runs_exactly_as_written() {
     let context = format!("stdout:\n{stdout}\nstderr:\n{stderr}\n{logs}");
     let status = status.unwrap_or_else(|| panic!("the quickstart did not finish within 300 s\n{context}"));
     assert!(status.success(), "the quickstart failed ({status})\n{context}");
+    // Shown with --nocapture: what a newcomer sees.
+    println!("{stdout}\n{stderr}");
     // What each step shows a newcomer.
     assert!(stdout.contains(r#""database":"sqlite""#), "readyz: {context}");
     assert!(stdout.contains("Exempelkommunen") && stdout.contains("Skatteverket"), "applications listed: {context}");
@@ -125,4 +127,317 @@ fn the_quickstart_runs_exactly_as_written() {
     assert!(stderr.contains("accepting version"), "init showed and accepted the agreement: {context}");
     // Every step ran: the stop block too.
     assert_eq!(stdout.matches("+++ step").count(), runnable.len(), "{context}");
+}
+
+/// `ena …` off the async runtime: (success, stdout, stderr).
+async fn ena_says(args: &[&str]) -> (bool, String, String) {
+    ena_off_thread(args.iter().map(|a| (*a).to_owned()).collect()).await
+}
+
+/// The arguments of a complete `ena node init` for `host` in `dir`, before the flag under test.
+fn init_args(dir: &str, server: &TestServer, central_node: std::net::SocketAddr, host: &str, org: &str) -> Vec<String> {
+    let peer = nodekit::free_port();
+    [
+        "node",
+        "init",
+        "--data-dir",
+        dir,
+        "--federation",
+        &server.url(""),
+        "--federation-node",
+        &format!("https://{central_node}"),
+        "--entity-id",
+        &format!("https://{host}:{peer}"),
+        "--organisation",
+        org,
+        "--name",
+        "Nybyggarkommunen",
+        "--listen",
+        &format!("127.0.0.1:{}", nodekit::free_port()),
+        "--peer-listen",
+        &format!("127.0.0.1:{peer}"),
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect()
+}
+
+fn with(mut args: Vec<String>, more: &[&str]) -> Vec<String> {
+    args.extend(more.iter().map(|s| (*s).to_owned()));
+    args
+}
+
+/// Run `ena node run` on `dir`, expected to refuse: its stderr.
+fn node_run_refuses(dir: &Path) -> String {
+    let out = output_within(
+        Command::new(ENA).args(["node", "run", "--data-dir", dir.to_str().unwrap(), "--log", "warn"]),
+        Duration::from_secs(30),
+    );
+    assert!(!out.status.success(), "node run should have refused");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_newcomers_mistakes_are_answered_with_what_to_do_on_each_database() {
+    for mut server in TestServer::each().await {
+        let label = server.label.clone();
+        let central_node = server.node_listener().await;
+        let (skatt, kommun) = nodekit::tax_agency_and_municipality(
+            &server,
+            central_node,
+            "",
+            &json!({"type": "object", "required": ["child", "concern"], "properties": {"child": {"type": "string"}, "concern": {"type": "string"}}}),
+        )
+        .await;
+        let c = reqwest::Client::new();
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("ny");
+        let d = dir.to_str().unwrap().to_owned();
+        let base = init_args(&d, &server, central_node, "ny.localhost", "212000-1355");
+
+        // --- node init: the agreement must be accepted, the contact real, both listeners answer;
+        // nothing is written until then.
+        let (ok, _, err) = ena_off_thread(with(base.clone(), &["--contact", "registrator@ny.example"])).await;
+        assert!(!ok && err.contains("Anslutningsavtal") && err.contains("--accept-agreement"), "{label}: {err}");
+        assert!(!dir.exists(), "{label}: nothing written without accepting");
+        let (ok, _, err) = ena_off_thread(with(base.clone(), &["--accept-agreement"])).await;
+        assert!(!ok && err.contains("--contact"), "{label}: the contact is required: {err}");
+        let (ok, _, err) = ena_off_thread(with(base.clone(), &["--accept-agreement", "--contact", "nobody"])).await;
+        assert!(!ok && err.contains("is not an e-mail address"), "{label}: {err}");
+        let mut unreachable = base.clone();
+        unreachable[5] = "http://127.0.0.1:1".into();
+        let (ok, _, err) =
+            ena_off_thread(with(unreachable, &["--accept-agreement", "--contact", "registrator@ny.example"])).await;
+        assert!(!ok && err.contains("does not answer") && err.contains("--federation"), "{label}: {err}");
+        assert!(!dir.exists(), "{label}: nothing written for an unreachable federation");
+        let mut no_listener = base.clone();
+        no_listener[7] = "https://127.0.0.1:1".into();
+        let (ok, _, err) =
+            ena_off_thread(with(no_listener, &["--accept-agreement", "--contact", "registrator@ny.example"])).await;
+        assert!(
+            !ok && err.contains("--node-listen 127.0.0.1:1"),
+            "{label}: says how to start the central instance: {err}"
+        );
+        assert!(!dir.exists(), "{label}");
+        // Refused by the federation (the host is another member's): the directory is removed again.
+        let taken = init_args(&d, &server, central_node, "skatteverket.localhost", "212000-1355");
+        let mut taken = with(taken, &["--accept-agreement", "--contact", "registrator@ny.example"]);
+        let skatt_port = skatt.entity_id.rsplit(':').next().unwrap().to_owned();
+        taken[9] = format!("https://skatteverket.localhost:{skatt_port}");
+        taken[17] = format!("127.0.0.1:{skatt_port}");
+        let (ok, _, err) = ena_off_thread(taken).await;
+        assert!(
+            !ok && err.contains("refused the application") && err.contains("already an active member"),
+            "{label}: {err}"
+        );
+        assert!(!dir.exists(), "{label}: a refused application leaves no half-made directory");
+
+        // --- applied; a rejection shows its reason and one command reapplies.
+        let (ok, id, err) =
+            ena_off_thread(with(base.clone(), &["--accept-agreement", "--contact", "fel@ny.example"])).await;
+        assert!(ok, "{label}: {err}");
+        let id = id.trim().to_owned();
+        let pending = node_run_refuses(&dir);
+        assert!(
+            pending.contains("awaiting the operator's decision") && pending.contains("ena federation approve"),
+            "{label}: {pending}"
+        );
+        let r = c
+            .post(server.url(&format!("/federation/v1/applications/{id}/reject")))
+            .bearer_auth(server.operator_token())
+            .json(&json!({"reason": "Kontaktadressen går inte fram"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{label}");
+        let rejected = node_run_refuses(&dir);
+        assert!(
+            rejected.contains("rejected")
+                && rejected.contains("Kontaktadressen går inte fram")
+                && rejected.contains("ena node reapply"),
+            "{label}: the reason and the command: {rejected}"
+        );
+        assert!(!rejected.contains("approves it with"), "{label}: no impossible advice: {rejected}");
+        let (ok, status, _) = ena_says(&["node", "status", "--data-dir", &d]).await;
+        assert!(ok && status.contains("Kontaktadressen går inte fram"), "{label}: status shows the reason: {status}");
+        let (ok, again, err) = ena_says(&[
+            "node",
+            "reapply",
+            "--data-dir",
+            &d,
+            "--accept-agreement",
+            "--contact",
+            "registrator@ny.example",
+        ])
+        .await;
+        assert!(ok, "{label}: {err}");
+        let again = again.trim().to_owned();
+        assert_ne!(again, id, "{label}: a new application");
+        let app =
+            json_of(c.get(server.url(&format!("/federation/v1/applications/{again}"))).send().await.unwrap()).await;
+        assert_eq!(
+            (app["status"].as_str(), app["contact"].as_str()),
+            (Some("pending"), Some("registrator@ny.example")),
+            "{label}: {app}"
+        );
+
+        // --- the CLI learns its server from a node's directory, and says where the operator token is.
+        let (ok, _, err) = ena_says(&["federation", "approve", &again, "--data-dir", &d]).await;
+        assert!(!ok && err.contains("member node's data directory") && err.contains("--data-dir"), "{label}: {err}");
+        assert!(err.contains(&format!("server: {} (from", server.url(""))), "{label}: names its server: {err}");
+        let (ok, _, err) = ena_says(&["admin", "token", "--data-dir", &d]).await;
+        assert!(!ok && err.contains("member node's data directory") && err.contains("node.token"), "{label}: {err}");
+        let (ok, _, err) = ena_says(&[
+            "federation",
+            "approve",
+            &again,
+            "--server",
+            &server.url(""),
+            "--token",
+            &server.operator_token(),
+        ])
+        .await;
+        assert!(ok, "{label}: {err}");
+
+        // --- a broken or missing schema file names the file and the message type.
+        let toml = dir.join("node.toml");
+        let original = std::fs::read_to_string(&toml).unwrap();
+        let typed = format!(
+            "{original}\n[[message_type]]\nid = \"se.ny.anmalan\"\nversion = \"1\"\ntitle = \"Anmälan\"\nschema = \"anmalan.json\"\nclassification = {{ confidentiality = 1, integrity = 1, availability = 1 }}\n"
+        );
+        std::fs::write(&toml, &typed).unwrap();
+        let missing = node_run_refuses(&dir);
+        assert!(
+            missing.contains("se.ny.anmalan@1") && missing.contains("anmalan.json") && missing.contains("cannot read"),
+            "{label}: {missing}"
+        );
+        std::fs::write(dir.join("anmalan.json"), "{\"type\": \"object\",\n").unwrap();
+        let broken = node_run_refuses(&dir);
+        assert!(
+            broken.contains("se.ny.anmalan@1") && broken.contains("anmalan.json") && broken.contains("is not JSON"),
+            "{label}: {broken}"
+        );
+        // A central instance without its node listener: said so, with the flag.
+        std::fs::write(&toml, original.replace(&format!("https://{central_node}"), "https://127.0.0.1:1")).unwrap();
+        let down = node_run_refuses(&dir);
+        assert!(down.contains("--node-listen 127.0.0.1:1") && down.contains("federation_node"), "{label}: {down}");
+        std::fs::write(&toml, &original).unwrap();
+
+        // --- the node's API: unknown types, refusing addresses, missing fields, bad filters.
+        let message = json!({"recipient": "212000-0142:socialtjanst", "messageType": "se.kommun.orosanmalan", "version": "1.0",
+                             "payload": {"child": "201401012383", "concern": "oro"}});
+        let mut unknown = message.clone();
+        unknown["messageType"] = json!("se.kommun.okand");
+        let p = check_problem(
+            skatt.post(&c, "/messages/v1/outbox", &unknown).send().await.unwrap(),
+            400,
+            "validation-failed",
+        )
+        .await;
+        assert_eq!(invalid_properties(&p), ["messageType"], "{label}");
+        assert!(p.to_string().contains("no message type se.kommun.okand version 1.0 is registered"), "{label}: {p}");
+        let mut refusing = message.clone();
+        refusing["recipient"] = json!("202100-5448");
+        let p = check_problem(
+            skatt.post(&c, "/messages/v1/outbox", &refusing).send().await.unwrap(),
+            400,
+            "validation-failed",
+        )
+        .await;
+        assert!(
+            p.to_string().contains("does not accept se.kommun.orosanmalan version 1.0 (it accepts: none)"),
+            "{label}: {p}"
+        );
+        let mut lacking = message.clone();
+        lacking["payload"] = json!({"child": "201401012383"});
+        let p = check_problem(
+            skatt.post(&c, "/messages/v1/outbox", &lacking).send().await.unwrap(),
+            400,
+            "validation-failed",
+        )
+        .await;
+        assert_eq!(invalid_properties(&p), ["payload/concern"], "{label}: the missing field by name");
+        let p = check_problem(
+            skatt.get(&c, "/messages/v1/outbox?status=bogus").send().await.unwrap(),
+            400,
+            "validation-failed",
+        )
+        .await;
+        assert_eq!(invalid_properties(&p), ["status"], "{label}");
+        assert!(p.to_string().contains("queued, sent, delivered, failed or expired"), "{label}: {p}");
+        let p = check_problem(
+            skatt.get(&c, "/messages/v1/inbox?all=maybe").send().await.unwrap(),
+            400,
+            "validation-failed",
+        )
+        .await;
+        assert_eq!(invalid_properties(&p), ["all"], "{label}");
+        // Its problems link to the node's own reference page, which answers.
+        let link = p["type"].as_str().unwrap().to_owned();
+        assert!(link.starts_with("/docs#error-"), "{label}: {link}");
+        let docs = c.get(format!("{}/docs", skatt.api)).send().await.unwrap();
+        assert_eq!(docs.status(), 200, "{label}: the node serves /docs");
+        let page = docs.text().await.unwrap();
+        assert!(
+            page.contains(&format!("id=\"{}\"", link.trim_start_matches("/docs#"))),
+            "{label}: the anchor is there"
+        );
+        assert!(page.contains("/messages/v1/outbox"), "{label}: the node's own operations");
+        // A producer's refusal passed on names the consumer's request, not the producer's internals.
+        let path = "/calls/v1/202100-5448/saknas/x";
+        let r = kommun.get(&c, path).send().await.unwrap();
+        assert!(r.status().is_client_error(), "{label}: {}", r.status());
+        let p: Value = r.json().await.unwrap();
+        assert_eq!(p["instance"], path, "{label}: {p}");
+        assert!(!p.to_string().contains("/node/v1"), "{label}: no producer path: {p}");
+
+        // --- the central instance: every missing field in one answer; an unknown status filter refused.
+        let p = check_problem(
+            c.post(server.url("/federation/v1/applications")).json(&json!({})).send().await.unwrap(),
+            400,
+            "validation-failed",
+        )
+        .await;
+        let named = invalid_properties(&p);
+        for field in ["organisationNumber", "name", "contact", "entityId", "jwks", "entityTypes", "acceptAgreement"] {
+            assert!(named.iter().any(|n| n == field), "{label}: {field} named: {named:?}");
+        }
+        let p = check_problem(
+            c.get(server.url("/federation/v1/applications?status=bogus"))
+                .bearer_auth(server.operator_token())
+                .send()
+                .await
+                .unwrap(),
+            400,
+            "validation-failed",
+        )
+        .await;
+        assert_eq!(invalid_properties(&p), ["status"], "{label}");
+        // A member reads its own registry entry over its certificate (ena node status shows it).
+        let (ok, status, err) = ena_says(&["node", "status", "--data-dir", kommun.dir.path().to_str().unwrap()]).await;
+        assert!(
+            ok && status.contains("membership   active") && status.contains("212000-0142:socialtjanst"),
+            "{label}: {status}{err}"
+        );
+    }
+}
+
+#[test]
+fn serve_on_a_busy_port_writes_nothing() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("data");
+    let out = output_within(
+        Command::new(ENA).args([
+            "serve",
+            "--data-dir",
+            dir.to_str().unwrap(),
+            "--listen",
+            &busy.local_addr().unwrap().to_string(),
+        ]),
+        Duration::from_secs(30),
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("--listen") && err.contains("choose another port"), "{err}");
+    assert!(!dir.exists(), "a start that cannot listen makes no data directory");
 }
