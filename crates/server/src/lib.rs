@@ -107,7 +107,7 @@ pub struct Services {
     pub audit: ena_audit::AuditLog,
     /// This node's witness key (cosigns other logs' checkpoints).
     pub witness: std::sync::Arc<ena_audit::NoteSigner>,
-    /// The operator credential (until the identity block brings real identities).
+    /// The bootstrap operator token (for set-up and automation; operators are otherwise persons).
     pub operator: auth::OperatorToken,
     /// The OpenAPI document, built once.
     pub openapi: axum::body::Bytes,

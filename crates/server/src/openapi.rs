@@ -75,7 +75,8 @@ pub struct InvalidParameter {
 )]
 struct ApiDoc;
 
-/// The operator token (until the identity block): `Authorization: Bearer <token>`.
+/// The security schemes: the bootstrap operator token (`Authorization: Bearer <token>`), sessions,
+/// member nodes' certificates and identity-bound tokens.
 struct SecuritySchemes;
 
 impl utoipa::Modify for SecuritySchemes {
@@ -171,7 +172,7 @@ pub fn document() -> Value {
             "responseTime": "95 % of requests answered within 200 ms at the server",
             "support": "Weekdays 08:00–17:00 CET via the contact address"
         },
-        "x-limitations": "Request bodies are limited in size (413 above the limit) and requests in time (408). Plan updates by the federation operator arrive with the identity block; until then the stored plan changes only through the data file.",
+        "x-limitations": "Request bodies are limited in size (413 above the limit) and requests in time (408). The plan is changed by the operator (PUT /plan/v1/plan).",
     });
     doc["servers"] = json!([{ "url": "/", "description": "This ena server" }]);
     // One document covers every API; each API's own VER.06 fields sit on its tag, and its api-info

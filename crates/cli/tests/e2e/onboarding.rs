@@ -441,3 +441,80 @@ fn serve_on_a_busy_port_writes_nothing() {
     assert!(!out.status.success() && err.contains("--listen") && err.contains("choose another port"), "{err}");
     assert!(!dir.exists(), "a start that cannot listen makes no data directory");
 }
+
+/// The properties of an operation's request or response body schema (`$ref`s followed), and those it
+/// requires.
+fn body_fields(doc: &Value, operation: &str, side: &str) -> Option<(Vec<String>, Vec<String>)> {
+    let op = doc["paths"]
+        .as_object()?
+        .values()
+        .flat_map(|item| item.as_object().into_iter().flatten())
+        .find_map(|(_, op)| (op["operationId"] == operation).then_some(op))?;
+    let content = match side {
+        "request" => &op["requestBody"]["content"],
+        _ => {
+            let responses = &op["responses"];
+            if responses["200"].is_object() { &responses["200"]["content"] } else { &responses["201"]["content"] }
+        }
+    };
+    let mut schema = content.as_object()?.values().next()?["schema"].clone();
+    while let Some(r) = schema["$ref"].as_str() {
+        let name = r.rsplit('/').next()?;
+        schema = doc["components"]["schemas"][name].clone();
+    }
+    let names = |v: &Value| -> Vec<String> {
+        v.as_array().into_iter().flatten().filter_map(|s| s.as_str().map(str::to_owned)).collect()
+    };
+    let properties = schema["properties"].as_object()?.keys().cloned().collect();
+    Some((properties, names(&schema["required"])))
+}
+
+/// Where the docs name an operation's body fields (between `<!-- fields: OPERATION request|response -->`
+/// and `<!-- /fields -->`), each named field is in the OpenAPI document, and a request's list names every
+/// required one — so the documented field names cannot drift from the code.
+#[test]
+fn documented_field_names_match_the_openapi_documents() {
+    let central = ena_server::openapi::document();
+    let node = ena_node::openapi::DOCUMENT.clone();
+    let mut checked = 0;
+    for page in
+        ["docs/federation.md", "docs/messaging.md", "docs/addresses.md", "docs/identity.md", "docs/representation.md"]
+    {
+        let text = std::fs::read_to_string(repo().join(page)).unwrap();
+        let mut rest = text.as_str();
+        while let Some(at) = rest.find("<!-- fields: ") {
+            let after = &rest[at + "<!-- fields: ".len()..];
+            let (head, body) = after.split_once("-->").unwrap();
+            let (body, next) = body.split_once("<!-- /fields -->").unwrap_or_else(|| panic!("{page}: unclosed fields"));
+            rest = next;
+            let mut words = head.split_whitespace();
+            let (operation, side) = (words.next().unwrap(), words.next().unwrap_or("request"));
+            let (properties, required) = body_fields(&central, operation, side)
+                .or_else(|| body_fields(&node, operation, side))
+                .unwrap_or_else(|| panic!("{page}: no {side} body schema for operation {operation}"));
+            let named: Vec<&str> = body
+                .split('`')
+                .skip(1)
+                .step_by(2)
+                .filter(|w| {
+                    w.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+                        && w.chars().all(|c| c.is_ascii_alphanumeric())
+                })
+                .collect();
+            assert!(!named.is_empty(), "{page}: {operation} names no fields");
+            for field in &named {
+                assert!(
+                    properties.iter().any(|p| p == field),
+                    "{page}: {operation} has no field `{field}` (it has {properties:?})"
+                );
+            }
+            if side == "request" {
+                for field in &required {
+                    assert!(named.contains(&field.as_str()), "{page}: {operation}'s required `{field}` is not named");
+                }
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 4, "the documented field lists: {checked}");
+}

@@ -214,7 +214,7 @@ pub struct AppendedView {
     pub checkpoint: String,
 }
 
-/// Append events of an authorised system (operator token until the identity block lands).
+/// Append events of an authorised system (the operator: a person with the role, or the operator token).
 #[utoipa::path(post, path = "/audit/v1/events", tag = "audit", operation_id = "appendEvents",
     request_body(content = EventsIn, description = "One event or an array of up to 1000", content_type = "application/json"),
     responses(

@@ -418,7 +418,12 @@ async fn render(
         code = StatusCode::INTERNAL_SERVER_ERROR;
     };
     let (agreement, current) = match state.federation.agreement().await {
-        Ok(a) => (format!("{} ({} {})", a.title, f.version, a.version), Some(a.version)),
+        Ok(a) => {
+            // The shipped agreement's title names its version already; a title that does not is completed.
+            let version = format!("{} {}", f.version, a.version);
+            let shown = if a.title.contains(&version) { a.title } else { format!("{} ({version})", a.title) };
+            (shown, Some(a.version))
+        }
         Err(e) => {
             failed(&e);
             (String::new(), None)
