@@ -3,7 +3,8 @@
 //!
 //! This is the workspace's one integration-test binary (each extra one is another slow link on 2 cores):
 //! one module per block — `platform`, `binary`, `tidy`, `audit`, `federation`, `identity`, `access`,
-//! `representation`, `nodes` (member nodes: messages, addresses, calls, events), `faults` (nodes killed
+//! `representation`, `nodes` (member nodes: messages, addresses, calls, events), `onboarding` (the quickstart and a
+//! newcomer's mistakes), `faults` (nodes killed
 //! mid-stream), `instances` (two central instances of one deployment) and `security` (the attacks of
 //! docs/security.md). This file holds the helpers they share — servers and members to start, problems to
 //! check, outside tools to run — and `nodekit.rs` those for member nodes as processes.
