@@ -50,6 +50,7 @@ fn response(operation_id: &str) -> Option<Value> {
             json!({ "items": [application_example("pending")], "page": 1, "limit": 20, "hasMore": false })
         }
         "listMembers" => json!({ "items": [member_example("active")], "page": 1, "limit": 20, "hasMore": false }),
+        "getOwnMembership" => member_example("active"),
         "suspendMember" => member_example("suspended"),
         "revokeMember" => member_example("revoked"),
         "entityHistory" => json!({
