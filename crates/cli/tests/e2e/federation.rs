@@ -721,3 +721,40 @@ fn node_listener_requires_a_good_member_certificate() {
     assert!(problem["detail"].as_str().unwrap().contains("revoked"), "{problem}");
     sigterm_and_wait(served);
 }
+
+/// The operator's list is paged: 50 a page, with next and previous, for the token form as for a person.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_portal_pages_long_lists_on_each_database() {
+    for server in TestServer::each().await {
+        let label = &server.label;
+        let c = &server.client;
+        let agreement = json_of(c.get(server.url("/federation/v1/agreement")).send().await.unwrap()).await["version"]
+            .as_i64()
+            .unwrap();
+        let mut ids = Vec::new();
+        for i in 0..51 {
+            let m = Member::new(&format!("n{i}.paging.example.se"), &server.url(""));
+            let mut body = m.application(agreement, "");
+            body["trustMarks"] = json!([]);
+            let r = c.post(server.url("/federation/v1/applications")).json(&body).send().await.unwrap();
+            assert_eq!(r.status(), 201, "{label}");
+            ids.push(r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned());
+        }
+        let token = server.operator_token();
+        let list = |page: &str| {
+            c.post(server.url("/anslutning"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(form(&[("token", &token), ("status", "pending"), ("page", page)]))
+                .send()
+        };
+        let first = list("1").await.unwrap().text().await.unwrap();
+        let shown = |html: &str| ids.iter().filter(|id| html.contains(id.as_str())).count();
+        assert_eq!(shown(&first), 50, "{label}: 50 on the first page");
+        assert!(first.contains("Nästa sida") && !first.contains("Föregående sida"), "{label}");
+        let second = list("2").await.unwrap().text().await.unwrap();
+        assert_eq!(shown(&second), 1, "{label}: the rest on the second");
+        assert!(second.contains("Föregående sida") && !second.contains("Nästa sida"), "{label}");
+        // The oldest is the one on the second page (newest first).
+        assert!(second.contains(ids[0].as_str()), "{label}");
+    }
+}

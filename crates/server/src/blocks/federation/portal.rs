@@ -65,6 +65,10 @@ pub struct FedTexts {
     token_decider: &'static str,
     reason: &'static str,
     approve: &'static str,
+    pages: &'static str,
+    previous: &'static str,
+    next: &'static str,
+    page: &'static str,
     reject: &'static str,
     bad_token: &'static str,
     need_reason: &'static str,
@@ -107,6 +111,10 @@ const SV: FedTexts = FedTexts {
     token_decider: "Operatörsnyckeln",
     reason: "Skäl (krävs vid avslag)",
     approve: "Godkänn",
+    pages: "Sidor",
+    previous: "Föregående sida",
+    next: "Nästa sida",
+    page: "Sida",
     reject: "Avslå",
     bad_token: "Operatörsnyckeln stämmer inte. Försöket har loggats.",
     need_reason: "Skäl: ange varför ansökan avslås (1–1000 tecken).",
@@ -149,6 +157,10 @@ const EN: FedTexts = FedTexts {
     token_decider: "The operator token",
     reason: "Reason (required to reject)",
     approve: "Approve",
+    pages: "Pages",
+    previous: "Previous page",
+    next: "Next page",
+    page: "Page",
     reject: "Reject",
     bad_token: "The operator token is wrong. The attempt has been logged.",
     need_reason: "Reason: say why the application is rejected (1–1000 characters).",
@@ -205,8 +217,19 @@ struct ApplicationsPage {
     /// Set when an operator person's session authorises the page (its forms carry it instead of a token).
     csrf: String,
     rows: Vec<Row>,
+    /// The page of the list shown (from 1), and whether there is a next one.
+    page: u32,
+    more: bool,
     message: Option<String>,
     error: Option<String>,
+}
+
+/// Applications per page of the list.
+const PAGE_SIZE: u32 = 50;
+
+/// A page number from a query or form: from 1; anything else is the first page.
+fn page_number(text: &str) -> u32 {
+    text.parse::<u32>().ok().filter(|p| (1..=100_000).contains(p)).unwrap_or(1)
 }
 
 #[derive(Debug, Deserialize)]
@@ -214,6 +237,8 @@ pub struct OpenForm {
     token: String,
     #[serde(default)]
     status: String,
+    #[serde(default)]
+    page: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -400,11 +425,13 @@ async fn person_operator(state: &AppState, headers: &HeaderMap, action: &str) ->
     Some((op.ctx, s.csrf))
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn render(
     state: &AppState,
     lang: Lang,
     auth: Option<&Authority>,
     status: Option<&str>,
+    page: u32,
     message: Option<String>,
     mut error: Option<String>,
     mut code: StatusCode,
@@ -429,14 +456,22 @@ async fn render(
             (String::new(), None)
         }
     };
+    let mut more = false;
     let rows = match auth {
-        Some(_) => match state.federation.applications(status, 100, 0).await {
-            Ok(apps) => apps.into_iter().map(|a| row(f, current, a)).collect(),
-            Err(e) => {
-                failed(&e);
-                Vec::new()
+        Some(_) => {
+            match state.federation.applications(status, PAGE_SIZE + 1, u64::from(page - 1) * u64::from(PAGE_SIZE)).await
+            {
+                Ok(mut apps) => {
+                    more = apps.len() > PAGE_SIZE as usize;
+                    apps.truncate(PAGE_SIZE as usize);
+                    apps.into_iter().map(|a| row(f, current, a)).collect()
+                }
+                Err(e) => {
+                    failed(&e);
+                    Vec::new()
+                }
             }
-        },
+        }
         None => Vec::new(),
     };
     let page = ApplicationsPage {
@@ -455,6 +490,8 @@ async fn render(
             _ => String::new(),
         },
         rows,
+        page,
+        more,
         message,
         error,
     };
@@ -495,17 +532,18 @@ async fn page(
     // anyone else is offered the token form (bootstrap) and a login.
     let auth = person_operator(&state, &headers, "GET /anslutning").await.map(|(_, csrf)| Authority::Person { csrf });
     let status = wanted(q.get("status").map(String::as_str).unwrap_or_default());
-    render(&state, lang, auth.as_ref(), status, None, None, StatusCode::OK).await
+    let page = page_number(q.get("page").map(String::as_str).unwrap_or_default());
+    render(&state, lang, auth.as_ref(), status, page, None, None, StatusCode::OK).await
 }
 
 async fn open(State(state): State<AppState>, Query(q): Query<LangQuery>, Form(form): Form<OpenForm>) -> Response {
     let lang = q.lang();
     if !check_token(&state, &form.token, "POST /anslutning").await {
-        return render(&state, lang, None, None, None, Some(texts(lang).bad_token.into()), StatusCode::UNAUTHORIZED)
+        return render(&state, lang, None, None, 1, None, Some(texts(lang).bad_token.into()), StatusCode::UNAUTHORIZED)
             .await;
     }
     let auth = Authority::Token(form.token.trim().to_owned());
-    render(&state, lang, Some(&auth), wanted(&form.status), None, None, StatusCode::OK).await
+    render(&state, lang, Some(&auth), wanted(&form.status), page_number(&form.page), None, None, StatusCode::OK).await
 }
 
 async fn decide(
@@ -525,11 +563,14 @@ async fn decide(
             {
                 (ctx, Authority::Person { csrf })
             }
-            _ => return render(&state, lang, None, None, None, Some(f.bad_token.into()), StatusCode::FORBIDDEN).await,
+            _ => {
+                return render(&state, lang, None, None, 1, None, Some(f.bad_token.into()), StatusCode::FORBIDDEN)
+                    .await;
+            }
         }
     } else {
         if !check_token(&state, &form.token, "POST /anslutning/beslut").await {
-            return render(&state, lang, None, None, None, Some(f.bad_token.into()), StatusCode::UNAUTHORIZED).await;
+            return render(&state, lang, None, None, 1, None, Some(f.bad_token.into()), StatusCode::UNAUTHORIZED).await;
         }
         (token_context(), Authority::Token(form.token.trim().to_owned()))
     };
@@ -538,7 +579,7 @@ async fn decide(
     let result = match form.decision.as_str() {
         "approve" => state.federation.approve(&ctx, &form.id).await.map(|_| f.approved),
         "reject" if form.reason.trim().is_empty() => {
-            return render(&state, lang, token, status, None, Some(f.need_reason.into()), StatusCode::BAD_REQUEST)
+            return render(&state, lang, token, status, 1, None, Some(f.need_reason.into()), StatusCode::BAD_REQUEST)
                 .await;
         }
         "reject" => state.federation.reject(&ctx, &form.id, &form.reason).await.map(|_| f.rejected),
@@ -549,7 +590,7 @@ async fn decide(
         )])),
     };
     match result {
-        Ok(message) => render(&state, lang, token, status, Some(message.into()), None, StatusCode::OK).await,
+        Ok(message) => render(&state, lang, token, status, 1, Some(message.into()), None, StatusCode::OK).await,
         Err(e) => {
             let code = match &e {
                 FederationError::Invalid(_) => StatusCode::BAD_REQUEST,
@@ -558,7 +599,7 @@ async fn decide(
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             };
             let text = refusal(&state, lang, &form.id, &e).await;
-            render(&state, lang, token, status, None, Some(text), code).await
+            render(&state, lang, token, status, 1, None, Some(text), code).await
         }
     }
 }
