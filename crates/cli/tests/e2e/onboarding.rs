@@ -129,6 +129,11 @@ fn the_quickstart_runs_exactly_as_written() {
     assert_eq!(stdout.matches("+++ step").count(), runnable.len(), "{context}");
 }
 
+/// The 400 `validation-failed` problem a request is answered with.
+async fn refused(request: reqwest::RequestBuilder) -> Value {
+    check_problem(request.send().await.unwrap(), 400, "validation-failed").await
+}
+
 /// `ena …` off the async runtime: (success, stdout, stderr).
 async fn ena_says(args: &[&str]) -> (bool, String, String) {
     ena_off_thread(args.iter().map(|a| (*a).to_owned()).collect()).await
@@ -328,49 +333,24 @@ async fn a_newcomers_mistakes_are_answered_with_what_to_do_on_each_database() {
                              "payload": {"child": "201401012383", "concern": "oro"}});
         let mut unknown = message.clone();
         unknown["messageType"] = json!("se.kommun.okand");
-        let p = check_problem(
-            skatt.post(&c, "/messages/v1/outbox", &unknown).send().await.unwrap(),
-            400,
-            "validation-failed",
-        )
-        .await;
+        let p = refused(skatt.post(&c, "/messages/v1/outbox", &unknown)).await;
         assert_eq!(invalid_properties(&p), ["messageType"], "{label}");
         assert!(p.to_string().contains("no message type se.kommun.okand version 1.0 is registered"), "{label}: {p}");
         let mut refusing = message.clone();
         refusing["recipient"] = json!("202100-5448");
-        let p = check_problem(
-            skatt.post(&c, "/messages/v1/outbox", &refusing).send().await.unwrap(),
-            400,
-            "validation-failed",
-        )
-        .await;
+        let p = refused(skatt.post(&c, "/messages/v1/outbox", &refusing)).await;
         assert!(
             p.to_string().contains("does not accept se.kommun.orosanmalan version 1.0 (it accepts: none)"),
             "{label}: {p}"
         );
         let mut lacking = message.clone();
         lacking["payload"] = json!({"child": "201401012383"});
-        let p = check_problem(
-            skatt.post(&c, "/messages/v1/outbox", &lacking).send().await.unwrap(),
-            400,
-            "validation-failed",
-        )
-        .await;
+        let p = refused(skatt.post(&c, "/messages/v1/outbox", &lacking)).await;
         assert_eq!(invalid_properties(&p), ["payload/concern"], "{label}: the missing field by name");
-        let p = check_problem(
-            skatt.get(&c, "/messages/v1/outbox?status=bogus").send().await.unwrap(),
-            400,
-            "validation-failed",
-        )
-        .await;
+        let p = refused(skatt.get(&c, "/messages/v1/outbox?status=bogus")).await;
         assert_eq!(invalid_properties(&p), ["status"], "{label}");
         assert!(p.to_string().contains("queued, sent, delivered, failed or expired"), "{label}: {p}");
-        let p = check_problem(
-            skatt.get(&c, "/messages/v1/inbox?all=maybe").send().await.unwrap(),
-            400,
-            "validation-failed",
-        )
-        .await;
+        let p = refused(skatt.get(&c, "/messages/v1/inbox?all=maybe")).await;
         assert_eq!(invalid_properties(&p), ["all"], "{label}");
         // Its problems link to the node's own reference page, which answers.
         let link = p["type"].as_str().unwrap().to_owned();
@@ -392,12 +372,7 @@ async fn a_newcomers_mistakes_are_answered_with_what_to_do_on_each_database() {
         assert!(!p.to_string().contains("/node/v1"), "{label}: no producer path: {p}");
 
         // --- the central instance: every missing field in one answer; an unknown status filter refused.
-        let p = check_problem(
-            c.post(server.url("/federation/v1/applications")).json(&json!({})).send().await.unwrap(),
-            400,
-            "validation-failed",
-        )
-        .await;
+        let p = refused(c.post(server.url("/federation/v1/applications")).json(&json!({}))).await;
         let named = invalid_properties(&p);
         for field in ["organisationNumber", "name", "contact", "entityId", "jwks", "entityTypes", "acceptAgreement"] {
             assert!(named.iter().any(|n| n == field), "{label}: {field} named: {named:?}");
