@@ -1,0 +1,335 @@
+//! SQL of Mina ärenden (both dialects): a case and its history are written in one transaction.
+
+use ena_store::{BeginWrite, Store, with_pool};
+
+use crate::{Activity, DecisionDate, Filter, Scope, Seen, Sort, Transmission};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct CaseRow {
+    pub id: String,
+    pub party: String,
+    pub party_kind: String,
+    pub organisation: String,
+    pub service: String,
+    pub status: String,
+    pub life_event: Option<String>,
+    pub process: Option<String>,
+    pub external_ref: Option<String>,
+    pub idempotency_key: Option<String>,
+    pub visible_from: Option<i64>,
+    pub due_at: Option<i64>,
+    pub expires_at: Option<i64>,
+    pub expected_decision_at: Option<i64>,
+    pub decided_at: Option<i64>,
+    pub search_text: String,
+    pub body: String,
+    pub revision: i64,
+    pub created_at: i64,
+    pub content_updated_at: i64,
+}
+
+const COLUMNS: &str = "id, party, party_kind, organisation, service, status, life_event, process, external_ref, \
+    idempotency_key, visible_from, due_at, expires_at, expected_decision_at, decided_at, search_text, body, revision, \
+    created_at, content_updated_at";
+
+pub async fn get(store: &Store, id: &str) -> Result<Option<CaseRow>, sqlx::Error> {
+    let sql = format!("SELECT {COLUMNS} FROM cases WHERE id = $1");
+    with_pool!(store, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await)
+}
+
+pub async fn by_idempotency(store: &Store, organisation: &str, key: &str) -> Result<Option<CaseRow>, sqlx::Error> {
+    let sql = format!("SELECT {COLUMNS} FROM cases WHERE organisation = $1 AND idempotency_key = $2");
+    with_pool!(store, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(organisation).bind(key).fetch_optional(pool).await)
+}
+
+fn activity_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// Insert a case with its first activity and decision date. False when the idempotency key is taken.
+pub async fn insert(store: &Store, r: &CaseRow, date: Option<(i64, String)>, by: &str) -> Result<bool, sqlx::Error> {
+    with_pool!(store, pool => {
+        let mut tx = pool.begin_write().await?;
+        let n = sqlx::query(
+            "INSERT INTO cases (id, party, party_kind, organisation, service, status, life_event, process, external_ref, \
+             idempotency_key, visible_from, due_at, expires_at, expected_decision_at, decided_at, search_text, body, revision, \
+             created_at, content_updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) \
+             ON CONFLICT (organisation, idempotency_key) DO NOTHING")
+            .bind(&r.id).bind(&r.party).bind(&r.party_kind).bind(&r.organisation).bind(&r.service).bind(&r.status)
+            .bind(&r.life_event).bind(&r.process).bind(&r.external_ref).bind(&r.idempotency_key).bind(r.visible_from)
+            .bind(r.due_at).bind(r.expires_at).bind(r.expected_decision_at).bind(r.decided_at).bind(&r.search_text)
+            .bind(&r.body).bind(r.revision).bind(r.created_at).bind(r.content_updated_at)
+            .execute(&mut *tx).await?.rows_affected();
+        if n == 0 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        sqlx::query("INSERT INTO case_activities (id, case_id, kind, body, at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(activity_id()).bind(&r.id).bind("case-created").bind("The case was created.").bind(r.created_at)
+            .execute(&mut *tx).await?;
+        if let Some((at, reason)) = date {
+            sqlx::query("INSERT INTO case_decision_dates (case_id, seq, expected_at, reason, set_at, set_by) VALUES ($1, 1, $2, $3, $4, $5)")
+                .bind(&r.id).bind(at).bind(reason).bind(r.created_at).bind(by).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    })
+}
+
+/// Write a changed case if it is still at `if_match`, with its activity and any new decision date.
+pub async fn update(
+    store: &Store,
+    r: &CaseRow,
+    if_match: i64,
+    date: Option<(i64, String)>,
+    by: &str,
+    (kind, description): (&str, String),
+) -> Result<bool, sqlx::Error> {
+    with_pool!(store, pool => {
+        let mut tx = pool.begin_write().await?;
+        let n = sqlx::query(
+            "UPDATE cases SET status = $3, due_at = $4, expires_at = $5, expected_decision_at = $6, search_text = $7, \
+             body = $8, revision = $9, content_updated_at = $10 WHERE id = $1 AND revision = $2")
+            .bind(&r.id).bind(if_match).bind(&r.status).bind(r.due_at).bind(r.expires_at).bind(r.expected_decision_at)
+            .bind(&r.search_text).bind(&r.body).bind(r.revision).bind(r.content_updated_at)
+            .execute(&mut *tx).await?.rows_affected();
+        if n == 0 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        sqlx::query("INSERT INTO case_activities (id, case_id, kind, body, at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(activity_id()).bind(&r.id).bind(kind).bind(description).bind(r.content_updated_at)
+            .execute(&mut *tx).await?;
+        if let Some((at, reason)) = date {
+            sqlx::query(
+                "INSERT INTO case_decision_dates (case_id, seq, expected_at, reason, set_at, set_by) \
+                 SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4, $5 FROM case_decision_dates WHERE case_id = $1")
+                .bind(&r.id).bind(at).bind(reason).bind(r.content_updated_at).bind(by).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    })
+}
+
+/// Add a transmission (a decision also decides the case); the case's revision and content time move.
+/// False when the message is in the case already.
+pub async fn insert_transmission(
+    store: &Store,
+    case: &str,
+    t: &Transmission,
+    at: i64,
+    decides: bool,
+) -> Result<bool, sqlx::Error> {
+    let body = serde_json::json!({"kind": t.kind, "relatedTransmissionId": t.related_transmission_id,
+        "title": t.title, "summary": t.summary, "attachments": t.attachments})
+    .to_string();
+    with_pool!(store, pool => {
+        let mut tx = pool.begin_write().await?;
+        let n = sqlx::query(
+            "INSERT INTO case_transmissions (id, case_id, kind, related_id, message_id, body, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (case_id, message_id) DO NOTHING")
+            .bind(&t.id).bind(case).bind(t.kind.as_str()).bind(&t.related_transmission_id).bind(&t.message_id)
+            .bind(body).bind(at).execute(&mut *tx).await?.rows_affected();
+        if n == 0 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        let decided = if decides { "COALESCE(decided_at, $2)" } else { "decided_at" };
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE cases SET revision = revision + 1, content_updated_at = $2, decided_at = {decided} WHERE id = $1")))
+            .bind(case).bind(at).execute(&mut *tx).await?;
+        sqlx::query("INSERT INTO case_activities (id, case_id, kind, body, at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(activity_id()).bind(case).bind("transmission-added")
+            .bind(format!("A {} was added.", t.kind)).bind(at).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(true)
+    })
+}
+
+pub async fn transmission_exists(store: &Store, case: &str, id: &str) -> Result<bool, sqlx::Error> {
+    let n: Option<(String,)> = with_pool!(store, pool => sqlx::query_as("SELECT id FROM case_transmissions WHERE case_id = $1 AND id = $2")
+        .bind(case).bind(id).fetch_optional(pool).await)?;
+    Ok(n.is_some())
+}
+
+pub async fn transmissions(store: &Store, case: &str) -> Result<Vec<Transmission>, sqlx::Error> {
+    let rows: Vec<(String, Option<String>, String, i64)> = with_pool!(store, pool => sqlx::query_as(
+        "SELECT id, message_id, body, created_at FROM case_transmissions WHERE case_id = $1 ORDER BY created_at, id")
+        .bind(case).fetch_all(pool).await)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, message_id, body, at)| {
+            let v: serde_json::Value = serde_json::from_str(&body).ok()?;
+            Some(Transmission {
+                id,
+                kind: serde_json::from_value(v["kind"].clone()).ok()?,
+                related_transmission_id: v["relatedTransmissionId"].as_str().map(str::to_owned),
+                message_id,
+                title: serde_json::from_value(v["title"].clone()).unwrap_or_default(),
+                summary: serde_json::from_value(v["summary"].clone()).unwrap_or_default(),
+                attachments: serde_json::from_value(v["attachments"].clone()).unwrap_or_default(),
+                created_at: ena_core::time::rfc3339_of(at),
+            })
+        })
+        .collect())
+}
+
+pub async fn activities(store: &Store, case: &str) -> Result<Vec<Activity>, sqlx::Error> {
+    let rows: Vec<(String, String, i64)> = with_pool!(store, pool => sqlx::query_as(
+        "SELECT kind, body, at FROM case_activities WHERE case_id = $1 ORDER BY at, id").bind(case).fetch_all(pool).await)?;
+    Ok(rows
+        .into_iter()
+        .map(|(kind, description, at)| Activity { kind, description, at: ena_core::time::rfc3339_of(at) })
+        .collect())
+}
+
+pub async fn decision_dates(store: &Store, case: &str) -> Result<Vec<DecisionDate>, sqlx::Error> {
+    let rows: Vec<(i64, String, i64)> = with_pool!(store, pool => sqlx::query_as(
+        "SELECT expected_at, reason, set_at FROM case_decision_dates WHERE case_id = $1 ORDER BY seq").bind(case).fetch_all(pool).await)?;
+    Ok(rows
+        .into_iter()
+        .map(|(at, reason, set_at)| DecisionDate {
+            at: ena_core::time::rfc3339_of(at),
+            reason,
+            set_at: ena_core::time::rfc3339_of(set_at),
+        })
+        .collect())
+}
+
+pub async fn seen(store: &Store, case: &str) -> Result<Vec<Seen>, sqlx::Error> {
+    let rows: Vec<(String, Option<String>, i64, i64, i64)> = with_pool!(store, pool => sqlx::query_as(
+        "SELECT s.person, s.on_behalf_of, s.revision, c.revision, s.at FROM case_seen s JOIN cases c ON c.id = s.case_id \
+         WHERE s.case_id = $1 ORDER BY s.at").bind(case).fetch_all(pool).await)?;
+    let mask =
+        |id: &str| if id.starts_with("16") && id.len() == 12 { id[2..].to_owned() } else { ena_audit::event::mask(id) };
+    Ok(rows
+        .into_iter()
+        .map(|(person, on_behalf_of, seen, current, at)| Seen {
+            person: mask(&person),
+            on_behalf_of: on_behalf_of.as_deref().map(mask),
+            current: seen >= current,
+            at: ena_core::time::rfc3339_of(at),
+        })
+        .collect())
+}
+
+pub async fn mark_seen(
+    store: &Store,
+    case: &str,
+    person: &str,
+    on_behalf_of: Option<&str>,
+    revision: i64,
+    at: i64,
+) -> Result<(), sqlx::Error> {
+    with_pool!(store, pool => sqlx::query(
+        "INSERT INTO case_seen (case_id, person, on_behalf_of, revision, at) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (case_id, person) DO UPDATE SET on_behalf_of = $3, revision = $4, at = $5")
+        .bind(case).bind(person).bind(on_behalf_of).bind(revision).bind(at).execute(pool).await.map(|_| ()))
+}
+
+pub async fn unmark_seen(store: &Store, case: &str, person: &str) -> Result<(), sqlx::Error> {
+    with_pool!(store, pool => sqlx::query("DELETE FROM case_seen WHERE case_id = $1 AND person = $2")
+        .bind(case).bind(person).execute(pool).await.map(|_| ()))
+}
+
+pub async fn set_label(store: &Store, case: &str, person: &str, label: &str, on: bool) -> Result<u64, sqlx::Error> {
+    let r = with_pool!(store, pool => if on {
+        sqlx::query("INSERT INTO case_labels (case_id, person, label) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+            .bind(case).bind(person).bind(label).execute(pool).await.map(|r| r.rows_affected())
+    } else {
+        sqlx::query("DELETE FROM case_labels WHERE case_id = $1 AND person = $2 AND label = $3")
+            .bind(case).bind(person).bind(label).execute(pool).await.map(|r| r.rows_affected())
+    })?;
+    Ok(r)
+}
+
+/// The party view. One query over every party in scope: `party IN (…)` walks the index on (party,
+/// content_updated_at) once per party, however many parties there are — no "too broad" refusal.
+#[allow(clippy::too_many_arguments)]
+pub async fn list(
+    store: &Store,
+    viewer: &str,
+    scopes: &[Scope],
+    f: &Filter,
+    sort: Sort,
+    now: i64,
+    limit: u32,
+    offset: u64,
+) -> Result<Vec<(CaseRow, bool)>, sqlx::Error> {
+    if scopes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let find = if store.dialect() == ena_store::Dialect::Postgres {
+        " AND 0 < strpos(c.search_text, "
+    } else {
+        " AND 0 < instr(c.search_text, "
+    };
+    let cols: String = COLUMNS.split(", ").map(|c| format!("c.{c}")).collect::<Vec<_>>().join(", ");
+    with_pool!(store, pool => {
+        let mut q = sqlx::QueryBuilder::new(format!(
+            "SELECT {cols}, CAST(CASE WHEN s.revision >= c.revision THEN 1 ELSE 0 END AS BIGINT) AS seen_now FROM cases c \
+             LEFT JOIN case_seen s ON s.case_id = c.id AND s.person = "));
+        q.push_bind(viewer.to_owned());
+        q.push(" WHERE (c.visible_from IS NULL OR c.visible_from <= ").push_bind(now).push(") AND (");
+        for (i, s) in scopes.iter().enumerate() {
+            if i > 0 {
+                q.push(" OR ");
+            }
+            q.push("(c.party = ").push_bind(s.party.clone());
+            if let Some(services) = &s.services {
+                if services.is_empty() {
+                    q.push(" AND 1 = 0");
+                } else {
+                    q.push(" AND c.service IN (");
+                    let mut sep = q.separated(", ");
+                    for svc in services {
+                        sep.push_bind(svc.clone());
+                    }
+                    q.push(")");
+                }
+            }
+            q.push(")");
+        }
+        q.push(")");
+        if !f.status.is_empty() {
+            q.push(" AND c.status IN (");
+            let mut sep = q.separated(", ");
+            for s in &f.status {
+                sep.push_bind(s.as_str());
+            }
+            q.push(")");
+        }
+        if let Some(v) = &f.organisation { q.push(" AND c.organisation = ").push_bind(v.clone()); }
+        if let Some(v) = &f.service { q.push(" AND c.service = ").push_bind(v.clone()); }
+        if let Some(v) = &f.life_event { q.push(" AND c.life_event = ").push_bind(v.clone()); }
+        if let Some(v) = f.updated_from { q.push(" AND c.content_updated_at >= ").push_bind(v); }
+        if let Some(v) = f.updated_to { q.push(" AND c.content_updated_at < ").push_bind(v); }
+        if f.unseen { q.push(" AND (s.revision IS NULL OR s.revision < c.revision)"); }
+        if f.overdue {
+            q.push(" AND c.decided_at IS NULL AND c.expected_decision_at < ").push_bind(now);
+        }
+        if let Some(l) = &f.label {
+            q.push(" AND EXISTS (SELECT 1 FROM case_labels l WHERE l.case_id = c.id AND l.person = ")
+                .push_bind(viewer.to_owned()).push(" AND l.label = ").push_bind(l.clone()).push(")");
+        }
+        if let Some(t) = &f.text {
+            // A substring match without LIKE's wildcards: the text is what the person typed.
+            q.push(find).push_bind(t.to_lowercase()).push(")");
+        }
+        q.push(match sort {
+            Sort::ContentUpdated => " ORDER BY c.content_updated_at DESC, c.id DESC",
+            Sort::Due => " ORDER BY c.due_at IS NULL, c.due_at, c.id",
+            Sort::Created => " ORDER BY c.created_at DESC, c.id DESC",
+        });
+        q.push(" LIMIT ").push_bind(i64::from(limit)).push(" OFFSET ").push_bind(i64::try_from(offset).unwrap_or(i64::MAX));
+        let rows: Vec<CaseWithSeen> = q.build_query_as().fetch_all(pool).await?;
+        Ok(rows.into_iter().map(|r| (r.case, r.seen_now == 1)).collect())
+    })
+}
+
+#[derive(sqlx::FromRow)]
+struct CaseWithSeen {
+    #[sqlx(flatten)]
+    case: CaseRow,
+    seen_now: i64,
+}

@@ -1,0 +1,185 @@
+//! The block on both databases: create (idempotent), update (revision, transitions, the decision date and
+//! its history), transmissions (a decision decides), the party view across parties and services, the
+//! seen-log, labels and read marks, and bad input naming its field.
+
+use ena_audit::{AuditLog, NoteSigner, RuleSet};
+use ena_store::testing::test_stores;
+use serde_json::json;
+
+use crate::*;
+
+const KOMMUN: &str = "162120000142";
+const PERSON: &str = "191212121212";
+const COMPANY: &str = "5560360793";
+
+fn input(party: (&str, &str), service: &str, key: Option<&str>) -> CaseInput {
+    serde_json::from_value(json!({
+        "party": {"kind": party.0, "id": party.1}, "service": service, "status": "in-progress",
+        "title": {"sv": "Ansökan om bygglov", "en": "Building permit"}, "summary": {"sv": "Vi handlägger din ansökan."},
+        "idempotencyKey": key, "lifeEvent": "bygga-hus",
+        "expectedDecision": {"at": "2099-02-15T00:00:00Z", "reason": "Handläggningstiden är tio veckor."},
+        "guiActions": [{"action": "open", "priority": "primary", "title": {"sv": "Öppna"}, "url": "https://e.kommun.se/4711"}]
+    }))
+    .unwrap()
+}
+
+fn fields(e: &CaseError) -> Vec<String> {
+    match e {
+        CaseError::Invalid(f) => f.iter().map(|x| x.property.clone()).collect(),
+        other => panic!("not invalid: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn cases_are_kept_and_seen_on_both_databases() {
+    for db in test_stores().await {
+        let label = db.label.clone();
+        let dir = std::env::temp_dir().join(format!("ena-cases-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let signer = NoteSigner::load_or_create(&dir.join("log.key"), "test/cases").unwrap();
+        let audit = AuditLog::open(db.store.clone(), signer, RuleSet::shipped()).await.unwrap();
+        let cases = Cases::new(db.store.clone());
+        let ctx = Context::system("kommun-system");
+        let kommun = Agency { organisation: KOMMUN.into() };
+        let other = Agency { organisation: "162021005448".into() };
+
+        // Create; the same key again is the same case.
+        let (a, created) = cases
+            .create(&audit, &ctx, &kommun, input(("person", PERSON), "kommun/mina-arenden", Some("k-1")))
+            .await
+            .unwrap();
+        assert!(created, "{label}");
+        let (again, created) = cases
+            .create(&audit, &ctx, &kommun, input(("person", PERSON), "kommun/mina-arenden", Some("k-1")))
+            .await
+            .unwrap();
+        assert!(!created && again.id == a.id, "{label}: idempotent");
+        assert_eq!((a.revision, a.status), (1, CaseStatus::InProgress), "{label}");
+        assert!(a.expected_decision.is_some() && !a.overdue, "{label}");
+
+        // Bad input names every field; nothing is made.
+        let bad: CaseInput =
+            serde_json::from_value(json!({"party": {"kind": "person", "id": "19121212-1213"}, "status": "in-progress",
+            "title": {}, "expectedDecision": {"at": "2001-01-01T00:00:00Z", "reason": ""}}))
+            .unwrap();
+        let e = cases.create(&audit, &ctx, &kommun, bad).await.unwrap_err();
+        let named = fields(&e);
+        for f in ["party/id", "service", "title", "expectedDecision/at", "expectedDecision/reason"] {
+            assert!(named.iter().any(|n| n == f), "{label}: {f} in {named:?}");
+        }
+
+        // Updates: If-Match, allowed transitions, a moved date needs a reason and is kept.
+        let e = cases.update(&audit, &ctx, &kommun, &a.id, 7, CaseUpdate::default()).await.unwrap_err();
+        assert!(matches!(e, CaseError::Stale { current: 1 }), "{label}: {e:?}");
+        let e = cases.update(&audit, &ctx, &other, &a.id, 1, CaseUpdate::default()).await.unwrap_err();
+        assert!(matches!(e, CaseError::Forbidden(_)), "{label}: another agency's case");
+        let moved: CaseUpdate = serde_json::from_value(
+            json!({"expectedDecision": {"at": "2099-03-15T00:00:00Z", "reason": "Vi väntar på ett yttrande."}}),
+        )
+        .unwrap();
+        let b = cases.update(&audit, &ctx, &kommun, &a.id, 1, moved).await.unwrap();
+        assert_eq!(b.revision, 2, "{label}");
+        let no_reason: CaseUpdate =
+            serde_json::from_value(json!({"expectedDecision": {"at": "2099-04-15T00:00:00Z", "reason": " "}})).unwrap();
+        assert_eq!(
+            fields(&cases.update(&audit, &ctx, &kommun, &a.id, 2, no_reason).await.unwrap_err()),
+            ["expectedDecision/reason"],
+            "{label}"
+        );
+        let h = cases.history(&a.id).await.unwrap();
+        assert_eq!(h.decision_dates.len(), 2, "{label}: the whole history of the date");
+        assert_eq!(h.decision_dates[1].reason, "Vi väntar på ett yttrande.", "{label}");
+
+        // A decision decides; a completed case stays completed.
+        let decision: TransmissionInput =
+            serde_json::from_value(json!({"kind": "decision", "title": {"sv": "Beslut om bygglov"}})).unwrap();
+        let t = cases.transmit(&audit, &ctx, &kommun, &a.id, decision, Some("msg-1".into())).await.unwrap();
+        let again: TransmissionInput =
+            serde_json::from_value(json!({"kind": "decision", "title": {"sv": "Beslut om bygglov"}})).unwrap();
+        assert!(
+            matches!(
+                cases.transmit(&audit, &ctx, &kommun, &a.id, again, Some("msg-1".into())).await,
+                Err(CaseError::Conflict(_))
+            ),
+            "{label}: one message once"
+        );
+        let corr: TransmissionInput = serde_json::from_value(
+            json!({"kind": "correction", "relatedTransmissionId": "nope", "title": {"sv": "Rättelse"}}),
+        )
+        .unwrap();
+        assert_eq!(
+            fields(&cases.transmit(&audit, &ctx, &kommun, &a.id, corr, None).await.unwrap_err()),
+            ["relatedTransmissionId"],
+            "{label}"
+        );
+        let corr: TransmissionInput = serde_json::from_value(
+            json!({"kind": "correction", "relatedTransmissionId": t.id, "title": {"sv": "Rättelse"}}),
+        )
+        .unwrap();
+        cases.transmit(&audit, &ctx, &kommun, &a.id, corr, None).await.unwrap();
+        let done: CaseUpdate = serde_json::from_value(json!({"status": "completed"})).unwrap();
+        let c = cases.update(&audit, &ctx, &kommun, &a.id, 4, done).await.unwrap();
+        assert!(c.decided_at.is_some() && c.status == CaseStatus::Completed, "{label}: {c:?}");
+        let reopen: CaseUpdate = serde_json::from_value(json!({"status": "in-progress"})).unwrap();
+        assert_eq!(
+            fields(&cases.update(&audit, &ctx, &kommun, &a.id, 5, reopen).await.unwrap_err()),
+            ["status"],
+            "{label}"
+        );
+
+        // The party view: the person's own cases and a company's, only the services covered.
+        let (company_case, _) = cases
+            .create(&audit, &ctx, &kommun, input(("organisation", COMPANY), "skatteverket/moms", None))
+            .await
+            .unwrap();
+        let (hidden, _) = cases
+            .create(&audit, &ctx, &kommun, input(("organisation", COMPANY), "region/vardarenden", None))
+            .await
+            .unwrap();
+        let scopes = [
+            Scope { party: PERSON.into(), services: None },
+            Scope { party: format!("16{COMPANY}"), services: Some(vec!["skatteverket/moms".into()]) },
+        ];
+        let listed = cases.list(PERSON, &scopes, &Filter::default(), Sort::ContentUpdated, 20, 0).await.unwrap();
+        let ids: Vec<&str> = listed.iter().map(|(c, _)| c.id.as_str()).collect();
+        assert!(ids.contains(&a.id.as_str()) && ids.contains(&company_case.id.as_str()), "{label}: {ids:?}");
+        assert!(!ids.contains(&hidden.id.as_str()), "{label}: a service no mandate covers is not shown");
+        let text = Filter { text: Some("BYGGLOV".into()), ..Default::default() };
+        assert_eq!(
+            cases.list(PERSON, &scopes, &text, Sort::Created, 20, 0).await.unwrap().len(),
+            2,
+            "{label}: free text"
+        );
+        let unseen = Filter { unseen: true, ..Default::default() };
+        assert_eq!(cases.list(PERSON, &scopes, &unseen, Sort::Due, 20, 0).await.unwrap().len(), 2, "{label}");
+
+        // Opening writes the seen-log (masked) and the case is then read.
+        let (_, history) = cases.open(&audit, &ctx, PERSON, &scopes, &a.id).await.unwrap();
+        assert!(!history.transmissions.is_empty() && !history.activities.is_empty(), "{label}");
+        let (_, history) = cases.open(&audit, &ctx, PERSON, &scopes, &company_case.id).await.unwrap();
+        assert_eq!(history.seen[0].person, "19121212-****", "{label}: masked");
+        assert_eq!(history.seen[0].on_behalf_of.as_deref(), Some(COMPANY), "{label}");
+        assert_eq!(cases.list(PERSON, &scopes, &unseen, Sort::Due, 20, 0).await.unwrap().len(), 0, "{label}: all read");
+        assert!(
+            matches!(cases.open(&audit, &ctx, PERSON, &scopes, &hidden.id).await, Err(CaseError::NotFound(_))),
+            "{label}"
+        );
+
+        // Labels and read marks, in bulk; a case not in scope is refused by name.
+        cases.label(PERSON, &scopes, &[a.id.clone(), company_case.id.clone()], "archive", true).await.unwrap();
+        let archived = Filter { label: Some("archive".into()), ..Default::default() };
+        assert_eq!(cases.list(PERSON, &scopes, &archived, Sort::Due, 20, 0).await.unwrap().len(), 2, "{label}");
+        assert_eq!(
+            fields(&cases.label(PERSON, &scopes, &[hidden.id.clone()], "bin", true).await.unwrap_err()),
+            ["ids"],
+            "{label}"
+        );
+        cases.mark(PERSON, &scopes, &[a.id.clone()], false).await.unwrap();
+        assert_eq!(
+            cases.list(PERSON, &scopes, &unseen, Sort::Due, 20, 0).await.unwrap().len(),
+            1,
+            "{label}: unread again"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
