@@ -418,10 +418,10 @@ fn check_texts(field: &str, texts: &Texts, required: bool, max: usize, errors: &
     }
     for (lang, text) in texts {
         if !(2..=8).contains(&lang.len()) || !lang.bytes().all(|b| b.is_ascii_lowercase() || b == b'-') {
-            errors.push(FieldError::new(&format!("{field}/{lang}"), lang, "a language tag such as sv or en"));
+            errors.push(FieldError::new(format!("{field}/{lang}"), lang, "a language tag such as sv or en"));
         }
         if text.trim().is_empty() || text.chars().count() > max {
-            errors.push(FieldError::new(&format!("{field}/{lang}"), "(text)", format!("1 to {max} characters")));
+            errors.push(FieldError::new(format!("{field}/{lang}"), "(text)", format!("1 to {max} characters")));
         }
     }
 }
@@ -433,14 +433,14 @@ fn check_actions(field: &str, actions: &[Action], gui: bool, errors: &mut Vec<Fi
     }
     for (i, a) in actions.iter().enumerate() {
         if !a.url.starts_with("https://") || a.url.len() > 2000 {
-            errors.push(FieldError::new(&format!("{field}/{i}/url"), &a.url, "an https URL of your service"));
+            errors.push(FieldError::new(format!("{field}/{i}/url"), &a.url, "an https URL of your service"));
         }
         if a.action.is_empty() || a.action.len() > 64 {
-            errors.push(FieldError::new(&format!("{field}/{i}/action"), &a.action, "1 to 64 characters"));
+            errors.push(FieldError::new(format!("{field}/{i}/action"), &a.action, "1 to 64 characters"));
         }
         if gui && !matches!(a.priority.as_deref(), Some("primary" | "secondary" | "tertiary")) {
             errors.push(FieldError::new(
-                &format!("{field}/{i}/priority"),
+                format!("{field}/{i}/priority"),
                 "(missing)",
                 "primary, secondary or tertiary",
             ));
@@ -484,6 +484,7 @@ impl Cases {
     }
 
     /// Record `action` on `case` (the party a data subject when a person).
+    #[allow(clippy::too_many_arguments)]
     async fn log(
         &self,
         audit: &dyn AuditSink,
@@ -776,10 +777,10 @@ impl Cases {
         check_texts("summary", &t.summary, false, MAX_TEXT, &mut errors);
         for (i, a) in t.attachments.iter().enumerate() {
             if !a.url.starts_with("https://") {
-                errors.push(FieldError::new(&format!("attachments/{i}/url"), &a.url, "an https URL"));
+                errors.push(FieldError::new(format!("attachments/{i}/url"), &a.url, "an https URL"));
             }
             if a.name.is_empty() || a.name.len() > 255 {
-                errors.push(FieldError::new(&format!("attachments/{i}/name"), &a.name, "1 to 255 characters"));
+                errors.push(FieldError::new(format!("attachments/{i}/name"), &a.name, "1 to 255 characters"));
             }
         }
         if let Some(r) = &t.related_transmission_id
@@ -964,9 +965,7 @@ impl Cases {
 /// and it is past `visibleFrom`).
 fn visible(r: &repo::CaseRow, scopes: &[Scope], now: i64) -> bool {
     r.visible_from.is_none_or(|v| v <= now)
-        && scopes
-            .iter()
-            .any(|s| s.party == r.party && s.services.as_ref().is_none_or(|list| list.iter().any(|x| *x == r.service)))
+        && scopes.iter().any(|s| s.party == r.party && s.services.as_ref().is_none_or(|list| list.contains(&r.service)))
 }
 
 /// What free-text search looks in: every title and summary, lower-cased.

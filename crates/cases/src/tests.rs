@@ -170,11 +170,11 @@ async fn cases_are_kept_and_seen_on_both_databases() {
         let archived = Filter { label: Some("archive".into()), ..Default::default() };
         assert_eq!(cases.list(PERSON, &scopes, &archived, Sort::Due, 20, 0).await.unwrap().len(), 2, "{label}");
         assert_eq!(
-            fields(&cases.label(PERSON, &scopes, &[hidden.id.clone()], "bin", true).await.unwrap_err()),
+            fields(&cases.label(PERSON, &scopes, std::slice::from_ref(&hidden.id), "bin", true).await.unwrap_err()),
             ["ids"],
             "{label}"
         );
-        cases.mark(PERSON, &scopes, &[a.id.clone()], false).await.unwrap();
+        cases.mark(PERSON, &scopes, std::slice::from_ref(&a.id), false).await.unwrap();
         assert_eq!(
             cases.list(PERSON, &scopes, &unseen, Sort::Due, 20, 0).await.unwrap().len(),
             1,
