@@ -59,8 +59,7 @@ impl Cases {
     ) -> Result<(), CaseError> {
         let mut event = ctx.event(action, Some(ObjectRef { kind: "case".into(), id: case.into() }), result, reason);
         if let Some(p) = party
-            && p.len() == 12
-            && !p.starts_with("16")
+            && is_person(p)
         {
             event.data_subjects.push(p.to_owned());
         }
@@ -386,19 +385,84 @@ impl Cases {
     }
 
     /// The party view: the cases of every party in `scopes`, filtered, sorted, a page (`limit` from
-    /// `offset`), visible ones only (past `visibleFrom`).
+    /// `offset`), visible ones only (past `visibleFrom`). Showing a page with other parties' cases is a
+    /// read of them: one audit event naming those parties that are persons as data subjects.
+    #[allow(clippy::too_many_arguments)]
     pub async fn list(
         &self,
+        audit: &dyn AuditSink,
+        ctx: &Context,
         viewer: &str,
         scopes: &[Scope],
         filter: &Filter,
         sort: Sort,
         limit: u32,
         offset: u64,
-    ) -> Result<Vec<(Case, bool)>, CaseError> {
+    ) -> Result<Vec<Listed>, CaseError> {
         let now = ena_core::time::unix_now();
         let rows = repo::list(&self.store, viewer, scopes, filter, sort, now, limit, offset).await?;
-        rows.into_iter().map(|(r, seen)| Ok((self.view(r, now)?, seen))).collect()
+        let ids: Vec<String> = rows.iter().map(|(r, _)| r.id.clone()).collect();
+        let labels = repo::labels_of(&self.store, viewer, &ids).await?;
+        let mut others: Vec<String> = rows
+            .iter()
+            .filter(|(r, _)| r.party != viewer && is_person(&r.party))
+            .map(|(r, _)| r.party.clone())
+            .collect();
+        others.sort();
+        others.dedup();
+        if rows.iter().any(|(r, _)| r.party != viewer) {
+            let mut event = ctx.event("cases.case.list", None, AuditResult::Allowed, None);
+            event.data_subjects = others;
+            audit.record(vec![event]).await.map_err(|e| CaseError::Internal(e.to_string()))?;
+        }
+        rows.into_iter()
+            .map(|(r, seen)| {
+                let mine = labels.iter().filter(|(c, _)| *c == r.id).map(|(_, l)| l.clone()).collect();
+                Ok(Listed { case: self.view(r, now)?, seen, labels: mine })
+            })
+            .collect()
+    }
+
+    /// An organisation's follow-up: its own cases, newest change first; `overdue` only those past their
+    /// expected-decision date without a decision.
+    pub async fn of_organisation(
+        &self,
+        agency: &Agency,
+        overdue: bool,
+        limit: u32,
+        offset: u64,
+    ) -> Result<Vec<Case>, CaseError> {
+        let now = ena_core::time::unix_now();
+        let rows =
+            repo::of_organisation(&self.store, &agency.organisation, overdue.then_some(now), limit, offset).await?;
+        rows.into_iter().map(|r| self.view(r, now)).collect()
+    }
+
+    /// Raise an audit alert (`alert.case-overdue`, for the organisation's follow-up) for every case past
+    /// its expected-decision date without a decision, once per committed date; of several instances the
+    /// one whose claim takes raises it. Returns how many were raised.
+    pub async fn flag_overdue(&self, audit: &dyn AuditSink) -> Result<u64, CaseError> {
+        let now = ena_core::time::unix_now();
+        let mut raised = 0;
+        for row in repo::overdue_unflagged(&self.store, now, 500).await? {
+            if !repo::claim_overdue(&self.store, &row.id, now).await? {
+                continue;
+            }
+            let ctx = Context::system("ena-cases");
+            let due = ena_core::time::rfc3339_of(row.expected_decision_at.unwrap_or_default());
+            let mut event = ctx.event(
+                "alert.case-overdue",
+                Some(ObjectRef { kind: "case".into(), id: row.id.clone() }),
+                AuditResult::Allowed,
+                Some(format!("no decision by the committed date {due} (organisation {})", row.organisation)),
+            );
+            if is_person(&row.party) {
+                event.data_subjects.push(row.party.clone());
+            }
+            audit.record(vec![event]).await.map_err(|e| CaseError::Internal(e.to_string()))?;
+            raised += 1;
+        }
+        Ok(raised)
     }
 
     /// A person opens a case of a party in `scopes`: the read is logged and the seen-log written.
@@ -528,6 +592,11 @@ impl Cases {
 fn visible(r: &repo::CaseRow, scopes: &[Scope], now: i64) -> bool {
     r.visible_from.is_none_or(|v| v <= now)
         && scopes.iter().any(|s| s.party == r.party && s.services.as_ref().is_none_or(|list| list.contains(&r.service)))
+}
+
+/// Whether a canonical party id is a person's (organisations' start with 16).
+fn is_person(party: &str) -> bool {
+    party.len() == 12 && !party.starts_with("16")
 }
 
 /// What free-text search looks in: every title and summary, lower-cased.

@@ -379,6 +379,8 @@ pub struct Filter {
     pub label: Option<String>,
     /// Free text in title and summary (any language), case-insensitive.
     pub text: Option<String>,
+    /// The cursor: only cases after this (content_updated_at, id), in that order (newest first).
+    pub after: Option<(i64, String)>,
 }
 
 /// The owning organisation (from its identity-bound token).
@@ -386,6 +388,16 @@ pub struct Filter {
 pub struct Agency {
     /// Organisationsnummer, 12 digits.
     pub organisation: String,
+}
+
+/// A case in a person's list: whether they saw its latest content, and their labels on it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Listed {
+    #[serde(flatten)]
+    pub case: Case,
+    pub seen: bool,
+    pub labels: Vec<String>,
 }
 
 /// A case's history, newest last.

@@ -89,7 +89,9 @@ pub async fn update(
         let mut tx = pool.begin_write().await?;
         let n = sqlx::query(
             "UPDATE cases SET status = $3, due_at = $4, expires_at = $5, expected_decision_at = $6, search_text = $7, \
-             body = $8, revision = $9, content_updated_at = $10 WHERE id = $1 AND revision = $2")
+             body = $8, revision = $9, content_updated_at = $10, \
+             overdue_flagged_at = CASE WHEN expected_decision_at = $6 THEN overdue_flagged_at ELSE NULL END \
+             WHERE id = $1 AND revision = $2")
             .bind(&r.id).bind(if_match).bind(&r.status).bind(r.due_at).bind(r.expires_at).bind(r.expected_decision_at)
             .bind(&r.search_text).bind(&r.body).bind(r.revision).bind(r.content_updated_at)
             .execute(&mut *tx).await?.rows_affected();
@@ -305,6 +307,11 @@ pub async fn list(
         if let Some(v) = f.updated_from { q.push(" AND c.content_updated_at >= ").push_bind(v); }
         if let Some(v) = f.updated_to { q.push(" AND c.content_updated_at < ").push_bind(v); }
         if f.unseen { q.push(" AND (s.revision IS NULL OR s.revision < c.revision)"); }
+        if let Some((at, id)) = &f.after {
+            // The cursor: strictly after the last case of the previous page, in (content_updated_at, id) order.
+            q.push(" AND (c.content_updated_at < ").push_bind(*at).push(" OR (c.content_updated_at = ").push_bind(*at)
+                .push(" AND c.id < ").push_bind(id.clone()).push("))");
+        }
         if f.overdue {
             q.push(" AND c.decided_at IS NULL AND c.expected_decision_at < ").push_bind(now);
         }
@@ -332,4 +339,58 @@ struct CaseWithSeen {
     #[sqlx(flatten)]
     case: CaseRow,
     seen_now: i64,
+}
+
+/// The labels `person` put on each of `ids`.
+pub async fn labels_of(store: &Store, person: &str, ids: &[String]) -> Result<Vec<(String, String)>, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    with_pool!(store, pool => {
+        let mut q = sqlx::QueryBuilder::new("SELECT case_id, label FROM case_labels WHERE person = ");
+        q.push_bind(person.to_owned()).push(" AND case_id IN (");
+        let mut sep = q.separated(", ");
+        for id in ids {
+            sep.push_bind(id.clone());
+        }
+        q.push(") ORDER BY label");
+        q.build_query_as().fetch_all(pool).await
+    })
+}
+
+/// An organisation's own cases (its follow-up): newest change first, optionally only the overdue ones.
+pub async fn of_organisation(
+    store: &Store,
+    organisation: &str,
+    overdue_at: Option<i64>,
+    limit: u32,
+    offset: u64,
+) -> Result<Vec<CaseRow>, sqlx::Error> {
+    let overdue = if overdue_at.is_some() { " AND decided_at IS NULL AND expected_decision_at < $4" } else { "" };
+    let sql = format!(
+        "SELECT {COLUMNS} FROM cases WHERE organisation = $1{overdue} ORDER BY content_updated_at DESC, id DESC LIMIT $2 OFFSET $3"
+    );
+    with_pool!(store, pool => {
+        let q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(organisation).bind(i64::from(limit))
+            .bind(i64::try_from(offset).unwrap_or(i64::MAX));
+        let q = match overdue_at { Some(at) => q.bind(at), None => q };
+        q.fetch_all(pool).await
+    })
+}
+
+/// Cases past their expected-decision date without a decision and not yet flagged (at most `limit`).
+pub async fn overdue_unflagged(store: &Store, now: i64, limit: u32) -> Result<Vec<CaseRow>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM cases WHERE decided_at IS NULL AND expected_decision_at < $1 AND overdue_flagged_at IS NULL \
+         ORDER BY expected_decision_at LIMIT $2"
+    );
+    with_pool!(store, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(now).bind(i64::from(limit)).fetch_all(pool).await)
+}
+
+/// Claim the overdue alert of a case: true for the one instance whose claim took.
+pub async fn claim_overdue(store: &Store, id: &str, now: i64) -> Result<bool, sqlx::Error> {
+    let n = with_pool!(store, pool => sqlx::query(
+        "UPDATE cases SET overdue_flagged_at = $2 WHERE id = $1 AND overdue_flagged_at IS NULL")
+        .bind(id).bind(now).execute(pool).await.map(|r| r.rows_affected()))?;
+    Ok(n == 1)
 }

@@ -140,18 +140,23 @@ async fn cases_are_kept_and_seen_on_both_databases() {
             Scope { party: PERSON.into(), services: None },
             Scope { party: format!("16{COMPANY}"), services: Some(vec!["skatteverket/moms".into()]) },
         ];
-        let listed = cases.list(PERSON, &scopes, &Filter::default(), Sort::ContentUpdated, 20, 0).await.unwrap();
-        let ids: Vec<&str> = listed.iter().map(|(c, _)| c.id.as_str()).collect();
+        let listed =
+            cases.list(&audit, &ctx, PERSON, &scopes, &Filter::default(), Sort::ContentUpdated, 20, 0).await.unwrap();
+        let ids: Vec<&str> = listed.iter().map(|l| l.case.id.as_str()).collect();
         assert!(ids.contains(&a.id.as_str()) && ids.contains(&company_case.id.as_str()), "{label}: {ids:?}");
         assert!(!ids.contains(&hidden.id.as_str()), "{label}: a service no mandate covers is not shown");
         let text = Filter { text: Some("BYGGLOV".into()), ..Default::default() };
         assert_eq!(
-            cases.list(PERSON, &scopes, &text, Sort::Created, 20, 0).await.unwrap().len(),
+            cases.list(&audit, &ctx, PERSON, &scopes, &text, Sort::Created, 20, 0).await.unwrap().len(),
             2,
             "{label}: free text"
         );
         let unseen = Filter { unseen: true, ..Default::default() };
-        assert_eq!(cases.list(PERSON, &scopes, &unseen, Sort::Due, 20, 0).await.unwrap().len(), 2, "{label}");
+        assert_eq!(
+            cases.list(&audit, &ctx, PERSON, &scopes, &unseen, Sort::Due, 20, 0).await.unwrap().len(),
+            2,
+            "{label}"
+        );
 
         // Opening writes the seen-log (masked) and the case is then read.
         let (_, history) = cases.open(&audit, &ctx, PERSON, &scopes, &a.id).await.unwrap();
@@ -159,7 +164,11 @@ async fn cases_are_kept_and_seen_on_both_databases() {
         let (_, history) = cases.open(&audit, &ctx, PERSON, &scopes, &company_case.id).await.unwrap();
         assert_eq!(history.seen[0].person, "19121212-****", "{label}: masked");
         assert_eq!(history.seen[0].on_behalf_of.as_deref(), Some(COMPANY), "{label}");
-        assert_eq!(cases.list(PERSON, &scopes, &unseen, Sort::Due, 20, 0).await.unwrap().len(), 0, "{label}: all read");
+        assert_eq!(
+            cases.list(&audit, &ctx, PERSON, &scopes, &unseen, Sort::Due, 20, 0).await.unwrap().len(),
+            0,
+            "{label}: all read"
+        );
         assert!(
             matches!(cases.open(&audit, &ctx, PERSON, &scopes, &hidden.id).await, Err(CaseError::NotFound(_))),
             "{label}"
@@ -168,7 +177,11 @@ async fn cases_are_kept_and_seen_on_both_databases() {
         // Labels and read marks, in bulk; a case not in scope is refused by name.
         cases.label(PERSON, &scopes, &[a.id.clone(), company_case.id.clone()], "archive", true).await.unwrap();
         let archived = Filter { label: Some("archive".into()), ..Default::default() };
-        assert_eq!(cases.list(PERSON, &scopes, &archived, Sort::Due, 20, 0).await.unwrap().len(), 2, "{label}");
+        assert_eq!(
+            cases.list(&audit, &ctx, PERSON, &scopes, &archived, Sort::Due, 20, 0).await.unwrap().len(),
+            2,
+            "{label}"
+        );
         assert_eq!(
             fields(&cases.label(PERSON, &scopes, std::slice::from_ref(&hidden.id), "bin", true).await.unwrap_err()),
             ["ids"],
@@ -176,10 +189,36 @@ async fn cases_are_kept_and_seen_on_both_databases() {
         );
         cases.mark(PERSON, &scopes, std::slice::from_ref(&a.id), false).await.unwrap();
         assert_eq!(
-            cases.list(PERSON, &scopes, &unseen, Sort::Due, 20, 0).await.unwrap().len(),
+            cases.list(&audit, &ctx, PERSON, &scopes, &unseen, Sort::Due, 20, 0).await.unwrap().len(),
             1,
             "{label}: unread again"
         );
+
+        // The cursor walks the list one case at a time, newest change first, without repeats.
+        let mut after = None;
+        let mut walked = Vec::new();
+        loop {
+            let f = Filter { after: after.clone(), ..Default::default() };
+            let page = cases.list(&audit, &ctx, PERSON, &scopes, &f, Sort::ContentUpdated, 1, 0).await.unwrap();
+            let Some(l) = page.first() else { break };
+            let at = ena_core::Timestamp::parse_rfc3339(&l.case.content_updated_at).unwrap().unix();
+            after = Some((at, l.case.id.clone()));
+            walked.push(l.case.id.clone());
+        }
+        assert_eq!(walked, listed.iter().map(|l| l.case.id.clone()).collect::<Vec<_>>(), "{label}: cursor order");
+
+        // Time passes the committed date (set back in the database: the API refuses a past date): the
+        // case is overdue for the party and the organisation, and one alert is raised, once.
+        let past = ena_core::time::unix_now() - 60;
+        ena_store::with_pool!(&db.store, pool => sqlx::query("UPDATE cases SET expected_decision_at = $1 WHERE id = $2")
+            .bind(past).bind(&company_case.id).execute(pool).await.map(|_| ())).unwrap();
+        assert_eq!(cases.flag_overdue(&audit).await.unwrap(), 1, "{label}");
+        assert_eq!(cases.flag_overdue(&audit).await.unwrap(), 0, "{label}: raised once");
+        let overdue = cases.of_organisation(&kommun, true, 20, 0).await.unwrap();
+        assert_eq!(overdue.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), [company_case.id.as_str()], "{label}");
+        let f = Filter { overdue: true, ..Default::default() };
+        let mine = cases.list(&audit, &ctx, PERSON, &scopes, &f, Sort::Due, 20, 0).await.unwrap();
+        assert!(mine.len() == 1 && mine[0].case.overdue, "{label}: flagged to the party");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
