@@ -139,6 +139,7 @@ impl Cases {
             gui_actions: input.gui_actions,
             api_actions: input.api_actions,
             expected_decision_reason: input.expected_decision.as_ref().map(|e| e.reason.clone()),
+            organisation_name: agency.name.clone(),
         };
         let row = repo::CaseRow {
             id: uuid::Uuid::now_v7().to_string(),
@@ -491,7 +492,8 @@ impl Cases {
         };
         let on_behalf = (row.party != viewer).then(|| row.party.clone());
         repo::mark_seen(&self.store, id, viewer, on_behalf.as_deref(), row.revision, now).await?;
-        self.log(audit, ctx, "cases.case.read", id, Some(&row.party), AuditResult::Allowed, None).await?;
+        let ctx = Context { on_behalf_of: on_behalf.clone(), ..ctx.clone() };
+        self.log(audit, &ctx, "cases.case.read", id, Some(&row.party), AuditResult::Allowed, None).await?;
         let history = self.history(id).await?;
         Ok((self.view(row, now)?, history))
     }
@@ -509,14 +511,14 @@ impl Cases {
             return Err(invalid("label", label, "1 to 40 characters (archive, bin or your own)"));
         }
         if ids.is_empty() || ids.len() > 100 {
-            return Err(invalid("ids", ids.len(), "1 to 100 case ids"));
+            return Err(invalid("caseIds", ids.len(), "1 to 100 case ids"));
         }
         let now = ena_core::time::unix_now();
         let mut changed = 0;
         for id in ids {
             let ok = repo::get(&self.store, id).await?.is_some_and(|r| visible(&r, scopes, now));
             if !ok {
-                return Err(invalid("ids", id, "not a case among yours or those you act for"));
+                return Err(invalid("caseIds", id, "not a case among yours or those you act for"));
             }
         }
         for id in ids {
@@ -528,14 +530,14 @@ impl Cases {
     /// Mark cases read (as opening them would, without the content) or unread.
     pub async fn mark(&self, viewer: &str, scopes: &[Scope], ids: &[String], read: bool) -> Result<(), CaseError> {
         if ids.is_empty() || ids.len() > 100 {
-            return Err(invalid("ids", ids.len(), "1 to 100 case ids"));
+            return Err(invalid("caseIds", ids.len(), "1 to 100 case ids"));
         }
         let now = ena_core::time::unix_now();
         let mut rows = Vec::new();
         for id in ids {
             match repo::get(&self.store, id).await?.filter(|r| visible(r, scopes, now)) {
                 Some(r) => rows.push(r),
-                None => return Err(invalid("ids", id, "not a case among yours or those you act for")),
+                None => return Err(invalid("caseIds", id, "not a case among yours or those you act for")),
             }
         }
         for r in rows {
@@ -558,6 +560,7 @@ impl Cases {
                 id: if r.party_kind == "organisation" { r.party[2..].to_owned() } else { r.party.clone() },
             },
             organisation: r.organisation,
+            organisation_name: body.organisation_name.clone(),
             service: r.service,
             status: CaseStatus::parse(&r.status).ok_or_else(|| CaseError::Internal("stored status".into()))?,
             extended_status: body.extended_status,

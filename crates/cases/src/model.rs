@@ -243,6 +243,8 @@ pub(crate) struct Body {
     pub(crate) gui_actions: Vec<Action>,
     pub(crate) api_actions: Vec<Action>,
     pub(crate) expected_decision_reason: Option<String>,
+    #[serde(default)]
+    pub(crate) organisation_name: Option<String>,
 }
 
 /// One entry of the expected-decision date's history.
@@ -262,6 +264,8 @@ pub struct Case {
     pub party: PartyRef,
     /// The organisation that keeps the case (organisationsnummer, 12 digits).
     pub organisation: String,
+    /// Its name as a member of the federation.
+    pub organisation_name: Option<String>,
     pub service: String,
     pub status: CaseStatus,
     pub extended_status: Option<String>,
@@ -304,6 +308,9 @@ pub struct TransmissionInput {
     /// Attachments by reference (the file stays with the organisation).
     #[serde(default)]
     pub attachments: Vec<AttachmentRef>,
+    /// The ena message that carried it, if it came through messaging (once per case).
+    #[serde(default)]
+    pub message_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -388,6 +395,8 @@ pub struct Filter {
 pub struct Agency {
     /// Organisationsnummer, 12 digits.
     pub organisation: String,
+    /// Its name as a member of the federation, shown to the party.
+    pub name: Option<String>,
 }
 
 /// A case in a person's list: whether they saw its latest content, and their labels on it.

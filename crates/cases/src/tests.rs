@@ -40,8 +40,8 @@ async fn cases_are_kept_and_seen_on_both_databases() {
         let audit = AuditLog::open(db.store.clone(), signer, RuleSet::shipped()).await.unwrap();
         let cases = Cases::new(db.store.clone());
         let ctx = Context::system("kommun-system");
-        let kommun = Agency { organisation: KOMMUN.into() };
-        let other = Agency { organisation: "162021005448".into() };
+        let kommun = Agency { organisation: KOMMUN.into(), name: Some("Exempelkommunen".into()) };
+        let other = Agency { organisation: "162021005448".into(), name: None };
 
         // Create; the same key again is the same case.
         let (a, created) = cases
@@ -184,7 +184,7 @@ async fn cases_are_kept_and_seen_on_both_databases() {
         );
         assert_eq!(
             fields(&cases.label(PERSON, &scopes, std::slice::from_ref(&hidden.id), "bin", true).await.unwrap_err()),
-            ["ids"],
+            ["caseIds"],
             "{label}"
         );
         cases.mark(PERSON, &scopes, std::slice::from_ref(&a.id), false).await.unwrap();

@@ -145,6 +145,30 @@ pub const ADDRESSES_API: ApiDescriptor = ApiDescriptor {
     pages: &[],
 };
 
+pub const CASES_API: ApiDescriptor = ApiDescriptor {
+    id: "cases",
+    name: "ena cases API",
+    version: "1.0.0",
+    released: "2026-12-04",
+    status: "active",
+    description_sv: "Mina ärenden: varje ärende en person eller ett företag har hos det offentliga på ett ställe — status, ett utlovat beslutsdatum med hela sin historik, oföränderliga försändelser, åtgärder; för den som företräder tusen parter lika snabbt.",
+    description_en: "Mina ärenden: every case a person or company has with the public sector in one place — status, a committed decision date with its whole history, immutable transmissions, actions; as fast for someone acting for a thousand parties.",
+    pages: &[(
+        "/mina-sidor/arenden",
+        "Mina ärenden: dina ärenden och deras du företräder",
+        "My cases: yours and those of the parties you act for",
+    )],
+};
+
 /// Every API ena serves, in the order the docs list them.
-pub const ALL: &[ApiDescriptor] =
-    &[PLAN_API, AUDIT_API, FEDERATION_API, IDENTITY_API, SIGNATURES_API, ACCESS_API, REPRESENTATION_API, ADDRESSES_API];
+pub const ALL: &[ApiDescriptor] = &[
+    PLAN_API,
+    AUDIT_API,
+    FEDERATION_API,
+    IDENTITY_API,
+    SIGNATURES_API,
+    ACCESS_API,
+    REPRESENTATION_API,
+    ADDRESSES_API,
+    CASES_API,
+];

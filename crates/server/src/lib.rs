@@ -129,6 +129,8 @@ pub struct Services {
     pub representation: std::sync::Arc<ena_representation::Representation>,
     /// Adressregister.
     pub addresses: std::sync::Arc<ena_addresses::Addresses>,
+    /// Mina ärenden.
+    pub cases: ena_cases::Cases,
 }
 
 /// What login needs.
@@ -273,6 +275,7 @@ impl AppState {
         }
         let addresses = ena_addresses::Addresses::new(store.clone(), access.clone(), federation.clone());
         let openapi = axum::body::Bytes::from(serde_json::to_vec(&openapi::document()).unwrap_or_default());
+        let store_for_cases = store.clone();
         Ok(AppState(std::sync::Arc::new(Services {
             plans: ena_plan::Plans::new(store.clone()),
             employees: ena_identity::employee::EmployeeCredentials::new(
@@ -295,6 +298,7 @@ impl AppState {
             representation: std::sync::Arc::new(representation),
             federation,
             addresses: std::sync::Arc::new(addresses),
+            cases: ena_cases::Cases::new(store_for_cases),
         })))
     }
 }
@@ -430,8 +434,19 @@ pub async fn serve(
         metrics.run_upkeep();
         std::future::ready(Ok(None))
     });
+    // Cases past their committed decision date without a decision: an alert for the organisation's
+    // follow-up, every minute (claimed per case, so of several instances one raises it).
+    let (cases, audit) = (state.cases.clone(), state.audit.clone());
+    let overdue = every(Duration::from_secs(60), "flagging overdue cases", move || {
+        let (cases, audit) = (cases.clone(), audit.clone());
+        async move {
+            let n = cases.flag_overdue(&audit).await.map_err(|e| e.to_string())?;
+            Ok((n > 0).then(|| format!("{n} cases passed their expected-decision date without a decision")))
+        }
+    });
     let served = axum::serve(listener, app(state).into_make_service()).with_graceful_shutdown(shutdown).await;
     upkeep.abort();
+    overdue.abort();
     sweeper.abort();
     refresher.abort();
     keys.abort();

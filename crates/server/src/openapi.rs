@@ -70,6 +70,7 @@ pub struct InvalidParameter {
         (name = "access", description = "Auktorisation: the decision point (AuthZEN) and its policies"),
         (name = "representation", description = "Mina ombud: who may represent whom"),
         (name = "addresses", description = "Adressregister: digital addresses, the message types they accept, their encryption keys, and the change feed"),
+        (name = "cases", description = "Mina ärenden: cases organisations keep for persons and companies, and the party view across every party a person acts for"),
         (name = "system", description = "Liveness, readiness, metrics and this document"),
     )
 )]
@@ -172,7 +173,7 @@ pub fn document() -> Value {
             "responseTime": "95 % of requests answered within 200 ms at the server",
             "support": "Weekdays 08:00–17:00 CET via the contact address"
         },
-        "x-limitations": "Request bodies are limited in size (413 above the limit) and requests in time (408). The plan is changed by the operator (PUT /plan/v1/plan).",
+        "x-limitations": "Request bodies are limited in size (413 above the limit) and requests in time (408). The plan is changed by the operator (PUT /plan/v1/plan). Lists page with `limit` and `page` (REST API profile); the Mina ärenden party list (GET /cases/v1/my/cases) also offers a keyset `cursor` (its `nextCursor`, with sort=contentUpdated) for large or synchronising clients, because an offset grows dearer with every page and shifts while cases change — there is no `too broad` refusal, whatever the number of parties.",
     });
     doc["servers"] = json!([{ "url": "/", "description": "This ena server" }]);
     // One document covers every API; each API's own VER.06 fields sit on its tag, and its api-info

@@ -7,6 +7,7 @@
 pub mod access;
 pub mod addresses;
 pub mod audit;
+pub mod cases;
 pub mod federation;
 pub mod identity;
 pub mod plan;
@@ -37,6 +38,7 @@ pub const ALL: &[Block] = &[
     Block { id: "access", routes: access::routes, example: access::example },
     Block { id: "representation", routes: representation::routes, example: representation::example },
     Block { id: "addresses", routes: addresses::routes, example: addresses::example },
+    Block { id: "cases", routes: cases::routes, example: cases::example },
 ];
 
 /// The example of an operation, from the block (or the site) that has it.

@@ -323,3 +323,14 @@ mod tests {
         assert_eq!(readable_time("soon"), "soon");
     }
 }
+
+/// A rendered page of a person's own (never cached: it shows their data), or a 500 if it did not render.
+pub fn personal_page(code: axum::http::StatusCode, body: Result<String, askama::Error>) -> axum::response::Response {
+    use axum::http::header;
+    use axum::response::IntoResponse;
+    match body {
+        Ok(b) => (code, [(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-store")], b)
+            .into_response(),
+        Err(e) => crate::problem::ApiError::internal(&e).into_response(),
+    }
+}

@@ -43,6 +43,11 @@ pub struct LoginTexts {
     level: &'static str,
     logout: &'static str,
     ombud: &'static str,
+    cases: &'static str,
+    unread: &'static str,
+    messages: &'static str,
+    coming: &'static str,
+    profile: &'static str,
 }
 
 const SV: LoginTexts = LoginTexts {
@@ -55,6 +60,11 @@ const SV: LoginTexts = LoginTexts {
     level: "Tillitsnivå",
     logout: "Logga ut",
     ombud: "Mina ombud — vem du kan företräda och vem som får företräda dig",
+    cases: "Mina ärenden — dina ärenden och deras du företräder, med när beslut väntas",
+    unread: "olästa",
+    messages: "Mina meddelanden — digital post från det offentliga",
+    coming: "kommer snart",
+    profile: "Min profil",
 };
 const EN: LoginTexts = LoginTexts {
     title: "Log in",
@@ -66,6 +76,11 @@ const EN: LoginTexts = LoginTexts {
     level: "Level of assurance",
     logout: "Log out",
     ombud: "My representatives — whom you can act for and who may act for you",
+    cases: "My cases — yours and those of the parties you act for, with when a decision is expected",
+    unread: "unread",
+    messages: "My messages — digital mail from the public sector",
+    coming: "coming soon",
+    profile: "My profile",
 };
 
 fn texts(lang: Lang) -> &'static LoginTexts {
@@ -92,15 +107,11 @@ struct MyPage {
     masked: String,
     loa: u8,
     csrf: String,
+    /// Cases with content the person has not seen (up to 100: "100+" beyond).
+    unread: String,
 }
 
-fn html(code: StatusCode, body: Result<String, askama::Error>) -> Response {
-    match body {
-        Ok(b) => (code, [(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-store")], b)
-            .into_response(),
-        Err(e) => crate::problem::ApiError::internal(&e).into_response(),
-    }
-}
+use crate::site::portal::personal_page as html;
 
 /// Only local paths may be returned to (no open redirect): one leading `/`, then only unreserved and a
 /// few reserved URL characters. Browsers strip tabs and newlines and read `\\` as `/`, so
@@ -296,6 +307,19 @@ fn cookie(headers: &HeaderMap) -> Option<String> {
     cookie_named(headers, COOKIE)
 }
 
+/// How many of the person's cases (their own and those they act for) have content they have not seen.
+async fn unread_cases(state: &AppState, s: &Session) -> String {
+    let Ok(scopes) = crate::blocks::cases::scopes(state, &s.person).await else { return String::new() };
+    let unseen = ena_cases::Filter { unseen: true, ..Default::default() };
+    let ctx = crate::blocks::cases::person_context(s);
+    let sort = ena_cases::Sort::ContentUpdated;
+    match state.cases.list(&state.audit, &ctx, s.person.as_str(), &scopes, &unseen, sort, 101, 0).await {
+        Ok(l) if l.len() > 100 => "100+".into(),
+        Ok(l) => l.len().to_string(),
+        Err(_) => String::new(),
+    }
+}
+
 /// The session of the request, if it has a live one.
 pub async fn current(state: &AppState, headers: &HeaderMap) -> Option<(String, Session)> {
     let token = cookie(headers)?;
@@ -303,14 +327,20 @@ pub async fn current(state: &AppState, headers: &HeaderMap) -> Option<(String, S
     Some((token, s))
 }
 
-async fn my_pages(crate::auth::Person(s): crate::auth::Person, Query(q): Query<LangQuery>) -> Response {
+async fn my_pages(
+    State(state): State<AppState>,
+    crate::auth::Person(s): crate::auth::Person,
+    Query(q): Query<LangQuery>,
+) -> Response {
     let lang = q.lang();
     if s.loa < MY_PAGES_LOA {
         // Logged in, but not strongly enough: log in again at the level this page needs.
         return Redirect::to(&format!("/login?loa={}&return=%2Fmina-sidor", MY_PAGES_LOA.0)).into_response();
     }
     let f = texts(lang);
+    let unread = unread_cases(&state, &s).await;
     let page = MyPage {
+        unread,
         layout: Layout::new(lang, f.my_title, "/mina-sidor"),
         f,
         name: s.name.clone(),

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use ena_identity::session::Session;
 use ena_identity::testeid::encode;
@@ -187,13 +187,7 @@ fn lang_q(lang: Lang) -> &'static str {
     if lang == Lang::En { "&lang=en" } else { "" }
 }
 
-fn html(code: StatusCode, body: Result<String, askama::Error>) -> Response {
-    match body {
-        Ok(b) => (code, [(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-store")], b)
-            .into_response(),
-        Err(e) => crate::problem::ApiError::internal(&e).into_response(),
-    }
-}
+use crate::site::portal::personal_page as html;
 
 fn row(m: &Mandate, me: &ena_core::PersonId, state: &AppState, received: bool) -> Row {
     // The same rules the API's steps enforce: the page offers only what would succeed.
