@@ -167,7 +167,15 @@ impl Messaging {
         if let Some(events) = &self.events
             && status != OutboxStatus::Queued
         {
-            events.message_status(id, status.as_str(), serde_json::json!({"error": error}));
+            // The case the message belongs to travels on (the node links a delivered message to it).
+            let envelope = Envelope::peek(&row.envelope).ok();
+            let case_id = envelope.as_ref().and_then(|e| e.case_id.clone());
+            let message_type = envelope.map(|e| e.message_type);
+            events.message_status(
+                id,
+                status.as_str(),
+                serde_json::json!({"error": error, "caseId": case_id, "messageType": message_type}),
+            );
         }
         Ok(())
     }

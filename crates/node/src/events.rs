@@ -58,6 +58,9 @@ struct Inner {
     me: Arc<NodeIdentity>,
     /// Where subscriptions and queued webhook retries are kept.
     store: ena_store::Store,
+    /// The central instance (its mTLS client and URL): a delivered message with a case id joins that
+    /// case's history in Mina ärenden.
+    cases: std::sync::OnceLock<(reqwest::Client, String)>,
     #[cfg(feature = "nats")]
     nats: Option<async_nats::jetstream::Context>,
 }
@@ -77,6 +80,7 @@ impl EventBus {
             client: reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap_or_default(),
             me,
             store,
+            cases: std::sync::OnceLock::new(),
             #[cfg(feature = "nats")]
             nats: None,
         }))
@@ -247,8 +251,43 @@ async fn retry(inner: Arc<Inner>, mut pending: ena_messaging::repo::PendingWebho
     }
 }
 
+impl EventBus {
+    /// Link delivered messages that carry a case id to that case at the central instance.
+    pub fn link_cases(&self, central: reqwest::Client, url: &str) {
+        let _ = self.0.cases.set((central, url.trim_end_matches('/').to_owned()));
+    }
+
+    /// Add the delivered message to its case's history (a transmission of kind `message`, once per
+    /// message). A case id that is not a case of this organisation in Mina ärenden is left alone.
+    fn link_to_case(&self, id: &str, detail: &Value) {
+        let (Some((client, base)), Some(case)) = (self.0.cases.get(), detail["caseId"].as_str()) else { return };
+        if uuid::Uuid::parse_str(case).is_err() {
+            return;
+        }
+        let kind = detail["messageType"].as_str().unwrap_or("message").to_owned();
+        let body = json!({"kind": "message", "messageId": id,
+            "title": {"sv": format!("Meddelande levererat ({kind})"), "en": format!("Message delivered ({kind})")}});
+        let url = format!("{base}/cases/v1/cases/{}/transmissions", ena_core::percent_encode(case));
+        let (client, id) = (client.clone(), id.to_owned());
+        tokio::spawn(async move {
+            match client.post(&url).json(&body).send().await {
+                Ok(r) if r.status().is_success() || r.status() == StatusCode::CONFLICT => {
+                    tracing::info!(message = %id, "the delivered message joined its case in Mina ärenden");
+                }
+                Ok(r) => {
+                    tracing::debug!(message = %id, status = %r.status(), "the case id is not a case of ours in Mina ärenden")
+                }
+                Err(e) => tracing::warn!(message = %id, error = %e, "Mina ärenden did not answer"),
+            }
+        });
+    }
+}
+
 impl ena_messaging::Events for EventBus {
     fn message_status(&self, id: &str, status: &str, detail: Value) {
+        if status == "delivered" {
+            self.link_to_case(id, &detail);
+        }
         self.emit("se.ena.message.status", id, json!({"id": id, "status": status, "detail": detail}));
     }
     fn message_received(&self, id: &str, detail: Value) {

@@ -600,6 +600,7 @@ pub async fn open(dir: &Path, database: Option<&str>, ttl: Duration, nats_url: O
         access.put_configured_policy(policy).await.map_err(|e| anyhow!("service {}: {e}", service.id))?;
     }
     let events = events::EventBus::new(me.clone(), store.clone());
+    events.link_cases(central.clone(), &directory.central_url);
     let events = match nats_url {
         #[cfg(feature = "nats")]
         Some(url) => events.with_nats(url).await.with_context(|| format!("NATS at {url}"))?,

@@ -39,6 +39,9 @@ pub enum Caller {
     MemberNode,
     /// The operator, a member node or a member system (the address registry's registrants).
     Registrant,
+    /// A member of the federation: its system with an access token, or its node by its certificate on
+    /// the node listener (Mina ärenden's keepers of cases).
+    Member,
     /// The operator's portal page: the operator token in the form or an operator person's session,
     /// checked by the page (a wrong token is shown on the page and recorded, not answered 401).
     OperatorPage,
@@ -64,6 +67,7 @@ impl Caller {
             Caller::MemberSystem => json!([{"accessToken": []}]),
             Caller::MemberNode => json!([{"nodeCertificate": []}]),
             Caller::Registrant => json!([{"operatorToken": []}, {"accessToken": []}, {"nodeCertificate": []}]),
+            Caller::Member => json!([{"accessToken": []}, {"nodeCertificate": []}]),
             Caller::LocalSystem => json!([{"nodeToken": []}]),
         }
     }
@@ -80,6 +84,7 @@ impl Caller {
             Caller::Registrant => {
                 Some("No operator token, access token or member certificate; the attempt is recorded")
             }
+            Caller::Member => Some("No access token and no member certificate; the attempt is recorded"),
             Caller::Person(_) => Some("No portal session: log in at /login"),
             Caller::LocalSystem => Some("No node token (DATA_DIR/node.token) as `Authorization: Bearer …`"),
         }
@@ -115,6 +120,7 @@ impl Authorizer for AppState {
             Caller::MemberSystem => remember::<crate::auth::ApiCaller, _>(parts, self).await,
             Caller::MemberNode => remember::<crate::mtls::Node, _>(parts, self).await,
             Caller::Registrant => remember::<crate::blocks::addresses::api::Registrant, _>(parts, self).await,
+            Caller::Member => remember::<crate::blocks::cases::api::Keeper, _>(parts, self).await,
             Caller::Person(loa) => {
                 let person = crate::auth::person(parts, self, ena_identity::loa::Loa(loa)).await?;
                 parts.extensions.insert(person);

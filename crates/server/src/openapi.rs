@@ -132,7 +132,7 @@ fn declare_caller(operation: &mut Value, caller: crate::callers::Caller) {
         Caller::Operator => {
             Some("The decision point does not let this person operate the API; the attempt is recorded")
         }
-        Caller::MemberSystem | Caller::MemberNode | Caller::Registrant => {
+        Caller::MemberSystem | Caller::MemberNode | Caller::Registrant | Caller::Member => {
             Some("The decision point does not let this member use the API, or its certificate is not accepted")
         }
         Caller::Person(_) => {

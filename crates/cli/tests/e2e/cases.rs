@@ -265,3 +265,54 @@ async fn an_agency_keeps_cases_and_people_see_theirs_and_those_they_act_for() {
         assert_eq!(again["items"].as_array().unwrap().len(), 2, "{label}: {again}");
     }
 }
+
+/// The case id travels on messages: Skatteverket's node (by its certificate) keeps a case for a person
+/// and sends a message carrying the case's id; once delivered, the message is in the case's history,
+/// which the person sees.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_delivered_with_a_case_id_joins_that_case() {
+    use crate::nodekit::{tax_agency_and_municipality, wait_status};
+    for mut server in TestServer::each().await {
+        let label = server.label.clone();
+        let central_node = server.node_listener().await;
+        let schema = json!({"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object",
+            "required": ["child", "concern"],
+            "properties": {"child": {"type": "string"}, "concern": {"type": "string"}}});
+        let (skatt, _kommun) = tax_agency_and_municipality(&server, central_node, "", &schema).await;
+        let as_skatt = skatt.tls_client_localhost();
+        let cases = format!("https://localhost:{}/cases/v1/cases", central_node.port());
+        let r =
+            as_skatt.post(&cases).json(&new_case(("person", PERSON), "skatteverket/moms", "moms-2026")).send().await;
+        let case = created(r.unwrap()).await;
+        let id = case["id"].as_str().unwrap().to_owned();
+        assert_eq!(case["organisation"], "162021005448", "{label}: kept by the node's organisation");
+
+        let c = reqwest::Client::new();
+        let message = json!({"recipient": "212000-0142:socialtjanst", "messageType": "se.kommun.orosanmalan", "version": "1.0",
+            "payload": {"child": "201401012383", "concern": "Underrättelse"}, "caseId": id});
+        let sent = skatt.post(&c, "/messages/v1/outbox", &message).send().await.unwrap();
+        let message_id = created(sent).await["id"].as_str().unwrap().to_owned();
+        wait_status(&skatt, &c, &message_id, "delivered").await;
+        let mut history = Value::Null;
+        for _ in 0..100 {
+            history = json_of(as_skatt.get(format!("{cases}/{id}/history")).send().await.unwrap()).await;
+            if history["transmissions"].as_array().is_some_and(|t| !t.is_empty()) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let t = &history["transmissions"][0];
+        assert_eq!(
+            (t["kind"].as_str(), t["messageId"].as_str()),
+            (Some("message"), Some(message_id.as_str())),
+            "{label}"
+        );
+        let person = server.person(PERSON, 3).await;
+        let opened = json_of(my(&server, &person, &format!("/cases/v1/my/cases/{id}")).await).await;
+        assert_eq!(
+            opened["history"]["transmissions"][0]["messageId"],
+            message_id.as_str(),
+            "{label}: the party sees it"
+        );
+    }
+}

@@ -21,6 +21,7 @@ use crate::apis::{ApiInfo, CASES_API};
 use crate::auth::{ApiCaller, Person};
 use crate::callers::{Caller, Routes};
 use crate::extract::{ApiJson, ApiQuery};
+use crate::mtls::{Node, PeerStatus};
 use crate::paging::ListPage;
 use crate::problem::ApiError;
 
@@ -30,13 +31,13 @@ pub const MY_LOA: u8 = 3;
 pub fn router() -> Routes {
     Routes::new()
         .api(Caller::Public, routes!(api_info))
-        .api(Caller::MemberSystem, routes!(create_case))
-        .api(Caller::MemberSystem, routes!(list_own_cases))
-        .api(Caller::MemberSystem, routes!(get_case))
-        .api(Caller::MemberSystem, routes!(update_case))
-        .api(Caller::MemberSystem, routes!(get_case_history))
-        .api(Caller::MemberSystem, routes!(add_transmission))
-        .api(Caller::MemberSystem, routes!(get_transmission))
+        .api(Caller::Member, routes!(create_case))
+        .api(Caller::Member, routes!(list_own_cases))
+        .api(Caller::Member, routes!(get_case))
+        .api(Caller::Member, routes!(update_case))
+        .api(Caller::Member, routes!(get_case_history))
+        .api(Caller::Member, routes!(add_transmission))
+        .api(Caller::Member, routes!(get_transmission))
         .api(Caller::Person(MY_LOA), routes!(list_my_cases))
         .api(Caller::Person(MY_LOA), routes!(get_my_case))
         .api(Caller::Person(MY_LOA), routes!(change_labels))
@@ -62,8 +63,8 @@ impl From<CaseError> for ApiError {
     }
 }
 
-/// The organisation calling: a member system with an access token, which the decision point lets `use`
-/// api:cases. Only the organisation that keeps a case may read or change it.
+/// The organisation calling: its member system with an access token or its node by its certificate,
+/// which the decision point lets `use` api:cases. Only the organisation that keeps a case may read or change it.
 #[derive(Debug, Clone)]
 pub struct Keeper {
     pub agency: Agency,
@@ -74,19 +75,23 @@ impl FromRequestParts<AppState> for Keeper {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let ApiCaller(caller) = ApiCaller::from_request_parts(parts, state).await?;
-        crate::auth::may_use(
-            state,
-            ("member", &caller.client),
-            &[("organisationNumber", &caller.organisation_number)],
-            "cases",
-        )
-        .await?;
-        let organisation = Organisationsnummer::parse(&caller.organisation_number)
+        if let Some(checked) = crate::callers::checked::<Keeper>(parts) {
+            return Ok(checked);
+        }
+        let by_certificate = crate::auth::bearer(parts).is_none() && parts.extensions.get::<PeerStatus>().is_some();
+        let (client, organisation) = if by_certificate {
+            let Node(peer) = Node::from_request_parts(parts, state).await?;
+            (peer.entity_id, peer.organisation_number)
+        } else {
+            let ApiCaller(caller) = ApiCaller::from_request_parts(parts, state).await?;
+            (caller.client, caller.organisation_number)
+        };
+        crate::auth::may_use(state, ("member", &client), &[("organisationNumber", &organisation)], "cases").await?;
+        let organisation = Organisationsnummer::parse(&organisation)
             .map(|o| o.as_str().to_owned())
             .map_err(|e| ApiError::internal(&format!("a member's organisation number: {e}")))?;
-        let name = ena_federation::repo::member(&state.store, &caller.client).await.ok().flatten().map(|m| m.name);
-        let actor = Actor { kind: ActorKind::Node, id: caller.client, organisation: Some(organisation.clone()) };
+        let name = ena_federation::repo::member(&state.store, &client).await.ok().flatten().map(|m| m.name);
+        let actor = Actor { kind: ActorKind::Node, id: client, organisation: Some(organisation.clone()) };
         Ok(Keeper { agency: Agency { organisation, name }, ctx: crate::auth::context(parts, actor) })
     }
 }
