@@ -127,6 +127,9 @@ classification = { confidentiality = 2, integrity = 3, availability = 1 }
     )
     .await?;
 
+    println!("Creating sample cases in Mina ärenden …");
+    let cases = sample_cases(&central, &kommun, &skatt).await?;
+
     println!("Sending sample messages and making a synchronous call …");
     let http = reqwest::Client::new();
     let send = |from: &LocalNode, body: Value| {
@@ -149,7 +152,7 @@ classification = { confidentiality = 2, integrity = 3, availability = 1 }
     let m2: Value = send(
         &skatt,
         json!({"recipient": "202100-5521", "messageType": "se.forsakringskassan.inkomstuppgift", "version": "1.0",
-        "payload": {"personnummer": "191212121212", "ar": 2026, "inkomst": 412000}}),
+        "payload": {"personnummer": "191212121212", "ar": 2026, "inkomst": 412000}, "caseId": cases.decided}),
     )
     .await?
     .error_for_status()?
@@ -226,6 +229,14 @@ classification = { confidentiality = 2, integrity = 3, availability = 1 }
         "    curl -s -H 'authorization: Bearer {}' -H 'content-type: application/json' -d '{{\"personnummer\":\"191212121212\"}}' {}/calls/v1/202100-5448/inkomster/personer -i",
         kommun.token, kommun.api
     );
+    println!(
+        "  Mina ärenden: log in at {}/login with the test eID as 191212121212 (Tolvan Tolvansson), then Mina sidor → Mina ärenden:",
+        central.url
+    );
+    println!(
+        "    one case awaiting you (Exempelkommunen), one for Tolvans Bygg AB with a moved decision date (Skatteverket),"
+    );
+    println!("    one decided, its decision passed on to Försäkringskassan as a message that joined the case.");
     println!("  Verify a node's log:  ena audit verify --data-dir {}", kommun.dir.display());
     println!("  Everything is in {} (demo.json lists it). Ctrl-C stops it all.", dir.display());
     crate::serve::shutdown_signal().await;
@@ -237,4 +248,82 @@ classification = { confidentiality = 2, integrity = 3, availability = 1 }
     central.state.store.close().await;
     println!("ena demo stopped.");
     Ok(())
+}
+
+/// The ids of the demo's sample cases.
+struct SampleCases {
+    decided: String,
+}
+
+/// Sample cases from the demo's agencies, made over the central node listener with each node's own
+/// certificate: Exempelkommunen asks Tolvan to complete an application (awaiting him); Skatteverket
+/// keeps a VAT case for Tolvans Bygg AB whose decision date moved (with its reason); and Skatteverket
+/// decides a case of Tolvan's, whose decision letter the sample message to Försäkringskassan carries.
+async fn sample_cases(
+    central: &crate::local_federation::Central,
+    kommun: &LocalNode,
+    skatt: &LocalNode,
+) -> anyhow::Result<SampleCases> {
+    let client = |n: &LocalNode| -> anyhow::Result<reqwest::Client> {
+        let read =
+            |f: &str| std::fs::read_to_string(n.dir.join(f)).with_context(|| format!("{}: {f}", n.dir.display()));
+        ena_node::transport::client(&read("ca.crt")?, &read("tls.crt")?, &read("tls.key")?)
+            .map_err(|e| anyhow::anyhow!(e))
+    };
+    let (as_kommun, as_skatt) = (client(kommun)?, client(skatt)?);
+    let url = format!("{}/cases/v1/cases", central.node_url);
+    let in_days = |d: i64| ena_core::time::rfc3339_of(ena_core::time::unix_now() + d * 86_400);
+    let create = |c: &reqwest::Client, body: Value| {
+        let (c, url) = (c.clone(), url.clone());
+        async move {
+            let r = c.post(&url).json(&body).send().await?;
+            let status = r.status();
+            let v: Value = r.json().await?;
+            anyhow::ensure!(status.is_success(), "a sample case was refused: {v}");
+            Ok::<Value, anyhow::Error>(v)
+        }
+    };
+    create(&as_kommun, json!({
+        "party": {"kind": "person", "id": "191212121212"}, "service": "kommun/mina-arenden", "status": "awaiting",
+        "extendedStatus": "Komplettering begärd",
+        "title": {"sv": "Ansökan om bygglov, Storgatan 1", "en": "Building permit application, Storgatan 1"},
+        "summary": {"sv": "Vi behöver en situationsplan för att kunna handlägga din ansökan.", "en": "We need a site plan to process your application."},
+        "lifeEvent": "bygga-hus", "externalReference": "BN 2026/4711", "idempotencyKey": "demo-bygglov",
+        "dueAt": in_days(14),
+        "expectedDecision": {"at": in_days(56), "reason": "Handläggningstiden är normalt åtta veckor från komplett ansökan."},
+        "guiActions": [{"action": "complete", "priority": "primary", "title": {"sv": "Komplettera ansökan", "en": "Complete the application"}, "url": "https://e-tjanst.exempelkommunen.se/bygglov/4711"}]
+    })).await?;
+    let moms = create(&as_skatt, json!({
+        "party": {"kind": "organisation", "id": "556677-8899"}, "service": "skatteverket/moms", "status": "in-progress",
+        "title": {"sv": "Omprövning av momsdeklaration, oktober", "en": "Review of the VAT return, October"},
+        "summary": {"sv": "Vi granskar avdraget för ingående moms."}, "idempotencyKey": "demo-moms",
+        "expectedDecision": {"at": in_days(21), "reason": "Granskningen tar normalt tre veckor."}
+    })).await?;
+    let moved = json!({"expectedDecision": {"at": in_days(42), "reason": "Vi väntar på underlag från er bank."}});
+    let r = as_skatt
+        .patch(format!("{url}/{}", moms["id"].as_str().unwrap_or_default()))
+        .header("if-match", "\"1\"")
+        .json(&moved)
+        .send()
+        .await?;
+    anyhow::ensure!(r.status().is_success(), "moving the sample decision date was refused: {}", r.text().await?);
+    let decided = create(&as_skatt, json!({
+        "party": {"kind": "person", "id": "191212121212"}, "service": "skatteverket/skattekonto", "status": "in-progress",
+        "title": {"sv": "Ändrad inkomstuppgift 2026", "en": "Corrected income statement 2026"},
+        "idempotencyKey": "demo-inkomst",
+        "expectedDecision": {"at": in_days(7), "reason": "Ändringar av inkomstuppgifter beslutas inom en vecka."}
+    })).await?;
+    let decided = decided["id"].as_str().unwrap_or_default().to_owned();
+    let decision = json!({"kind": "decision", "title": {"sv": "Beslut: inkomstuppgiften ändras till 412 000 kr", "en": "Decision: the income statement is corrected to SEK 412,000"},
+        "summary": {"sv": "Beslutet skickas även till Försäkringskassan."}});
+    let r = as_skatt.post(format!("{url}/{decided}/transmissions")).json(&decision).send().await?;
+    anyhow::ensure!(r.status().is_success(), "the sample decision was refused: {}", r.text().await?);
+    let r = as_skatt
+        .patch(format!("{url}/{decided}"))
+        .header("if-match", "\"2\"")
+        .json(&json!({"status": "completed"}))
+        .send()
+        .await?;
+    anyhow::ensure!(r.status().is_success(), "completing the sample case was refused: {}", r.text().await?);
+    Ok(SampleCases { decided })
 }
