@@ -170,12 +170,12 @@ pub async fn get_type(
     Ok(Json(state.addresses.message_type(&id, &version).await?))
 }
 
-fn etag(revision: i64) -> HeaderValue {
+pub(crate) fn etag(revision: i64) -> HeaderValue {
     HeaderValue::from_str(&format!("\"{revision}\"")).unwrap_or(HeaderValue::from_static("\"0\""))
 }
 
 /// The revision in an `If-Match` / `If-None-Match` header (`"3"`, or `W/"3"`).
-fn revision_header(headers: &HeaderMap, name: header::HeaderName) -> Result<Option<i64>, ApiError> {
+pub(crate) fn revision_header(headers: &HeaderMap, name: header::HeaderName) -> Result<Option<i64>, ApiError> {
     let Some(v) = headers.get(&name) else { return Ok(None) };
     let text = v.to_str().unwrap_or_default().trim();
     let bare = text.trim_start_matches("W/").trim_matches('"');

@@ -5,7 +5,7 @@
 use axum::Json;
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ena_audit::{Actor, ActorKind, Context};
 use ena_cases::{
@@ -19,6 +19,7 @@ use utoipa_axum::routes;
 use crate::AppState;
 use crate::apis::{ApiInfo, CASES_API};
 use crate::auth::{ApiCaller, Person};
+use crate::blocks::addresses::api::{etag, revision_header};
 use crate::callers::{Caller, Routes};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::mtls::{Node, PeerStatus};
@@ -103,10 +104,6 @@ pub async fn api_info() -> Json<ApiInfo> {
     Json(CASES_API.info())
 }
 
-fn etag(revision: i64) -> HeaderValue {
-    HeaderValue::from_str(&format!("\"{revision}\"")).unwrap_or(HeaderValue::from_static("\"0\""))
-}
-
 fn with_etag(status: StatusCode, case: Case) -> Response {
     (status, [(header::ETAG, etag(case.revision))], Json(case)).into_response()
 }
@@ -189,7 +186,7 @@ pub async fn update_case(
     headers: HeaderMap,
     ApiJson(body): ApiJson<CaseUpdate>,
 ) -> Result<Response, ApiError> {
-    let Some(if_match) = revision_header(&headers)? else {
+    let Some(if_match) = revision_header(&headers, header::IF_MATCH)? else {
         return Err(ApiError::invalid(
             ErrorCode::InvalidParameter,
             "A change needs If-Match with the case's ETag (read the case first).",
@@ -198,19 +195,6 @@ pub async fn update_case(
     };
     let case = state.cases.update(&state.audit, &who.ctx, &who.agency, &id, if_match, body).await?;
     Ok(with_etag(StatusCode::OK, case))
-}
-
-/// The revision in `If-Match` (`"3"` or `W/"3"`).
-fn revision_header(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
-    let Some(v) = headers.get(header::IF_MATCH) else { return Ok(None) };
-    let text = v.to_str().unwrap_or_default().trim();
-    text.trim_start_matches("W/").trim_matches('"').parse::<i64>().map(Some).map_err(|_| {
-        ApiError::invalid(
-            ErrorCode::InvalidParameter,
-            "If-Match must be an ETag this API gave, like \"3\".",
-            vec![FieldError::new("If-Match", text, "an ETag of this API (the revision in quotes)")],
-        )
-    })
 }
 
 /// A case's transmissions, activities, seen-log (masked) and the history of its decision date.
