@@ -15,6 +15,7 @@
 //! the party is a person.
 
 mod check;
+pub mod events;
 mod model;
 pub mod repo;
 #[cfg(test)]

@@ -105,7 +105,7 @@ pub struct PartyRef {
 
 impl PartyRef {
     /// The canonical party id (12 digits for a person, `16` + 10 for an organisation).
-    pub(crate) fn canonical(&self, field: &str) -> Result<String, CaseError> {
+    pub fn canonical(&self, field: &str) -> Result<String, CaseError> {
         match self.kind.as_str() {
             "person" => PersonId::parse(&self.id)
                 .map(|p| p.as_str().to_owned())

@@ -46,6 +46,11 @@ fn activity_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
+/// The event a change raises, written in the change's transaction (the outbox `events.rs` dispatches):
+/// it waits for the case's `visibleFrom` when that is later.
+const EVENT: &str = "INSERT INTO case_events (id, case_id, type, detail, created_at, visible_at) \
+    SELECT $1, id, $2, $3, $4, CASE WHEN visible_from > $4 THEN visible_from ELSE $4 END FROM cases WHERE id = $5";
+
 /// Insert a case with its first activity and decision date. False when the idempotency key is taken.
 pub async fn insert(store: &Store, r: &CaseRow, date: Option<(i64, String)>, by: &str) -> Result<bool, sqlx::Error> {
     with_pool!(store, pool => {
@@ -66,6 +71,8 @@ pub async fn insert(store: &Store, r: &CaseRow, date: Option<(i64, String)>, by:
         }
         sqlx::query("INSERT INTO case_activities (id, case_id, kind, body, at) VALUES ($1, $2, $3, $4, $5)")
             .bind(activity_id()).bind(&r.id).bind("case-created").bind("The case was created.").bind(r.created_at)
+            .execute(&mut *tx).await?;
+        sqlx::query(EVENT).bind(activity_id()).bind(crate::events::CREATED).bind("{}").bind(r.created_at).bind(&r.id)
             .execute(&mut *tx).await?;
         if let Some((at, reason)) = date {
             sqlx::query("INSERT INTO case_decision_dates (case_id, seq, expected_at, reason, set_at, set_by) VALUES ($1, 1, $2, $3, $4, $5)")
@@ -101,6 +108,8 @@ pub async fn update(
         }
         sqlx::query("INSERT INTO case_activities (id, case_id, kind, body, at) VALUES ($1, $2, $3, $4, $5)")
             .bind(activity_id()).bind(&r.id).bind(kind).bind(description).bind(r.content_updated_at)
+            .execute(&mut *tx).await?;
+        sqlx::query(EVENT).bind(activity_id()).bind(crate::events::UPDATED).bind("{}").bind(r.content_updated_at).bind(&r.id)
             .execute(&mut *tx).await?;
         if let Some((at, reason)) = date {
             sqlx::query(
@@ -143,6 +152,9 @@ pub async fn insert_transmission(
         sqlx::query("INSERT INTO case_activities (id, case_id, kind, body, at) VALUES ($1, $2, $3, $4, $5)")
             .bind(activity_id()).bind(case).bind("transmission-added")
             .bind(format!("A {} was added.", t.kind)).bind(at).execute(&mut *tx).await?;
+        let detail = serde_json::json!({"transmissionId": t.id, "kind": t.kind}).to_string();
+        sqlx::query(EVENT).bind(activity_id()).bind(crate::events::TRANSMISSION).bind(detail).bind(at).bind(case)
+            .execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(true)
     })
@@ -389,8 +401,15 @@ pub async fn overdue_unflagged(store: &Store, now: i64, limit: u32) -> Result<Ve
 
 /// Claim the overdue alert of a case: true for the one instance whose claim took.
 pub async fn claim_overdue(store: &Store, id: &str, now: i64) -> Result<bool, sqlx::Error> {
-    let n = with_pool!(store, pool => sqlx::query(
-        "UPDATE cases SET overdue_flagged_at = $2 WHERE id = $1 AND overdue_flagged_at IS NULL")
-        .bind(id).bind(now).execute(pool).await.map(|r| r.rows_affected()))?;
-    Ok(n == 1)
+    with_pool!(store, pool => {
+        let mut tx = pool.begin_write().await?;
+        let n = sqlx::query("UPDATE cases SET overdue_flagged_at = $2 WHERE id = $1 AND overdue_flagged_at IS NULL")
+            .bind(id).bind(now).execute(&mut *tx).await?.rows_affected();
+        if n == 1 {
+            sqlx::query(EVENT).bind(activity_id()).bind(crate::events::OVERDUE).bind("{}").bind(now).bind(id)
+                .execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(n == 1)
+    })
 }
