@@ -56,6 +56,9 @@ pub struct ServerConfig {
     /// `DATA_DIR/key-encryption.key`, created by the first instance. Every instance of one deployment
     /// is given the same file.
     pub key_encryption_key: Option<std::path::PathBuf>,
+    /// NATS server case events are published to (JetStream stream `ENA_CASES`), for subscriptions with
+    /// delivery `nats`; needs the `nats` cargo feature.
+    pub nats_url: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -72,6 +75,7 @@ impl Default for ServerConfig {
             witnessed_logs: Vec::new(),
             test_eid_clients: Vec::new(),
             key_encryption_key: None,
+            nats_url: None,
         }
     }
 }
@@ -131,6 +135,8 @@ pub struct Services {
     pub addresses: std::sync::Arc<ena_addresses::Addresses>,
     /// Mina ärenden.
     pub cases: ena_cases::Cases,
+    /// Where this instance sends case events (webhooks, NATS).
+    pub case_events: blocks::cases::events::Outlet,
 }
 
 /// What login needs.
@@ -276,6 +282,7 @@ impl AppState {
         let addresses = ena_addresses::Addresses::new(store.clone(), access.clone(), federation.clone());
         let openapi = axum::body::Bytes::from(serde_json::to_vec(&openapi::document()).unwrap_or_default());
         let store_for_cases = store.clone();
+        let case_events = blocks::cases::events::Outlet::open(config.nats_url.as_deref()).await?;
         Ok(AppState(std::sync::Arc::new(Services {
             plans: ena_plan::Plans::new(store.clone()),
             employees: ena_identity::employee::EmployeeCredentials::new(
@@ -299,6 +306,7 @@ impl AppState {
             federation,
             addresses: std::sync::Arc::new(addresses),
             cases: ena_cases::Cases::new(store_for_cases),
+            case_events,
         })))
     }
 }
@@ -444,9 +452,17 @@ pub async fn serve(
             Ok((n > 0).then(|| format!("{n} cases passed their expected-decision date without a decision")))
         }
     });
+    // Case events: fanned out by the instance holding the lease, sent by whichever claims them; five
+    // times a second so an event reaches its subscriber well within a second.
+    let (dispatcher_state, holder) = (state.clone(), uuid::Uuid::now_v7().to_string());
+    let dispatcher = every(Duration::from_millis(200), "dispatching case events", move || {
+        let (state, holder) = (dispatcher_state.clone(), holder.clone());
+        async move { blocks::cases::events::dispatch(&state, &holder).await }
+    });
     let served = axum::serve(listener, app(state).into_make_service()).with_graceful_shutdown(shutdown).await;
     upkeep.abort();
     overdue.abort();
+    dispatcher.abort();
     sweeper.abort();
     refresher.abort();
     keys.abort();

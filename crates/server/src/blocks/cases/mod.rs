@@ -4,6 +4,7 @@
 //! filters read from a query string.
 
 pub mod api;
+pub mod events;
 mod examples;
 pub mod portal;
 
@@ -20,7 +21,7 @@ use crate::problem::ApiError;
 
 /// Every route of the block, with who may call it.
 pub fn routes() -> crate::callers::Routes {
-    crate::callers::Routes::new().merge(api::router()).merge(portal::router())
+    crate::callers::Routes::new().merge(api::router()).merge(events::router()).merge(portal::router())
 }
 
 /// The parties `person` sees cases of: themself (every service), each company they hold a register role
