@@ -279,7 +279,7 @@ pub async fn claim_outgoing(store: &Store, now: i64, hold: i64, limit: u32) -> R
     let due: Vec<Outgoing> = with_pool!(store, pool => sqlx::query_as(
         "SELECT d.seq, d.subscription_id, d.delivery, d.body, d.attempts, d.next_at, s.webhook FROM case_deliveries d \
          JOIN case_subscriptions s ON s.id = d.subscription_id \
-         WHERE d.delivered_at IS NULL AND d.next_at <= $1 ORDER BY d.next_at LIMIT $2")
+         WHERE d.delivered_at IS NULL AND d.next_at <= $1 ORDER BY d.next_at, d.seq LIMIT $2")
         .bind(now).bind(i64::from(limit)).fetch_all(pool).await)?;
     let mut claimed = Vec::with_capacity(due.len());
     for mut d in due {

@@ -100,6 +100,10 @@ pub struct ServeArgs {
     /// the first instance].
     #[arg(long, env = "ENA_KEY_ENCRYPTION_KEY")]
     pub key_encryption_key: Option<PathBuf>,
+    /// Publish Mina ärenden's events for `nats` subscriptions to this NATS server (JetStream stream
+    /// ENA_CASES), e.g. nats://127.0.0.1:4222; needs an ena built with the `nats` feature [default: off].
+    #[arg(long, env = "ENA_NATS_URL")]
+    pub nats_url: Option<String>,
 }
 
 /// The file layer; unknown keys are refused so a typo is not silently ignored.
@@ -121,6 +125,7 @@ struct FileSettings {
     test_eid: Option<bool>,
     notice_webhook: Option<String>,
     key_encryption_key: Option<PathBuf>,
+    nats_url: Option<String>,
     #[serde(default)]
     oidc_providers: Vec<ena_identity::rp::ProviderConfig>,
     #[serde(default)]
@@ -155,6 +160,8 @@ pub struct Settings {
     pub test_eid_clients: Vec<ena_identity::testeid::TestClient>,
     /// The deployment's key-encryption key file (None: DATA_DIR/key-encryption.key).
     pub key_encryption_key: Option<PathBuf>,
+    /// NATS server for case events.
+    pub nats_url: Option<String>,
 }
 
 fn read_file(args: &ServeArgs) -> anyhow::Result<FileSettings> {
@@ -267,7 +274,14 @@ pub fn resolve(args: &ServeArgs) -> anyhow::Result<Settings> {
             path.display()
         );
     }
+    let nats_url = args.nats_url.clone().or(file.nats_url.clone());
+    if let Some(url) = &nats_url
+        && !(url.starts_with("nats://") || url.starts_with("tls://"))
+    {
+        bail!("nats_url {url:?} must be a nats:// or tls:// URL, e.g. nats://127.0.0.1:4222");
+    }
     Ok(Settings {
+        nats_url,
         key_encryption_key,
         test_eid_clients: file.test_eid_clients.clone(),
         witnessed_logs: file.witnessed_logs.clone(),
@@ -315,6 +329,7 @@ fn from_file(path: &Path) -> anyhow::Result<Settings> {
         test_eid: None,
         notice_webhook: None,
         key_encryption_key: None,
+        nats_url: None,
     })
 }
 
@@ -350,6 +365,7 @@ mod tests {
             test_eid: None,
             notice_webhook: None,
             key_encryption_key: None,
+            nats_url: None,
         };
         assert_eq!(resolve(&args).unwrap().listen.port(), 7777);
         args.listen = None;

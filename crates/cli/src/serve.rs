@@ -113,6 +113,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         witnessed_logs: settings.witnessed_logs.clone(),
         test_eid_clients: settings.test_eid_clients.clone(),
         key_encryption_key: settings.key_encryption_key.clone(),
+        nats_url: settings.nats_url.clone(),
         audit_origin: settings.audit_origin.clone(),
         audit_rules: settings.audit_rules.clone(),
         body_limit: settings.body_limit,

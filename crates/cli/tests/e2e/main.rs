@@ -25,6 +25,7 @@ const ENA: &str = env!("CARGO_BIN_EXE_ena");
 mod access;
 mod audit;
 mod binary;
+mod case_events;
 mod cases;
 mod faults;
 mod federation;

@@ -200,7 +200,11 @@ pub async fn subscription_events(
     let sub = outbox::subscription(&state.store, &who.agency.organisation, &id).await?;
     if sub.delivery != Delivery::Sse {
         let field = FieldError::new("subscriptionId", &id, "a subscription with delivery sse");
-        return Err(ApiError::invalid(ErrorCode::ValidationFailed, "this subscription is not read as a stream", vec![field]));
+        return Err(ApiError::invalid(
+            ErrorCode::ValidationFailed,
+            "this subscription is not read as a stream",
+            vec![field],
+        ));
     }
     let after = match headers.get("last-event-id").map(|v| v.to_str().ok().and_then(|s| s.trim().parse::<i64>().ok())) {
         None => 0,
@@ -211,22 +215,28 @@ pub async fn subscription_events(
         }
     };
     // Polled from the database, so an event queued by whichever instance dispatched it is seen here.
-    let stream = futures_util::stream::unfold((state, id, after, Vec::<(i64, String)>::new()), |(state, id, mut after, mut ready)| async move {
-        loop {
-            if let Some((seq, body)) = ready.pop() {
-                return Some((Ok::<_, Infallible>(Event::default().id(seq.to_string()).data(body)), (state, id, after, ready)));
-            }
-            match outbox::stream(&state.store, &id, after, 100).await {
-                Ok(rows) if !rows.is_empty() => {
-                    after = rows.last().map_or(after, |r| r.0);
-                    ready = rows.into_iter().rev().collect();
+    let stream = futures_util::stream::unfold(
+        (state, id, after, Vec::<(i64, String)>::new()),
+        |(state, id, mut after, mut ready)| async move {
+            loop {
+                if let Some((seq, body)) = ready.pop() {
+                    return Some((
+                        Ok::<_, Infallible>(Event::default().id(seq.to_string()).data(body)),
+                        (state, id, after, ready),
+                    ));
                 }
-                Ok(_) => tokio::time::sleep(Duration::from_millis(250)).await,
-                // The subscription ended or the database is away: the client reconnects with its last id.
-                Err(_) => return None,
+                match outbox::stream(&state.store, &id, after, 100).await {
+                    Ok(rows) if !rows.is_empty() => {
+                        after = rows.last().map_or(after, |r| r.0);
+                        ready = rows.into_iter().rev().collect();
+                    }
+                    Ok(_) => tokio::time::sleep(Duration::from_millis(250)).await,
+                    // The subscription ended or the database is away: the client reconnects with its last id.
+                    Err(_) => return None,
+                }
             }
-        }
-    });
+        },
+    );
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()).into_response())
 }
 
