@@ -77,6 +77,17 @@ fn listed_example() -> Value {
     c
 }
 
+fn subscription_example() -> Value {
+    json!({
+        "id": "0193a5b3-1100-7c22-9d33-445566778899",
+        "party": {"kind": "person", "id": "191212121212"},
+        "types": ["se.ena.cases.case.created.v1", "se.ena.cases.transmission.created.v1"],
+        "delivery": "webhook",
+        "webhook": "https://ekonomi.exempel.se/ena/arenden",
+        "createdAt": "2026-12-05T08:00:00Z"
+    })
+}
+
 fn response(operation_id: &str) -> Option<Value> {
     let value = match operation_id {
         "casesApiInfo" => serde_json::to_value(apis::CASES_API.info()).ok()?,
@@ -88,6 +99,11 @@ fn response(operation_id: &str) -> Option<Value> {
             "nextCursor": "MTc2NDc3MTYwMC4wMTkzYTViMi03YzFlLTdkM2EtOWYxMC0yYjVjOGU0ZDZhMDE"}),
         "getMyCase" => json!({"case": case_example(), "history": history_example()}),
         "changeMyLabels" => json!({"changed": 2}),
+        "createCaseSubscription" | "getCaseSubscription" => subscription_example(),
+        "caseSubscriptionEvents" => json!(
+            "id: 42\ndata: {\"specversion\":\"1.0\",\"id\":\"0193a5b3-2200-7d44-8e55-66778899aabb\",\"source\":\"https://ena.exempel.se/cases/v1\",\"type\":\"se.ena.cases.transmission.created.v1\",\"subject\":\"0193a5b2-7c1e-7d3a-9f10-2b5c8e4d6a01\",\"time\":\"2026-12-05T08:30:00Z\",\"datacontenttype\":\"application/json\",\"data\":{\"caseId\":\"0193a5b2-7c1e-7d3a-9f10-2b5c8e4d6a01\",\"kind\":\"decision\",\"status\":\"completed\",\"revision\":4}}\n\n"
+        ),
+        "listCaseSubscriptions" => json!({"items": [subscription_example()], "page": 1, "limit": 20, "hasMore": false}),
         _ => return None,
     };
     Some(value)
@@ -122,6 +138,12 @@ fn request(operation_id: &str) -> Option<Value> {
             json!({"caseIds": ["0193a5b2-7c1e-7d3a-9f10-2b5c8e4d6a01"], "label": "archive", "add": true})
         }
         "markMyCases" => json!({"caseIds": ["0193a5b2-7c1e-7d3a-9f10-2b5c8e4d6a01"], "read": false}),
+        "createCaseSubscription" => json!({
+            "party": {"kind": "person", "id": "191212121212"},
+            "types": ["se.ena.cases.case.created.v1", "se.ena.cases.transmission.created.v1"],
+            "delivery": "webhook",
+            "webhook": "https://ekonomi.exempel.se/ena/arenden"
+        }),
         _ => return None,
     };
     Some(value)
