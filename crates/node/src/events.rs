@@ -21,6 +21,11 @@ use tokio::sync::{Mutex, broadcast};
 
 use crate::api::{LocalSystem, NodeState};
 
+/// The JetStream stream node events are published in, and the subjects it holds (`ena.<type>` of each
+/// of [`TYPES`]).
+pub const NATS_STREAM: &str = "ENA";
+pub const NATS_SUBJECTS: [&str; 2] = ["ena.message.>", "ena.address.>"];
+
 /// The event types a system can subscribe to.
 pub const TYPES: [&str; 3] = ["se.ena.message.status", "se.ena.message.received", "se.ena.address.changed"];
 /// Webhook attempts before an event is given up (¼ s, ½ s, 1 s … between them, with jitter). An event
@@ -87,13 +92,17 @@ impl EventBus {
     }
 
     /// Also publish to NATS JetStream (stream `ENA`, subjects `ena.<type>`), created if missing.
+    ///
+    /// The stream names exactly the node's own subject families, never `ena.>`: JetStream refuses two
+    /// streams whose subjects overlap, and the central instance's case events live in `ENA_CASES`
+    /// (`ena.cases.>`) on the same server. A stream left by an older node with `ena.>` is narrowed here.
     #[cfg(feature = "nats")]
     pub async fn with_nats(self, url: &str) -> anyhow::Result<EventBus> {
         let client = async_nats::connect(url).await?;
         let js = async_nats::jetstream::new(client);
-        js.get_or_create_stream(async_nats::jetstream::stream::Config {
-            name: "ENA".into(),
-            subjects: vec!["ena.>".into()],
+        js.create_or_update_stream(async_nats::jetstream::stream::Config {
+            name: NATS_STREAM.into(),
+            subjects: NATS_SUBJECTS.iter().map(|s| (*s).into()).collect(),
             ..Default::default()
         })
         .await

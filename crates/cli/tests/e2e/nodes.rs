@@ -767,6 +767,12 @@ async fn node_events_go_to_nats_jetstream() {
         eprintln!("ENA_TEST_NATS_URL not set: the NATS test did not run");
         return;
     };
+    // The central instance's case-event stream lives on the same NATS server; the node's stream must
+    // sit beside it (JetStream refuses overlapping subjects, which once kept the node's stream out).
+    // The node's stream is made afresh each run, so its creation beside that one is what is tested.
+    ena_server::blocks::cases::events::Outlet::open(Some(&nats_url)).await.expect("the case-event stream");
+    let js = async_nats::jetstream::new(async_nats::connect(&nats_url).await.unwrap());
+    let _ = js.delete_stream(ena_node::events::NATS_STREAM).await;
     let mut server = TestServer::each().await.into_iter().next().unwrap();
     let central_node = server.node_listener().await;
     let (mut skatt, _kommun) = tax_agency_and_municipality(&server, central_node, "", &json!({"type": "object"})).await;
@@ -795,9 +801,7 @@ async fn node_events_go_to_nats_jetstream() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 
-    let client = async_nats::connect(&nats_url).await.unwrap();
-    let js = async_nats::jetstream::new(client);
-    let stream = js.get_stream("ENA").await.expect("the node created the ENA stream");
+    let stream = js.get_stream(ena_node::events::NATS_STREAM).await.expect("the node created the ENA stream");
     let consumer = stream
         .create_consumer(async_nats::jetstream::consumer::pull::Config {
             filter_subject: "ena.message.status".into(),
