@@ -257,8 +257,120 @@ pub async fn set_label(store: &Store, case: &str, person: &str, label: &str, on:
     Ok(r)
 }
 
-/// The party view. One query over every party in scope: `party IN (…)` walks the index on (party,
-/// content_updated_at) once per party, however many parties there are — no "too broad" refusal.
+/// A value bound to a numbered parameter of a query built at run time.
+enum Arg {
+    Text(String),
+    Int(i64),
+}
+
+/// The party view's SQL and its arguments (`$1`, `$2`, … in order). One query over every party in
+/// scope: each `(party = … AND service IN …)` term is an index range on (party, content_updated_at),
+/// so the database reads only the cases of the parties in scope however large the table is, then
+/// keeps the newest page of them — no "too broad" refusal. `ena bench cases` prints the plan.
+#[allow(clippy::too_many_arguments)]
+fn list_sql(
+    dialect: ena_store::Dialect,
+    viewer: &str,
+    scopes: &[Scope],
+    f: &Filter,
+    sort: Sort,
+    now: i64,
+    limit: u32,
+    offset: u64,
+) -> (String, Vec<Arg>) {
+    let mut args = Vec::new();
+    let mut bind = |a: Arg| {
+        args.push(a);
+        format!("${}", args.len())
+    };
+    let cols: String = COLUMNS.split(", ").map(|c| format!("c.{c}")).collect::<Vec<_>>().join(", ");
+    let mut q = format!(
+        "SELECT {cols}, CAST(CASE WHEN s.revision >= c.revision THEN 1 ELSE 0 END AS BIGINT) AS seen_now FROM cases c \
+         LEFT JOIN case_seen s ON s.case_id = c.id AND s.person = {}",
+        bind(Arg::Text(viewer.to_owned()))
+    );
+    q += &format!(" WHERE (c.visible_from IS NULL OR c.visible_from <= {}) AND (", bind(Arg::Int(now)));
+    for (i, s) in scopes.iter().enumerate() {
+        if i > 0 {
+            q += " OR ";
+        }
+        q += &format!("(c.party = {}", bind(Arg::Text(s.party.clone())));
+        match &s.services {
+            Some(services) if services.is_empty() => q += " AND 1 = 0",
+            Some(services) => {
+                let list: Vec<String> = services.iter().map(|svc| bind(Arg::Text(svc.clone()))).collect();
+                q += &format!(" AND c.service IN ({})", list.join(", "));
+            }
+            None => {}
+        }
+        q += ")";
+    }
+    q += ")";
+    if !f.status.is_empty() {
+        let list: Vec<String> = f.status.iter().map(|s| bind(Arg::Text(s.as_str().to_owned()))).collect();
+        q += &format!(" AND c.status IN ({})", list.join(", "));
+    }
+    for (column, value) in [("organisation", &f.organisation), ("service", &f.service), ("life_event", &f.life_event)] {
+        if let Some(v) = value {
+            q += &format!(" AND c.{column} = {}", bind(Arg::Text(v.clone())));
+        }
+    }
+    if let Some(v) = f.updated_from {
+        q += &format!(" AND c.content_updated_at >= {}", bind(Arg::Int(v)));
+    }
+    if let Some(v) = f.updated_to {
+        q += &format!(" AND c.content_updated_at < {}", bind(Arg::Int(v)));
+    }
+    if f.unseen {
+        q += " AND (s.revision IS NULL OR s.revision < c.revision)";
+    }
+    if let Some((at, id)) = &f.after {
+        // The cursor: strictly after the last case of the previous page, in (content_updated_at, id) order.
+        let (at, id) = (bind(Arg::Int(*at)), bind(Arg::Text(id.clone())));
+        q += &format!(" AND (c.content_updated_at < {at} OR (c.content_updated_at = {at} AND c.id < {id}))");
+    }
+    if f.overdue {
+        q += &format!(" AND c.decided_at IS NULL AND c.expected_decision_at < {}", bind(Arg::Int(now)));
+    }
+    if let Some(l) = &f.label {
+        let (person, label) = (bind(Arg::Text(viewer.to_owned())), bind(Arg::Text(l.clone())));
+        q += &format!(
+            " AND EXISTS (SELECT 1 FROM case_labels l WHERE l.case_id = c.id AND l.person = {person} AND l.label = {label})"
+        );
+    }
+    if let Some(t) = &f.text {
+        // A substring match without LIKE's wildcards: the text is what the person typed.
+        let t = bind(Arg::Text(t.to_lowercase()));
+        q += &match dialect {
+            ena_store::Dialect::Postgres => format!(" AND 0 < strpos(c.search_text, {t})"),
+            _ => format!(" AND 0 < instr(c.search_text, {t})"),
+        };
+    }
+    q += match sort {
+        Sort::ContentUpdated => " ORDER BY c.content_updated_at DESC, c.id DESC",
+        Sort::Due => " ORDER BY c.due_at IS NULL, c.due_at, c.id",
+        Sort::Created => " ORDER BY c.created_at DESC, c.id DESC",
+    };
+    let (limit, offset) = (bind(Arg::Int(i64::from(limit))), bind(Arg::Int(i64::try_from(offset).unwrap_or(i64::MAX))));
+    q += &format!(" LIMIT {limit} OFFSET {offset}");
+    (q, args)
+}
+
+/// Bind `args` in order to a query of either dialect.
+macro_rules! bound {
+    ($query:expr, $args:expr) => {{
+        let mut q = $query;
+        for a in $args {
+            q = match a {
+                Arg::Text(v) => q.bind(v.clone()),
+                Arg::Int(v) => q.bind(*v),
+            };
+        }
+        q
+    }};
+}
+
+/// The party view: a page of the cases of every party in `scopes` (see [`list_sql`]).
 #[allow(clippy::too_many_arguments)]
 pub async fn list(
     store: &Store,
@@ -273,77 +385,40 @@ pub async fn list(
     if scopes.is_empty() {
         return Ok(Vec::new());
     }
-    let find = if store.dialect() == ena_store::Dialect::Postgres {
-        " AND 0 < strpos(c.search_text, "
-    } else {
-        " AND 0 < instr(c.search_text, "
-    };
-    let cols: String = COLUMNS.split(", ").map(|c| format!("c.{c}")).collect::<Vec<_>>().join(", ");
-    with_pool!(store, pool => {
-        let mut q = sqlx::QueryBuilder::new(format!(
-            "SELECT {cols}, CAST(CASE WHEN s.revision >= c.revision THEN 1 ELSE 0 END AS BIGINT) AS seen_now FROM cases c \
-             LEFT JOIN case_seen s ON s.case_id = c.id AND s.person = "));
-        q.push_bind(viewer.to_owned());
-        q.push(" WHERE (c.visible_from IS NULL OR c.visible_from <= ").push_bind(now).push(") AND (");
-        for (i, s) in scopes.iter().enumerate() {
-            if i > 0 {
-                q.push(" OR ");
-            }
-            q.push("(c.party = ").push_bind(s.party.clone());
-            if let Some(services) = &s.services {
-                if services.is_empty() {
-                    q.push(" AND 1 = 0");
-                } else {
-                    q.push(" AND c.service IN (");
-                    let mut sep = q.separated(", ");
-                    for svc in services {
-                        sep.push_bind(svc.clone());
-                    }
-                    q.push(")");
-                }
-            }
-            q.push(")");
+    let (sql, args) = list_sql(store.dialect(), viewer, scopes, f, sort, now, limit, offset);
+    let rows: Vec<CaseWithSeen> = with_pool!(store, pool =>
+        bound!(sqlx::query_as(sqlx::AssertSqlSafe(sql)), &args).fetch_all(pool).await)?;
+    Ok(rows.into_iter().map(|r| (r.case, r.seen_now == 1)).collect())
+}
+
+/// The database's plan for the party view's query, a line a step (`ena bench cases` prints it).
+#[allow(clippy::too_many_arguments)]
+pub async fn explain_list(
+    store: &Store,
+    viewer: &str,
+    scopes: &[Scope],
+    f: &Filter,
+    sort: Sort,
+    now: i64,
+    limit: u32,
+) -> Result<Vec<String>, sqlx::Error> {
+    let (sql, args) = list_sql(store.dialect(), viewer, scopes, f, sort, now, limit, 0);
+    match store {
+        Store::Sqlite(pool, _) => {
+            let rows: Vec<(i64, i64, i64, String)> =
+                bound!(sqlx::query_as(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}"))), &args)
+                    .fetch_all(pool)
+                    .await?;
+            Ok(rows.into_iter().map(|(_, _, _, detail)| detail).collect())
         }
-        q.push(")");
-        if !f.status.is_empty() {
-            q.push(" AND c.status IN (");
-            let mut sep = q.separated(", ");
-            for s in &f.status {
-                sep.push_bind(s.as_str());
-            }
-            q.push(")");
+        Store::Postgres(pool) => {
+            let rows: Vec<(String,)> =
+                bound!(sqlx::query_as(sqlx::AssertSqlSafe(format!("EXPLAIN (ANALYZE, BUFFERS) {sql}"))), &args)
+                    .fetch_all(pool)
+                    .await?;
+            Ok(rows.into_iter().map(|(line,)| line).collect())
         }
-        if let Some(v) = &f.organisation { q.push(" AND c.organisation = ").push_bind(v.clone()); }
-        if let Some(v) = &f.service { q.push(" AND c.service = ").push_bind(v.clone()); }
-        if let Some(v) = &f.life_event { q.push(" AND c.life_event = ").push_bind(v.clone()); }
-        if let Some(v) = f.updated_from { q.push(" AND c.content_updated_at >= ").push_bind(v); }
-        if let Some(v) = f.updated_to { q.push(" AND c.content_updated_at < ").push_bind(v); }
-        if f.unseen { q.push(" AND (s.revision IS NULL OR s.revision < c.revision)"); }
-        if let Some((at, id)) = &f.after {
-            // The cursor: strictly after the last case of the previous page, in (content_updated_at, id) order.
-            q.push(" AND (c.content_updated_at < ").push_bind(*at).push(" OR (c.content_updated_at = ").push_bind(*at)
-                .push(" AND c.id < ").push_bind(id.clone()).push("))");
-        }
-        if f.overdue {
-            q.push(" AND c.decided_at IS NULL AND c.expected_decision_at < ").push_bind(now);
-        }
-        if let Some(l) = &f.label {
-            q.push(" AND EXISTS (SELECT 1 FROM case_labels l WHERE l.case_id = c.id AND l.person = ")
-                .push_bind(viewer.to_owned()).push(" AND l.label = ").push_bind(l.clone()).push(")");
-        }
-        if let Some(t) = &f.text {
-            // A substring match without LIKE's wildcards: the text is what the person typed.
-            q.push(find).push_bind(t.to_lowercase()).push(")");
-        }
-        q.push(match sort {
-            Sort::ContentUpdated => " ORDER BY c.content_updated_at DESC, c.id DESC",
-            Sort::Due => " ORDER BY c.due_at IS NULL, c.due_at, c.id",
-            Sort::Created => " ORDER BY c.created_at DESC, c.id DESC",
-        });
-        q.push(" LIMIT ").push_bind(i64::from(limit)).push(" OFFSET ").push_bind(i64::try_from(offset).unwrap_or(i64::MAX));
-        let rows: Vec<CaseWithSeen> = q.build_query_as().fetch_all(pool).await?;
-        Ok(rows.into_iter().map(|r| (r.case, r.seen_now == 1)).collect())
-    })
+    }
 }
 
 #[derive(sqlx::FromRow)]
@@ -412,4 +487,25 @@ pub async fn claim_overdue(store: &Store, id: &str, now: i64) -> Result<bool, sq
         tx.commit().await?;
         Ok(n == 1)
     })
+}
+
+/// Insert many case rows at once, without activities or events (`ena bench cases` fills a database
+/// with them; nothing else uses it).
+pub async fn insert_many(store: &Store, rows: &[CaseRow]) -> Result<(), sqlx::Error> {
+    // 20 columns a row: 500 rows stay under both databases' limit of bound parameters.
+    for chunk in rows.chunks(500) {
+        with_pool!(store, pool => {
+            let mut q = sqlx::QueryBuilder::new(format!("INSERT INTO cases ({COLUMNS}) "));
+            q.push_values(chunk, |mut b, r| {
+                b.push_bind(&r.id).push_bind(&r.party).push_bind(&r.party_kind).push_bind(&r.organisation)
+                    .push_bind(&r.service).push_bind(&r.status).push_bind(&r.life_event).push_bind(&r.process)
+                    .push_bind(&r.external_ref).push_bind(&r.idempotency_key).push_bind(r.visible_from)
+                    .push_bind(r.due_at).push_bind(r.expires_at).push_bind(r.expected_decision_at)
+                    .push_bind(r.decided_at).push_bind(&r.search_text).push_bind(&r.body).push_bind(r.revision)
+                    .push_bind(r.created_at).push_bind(r.content_updated_at);
+            });
+            q.build().execute(pool).await.map(|_| ())
+        })?;
+    }
+    Ok(())
 }

@@ -53,7 +53,7 @@ fn with_check(nine: [u8; 9]) -> String {
 }
 
 /// A valid personnummer (12 digits) born 1940–2005.
-fn person(rng: &mut impl Rng) -> String {
+pub(crate) fn person(rng: &mut impl Rng) -> String {
     let year = rng.random_range(1940..2006u32);
     let (month, day) = (rng.random_range(1..13u32), rng.random_range(1..29u32));
     let serial = rng.random_range(0..1000u32);
@@ -74,7 +74,7 @@ fn person(rng: &mut impl Rng) -> String {
 }
 
 /// A valid organisationsnummer (12 digits, 16 prefix) of an aktiebolag.
-fn organisation(rng: &mut impl Rng) -> String {
+pub(crate) fn organisation(rng: &mut impl Rng) -> String {
     let mut nine = [5u8, 5, 0, 0, 0, 0, 0, 0, 0];
     for d in nine.iter_mut().skip(3) {
         *d = rng.random_range(0..10);

@@ -2,6 +2,7 @@
 
 mod audit;
 mod bench;
+mod bench_cases;
 mod bench_edge;
 mod bench_federation;
 mod bench_identity;
@@ -80,6 +81,9 @@ enum BenchCommand {
     Identity(bench_identity::IdentityBench),
     /// Mina ombud: decision latency, check throughput in process and over HTTP, with generated mandates.
     Representation(bench_representation::RepresentationBench),
+    /// Mina ärenden at scale: the party view for representatives of 10, 100 and 1 000 parties over
+    /// 50 k, 500 k and 5 M cases; a case read; creates and updates; event latency to a webhook.
+    Cases(bench_cases::CasesBench),
     /// Messages: crypto-only bound, async messages end to end between two nodes, cached address lookups.
     Messaging(bench_messaging::MessagingBench),
     /// The edge's baseline: a bare axum server answering the same JSON /healthz (scripts/bench runs it
@@ -169,6 +173,7 @@ fn main() -> ExitCode {
         Command::Bench(BenchCommand::Federation(args)) => bench_federation::run(args),
         Command::Bench(BenchCommand::Identity(args)) => bench_identity::run(args),
         Command::Bench(BenchCommand::Representation(args)) => bench_representation::run(args),
+        Command::Bench(BenchCommand::Cases(args)) => bench_cases::run(args),
         Command::Bench(BenchCommand::Messaging(args)) => bench_messaging::run(args),
         Command::Bench(BenchCommand::BareHealthz(args)) => bench_edge::run(args),
         Command::Federation(args) => federation::run(args),
