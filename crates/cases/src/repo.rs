@@ -264,9 +264,9 @@ enum Arg {
 }
 
 /// The party view's SQL and its arguments (`$1`, `$2`, … in order). One query over every party in
-/// scope: each `(party = … AND service IN …)` term is an index range on (party, content_updated_at),
-/// so the database reads only the cases of the parties in scope however large the table is, then
-/// keeps the newest page of them — no "too broad" refusal. `ena bench cases` prints the plan.
+/// scope: each party in `party IN (…)` is an index range on (party, content_updated_at), so the
+/// database reads only the cases of the parties in scope however large the table is, then keeps the
+/// newest page of them — no "too broad" refusal. `ena bench cases` prints the plan.
 #[allow(clippy::too_many_arguments)]
 fn list_sql(
     dialect: ena_store::Dialect,
@@ -290,18 +290,28 @@ fn list_sql(
         bind(Arg::Text(viewer.to_owned()))
     );
     q += &format!(" WHERE (c.visible_from IS NULL OR c.visible_from <= {}) AND (", bind(Arg::Int(now)));
-    for (i, s) in scopes.iter().enumerate() {
+    // Parties seen in the same services form one term, `party IN (…) AND service IN (…)`: a handful of
+    // terms however many parties (one per combination of packages), where a term per party would nest
+    // a thousand ORs deeper than SQLite parses (its expression depth limit is 1 000).
+    let mut groups: Vec<(Option<&Vec<String>>, Vec<&str>)> = Vec::new();
+    for s in scopes.iter().filter(|s| s.services.as_ref().is_none_or(|v| !v.is_empty())) {
+        match groups.iter_mut().find(|(services, _)| *services == s.services.as_ref()) {
+            Some((_, parties)) => parties.push(&s.party),
+            None => groups.push((s.services.as_ref(), vec![&s.party])),
+        }
+    }
+    if groups.is_empty() {
+        q += "1 = 0";
+    }
+    for (i, (services, parties)) in groups.iter().enumerate() {
         if i > 0 {
             q += " OR ";
         }
-        q += &format!("(c.party = {}", bind(Arg::Text(s.party.clone())));
-        match &s.services {
-            Some(services) if services.is_empty() => q += " AND 1 = 0",
-            Some(services) => {
-                let list: Vec<String> = services.iter().map(|svc| bind(Arg::Text(svc.clone()))).collect();
-                q += &format!(" AND c.service IN ({})", list.join(", "));
-            }
-            None => {}
+        let list: Vec<String> = parties.iter().map(|p| bind(Arg::Text((*p).to_owned()))).collect();
+        q += &format!("(c.party IN ({})", list.join(", "));
+        if let Some(services) = services {
+            let list: Vec<String> = services.iter().map(|svc| bind(Arg::Text(svc.clone()))).collect();
+            q += &format!(" AND c.service IN ({})", list.join(", "));
         }
         q += ")";
     }

@@ -222,3 +222,45 @@ async fn cases_are_kept_and_seen_on_both_databases() {
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
+
+/// A representative of a thousand parties (an accounting firm) gets one list of them all, limited to the
+/// services each mandate covers — on SQLite too, whose parser refuses an expression a thousand ORs deep.
+#[tokio::test]
+async fn a_representative_of_a_thousand_parties_sees_their_cases_in_one_list_on_both_databases() {
+    for db in test_stores().await {
+        let label = db.label.clone();
+        let dir = std::env::temp_dir().join(format!("ena-cases-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let signer = NoteSigner::load_or_create(&dir.join("log.key"), "test/cases").unwrap();
+        let audit = AuditLog::open(db.store.clone(), signer, RuleSet::shipped()).await.unwrap();
+        let cases = Cases::new(db.store.clone());
+        let ctx = Context::system("skatteverket-system");
+        let skatteverket = Agency { organisation: "162021005448".into(), name: Some("Skatteverket".into()) };
+        let kommun = Agency { organisation: KOMMUN.into(), name: None };
+        let make = |agency: &Agency, party: (&'static str, &'static str), service: &'static str| {
+            let (cases, audit, ctx, agency) = (&cases, &audit, &ctx, agency.clone());
+            async move { cases.create(audit, ctx, &agency, input(party, service, None)).await.unwrap().0.id }
+        };
+        let moms = make(&skatteverket, ("organisation", COMPANY), "skatteverket/moms").await;
+        let _annual = make(&skatteverket, ("organisation", COMPANY), "bolagsverket/arsredovisning").await;
+        let _outside = make(&skatteverket, ("organisation", "5566778899"), "skatteverket/moms").await;
+        let tolvan = make(&kommun, ("person", PERSON), "kommun/mina-arenden").await;
+        let own = make(&kommun, ("person", "200107044562"), "kommun/mina-arenden").await;
+
+        let tax = Some(vec!["skatteverket/moms".to_owned(), "skatteverket/skattekonto".to_owned()]);
+        let mut scopes = vec![Scope { party: "200107044562".into(), services: None }];
+        scopes.extend((0..999u64).map(|i| Scope { party: format!("16{}", 5_500_000_000 + i), services: tax.clone() }));
+        scopes.push(Scope { party: format!("16{COMPANY}"), services: tax.clone() });
+        scopes.push(Scope { party: PERSON.into(), services: Some(vec!["kommun/mina-arenden".into()]) });
+        scopes.push(Scope { party: "165566778899".into(), services: Some(vec![]) });
+        let page = cases
+            .list(&audit, &ctx, "200107044562", &scopes, &Filter::default(), Sort::ContentUpdated, 50, 0)
+            .await
+            .unwrap();
+        let mut got: Vec<String> = page.into_iter().map(|l| l.case.id).collect();
+        got.sort();
+        let mut want = vec![moms, tolvan, own];
+        want.sort();
+        assert_eq!(got, want, "{label}: each party's cases in the services in scope, and no other");
+    }
+}

@@ -50,6 +50,14 @@ pub async fn active_between(store: &Store, agent: &str, principal: &str) -> Resu
     with_pool!(store, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(agent).bind(principal).fetch_all(pool).await)
 }
 
+/// The active mandates `agent` holds, newest first (whether each is in force is the caller's to check).
+pub async fn active_of_agent(store: &Store, agent: &str) -> Result<Vec<MandateRow>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM repr_mandates WHERE agent = $1 AND status = 'active' ORDER BY created_at DESC, id"
+    );
+    with_pool!(store, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(agent).fetch_all(pool).await)
+}
+
 /// Mandates where any of `parties` is the principal (`as_principal`) or the agent, newest first.
 pub async fn of_parties(
     store: &Store,

@@ -594,3 +594,57 @@ async fn allowed_steps_say_what_the_steps_then_do() {
     );
     assert!(r.revoke(&who(ANNA), &m.id).await.is_err());
 }
+
+/// A valid personnummer born 1950 + `n / 300` … (distinct for distinct `n` below 15 000).
+fn nth_person(n: u32) -> String {
+    let (yy, day, serial) = (50 + n / 300 % 50, 1 + n % 300 / 20 % 28, n % 20 * 10 + 1);
+    let nine: Vec<u32> = format!("{yy:02}01{day:02}{serial:03}").chars().map(|c| c.to_digit(10).unwrap()).collect();
+    let sum: u32 =
+        nine.iter().enumerate().map(|(i, &d)| if i % 2 == 0 { (d * 2) / 10 + (d * 2) % 10 } else { d }).sum();
+    let ten: String = nine.iter().map(|d| char::from_digit(*d, 10).unwrap()).collect();
+    format!("19{ten}{}", (10 - sum % 10) % 10)
+}
+
+/// A representative of many parties (an accounting firm's employee) sees every one of them: no cap at a
+/// thousand, ended mandates do not crowd out those in force, one entry per principal with every package.
+#[tokio::test]
+async fn acting_for_lists_every_party_of_a_busy_representative_on_both_databases() {
+    for db in test_stores().await {
+        let label = db.label.clone();
+        let (r, _audit, _hook) = open(&db).await;
+        let now = ena_core::time::unix_now();
+        let row = |principal: &str, status: &str, package: &str, created_at: i64| repo::MandateRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            grantor: principal.to_owned(),
+            principal: principal.to_owned(),
+            agent: EVA.to_owned(),
+            packages: format!("[\"{package}\"]"),
+            valid_from: now - 86_400,
+            valid_to: Some(now + 86_400),
+            may_delegate: 0,
+            parent_id: None,
+            status: status.to_owned(),
+            required_approvals: 1,
+            created_by: "test".into(),
+            created_at,
+            pending_until: None,
+            activated_at: Some(now),
+            ended_at: None,
+            ended_by: None,
+        };
+        let principals: Vec<String> = (0..1100).map(nth_person).collect();
+        let mut rows: Vec<repo::MandateRow> =
+            principals.iter().map(|p| row(p, "active", "post-och-arenden", now - 1000)).collect();
+        rows.push(row(&principals[0], "active", "vard-och-omsorg-anhorig", now - 900));
+        // Newer, and ended: they must not push the ones in force out of the list.
+        rows.extend((2000..3200).map(|n| row(&nth_person(n), "revoked", "post-och-arenden", now)));
+        repo::insert_many(&db.store, &rows).await.unwrap();
+
+        let acting = r.acting_for(&who(EVA)).await.unwrap();
+        let mandated: Vec<&ActingFor> = acting.iter().filter(|a| a.basis == "mandate").collect();
+        assert_eq!(mandated.len(), 1100, "{label}: every principal in force, once");
+        let first = mandated.iter().find(|a| a.party == principals[0]).unwrap();
+        assert_eq!(first.packages, ["post-och-arenden", "vard-och-omsorg-anhorig"], "{label}: both mandates' packages");
+        assert_eq!(first.kind, "person", "{label}");
+    }
+}

@@ -1,5 +1,7 @@
 //! What people see: a mandate with its status and why, the lists a person may view, whom they act for, notices and the expiry sweep.
 
+use std::collections::BTreeSet;
+
 use super::*;
 
 /// The shipped catalog and register as JSON (for the API's reference lists).
@@ -151,7 +153,6 @@ impl Representation {
 
     /// Whom `actor` can act for: themselves, companies by register role, principals of mandates in force.
     pub async fn acting_for(&self, actor: &PersonId) -> Result<Vec<ActingFor>, ReprError> {
-        let me = Party::Person(actor.as_str().to_owned());
         let mut out = vec![ActingFor {
             party: actor.as_str().to_owned(),
             kind: "person".into(),
@@ -168,20 +169,35 @@ impl Representation {
                 packages: self.catalog.held_by_roles(&roles).map(|p| p.id.clone()).collect(),
             });
         }
+        // One read of the actor's active mandates; the packages of each principal are gathered here
+        // rather than asked per principal (a representative of a thousand parties is one query, not a
+        // thousand). A passed-on mandate still has its chain checked link by link.
         let t = self.now();
-        let received = repo::of_parties(&self.store, &[actor.as_str().to_owned()], false, 1000, 0).await?;
-        for m in received.into_iter().filter(|m| in_force(m, t)) {
-            let principal = party_of(&m.principal);
-            let held: Vec<String> = self.holdings(&me, &principal, t).await?.into_keys().collect();
-            if held.is_empty() || out.iter().any(|a| a.party == m.principal && a.basis == "mandate") {
+        let mut mandated: Vec<(String, BTreeSet<String>)> = Vec::new();
+        for m in repo::active_of_agent(&self.store, actor.as_str()).await? {
+            if !in_force(&m, t) || self.chain(&m, t).await?.is_none() {
                 continue;
             }
+            let at = match mandated.iter().position(|(p, _)| *p == m.principal) {
+                Some(i) => i,
+                None => {
+                    // As in `holdings`: a role the actor has in the principal counts beside the mandate.
+                    let roles =
+                        self.register.company(&m.principal).map(|c| c.roles_of(actor.as_str())).unwrap_or_default();
+                    let by_role = self.catalog.held_by_roles(&roles).map(|p| p.id.clone()).collect();
+                    mandated.push((m.principal.clone(), by_role));
+                    mandated.len() - 1
+                }
+            };
+            mandated[at].1.extend(packages_of(&m));
+        }
+        for (principal, packages) in mandated {
             out.push(ActingFor {
-                name: self.name_of(&m.principal),
-                party: m.principal,
-                kind: principal.kind().into(),
+                name: self.name_of(&principal),
+                kind: party_of(&principal).kind().into(),
+                party: principal,
                 basis: "mandate".into(),
-                packages: held,
+                packages: packages.into_iter().collect(),
             });
         }
         Ok(out)
