@@ -236,11 +236,20 @@ pub async fn due_events(store: &Store, now: i64, limit: u32) -> Result<Vec<DueEv
         .bind(now).bind(i64::from(limit)).fetch_all(pool).await)?)
 }
 
-/// The subscriptions following `party`.
-pub async fn following(store: &Store, party: &str) -> Result<Vec<Subscription>, CaseError> {
-    let sql = format!("{SUBSCRIPTION} WHERE party = $1");
-    let rows: Vec<SubscriptionRow> =
-        with_pool!(store, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(party).fetch_all(pool).await)?;
+/// The subscriptions following any of `parties` (one read for a batch of events).
+pub async fn following(store: &Store, parties: &[&str]) -> Result<Vec<Subscription>, CaseError> {
+    if parties.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list: Vec<String> = (1..=parties.len()).map(|i| format!("${i}")).collect();
+    let sql = format!("{SUBSCRIPTION} WHERE party IN ({})", list.join(", "));
+    let rows: Vec<SubscriptionRow> = with_pool!(store, pool => {
+        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+        for p in parties {
+            q = q.bind(*p);
+        }
+        q.fetch_all(pool).await
+    })?;
     Ok(rows.into_iter().map(subscription_of).collect())
 }
 
@@ -255,9 +264,20 @@ pub async fn queue(store: &Store, s: &Subscription, event: &str, body: &str, now
     Ok(())
 }
 
-pub async fn mark_dispatched(store: &Store, event: &str, now: i64) -> Result<(), CaseError> {
-    with_pool!(store, pool => sqlx::query("UPDATE case_events SET dispatched_at = $2 WHERE id = $1")
-        .bind(event).bind(now).execute(pool).await.map(|r| r.rows_affected()))?;
+/// Mark a batch of events dispatched (their deliveries are queued).
+pub async fn mark_dispatched(store: &Store, events: &[&str], now: i64) -> Result<(), CaseError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = (2..events.len() + 2).map(|i| format!("${i}")).collect();
+    let sql = format!("UPDATE case_events SET dispatched_at = $1 WHERE id IN ({})", list.join(", "));
+    with_pool!(store, pool => {
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now);
+        for e in events {
+            q = q.bind(*e);
+        }
+        q.execute(pool).await.map(|r| r.rows_affected())
+    })?;
     Ok(())
 }
 

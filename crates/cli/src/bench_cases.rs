@@ -517,7 +517,27 @@ async fn plan(store: &ena_store::Store, viewer: &str, scopes: &[Scope], now: i64
             _ => out.push((line, 1)),
         }
     }
-    Ok(out.into_iter().map(|(line, n)| if n > 1 { format!("{line}   × {n}") } else { line }).collect())
+    Ok(out.into_iter().map(|(line, n)| if n > 1 { format!("{line}   × {n}") } else { shorten(&line) }).collect())
+}
+
+/// PostgreSQL writes every bound party into its plan: `'{a,b,…}'` lists longer than a few are cut to
+/// their count.
+fn shorten(line: &str) -> String {
+    let mut out = String::new();
+    let mut rest = line;
+    while let Some(start) = rest.find("'{") {
+        let Some(len) = rest[start..].find("}'") else { break };
+        let list = &rest[start + 2..start + len];
+        out.push_str(&rest[..start]);
+        if list.len() > 60 {
+            out.push_str(&format!("'{{… {} values}}'", list.split(',').count()));
+        } else {
+            out.push_str(&rest[start..start + len + 2]);
+        }
+        rest = &rest[start + len + 2..];
+    }
+    out.push_str(rest);
+    out
 }
 
 async fn event_latency(
@@ -573,6 +593,25 @@ async fn event_latency(
             }
         })
     };
+    // What the writers above left in the outbox is fanned out first: how fast is a figure of its own.
+    let waiting = || async {
+        let (n,): (i64,) = ena_store::with_pool!(&state.store, pool => sqlx::query_as(
+            "SELECT COUNT(*) FROM case_events WHERE dispatched_at IS NULL").fetch_one(pool).await)?;
+        Ok::<i64, anyhow::Error>(n)
+    };
+    let backlog = waiting().await?;
+    let started = Instant::now();
+    while waiting().await? > 0 {
+        if started.elapsed() > Duration::from_secs(600) {
+            bail!("the dispatcher did not drain {backlog} events in 10 minutes");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "dispatcher fan-out of the writers' backlog: {backlog} events in {secs:.1} s ({:.0} events/s; one subscription among them)",
+        backlog as f64 / secs
+    );
     let mut latencies = Vec::new();
     for i in 0..40 {
         let (case, _) = state
