@@ -263,10 +263,16 @@ enum Arg {
     Int(i64),
 }
 
-/// The party view's SQL and its arguments (`$1`, `$2`, … in order). One query over every party in
-/// scope: each party in `party IN (…)` is an index range on (party, content_updated_at), so the
-/// database reads only the cases of the parties in scope however large the table is, then keeps the
-/// newest page of them — no "too broad" refusal. `ena bench cases` prints the plan.
+/// The party view's SQL and its arguments (`$1`, `$2`, … in order), in two steps.
+///
+/// First the page's ids: the parties in scope are grouped by the services they are seen in, and each
+/// group is one branch of a `UNION ALL` — `party IN (…) AND service IN (…)` — that the index on
+/// (party, service, content_updated_at, id, visible_from) answers alone (a covering index scan: no
+/// table row is read to find the page). The database so reads only the index entries of the parties in
+/// scope, however large the table, and keeps the newest `limit` — no "too broad" refusal. A handful of
+/// branches however many parties (one per combination of packages), where a term per party nested a
+/// thousand ORs past SQLite's expression depth of 1 000. Then the page's rows, and the viewer's
+/// seen-marks for them only. `ena bench cases` prints the plan.
 #[allow(clippy::too_many_arguments)]
 fn list_sql(
     dialect: ena_store::Dialect,
@@ -283,16 +289,52 @@ fn list_sql(
         args.push(a);
         format!("${}", args.len())
     };
-    let cols: String = COLUMNS.split(", ").map(|c| format!("c.{c}")).collect::<Vec<_>>().join(", ");
-    let mut q = format!(
-        "SELECT {cols}, CAST(CASE WHEN s.revision >= c.revision THEN 1 ELSE 0 END AS BIGINT) AS seen_now FROM cases c \
-         LEFT JOIN case_seen s ON s.case_id = c.id AND s.person = {}",
-        bind(Arg::Text(viewer.to_owned()))
-    );
-    q += &format!(" WHERE (c.visible_from IS NULL OR c.visible_from <= {}) AND (", bind(Arg::Int(now)));
-    // Parties seen in the same services form one term, `party IN (…) AND service IN (…)`: a handful of
-    // terms however many parties (one per combination of packages), where a term per party would nest
-    // a thousand ORs deeper than SQLite parses (its expression depth limit is 1 000).
+    let viewer_arg = bind(Arg::Text(viewer.to_owned()));
+    // What every branch asks besides its parties and services; its arguments are bound once.
+    let mut rest = format!(" AND (c.visible_from IS NULL OR c.visible_from <= {})", bind(Arg::Int(now)));
+    if !f.status.is_empty() {
+        let list: Vec<String> = f.status.iter().map(|s| bind(Arg::Text(s.as_str().to_owned()))).collect();
+        rest += &format!(" AND c.status IN ({})", list.join(", "));
+    }
+    for (column, value) in [("organisation", &f.organisation), ("service", &f.service), ("life_event", &f.life_event)] {
+        if let Some(v) = value {
+            rest += &format!(" AND c.{column} = {}", bind(Arg::Text(v.clone())));
+        }
+    }
+    if let Some(v) = f.updated_from {
+        rest += &format!(" AND c.content_updated_at >= {}", bind(Arg::Int(v)));
+    }
+    if let Some(v) = f.updated_to {
+        rest += &format!(" AND c.content_updated_at < {}", bind(Arg::Int(v)));
+    }
+    if f.unseen {
+        rest += &format!(
+            " AND NOT EXISTS (SELECT 1 FROM case_seen s WHERE s.case_id = c.id AND s.person = {viewer_arg} \
+             AND s.revision >= c.revision)"
+        );
+    }
+    if let Some((at, id)) = &f.after {
+        // The cursor: strictly after the last case of the previous page, in (content_updated_at, id) order.
+        let (at, id) = (bind(Arg::Int(*at)), bind(Arg::Text(id.clone())));
+        rest += &format!(" AND (c.content_updated_at < {at} OR (c.content_updated_at = {at} AND c.id < {id}))");
+    }
+    if f.overdue {
+        rest += &format!(" AND c.decided_at IS NULL AND c.expected_decision_at < {}", bind(Arg::Int(now)));
+    }
+    if let Some(l) = &f.label {
+        let label = bind(Arg::Text(l.clone()));
+        rest += &format!(
+            " AND EXISTS (SELECT 1 FROM case_labels l WHERE l.case_id = c.id AND l.person = {viewer_arg} AND l.label = {label})"
+        );
+    }
+    if let Some(t) = &f.text {
+        // A substring match without LIKE's wildcards: the text is what the person typed.
+        let t = bind(Arg::Text(t.to_lowercase()));
+        rest += &match dialect {
+            ena_store::Dialect::Postgres => format!(" AND 0 < strpos(c.search_text, {t})"),
+            _ => format!(" AND 0 < instr(c.search_text, {t})"),
+        };
+    }
     let mut groups: Vec<(Option<&Vec<String>>, Vec<&str>)> = Vec::new();
     for s in scopes.iter().filter(|s| s.services.as_ref().is_none_or(|v| !v.is_empty())) {
         match groups.iter_mut().find(|(services, _)| *services == s.services.as_ref()) {
@@ -300,69 +342,35 @@ fn list_sql(
             None => groups.push((s.services.as_ref(), vec![&s.party])),
         }
     }
-    if groups.is_empty() {
-        q += "1 = 0";
-    }
-    for (i, (services, parties)) in groups.iter().enumerate() {
-        if i > 0 {
-            q += " OR ";
-        }
+    let (key, order) = match sort {
+        Sort::ContentUpdated => ("c.content_updated_at AS k1, 0 AS k2", "k1 DESC, id DESC"),
+        Sort::Due => ("CASE WHEN c.due_at IS NULL THEN 1 ELSE 0 END AS k1, c.due_at AS k2", "k1, k2, id"),
+        Sort::Created => ("c.created_at AS k1, 0 AS k2", "k1 DESC, id DESC"),
+    };
+    let mut branches = Vec::new();
+    for (services, parties) in &groups {
         let list: Vec<String> = parties.iter().map(|p| bind(Arg::Text((*p).to_owned()))).collect();
-        q += &format!("(c.party IN ({})", list.join(", "));
+        let mut branch = format!("SELECT c.id AS id, {key} FROM cases c WHERE c.party IN ({})", list.join(", "));
         if let Some(services) = services {
             let list: Vec<String> = services.iter().map(|svc| bind(Arg::Text(svc.clone()))).collect();
-            q += &format!(" AND c.service IN ({})", list.join(", "));
+            branch += &format!(" AND c.service IN ({})", list.join(", "));
         }
-        q += ")";
+        branch += &rest;
+        branches.push(branch);
     }
-    q += ")";
-    if !f.status.is_empty() {
-        let list: Vec<String> = f.status.iter().map(|s| bind(Arg::Text(s.as_str().to_owned()))).collect();
-        q += &format!(" AND c.status IN ({})", list.join(", "));
+    if branches.is_empty() {
+        branches.push(format!("SELECT c.id AS id, {key} FROM cases c WHERE 1 = 0"));
     }
-    for (column, value) in [("organisation", &f.organisation), ("service", &f.service), ("life_event", &f.life_event)] {
-        if let Some(v) = value {
-            q += &format!(" AND c.{column} = {}", bind(Arg::Text(v.clone())));
-        }
-    }
-    if let Some(v) = f.updated_from {
-        q += &format!(" AND c.content_updated_at >= {}", bind(Arg::Int(v)));
-    }
-    if let Some(v) = f.updated_to {
-        q += &format!(" AND c.content_updated_at < {}", bind(Arg::Int(v)));
-    }
-    if f.unseen {
-        q += " AND (s.revision IS NULL OR s.revision < c.revision)";
-    }
-    if let Some((at, id)) = &f.after {
-        // The cursor: strictly after the last case of the previous page, in (content_updated_at, id) order.
-        let (at, id) = (bind(Arg::Int(*at)), bind(Arg::Text(id.clone())));
-        q += &format!(" AND (c.content_updated_at < {at} OR (c.content_updated_at = {at} AND c.id < {id}))");
-    }
-    if f.overdue {
-        q += &format!(" AND c.decided_at IS NULL AND c.expected_decision_at < {}", bind(Arg::Int(now)));
-    }
-    if let Some(l) = &f.label {
-        let (person, label) = (bind(Arg::Text(viewer.to_owned())), bind(Arg::Text(l.clone())));
-        q += &format!(
-            " AND EXISTS (SELECT 1 FROM case_labels l WHERE l.case_id = c.id AND l.person = {person} AND l.label = {label})"
-        );
-    }
-    if let Some(t) = &f.text {
-        // A substring match without LIKE's wildcards: the text is what the person typed.
-        let t = bind(Arg::Text(t.to_lowercase()));
-        q += &match dialect {
-            ena_store::Dialect::Postgres => format!(" AND 0 < strpos(c.search_text, {t})"),
-            _ => format!(" AND 0 < instr(c.search_text, {t})"),
-        };
-    }
-    q += match sort {
-        Sort::ContentUpdated => " ORDER BY c.content_updated_at DESC, c.id DESC",
-        Sort::Due => " ORDER BY c.due_at IS NULL, c.due_at, c.id",
-        Sort::Created => " ORDER BY c.created_at DESC, c.id DESC",
-    };
     let (limit, offset) = (bind(Arg::Int(i64::from(limit))), bind(Arg::Int(i64::try_from(offset).unwrap_or(i64::MAX))));
-    q += &format!(" LIMIT {limit} OFFSET {offset}");
+    let cols: String = COLUMNS.split(", ").map(|c| format!("c.{c}")).collect::<Vec<_>>().join(", ");
+    let q = format!(
+        "SELECT {cols}, CAST(CASE WHEN s.revision >= c.revision THEN 1 ELSE 0 END AS BIGINT) AS seen_now \
+         FROM (SELECT id, k1, k2 FROM ({}) u ORDER BY {order} LIMIT {limit} OFFSET {offset}) page \
+         JOIN cases c ON c.id = page.id \
+         LEFT JOIN case_seen s ON s.case_id = c.id AND s.person = {viewer_arg} ORDER BY {}",
+        branches.join(" UNION ALL "),
+        order.replace("k1", "page.k1").replace("k2", "page.k2").replace("id", "page.id")
+    );
     (q, args)
 }
 
