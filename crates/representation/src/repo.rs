@@ -50,12 +50,18 @@ pub async fn active_between(store: &Store, agent: &str, principal: &str) -> Resu
     with_pool!(store, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(agent).bind(principal).fetch_all(pool).await)
 }
 
-/// The active mandates `agent` holds, newest first (whether each is in force is the caller's to check).
-pub async fn active_of_agent(store: &Store, agent: &str) -> Result<Vec<MandateRow>, sqlx::Error> {
-    let sql = format!(
-        "SELECT {COLUMNS} FROM repr_mandates WHERE agent = $1 AND status = 'active' ORDER BY created_at DESC, id"
-    );
-    with_pool!(store, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(agent).fetch_all(pool).await)
+/// The mandates `agent` holds in force at `t`, newest first: (id, principal, packages as JSON, whether
+/// it was passed on — its chain is the caller's to check). What `in_force` checks, in SQL.
+pub async fn in_force_of_agent(
+    store: &Store,
+    agent: &str,
+    t: i64,
+) -> Result<Vec<(String, String, String, bool)>, sqlx::Error> {
+    let rows: Vec<(String, String, String, Option<String>)> = with_pool!(store, pool => sqlx::query_as(
+        "SELECT id, principal, packages, parent_id FROM repr_mandates WHERE agent = $1 AND status = 'active' \
+         AND valid_from <= $2 AND (valid_to IS NULL OR valid_to > $2) ORDER BY created_at DESC, id")
+        .bind(agent).bind(t).fetch_all(pool).await)?;
+    Ok(rows.into_iter().map(|(id, principal, packages, parent)| (id, principal, packages, parent.is_some())).collect())
 }
 
 /// Mandates where any of `parties` is the principal (`as_principal`) or the agent, newest first.

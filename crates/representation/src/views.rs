@@ -169,27 +169,27 @@ impl Representation {
                 packages: self.catalog.held_by_roles(&roles).map(|p| p.id.clone()).collect(),
             });
         }
-        // One read of the actor's active mandates; the packages of each principal are gathered here
-        // rather than asked per principal (a representative of a thousand parties is one query, not a
-        // thousand). A passed-on mandate still has its chain checked link by link.
+        // One read of the actor's mandates in force, their principal and packages only; the packages of
+        // each principal are gathered here rather than asked per principal (a representative of a
+        // thousand parties is one narrow query, not a thousand). A passed-on mandate is read whole and
+        // its chain checked link by link.
         let t = self.now();
         let mut mandated: Vec<(String, BTreeSet<String>)> = Vec::new();
-        for m in repo::active_of_agent(&self.store, actor.as_str()).await? {
-            if !in_force(&m, t) || self.chain(&m, t).await?.is_none() {
-                continue;
-            }
-            let at = match mandated.iter().position(|(p, _)| *p == m.principal) {
-                Some(i) => i,
-                None => {
-                    // As in `holdings`: a role the actor has in the principal counts beside the mandate.
-                    let roles =
-                        self.register.company(&m.principal).map(|c| c.roles_of(actor.as_str())).unwrap_or_default();
-                    let by_role = self.catalog.held_by_roles(&roles).map(|p| p.id.clone()).collect();
-                    mandated.push((m.principal.clone(), by_role));
-                    mandated.len() - 1
+        let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+        for (id, principal, packages, passed_on) in repo::in_force_of_agent(&self.store, actor.as_str(), t).await? {
+            if passed_on {
+                let Some(m) = repo::get(&self.store, &id).await? else { continue };
+                if self.chain(&m, t).await?.is_none() {
+                    continue;
                 }
-            };
-            mandated[at].1.extend(packages_of(&m));
+            }
+            let at = *index.entry(principal.clone()).or_insert_with(|| {
+                // As in `holdings`: a role the actor has in the principal counts beside the mandate.
+                let roles = self.register.company(&principal).map(|c| c.roles_of(actor.as_str())).unwrap_or_default();
+                mandated.push((principal.clone(), self.catalog.held_by_roles(&roles).map(|p| p.id.clone()).collect()));
+                mandated.len() - 1
+            });
+            mandated[at].1.extend(serde_json::from_str::<Vec<String>>(&packages).unwrap_or_default());
         }
         for (principal, packages) in mandated {
             out.push(ActingFor {
