@@ -402,7 +402,8 @@ impl Cases {
         offset: u64,
     ) -> Result<Vec<Listed>, CaseError> {
         let now = ena_core::time::unix_now();
-        let rows = repo::list(&self.store, viewer, scopes, filter, sort, now, limit, offset).await?;
+        let listing = repo::Listing { viewer, scopes, filter, sort, now, limit, offset };
+        let rows = repo::list(&self.store, &listing).await?;
         let ids: Vec<String> = rows.iter().map(|(r, _)| r.id.clone()).collect();
         let labels = repo::labels_of(&self.store, viewer, &ids).await?;
         let mut others: Vec<String> = rows

@@ -273,17 +273,8 @@ enum Arg {
 /// branches however many parties (one per combination of packages), where a term per party nested a
 /// thousand ORs past SQLite's expression depth of 1 000. Then the page's rows, and the viewer's
 /// seen-marks for them only. `ena bench cases` prints the plan.
-#[allow(clippy::too_many_arguments)]
-fn list_sql(
-    dialect: ena_store::Dialect,
-    viewer: &str,
-    scopes: &[Scope],
-    f: &Filter,
-    sort: Sort,
-    now: i64,
-    limit: u32,
-    offset: u64,
-) -> (String, Vec<Arg>) {
+fn list_sql(dialect: ena_store::Dialect, l: &Listing) -> (String, Vec<Arg>) {
+    let (viewer, f, sort, now) = (l.viewer, l.filter, l.sort, l.now);
     let mut args = Vec::new();
     let mut bind = |a: Arg| {
         args.push(a);
@@ -336,7 +327,7 @@ fn list_sql(
         };
     }
     let mut groups: Vec<(Option<&Vec<String>>, Vec<&str>)> = Vec::new();
-    for s in scopes.iter().filter(|s| s.services.as_ref().is_none_or(|v| !v.is_empty())) {
+    for s in l.scopes.iter().filter(|s| s.services.as_ref().is_none_or(|v| !v.is_empty())) {
         match groups.iter_mut().find(|(services, _)| *services == s.services.as_ref()) {
             Some((_, parties)) => parties.push(&s.party),
             None => groups.push((s.services.as_ref(), vec![&s.party])),
@@ -361,7 +352,8 @@ fn list_sql(
     if branches.is_empty() {
         branches.push(format!("SELECT c.id AS id, {key} FROM cases c WHERE 1 = 0"));
     }
-    let (limit, offset) = (bind(Arg::Int(i64::from(limit))), bind(Arg::Int(i64::try_from(offset).unwrap_or(i64::MAX))));
+    let (limit, offset) =
+        (bind(Arg::Int(i64::from(l.limit))), bind(Arg::Int(i64::try_from(l.offset).unwrap_or(i64::MAX))));
     let cols: String = COLUMNS.split(", ").map(|c| format!("c.{c}")).collect::<Vec<_>>().join(", ");
     let q = format!(
         "SELECT {cols}, CAST(CASE WHEN s.revision >= c.revision THEN 1 ELSE 0 END AS BIGINT) AS seen_now \
@@ -388,39 +380,33 @@ macro_rules! bound {
     }};
 }
 
+/// What the party view is asked: whose list, over which parties, filtered and sorted how, which page.
+#[derive(Debug, Clone, Copy)]
+pub struct Listing<'a> {
+    pub viewer: &'a str,
+    pub scopes: &'a [Scope],
+    pub filter: &'a Filter,
+    pub sort: Sort,
+    /// Cases not yet visible at `now` are left out.
+    pub now: i64,
+    pub limit: u32,
+    pub offset: u64,
+}
+
 /// The party view: a page of the cases of every party in `scopes` (see [`list_sql`]).
-#[allow(clippy::too_many_arguments)]
-pub async fn list(
-    store: &Store,
-    viewer: &str,
-    scopes: &[Scope],
-    f: &Filter,
-    sort: Sort,
-    now: i64,
-    limit: u32,
-    offset: u64,
-) -> Result<Vec<(CaseRow, bool)>, sqlx::Error> {
-    if scopes.is_empty() {
+pub async fn list(store: &Store, l: &Listing<'_>) -> Result<Vec<(CaseRow, bool)>, sqlx::Error> {
+    if l.scopes.is_empty() {
         return Ok(Vec::new());
     }
-    let (sql, args) = list_sql(store.dialect(), viewer, scopes, f, sort, now, limit, offset);
+    let (sql, args) = list_sql(store.dialect(), l);
     let rows: Vec<CaseWithSeen> = with_pool!(store, pool =>
         bound!(sqlx::query_as(sqlx::AssertSqlSafe(sql)), &args).fetch_all(pool).await)?;
     Ok(rows.into_iter().map(|r| (r.case, r.seen_now == 1)).collect())
 }
 
 /// The database's plan for the party view's query, a line a step (`ena bench cases` prints it).
-#[allow(clippy::too_many_arguments)]
-pub async fn explain_list(
-    store: &Store,
-    viewer: &str,
-    scopes: &[Scope],
-    f: &Filter,
-    sort: Sort,
-    now: i64,
-    limit: u32,
-) -> Result<Vec<String>, sqlx::Error> {
-    let (sql, args) = list_sql(store.dialect(), viewer, scopes, f, sort, now, limit, 0);
+pub async fn explain_list(store: &Store, l: &Listing<'_>) -> Result<Vec<String>, sqlx::Error> {
+    let (sql, args) = list_sql(store.dialect(), l);
     match store {
         Store::Sqlite(pool, _) => {
             let rows: Vec<(i64, i64, i64, String)> =

@@ -23,6 +23,11 @@ fn input(party: (&str, &str), service: &str, key: Option<&str>) -> CaseInput {
     .unwrap()
 }
 
+/// The real audit log (its signing key lives only as long as the test).
+async fn audit_log(store: &ena_store::Store) -> AuditLog {
+    AuditLog::open(store.clone(), NoteSigner::ephemeral("test/cases").unwrap(), RuleSet::shipped()).await.unwrap()
+}
+
 fn fields(e: &CaseError) -> Vec<String> {
     match e {
         CaseError::Invalid(f) => f.iter().map(|x| x.property.clone()).collect(),
@@ -34,10 +39,7 @@ fn fields(e: &CaseError) -> Vec<String> {
 async fn cases_are_kept_and_seen_on_both_databases() {
     for db in test_stores().await {
         let label = db.label.clone();
-        let dir = std::env::temp_dir().join(format!("ena-cases-{}", uuid::Uuid::now_v7()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let signer = NoteSigner::load_or_create(&dir.join("log.key"), "test/cases").unwrap();
-        let audit = AuditLog::open(db.store.clone(), signer, RuleSet::shipped()).await.unwrap();
+        let audit = audit_log(&db.store).await;
         let cases = Cases::new(db.store.clone());
         let ctx = Context::system("kommun-system");
         let kommun = Agency { organisation: KOMMUN.into(), name: Some("Exempelkommunen".into()) };
@@ -219,7 +221,6 @@ async fn cases_are_kept_and_seen_on_both_databases() {
         let f = Filter { overdue: true, ..Default::default() };
         let mine = cases.list(&audit, &ctx, PERSON, &scopes, &f, Sort::Due, 20, 0).await.unwrap();
         assert!(mine.len() == 1 && mine[0].case.overdue, "{label}: flagged to the party");
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }
 
@@ -229,10 +230,7 @@ async fn cases_are_kept_and_seen_on_both_databases() {
 async fn a_representative_of_a_thousand_parties_sees_their_cases_in_one_list_on_both_databases() {
     for db in test_stores().await {
         let label = db.label.clone();
-        let dir = std::env::temp_dir().join(format!("ena-cases-{}", uuid::Uuid::now_v7()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let signer = NoteSigner::load_or_create(&dir.join("log.key"), "test/cases").unwrap();
-        let audit = AuditLog::open(db.store.clone(), signer, RuleSet::shipped()).await.unwrap();
+        let audit = audit_log(&db.store).await;
         let cases = Cases::new(db.store.clone());
         let ctx = Context::system("skatteverket-system");
         let skatteverket = Agency { organisation: "162021005448".into(), name: Some("Skatteverket".into()) };

@@ -22,7 +22,7 @@ use ena_server::{AppState, ServerConfig};
 use rand::Rng;
 use serde_json::{Value, json};
 
-use crate::bench_representation::{organisation, person};
+use crate::bench_representation::{mandate_row, organisation, person};
 
 #[derive(Debug, clap::Args)]
 pub struct CasesBench {
@@ -257,9 +257,7 @@ async fn bench(args: CasesBench) -> anyhow::Result<()> {
         println!("{db}: acting for {k} parties, {what}: {} — {} on the first page", v.summary(), v.seen);
     }
     let scopes = ena_server::blocks::cases::scopes(&state, &widest).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    let first =
-        ena_cases::repo::list(&store, widest.as_str(), &scopes, &Filter::default(), Sort::ContentUpdated, now, PAGE, 0)
-            .await?;
+    let first = ena_cases::repo::list(&store, &listing(widest.as_str(), &scopes, &Filter::default(), now)).await?;
     if let Some((last, _)) = first.get(first.len().saturating_sub(2)) {
         let next = Filter { after: Some((last.content_updated_at, last.id.clone())), ..Filter::default() };
         let v = party_view(&state, &widest, &next, args.searches).await?;
@@ -377,25 +375,7 @@ fn mandate(principal: &Party, agent: &str, now: i64) -> MandateRow {
     } else {
         json!(["post-och-arenden"])
     };
-    MandateRow {
-        id: uuid::Uuid::now_v7().to_string(),
-        grantor: principal.id.clone(),
-        principal: principal.id.clone(),
-        agent: agent.to_owned(),
-        packages: packages.to_string(),
-        valid_from: now - 86_400,
-        valid_to: Some(now + 365 * 86_400),
-        may_delegate: 0,
-        parent_id: None,
-        status: "active".into(),
-        required_approvals: 1,
-        created_by: "bench".into(),
-        created_at: now,
-        pending_until: None,
-        activated_at: Some(now),
-        ended_at: None,
-        ended_by: None,
-    }
+    mandate_row(&principal.id, agent, &packages, now)
 }
 
 fn case_input(organisation: &str, key: &str) -> CaseInput {
@@ -519,11 +499,14 @@ async fn party_view(state: &AppState, rep: &PersonId, filter: &Filter, searches:
     Ok(v)
 }
 
+/// The first page, newest first, as the API asks for it.
+fn listing<'a>(viewer: &'a str, scopes: &'a [Scope], filter: &'a Filter, now: i64) -> ena_cases::repo::Listing<'a> {
+    ena_cases::repo::Listing { viewer, scopes, filter, sort: Sort::ContentUpdated, now, limit: PAGE, offset: 0 }
+}
+
 /// The database's plan for the party view over `scopes` (the query `ena_cases::repo::list` runs).
 async fn plan(store: &ena_store::Store, viewer: &str, scopes: &[Scope], now: i64) -> anyhow::Result<Vec<String>> {
-    let lines =
-        ena_cases::repo::explain_list(store, viewer, scopes, &Filter::default(), Sort::ContentUpdated, now, PAGE)
-            .await?;
+    let lines = ena_cases::repo::explain_list(store, &listing(viewer, scopes, &Filter::default(), now)).await?;
     // SQLite names each term of the OR ("INDEX 7", then its search): one line with a count says it.
     let mut out: Vec<(String, usize)> = Vec::new();
     for line in lines {

@@ -84,6 +84,29 @@ pub(crate) fn organisation(rng: &mut impl Rng) -> String {
     format!("16{}", with_check(nine))
 }
 
+/// An active mandate from `principal` to `agent` with `packages` (a JSON list), valid for a year.
+pub(crate) fn mandate_row(principal: &str, agent: &str, packages: &serde_json::Value, now: i64) -> MandateRow {
+    MandateRow {
+        id: uuid::Uuid::now_v7().to_string(),
+        grantor: principal.to_owned(),
+        principal: principal.to_owned(),
+        agent: agent.to_owned(),
+        packages: packages.to_string(),
+        valid_from: now - 86_400,
+        valid_to: Some(now + 365 * 86_400),
+        may_delegate: 0,
+        parent_id: None,
+        status: "active".into(),
+        required_approvals: 1,
+        created_by: "bench".into(),
+        created_at: now,
+        pending_until: None,
+        activated_at: Some(now),
+        ended_at: None,
+        ended_by: None,
+    }
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
     sorted
         .get(((sorted.len() as f64 * p) as usize).min(sorted.len().saturating_sub(1)))
@@ -159,25 +182,7 @@ async fn bench(args: RepresentationBench) -> anyhow::Result<()> {
                 if pairs.len() < 10_000 {
                     pairs.push((agent.clone(), principal.clone(), company));
                 }
-                MandateRow {
-                    id: uuid::Uuid::now_v7().to_string(),
-                    grantor: principal.clone(),
-                    principal,
-                    agent,
-                    packages: packages.to_string(),
-                    valid_from: now - 86_400,
-                    valid_to: Some(now + 365 * 86_400),
-                    may_delegate: 0,
-                    parent_id: None,
-                    status: "active".into(),
-                    required_approvals: 1,
-                    created_by: "bench".into(),
-                    created_at: now,
-                    pending_until: None,
-                    activated_at: Some(now),
-                    ended_at: None,
-                    ended_by: None,
-                }
+                mandate_row(&principal, &agent, &packages, now)
             })
             .collect();
         ena_representation::repo::insert_many(&store, &rows).await?;
