@@ -316,3 +316,39 @@ async fn a_message_delivered_with_a_case_id_joins_that_case() {
         );
     }
 }
+
+/// `ena bench cases` runs end to end at a small size, so the figures in docs/benchmarks.md can be
+/// measured again, with the plan that says how (a covering index a group of parties); sizes that do
+/// not rise and fewer parties than a representative acts for are refused by the flag's name.
+#[test]
+fn the_cases_bench_runs_small_and_refuses_what_cannot_be_measured() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = ena(&[
+        "bench",
+        "cases",
+        "--sizes",
+        "300,600",
+        "--parties",
+        "200",
+        "--acting-for",
+        "3,30",
+        "--searches",
+        "3",
+        "--seconds",
+        "1",
+        "--dir",
+        dir.path().to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("| cases | 3 parties | 30 parties |") && text.contains("| 600 |"), "the table: {text}");
+    assert!(text.contains("USING COVERING INDEX cases_party_service_updated"), "the plan: {text}");
+    assert!(text.contains("event latency from an update's commit to the webhook"), "{text}");
+    for (args, flag) in
+        [(vec!["--sizes", "600,300"], "--sizes"), (vec!["--parties", "10", "--acting-for", "100"], "--parties")]
+    {
+        let out = ena(&[&["bench", "cases"][..], &args].concat());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains(flag), "{args:?}: {err}");
+    }
+}
