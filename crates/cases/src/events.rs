@@ -241,8 +241,7 @@ pub async fn following(store: &Store, parties: &[&str]) -> Result<Vec<Subscripti
     if parties.is_empty() {
         return Ok(Vec::new());
     }
-    let list: Vec<String> = (1..=parties.len()).map(|i| format!("${i}")).collect();
-    let sql = format!("{SUBSCRIPTION} WHERE party IN ({})", list.join(", "));
+    let sql = format!("{SUBSCRIPTION} WHERE party IN ({})", ena_store::placeholders(1, parties.len()));
     let rows: Vec<SubscriptionRow> = with_pool!(store, pool => {
         let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
         for p in parties {
@@ -269,8 +268,8 @@ pub async fn mark_dispatched(store: &Store, events: &[&str], now: i64) -> Result
     if events.is_empty() {
         return Ok(());
     }
-    let list: Vec<String> = (2..events.len() + 2).map(|i| format!("${i}")).collect();
-    let sql = format!("UPDATE case_events SET dispatched_at = $1 WHERE id IN ({})", list.join(", "));
+    let sql =
+        format!("UPDATE case_events SET dispatched_at = $1 WHERE id IN ({})", ena_store::placeholders(2, events.len()));
     with_pool!(store, pool => {
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now);
         for e in events {

@@ -333,10 +333,17 @@ fn list_sql(dialect: ena_store::Dialect, l: &Listing) -> (String, Vec<Arg>) {
             None => groups.push((s.services.as_ref(), vec![&s.party])),
         }
     }
-    let (key, order) = match sort {
-        Sort::ContentUpdated => ("c.content_updated_at AS k1, 0 AS k2", "k1 DESC, id DESC"),
-        Sort::Due => ("CASE WHEN c.due_at IS NULL THEN 1 ELSE 0 END AS k1, c.due_at AS k2", "k1, k2, id"),
-        Sort::Created => ("c.created_at AS k1, 0 AS k2", "k1 DESC, id DESC"),
+    // The sort keys each branch selects, and the order of the page and then of its rows by them.
+    let (key, order, outer) = match sort {
+        Sort::ContentUpdated => {
+            ("c.content_updated_at AS k1, 0 AS k2", "k1 DESC, id DESC", "page.k1 DESC, page.id DESC")
+        }
+        Sort::Due => (
+            "CASE WHEN c.due_at IS NULL THEN 1 ELSE 0 END AS k1, c.due_at AS k2",
+            "k1, k2, id",
+            "page.k1, page.k2, page.id",
+        ),
+        Sort::Created => ("c.created_at AS k1, 0 AS k2", "k1 DESC, id DESC", "page.k1 DESC, page.id DESC"),
     };
     let mut branches = Vec::new();
     for (services, parties) in &groups {
@@ -359,9 +366,8 @@ fn list_sql(dialect: ena_store::Dialect, l: &Listing) -> (String, Vec<Arg>) {
         "SELECT {cols}, CAST(CASE WHEN s.revision >= c.revision THEN 1 ELSE 0 END AS BIGINT) AS seen_now \
          FROM (SELECT id, k1, k2 FROM ({}) u ORDER BY {order} LIMIT {limit} OFFSET {offset}) page \
          JOIN cases c ON c.id = page.id \
-         LEFT JOIN case_seen s ON s.case_id = c.id AND s.person = {viewer_arg} ORDER BY {}",
-        branches.join(" UNION ALL "),
-        order.replace("k1", "page.k1").replace("k2", "page.k2").replace("id", "page.id")
+         LEFT JOIN case_seen s ON s.case_id = c.id AND s.person = {viewer_arg} ORDER BY {outer}",
+        branches.join(" UNION ALL ")
     );
     (q, args)
 }

@@ -312,7 +312,12 @@ impl std::fmt::Debug for Representation {
 }
 
 fn packages_of(m: &MandateRow) -> Vec<String> {
-    serde_json::from_str(&m.packages).unwrap_or_default()
+    packages_in(&m.packages)
+}
+
+/// The packages of a mandate's stored JSON list.
+fn packages_in(json: &str) -> Vec<String> {
+    serde_json::from_str(json).unwrap_or_default()
 }
 
 /// Is `m` in force at `t` (active, inside its validity)?

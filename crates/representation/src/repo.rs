@@ -73,11 +73,10 @@ pub async fn of_parties(
     offset: u64,
 ) -> Result<Vec<MandateRow>, sqlx::Error> {
     let column = if as_principal { "principal" } else { "agent" };
-    let placeholders: Vec<String> = (1..=parties.len()).map(|i| format!("${i}")).collect();
     let n = parties.len();
     let sql = format!(
         "SELECT {COLUMNS} FROM repr_mandates WHERE {column} IN ({}) ORDER BY created_at DESC, id LIMIT ${} OFFSET ${}",
-        placeholders.join(", "),
+        ena_store::placeholders(1, n),
         n + 1,
         n + 2
     );

@@ -189,7 +189,7 @@ impl Representation {
                 mandated.push((principal.clone(), self.catalog.held_by_roles(&roles).map(|p| p.id.clone()).collect()));
                 mandated.len() - 1
             });
-            mandated[at].1.extend(serde_json::from_str::<Vec<String>>(&packages).unwrap_or_default());
+            mandated[at].1.extend(packages_in(&packages));
         }
         for (principal, packages) in mandated {
             out.push(ActingFor {

@@ -260,6 +260,12 @@ impl BeginWrite for PgPool {
 }
 
 /// `postgres://user:secret@host/db` → `postgres://user:***@host/db`, for messages and logs.
+/// `n` numbered parameters from `$first` on, comma-separated (`$2, $3, $4`), for an `IN (…)` list;
+/// both dialects bind `$n` by number.
+pub fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
 pub fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme_end), Some(at)) if at > scheme_end => {
