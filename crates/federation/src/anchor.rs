@@ -39,7 +39,14 @@ pub const ENTITY_TYPES: &[&str] = &[
     "oauth_resource",
     ENA_NODE,
     ENA_CREDENTIAL_ISSUER,
+    ENA_MAILBOX_OPERATOR,
 ];
+
+/// The entity type of a mailbox operator of Mina meddelanden (a Min myndighetspost, Kivra-like service):
+/// its metadata names the operator and the address in the address registry its node receives mail at.
+/// The recipient registry points only at members approved as this type that hold the
+/// `connected-mina-meddelanden` trust mark.
+pub const ENA_MAILBOX_OPERATOR: &str = "ena_mailbox_operator";
 
 /// The entity type of a member that issues employee credentials (e-tjänstelegitimation); its metadata
 /// carries the `jwks` the credentials are signed with.

@@ -390,6 +390,16 @@ impl Representation {
         self.register.company(org)
     }
 
+    /// Which of `principals` someone holds `rights` for now by a mandate (a package id or
+    /// `service:<id>`); register roles are not asked (every company has people with roles).
+    pub async fn represented_among(
+        &self,
+        principals: &[String],
+        rights: &[&str],
+    ) -> Result<std::collections::HashSet<String>, ReprError> {
+        Ok(repo::principals_holding(&self.store, principals, rights, self.now()).await?)
+    }
+
     fn name_of(&self, party: &str) -> Option<String> {
         self.register.company(party).map(|c| c.name)
     }
