@@ -13,6 +13,8 @@
 //! for an operator's standing on every use, so a suspended operator gets no mail from the next call on.
 
 mod far;
+pub mod mailbox;
+pub mod markdown;
 mod model;
 pub mod repo;
 #[cfg(test)]
@@ -94,6 +96,9 @@ pub struct Mail {
     audit: AuditLog,
     operators: Arc<dyn Operators>,
     representation: Arc<Representation>,
+    /// The operator this installation's built-in mailbox is, if it runs one.
+    mailbox: Option<String>,
+    max_attachment: u64,
 }
 
 impl std::fmt::Debug for Mail {
@@ -109,7 +114,7 @@ impl Mail {
         operators: Arc<dyn Operators>,
         representation: Arc<Representation>,
     ) -> Mail {
-        Mail { store, audit, operators, representation }
+        Mail { store, audit, operators, representation, mailbox: None, max_attachment: DEFAULT_MAX_ATTACHMENT }
     }
 
     pub fn store(&self) -> &Store {

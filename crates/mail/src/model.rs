@@ -268,3 +268,223 @@ pub struct Reach {
     /// Mina ombud's mail package, or for a company, the people it lets read its mail.
     pub read_by_representatives: bool,
 }
+
+/// How a body is written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum BodyFormat {
+    #[default]
+    Text,
+    /// The restricted Markdown of [`crate::markdown`].
+    Markdown,
+}
+
+/// Who may read a message.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Visibility {
+    /// The recipient and whoever may read their mail through Mina ombud.
+    #[default]
+    Representatives,
+    /// The recipient alone (a company's mail: its signatories and CEO).
+    RecipientOnly,
+}
+
+/// What the sender wants to hear back.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ReceiptMode {
+    /// No receipt.
+    #[default]
+    None,
+    /// A delivery receipt: the operator's signed receipt with its time to the second.
+    Simple,
+    /// Also a signed receipt when the message is first opened, with an inclusion proof in the
+    /// operator's log.
+    Signed,
+}
+ena_core::text_enum!(ReceiptMode { None = "none", Simple = "simple", Signed = "signed" });
+
+/// Who to ask about a message.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Support {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+/// Something the message is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ObjectReference {
+    /// person, organisation, property or vehicle.
+    #[schema(example = "property")]
+    pub kind: String,
+    /// Its identifier (a property designation, a registration number, …).
+    #[schema(example = "Exempelby 1:23")]
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+}
+
+/// Something the recipient can do about a document, in the sender's own service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MailAction {
+    /// pay, sign, book, respond or confirm.
+    #[schema(example = "pay")]
+    pub kind: String,
+    #[schema(example = "Betala avgiften")]
+    pub title: String,
+    /// An https URL of the sender's service.
+    #[schema(example = "https://betala.exempel.se/4711")]
+    pub url: String,
+    /// Last day (RFC 3339 date or time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due: Option<String>,
+    /// Where (a booking's place).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub place: Option<String>,
+}
+
+/// A document of the message: its title, the attachment that carries it (if any), and its actions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Document {
+    #[schema(example = "Faktura")]
+    pub title: String,
+    /// Index in `attachments`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attachment: Option<usize>,
+    #[serde(default)]
+    pub actions: Vec<MailAction>,
+}
+
+/// An attachment as the message names it (its bytes travel as the delivering message's attachment of
+/// the same index; length and SHA-256 are signed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AttachmentInfo {
+    #[schema(example = "beslut.pdf")]
+    pub name: String,
+    #[schema(example = "application/pdf")]
+    pub media_type: String,
+    pub size: u64,
+    /// Hex.
+    pub sha256: String,
+}
+
+/// A message as a sender writes it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MailInput {
+    /// The recipient: 12 digits for a person, 16 + 10 for an organisation.
+    #[schema(example = "191212121212")]
+    pub recipient: String,
+    #[schema(example = "Beslut om bygglov")]
+    pub subject: String,
+    pub body: String,
+    #[serde(default)]
+    pub body_format: BodyFormat,
+    /// e.g. sv, en.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub support: Option<Support>,
+    /// The case in Mina ärenden the message belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub case_id: Option<String>,
+    #[serde(default)]
+    pub objects: Vec<ObjectReference>,
+    #[serde(default)]
+    pub documents: Vec<Document>,
+    #[serde(default)]
+    pub attachments: Vec<AttachmentInfo>,
+    #[serde(default)]
+    pub reply_allowed: bool,
+    #[serde(default)]
+    pub visibility: Visibility,
+    #[serde(default)]
+    pub receipt: ReceiptMode,
+    /// RFC 3339: gone from the mailbox after this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+    /// A message of the recipient's this answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_reply_to: Option<String>,
+}
+
+/// A viewer's folder.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Folder {
+    #[default]
+    Inbox,
+    Archive,
+    Bin,
+}
+ena_core::text_enum!(Folder { Inbox = "inbox", Archive = "archive", Bin = "bin" });
+
+/// A delivered message as a reader sees it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Message {
+    pub id: String,
+    pub recipient: String,
+    pub sender: String,
+    pub sender_name: String,
+    pub subject: String,
+    pub body: String,
+    pub body_format: BodyFormat,
+    /// The body rendered inert (escaped text, or the restricted Markdown's few tags).
+    pub body_html: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub support: Option<Support>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub case_id: Option<String>,
+    pub objects: Vec<ObjectReference>,
+    pub documents: Vec<Document>,
+    pub attachments: Vec<AttachmentInfo>,
+    pub reply_allowed: bool,
+    pub visibility: Visibility,
+    pub receipt: ReceiptMode,
+    pub received_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub in_reply_to: Option<String>,
+    /// Read by this viewer.
+    pub read: bool,
+    pub folder: Folder,
+    /// The viewer reads it as a representative (not the recipient themself).
+    pub as_representative: bool,
+}
+
+/// A party whose mail a person may read: the person themself (`own`), or a party through Mina ombud or
+/// a register role (recipient-only messages are not theirs to read).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailScope {
+    pub party: String,
+    pub own: bool,
+}
+
+/// A message as it arrives at this installation's mailbox, from the delivery that carried it.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    /// The delivering message's id (a repeat is the same message).
+    pub reference: String,
+    /// The sending organisation (canonical) and its name.
+    pub sender: String,
+    pub sender_name: String,
+    pub input: MailInput,
+    /// The sender's signature and the intermediary's seal, kept with the message.
+    pub evidence: serde_json::Value,
+}

@@ -186,3 +186,169 @@ pub async fn fill(store: &Store, ids: &[String], operator: &str, now: i64) -> Re
     }
     Ok(())
 }
+
+// ---- The built-in mailbox ----
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct MessageRow {
+    pub id: String,
+    pub recipient: String,
+    pub sender: String,
+    pub sender_name: String,
+    pub subject: String,
+    pub case_id: Option<String>,
+    pub recipient_only: i64,
+    pub reply_allowed: i64,
+    pub receipt: String,
+    pub content: String,
+    pub delivery_ref: String,
+    pub in_reply_to: Option<String>,
+    pub received_at: i64,
+    pub expires_at: Option<i64>,
+    pub first_opened_at: Option<i64>,
+}
+
+const MESSAGE_COLUMNS: &str = "m.id, m.recipient, m.sender, m.sender_name, m.subject, m.case_id, m.recipient_only, \
+    m.reply_allowed, m.receipt, m.content, m.delivery_ref, m.in_reply_to, m.received_at, m.expires_at, m.first_opened_at";
+
+/// Store a delivered message; false when its delivery was stored before.
+pub async fn insert_message(store: &Store, r: &MessageRow) -> Result<bool, sqlx::Error> {
+    let n = with_pool!(store, pool => sqlx::query(
+        "INSERT INTO mail_messages (id, recipient, sender, sender_name, subject, case_id, recipient_only, reply_allowed, \
+         receipt, content, delivery_ref, in_reply_to, received_at, expires_at, first_opened_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, NULL) ON CONFLICT (delivery_ref) DO NOTHING")
+        .bind(&r.id).bind(&r.recipient).bind(&r.sender).bind(&r.sender_name).bind(&r.subject).bind(&r.case_id)
+        .bind(r.recipient_only).bind(r.reply_allowed).bind(&r.receipt).bind(&r.content).bind(&r.delivery_ref)
+        .bind(&r.in_reply_to).bind(r.received_at).bind(r.expires_at)
+        .execute(pool).await.map(|r| r.rows_affected()))?;
+    Ok(n == 1)
+}
+
+pub async fn message(store: &Store, id: &str) -> Result<Option<MessageRow>, sqlx::Error> {
+    let sql = format!("SELECT {MESSAGE_COLUMNS} FROM mail_messages m WHERE m.id = $1");
+    with_pool!(store, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(id).fetch_optional(pool).await)
+}
+
+pub async fn message_by_reference(store: &Store, reference: &str) -> Result<Option<MessageRow>, sqlx::Error> {
+    let sql = format!("SELECT {MESSAGE_COLUMNS} FROM mail_messages m WHERE m.delivery_ref = $1");
+    with_pool!(store, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(reference).fetch_optional(pool).await)
+}
+
+#[derive(sqlx::FromRow)]
+struct Listed {
+    #[sqlx(flatten)]
+    row: MessageRow,
+    read_at: Option<i64>,
+    folder: Option<String>,
+}
+
+/// A page of the messages of `own` (all) and `others` (not recipient-only) in `viewer`'s `folder`,
+/// newest first, with the viewer's read time and folder.
+#[allow(clippy::too_many_arguments)]
+pub async fn list(
+    store: &Store,
+    viewer: &str,
+    own: &[&str],
+    others: &[&str],
+    folder: &str,
+    unread_only: bool,
+    now: i64,
+    limit: u32,
+    offset: u64,
+) -> Result<Vec<(MessageRow, Option<i64>, Option<String>)>, sqlx::Error> {
+    if own.is_empty() && others.is_empty() {
+        return Ok(Vec::new());
+    }
+    // $1 viewer, $2 folder, $3 now, $4 limit, $5 offset, then the parties.
+    let mut n = 6;
+    let mut branches = Vec::new();
+    if !own.is_empty() {
+        branches.push(format!("m.recipient IN ({})", ena_store::placeholders(n, own.len())));
+        n += own.len();
+    }
+    if !others.is_empty() {
+        branches
+            .push(format!("(m.recipient IN ({}) AND m.recipient_only = 0)", ena_store::placeholders(n, others.len())));
+    }
+    let sql = format!(
+        "SELECT {MESSAGE_COLUMNS}, k.read_at, k.folder FROM mail_messages m \
+         LEFT JOIN mail_marks k ON k.message_id = m.id AND k.viewer = $1 \
+         WHERE ({}) AND COALESCE(k.folder, 'inbox') = $2 AND (m.expires_at IS NULL OR m.expires_at > $3){} \
+         ORDER BY m.received_at DESC, m.id DESC LIMIT $4 OFFSET $5",
+        branches.join(" OR "),
+        if unread_only { " AND k.read_at IS NULL" } else { "" }
+    );
+    let rows: Vec<Listed> = with_pool!(store, pool => {
+        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+            .bind(viewer).bind(folder).bind(now).bind(i64::from(limit)).bind(offset as i64);
+        for p in own.iter().chain(others) {
+            q = q.bind(*p);
+        }
+        q.fetch_all(pool).await
+    })?;
+    Ok(rows.into_iter().map(|l| (l.row, l.read_at, l.folder)).collect())
+}
+
+/// Set `viewer`'s marks on `ids`: `read` (Some(None) unread, Some(Some(t)) read at t) and/or `folder`.
+pub async fn mark(
+    store: &Store,
+    viewer: &str,
+    ids: &[&str],
+    read: Option<Option<i64>>,
+    folder: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    with_pool!(store, pool => {
+        let mut tx = pool.begin_write().await?;
+        for id in ids {
+            sqlx::query("INSERT INTO mail_marks (message_id, viewer, read_at, folder) VALUES ($1, $2, NULL, 'inbox') \
+                         ON CONFLICT (message_id, viewer) DO NOTHING")
+                .bind(*id).bind(viewer).execute(&mut *tx).await?;
+            if let Some(read) = read {
+                sqlx::query("UPDATE mail_marks SET read_at = $3 WHERE message_id = $1 AND viewer = $2")
+                    .bind(*id).bind(viewer).bind(read).execute(&mut *tx).await?;
+            }
+            if let Some(folder) = folder {
+                sqlx::query("UPDATE mail_marks SET folder = $3 WHERE message_id = $1 AND viewer = $2")
+                    .bind(*id).bind(viewer).bind(folder).execute(&mut *tx).await?;
+            }
+        }
+        tx.commit().await
+    })
+}
+
+pub async fn mark_of(store: &Store, id: &str, viewer: &str) -> Result<Option<(Option<i64>, String)>, sqlx::Error> {
+    with_pool!(store, pool => sqlx::query_as(
+        "SELECT read_at, folder FROM mail_marks WHERE message_id = $1 AND viewer = $2")
+        .bind(id).bind(viewer).fetch_optional(pool).await)
+}
+
+/// Note the first opening; true for the one call that did.
+pub async fn first_open(store: &Store, id: &str, now: i64) -> Result<bool, sqlx::Error> {
+    let n = with_pool!(store, pool => sqlx::query(
+        "UPDATE mail_messages SET first_opened_at = $2 WHERE id = $1 AND first_opened_at IS NULL")
+        .bind(id).bind(now).execute(pool).await.map(|r| r.rows_affected()))?;
+    Ok(n == 1)
+}
+
+pub async fn add_receipt(store: &Store, id: &str, kind: &str, at: i64, receipt: &str) -> Result<(), sqlx::Error> {
+    with_pool!(store, pool => sqlx::query(
+        "INSERT INTO mail_receipts (message_id, kind, at, receipt) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (message_id, kind) DO NOTHING")
+        .bind(id).bind(kind).bind(at).bind(receipt).execute(pool).await.map(|_| ()))
+}
+
+/// Delete messages past their expiry or received before `received_before`, with their marks.
+pub async fn purge(store: &Store, now: i64, received_before: i64) -> Result<u64, sqlx::Error> {
+    with_pool!(store, pool => {
+        let mut tx = pool.begin_write().await?;
+        let gone = "SELECT id FROM mail_messages WHERE (expires_at IS NOT NULL AND expires_at <= $1) OR received_at < $2";
+        sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM mail_marks WHERE message_id IN ({gone})")))
+            .bind(now).bind(received_before).execute(&mut *tx).await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM mail_receipts WHERE message_id IN ({gone})")))
+            .bind(now).bind(received_before).execute(&mut *tx).await?;
+        let n = sqlx::query("DELETE FROM mail_messages WHERE (expires_at IS NOT NULL AND expires_at <= $1) OR received_at < $2")
+            .bind(now).bind(received_before).execute(&mut *tx).await?.rows_affected();
+        tx.commit().await?;
+        Ok::<u64, sqlx::Error>(n)
+    })
+}

@@ -315,3 +315,111 @@ fn test_number(year: usize, n: usize) -> String {
         .sum();
     format!("{}{ten}{}", year / 100, (10 - sum % 10) % 10)
 }
+
+fn letter(recipient: &str, subject: &str) -> MailInput {
+    serde_json::from_value(serde_json::json!({
+        "recipient": recipient, "subject": subject, "body": "Hej!\n\n**Beslut**: bifall. <script>alert(1)</script>",
+        "bodyFormat": "markdown", "language": "sv", "receipt": "signed", "replyAllowed": true,
+        "documents": [{"title": "Faktura", "attachment": 0, "actions": [{"kind": "pay", "title": "Betala", "url": "https://betala.exempel.se/1", "due": "2099-01-31"}]}],
+        "attachments": [{"name": "faktura.pdf", "mediaType": "application/pdf", "size": 1234, "sha256": "ab".repeat(32)}]
+    }))
+    .unwrap()
+}
+
+fn delivery(reference: &str, input: MailInput) -> Delivery {
+    Delivery {
+        reference: reference.into(),
+        sender: SENDER.into(),
+        sender_name: "Exempelmyndigheten".into(),
+        input,
+        evidence: serde_json::json!({}),
+    }
+}
+
+#[tokio::test]
+async fn the_built_in_mailbox_takes_shows_and_forgets_mail_on_both_databases() {
+    for db in test_stores().await {
+        let label = db.label.clone();
+        let f = fixture(&db.store).await;
+        f.standing.set("https://other.example", true);
+        let m = f.mail.clone().with_mailbox(BOX, 10_000);
+        let ctx = Context::system("mailbox-node");
+        change(&m, TOLVAN, TOLVAN, "register", Some(BOX)).await.unwrap();
+        change(&m, BERTIL, BERTIL, "register", Some(BOX)).await.unwrap();
+        change(&m, ANNA, ANNA, "register", Some("https://other.example")).await.unwrap();
+
+        let (first, created) = m.accept(&ctx, delivery("d-1", letter(TOLVAN, "Beslut"))).await.unwrap();
+        assert!(created, "{label}");
+        assert!(
+            first.body_html.contains("<strong>Beslut</strong>") && first.body_html.contains("&lt;script&gt;"),
+            "{label}"
+        );
+        let (again, created) = m.accept(&ctx, delivery("d-1", letter(TOLVAN, "Beslut"))).await.unwrap();
+        assert!(!created && again.id == first.id, "{label}: a repeated delivery is the same message");
+
+        // Refused: not registered, registered elsewhere, blocking the sender; bad fields named.
+        for (who, why) in [("194702289879", "not registered"), (ANNA, "another operator")] {
+            let e = m.accept(&ctx, delivery(&format!("d-{who}"), letter(who, "x"))).await.unwrap_err();
+            assert!(matches!(&e, MailError::Forbidden(t) if t.contains(why)), "{label}: {e:?}");
+        }
+        change(&m, BERTIL, BERTIL, "block", Some(SENDER)).await.unwrap();
+        let e = m.accept(&ctx, delivery("d-b", letter(BERTIL, "x"))).await.unwrap_err();
+        assert!(matches!(e, MailError::Forbidden(_)), "{label}");
+        change(&m, BERTIL, BERTIL, "unblock", Some(SENDER)).await.unwrap();
+        let mut bad = letter(TOLVAN, "");
+        bad.attachments[0].size = 20_000;
+        bad.documents[0].actions[0].url = "javascript:alert(1)".into();
+        bad.documents[0].actions[0].kind = "steal".into();
+        let e = m.accept(&ctx, delivery("d-bad", bad)).await.unwrap_err();
+        assert_eq!(
+            fields(&e),
+            ["subject", "documents/0/actions/0/kind", "documents/0/actions/0/url", "attachments/0/size"],
+            "{label}"
+        );
+
+        // Bertil's mail: one to all who may read it, one for him alone.
+        m.accept(&ctx, delivery("d-2", letter(BERTIL, "Till Bertil"))).await.unwrap();
+        let mut secret = letter(BERTIL, "Bara Bertil");
+        secret.visibility = Visibility::RecipientOnly;
+        m.accept(&ctx, delivery("d-3", secret)).await.unwrap();
+
+        let bertil = [MailScope { party: BERTIL.into(), own: true }];
+        let tolvan = [MailScope { party: TOLVAN.into(), own: true }, MailScope { party: BERTIL.into(), own: false }];
+        let list = m.list(BERTIL, &bertil, Folder::Inbox, false, 20, 0).await.unwrap();
+        assert_eq!(
+            list.iter().map(|x| x.subject.as_str()).collect::<Vec<_>>(),
+            ["Bara Bertil", "Till Bertil"],
+            "{label}"
+        );
+        let list = m.list(TOLVAN, &tolvan, Folder::Inbox, false, 20, 0).await.unwrap();
+        assert_eq!(list.iter().map(|x| x.subject.as_str()).collect::<Vec<_>>(), ["Till Bertil", "Beslut"], "{label}");
+        assert!(list[0].as_representative && !list[1].as_representative, "{label}");
+        let hidden = m.list(BERTIL, &bertil, Folder::Inbox, false, 20, 0).await.unwrap()[0].id.clone();
+        assert!(
+            matches!(m.open(&ctx, TOLVAN, &tolvan, &hidden).await, Err(MailError::NotFound(_))),
+            "{label}: recipient only"
+        );
+
+        // Opening marks it read for that viewer only and notes the receipt once.
+        let opened = m.open(&ctx, TOLVAN, &tolvan, &first.id).await.unwrap();
+        assert!(opened.read, "{label}");
+        m.open(&ctx, TOLVAN, &tolvan, &first.id).await.unwrap();
+        let unread = m.list(TOLVAN, &tolvan, Folder::Inbox, true, 20, 0).await.unwrap();
+        assert_eq!(unread.len(), 1, "{label}");
+        let receipts: Vec<(String,)> = ena_store::with_pool!(&db.store, pool => sqlx::query_as(
+            "SELECT kind FROM mail_receipts WHERE message_id = $1").bind(&first.id).fetch_all(pool).await)
+        .unwrap();
+        assert_eq!(receipts, [("opened".to_owned(),)], "{label}");
+
+        // Folders and marks in bulk; a stranger's message is named and nothing changes.
+        m.mark(TOLVAN, &tolvan, &[first.id.clone()], Some(false), Some(Folder::Archive)).await.unwrap();
+        assert_eq!(m.list(TOLVAN, &tolvan, Folder::Archive, true, 20, 0).await.unwrap().len(), 1, "{label}");
+        let e = m.mark(TOLVAN, &tolvan, &[first.id.clone(), hidden.clone()], Some(true), None).await.unwrap_err();
+        assert_eq!(fields(&e), ["messageIds/1"], "{label}");
+
+        // Retention: nothing is older than a day yet; with none kept, all go.
+        assert_eq!(m.purge(1).await.unwrap(), 0, "{label}");
+        assert_eq!(m.purge(-1).await.unwrap(), 3, "{label}");
+        assert!(m.list(TOLVAN, &tolvan, Folder::Archive, false, 20, 0).await.unwrap().is_empty(), "{label}");
+    }
+}
