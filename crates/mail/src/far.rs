@@ -61,6 +61,24 @@ impl Mail {
         }
     }
 
+    /// May `viewer` see `recipient`'s registration and its history: themself, or a company they hold a
+    /// register role in (signatory, CEO, board).
+    pub fn may_view(&self, viewer: &PersonId, recipient: &Recipient) -> Result<(), MailError> {
+        let may = match recipient {
+            Recipient::Person(p) => p == viewer,
+            Recipient::Organisation(org) => {
+                self.representation.company(org).is_some_and(|c| !c.roles_of(viewer.as_str()).is_empty())
+            }
+        };
+        if may {
+            Ok(())
+        } else {
+            Err(MailError::Forbidden(
+                "only the person themself, or a company's signatories, CEO and board, see a registration".into(),
+            ))
+        }
+    }
+
     /// Who binds `recipient`: the person themself, or a company's signatories per its firmateckning
     /// (persons who may sign, and how many distinct ones a change needs). Refused for anyone else.
     fn binding(&self, signer: &PersonId, recipient: &Recipient) -> Result<(Vec<String>, usize), MailError> {

@@ -160,6 +160,21 @@ pub const CASES_API: ApiDescriptor = ApiDescriptor {
     )],
 };
 
+pub const MAIL_API: ApiDescriptor = ApiDescriptor {
+    id: "mail",
+    name: "ena mail API",
+    version: "1.0.0",
+    released: "2026-12-06",
+    status: "active",
+    description_sv: "Mina meddelanden: förmedlingsadressregistret (FaR) med signerade registreringar, nåbarhet för upp till 10 000 mottagare som vet om ombud, brevlådeoperatörer i federationen och den inbyggda brevlådan.",
+    description_en: "Mina meddelanden: the recipient registry (FaR) with signed registrations, reachability for up to 10 000 recipients that knows about representatives, mailbox operators in the federation, and the built-in mailbox.",
+    pages: &[(
+        "/mina-sidor/meddelanden",
+        "Mina meddelanden: din digitala brevlåda och dina inställningar",
+        "My messages: your digital mailbox and your settings",
+    )],
+};
+
 /// Every API ena serves, in the order the docs list them.
 pub const ALL: &[ApiDescriptor] = &[
     PLAN_API,
@@ -171,4 +186,5 @@ pub const ALL: &[ApiDescriptor] = &[
     REPRESENTATION_API,
     ADDRESSES_API,
     CASES_API,
+    MAIL_API,
 ];

@@ -370,3 +370,37 @@ fn login_redirect(parts: &Parts, state: &AppState, min: ena_identity::loa::Loa) 
     let to = format!("/login?loa={}&return={}", min.0, ena_identity::testeid::encode(&back));
     axum::response::Redirect::to(&to).into_response()
 }
+
+/// A member organisation calling an API: its member system with an access token or its node by its
+/// certificate, which the decision point lets `use` the API of the path. `organisation` is canonical.
+#[derive(Debug, Clone)]
+pub struct MemberOrganisation {
+    pub organisation: String,
+    pub name: Option<String>,
+    pub ctx: Context,
+}
+
+impl FromRequestParts<AppState> for MemberOrganisation {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        if let Some(checked) = crate::callers::checked::<MemberOrganisation>(parts) {
+            return Ok(checked);
+        }
+        let by_certificate = bearer(parts).is_none() && parts.extensions.get::<crate::mtls::PeerStatus>().is_some();
+        let (client, organisation) = if by_certificate {
+            let crate::mtls::Node(peer) = crate::mtls::Node::from_request_parts(parts, state).await?;
+            (peer.entity_id, peer.organisation_number)
+        } else {
+            let ApiCaller(caller) = ApiCaller::from_request_parts(parts, state).await?;
+            (caller.client, caller.organisation_number)
+        };
+        may_use(state, ("member", &client), &[("organisationNumber", &organisation)], &api_of(parts)).await?;
+        let organisation = ena_core::Organisationsnummer::parse(&organisation)
+            .map(|o| o.as_str().to_owned())
+            .map_err(|e| ApiError::internal(&format!("a member's organisation number: {e}")))?;
+        let name = ena_federation::repo::member(&state.store, &client).await.ok().flatten().map(|m| m.name);
+        let actor = Actor { kind: ActorKind::Node, id: client, organisation: Some(organisation.clone()) };
+        Ok(MemberOrganisation { organisation, name, ctx: context(parts, actor) })
+    }
+}

@@ -120,7 +120,7 @@ impl Authorizer for AppState {
             Caller::MemberSystem => remember::<crate::auth::ApiCaller, _>(parts, self).await,
             Caller::MemberNode => remember::<crate::mtls::Node, _>(parts, self).await,
             Caller::Registrant => remember::<crate::blocks::addresses::api::Registrant, _>(parts, self).await,
-            Caller::Member => remember::<crate::blocks::cases::api::Keeper, _>(parts, self).await,
+            Caller::Member => remember::<crate::auth::MemberOrganisation, _>(parts, self).await,
             Caller::Person(loa) => {
                 let person = crate::auth::person(parts, self, ena_identity::loa::Loa(loa)).await?;
                 parts.extensions.insert(person);

@@ -59,6 +59,20 @@ pub struct ServerConfig {
     /// NATS server case events are published to (JetStream stream `ENA_CASES`), for subscriptions with
     /// delivery `nats`; needs the `nats` cargo feature.
     pub nats_url: Option<String>,
+    /// The built-in mailbox (Min myndighetspost role), if this installation runs one.
+    pub mailbox: Option<MailboxConfig>,
+}
+
+/// The built-in mailbox: which operator (a federation member approved as `ena_mailbox_operator`) it is,
+/// and the node that receives its mail.
+#[derive(Clone, Debug)]
+pub struct MailboxConfig {
+    /// The operator's entity id.
+    pub operator: String,
+    /// The largest attachment taken, bytes.
+    pub max_attachment_bytes: u64,
+    /// Messages are kept this many days after they arrive (unless they expire sooner).
+    pub retention_days: i64,
 }
 
 impl Default for ServerConfig {
@@ -76,6 +90,7 @@ impl Default for ServerConfig {
             test_eid_clients: Vec::new(),
             key_encryption_key: None,
             nats_url: None,
+            mailbox: None,
         }
     }
 }
@@ -137,6 +152,8 @@ pub struct Services {
     pub cases: ena_cases::Cases,
     /// Where this instance sends case events (webhooks, NATS).
     pub case_events: blocks::cases::events::Outlet,
+    /// Mina meddelanden: FaR and the built-in mailbox.
+    pub mail: ena_mail::Mail,
 }
 
 /// What login needs.
@@ -280,6 +297,11 @@ impl AppState {
             representation = representation.with_hook(std::sync::Arc::new(webhook::Webhook::new(url, &base)));
         }
         let addresses = ena_addresses::Addresses::new(store.clone(), access.clone(), federation.clone());
+        let representation = std::sync::Arc::new(representation);
+        let mut mail = ena_mail::Mail::new(store.clone(), audit.clone(), federation.clone(), representation.clone());
+        if let Some(mailbox) = &config.mailbox {
+            mail = mail.with_mailbox(&mailbox.operator, mailbox.max_attachment_bytes);
+        }
         let openapi = axum::body::Bytes::from(serde_json::to_vec(&openapi::document()).unwrap_or_default());
         let store_for_cases = store.clone();
         let case_events = blocks::cases::events::Outlet::open(config.nats_url.as_deref()).await?;
@@ -302,11 +324,12 @@ impl AppState {
             signatures: std::sync::Arc::new(signatures),
             tokens: std::sync::Arc::new(tokens),
             access,
-            representation: std::sync::Arc::new(representation),
+            representation,
             federation,
             addresses: std::sync::Arc::new(addresses),
             cases: ena_cases::Cases::new(store_for_cases),
             case_events,
+            mail,
         })))
     }
 }

@@ -71,6 +71,7 @@ pub struct InvalidParameter {
         (name = "representation", description = "Mina ombud: who may represent whom"),
         (name = "addresses", description = "Adressregister: digital addresses, the message types they accept, their encryption keys, and the change feed"),
         (name = "cases", description = "Mina ärenden: cases organisations keep for persons and companies, and the party view across every party a person acts for"),
+        (name = "mail", description = "Mina meddelanden: the recipient registry (FaR), reachability, mailbox operators and the built-in mailbox"),
         (name = "system", description = "Liveness, readiness, metrics and this document"),
     )
 )]

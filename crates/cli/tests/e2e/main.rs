@@ -31,6 +31,7 @@ mod faults;
 mod federation;
 mod identity;
 mod instances;
+mod mail;
 mod nodekit;
 mod nodes;
 mod onboarding;

@@ -7,22 +7,21 @@ use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use ena_audit::{Actor, ActorKind, Context};
+use ena_audit::Context;
 use ena_cases::{
     Agency, Case, CaseError, CaseInput, CaseUpdate, History, Listed, Sort, Transmission, TransmissionInput,
 };
-use ena_core::{ErrorCode, FieldError, Organisationsnummer};
+use ena_core::{ErrorCode, FieldError};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::apis::{ApiInfo, CASES_API};
-use crate::auth::{ApiCaller, Person};
+use crate::auth::Person;
 use crate::blocks::addresses::api::{etag, revision_header};
 use crate::callers::{Caller, Routes};
 use crate::extract::{ApiJson, ApiQuery};
-use crate::mtls::{Node, PeerStatus};
 use crate::paging::ListPage;
 use crate::problem::ApiError;
 
@@ -64,8 +63,8 @@ impl From<CaseError> for ApiError {
     }
 }
 
-/// The organisation calling: its member system with an access token or its node by its certificate,
-/// which the decision point lets `use` api:cases. Only the organisation that keeps a case may read or change it.
+/// The organisation calling (`auth::MemberOrganisation`) as the keeper of its cases: only the
+/// organisation that keeps a case may read or change it.
 #[derive(Debug, Clone)]
 pub struct Keeper {
     pub agency: Agency,
@@ -76,24 +75,8 @@ impl FromRequestParts<AppState> for Keeper {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        if let Some(checked) = crate::callers::checked::<Keeper>(parts) {
-            return Ok(checked);
-        }
-        let by_certificate = crate::auth::bearer(parts).is_none() && parts.extensions.get::<PeerStatus>().is_some();
-        let (client, organisation) = if by_certificate {
-            let Node(peer) = Node::from_request_parts(parts, state).await?;
-            (peer.entity_id, peer.organisation_number)
-        } else {
-            let ApiCaller(caller) = ApiCaller::from_request_parts(parts, state).await?;
-            (caller.client, caller.organisation_number)
-        };
-        crate::auth::may_use(state, ("member", &client), &[("organisationNumber", &organisation)], "cases").await?;
-        let organisation = Organisationsnummer::parse(&organisation)
-            .map(|o| o.as_str().to_owned())
-            .map_err(|e| ApiError::internal(&format!("a member's organisation number: {e}")))?;
-        let name = ena_federation::repo::member(&state.store, &client).await.ok().flatten().map(|m| m.name);
-        let actor = Actor { kind: ActorKind::Node, id: client, organisation: Some(organisation.clone()) };
-        Ok(Keeper { agency: Agency { organisation, name }, ctx: crate::auth::context(parts, actor) })
+        let who = crate::auth::MemberOrganisation::from_request_parts(parts, state).await?;
+        Ok(Keeper { agency: Agency { organisation: who.organisation, name: who.name }, ctx: who.ctx })
     }
 }
 
@@ -398,7 +381,7 @@ pub async fn mark_read(
 }
 
 /// A `true`/`false` query parameter (absent: false).
-pub(super) fn flag(query: &ApiQuery, name: &str, errors: &mut Vec<FieldError>) -> bool {
+pub(crate) fn flag(query: &ApiQuery, name: &str, errors: &mut Vec<FieldError>) -> bool {
     match query.str(name) {
         None | Some("false") | Some("") => false,
         Some("true") => true,

@@ -1,0 +1,203 @@
+//! Mina meddelanden over HTTP on both databases, as its users use it: a mailbox operator joins the
+//! federation as `ena_mailbox_operator`; people register in FaR from their portal session (each change
+//! signed by the signature service, which anyone can verify), block a sender, register their company with
+//! both signatories of a joint firmateckning; an agency's member system asks reachability and learns only
+//! what it may; suspending the operator stops FaR pointing at it at once; bad input is refused by name.
+
+use base64::Engine;
+use sha2::Digest;
+
+use super::*;
+
+const TOLVAN: &str = "191212121212";
+const ANNA: &str = "199001012385";
+const BERTIL: &str = "198506151235";
+const CECILIA: &str = "194702289879";
+/// Andersson & Berg Handelsbolag: Anna and Bertil sign jointly.
+const HANDELSBOLAG: &str = "556011-2236";
+
+/// A mailbox operator: a member approved as `ena_mailbox_operator` with its metadata.
+pub(crate) fn mailbox_operator(anchor: &str) -> Member {
+    let mut m = Member::new("brevlada.exempel.se", anchor);
+    m.organisation = "202100-5448".into();
+    m.entity_types = json!(["ena_node", "ena_mailbox_operator"]);
+    m.extra_metadata = json!({"ena_mailbox_operator": {
+        "name": "Exempelbrevlådan", "service_address": "162021005448:brevlada", "max_attachment_bytes": 1_048_576
+    }});
+    m
+}
+
+async fn change(server: &TestServer, p: &Person, body: Value) -> reqwest::Response {
+    p.browser
+        .post(server.url("/mail/v1/my/registration-changes"))
+        .header("cookie", &p.cookie)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn get(server: &TestServer, p: &Person, path: &str) -> reqwest::Response {
+    p.browser.get(server.url(path)).header("cookie", &p.cookie).send().await.unwrap()
+}
+
+#[tokio::test]
+async fn people_register_for_digital_mail_and_senders_learn_only_what_they_may() {
+    for mut server in TestServer::each().await {
+        let label = server.label.clone();
+        let fed = server.two_members().await;
+        let operator = mailbox_operator(&fed.anchor);
+        server.onboard(&operator).await;
+        let box_id = operator.id.clone();
+
+        // Anyone lists the operators in good standing.
+        let ops = json_of(server.client.get(server.url("/mail/v1/operators")).send().await.unwrap()).await;
+        assert_eq!(ops["items"].as_array().unwrap().len(), 1, "{label}: {ops}");
+        assert_eq!(ops["items"][0]["serviceAddress"], "162021005448:brevlada", "{label}");
+
+        // Tolvan registers; the change is signed by the signature service for his session.
+        let tolvan = server.person(TOLVAN, 3).await;
+        let r = change(&server, &tolvan, json!({"action": "register", "operator": box_id})).await;
+        assert_eq!(r.status(), 200, "{label}");
+        let done = json_of(r).await;
+        assert_eq!(
+            (done["outcome"].as_str(), done["registration"]["status"].as_str()),
+            (Some("done"), Some("active")),
+            "{label}"
+        );
+        let kept = json_of(get(&server, &tolvan, "/mail/v1/my/registration-changes").await).await;
+        let signed = &kept["items"][0];
+        let sha = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(sha2::Sha256::digest(signed["statement"].as_str().unwrap().as_bytes()));
+        let verified = server
+            .client
+            .post(server.url("/signatures/v1/verify"))
+            .json(&json!({"sha256": sha, "signature": signed["signature"]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(verified.status(), 200, "{label}: anyone verifies the registration's signature");
+        assert_eq!(json_of(verified).await["personalNumber"], TOLVAN, "{label}");
+
+        // Anna registers and blocks agency A; a LoA 2 session, no session, and bad changes are refused.
+        let anna = server.person(ANNA, 3).await;
+        assert_eq!(
+            change(&server, &anna, json!({"action": "register", "operator": box_id})).await.status(),
+            200,
+            "{label}"
+        );
+        assert_eq!(
+            change(&server, &anna, json!({"action": "block", "sender": "212000-0142"})).await.status(),
+            200,
+            "{label}"
+        );
+        let weak = server.person(CECILIA, 2).await;
+        let p = check_problem(change(&server, &weak, json!({"action": "deregister"})).await, 403, "permission-denied")
+            .await;
+        assert!(p["detail"].as_str().unwrap().contains("loa"), "{label}: {p}");
+        let anonymous =
+            server.client.post(server.url("/mail/v1/my/registration-changes")).json(&json!({"action": "deregister"}));
+        check_problem(anonymous.send().await.unwrap(), 401, "authentication-required").await;
+        let bad = change(&server, &anna, json!({"action": "register", "operator": "https://nobody.example"})).await;
+        let p = check_problem(bad, 400, "validation-failed").await;
+        assert_eq!(p["invalid-parameters"][0]["property"], "operator", "{label}");
+        let bad = change(&server, &anna, json!({"action": "block", "sender": "12"})).await;
+        assert_eq!(
+            check_problem(bad, 400, "validation-failed").await["invalid-parameters"][0]["property"],
+            "sender",
+            "{label}"
+        );
+        let bad = change(&server, &anna, json!({"action": "register", "operator": box_id, "colour": "red"})).await;
+        check_problem(bad, 400, "invalid-body").await;
+        let p = check_problem(
+            change(&server, &anna, json!({"party": TOLVAN, "action": "deregister"})).await,
+            403,
+            "permission-denied",
+        )
+        .await;
+        assert!(!p.to_string().contains(TOLVAN), "{label}: the refusal does not echo the number");
+
+        // The company: Anna signs (202, Bertil named as who else may sign), then Bertil completes it.
+        let r = change(&server, &anna, json!({"party": HANDELSBOLAG, "action": "register", "operator": box_id})).await;
+        assert_eq!(r.status(), 202, "{label}");
+        let pending: Value = r.json().await.unwrap();
+        assert_eq!(pending["pending"]["possibleSigners"], json!([BERTIL]), "{label}: {pending}");
+        let bertil = server.person(BERTIL, 3).await;
+        let r =
+            change(&server, &bertil, json!({"party": HANDELSBOLAG, "action": "register", "operator": box_id})).await;
+        assert_eq!(r.status(), 200, "{label}");
+        let company = json_of(get(&server, &bertil, "/mail/v1/my/registration?party=556011-2236").await).await;
+        assert_eq!(company["status"], "active", "{label}: {company}");
+        check_problem(
+            get(&server, &tolvan, "/mail/v1/my/registration-changes?party=556011-2236").await,
+            403,
+            "permission-denied",
+        )
+        .await;
+
+        // The sender (agency A's member system) asks; only what it may know.
+        let token = fed.token_a().await;
+        let ask = |ids: Value| {
+            fed.tls_a
+                .post(format!("https://{}/mail/v1/reachability", fed.node))
+                .bearer_auth(&token)
+                .json(&json!({"ids": ids}))
+                .send()
+        };
+        let answer = json_of(ask(json!([TOLVAN, ANNA, CECILIA, "165560112236"])).await.unwrap()).await;
+        let items = answer["items"].as_array().unwrap();
+        assert_eq!(
+            (items[0]["reachable"].as_bool(), items[0]["operator"]["id"].as_str()),
+            (Some(true), Some(box_id.as_str())),
+            "{label}"
+        );
+        assert_eq!((items[1]["paper"].as_str(), items[1].get("operator")), (Some("sender-blocked"), None), "{label}");
+        assert_eq!(items[2]["paper"], "not-registered", "{label}");
+        assert_eq!(
+            (items[3]["reachable"].as_bool(), items[3]["readByRepresentatives"].as_bool()),
+            (Some(true), Some(true)),
+            "{label}"
+        );
+        // Non-canonical and forged ids are named; over 10 000 refused whole; a person cannot ask.
+        let p =
+            check_problem(ask(json!(["19121212-1212", "191212121213"])).await.unwrap(), 400, "validation-failed").await;
+        let named: Vec<&str> =
+            p["invalid-parameters"].as_array().unwrap().iter().map(|x| x["property"].as_str().unwrap()).collect();
+        assert_eq!(named, ["ids/0", "ids/1"], "{label}");
+        let many: Vec<String> = vec![TOLVAN.to_owned(); 10_001];
+        let p = check_problem(ask(json!(many)).await.unwrap(), 400, "validation-failed").await;
+        assert_eq!(p["invalid-parameters"][0]["property"], "ids", "{label}");
+        let by_person = tolvan
+            .browser
+            .post(server.url("/mail/v1/reachability"))
+            .header("cookie", &tolvan.cookie)
+            .json(&json!({"ids": [ANNA]}));
+        assert!(by_person.send().await.unwrap().status().is_client_error(), "{label}");
+
+        // Suspending the operator: FaR stops pointing at it at once.
+        let suspended = server
+            .client
+            .post(server.url("/federation/v1/members/suspend"))
+            .bearer_auth(server.operator_token())
+            .json(&json!({"entityId": box_id, "reason": "test"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(suspended.status(), 200, "{label}");
+        let answer = json_of(ask(json!([TOLVAN])).await.unwrap()).await;
+        assert_eq!(answer["items"][0]["paper"], "operator-unavailable", "{label}");
+        let ops = json_of(server.client.get(server.url("/mail/v1/operators")).send().await.unwrap()).await;
+        assert!(ops["items"].as_array().unwrap().is_empty(), "{label}");
+
+        // Every change is in the audit log with the person as data subject.
+        let n: Vec<(String,)> = ena_store::with_pool!(&server.state.store, pool => sqlx::query_as(
+            "SELECT result FROM audit_leaves WHERE action LIKE 'mail.registration.%' ORDER BY idx").fetch_all(pool).await).unwrap();
+        let results: Vec<&str> = n.iter().map(|(r,)| r.as_str()).collect();
+        assert_eq!(results.len(), 6, "{label}: {results:?}");
+        assert_eq!(
+            results.iter().filter(|r| **r == "denied").count(),
+            1,
+            "{label}: Anna's try at Tolvan's registration"
+        );
+    }
+}
