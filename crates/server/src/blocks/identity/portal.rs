@@ -46,7 +46,6 @@ pub struct LoginTexts {
     cases: &'static str,
     unread: &'static str,
     messages: &'static str,
-    coming: &'static str,
     profile: &'static str,
 }
 
@@ -62,8 +61,7 @@ const SV: LoginTexts = LoginTexts {
     ombud: "Mina ombud — vem du kan företräda och vem som får företräda dig",
     cases: "Mina ärenden — dina ärenden och deras du företräder, med när beslut väntas",
     unread: "olästa",
-    messages: "Mina meddelanden — digital post från det offentliga",
-    coming: "kommer snart",
+    messages: "Mina meddelanden — digital post från det offentliga, din och deras du får läsa för",
     profile: "Min profil",
 };
 const EN: LoginTexts = LoginTexts {
@@ -78,8 +76,7 @@ const EN: LoginTexts = LoginTexts {
     ombud: "My representatives — whom you can act for and who may act for you",
     cases: "My cases — yours and those of the parties you act for, with when a decision is expected",
     unread: "unread",
-    messages: "My messages — digital mail from the public sector",
-    coming: "coming soon",
+    messages: "My messages — digital mail from the public sector, yours and that of those you may read for",
     profile: "My profile",
 };
 
@@ -109,6 +106,8 @@ struct MyPage {
     csrf: String,
     /// Cases with content the person has not seen (up to 100: "100+" beyond).
     unread: String,
+    /// Unread messages in the inbox (the same way).
+    unread_mail: String,
 }
 
 use crate::site::portal::personal_page as html;
@@ -339,8 +338,10 @@ async fn my_pages(
     }
     let f = texts(lang);
     let unread = unread_cases(&state, &s).await;
+    let unread_mail = crate::blocks::mail::portal::unread(&state, &s).await;
     let page = MyPage {
         unread,
+        unread_mail,
         layout: Layout::new(lang, f.my_title, "/mina-sidor"),
         f,
         name: s.name.clone(),
