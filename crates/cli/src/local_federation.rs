@@ -111,6 +111,7 @@ pub async fn start_node(
         peer_listen: peer.to_string(),
         // The demo plays every organisation: it accepts the agreement in force for each.
         accept_agreement: ena_node::agreement(&central.url).await?.version,
+        mailbox_operator: None,
     };
     let application = ena_node::init(&options).await?;
     reqwest::Client::new()

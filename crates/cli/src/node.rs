@@ -37,6 +37,10 @@ pub enum NodeCommand {
         /// Accept the federation's agreement in force (printed first); without it nothing is sent.
         #[arg(long)]
         accept_agreement: bool,
+        /// Run a mailbox of Mina meddelanden with this name: apply as `ena_mailbox_operator` too (with
+        /// the connected-mina-meddelanden trust mark) and receive mail at `<organisation>:brevlada`.
+        #[arg(long)]
+        mailbox_operator: Option<String>,
     },
     /// Apply again with the node's keys after the operator rejected the application (the reason is
     /// shown by `ena node status` and `ena node run`); fix what it says first.
@@ -93,6 +97,7 @@ pub fn run(command: NodeCommand) -> anyhow::Result<()> {
             organisation,
             name,
             contact,
+            mailbox_operator,
             listen,
             peer_listen,
             accept_agreement,
@@ -109,6 +114,7 @@ pub fn run(command: NodeCommand) -> anyhow::Result<()> {
                 listen,
                 peer_listen,
                 accept_agreement: agreement,
+                mailbox_operator,
             };
             let id = runtime.block_on(ena_node::init(&options))?;
             println!("{id}");

@@ -17,6 +17,7 @@ pub mod mailbox;
 pub mod markdown;
 mod model;
 pub mod repo;
+pub mod wire;
 #[cfg(test)]
 mod tests;
 

@@ -114,8 +114,8 @@ pub fn check_input(m: &MailInput, max_attachment: u64) -> Vec<FieldError> {
                 format!("the recipient's mailbox takes at most {max_attachment} bytes per attachment"),
             ));
         }
-        if a.sha256.len() != 64 || !a.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
-            errors.push(FieldError::new(&format!("{at}/sha256"), &short(&a.sha256), "64 hex digits"));
+        if a.sha256.len() != 43 || !a.sha256.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+            errors.push(FieldError::new(&format!("{at}/sha256"), &short(&a.sha256), "the file's SHA-256, base64url (43 characters)"));
         }
     }
     if let Some(t) = &m.expires_at

@@ -97,7 +97,7 @@ impl Recipient {
 }
 
 /// A mailbox operator in good standing, as the federation describes it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Operator {
     /// Its entity id in the federation.
@@ -252,17 +252,17 @@ ena_core::text_enum!(PaperReason {
 });
 
 /// One id's answer: only what the asking sender may know.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Reach {
     pub id: String,
     /// Digital mail from this sender will be delivered.
     pub reachable: bool,
     /// Why not (send on paper); absent when reachable.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paper: Option<PaperReason>,
     /// The operator mail goes to (only when reachable).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub operator: Option<Operator>,
     /// Someone else than the recipient may read mail not marked recipient-only: a representative with
     /// Mina ombud's mail package, or for a company, the people it lets read its mail.
@@ -376,7 +376,7 @@ pub struct AttachmentInfo {
     #[schema(example = "application/pdf")]
     pub media_type: String,
     pub size: u64,
-    /// Hex.
+    /// base64url, as the node's upload answered.
     pub sha256: String,
 }
 

@@ -352,3 +352,38 @@ pub async fn purge(store: &Store, now: i64, received_before: i64) -> Result<u64,
         Ok::<u64, sqlx::Error>(n)
     })
 }
+
+// ---- A sending node's letters ----
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SentRow {
+    pub id: String,
+    pub recipient: String,
+    pub subject: String,
+    pub operator: Option<String>,
+    pub read_by_representatives: i64,
+    pub paper_reason: Option<String>,
+    pub created_at: i64,
+}
+
+const SENT_COLUMNS: &str = "id, recipient, subject, operator, read_by_representatives, paper_reason, created_at";
+
+pub async fn insert_sent(store: &Store, r: &SentRow) -> Result<(), sqlx::Error> {
+    with_pool!(store, pool => sqlx::query(
+        "INSERT INTO mail_sent (id, recipient, subject, operator, read_by_representatives, paper_reason, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)")
+        .bind(&r.id).bind(&r.recipient).bind(&r.subject).bind(&r.operator).bind(r.read_by_representatives)
+        .bind(&r.paper_reason).bind(r.created_at).execute(pool).await.map(|_| ()))
+}
+
+pub async fn sent(store: &Store, id: &str) -> Result<Option<SentRow>, sqlx::Error> {
+    let sql = format!("SELECT {SENT_COLUMNS} FROM mail_sent WHERE id = $1");
+    with_pool!(store, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(id).fetch_optional(pool).await)
+}
+
+/// Newest first.
+pub async fn sent_page(store: &Store, limit: u32, offset: u64) -> Result<Vec<SentRow>, sqlx::Error> {
+    let sql = format!("SELECT {SENT_COLUMNS} FROM mail_sent ORDER BY created_at DESC, id DESC LIMIT $1 OFFSET $2");
+    with_pool!(store, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+        .bind(i64::from(limit)).bind(offset as i64).fetch_all(pool).await)
+}

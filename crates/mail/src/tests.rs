@@ -321,7 +321,7 @@ fn letter(recipient: &str, subject: &str) -> MailInput {
         "recipient": recipient, "subject": subject, "body": "Hej!\n\n**Beslut**: bifall. <script>alert(1)</script>",
         "bodyFormat": "markdown", "language": "sv", "receipt": "signed", "replyAllowed": true,
         "documents": [{"title": "Faktura", "attachment": 0, "actions": [{"kind": "pay", "title": "Betala", "url": "https://betala.exempel.se/1", "due": "2099-01-31"}]}],
-        "attachments": [{"name": "faktura.pdf", "mediaType": "application/pdf", "size": 1234, "sha256": "ab".repeat(32)}]
+        "attachments": [{"name": "faktura.pdf", "mediaType": "application/pdf", "size": 1234, "sha256": "q".repeat(43)}]
     }))
     .unwrap()
 }

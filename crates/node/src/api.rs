@@ -160,6 +160,9 @@ pub fn local_routes() -> (Routes<NodeState>, Routes<NodeState>) {
         .api(Caller::LocalSystem, routes!(events::list))
         .api(Caller::LocalSystem, routes!(events::stream))
         .api(Caller::LocalSystem, routes!(events::unsubscribe))
+        .api(Caller::LocalSystem, routes!(crate::mail::send_letter))
+        .api(Caller::LocalSystem, routes!(crate::mail::get_letter))
+        .api(Caller::LocalSystem, routes!(crate::mail::list_letters))
         // Any method, to the producer's service: documented by `calls::call_out_doc`.
         .any("/calls/v1/{address}/{service}", Caller::LocalSystem, crate::calls::call_out)
         .any("/calls/v1/{address}/{service}/{*rest}", Caller::LocalSystem, crate::calls::call_out);

@@ -100,6 +100,24 @@ impl HttpDirectory {
         Ok((changes, page["next"].as_i64().unwrap_or(since)))
     }
 
+    /// Ask FaR (Mina meddelanden's recipient registry) over the node listener whether `ids` can get
+    /// digital mail from this organisation. Never cached: a registration, a blocked sender or a
+    /// suspended operator counts from the next letter on.
+    pub async fn reachability(&self, ids: &[&str]) -> Result<Vec<ena_mail::Reach>, String> {
+        let response = self
+            .central
+            .post(format!("{}/mail/v1/reachability", self.central_url))
+            .json(&serde_json::json!({"ids": ids}))
+            .send()
+            .await
+            .map_err(|e| format!("the recipient registry does not answer: {e}"))?;
+        if !response.status().is_success() {
+            return Err(problem_detail(response).await);
+        }
+        let answer: Value = response.json().await.map_err(|e| e.to_string())?;
+        serde_json::from_value(answer["items"].clone()).map_err(|e| format!("the recipient registry's answer: {e}"))
+    }
+
     /// The cached address if still fresh (the benchmark's "cached lookup").
     pub fn cached_address(&self, address: &str) -> Option<Address> {
         let cache = self.addresses.read().expect("addresses");

@@ -10,6 +10,7 @@ pub mod api;
 pub mod calls;
 pub mod directory;
 pub mod events;
+pub mod mail;
 pub mod openapi;
 pub mod samples;
 pub mod status;
@@ -77,6 +78,38 @@ pub struct NodeFile {
     /// Services this node produces for synchronous calls.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub service: Vec<calls::ServiceSpec>,
+    /// This organisation runs a mailbox of Mina meddelanden: the node applies as `ena_mailbox_operator`
+    /// too (with the `connected-mina-meddelanden` trust mark) and receives mail at its function address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mailbox_operator: Option<MailboxOperatorSpec>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailboxOperatorSpec {
+    /// The mailbox's name as recipients see it, e.g. "Min myndighetspost".
+    pub name: String,
+    /// The function of the organisation's address mail arrives at (`<orgnr>:<function>`).
+    #[serde(default = "default_mailbox_function")]
+    pub function: String,
+    /// The largest attachment the mailbox takes, bytes.
+    #[serde(default = "default_max_attachment")]
+    pub max_attachment_bytes: u64,
+}
+
+fn default_mailbox_function() -> String {
+    "brevlada".into()
+}
+
+fn default_max_attachment() -> u64 {
+    64 * 1024 * 1024
+}
+
+impl NodeFile {
+    /// The address mail to this node's mailbox goes to, if it runs one.
+    pub fn mailbox_address(&self) -> Option<String> {
+        self.mailbox_operator.as_ref().map(|m| format!("{}:{}", self.organisation, m.function))
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -115,6 +148,8 @@ pub struct InitOptions {
     pub peer_listen: String,
     /// The agreement version the organisation accepts (the CLI shows it and needs `--accept-agreement`).
     pub accept_agreement: i64,
+    /// Apply as a mailbox operator of Mina meddelanden too, with this mailbox name.
+    pub mailbox_operator: Option<String>,
 }
 
 /// The host of an entity id `https://<host>[:<port>]` (the certificate's name) and its port, if given.
@@ -253,13 +288,18 @@ async fn anchor_id(client: &reqwest::Client, federation: &str) -> anyhow::Result
 }
 
 fn node_metadata(file: &NodeFile, keys: &Keys) -> Value {
-    json!({"ena_node": {
+    let mut metadata = json!({"ena_node": {
         "api_endpoint": format!("{}/node/v1", file.inbox_url.trim_end_matches("/inbox").trim_end_matches("/node/v1")),
         "inbox_endpoint": file.inbox_url,
         "jwks": {"keys": [keys.signing.public_jwk()]},
         "log_verifier_key": keys.log.verifier_key(),
         "organization_name": file.name,
-    }})
+    }});
+    if let (Some(m), Some(address)) = (&file.mailbox_operator, file.mailbox_address()) {
+        metadata["ena_mailbox_operator"] =
+            json!({"name": m.name, "service_address": address, "max_attachment_bytes": m.max_attachment_bytes});
+    }
+    metadata
 }
 
 /// Make the node's keys and settings, and apply to the federation. Returns the application id.
@@ -321,7 +361,21 @@ pub async fn init(o: &InitOptions) -> anyhow::Result<String> {
         }],
         message_type: Vec::new(),
         service: Vec::new(),
+        mailbox_operator: o.mailbox_operator.clone().map(|name| MailboxOperatorSpec {
+            name,
+            function: default_mailbox_function(),
+            max_attachment_bytes: default_max_attachment(),
+        }),
     };
+    let mut file = file;
+    if let Some(address) = file.mailbox_address() {
+        file.address.push(AddressSpec {
+            address,
+            kind: "function".into(),
+            name: format!("{}, digital post", o.name),
+            accepts: vec![format!("{}@{}", "se.ena.mail", "1.0")],
+        });
+    }
     let existed = o.data_dir.exists();
     let made = async {
         ena_keys::files::create_private_dir(&o.data_dir)
@@ -409,9 +463,15 @@ async fn submit(
     let mut params = rcgen::CertificateParams::new(vec![host.clone()])?;
     params.distinguished_name.push(rcgen::DnType::CommonName, host.as_str());
     let csr = params.serialize_request(&tls)?.pem()?;
+    let (entity_types, trust_marks) = if file.mailbox_operator.is_some() {
+        (json!(["ena_node", "ena_mailbox_operator"]), json!([format!("{anchor}/trust-marks/connected-mina-meddelanden")]))
+    } else {
+        (json!(["ena_node"]), json!([]))
+    };
     let application = json!({
         "organisationNumber": file.organisation, "name": file.name, "contact": file.contact,
-        "entityId": file.entity_id, "jwks": {"keys": [keys.entity.public_jwk()]}, "entityTypes": ["ena_node"],
+        "entityId": file.entity_id, "jwks": {"keys": [keys.entity.public_jwk()]}, "entityTypes": entity_types,
+        "trustMarks": trust_marks,
         "metadata": node_metadata(&file, keys),
         "keyRequest": csr, "entityConfiguration": entity_configuration(&file, keys, anchor),
         "acceptAgreement": accept_agreement,

@@ -16,6 +16,7 @@ use utoipa::OpenApi;
         (name = "messages", description = "Send and receive messages (local API, node token)"),
         (name = "calls", description = "Synchronous calls to services behind other nodes (local API, node token)"),
         (name = "subscriptions", description = "Events by webhook and Server-Sent Events (local API, node token)"),
+        (name = "mail", description = "Mina meddelanden: letters to people's and companies' digital mailboxes, or paper (local API, node token)"),
         (name = "node-to-node", description = "What other member nodes call, on the mTLS listener"),
     )
 )]

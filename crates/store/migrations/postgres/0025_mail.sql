@@ -75,3 +75,16 @@ CREATE TABLE mail_receipts (
     receipt TEXT NOT NULL,
     PRIMARY KEY (message_id, kind)
 );
+
+-- On a sending node: each letter its systems sent, with where it went (the messaging outbox row that
+-- carries it) or why it went on paper.
+CREATE TABLE mail_sent (
+    id TEXT PRIMARY KEY,
+    recipient TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    operator TEXT,
+    read_by_representatives BIGINT NOT NULL,
+    paper_reason TEXT,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX mail_sent_created ON mail_sent (created_at, id);

@@ -44,7 +44,7 @@ fn message() -> Value {
         "documents": [{"title": "Faktura för bygglovsavgift", "attachment": 0,
             "actions": [{"kind": "pay", "title": "Betala avgiften", "url": "https://betala.exempel.se/4711", "due": "2027-01-31"}]}],
         "attachments": [{"name": "faktura.pdf", "mediaType": "application/pdf", "size": 48213,
-            "sha256": "9f2c4b1de0a7c3f58e6b2d9a1c4e7f0b3a6d9c2e5f8b1a4d7c0e3f6a9b2c5d8e"}],
+            "sha256": "nyxLHeCnw_WOay2aHE5_CzptnC5fixpNfA4_apssXY4"}],
         "replyAllowed": true, "visibility": "representatives", "receipt": "signed",
         "receivedAt": "2026-12-06T08:15:02Z", "read": false, "folder": "inbox", "asRepresentative": false
     })
