@@ -131,6 +131,7 @@ async fn bench(args: MessagingBench) -> anyhow::Result<()> {
         &temp.path().join("central"),
         "127.0.0.1:0",
         "127.0.0.1:0",
+        None,
         stop.clone(),
     )
     .await?;

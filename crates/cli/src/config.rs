@@ -104,6 +104,13 @@ pub struct ServeArgs {
     /// ENA_CASES), e.g. nats://127.0.0.1:4222; needs an ena built with the `nats` feature [default: off].
     #[arg(long, env = "ENA_NATS_URL")]
     pub nats_url: Option<String>,
+    /// Run the built-in mailbox of Mina meddelanden on the letters of this mailbox-operator node (its
+    /// data directory, made with `ena node init --mailbox-operator`); it may be made after this starts.
+    #[arg(long, env = "ENA_MAILBOX_NODE")]
+    pub mailbox_node: Option<PathBuf>,
+    /// Days the built-in mailbox keeps a message after it arrives (unless it expires sooner) [default: 730].
+    #[arg(long, env = "ENA_MAILBOX_RETENTION_DAYS")]
+    pub mailbox_retention_days: Option<i64>,
 }
 
 /// The file layer; unknown keys are refused so a typo is not silently ignored.
@@ -126,6 +133,8 @@ struct FileSettings {
     notice_webhook: Option<String>,
     key_encryption_key: Option<PathBuf>,
     nats_url: Option<String>,
+    mailbox_node: Option<PathBuf>,
+    mailbox_retention_days: Option<i64>,
     #[serde(default)]
     oidc_providers: Vec<ena_identity::rp::ProviderConfig>,
     #[serde(default)]
@@ -162,6 +171,8 @@ pub struct Settings {
     pub key_encryption_key: Option<PathBuf>,
     /// NATS server for case events.
     pub nats_url: Option<String>,
+    /// The built-in mailbox's node and how long it keeps mail.
+    pub mailbox: Option<ena_server::MailboxSettings>,
 }
 
 fn read_file(args: &ServeArgs) -> anyhow::Result<FileSettings> {
@@ -280,7 +291,17 @@ pub fn resolve(args: &ServeArgs) -> anyhow::Result<Settings> {
     {
         bail!("nats_url {url:?} must be a nats:// or tls:// URL, e.g. nats://127.0.0.1:4222");
     }
+    let retention_days = args.mailbox_retention_days.or(file.mailbox_retention_days).unwrap_or(730);
+    if retention_days < 1 {
+        bail!("mailbox_retention_days must be at least 1 (a day), not {retention_days}");
+    }
+    let mailbox = args
+        .mailbox_node
+        .clone()
+        .or(file.mailbox_node.clone())
+        .map(|node_dir| ena_server::MailboxSettings { node_dir, retention_days });
     Ok(Settings {
+        mailbox,
         nats_url,
         key_encryption_key,
         test_eid_clients: file.test_eid_clients.clone(),
@@ -330,6 +351,8 @@ fn from_file(path: &Path) -> anyhow::Result<Settings> {
         notice_webhook: None,
         key_encryption_key: None,
         nats_url: None,
+        mailbox_node: None,
+        mailbox_retention_days: None,
     })
 }
 
@@ -366,6 +389,8 @@ mod tests {
             notice_webhook: None,
             key_encryption_key: None,
             nats_url: None,
+            mailbox_node: None,
+            mailbox_retention_days: None,
         };
         assert_eq!(resolve(&args).unwrap().listen.port(), 7777);
         args.listen = None;

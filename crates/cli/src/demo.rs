@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
 
-use crate::local_federation::{LocalNode, start_central, start_node};
+use crate::local_federation::{LocalNode, node_dir, start_central, start_mailbox_node, start_node};
 
 #[derive(Debug, clap::Args)]
 pub struct DemoArgs {
@@ -48,7 +48,10 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     std::fs::write(dir.join(MARKER), "{}")?;
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
     println!("Starting the central services …");
-    let central = start_central(&dir.join("central"), &args.listen, &args.node_listen, stop.clone()).await?;
+    // The central installation runs the built-in mailbox (Min myndighetspost) on its operator's node.
+    let mailbox_dir = node_dir(&dir.join("central"), MAILBOX_HOST);
+    let central =
+        start_central(&dir.join("central"), &args.listen, &args.node_listen, Some(mailbox_dir), stop.clone()).await?;
 
     // Skatteverket's income register: the service its node produces for synchronous calls.
     let upstream_addr = crate::local_federation::start_income_register(stop.clone()).await?;
@@ -127,8 +130,22 @@ classification = { confidentiality = 2, integrity = 3, availability = 1 }
     )
     .await?;
 
+    let mailbox = start_mailbox_node(
+        &central,
+        MAILBOX_HOST,
+        peer_port()?,
+        "202100-6255",
+        "Myndigheten för digital förvaltning",
+        "Min myndighetspost",
+        stop.clone(),
+    )
+    .await?;
+
     println!("Creating sample cases in Mina ärenden …");
     let cases = sample_cases(&central, &kommun, &skatt).await?;
+
+    println!("Registering the test persons and Tolvans Bygg AB for digital mail, and sending them letters …");
+    let letters = sample_mail(&central, &mailbox, &skatt, &kommun, &cases).await?;
 
     println!("Sending sample messages and making a synchronous call …");
     let http = reqwest::Client::new();
@@ -184,15 +201,16 @@ classification = { confidentiality = 2, integrity = 3, availability = 1 }
         }
     }
 
-    let nodes = [&skatt, &fk, &kommun];
+    let nodes = [&skatt, &fk, &kommun, &mailbox];
     let info = json!({
         "central": {"url": central.url, "nodeListener": central.node_url, "operatorToken": central.operator_token, "dataDir": central.dir},
         "nodes": nodes.iter().map(|n| json!({"entityId": n.entity_id, "api": n.api, "token": n.token, "dataDir": n.dir})).collect::<Vec<_>>(),
         "messages": [m1["id"], m2["id"]],
+        "letters": letters,
     });
     std::fs::write(dir.join(MARKER), serde_json::to_string_pretty(&info)?)?;
     println!();
-    println!("ena demo ready — a federation of three member nodes on this machine");
+    println!("ena demo ready — a federation of four member nodes on this machine");
     println!();
     println!("  Portal and API reference   {}/  and  {}/docs", central.url, central.url);
     println!("  Operator token             {}", central.operator_token);
@@ -237,17 +255,135 @@ classification = { confidentiality = 2, integrity = 3, availability = 1 }
         "    one case awaiting you (Exempelkommunen), one for Tolvans Bygg AB with a moved decision date (Skatteverket),"
     );
     println!("    one decided, its decision passed on to Försäkringskassan as a message that joined the case.");
+    println!(
+        "  Mina meddelanden: Mina sidor → Mina meddelanden — a decision with an attachment (Skatteverket), a fee to pay"
+    );
+    println!(
+        "    (Exempelkommunen), a letter in the decided case; Tolvans Bygg AB's mail beside yours; settings to block a sender."
+    );
     println!("  Verify a node's log:  ena audit verify --data-dir {}", kommun.dir.display());
     println!("  Everything is in {} (demo.json lists it). Ctrl-C stops it all.", dir.display());
     crate::serve::shutdown_signal().await;
     println!("Stopping …");
     let _ = stop_tx.send(true);
-    for n in [skatt, fk, kommun] {
+    for n in [skatt, fk, kommun, mailbox] {
         let _ = tokio::time::timeout(Duration::from_secs(10), n.task).await;
     }
     central.state.store.close().await;
     println!("ena demo stopped.");
     Ok(())
+}
+
+const MAILBOX_HOST: &str = "myndighetspost.localhost";
+
+/// FaR registrations for the test persons and Tolvans Bygg AB at the built-in mailbox — each signed by
+/// the signature service for a test-eID session of the person, as the portal does — and letters from the
+/// agencies' nodes: a decision with an attachment, a fee with a pay action, a letter in a case, one to the
+/// company, and one to someone not registered (paper). Waits until the mailbox has taken them.
+async fn sample_mail(
+    central: &crate::local_federation::Central,
+    mailbox: &LocalNode,
+    skatt: &LocalNode,
+    kommun: &LocalNode,
+    cases: &SampleCases,
+) -> anyhow::Result<Vec<Value>> {
+    let state = &central.state;
+    for (person, name, company) in [
+        ("191212121212", "Tolvan Tolvansson", Some("556677-8899")),
+        ("199001012385", "Anna Andersson", None),
+        ("198506151235", "Bertil Berg", None),
+    ] {
+        let who = ena_identity::rp::LoggedIn {
+            person: ena_core::PersonId::parse(person)?,
+            name: name.into(),
+            loa: ena_identity::loa::Loa(3),
+            provider: "test-eid".into(),
+        };
+        let (_, session) = ena_identity::session::create(&state.store, &who).await?;
+        let register = ena_mail::Change::Register { operator: mailbox.entity_id.clone() };
+        let me = ena_mail::Recipient::Person(who.person.clone());
+        ena_server::blocks::mail::sign_and_change(state, &session, &me, register.clone())
+            .await
+            .map_err(|e| anyhow::anyhow!("registering {name}: {}", e.0.detail))?;
+        if let Some(org) = company {
+            let company = ena_mail::Recipient::any("party", org)?;
+            ena_server::blocks::mail::sign_and_change(state, &session, &company, register)
+                .await
+                .map_err(|e| anyhow::anyhow!("registering {org}: {}", e.0.detail))?;
+        }
+    }
+    let http = reqwest::Client::new();
+    let decision: Value = http
+        .post(format!("{}/messages/v1/attachments", skatt.api))
+        .bearer_auth(&skatt.token)
+        .header("content-type", "text/plain; charset=utf-8")
+        .body("Beslut om slutlig skatt 2025\n\nSlutlig skatt: 98 412 kr. Att få tillbaka: 1 204 kr.\n")
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let letters = [
+        (
+            skatt,
+            json!({"mail": {"recipient": "191212121212", "subject": "Beslut om slutlig skatt 2025",
+            "body": "Hej Tolvan!\n\nDitt **beslut om slutlig skatt** för 2025 är klart. Du får tillbaka 1 204 kr.\n\n- Beslutet finns som bilaga.\n- Läs mer på [skatteverket.se](https://www.skatteverket.se/).",
+            "bodyFormat": "markdown", "language": "sv", "receipt": "signed",
+            "support": {"text": "Frågor om beslutet? Ring Skatteupplysningen.", "phone": "0771-567 567"},
+            "documents": [{"title": "Beslut om slutlig skatt", "attachment": 0}]},
+            "files": [{"id": decision["id"], "name": "beslut-slutlig-skatt-2025.txt"}]}),
+        ),
+        (
+            kommun,
+            json!({"mail": {"recipient": "191212121212", "subject": "Faktura: bygglovsavgift",
+            "body": "Avgiften för ditt bygglov är 8 400 kr. Betala senast 31 januari.", "receipt": "simple",
+            "objects": [{"kind": "property", "id": "Exempelby 1:23"}],
+            "documents": [{"title": "Faktura 2026-4711", "actions": [{"kind": "pay", "title": "Betala 8 400 kr",
+                "url": "https://betala.exempelkommunen.se/2026-4711", "due": "2027-01-31"}]}]}}),
+        ),
+        (
+            skatt,
+            json!({"mail": {"recipient": "191212121212", "subject": "Ditt ärende är avgjort",
+            "body": "Vi har fattat beslut i ditt ärende. Beslutet har också skickats till Försäkringskassan.",
+            "caseId": cases.decided, "replyAllowed": true}}),
+        ),
+        (
+            skatt,
+            json!({"mail": {"recipient": "165566778899", "subject": "Påminnelse: momsdeklaration",
+            "body": "Tolvans Bygg AB:s momsdeklaration för november ska vara inne den 12 januari.",
+            "documents": [{"title": "Momsdeklaration november", "actions": [{"kind": "respond", "title": "Deklarera",
+                "url": "https://www.skatteverket.se/moms", "due": "2027-01-12"}]}]}}),
+        ),
+        (
+            kommun,
+            json!({"mail": {"recipient": "194702289879", "subject": "Information om sophämtning",
+            "body": "Sophämtningen flyttas till tisdagar från och med januari."}}),
+        ),
+    ];
+    let mut sent = Vec::new();
+    for (node, letter) in letters {
+        let r: Value = http
+            .post(format!("{}/mail/v1/outbox", node.api))
+            .bearer_auth(&node.token)
+            .json(&letter)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        sent.push(json!({"node": node.entity_id, "id": r["id"], "status": r["status"]}));
+    }
+    // The mailbox takes letters once a second; wait until all four digital ones are in.
+    let expected = sent.iter().filter(|l| l["status"] != "paper").count() as i64;
+    for _ in 0..100 {
+        let n: (i64,) = ena_store::with_pool!(&state.store, pool => sqlx::query_as("SELECT COUNT(*) FROM mail_messages")
+            .fetch_one(pool).await)?;
+        if n.0 >= expected {
+            return Ok(sent);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    bail!("the mailbox did not take the demo's letters within 10 s")
 }
 
 /// The ids of the demo's sample cases.

@@ -20,11 +20,13 @@ pub struct Central {
 }
 
 /// Start the central instance on `listen` (e.g. `127.0.0.1:8080`, or port 0) with its node listener on
-/// `node_listen`, until `stop` turns true.
+/// `node_listen`, until `stop` turns true; with `mailbox_node`, it runs the built-in mailbox on that
+/// node's letters (the node may be made later: [`start_mailbox_node`]).
 pub async fn start_central(
     dir: &Path,
     listen: &str,
     node_listen: &str,
+    mailbox_node: Option<PathBuf>,
     stop: watch::Receiver<bool>,
 ) -> anyhow::Result<Central> {
     std::fs::create_dir_all(dir)?;
@@ -32,7 +34,11 @@ pub async fn start_central(
     ena_server::prepare_store(&store).await.map_err(|e| anyhow!("{e}"))?;
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
-    let config = ServerConfig { federation_entity_id: format!("http://{addr}"), ..ServerConfig::default() };
+    let config = ServerConfig {
+        federation_entity_id: format!("http://{addr}"),
+        mailbox: mailbox_node.map(|node_dir| ena_server::MailboxSettings { node_dir, retention_days: 730 }),
+        ..ServerConfig::default()
+    };
     let state = AppState::open(store, config, dir).await.map_err(|e| anyhow!("{e}"))?;
     let stopped = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
@@ -97,7 +103,41 @@ pub async fn start_node(
     files: &[(&str, String)],
     stop: watch::Receiver<bool>,
 ) -> anyhow::Result<LocalNode> {
-    let dir = central.dir.parent().unwrap_or(&central.dir).join(host);
+    start_node_as(central, host, port, organisation, name, extra, files, None, stop).await
+}
+
+/// A mailbox operator's node (`ena node init --mailbox-operator <mailbox>`), onboarded and running; its
+/// data directory is `central.dir/../<host>`, the one [`start_central`] is given as `mailbox_node`.
+pub async fn start_mailbox_node(
+    central: &Central,
+    host: &str,
+    port: u16,
+    organisation: &str,
+    name: &str,
+    mailbox: &str,
+    stop: watch::Receiver<bool>,
+) -> anyhow::Result<LocalNode> {
+    start_node_as(central, host, port, organisation, name, "", &[], Some(mailbox), stop).await
+}
+
+/// The data directory [`start_node`] gives the node on `host`.
+pub fn node_dir(central_dir: &Path, host: &str) -> PathBuf {
+    central_dir.parent().unwrap_or(central_dir).join(host)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn start_node_as(
+    central: &Central,
+    host: &str,
+    port: u16,
+    organisation: &str,
+    name: &str,
+    extra: &str,
+    files: &[(&str, String)],
+    mailbox: Option<&str>,
+    stop: watch::Receiver<bool>,
+) -> anyhow::Result<LocalNode> {
+    let dir = node_dir(&central.dir, host);
     let peer = std::net::SocketAddr::from(([127, 0, 0, 1], port));
     let options = ena_node::InitOptions {
         data_dir: dir.clone(),
@@ -111,7 +151,7 @@ pub async fn start_node(
         peer_listen: peer.to_string(),
         // The demo plays every organisation: it accepts the agreement in force for each.
         accept_agreement: ena_node::agreement(&central.url).await?.version,
-        mailbox_operator: None,
+        mailbox_operator: mailbox.map(str::to_owned),
     };
     let application = ena_node::init(&options).await?;
     reqwest::Client::new()

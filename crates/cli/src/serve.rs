@@ -114,7 +114,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         test_eid_clients: settings.test_eid_clients.clone(),
         key_encryption_key: settings.key_encryption_key.clone(),
         nats_url: settings.nats_url.clone(),
-        mailbox: None,
+        mailbox: settings.mailbox.clone(),
         audit_origin: settings.audit_origin.clone(),
         audit_rules: settings.audit_rules.clone(),
         body_limit: settings.body_limit,

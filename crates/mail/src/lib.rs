@@ -17,9 +17,9 @@ pub mod mailbox;
 pub mod markdown;
 mod model;
 pub mod repo;
-pub mod wire;
 #[cfg(test)]
 mod tests;
+pub mod wire;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -97,9 +97,6 @@ pub struct Mail {
     audit: AuditLog,
     operators: Arc<dyn Operators>,
     representation: Arc<Representation>,
-    /// The operator this installation's built-in mailbox is, if it runs one.
-    mailbox: Option<String>,
-    max_attachment: u64,
 }
 
 impl std::fmt::Debug for Mail {
@@ -115,7 +112,7 @@ impl Mail {
         operators: Arc<dyn Operators>,
         representation: Arc<Representation>,
     ) -> Mail {
-        Mail { store, audit, operators, representation, mailbox: None, max_attachment: DEFAULT_MAX_ATTACHMENT }
+        Mail { store, audit, operators, representation }
     }
 
     pub fn store(&self) -> &Store {

@@ -115,7 +115,11 @@ pub fn check_input(m: &MailInput, max_attachment: u64) -> Vec<FieldError> {
             ));
         }
         if a.sha256.len() != 43 || !a.sha256.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-            errors.push(FieldError::new(&format!("{at}/sha256"), &short(&a.sha256), "the file's SHA-256, base64url (43 characters)"));
+            errors.push(FieldError::new(
+                &format!("{at}/sha256"),
+                &short(&a.sha256),
+                "the file's SHA-256, base64url (43 characters)",
+            ));
         }
     }
     if let Some(t) = &m.expires_at
@@ -135,29 +139,21 @@ fn short(s: &str) -> String {
 }
 
 impl Mail {
-    /// Run the built-in mailbox as `operator` (its entity id in the federation), taking attachments of
-    /// at most `max_attachment` bytes.
-    pub fn with_mailbox(mut self, operator: &str, max_attachment: u64) -> Mail {
-        self.mailbox = Some(operator.to_owned());
-        self.max_attachment = max_attachment;
-        self
-    }
-
-    pub fn mailbox(&self) -> Option<&str> {
-        self.mailbox.as_deref()
-    }
-
-    /// Take a delivered message into the mailbox: only for a recipient registered here who does not
-    /// block the sender, and only a message that passes the checks. A repeated delivery is the message
-    /// stored the first time (`false`).
-    pub async fn accept(&self, ctx: &Context, d: Delivery) -> Result<(Message, bool), MailError> {
-        let Some(own) = self.mailbox.clone() else {
-            return Err(MailError::Forbidden("this installation runs no mailbox".into()));
-        };
+    /// Take a delivered message into the mailbox of operator `own` (its entity id), which takes
+    /// attachments of at most `max_attachment` bytes: only for a recipient registered with it who does
+    /// not block the sender, and only a message that passes the checks. A repeated delivery is the
+    /// message stored the first time (`false`).
+    pub async fn accept(
+        &self,
+        ctx: &Context,
+        own: &str,
+        max_attachment: u64,
+        d: Delivery,
+    ) -> Result<(Message, bool), MailError> {
         if let Some(row) = repo::message_by_reference(&self.store, &d.reference).await? {
             return Ok((self.view(row, None, true)?, false));
         }
-        let errors = check_input(&d.input, self.max_attachment);
+        let errors = check_input(&d.input, max_attachment);
         if !errors.is_empty() {
             return Err(MailError::Invalid(errors));
         }
@@ -345,6 +341,27 @@ impl Mail {
             return Err(not_found());
         }
         Ok((row, scope.own))
+    }
+
+    /// Attachment `n` of a message `viewer` may read: the delivery it came with (the operator node holds
+    /// the file under that message id) and what the letter says of it. The download is recorded.
+    pub async fn attachment(
+        &self,
+        ctx: &Context,
+        scopes: &[MailScope],
+        id: &str,
+        n: usize,
+    ) -> Result<(String, AttachmentInfo), MailError> {
+        let (row, _) = self.readable(scopes, id).await?;
+        let content: Content = serde_json::from_str(&row.content).map_err(|e| MailError::Internal(e.to_string()))?;
+        let info = content
+            .input
+            .attachments
+            .get(n)
+            .cloned()
+            .ok_or_else(|| MailError::NotFound(format!("message {id} has no attachment {n}")))?;
+        self.log_message(ctx, "mail.attachment.read", &row.id, &row.recipient, AuditResult::Allowed, None).await?;
+        Ok((row.delivery_ref, info))
     }
 
     /// Mark messages read or unread, or move them to a folder (bulk); every id must be one the viewer

@@ -342,35 +342,35 @@ async fn the_built_in_mailbox_takes_shows_and_forgets_mail_on_both_databases() {
         let label = db.label.clone();
         let f = fixture(&db.store).await;
         f.standing.set("https://other.example", true);
-        let m = f.mail.clone().with_mailbox(BOX, 10_000);
+        let m = f.mail.clone();
         let ctx = Context::system("mailbox-node");
         change(&m, TOLVAN, TOLVAN, "register", Some(BOX)).await.unwrap();
         change(&m, BERTIL, BERTIL, "register", Some(BOX)).await.unwrap();
         change(&m, ANNA, ANNA, "register", Some("https://other.example")).await.unwrap();
 
-        let (first, created) = m.accept(&ctx, delivery("d-1", letter(TOLVAN, "Beslut"))).await.unwrap();
+        let (first, created) = m.accept(&ctx, BOX, 10_000, delivery("d-1", letter(TOLVAN, "Beslut"))).await.unwrap();
         assert!(created, "{label}");
         assert!(
             first.body_html.contains("<strong>Beslut</strong>") && first.body_html.contains("&lt;script&gt;"),
             "{label}"
         );
-        let (again, created) = m.accept(&ctx, delivery("d-1", letter(TOLVAN, "Beslut"))).await.unwrap();
+        let (again, created) = m.accept(&ctx, BOX, 10_000, delivery("d-1", letter(TOLVAN, "Beslut"))).await.unwrap();
         assert!(!created && again.id == first.id, "{label}: a repeated delivery is the same message");
 
         // Refused: not registered, registered elsewhere, blocking the sender; bad fields named.
         for (who, why) in [("194702289879", "not registered"), (ANNA, "another operator")] {
-            let e = m.accept(&ctx, delivery(&format!("d-{who}"), letter(who, "x"))).await.unwrap_err();
+            let e = m.accept(&ctx, BOX, 10_000, delivery(&format!("d-{who}"), letter(who, "x"))).await.unwrap_err();
             assert!(matches!(&e, MailError::Forbidden(t) if t.contains(why)), "{label}: {e:?}");
         }
         change(&m, BERTIL, BERTIL, "block", Some(SENDER)).await.unwrap();
-        let e = m.accept(&ctx, delivery("d-b", letter(BERTIL, "x"))).await.unwrap_err();
+        let e = m.accept(&ctx, BOX, 10_000, delivery("d-b", letter(BERTIL, "x"))).await.unwrap_err();
         assert!(matches!(e, MailError::Forbidden(_)), "{label}");
         change(&m, BERTIL, BERTIL, "unblock", Some(SENDER)).await.unwrap();
         let mut bad = letter(TOLVAN, "");
         bad.attachments[0].size = 20_000;
         bad.documents[0].actions[0].url = "javascript:alert(1)".into();
         bad.documents[0].actions[0].kind = "steal".into();
-        let e = m.accept(&ctx, delivery("d-bad", bad)).await.unwrap_err();
+        let e = m.accept(&ctx, BOX, 10_000, delivery("d-bad", bad)).await.unwrap_err();
         assert_eq!(
             fields(&e),
             ["subject", "documents/0/actions/0/kind", "documents/0/actions/0/url", "attachments/0/size"],
@@ -378,10 +378,10 @@ async fn the_built_in_mailbox_takes_shows_and_forgets_mail_on_both_databases() {
         );
 
         // Bertil's mail: one to all who may read it, one for him alone.
-        m.accept(&ctx, delivery("d-2", letter(BERTIL, "Till Bertil"))).await.unwrap();
+        m.accept(&ctx, BOX, 10_000, delivery("d-2", letter(BERTIL, "Till Bertil"))).await.unwrap();
         let mut secret = letter(BERTIL, "Bara Bertil");
         secret.visibility = Visibility::RecipientOnly;
-        m.accept(&ctx, delivery("d-3", secret)).await.unwrap();
+        m.accept(&ctx, BOX, 10_000, delivery("d-3", secret)).await.unwrap();
 
         let bertil = [MailScope { party: BERTIL.into(), own: true }];
         let tolvan = [MailScope { party: TOLVAN.into(), own: true }, MailScope { party: BERTIL.into(), own: false }];

@@ -139,7 +139,9 @@ mod tests {
     fn a_sealed_letter_opens_and_any_change_is_caught() {
         let key = SigningKey::generate();
         let jwks = json!({"keys": [key.public_jwk()]});
-        let letter = serde_json::to_value(sign_and_seal(&key, "162021004748", "https://a.example", &mail(), 1_780_000_000)).unwrap();
+        let letter =
+            serde_json::to_value(sign_and_seal(&key, "162021004748", "https://a.example", &mail(), 1_780_000_000))
+                .unwrap();
         let (m, seal, _) = open_letter(&letter, "162021004748", &jwks).unwrap();
         assert_eq!((m.subject.as_str(), seal.received_at.as_str()), ("Beslut", "2026-05-28T20:26:40Z"));
 
@@ -148,7 +150,8 @@ mod tests {
         assert!(open_letter(&changed, "162021004748", &jwks).unwrap_err().contains("not the mail signed"));
         assert!(open_letter(&letter, "162120000142", &jwks).unwrap_err().contains("names sender"));
         let other = SigningKey::generate();
-        let forged = serde_json::to_value(sign_and_seal(&other, "162021004748", "https://a.example", &mail(), 1)).unwrap();
+        let forged =
+            serde_json::to_value(sign_and_seal(&other, "162021004748", "https://a.example", &mail(), 1)).unwrap();
         assert!(open_letter(&forged, "162021004748", &jwks).is_err());
         let mut swapped = letter.clone();
         swapped["seal"] = forged["seal"].clone();

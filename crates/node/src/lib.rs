@@ -464,7 +464,10 @@ async fn submit(
     params.distinguished_name.push(rcgen::DnType::CommonName, host.as_str());
     let csr = params.serialize_request(&tls)?.pem()?;
     let (entity_types, trust_marks) = if file.mailbox_operator.is_some() {
-        (json!(["ena_node", "ena_mailbox_operator"]), json!([format!("{anchor}/trust-marks/connected-mina-meddelanden")]))
+        (
+            json!(["ena_node", "ena_mailbox_operator"]),
+            json!([format!("{anchor}/trust-marks/connected-mina-meddelanden")]),
+        )
     } else {
         (json!(["ena_node"]), json!([]))
     };

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use ena_core::{ErrorCode, FieldError};
 use ena_mail::{AttachmentInfo, MailInput, PaperReason};
 use ena_messaging::attachments::AttachmentInput;
-use ena_messaging::{OutgoingInput, Outgoing};
+use ena_messaging::{Outgoing, OutgoingInput};
 use ena_server::extract::{ApiJson, ApiQuery};
 use ena_server::problem::ApiError;
 use serde::{Deserialize, Serialize};
@@ -96,9 +96,11 @@ pub async fn send_letter(
     mail.attachments = Vec::with_capacity(body.files.len());
     for (i, f) in body.files.iter().enumerate() {
         let upload = s.messaging.upload(&f.id).await.map_err(|e| match e {
-            ena_messaging::MsgError::NotFound(_) => {
-                invalid(vec![FieldError::new(&format!("files/{i}/id"), &f.id, "no such upload (POST /messages/v1/attachments first)")])
-            }
+            ena_messaging::MsgError::NotFound(_) => invalid(vec![FieldError::new(
+                &format!("files/{i}/id"),
+                &f.id,
+                "no such upload (POST /messages/v1/attachments first)",
+            )]),
             other => problem(other),
         })?;
         mail.attachments.push(AttachmentInfo {
@@ -190,7 +192,11 @@ async fn created(s: &NodeState, row: ena_mail::repo::SentRow) -> Result<Response
         (status = 401, description = "No valid node token", body = ena_server::openapi::ProblemSchema, content_type = "application/problem+json"),
         (status = 404, description = "No such letter", body = ena_server::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
-pub async fn get_letter(State(s): State<NodeState>, _l: LocalSystem, Path(id): Path<String>) -> Result<Json<Letter>, ApiError> {
+pub async fn get_letter(
+    State(s): State<NodeState>,
+    _l: LocalSystem,
+    Path(id): Path<String>,
+) -> Result<Json<Letter>, ApiError> {
     let row = ena_mail::repo::sent(s.messaging.store(), &id)
         .await
         .map_err(|e| ApiError::internal(&e))?
@@ -208,7 +214,9 @@ pub async fn get_letter(State(s): State<NodeState>, _l: LocalSystem, Path(id): P
     ))]
 pub async fn list_letters(State(s): State<NodeState>, _l: LocalSystem, query: ApiQuery) -> Result<Response, ApiError> {
     let p = query.page(Vec::new())?;
-    let rows = ena_mail::repo::sent_page(s.messaging.store(), p.limit + 1, p.offset()).await.map_err(|e| ApiError::internal(&e))?;
+    let rows = ena_mail::repo::sent_page(s.messaging.store(), p.limit + 1, p.offset())
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
     let (rows, has_more) = p.trim(rows);
     let mut items = Vec::with_capacity(rows.len());
     for r in rows {

@@ -60,19 +60,63 @@ pub struct ServerConfig {
     /// delivery `nats`; needs the `nats` cargo feature.
     pub nats_url: Option<String>,
     /// The built-in mailbox (Min myndighetspost role), if this installation runs one.
-    pub mailbox: Option<MailboxConfig>,
+    pub mailbox: Option<MailboxSettings>,
 }
 
-/// The built-in mailbox: which operator (a federation member approved as `ena_mailbox_operator`) it is,
-/// and the node that receives its mail.
-#[derive(Clone, Debug)]
-pub struct MailboxConfig {
-    /// The operator's entity id.
-    pub operator: String,
-    /// The largest attachment taken, bytes.
-    pub max_attachment_bytes: u64,
+/// The built-in mailbox: the data directory of the operator's node (a member approved as
+/// `ena_mailbox_operator`, made with `ena node init --mailbox-operator`), whose letters this installation
+/// takes into Mina meddelanden. The node's settings are read from there each round, so the central
+/// instance may start before the node is made, approved or running.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MailboxSettings {
+    pub node_dir: std::path::PathBuf,
     /// Messages are kept this many days after they arrive (unless they expire sooner).
     pub retention_days: i64,
+}
+
+/// What the intake needs of the mailbox's node, read from its data directory.
+#[derive(Clone, Debug)]
+pub struct MailboxConfig {
+    /// The operator's entity id (the node's).
+    pub operator: String,
+    /// The largest attachment the mailbox takes, bytes.
+    pub max_attachment_bytes: u64,
+    /// The node's local API and its token.
+    pub node_api: String,
+    pub node_token: String,
+}
+
+impl MailboxSettings {
+    /// The node's settings as they stand now; `None` until the node has its node.toml and token.
+    pub fn read(&self) -> Result<Option<MailboxConfig>, String> {
+        let (file, token) = (self.node_dir.join("node.toml"), self.node_dir.join("node.token"));
+        if !file.exists() || !token.exists() {
+            return Ok(None);
+        }
+        let text = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+        let node: toml::Value = toml::from_str(&text).map_err(|e| format!("{}: {e}", file.display()))?;
+        let Some(mailbox) = node.get("mailbox_operator") else {
+            return Err(format!("{} runs no mailbox: make it with `ena node init --mailbox-operator`", file.display()));
+        };
+        let text = |v: Option<&toml::Value>| v.and_then(toml::Value::as_str).unwrap_or_default().to_owned();
+        Ok(Some(MailboxConfig {
+            operator: text(node.get("entity_id")),
+            max_attachment_bytes: mailbox
+                .get("max_attachment_bytes")
+                .and_then(toml::Value::as_integer)
+                .map_or(ena_mail::DEFAULT_MAX_ATTACHMENT, |n| n.max(0) as u64),
+            // Where it listens now (node.ready.json, while it runs), else where node.toml says.
+            node_api: std::fs::read_to_string(self.node_dir.join("node.ready.json"))
+                .ok()
+                .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+                .and_then(|v| v["api"].as_str().map(str::to_owned))
+                .unwrap_or_else(|| format!("http://{}", text(node.get("listen")))),
+            node_token: std::fs::read_to_string(&token)
+                .map_err(|e| format!("{}: {e}", token.display()))?
+                .trim()
+                .to_owned(),
+        }))
+    }
 }
 
 impl Default for ServerConfig {
@@ -154,6 +198,8 @@ pub struct Services {
     pub case_events: blocks::cases::events::Outlet,
     /// Mina meddelanden: FaR and the built-in mailbox.
     pub mail: ena_mail::Mail,
+    /// Towards the built-in mailbox's node.
+    pub mail_client: reqwest::Client,
 }
 
 /// What login needs.
@@ -310,15 +356,19 @@ impl AppState {
                 classification: ena_addresses::Classification { confidentiality: 3, integrity: 3, availability: 2 },
             };
             addresses
-                .put_message_type(&audit, &ena_audit::Context::system("ena"), &ena_addresses::Admin::Operator, id, ena_mail::wire::VERSION, input)
+                .put_message_type(
+                    &audit,
+                    &ena_audit::Context::system("ena"),
+                    &ena_addresses::Admin::Operator,
+                    id,
+                    ena_mail::wire::VERSION,
+                    input,
+                )
                 .await
                 .map_err(|e| format!("registering the message type {id}: {e}"))?;
         }
         let representation = std::sync::Arc::new(representation);
-        let mut mail = ena_mail::Mail::new(store.clone(), audit.clone(), federation.clone(), representation.clone());
-        if let Some(mailbox) = &config.mailbox {
-            mail = mail.with_mailbox(&mailbox.operator, mailbox.max_attachment_bytes);
-        }
+        let mail = ena_mail::Mail::new(store.clone(), audit.clone(), federation.clone(), representation.clone());
         let openapi = axum::body::Bytes::from(serde_json::to_vec(&openapi::document()).unwrap_or_default());
         let store_for_cases = store.clone();
         let case_events = blocks::cases::events::Outlet::open(config.nats_url.as_deref()).await?;
@@ -347,6 +397,7 @@ impl AppState {
             cases: ena_cases::Cases::new(store_for_cases),
             case_events,
             mail,
+            mail_client: blocks::mail::intake::client(),
         })))
     }
 }
@@ -499,7 +550,25 @@ pub async fn serve(
         let (state, holder) = (dispatcher_state.clone(), holder.clone());
         async move { blocks::cases::events::dispatch(&state, &holder).await }
     });
+    // The built-in mailbox (when this installation runs one): its node's new letters every second, and
+    // messages past their time or the retention period removed every hour.
+    let intake_state = state.clone();
+    let intake = every(Duration::from_secs(1), "taking letters into the mailbox", move || {
+        let state = intake_state.clone();
+        async move { blocks::mail::intake::take(&state).await }
+    });
+    let (mail, retention) = (state.mail.clone(), state.config.mailbox.as_ref().map(|m| m.retention_days));
+    let purge = every(Duration::from_secs(3600), "removing expired mail", move || {
+        let mail = mail.clone();
+        async move {
+            let Some(days) = retention else { return Ok(None) };
+            let n = mail.purge(days).await.map_err(|e| e.to_string())?;
+            Ok((n > 0).then(|| format!("{n} messages past their time removed from the mailbox")))
+        }
+    });
     let served = axum::serve(listener, app(state).into_make_service()).with_graceful_shutdown(shutdown).await;
+    intake.abort();
+    purge.abort();
     upkeep.abort();
     overdue.abort();
     dispatcher.abort();

@@ -704,7 +704,7 @@ async fn ena_demo_runs_a_federation_and_stops_cleanly() {
     let text = lines.join("\n");
     assert!(text.contains("ena demo ready"), "{text}");
     let info: Value = serde_json::from_str(&std::fs::read_to_string(data.join("demo.json")).unwrap()).unwrap();
-    assert_eq!(info["nodes"].as_array().unwrap().len(), 3);
+    assert_eq!(info["nodes"].as_array().unwrap().len(), 4);
     let c = reqwest::Client::new();
     // The sample messages were delivered with receipts, and the municipality has its orosanmälan.
     let kommun = info["nodes"]
@@ -751,6 +751,41 @@ async fn ena_demo_runs_a_federation_and_stops_cleanly() {
     assert_eq!(file.headers()["content-type"], "text/plain; charset=utf-8");
     assert!(file.text().await.unwrap().starts_with("Utredning: barnet"));
     assert!(text.contains("answered 200 OK"), "the sample synchronous call: {text}");
+    // Mina meddelanden: four letters went through messaging to the mailbox operator's node and into the
+    // central installation's mailbox (each delivered with the operator node's signed receipt); the one to
+    // a person not registered for digital mail is on paper, with the reason.
+    let letters = info["letters"].as_array().unwrap();
+    assert_eq!(letters.len(), 5, "{info}");
+    for letter in letters {
+        let node = info["nodes"].as_array().unwrap().iter().find(|n| n["entityId"] == letter["node"]).unwrap();
+        let url = format!("{}/mail/v1/outbox/{}", node["api"].as_str().unwrap(), letter["id"].as_str().unwrap());
+        let mut seen = Value::Null;
+        for _ in 0..100 {
+            seen = json_of(c.get(&url).bearer_auth(node["token"].as_str().unwrap()).send().await.unwrap()).await;
+            if seen["status"] == "delivered" || seen["status"] == "paper" {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        if seen["recipient"] == "194702289879" {
+            assert_eq!(
+                (seen["status"].as_str(), seen["paper"].as_str()),
+                (Some("paper"), Some("not-registered")),
+                "{seen}"
+            );
+        } else {
+            assert_eq!(seen["status"], "delivered", "{seen}");
+            assert!(seen["message"]["receipt"].as_str().is_some_and(|r| r.contains('.')), "{seen}");
+            assert!(seen["operator"].as_str().unwrap().starts_with("https://myndighetspost.localhost:"), "{seen}");
+        }
+    }
+    let central_db = ena_store::Store::open_sqlite(&data.join("central").join("ena.db")).await.unwrap();
+    let stored: Vec<(String, String)> = ena_store::with_pool!(&central_db, pool => sqlx::query_as(
+        "SELECT recipient, subject FROM mail_messages ORDER BY subject").fetch_all(pool).await)
+    .unwrap();
+    assert_eq!(stored.len(), 4, "{stored:?}");
+    assert!(stored.iter().any(|(r, s)| r == "165566778899" && s.starts_with("Påminnelse")), "{stored:?}");
+    central_db.close().await;
     // Ctrl-C (SIGINT) stops everything and the process exits cleanly.
     Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
     let status = tokio::task::spawn_blocking(move || child.wait().unwrap()).await.unwrap();

@@ -5,6 +5,7 @@
 
 pub mod api;
 mod examples;
+pub mod intake;
 pub mod portal;
 
 pub use examples::example;

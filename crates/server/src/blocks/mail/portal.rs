@@ -31,6 +31,7 @@ pub fn router() -> Routes {
         .get(SETTINGS, Caller::Person(3), settings)
         .post(SETTINGS, Caller::Person(3), change_settings)
         .get("/mina-sidor/meddelanden/{id}", Caller::Person(3), message_page)
+        .get("/mina-sidor/meddelanden/{id}/bilagor/{n}", Caller::Person(3), attachment)
 }
 
 pub struct MailTexts {
@@ -383,7 +384,8 @@ struct MessagePage {
     to: String,
     /// (title, attachment name, [(kind, title, url, due, place)])
     documents: Vec<(String, String, Vec<(String, String, String, String, String)>)>,
-    attachments: Vec<(String, String, String)>,
+    /// (name, media type, size, download link)
+    attachments: Vec<(String, String, String, String)>,
 }
 
 async fn message_page(
@@ -423,7 +425,11 @@ async fn message_page(
     let attachments = m
         .attachments
         .iter()
-        .map(|a| (a.name.clone(), a.media_type.clone(), format!("{} kB", a.size.div_ceil(1024))))
+        .enumerate()
+        .map(|(i, a)| {
+            let link = format!("{PATH}/{}/bilagor/{i}", m.id);
+            (a.name.clone(), a.media_type.clone(), format!("{} kB", a.size.div_ceil(1024)), link)
+        })
         .collect();
     let page = MessagePage {
         layout: Layout::new(lang, &m.subject, &format!("{PATH}/{}", m.id)),
@@ -561,4 +567,67 @@ async fn change_settings(
             render_settings(&state, &s, lang, None, Some(format!("{} — {detail}", texts(lang).failed))).await
         }
     }
+}
+
+/// An attachment, streamed from the mailbox's node (which keeps the file encrypted at rest and decrypts
+/// it as it streams), with the name and media type the letter gives.
+async fn attachment(
+    State(state): State<AppState>,
+    Person(s): Person,
+    Path((id, n)): Path<(String, usize)>,
+) -> Response {
+    let scopes = match super::scopes(&state, &s.person).await {
+        Ok(s) => s,
+        Err(e) => return e.into_response(),
+    };
+    let ctx = crate::blocks::cases::person_context(&s);
+    let (delivery, info) = match state.mail.attachment(&ctx, &scopes, &id, n).await {
+        Ok(v) => v,
+        Err(e) => return crate::problem::ApiError::from(e).into_response(),
+    };
+    let Some(Ok(Some(config))) = state.config.mailbox.as_ref().map(crate::MailboxSettings::read) else {
+        return crate::problem::ApiError::new(
+            ena_core::ErrorCode::ServiceUnavailable,
+            "this installation's mailbox is not running",
+        )
+        .into_response();
+    };
+    let url = format!("{}/messages/v1/inbox/{delivery}/attachments/{n}", config.node_api.trim_end_matches('/'));
+    let upstream = match state.mail_client.get(url).bearer_auth(&config.node_token).send().await {
+        Ok(r) if r.status().is_success() => r,
+        Ok(r) => {
+            tracing::warn!(status = %r.status(), "the mailbox's node refused an attachment");
+            return crate::problem::ApiError::new(
+                ena_core::ErrorCode::ServiceUnavailable,
+                "the attachment cannot be read now",
+            )
+            .into_response();
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "the mailbox's node does not answer");
+            return crate::problem::ApiError::new(
+                ena_core::ErrorCode::ServiceUnavailable,
+                "the attachment cannot be read now",
+            )
+            .into_response();
+        }
+    };
+    let ascii: String =
+        info.name.chars().map(|c| if c.is_ascii_alphanumeric() || ".-_".contains(c) { c } else { '_' }).collect();
+    let disposition =
+        format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{}", ena_core::percent_encode(&info.name));
+    // Chunk by chunk as the node decrypts it: the file never sits whole in memory here either.
+    let chunks = futures_util::stream::unfold(upstream, |mut r| async move {
+        match r.chunk().await {
+            Ok(Some(c)) => Some((Ok::<_, reqwest::Error>(c), r)),
+            Ok(None) => None,
+            Err(e) => Some((Err(e), r)),
+        }
+    });
+    let body = axum::body::Body::from_stream(chunks);
+    (
+        [(axum::http::header::CONTENT_TYPE, info.media_type), (axum::http::header::CONTENT_DISPOSITION, disposition)],
+        body,
+    )
+        .into_response()
 }
