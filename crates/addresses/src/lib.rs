@@ -366,6 +366,14 @@ impl Addresses {
         result
     }
 
+    /// Register a message type this release ships (Mina meddelanden's): checked as any type and owned by
+    /// `operator`, seeded at every start and a no-op once there with the same content. Like the shipped
+    /// policies it is the code's, not anyone's action, so it writes no audit event (a fresh log stays
+    /// empty until something happens).
+    pub async fn seed_message_type(&self, id: &str, version: &str, input: MessageTypeInput) -> Result<(), AddrError> {
+        self.register_type(&Admin::Operator, id, version, input).await.map(|_| ())
+    }
+
     async fn register_type(
         &self,
         admin: &Admin,

@@ -6,6 +6,7 @@ mod bench_cases;
 mod bench_edge;
 mod bench_federation;
 mod bench_identity;
+mod bench_mail;
 mod bench_messaging;
 mod bench_representation;
 mod config;
@@ -84,6 +85,10 @@ enum BenchCommand {
     /// Mina ärenden at scale: the party view for representatives of 10, 100 and 1 000 parties over
     /// 50 k, 500 k and 5 M cases; a case read; creates and updates; event latency to a webhook.
     Cases(bench_cases::CasesBench),
+    /// Mina meddelanden at scale: reachability for 10 000 ids over 10 M registered recipients (service and
+    /// HTTP), the inbox page of a person with 10 000 letters; with --letters, letters through an agency's
+    /// node to the built-in mailbox against plain messages in the same run.
+    Mail(bench_mail::MailBench),
     /// Messages: crypto-only bound, async messages end to end between two nodes, cached address lookups.
     Messaging(bench_messaging::MessagingBench),
     /// The edge's baseline: a bare axum server answering the same JSON /healthz (scripts/bench runs it
@@ -174,6 +179,7 @@ fn main() -> ExitCode {
         Command::Bench(BenchCommand::Identity(args)) => bench_identity::run(args),
         Command::Bench(BenchCommand::Representation(args)) => bench_representation::run(args),
         Command::Bench(BenchCommand::Cases(args)) => bench_cases::run(args),
+        Command::Bench(BenchCommand::Mail(args)) => bench_mail::run(args),
         Command::Bench(BenchCommand::Messaging(args)) => bench_messaging::run(args),
         Command::Bench(BenchCommand::BareHealthz(args)) => bench_edge::run(args),
         Command::Federation(args) => federation::run(args),

@@ -166,25 +166,40 @@ pub async fn apply(
     })
 }
 
-/// Register `n` recipients in bulk at `operator` (for `ena bench mail`): rows only, no signatures.
+/// Register `ids` in bulk at `operator` (for `ena bench mail`): rows only, no signatures; one
+/// transaction, 500 rows a statement.
 pub async fn fill(store: &Store, ids: &[String], operator: &str, now: i64) -> Result<(), sqlx::Error> {
-    for chunk in ids.chunks(CHUNK / 4) {
-        let values: Vec<String> =
-            (0..chunk.len()).map(|i| format!("(${}, ${}, $1, 'active', $2, $2)", 3 + 2 * i, 4 + 2 * i)).collect();
-        let sql = format!(
-            "INSERT INTO mail_recipients (id, kind, operator, status, registered_at, updated_at) VALUES {} \
-             ON CONFLICT (id) DO NOTHING",
-            values.join(", ")
-        );
-        with_pool!(store, pool => {
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone())).bind(operator).bind(now);
+    with_pool!(store, pool => {
+        let mut tx = pool.begin_write().await?;
+        for chunk in ids.chunks(500) {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|i| format!("(${}, ${}, $1, 'active', $2, $2)", 3 + 2 * i, 4 + 2 * i))
+                .collect();
+            let sql = format!(
+                "INSERT INTO mail_recipients (id, kind, operator, status, registered_at, updated_at) VALUES {} \
+                 ON CONFLICT (id) DO NOTHING",
+                values.join(", ")
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(operator).bind(now);
             for id in chunk {
                 q = q.bind(id).bind(if id.starts_with("16") { "organisation" } else { "person" });
             }
-            q.execute(pool).await.map(|_| ())
-        })?;
-    }
-    Ok(())
+            q.execute(&mut *tx).await?;
+        }
+        tx.commit().await
+    })
+}
+
+/// `recipients` block `sender` (bulk, for `ena bench mail`).
+pub async fn fill_blocks(store: &Store, sender: &str, recipients: &[String], now: i64) -> Result<(), sqlx::Error> {
+    with_pool!(store, pool => {
+        let mut tx = pool.begin_write().await?;
+        for r in recipients {
+            sqlx::query("INSERT INTO mail_blocked_senders (recipient, sender, blocked_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+                .bind(r).bind(sender).bind(now).execute(&mut *tx).await?;
+        }
+        tx.commit().await
+    })
 }
 
 // ---- The built-in mailbox ----
@@ -222,6 +237,24 @@ pub async fn insert_message(store: &Store, r: &MessageRow) -> Result<bool, sqlx:
         .bind(&r.in_reply_to).bind(r.received_at).bind(r.expires_at)
         .execute(pool).await.map(|r| r.rows_affected()))?;
     Ok(n == 1)
+}
+
+/// Store messages in bulk (for `ena bench mail`), one transaction.
+pub async fn insert_messages(store: &Store, rows: &[MessageRow]) -> Result<(), sqlx::Error> {
+    with_pool!(store, pool => {
+        let mut tx = pool.begin_write().await?;
+        for r in rows {
+            sqlx::query(
+                "INSERT INTO mail_messages (id, recipient, sender, sender_name, subject, case_id, recipient_only, reply_allowed, \
+                 receipt, content, delivery_ref, in_reply_to, received_at, expires_at, first_opened_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, NULL)")
+                .bind(&r.id).bind(&r.recipient).bind(&r.sender).bind(&r.sender_name).bind(&r.subject).bind(&r.case_id)
+                .bind(r.recipient_only).bind(r.reply_allowed).bind(&r.receipt).bind(&r.content).bind(&r.delivery_ref)
+                .bind(&r.in_reply_to).bind(r.received_at).bind(r.expires_at)
+                .execute(&mut *tx).await?;
+        }
+        tx.commit().await
+    })
 }
 
 pub async fn message(store: &Store, id: &str) -> Result<Option<MessageRow>, sqlx::Error> {

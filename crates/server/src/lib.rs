@@ -343,9 +343,9 @@ impl AppState {
             representation = representation.with_hook(std::sync::Arc::new(webhook::Webhook::new(url, &base)));
         }
         let addresses = ena_addresses::Addresses::new(store.clone(), access.clone(), federation.clone());
-        // Mina meddelanden's message types are the federation's own (owner `operator`): every mailbox
-        // operator's address accepts them and every sending node sends them. Registering is a no-op once
-        // they are there with this content (versions never change).
+        // Mina meddelanden's message types are the federation's own (owner `operator`), shipped with the
+        // release: every mailbox operator's address accepts them and every sending node sends them.
+        // Seeding is a no-op once they are there with this content (versions never change).
         for (id, title, schema) in [
             (ena_mail::wire::MAIL_TYPE, "Digital post (Mina meddelanden)", ena_mail::wire::mail_schema()),
             (ena_mail::wire::RECEIPT_TYPE, "Kvittens för digital post", ena_mail::wire::receipt_schema()),
@@ -356,14 +356,7 @@ impl AppState {
                 classification: ena_addresses::Classification { confidentiality: 3, integrity: 3, availability: 2 },
             };
             addresses
-                .put_message_type(
-                    &audit,
-                    &ena_audit::Context::system("ena"),
-                    &ena_addresses::Admin::Operator,
-                    id,
-                    ena_mail::wire::VERSION,
-                    input,
-                )
+                .seed_message_type(id, ena_mail::wire::VERSION, input)
                 .await
                 .map_err(|e| format!("registering the message type {id}: {e}"))?;
         }
