@@ -28,10 +28,27 @@ fn ctx(config: &MailboxConfig) -> Context {
     }
 }
 
-/// Take what the node holds: every unacknowledged letter, a page at a time. Returns what was done.
+/// Pages of 100 read in one round at most, so a backlog drains at up to 2 000 letters a round.
+const PAGES_PER_ROUND: usize = 20;
+
+/// Take what the node holds: every unacknowledged letter, a page at a time, more pages while they come
+/// full. Returns what was done.
 pub async fn take(state: &AppState) -> Result<Option<String>, String> {
     let Some(settings) = &state.config.mailbox else { return Ok(None) };
     let Some(config) = settings.read()? else { return Ok(None) };
+    let (mut taken, mut refused) = (0, 0);
+    for _ in 0..PAGES_PER_ROUND {
+        let (t, r, full) = take_page(state, &config).await?;
+        (taken, refused) = (taken + t, refused + r);
+        if !full {
+            break;
+        }
+    }
+    Ok((taken + refused > 0).then(|| format!("the mailbox took {taken} letters and refused {refused}")))
+}
+
+/// One page of the node's unacknowledged messages: (taken, refused, whether the page was full).
+async fn take_page(state: &AppState, config: &MailboxConfig) -> Result<(usize, usize, bool), String> {
     let client = &state.mail_client;
     let url = |path: &str| format!("{}{path}", config.node_api.trim_end_matches('/'));
     let page: Value = client
@@ -45,14 +62,15 @@ pub async fn take(state: &AppState) -> Result<Option<String>, String> {
         .await
         .map_err(|e| e.to_string())?;
     let (mut taken, mut refused) = (0, 0);
-    for item in page["items"].as_array().into_iter().flatten() {
+    let items = page["items"].as_array().cloned().unwrap_or_default();
+    for item in &items {
         let id = item["id"].as_str().unwrap_or_default();
         if item["messageType"] == ena_mail::wire::MAIL_TYPE {
-            match open(state, &config, item).await {
+            match open(state, config, item).await {
                 Ok(()) => taken += 1,
                 Err(why) => {
                     refused += 1;
-                    let mut event = ctx(&config).event(
+                    let mut event = ctx(config).event(
                         "mail.message.refuse",
                         Some(ObjectRef { kind: "message".into(), id: id.to_owned() }),
                         AuditResult::Denied,
@@ -77,7 +95,7 @@ pub async fn take(state: &AppState) -> Result<Option<String>, String> {
             .and_then(reqwest::Response::error_for_status)
             .map_err(|e| format!("acknowledging {id} on the mailbox's node: {e}"))?;
     }
-    Ok((taken + refused > 0).then(|| format!("the mailbox took {taken} letters and refused {refused}")))
+    Ok((taken, refused, items.len() >= 100 && page["hasMore"] == true))
 }
 
 async fn open(state: &AppState, config: &MailboxConfig, item: &Value) -> Result<(), String> {
