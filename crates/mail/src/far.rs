@@ -330,9 +330,10 @@ impl Mail {
         let mut unique: Vec<&str> = parsed.iter().map(Recipient::as_str).collect();
         unique.sort_unstable();
         unique.dedup();
-        let registered = repo::among(&self.store, &unique).await?;
-        let registered_ids: Vec<&str> = registered.keys().map(String::as_str).collect();
-        let blocking = repo::blocking(&self.store, sender, &registered_ids).await?;
+        // Who is registered and who blocks this sender, at once.
+        let (registered, blocking) =
+            tokio::join!(repo::among(&self.store, &unique), repo::blocking(&self.store, sender, &unique));
+        let (registered, blocking) = (registered?, blocking?);
         let mut operators: HashMap<&str, Option<Operator>> = HashMap::new();
         for r in registered.values() {
             if !operators.contains_key(r.operator.as_str()) {

@@ -391,6 +391,9 @@ pub async fn purge(store: &Store, now: i64, received_before: i64) -> Result<u64,
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SentRow {
     pub id: String,
+    pub idempotency_key: Option<String>,
+    /// The messaging message carrying it; `None` on paper (or while it is being sent).
+    pub message_id: Option<String>,
     pub recipient: String,
     pub subject: String,
     pub operator: Option<String>,
@@ -399,14 +402,42 @@ pub struct SentRow {
     pub created_at: i64,
 }
 
-const SENT_COLUMNS: &str = "id, recipient, subject, operator, read_by_representatives, paper_reason, created_at";
+const SENT_COLUMNS: &str =
+    "id, idempotency_key, message_id, recipient, subject, operator, read_by_representatives, paper_reason, created_at";
 
-pub async fn insert_sent(store: &Store, r: &SentRow) -> Result<(), sqlx::Error> {
+/// Claim a letter's row; false when its idempotency key is taken (the first letter with it stands).
+pub async fn claim_sent(store: &Store, r: &SentRow) -> Result<bool, sqlx::Error> {
+    let n = with_pool!(store, pool => sqlx::query(
+        "INSERT INTO mail_sent (id, idempotency_key, message_id, recipient, subject, operator, read_by_representatives, paper_reason, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (idempotency_key) DO NOTHING")
+        .bind(&r.id).bind(&r.idempotency_key).bind(&r.message_id).bind(&r.recipient).bind(&r.subject).bind(&r.operator)
+        .bind(r.read_by_representatives).bind(&r.paper_reason).bind(r.created_at)
+        .execute(pool).await.map(|r| r.rows_affected()))?;
+    Ok(n == 1)
+}
+
+/// Record where a claimed letter went: the carrying message and operator, or paper with the reason.
+pub async fn settle_sent(
+    store: &Store,
+    id: &str,
+    message_id: Option<&str>,
+    operator: Option<&str>,
+    paper_reason: Option<&str>,
+) -> Result<(), sqlx::Error> {
     with_pool!(store, pool => sqlx::query(
-        "INSERT INTO mail_sent (id, recipient, subject, operator, read_by_representatives, paper_reason, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)")
-        .bind(&r.id).bind(&r.recipient).bind(&r.subject).bind(&r.operator).bind(r.read_by_representatives)
-        .bind(&r.paper_reason).bind(r.created_at).execute(pool).await.map(|_| ()))
+        "UPDATE mail_sent SET message_id = $2, operator = $3, paper_reason = $4 WHERE id = $1")
+        .bind(id).bind(message_id).bind(operator).bind(paper_reason).execute(pool).await.map(|_| ()))
+}
+
+/// Give up a claim whose letter could not be sent (a bad letter, FaR not answering): the key is free again.
+pub async fn release_sent(store: &Store, id: &str) -> Result<(), sqlx::Error> {
+    with_pool!(store, pool => sqlx::query("DELETE FROM mail_sent WHERE id = $1 AND message_id IS NULL AND paper_reason IS NULL")
+        .bind(id).execute(pool).await.map(|_| ()))
+}
+
+pub async fn sent_by_key(store: &Store, key: &str) -> Result<Option<SentRow>, sqlx::Error> {
+    let sql = format!("SELECT {SENT_COLUMNS} FROM mail_sent WHERE idempotency_key = $1");
+    with_pool!(store, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(key).fetch_optional(pool).await)
 }
 
 pub async fn sent(store: &Store, id: &str) -> Result<Option<SentRow>, sqlx::Error> {

@@ -35,6 +35,9 @@ pub struct LetterInput {
     /// Seconds the letter may wait for delivery (default 7 days).
     #[serde(default)]
     pub ttl_seconds: Option<i64>,
+    /// The same key again answers 200 with the letter made the first time, and sends nothing.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
 }
 
 /// A letter as the node keeps it.
@@ -80,6 +83,8 @@ fn invalid(fields: Vec<FieldError>) -> ApiError {
     request_body(content = LetterInput, content_type = "application/json"),
     responses(
         (status = 201, description = "Sent to the recipient's mailbox operator (status queued), or `paper` with the reason; Location is its status", body = Letter),
+        (status = 200, description = "Made before with this idempotency key (nothing sent again)", body = Letter),
+        (status = 409, description = "The idempotency key was used for another letter", body = ena_server::openapi::ProblemSchema, content_type = "application/problem+json"),
         (status = 400, description = "A bad letter (named by field, e.g. mail/attachments/0/size over the operator's limit), or an unknown upload", body = ena_server::openapi::ProblemSchema, content_type = "application/problem+json"),
         (status = 401, description = "No valid node token", body = ena_server::openapi::ProblemSchema, content_type = "application/problem+json"),
         (status = 503, description = "The recipient registry does not answer; nothing was sent", body = ena_server::openapi::ProblemSchema, content_type = "application/problem+json"),
@@ -110,6 +115,64 @@ pub async fn send_letter(
             sha256: upload.sha256,
         });
     }
+    let store = s.messaging.store();
+    if let Some(key) = &body.idempotency_key
+        && (key.is_empty() || key.len() > 200)
+    {
+        return Err(invalid(vec![FieldError::new("idempotencyKey", key, "1 to 200 characters")]));
+    }
+    let now = ena_core::time::unix_now();
+    let mut row = ena_mail::repo::SentRow {
+        id: uuid::Uuid::now_v7().to_string(),
+        idempotency_key: body.idempotency_key.clone(),
+        message_id: None,
+        recipient: mail.recipient.clone(),
+        subject: mail.subject.clone(),
+        operator: None,
+        read_by_representatives: 0,
+        paper_reason: None,
+        created_at: now,
+    };
+    // The row is claimed first: of two submissions with one key, one sends and the other is answered
+    // with its letter.
+    if !ena_mail::repo::claim_sent(store, &row).await.map_err(|e| ApiError::internal(&e))? {
+        let key = body.idempotency_key.as_deref().unwrap_or_default();
+        let first = ena_mail::repo::sent_by_key(store, key)
+            .await
+            .map_err(|e| ApiError::internal(&e))?
+            .ok_or_else(|| ApiError::internal(&"a claimed letter vanished"))?;
+        if first.recipient != row.recipient || first.subject != row.subject {
+            return Err(ApiError::invalid(
+                ErrorCode::Conflict,
+                "This idempotency key was used for another letter.",
+                vec![FieldError::new(
+                    "idempotencyKey",
+                    key,
+                    "already used for a letter to another recipient or with another subject",
+                )],
+            ));
+        }
+        return Ok((StatusCode::OK, Json(view(&s, first).await?)).into_response());
+    }
+    let sent = send(&s, &ctx, &mut row, mail, body.files, body.ttl_seconds).await;
+    if sent.is_err() {
+        ena_mail::repo::release_sent(store, &row.id).await.map_err(|e| ApiError::internal(&e))?;
+    }
+    sent?;
+    let location = format!("/mail/v1/outbox/{}", row.id);
+    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(view(&s, row).await?)).into_response())
+}
+
+/// Ask FaR, then settle the claimed `row`: paper with the reason, or signed, sealed and sent.
+async fn send(
+    s: &NodeState,
+    ctx: &ena_audit::Context,
+    row: &mut ena_mail::repo::SentRow,
+    mail: MailInput,
+    files: Vec<AttachmentInput>,
+    ttl_seconds: Option<i64>,
+) -> Result<(), ApiError> {
+    let store = s.messaging.store();
     let reach = s
         .directory
         .reachability(&[mail.recipient.as_str()])
@@ -117,23 +180,15 @@ pub async fn send_letter(
         .map_err(|e| ApiError::new(ErrorCode::ServiceUnavailable, format!("Nothing was sent: {e}.")))?
         .pop()
         .ok_or_else(|| ApiError::internal(&"the recipient registry answered nothing"))?;
-    let now = ena_core::time::unix_now();
-    let mut row = ena_mail::repo::SentRow {
-        id: uuid::Uuid::now_v7().to_string(),
-        recipient: mail.recipient.clone(),
-        subject: mail.subject.clone(),
-        operator: None,
-        read_by_representatives: i64::from(reach.read_by_representatives),
-        paper_reason: None,
-        created_at: now,
-    };
-    let store = s.messaging.store();
+    row.read_by_representatives = i64::from(reach.read_by_representatives);
     let Some(operator) = reach.operator.filter(|_| reach.reachable) else {
         let reason = reach.paper.unwrap_or(PaperReason::NotRegistered);
         row.paper_reason = Some(reason.as_str().to_owned());
-        ena_mail::repo::insert_sent(store, &row).await.map_err(|e| ApiError::internal(&e))?;
+        ena_mail::repo::settle_sent(store, &row.id, None, None, row.paper_reason.as_deref())
+            .await
+            .map_err(|e| ApiError::internal(&e))?;
         s.events.emit("ena.mail.paper", &row.id, json!({"letter": row.id, "reason": reason.as_str()}));
-        return created(&s, row).await;
+        return Ok(());
     };
     let errors = ena_mail::mailbox::check_input(&mail, operator.max_attachment_bytes);
     if !errors.is_empty() {
@@ -143,7 +198,7 @@ pub async fn send_letter(
     let sender = ena_core::Organisationsnummer::parse(&me.address)
         .map(|o| o.as_str().to_owned())
         .map_err(|e| ApiError::internal(&format!("the node's own address: {e}")))?;
-    let letter = ena_mail::wire::sign_and_seal(&me.signing, &sender, &me.entity_id, &mail, now);
+    let letter = ena_mail::wire::sign_and_seal(&me.signing, &sender, &me.entity_id, &mail, row.created_at);
     let input = OutgoingInput {
         recipient: operator.service_address.clone(),
         message_type: ena_mail::wire::MAIL_TYPE.into(),
@@ -151,23 +206,28 @@ pub async fn send_letter(
         payload: serde_json::to_value(&letter).map_err(|e| ApiError::internal(&e))?,
         conversation_id: None,
         case_id: mail.case_id.clone(),
-        ttl_seconds: body.ttl_seconds,
-        attachments: body.files,
+        ttl_seconds,
+        attachments: files,
     };
-    let message = s.messaging.submit(&ctx, input).await.map_err(problem)?;
-    row.id = message.id;
+    let message = s.messaging.submit(ctx, input).await.map_err(problem)?;
+    row.message_id = Some(message.id);
     row.operator = Some(operator.id);
-    ena_mail::repo::insert_sent(store, &row).await.map_err(|e| ApiError::internal(&e))?;
-    created(&s, row).await
+    ena_mail::repo::settle_sent(store, &row.id, row.message_id.as_deref(), row.operator.as_deref(), None)
+        .await
+        .map_err(|e| ApiError::internal(&e))
 }
 
 async fn view(s: &NodeState, row: ena_mail::repo::SentRow) -> Result<Letter, ApiError> {
-    let message = match row.paper_reason {
-        Some(_) => None,
-        None => Some(s.messaging.outgoing(&row.id).await.map_err(problem)?),
+    let message = match &row.message_id {
+        Some(id) => Some(s.messaging.outgoing(id).await.map_err(problem)?),
+        None => None,
     };
     Ok(Letter {
-        status: message.as_ref().map_or_else(|| "paper".to_owned(), |m| m.status.clone()),
+        status: match (&message, &row.paper_reason) {
+            (Some(m), _) => m.status.clone(),
+            (None, Some(_)) => "paper".to_owned(),
+            (None, None) => "sending".to_owned(),
+        },
         paper: row.paper_reason.as_deref().and_then(PaperReason::parse),
         id: row.id,
         recipient: row.recipient,
@@ -177,11 +237,6 @@ async fn view(s: &NodeState, row: ena_mail::repo::SentRow) -> Result<Letter, Api
         message,
         created_at: ena_core::time::rfc3339_of(row.created_at),
     })
-}
-
-async fn created(s: &NodeState, row: ena_mail::repo::SentRow) -> Result<Response, ApiError> {
-    let location = format!("/mail/v1/outbox/{}", row.id);
-    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(view(s, row).await?)).into_response())
 }
 
 /// One letter: where it stands (paper with the reason, or the carrying message's status and receipt).

@@ -201,38 +201,47 @@ pub async fn insert_many(store: &Store, rows: &[MandateRow]) -> Result<(), sqlx:
 }
 
 /// Which of `principals` have a mandate in force at `t` holding one of `rights` (package ids or
-/// `service:<id>`), in one query per 500 principals: Mina meddelanden's reachability asks this for up to
-/// 10 000 recipients at once. Packages are stored as a JSON array of strings, so a right is matched with
-/// its quotes.
+/// `service:<id>`), a query per 500 principals, asked at once on as many connections: Mina meddelanden's
+/// reachability asks this for up to 10 000 recipients. Packages are stored as a JSON array of strings,
+/// so a right is matched with its quotes.
 pub async fn principals_holding(
     store: &Store,
     principals: &[String],
     rights: &[&str],
     t: i64,
 ) -> Result<std::collections::HashSet<String>, sqlx::Error> {
-    let mut out = std::collections::HashSet::new();
+    let mut tasks = tokio::task::JoinSet::new();
     for chunk in principals.chunks(500) {
-        let n = chunk.len();
-        let likes: Vec<String> = (0..rights.len()).map(|i| format!("packages LIKE ${}", n + 2 + i)).collect();
-        let sql = format!(
-            "SELECT DISTINCT principal FROM repr_mandates WHERE principal IN ({}) AND status = 'active' \
-             AND valid_from <= ${} AND (valid_to IS NULL OR valid_to > ${}) AND ({})",
-            ena_store::placeholders(1, n),
-            n + 1,
-            n + 1,
-            likes.join(" OR ")
-        );
-        let rows: Vec<(String,)> = with_pool!(store, pool => {
-            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
-            for p in chunk {
-                q = q.bind(p);
-            }
-            q = q.bind(t);
-            for r in rights {
-                q = q.bind(format!("%\"{r}\"%"));
-            }
-            q.fetch_all(pool).await
-        })?;
+        let (store, chunk) = (store.clone(), chunk.to_vec());
+        let rights: Vec<String> = rights.iter().map(|r| format!("%\"{r}\"%")).collect();
+        tasks.spawn(async move {
+            let n = chunk.len();
+            let likes: Vec<String> = (0..rights.len()).map(|i| format!("packages LIKE ${}", n + 2 + i)).collect();
+            let sql = format!(
+                "SELECT DISTINCT principal FROM repr_mandates WHERE principal IN ({}) AND status = 'active' \
+                 AND valid_from <= ${} AND (valid_to IS NULL OR valid_to > ${}) AND ({})",
+                ena_store::placeholders(1, n),
+                n + 1,
+                n + 1,
+                likes.join(" OR ")
+            );
+            let rows: Result<Vec<(String,)>, sqlx::Error> = with_pool!(&store, pool => {
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
+                for p in &chunk {
+                    q = q.bind(p);
+                }
+                q = q.bind(t);
+                for r in &rights {
+                    q = q.bind(r);
+                }
+                q.fetch_all(pool).await
+            });
+            rows
+        });
+    }
+    let mut out = std::collections::HashSet::new();
+    while let Some(done) = tasks.join_next().await {
+        let rows = done.map_err(|e| sqlx::Error::Protocol(format!("a mandate lookup task: {e}")))??;
         out.extend(rows.into_iter().map(|(p,)| p));
     }
     Ok(out)

@@ -201,3 +201,99 @@ async fn people_register_for_digital_mail_and_senders_learn_only_what_they_may()
         );
     }
 }
+
+/// Letters from Skatteverket's node to the built-in mailbox while the operator's node is killed with
+/// SIGKILL and started again: messaging retries, nothing is lost, and each letter is in the mailbox once
+/// (the intake takes each delivery once however often it is offered). On both databases; the nodes are
+/// `ena node` processes, the operator's made with `--mailbox-operator`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operator_down_loses_no_letter_and_stores_each_once() {
+    use crate::nodekit::{free_port, start_node, start_node_in};
+    let stores = ena_store::testing::test_stores().await;
+    for db in stores {
+        let boxes = tempfile::tempdir().unwrap();
+        let box_dir = tempfile::tempdir_in(boxes.path()).unwrap();
+        let config = ServerConfig {
+            mailbox: Some(ena_server::MailboxSettings { node_dir: box_dir.path().to_owned(), retention_days: 30 }),
+            ..ServerConfig::default()
+        };
+        let mut server = TestServer::start_with(db, config).await;
+        let label = server.label.clone();
+        let central_node = server.node_listener().await;
+        let mut operator = start_node_in(
+            &server,
+            central_node,
+            box_dir,
+            "brevlada.localhost",
+            free_port(),
+            "202100-6255",
+            "",
+            &[],
+            &["--mailbox-operator", "Exempelbrevlådan"],
+        )
+        .await;
+        let skatt =
+            start_node(&server, central_node, "skatteverket.localhost", free_port(), "202100-5448", "", &[]).await;
+        let tolvan = server.person(TOLVAN, 3).await;
+        let r = change(&server, &tolvan, json!({"action": "register", "operator": operator.entity_id})).await;
+        assert_eq!(r.status(), 200, "{label}: {}", r.text().await.unwrap());
+
+        let c = reqwest::Client::new();
+        let send = |i: usize| {
+            c.post(format!("{}/mail/v1/outbox", skatt.api))
+                .bearer_auth(&skatt.token)
+                .json(&json!({"mail": {"recipient": TOLVAN, "subject": format!("Brev {i}"), "body": "Hej"}, "idempotencyKey": format!("k-{i}")}))
+                .send()
+        };
+        let mut ids = Vec::new();
+        for i in 0..10 {
+            let r = send(i).await.unwrap();
+            assert_eq!(r.status(), 201, "{label}");
+            ids.push(r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned());
+        }
+        // Down hard, mid-stream; more letters queue meanwhile (FaR still names the operator).
+        operator.child.kill().unwrap();
+        operator.child.wait().unwrap();
+        for i in 10..20 {
+            let r = send(i).await.unwrap();
+            assert_eq!(r.status(), 201, "{label}");
+            ids.push(r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned());
+        }
+        // A repeated submission while it is down is the same letter.
+        assert_eq!(json_of(send(15).await.unwrap()).await["id"], ids[15].as_str(), "{label}");
+        let (child, api) = crate::nodekit::spawn_node(operator.dir.path(), operator.database.as_deref()).await;
+        (operator.child, operator.api) = (child, api);
+
+        // Every letter delivered with the operator node's receipt, and in the mailbox once.
+        for id in &ids {
+            let mut status = Value::Null;
+            for _ in 0..600 {
+                status = json_of(
+                    c.get(format!("{}/mail/v1/outbox/{id}", skatt.api)).bearer_auth(&skatt.token).send().await.unwrap(),
+                )
+                .await;
+                if status["status"] == "delivered" {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            assert_eq!(status["status"], "delivered", "{label}: {status}");
+        }
+        let mut subjects: Vec<(String,)> = Vec::new();
+        for _ in 0..100 {
+            subjects = ena_store::with_pool!(&server.state.store, pool => sqlx::query_as(
+                "SELECT subject FROM mail_messages WHERE recipient = $1 ORDER BY subject").bind(TOLVAN).fetch_all(pool).await).unwrap();
+            if subjects.len() >= 20 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let distinct: std::collections::BTreeSet<&str> = subjects.iter().map(|(s,)| s.as_str()).collect();
+        assert_eq!((subjects.len(), distinct.len()), (20, 20), "{label}: each letter once");
+        // Tolvan reads them in Mina meddelanden.
+        let inbox = json_of(get(&server, &tolvan, "/mail/v1/my/messages?limit=100").await).await;
+        assert_eq!(inbox["items"].as_array().unwrap().len(), 20, "{label}");
+        drop(operator);
+        drop(boxes);
+    }
+}

@@ -84,7 +84,22 @@ pub(crate) async fn start_node(
     extra: &str,
     files: &[(&str, String)],
 ) -> NodeProc {
-    let dir = tempfile::tempdir().unwrap();
+    start_node_in(server, central_node, tempfile::tempdir().unwrap(), host, peer_port, org, extra, files, &[]).await
+}
+
+/// [`start_node`] in `dir`, with more arguments for `ena node init` (e.g. `--mailbox-operator NAME`).
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn start_node_in(
+    server: &TestServer,
+    central_node: std::net::SocketAddr,
+    dir: tempfile::TempDir,
+    host: &str,
+    peer_port: u16,
+    org: &str,
+    extra: &str,
+    files: &[(&str, String)],
+    init_extra: &[&str],
+) -> NodeProc {
     let d = dir.path().to_str().unwrap().to_owned();
     let api_port = free_port();
     // The entity id is a URL that answers: the node serves its entity configuration there.
@@ -113,8 +128,10 @@ pub(crate) async fn start_node(
             &format!("registrator@{host}"),
             "--accept-agreement",
         ]
-        .map(str::to_owned)
-        .to_vec(),
+        .iter()
+        .chain(init_extra)
+        .map(|s| (*s).to_owned())
+        .collect(),
     )
     .await;
     assert!(ok, "node init: {stderr}");

@@ -779,11 +779,44 @@ async fn ena_demo_runs_a_federation_and_stops_cleanly() {
             assert!(seen["operator"].as_str().unwrap().starts_with("https://myndighetspost.localhost:"), "{seen}");
         }
     }
+    // A repeated submission with the same idempotency key is the same letter (nothing sent twice); the key
+    // with another letter is refused; an attachment over the operator's declared limit is refused by name.
+    let skatt = info["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["entityId"].as_str().unwrap().starts_with("https://skatteverket."))
+        .unwrap();
+    let (api, token) = (skatt["api"].as_str().unwrap(), skatt["token"].as_str().unwrap());
+    let letter = |subject: &str| json!({"mail": {"recipient": "191212121212", "subject": subject, "body": "Hej"}, "idempotencyKey": "demo-test-1"});
+    let send = |body: Value| c.post(format!("{api}/mail/v1/outbox")).bearer_auth(token).json(&body).send();
+    let first = send(letter("Samma brev")).await.unwrap();
+    assert_eq!(first.status(), 201);
+    let first: Value = first.json().await.unwrap();
+    let again = json_of(send(letter("Samma brev")).await.unwrap()).await;
+    assert_eq!(again["id"], first["id"], "{again}");
+    check_problem(send(letter("Ett annat brev")).await.unwrap(), 409, "conflict").await;
+    let big = vec![0u8; 64 * 1024 * 1024 + 1];
+    let upload: Value = c
+        .post(format!("{api}/messages/v1/attachments"))
+        .bearer_auth(token)
+        .header("content-type", "application/octet-stream")
+        .body(big)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let too_big = json!({"mail": {"recipient": "191212121212", "subject": "Stor bilaga", "body": "x"},
+        "files": [{"id": upload["id"], "name": "stor.bin"}]});
+    let p = check_problem(send(too_big).await.unwrap(), 400, "validation-failed").await;
+    assert_eq!(p["invalid-parameters"][0]["property"], "mail/attachments/0/size", "{p}");
     let central_db = ena_store::Store::open_sqlite(&data.join("central").join("ena.db")).await.unwrap();
     let stored: Vec<(String, String)> = ena_store::with_pool!(&central_db, pool => sqlx::query_as(
         "SELECT recipient, subject FROM mail_messages ORDER BY subject").fetch_all(pool).await)
     .unwrap();
-    assert_eq!(stored.len(), 4, "{stored:?}");
+    assert_eq!(stored.len(), 4 + 1, "the demo's four and the idempotent one, once: {stored:?}");
     assert!(stored.iter().any(|(r, s)| r == "165566778899" && s.starts_with("Påminnelse")), "{stored:?}");
     central_db.close().await;
     // Ctrl-C (SIGINT) stops everything and the process exits cleanly.

@@ -452,9 +452,14 @@ fn documented_field_names_match_the_openapi_documents() {
     let central = ena_server::openapi::document();
     let node = ena_node::openapi::DOCUMENT.clone();
     let mut checked = 0;
-    for page in
-        ["docs/federation.md", "docs/messaging.md", "docs/addresses.md", "docs/identity.md", "docs/representation.md"]
-    {
+    for page in [
+        "docs/federation.md",
+        "docs/messaging.md",
+        "docs/addresses.md",
+        "docs/identity.md",
+        "docs/representation.md",
+        "docs/mail.md",
+    ] {
         let text = std::fs::read_to_string(repo().join(page)).unwrap();
         let mut rest = text.as_str();
         while let Some(at) = rest.find("<!-- fields: ") {

@@ -77,9 +77,12 @@ CREATE TABLE mail_receipts (
 );
 
 -- On a sending node: each letter its systems sent, with where it went (the messaging outbox row that
--- carries it) or why it went on paper.
+-- carries it) or why it went on paper; a system's idempotency key makes a repeated submission the same
+-- letter (the row is claimed before anything is sent).
 CREATE TABLE mail_sent (
     id TEXT PRIMARY KEY,
+    idempotency_key TEXT,
+    message_id TEXT,
     recipient TEXT NOT NULL,
     subject TEXT NOT NULL,
     operator TEXT,
@@ -88,3 +91,4 @@ CREATE TABLE mail_sent (
     created_at BIGINT NOT NULL
 );
 CREATE INDEX mail_sent_created ON mail_sent (created_at, id);
+CREATE UNIQUE INDEX mail_sent_idempotency ON mail_sent (idempotency_key);
