@@ -4,13 +4,16 @@
 -- company's changes waiting for more signatories. The built-in mailbox: messages delivered to this
 -- installation's operator, each viewer's read mark and folder, and the receipts sent for them.
 -- Times are unix seconds.
+-- The key covers what reachability reads (INCLUDE): it probes 10 000 random ids a call, each answered
+-- from the index alone (an index-only scan) instead of the index and then the table.
 CREATE TABLE mail_recipients (
-    id TEXT PRIMARY KEY,
+    id TEXT NOT NULL,
     kind TEXT NOT NULL,
     operator TEXT NOT NULL,
     status TEXT NOT NULL,
     registered_at BIGINT NOT NULL,
-    updated_at BIGINT NOT NULL
+    updated_at BIGINT NOT NULL,
+    PRIMARY KEY (id) INCLUDE (kind, operator, status, registered_at, updated_at)
 );
 CREATE INDEX mail_recipients_operator ON mail_recipients (operator);
 

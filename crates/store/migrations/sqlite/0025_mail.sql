@@ -4,6 +4,8 @@
 -- company's changes waiting for more signatories. The built-in mailbox: messages delivered to this
 -- installation's operator, each viewer's read mark and folder, and the receipts sent for them.
 -- Times are unix seconds.
+-- Keyed by the id itself (WITHOUT ROWID): reachability probes 10 000 random ids a call, each one descent
+-- of one B-tree instead of the key's index and then the table.
 CREATE TABLE mail_recipients (
     id TEXT PRIMARY KEY,
     kind TEXT NOT NULL,
@@ -11,7 +13,7 @@ CREATE TABLE mail_recipients (
     status TEXT NOT NULL,
     registered_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL
-);
+) WITHOUT ROWID;
 CREATE INDEX mail_recipients_operator ON mail_recipients (operator);
 
 CREATE TABLE mail_blocked_senders (
@@ -19,7 +21,7 @@ CREATE TABLE mail_blocked_senders (
     sender TEXT NOT NULL,
     blocked_at BIGINT NOT NULL,
     PRIMARY KEY (sender, recipient)
-);
+) WITHOUT ROWID;
 CREATE INDEX mail_blocked_recipient ON mail_blocked_senders (recipient);
 
 CREATE TABLE mail_changes (
