@@ -334,3 +334,43 @@ pub fn personal_page(code: axum::http::StatusCode, body: Result<String, askama::
         Err(e) => crate::problem::ApiError::internal(&e).into_response(),
     }
 }
+
+/// An organisation number as people write it (NNNNNN-NNNN), or the text as given.
+pub fn org_display(org: &str) -> String {
+    ena_core::Organisationsnummer::parse(org).map_or_else(|_| org.to_owned(), |o| o.display_form())
+}
+
+/// The names of the parties a person acts for (their own shown as `yourself`), for the portal's lists.
+pub async fn party_names(
+    state: &crate::AppState,
+    s: &ena_identity::session::Session,
+    yourself: &str,
+) -> std::collections::HashMap<String, String> {
+    let acting = state.representation.acting_for(&s.person).await.unwrap_or_default();
+    acting
+        .into_iter()
+        .map(|a| {
+            let label = if a.party == s.person.as_str() {
+                yourself.to_owned()
+            } else {
+                a.name.unwrap_or_else(|| org_display(&a.party))
+            };
+            (a.party, label)
+        })
+        .collect()
+}
+
+/// A posted form's fields once its CSRF token matched the session's; the refusal to answer otherwise.
+pub fn csrf_form(s: &ena_identity::session::Session, body: &[u8]) -> Result<Vec<(String, String)>, Response> {
+    let form: Vec<(String, String)> =
+        form_urlencoded::parse(body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+    if form.iter().find(|(k, _)| k == "csrf").map(|(_, v)| v.as_str()) != Some(s.csrf.as_str()) {
+        return Err(ApiError::invalid(
+            ena_core::ErrorCode::PermissionDenied,
+            "The form's CSRF token does not match this session.",
+            vec![ena_core::FieldError::new("csrf", "(token)", "does not match the session")],
+        )
+        .into_response());
+    }
+    Ok(form)
+}

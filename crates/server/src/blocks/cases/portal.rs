@@ -17,7 +17,7 @@ use crate::AppState;
 use crate::auth::Person;
 use crate::callers::{Caller, Routes};
 use crate::extract::ApiQuery;
-use crate::site::portal::{Lang, LangQuery, Layout, personal_page as html};
+use crate::site::portal::{Lang, LangQuery, Layout, csrf_form, org_display, party_names, personal_page as html};
 
 pub const PATH: &str = "/mina-sidor/arenden";
 
@@ -220,10 +220,6 @@ fn day(rfc3339: &str) -> String {
     rfc3339.get(..10).unwrap_or(rfc3339).to_owned()
 }
 
-fn org_display(org: &str) -> String {
-    ena_core::Organisationsnummer::parse(org).map_or_else(|_| org.to_owned(), |o| o.display_form())
-}
-
 struct Row {
     id: String,
     title: String,
@@ -257,22 +253,6 @@ struct ListPage {
     next: Option<String>,
     message: Option<String>,
     error: Option<String>,
-}
-
-/// Names of the parties a person acts for (their own shown as "yourself").
-async fn party_names(state: &AppState, s: &Session, f: &CaseTexts) -> HashMap<String, String> {
-    let acting = state.representation.acting_for(&s.person).await.unwrap_or_default();
-    acting
-        .into_iter()
-        .map(|a| {
-            let label = if a.party == s.person.as_str() {
-                f.yourself.to_owned()
-            } else {
-                a.name.unwrap_or_else(|| org_display(&a.party))
-            };
-            (a.party, label)
-        })
-        .collect()
 }
 
 fn party_key(c: &Case) -> String {
@@ -336,7 +316,7 @@ async fn render_list(
             match fetched {
                 Ok(found) => {
                     let (items, more) = p.trim(found);
-                    let names = party_names(state, s, f).await;
+                    let names = party_names(state, s, f.yourself).await;
                     (items.iter().map(|l| row(l, &names, f, lang)).collect(), p.page, more, None)
                 }
                 Err(e) => (Vec::new(), 1, false, Some(format!("{} — {e}", f.failed))),
@@ -383,17 +363,11 @@ async fn list(State(state): State<AppState>, Person(s): Person, Query(q): Query<
 /// Bulk: read/unread, archive, bin, out of both, or the person's own label, on the ticked cases.
 async fn bulk(State(state): State<AppState>, Person(s): Person, Query(q): Query<LangQuery>, body: Bytes) -> Response {
     let lang = q.lang();
-    let form: Vec<(String, String)> =
-        form_urlencoded::parse(&body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+    let form = match csrf_form(&s, &body) {
+        Ok(f) => f,
+        Err(refused) => return refused,
+    };
     let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
-    if field("csrf") != Some(s.csrf.as_str()) {
-        return crate::problem::ApiError::invalid(
-            ena_core::ErrorCode::PermissionDenied,
-            "The form's CSRF token does not match this session.",
-            vec![ena_core::FieldError::new("csrf", "(token)", "does not match the session")],
-        )
-        .into_response();
-    }
     let ids: Vec<String> = form.iter().filter(|(k, _)| k == "id").map(|(_, v)| v.clone()).collect();
     let scopes = match super::scopes(&state, &s.person).await {
         Ok(s) => s,
@@ -480,7 +454,7 @@ async fn case_page(
         Ok(v) => v,
         Err(e) => return crate::problem::ApiError::from(e).into_response(),
     };
-    let names = party_names(&state, &s, f).await;
+    let names = party_names(&state, &s, f.yourself).await;
     let page = CasePage {
         layout: Layout::new(lang, &pick(&c.title, lang), &format!("{PATH}/{}", c.id)),
         f,

@@ -19,7 +19,7 @@ use crate::AppState;
 use crate::auth::Person;
 use crate::callers::{Caller, Routes};
 use crate::extract::ApiQuery;
-use crate::site::portal::{Lang, LangQuery, Layout, personal_page as html};
+use crate::site::portal::{Lang, LangQuery, Layout, csrf_form, org_display, party_names, personal_page as html};
 
 pub const PATH: &str = "/mina-sidor/meddelanden";
 const SETTINGS: &str = "/mina-sidor/meddelanden/installningar";
@@ -182,10 +182,6 @@ fn texts(lang: Lang) -> &'static MailTexts {
     if lang == Lang::En { &EN } else { &SV }
 }
 
-fn org_display(org: &str) -> String {
-    ena_core::Organisationsnummer::parse(org).map_or_else(|_| org.to_owned(), |o| o.display_form())
-}
-
 fn minute(rfc3339: &str) -> String {
     rfc3339.get(..16).unwrap_or(rfc3339).replace('T', " ")
 }
@@ -198,22 +194,6 @@ pub async fn unread(state: &AppState, s: &Session) -> String {
         Ok(l) => l.len().to_string(),
         Err(_) => String::new(),
     }
-}
-
-/// Names of the parties whose mail a person reads (their own shown as "you").
-async fn party_names(state: &AppState, s: &Session, f: &MailTexts) -> HashMap<String, String> {
-    let acting = state.representation.acting_for(&s.person).await.unwrap_or_default();
-    acting
-        .into_iter()
-        .map(|a| {
-            let label = if a.party == s.person.as_str() {
-                f.yourself.to_owned()
-            } else {
-                a.name.unwrap_or_else(|| org_display(&a.party))
-            };
-            (a.party, label)
-        })
-        .collect()
 }
 
 struct Row {
@@ -267,7 +247,7 @@ async fn render_inbox(
             match state.mail.list(s.person.as_str(), &scopes, folder, unread, p.limit + 1, p.offset()).await {
                 Ok(found) => {
                     let (items, more) = p.trim(found);
-                    let names = party_names(state, s, f).await;
+                    let names = party_names(state, s, f.yourself).await;
                     let rows = items
                         .iter()
                         .map(|m| Row {
@@ -319,25 +299,10 @@ async fn inbox(State(state): State<AppState>, Person(s): Person, Query(q): Query
     render_inbox(&state, &s, q, message, None).await
 }
 
-/// The form's fields, once the CSRF token matched; the problem to answer otherwise.
-fn checked_form(s: &Session, body: &Bytes) -> Result<Vec<(String, String)>, Response> {
-    let form: Vec<(String, String)> =
-        form_urlencoded::parse(body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
-    if form.iter().find(|(k, _)| k == "csrf").map(|(_, v)| v.as_str()) != Some(s.csrf.as_str()) {
-        return Err(crate::problem::ApiError::invalid(
-            ena_core::ErrorCode::PermissionDenied,
-            "The form's CSRF token does not match this session.",
-            vec![ena_core::FieldError::new("csrf", "(token)", "does not match the session")],
-        )
-        .into_response());
-    }
-    Ok(form)
-}
-
 /// Bulk: read, unread, or a folder, on the ticked messages.
 async fn bulk(State(state): State<AppState>, Person(s): Person, Query(q): Query<LangQuery>, body: Bytes) -> Response {
     let lang = q.lang();
-    let form = match checked_form(&s, &body) {
+    let form = match csrf_form(&s, &body) {
         Ok(f) => f,
         Err(r) => return r,
     };
@@ -405,7 +370,7 @@ async fn message_page(
         Ok(m) => m,
         Err(e) => return crate::problem::ApiError::from(e).into_response(),
     };
-    let names = party_names(&state, &s, f).await;
+    let names = party_names(&state, &s, f.yourself).await;
     let documents = m
         .documents
         .iter()
@@ -543,7 +508,7 @@ async fn change_settings(
     body: Bytes,
 ) -> Response {
     let lang = q.lang();
-    let form = match checked_form(&s, &body) {
+    let form = match csrf_form(&s, &body) {
         Ok(f) => f,
         Err(r) => return r,
     };
