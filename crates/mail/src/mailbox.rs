@@ -336,11 +336,8 @@ impl Mail {
     async fn readable(&self, scopes: &[MailScope], id: &str) -> Result<(repo::MessageRow, bool), MailError> {
         let not_found = || MailError::NotFound(format!("no message {id} among yours"));
         let row = repo::message(&self.store, id).await?.ok_or_else(not_found)?;
-        let scope = scopes.iter().find(|s| s.party == row.recipient).ok_or_else(not_found)?;
-        if (!scope.own && row.recipient_only == 1) || row.expires_at.is_some_and(|t| t <= ena_core::time::unix_now()) {
-            return Err(not_found());
-        }
-        Ok((row, scope.own))
+        let own = may_read(scopes, &row).ok_or_else(not_found)?;
+        Ok((row, own))
     }
 
     /// Attachment `n` of a message `viewer` may read: the delivery it came with (the operator node holds
@@ -377,8 +374,9 @@ impl Mail {
         if ids.is_empty() || ids.len() > 500 {
             return Err(invalid("messageIds", &ids.len().to_string(), "1 to 500 message ids"));
         }
+        let found = repo::messages(&self.store, ids).await?;
         for (i, id) in ids.iter().enumerate() {
-            if self.readable(scopes, id).await.is_err() {
+            if found.get(id).and_then(|row| may_read(scopes, row)).is_none() {
                 return Err(invalid(&format!("messageIds/{i}"), id, "not a message of yours"));
             }
         }
@@ -394,6 +392,15 @@ impl Mail {
         let now = ena_core::time::unix_now();
         Ok(repo::purge(&self.store, now, now - retention_days * 86_400).await?)
     }
+}
+
+/// Whether `row` is readable under `scopes` now: `Some(own)` (the viewer's own mail, or a party's they
+/// read for), `None` when not theirs, recipient-only for a representative, or expired.
+fn may_read(scopes: &[MailScope], row: &repo::MessageRow) -> Option<bool> {
+    let scope = scopes.iter().find(|s| s.party == row.recipient)?;
+    let hidden =
+        (!scope.own && row.recipient_only == 1) || row.expires_at.is_some_and(|t| t <= ena_core::time::unix_now());
+    (!hidden).then_some(scope.own)
 }
 
 /// What is stored of a message beyond its query columns.

@@ -262,6 +262,22 @@ pub async fn message(store: &Store, id: &str) -> Result<Option<MessageRow>, sqlx
     with_pool!(store, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(id).fetch_optional(pool).await)
 }
 
+/// The messages of `ids` (at most a few hundred), by id: one query.
+pub async fn messages(store: &Store, ids: &[String]) -> Result<HashMap<String, MessageRow>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {MESSAGE_COLUMNS} FROM mail_messages m WHERE m.id IN ({})",
+        ena_store::placeholders(1, ids.len())
+    );
+    let rows: Vec<MessageRow> = with_pool!(store, pool => {
+        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
+        for id in ids {
+            q = q.bind(id);
+        }
+        q.fetch_all(pool).await
+    })?;
+    Ok(rows.into_iter().map(|r| (r.id.clone(), r)).collect())
+}
+
 pub async fn message_by_reference(store: &Store, reference: &str) -> Result<Option<MessageRow>, sqlx::Error> {
     let sql = format!("SELECT {MESSAGE_COLUMNS} FROM mail_messages m WHERE m.delivery_ref = $1");
     with_pool!(store, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(reference).fetch_optional(pool).await)
