@@ -111,6 +111,10 @@ pub struct ServeArgs {
     /// Days the built-in mailbox keeps a message after it arrives (unless it expires sooner) [default: 730].
     #[arg(long, env = "ENA_MAILBOX_RETENTION_DAYS")]
     pub mailbox_retention_days: Option<i64>,
+    /// Notify recipients of new mail through this shell command (an e-mail or SMS gateway's client): it
+    /// runs per message with the notice as JSON on its standard input [default: log only].
+    #[arg(long, env = "ENA_MAILBOX_NOTIFY_COMMAND")]
+    pub mailbox_notify_command: Option<String>,
 }
 
 /// The file layer; unknown keys are refused so a typo is not silently ignored.
@@ -135,6 +139,7 @@ struct FileSettings {
     nats_url: Option<String>,
     mailbox_node: Option<PathBuf>,
     mailbox_retention_days: Option<i64>,
+    mailbox_notify_command: Option<String>,
     #[serde(default)]
     oidc_providers: Vec<ena_identity::rp::ProviderConfig>,
     #[serde(default)]
@@ -295,11 +300,11 @@ pub fn resolve(args: &ServeArgs) -> anyhow::Result<Settings> {
     if retention_days < 1 {
         bail!("mailbox_retention_days must be at least 1 (a day), not {retention_days}");
     }
-    let mailbox = args
-        .mailbox_node
-        .clone()
-        .or(file.mailbox_node.clone())
-        .map(|node_dir| ena_server::MailboxSettings { node_dir, retention_days });
+    let mailbox = args.mailbox_node.clone().or(file.mailbox_node.clone()).map(|node_dir| ena_server::MailboxSettings {
+        node_dir,
+        retention_days,
+        notify_command: args.mailbox_notify_command.clone().or(file.mailbox_notify_command.clone()),
+    });
     Ok(Settings {
         mailbox,
         nats_url,
@@ -353,6 +358,7 @@ fn from_file(path: &Path) -> anyhow::Result<Settings> {
         nats_url: None,
         mailbox_node: None,
         mailbox_retention_days: None,
+        mailbox_notify_command: None,
     })
 }
 
@@ -391,6 +397,7 @@ mod tests {
             nats_url: None,
             mailbox_node: None,
             mailbox_retention_days: None,
+            mailbox_notify_command: None,
         };
         assert_eq!(resolve(&args).unwrap().listen.port(), 7777);
         args.listen = None;

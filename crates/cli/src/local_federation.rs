@@ -36,7 +36,11 @@ pub async fn start_central(
     let addr = listener.local_addr()?;
     let config = ServerConfig {
         federation_entity_id: format!("http://{addr}"),
-        mailbox: mailbox_node.map(|node_dir| ena_server::MailboxSettings { node_dir, retention_days: 730 }),
+        mailbox: mailbox_node.map(|node_dir| ena_server::MailboxSettings {
+            node_dir,
+            retention_days: 730,
+            notify_command: None,
+        }),
         ..ServerConfig::default()
     };
     let state = AppState::open(store, config, dir).await.map_err(|e| anyhow!("{e}"))?;

@@ -16,6 +16,7 @@ mod federation;
 mod id;
 mod local_federation;
 mod logging;
+mod mail;
 mod messages;
 mod node;
 mod plan_report;
@@ -64,6 +65,9 @@ enum Command {
     /// Messages: verify a delivery receipt offline.
     #[command(subcommand)]
     Messages(messages::MessagesCommand),
+    /// Mina meddelanden: verify a letter's receipts offline.
+    #[command(subcommand)]
+    Mail(mail::MailCommand),
     /// Operator tools.
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -187,6 +191,7 @@ fn main() -> ExitCode {
         Command::Credential(command) => credential::run(command),
         Command::Node(command) => node::run(command),
         Command::Messages(command) => messages::run(command),
+        Command::Mail(command) => mail::run(command),
         Command::Demo(args) => demo::run(args),
     };
     match result {

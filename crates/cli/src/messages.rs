@@ -26,8 +26,25 @@ pub fn run(command: MessagesCommand) -> anyhow::Result<()> {
     }
 }
 
-fn read(path: &Path, what: &str) -> anyhow::Result<String> {
+pub(crate) fn read(path: &Path, what: &str) -> anyhow::Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("cannot read {what} {}", path.display()))
+}
+
+/// A node's published keys from a file: its JWK Set and its log's verifier key. The file is the output
+/// of `ena federation resolve <entity id>`, or the node's `ena_node` metadata.
+pub(crate) fn node_keys(keys: &Path) -> anyhow::Result<(Value, String)> {
+    let keys_text = read(keys, "the keys file")?;
+    let keys_json: Value = serde_json::from_str(&keys_text)
+        .with_context(|| format!("{} is not JSON (save `ena federation resolve <entity id>` there)", keys.display()))?;
+    // `ena federation resolve` prints {metadata: {ena_node: …}}; the metadata alone works too.
+    let node = [&keys_json["metadata"]["ena_node"], &keys_json["ena_node"], &keys_json]
+        .into_iter()
+        .find(|v| v.get("jwks").is_some())
+        .with_context(|| format!("{} holds no ena_node metadata with `jwks`", keys.display()))?;
+    let log_key = node["log_verifier_key"]
+        .as_str()
+        .with_context(|| format!("{}: the ena_node metadata has no `log_verifier_key`", keys.display()))?;
+    Ok((node["jwks"].clone(), log_key.to_owned()))
 }
 
 fn verify_receipt(file: &Path, keys: &Path) -> anyhow::Result<()> {
@@ -48,18 +65,8 @@ fn verify_receipt(file: &Path, keys: &Path) -> anyhow::Result<()> {
         Err(_) if trimmed.split('.').count() == 3 => (trimmed.to_owned(), None),
         Err(e) => bail!("{} is neither a sent message (JSON) nor a receipt (compact JWS): {e}", file.display()),
     };
-    let keys_text = read(keys, "the keys file")?;
-    let keys_json: Value = serde_json::from_str(&keys_text)
-        .with_context(|| format!("{} is not JSON (save `ena federation resolve <entity id>` there)", keys.display()))?;
-    // `ena federation resolve` prints {metadata: {ena_node: …}}; the metadata alone works too.
-    let node = [&keys_json["metadata"]["ena_node"], &keys_json["ena_node"], &keys_json]
-        .into_iter()
-        .find(|v| v.get("jwks").is_some())
-        .with_context(|| format!("{} holds no ena_node metadata with `jwks`", keys.display()))?;
-    let log_key = node["log_verifier_key"]
-        .as_str()
-        .with_context(|| format!("{}: the ena_node metadata has no `log_verifier_key`", keys.display()))?;
-    let receipt = ena_messaging::receipt::Receipt::verify(&token, &node["jwks"], log_key)
+    let (jwks, log_key) = node_keys(keys)?;
+    let receipt = ena_messaging::receipt::Receipt::verify(&token, &jwks, &log_key)
         .map_err(|e| anyhow::anyhow!("the receipt does not verify: {e}"))?;
     if let Some(id) = message_id
         && id != receipt.message_id

@@ -263,6 +263,7 @@ impl Mail {
             read: read_at.is_some(),
             folder: Folder::parse(&folder).unwrap_or_default(),
             as_representative: !own,
+            replies: Vec::new(),
         })
     }
 
@@ -330,7 +331,45 @@ impl Mail {
             repo::add_receipt(&self.store, &row.id, "opened", now, "{}").await?;
         }
         let mark = repo::mark_of(&self.store, &row.id, viewer).await?;
-        self.view(row, mark, own)
+        let replies = repo::replies(&self.store, &row.id).await?;
+        let mut message = self.view(row, mark, own)?;
+        message.replies = replies.into_iter().map(ReplyView::of).collect();
+        Ok(message)
+    }
+
+    /// Reply to a message that allows replies, as `author` (the recipient, or a representative who may read
+    /// it): kept here and handed to the operator's node, which sends it to the letter's sender.
+    pub async fn reply(
+        &self,
+        ctx: &Context,
+        author: &str,
+        scopes: &[MailScope],
+        id: &str,
+        body: &str,
+    ) -> Result<ReplyView, MailError> {
+        let (row, _) = self.readable(scopes, id).await?;
+        if row.reply_allowed != 1 {
+            return Err(MailError::Invalid(vec![FieldError::new(
+                "messageId",
+                id,
+                "the sender does not take replies to this message",
+            )]));
+        }
+        let body = body.trim();
+        if body.is_empty() || body.chars().count() > 20_000 {
+            return Err(MailError::Invalid(vec![FieldError::new("body", "…", "1 to 20 000 characters")]));
+        }
+        let reply = repo::ReplyRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            message_id: row.id.clone(),
+            author: author.to_owned(),
+            body: body.to_owned(),
+            created_at: ena_core::time::unix_now(),
+            sent_message: None,
+        };
+        repo::insert_reply(&self.store, &reply).await?;
+        self.log_message(ctx, "mail.message.reply", &row.id, &row.recipient, AuditResult::Allowed, None).await?;
+        Ok(ReplyView::of(reply))
     }
 
     async fn readable(&self, scopes: &[MailScope], id: &str) -> Result<(repo::MessageRow, bool), MailError> {

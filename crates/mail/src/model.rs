@@ -466,6 +466,34 @@ pub struct Message {
     pub folder: Folder,
     /// The viewer reads it as a representative (not the recipient themself).
     pub as_representative: bool,
+    /// The replies written to it (when it is opened).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub replies: Vec<ReplyView>,
+}
+
+/// A reply written to a message.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplyView {
+    pub id: String,
+    /// Who wrote it: the recipient, or a representative for them.
+    pub author: String,
+    pub body: String,
+    pub written_at: String,
+    /// Handed to the operator's node, on its way to the sender.
+    pub sent: bool,
+}
+
+impl ReplyView {
+    pub fn of(r: crate::repo::ReplyRow) -> ReplyView {
+        ReplyView {
+            id: r.id,
+            author: r.author,
+            body: r.body,
+            written_at: ena_core::time::rfc3339_of(r.created_at),
+            sent: r.sent_message.is_some(),
+        }
+    }
 }
 
 /// A party whose mail a person may read: the person themself (`own`), or a party through Mina ombud or

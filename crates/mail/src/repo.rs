@@ -386,6 +386,60 @@ pub async fn add_receipt(store: &Store, id: &str, kind: &str, at: i64, receipt: 
         .bind(id).bind(kind).bind(at).bind(receipt).execute(pool).await.map(|_| ()))
 }
 
+/// First openings waiting for their signed receipt: (message id, the carrying message id, when), oldest first.
+pub async fn pending_receipts(store: &Store, limit: u32) -> Result<Vec<(String, String, i64)>, sqlx::Error> {
+    with_pool!(store, pool => sqlx::query_as(
+        "SELECT r.message_id, m.delivery_ref, r.at FROM mail_receipts r JOIN mail_messages m ON m.id = r.message_id \
+         WHERE r.receipt = '{}' AND r.kind = 'opened' ORDER BY r.at LIMIT $1")
+        .bind(i64::from(limit)).fetch_all(pool).await)
+}
+
+/// What the operator's node answered for a receipt it made and sent.
+pub async fn receipt_made(store: &Store, id: &str, kind: &str, receipt: &str) -> Result<(), sqlx::Error> {
+    with_pool!(store, pool => sqlx::query("UPDATE mail_receipts SET receipt = $3 WHERE message_id = $1 AND kind = $2")
+        .bind(id).bind(kind).bind(receipt).execute(pool).await.map(|_| ()))
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ReplyRow {
+    pub id: String,
+    /// The letter replied to.
+    pub message_id: String,
+    /// The person who wrote it (the recipient, or a representative writing for them).
+    pub author: String,
+    pub body: String,
+    pub created_at: i64,
+    pub sent_message: Option<String>,
+}
+
+pub async fn insert_reply(store: &Store, r: &ReplyRow) -> Result<(), sqlx::Error> {
+    with_pool!(store, pool => sqlx::query(
+        "INSERT INTO mail_replies (id, message_id, author, body, created_at, sent_message) VALUES ($1, $2, $3, $4, $5, $6)")
+        .bind(&r.id).bind(&r.message_id).bind(&r.author).bind(&r.body).bind(r.created_at).bind(&r.sent_message)
+        .execute(pool).await.map(|_| ()))
+}
+
+/// The replies to a letter, oldest first.
+pub async fn replies(store: &Store, message_id: &str) -> Result<Vec<ReplyRow>, sqlx::Error> {
+    with_pool!(store, pool => sqlx::query_as(
+        "SELECT id, message_id, author, body, created_at, sent_message FROM mail_replies WHERE message_id = $1 \
+         ORDER BY created_at, id LIMIT 100")
+        .bind(message_id).fetch_all(pool).await)
+}
+
+/// Replies not yet handed to the operator's node, oldest first.
+pub async fn pending_replies(store: &Store, limit: u32) -> Result<Vec<ReplyRow>, sqlx::Error> {
+    with_pool!(store, pool => sqlx::query_as(
+        "SELECT id, message_id, author, body, created_at, sent_message FROM mail_replies WHERE sent_message IS NULL \
+         ORDER BY created_at LIMIT $1")
+        .bind(i64::from(limit)).fetch_all(pool).await)
+}
+
+pub async fn reply_sent(store: &Store, id: &str, message: &str) -> Result<(), sqlx::Error> {
+    with_pool!(store, pool => sqlx::query("UPDATE mail_replies SET sent_message = $2 WHERE id = $1")
+        .bind(id).bind(message).execute(pool).await.map(|_| ()))
+}
+
 /// Delete messages past their expiry or received before `received_before`, with their marks.
 pub async fn purge(store: &Store, now: i64, received_before: i64) -> Result<u64, sqlx::Error> {
     with_pool!(store, pool => {
@@ -394,6 +448,8 @@ pub async fn purge(store: &Store, now: i64, received_before: i64) -> Result<u64,
         sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM mail_marks WHERE message_id IN ({gone})")))
             .bind(now).bind(received_before).execute(&mut *tx).await?;
         sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM mail_receipts WHERE message_id IN ({gone})")))
+            .bind(now).bind(received_before).execute(&mut *tx).await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM mail_replies WHERE message_id IN ({gone})")))
             .bind(now).bind(received_before).execute(&mut *tx).await?;
         let n = sqlx::query("DELETE FROM mail_messages WHERE (expires_at IS NOT NULL AND expires_at <= $1) OR received_at < $2")
             .bind(now).bind(received_before).execute(&mut *tx).await?.rows_affected();
@@ -466,4 +522,47 @@ pub async fn sent_page(store: &Store, limit: u32, offset: u64) -> Result<Vec<Sen
     let sql = format!("SELECT {SENT_COLUMNS} FROM mail_sent ORDER BY created_at DESC, id DESC LIMIT $1 OFFSET $2");
     with_pool!(store, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
         .bind(i64::from(limit)).bind(offset as i64).fetch_all(pool).await)
+}
+
+// ---- A mailbox operator's node: the receipts it signs ----
+
+/// Claim the receipt of `kind` for `letter`; false when it was made (or is being made) already. A claim
+/// left unfinished for a minute (a crash between claiming and sending) is taken over.
+pub async fn claim_operator_receipt(store: &Store, letter: &str, kind: &str, now: i64) -> Result<bool, sqlx::Error> {
+    let n = with_pool!(store, pool => sqlx::query(
+        "INSERT INTO mail_operator_receipts (letter_id, kind, receipt, message_id, created_at) VALUES ($1, $2, '', '', $3) \
+         ON CONFLICT (letter_id, kind) DO UPDATE SET created_at = excluded.created_at \
+         WHERE mail_operator_receipts.receipt = '' AND mail_operator_receipts.created_at < excluded.created_at - 60")
+        .bind(letter).bind(kind).bind(now).execute(pool).await.map(|r| r.rows_affected()))?;
+    Ok(n == 1)
+}
+
+/// The receipt made for `letter` and the message that carried it ('' while it is being made).
+pub async fn operator_receipt(
+    store: &Store,
+    letter: &str,
+    kind: &str,
+) -> Result<Option<(String, String)>, sqlx::Error> {
+    with_pool!(store, pool => sqlx::query_as(
+        "SELECT receipt, message_id FROM mail_operator_receipts WHERE letter_id = $1 AND kind = $2")
+        .bind(letter).bind(kind).fetch_optional(pool).await)
+}
+
+pub async fn settle_operator_receipt(
+    store: &Store,
+    letter: &str,
+    kind: &str,
+    receipt: &str,
+    message: &str,
+) -> Result<(), sqlx::Error> {
+    with_pool!(store, pool => sqlx::query(
+        "UPDATE mail_operator_receipts SET receipt = $3, message_id = $4 WHERE letter_id = $1 AND kind = $2")
+        .bind(letter).bind(kind).bind(receipt).bind(message).execute(pool).await.map(|_| ()))
+}
+
+/// Give up a claim whose receipt could not be made or sent: the next request makes it.
+pub async fn release_operator_receipt(store: &Store, letter: &str, kind: &str) -> Result<(), sqlx::Error> {
+    with_pool!(store, pool => sqlx::query(
+        "DELETE FROM mail_operator_receipts WHERE letter_id = $1 AND kind = $2 AND receipt = ''")
+        .bind(letter).bind(kind).execute(pool).await.map(|_| ()))
 }

@@ -11,6 +11,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ena_messaging::jws;
 use ena_messaging::keys::SigningKey;
+use ena_messaging::receipt::LogProof;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -20,9 +21,12 @@ use crate::model::MailInput;
 pub const MAIL_TYPE: &str = "se.ena.mail";
 /// A receipt from the operator back to the sender (opened, returned).
 pub const RECEIPT_TYPE: &str = "se.ena.mail-receipt";
+/// A recipient's reply to a letter that allows replies, back to the sender.
+pub const REPLY_TYPE: &str = "se.ena.mail-reply";
 pub const VERSION: &str = "1.0";
 const SIGNATURE_TYP: &str = "ena-mail+jws";
 const SEAL_TYP: &str = "ena-mail-seal+jws";
+const OPERATOR_RECEIPT_TYP: &str = "ena-mail-receipt+jws";
 
 /// The JSON Schema of a letter's payload (the mail itself is checked field by field by the mailbox).
 pub fn mail_schema() -> Value {
@@ -53,9 +57,106 @@ pub fn receipt_schema() -> Value {
             "kind": {"enum": ["opened", "returned"]},
             "at": {"type": "string"},
             "reason": {"type": "string", "maxLength": 500},
-            "proof": {"type": "object"}
+            "receipt": {"type": "string", "maxLength": 40000}
         }
     })
+}
+
+/// The JSON Schema of a reply's payload: who replies (the recipient the letter was for; a representative
+/// writing for them is named as `author`), to which letter, and what.
+pub fn reply_schema() -> Value {
+    json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "type": "object",
+        "required": ["inReplyTo", "from", "subject", "body", "at"],
+        "additionalProperties": false,
+        "properties": {
+            "inReplyTo": {"type": "string", "maxLength": 64},
+            "from": {"type": "string", "pattern": "^[0-9]{12}$"},
+            "author": {"type": "string", "pattern": "^[0-9]{12}$"},
+            "subject": {"type": "string", "minLength": 1, "maxLength": 200},
+            "body": {"type": "string", "minLength": 1, "maxLength": 20000},
+            "at": {"type": "string"}
+        }
+    })
+}
+
+/// What happened to a letter at the operator, for the sender.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReceiptKind {
+    /// The recipient opened it the first time.
+    Opened,
+    /// The mailbox did not take it (the recipient left, or blocked the sender since it was sent).
+    Returned,
+}
+
+impl ReceiptKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReceiptKind::Opened => "opened",
+            ReceiptKind::Returned => "returned",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ReceiptKind> {
+        [ReceiptKind::Opened, ReceiptKind::Returned].into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// The operator node's log event the receipt proves.
+    pub fn action(self) -> &'static str {
+        match self {
+            ReceiptKind::Opened => "mail.letter.opened",
+            ReceiptKind::Returned => "mail.letter.returned",
+        }
+    }
+}
+
+/// The operator node's signed receipt for a letter: opened (the first time, to the second) or returned,
+/// with the event's place in the operator node's transparency log, so anyone with the operator node's
+/// published keys checks it offline (`ena mail verify-receipt`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OperatorReceipt {
+    /// The letter: the id of the message that carried it (the sender's outbox knows it by that id).
+    pub letter: String,
+    pub kind: ReceiptKind,
+    /// RFC 3339, to the second.
+    pub at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The node that sent the letter.
+    pub sender_node: String,
+    /// The mailbox operator's node that signs this.
+    pub operator_node: String,
+    pub log: LogProof,
+}
+
+impl OperatorReceipt {
+    pub fn sign(&self, key: &SigningKey) -> String {
+        jws::sign(key, OPERATOR_RECEIPT_TYP, self)
+    }
+
+    /// Whether `token` is such a receipt (by its header), before verifying it.
+    pub fn is_one(token: &str) -> bool {
+        jws::Unverified::parse(token, OPERATOR_RECEIPT_TYP).is_ok()
+    }
+
+    /// Verify with the operator node's JWK Set and its log's verifier key: the signature, the log proof,
+    /// and that the logged event is this receipt's — same letter, same kind, same second.
+    pub fn verify(token: &str, jwks: &Value, log_key: &str) -> Result<OperatorReceipt, String> {
+        let r: OperatorReceipt = jws::Unverified::parse(token, OPERATOR_RECEIPT_TYP)
+            .and_then(|u| u.verify(jwks))
+            .map_err(|e| format!("the signature: {e}"))?;
+        let event = r.log.verify(log_key).map_err(|e| e.to_string())?;
+        if event["action"] != r.kind.action()
+            || event["object"]["id"] != r.letter.as_str()
+            || event["details"]["at"] != r.at.as_str()
+        {
+            return Err("the logged event is not this receipt's (another letter, kind or time)".into());
+        }
+        Ok(r)
+    }
 }
 
 /// What a letter's payload holds.

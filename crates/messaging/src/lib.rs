@@ -25,7 +25,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ena_addresses::{Address, Schema};
 use ena_audit::event::{ObjectRef, Result as AuditResult};
 use ena_audit::{AuditLog, Context};

@@ -64,29 +64,51 @@ impl Receipt {
     /// the receipt event of this message.
     pub fn verify(token: &str, recipient_jwks: &serde_json::Value, log_key: &str) -> Result<Receipt, ReceiptError> {
         let r: Receipt = Unverified::parse(token, RECEIPT_TYP)?.verify(recipient_jwks)?;
+        let event = r.log.verify(log_key)?;
+        if event["action"] != "messages.received" || event["object"]["id"] != r.message_id.as_str() {
+            return Err(ReceiptError::Proof("the logged event is not this message's receipt".into()));
+        }
+        Ok(r)
+    }
+}
+
+impl LogProof {
+    /// Append `event` to `audit` and prove where it went: the leaf is the event's canonical bytes (what
+    /// the proof carries, with no read back), with the signed checkpoint and the inclusion proof.
+    pub async fn append(audit: &ena_audit::AuditLog, event: ena_audit::AuditEvent) -> Result<LogProof, String> {
+        let leaf = event.canonical_bytes();
+        let appended = audit.append(vec![event]).await.map_err(|e| e.to_string())?;
+        let index = appended.first_index;
+        let proof = audit.inclusion_proof(index, appended.tree_size).await.map_err(|e| e.to_string())?;
+        Ok(LogProof {
+            index,
+            tree_size: appended.tree_size,
+            leaf: STANDARD.encode(&leaf),
+            checkpoint: appended.checkpoint,
+            inclusion_proof: proof.iter().map(|h| STANDARD.encode(h)).collect(),
+        })
+    }
+
+    /// Check the proof with the log's verifier key — the checkpoint's signature, its size, the leaf's
+    /// inclusion — and return the logged event, for the caller to check it is the one it expects.
+    pub fn verify(&self, log_key: &str) -> Result<serde_json::Value, ReceiptError> {
         let verifier = NoteVerifier::parse(log_key).map_err(|e| ReceiptError::Proof(e.to_string()))?;
-        let cp = verify_checkpoint(&r.log.checkpoint, &verifier).map_err(|e| ReceiptError::Proof(e.to_string()))?;
-        if cp.size != r.log.tree_size {
+        let cp = verify_checkpoint(&self.checkpoint, &verifier).map_err(|e| ReceiptError::Proof(e.to_string()))?;
+        if cp.size != self.tree_size {
             return Err(ReceiptError::Proof(format!(
                 "checkpoint size {} is not the tree size {}",
-                cp.size, r.log.tree_size
+                cp.size, self.tree_size
             )));
         }
-        let leaf = STANDARD.decode(&r.log.leaf).map_err(|_| ReceiptError::Proof("leaf is not base64".into()))?;
-        let proof = r
-            .log
+        let leaf = STANDARD.decode(&self.leaf).map_err(|_| ReceiptError::Proof("leaf is not base64".into()))?;
+        let proof = self
             .inclusion_proof
             .iter()
             .map(|h| STANDARD.decode(h).ok().and_then(|b| <merkle::Hash>::try_from(b.as_slice()).ok()))
             .collect::<Option<Vec<_>>>()
             .ok_or_else(|| ReceiptError::Proof("a proof hash is malformed".into()))?;
-        merkle::verify_inclusion(r.log.index, r.log.tree_size, &merkle::leaf_hash(&leaf), &proof, &cp.root)
+        merkle::verify_inclusion(self.index, self.tree_size, &merkle::leaf_hash(&leaf), &proof, &cp.root)
             .map_err(|e| ReceiptError::Proof(format!("{e:?}")))?;
-        let event: serde_json::Value =
-            serde_json::from_slice(&leaf).map_err(|_| ReceiptError::Proof("the leaf is not an event".into()))?;
-        if event["action"] != "messages.received" || event["object"]["id"] != r.message_id.as_str() {
-            return Err(ReceiptError::Proof("the logged event is not this message's receipt".into()));
-        }
-        Ok(r)
+        serde_json::from_slice(&leaf).map_err(|_| ReceiptError::Proof("the leaf is not an event".into()))
     }
 }

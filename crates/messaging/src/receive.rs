@@ -260,15 +260,7 @@ impl Messaging {
             .map(|(k, v)| (k.to_owned(), v))
             .collect(),
         );
-        // The leaf is the event's canonical bytes: what the receipt carries, with no read back.
-        let leaf = event.canonical_bytes();
-        let appended = self.audit.append(vec![event]).await.map_err(|e| MsgError::Internal(e.to_string()))?;
-        let index = appended.first_index;
-        let proof = self
-            .audit
-            .inclusion_proof(index, appended.tree_size)
-            .await
-            .map_err(|e| MsgError::Internal(e.to_string()))?;
+        let log = LogProof::append(&self.audit, event).await.map_err(MsgError::Internal)?;
         let receipt = Receipt {
             message_id: envelope.id.clone(),
             sender_node: envelope.sender_node.clone(),
@@ -277,13 +269,7 @@ impl Messaging {
             ciphertext_sha256: envelope.ciphertext_sha256.clone(),
             payload_sha256: sha256_b64(&plaintext),
             received_at: ena_core::time::rfc3339_of(at),
-            log: LogProof {
-                index,
-                tree_size: appended.tree_size,
-                leaf: STANDARD.encode(&leaf),
-                checkpoint: appended.checkpoint.clone(),
-                inclusion_proof: proof.iter().map(|h| STANDARD.encode(h)).collect(),
-            },
+            log,
         }
         .sign(&self.me.signing);
         Ok(receipt)
@@ -392,6 +378,15 @@ impl Messaging {
 
     pub async fn inbox(&self, all: bool, limit: u32, offset: u64) -> Result<Vec<Incoming>, MsgError> {
         Ok(repo::inbox(&self.store, all, limit, offset).await?.into_iter().map(to_incoming).collect())
+    }
+
+    /// Received messages of `message_type` in conversation `conversation` (a letter's receipts and replies).
+    pub async fn in_conversation(&self, conversation: &str, message_type: &str) -> Result<Vec<Incoming>, MsgError> {
+        Ok(repo::inbound_in_conversation(&self.store, conversation, message_type)
+            .await?
+            .into_iter()
+            .map(to_incoming)
+            .collect())
     }
 
     /// The local system has taken the message (idempotent).

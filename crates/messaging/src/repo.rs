@@ -106,6 +106,18 @@ pub async fn inbound(store: &Store, id: &str) -> Result<Option<InRow>, sqlx::Err
     with_pool!(store, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await)
 }
 
+/// Received messages of `message_type` in conversation `conversation`, oldest first (at most 100).
+pub async fn inbound_in_conversation(
+    store: &Store,
+    conversation: &str,
+    message_type: &str,
+) -> Result<Vec<InRow>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {IN_COLUMNS} FROM msg_inbox WHERE conversation_id = $1 AND message_type = $2 ORDER BY seq, id LIMIT 100"
+    );
+    with_pool!(store, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(conversation).bind(message_type).fetch_all(pool).await)
+}
+
 /// Received messages, oldest first; only unacknowledged ones unless `all`.
 pub async fn inbox(store: &Store, all: bool, limit: u32, offset: u64) -> Result<Vec<InRow>, sqlx::Error> {
     let filter = if all { "" } else { "WHERE acked_at IS NULL" };

@@ -163,6 +163,8 @@ pub fn local_routes() -> (Routes<NodeState>, Routes<NodeState>) {
         .api(Caller::LocalSystem, routes!(crate::mail::send_letter))
         .api(Caller::LocalSystem, routes!(crate::mail::get_letter))
         .api(Caller::LocalSystem, routes!(crate::mail::list_letters))
+        .api(Caller::LocalSystem, routes!(crate::mail_operator::make_receipt))
+        .api(Caller::LocalSystem, routes!(crate::mail_operator::send_reply))
         // Any method, to the producer's service: documented by `calls::call_out_doc`.
         .any("/calls/v1/{address}/{service}", Caller::LocalSystem, crate::calls::call_out)
         .any("/calls/v1/{address}/{service}/{*rest}", Caller::LocalSystem, crate::calls::call_out);

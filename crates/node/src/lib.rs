@@ -11,6 +11,7 @@ pub mod calls;
 pub mod directory;
 pub mod events;
 pub mod mail;
+pub mod mail_operator;
 mod onboarding;
 pub mod openapi;
 pub mod samples;
@@ -430,6 +431,18 @@ async fn publish(dir: &Path, file: &NodeFile, directory: &HttpDirectory, key: &E
             match capabilities.iter_mut().find(|c| c.message_type == t) {
                 Some(c) => c.versions.push(v.to_owned()),
                 None => capabilities.push(Capability { message_type: t.to_owned(), versions: vec![v.to_owned()] }),
+            }
+        }
+        // The organisation's own address takes what comes back for its letters (Mina meddelanden): the
+        // operators' receipts and the recipients' replies, in each letter's conversation.
+        if a.address == file.organisation {
+            for t in [ena_mail::wire::RECEIPT_TYPE, ena_mail::wire::REPLY_TYPE] {
+                if !capabilities.iter().any(|c| c.message_type == t) {
+                    capabilities.push(Capability {
+                        message_type: t.to_owned(),
+                        versions: vec![ena_mail::wire::VERSION.into()],
+                    });
+                }
             }
         }
         let body = json!({"kind": a.kind, "name": a.name, "node": file.entity_id, "capabilities": capabilities,

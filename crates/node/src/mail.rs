@@ -60,7 +60,40 @@ pub struct Letter {
     /// The carrying message: attempts, last error and the operator node's signed receipt.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<Outgoing>,
+    /// What the operator's node signed since: the first opening (when the letter asked for a signed
+    /// receipt) or its return; each verifies offline with `ena mail verify-receipt`.
+    pub receipts: Vec<LetterReceipt>,
+    /// The recipient's replies, when the letter allowed them.
+    pub replies: Vec<Reply>,
     pub created_at: String,
+}
+
+/// A receipt from the operator's node for a letter.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LetterReceipt {
+    /// `opened` or `returned`.
+    pub kind: String,
+    /// RFC 3339, to the second.
+    pub at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The operator node's signed receipt (compact JWS) with its place in the operator node's log.
+    pub receipt: String,
+}
+
+/// A reply from the recipient, as the operator's node sent it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Reply {
+    /// The recipient the letter was for.
+    pub from: String,
+    /// Who wrote it, when a representative wrote for the recipient.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+    pub subject: String,
+    pub body: String,
+    pub at: String,
 }
 
 fn prefixed(fields: Vec<FieldError>, prefix: &str) -> Vec<FieldError> {
@@ -217,11 +250,29 @@ async fn send(
         .map_err(|e| ApiError::internal(&e))
 }
 
+/// Messages of `message_type` in a letter's conversation from the operator's node it went to (another
+/// node cannot speak for the letter's operator), as `T`.
+async fn from_operator<T: serde::de::DeserializeOwned>(
+    s: &NodeState,
+    row: &ena_mail::repo::SentRow,
+    message_type: &str,
+) -> Result<Vec<T>, ApiError> {
+    let (Some(letter), Some(operator)) = (&row.message_id, &row.operator) else { return Ok(Vec::new()) };
+    let found = s.messaging.in_conversation(letter, message_type).await.map_err(problem)?;
+    Ok(found
+        .into_iter()
+        .filter(|m| &m.sender_node == operator)
+        .filter_map(|m| serde_json::from_value(m.payload).ok())
+        .collect())
+}
+
 async fn view(s: &NodeState, row: ena_mail::repo::SentRow) -> Result<Letter, ApiError> {
     let message = match &row.message_id {
         Some(id) => Some(s.messaging.outgoing(id).await.map_err(problem)?),
         None => None,
     };
+    let receipts = from_operator(s, &row, ena_mail::wire::RECEIPT_TYPE).await?;
+    let replies = from_operator(s, &row, ena_mail::wire::REPLY_TYPE).await?;
     Ok(Letter {
         status: match (&message, &row.paper_reason) {
             (Some(m), _) => m.status.clone(),
@@ -235,6 +286,8 @@ async fn view(s: &NodeState, row: ena_mail::repo::SentRow) -> Result<Letter, Api
         operator: row.operator,
         read_by_representatives: row.read_by_representatives == 1,
         message,
+        receipts,
+        replies,
         created_at: ena_core::time::rfc3339_of(row.created_at),
     })
 }

@@ -72,6 +72,8 @@ pub struct MailboxSettings {
     pub node_dir: std::path::PathBuf,
     /// Messages are kept this many days after they arrive (unless they expire sooner).
     pub retention_days: i64,
+    /// Run per new message to notify its recipient (the notice as JSON on standard input); `None`: log only.
+    pub notify_command: Option<String>,
 }
 
 /// What the intake needs of the mailbox's node, read from its data directory.
@@ -349,6 +351,7 @@ impl AppState {
         for (id, title, schema) in [
             (ena_mail::wire::MAIL_TYPE, "Digital post (Mina meddelanden)", ena_mail::wire::mail_schema()),
             (ena_mail::wire::RECEIPT_TYPE, "Kvittens för digital post", ena_mail::wire::receipt_schema()),
+            (ena_mail::wire::REPLY_TYPE, "Svar på digital post", ena_mail::wire::reply_schema()),
         ] {
             let input = ena_addresses::MessageTypeInput {
                 title: title.into(),

@@ -213,8 +213,13 @@ async fn the_operator_down_loses_no_letter_and_stores_each_once() {
     for db in stores {
         let boxes = tempfile::tempdir().unwrap();
         let box_dir = tempfile::tempdir_in(boxes.path()).unwrap();
+        let notices = boxes.path().join("notices.jsonl");
         let config = ServerConfig {
-            mailbox: Some(ena_server::MailboxSettings { node_dir: box_dir.path().to_owned(), retention_days: 30 }),
+            mailbox: Some(ena_server::MailboxSettings {
+                node_dir: box_dir.path().to_owned(),
+                retention_days: 30,
+                notify_command: Some(format!("cat >> {}; echo >> {}", notices.display(), notices.display())),
+            }),
             ..ServerConfig::default()
         };
         let mut server = TestServer::start_with(db, config).await;
@@ -237,13 +242,20 @@ async fn the_operator_down_loses_no_letter_and_stores_each_once() {
         let tolvan = server.person(TOLVAN, 3).await;
         let r = change(&server, &tolvan, json!({"action": "register", "operator": operator.entity_id})).await;
         assert_eq!(r.status(), 200, "{label}: {}", r.text().await.unwrap());
+        let anna = server.person(ANNA, 3).await;
+        let r = change(&server, &anna, json!({"action": "register", "operator": operator.entity_id})).await;
+        assert_eq!(r.status(), 200, "{label}: {}", r.text().await.unwrap());
 
         let c = reqwest::Client::new();
+        let post =
+            |body: Value| c.post(format!("{}/mail/v1/outbox", skatt.api)).bearer_auth(&skatt.token).json(&body).send();
+        // The first letter asks for a signed receipt and takes replies.
         let send = |i: usize| {
-            c.post(format!("{}/mail/v1/outbox", skatt.api))
-                .bearer_auth(&skatt.token)
-                .json(&json!({"mail": {"recipient": TOLVAN, "subject": format!("Brev {i}"), "body": "Hej"}, "idempotencyKey": format!("k-{i}")}))
-                .send()
+            let mut mail = json!({"recipient": TOLVAN, "subject": format!("Brev {i}"), "body": "Hej"});
+            if i == 0 {
+                (mail["receipt"], mail["replyAllowed"]) = (json!("signed"), json!(true));
+            }
+            post(json!({"mail": mail, "idempotencyKey": format!("k-{i}")}))
         };
         let mut ids = Vec::new();
         for i in 0..10 {
@@ -261,6 +273,12 @@ async fn the_operator_down_loses_no_letter_and_stores_each_once() {
         }
         // A repeated submission while it is down is the same letter.
         assert_eq!(json_of(send(15).await.unwrap()).await["id"], ids[15].as_str(), "{label}");
+        // A letter to Anna waits too; meanwhile she blocks Skatteverket, so the mailbox will return it.
+        let r = post(json!({"mail": {"recipient": ANNA, "subject": "Till Anna", "body": "Hej"}})).await.unwrap();
+        assert_eq!(r.status(), 201, "{label}");
+        let to_anna: Value = r.json().await.unwrap();
+        let r = change(&server, &anna, json!({"action": "block", "sender": "202100-5448"})).await;
+        assert_eq!(r.status(), 200, "{label}: {}", r.text().await.unwrap());
         let (child, api) = crate::nodekit::spawn_node(operator.dir.path(), operator.database.as_deref()).await;
         (operator.child, operator.api) = (child, api);
 
@@ -293,7 +311,132 @@ async fn the_operator_down_loses_no_letter_and_stores_each_once() {
         // Tolvan reads them in Mina meddelanden.
         let inbox = json_of(get(&server, &tolvan, "/mail/v1/my/messages?limit=100").await).await;
         assert_eq!(inbox["items"].as_array().unwrap().len(), 20, "{label}");
+        receipts_replies_and_notices(&server, &tolvan, &skatt, &operator.entity_id, &ids, &to_anna, &inbox, &notices)
+            .await;
         drop(operator);
         drop(boxes);
     }
+}
+
+/// What goes back to the sender and out to the recipient, after the kill test's letters are in: the
+/// letter Anna's block turned away comes back `returned` with the operator node's signed receipt; Tolvan
+/// opens the letter that asked for a signed receipt (twice: one receipt) and replies to it (a letter that
+/// takes no replies, and an empty reply, are refused by name); Skatteverket's node shows the receipt and
+/// the reply, and `ena mail verify-receipt` checks every receipt offline with the operator node's keys as
+/// `ena federation resolve` gives them — and refuses a receipt of another letter. Each new letter was
+/// notified through the notify command, once, with the number in the JSON body.
+#[allow(clippy::too_many_arguments)]
+async fn receipts_replies_and_notices(
+    server: &TestServer,
+    tolvan: &Person,
+    skatt: &crate::nodekit::NodeProc,
+    operator: &str,
+    ids: &[String],
+    to_anna: &Value,
+    inbox: &Value,
+    notices: &std::path::Path,
+) {
+    let label = &server.label;
+    let c = reqwest::Client::new();
+    let letter = |id: String| c.get(format!("{}/mail/v1/outbox/{id}", skatt.api)).bearer_auth(&skatt.token).send();
+    let until = |want: &'static str| {
+        move |v: &Value| v["receipts"].as_array().is_some_and(|r| r.iter().any(|r| r["kind"] == want))
+    };
+    let mut returned = Value::Null;
+    for _ in 0..300 {
+        returned = json_of(letter(to_anna["id"].as_str().unwrap().to_owned()).await.unwrap()).await;
+        if until("returned")(&returned) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(until("returned")(&returned), "{label}: {returned}");
+    assert!(
+        returned["receipts"][0]["reason"].as_str().unwrap().contains("does not accept digital mail from this sender"),
+        "{label}: {returned}"
+    );
+
+    let items = inbox["items"].as_array().unwrap();
+    let find =
+        |subject: &str| items.iter().find(|m| m["subject"] == subject).unwrap()["id"].as_str().unwrap().to_owned();
+    let (first, other) = (find("Brev 0"), find("Brev 1"));
+    for _ in 0..2 {
+        let opened = json_of(get(server, tolvan, &format!("/mail/v1/my/messages/{first}")).await).await;
+        assert_eq!(
+            (opened["receipt"].as_str(), opened["replyAllowed"].as_bool()),
+            (Some("signed"), Some(true)),
+            "{label}"
+        );
+    }
+    let reply = |id: &str, body: &str| {
+        tolvan
+            .browser
+            .post(server.url(&format!("/mail/v1/my/messages/{id}/replies")))
+            .header("cookie", &tolvan.cookie)
+            .json(&json!({"body": body}))
+            .send()
+    };
+    assert_eq!(reply(&first, "Tack, jag har läst beslutet.").await.unwrap().status(), 201, "{label}");
+    let p = check_problem(reply(&other, "Hej").await.unwrap(), 400, "validation-failed").await;
+    assert_eq!(p["invalid-parameters"][0]["property"], "messageId", "{label}: {p}");
+    let p = check_problem(reply(&first, "  ").await.unwrap(), 400, "validation-failed").await;
+    assert_eq!(p["invalid-parameters"][0]["property"], "body", "{label}: {p}");
+
+    let mut seen = Value::Null;
+    for _ in 0..300 {
+        seen = json_of(letter(ids[0].clone()).await.unwrap()).await;
+        if until("opened")(&seen) && !seen["replies"].as_array().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(seen["receipts"].as_array().unwrap().len(), 1, "{label}: one receipt for two openings: {seen}");
+    assert_eq!(seen["receipts"][0]["kind"], "opened", "{label}: {seen}");
+    assert_eq!(seen["replies"][0]["from"], TOLVAN, "{label}: {seen}");
+    assert_eq!(seen["replies"][0]["body"], "Tack, jag har läst beslutet.", "{label}: {seen}");
+    assert_eq!(seen["replies"][0]["subject"], "Svar: Brev 0", "{label}: {seen}");
+
+    // Offline, with the operator node's published keys.
+    let dir = tempfile::tempdir().unwrap();
+    let (keys, opened_file, returned_file) =
+        (dir.path().join("keys.json"), dir.path().join("letter.json"), dir.path().join("returned.json"));
+    let base = server.url("");
+    // The server answers in this process: the command runs off the test's runtime threads.
+    let args = ["federation".to_owned(), "resolve".to_owned(), operator.to_owned(), "--server".to_owned(), base];
+    let resolved = tokio::task::spawn_blocking(move || ena(&args.each_ref().map(String::as_str))).await.unwrap();
+    assert!(resolved.status.success(), "{label}: {}", String::from_utf8_lossy(&resolved.stderr));
+    std::fs::write(&keys, &resolved.stdout).unwrap();
+    std::fs::write(&opened_file, seen.to_string()).unwrap();
+    std::fs::write(&returned_file, returned.to_string()).unwrap();
+    let verify = |file: &std::path::Path| {
+        ena(&["mail", "verify-receipt", file.to_str().unwrap(), "--keys", keys.to_str().unwrap()])
+    };
+    let out = verify(&opened_file);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{label}: {text} {}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("delivery receipt verified") && text.contains("opened receipt verified"), "{label}: {text}");
+    let out = verify(&returned_file);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && text.contains("returned receipt verified"), "{label}: {text}");
+    // Another letter's receipt passed off as this one's.
+    let mut forged = seen.clone();
+    forged["receipts"][0]["receipt"] = returned["receipts"][0]["receipt"].clone();
+    std::fs::write(&opened_file, forged.to_string()).unwrap();
+    let out = verify(&opened_file);
+    assert!(!out.status.success(), "{label}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("is for letter"),
+        "{label}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let text = std::fs::read_to_string(notices).unwrap();
+    let sent: Vec<Value> =
+        text.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(sent.len(), 20, "{label}: one notice per new letter: {text}");
+    assert!(
+        sent.iter()
+            .all(|n| n["recipient"] == TOLVAN && n["link"].as_str().unwrap().starts_with("/mina-sidor/meddelanden/")),
+        "{label}: {text}"
+    );
 }

@@ -34,6 +34,7 @@ pub fn router() -> Routes {
         .api(Caller::Person(MY_LOA), routes!(list_my_registration_changes))
         .api(Caller::Person(MY_LOA), routes!(list_my_messages))
         .api(Caller::Person(MY_LOA), routes!(get_my_message))
+        .api(Caller::Person(MY_LOA), routes!(reply_to_my_message))
         .api(Caller::Person(MY_LOA), routes!(mark_my_messages))
 }
 
@@ -257,6 +258,36 @@ pub async fn get_my_message(
     let scopes = super::scopes(&state, &s.person).await?;
     let ctx = crate::blocks::cases::person_context(&s);
     Ok(Json(state.mail.open(&ctx, s.person.as_str(), &scopes, &id).await?))
+}
+
+/// A reply to a message.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ReplyInput {
+    /// Plain text, 1 to 20 000 characters.
+    pub body: String,
+}
+
+/// Reply to a message whose sender takes replies; it goes to the sender through the mailbox operator's
+/// node (`replies` on the message shows it, `sent` once handed over).
+#[utoipa::path(post, path = "/mail/v1/my/messages/{messageId}/replies", tag = "mail", operation_id = "replyToMyMessage",
+    params(("messageId" = String, Path, description = "The message id")),
+    request_body(content = ReplyInput, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Kept and on its way to the sender", body = ena_mail::ReplyView),
+        (status = 400, description = "An empty or too long body, or a message that takes no replies (named)", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 404, description = "Not a message I may read", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+    ))]
+pub async fn reply_to_my_message(
+    State(state): State<AppState>,
+    Person(s): Person,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<ReplyInput>,
+) -> Result<(StatusCode, Json<ena_mail::ReplyView>), ApiError> {
+    let scopes = super::scopes(&state, &s.person).await?;
+    let ctx = crate::blocks::cases::person_context(&s);
+    let reply = state.mail.reply(&ctx, s.person.as_str(), &scopes, &id, &body.body).await?;
+    Ok((StatusCode::CREATED, Json(reply)))
 }
 
 /// Read marks and folders for several messages.

@@ -4,7 +4,12 @@
 //! named by the federation, not by the letter — and offered to the mailbox, then acknowledged on the
 //! node. The mailbox takes each delivery once (keyed by the message id), so several instances polling one
 //! node, or a crash between taking and acknowledging, store it once. A letter the mailbox refuses (a
-//! recipient who left, a sender blocked since) is recorded as refused in the log and acknowledged.
+//! recipient who left, a sender blocked since) is recorded as refused in the log, returned to its sender
+//! with the operator node's signed `returned` receipt, and acknowledged.
+//!
+//! The same round hands the node what goes back to senders: the first openings of letters that asked
+//! for a signed receipt, and the replies written. The node makes each once (keyed by letter, or by the
+//! reply's id), so a retry or a second instance sends nothing twice.
 
 use std::time::Duration;
 
@@ -38,17 +43,79 @@ pub async fn take(state: &AppState) -> Result<Option<String>, String> {
     let Some(config) = settings.read()? else { return Ok(None) };
     let (mut taken, mut refused) = (0, 0);
     for _ in 0..PAGES_PER_ROUND {
-        let (t, r, full) = take_page(state, &config).await?;
+        let (t, r, full) = take_page(state, &config, settings.notify_command.as_deref()).await?;
         (taken, refused) = (taken + t, refused + r);
         if !full {
             break;
         }
     }
-    Ok((taken + refused > 0).then(|| format!("the mailbox took {taken} letters and refused {refused}")))
+    let (receipts, replies) = send_back(state, &config).await?;
+    Ok((taken + refused + receipts + replies > 0).then(|| {
+        format!(
+            "the mailbox took {taken} letters, refused {refused}, sent {receipts} opening receipts and {replies} replies"
+        )
+    }))
+}
+
+/// What the node said to a request that goes back to a sender: `Ok(Some(body))` when done (or refused
+/// for good: a 4xx other than 409 will not change by asking again), `Ok(None)` to ask again next round.
+async fn ask_node(state: &AppState, config: &MailboxConfig, path: &str, body: &Value) -> Result<Option<Value>, String> {
+    let url = format!("{}{path}", config.node_api.trim_end_matches('/'));
+    let r = state
+        .mail_client
+        .post(url)
+        .bearer_auth(&config.node_token)
+        .json(body)
+        .send()
+        .await
+        .map_err(|e| format!("the mailbox's node: {e}"))?;
+    let status = r.status();
+    let answer: Value = r.json().await.unwrap_or(Value::Null);
+    if status.is_success() {
+        return Ok(Some(answer));
+    }
+    if status.is_client_error() && status != reqwest::StatusCode::CONFLICT {
+        tracing::warn!(%path, %status, detail = %answer["detail"], "the mailbox's node refused what goes back to a sender");
+        return Ok(Some(serde_json::json!({"refused": answer})));
+    }
+    Ok(None)
+}
+
+/// Hand the node the opening receipts and replies waiting: (receipts, replies) handed over.
+async fn send_back(state: &AppState, config: &MailboxConfig) -> Result<(usize, usize), String> {
+    let store = &state.store;
+    let (mut receipts, mut replies) = (0, 0);
+    for (id, letter, at) in ena_mail::repo::pending_receipts(store, 100).await.map_err(|e| e.to_string())? {
+        let body = serde_json::json!({"letter": letter, "kind": "opened", "at": ena_core::time::rfc3339_of(at)});
+        if let Some(answer) = ask_node(state, config, "/mail/v1/receipts", &body).await? {
+            ena_mail::repo::receipt_made(store, &id, "opened", &answer.to_string()).await.map_err(|e| e.to_string())?;
+            receipts += 1;
+        }
+    }
+    for reply in ena_mail::repo::pending_replies(store, 100).await.map_err(|e| e.to_string())? {
+        let Some(letter) = ena_mail::repo::message(store, &reply.message_id).await.map_err(|e| e.to_string())? else {
+            continue;
+        };
+        let mut body = serde_json::json!({"letter": letter.delivery_ref, "id": reply.id, "from": letter.recipient,
+            "body": reply.body, "at": ena_core::time::rfc3339_of(reply.created_at)});
+        if reply.author != letter.recipient {
+            body["author"] = Value::String(reply.author.clone());
+        }
+        if let Some(answer) = ask_node(state, config, "/mail/v1/replies", &body).await? {
+            let sent = answer["message"].as_str().unwrap_or("refused");
+            ena_mail::repo::reply_sent(store, &reply.id, sent).await.map_err(|e| e.to_string())?;
+            replies += 1;
+        }
+    }
+    Ok((receipts, replies))
 }
 
 /// One page of the node's unacknowledged messages: (taken, refused, whether the page was full).
-async fn take_page(state: &AppState, config: &MailboxConfig) -> Result<(usize, usize, bool), String> {
+async fn take_page(
+    state: &AppState,
+    config: &MailboxConfig,
+    notify_command: Option<&str>,
+) -> Result<(usize, usize, bool), String> {
     let client = &state.mail_client;
     let url = |path: &str| format!("{}{path}", config.node_api.trim_end_matches('/'));
     let page: Value = client
@@ -66,10 +133,17 @@ async fn take_page(state: &AppState, config: &MailboxConfig) -> Result<(usize, u
     for item in &items {
         let id = item["id"].as_str().unwrap_or_default();
         if item["messageType"] == ena_mail::wire::MAIL_TYPE {
-            match open(state, config, item).await {
+            match open(state, config, item, notify_command).await {
                 Ok(()) => taken += 1,
                 Err(why) => {
                     refused += 1;
+                    // Back to its sender with the node's signed receipt; asked again next round if the
+                    // node does not answer (the letter stays unacknowledged until then).
+                    let back = serde_json::json!({"letter": id, "kind": "returned",
+                        "at": ena_core::time::rfc3339_of(ena_core::time::unix_now()), "reason": why.chars().take(500).collect::<String>()});
+                    if ask_node(state, config, "/mail/v1/receipts", &back).await?.is_none() {
+                        continue;
+                    }
                     let mut event = ctx(config).event(
                         "mail.message.refuse",
                         Some(ObjectRef { kind: "message".into(), id: id.to_owned() }),
@@ -98,7 +172,12 @@ async fn take_page(state: &AppState, config: &MailboxConfig) -> Result<(usize, u
     Ok((taken, refused, items.len() >= 100 && page["hasMore"] == true))
 }
 
-async fn open(state: &AppState, config: &MailboxConfig, item: &Value) -> Result<(), String> {
+async fn open(
+    state: &AppState,
+    config: &MailboxConfig,
+    item: &Value,
+    notify_command: Option<&str>,
+) -> Result<(), String> {
     let node = item["senderNode"].as_str().unwrap_or_default();
     let member = state.federation.member(node).await.map_err(|e| format!("the sending node: {e}"))?;
     let sender = ena_core::Organisationsnummer::parse(&member.organisation_number)
@@ -115,12 +194,23 @@ async fn open(state: &AppState, config: &MailboxConfig, item: &Value) -> Result<
         input: mail,
         evidence,
     };
-    state.mail.accept(&ctx(config), &config.operator, config.max_attachment_bytes, delivery).await.map(|_| ()).map_err(
-        |e| match e {
-            ena_mail::MailError::Invalid(fields) => {
-                fields.iter().map(|f| format!("{}: {}", f.property, f.reason)).collect::<Vec<_>>().join("; ")
-            }
-            other => other.to_string(),
-        },
-    )
+    let (message, created) =
+        state.mail.accept(&ctx(config), &config.operator, config.max_attachment_bytes, delivery).await.map_err(
+            |e| match e {
+                ena_mail::MailError::Invalid(fields) => {
+                    fields.iter().map(|f| format!("{}: {}", f.property, f.reason)).collect::<Vec<_>>().join("; ")
+                }
+                other => other.to_string(),
+            },
+        )?;
+    if created {
+        let notice = super::notify::Notice {
+            link: format!("{}/{}", super::portal::PATH, message.id),
+            recipient: message.recipient,
+            message_id: message.id,
+            sender_name: message.sender_name,
+        };
+        super::notify::Notifier::of(notify_command).send(&notice).await;
+    }
+    Ok(())
 }

@@ -31,6 +31,7 @@ pub fn router() -> Routes {
         .get(SETTINGS, Caller::Person(3), settings)
         .post(SETTINGS, Caller::Person(3), change_settings)
         .get("/mina-sidor/meddelanden/{id}", Caller::Person(3), message_page)
+        .post("/mina-sidor/meddelanden/{id}/svar", Caller::Person(3), reply)
         .get("/mina-sidor/meddelanden/{id}/bilagor/{n}", Caller::Person(3), attachment)
 }
 
@@ -80,6 +81,12 @@ pub struct MailTexts {
     done: &'static str,
     failed: &'static str,
     unavailable: &'static str,
+    replies: &'static str,
+    reply: &'static str,
+    reply_send: &'static str,
+    reply_sent: &'static str,
+    reply_waiting: &'static str,
+    receipt_note: &'static str,
 }
 
 const SV: MailTexts = MailTexts {
@@ -128,6 +135,12 @@ const SV: MailTexts = MailTexts {
     done: "Klart.",
     failed: "Det gick inte",
     unavailable: "brevlådan är avstängd just nu",
+    replies: "Svar",
+    reply: "Svara avsändaren",
+    reply_send: "Skicka svaret",
+    reply_sent: "Ditt svar är sparat och skickas till avsändaren.",
+    reply_waiting: "skickas",
+    receipt_note: "Avsändaren bad om kvitto: när meddelandet öppnades första gången fick avsändaren ett signerat kvitto med tidpunkten.",
 };
 
 const EN: MailTexts = MailTexts {
@@ -176,6 +189,12 @@ const EN: MailTexts = MailTexts {
     done: "Done.",
     failed: "That did not work",
     unavailable: "the mailbox is suspended at the moment",
+    replies: "Replies",
+    reply: "Reply to the sender",
+    reply_send: "Send the reply",
+    reply_sent: "Your reply is saved and goes to the sender.",
+    reply_waiting: "being sent",
+    receipt_note: "The sender asked for a receipt: when the message was first opened, the sender got a signed receipt with the time.",
 };
 
 fn texts(lang: Lang) -> &'static MailTexts {
@@ -351,26 +370,73 @@ struct MessagePage {
     documents: Vec<(String, String, Vec<(String, String, String, String, String)>)>,
     /// (name, media type, size, download link)
     attachments: Vec<(String, String, String, String)>,
+    csrf: String,
+    signed_receipt: bool,
+    notice: Option<&'static str>,
+    error: Option<String>,
 }
 
 async fn message_page(
     State(state): State<AppState>,
     Person(s): Person,
     Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let lang = if q.get("lang").map(String::as_str) == Some("en") { Lang::En } else { Lang::Sv };
+    let notice = q.contains_key("svar").then_some(texts(lang).reply_sent);
+    render_message(&state, &s, &id, lang, notice, None).await
+}
+
+/// A reply from the message page (a POST form with the session's CSRF token).
+async fn reply(
+    State(state): State<AppState>,
+    Person(s): Person,
+    Path(id): Path<String>,
     Query(q): Query<LangQuery>,
+    body: Bytes,
 ) -> Response {
     let lang = q.lang();
-    let f = texts(lang);
+    let form = match csrf_form(&s, &body) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let text = form.iter().find(|(k, _)| k == "body").map(|(_, v)| v.as_str()).unwrap_or_default();
     let scopes = match super::scopes(&state, &s.person).await {
         Ok(s) => s,
         Err(e) => return e.into_response(),
     };
     let ctx = crate::blocks::cases::person_context(&s);
-    let m = match state.mail.open(&ctx, s.person.as_str(), &scopes, &id).await {
+    match state.mail.reply(&ctx, s.person.as_str(), &scopes, &id, text).await {
+        Ok(_) => {
+            let en = if lang == Lang::En { "&lang=en" } else { "" };
+            Redirect::to(&format!("{PATH}/{id}?svar=1{en}")).into_response()
+        }
+        Err(ena_mail::MailError::NotFound(m)) => {
+            crate::problem::ApiError::from(ena_mail::MailError::NotFound(m)).into_response()
+        }
+        Err(e) => render_message(&state, &s, &id, lang, None, Some(format!("{} — {e}", texts(lang).failed))).await,
+    }
+}
+
+async fn render_message(
+    state: &AppState,
+    s: &Session,
+    id: &str,
+    lang: Lang,
+    notice: Option<&'static str>,
+    error: Option<String>,
+) -> Response {
+    let f = texts(lang);
+    let scopes = match super::scopes(state, &s.person).await {
+        Ok(s) => s,
+        Err(e) => return e.into_response(),
+    };
+    let ctx = crate::blocks::cases::person_context(s);
+    let m = match state.mail.open(&ctx, s.person.as_str(), &scopes, id).await {
         Ok(m) => m,
         Err(e) => return crate::problem::ApiError::from(e).into_response(),
     };
-    let names = party_names(&state, &s, f.yourself).await;
+    let names = party_names(state, s, f.yourself).await;
     let documents = m
         .documents
         .iter()
@@ -403,9 +469,14 @@ async fn message_page(
         to: names.get(&m.recipient).cloned().unwrap_or_else(|| ena_audit::event::mask(&m.recipient)),
         documents,
         attachments,
+        csrf: s.csrf.clone(),
+        signed_receipt: m.receipt == ena_mail::ReceiptMode::Signed,
+        notice,
+        error: error.clone(),
         m,
     };
-    html(StatusCode::OK, page.render())
+    let status = if error.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+    html(status, page.render())
 }
 
 struct PartyView {
