@@ -28,42 +28,67 @@ pub async fn get(store: &Store, id: &str) -> Result<Option<RecipientRow>, sqlx::
     with_pool!(store, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(id).fetch_optional(pool).await)
 }
 
-/// The registered among `ids`, by id.
-pub async fn among(store: &Store, ids: &[&str]) -> Result<HashMap<String, RecipientRow>, sqlx::Error> {
-    let mut out = HashMap::with_capacity(ids.len());
+/// Run `query` over `ids` in chunks of [`CHUNK`], each chunk on its own connection at once (one call's
+/// probes spread over the cores and the pool), and gather the rows.
+async fn chunked<T, F, Fut>(ids: &[&str], query: F) -> Result<Vec<T>, sqlx::Error>
+where
+    T: Send + 'static,
+    F: Fn(Vec<String>) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<T>, sqlx::Error>> + Send + 'static,
+{
+    let mut tasks = tokio::task::JoinSet::new();
     for chunk in ids.chunks(CHUNK) {
-        let sql =
-            format!("SELECT {COLUMNS} FROM mail_recipients WHERE id IN ({})", ena_store::placeholders(1, chunk.len()));
-        let rows: Vec<RecipientRow> = with_pool!(store, pool => {
-            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
-            for id in chunk {
-                q = q.bind(*id);
-            }
-            q.fetch_all(pool).await
-        })?;
-        out.extend(rows.into_iter().map(|r| (r.id.clone(), r)));
+        tasks.spawn(query(chunk.iter().map(|id| (*id).to_owned()).collect()));
+    }
+    let mut out = Vec::with_capacity(ids.len());
+    while let Some(done) = tasks.join_next().await {
+        out.extend(done.map_err(|e| sqlx::Error::Protocol(format!("a chunk's lookup task: {e}")))??);
     }
     Ok(out)
 }
 
+/// The registered among `ids`, by id.
+pub async fn among(store: &Store, ids: &[&str]) -> Result<HashMap<String, RecipientRow>, sqlx::Error> {
+    let rows = chunked(ids, |chunk| {
+        let store = store.clone();
+        async move {
+            let sql = format!(
+                "SELECT {COLUMNS} FROM mail_recipients WHERE id IN ({})",
+                ena_store::placeholders(1, chunk.len())
+            );
+            with_pool!(&store, pool => {
+                let mut q = sqlx::query_as::<_, RecipientRow>(sqlx::AssertSqlSafe(sql.clone()));
+                for id in &chunk {
+                    q = q.bind(id);
+                }
+                q.fetch_all(pool).await
+            })
+        }
+    })
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.id.clone(), r)).collect())
+}
+
 /// Which of `ids` block `sender`.
 pub async fn blocking(store: &Store, sender: &str, ids: &[&str]) -> Result<HashSet<String>, sqlx::Error> {
-    let mut out = HashSet::new();
-    for chunk in ids.chunks(CHUNK) {
-        let sql = format!(
-            "SELECT recipient FROM mail_blocked_senders WHERE sender = $1 AND recipient IN ({})",
-            ena_store::placeholders(2, chunk.len())
-        );
-        let rows: Vec<(String,)> = with_pool!(store, pool => {
-            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(sender);
-            for id in chunk {
-                q = q.bind(*id);
-            }
-            q.fetch_all(pool).await
-        })?;
-        out.extend(rows.into_iter().map(|(r,)| r));
-    }
-    Ok(out)
+    let rows = chunked(ids, |chunk| {
+        let (store, sender) = (store.clone(), sender.to_owned());
+        async move {
+            let sql = format!(
+                "SELECT recipient FROM mail_blocked_senders WHERE sender = $1 AND recipient IN ({})",
+                ena_store::placeholders(2, chunk.len())
+            );
+            with_pool!(&store, pool => {
+                let mut q = sqlx::query_as::<_, (String,)>(sqlx::AssertSqlSafe(sql.clone())).bind(&sender);
+                for id in &chunk {
+                    q = q.bind(id);
+                }
+                q.fetch_all(pool).await
+            })
+        }
+    })
+    .await?;
+    Ok(rows.into_iter().map(|(r,)| r).collect())
 }
 
 /// The senders `recipient` blocks, in order.
