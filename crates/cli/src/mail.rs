@@ -10,7 +10,7 @@ use ena_mail::wire::OperatorReceipt;
 use ena_messaging::receipt::Receipt;
 use serde_json::Value;
 
-use crate::messages::{node_keys, read};
+use crate::messages::{NodeKeys, node_keys, read};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum MailCommand {
@@ -33,11 +33,11 @@ pub fn run(command: MailCommand) -> anyhow::Result<()> {
 
 fn verify(file: &Path, keys: &Path) -> anyhow::Result<()> {
     let text = read(file, "the letter file")?;
-    let (jwks, log_key) = node_keys(keys)?;
+    let keys = node_keys(keys)?;
     let trimmed = text.trim();
     let letter: Value = match serde_json::from_str(trimmed) {
         Ok(letter) => letter,
-        Err(_) if trimmed.split('.').count() == 3 => return verify_one(trimmed, None, &jwks, &log_key),
+        Err(_) if trimmed.split('.').count() == 3 => return verify_one(trimmed, &Expect::default(), &keys),
         Err(e) => bail!("{} is neither a letter (JSON) nor a receipt (compact JWS): {e}", file.display()),
     };
     if letter["status"] == "paper" {
@@ -57,25 +57,52 @@ fn verify(file: &Path, keys: &Path) -> anyhow::Result<()> {
             letter["status"].as_str().unwrap_or("unknown")
         );
     };
-    verify_one(delivery, Some(carrier), &jwks, &log_key)?;
+    let expect = Expect { letter: Some(carrier.to_owned()), operator: letter["operator"].as_str().map(str::to_owned) };
+    verify_one(delivery, &expect, &keys)?;
     for r in letter["receipts"].as_array().into_iter().flatten() {
         let token =
             r["receipt"].as_str().with_context(|| format!("a receipt in {} has no `receipt`", file.display()))?;
-        verify_one(token, Some(carrier), &jwks, &log_key)?;
+        verify_one(token, &expect, &keys)?;
     }
     Ok(())
 }
 
-/// Verify one receipt of either kind (told apart by its header) for the letter carried as `carrier`.
-fn verify_one(token: &str, carrier: Option<&str>, jwks: &Value, log_key: &str) -> anyhow::Result<()> {
-    if OperatorReceipt::is_one(token) {
-        let r = OperatorReceipt::verify(token, jwks, log_key)
-            .map_err(|e| anyhow::anyhow!("the operator's receipt does not verify: {e}"))?;
-        if let Some(id) = carrier
-            && id != r.letter
+/// What a receipt must name: the letter (the message that carried it) and its operator's node.
+#[derive(Default)]
+struct Expect {
+    letter: Option<String>,
+    operator: Option<String>,
+}
+
+impl Expect {
+    /// The receipt names `letter` and was made by `node`, which is the node whose keys were given (when
+    /// the keys file names it) and the operator the letter went to (when the letter names it).
+    fn check(&self, keys: &NodeKeys, letter: &str, node: &str) -> anyhow::Result<()> {
+        if let Some(want) = &self.letter
+            && want != letter
         {
-            bail!("the receipt is for letter {}, not {id}", r.letter);
+            bail!("the receipt is for letter {letter}, not {want}");
         }
+        if let Some(entity) = &keys.entity
+            && entity != node
+        {
+            bail!("the receipt says it is {node}'s, but the keys given are {entity}'s");
+        }
+        if let Some(operator) = &self.operator
+            && operator != node
+        {
+            bail!("the receipt is {node}'s, but the letter went to the operator {operator}");
+        }
+        Ok(())
+    }
+}
+
+/// Verify one receipt of either kind (told apart by its header).
+fn verify_one(token: &str, expect: &Expect, keys: &NodeKeys) -> anyhow::Result<()> {
+    if OperatorReceipt::is_one(token) {
+        let r = OperatorReceipt::verify(token, &keys.jwks, &keys.log_key)
+            .map_err(|e| anyhow::anyhow!("the operator's receipt does not verify: {e}"))?;
+        expect.check(keys, &r.letter, &r.operator_node)?;
         println!("{} receipt verified: letter {} {} at {}", r.kind.as_str(), r.letter, r.kind.as_str(), r.at);
         if let Some(reason) = &r.reason {
             println!("  reason: {reason}");
@@ -86,13 +113,9 @@ fn verify_one(token: &str, carrier: Option<&str>, jwks: &Value, log_key: &str) -
         );
         return Ok(());
     }
-    let r = Receipt::verify(token, jwks, log_key)
+    let r = Receipt::verify(token, &keys.jwks, &keys.log_key)
         .map_err(|e| anyhow::anyhow!("the delivery receipt does not verify: {e}"))?;
-    if let Some(id) = carrier
-        && id != r.message_id
-    {
-        bail!("the delivery receipt is for message {}, not {id}", r.message_id);
-    }
+    expect.check(keys, &r.message_id, &r.recipient_node)?;
     println!(
         "delivery receipt verified: letter {} received by {} at {}",
         r.message_id, r.recipient_node, r.received_at

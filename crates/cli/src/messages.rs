@@ -32,7 +32,14 @@ pub(crate) fn read(path: &Path, what: &str) -> anyhow::Result<String> {
 
 /// A node's published keys from a file: its JWK Set and its log's verifier key. The file is the output
 /// of `ena federation resolve <entity id>`, or the node's `ena_node` metadata.
-pub(crate) fn node_keys(keys: &Path) -> anyhow::Result<(Value, String)> {
+/// A node's published keys, and its entity id when the file names it (`sub` of `ena federation resolve`).
+pub(crate) struct NodeKeys {
+    pub jwks: Value,
+    pub log_key: String,
+    pub entity: Option<String>,
+}
+
+pub(crate) fn node_keys(keys: &Path) -> anyhow::Result<NodeKeys> {
     let keys_text = read(keys, "the keys file")?;
     let keys_json: Value = serde_json::from_str(&keys_text)
         .with_context(|| format!("{} is not JSON (save `ena federation resolve <entity id>` there)", keys.display()))?;
@@ -44,7 +51,11 @@ pub(crate) fn node_keys(keys: &Path) -> anyhow::Result<(Value, String)> {
     let log_key = node["log_verifier_key"]
         .as_str()
         .with_context(|| format!("{}: the ena_node metadata has no `log_verifier_key`", keys.display()))?;
-    Ok((node["jwks"].clone(), log_key.to_owned()))
+    Ok(NodeKeys {
+        jwks: node["jwks"].clone(),
+        log_key: log_key.to_owned(),
+        entity: keys_json["sub"].as_str().map(str::to_owned),
+    })
 }
 
 fn verify_receipt(file: &Path, keys: &Path) -> anyhow::Result<()> {
@@ -65,8 +76,8 @@ fn verify_receipt(file: &Path, keys: &Path) -> anyhow::Result<()> {
         Err(_) if trimmed.split('.').count() == 3 => (trimmed.to_owned(), None),
         Err(e) => bail!("{} is neither a sent message (JSON) nor a receipt (compact JWS): {e}", file.display()),
     };
-    let (jwks, log_key) = node_keys(keys)?;
-    let receipt = ena_messaging::receipt::Receipt::verify(&token, &jwks, &log_key)
+    let k = node_keys(keys)?;
+    let receipt = ena_messaging::receipt::Receipt::verify(&token, &k.jwks, &k.log_key)
         .map_err(|e| anyhow::anyhow!("the receipt does not verify: {e}"))?;
     if let Some(id) = message_id
         && id != receipt.message_id

@@ -333,8 +333,7 @@ impl Mail {
         // Who is registered, who blocks this sender, and which persons have a representative who reads
         // their mail — all three at once (the last over every person asked: a few more probes, but no
         // wait for the first two).
-        let mut persons: Vec<String> =
-            parsed.iter().filter(|r| r.is_person()).map(|r| r.as_str().to_owned()).collect();
+        let mut persons: Vec<String> = parsed.iter().filter(|r| r.is_person()).map(|r| r.as_str().to_owned()).collect();
         persons.sort_unstable();
         persons.dedup();
         let (registered, blocking, represented) = tokio::join!(

@@ -32,6 +32,8 @@ use ena_store::Store;
 use serde_json::Value;
 
 pub use crate::model::*;
+/// The retry delay after failed attempts, as messaging backs off (what goes back to senders waits the same way).
+pub use ena_messaging::backoff;
 
 /// A boxed future (the traits below are used as objects).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

@@ -366,6 +366,7 @@ impl Mail {
             body: body.to_owned(),
             created_at: ena_core::time::unix_now(),
             sent_message: None,
+            attempts: 0,
         };
         repo::insert_reply(&self.store, &reply).await?;
         self.log_message(ctx, "mail.message.reply", &row.id, &row.recipient, AuditResult::Allowed, None).await?;

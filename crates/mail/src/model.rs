@@ -482,6 +482,8 @@ pub struct ReplyView {
     pub written_at: String,
     /// Handed to the operator's node, on its way to the sender.
     pub sent: bool,
+    /// The operator's node would not send it (the letter is gone there, or no longer takes replies).
+    pub refused: bool,
 }
 
 impl ReplyView {
@@ -491,7 +493,8 @@ impl ReplyView {
             author: r.author,
             body: r.body,
             written_at: ena_core::time::rfc3339_of(r.created_at),
-            sent: r.sent_message.is_some(),
+            sent: r.sent_message.as_deref().is_some_and(|m| m != crate::repo::REPLY_REFUSED),
+            refused: r.sent_message.as_deref() == Some(crate::repo::REPLY_REFUSED),
         }
     }
 }

@@ -8,6 +8,9 @@ use ena_store::{BeginWrite, Store, with_pool};
 
 use crate::model::Change;
 
+/// The error of every read and write here (the database's own).
+pub type DbError = sqlx::Error;
+
 /// Ids per `IN (…)` list (well under SQLite's 32 766 and PostgreSQL's 65 535 bound parameters).
 pub const CHUNK: usize = 1000;
 
@@ -411,12 +414,24 @@ pub async fn add_receipt(store: &Store, id: &str, kind: &str, at: i64, receipt: 
         .bind(id).bind(kind).bind(at).bind(receipt).execute(pool).await.map(|_| ()))
 }
 
-/// First openings waiting for their signed receipt: (message id, the carrying message id, when), oldest first.
-pub async fn pending_receipts(store: &Store, limit: u32) -> Result<Vec<(String, String, i64)>, sqlx::Error> {
+/// First openings whose signed receipt is due at `now`: (message id, the carrying message id, when,
+/// attempts so far), longest waiting first.
+pub async fn pending_receipts(
+    store: &Store,
+    now: i64,
+    limit: u32,
+) -> Result<Vec<(String, String, i64, i64)>, sqlx::Error> {
     with_pool!(store, pool => sqlx::query_as(
-        "SELECT r.message_id, m.delivery_ref, r.at FROM mail_receipts r JOIN mail_messages m ON m.id = r.message_id \
-         WHERE r.receipt = '{}' AND r.kind = 'opened' ORDER BY r.at LIMIT $1")
-        .bind(i64::from(limit)).fetch_all(pool).await)
+        "SELECT r.message_id, m.delivery_ref, r.at, r.attempts FROM mail_receipts r JOIN mail_messages m ON m.id = r.message_id \
+         WHERE r.receipt = '{}' AND r.next_at <= $1 AND r.kind = 'opened' ORDER BY r.next_at, r.at LIMIT $2")
+        .bind(now).bind(i64::from(limit)).fetch_all(pool).await)
+}
+
+/// Ask again for a receipt not made this time, at `next_at`.
+pub async fn receipt_later(store: &Store, id: &str, kind: &str, next_at: i64) -> Result<(), sqlx::Error> {
+    with_pool!(store, pool => sqlx::query(
+        "UPDATE mail_receipts SET attempts = attempts + 1, next_at = $3 WHERE message_id = $1 AND kind = $2")
+        .bind(id).bind(kind).bind(next_at).execute(pool).await.map(|_| ()))
 }
 
 /// What the operator's node answered for a receipt it made and sent.
@@ -435,6 +450,7 @@ pub struct ReplyRow {
     pub body: String,
     pub created_at: i64,
     pub sent_message: Option<String>,
+    pub attempts: i64,
 }
 
 pub async fn insert_reply(store: &Store, r: &ReplyRow) -> Result<(), sqlx::Error> {
@@ -447,18 +463,27 @@ pub async fn insert_reply(store: &Store, r: &ReplyRow) -> Result<(), sqlx::Error
 /// The replies to a letter, oldest first.
 pub async fn replies(store: &Store, message_id: &str) -> Result<Vec<ReplyRow>, sqlx::Error> {
     with_pool!(store, pool => sqlx::query_as(
-        "SELECT id, message_id, author, body, created_at, sent_message FROM mail_replies WHERE message_id = $1 \
+        "SELECT id, message_id, author, body, created_at, sent_message, attempts FROM mail_replies WHERE message_id = $1 \
          ORDER BY created_at, id LIMIT 100")
         .bind(message_id).fetch_all(pool).await)
 }
 
-/// Replies not yet handed to the operator's node, oldest first.
-pub async fn pending_replies(store: &Store, limit: u32) -> Result<Vec<ReplyRow>, sqlx::Error> {
+/// Replies due at `now` not yet handed to the operator's node, longest waiting first.
+pub async fn pending_replies(store: &Store, now: i64, limit: u32) -> Result<Vec<ReplyRow>, sqlx::Error> {
     with_pool!(store, pool => sqlx::query_as(
-        "SELECT id, message_id, author, body, created_at, sent_message FROM mail_replies WHERE sent_message IS NULL \
-         ORDER BY created_at LIMIT $1")
-        .bind(i64::from(limit)).fetch_all(pool).await)
+        "SELECT id, message_id, author, body, created_at, sent_message, attempts FROM mail_replies \
+         WHERE sent_message IS NULL AND next_at <= $1 ORDER BY next_at, created_at LIMIT $2")
+        .bind(now).bind(i64::from(limit)).fetch_all(pool).await)
 }
+
+/// Hand a reply over again at `next_at`.
+pub async fn reply_later(store: &Store, id: &str, next_at: i64) -> Result<(), sqlx::Error> {
+    with_pool!(store, pool => sqlx::query("UPDATE mail_replies SET attempts = attempts + 1, next_at = $2 WHERE id = $1")
+        .bind(id).bind(next_at).execute(pool).await.map(|_| ()))
+}
+
+/// `sent_message` of a reply the operator's node refused for good.
+pub const REPLY_REFUSED: &str = "refused";
 
 pub async fn reply_sent(store: &Store, id: &str, message: &str) -> Result<(), sqlx::Error> {
     with_pool!(store, pool => sqlx::query("UPDATE mail_replies SET sent_message = $2 WHERE id = $1")
@@ -550,19 +575,24 @@ pub async fn sent_page(store: &Store, limit: u32, offset: u64) -> Result<Vec<Sen
 }
 
 // ---- A mailbox operator's node: the receipts it signs ----
+//
+// A receipt (or a reply) is claimed before it is made: the claim's `created_at` is its owner's token. A
+// claim whose maker gave up is freed at once (`created_at` 0); one left by a crash is taken over after a
+// minute (longer than any request may run). The signed receipt is kept as soon as it is made, so a retry
+// sends the same receipt again and logs nothing twice.
 
-/// Claim the receipt of `kind` for `letter`; false when it was made (or is being made) already. A claim
-/// left unfinished for a minute (a crash between claiming and sending) is taken over.
-pub async fn claim_operator_receipt(store: &Store, letter: &str, kind: &str, now: i64) -> Result<bool, sqlx::Error> {
+/// Claim the receipt of `kind` for `letter` with `token` (the time now); false when it was sent already
+/// or another request holds it.
+pub async fn claim_operator_receipt(store: &Store, letter: &str, kind: &str, token: i64) -> Result<bool, sqlx::Error> {
     let n = with_pool!(store, pool => sqlx::query(
         "INSERT INTO mail_operator_receipts (letter_id, kind, receipt, message_id, created_at) VALUES ($1, $2, '', '', $3) \
          ON CONFLICT (letter_id, kind) DO UPDATE SET created_at = excluded.created_at \
-         WHERE mail_operator_receipts.receipt = '' AND mail_operator_receipts.created_at < excluded.created_at - 60")
-        .bind(letter).bind(kind).bind(now).execute(pool).await.map(|r| r.rows_affected()))?;
+         WHERE mail_operator_receipts.message_id = '' AND mail_operator_receipts.created_at < excluded.created_at - 60")
+        .bind(letter).bind(kind).bind(token).execute(pool).await.map(|r| r.rows_affected()))?;
     Ok(n == 1)
 }
 
-/// The receipt made for `letter` and the message that carried it ('' while it is being made).
+/// The receipt made for `letter` ('' until made) and the message that carried it ('' until sent).
 pub async fn operator_receipt(
     store: &Store,
     letter: &str,
@@ -573,21 +603,26 @@ pub async fn operator_receipt(
         .bind(letter).bind(kind).fetch_optional(pool).await)
 }
 
+/// Keep the signed receipt (`message` empty) or the message that carried it, if `token` still holds
+/// the claim; false when it does not.
 pub async fn settle_operator_receipt(
     store: &Store,
     letter: &str,
     kind: &str,
+    token: i64,
     receipt: &str,
     message: &str,
-) -> Result<(), sqlx::Error> {
-    with_pool!(store, pool => sqlx::query(
-        "UPDATE mail_operator_receipts SET receipt = $3, message_id = $4 WHERE letter_id = $1 AND kind = $2")
-        .bind(letter).bind(kind).bind(receipt).bind(message).execute(pool).await.map(|_| ()))
+) -> Result<bool, sqlx::Error> {
+    let n = with_pool!(store, pool => sqlx::query(
+        "UPDATE mail_operator_receipts SET receipt = $4, message_id = $5 WHERE letter_id = $1 AND kind = $2 AND created_at = $3")
+        .bind(letter).bind(kind).bind(token).bind(receipt).bind(message).execute(pool).await.map(|r| r.rows_affected()))?;
+    Ok(n == 1)
 }
 
-/// Give up a claim whose receipt could not be made or sent: the next request makes it.
-pub async fn release_operator_receipt(store: &Store, letter: &str, kind: &str) -> Result<(), sqlx::Error> {
+/// Give up a claim whose receipt could not be sent: the next request takes it at once (and sends the
+/// receipt kept, if one was made).
+pub async fn release_operator_receipt(store: &Store, letter: &str, kind: &str, token: i64) -> Result<(), sqlx::Error> {
     with_pool!(store, pool => sqlx::query(
-        "DELETE FROM mail_operator_receipts WHERE letter_id = $1 AND kind = $2 AND receipt = ''")
-        .bind(letter).bind(kind).execute(pool).await.map(|_| ()))
+        "UPDATE mail_operator_receipts SET created_at = 0 WHERE letter_id = $1 AND kind = $2 AND created_at = $3 AND message_id = ''")
+        .bind(letter).bind(kind).bind(token).execute(pool).await.map(|_| ()))
 }

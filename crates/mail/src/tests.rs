@@ -423,3 +423,61 @@ async fn the_built_in_mailbox_takes_shows_and_forgets_mail_on_both_databases() {
         assert!(m.list(TOLVAN, &tolvan, Folder::Archive, false, 20, 0).await.unwrap().is_empty(), "{label}");
     }
 }
+
+/// The operator node's receipt, as `ena mail verify-receipt` checks it: it verifies with the node's key and
+/// its log's key, and a receipt claiming another second, kind or letter than the logged event, signed by
+/// another key, or checked against another log, does not.
+#[tokio::test]
+async fn an_operator_receipt_verifies_offline_and_any_change_is_caught() {
+    use crate::wire::{OperatorReceipt, ReceiptKind};
+    use ena_audit::event::{ObjectRef, Result as AuditResult};
+    for db in test_stores().await {
+        let label = db.label.clone();
+        let audit = AuditLog::open(db.store.clone(), NoteSigner::ephemeral("test/box").unwrap(), RuleSet::shipped())
+            .await
+            .unwrap();
+        let key = ena_messaging::keys::SigningKey::generate();
+        let jwks = serde_json::json!({"keys": [key.public_jwk()]});
+        let at = "2026-12-06T10:15:00Z";
+        let mut event = Context::system("test").event(
+            ReceiptKind::Opened.action(),
+            Some(ObjectRef { kind: "message".into(), id: "L1".into() }),
+            AuditResult::Allowed,
+            None,
+        );
+        event.details = Some(
+            [("at", at), ("senderNode", "https://skatt.example")]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+        );
+        let log = ena_messaging::receipt::LogProof::append(&audit, event).await.unwrap();
+        let receipt = OperatorReceipt {
+            letter: "L1".into(),
+            kind: ReceiptKind::Opened,
+            at: at.into(),
+            reason: None,
+            sender_node: "https://skatt.example".into(),
+            operator_node: BOX.into(),
+            log,
+        };
+        let log_key = audit.verifier_key();
+        let verify = |r: &OperatorReceipt| OperatorReceipt::verify(&r.sign(&key), &jwks, &log_key);
+        assert_eq!(verify(&receipt).unwrap(), receipt, "{label}");
+        let mut later = receipt.clone();
+        later.at = "2026-12-06T10:16:00Z".into();
+        let mut returned = receipt.clone();
+        returned.kind = ReceiptKind::Returned;
+        let mut other = receipt.clone();
+        other.letter = "L2".into();
+        let mut elsewhere = receipt.clone();
+        elsewhere.sender_node = "https://annan.example".into();
+        for forged in [later, returned, other, elsewhere] {
+            assert!(verify(&forged).unwrap_err().contains("not this receipt's"), "{label}: {forged:?}");
+        }
+        let stranger = ena_messaging::keys::SigningKey::generate();
+        assert!(OperatorReceipt::verify(&receipt.sign(&stranger), &jwks, &log_key).is_err(), "{label}");
+        let other_log = NoteSigner::ephemeral("test/other").unwrap().verifier_key();
+        assert!(OperatorReceipt::verify(&receipt.sign(&key), &jwks, &other_log).is_err(), "{label}");
+    }
+}

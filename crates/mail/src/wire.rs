@@ -137,13 +137,19 @@ impl OperatorReceipt {
         jws::sign(key, OPERATOR_RECEIPT_TYP, self)
     }
 
+    /// What the receipt says, not verified (for showing it; `verify` decides).
+    pub fn peek(token: &str) -> Option<OperatorReceipt> {
+        jws::Unverified::parse(token, OPERATOR_RECEIPT_TYP).ok()?.claims_unverified()
+    }
+
     /// Whether `token` is such a receipt (by its header), before verifying it.
     pub fn is_one(token: &str) -> bool {
         jws::Unverified::parse(token, OPERATOR_RECEIPT_TYP).is_ok()
     }
 
     /// Verify with the operator node's JWK Set and its log's verifier key: the signature, the log proof,
-    /// and that the logged event is this receipt's — same letter, same kind, same second.
+    /// and that the logged event is this receipt's — same letter, kind, second and sending node. Which
+    /// node signed is the caller's to check: the keys given are that node's.
     pub fn verify(token: &str, jwks: &Value, log_key: &str) -> Result<OperatorReceipt, String> {
         let r: OperatorReceipt = jws::Unverified::parse(token, OPERATOR_RECEIPT_TYP)
             .and_then(|u| u.verify(jwks))
@@ -152,6 +158,7 @@ impl OperatorReceipt {
         if event["action"] != r.kind.action()
             || event["object"]["id"] != r.letter.as_str()
             || event["details"]["at"] != r.at.as_str()
+            || event["details"]["senderNode"] != r.sender_node.as_str()
         {
             return Err("the logged event is not this receipt's (another letter, kind or time)".into());
         }

@@ -271,7 +271,15 @@ async fn view(s: &NodeState, row: ena_mail::repo::SentRow) -> Result<Letter, Api
         Some(id) => Some(s.messaging.outgoing(id).await.map_err(problem)?),
         None => None,
     };
-    let receipts = from_operator(s, &row, ena_mail::wire::RECEIPT_TYPE).await?;
+    // What a receipt says is taken from the signed receipt itself, not from the message around it.
+    let receipts = from_operator::<LetterReceipt>(s, &row, ena_mail::wire::RECEIPT_TYPE)
+        .await?
+        .into_iter()
+        .filter_map(|r| {
+            let signed = ena_mail::wire::OperatorReceipt::peek(&r.receipt)?;
+            Some(LetterReceipt { kind: signed.kind.as_str().to_owned(), at: signed.at, reason: signed.reason, ..r })
+        })
+        .collect();
     let replies = from_operator(s, &row, ena_mail::wire::REPLY_TYPE).await?;
     Ok(Letter {
         status: match (&message, &row.paper_reason) {

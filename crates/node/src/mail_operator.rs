@@ -104,45 +104,58 @@ pub async fn make_receipt(
         receipt,
         message,
     };
-    if !ena_mail::repo::claim_operator_receipt(store, &letter.id, kind.as_str(), ena_core::time::unix_now())
-        .await
-        .map_err(|e| ApiError::internal(&e))?
-    {
-        return match ena_mail::repo::operator_receipt(store, &letter.id, kind.as_str())
-            .await
-            .map_err(|e| ApiError::internal(&e))?
-        {
-            Some((receipt, message)) if !receipt.is_empty() => {
+    let db = |e: ena_mail::repo::DbError| ApiError::internal(&e);
+    let token = ena_core::time::unix_now();
+    if !ena_mail::repo::claim_operator_receipt(store, &letter.id, kind.as_str(), token).await.map_err(db)? {
+        return match ena_mail::repo::operator_receipt(store, &letter.id, kind.as_str()).await.map_err(db)? {
+            Some((receipt, message)) if !message.is_empty() => {
                 Ok((StatusCode::OK, Json(made(receipt, message))).into_response())
             }
             _ => Err(ApiError::new(ErrorCode::Conflict, "The receipt is being made just now; ask again in a moment.")),
         };
     }
-    let sent = sign_and_send(&s, &ctx, &letter, kind, at, body.reason.clone()).await;
-    let (receipt, message) = match sent {
-        Ok(done) => done,
-        Err(e) => {
-            ena_mail::repo::release_operator_receipt(store, &letter.id, kind.as_str())
-                .await
-                .map_err(|e| ApiError::internal(&e))?;
-            return Err(e);
+    let sent = async {
+        // A receipt made by an earlier attempt is sent again as it is: one event in the log per receipt.
+        let kept = ena_mail::repo::operator_receipt(store, &letter.id, kind.as_str()).await.map_err(db)?;
+        let receipt = match kept.map(|(r, _)| r).filter(|r| !r.is_empty()) {
+            Some(receipt) => receipt,
+            None => {
+                let receipt = sign(&s, &ctx, &letter, kind, at, body.reason.clone()).await?;
+                ena_mail::repo::settle_operator_receipt(store, &letter.id, kind.as_str(), token, &receipt, "")
+                    .await
+                    .map_err(db)?;
+                receipt
+            }
+        };
+        let mut payload = json!({"message": letter.id, "kind": kind.as_str(), "at": ena_core::time::rfc3339_of(at), "receipt": receipt});
+        if let Some(reason) = &body.reason {
+            payload["reason"] = json!(reason);
         }
-    };
-    ena_mail::repo::settle_operator_receipt(store, &letter.id, kind.as_str(), &receipt, &message)
-        .await
-        .map_err(|e| ApiError::internal(&e))?;
-    Ok((StatusCode::CREATED, Json(made(receipt, message))).into_response())
+        let message = send_back(&s, &ctx, &letter, ena_mail::wire::RECEIPT_TYPE, payload).await?;
+        ena_mail::repo::settle_operator_receipt(store, &letter.id, kind.as_str(), token, &receipt, &message)
+            .await
+            .map_err(db)?;
+        Ok::<_, ApiError>((receipt, message))
+    }
+    .await;
+    match sent {
+        Ok((receipt, message)) => Ok((StatusCode::CREATED, Json(made(receipt, message))).into_response()),
+        Err(e) => {
+            ena_mail::repo::release_operator_receipt(store, &letter.id, kind.as_str(), token).await.map_err(db)?;
+            Err(e)
+        }
+    }
 }
 
-/// Log the event, sign the receipt carrying its place in the log, and send it in the letter's conversation.
-async fn sign_and_send(
+/// Log the event, then sign the receipt carrying its place in the log.
+async fn sign(
     s: &NodeState,
     ctx: &ena_audit::Context,
     letter: &Incoming,
     kind: ReceiptKind,
     at: i64,
     reason: Option<String>,
-) -> Result<(String, String), ApiError> {
+) -> Result<String, ApiError> {
     let at = ena_core::time::rfc3339_of(at);
     let mut event = ctx.event(
         kind.action(),
@@ -158,22 +171,16 @@ async fn sign_and_send(
     );
     let log = LogProof::append(s.messaging.audit(), event).await.map_err(|e| ApiError::internal(&e))?;
     let me = s.messaging.identity();
-    let receipt = OperatorReceipt {
+    Ok(OperatorReceipt {
         letter: letter.id.clone(),
         kind,
-        at: at.clone(),
-        reason: reason.clone(),
+        at,
+        reason,
         sender_node: letter.sender_node.clone(),
         operator_node: me.entity_id.clone(),
         log,
     }
-    .sign(&me.signing);
-    let mut payload = json!({"message": letter.id, "kind": kind.as_str(), "at": at, "receipt": receipt});
-    if let Some(reason) = reason {
-        payload["reason"] = json!(reason);
-    }
-    let message = send_back(s, ctx, letter, ena_mail::wire::RECEIPT_TYPE, payload).await?;
-    Ok((receipt, message))
+    .sign(&me.signing))
 }
 
 /// Send `payload` to the letter's sender, in the letter's conversation.
@@ -241,16 +248,20 @@ pub async fn send_reply(
         return Err(invalid("from", "…", "not the recipient the letter was for"));
     }
     let store = s.messaging.store();
+    let db = |e: ena_mail::repo::DbError| ApiError::internal(&e);
+    let answer = |status: StatusCode, message: String| {
+        (
+            status,
+            Json(MadeReceipt { letter: body.letter.clone(), kind: "reply".into(), receipt: String::new(), message }),
+        )
+            .into_response()
+    };
     // A reply is claimed under its own id, as a receipt is under its letter's.
     let key = format!("reply:{}", body.id);
-    let now = ena_core::time::unix_now();
-    if !ena_mail::repo::claim_operator_receipt(store, &key, "reply", now).await.map_err(|e| ApiError::internal(&e))? {
-        return match ena_mail::repo::operator_receipt(store, &key, "reply").await.map_err(|e| ApiError::internal(&e))? {
-            Some((_, message)) if !message.is_empty() => Ok((
-                StatusCode::OK,
-                Json(MadeReceipt { letter: body.letter, kind: "reply".into(), receipt: String::new(), message }),
-            )
-                .into_response()),
+    let token = ena_core::time::unix_now();
+    if !ena_mail::repo::claim_operator_receipt(store, &key, "reply", token).await.map_err(db)? {
+        return match ena_mail::repo::operator_receipt(store, &key, "reply").await.map_err(db)? {
+            Some((_, message)) if !message.is_empty() => Ok(answer(StatusCode::OK, message)),
             _ => Err(ApiError::new(ErrorCode::Conflict, "The reply is being sent just now; ask again in a moment.")),
         };
     }
@@ -263,17 +274,11 @@ pub async fn send_reply(
     }
     match send_back(&s, &ctx, &letter, ena_mail::wire::REPLY_TYPE, payload).await {
         Ok(message) => {
-            ena_mail::repo::settle_operator_receipt(store, &key, "reply", "sent", &message)
-                .await
-                .map_err(|e| ApiError::internal(&e))?;
-            Ok((
-                StatusCode::CREATED,
-                Json(MadeReceipt { letter: body.letter, kind: "reply".into(), receipt: String::new(), message }),
-            )
-                .into_response())
+            ena_mail::repo::settle_operator_receipt(store, &key, "reply", token, "", &message).await.map_err(db)?;
+            Ok(answer(StatusCode::CREATED, message))
         }
         Err(e) => {
-            ena_mail::repo::release_operator_receipt(store, &key, "reply").await.map_err(|e| ApiError::internal(&e))?;
+            ena_mail::repo::release_operator_receipt(store, &key, "reply", token).await.map_err(db)?;
             Err(e)
         }
     }

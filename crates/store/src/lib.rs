@@ -122,11 +122,7 @@ impl Store {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(5))
-            // Reads through a memory map instead of a `pread` and a copy per page: random probes into
-            // large tables (FaR's 10 M recipients) cost about half. Address space only; the OS page
-            // cache holds the pages either way.
-            .pragma("mmap_size", "2147483648");
+            .busy_timeout(Duration::from_secs(5));
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .acquire_timeout(CONNECT_TIMEOUT)

@@ -311,8 +311,7 @@ async fn the_operator_down_loses_no_letter_and_stores_each_once() {
         // Tolvan reads them in Mina meddelanden.
         let inbox = json_of(get(&server, &tolvan, "/mail/v1/my/messages?limit=100").await).await;
         assert_eq!(inbox["items"].as_array().unwrap().len(), 20, "{label}");
-        receipts_replies_and_notices(&server, &tolvan, &skatt, &operator.entity_id, &ids, &to_anna, &inbox, &notices)
-            .await;
+        receipts_replies_and_notices(&server, &tolvan, &skatt, &operator, &ids, &to_anna, &inbox, &notices).await;
         drop(operator);
         drop(boxes);
     }
@@ -330,13 +329,14 @@ async fn receipts_replies_and_notices(
     server: &TestServer,
     tolvan: &Person,
     skatt: &crate::nodekit::NodeProc,
-    operator: &str,
+    operator_node: &crate::nodekit::NodeProc,
     ids: &[String],
     to_anna: &Value,
     inbox: &Value,
     notices: &std::path::Path,
 ) {
     let label = &server.label;
+    let operator = operator_node.entity_id.as_str();
     let c = reqwest::Client::new();
     let letter = |id: String| c.get(format!("{}/mail/v1/outbox/{id}", skatt.api)).bearer_auth(&skatt.token).send();
     let until = |want: &'static str| {
@@ -395,6 +395,25 @@ async fn receipts_replies_and_notices(
     assert_eq!(seen["replies"][0]["from"], TOLVAN, "{label}: {seen}");
     assert_eq!(seen["replies"][0]["body"], "Tack, jag har läst beslutet.", "{label}: {seen}");
     assert_eq!(seen["replies"][0]["subject"], "Svar: Brev 0", "{label}: {seen}");
+
+    // The node makes a receipt once however often it is asked; bad requests are refused by name.
+    let ask = |body: Value| {
+        c.post(format!("{}/mail/v1/receipts", operator_node.api)).bearer_auth(&operator_node.token).json(&body).send()
+    };
+    let carrier = seen["message"]["id"].clone();
+    let again = ask(json!({"letter": carrier, "kind": "opened", "at": "2026-12-06T10:00:00Z"})).await.unwrap();
+    assert_eq!(again.status(), 200, "{label}");
+    assert_eq!(again.json::<Value>().await.unwrap()["receipt"], seen["receipts"][0]["receipt"], "{label}");
+    for (body, field) in [
+        (json!({"letter": carrier, "kind": "lost", "at": "2026-12-06T10:00:00Z"}), "kind"),
+        (json!({"letter": carrier, "kind": "opened", "at": "igår"}), "at"),
+    ] {
+        let p = check_problem(ask(body).await.unwrap(), 400, "validation-failed").await;
+        assert_eq!(p["invalid-parameters"][0]["property"], field, "{label}: {p}");
+    }
+    let unknown =
+        ask(json!({"letter": "01a00000-0000-7000-8000-000000000000", "kind": "opened", "at": "2026-12-06T10:00:00Z"}));
+    check_problem(unknown.await.unwrap(), 404, "resource-not-found").await;
 
     // Offline, with the operator node's published keys.
     let dir = tempfile::tempdir().unwrap();

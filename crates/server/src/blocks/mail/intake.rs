@@ -74,7 +74,10 @@ async fn ask_node(state: &AppState, config: &MailboxConfig, path: &str, body: &V
     if status.is_success() {
         return Ok(Some(answer));
     }
-    if status.is_client_error() && status != reqwest::StatusCode::CONFLICT {
+    // Refused for good: the request itself is wrong, or the letter is unknown there. A timeout (408),
+    // throttling (429), the token (401/403: perhaps being replaced), a claim in progress (409) and any
+    // 5xx are asked again later.
+    if matches!(status.as_u16(), 400 | 404 | 410 | 422) {
         tracing::warn!(%path, %status, detail = %answer["detail"], "the mailbox's node refused what goes back to a sender");
         return Ok(Some(serde_json::json!({"refused": answer})));
     }
@@ -85,14 +88,27 @@ async fn ask_node(state: &AppState, config: &MailboxConfig, path: &str, body: &V
 async fn send_back(state: &AppState, config: &MailboxConfig) -> Result<(usize, usize), String> {
     let store = &state.store;
     let (mut receipts, mut replies) = (0, 0);
-    for (id, letter, at) in ena_mail::repo::pending_receipts(store, 100).await.map_err(|e| e.to_string())? {
+    let now = ena_core::time::unix_now();
+    // What the node cannot do now is asked again later, backing off (1 s doubling to 10 min), so one
+    // that keeps failing neither floods the node nor holds up the others.
+    let later = |attempts: i64| now + ena_mail::backoff(attempts);
+    for (id, letter, at, attempts) in
+        ena_mail::repo::pending_receipts(store, now, 100).await.map_err(|e| e.to_string())?
+    {
         let body = serde_json::json!({"letter": letter, "kind": "opened", "at": ena_core::time::rfc3339_of(at)});
-        if let Some(answer) = ask_node(state, config, "/mail/v1/receipts", &body).await? {
-            ena_mail::repo::receipt_made(store, &id, "opened", &answer.to_string()).await.map_err(|e| e.to_string())?;
-            receipts += 1;
+        match ask_node(state, config, "/mail/v1/receipts", &body).await? {
+            Some(answer) => {
+                ena_mail::repo::receipt_made(store, &id, "opened", &answer.to_string())
+                    .await
+                    .map_err(|e| e.to_string())?;
+                receipts += 1;
+            }
+            None => {
+                ena_mail::repo::receipt_later(store, &id, "opened", later(attempts)).await.map_err(|e| e.to_string())?
+            }
         }
     }
-    for reply in ena_mail::repo::pending_replies(store, 100).await.map_err(|e| e.to_string())? {
+    for reply in ena_mail::repo::pending_replies(store, now, 100).await.map_err(|e| e.to_string())? {
         let Some(letter) = ena_mail::repo::message(store, &reply.message_id).await.map_err(|e| e.to_string())? else {
             continue;
         };
@@ -101,10 +117,15 @@ async fn send_back(state: &AppState, config: &MailboxConfig) -> Result<(usize, u
         if reply.author != letter.recipient {
             body["author"] = Value::String(reply.author.clone());
         }
-        if let Some(answer) = ask_node(state, config, "/mail/v1/replies", &body).await? {
-            let sent = answer["message"].as_str().unwrap_or("refused");
-            ena_mail::repo::reply_sent(store, &reply.id, sent).await.map_err(|e| e.to_string())?;
-            replies += 1;
+        match ask_node(state, config, "/mail/v1/replies", &body).await? {
+            Some(answer) => {
+                let sent = answer["message"].as_str().unwrap_or(ena_mail::repo::REPLY_REFUSED);
+                ena_mail::repo::reply_sent(store, &reply.id, sent).await.map_err(|e| e.to_string())?;
+                replies += 1;
+            }
+            None => {
+                ena_mail::repo::reply_later(store, &reply.id, later(reply.attempts)).await.map_err(|e| e.to_string())?
+            }
         }
     }
     Ok((receipts, replies))
@@ -135,7 +156,13 @@ async fn take_page(
         if item["messageType"] == ena_mail::wire::MAIL_TYPE {
             match open(state, config, item, notify_command).await {
                 Ok(()) => taken += 1,
-                Err(why) => {
+                // A fault here (the database, the federation not answering) is not the letter's: it
+                // stays on the node, unacknowledged, for the next round.
+                Err(Failure::Retry(why)) => {
+                    tracing::warn!(letter = %id, %why, "the mailbox could not take a letter now; it stays on the node");
+                    continue;
+                }
+                Err(Failure::Refused(why)) => {
                     refused += 1;
                     // Back to its sender with the node's signed receipt; asked again next round if the
                     // node does not answer (the letter stays unacknowledged until then).
@@ -172,19 +199,27 @@ async fn take_page(
     Ok((taken, refused, items.len() >= 100 && page["hasMore"] == true))
 }
 
+/// Why a letter was not taken: refused for good (it goes back to its sender), or not now.
+enum Failure {
+    Refused(String),
+    Retry(String),
+}
+
 async fn open(
     state: &AppState,
     config: &MailboxConfig,
     item: &Value,
     notify_command: Option<&str>,
-) -> Result<(), String> {
+) -> Result<(), Failure> {
     let node = item["senderNode"].as_str().unwrap_or_default();
-    let member = state.federation.member(node).await.map_err(|e| format!("the sending node: {e}"))?;
+    let member = state.federation.member(node).await.map_err(|e| Failure::Retry(format!("the sending node: {e}")))?;
     let sender = ena_core::Organisationsnummer::parse(&member.organisation_number)
         .map(|o| o.as_str().to_owned())
-        .map_err(|e| e.to_string())?;
-    let metadata = state.federation.approved_metadata(node, ENA_NODE).await.map_err(|e| e.to_string())?;
-    let (mail, seal, mut evidence) = ena_mail::wire::open_letter(&item["payload"], &sender, &metadata["jwks"])?;
+        .map_err(|e| Failure::Retry(e.to_string()))?;
+    let metadata =
+        state.federation.approved_metadata(node, ENA_NODE).await.map_err(|e| Failure::Retry(e.to_string()))?;
+    let (mail, seal, mut evidence) =
+        ena_mail::wire::open_letter(&item["payload"], &sender, &metadata["jwks"]).map_err(Failure::Refused)?;
     evidence["sealedAt"] = Value::String(seal.received_at);
     evidence["receipt"] = item["receipt"].clone();
     let delivery = ena_mail::Delivery {
@@ -197,10 +232,11 @@ async fn open(
     let (message, created) =
         state.mail.accept(&ctx(config), &config.operator, config.max_attachment_bytes, delivery).await.map_err(
             |e| match e {
-                ena_mail::MailError::Invalid(fields) => {
-                    fields.iter().map(|f| format!("{}: {}", f.property, f.reason)).collect::<Vec<_>>().join("; ")
-                }
-                other => other.to_string(),
+                ena_mail::MailError::Invalid(fields) => Failure::Refused(
+                    fields.iter().map(|f| format!("{}: {}", f.property, f.reason)).collect::<Vec<_>>().join("; "),
+                ),
+                ena_mail::MailError::Forbidden(why) => Failure::Refused(why),
+                other => Failure::Retry(other.to_string()),
             },
         )?;
     if created {
@@ -210,7 +246,7 @@ async fn open(
             message_id: message.id,
             sender_name: message.sender_name,
         };
-        super::notify::Notifier::of(notify_command).send(&notice).await;
+        super::notify::spawn(super::notify::Notifier::of(notify_command), notice);
     }
     Ok(())
 }

@@ -53,6 +53,17 @@ impl Notifier {
     }
 }
 
+/// At most this many notifications are on their way at once; the intake never waits for one.
+static IN_FLIGHT: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(8);
+
+/// Send `notice` off the caller's path (a slow or hanging gateway does not hold up the mailbox's intake).
+pub fn spawn(notifier: Notifier, notice: Notice) {
+    tokio::spawn(async move {
+        let Ok(_slot) = IN_FLIGHT.acquire().await else { return };
+        notifier.send(&notice).await;
+    });
+}
+
 async fn run(command: &str, notice: &Notice) -> Result<(), String> {
     let mut child = tokio::process::Command::new("sh")
         .args(["-c", command])

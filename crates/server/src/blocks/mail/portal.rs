@@ -86,6 +86,7 @@ pub struct MailTexts {
     reply_send: &'static str,
     reply_sent: &'static str,
     reply_waiting: &'static str,
+    reply_refused: &'static str,
     receipt_note: &'static str,
 }
 
@@ -140,6 +141,7 @@ const SV: MailTexts = MailTexts {
     reply_send: "Skicka svaret",
     reply_sent: "Ditt svar är sparat och skickas till avsändaren.",
     reply_waiting: "skickas",
+    reply_refused: "kunde inte skickas: avsändaren tar inte emot svar på det här meddelandet längre",
     receipt_note: "Avsändaren bad om kvitto: när meddelandet öppnades första gången fick avsändaren ett signerat kvitto med tidpunkten.",
 };
 
@@ -194,6 +196,7 @@ const EN: MailTexts = MailTexts {
     reply_send: "Send the reply",
     reply_sent: "Your reply is saved and goes to the sender.",
     reply_waiting: "being sent",
+    reply_refused: "could not be sent: the sender no longer takes replies to this message",
     receipt_note: "The sender asked for a receipt: when the message was first opened, the sender got a signed receipt with the time.",
 };
 
