@@ -3,7 +3,8 @@
 // body and a plain-text body — the node refuses a `javascript:` action URL by name — and the built-in
 // mailbox takes them; Tolvan logs in with the test eID, finds them in Mina sidor → Mina meddelanden,
 // opens each (no script runs, no dialog opens, no element from the payload exists), downloads the demo's
-// decision attachment, blocks a sender on the settings page (a signed change) and the next letter from
+// decision attachment, replies to one letter (the sender's node gets the reply and the signed opening
+// receipt), blocks a sender on the settings page (a signed change) and the next letter from
 // that sender goes on paper. axe-core checks the inbox, a letter and the settings page in Swedish and
 // English. Usage: node mail.mjs BASE_URL DEMO_DIR — exits 1 on any failure.
 import { chromium } from 'playwright-core';
@@ -34,7 +35,7 @@ const payloads = [
   '"><iframe src="javascript:window.__xss=4">', '[klicka](javascript:window.__xss=5)', '[x](https://a.se" onmouseover="window.__xss=6)',
 ];
 const subject = `XSS ${stamp} <img src=x onerror="window.__xss=7">`;
-const markdown = await send({ mail: { recipient: TOLVAN, subject, bodyFormat: 'markdown',
+const markdown = await send({ mail: { recipient: TOLVAN, subject, bodyFormat: 'markdown', replyAllowed: true, receipt: 'signed',
   body: `# Rubrik <script>window.__xss=8</script>\n\n**fet** ${payloads.join('\n\n')}\n\n- ${payloads[1]}` } });
 const plain = await send({ mail: { recipient: TOLVAN, subject: `Text ${stamp}`, body: payloads.join('\n') } });
 for (const [what, r] of [['markdown', markdown], ['plain', plain]]) {
@@ -97,6 +98,24 @@ await inert('the Markdown letter');
 const heading = await page.textContent('#body h3');
 if (!heading?.includes('<script>')) fail(`the heading's script should show as text: ${heading}`);
 await axe('/mina-sidor/meddelanden/{id} (Markdown)');
+
+// Tolvan replies from the letter page (a plain form, no script), with a payload of his own; the reply
+// shows as text, and Skatteverket's node gets it with the operator's signed receipt of the opening.
+await page.fill('#reply-body', `Tack! ${payloads[1]}`);
+await Promise.all([page.waitForURL('**/mina-sidor/meddelanden/*?svar=1'), page.click('form:has(#reply-body) button[type=submit]')]);
+await inert('the letter with its reply');
+const shown = await page.textContent('#replies');
+if (!shown?.includes('onerror')) fail(`the reply should show as text: ${shown}`);
+await axe('/mina-sidor/meddelanden/{id} (replied)');
+const letterUrl = `${skatt.api}/mail/v1/outbox/${markdown.body.id}`;
+let back = {};
+if (await until('the receipt and the reply at Skatteverket\'s node', async () => {
+  back = await (await fetch(letterUrl, { headers: { authorization: `Bearer ${skatt.token}` } })).json();
+  return back.receipts?.some((r) => r.kind === 'opened') && back.replies?.length === 1;
+})) {
+  if (!back.replies[0].body.startsWith('Tack!')) fail(`the reply at the sender: ${JSON.stringify(back.replies)}`);
+  else console.log(`ok   reply and signed opening receipt (${back.receipts[0].at}) reached Skatteverket's node`);
+}
 await page.goto(`${base}/mina-sidor/meddelanden`);
 await page.click(`#messages a:has-text("Text ${stamp}")`);
 await page.waitForURL('**/mina-sidor/meddelanden/*');
