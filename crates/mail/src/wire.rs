@@ -46,7 +46,9 @@ pub fn mail_schema() -> Value {
     })
 }
 
-/// The JSON Schema of a receipt's payload.
+/// The JSON Schema of a receipt's payload: `message` (the letter), `kind`, `at`, a `reason` when returned,
+/// and the signed receipt itself as `receipt` (a compact JWS; the schema leaves further properties open).
+/// Exactly as first shipped: a registered version never changes, and installations hold this one.
 pub fn receipt_schema() -> Value {
     json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -57,7 +59,7 @@ pub fn receipt_schema() -> Value {
             "kind": {"enum": ["opened", "returned"]},
             "at": {"type": "string"},
             "reason": {"type": "string", "maxLength": 500},
-            "receipt": {"type": "string", "maxLength": 40000}
+            "proof": {"type": "object"}
         }
     })
 }

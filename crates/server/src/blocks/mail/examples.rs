@@ -74,6 +74,8 @@ fn response(operation_id: &str) -> Option<Value> {
             m
         }
         "markMyMessages" => json!({"changed": 2}),
+        "replyToMyMessage" => json!({"id": "0193a5b2-7c1e-7d3a-9f10-2b5c8e4d6a03", "author": "191212121212",
+            "body": "Tack, jag har läst beslutet.", "writtenAt": "2026-12-06T09:02:11Z", "sent": false, "refused": false}),
         _ => return None,
     })
 }
@@ -82,6 +84,7 @@ fn request(operation_id: &str) -> Option<Value> {
     Some(match operation_id {
         "askReachability" => json!({"ids": ["191212121212", "199001012385", "165560112236"]}),
         "changeMyRegistration" => json!({"action": "register", "operator": "https://brevlada.myndighetspost.example"}),
+        "replyToMyMessage" => json!({"body": "Tack, jag har läst beslutet."}),
         "markMyMessages" => {
             json!({"messageIds": ["0193a5b2-7c1e-7d3a-9f10-2b5c8e4d6a02"], "read": true, "folder": "archive"})
         }
