@@ -6,6 +6,7 @@ mod bench_cases;
 mod bench_edge;
 mod bench_federation;
 mod bench_identity;
+mod bench_index;
 mod bench_mail;
 mod bench_messaging;
 mod bench_representation;
@@ -93,6 +94,8 @@ enum BenchCommand {
     /// HTTP), the inbox page of a person with 10 000 letters; with --letters, letters through an agency's
     /// node to the built-in mailbox against plain messages in the same run.
     Mail(bench_mail::MailBench),
+    /// Index: batch registration through the service, finds at N engagements (default 10 M), size per million.
+    Index(bench_index::IndexBench),
     /// Messages: crypto-only bound, async messages end to end between two nodes, cached address lookups.
     Messaging(bench_messaging::MessagingBench),
     /// The edge's baseline: a bare axum server answering the same JSON /healthz (scripts/bench runs it
@@ -184,6 +187,7 @@ fn main() -> ExitCode {
         Command::Bench(BenchCommand::Representation(args)) => bench_representation::run(args),
         Command::Bench(BenchCommand::Cases(args)) => bench_cases::run(args),
         Command::Bench(BenchCommand::Mail(args)) => bench_mail::run(args),
+        Command::Bench(BenchCommand::Index(args)) => bench_index::run(args),
         Command::Bench(BenchCommand::Messaging(args)) => bench_messaging::run(args),
         Command::Bench(BenchCommand::BareHealthz(args)) => bench_edge::run(args),
         Command::Federation(args) => federation::run(args),

@@ -175,6 +175,17 @@ pub const MAIL_API: ApiDescriptor = ApiDescriptor {
     )],
 };
 
+pub const INDEX_API: ApiDescriptor = ApiDescriptor {
+    id: "index",
+    name: "ena index API",
+    version: "1.0.0",
+    released: "2026-12-06",
+    status: "active",
+    description_sv: "Indexering: var information om en person, ett företag, en fastighet, ett fordon eller ett ärende finns — engagemang som innehavarna registrerar, objekt lagrade endast som nyckelade hashvärden, och sökningar som bara visar de kategorier beslutspunkten tillåter.",
+    description_en: "Indexing: where information about a person, a company, a property, a vehicle or a case is kept — engagements registered by their holders, objects kept only as keyed hashes, and finds that show only the categories the decision point allows.",
+    pages: &[],
+};
+
 /// Every API ena serves, in the order the docs list them.
 pub const ALL: &[ApiDescriptor] = &[
     PLAN_API,
@@ -187,4 +198,5 @@ pub const ALL: &[ApiDescriptor] = &[
     ADDRESSES_API,
     CASES_API,
     MAIL_API,
+    INDEX_API,
 ];

@@ -200,6 +200,8 @@ pub struct Services {
     pub case_events: blocks::cases::events::Outlet,
     /// Mina meddelanden: FaR and the built-in mailbox.
     pub mail: ena_mail::Mail,
+    /// Indexering: who holds information about what.
+    pub index: ena_index::Index,
     /// Towards the built-in mailbox's node.
     pub mail_client: reqwest::Client,
 }
@@ -287,6 +289,9 @@ impl AppState {
     ) -> Result<AppState, Box<dyn std::error::Error + Send + Sync>> {
         let vault = ena_keys::KeyVault::open(store.clone(), data_dir, config.key_encryption_key.as_deref()).await?;
         let secrets = Secrets { vault: &vault, data_dir };
+        // The index's pseudonym key: the same on every instance (the vault), so a find on one instance
+        // finds what another registered.
+        let pseudonym = secrets.get(ena_index::PSEUDONYM_KEY, || Ok(rand::random::<[u8; 32]>().to_vec())).await?;
         let note_key = || ena_audit::NoteSigner::generate_pkcs8().map_err(|e| e.to_string());
         let es256 = || ena_keys::jose::SigningKey::generate().map(|k| k.pkcs8().to_vec()).map_err(|e| e.to_string());
         let signer =
@@ -365,6 +370,7 @@ impl AppState {
         }
         let representation = std::sync::Arc::new(representation);
         let mail = ena_mail::Mail::new(store.clone(), audit.clone(), federation.clone(), representation.clone());
+        let index = ena_index::Index::new(store.clone(), audit.clone(), access.clone(), &pseudonym);
         let openapi = axum::body::Bytes::from(serde_json::to_vec(&openapi::document()).unwrap_or_default());
         let store_for_cases = store.clone();
         let case_events = blocks::cases::events::Outlet::open(config.nats_url.as_deref()).await?;
@@ -393,6 +399,7 @@ impl AppState {
             cases: ena_cases::Cases::new(store_for_cases),
             case_events,
             mail,
+            index,
             mail_client: blocks::mail::intake::client(),
         })))
     }

@@ -72,6 +72,7 @@ pub struct InvalidParameter {
         (name = "addresses", description = "Adressregister: digital addresses, the message types they accept, their encryption keys, and the change feed"),
         (name = "cases", description = "Mina ärenden: cases organisations keep for persons and companies, and the party view across every party a person acts for"),
         (name = "mail", description = "Mina meddelanden: the recipient registry (FaR), reachability, mailbox operators and the built-in mailbox"),
+        (name = "index", description = "Indexering: where information about an object is kept, registered by its holders, found only by callers allowed the category"),
         (name = "system", description = "Liveness, readiness, metrics and this document"),
     )
 )]

@@ -30,6 +30,7 @@ mod cases;
 mod faults;
 mod federation;
 mod identity;
+mod index;
 mod instances;
 mod mail;
 mod nodekit;

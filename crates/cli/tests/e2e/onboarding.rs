@@ -462,6 +462,7 @@ fn documented_field_names_match_the_openapi_documents() {
         "docs/identity.md",
         "docs/representation.md",
         "docs/mail.md",
+        "docs/index.md",
     ] {
         let text = std::fs::read_to_string(repo().join(page)).unwrap();
         let mut rest = text.as_str();

@@ -10,6 +10,7 @@ pub mod audit;
 pub mod cases;
 pub mod federation;
 pub mod identity;
+pub mod index;
 pub mod mail;
 pub mod plan;
 pub mod representation;
@@ -41,6 +42,7 @@ pub const ALL: &[Block] = &[
     Block { id: "addresses", routes: addresses::routes, example: addresses::example },
     Block { id: "cases", routes: cases::routes, example: cases::example },
     Block { id: "mail", routes: mail::routes, example: mail::example },
+    Block { id: "index", routes: index::routes, example: index::example },
 ];
 
 /// The example of an operation, from the block (or the site) that has it.

@@ -1,0 +1,124 @@
+//! Indexering over HTTP on both databases, as its users use it: a holder's member system registers a
+//! batch (each item taken or refused by name, the number never echoed), the operator lets another member
+//! system learn of one category, that system finds by its node certificate and sees only that category;
+//! the holder itself, not allowed, is refused alike whether anything is held or not; deletion; bad input.
+
+use super::*;
+
+const TOLVAN: &str = "191212121212";
+const INCOME: &str = "se.exempel.inkomst";
+const VEHICLES: &str = "se.exempel.fordon";
+
+#[tokio::test]
+async fn holders_register_and_only_allowed_finders_learn_what_is_held() {
+    for mut server in TestServer::each().await {
+        let label = server.label.clone();
+        let fed = server.two_members().await;
+        let token = fed.token_a().await;
+        let a = |path: &str, body: Value| {
+            fed.tls_a.post(format!("https://{}{path}", fed.node)).bearer_auth(&token).json(&body).send()
+        };
+        // Member B by its node certificate alone.
+        let b = |body: Value| fed.tls_b.post(format!("https://{}/index/v1/searches", fed.node)).json(&body).send();
+
+        let batch = json!({"items": [
+            {"objectType": "person", "objectId": TOLVAN, "category": INCOME, "address": "212000-0142:inkomst",
+             "updatedAt": "2026-11-30T12:00:00Z", "source": "inkomstregistret"},
+            {"objectType": "person", "objectId": "191212121213", "category": INCOME, "address": "212000-0142:inkomst"},
+            {"objectType": "person", "objectId": TOLVAN, "category": VEHICLES, "address": "212000-0142:fordon"},
+            {"objectType": "vehicle", "objectId": "abc 123", "category": VEHICLES, "address": "212000-0142:fordon"}
+        ]});
+        let r = a("/index/v1/engagement-batches", batch).await.unwrap();
+        assert_eq!(r.status(), 200, "{label}");
+        let text = r.text().await.unwrap();
+        assert!(!text.contains("191212121213"), "{label}: a refusal does not echo the number: {text}");
+        let out: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!((out["accepted"].as_u64(), out["refused"].as_u64()), (Some(2), Some(2)), "{label}: {out}");
+        assert_eq!(out["items"][1]["errors"][0]["property"], "items/1/objectId", "{label}: {out}");
+        assert_eq!(out["items"][3]["errors"][0]["property"], "items/3/objectId", "{label}: {out}");
+
+        // Nothing may be found before a policy says so.
+        let find = json!({"objectType": "person", "objectId": TOLVAN});
+        assert_eq!(json_of(b(find.clone()).await.unwrap()).await["items"], json!([]), "{label}");
+
+        // The operator lets member B learn of income data.
+        let put = server
+            .client
+            .put(server.url("/access/v1/policies/b-finds-income"))
+            .bearer_auth(server.operator_token())
+            .json(&json!({"resource": format!("category:{INCOME}"), "description": "B learns who holds income data",
+                "text": format!("permit (principal == Ena::Member::\"{}\", action == Ena::Action::\"find\", resource == Ena::Category::\"{INCOME}\");", fed.b.id)}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(put.status(), 200, "{label}: {}", put.text().await.unwrap());
+        let found = json_of(b(find.clone()).await.unwrap()).await;
+        let items = found["items"].as_array().unwrap();
+        assert_eq!(items.len(), 1, "{label}: only the income engagement: {found}");
+        assert_eq!(
+            (items[0]["category"].as_str(), items[0]["holder"].as_str()),
+            (Some(INCOME), Some("162120000142")),
+            "{label}"
+        );
+        assert_eq!(items[0]["source"], "inkomstregistret", "{label}");
+
+        // Member A, not allowed, is refused alike whether anything is held or not.
+        let held = check_problem(
+            a("/index/v1/searches", json!({"objectType": "person", "objectId": TOLVAN, "category": INCOME}))
+                .await
+                .unwrap(),
+            403,
+            "permission-denied",
+        )
+        .await;
+        let not_held = check_problem(
+            a("/index/v1/searches", json!({"objectType": "person", "objectId": "199001012385", "category": INCOME}))
+                .await
+                .unwrap(),
+            403,
+            "permission-denied",
+        )
+        .await;
+        assert_eq!(held["detail"], not_held["detail"], "{label}");
+
+        // Bad input, named.
+        let p = check_problem(
+            b(json!({"objectType": "person", "objectId": "12"})).await.unwrap(),
+            400,
+            "validation-failed",
+        )
+        .await;
+        assert_eq!(p["invalid-parameters"][0]["property"], "objectId", "{label}: {p}");
+        let p = check_problem(b(json!({"objectType": "planet", "objectId": "x"})).await.unwrap(), 400, "invalid-body")
+            .await;
+        assert!(p["detail"].as_str().is_some(), "{label}");
+        let p = check_problem(
+            a(
+                "/index/v1/engagements",
+                json!({"objectType": "person", "objectId": TOLVAN, "category": "Inkomst", "address": "x"}),
+            )
+            .await
+            .unwrap(),
+            400,
+            "validation-failed",
+        )
+        .await;
+        assert_eq!(p["invalid-parameters"][0]["property"], "category", "{label}: {p}");
+        let p = check_problem(
+            a("/index/v1/engagement-batches", json!({"items": []})).await.unwrap(),
+            400,
+            "validation-failed",
+        )
+        .await;
+        assert_eq!(p["invalid-parameters"][0]["property"], "items", "{label}: {p}");
+        // No credential: refused.
+        let anonymous = server.client.post(server.url("/index/v1/searches")).json(&find).send().await.unwrap();
+        assert_eq!(anonymous.status(), 401, "{label}");
+
+        // The holder removes the income engagement: B finds nothing; removing it again is 404.
+        let key = json!({"objectType": "person", "objectId": TOLVAN, "category": INCOME});
+        assert_eq!(a("/index/v1/engagement-deletions", key.clone()).await.unwrap().status(), 204, "{label}");
+        check_problem(a("/index/v1/engagement-deletions", key).await.unwrap(), 404, "resource-not-found").await;
+        assert_eq!(json_of(b(find).await.unwrap()).await["items"], json!([]), "{label}");
+    }
+}

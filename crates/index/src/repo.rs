@@ -1,0 +1,103 @@
+//! The index's table: one row per (object, category, holder), the object only as its keyed hash.
+
+use ena_store::{BeginWrite, Store, with_pool};
+
+/// At most this many items in one batch.
+pub const MAX_BATCH: usize = 1000;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Row {
+    /// HMAC-SHA256 of the object under the deployment's pseudonym key.
+    pub object_key: Vec<u8>,
+    pub category: String,
+    pub holder: String,
+    pub address: String,
+    pub updated_at: i64,
+    pub source: Option<String>,
+    pub registered_at: i64,
+}
+
+/// One change of a batch.
+#[derive(Debug, Clone)]
+pub enum Change {
+    Upsert(Row),
+    Delete { object_key: Vec<u8>, category: String, holder: String },
+}
+
+/// Apply `changes` in one transaction: all of them or none.
+pub async fn apply(store: &Store, changes: &[Change]) -> Result<(), sqlx::Error> {
+    with_pool!(store, pool => {
+        let mut tx = pool.begin_write().await?;
+        for c in changes {
+            match c {
+                Change::Upsert(r) => {
+                    sqlx::query(
+                        "INSERT INTO index_engagements (object_key, category, holder, address, updated_at, source, registered_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (object_key, category, holder) DO UPDATE SET \
+                         address = excluded.address, updated_at = excluded.updated_at, source = excluded.source")
+                        .bind(&r.object_key).bind(&r.category).bind(&r.holder).bind(&r.address).bind(r.updated_at)
+                        .bind(&r.source).bind(r.registered_at).execute(&mut *tx).await?;
+                }
+                Change::Delete { object_key, category, holder } => {
+                    sqlx::query("DELETE FROM index_engagements WHERE object_key = $1 AND category = $2 AND holder = $3")
+                        .bind(object_key).bind(category).bind(holder).execute(&mut *tx).await?;
+                }
+            }
+        }
+        tx.commit().await
+    })
+}
+
+/// Remove one engagement; whether there was one.
+pub async fn delete(store: &Store, object_key: &[u8], category: &str, holder: &str) -> Result<bool, sqlx::Error> {
+    let n = with_pool!(store, pool => sqlx::query(
+        "DELETE FROM index_engagements WHERE object_key = $1 AND category = $2 AND holder = $3")
+        .bind(object_key).bind(category).bind(holder).execute(pool).await.map(|r| r.rows_affected()))?;
+    Ok(n == 1)
+}
+
+/// The engagements of an object, optionally of one category and/or holder (at most 1 000).
+pub async fn find(
+    store: &Store,
+    object_key: &[u8],
+    category: Option<&str>,
+    holder: Option<&str>,
+) -> Result<Vec<Row>, sqlx::Error> {
+    with_pool!(store, pool => sqlx::query_as(
+        "SELECT object_key, category, holder, address, updated_at, source, registered_at FROM index_engagements \
+         WHERE object_key = $1 AND ($2 = '' OR category = $2) AND ($3 = '' OR holder = $3) \
+         ORDER BY category, holder LIMIT 1000")
+        .bind(object_key).bind(category.unwrap_or_default()).bind(holder.unwrap_or_default()).fetch_all(pool).await)
+}
+
+pub async fn count(store: &Store) -> Result<i64, sqlx::Error> {
+    let (n,): (i64,) =
+        with_pool!(store, pool => sqlx::query_as("SELECT COUNT(*) FROM index_engagements").fetch_one(pool).await)?;
+    Ok(n)
+}
+
+/// Insert `rows` as they are, 500 a statement (the bench's fill; the service writes through [`apply`]).
+pub async fn fill(store: &Store, rows: &[Row]) -> Result<(), sqlx::Error> {
+    for chunk in rows.chunks(500) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                let b = i * 7;
+                format!("(${}, ${}, ${}, ${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7)
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO index_engagements (object_key, category, holder, address, updated_at, source, registered_at) \
+             VALUES {} ON CONFLICT (object_key, category, holder) DO NOTHING",
+            values.join(", ")
+        );
+        with_pool!(store, pool => {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
+            for r in chunk {
+                q = q.bind(&r.object_key).bind(&r.category).bind(&r.holder).bind(&r.address).bind(r.updated_at)
+                    .bind(&r.source).bind(r.registered_at);
+            }
+            q.execute(pool).await.map(|_| ())
+        })?;
+    }
+    Ok(())
+}

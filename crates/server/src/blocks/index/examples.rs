@@ -1,0 +1,51 @@
+//! Examples of the index's OpenAPI operations (REST API profile DOK.15).
+
+use serde_json::{Value, json};
+
+use crate::apis;
+use crate::openapi::*;
+
+pub fn example(operation_id: &str, part: Part) -> Option<Value> {
+    match part {
+        Part::Request => request(operation_id),
+        Part::Response(_) => response(operation_id),
+    }
+}
+
+fn engagement() -> Value {
+    json!({"objectType": "person", "objectId": "191212121212", "category": "se.skatteverket.inkomst",
+           "address": "162021005448:inkomst", "updatedAt": "2026-11-30T12:00:00Z", "source": "beskattningsdatabasen"})
+}
+
+fn request(operation_id: &str) -> Option<Value> {
+    Some(match operation_id {
+        "registerEngagement" => engagement(),
+        "registerEngagements" => json!({"items": [
+            engagement(),
+            {"objectType": "property", "objectId": "STOCKHOLM SÖDERMALM 1:23", "category": "se.skatteverket.taxering",
+             "address": "162021005448:fastighet"},
+            {"delete": true, "objectType": "person", "objectId": "199001012385", "category": "se.skatteverket.inkomst"}
+        ]}),
+        "deleteEngagement" => {
+            json!({"objectType": "person", "objectId": "191212121212", "category": "se.skatteverket.inkomst"})
+        }
+        "findEngagements" => json!({"objectType": "person", "objectId": "191212121212"}),
+        _ => return None,
+    })
+}
+
+fn response(operation_id: &str) -> Option<Value> {
+    Some(match operation_id {
+        "indexApiInfo" => serde_json::to_value(apis::INDEX_API.info()).ok()?,
+        "registerEngagement" => json!({"index": 0, "status": "accepted"}),
+        "registerEngagements" => json!({"accepted": 2, "refused": 1, "items": [
+            {"index": 0, "status": "accepted"},
+            {"index": 1, "status": "refused", "errors": [{"property": "items/1/objectId", "value": "STOCKHOLM 1",
+             "reason": "a property designation: municipality, district and block:unit, e.g. STOCKHOLM SÖDERMALM 1:23"}]},
+            {"index": 2, "status": "accepted"}
+        ]}),
+        "findEngagements" => json!({"items": [{"category": "se.skatteverket.inkomst", "holder": "162021005448",
+            "address": "162021005448:inkomst", "updatedAt": "2026-11-30T12:00:00Z", "source": "beskattningsdatabasen"}]}),
+        _ => return None,
+    })
+}
