@@ -55,17 +55,42 @@ pub async fn among(store: &Store, ids: &[&str]) -> Result<HashMap<String, Recipi
     let rows = chunked(ids, |chunk| {
         let store = store.clone();
         async move {
-            let sql = format!(
-                "SELECT {COLUMNS} FROM mail_recipients WHERE id IN ({})",
-                ena_store::placeholders(1, chunk.len())
-            );
-            with_pool!(&store, pool => {
-                let mut q = sqlx::query_as::<_, RecipientRow>(sqlx::AssertSqlSafe(sql.clone()));
-                for id in &chunk {
-                    q = q.bind(id);
+            let list = ena_store::placeholders(1, chunk.len());
+            match &store {
+                // SQLite hands rows one by one from its worker thread (microseconds each): the chunk's
+                // rows come back as one JSON array in one row instead, about half the time.
+                Store::Sqlite(pool, _) => {
+                    let sql = format!(
+                        "SELECT json_group_array(json_array({COLUMNS})) FROM mail_recipients WHERE id IN ({list})"
+                    );
+                    let mut q = sqlx::query_as::<_, (String,)>(sqlx::AssertSqlSafe(sql));
+                    for id in &chunk {
+                        q = q.bind(id);
+                    }
+                    let (json,) = q.fetch_one(pool).await?;
+                    let rows: Vec<(String, String, String, String, i64, i64)> =
+                        serde_json::from_str(&json).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+                    Ok(rows
+                        .into_iter()
+                        .map(|(id, kind, operator, status, registered_at, updated_at)| RecipientRow {
+                            id,
+                            kind,
+                            operator,
+                            status,
+                            registered_at,
+                            updated_at,
+                        })
+                        .collect())
                 }
-                q.fetch_all(pool).await
-            })
+                Store::Postgres(pool) => {
+                    let sql = format!("SELECT {COLUMNS} FROM mail_recipients WHERE id IN ({list})");
+                    let mut q = sqlx::query_as::<_, RecipientRow>(sqlx::AssertSqlSafe(sql));
+                    for id in &chunk {
+                        q = q.bind(id);
+                    }
+                    q.fetch_all(pool).await
+                }
+            }
         }
     })
     .await?;
@@ -77,17 +102,31 @@ pub async fn blocking(store: &Store, sender: &str, ids: &[&str]) -> Result<HashS
     let rows = chunked(ids, |chunk| {
         let (store, sender) = (store.clone(), sender.to_owned());
         async move {
-            let sql = format!(
-                "SELECT recipient FROM mail_blocked_senders WHERE sender = $1 AND recipient IN ({})",
-                ena_store::placeholders(2, chunk.len())
-            );
-            with_pool!(&store, pool => {
-                let mut q = sqlx::query_as::<_, (String,)>(sqlx::AssertSqlSafe(sql.clone())).bind(&sender);
-                for id in &chunk {
-                    q = q.bind(id);
+            let list = ena_store::placeholders(2, chunk.len());
+            match &store {
+                // One row for the chunk on SQLite, as in `among`.
+                Store::Sqlite(pool, _) => {
+                    let sql = format!(
+                        "SELECT group_concat(recipient) FROM mail_blocked_senders WHERE sender = $1 AND recipient IN ({list})"
+                    );
+                    let mut q = sqlx::query_as::<_, (Option<String>,)>(sqlx::AssertSqlSafe(sql)).bind(&sender);
+                    for id in &chunk {
+                        q = q.bind(id);
+                    }
+                    let (joined,) = q.fetch_one(pool).await?;
+                    Ok(joined.map(|j| j.split(',').map(|r| (r.to_owned(),)).collect()).unwrap_or_default())
                 }
-                q.fetch_all(pool).await
-            })
+                Store::Postgres(pool) => {
+                    let sql = format!(
+                        "SELECT recipient FROM mail_blocked_senders WHERE sender = $1 AND recipient IN ({list})"
+                    );
+                    let mut q = sqlx::query_as::<_, (String,)>(sqlx::AssertSqlSafe(sql)).bind(&sender);
+                    for id in &chunk {
+                        q = q.bind(id);
+                    }
+                    q.fetch_all(pool).await
+                }
+            }
         }
     })
     .await?;

@@ -221,7 +221,7 @@ async fn send(
             .await
             .map_err(|e| ApiError::internal(&e))?;
         s.events.emit("ena.mail.paper", &row.id, json!({"letter": row.id, "reason": reason.as_str()}));
-        return Ok(());
+        return record(s, ctx, "mail.letter.paper", row).await;
     };
     let errors = ena_mail::mailbox::check_input(&mail, operator.max_attachment_bytes);
     if !errors.is_empty() {
@@ -247,7 +247,27 @@ async fn send(
     row.operator = Some(operator.id);
     ena_mail::repo::settle_sent(store, &row.id, row.message_id.as_deref(), row.operator.as_deref(), None)
         .await
-        .map_err(|e| ApiError::internal(&e))
+        .map_err(|e| ApiError::internal(&e))?;
+    record(s, ctx, "mail.letter.send", row).await
+}
+
+/// A letter sent or put on paper, in the node's log, with the recipient (a person) as data subject.
+async fn record(
+    s: &NodeState,
+    ctx: &ena_audit::Context,
+    action: &str,
+    row: &ena_mail::repo::SentRow,
+) -> Result<(), ApiError> {
+    let mut event = ctx.event(
+        action,
+        Some(ena_audit::event::ObjectRef { kind: "letter".into(), id: row.id.clone() }),
+        ena_audit::event::Result::Allowed,
+        row.paper_reason.clone(),
+    );
+    if !row.recipient.starts_with("16") {
+        event.data_subjects.push(row.recipient.clone());
+    }
+    s.messaging.audit().append(vec![event]).await.map(|_| ()).map_err(|e| ApiError::internal(&e))
 }
 
 /// Messages of `message_type` in a letter's conversation from the operator's node it went to (another

@@ -1,7 +1,8 @@
 //! Two central instances on one database are one deployment: the same anchor keys, log key, CA, token,
 //! signature and portal-client keys and operator token (all from the key vault, opened with the one
 //! key-encryption key both are given), and every cache that serves a decision follows what the *other*
-//! instance changed: the resolve cache, the anchor's key ring, the decision point's policy slices.
+//! instance changed: the resolve cache, the anchor's key ring, the decision point's policy slices. The
+//! index's pseudonym key is one too: what one instance registered, the other finds.
 
 use ena_keys::jose::Unverified;
 use ena_testkit::TestServer;
@@ -102,5 +103,23 @@ async fn two_central_instances_on_one_database_are_one_deployment_on_each_databa
             .await
             .unwrap();
         assert_eq!(refused.status(), 403, "{label}: B decides with A's new policy");
+
+        // One pseudonym key for the index: what A registered, B finds by the same keyed hash.
+        let ctx = ena_audit::Context::system("test");
+        let item = ena_index::BatchItem {
+            delete: false,
+            object_type: ena_index::ObjectType::Person,
+            object_id: "191212121212".into(),
+            category: "se.exempel.inkomst".into(),
+            address: Some("162021005448:inkomst".into()),
+            updated_at: None,
+            source: None,
+        };
+        let out = a.state.index.register(&ctx, "162021005448", &[item]).await.unwrap();
+        assert_eq!(out[0].status, "accepted", "{label}");
+        let tolvan = ena_index::Object::parse("objectId", ena_index::ObjectType::Person, "19121212-1212").unwrap();
+        assert_eq!(a.state.index.pseudonym(&tolvan), b.state.index.pseudonym(&tolvan), "{label}: one key");
+        let rows = ena_index::repo::find(&b.state.store, &b.state.index.pseudonym(&tolvan), None, None).await.unwrap();
+        assert_eq!(rows.len(), 1, "{label}: B finds what A registered");
     }
 }
