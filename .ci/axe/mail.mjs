@@ -133,6 +133,13 @@ if (file.status() !== 200 || !text.includes('Slutlig skatt')) fail(`the attachme
 else console.log('ok   the decision\'s attachment streams from the mailbox node, decrypted');
 await axe('/mina-sidor/meddelanden/{id} (attachment, pay action)');
 
+// Who holds data about me (the index), from the hub.
+await page.goto(`${base}/mina-sidor`);
+await Promise.all([page.waitForURL('**/mina-sidor/uppgifter'), page.click('a[href="/mina-sidor/uppgifter"]')]);
+await axe('/mina-sidor/uppgifter');
+await page.goto(`${base}/mina-sidor/uppgifter?lang=en`);
+await axe('/mina-sidor/uppgifter?lang=en');
+
 // Settings: block Skatteverket (a signed change); its next letter goes on paper.
 await page.goto(`${base}/mina-sidor/meddelanden/installningar`);
 await axe('/mina-sidor/meddelanden/installningar');

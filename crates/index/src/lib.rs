@@ -242,6 +242,37 @@ impl Index {
 }
 
 impl Index {
+    /// Who holds information about `person` (canonical), for the person themself: every category — it is
+    /// their own data, no policy is asked — a page at a time; the reading is an audit event.
+    pub async fn holdings(
+        &self,
+        ctx: &Context,
+        person: &str,
+        limit: u32,
+        offset: u64,
+    ) -> Result<Vec<Engagement>, IndexError> {
+        let object = Object::parse("person", ObjectType::Person, person).map_err(|e| IndexError::Invalid(vec![e]))?;
+        let rows = repo::of_object(&self.store, &self.pseudonym(&object), limit, offset).await?;
+        let mut event = ctx.event(
+            "index.holdings.read",
+            Some(ObjectRef { kind: "person".into(), id: format!("{object:?}") }),
+            AuditResult::Allowed,
+            None,
+        );
+        event.data_subjects.push(object.id().to_owned());
+        self.record(event).await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| Engagement {
+                category: r.category,
+                holder: r.holder,
+                address: r.address,
+                updated_at: ena_core::time::rfc3339_of(r.updated_at),
+                source: r.source,
+            })
+            .collect())
+    }
+
     /// Remove one of `holder`'s engagements.
     pub async fn delete(&self, ctx: &Context, holder: &str, key: &EngagementKey) -> Result<(), IndexError> {
         let object =

@@ -70,6 +70,14 @@ pub async fn find(
         .bind(object_key).bind(category.unwrap_or_default()).bind(holder.unwrap_or_default()).fetch_all(pool).await)
 }
 
+/// Every engagement of an object, a page at a time (by category, then holder).
+pub async fn of_object(store: &Store, object_key: &[u8], limit: u32, offset: u64) -> Result<Vec<Row>, sqlx::Error> {
+    with_pool!(store, pool => sqlx::query_as(
+        "SELECT object_key, category, holder, address, updated_at, source, registered_at FROM index_engagements \
+         WHERE object_key = $1 ORDER BY category, holder LIMIT $2 OFFSET $3")
+        .bind(object_key).bind(i64::from(limit)).bind(offset as i64).fetch_all(pool).await)
+}
+
 pub async fn count(store: &Store) -> Result<i64, sqlx::Error> {
     let (n,): (i64,) =
         with_pool!(store, pool => sqlx::query_as("SELECT COUNT(*) FROM index_engagements").fetch_one(pool).await)?;

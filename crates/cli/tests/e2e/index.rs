@@ -1,7 +1,8 @@
 //! Indexering over HTTP on both databases, as its users use it: a holder's member system registers a
 //! batch (each item taken or refused by name, the number never echoed), the operator lets another member
 //! system learn of one category, that system finds by its node certificate and sees only that category;
-//! the holder itself, not allowed, is refused alike whether anything is held or not; deletion; bad input.
+//! the holder itself, not allowed, is refused alike whether anything is held or not; the person sees who
+//! holds what about them (API and Mina sidor); deletion; bad input.
 
 use super::*;
 
@@ -114,6 +115,24 @@ async fn holders_register_and_only_allowed_finders_learn_what_is_held() {
         // No credential: refused.
         let anonymous = server.client.post(server.url("/index/v1/searches")).json(&find).send().await.unwrap();
         assert_eq!(anonymous.status(), 401, "{label}");
+
+        // Tolvan sees who holds what about him — every category, his own data — in the API and in Mina sidor;
+        // Anna sees nothing of his.
+        let tolvan = server.person(TOLVAN, 3).await;
+        let mine = tolvan.browser.get(server.url("/index/v1/my/engagements")).header("cookie", &tolvan.cookie).send();
+        let mine = json_of(mine.await.unwrap()).await;
+        let categories: Vec<&str> =
+            mine["items"].as_array().unwrap().iter().map(|e| e["category"].as_str().unwrap()).collect();
+        assert_eq!(categories, [VEHICLES, INCOME], "{label}: {mine}");
+        let page = tolvan.browser.get(server.url("/mina-sidor/uppgifter")).header("cookie", &tolvan.cookie).send();
+        let page = page.await.unwrap().text().await.unwrap();
+        assert!(page.contains(INCOME) && page.contains("212000-0142:inkomst"), "{label}: {page}");
+        let anna = server.person("199001012385", 3).await;
+        let hers = anna.browser.get(server.url("/index/v1/my/engagements")).header("cookie", &anna.cookie).send();
+        assert_eq!(json_of(hers.await.unwrap()).await["items"], json!([]), "{label}");
+        let weak = server.person("194702289879", 2).await;
+        let r = weak.browser.get(server.url("/index/v1/my/engagements")).header("cookie", &weak.cookie).send();
+        assert_eq!(r.await.unwrap().status(), 403, "{label}: LoA 3 is needed");
 
         // The holder removes the income engagement: B finds nothing; removing it again is 404.
         let key = json!({"objectType": "person", "objectId": TOLVAN, "category": INCOME});

@@ -47,6 +47,7 @@ pub struct LoginTexts {
     unread: &'static str,
     messages: &'static str,
     profile: &'static str,
+    holdings: &'static str,
 }
 
 const SV: LoginTexts = LoginTexts {
@@ -63,6 +64,7 @@ const SV: LoginTexts = LoginTexts {
     unread: "olästa",
     messages: "Mina meddelanden — digital post från det offentliga, din och deras du får läsa för",
     profile: "Min profil",
+    holdings: "Vem har uppgifter om mig — organisationer som har uppgifter om dig, och var",
 };
 const EN: LoginTexts = LoginTexts {
     title: "Log in",
@@ -78,6 +80,7 @@ const EN: LoginTexts = LoginTexts {
     unread: "unread",
     messages: "My messages — digital mail from the public sector, yours and that of those you may read for",
     profile: "My profile",
+    holdings: "Who holds data about me — organisations that keep information about you, and where",
 };
 
 fn texts(lang: Lang) -> &'static LoginTexts {

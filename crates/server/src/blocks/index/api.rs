@@ -24,6 +24,27 @@ pub fn router() -> Routes {
         .api(Caller::Member, routes!(register_engagements))
         .api(Caller::Member, routes!(delete_engagement))
         .api(Caller::Member, routes!(find_engagements))
+        .api(Caller::Person(3), routes!(list_my_engagements))
+}
+
+/// Who holds information about me: every organisation the index names, with the kind of information and
+/// where (my own data: no policy is asked; the reading is recorded).
+#[utoipa::path(get, path = "/index/v1/my/engagements", tag = "index", operation_id = "listMyEngagements",
+    params(("limit" = Option<u32>, Query, description = "1–100, default 20"), ("page" = Option<u32>, Query, description = "From 1")),
+    responses(
+        (status = 200, description = "A page of the engagements about me", body = Object),
+        (status = 401, description = "Not logged in", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 403, description = "The session's level of assurance is below 3", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+    ))]
+pub async fn list_my_engagements(
+    State(state): State<AppState>,
+    crate::auth::Person(s): crate::auth::Person,
+    query: crate::extract::ApiQuery,
+) -> Result<Json<crate::paging::ListPage<Engagement>>, ApiError> {
+    let p = query.page(Vec::new())?;
+    let ctx = crate::blocks::cases::person_context(&s);
+    let rows = state.index.holdings(&ctx, s.person.as_str(), p.limit + 1, p.offset()).await?;
+    Ok(Json(crate::paging::ListPage::of(p, rows)))
 }
 
 impl From<IndexError> for ApiError {

@@ -37,6 +37,9 @@ fn request(operation_id: &str) -> Option<Value> {
 fn response(operation_id: &str) -> Option<Value> {
     Some(match operation_id {
         "indexApiInfo" => serde_json::to_value(apis::INDEX_API.info()).ok()?,
+        "listMyEngagements" => json!({"items": [{"category": "se.skatteverket.inkomst", "holder": "162021005448",
+            "address": "162021005448:inkomst", "updatedAt": "2026-11-30T12:00:00Z", "source": "beskattningsdatabasen"}],
+            "page": 1, "limit": 20, "hasMore": false}),
         "registerEngagement" => json!({"index": 0, "status": "accepted"}),
         "registerEngagements" => json!({"accepted": 2, "refused": 1, "items": [
             {"index": 0, "status": "accepted"},
