@@ -139,6 +139,12 @@ await Promise.all([page.waitForURL('**/mina-sidor/uppgifter'), page.click('a[hre
 await axe('/mina-sidor/uppgifter');
 await page.goto(`${base}/mina-sidor/uppgifter?lang=en`);
 await axe('/mina-sidor/uppgifter?lang=en');
+// Who read my data: the demo's letters to Tolvan were delivered and read, so the log names him.
+await page.goto(`${base}/mina-sidor`);
+await Promise.all([page.waitForURL('**/mina-sidor/atkomst'), page.click('a[href="/mina-sidor/atkomst"]')]);
+if (!(await page.textContent('#accesses'))?.includes('mail.message.deliver')) fail('who read my data: the mailbox\'s deliveries are not listed');
+else console.log('ok   who read my data lists the mailbox\'s deliveries to Tolvan');
+await axe('/mina-sidor/atkomst');
 
 // Settings: block Skatteverket (a signed change); its next letter goes on paper.
 await page.goto(`${base}/mina-sidor/meddelanden/installningar`);

@@ -241,6 +241,27 @@ impl AuditLog {
     pub async fn query(&self, filter: &EventFilter, limit: u32, offset: u64) -> Result<Vec<Entry>, LogError> {
         repo::query(&self.store, filter, limit, offset).await?.into_iter().map(to_entry).collect()
     }
+
+    /// What a person may see of the events about them ("who read my data"): those naming `subject` as
+    /// data subject, done by someone else, and not restricted — or restricted with a reveal date that has
+    /// passed (`now`, unix seconds). Newest first; `limit` entries are read from `offset` and those shown
+    /// kept, so a page may hold fewer.
+    pub async fn about(&self, subject: &str, now: i64, limit: u32, offset: u64) -> Result<Vec<Entry>, LogError> {
+        let filter = EventFilter { subject: Some(subject.to_owned()), ..EventFilter::default() };
+        let entries = self.query(&filter, limit, offset).await?;
+        Ok(entries
+            .into_iter()
+            .filter(|e| e.event.actor.id != subject)
+            .filter(|e| {
+                !e.event.restricted
+                    || e.event
+                        .reveal_at
+                        .as_deref()
+                        .and_then(ena_core::Timestamp::parse_rfc3339)
+                        .is_some_and(|r| r.unix() <= now)
+            })
+            .collect())
+    }
 }
 
 fn to_entry(leaf: repo::StoredLeaf) -> Result<Entry, LogError> {

@@ -2,7 +2,8 @@
 //! batch (each item taken or refused by name, the number never echoed), the operator lets another member
 //! system learn of one category, that system finds by its node certificate and sees only that category;
 //! the holder itself, not allowed, is refused alike whether anything is held or not; the person sees who
-//! holds what about them (API and Mina sidor); deletion; bad input.
+//! holds what about them and who read it (API and Mina sidor; restricted events hidden until revealed);
+//! deletion; bad input.
 
 use super::*;
 
@@ -127,6 +128,29 @@ async fn holders_register_and_only_allowed_finders_learn_what_is_held() {
         let page = tolvan.browser.get(server.url("/mina-sidor/uppgifter")).header("cookie", &tolvan.cookie).send();
         let page = page.await.unwrap().text().await.unwrap();
         assert!(page.contains(INCOME) && page.contains("212000-0142:inkomst"), "{label}: {page}");
+        // Who read my data: B's find of Tolvan is there, by B's organisation; a restricted event shows only
+        // once its reveal date has passed.
+        for (action, reveal) in
+            [("police.read-hidden", "2099-01-01T00:00:00Z"), ("police.read-revealed", "2026-01-01T00:00:00Z")]
+        {
+            let mut e = crate::audit_event(action, Some(TOLVAN));
+            (e["restricted"], e["revealAt"]) = (json!(true), json!(reveal));
+            let r =
+                server.client.post(server.url("/audit/v1/events")).bearer_auth(server.operator_token()).json(&e).send();
+            assert_eq!(r.await.unwrap().status(), 201, "{label}");
+        }
+        let events =
+            tolvan.browser.get(server.url("/audit/v1/my/events?limit=100")).header("cookie", &tolvan.cookie).send();
+        let events = json_of(events.await.unwrap()).await;
+        let list = events["items"].as_array().unwrap();
+        assert!(list.iter().any(|e| e["action"] == "index.find" && e["who"] == "212000-0142"), "{label}: {events}");
+        assert!(list.iter().any(|e| e["action"] == "police.read-revealed"), "{label}: {events}");
+        assert!(!list.iter().any(|e| e["action"] == "police.read-hidden"), "{label}: hidden until revealed: {events}");
+        assert!(!events.to_string().contains(TOLVAN), "{label}: his own number is not echoed");
+        let page = tolvan.browser.get(server.url("/mina-sidor/atkomst")).header("cookie", &tolvan.cookie).send();
+        let page = page.await.unwrap().text().await.unwrap();
+        assert!(page.contains("index.find") && !page.contains("police.read-hidden"), "{label}");
+
         let anna = server.person("199001012385", 3).await;
         let hers = anna.browser.get(server.url("/index/v1/my/engagements")).header("cookie", &anna.cookie).send();
         assert_eq!(json_of(hers.await.unwrap()).await["items"], json!([]), "{label}");

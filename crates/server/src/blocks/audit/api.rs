@@ -36,6 +36,7 @@ pub fn router() -> Routes {
         .api(Caller::Operator, routes!(list_events))
         .api(Caller::Operator, routes!(search_events))
         .api(Caller::Operator, routes!(alerts))
+        .api(Caller::Person(3), routes!(list_my_events))
         .api(Caller::Public, routes!(cosign))
 }
 
@@ -487,4 +488,48 @@ pub async fn cosign(
         Err(WitnessError::Inconsistent(why)) => Err(ApiError::new(ErrorCode::Conflict, why)),
         Err(other) => Err(ApiError::internal(&other)),
     }
+}
+
+/// An event about me, as I may see it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MyEvent {
+    /// RFC 3339.
+    pub time: String,
+    /// The organisation that acted (or, for a system, its id; another person masked).
+    pub who: String,
+    pub action: String,
+    /// `allowed`, `denied` or `failed`.
+    pub outcome: String,
+}
+
+/// Who read my data: the log's events naming me as data subject, done by someone else, newest first —
+/// restricted ones only once their reveal date has passed. A page may hold fewer than `limit` (what is
+/// not mine to see is left out).
+#[utoipa::path(get, path = "/audit/v1/my/events", tag = "audit", operation_id = "listMyEvents",
+    params(("limit" = Option<u32>, Query, description = "1–100, default 20"), ("page" = Option<u32>, Query, description = "From 1")),
+    responses(
+        (status = 200, description = "A page of the events about me", body = Object),
+        (status = 401, description = "Not logged in", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 403, description = "The session's level of assurance is below 3", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+    ))]
+pub async fn list_my_events(
+    State(state): State<AppState>,
+    crate::auth::Person(s): crate::auth::Person,
+    query: ApiQuery,
+) -> Result<Json<ListPage<MyEvent>>, ApiError> {
+    let p = query.page(Vec::new())?;
+    let entries = state.audit.about(s.person.as_str(), ena_core::time::unix_now(), p.limit + 1, p.offset()).await?;
+    let more = entries.len() > p.limit as usize;
+    let items = entries
+        .into_iter()
+        .take(p.limit as usize)
+        .map(|e| MyEvent {
+            who: super::portal::who(&e.event, "system"),
+            outcome: format!("{:?}", e.event.outcome.result).to_lowercase(),
+            time: e.event.time,
+            action: e.event.action,
+        })
+        .collect();
+    Ok(Json(ListPage { items, page: p.page, limit: p.limit, has_more: more }))
 }

@@ -28,6 +28,10 @@ pub fn example(operation_id: &str, part: Part) -> Option<Value> {
 fn response(operation_id: &str) -> Option<Value> {
     let value = match operation_id {
         "auditApiInfo" => serde_json::to_value(apis::AUDIT_API.info()).ok()?,
+        "listMyEvents" => json!({"items": [
+            {"time": "2026-12-06T09:14:02Z", "who": "202100-5521", "action": "index.find", "outcome": "allowed"},
+            {"time": "2026-12-06T08:15:02Z", "who": "https://brevlada.myndighetspost.example (system)", "action": "mail.message.deliver", "outcome": "allowed"}
+        ], "page": 1, "limit": 20, "hasMore": false}),
         "getEntry" => json!({
             "index": 0,
             "leafHash": "HbJXc0Lx6s0q4mAoC6o2sRzrO3lQG/5uMHPE0CWZ6qU=",

@@ -48,6 +48,7 @@ pub struct LoginTexts {
     messages: &'static str,
     profile: &'static str,
     holdings: &'static str,
+    accesses: &'static str,
 }
 
 const SV: LoginTexts = LoginTexts {
@@ -65,6 +66,7 @@ const SV: LoginTexts = LoginTexts {
     messages: "Mina meddelanden — digital post från det offentliga, din och deras du får läsa för",
     profile: "Min profil",
     holdings: "Vem har uppgifter om mig — organisationer som har uppgifter om dig, och var",
+    accesses: "Vem har läst mina uppgifter — det som loggats om dig, av vem och när",
 };
 const EN: LoginTexts = LoginTexts {
     title: "Log in",
@@ -81,6 +83,7 @@ const EN: LoginTexts = LoginTexts {
     messages: "My messages — digital mail from the public sector, yours and that of those you may read for",
     profile: "My profile",
     holdings: "Who holds data about me — organisations that keep information about you, and where",
+    accesses: "Who read my data — what has been logged about you, by whom and when",
 };
 
 fn texts(lang: Lang) -> &'static LoginTexts {
