@@ -136,14 +136,19 @@ await axe('/mina-sidor/meddelanden/{id} (attachment, pay action)');
 // Who holds data about me (the index), from the hub.
 await page.goto(`${base}/mina-sidor`);
 await Promise.all([page.waitForURL('**/mina-sidor/uppgifter'), page.click('a[href="/mina-sidor/uppgifter"]')]);
+const held = await page.textContent('#holdings');
+if (!held?.includes('se.skatteverket.inkomst') || !held?.includes('se.forsakringskassan.ersattning')) fail(`who holds data about me: ${held}`);
+else console.log('ok   who holds data about me lists the demo agencies\' engagements');
 await axe('/mina-sidor/uppgifter');
 await page.goto(`${base}/mina-sidor/uppgifter?lang=en`);
 await axe('/mina-sidor/uppgifter?lang=en');
-// Who read my data: the demo's letters to Tolvan were delivered and read, so the log names him.
+// Who read my data: the demo's letters to Tolvan were delivered, and Försäkringskassan looked him up
+// in the index, so the log names him.
 await page.goto(`${base}/mina-sidor`);
 await Promise.all([page.waitForURL('**/mina-sidor/atkomst'), page.click('a[href="/mina-sidor/atkomst"]')]);
-if (!(await page.textContent('#accesses'))?.includes('mail.message.deliver')) fail('who read my data: the mailbox\'s deliveries are not listed');
-else console.log('ok   who read my data lists the mailbox\'s deliveries to Tolvan');
+const accesses = await page.textContent('#accesses');
+if (!accesses?.includes('mail.message.deliver') || !accesses?.includes('index.find')) fail(`who read my data: ${accesses?.slice(0, 300)}`);
+else console.log('ok   who read my data lists the mailbox\'s deliveries and Försäkringskassan\'s index look-up');
 await axe('/mina-sidor/atkomst');
 
 // Settings: block Skatteverket (a signed change); its next letter goes on paper.

@@ -147,6 +147,9 @@ classification = { confidentiality = 2, integrity = 3, availability = 1 }
     println!("Registering the test persons and Tolvans Bygg AB for digital mail, and sending them letters …");
     let letters = sample_mail(&central, &mailbox, &skatt, &kommun, &cases).await?;
 
+    println!("Registering who holds what about the test persons in the index …");
+    sample_index(&central, &skatt, &fk, &kommun).await?;
+
     println!("Sending sample messages and making a synchronous call …");
     let http = reqwest::Client::new();
     let send = |from: &LocalNode, body: Value| {
@@ -275,6 +278,99 @@ classification = { confidentiality = 2, integrity = 3, availability = 1 }
 }
 
 const MAILBOX_HOST: &str = "myndighetspost.localhost";
+
+/// The index as agencies fill it: Skatteverket holds income data about Tolvan and Anna, Försäkringskassan
+/// benefit data about Tolvan, the municipality a building permit for a property and Tolvan's case — each
+/// registered as that organisation's member system would. A policy lets Försäkringskassan learn of income
+/// data, and its system then looks Tolvan up: he sees that look-up in Mina sidor → Vem har läst mina
+/// uppgifter, and all four holdings under Vem har uppgifter om mig.
+async fn sample_index(
+    central: &crate::local_federation::Central,
+    skatt: &LocalNode,
+    fk: &LocalNode,
+    kommun: &LocalNode,
+) -> anyhow::Result<()> {
+    use ena_index::{BatchItem, FindInput, Finder, ObjectType};
+    let state = &central.state;
+    let item = |object_type, id: &str, category: &str, address: &str| BatchItem {
+        delete: false,
+        object_type,
+        object_id: id.into(),
+        category: category.into(),
+        address: Some(address.into()),
+        updated_at: None,
+        source: None,
+    };
+    let holders = [
+        (
+            skatt,
+            "162021005448",
+            vec![
+                item(ObjectType::Person, "191212121212", "se.skatteverket.inkomst", "202100-5448:inkomst"),
+                item(ObjectType::Person, "199001012385", "se.skatteverket.inkomst", "202100-5448:inkomst"),
+            ],
+        ),
+        (
+            fk,
+            "162021005521",
+            vec![item(ObjectType::Person, "191212121212", "se.forsakringskassan.ersattning", "202100-5521")],
+        ),
+        (
+            kommun,
+            "162120000142",
+            vec![
+                item(ObjectType::Property, "EXEMPELBY 1:23", "se.kommun.bygglov", "212000-0142:socialtjanst"),
+                item(ObjectType::Person, "191212121212", "se.kommun.bygglov", "212000-0142:socialtjanst"),
+            ],
+        ),
+    ];
+    for (node, org, items) in holders {
+        let ctx = ena_audit::Context {
+            actor: ena_audit::Actor {
+                kind: ena_audit::ActorKind::Node,
+                id: node.entity_id.clone(),
+                organisation: Some(org.into()),
+            },
+            on_behalf_of: None,
+            correlation_id: None,
+        };
+        let out = state.index.register(&ctx, org, &items).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        if let Some(refused) = out.iter().find(|o| o.status != "accepted") {
+            anyhow::bail!("the demo's engagement was refused: {refused:?}");
+        }
+    }
+    state
+        .access
+        .put_configured_policy(ena_access::PolicyRecord {
+            id: "demo-fk-finds-income".into(),
+            resource: "category:se.skatteverket.inkomst".into(),
+            description: "Försäkringskassan learns who holds income data (the demo)".into(),
+            text: format!(
+                "@reason(\"Försäkringskassan checks income for benefits\") permit (principal == Ena::Member::\"{}\", action == Ena::Action::\"find\", resource == Ena::Category::\"se.skatteverket.inkomst\");",
+                fk.entity_id
+            ),
+            updated_at: String::new(),
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let ctx = ena_audit::Context {
+        actor: ena_audit::Actor {
+            kind: ena_audit::ActorKind::Node,
+            id: fk.entity_id.clone(),
+            organisation: Some("162021005521".into()),
+        },
+        on_behalf_of: None,
+        correlation_id: None,
+    };
+    let finder = Finder { member: &fk.entity_id, organisation: "162021005521" };
+    let input =
+        FindInput { object_type: ObjectType::Person, object_id: "191212121212".into(), category: None, holder: None };
+    let found = state.index.find(&ctx, &finder, &input).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    if found.len() != 1 {
+        anyhow::bail!("Försäkringskassan should learn of Tolvan's income data alone, found {found:?}");
+    }
+    Ok(())
+}
 
 /// FaR registrations for the test persons and Tolvans Bygg AB at the built-in mailbox — each signed by
 /// the signature service for a test-eID session of the person, as the portal does — and letters from the
