@@ -325,6 +325,64 @@ mod tests {
 }
 
 /// A rendered page of a person's own (never cached: it shows their data), or a 500 if it did not render.
+/// The words of a Mina sidor page that is one paged table of the person's own (who holds data about me,
+/// who read my data).
+pub struct TableTexts {
+    pub title: &'static str,
+    pub lead: &'static str,
+    pub caption: &'static str,
+    pub headers: [&'static str; 4],
+    pub none: &'static str,
+    pub back: &'static str,
+    pub pages: &'static str,
+    pub previous: &'static str,
+    pub next: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "table_page.html")]
+struct TablePage<'a> {
+    layout: Layout,
+    t: &'a TableTexts,
+    path: &'a str,
+    table_id: &'a str,
+    rows: Vec<[String; 4]>,
+    previous: Option<u32>,
+    next: Option<u32>,
+    lang_amp: &'static str,
+}
+
+/// The page number a table page asks for (`?page=`, from 1).
+pub fn page_asked(q: &std::collections::HashMap<String, String>) -> u32 {
+    q.get("page").and_then(|p| p.parse::<u32>().ok()).filter(|p| *p >= 1).unwrap_or(1)
+}
+
+/// Render page `page` of a table at `path`: `rows` are what was read for it, one more than `per_page` when
+/// a next page follows (it is not shown).
+pub fn table_page(
+    lang: Lang,
+    path: &str,
+    table_id: &str,
+    t: &TableTexts,
+    mut rows: Vec<[String; 4]>,
+    page: u32,
+    per_page: u32,
+) -> Response {
+    let more = rows.len() > per_page as usize;
+    rows.truncate(per_page as usize);
+    let view = TablePage {
+        layout: Layout::new(lang, t.title, path),
+        t,
+        path,
+        table_id,
+        rows,
+        previous: (page > 1).then(|| page - 1),
+        next: more.then_some(page + 1),
+        lang_amp: if lang == Lang::En { "&lang=en" } else { "" },
+    };
+    personal_page(StatusCode::OK, view.render())
+}
+
 pub fn personal_page(code: axum::http::StatusCode, body: Result<String, askama::Error>) -> axum::response::Response {
     use axum::http::header;
     use axum::response::IntoResponse;

@@ -6,15 +6,13 @@
 
 use std::collections::HashMap;
 
-use askama::Template;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use crate::AppState;
 use crate::auth::Person;
 use crate::callers::{Caller, Routes};
-use crate::site::portal::{Lang, Layout, org_display, personal_page as html};
+use crate::site::portal::{Lang, TableTexts, org_display, page_asked, table_page};
 
 pub const PATH: &str = "/mina-sidor/atkomst";
 const PAGE: u32 = 50;
@@ -23,65 +21,29 @@ pub fn router() -> Routes {
     Routes::new().get(PATH, Caller::Person(3), accesses)
 }
 
-struct Texts {
-    title: &'static str,
-    lead: &'static str,
-    caption: &'static str,
-    when: &'static str,
-    who: &'static str,
-    what: &'static str,
-    outcome: &'static str,
-    none: &'static str,
-    back: &'static str,
-    pages: &'static str,
-    previous: &'static str,
-    next: &'static str,
-    system: &'static str,
-}
-
-const SV: Texts = Texts {
+const SV: TableTexts = TableTexts {
     title: "Vem har läst mina uppgifter",
     lead: "Det som loggats om dig: när, vilken organisation, vad som gjordes och om det tilläts. Händelser i sekretessbelagda ärenden visas från den dag sekretessen upphör.",
     caption: "Händelser om dig, nyast först",
-    when: "När",
-    who: "Vem",
-    what: "Vad",
-    outcome: "Utfall",
+    headers: ["När", "Vem", "Vad", "Utfall"],
     none: "Inget har loggats om dig.",
     back: "Mina sidor",
     pages: "Sidor",
     previous: "Föregående",
     next: "Nästa",
-    system: "systemtjänst",
 };
 
-const EN: Texts = Texts {
+const EN: TableTexts = TableTexts {
     title: "Who read my data",
     lead: "What has been logged about you: when, which organisation, what was done and whether it was allowed. Events in confidential matters are shown from the day the confidentiality ends.",
     caption: "Events about you, newest first",
-    when: "When",
-    who: "Who",
-    what: "What",
-    outcome: "Outcome",
+    headers: ["When", "Who", "What", "Outcome"],
     none: "Nothing has been logged about you.",
     back: "My pages",
     pages: "Pages",
     previous: "Previous",
     next: "Next",
-    system: "system service",
 };
-
-#[derive(Template)]
-#[template(path = "audit/templates/atkomst.html")]
-struct Page {
-    layout: Layout,
-    f: &'static Texts,
-    /// (when, who, what, outcome)
-    rows: Vec<(String, String, String, String)>,
-    previous: Option<u32>,
-    next: Option<u32>,
-    lang_amp: &'static str,
-}
 
 /// Who did it, as the person may see it: the organisation (never another person's number).
 pub fn who(event: &ena_audit::AuditEvent, system: &str) -> String {
@@ -98,34 +60,24 @@ async fn accesses(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let lang = if q.get("lang").map(String::as_str) == Some("en") { Lang::En } else { Lang::Sv };
-    let f = if lang == Lang::En { &EN } else { &SV };
-    let page = q.get("page").and_then(|p| p.parse::<u32>().ok()).filter(|p| *p >= 1).unwrap_or(1);
+    let system = if lang == Lang::En { "system service" } else { "systemtjänst" };
+    let page = page_asked(&q);
     let now = ena_core::time::unix_now();
     let entries = match state.audit.about(s.person.as_str(), now, PAGE + 1, u64::from((page - 1) * PAGE)).await {
         Ok(e) => e,
         Err(e) => return crate::problem::ApiError::internal(&e).into_response(),
     };
-    let more = entries.len() > PAGE as usize;
     let rows = entries
         .into_iter()
-        .take(PAGE as usize)
         .map(|e| {
             let outcome = format!("{:?}", e.event.outcome.result).to_lowercase();
-            (
+            [
                 e.event.time.get(..16).unwrap_or_default().replace('T', " "),
-                who(&e.event, f.system),
+                who(&e.event, system),
                 e.event.action,
                 outcome,
-            )
+            ]
         })
         .collect();
-    let view = Page {
-        layout: Layout::new(lang, f.title, PATH),
-        f,
-        rows,
-        previous: (page > 1).then(|| page - 1),
-        next: more.then_some(page + 1),
-        lang_amp: if lang == Lang::En { "&lang=en" } else { "" },
-    };
-    html(StatusCode::OK, view.render())
+    table_page(lang, PATH, "accesses", if lang == Lang::En { &EN } else { &SV }, rows, page, PAGE)
 }
