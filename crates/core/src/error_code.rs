@@ -35,6 +35,8 @@ pub enum ErrorCode {
     Conflict,
     /// An `If-Match` precondition failed: the resource changed since the revision the client holds.
     PreconditionFailed,
+    /// Too many attempts (e.g. verification codes); `detail` says when to try again.
+    TooManyRequests,
     /// The request took longer than the server allows.
     RequestTimeout,
     /// The database (or another dependency) does not answer.
@@ -60,6 +62,7 @@ impl ErrorCode {
         ErrorCode::PermissionDenied,
         ErrorCode::Conflict,
         ErrorCode::PreconditionFailed,
+        ErrorCode::TooManyRequests,
         ErrorCode::RequestTimeout,
         ErrorCode::ServiceUnavailable,
         ErrorCode::Internal,
@@ -82,6 +85,7 @@ impl ErrorCode {
             ErrorCode::PermissionDenied => "permission-denied",
             ErrorCode::Conflict => "conflict",
             ErrorCode::PreconditionFailed => "precondition-failed",
+            ErrorCode::TooManyRequests => "too-many-requests",
             ErrorCode::RequestTimeout => "request-timeout",
             ErrorCode::ServiceUnavailable => "service-unavailable",
             ErrorCode::Internal => "internal-error",
@@ -97,6 +101,7 @@ impl ErrorCode {
             ErrorCode::PermissionDenied => 403,
             ErrorCode::Conflict => 409,
             ErrorCode::PreconditionFailed => 412,
+            ErrorCode::TooManyRequests => 429,
             ErrorCode::MalformedJson
             | ErrorCode::InvalidBody
             | ErrorCode::InvalidParameter
@@ -127,6 +132,7 @@ impl ErrorCode {
             ErrorCode::PermissionDenied => "Permission denied",
             ErrorCode::Conflict => "Conflict with the current state",
             ErrorCode::PreconditionFailed => "The resource changed since the given revision",
+            ErrorCode::TooManyRequests => "Too many attempts",
             ErrorCode::RequestTimeout => "Request timed out",
             ErrorCode::ServiceUnavailable => "Service unavailable",
             ErrorCode::Internal => "Internal server error",
@@ -141,6 +147,7 @@ impl ErrorCode {
             403 => ErrorCode::PermissionDenied,
             409 => ErrorCode::Conflict,
             412 => ErrorCode::PreconditionFailed,
+            429 => ErrorCode::TooManyRequests,
             405 => ErrorCode::MethodNotAllowed,
             408 => ErrorCode::RequestTimeout,
             413 => ErrorCode::PayloadTooLarge,
