@@ -462,6 +462,18 @@ impl DecisionPoint {
         resource: (&str, &str),
         resource_attrs: &[(&str, &str)],
     ) -> Result<Decision, AccessError> {
+        self.decide_full(subject, subject_attrs, action, resource, resource_attrs, Context::empty()).await
+    }
+
+    async fn decide_full(
+        &self,
+        subject: (&str, &str),
+        subject_attrs: &[(&str, &str)],
+        action: &str,
+        resource: (&str, &str),
+        resource_attrs: &[(&str, &str)],
+        context: Context,
+    ) -> Result<Decision, AccessError> {
         use cedar_policy::{Entity, RestrictedExpression};
         let strings = |attrs: &[(&str, &str)]| {
             attrs.iter().map(|(k, v)| ((*k).to_owned(), RestrictedExpression::new_string((*v).to_owned()))).collect()
@@ -479,7 +491,21 @@ impl DecisionPoint {
             );
         }
         let entities = Entities::from_entities(list, None).map_err(|e| invalid("subject", e))?;
-        self.decide_parts(principal, action, resource_uid, Context::empty(), &entities, resource.0, resource.1).await
+        self.decide_parts(principal, action, resource_uid, context, &entities, resource.0, resource.1).await
+    }
+
+    /// [`DecisionPoint::decide_simple`] with a request context (e.g. the consent a node confirmed for a
+    /// call), a JSON object of Cedar values.
+    pub async fn decide_in_context(
+        &self,
+        subject: (&str, &str),
+        subject_attrs: &[(&str, &str)],
+        action: &str,
+        resource: (&str, &str),
+        context: Value,
+    ) -> Result<Decision, AccessError> {
+        let context = Context::from_json_value(context, None).map_err(|e| invalid("context", e))?;
+        self.decide_full(subject, subject_attrs, action, resource, &[], context).await
     }
 
     /// Decide with Cedar values built by the caller (the in-process path of other blocks).

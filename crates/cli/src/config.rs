@@ -111,10 +111,11 @@ pub struct ServeArgs {
     /// Days the built-in mailbox keeps a message after it arrives (unless it expires sooner) [default: 730].
     #[arg(long, env = "ENA_MAILBOX_RETENTION_DAYS")]
     pub mailbox_retention_days: Option<i64>,
-    /// Notify recipients of new mail through this shell command (an e-mail or SMS gateway's client): it
-    /// runs per message with the notice as JSON on its standard input [default: log only].
-    #[arg(long, env = "ENA_MAILBOX_NOTIFY_COMMAND")]
-    pub mailbox_notify_command: Option<String>,
+    /// Send notices — new mail, Min profil's verification codes — through this shell command (an e-mail
+    /// or SMS gateway's client): it runs per notice with the notice as JSON on its standard input
+    /// (`kind`: mail or verification-code) [default: log only].
+    #[arg(long, env = "ENA_NOTIFY_COMMAND", alias = "mailbox-notify-command")]
+    pub notify_command: Option<String>,
 }
 
 /// The file layer; unknown keys are refused so a typo is not silently ignored.
@@ -139,6 +140,8 @@ struct FileSettings {
     nats_url: Option<String>,
     mailbox_node: Option<PathBuf>,
     mailbox_retention_days: Option<i64>,
+    notify_command: Option<String>,
+    /// The name `notify_command` had before it served Min profil too.
     mailbox_notify_command: Option<String>,
     #[serde(default)]
     oidc_providers: Vec<ena_identity::rp::ProviderConfig>,
@@ -178,6 +181,8 @@ pub struct Settings {
     pub nats_url: Option<String>,
     /// The built-in mailbox's node and how long it keeps mail.
     pub mailbox: Option<ena_server::MailboxSettings>,
+    /// The notification sender's command (None: log only).
+    pub notify_command: Option<String>,
 }
 
 fn read_file(args: &ServeArgs) -> anyhow::Result<FileSettings> {
@@ -300,13 +305,20 @@ pub fn resolve(args: &ServeArgs) -> anyhow::Result<Settings> {
     if retention_days < 1 {
         bail!("mailbox_retention_days must be at least 1 (a day), not {retention_days}");
     }
-    let mailbox = args.mailbox_node.clone().or(file.mailbox_node.clone()).map(|node_dir| ena_server::MailboxSettings {
-        node_dir,
-        retention_days,
-        notify_command: args.mailbox_notify_command.clone().or(file.mailbox_notify_command.clone()),
-    });
+    let mailbox = args
+        .mailbox_node
+        .clone()
+        .or(file.mailbox_node.clone())
+        .map(|node_dir| ena_server::MailboxSettings { node_dir, retention_days });
+    let notify_command = args
+        .notify_command
+        .clone()
+        .or(std::env::var("ENA_MAILBOX_NOTIFY_COMMAND").ok())
+        .or(file.notify_command.clone())
+        .or(file.mailbox_notify_command.clone());
     Ok(Settings {
         mailbox,
+        notify_command,
         nats_url,
         key_encryption_key,
         test_eid_clients: file.test_eid_clients.clone(),
@@ -358,7 +370,7 @@ fn from_file(path: &Path) -> anyhow::Result<Settings> {
         nats_url: None,
         mailbox_node: None,
         mailbox_retention_days: None,
-        mailbox_notify_command: None,
+        notify_command: None,
     })
 }
 
@@ -397,7 +409,7 @@ mod tests {
             nats_url: None,
             mailbox_node: None,
             mailbox_retention_days: None,
-            mailbox_notify_command: None,
+            notify_command: None,
         };
         assert_eq!(resolve(&args).unwrap().listen.port(), 7777);
         args.listen = None;

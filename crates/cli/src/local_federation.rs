@@ -36,11 +36,7 @@ pub async fn start_central(
     let addr = listener.local_addr()?;
     let config = ServerConfig {
         federation_entity_id: format!("http://{addr}"),
-        mailbox: mailbox_node.map(|node_dir| ena_server::MailboxSettings {
-            node_dir,
-            retention_days: 730,
-            notify_command: None,
-        }),
+        mailbox: mailbox_node.map(|node_dir| ena_server::MailboxSettings { node_dir, retention_days: 730 }),
         ..ServerConfig::default()
     };
     let state = AppState::open(store, config, dir).await.map_err(|e| anyhow!("{e}"))?;

@@ -115,6 +115,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         key_encryption_key: settings.key_encryption_key.clone(),
         nats_url: settings.nats_url.clone(),
         mailbox: settings.mailbox.clone(),
+        notify_command: settings.notify_command.clone(),
         audit_origin: settings.audit_origin.clone(),
         audit_rules: settings.audit_rules.clone(),
         body_limit: settings.body_limit,

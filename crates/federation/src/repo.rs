@@ -157,6 +157,14 @@ pub async fn member(store: &Store, entity_id: &str) -> Result<Option<MemberRow>,
     with_pool!(store, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(entity_id).fetch_optional(pool).await)
 }
 
+/// The first active member of an organisation (by entity id).
+pub async fn active_member_of(store: &Store, organisation: &str) -> Result<Option<MemberRow>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {MEMBER_COLUMNS} FROM federation_members WHERE organisation_number = $1 AND status = 'active' ORDER BY entity_id LIMIT 1"
+    );
+    with_pool!(store, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(organisation).fetch_optional(pool).await)
+}
+
 /// Members in `status` (all when `None`), by entity id.
 pub async fn members(
     store: &Store,

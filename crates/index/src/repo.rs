@@ -48,6 +48,14 @@ pub async fn apply(store: &Store, changes: &[Change]) -> Result<(), sqlx::Error>
     })
 }
 
+/// Whether `holder` keeps any engagement of `category` (one probe of the holder index).
+pub async fn holds(store: &Store, holder: &str, category: &str) -> Result<bool, sqlx::Error> {
+    let row: Option<(i64,)> = with_pool!(store, pool => sqlx::query_as(
+        "SELECT 1 FROM index_engagements WHERE holder = $1 AND category = $2 LIMIT 1")
+        .bind(holder).bind(category).fetch_optional(pool).await)?;
+    Ok(row.is_some())
+}
+
 /// Remove one engagement; whether there was one.
 pub async fn delete(store: &Store, object_key: &[u8], category: &str, holder: &str) -> Result<bool, sqlx::Error> {
     let n = with_pool!(store, pool => sqlx::query(

@@ -34,6 +34,11 @@ pub struct ServiceSpec {
     /// Entity ids of the member nodes that may call it (becomes the decision point's policy).
     #[serde(default)]
     pub allow: Vec<String>,
+    /// The information category it gives out about a person only under their consent (Min profil),
+    /// e.g. `se.skatteverket.inkomst`: every call must carry a consent in force for the calling
+    /// organisation and this category (`ena-consent: <id>`), checked at Min profil per call.
+    #[serde(default)]
+    pub consent: Option<String>,
 }
 
 pub fn check_service_id(id: &str) -> bool {
@@ -45,13 +50,21 @@ pub fn policy(service: &ServiceSpec) -> Option<ena_access::PolicyRecord> {
     if !check_service_id(&service.id) || service.allow.iter().any(|e| e.contains(['"', '\\'])) {
         return None;
     }
+    if service.consent.as_deref().is_some_and(|c| ena_index::check_category("consent", c).is_err()) {
+        return None;
+    }
+    // A consent service: the caller must also bring a consent in force for its own organisation and
+    // this category (the node puts what Min profil confirmed into the request's context).
+    let consent = service.consent.as_deref().map_or_else(String::new, |c| {
+        format!(" && context has consent && context.consent.category == \"{c}\" && context.consent.recipient == principal.organisationNumber")
+    });
     let members = service.allow.iter().map(|e| format!("Ena::Member::\"{e}\"")).collect::<Vec<_>>().join(", ");
     Some(ena_access::PolicyRecord {
         id: format!("service-{}", service.id),
         resource: format!("api:{}", service.id),
         description: format!("Member nodes that may call the service {} (node.toml)", service.id),
         text: format!(
-            "@reason(\"listed in node.toml as allowed to call {id}\")\npermit (principal is Ena::Member, action == Ena::Action::\"call\", resource == Ena::Api::\"{id}\")\nwhen {{ [{members}].contains(principal) }};",
+            "@reason(\"listed in node.toml as allowed to call {id}\")\npermit (principal is Ena::Member, action == Ena::Action::\"call\", resource == Ena::Api::\"{id}\")\nwhen {{ [{members}].contains(principal){consent} }};",
             id = service.id
         ),
         updated_at: String::new(),
@@ -106,8 +119,23 @@ async fn log(
     reason: Option<String>,
     details: Vec<(&str, String)>,
 ) {
+    log_event(state, call_event(ctx, action, call_id, result, reason, details)).await;
+}
+
+fn call_event(
+    ctx: &Context,
+    action: &str,
+    call_id: &str,
+    result: AuditResult,
+    reason: Option<String>,
+    details: Vec<(&str, String)>,
+) -> ena_audit::AuditEvent {
     let mut event = ctx.event(action, Some(ObjectRef { kind: "call".into(), id: call_id.into() }), result, reason);
     event.details = Some(details.into_iter().map(|(k, v)| (k.to_owned(), v)).collect());
+    event
+}
+
+async fn log_event(state: &NodeState, event: ena_audit::AuditEvent) {
     if let Err(e) = state.messaging.audit().append(vec![event]).await {
         tracing::error!(error = %e, "could not log a call");
     }
@@ -180,6 +208,10 @@ pub async fn call_out(
         .header("ena-request-hash", &hash)
         .header("traceparent", trace.traceparent())
         .body(body.clone());
+    let consent = header(&headers, "ena-consent");
+    if !consent.is_empty() {
+        request = request.header("ena-consent", consent);
+    }
     request = pass_on(request, &headers);
     let response =
         request.send().await.map_err(|e| bad_gateway(format!("The producer's node does not answer: {e}.")))?;
@@ -368,9 +400,41 @@ async fn serve_call(
     let Some(service) = state.services.iter().find(|s| &s.id == service_id).cloned() else {
         return Err((ErrorCode::ResourceNotFound, format!("This node offers no service {service_id}.")));
     };
+    // The calling organisation: the address's identifier (an address may name one of its functions).
+    let consumer_org = consumer.split(':').next().unwrap_or_default();
+    let consent = match &service.consent {
+        None => None,
+        Some(category) => {
+            let id = header(headers, "ena-consent");
+            if id.is_empty() {
+                return Err((
+                    ErrorCode::PermissionDenied,
+                    format!(
+                        "The service {} gives out {category} only under the person's consent: send its id as ena-consent.",
+                        service.id
+                    ),
+                ));
+            }
+            match state.directory.check_consent(id, consumer_org, category, &service.id).await {
+                Ok(Ok(found)) => Some(found),
+                Ok(Err(why)) => return Err((ErrorCode::PermissionDenied, format!("Consent {id}: {why}"))),
+                Err(why) => return Err((ErrorCode::ServiceUnavailable, why)),
+            }
+        }
+    };
+    let context = match &consent {
+        Some(c) => serde_json::json!({"consent": {"category": c["category"], "recipient": c["recipient"]}}),
+        None => serde_json::json!({}),
+    };
     let decision = state
         .access
-        .decide_simple(("member", &peer.entity_id), &[("organisationNumber", consumer)], "call", ("api", &service.id))
+        .decide_in_context(
+            ("member", &peer.entity_id),
+            &[("organisationNumber", consumer_org)],
+            "call",
+            ("api", &service.id),
+            context,
+        )
         .await;
     if !decision.as_ref().is_ok_and(|d| d.allowed) {
         return Err((
@@ -392,6 +456,12 @@ async fn serve_call(
         .header("ena-call-id", call_id)
         .body(body);
     upstream = pass_on(upstream, headers);
+    // Whose data the consent covers, and for what: the service answers for this person only.
+    if let Some(c) = &consent {
+        for (name, key) in [("ena-consent", "consentId"), ("ena-consent-subject", "subject")] {
+            upstream = upstream.header(name, c[key].as_str().unwrap_or_default());
+        }
+    }
     let response = match upstream.send().await {
         Ok(r) => r,
         Err(e) => {
@@ -417,21 +487,23 @@ async fn serve_call(
         at: time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
     }
     .sign(&me.signing);
-    log(
-        state,
-        ctx,
-        "calls.served",
-        call_id,
-        AuditResult::Allowed,
-        None,
-        vec![
-            ("service", service.id.clone()),
-            ("requestSha512", hash),
-            ("responseSha512", response_sha),
-            ("status", status.as_u16().to_string()),
-        ],
-    )
-    .await;
+    let mut details = vec![
+        ("service", service.id.clone()),
+        ("requestSha512", hash),
+        ("responseSha512", response_sha),
+        ("status", status.as_u16().to_string()),
+    ];
+    let mut subject = None;
+    if let Some(c) = &consent {
+        for key in ["consentId", "purpose", "category"] {
+            details.push((key, c[key].as_str().unwrap_or_default().to_owned()));
+        }
+        subject = c["subject"].as_str().map(str::to_owned);
+    }
+    let mut event = call_event(ctx, "calls.served", call_id, AuditResult::Allowed, None, details);
+    // The person whose data went out under their consent: the node's own log names them.
+    event.data_subjects.extend(subject);
+    log_event(state, event).await;
     let mut r = Response::builder()
         .status(StatusCode::from_u16(status.as_u16()).unwrap_or(StatusCode::BAD_GATEWAY))
         .header("ena-response-proof", proof);

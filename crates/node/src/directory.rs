@@ -118,6 +118,31 @@ impl HttpDirectory {
         serde_json::from_value(answer["items"].clone()).map_err(|e| format!("the recipient registry's answer: {e}"))
     }
 
+    /// Ask Min profil over the node listener whether a call from `recipient` may have `category` data
+    /// under consent `consent_id` from this node's organisation. Never cached: a withdrawal counts from
+    /// the next call. `Ok(Err(why))`: no consent in force; `Err`: Min profil did not answer.
+    pub async fn check_consent(
+        &self,
+        consent_id: &str,
+        recipient: &str,
+        category: &str,
+        service: &str,
+    ) -> Result<Result<Value, String>, String> {
+        let response = self
+            .central
+            .post(format!("{}/profile/v1/consent-checks", self.central_url))
+            .json(&serde_json::json!({"consentId": consent_id, "recipient": recipient, "category": category, "service": service}))
+            .send()
+            .await
+            .map_err(|e| format!("Min profil does not answer: {e}"))?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(Ok(response.json().await.map_err(|e| format!("Min profil's answer: {e}"))?));
+        }
+        let why = problem_detail(response).await;
+        if status.is_client_error() { Ok(Err(why)) } else { Err(why) }
+    }
+
     /// The cached address if still fresh (the benchmark's "cached lookup").
     pub fn cached_address(&self, address: &str) -> Option<Address> {
         let cache = self.addresses.read().expect("addresses");

@@ -186,6 +186,17 @@ pub const INDEX_API: ApiDescriptor = ApiDescriptor {
     pages: &[],
 };
 
+pub const PROFILE_API: ApiDescriptor = ApiDescriptor {
+    id: "profile",
+    name: "ena profile API",
+    version: "1.0.0",
+    released: "2026-12-07",
+    status: "active",
+    description_sv: "Min profil: kontaktuppgifter verifierade med kod, hur man vill bli kontaktad, och samtycken — att en namngiven organisation får en namngiven kategori uppgifter från en annan för ett syfte och en tid — med signerade kvitton (ISO/IEC TS 27560) och en kontroll som den producerande noden gör vid varje anrop.",
+    description_en: "Min profil: contact details verified with codes, how a person wants to be reached, and consents — that a named organisation may get a named category of data from another for a purpose and a period — with signed receipts (ISO/IEC TS 27560) and a check the producing node makes at every call.",
+    pages: &[],
+};
+
 /// Every API ena serves, in the order the docs list them.
 pub const ALL: &[ApiDescriptor] = &[
     PLAN_API,
@@ -199,4 +210,5 @@ pub const ALL: &[ApiDescriptor] = &[
     CASES_API,
     MAIL_API,
     INDEX_API,
+    PROFILE_API,
 ];

@@ -12,6 +12,7 @@ pub mod callers;
 pub mod edge;
 pub mod extract;
 pub mod mtls;
+pub mod notify;
 pub mod openapi;
 pub mod paging;
 pub mod privacy;
@@ -61,6 +62,9 @@ pub struct ServerConfig {
     pub nats_url: Option<String>,
     /// The built-in mailbox (Min myndighetspost role), if this installation runs one.
     pub mailbox: Option<MailboxSettings>,
+    /// The notification sender: run per notice (new mail, a verification code) with the notice as JSON
+    /// on standard input; `None`: log only.
+    pub notify_command: Option<String>,
 }
 
 /// The built-in mailbox: the data directory of the operator's node (a member approved as
@@ -72,8 +76,6 @@ pub struct MailboxSettings {
     pub node_dir: std::path::PathBuf,
     /// Messages are kept this many days after they arrive (unless they expire sooner).
     pub retention_days: i64,
-    /// Run per new message to notify its recipient (the notice as JSON on standard input); `None`: log only.
-    pub notify_command: Option<String>,
 }
 
 /// What the intake needs of the mailbox's node, read from its data directory.
@@ -137,6 +139,7 @@ impl Default for ServerConfig {
             key_encryption_key: None,
             nats_url: None,
             mailbox: None,
+            notify_command: None,
         }
     }
 }
@@ -202,6 +205,8 @@ pub struct Services {
     pub mail: ena_mail::Mail,
     /// Indexering: who holds information about what.
     pub index: ena_index::Index,
+    /// Min profil: contact details, preferences, consents.
+    pub profile: ena_profile::Profile,
     /// Towards the built-in mailbox's node.
     pub mail_client: reqwest::Client,
 }
@@ -276,6 +281,8 @@ pub const WITNESS_KEY_FILE: &str = "witness.key";
 pub const SIGNATURE_KEY_FILE: &str = "signature-service.key";
 pub const TOKEN_KEY_FILE: &str = "api-tokens.key";
 pub const PORTAL_CLIENT_KEY_FILE: &str = "portal-client.key";
+/// Signs Min profil's consent receipts.
+pub const CONSENT_RECEIPT_KEY: &str = "consent-receipts.key";
 
 impl AppState {
     /// Open everything the server needs on a prepared store. The deployment's keys and operator token
@@ -316,6 +323,7 @@ impl AppState {
         let signatures =
             ena_identity::signature::SignatureService::new(signature_key, &format!("{base}/signatures"), audit.clone());
         let token_key = es256_key(TOKEN_KEY_FILE).await?;
+        let consent_key = es256_key(CONSENT_RECEIPT_KEY).await?;
         let identity = std::sync::Arc::new(IdentityState::new(&config, es256_key(PORTAL_CLIENT_KEY_FILE).await?)?);
         let mut anchor_config = ena_federation::AnchorConfig::new(&config.federation_entity_id);
         anchor_config.extra_metadata = ena_identity::published_metadata(&base, &signatures, &identity.rp, &token_key);
@@ -371,6 +379,13 @@ impl AppState {
         let representation = std::sync::Arc::new(representation);
         let mail = ena_mail::Mail::new(store.clone(), audit.clone(), federation.clone(), representation.clone());
         let index = ena_index::Index::new(store.clone(), audit.clone(), access.clone(), &pseudonym);
+        let profile = ena_profile::Profile::new(
+            store.clone(),
+            audit.clone(),
+            consent_key,
+            std::sync::Arc::new(blocks::profile::Registry { federation: federation.clone(), store: store.clone() }),
+            &base,
+        );
         let openapi = axum::body::Bytes::from(serde_json::to_vec(&openapi::document()).unwrap_or_default());
         let store_for_cases = store.clone();
         let case_events = blocks::cases::events::Outlet::open(config.nats_url.as_deref()).await?;
@@ -400,6 +415,7 @@ impl AppState {
             case_events,
             mail,
             index,
+            profile,
             mail_client: blocks::mail::intake::client(),
         })))
     }

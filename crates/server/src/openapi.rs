@@ -72,6 +72,7 @@ pub struct InvalidParameter {
         (name = "addresses", description = "Adressregister: digital addresses, the message types they accept, their encryption keys, and the change feed"),
         (name = "cases", description = "Mina ärenden: cases organisations keep for persons and companies, and the party view across every party a person acts for"),
         (name = "mail", description = "Mina meddelanden: the recipient registry (FaR), reachability, mailbox operators and the built-in mailbox"),
+        (name = "profile", description = "Min profil: contact details verified with codes, preferences, consents with signed receipts and the check producing nodes make"),
         (name = "index", description = "Indexering: where information about an object is kept, registered by its holders, found only by callers allowed the category"),
         (name = "system", description = "Liveness, readiness, metrics and this document"),
     )
@@ -302,6 +303,12 @@ fn problem_for(status: &str, path: &str) -> Value {
             path,
             "Send the body as application/json.",
             vec![FieldError::new("Content-Type", "text/plain", "must be application/json")],
+        ),
+        "429" => problem_example(
+            ErrorCode::TooManyRequests,
+            path,
+            "This code has expired or has been tried too many times; ask for a new one.",
+            vec![],
         ),
         "503" => problem_example(ErrorCode::ServiceUnavailable, path, "The database does not answer.", vec![]),
         _ => problem_example(

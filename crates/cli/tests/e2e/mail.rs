@@ -217,11 +217,8 @@ async fn the_operator_down_loses_no_letter_and_stores_each_once() {
         let notices = boxes.path().join("notices");
         std::fs::create_dir(&notices).unwrap();
         let config = ServerConfig {
-            mailbox: Some(ena_server::MailboxSettings {
-                node_dir: box_dir.path().to_owned(),
-                retention_days: 30,
-                notify_command: Some(format!("cat > \"$(mktemp -p {})\"", notices.display())),
-            }),
+            mailbox: Some(ena_server::MailboxSettings { node_dir: box_dir.path().to_owned(), retention_days: 30 }),
+            notify_command: Some(format!("cat > \"$(mktemp -p {})\"", notices.display())),
             ..ServerConfig::default()
         };
         let mut server = TestServer::start_with(db, config).await;

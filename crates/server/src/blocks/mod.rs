@@ -13,6 +13,7 @@ pub mod identity;
 pub mod index;
 pub mod mail;
 pub mod plan;
+pub mod profile;
 pub mod representation;
 pub mod signatures;
 
@@ -43,6 +44,7 @@ pub const ALL: &[Block] = &[
     Block { id: "cases", routes: cases::routes, example: cases::example },
     Block { id: "mail", routes: mail::routes, example: mail::example },
     Block { id: "index", routes: index::routes, example: index::example },
+    Block { id: "profile", routes: profile::routes, example: profile::example },
 ];
 
 /// The example of an operation, from the block (or the site) that has it.

@@ -43,7 +43,7 @@ pub async fn take(state: &AppState) -> Result<Option<String>, String> {
     let Some(config) = settings.read()? else { return Ok(None) };
     let (mut taken, mut refused) = (0, 0);
     for _ in 0..PAGES_PER_ROUND {
-        let (t, r, full) = take_page(state, &config, settings.notify_command.as_deref()).await?;
+        let (t, r, full) = take_page(state, &config).await?;
         (taken, refused) = (taken + t, refused + r);
         if !full {
             break;
@@ -132,11 +132,7 @@ async fn send_back(state: &AppState, config: &MailboxConfig) -> Result<(usize, u
 }
 
 /// One page of the node's unacknowledged messages: (taken, refused, whether the page was full).
-async fn take_page(
-    state: &AppState,
-    config: &MailboxConfig,
-    notify_command: Option<&str>,
-) -> Result<(usize, usize, bool), String> {
+async fn take_page(state: &AppState, config: &MailboxConfig) -> Result<(usize, usize, bool), String> {
     let client = &state.mail_client;
     let url = |path: &str| format!("{}{path}", config.node_api.trim_end_matches('/'));
     let page: Value = client
@@ -154,7 +150,7 @@ async fn take_page(
     for item in &items {
         let id = item["id"].as_str().unwrap_or_default();
         if item["messageType"] == ena_mail::wire::MAIL_TYPE {
-            match open(state, config, item, notify_command).await {
+            match open(state, config, item).await {
                 Ok(()) => taken += 1,
                 // A fault here (the database, the federation not answering) is not the letter's: it
                 // stays on the node, unacknowledged, for the next round.
@@ -205,12 +201,7 @@ enum Failure {
     Retry(String),
 }
 
-async fn open(
-    state: &AppState,
-    config: &MailboxConfig,
-    item: &Value,
-    notify_command: Option<&str>,
-) -> Result<(), Failure> {
+async fn open(state: &AppState, config: &MailboxConfig, item: &Value) -> Result<(), Failure> {
     let node = item["senderNode"].as_str().unwrap_or_default();
     let member = state.federation.member(node).await.map_err(|e| Failure::Retry(format!("the sending node: {e}")))?;
     let sender = ena_core::Organisationsnummer::parse(&member.organisation_number)
@@ -240,13 +231,45 @@ async fn open(
             },
         )?;
     if created {
-        let notice = super::notify::Notice {
-            link: format!("{}/{}", super::portal::PATH, message.id),
-            recipient: message.recipient,
-            message_id: message.id,
-            sender_name: message.sender_name,
-        };
-        super::notify::spawn(super::notify::Notifier::of(notify_command), notice);
+        notify(state, message).await;
     }
     Ok(())
+}
+
+/// Tell the recipient of a new letter, the way they chose in Min profil: a person on their preferred
+/// channel's verified contact (or not at all if they chose none); an organisation through the contacts its
+/// people gave for it. Without either the gateway is told the recipient and finds them itself.
+async fn notify(state: &AppState, message: ena_mail::Message) {
+    let notifier = || crate::notify::Notifier::of(state.config.notify_command.as_deref());
+    let notice = |to: Option<ena_profile::NoticeTarget>, language: String| crate::notify::Notice::Mail {
+        link: format!("{}/{}", super::portal::PATH, message.id),
+        recipient: message.recipient.clone(),
+        message_id: message.id.clone(),
+        sender_name: message.sender_name.clone(),
+        to,
+        language,
+    };
+    let is_person = ena_core::PersonId::parse(&message.recipient).is_ok();
+    if is_person {
+        match state.profile.notice_route(&message.recipient).await {
+            Ok(ena_profile::NoticeRoute::Suppressed) => {}
+            Ok(ena_profile::NoticeRoute::To(t)) => {
+                let language = t.language.clone();
+                crate::notify::spawn(notifier(), notice(Some(t), language));
+            }
+            Ok(ena_profile::NoticeRoute::Unknown { language }) => {
+                crate::notify::spawn(notifier(), notice(None, language))
+            }
+            Err(e) => tracing::warn!(error = %e, "Min profil does not answer; the notice goes to the gateway as is"),
+        }
+        return;
+    }
+    let targets = state.profile.organisation_targets(&message.recipient).await.unwrap_or_default();
+    if targets.is_empty() {
+        crate::notify::spawn(notifier(), notice(None, "sv".into()));
+    }
+    for t in targets {
+        let language = t.language.clone();
+        crate::notify::spawn(notifier(), notice(Some(t), language));
+    }
 }

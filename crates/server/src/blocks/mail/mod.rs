@@ -6,7 +6,6 @@
 pub mod api;
 mod examples;
 pub mod intake;
-pub mod notify;
 pub mod portal;
 
 pub use examples::example;
