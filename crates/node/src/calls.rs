@@ -208,9 +208,11 @@ pub async fn call_out(
         .header("ena-request-hash", &hash)
         .header("traceparent", trace.traceparent())
         .body(body.clone());
-    let consent = header(&headers, "ena-consent");
-    if !consent.is_empty() {
-        request = request.header("ena-consent", consent);
+    // A consent reference and the calling employee's unit travel to the producer (which asks Min profil).
+    for name in ["ena-consent", "ena-org-unit"] {
+        if let Some(v) = headers.get(name) {
+            request = request.header(name, v);
+        }
     }
     request = pass_on(request, &headers);
     let response =
@@ -415,7 +417,9 @@ async fn serve_call(
                     ),
                 ));
             }
-            match state.directory.check_consent(id, consumer_org, category, &service.id).await {
+            // The unit as the calling system wrote it: UTF-8, percent-encoded where not plain ASCII.
+            let unit = percent_encoding::percent_decode_str(header(headers, "ena-org-unit")).decode_utf8_lossy();
+            match state.directory.check_consent(id, consumer_org, category, &service.id, &unit).await {
                 Ok(Ok(found)) => Some(found),
                 Ok(Err(why)) => return Err((ErrorCode::PermissionDenied, format!("Consent {id}: {why}"))),
                 Err(why) => return Err((ErrorCode::ServiceUnavailable, why)),

@@ -127,11 +127,12 @@ impl HttpDirectory {
         recipient: &str,
         category: &str,
         service: &str,
+        unit: &str,
     ) -> Result<Result<Value, String>, String> {
         let response = self
             .central
             .post(format!("{}/profile/v1/consent-checks", self.central_url))
-            .json(&serde_json::json!({"consentId": consent_id, "recipient": recipient, "category": category, "service": service}))
+            .json(&serde_json::json!({"consentId": consent_id, "recipient": recipient, "category": category, "service": service, "unit": unit}))
             .send()
             .await
             .map_err(|e| format!("Min profil does not answer: {e}"))?;

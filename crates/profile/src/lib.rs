@@ -475,6 +475,11 @@ impl Profile {
         if !service.is_empty() {
             details.push(("service", &service));
         }
+        // At most 100 characters of what the caller said its unit is (it is the caller's word).
+        let unit: String = input.unit.as_deref().unwrap_or_default().chars().take(100).collect();
+        if !unit.is_empty() {
+            details.push(("unit", &unit));
+        }
         let mut event = self.event(ctx, "profile.consent.use", ("consent", &row.id), &row.person, &details);
         if let Some(why) = why {
             event.outcome.result = AuditResult::Denied;

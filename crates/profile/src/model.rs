@@ -162,6 +162,11 @@ pub struct ConsentCheckInput {
     #[serde(default)]
     #[schema(example = "inkomst")]
     pub service: Option<String>,
+    /// The calling employee's organisational unit, as the calling system said (`ena-org-unit`); shown to
+    /// the person in who read my data.
+    #[serde(default)]
+    #[schema(example = "Bolåneavdelningen")]
+    pub unit: Option<String>,
 }
 
 /// A consent found valid for a call: whose data, and what for.

@@ -137,6 +137,7 @@ async fn contacts_verify_with_codes_within_limits_and_consents_hold_only_for_the
             recipient: recipient.into(),
             category: category.into(),
             service: Some("inkomst".into()),
+            unit: None,
         };
         let used = profile.check(&ctx, SKATT, &ask("5560000001", INCOME)).await.unwrap();
         assert_eq!((used.subject.as_str(), used.purpose.as_str()), (TOLVAN, "Bolåneansökan"), "{label}");

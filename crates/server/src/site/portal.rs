@@ -350,6 +350,16 @@ struct TablePage<'a> {
     previous: Option<u32>,
     next: Option<u32>,
     lang_amp: &'static str,
+    views: &'a Views,
+}
+
+/// Whose table a page may show besides the person's own (parties they act for): the label of the choice,
+/// each choice's label and query (`party=N`, empty for the person), and the one shown.
+#[derive(Default)]
+pub struct Views {
+    pub label: &'static str,
+    pub choices: Vec<(String, String)>,
+    pub current: String,
 }
 
 /// The page number a table page asks for (`?page=`, from 1).
@@ -367,6 +377,7 @@ pub fn table_page(
     mut rows: Vec<[String; 4]>,
     page: u32,
     per_page: u32,
+    views: &Views,
 ) -> Response {
     let more = rows.len() > per_page as usize;
     rows.truncate(per_page as usize);
@@ -379,6 +390,7 @@ pub fn table_page(
         previous: (page > 1).then(|| page - 1),
         next: more.then_some(page + 1),
         lang_amp: if lang == Lang::En { "&lang=en" } else { "" },
+        views,
     };
     personal_page(StatusCode::OK, view.render())
 }

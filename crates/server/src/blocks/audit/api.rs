@@ -501,13 +501,87 @@ pub struct MyEvent {
     pub action: String,
     /// `allowed`, `denied` or `failed`.
     pub outcome: String,
+    /// What for, where the event says (a consent's purpose).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub purpose: Option<String>,
+    /// The service used, where the event says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    /// The organisation the data went to, when not the one that acted (a consent's recipient).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recipient: Option<String>,
+    /// The acting employee's organisational unit, where their system said.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+}
+
+impl MyEvent {
+    /// An event about a person as that person (or one acting for them) may see it.
+    pub fn of(event: ena_audit::AuditEvent, system: &str) -> MyEvent {
+        let detail = |k: &str| event.details.as_ref().and_then(|d| d.get(k)).filter(|v| !v.is_empty()).cloned();
+        MyEvent {
+            who: super::portal::who(&event, system),
+            outcome: format!("{:?}", event.outcome.result).to_lowercase(),
+            purpose: detail("purpose"),
+            service: detail("service"),
+            recipient: detail("recipient").map(|r| crate::site::portal::org_display(&r)),
+            unit: detail("unit"),
+            time: event.time,
+            action: event.action,
+        }
+    }
+}
+
+/// Whose events to show: the person's own, or (`party`, the position of a party in the list of those
+/// they act for, from 1) a party's for whom they hold the insight package (`insyn` for a person,
+/// `insyn-foretag` for an organisation). Positions, not numbers: an identity number never goes in a URL.
+pub async fn subject_of(
+    state: &AppState,
+    s: &ena_identity::session::Session,
+    party: Option<&str>,
+) -> Result<String, ApiError> {
+    let Some(n) = party.filter(|p| !p.is_empty()) else { return Ok(s.person.as_str().to_owned()) };
+    let bad = |why: &str| {
+        ApiError::invalid(
+            ena_core::ErrorCode::InvalidParameter,
+            format!("party: {why}."),
+            vec![ena_core::FieldError::new("party", n, why)],
+        )
+    };
+    let position: usize = n.parse().map_err(|_| bad("the position of a party you act for, from 1"))?;
+    let parties = insight_parties(state, s).await;
+    parties.into_iter().nth(position.wrapping_sub(1)).map(|(p, _)| p).ok_or_else(|| {
+        ApiError::new(
+            ena_core::ErrorCode::PermissionDenied,
+            "You hold no insight package (insyn, insyn-foretag) for a party at that position.",
+        )
+    })
+}
+
+/// The parties (other than the person) whose events the person may see, with their names, in the order
+/// `party` positions count.
+pub async fn insight_parties(state: &AppState, s: &ena_identity::session::Session) -> Vec<(String, String)> {
+    state
+        .representation
+        .acting_for(&s.person)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|a| a.party != s.person.as_str())
+        .filter(|a| a.packages.iter().any(|p| p == "insyn" || p == "insyn-foretag"))
+        .map(|a| {
+            let name = a.name.clone().unwrap_or_else(|| crate::site::portal::org_display(&a.party));
+            (a.party, name)
+        })
+        .collect()
 }
 
 /// Who read my data: the log's events naming me as data subject, done by someone else, newest first —
 /// restricted ones only once their reveal date has passed. A page may hold fewer than `limit` (what is
 /// not mine to see is left out).
 #[utoipa::path(get, path = "/audit/v1/my/events", tag = "audit", operation_id = "listMyEvents",
-    params(("limit" = Option<u32>, Query, description = "1–100, default 20"), ("page" = Option<u32>, Query, description = "From 1")),
+    params(("limit" = Option<u32>, Query, description = "1–100, default 20"), ("page" = Option<u32>, Query, description = "From 1"),
+           ("party" = Option<u32>, Query, description = "A party I act for with an insight package: its position among them, from 1 (default: me)")),
     responses(
         (status = 200, description = "A page of the events about me", body = Object),
         (status = 401, description = "Not logged in", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
@@ -519,17 +593,9 @@ pub async fn list_my_events(
     query: ApiQuery,
 ) -> Result<Json<ListPage<MyEvent>>, ApiError> {
     let p = query.page(Vec::new())?;
-    let entries = state.audit.about(s.person.as_str(), ena_core::time::unix_now(), p.limit + 1, p.offset()).await?;
+    let subject = subject_of(&state, &s, query.str("party")).await?;
+    let entries = state.audit.about(&subject, ena_core::time::unix_now(), p.limit + 1, p.offset()).await?;
     let more = entries.len() > p.limit as usize;
-    let items = entries
-        .into_iter()
-        .take(p.limit as usize)
-        .map(|e| MyEvent {
-            who: super::portal::who(&e.event, "system"),
-            outcome: format!("{:?}", e.event.outcome.result).to_lowercase(),
-            time: e.event.time,
-            action: e.event.action,
-        })
-        .collect();
+    let items = entries.into_iter().take(p.limit as usize).map(|e| MyEvent::of(e.event, "system")).collect();
     Ok(Json(ListPage { items, page: p.page, limit: p.limit, has_more: more }))
 }

@@ -63,21 +63,46 @@ async fn accesses(
     let system = if lang == Lang::En { "system service" } else { "systemtjänst" };
     let page = page_asked(&q);
     let now = ena_core::time::unix_now();
-    let entries = match state.audit.about(s.person.as_str(), now, PAGE + 1, u64::from((page - 1) * PAGE)).await {
+    let subject = match super::api::subject_of(&state, &s, q.get("party").map(String::as_str)).await {
+        Ok(subject) => subject,
+        Err(e) => return e.into_response(),
+    };
+    let entries = match state.audit.about(&subject, now, PAGE + 1, u64::from((page - 1) * PAGE)).await {
         Ok(e) => e,
         Err(e) => return crate::problem::ApiError::internal(&e).into_response(),
     };
     let rows = entries
         .into_iter()
         .map(|e| {
-            let outcome = format!("{:?}", e.event.outcome.result).to_lowercase();
-            [
-                e.event.time.get(..16).unwrap_or_default().replace('T', " "),
-                who(&e.event, system),
-                e.event.action,
-                outcome,
-            ]
+            let m = super::api::MyEvent::of(e.event, system);
+            // What was done, and — where the event says — for what, through which service, for whom,
+            // by which unit.
+            let labels = if lang == Lang::En {
+                ["purpose", "service", "to", "unit"]
+            } else {
+                ["syfte", "tjänst", "till", "enhet"]
+            };
+            let extra: Vec<String> = [&m.purpose, &m.service, &m.recipient, &m.unit]
+                .iter()
+                .zip(labels)
+                .filter_map(|(v, label)| v.as_ref().map(|v| format!("{label}: {v}")))
+                .collect();
+            let what = if extra.is_empty() { m.action } else { format!("{} ({})", m.action, extra.join(", ")) };
+            [m.time.get(..16).unwrap_or_default().replace('T', " "), m.who, what, m.outcome]
         })
         .collect();
-    table_page(lang, PATH, "accesses", if lang == Lang::En { &EN } else { &SV }, rows, page, PAGE)
+    // Whose events: mine, or a party's I hold an insight package for.
+    let parties = super::api::insight_parties(&state, &s).await;
+    let mut views = crate::site::portal::Views {
+        label: if lang == Lang::En { "Show for" } else { "Visa för" },
+        choices: Vec::new(),
+        current: q.get("party").map(|p| format!("party={p}")).unwrap_or_default(),
+    };
+    if !parties.is_empty() {
+        views.choices.push((if lang == Lang::En { "Yourself" } else { "Dig själv" }.to_owned(), String::new()));
+        for (i, (_, name)) in parties.into_iter().enumerate() {
+            views.choices.push((name, format!("party={}", i + 1)));
+        }
+    }
+    table_page(lang, PATH, "accesses", if lang == Lang::En { &EN } else { &SV }, rows, page, PAGE, &views)
 }

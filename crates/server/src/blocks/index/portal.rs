@@ -60,5 +60,5 @@ async fn holdings(
         .into_iter()
         .map(|e| [org_display(&e.holder), e.category, e.address, e.updated_at.get(..10).unwrap_or_default().to_owned()])
         .collect();
-    table_page(lang, PATH, "holdings", if lang == Lang::En { &EN } else { &SV }, rows, page, PAGE)
+    table_page(lang, PATH, "holdings", if lang == Lang::En { &EN } else { &SV }, rows, page, PAGE, &Default::default())
 }
