@@ -51,7 +51,7 @@ pub async fn apply(store: &Store, changes: &[Change]) -> Result<(), sqlx::Error>
 /// Whether `holder` keeps any engagement of `category` (one probe of the holder index).
 pub async fn holds(store: &Store, holder: &str, category: &str) -> Result<bool, sqlx::Error> {
     let row: Option<(i64,)> = with_pool!(store, pool => sqlx::query_as(
-        "SELECT 1 FROM index_engagements WHERE holder = $1 AND category = $2 LIMIT 1")
+        "SELECT CAST(1 AS BIGINT) FROM index_engagements WHERE holder = $1 AND category = $2 LIMIT 1")
         .bind(holder).bind(category).fetch_optional(pool).await)?;
     Ok(row.is_some())
 }

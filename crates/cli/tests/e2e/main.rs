@@ -37,6 +37,7 @@ mod nodekit;
 mod nodes;
 mod onboarding;
 mod platform;
+mod profile;
 mod representation;
 mod security;
 mod tidy;
