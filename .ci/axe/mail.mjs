@@ -150,6 +150,35 @@ const accesses = await page.textContent('#accesses');
 if (!accesses?.includes('mail.message.deliver') || !accesses?.includes('index.find')) fail(`who read my data: ${accesses?.slice(0, 300)}`);
 else console.log('ok   who read my data lists the mailbox\'s deliveries and Försäkringskassan\'s index look-up');
 await axe('/mina-sidor/atkomst');
+if (!accesses?.includes('profile.consent.use')) fail(`who read my data lacks the demo's income call under consent: ${accesses?.slice(0, 300)}`);
+else console.log('ok   who read my data shows Skatteverket giving income data to Exempelkommunen under Tolvan\'s consent');
+
+// Min profil: the demo's consent with its receipt; a contact added and confirmed with the code (the demo
+// has no e-mail sender, so the test installation shows the code); withdraw the consent.
+await page.goto(`${base}/mina-sidor`);
+await Promise.all([page.waitForURL('**/mina-sidor/profil'), page.click('a[href="/mina-sidor/profil"]')]);
+await axe('/mina-sidor/profil');
+const consents = await page.textContent('#consents');
+if (!consents?.includes('se.skatteverket.inkomst')) fail(`Min profil lacks the demo's consent: ${consents}`);
+const receiptHref = await page.getAttribute('#consents a', 'href');
+const receiptFile = await page.request.get(`${base}${receiptHref}`);
+const jws = await receiptFile.text();
+if (receiptFile.status() !== 200 || jws.split('.').length !== 3) fail(`the consent receipt: ${receiptFile.status()} ${jws.slice(0, 80)}`);
+else console.log('ok   Min profil lists the demo consent and its signed receipt downloads');
+await page.fill('#address', `tolvan.${stamp}@example.se`);
+await page.click('#add-contact button[type=submit]');
+const codeNote = await page.textContent('#message');
+const code = codeNote?.match(/(\d{6})/)?.[1];
+if (!code) fail(`no code shown on the test installation: ${codeNote}`);
+await page.fill('#contacts input[name=code]', code ?? '');
+await Promise.all([page.waitForURL('**/mina-sidor/profil?done=1'), page.click('#contacts form:has(input[value=verify]) button[type=submit]')]);
+if ((await page.locator('#contacts td', { hasText: 'Bekräftad' }).count()) === 0) fail('the contact is not confirmed');
+else console.log('ok   a contact added and confirmed with its code, without JavaScript');
+await Promise.all([page.waitForURL('**/mina-sidor/profil?done=1'), page.click('#consents form:has(input[value=withdraw]) button[type=submit]')]);
+if ((await page.locator('#consents td', { hasText: 'Återkallat' }).count()) === 0) fail('the consent is not withdrawn');
+else console.log('ok   the consent withdrawn from Min profil');
+await page.goto(`${base}/mina-sidor/profil?lang=en`);
+await axe('/mina-sidor/profil?lang=en');
 
 // Settings: block Skatteverket (a signed change); its next letter goes on paper.
 await page.goto(`${base}/mina-sidor/meddelanden/installningar`);

@@ -66,9 +66,16 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
 id = "inkomster"
 upstream = "http://{upstream_addr}"
 allow = ["{}", "{}"]
+
+[[service]]
+id = "inkomst-samtycke"
+upstream = "http://{upstream_addr}"
+allow = ["{}"]
+consent = "se.skatteverket.inkomst"
 "#,
         entity_id("kommun.localhost", kommun_port),
-        entity_id("forsakringskassan.localhost", fk_port)
+        entity_id("forsakringskassan.localhost", fk_port),
+        entity_id("kommun.localhost", kommun_port),
     );
     let skatt = start_node(
         &central,
@@ -149,6 +156,9 @@ classification = { confidentiality = 2, integrity = 3, availability = 1 }
 
     println!("Registering who holds what about the test persons in the index …");
     sample_index(&central, &skatt, &fk, &kommun).await?;
+
+    println!("Tolvan lets Exempelkommunen get his income data from Skatteverket; the municipality asks …");
+    let consent_id = sample_consent(&central, &kommun).await?;
 
     println!("Sending sample messages and making a synchronous call …");
     let http = reqwest::Client::new();
@@ -264,6 +274,16 @@ classification = { confidentiality = 2, integrity = 3, availability = 1 }
     println!(
         "    (Exempelkommunen), a letter in the decided case; Tolvans Bygg AB's mail beside yours; settings to block a sender."
     );
+    println!(
+        "  Min profil: Mina sidor → Min profil — Tolvan's consent {consent_id} (income data to Exempelkommunen) with its"
+    );
+    println!(
+        "    signed receipt; the municipality's call under it is in Vem har läst mina uppgifter. Withdraw it and call:"
+    );
+    println!(
+        "    curl -s -H 'authorization: Bearer {}' -H 'ena-consent: {consent_id}' -H 'content-type: application/json' -d '{{}}' {}/calls/v1/202100-5448/inkomst-samtycke/samtycke -i",
+        kommun.token, kommun.api
+    );
     println!("  Verify a node's log:  ena audit verify --data-dir {}", kommun.dir.display());
     println!("  Everything is in {} (demo.json lists it). Ctrl-C stops it all.", dir.display());
     crate::serve::shutdown_signal().await;
@@ -370,6 +390,38 @@ async fn sample_index(
         anyhow::bail!("Försäkringskassan should learn of Tolvan's income data alone, found {found:?}");
     }
     Ok(())
+}
+
+/// Tolvan's consent (as he gives it in Min profil) that Exempelkommunen may get his income data from
+/// Skatteverket for a housing allowance application, and the municipality's system asking Skatteverket's
+/// consent-bound service through the nodes with it — the use shows in his who-read-my-data by itself.
+async fn sample_consent(central: &crate::local_federation::Central, kommun: &LocalNode) -> anyhow::Result<String> {
+    let tolvan = ena_audit::Context {
+        actor: ena_audit::Actor { kind: ena_audit::ActorKind::Person, id: "191212121212".into(), organisation: None },
+        on_behalf_of: None,
+        correlation_id: None,
+    };
+    let input = ena_profile::ConsentInput {
+        recipient: "212000-0142".into(),
+        holder: "202100-5448".into(),
+        category: "se.skatteverket.inkomst".into(),
+        purpose: "Ansökan om bostadsbidrag".into(),
+        expires_at: None,
+    };
+    let consent =
+        central.state.profile.give(&tolvan, "191212121212", &input).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let r = reqwest::Client::new()
+        .post(format!("{}/calls/v1/202100-5448/inkomst-samtycke/samtycke", kommun.api))
+        .bearer_auth(&kommun.token)
+        .header("ena-consent", &consent.id)
+        .header("ena-org-unit", "Ekonomiskt%20bist%C3%A5nd")
+        .json(&json!({}))
+        .send()
+        .await?;
+    if !r.status().is_success() {
+        anyhow::bail!("the call under Tolvan's consent was refused: {}", r.text().await?);
+    }
+    Ok(consent.id)
 }
 
 /// FaR registrations for the test persons and Tolvans Bygg AB at the built-in mailbox — each signed by

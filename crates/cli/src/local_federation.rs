@@ -213,6 +213,14 @@ pub async fn start_income_register(stop: watch::Receiver<bool>) -> anyhow::Resul
             "/personer",
             axum::routing::post(move |axum::Json(asked): axum::Json<serde_json::Value>| async move { answer(asked) }),
         )
+        // Behind the consent-bound service: the person is the one the consent names (the node says whom).
+        .route(
+            "/samtycke",
+            axum::routing::post(move |headers: axum::http::HeaderMap| async move {
+                let subject = headers.get("ena-consent-subject").and_then(|v| v.to_str().ok()).unwrap_or_default();
+                answer(serde_json::json!({"personnummer": subject}))
+            }),
+        )
         .route(
             "/slow",
             axum::routing::post(move |axum::Json(asked): axum::Json<serde_json::Value>| async move {

@@ -155,7 +155,10 @@ async fn contacts_verify_with_codes_and_consents_govern_calls_through_the_nodes(
         let given: Value = r.json().await.unwrap();
         let id = given["id"].as_str().unwrap().to_owned();
         assert_eq!(given["status"], "active", "{label}: {given}");
-        assert_eq!(given["holderName"], "skatteverket.localhost", "{label}: the member's name as the federation has it");
+        assert_eq!(
+            given["holderName"], "skatteverket.localhost",
+            "{label}: the member's name as the federation has it"
+        );
 
         // The receipt: jwcrypto and PyJWT verify it with the keys anyone can fetch.
         let receipt = json_of(get(&format!("/profile/v1/my/consents/{id}/receipt")).await.unwrap()).await;

@@ -49,6 +49,7 @@ pub struct LoginTexts {
     profile: &'static str,
     holdings: &'static str,
     accesses: &'static str,
+    my_profile: &'static str,
 }
 
 const SV: LoginTexts = LoginTexts {
@@ -67,6 +68,7 @@ const SV: LoginTexts = LoginTexts {
     profile: "Min profil",
     holdings: "Vem har uppgifter om mig — organisationer som har uppgifter om dig, och var",
     accesses: "Vem har läst mina uppgifter — det som loggats om dig, av vem och när",
+    my_profile: "Min profil — kontaktuppgifter, språk och samtycken",
 };
 const EN: LoginTexts = LoginTexts {
     title: "Log in",
@@ -84,6 +86,7 @@ const EN: LoginTexts = LoginTexts {
     profile: "My profile",
     holdings: "Who holds data about me — organisations that keep information about you, and where",
     accesses: "Who read my data — what has been logged about you, by whom and when",
+    my_profile: "My profile — contact details, language and consents",
 };
 
 fn texts(lang: Lang) -> &'static LoginTexts {
