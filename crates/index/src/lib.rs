@@ -18,6 +18,7 @@ mod tests;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
+use aws_lc_rs::aead::{Aad, CHACHA20_POLY1305, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use aws_lc_rs::hmac;
 use ena_audit::event::{ObjectRef, Result as AuditResult};
 use ena_audit::{AuditLog, AuditSink, Context};
@@ -36,7 +37,12 @@ pub struct Index {
     audit: AuditLog,
     access: Arc<ena_access::DecisionPoint>,
     key: hmac::Key,
+    /// Seals objects in the change feed (derived from the pseudonym key).
+    seal: Arc<LessSafeKey>,
 }
+
+/// How long the change feed keeps a change.
+pub const CHANGES_KEPT_SECONDS: i64 = 30 * 86_400;
 
 /// The caller of a find: a member system and its organisation (canonical).
 pub struct Finder<'a> {
@@ -47,7 +53,29 @@ pub struct Finder<'a> {
 impl Index {
     /// `secret`: the deployment's pseudonym key (32 bytes from the key vault).
     pub fn new(store: Store, audit: AuditLog, access: Arc<ena_access::DecisionPoint>, secret: &[u8]) -> Index {
-        Index { store, audit, access, key: hmac::Key::new(hmac::HMAC_SHA256, secret) }
+        let key = hmac::Key::new(hmac::HMAC_SHA256, secret);
+        let derived = hmac::sign(&key, b"ena index change feed sealing key");
+        let seal = LessSafeKey::new(
+            UnboundKey::new(&CHACHA20_POLY1305, derived.as_ref()).expect("32 bytes is a ChaCha20 key"),
+        );
+        Index { store, audit, access, key, seal: Arc::new(seal) }
+    }
+
+    fn seal_object(&self, object: &Object) -> Vec<u8> {
+        let nonce: [u8; NONCE_LEN] = rand::random();
+        let mut data = object.id().as_bytes().to_vec();
+        self.seal
+            .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::empty(), &mut data)
+            .expect("sealing a short id cannot fail");
+        [nonce.as_slice(), &data].concat()
+    }
+
+    fn open_object(&self, sealed: &[u8]) -> Option<String> {
+        let (nonce, data) = sealed.split_at_checked(NONCE_LEN)?;
+        let mut data = data.to_vec();
+        let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
+        let plain = self.seal.open_in_place(nonce, Aad::empty(), &mut data).ok()?;
+        String::from_utf8(plain.to_vec()).ok()
     }
 
     /// The keyed hash an object is kept as.
@@ -76,11 +104,25 @@ impl Index {
             )]));
         }
         let now = ena_core::time::unix_now();
+        let subscribed = repo::subscribed(&self.store).await?;
         let mut outcomes = Vec::with_capacity(items.len());
         let mut changes = Vec::with_capacity(items.len());
+        let mut feed = Vec::new();
         for (i, item) in items.iter().enumerate() {
             match self.change(&format!("items/{i}"), holder, item, now) {
-                Ok(c) => {
+                Ok((c, object)) => {
+                    if subscribed.contains(&item.category) {
+                        feed.push(repo::ChangeRow {
+                            seq: 0,
+                            category: item.category.clone(),
+                            kind: if item.delete { "deleted" } else { "registered" }.into(),
+                            object_type: object.kind.as_str().into(),
+                            object_sealed: self.seal_object(&object),
+                            holder: holder.to_owned(),
+                            address: item.address.clone().unwrap_or_default().trim().to_owned(),
+                            at: now,
+                        });
+                    }
                     changes.push(c);
                     outcomes.push(ItemOutcome { index: i, status: "accepted", errors: Vec::new() });
                 }
@@ -88,7 +130,10 @@ impl Index {
             }
         }
         if !changes.is_empty() {
-            repo::apply(&self.store, &changes).await?;
+            repo::apply(&self.store, &changes, &feed).await?;
+            if !feed.is_empty() {
+                repo::prune_changes(&self.store, now - CHANGES_KEPT_SECONDS).await?;
+            }
         }
         let deleted = changes.iter().filter(|c| matches!(c, repo::Change::Delete { .. })).count();
         let mut event = ctx.event(
@@ -107,7 +152,13 @@ impl Index {
     }
 
     /// One item checked into a change, or every field wrong with it.
-    fn change(&self, at: &str, holder: &str, item: &BatchItem, now: i64) -> Result<repo::Change, Vec<FieldError>> {
+    fn change(
+        &self,
+        at: &str,
+        holder: &str,
+        item: &BatchItem,
+        now: i64,
+    ) -> Result<(repo::Change, Object), Vec<FieldError>> {
         let mut errors = Vec::new();
         let object = Object::parse(&format!("{at}/objectId"), item.object_type, &item.object_id)
             .map_err(|e| errors.push(e))
@@ -143,7 +194,7 @@ impl Index {
             return Err(errors);
         };
         let object_key = self.pseudonym(&object);
-        Ok(if item.delete {
+        let change = if item.delete {
             repo::Change::Delete { object_key, category: item.category.clone(), holder: holder.to_owned() }
         } else {
             repo::Change::Upsert(repo::Row {
@@ -155,7 +206,8 @@ impl Index {
                 source: item.source.clone(),
                 registered_at: now,
             })
-        })
+        };
+        Ok((change, object))
     }
 
     /// May `finder` learn of information of `category`?
@@ -295,4 +347,116 @@ impl Index {
         }
         Ok(())
     }
+}
+
+impl Index {
+    /// Subscribe `finder` to the changes of a category it may learn of (refused like a find otherwise).
+    pub async fn subscribe(
+        &self,
+        ctx: &Context,
+        finder: &Finder<'_>,
+        category: &str,
+    ) -> Result<Subscription, IndexError> {
+        check_category("category", category).map_err(|e| IndexError::Invalid(vec![e]))?;
+        let mut event = ctx.event(
+            "index.subscribe",
+            Some(ObjectRef { kind: "category".into(), id: category.to_owned() }),
+            AuditResult::Allowed,
+            None,
+        );
+        if !self.may_find(finder, category).await? {
+            event.outcome.result = AuditResult::Denied;
+            event.outcome.reason = Some(format!("not allowed to find {category}"));
+            self.record(event).await?;
+            return Err(IndexError::Forbidden(format!(
+                "this caller may not learn whether information of {category} exists (no policy permits find on category {category})"
+            )));
+        }
+        self.record(event).await?;
+        let row = repo::subscribe(
+            &self.store,
+            &repo::SubscriptionRow {
+                id: uuid::Uuid::now_v7().to_string(),
+                member: finder.member.to_owned(),
+                organisation: finder.organisation.to_owned(),
+                category: category.to_owned(),
+                created_at: ena_core::time::unix_now(),
+            },
+        )
+        .await?;
+        Ok(to_subscription(row))
+    }
+
+    pub async fn subscriptions(&self, member: &str, limit: u32, offset: u64) -> Result<Vec<Subscription>, IndexError> {
+        Ok(repo::subscriptions(&self.store, member, limit, offset).await?.into_iter().map(to_subscription).collect())
+    }
+
+    pub async fn unsubscribe(&self, ctx: &Context, member: &str, id: &str) -> Result<(), IndexError> {
+        if !repo::unsubscribe(&self.store, member, id).await? {
+            return Err(IndexError::NotFound("your system has no such subscription".into()));
+        }
+        let event = ctx.event(
+            "index.unsubscribe",
+            Some(ObjectRef { kind: "subscription".into(), id: id.to_owned() }),
+            AuditResult::Allowed,
+            None,
+        );
+        self.record(event).await
+    }
+
+    /// The changes of a subscription's category after `after` (its `seq`), oldest first — only while the
+    /// decision point still lets the subscriber learn of the category. The reading is an audit event with
+    /// the persons in the page as data subjects.
+    pub async fn changes(
+        &self,
+        ctx: &Context,
+        finder: &Finder<'_>,
+        id: &str,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<ChangeItem>, IndexError> {
+        let Some(s) = repo::subscription(&self.store, finder.member, id).await? else {
+            return Err(IndexError::NotFound("your system has no such subscription".into()));
+        };
+        if !self.may_find(finder, &s.category).await? {
+            return Err(IndexError::Forbidden(format!(
+                "this caller may no longer learn of {} (no policy permits find on category {})",
+                s.category, s.category
+            )));
+        }
+        let rows = repo::changes(&self.store, &s.category, after, limit).await?;
+        let mut event = ctx.event(
+            "index.changes.read",
+            Some(ObjectRef { kind: "subscription".into(), id: id.to_owned() }),
+            AuditResult::Allowed,
+            None,
+        );
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let Some(object_id) = self.open_object(&r.object_sealed) else {
+                return Err(IndexError::Internal(format!("change {} does not open with this deployment's key", r.seq)));
+            };
+            if r.object_type == "person" {
+                event.data_subjects.push(object_id.clone());
+            }
+            out.push(ChangeItem {
+                seq: r.seq,
+                kind: r.kind,
+                object_type: r.object_type,
+                object_id,
+                category: r.category,
+                holder: r.holder,
+                address: r.address,
+                at: ena_core::time::rfc3339_of(r.at),
+            });
+        }
+        event.data_subjects.sort();
+        event.data_subjects.dedup();
+        self.record(event).await?;
+        Ok(out)
+    }
+}
+
+fn to_subscription(r: repo::SubscriptionRow) -> Subscription {
+    Subscription { id: r.id, category: r.category, created_at: ena_core::time::rfc3339_of(r.created_at) }
 }

@@ -227,3 +227,37 @@ impl From<sqlx::Error> for IndexError {
         IndexError::Internal(e.to_string())
     }
 }
+
+/// A member system's subscription to the changes of a category.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Subscription {
+    pub id: String,
+    #[schema(example = "se.skatteverket.inkomst")]
+    pub category: String,
+    pub created_at: String,
+}
+
+/// What a subscription asks for.
+#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SubscriptionInput {
+    #[schema(example = "se.skatteverket.inkomst")]
+    pub category: String,
+}
+
+/// One change in a subscribed category: an engagement registered (or changed) or deleted.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChangeItem {
+    /// The feed position: ask for changes after the last one read.
+    pub seq: i64,
+    /// registered or deleted.
+    pub kind: String,
+    pub object_type: String,
+    pub object_id: String,
+    pub category: String,
+    pub holder: String,
+    pub address: String,
+    pub at: String,
+}

@@ -120,5 +120,33 @@ async fn holders_register_item_by_item_and_finders_learn_only_what_they_may() {
         assert_eq!(out[0].status, "accepted", "{label}");
         assert!(index.find(&ctx, &fk, &ask(None)).await.unwrap().is_empty(), "{label}");
         assert_eq!(repo::count(&db.store).await.unwrap(), 2, "{label}");
+
+        // Subscriptions: Försäkringskassan follows income data (debts are refused like a find); the
+        // feed carries each change with its object, sealed at rest, only while it may learn of it.
+        let refused = index.subscribe(&ctx, &fk, DEBTS).await.unwrap_err().to_string();
+        assert_eq!(refused, held, "{label}: refused like a find");
+        let sub = index.subscribe(&ctx, &fk, INCOME).await.unwrap();
+        assert_eq!(index.subscribe(&ctx, &fk, INCOME).await.unwrap().id, sub.id, "{label}: once per category");
+        let anna = item(ObjectType::Person, "199001012385", INCOME);
+        let debts = item(ObjectType::Person, "199001012385", DEBTS);
+        index.register(&ctx, SKATT, &[anna.clone(), debts]).await.unwrap();
+        let mut anna_gone = anna;
+        anna_gone.delete = true;
+        index.register(&ctx, SKATT, &[anna_gone]).await.unwrap();
+        let feed = index.changes(&ctx, &fk, &sub.id, 0, 100).await.unwrap();
+        let kinds: Vec<(&str, &str)> = feed.iter().map(|c| (c.kind.as_str(), c.object_id.as_str())).collect();
+        assert_eq!(kinds, [("registered", "199001012385"), ("deleted", "199001012385")], "{label}: income only");
+        assert!(index.changes(&ctx, &fk, &sub.id, feed[0].seq, 100).await.unwrap().len() == 1, "{label}");
+        let sealed: Vec<(Vec<u8>,)> = ena_store::with_pool!(&db.store, pool => sqlx::query_as(
+            "SELECT object_sealed FROM index_changes").fetch_all(pool).await)
+        .unwrap();
+        assert!(sealed.iter().all(|(b,)| !String::from_utf8_lossy(b).contains("199001012385")), "{label}: sealed");
+        // Another system cannot read this subscription.
+        assert!(matches!(index.changes(&ctx, &other, &sub.id, 0, 10).await, Err(IndexError::NotFound(_))));
+        // Unsubscribed, the feed is gone.
+        let mut unsub = index.subscriptions("https://fk.example", 10, 0).await.unwrap();
+        assert_eq!(unsub.len(), 1, "{label}");
+        index.unsubscribe(&ctx, "https://fk.example", &unsub.remove(0).id).await.unwrap();
+        assert!(matches!(index.changes(&ctx, &fk, &sub.id, 0, 10).await, Err(IndexError::NotFound(_))), "{label}");
     }
 }

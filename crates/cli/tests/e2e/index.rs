@@ -163,5 +163,49 @@ async fn holders_register_and_only_allowed_finders_learn_what_is_held() {
         assert_eq!(a("/index/v1/engagement-deletions", key.clone()).await.unwrap().status(), 204, "{label}");
         check_problem(a("/index/v1/engagement-deletions", key).await.unwrap(), 404, "resource-not-found").await;
         assert_eq!(json_of(b(find).await.unwrap()).await["items"], json!([]), "{label}");
+
+        // Subscriptions: B follows income data and reads A's next registration with its object; A, not
+        // allowed, is refused; once the operator removes B's policy, B's feed stops.
+        let b_req = |m: reqwest::Method, path: &str| fed.tls_b.request(m, format!("https://{}{path}", fed.node));
+        check_problem(
+            a("/index/v1/subscriptions", json!({"category": INCOME})).await.unwrap(),
+            403,
+            "permission-denied",
+        )
+        .await;
+        let r = b_req(reqwest::Method::POST, "/index/v1/subscriptions").json(&json!({"category": INCOME})).send();
+        let subscribed = r.await.unwrap();
+        assert_eq!(subscribed.status(), 201, "{label}");
+        let sub_id = subscribed.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+        let again = json!({"items": [{"objectType": "person", "objectId": TOLVAN, "category": INCOME, "address": "212000-0142:inkomst"}]});
+        assert_eq!(a("/index/v1/engagement-batches", again).await.unwrap().status(), 200, "{label}");
+        let feed = b_req(reqwest::Method::GET, &format!("/index/v1/subscriptions/{sub_id}/changes")).send();
+        let feed = json_of(feed.await.unwrap()).await;
+        assert_eq!(feed["items"][0]["objectId"], TOLVAN, "{label}: {feed}");
+        assert_eq!(feed["items"][0]["kind"], "registered", "{label}: {feed}");
+        let p = check_problem(
+            b_req(reqwest::Method::GET, &format!("/index/v1/subscriptions/{sub_id}/changes?after=-1"))
+                .send()
+                .await
+                .unwrap(),
+            400,
+            "invalid-parameter",
+        )
+        .await;
+        assert_eq!(invalid_properties(&p), ["after"], "{label}");
+        let gone = server
+            .client
+            .delete(server.url("/access/v1/policies/b-finds-income"))
+            .bearer_auth(server.operator_token())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(gone.status(), 204, "{label}");
+        check_problem(
+            b_req(reqwest::Method::GET, &format!("/index/v1/subscriptions/{sub_id}/changes")).send().await.unwrap(),
+            403,
+            "permission-denied",
+        )
+        .await;
     }
 }

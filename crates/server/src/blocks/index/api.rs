@@ -5,7 +5,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use ena_core::ErrorCode;
-use ena_index::{BatchItem, Engagement, EngagementInput, EngagementKey, FindInput, Finder, IndexError, ItemOutcome};
+use ena_index::{
+    BatchItem, ChangeItem, Engagement, EngagementInput, EngagementKey, FindInput, Finder, IndexError, ItemOutcome,
+    Subscription, SubscriptionInput,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::routes;
@@ -24,6 +27,9 @@ pub fn router() -> Routes {
         .api(Caller::Member, routes!(register_engagements))
         .api(Caller::Member, routes!(delete_engagement))
         .api(Caller::Member, routes!(find_engagements))
+        .api(Caller::Member, routes!(list_subscriptions, subscribe))
+        .api(Caller::Member, routes!(unsubscribe))
+        .api(Caller::Member, routes!(list_changes))
         .api(Caller::Person(3), routes!(list_my_engagements))
 }
 
@@ -187,4 +193,107 @@ pub async fn find_engagements(
 ) -> Result<Json<Found>, ApiError> {
     let finder = Finder { member: &m.ctx.actor.id, organisation: &m.organisation };
     Ok(Json(Found { items: state.index.find(&m.ctx, &finder, &body).await? }))
+}
+
+fn finder(m: &MemberOrganisation) -> Finder<'_> {
+    Finder { member: &m.ctx.actor.id, organisation: &m.organisation }
+}
+
+/// Follow the changes of a category my system may learn of (refused like a find otherwise); one
+/// subscription per category and system.
+#[utoipa::path(post, path = "/index/v1/subscriptions", tag = "index", operation_id = "subscribeToCategory",
+    request_body(content = SubscriptionInput, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Subscribed (or the subscription already there)", body = Subscription),
+        (status = 400, description = "A bad category, named", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 401, description = "No member credential", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 403, description = "No policy lets the caller learn of the category", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+    ))]
+pub async fn subscribe(
+    State(state): State<AppState>,
+    m: MemberOrganisation,
+    ApiJson(body): ApiJson<SubscriptionInput>,
+) -> Result<(StatusCode, Json<Subscription>), ApiError> {
+    Ok((StatusCode::CREATED, Json(state.index.subscribe(&m.ctx, &finder(&m), &body.category).await?)))
+}
+
+/// My system's subscriptions.
+#[utoipa::path(get, path = "/index/v1/subscriptions", tag = "index", operation_id = "listSubscriptions",
+    params(("limit" = Option<u32>, Query, description = "1–100, default 20"), ("page" = Option<u32>, Query, description = "From 1")),
+    responses(
+        (status = 200, description = "A page of my system's subscriptions", body = Object),
+        (status = 401, description = "No member credential", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+    ))]
+pub async fn list_subscriptions(
+    State(state): State<AppState>,
+    m: MemberOrganisation,
+    query: crate::extract::ApiQuery,
+) -> Result<Json<crate::paging::ListPage<Subscription>>, ApiError> {
+    let p = query.page(Vec::new())?;
+    let rows = state.index.subscriptions(&m.ctx.actor.id, p.limit + 1, p.offset()).await?;
+    Ok(Json(crate::paging::ListPage::of(p, rows)))
+}
+
+/// Stop following a category.
+#[utoipa::path(delete, path = "/index/v1/subscriptions/{subscriptionId}", tag = "index", operation_id = "unsubscribe",
+    params(("subscriptionId" = String, Path, description = "The subscription's id")),
+    responses(
+        (status = 204, description = "Gone"),
+        (status = 404, description = "Not a subscription of my system", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+    ))]
+pub async fn unsubscribe(
+    State(state): State<AppState>,
+    m: MemberOrganisation,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Result<Response, ApiError> {
+    state.index.unsubscribe(&m.ctx, &m.ctx.actor.id, &id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// A page of changes.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Changes {
+    pub items: Vec<ChangeItem>,
+    /// Ask with `after` = this next time (the last `seq` read, or the one asked with).
+    pub next: i64,
+}
+
+/// The changes in a subscribed category after `after` (a `seq`), oldest first, each with its object
+/// (changes are kept 30 days) — only while a policy still lets my system learn of the category.
+#[utoipa::path(get, path = "/index/v1/subscriptions/{subscriptionId}/changes", tag = "index", operation_id = "listCategoryChanges",
+    params(("subscriptionId" = String, Path, description = "The subscription's id"),
+           ("after" = Option<i64>, Query, description = "The last seq read (default 0: from the oldest kept)"),
+           ("limit" = Option<u32>, Query, description = "1–1000, default 100")),
+    responses(
+        (status = 200, description = "The changes", body = Changes),
+        (status = 400, description = "A bad after or limit, named", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 403, description = "No policy lets my system learn of the category any more", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 404, description = "Not a subscription of my system", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+    ))]
+pub async fn list_changes(
+    State(state): State<AppState>,
+    m: MemberOrganisation,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    query: crate::extract::ApiQuery,
+) -> Result<Json<Changes>, ApiError> {
+    let mut errors = Vec::new();
+    let after = query.int("after", &mut errors).unwrap_or(0);
+    let limit = query.int("limit", &mut errors).unwrap_or(100);
+    if after < 0 {
+        errors.push(ena_core::FieldError::new("after", after, "0 or more"));
+    }
+    if !(1..=1000).contains(&limit) {
+        errors.push(ena_core::FieldError::new("limit", limit, "between 1 and 1000"));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::invalid(
+            ErrorCode::InvalidParameter,
+            "Some query parameters are invalid; see invalid-parameters.",
+            errors,
+        ));
+    }
+    let items = state.index.changes(&m.ctx, &finder(&m), &id, after, limit as u32).await?;
+    let next = items.last().map_or(after, |c| c.seq);
+    Ok(Json(Changes { items, next }))
 }

@@ -30,8 +30,13 @@ fn request(operation_id: &str) -> Option<Value> {
             json!({"objectType": "person", "objectId": "191212121212", "category": "se.skatteverket.inkomst"})
         }
         "findEngagements" => json!({"objectType": "person", "objectId": "191212121212"}),
+        "subscribeToCategory" => json!({"category": "se.skatteverket.inkomst"}),
         _ => return None,
     })
+}
+
+fn subscription() -> Value {
+    json!({"id": "0192f0a4-2222-7000-8000-000000000003", "category": "se.skatteverket.inkomst", "createdAt": "2026-12-06T09:00:00Z"})
 }
 
 fn response(operation_id: &str) -> Option<Value> {
@@ -49,6 +54,13 @@ fn response(operation_id: &str) -> Option<Value> {
         ]}),
         "findEngagements" => json!({"items": [{"category": "se.skatteverket.inkomst", "holder": "162021005448",
             "address": "162021005448:inkomst", "updatedAt": "2026-11-30T12:00:00Z", "source": "beskattningsdatabasen"}]}),
+        "subscribeToCategory" => subscription(),
+        "listSubscriptions" => json!({"items": [subscription()], "page": 1, "limit": 20, "hasMore": false}),
+        "listCategoryChanges" => json!({"items": [
+            {"seq": 41, "kind": "registered", "objectType": "person", "objectId": "191212121212", "category": "se.skatteverket.inkomst",
+             "holder": "162021005448", "address": "202100-5448:inkomst", "at": "2026-12-06T10:00:00Z"},
+            {"seq": 42, "kind": "deleted", "objectType": "person", "objectId": "199001012385", "category": "se.skatteverket.inkomst",
+             "holder": "162021005448", "address": "", "at": "2026-12-06T10:02:00Z"}], "next": 42}),
         _ => return None,
     })
 }
