@@ -273,6 +273,8 @@ pub async fn checkpoints(
 pub struct EventFilter {
     pub correlation_id: Option<String>,
     pub actor_id: Option<String>,
+    /// Leave out events by this actor (a person's own doings in "who read my data").
+    pub not_actor_id: Option<String>,
     /// The event's object id (e.g. a federation entity id).
     pub object_id: Option<String>,
     pub subject: Option<String>,
@@ -300,6 +302,7 @@ pub async fn query(
         if let Some(v) = &filter.subject { q.push(" AND s.subject = ").push_bind(v.clone()); }
         if let Some(v) = &filter.correlation_id { q.push(" AND l.correlation_id = ").push_bind(v.clone()); }
         if let Some(v) = &filter.actor_id { q.push(" AND l.actor_id = ").push_bind(v.clone()); }
+        if let Some(v) = &filter.not_actor_id { q.push(" AND l.actor_id <> ").push_bind(v.clone()); }
         if let Some(v) = &filter.object_id { q.push(" AND l.object_id = ").push_bind(v.clone()); }
         if let Some(v) = &filter.action { q.push(" AND l.action = ").push_bind(v.clone()); }
         if let Some(v) = &filter.action_prefix {

@@ -9,6 +9,7 @@ mod bench_identity;
 mod bench_index;
 mod bench_mail;
 mod bench_messaging;
+mod bench_profile;
 mod bench_representation;
 mod config;
 mod credential;
@@ -96,6 +97,9 @@ enum BenchCommand {
     Mail(bench_mail::MailBench),
     /// Index: batch registration through the service, finds at N engagements (default 10 M), size per million.
     Index(bench_index::IndexBench),
+    /// Min profil: "who read my data" for a person with 10 000 events among 10 M; the consent check's
+    /// cost on a synchronous call through two nodes (against the same call without one).
+    Profile(bench_profile::ProfileBench),
     /// Messages: crypto-only bound, async messages end to end between two nodes, cached address lookups.
     Messaging(bench_messaging::MessagingBench),
     /// The edge's baseline: a bare axum server answering the same JSON /healthz (scripts/bench runs it
@@ -188,6 +192,7 @@ fn main() -> ExitCode {
         Command::Bench(BenchCommand::Cases(args)) => bench_cases::run(args),
         Command::Bench(BenchCommand::Mail(args)) => bench_mail::run(args),
         Command::Bench(BenchCommand::Index(args)) => bench_index::run(args),
+        Command::Bench(BenchCommand::Profile(args)) => bench_profile::run(args),
         Command::Bench(BenchCommand::Messaging(args)) => bench_messaging::run(args),
         Command::Bench(BenchCommand::BareHealthz(args)) => bench_edge::run(args),
         Command::Federation(args) => federation::run(args),
