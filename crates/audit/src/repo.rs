@@ -312,7 +312,10 @@ pub async fn query(
         if let Some(v) = &filter.result { q.push(" AND l.result = ").push_bind(v.clone()); }
         if let Some(v) = &filter.from_time { q.push(" AND l.time >= ").push_bind(v.clone()); }
         if let Some(v) = &filter.to_time { q.push(" AND l.time < ").push_bind(v.clone()); }
-        q.push(" ORDER BY l.idx DESC LIMIT ").push_bind(i64::from(limit)).push(" OFFSET ").push_bind(to_i64(offset));
+        // By a subject: walk that subject's index entries newest first (the same order, `s.idx = l.idx`),
+        // so a page reads its rows and stops instead of sorting all of the subject's events.
+        let order = if filter.subject.is_some() { "s.idx" } else { "l.idx" };
+        q.push(format!(" ORDER BY {order} DESC LIMIT ")).push_bind(i64::from(limit)).push(" OFFSET ").push_bind(to_i64(offset));
         q.build_query_as().fetch_all(pool).await
     })
 }

@@ -89,11 +89,7 @@ const WORDS: [&str; 12] = [
 /// A page as the API asks for it: the default limit and one more (to know whether there is a next).
 const PAGE: u32 = 21;
 
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    sorted
-        .get(((sorted.len() as f64 * p) as usize).min(sorted.len().saturating_sub(1)))
-        .map_or(0.0, |d| d.as_secs_f64() * 1e3)
-}
+use crate::bench_kit::percentile;
 
 fn agency_of(service: &str) -> (&'static str, &'static str) {
     AGENCIES.iter().find(|(_, _, s)| s.contains(&service)).map_or(("162021005448", "Skatteverket"), |(o, n, _)| (o, n))
@@ -117,15 +113,8 @@ async fn bench(args: CasesBench) -> anyhow::Result<()> {
     if args.parties < largest_k.max(1) {
         bail!("--parties: at least as many parties as the largest --acting-for ({largest_k})");
     }
-    let temp = tempfile::tempdir()?;
-    let dir = args.dir.clone().unwrap_or_else(|| temp.path().to_path_buf());
-    std::fs::create_dir_all(&dir)?;
-    let store = match &args.database_url {
-        Some(url) => ena_store::Store::connect_postgres(url, None).await?,
-        None => ena_store::Store::open_sqlite(&dir.join("bench.db")).await?,
-    };
-    let db = if args.database_url.is_some() { "postgres" } else { "sqlite" };
-    ena_server::prepare_store(&store).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let bench = crate::bench_kit::open_store(args.database_url.as_deref(), args.dir.as_deref()).await?;
+    let (store, dir, db) = (bench.store.clone(), bench.dir.clone(), bench.db);
     let (existing,): (i64,) =
         ena_store::with_pool!(&store, pool => sqlx::query_as("SELECT COUNT(*) FROM cases").fetch_one(pool).await)?;
     if existing != 0 {

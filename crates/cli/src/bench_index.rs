@@ -6,7 +6,7 @@
 //! Reports; never fails on timing.
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{anyhow, bail};
 use ena_audit::Context;
@@ -33,19 +33,18 @@ pub struct IndexBench {
     /// Where the temporary SQLite database goes [default: a new temp directory].
     #[arg(long)]
     dir: Option<PathBuf>,
+    /// PostgreSQL only: let the database make the engagements itself (pgcrypto's HMAC under the bench's
+    /// own pseudonym key, case objects `BENCH-<n>`, the keys rebuilt after the load) — how 100 M fit in
+    /// an hour; finds then go through an `Index` with that key.
+    #[arg(long)]
+    server_fill: bool,
 }
 
 const FINDER: &str = "https://finder.bench.example";
 const HOLDERS: [&str; 3] = ["162021005448", "162021005521", "162120000142"];
 const CATEGORIES: [&str; 3] = ["se.skatteverket.inkomst", "se.forsakringskassan.ersattning", "se.kommun.bygglov"];
 
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    ms(sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)])
-}
+use crate::bench_kit::percentile;
 
 pub fn run(args: IndexBench) -> anyhow::Result<()> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(bench(args))
@@ -55,15 +54,8 @@ async fn bench(args: IndexBench) -> anyhow::Result<()> {
     if args.engagements < 3 || args.finds == 0 {
         bail!("--engagements: at least 3; --finds: at least 1");
     }
-    let temp = tempfile::tempdir()?;
-    let dir = args.dir.clone().unwrap_or_else(|| temp.path().to_path_buf());
-    std::fs::create_dir_all(&dir)?;
-    let store = match &args.database_url {
-        Some(url) => ena_store::Store::connect_postgres(url, None).await?,
-        None => ena_store::Store::open_sqlite(&dir.join("bench.db")).await?,
-    };
-    let db = if args.database_url.is_some() { "postgres" } else { "sqlite" };
-    ena_server::prepare_store(&store).await.map_err(|e| anyhow!("{e}"))?;
+    let bench = crate::bench_kit::open_store(args.database_url.as_deref(), args.dir.as_deref()).await?;
+    let (store, dir, db) = (bench.store.clone(), bench.dir.clone(), bench.db);
     if ena_index::repo::count(&store).await? != 0 {
         bail!("this database has engagements already; give an empty database or schema");
     }
@@ -114,9 +106,17 @@ async fn bench(args: IndexBench) -> anyhow::Result<()> {
 
     // Fill: three holders' engagements for every person, hashed as the service hashes them.
     let started = Instant::now();
-    let bar = indicatif::ProgressBar::new(persons as u64);
     let now = ena_core::time::unix_now();
-    for start in (0..persons).step_by(10_000) {
+    let secret: [u8; 32] = rand::random();
+    let server_index = ena_index::Index::new(store.clone(), state.audit.clone(), state.access.clone(), &secret);
+    if args.server_fill {
+        if args.database_url.is_none() {
+            bail!("--server-fill needs --database-url (PostgreSQL)");
+        }
+        server_fill(&store, &secret, persons as i64, now).await?;
+    }
+    let bar = indicatif::ProgressBar::new(if args.server_fill { 0 } else { persons as u64 });
+    for start in (0..if args.server_fill { 0 } else { persons }).step_by(10_000) {
         let mut rows = Vec::with_capacity(30_000);
         for i in start..(start + 10_000).min(persons) {
             let object =
@@ -167,14 +167,14 @@ async fn bench(args: IndexBench) -> anyhow::Result<()> {
     let mut times = Vec::with_capacity(args.finds);
     let mut found = 0;
     for _ in 0..args.finds {
-        let input = FindInput {
-            object_type: ObjectType::Person,
-            object_id: person_number(rng.random_range(0..persons)),
-            category: None,
-            holder: None,
+        let (object_type, object_id, index) = if args.server_fill {
+            (ObjectType::Case, format!("BENCH-{}", rng.random_range(0..persons)), &server_index)
+        } else {
+            (ObjectType::Person, person_number(rng.random_range(0..persons)), &state.index)
         };
+        let input = FindInput { object_type, object_id, category: None, holder: None };
         let t = Instant::now();
-        found += state.index.find(&ctx, &finder, &input).await.map_err(|e| anyhow!("{e}"))?.len();
+        found += index.find(&ctx, &finder, &input).await.map_err(|e| anyhow!("{e}"))?.len();
         times.push(t.elapsed());
     }
     times.sort();
@@ -186,5 +186,41 @@ async fn bench(args: IndexBench) -> anyhow::Result<()> {
         found,
         args.finds
     );
+    Ok(())
+}
+
+/// PostgreSQL makes `objects` × 3 engagements itself: case objects `BENCH-<n>`, keyed as `Index` keys
+/// them (HMAC-SHA256 of `case:<id>` under `secret`, by pgcrypto), in chunks with progress; the primary key
+/// and the holder index are dropped for the load and built again after it (as the migration defines
+/// them), which is how a bulk load of this size is done.
+async fn server_fill(store: &ena_store::Store, secret: &[u8], objects: i64, now: i64) -> anyhow::Result<()> {
+    let hex: String = secret.iter().map(|b| format!("{b:02x}")).collect();
+    let exec = async |sql: String| -> anyhow::Result<()> {
+        ena_store::with_pool!(store, pool => sqlx::query(sqlx::AssertSqlSafe(sql)).execute(pool).await.map(|_| ()))?;
+        Ok(())
+    };
+    exec("CREATE EXTENSION IF NOT EXISTS pgcrypto".into()).await?;
+    exec("ALTER TABLE index_engagements DROP CONSTRAINT index_engagements_pkey".into()).await?;
+    exec("DROP INDEX index_engagements_holder".into()).await?;
+    let values: Vec<String> = (0..3).map(|k| format!("('{}', '{}')", CATEGORIES[k], HOLDERS[k])).collect();
+    let chunk = 2_000_000i64;
+    let bar = indicatif::ProgressBar::new(objects as u64);
+    let mut from = 0i64;
+    while from < objects {
+        let to = (from + chunk).min(objects) - 1;
+        exec(format!(
+            "INSERT INTO index_engagements (object_key, category, holder, address, updated_at, source, registered_at) \
+             SELECT hmac(convert_to('case:BENCH-' || i, 'UTF8'), decode('{hex}', 'hex'), 'sha256'), c.category, c.holder, \
+             c.holder || ':uppgifter', {now}, 'bench', {now} FROM generate_series({from}, {to}) AS i CROSS JOIN (VALUES {}) AS c(category, holder)",
+            values.join(", ")
+        ))
+        .await?;
+        bar.inc((to - from + 1) as u64);
+        from = to + 1;
+    }
+    bar.finish_and_clear();
+    println!("loaded; building the keys …");
+    exec("ALTER TABLE index_engagements ADD PRIMARY KEY (object_key, category, holder)".into()).await?;
+    exec("CREATE INDEX index_engagements_holder ON index_engagements (holder, category)".into()).await?;
     Ok(())
 }

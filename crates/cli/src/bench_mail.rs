@@ -53,11 +53,7 @@ pub struct MailBench {
     dir: Option<PathBuf>,
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    sorted
-        .get(((sorted.len() as f64 * p) as usize).min(sorted.len().saturating_sub(1)))
-        .map_or(0.0, |d| d.as_secs_f64() * 1e3)
-}
+use crate::bench_kit::percentile;
 
 const DAYS: [u32; 12] = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
@@ -95,15 +91,8 @@ async fn bench(args: MailBench) -> anyhow::Result<()> {
     if args.recipients < args.ids {
         bail!("--recipients: at least as many as --ids ({})", args.ids);
     }
-    let temp = tempfile::tempdir()?;
-    let dir = args.dir.clone().unwrap_or_else(|| temp.path().to_path_buf());
-    std::fs::create_dir_all(&dir)?;
-    let store = match &args.database_url {
-        Some(url) => ena_store::Store::connect_postgres(url, None).await?,
-        None => ena_store::Store::open_sqlite(&dir.join("bench.db")).await?,
-    };
-    let db = if args.database_url.is_some() { "postgres" } else { "sqlite" };
-    ena_server::prepare_store(&store).await.map_err(|e| anyhow!("{e}"))?;
+    let bench = crate::bench_kit::open_store(args.database_url.as_deref(), args.dir.as_deref()).await?;
+    let (store, dir, db) = (bench.store.clone(), bench.dir.clone(), bench.db);
     let (existing,): (i64,) = ena_store::with_pool!(&store, pool => sqlx::query_as("SELECT COUNT(*) FROM mail_recipients").fetch_one(pool).await)?;
     if existing != 0 {
         bail!("this database has FaR registrations already; give an empty database or schema");

@@ -141,33 +141,12 @@ async fn bench(args: MessagingBench) -> anyhow::Result<()> {
     let extra = ena_node::samples::MUNICIPALITY_TOML;
     // Skatteverket's own service, which its node produces for synchronous calls.
     let upstream_addr = crate::local_federation::start_income_register(stop.clone()).await?;
-    let (skatt_port, kommun_port) = (crate::local_federation::peer_port()?, crate::local_federation::peer_port()?);
-    let produces = format!(
-        "\n[[service]]\nid = \"inkomster\"\nupstream = \"http://{upstream_addr}\"\nallow = [\"{}\"]\n",
-        crate::local_federation::entity_id("kommun.localhost", kommun_port)
-    );
-    let skatt = crate::local_federation::start_node(
-        &central,
-        "skatteverket.localhost",
-        skatt_port,
-        "202100-5448",
-        "Skatteverket",
-        &produces,
-        &[],
-        stop.clone(),
-    )
-    .await?;
-    let kommun = crate::local_federation::start_node(
-        &central,
-        "kommun.localhost",
-        kommun_port,
-        "212000-0142",
-        "Exempelkommunen",
-        extra,
-        &[("orosanmalan.json", schema.to_string())],
-        stop.clone(),
-    )
-    .await?;
+    let produces = |kommun: &str| {
+        format!("\n[[service]]\nid = \"inkomster\"\nupstream = \"http://{upstream_addr}\"\nallow = [\"{kommun}\"]\n")
+    };
+    let files = [("orosanmalan.json", schema.to_string())];
+    let (skatt, kommun) =
+        crate::local_federation::tax_agency_and_municipality(&central, produces, extra, &files, stop.clone()).await?;
     let (api, token, directory, sender_messaging) =
         (skatt.api.clone(), skatt.token.clone(), skatt.state.directory.clone(), skatt.state.messaging.clone());
     let (consumer_api, consumer_token) = (kommun.api.clone(), kommun.token.clone());

@@ -107,11 +107,7 @@ pub(crate) fn mandate_row(principal: &str, agent: &str, packages: &serde_json::V
     }
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    sorted
-        .get(((sorted.len() as f64 * p) as usize).min(sorted.len().saturating_sub(1)))
-        .map_or(0.0, |d| d.as_secs_f64() * 1e3)
-}
+use crate::bench_kit::percentile;
 
 pub fn run(args: RepresentationBench) -> anyhow::Result<()> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(bench(args))

@@ -238,3 +238,39 @@ pub async fn start_income_register(stop: watch::Receiver<bool>) -> anyhow::Resul
     });
     Ok(addr)
 }
+
+/// Skatteverket's node producing what `produces` (given the municipality node's entity id) puts in its
+/// node.toml, and Exempelkommunen's with `kommun_extra` and its files — the pair the benches call between.
+pub async fn tax_agency_and_municipality(
+    central: &Central,
+    produces: impl FnOnce(&str) -> String,
+    kommun_extra: &str,
+    kommun_files: &[(&str, String)],
+    stop: watch::Receiver<bool>,
+) -> anyhow::Result<(LocalNode, LocalNode)> {
+    let (skatt_port, kommun_port) = (peer_port()?, peer_port()?);
+    let produces = produces(&entity_id("kommun.localhost", kommun_port));
+    let skatt = start_node(
+        central,
+        "skatteverket.localhost",
+        skatt_port,
+        "202100-5448",
+        "Skatteverket",
+        &produces,
+        &[],
+        stop.clone(),
+    )
+    .await?;
+    let kommun = start_node(
+        central,
+        "kommun.localhost",
+        kommun_port,
+        "212000-0142",
+        "Exempelkommunen",
+        kommun_extra,
+        kommun_files,
+        stop,
+    )
+    .await?;
+    Ok((skatt, kommun))
+}

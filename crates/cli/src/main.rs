@@ -7,6 +7,7 @@ mod bench_edge;
 mod bench_federation;
 mod bench_identity;
 mod bench_index;
+mod bench_kit;
 mod bench_mail;
 mod bench_messaging;
 mod bench_profile;
