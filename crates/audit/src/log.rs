@@ -516,6 +516,46 @@ pub(crate) mod tests {
         AuditLog::open(store.clone(), signer, RuleSet { rules: vec![] }).await.unwrap()
     }
 
+    /// Who read my data, on both databases: others' events about the person, newest first, in whole pages
+    /// (the person's own doings left out by the subject index itself), restricted ones only once revealed.
+    #[tokio::test]
+    async fn about_a_person_shows_others_events_in_whole_pages() {
+        for db in test_stores().await {
+            let log = open(&db.store, NoteSigner::ephemeral("test/about").unwrap()).await;
+            let person = "191212121212";
+            let mut events = Vec::new();
+            for i in 0..30 {
+                let mut e = event(i, Res::Allowed);
+                e.data_subjects = vec![person.into()];
+                if i % 3 == 0 {
+                    // The person's own doing.
+                    e.actor = Actor { kind: ActorKind::Person, id: person.into(), organisation: None };
+                }
+                e.action = format!("test.read-{i}");
+                events.push(e);
+            }
+            let mut hidden = event(30, Res::Allowed);
+            (hidden.data_subjects, hidden.restricted, hidden.reveal_at) =
+                (vec![person.into()], true, Some("2099-01-01T00:00:00Z".into()));
+            let mut revealed = hidden.clone();
+            revealed.reveal_at = Some("2020-01-01T00:00:00Z".into());
+            events.extend([hidden, revealed]);
+            log.append(events).await.unwrap();
+            let now = ena_core::time::unix_now();
+            // The still-hidden event is among the newest five: it is left out after reading, so that page
+            // holds four (the person's own are left out by the query, so they never shorten a page).
+            let first = log.about(person, now, 5, 0).await.unwrap();
+            assert_eq!(first.len(), 4, "{}", db.label);
+            assert_eq!(first[0].event.action, "test.write", "{}: the revealed one, newest", db.label);
+            let all = log.about(person, now, 100, 0).await.unwrap();
+            assert_eq!(all.len(), 21, "{}: 20 by others and the revealed one", db.label);
+            assert!(all.iter().all(|e| e.event.actor.id != person), "{}", db.label);
+            let second = log.about(person, now, 5, 5).await.unwrap();
+            assert_eq!(second.len(), 5, "{}: a whole page of others' events", db.label);
+            assert_eq!(second[0].event.action, all[4].event.action, "{}: pages continue", db.label);
+        }
+    }
+
     #[tokio::test]
     async fn appends_prove_and_survive_reopening_on_both_databases() {
         for db in test_stores().await {

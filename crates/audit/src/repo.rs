@@ -108,9 +108,9 @@ async fn append_sqlite(conn: &mut sqlx::SqliteConnection, batch: &Batch<'_>) -> 
     }
     let subjects = subject_rows(batch);
     for chunk in subjects.chunks(CHUNK) {
-        q.push(" INSERT INTO audit_subjects (idx, subject) ");
-        q.push_values(chunk, |mut b, (idx, subject)| {
-            b.push_bind(*idx).push_bind(*subject);
+        q.push(" INSERT INTO audit_subjects (idx, subject, by_self) ");
+        q.push_values(chunk, |mut b, (idx, subject, by_self)| {
+            b.push_bind(*idx).push_bind(*subject).push_bind(*by_self);
         });
         q.push(" ON CONFLICT DO NOTHING;");
     }
@@ -149,7 +149,7 @@ async fn append_postgres(conn: &mut sqlx::PgConnection, batch: &Batch<'_>) -> Re
     sqlx::query(
         "WITH leaves AS (INSERT INTO audit_leaves (idx, data, time, action, actor_id, result, correlation_id, object_id) \
             SELECT * FROM UNNEST($1::BIGINT[], $2::BYTEA[], $3::TEXT[], $4::TEXT[], $5::TEXT[], $6::TEXT[], $7::TEXT[], $16::TEXT[])), \
-         subjects AS (INSERT INTO audit_subjects (idx, subject) SELECT * FROM UNNEST($8::BIGINT[], $9::TEXT[]) \
+         subjects AS (INSERT INTO audit_subjects (idx, subject, by_self) SELECT * FROM UNNEST($8::BIGINT[], $9::TEXT[], $17::BOOLEAN[]) \
             ON CONFLICT DO NOTHING), \
          nodes AS (INSERT INTO audit_nodes (level, idx, hash) SELECT * FROM UNNEST($10::BIGINT[], $11::BIGINT[], $12::BYTEA[])), \
          checkpoint AS (INSERT INTO audit_checkpoints (size, root, note) VALUES ($13, $14, $15)) \
@@ -162,8 +162,8 @@ async fn append_postgres(conn: &mut sqlx::PgConnection, batch: &Batch<'_>) -> Re
     .bind(leaves.iter().map(|l| l.actor_id.as_str()).collect::<Vec<_>>())
     .bind(leaves.iter().map(|l| l.result.as_str()).collect::<Vec<_>>())
     .bind(leaves.iter().map(|l| l.correlation_id.as_deref()).collect::<Vec<_>>())
-    .bind(subjects.iter().map(|(i, _)| *i).collect::<Vec<_>>())
-    .bind(subjects.iter().map(|(_, s)| s.as_str()).collect::<Vec<_>>())
+    .bind(subjects.iter().map(|(i, _, _)| *i).collect::<Vec<_>>())
+    .bind(subjects.iter().map(|(_, s, _)| s.as_str()).collect::<Vec<_>>())
     .bind(batch.nodes.iter().map(|(k, _)| i64::from(k.level)).collect::<Vec<_>>())
     .bind(batch.nodes.iter().map(|(k, _)| to_i64(k.index)).collect::<Vec<_>>())
     .bind(batch.nodes.iter().map(|(_, h)| h.as_slice()).collect::<Vec<_>>())
@@ -171,18 +171,19 @@ async fn append_postgres(conn: &mut sqlx::PgConnection, batch: &Batch<'_>) -> Re
     .bind(batch.root.as_slice())
     .bind(batch.note)
     .bind(leaves.iter().map(|l| l.object_id.as_deref()).collect::<Vec<_>>())
+    .bind(subjects.iter().map(|(_, _, by_self)| *by_self).collect::<Vec<_>>())
     .execute(conn)
     .await
     .map(drop)
 }
 
-/// (leaf index, data subject) rows of a batch.
-fn subject_rows<'a>(batch: &'a Batch<'_>) -> Vec<(i64, &'a String)> {
+/// (leaf index, data subject, whether the subject is the event's actor) rows of a batch.
+fn subject_rows<'a>(batch: &'a Batch<'_>) -> Vec<(i64, &'a String, bool)> {
     batch
         .leaves
         .iter()
         .enumerate()
-        .flat_map(|(i, l)| l.subjects.iter().map(move |s| (to_i64(batch.old_size + i as u64), s)))
+        .flat_map(|(i, l)| l.subjects.iter().map(move |s| (to_i64(batch.old_size + i as u64), s, *s == l.actor_id)))
         .collect()
 }
 
@@ -302,7 +303,13 @@ pub async fn query(
         if let Some(v) = &filter.subject { q.push(" AND s.subject = ").push_bind(v.clone()); }
         if let Some(v) = &filter.correlation_id { q.push(" AND l.correlation_id = ").push_bind(v.clone()); }
         if let Some(v) = &filter.actor_id { q.push(" AND l.actor_id = ").push_bind(v.clone()); }
-        if let Some(v) = &filter.not_actor_id { q.push(" AND l.actor_id <> ").push_bind(v.clone()); }
+        match &filter.not_actor_id {
+            // Others' events about a subject: the subject index says so itself (`by_self`), and its
+            // partial index `audit_subjects_by_others` holds just those, so no leaf is read to skip one.
+            Some(v) if filter.subject.as_ref() == Some(v) => { q.push(" AND s.by_self = FALSE"); }
+            Some(v) => { q.push(" AND l.actor_id <> ").push_bind(v.clone()); }
+            None => {}
+        }
         if let Some(v) = &filter.object_id { q.push(" AND l.object_id = ").push_bind(v.clone()); }
         if let Some(v) = &filter.action { q.push(" AND l.action = ").push_bind(v.clone()); }
         if let Some(v) = &filter.action_prefix {

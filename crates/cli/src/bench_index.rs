@@ -179,7 +179,7 @@ async fn bench(args: IndexBench) -> anyhow::Result<()> {
     }
     times.sort();
     println!(
-        "find by person (three engagements each, every category decided, audit event): p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms ({} found in {} finds)",
+        "find by object (three engagements each, every category decided, audit event): p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms ({} found in {} finds)",
         percentile(&times, 0.5),
         percentile(&times, 0.95),
         percentile(&times, 0.99),
