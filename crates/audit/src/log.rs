@@ -247,12 +247,11 @@ impl AuditLog {
     /// passed (`now`, unix seconds). Newest first; `limit` entries are read from `offset` and those shown
     /// kept, so a page may hold fewer.
     pub async fn about(&self, subject: &str, now: i64, limit: u32, offset: u64) -> Result<Vec<Entry>, LogError> {
-        let filter = EventFilter {
-            subject: Some(subject.to_owned()),
-            not_actor_id: Some(subject.to_owned()),
-            ..EventFilter::default()
-        };
-        let entries = self.query(&filter, limit, offset).await?;
+        let entries: Vec<Entry> = repo::about(&self.store, subject, limit, offset)
+            .await?
+            .into_iter()
+            .map(to_entry)
+            .collect::<Result<_, _>>()?;
         Ok(entries
             .into_iter()
             .filter(|e| {

@@ -274,8 +274,6 @@ pub async fn checkpoints(
 pub struct EventFilter {
     pub correlation_id: Option<String>,
     pub actor_id: Option<String>,
-    /// Leave out events by this actor (a person's own doings in "who read my data").
-    pub not_actor_id: Option<String>,
     /// The event's object id (e.g. a federation entity id).
     pub object_id: Option<String>,
     pub subject: Option<String>,
@@ -303,13 +301,6 @@ pub async fn query(
         if let Some(v) = &filter.subject { q.push(" AND s.subject = ").push_bind(v.clone()); }
         if let Some(v) = &filter.correlation_id { q.push(" AND l.correlation_id = ").push_bind(v.clone()); }
         if let Some(v) = &filter.actor_id { q.push(" AND l.actor_id = ").push_bind(v.clone()); }
-        match &filter.not_actor_id {
-            // Others' events about a subject: the subject index says so itself (`by_self`), and its
-            // partial index `audit_subjects_by_others` holds just those, so no leaf is read to skip one.
-            Some(v) if filter.subject.as_ref() == Some(v) => { q.push(" AND s.by_self = FALSE"); }
-            Some(v) => { q.push(" AND l.actor_id <> ").push_bind(v.clone()); }
-            None => {}
-        }
         if let Some(v) = &filter.object_id { q.push(" AND l.object_id = ").push_bind(v.clone()); }
         if let Some(v) = &filter.action { q.push(" AND l.action = ").push_bind(v.clone()); }
         if let Some(v) = &filter.action_prefix {
@@ -325,6 +316,16 @@ pub async fn query(
         q.push(format!(" ORDER BY {order} DESC LIMIT ")).push_bind(i64::from(limit)).push(" OFFSET ").push_bind(to_i64(offset));
         q.build_query_as().fetch_all(pool).await
     })
+}
+
+/// Others' events about `subject`, newest first, `limit` from `offset`: the page is cut from the subject
+/// index alone (its partial index of others' events), and only its own leaves are read — paging deep
+/// into a person's thousands of events reads no leaf it skips.
+pub async fn about(store: &Store, subject: &str, limit: u32, offset: u64) -> Result<Vec<StoredLeaf>, sqlx::Error> {
+    with_pool!(store, pool => sqlx::query_as(
+        "SELECT l.idx, l.data FROM (SELECT idx FROM audit_subjects WHERE subject = $1 AND by_self = FALSE \
+         ORDER BY idx DESC LIMIT $2 OFFSET $3) s JOIN audit_leaves l ON l.idx = s.idx ORDER BY s.idx DESC")
+        .bind(subject).bind(i64::from(limit)).bind(to_i64(offset)).fetch_all(pool).await)
 }
 
 /// The last checkpoint cosigned for `origin` (witnessing).

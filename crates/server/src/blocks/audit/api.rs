@@ -300,7 +300,6 @@ async fn run_search(
     let filter = EventFilter {
         correlation_id: search.correlation_id,
         actor_id: search.actor,
-        not_actor_id: None,
         object_id: search.object_id,
         subject,
         action: search.action,
