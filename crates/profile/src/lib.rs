@@ -411,8 +411,8 @@ impl Profile {
         Ok(self.view(row, ena_core::time::unix_now()).await)
     }
 
-    /// The consent's receipt, signed now with its history so far.
-    pub async fn receipt(&self, person: &str, id: &str) -> Result<String, ProfileError> {
+    /// The consent's receipt, signed now with its history so far: the compact JWS and its claims.
+    pub async fn receipt(&self, person: &str, id: &str) -> Result<(String, serde_json::Value), ProfileError> {
         let row = self.own_consent(person, id).await?;
         let view = self.view(row.clone(), ena_core::time::unix_now()).await;
         Ok(receipt::sign(&self.key, &self.issuer, &row, &view, ena_core::time::unix_now()))

@@ -49,9 +49,10 @@ pub fn claims(issuer: &str, row: &ConsentRow, view: &Consent, now: i64) -> Value
     })
 }
 
-/// Sign the receipt of `row` as it stands at `now`.
-pub fn sign(key: &SigningKey, issuer: &str, row: &ConsentRow, view: &Consent, now: i64) -> String {
-    key.sign(TYP, &claims(issuer, row, view, now))
+/// Sign the receipt of `row` as it stands at `now`: the compact JWS and the claims it signs.
+pub fn sign(key: &SigningKey, issuer: &str, row: &ConsentRow, view: &Consent, now: i64) -> (String, Value) {
+    let claims = claims(issuer, row, view, now);
+    (key.sign(TYP, &claims), claims)
 }
 
 /// Check a receipt against the issuer's keys: its type, its signature and that it has the mandatory

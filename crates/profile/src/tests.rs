@@ -157,7 +157,7 @@ async fn contacts_verify_with_codes_within_limits_and_consents_hold_only_for_the
         assert_eq!(field(profile.check(&ctx, SKATT, &not_uuid).await.unwrap_err()), "consentId");
 
         // The receipt verifies with the published keys and names the 27560 fields.
-        let token = profile.receipt(TOLVAN, &consent.id).await.unwrap();
+        let (token, _) = profile.receipt(TOLVAN, &consent.id).await.unwrap();
         let claims = receipt::verify(&token, &profile.jwks()).unwrap();
         assert_eq!(claims["recordId"], consent.id.as_str());
         assert_eq!(claims["principal"]["id"], TOLVAN);
@@ -170,7 +170,7 @@ async fn contacts_verify_with_codes_within_limits_and_consents_hold_only_for_the
         profile.withdraw(&ctx, TOLVAN, &consent.id).await.unwrap();
         let r = profile.check(&ctx, SKATT, &ask("5560000001", INCOME)).await;
         assert!(matches!(r, Err(ProfileError::Refused(ref why)) if why.contains("withdrawn")), "{label}: {r:?}");
-        let claims = receipt::verify(&profile.receipt(TOLVAN, &consent.id).await.unwrap(), &profile.jwks()).unwrap();
+        let claims = receipt::verify(&profile.receipt(TOLVAN, &consent.id).await.unwrap().0, &profile.jwks()).unwrap();
         assert_eq!(claims["events"][1]["event"], "withdrawn", "{label}");
         assert_eq!(field(profile.withdraw(&ctx, TOLVAN, &consent.id).await.unwrap_err()), "consent");
 

@@ -383,7 +383,7 @@ impl AppState {
             store.clone(),
             audit.clone(),
             consent_key,
-            std::sync::Arc::new(blocks::profile::Registry { federation: federation.clone(), store: store.clone() }),
+            std::sync::Arc::new(blocks::profile::Registry { store: store.clone() }),
             &base,
         );
         let openapi = axum::body::Bytes::from(serde_json::to_vec(&openapi::document()).unwrap_or_default());

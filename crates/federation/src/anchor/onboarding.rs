@@ -442,15 +442,6 @@ impl TrustAnchor {
         self.member_view(m).await
     }
 
-    /// The active member of an organisation (canonical number), if it has one (the first by entity id
-    /// if it runs several nodes).
-    pub async fn member_of_organisation(&self, organisation: &str) -> Result<Option<Member>, FederationError> {
-        match repo::active_member_of(&self.store, organisation).await? {
-            Some(m) => Ok(Some(self.member_view(m).await?)),
-            None => Ok(None),
-        }
-    }
-
     pub async fn members(&self, status: Option<&str>, limit: u32, offset: u64) -> Result<Vec<Member>, FederationError> {
         let mut out = Vec::new();
         for m in repo::members(&self.store, status, limit, offset).await? {

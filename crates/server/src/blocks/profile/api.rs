@@ -261,9 +261,8 @@ pub async fn get_my_consent_receipt(
     Person(s): Person,
     Path(id): Path<String>,
 ) -> Result<Json<Receipt>, ApiError> {
-    let receipt = state.profile.receipt(s.person.as_str(), &id).await?;
-    let claims = ena_profile::receipt::verify(&receipt, &state.profile.jwks()).map_err(|e| ApiError::internal(&e))?;
-    Ok(Json(Receipt { receipt, claims: serde_json::Value::Object(claims) }))
+    let (receipt, claims) = state.profile.receipt(s.person.as_str(), &id).await?;
+    Ok(Json(Receipt { receipt, claims }))
 }
 
 /// Withdraw one of my consents: the next call under it is refused.

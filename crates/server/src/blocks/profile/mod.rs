@@ -9,7 +9,6 @@ pub mod portal;
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 
 pub use examples::example;
 
@@ -22,7 +21,6 @@ pub fn routes() -> crate::callers::Routes {
 
 /// What Min profil asks of the federation (members in good standing) and the index (who keeps what).
 pub struct Registry {
-    pub federation: Arc<ena_federation::TrustAnchor>,
     pub store: ena_store::Store,
 }
 
@@ -32,7 +30,8 @@ impl ena_profile::Registry for Registry {
         organisation: &'a str,
     ) -> Pin<Box<dyn Future<Output = Result<Option<String>, String>> + Send + 'a>> {
         Box::pin(async move {
-            let m = self.federation.member_of_organisation(organisation).await.map_err(|e| e.to_string())?;
+            let m =
+                ena_federation::repo::active_member_of(&self.store, organisation).await.map_err(|e| e.to_string())?;
             Ok(m.map(|m| m.name))
         })
     }

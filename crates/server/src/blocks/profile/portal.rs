@@ -362,7 +362,7 @@ async fn change(State(state): State<AppState>, Person(s): Person, Query(q): Quer
 /// A consent's signed receipt as a file (`application/jose`), to keep or hand to anyone who checks it.
 async fn receipt(State(state): State<AppState>, Person(s): Person, Path(id): Path<String>) -> Response {
     match state.profile.receipt(s.person.as_str(), &id).await {
-        Ok(token) => (
+        Ok((token, _)) => (
             [
                 (header::CONTENT_TYPE, "application/jose".to_owned()),
                 (header::CONTENT_DISPOSITION, format!("attachment; filename=\"samtycke-{id}.jws\"")),
