@@ -491,7 +491,7 @@ pub fn b64(hash: &Hash) -> String {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::event::{Actor, ActorKind, Outcome, Result as Res};
+    use crate::event::{Actor, ActorKind, ObjectRef, Outcome, Result as Res};
     use crate::note::{NoteVerifier, verify_checkpoint};
     use ena_store::testing::test_stores;
 
@@ -552,6 +552,65 @@ pub(crate) mod tests {
             let second = log.about(person, now, 5, 5).await.unwrap();
             assert_eq!(second.len(), 5, "{}: a whole page of others' events", db.label);
             assert_eq!(second[0].event.action, all[4].event.action, "{}: pages continue", db.label);
+        }
+    }
+
+    /// A node's events handed over to the central log: each added once, even when two central instances
+    /// get the same batch at the same time and it is sent again; bad ones refused with their reason; the
+    /// person sees the copies, which point back to the node's log.
+    #[tokio::test]
+    async fn a_nodes_events_are_taken_over_once_by_two_instances() {
+        use crate::forward::ForwardedEvent;
+        for db in test_stores().await {
+            let (label, person) = (&db.label, "191212121212");
+            let one = open(&db.store, NoteSigner::ephemeral("central.example/log").unwrap()).await;
+            let two = open(&db.store, NoteSigner::ephemeral("central.example/log").unwrap()).await;
+            let origin = "node.skatteverket.example/log";
+            let batch: Vec<ForwardedEvent> = (0..40)
+                .map(|i| {
+                    let mut e = event(i, Res::Allowed);
+                    e.data_subjects = vec!["19121212-1212".into()];
+                    e.object = Some(ObjectRef { kind: "message".into(), id: format!("m-{i}") });
+                    ForwardedEvent { index: 100 + i as u64, event: e }
+                })
+                .collect();
+            let (a, b) = tokio::join!(
+                one.take_over(origin, "202100-5448", batch.clone()),
+                two.take_over(origin, "202100-5448", batch.clone())
+            );
+            let (a, b) = (a.unwrap(), b.unwrap());
+            assert_eq!(a.accepted + b.accepted, 40, "{label}: each event once between the two instances");
+            assert_eq!(a.repeated + b.repeated, 40, "{label}: the other saw them as held");
+            let again = one.take_over(origin, "202100-5448", batch[30..].to_vec()).await.unwrap();
+            assert_eq!((again.accepted, again.repeated), (0, 10), "{label}: a batch sent again adds nothing");
+            assert_eq!(one.size().await.unwrap(), 40, "{label}");
+
+            let mut bad =
+                vec![event(0, Res::Allowed), event(2, Res::Allowed), event(4, Res::Allowed), event(6, Res::Allowed)];
+            bad[0].data_subjects.clear();
+            bad[1].data_subjects = vec!["191212121213".into()];
+            bad[2].action = "alert.forged".into();
+            let details = [("reportedBy".to_owned(), "someone else".to_owned())];
+            bad[3].details = Some(details.into_iter().collect());
+            let mut items: Vec<ForwardedEvent> =
+                bad.into_iter().enumerate().map(|(i, event)| ForwardedEvent { index: i as u64, event }).collect();
+            items.push(ForwardedEvent { index: 7, event: batch[0].event.clone() });
+            items.push(ForwardedEvent { index: 7, event: batch[1].event.clone() });
+            let r = two.take_over(origin, "202100-5448", items).await.unwrap();
+            assert_eq!(r.accepted, 1, "{label}: {r:?}");
+            let reasons: Vec<&str> = r.refused.iter().map(|x| x.reason.as_str()).collect();
+            assert_eq!(r.refused.iter().map(|x| x.index).collect::<Vec<_>>(), vec![0, 1, 2, 3, 7], "{label}");
+            assert!(reasons[0].contains("no data subject") && reasons[1].starts_with("dataSubjects"), "{reasons:?}");
+            assert!(reasons[2].starts_with("action") && reasons[3].starts_with("details"), "{reasons:?}");
+            assert!(!reasons.iter().any(|r| r.contains("191212121213")), "{label}: no number echoed");
+
+            let mine = one.about(person, ena_core::time::unix_now(), 100, 0).await.unwrap();
+            assert_eq!(mine.len(), 41, "{label}");
+            let newest = &mine[0].event;
+            let d = newest.details.as_ref().unwrap();
+            assert_eq!((d["sourceLog"].as_str(), d["reportedBy"].as_str()), (origin, "202100-5448"), "{label}");
+            assert_eq!(newest.object.as_ref().unwrap().id, format!("{origin}#7"), "{label}");
+            assert_eq!(mine[1].event.details.as_ref().unwrap()["object"], "message:m-39", "{label}");
         }
     }
 

@@ -355,3 +355,66 @@ pub async fn set_witnessed(
     })?;
     Ok(affected == 1)
 }
+
+/// How far this log has handed its events over to the central log: the first index not yet accepted.
+pub async fn forward_cursor(store: &Store) -> Result<u64, sqlx::Error> {
+    let next: Option<i64> = with_pool!(store, pool => {
+        sqlx::query_scalar("SELECT next FROM audit_forward_cursor WHERE id = 1").fetch_optional(pool).await
+    })?;
+    Ok(next.map_or(0, |n| u64::try_from(n).unwrap_or(0)))
+}
+
+/// Move the cursor forward to `next` (never back: a slower writer cannot undo a faster one).
+pub async fn set_forward_cursor(store: &Store, next: u64) -> Result<(), sqlx::Error> {
+    with_pool!(store, pool => {
+        sqlx::query(
+            "INSERT INTO audit_forward_cursor (id, next) VALUES (1, $1) \
+             ON CONFLICT (id) DO UPDATE SET next = excluded.next WHERE audit_forward_cursor.next < excluded.next",
+        )
+        .bind(to_i64(next))
+        .execute(pool)
+        .await
+        .map(|_| ())
+    })
+}
+
+/// Which of the object ids `ids` some stored leaf already has (one indexed look-up).
+pub async fn objects_present(store: &Store, ids: &[String]) -> Result<Vec<String>, sqlx::Error> {
+    match store {
+        Store::Sqlite(pool, _) => {
+            let list = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
+            sqlx::query_scalar(
+                "SELECT DISTINCT object_id FROM audit_leaves WHERE object_id IN (SELECT value FROM json_each($1))",
+            )
+            .bind(list)
+            .fetch_all(pool)
+            .await
+        }
+        Store::Postgres(pool) => {
+            sqlx::query_scalar("SELECT DISTINCT object_id FROM audit_leaves WHERE object_id = ANY($1)")
+                .bind(ids)
+                .fetch_all(pool)
+                .await
+        }
+    }
+}
+
+/// Serialise the taking over of one source log's events across central instances: on PostgreSQL a
+/// transaction holding an advisory lock on `key` until it ends (dropped or committed); on SQLite, whose
+/// database one process owns, nothing (the log's in-process lock is enough).
+pub async fn lock_source(
+    store: &Store,
+    key: &str,
+) -> Result<Option<sqlx::Transaction<'static, sqlx::Postgres>>, sqlx::Error> {
+    match store {
+        Store::Sqlite(..) => Ok(None),
+        Store::Postgres(pool) => {
+            let mut tx = pool.begin().await?;
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
+                .bind(format!("audit-source:{key}"))
+                .execute(&mut *tx)
+                .await?;
+            Ok(Some(tx))
+        }
+    }
+}

@@ -113,10 +113,10 @@ impl Messaging {
             return repeat(stored, wire);
         }
         let at = ena_core::time::unix_now();
-        let (plaintext, attachment_key) = self.open_payload(&envelope, wire, at).await?;
+        let (plaintext, attachment_key, subjects) = self.open_payload(&envelope, wire, at).await?;
         // Each attachment arrived from this node as signed, and every chunk opens.
         let attachment_digests = self.check_attachments(certificate, &envelope, attachment_key).await?;
-        let receipt = self.log_receipt(&peer, &envelope, wire, &plaintext, &attachment_digests, at).await?;
+        let receipt = self.log_receipt(&peer, &envelope, wire, &plaintext, &subjects, &attachment_digests, at).await?;
         self.store_incoming(certificate, envelope, wire, &plaintext, receipt, at).await
     }
 
@@ -193,8 +193,13 @@ impl Messaging {
 
     /// The payload, checked: not expired, the ciphertext the envelope was signed for, sealed to this
     /// node's key, JSON that fits the message type's schema. Returns the plaintext and the key the
-    /// attachments were encrypted under.
-    async fn open_payload(&self, envelope: &Envelope, wire: &Wire, at: i64) -> Result<(Vec<u8>, [u8; 32]), MsgError> {
+    /// attachments were encrypted under, and the persons the payload is about (where the schema says).
+    async fn open_payload(
+        &self,
+        envelope: &Envelope,
+        wire: &Wire,
+        at: i64,
+    ) -> Result<(Vec<u8>, [u8; 32], Vec<String>), MsgError> {
         let refused = |why: String| MsgError::Refused(why);
         if ena_core::Timestamp::parse_rfc3339(&envelope.expires).map(ena_core::Timestamp::unix).is_none_or(|e| e <= at)
         {
@@ -226,16 +231,18 @@ impl Messaging {
             let list = errors.iter().map(|e| format!("{}: {}", e.property, e.reason)).collect::<Vec<_>>().join("; ");
             return Err(refused(format!("the payload does not fit the schema: {list}")));
         }
-        Ok((plaintext, attachment_key))
+        Ok((plaintext, attachment_key, schema.data_subjects(&payload)))
     }
 
     /// Log the receipt event first, then sign the receipt that carries its place in the log.
+    #[allow(clippy::too_many_arguments)]
     async fn log_receipt(
         &self,
         peer: &str,
         envelope: &Envelope,
         wire: &Wire,
         plaintext: &[u8],
+        subjects: &[String],
         attachment_digests: &[String],
         at: i64,
     ) -> Result<String, MsgError> {
@@ -246,6 +253,10 @@ impl Messaging {
             AuditResult::Allowed,
             None,
         );
+        // The sending organisation (the address's organisation number), so a person shown this event
+        // sees who sent it; the persons the payload is about are its data subjects.
+        event.actor.organisation = envelope.sender.split(':').next().map(str::to_owned);
+        event.data_subjects = subjects.to_vec();
         event.details = Some(
             [
                 ("envelopeSha256", sha256_b64(wire.envelope.as_bytes())),

@@ -24,13 +24,16 @@ impl Messaging {
     /// Validate, seal, sign and queue a message. Nothing is stored unless all of it holds.
     pub async fn submit(&self, ctx: &Context, input: OutgoingInput) -> Result<Outgoing, MsgError> {
         let uploads = input.attachments.clone();
+        let (recipient, message_type) = (input.recipient.clone(), input.message_type.clone());
         let result = self.build(input).await;
         let (event_result, reason, object) = match &result {
-            Ok(row) => (AuditResult::Allowed, None, row.id.clone()),
-            Err(MsgError::Internal(_)) => return result.map(to_outgoing),
+            Ok((row, _)) => (AuditResult::Allowed, None, row.id.clone()),
+            Err(MsgError::Internal(_)) => return result.map(|(row, _)| to_outgoing(row)),
             Err(e) => (AuditResult::Denied, Some(e.to_string()), String::new()),
         };
-        if let Ok(row) = &result {
+        let mut subjects = Vec::new();
+        if let Ok((row, about)) = &result {
+            subjects.clone_from(about);
             if let Err(e) = self.writer.write(writer::Op::InsertOut(Box::new(row.clone()))).await {
                 self.files.remove_outbox(&row.id).await;
                 return Err(MsgError::Internal(e));
@@ -48,12 +51,18 @@ impl Messaging {
             }
         }
         let object = (!object.is_empty()).then(|| ObjectRef { kind: "message".into(), id: object });
-        let event = ctx.event("messages.queued", object, event_result, reason);
+        let mut event = ctx.event("messages.queued", object, event_result, reason);
+        // The persons the payload is about (where its type's schema marks them) are the event's data
+        // subjects: Min profil shows them the message through this node's forwarded log.
+        event.data_subjects = subjects;
+        event.details =
+            Some([("recipient", recipient), ("messageType", message_type)].map(|(k, v)| (k.to_owned(), v)).into());
         self.audit.append(vec![event]).await.map_err(|e| MsgError::Internal(e.to_string()))?;
-        result.map(to_outgoing)
+        result.map(|(row, _)| to_outgoing(row))
     }
 
-    pub(super) async fn build(&self, input: OutgoingInput) -> Result<repo::OutRow, MsgError> {
+    /// The outbox row of a message, and the persons its payload is about.
+    pub(super) async fn build(&self, input: OutgoingInput) -> Result<(repo::OutRow, Vec<String>), MsgError> {
         let recipient = ena_addresses::canonical(&input.recipient)
             .map_err(|e| MsgError::Invalid(vec![FieldError { property: "recipient".into(), ..e }]))?;
         let ttl = input.ttl_seconds.unwrap_or(DEFAULT_TTL_SECS);
@@ -89,6 +98,7 @@ impl Messaging {
             )
         })?;
         schema.check(&input.payload, "payload").map_err(MsgError::Invalid)?;
+        let subjects = schema.data_subjects(&input.payload);
         let plaintext = serde_json::to_vec(&input.payload).map_err(|e| MsgError::Internal(e.to_string()))?;
         if plaintext.len() > MAX_PAYLOAD {
             return Err(invalid("payload", plaintext.len(), format!("at most {MAX_PAYLOAD} bytes of JSON")));
@@ -127,7 +137,7 @@ impl Messaging {
             attachments,
         };
         let stamp = ena_core::time::unix_ms_now();
-        Ok(repo::OutRow {
+        let row = repo::OutRow {
             id,
             recipient,
             recipient_node: address.node,
@@ -144,7 +154,8 @@ impl Messaging {
             receipt: None,
             created_at_ms: stamp,
             updated_at_ms: stamp,
-        })
+        };
+        Ok((row, subjects))
     }
 
     /// The named uploads, checked: each exists, once, with a name a recipient can save.

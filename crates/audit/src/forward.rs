@@ -1,0 +1,160 @@
+//! Member nodes' events in the central log. A node keeps its own log (messages it sent and received,
+//! calls it served); the events of it that name data subjects are handed over to the central log, so
+//! Min profil → Vem har läst mina uppgifter shows them without any register opting in.
+//!
+//! The hand-over is exactly-once without a shared transaction: the central copy of a node's event has
+//! the object `node-log-entry` / `<origin>#<index>` (the leaves' indexed object column), so a batch sent
+//! again — the node did not hear the answer — finds what it already gave and adds only the rest. Batches
+//! from one source are taken one at a time (on SQLite a lock in the process, on PostgreSQL an advisory lock across instances), so
+//! two central instances cannot both add the same event.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::event::{AuditEvent, ObjectRef};
+use crate::log::{AuditLog, LogError};
+use crate::repo;
+
+/// Most events one hand-over takes.
+pub const MAX_FORWARDED: usize = 500;
+
+/// Held while a hand-over is taken on SQLite, whose database one process owns.
+static TAKING_OVER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// The object type of a node event's central copy.
+pub const OBJECT_KIND: &str = "node-log-entry";
+
+/// One event of a node's log, at its index there.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ForwardedEvent {
+    pub index: u64,
+    pub event: AuditEvent,
+}
+
+/// What the central log did with a hand-over.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TakenOver {
+    /// Events added to the central log now.
+    pub accepted: u64,
+    /// Events it already held from an earlier hand-over (not added again).
+    pub repeated: u64,
+    /// Events it will not hold, each with why (not added; the node should not send them again).
+    pub refused: Vec<RefusedEvent>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RefusedEvent {
+    pub index: u64,
+    pub reason: String,
+}
+
+/// The central log's copy of event `index` of the log `origin`, handed over by organisation `reporter`:
+/// the event as the node logged it, its object replaced by the pointer back (the original object and the
+/// reporter in `details`), so anyone can look the original up in the node's log and check its proof.
+pub fn central_copy(origin: &str, reporter: &str, index: u64, mut event: AuditEvent) -> AuditEvent {
+    let mut details = event.details.take().unwrap_or_default();
+    if let Some(o) = event.object.take() {
+        details.insert("object".into(), format!("{}:{}", o.kind, o.id));
+    }
+    details.insert("sourceLog".into(), origin.to_owned());
+    details.insert("sourceIndex".into(), index.to_string());
+    details.insert("reportedBy".into(), reporter.to_owned());
+    event.details = Some(details);
+    event.object = Some(ObjectRef { kind: OBJECT_KIND.into(), id: entry_id(origin, index) });
+    event
+}
+
+fn entry_id(origin: &str, index: u64) -> String {
+    format!("{origin}#{index}")
+}
+
+/// Why an event of a node cannot go into the central log, if it cannot; its data subjects normalised.
+fn check(event: &mut AuditEvent) -> Option<String> {
+    if event.data_subjects.is_empty() {
+        return Some("names no data subject (only events about persons are handed over)".into());
+    }
+    if event.action.trim().is_empty() || event.action.starts_with("alert.") {
+        return Some("action: must be non-empty and not an alert".into());
+    }
+    if ena_core::Timestamp::parse_rfc3339(&event.time).is_none() {
+        return Some("time: must be an RFC 3339 date-time".into());
+    }
+    if event
+        .details
+        .as_ref()
+        .is_some_and(|d| ["sourceLog", "sourceIndex", "reportedBy"].iter().any(|k| d.contains_key(*k)))
+    {
+        return Some("details: sourceLog, sourceIndex and reportedBy are set by the central log".into());
+    }
+    for subject in &mut event.data_subjects {
+        match ena_core::PersonId::parse(subject) {
+            Ok(id) => *subject = id.as_str().to_owned(),
+            // The number itself is not repeated: an answer may be logged.
+            Err(e) => return Some(format!("dataSubjects: {e}")),
+        }
+    }
+    None
+}
+
+impl AuditLog {
+    /// Take over `events` of the log `origin`, handed over by `reporter` (the organisation whose node
+    /// keeps that log): each event is added once, refused with its reason, or recognised as already held.
+    pub async fn take_over(
+        &self,
+        origin: &str,
+        reporter: &str,
+        events: Vec<ForwardedEvent>,
+    ) -> Result<TakenOver, LogError> {
+        if events.len() > MAX_FORWARDED {
+            return Err(LogError::BadParameter {
+                name: "events",
+                value: events.len().to_string(),
+                reason: format!("at most {MAX_FORWARDED} events at once"),
+            });
+        }
+        let mut out = TakenOver::default();
+        let mut fresh: BTreeMap<u64, AuditEvent> = BTreeMap::new();
+        for ForwardedEvent { index, mut event } in events {
+            match check(&mut event) {
+                Some(reason) => out.refused.push(RefusedEvent { index, reason }),
+                None if fresh.contains_key(&index) => {
+                    out.refused.push(RefusedEvent { index, reason: "index: given twice in this batch".into() })
+                }
+                None => {
+                    fresh.insert(index, event);
+                }
+            }
+        }
+        if fresh.is_empty() {
+            return Ok(out);
+        }
+        // SQLite: the process's lock; PostgreSQL: the advisory lock alone (so the two-instance test
+        // shows it is enough).
+        let _one_at_a_time = match self.store() {
+            ena_store::Store::Sqlite(..) => Some(TAKING_OVER.lock().await),
+            ena_store::Store::Postgres(_) => None,
+        };
+        let lock = repo::lock_source(self.store(), origin).await?;
+        let ids: Vec<String> = fresh.keys().map(|i| entry_id(origin, *i)).collect();
+        let held = repo::objects_present(self.store(), &ids).await?;
+        let copies: Vec<AuditEvent> = fresh
+            .into_iter()
+            .filter(|(i, _)| !held.contains(&entry_id(origin, *i)))
+            .map(|(i, e)| central_copy(origin, reporter, i, e))
+            .collect();
+        out.repeated = held.len() as u64;
+        out.accepted = copies.len() as u64;
+        if !copies.is_empty() {
+            self.append(copies).await?;
+        }
+        if let Some(tx) = lock {
+            tx.commit().await?;
+        }
+        Ok(out)
+    }
+}
