@@ -152,6 +152,16 @@ else console.log('ok   who read my data lists the mailbox\'s deliveries and För
 await axe('/mina-sidor/atkomst');
 if (!accesses?.includes('profile.consent.use')) fail(`who read my data lacks the demo's income call under consent: ${accesses?.slice(0, 300)}`);
 else console.log('ok   who read my data shows Skatteverket giving income data to Exempelkommunen under Tolvan\'s consent');
+// The nodes' own logs: Skatteverket's node sent Försäkringskassan an income statement about Tolvan and
+// both nodes hand their log entries about him over to the central log (every two seconds).
+let fromNodes = '';
+for (let i = 0; i < 15 && !(fromNodes.includes('messages.queued') && fromNodes.includes('messages.received')); i++) {
+  if (i > 0) await new Promise((r) => setTimeout(r, 1000));
+  await page.goto(`${base}/mina-sidor/atkomst`);
+  fromNodes = (await page.textContent('#accesses')) ?? '';
+}
+if (!fromNodes.includes('messages.queued') || !fromNodes.includes('messages.received') || !fromNodes.includes('loggat av')) fail(`who read my data lacks the nodes' message events: ${fromNodes.slice(0, 400)}`);
+else console.log('ok   who read my data shows the income statement Skatteverket\'s node sent and Försäkringskassan\'s received, from the nodes\' own logs');
 
 // Min profil: the demo's consent with its receipt; a contact added and confirmed with the code (the demo
 // has no e-mail sender, so the test installation shows the code); withdraw the consent.

@@ -105,7 +105,9 @@ classification = { confidentiality = 2, integrity = 3, availability = 1 }
     let fk_schema = schema(
         &["personnummer", "ar", "inkomst"],
         json!({
-        "personnummer": {"type": "string", "pattern": "^[0-9]{12}$"}, "ar": {"type": "integer"}, "inkomst": {"type": "integer", "minimum": 0}}),
+        // The person the income is about: both nodes name them in their logs, and the events reach
+        // Tolvan's Vem har läst mina uppgifter.
+        "personnummer": {"type": "string", "pattern": "^[0-9]{12}$", "x-ena-data-subject": true}, "ar": {"type": "integer"}, "inkomst": {"type": "integer", "minimum": 0}}),
     );
     // init writes the organisation's own address; the one above replaces it with what it accepts.
     let fk = start_node(
@@ -123,7 +125,7 @@ classification = { confidentiality = 2, integrity = 3, availability = 1 }
     let kommun_schema = schema(
         &["barn", "oro"],
         json!({
-        "barn": {"type": "string", "pattern": "^[0-9]{12}$"}, "oro": {"type": "string", "minLength": 1}, "anmalare": {"type": "string"}}),
+        "barn": {"type": "string", "pattern": "^[0-9]{12}$", "x-ena-data-subject": true}, "oro": {"type": "string", "minLength": 1}, "anmalare": {"type": "string"}}),
     );
     let kommun = start_node(
         &central,

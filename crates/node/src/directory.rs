@@ -144,6 +144,26 @@ impl HttpDirectory {
         if status.is_client_error() { Ok(Err(why)) } else { Err(why) }
     }
 
+    /// Hand events of this node's log that name data subjects over to the central log (node listener,
+    /// this node's certificate). The answer says what was added, already held, or refused.
+    pub async fn hand_over(
+        &self,
+        log: &str,
+        events: &[ena_audit::forward::ForwardedEvent],
+    ) -> Result<ena_audit::forward::TakenOver, String> {
+        let response = self
+            .central
+            .post(format!("{}/audit/v1/node-events", self.central_url))
+            .json(&serde_json::json!({"log": log, "events": events}))
+            .send()
+            .await
+            .map_err(|e| format!("the central log does not answer: {e}"))?;
+        if !response.status().is_success() {
+            return Err(problem_detail(response).await);
+        }
+        response.json().await.map_err(|e| format!("the central log's answer: {e}"))
+    }
+
     /// The cached address if still fresh (the benchmark's "cached lookup").
     pub fn cached_address(&self, address: &str) -> Option<Address> {
         let cache = self.addresses.read().expect("addresses");

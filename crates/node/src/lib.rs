@@ -10,6 +10,7 @@ pub mod api;
 pub mod calls;
 pub mod directory;
 pub mod events;
+pub mod forward;
 pub mod mail;
 pub mod mail_operator;
 mod onboarding;
@@ -470,7 +471,8 @@ async fn publish(dir: &Path, file: &NodeFile, directory: &HttpDirectory, key: &E
     Ok(())
 }
 
-/// Serve until `shutdown`: the local API, the mTLS inbox and the outbox worker.
+/// Serve until `shutdown`: the local API, the mTLS inbox, the outbox worker and the hand-over of the
+/// log's events about persons to the central log.
 pub async fn run(
     node: Node,
     dir: &Path,
@@ -504,6 +506,11 @@ pub async fn run(
     let worker = tokio::spawn(deliver_forever(node.state.messaging.clone(), node.transport.clone(), stop_rx.clone()));
     let watcher = tokio::spawn(watch_addresses(node.state.clone(), stop_rx.clone()));
     let sweeper = tokio::spawn(sweep_hourly(node.state.messaging.clone(), stop_rx.clone()));
+    let handing_over = tokio::spawn(forward::hand_over_forever(
+        node.state.messaging.audit().clone(),
+        node.state.directory.clone(),
+        stop_rx.clone(),
+    ));
     let ready = json!({"entityId": node.file.entity_id, "api": format!("http://{local_addr}"), "inbox": format!("https://{peer_addr}/node/v1/inbox"), "pid": std::process::id()});
     // Written whole under another name and renamed: whoever waits for the file never reads half of it.
     let partial = dir.join(format!("{READY_FILE}.part"));
@@ -518,6 +525,7 @@ pub async fn run(
     let _ = worker.await;
     let _ = watcher.await;
     let _ = sweeper.await;
+    let _ = handing_over.await;
     Ok(())
 }
 

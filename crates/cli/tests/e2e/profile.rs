@@ -6,7 +6,8 @@
 //! PyJWT against the published keys. Then the municipality's system calls Skatteverket's consent-bound
 //! service through the two `ena node` processes: without the consent reference, with a made-up one, and
 //! after withdrawal it is refused; with it, Skatteverket's service is told whose data it may give. The
-//! use shows in Tolvan's who-read-my-data with its purpose and the calling unit.
+//! use shows in Tolvan's who-read-my-data with its purpose and the calling unit — and so do the nodes'
+//! own log entries about him (the call served, a message sent and received), handed over once each.
 
 use super::*;
 use crate::nodekit::tax_agency_and_municipality;
@@ -39,7 +40,8 @@ async fn contacts_verify_with_codes_and_consents_govern_calls_through_the_nodes(
         let produces = format!(
             "\n[[service]]\nid = \"inkomst-samtycke\"\nupstream = \"http://{upstream_addr}\"\nallow = [\"{{kommun}}\"]\nconsent = \"{INCOME}\"\n"
         );
-        let schema = json!({"type": "object"});
+        // The municipality's message type marks the child as the person a concern is about.
+        let schema = json!({"type": "object", "properties": {"child": {"type": "string", "x-ena-data-subject": true}}});
         let (skatt, kommun) = tax_agency_and_municipality(&server, central_node, &produces, &schema).await;
         // Skatteverket keeps income data (its system registers in the index; here in-process).
         let item = ena_index::BatchItem {
@@ -211,12 +213,85 @@ async fn contacts_verify_with_codes_and_consents_govern_calls_through_the_nodes(
             .find(|e| e["action"] == "profile.consent.use" && e["outcome"] == "allowed")
             .unwrap_or_else(|| panic!("{label}: {events}"))
             .clone();
-        assert_eq!(used["who"], "202100-5448", "{label}: {used}");
-        assert_eq!(used["recipient"], "212000-0142", "{label}: {used}");
+        assert_eq!(used["who"], "skatteverket.localhost (202100-5448)", "{label}: {used}");
+        assert_eq!(used["recipient"], "kommun.localhost (212000-0142)", "{label}: {used}");
         assert_eq!(used["purpose"], "Ansökan om bostadsbidrag", "{label}: {used}");
         assert_eq!(used["unit"], "Ekonomiskt bistånd", "{label}: {used}");
         let page = get("/mina-sidor/atkomst").await.unwrap().text().await.unwrap();
         assert!(page.contains("Ekonomiskt bistånd") && page.contains("Ansökan om bostadsbidrag"), "{label}");
+
+        // ---- the nodes' own logs reach Min profil ----
+        // Skatteverket reports a concern about Tolvan to the municipality. Both nodes log the message with
+        // Tolvan as data subject (the type's schema marks the field) and hand those events over, as
+        // Skatteverket's node does with the call it served under the consent.
+        let message = json!({"recipient": "212000-0142:socialtjanst", "messageType": "se.kommun.orosanmalan", "version": "1.0",
+            "payload": {"child": TOLVAN, "concern": "Underrättelse"}});
+        let sent = skatt.post(&c, "/messages/v1/outbox", &message).send().await.unwrap();
+        assert_eq!(sent.status(), 201, "{label}");
+        let sent: Value = sent.json().await.unwrap();
+        crate::nodekit::wait_status(&skatt, &c, sent["id"].as_str().unwrap(), "delivered").await;
+        let from_nodes = |events: &Value| -> Vec<(String, String)> {
+            events["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|e| Some((e["action"].as_str()?.to_owned(), e["reportedBy"].as_str()?.to_owned())))
+                .collect()
+        };
+        let mut seen = Vec::new();
+        for _ in 0..100 {
+            seen = from_nodes(&json_of(get("/audit/v1/my/events?limit=100").await.unwrap()).await);
+            if seen.len() >= 3 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        seen.sort();
+        let (skatt_name, kommun_name) = ("skatteverket.localhost (202100-5448)", "kommun.localhost (212000-0142)");
+        assert_eq!(
+            seen,
+            [
+                ("calls.served".to_owned(), skatt_name.to_owned()),
+                ("messages.queued".to_owned(), skatt_name.to_owned()),
+                ("messages.received".to_owned(), kommun_name.to_owned()),
+            ],
+            "{label}: each node's events about Tolvan, once"
+        );
+        let page = get("/mina-sidor/atkomst").await.unwrap().text().await.unwrap();
+        assert!(page.contains("messages.received") && page.contains("loggat av: kommun.localhost"), "{label}");
+
+        // Handing the same events over again adds nothing; a node may hand over only its own log; an
+        // outsider and a logged-in person cannot hand over at all.
+        let node_store = skatt.store().await;
+        let size = ena_audit::repo::size(&node_store).await.unwrap();
+        let own: Vec<Value> = ena_audit::repo::leaves(&node_store, 0, size)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter_map(|l| {
+                let event: Value = serde_json::from_slice(&l.data).unwrap();
+                event.get("dataSubjects").is_some().then(|| json!({"index": l.idx, "event": event}))
+            })
+            .collect();
+        assert_eq!(own.len(), 2, "{label}: Skatteverket's node logged the call and the message about Tolvan");
+        let skatt_log = "skatteverket.localhost/log";
+        let as_skatt = skatt.tls_client_localhost();
+        let hand_over = format!("https://localhost:{}/audit/v1/node-events", central_node.port());
+        let again =
+            json_of(as_skatt.post(&hand_over).json(&json!({"log": skatt_log, "events": own})).send().await.unwrap())
+                .await;
+        assert_eq!((again["accepted"].as_u64(), again["repeated"].as_u64()), (Some(0), Some(2)), "{label}: {again}");
+        let kommun_log = "kommun.localhost/log";
+        let forged = json!({"log": kommun_log, "events": [own[0]]});
+        let p = check_problem(as_skatt.post(&hand_over).json(&forged).send().await.unwrap(), 400, "invalid-parameter")
+            .await;
+        assert_eq!(invalid_properties(&p), ["log"], "{label}: {p}");
+        let outsider = reqwest::Client::new().post(server.url("/audit/v1/node-events")).json(&forged).send();
+        check_problem(outsider.await.unwrap(), 401, "authentication-required").await;
+        let person = tolvan.browser.post(server.url("/audit/v1/node-events")).header("cookie", &tolvan.cookie);
+        check_problem(person.json(&forged).send().await.unwrap(), 401, "authentication-required").await;
+        let after = from_nodes(&json_of(get("/audit/v1/my/events?limit=100").await.unwrap()).await);
+        assert_eq!(after.len(), 3, "{label}: nothing doubled, nothing forged");
 
         // Withdrawn: the next call is refused, and the receipt's history says so.
         let w = json_of(post(&format!("/profile/v1/my/consents/{id}/withdrawals"), json!({})).await.unwrap()).await;

@@ -38,6 +38,7 @@ pub fn router() -> Routes {
         .api(Caller::Operator, routes!(alerts))
         .api(Caller::Person(3), routes!(list_my_events))
         .api(Caller::Public, routes!(cosign))
+        .api(Caller::MemberNode, routes!(take_over))
 }
 
 impl From<LogError> for ApiError {
@@ -238,6 +239,49 @@ pub async fn append(
     let view =
         AppendedView { first_index: a.first_index, count: a.count, tree_size: a.tree_size, checkpoint: a.checkpoint };
     Ok((StatusCode::CREATED, Json(view)).into_response())
+}
+
+/// What a member node hands over: events of its own log that name data subjects.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NodeEventsIn {
+    /// The node's log: its origin (`<node host>/log`, the name in its checkpoints).
+    pub log: String,
+    /// Up to 500 events, each at its index in that log.
+    pub events: Vec<ena_audit::forward::ForwardedEvent>,
+}
+
+/// A member node hands over the events of its own log that name data subjects (messages it sent or
+/// received about a person, calls it served under a consent), so Min profil shows them. Only over the
+/// node's own certificate and only its own log; each event is added once however often it is sent (a
+/// repeat is counted, not added), or refused with its reason. The copies point back to the node's log.
+#[utoipa::path(post, path = "/audit/v1/node-events", tag = "audit", operation_id = "takeOverNodeEvents",
+    request_body(content = NodeEventsIn, content_type = "application/json"),
+    responses(
+        (status = 200, description = "What was added, already held or refused (with why)", body = ena_audit::forward::TakenOver),
+        (status = 400, description = "Malformed JSON, more than 500 events, or another log than the node's own (named)", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 401, description = "Not called on the node listener with a member's certificate", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 403, description = "The certificate is not a member's in good standing", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+    ))]
+pub async fn take_over(
+    State(state): State<AppState>,
+    crate::mtls::Node(peer): crate::mtls::Node,
+    ApiJson(body): ApiJson<NodeEventsIn>,
+) -> Result<Json<ena_audit::forward::TakenOver>, ApiError> {
+    // A node speaks for its own log only: the origin is its host's (without the port), as its checkpoints
+    // name it; the federation has one member per host.
+    let authority = peer.entity_id.strip_prefix("https://").unwrap_or(&peer.entity_id);
+    let host = authority.split(['/', ':']).next().unwrap_or_default();
+    let own = format!("{host}/log");
+    if body.log != own {
+        let why = format!("a node hands over its own log only ({own})");
+        return Err(ApiError::invalid(
+            ErrorCode::InvalidParameter,
+            format!("log: {why}."),
+            vec![FieldError::new("log", &body.log, why)],
+        ));
+    }
+    Ok(Json(state.audit.take_over(&own, &peer.organisation_number, body.events).await?))
 }
 
 /// Filters for a search; all optional. Identity numbers go in a body, never in a URL (RES.02).
@@ -513,6 +557,9 @@ pub struct MyEvent {
     /// The acting employee's organisational unit, where their system said.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unit: Option<String>,
+    /// For an event from a member node's own log: the organisation whose node logged it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reported_by: Option<String>,
 }
 
 impl MyEvent {
@@ -526,8 +573,27 @@ impl MyEvent {
             service: detail("service"),
             recipient: detail("recipient").map(|r| crate::site::portal::org_display(&r)),
             unit: detail("unit"),
+            reported_by: detail("reportedBy").map(|r| crate::site::portal::org_display(&r)),
             time: event.time,
             action: event.action,
+        }
+    }
+}
+
+/// Put the member's name before each organisation number a person is shown ("Skatteverket
+/// (202100-5448)"): one look-up per organisation on the page, in the federation's member register.
+pub async fn name_organisations(state: &AppState, items: &mut [MyEvent]) {
+    let mut names: std::collections::HashMap<String, Option<String>> = std::collections::HashMap::new();
+    for m in items.iter_mut() {
+        for field in [Some(&mut m.who), m.recipient.as_mut(), m.reported_by.as_mut()].into_iter().flatten() {
+            let Ok(org) = ena_core::Organisationsnummer::parse(field) else { continue };
+            if !names.contains_key(org.as_str()) {
+                let name = ena_federation::repo::active_member_of(&state.store, org.as_str()).await.ok().flatten();
+                names.insert(org.as_str().to_owned(), name.map(|m| m.name));
+            }
+            if let Some(Some(name)) = names.get(org.as_str()) {
+                *field = format!("{name} ({field})");
+            }
         }
     }
 }
@@ -596,6 +662,8 @@ pub async fn list_my_events(
     let subject = subject_of(&state, &s, query.str("party")).await?;
     let entries = state.audit.about(&subject, ena_core::time::unix_now(), p.limit + 1, p.offset()).await?;
     let more = entries.len() > p.limit as usize;
-    let items = entries.into_iter().take(p.limit as usize).map(|e| MyEvent::of(e.event, "system")).collect();
+    let mut items: Vec<MyEvent> =
+        entries.into_iter().take(p.limit as usize).map(|e| MyEvent::of(e.event, "system")).collect();
+    name_organisations(&state, &mut items).await;
     Ok(Json(ListPage { items, page: p.page, limit: p.limit, has_more: more }))
 }

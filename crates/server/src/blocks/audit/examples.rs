@@ -44,6 +44,7 @@ fn response(operation_id: &str) -> Option<Value> {
         "getConsistencyProof" => {
             json!({ "from": 4, "to": 8, "proof": ["Xwg/ChozygdqlSeYMlgNs+DvRYS9/x9UyKNg9Q3jAx4="] })
         }
+        "takeOverNodeEvents" => json!({ "accepted": 1, "repeated": 0, "refused": [] }),
         "appendEvents" => json!({ "firstIndex": 41, "count": 1, "treeSize": 42, "checkpoint": CHECKPOINT_EXAMPLE }),
         "listEvents" | "searchEvents" | "listAlerts" => json!({
             "items": [{ "index": 41, "leafHash": "HbJXc0Lx6s0q4mAoC6o2sRzrO3lQG/5uMHPE0CWZ6qU=", "data": "eyJhY3Rpb24iOiJwbGFuLnJlcGxhY2UifQ==", "event": audit_event_example() }],
@@ -62,6 +63,18 @@ fn response(operation_id: &str) -> Option<Value> {
 fn request(operation_id: &str) -> Option<Value> {
     let value = match operation_id {
         "appendEvents" => audit_event_example(),
+        "takeOverNodeEvents" => json!({
+            "log": "node.skatteverket.example/log",
+            "events": [{ "index": 17, "event": {
+                "time": "2026-12-07T08:00:00Z",
+                "actor": { "kind": "system", "id": "inkomstsystemet", "organisation": "202100-5448" },
+                "action": "messages.queued",
+                "object": { "type": "message", "id": "0193a9a4-7c1e-7d2a-9b5e-2f1d3c4b5a69" },
+                "dataSubjects": ["191212121212"],
+                "outcome": { "result": "allowed" },
+                "details": { "recipient": "202100-5521", "messageType": "se.forsakringskassan.inkomstuppgift" }
+            }}]
+        }),
         "searchEvents" => {
             json!({ "correlationId": "4bf92f3577b34da6a3ce929d0e0e4736", "outcome": "denied", "limit": 20, "page": 1 })
         }

@@ -71,18 +71,20 @@ async fn accesses(
         Ok(e) => e,
         Err(e) => return crate::problem::ApiError::internal(&e).into_response(),
     };
-    let rows = entries
+    let mut events: Vec<super::api::MyEvent> =
+        entries.into_iter().map(|e| super::api::MyEvent::of(e.event, system)).collect();
+    super::api::name_organisations(&state, &mut events).await;
+    let rows = events
         .into_iter()
-        .map(|e| {
-            let m = super::api::MyEvent::of(e.event, system);
+        .map(|m| {
             // What was done, and — where the event says — for what, through which service, for whom,
-            // by which unit.
+            // by which unit, and whose node logged it.
             let labels = if lang == Lang::En {
-                ["purpose", "service", "to", "unit"]
+                ["purpose", "service", "to", "unit", "logged by"]
             } else {
-                ["syfte", "tjänst", "till", "enhet"]
+                ["syfte", "tjänst", "till", "enhet", "loggat av"]
             };
-            let extra: Vec<String> = [&m.purpose, &m.service, &m.recipient, &m.unit]
+            let extra: Vec<String> = [&m.purpose, &m.service, &m.recipient, &m.unit, &m.reported_by]
                 .iter()
                 .zip(labels)
                 .filter_map(|(v, label)| v.as_ref().map(|v| format!("{label}: {v}")))
