@@ -502,6 +502,12 @@ async fn serve_call(
         for key in ["consentId", "purpose", "category"] {
             details.push((key, c[key].as_str().unwrap_or_default().to_owned()));
         }
+        // The calling unit as its system said (at most 100 characters), so the person sees it here too.
+        let unit = percent_encoding::percent_decode_str(header(headers, "ena-org-unit")).decode_utf8_lossy();
+        let unit: String = unit.chars().take(100).collect();
+        if !unit.is_empty() {
+            details.push(("unit", unit));
+        }
         subject = c["subject"].as_str().map(str::to_owned);
     }
     let mut event = call_event(ctx, "calls.served", call_id, AuditResult::Allowed, None, details);

@@ -102,6 +102,16 @@ impl Profile {
         self.audit.record(vec![event]).await.map(|_| ()).map_err(internal)
     }
 
+    /// Log `event` in the background (the log's appender commits it with the next batch).
+    fn record_soon(&self, event: ena_audit::AuditEvent) {
+        let audit = self.audit.clone();
+        tokio::spawn(async move {
+            if let Err(e) = audit.record(vec![event]).await {
+                tracing::error!(error = %e, "a consent use could not be logged");
+            }
+        });
+    }
+
     fn event(
         &self,
         ctx: &Context,
@@ -487,7 +497,10 @@ impl Profile {
             self.record(event).await?;
             return Err(ProfileError::Refused(why.into()));
         }
-        self.record(event).await?;
+        // An allowed use is logged without waiting for the disk: the call's record that counts is the
+        // producing node's entry of the served call, written before the answer leaves that node and
+        // handed over to this log; waiting here would add a commit to every call (refusals wait).
+        self.record_soon(event);
         Ok(ConsentUse {
             consent_id: row.id,
             subject: row.person,

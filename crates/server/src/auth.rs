@@ -376,7 +376,8 @@ fn login_redirect(parts: &Parts, state: &AppState, min: ena_identity::loa::Loa) 
 #[derive(Debug, Clone)]
 pub struct MemberOrganisation {
     pub organisation: String,
-    pub name: Option<String>,
+    /// The member's entity id (its node's, or its system's client id).
+    pub client: String,
     pub ctx: Context,
 }
 
@@ -399,8 +400,7 @@ impl FromRequestParts<AppState> for MemberOrganisation {
         let organisation = ena_core::Organisationsnummer::parse(&organisation)
             .map(|o| o.as_str().to_owned())
             .map_err(|e| ApiError::internal(&format!("a member's organisation number: {e}")))?;
-        let name = ena_federation::repo::member(&state.store, &client).await.ok().flatten().map(|m| m.name);
-        let actor = Actor { kind: ActorKind::Node, id: client, organisation: Some(organisation.clone()) };
-        Ok(MemberOrganisation { organisation, name, ctx: context(parts, actor) })
+        let actor = Actor { kind: ActorKind::Node, id: client.clone(), organisation: Some(organisation.clone()) };
+        Ok(MemberOrganisation { organisation, client, ctx: context(parts, actor) })
     }
 }

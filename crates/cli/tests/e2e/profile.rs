@@ -205,14 +205,22 @@ async fn contacts_verify_with_codes_and_consents_govern_calls_through_the_nodes(
         assert_eq!((answer["pnr"].as_str(), answer["consent"].as_str()), (Some(TOLVAN), Some(id.as_str())), "{label}");
 
         // Tolvan sees the use: Skatteverket gave it, to the municipality, for the purpose, by its unit.
-        let events = json_of(get("/audit/v1/my/events?limit=100").await.unwrap()).await;
-        let used = events["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|e| e["action"] == "profile.consent.use" && e["outcome"] == "allowed")
-            .unwrap_or_else(|| panic!("{label}: {events}"))
-            .clone();
+        // (An allowed use is logged without waiting for the disk: it may take a moment to show.)
+        let mut used = Value::Null;
+        for _ in 0..50 {
+            let events = json_of(get("/audit/v1/my/events?limit=100").await.unwrap()).await;
+            let found = events["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|e| e["action"] == "profile.consent.use" && e["outcome"] == "allowed");
+            if let Some(e) = found {
+                used = e.clone();
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert!(used.is_object(), "{label}: the allowed consent use is not in Tolvan's events");
         assert_eq!(used["who"], "skatteverket.localhost (202100-5448)", "{label}: {used}");
         assert_eq!(used["recipient"], "kommun.localhost (212000-0142)", "{label}: {used}");
         assert_eq!(used["purpose"], "Ansökan om bostadsbidrag", "{label}: {used}");

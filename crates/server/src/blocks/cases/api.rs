@@ -76,7 +76,9 @@ impl FromRequestParts<AppState> for Keeper {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let who = crate::auth::MemberOrganisation::from_request_parts(parts, state).await?;
-        Ok(Keeper { agency: Agency { organisation: who.organisation, name: who.name }, ctx: who.ctx })
+        // The member's name goes on the cases it keeps (only this block needs it: one query, here).
+        let name = ena_federation::repo::member(&state.store, &who.client).await.ok().flatten().map(|m| m.name);
+        Ok(Keeper { agency: Agency { organisation: who.organisation, name }, ctx: who.ctx })
     }
 }
 
