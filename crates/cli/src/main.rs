@@ -1,5 +1,6 @@
 //! `ena`: the one binary — `serve` runs everything on one database, `id` and `plan` work offline.
 
+mod apis;
 mod audit;
 mod bench;
 mod bench_cases;
@@ -71,6 +72,9 @@ enum Command {
     /// Mina meddelanden: verify a letter's receipts offline.
     #[command(subcommand)]
     Mail(mail::MailCommand),
+    /// API-hantering: lint an OpenAPI document against the REST API profile, compare two versions.
+    #[command(subcommand)]
+    Apis(apis::ApisCommand),
     /// Operator tools.
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -201,6 +205,7 @@ fn main() -> ExitCode {
         Command::Credential(command) => credential::run(command),
         Command::Node(command) => node::run(command),
         Command::Messages(command) => messages::run(command),
+        Command::Apis(command) => apis::run(command),
         Command::Mail(command) => mail::run(command),
         Command::Demo(args) => demo::run(args),
     };

@@ -35,6 +35,63 @@ fn id_parse_prints_json_or_a_one_line_reason() {
     }
 }
 
+/// `ena apis lint` and `ena apis diff` as an agency's CI pipeline runs them: exit 0 for a clean document
+/// and a compatible version, 1 for rule errors and breaking changes, and an unreadable file named with
+/// the parser's line and column.
+#[test]
+fn apis_lint_and_diff_exit_codes_for_pipelines() {
+    let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../apis/corpus");
+    let base: Value = serde_json::from_str(&std::fs::read_to_string(corpus.join("base.json")).unwrap()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_owned()
+    };
+    let good = write("good.json", &base.to_string());
+    let out = ena(&["apis", "lint", &good]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("0 errors, 0 warnings"));
+
+    // The same as YAML, without an operation's description: an error with its rule, place and hint.
+    let mut bad = base.clone();
+    bad["paths"]["/orders/v1/orders"]["get"].as_object_mut().unwrap().remove("description");
+    let yaml = write("bad.yaml", &yaml_of(&bad));
+    let out = ena(&["apis", "lint", &yaml, "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["errors"], 1, "{report}");
+    assert_eq!(report["findings"][0]["rule"], "DOK.19");
+    assert_eq!(report["findings"][0]["pointer"], "/paths/~1orders~1v1~1orders/get");
+
+    let broken = write("broken.yaml", "openapi: 3.1.0\ninfo:\n  title: [unclosed\n");
+    let out = ena(&["apis", "lint", &broken]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("line ") && stderr.contains("column "), "{stderr}");
+    assert!(out.stdout.is_empty());
+
+    // A new version that only adds is compatible; one that removes an operation breaks, and says where.
+    let mut added = base.clone();
+    added["info"]["version"] = json!("1.3.0");
+    added["components"]["schemas"]["Order"]["properties"]["note"] = json!({"type": "string"});
+    let added = write("added.json", &added.to_string());
+    assert!(ena(&["apis", "diff", &good, &added]).status.success());
+    let mut removed = base.clone();
+    removed["paths"].as_object_mut().unwrap().remove("/orders/v1/orders/{orderId}");
+    let removed = write("removed.json", &removed.to_string());
+    let out = ena(&["apis", "diff", &good, &removed]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("breaking") && text.contains("/paths/~1orders~1v1~1orders~1{orderId}/get"), "{text}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("without a new major version"));
+}
+
+/// A JSON value as YAML (JSON is YAML; one flow mapping per line keeps it readable enough).
+fn yaml_of(v: &Value) -> String {
+    format!("# the document as YAML\n{}\n", serde_json::to_string_pretty(v).unwrap())
+}
+
 #[test]
 fn plan_report_from_a_file_in_every_format() {
     let csv = String::from_utf8(ena(&["plan", "report", "--format", "csv"]).stdout).unwrap();
