@@ -148,6 +148,10 @@ pub fn local_routes() -> (Routes<NodeState>, Routes<NodeState>) {
         // The node's API reference, where its problems' `type` links point (`/docs#error-…`).
         .get("/docs", Caller::Public, docs)
         .get("/static/ena.css", Caller::Public, ena_server::site::portal::stylesheet)
+        .api(Caller::Public, routes!(crate::info::messages_info))
+        .api(Caller::Public, routes!(crate::info::calls_info))
+        .api(Caller::Public, routes!(crate::info::mail_info))
+        .api(Caller::Public, routes!(crate::info::subscriptions_info))
         .api(Caller::LocalSystem, routes!(send))
         .api(Caller::LocalSystem, routes!(outbox))
         .api(Caller::LocalSystem, routes!(outgoing))
@@ -189,6 +193,7 @@ pub fn peer_routes() -> (Routes<NodeState>, Routes<NodeState>) {
         .get("/.well-known/openid-federation", Caller::Public, entity_configuration)
         .get("/docs", Caller::Public, docs)
         .get("/static/ena.css", Caller::Public, ena_server::site::portal::stylesheet)
+        .api(Caller::MemberNode, routes!(crate::info::node_info))
         .api(Caller::MemberNode, routes!(receive))
         // Any method, to this node's service: documented by `calls::call_in_doc`.
         .any("/node/v1/calls/{service}", Caller::MemberNode, crate::calls::call_in)

@@ -11,6 +11,7 @@ pub mod calls;
 pub mod directory;
 pub mod events;
 pub mod forward;
+mod info;
 pub mod mail;
 pub mod mail_operator;
 mod onboarding;

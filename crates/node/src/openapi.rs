@@ -46,18 +46,53 @@ pub fn document() -> Value {
         "version": env!("CARGO_PKG_VERSION"),
         "description": "A member organisation's node (`ena node run`): its local API for the organisation's own systems, and the node-to-node API other nodes call over mutual TLS with federation certificates. Errors are RFC 9457 problem details with a stable `code`.",
         "license": { "name": "EUPL-1.2 OR MIT", "url": "https://interoperable-europe.ec.europa.eu/collection/eupl/eupl-text-eupl-12" },
+        "contact": { "name": "The organisation that runs this node", "url": "https://ena.example/support", "email": "support@ena.example" },
+        "x-api-released": crate::info::MESSAGES_API.released,
+        "x-api-status": "active",
+        "x-sla": {
+            "availability": "As the organisation running the node sets it (the node keeps no state outside its data directory and database; a restart loses nothing)",
+            "responseTime": "Local API calls are answered at once; deliveries and their retries run in the background",
+            "support": "The organisation running the node; ena's maintainers via https://ena.example/support"
+        },
+        "x-limitations": "Payloads are at most 4 MiB of JSON and attachments stream up to their announced size; a message type's schema is fetched from the address registry and cached; synchronous calls are answered within 30 s or fail with 503. Lists page with `limit` and `page`.",
     });
     doc["servers"] = json!([{ "url": "/", "description": "This node" }]);
+    if let Some(tags) = doc["tags"].as_array_mut() {
+        for tag in tags.iter_mut() {
+            let id = if tag["name"] == "node-to-node" { "node" } else { tag["name"].as_str().unwrap_or_default() };
+            if let Some(api) = crate::info::ALL.iter().find(|a| a.id == id) {
+                tag["x-api-name"] = json!(api.name);
+                tag["x-api-version"] = json!(api.version);
+                tag["x-api-released"] = json!(api.released);
+                tag["x-api-status"] = json!(api.status);
+            }
+        }
+    }
     doc["components"]["securitySchemes"] = json!({
         "nodeToken": { "type": "http", "scheme": "bearer", "description": "The node token: DATA_DIR/node.token" },
         "nodeCertificate": { "type": "mutualTLS", "description": "A member node's federation TLS certificate" },
     });
+    ena_server::openapi::fill_examples(&mut doc);
+    ena_server::openapi::profile_pass(&mut doc, "/docs");
     doc
 }
 
 #[cfg(test)]
 mod tests {
     use ena_server::callers::Caller;
+
+    /// The node's document passes the REST API profile lint with no error.
+    #[test]
+    fn the_document_passes_the_rest_api_profile_lint() {
+        let report = ena_apis::lint(&super::document());
+        let errors: Vec<String> = report
+            .findings
+            .iter()
+            .filter(|f| f.level == ena_apis::Level::Error)
+            .map(|f| format!("{} {} {}", f.rule, f.pointer, f.message))
+            .collect();
+        assert!(errors.is_empty(), "{} errors:\n{}", errors.len(), errors.join("\n"));
+    }
 
     /// Every documented operation is a declared route with the security its declared caller has, and
     /// every route that needs a caller is documented: the node's routes say who may call them, and

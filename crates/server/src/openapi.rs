@@ -309,6 +309,99 @@ pub fn profile_pass(doc: &mut Value, docs_url: &str) {
     }
 }
 
+/// An example value made from `schema` (in `doc`): the schema's own example, default, const or first enum
+/// value where it has one, otherwise a value of its type and format, with every property of an object —
+/// for operations whose block writes no example by hand (the node's document). Valid for its schema by
+/// construction, as complete as the schema is.
+pub fn example_from_schema(doc: &Value, schema: &Value, depth: usize) -> Value {
+    let s = ena_apis::document::deref(doc, schema);
+    if depth > 8 {
+        return Value::Null;
+    }
+    for key in ["example", "default", "const"] {
+        if let Some(v) = s.get(key) {
+            return v.clone();
+        }
+    }
+    for key in ["examples", "enum"] {
+        if let Some(v) = s.get(key).and_then(Value::as_array).and_then(|a| a.first()) {
+            return v.clone();
+        }
+    }
+    if let Some(parts) = s.get("allOf").and_then(Value::as_array) {
+        let mut out = serde_json::Map::new();
+        for part in parts {
+            if let Value::Object(m) = example_from_schema(doc, part, depth + 1) {
+                out.extend(m);
+            }
+        }
+        return Value::Object(out);
+    }
+    for key in ["oneOf", "anyOf"] {
+        if let Some(first) = s.get(key).and_then(Value::as_array).and_then(|a| {
+            a.iter().find(|v| ena_apis::document::deref(doc, v).get("type") != Some(&json!("null")))
+        }) {
+            return example_from_schema(doc, first, depth + 1);
+        }
+    }
+    let ty = match s.get("type") {
+        Some(Value::String(t)) => t.as_str(),
+        Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).find(|t| *t != "null").unwrap_or("null"),
+        _ if s.get("properties").is_some() => "object",
+        _ => "",
+    };
+    match ty {
+        "object" => Value::Object(
+            s.get("properties")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+                .map(|(k, v)| (k.clone(), example_from_schema(doc, v, depth + 1)))
+                .collect(),
+        ),
+        "array" => json!([example_from_schema(doc, s.get("items").unwrap_or(&Value::Null), depth + 1)]),
+        "string" => json!(match s.get("format").and_then(Value::as_str) {
+            Some("date-time") => "2026-12-07T08:00:00Z",
+            Some("date") => "2026-12-07",
+            Some("uuid") => "0193a9a4-7c1e-7d2a-9b5e-2f1d3c4b5a69",
+            Some("email") => "registrator@example.se",
+            Some("uri" | "url") => "https://example.se",
+            Some("binary" | "byte") => "",
+            _ => "text",
+        }),
+        "integer" | "number" => json!(s.get("minimum").and_then(Value::as_i64).unwrap_or(1).max(0)),
+        "boolean" => json!(true),
+        _ => Value::Null,
+    }
+}
+
+/// Give every JSON request body and response of `doc` that has no example one made from its schema.
+pub fn fill_examples(doc: &mut Value) {
+    let snapshot = doc.clone();
+    let Some(paths) = doc["paths"].as_object_mut() else { return };
+    for (_, item) in paths.iter_mut() {
+        for (_, operation) in item.as_object_mut().into_iter().flatten() {
+            let mut contents: Vec<&mut Value> = Vec::new();
+            if let Some(c) = operation.get_mut("requestBody").and_then(|b| b.get_mut("content")) {
+                contents.push(c);
+            }
+            for (_, response) in operation.get_mut("responses").and_then(Value::as_object_mut).into_iter().flatten() {
+                if let Some(c) = response.get_mut("content") {
+                    contents.push(c);
+                }
+            }
+            for content in contents {
+                for (media, m) in content.as_object_mut().into_iter().flatten() {
+                    let json = media == "application/json" || media.ends_with("+json");
+                    if json && media != PROBLEM_JSON && m.get("example").is_none() && m.get("examples").is_none() {
+                        m["example"] = example_from_schema(&snapshot, m.get("schema").unwrap_or(&Value::Null), 0);
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// A problem example computed from the error-code registry.
 fn problem_example(code: ErrorCode, path: &str, detail: &str, fields: Vec<ena_core::FieldError>) -> Value {
     let mut problem = Problem::new(code, detail);
