@@ -197,6 +197,17 @@ pub const PROFILE_API: ApiDescriptor = ApiDescriptor {
     pages: &[],
 };
 
+pub const APIS_API: ApiDescriptor = ApiDescriptor {
+    id: "apis",
+    name: "ena apis API",
+    version: "1.0.0",
+    released: "2026-12-07",
+    status: "active",
+    description_sv: "API-hantering: granska ett OpenAPI-dokument mot DIGG:s REST API-profil (regel, nivå, plats, åtgärd) och jämför två versioner av ett API — varje förändring bakåtkompatibel eller brytande enligt VER-reglerna.",
+    description_en: "API management: lint an OpenAPI document against DIGG's REST API profile (rule, level, place, fix) and compare two versions of an API — each change compatible or breaking by the VER rules.",
+    pages: &[],
+};
+
 /// Every API ena serves, in the order the docs list them.
 pub const ALL: &[ApiDescriptor] = &[
     PLAN_API,
@@ -211,4 +222,5 @@ pub const ALL: &[ApiDescriptor] = &[
     MAIL_API,
     INDEX_API,
     PROFILE_API,
+    APIS_API,
 ];

@@ -73,6 +73,7 @@ pub struct InvalidParameter {
         (name = "cases", description = "Mina ärenden: cases organisations keep for persons and companies, and the party view across every party a person acts for"),
         (name = "mail", description = "Mina meddelanden: the recipient registry (FaR), reachability, mailbox operators and the built-in mailbox"),
         (name = "profile", description = "Min profil: contact details verified with codes, preferences, consents with signed receipts and the check producing nodes make"),
+        (name = "apis", description = "API-hantering: the REST API profile lint and the breaking-change report"),
         (name = "index", description = "Indexering: where information about an object is kept, registered by its holders, found only by callers allowed the category"),
         (name = "system", description = "Liveness, readiness, metrics and this document"),
     )

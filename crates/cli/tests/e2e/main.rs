@@ -23,6 +23,7 @@ use serde_json::{Value, json};
 const ENA: &str = env!("CARGO_BIN_EXE_ena");
 
 mod access;
+mod apis;
 mod audit;
 mod binary;
 mod case_events;

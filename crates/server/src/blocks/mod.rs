@@ -6,6 +6,7 @@
 
 pub mod access;
 pub mod addresses;
+pub mod apis;
 pub mod audit;
 pub mod cases;
 pub mod federation;
@@ -45,6 +46,7 @@ pub const ALL: &[Block] = &[
     Block { id: "mail", routes: mail::routes, example: mail::example },
     Block { id: "index", routes: index::routes, example: index::example },
     Block { id: "profile", routes: profile::routes, example: profile::example },
+    Block { id: "apis", routes: apis::routes, example: apis::example },
 ];
 
 /// The example of an operation, from the block (or the site) that has it.

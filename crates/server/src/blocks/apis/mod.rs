@@ -1,0 +1,13 @@
+//! API-hantering at the edge: `/apis/v1` — the REST API profile lint and the breaking-change report for
+//! anyone's OpenAPI document (`api.rs`), with its OpenAPI examples (`examples.rs`). The rules and the
+//! comparison are `ena_apis`.
+
+pub mod api;
+mod examples;
+
+pub use examples::example;
+
+/// Every route of the block, with who may call it.
+pub fn routes() -> crate::callers::Routes {
+    api::router()
+}
