@@ -3,6 +3,7 @@
 mod apis;
 mod audit;
 mod bench;
+mod bench_apis;
 mod bench_cases;
 mod bench_edge;
 mod bench_federation;
@@ -105,6 +106,8 @@ enum BenchCommand {
     /// Min profil: "who read my data" for a person with 10 000 events among 10 M; the consent check's
     /// cost on a synchronous call through two nodes (against the same call without one).
     Profile(bench_profile::ProfileBench),
+    /// API-hantering: the lint and the change report of a large OpenAPI document (about 1 MB).
+    Apis(bench_apis::ApisBench),
     /// Messages: crypto-only bound, async messages end to end between two nodes, cached address lookups.
     Messaging(bench_messaging::MessagingBench),
     /// The edge's baseline: a bare axum server answering the same JSON /healthz (scripts/bench runs it
@@ -198,6 +201,7 @@ fn main() -> ExitCode {
         Command::Bench(BenchCommand::Mail(args)) => bench_mail::run(args),
         Command::Bench(BenchCommand::Index(args)) => bench_index::run(args),
         Command::Bench(BenchCommand::Profile(args)) => bench_profile::run(args),
+        Command::Bench(BenchCommand::Apis(args)) => bench_apis::run(args),
         Command::Bench(BenchCommand::Messaging(args)) => bench_messaging::run(args),
         Command::Bench(BenchCommand::BareHealthz(args)) => bench_edge::run(args),
         Command::Federation(args) => federation::run(args),
