@@ -42,6 +42,15 @@ pub fn parse(bytes: &[u8]) -> Result<(Value, Version), DocumentError> {
             message: format!("not JSON: {e}"),
         })?
     } else {
+        // An alias repeats a subtree; a few hundred kilobytes of them can expand to billions of values.
+        // OpenAPI documents do not need them ($ref does that job), so they are refused before parsing.
+        if let Some((line, column)) = yaml_alias(text) {
+            return Err(DocumentError::Syntax {
+                line,
+                column,
+                message: "a YAML alias (*name): write the document out in full, or use $ref".into(),
+            });
+        }
         yaml_serde::from_str(text).map_err(|e| {
             let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
             DocumentError::Syntax { line, column, message: format!("not YAML: {e}") }
@@ -49,6 +58,28 @@ pub fn parse(bytes: &[u8]) -> Result<(Value, Version), DocumentError> {
     };
     let version = check_shape(&doc)?;
     Ok((doc, version))
+}
+
+/// Where the first YAML alias is: a `*name` where a value starts (after `: `, `- `, `[`, `,` or at the
+/// start of a line). An asterisk inside text (`*emphasis*`) is not one.
+fn yaml_alias(text: &str) -> Option<(usize, usize)> {
+    for (n, line) in text.lines().enumerate() {
+        let bytes = line.as_bytes();
+        for (i, b) in bytes.iter().enumerate() {
+            if *b != b'*' || !bytes.get(i + 1).is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_') {
+                continue;
+            }
+            let before = line[..i].trim_end();
+            let starts_value = before.is_empty() || before.ends_with([':', '-', '[', ',', '{', '?']);
+            let end = bytes[i + 1..].iter().position(|c| !(c.is_ascii_alphanumeric() || b"_-.".contains(c)));
+            let after = end.map_or("", |e| line[i + 1 + e..].trim_start());
+            let ends_value = after.is_empty() || after.starts_with([',', ']', '}', '#']);
+            if starts_value && ends_value {
+                return Some((n + 1, i + 1));
+            }
+        }
+    }
+    None
 }
 
 fn position(prefix: &[u8]) -> (usize, usize) {
@@ -182,6 +213,11 @@ mod tests {
         assert_eq!(e.to_string(), "/paths: missing or not an object");
         let big = vec![b' '; MAX_BYTES + 1];
         assert_eq!(parse(&big).unwrap_err(), DocumentError::TooLarge(MAX_BYTES + 1));
+        let bomb = b"openapi: 3.1.0\na: &a [1, 1, 1]\nb: [*a, *a]\ninfo: {title: t, version: '1'}\npaths: {}\n";
+        let e = parse(bomb).unwrap_err();
+        assert!(matches!(e, DocumentError::Syntax { line: 3, column: 5, .. }), "{e:?}");
+        let emphasis = b"openapi: 3.1.0\ninfo: {title: t, version: '1', description: 'a *real* note'}\npaths: {}\n";
+        assert!(parse(emphasis).is_ok());
         let (doc, v) = parse(b"openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths: {}\n").unwrap();
         assert_eq!((doc["info"]["title"].as_str(), v), (Some("t"), Version::V3_0));
     }

@@ -261,6 +261,8 @@ const MAX_PER_RULE: usize = 200;
 struct Lint<'a> {
     doc: &'a Value,
     findings: Vec<Finding>,
+    /// Per rule: the places reported (a shared component once, at most MAX_PER_RULE).
+    seen: std::collections::HashMap<&'static str, BTreeSet<String>>,
 }
 
 impl Lint<'_> {
@@ -268,8 +270,8 @@ impl Lint<'_> {
         let rule = rule_of(id).expect("a listed rule");
         let pointer = pointer.into();
         // A shared component is reported once, however many operations use it.
-        let same = self.findings.iter().filter(|f| f.rule == id);
-        if same.clone().count() >= MAX_PER_RULE || same.clone().any(|f| f.pointer == pointer) {
+        let seen = self.seen.entry(rule.id).or_default();
+        if seen.len() >= MAX_PER_RULE || !seen.insert(pointer.clone()) {
             return;
         }
         self.findings.push(Finding {
@@ -284,7 +286,7 @@ impl Lint<'_> {
 
 /// Lint `doc` (already parsed, see [`crate::document::parse`]).
 pub fn lint(doc: &Value) -> Report {
-    let mut l = Lint { doc, findings: Vec::new() };
+    let mut l = Lint { doc, findings: Vec::new(), seen: Default::default() };
     let ops = operations(doc);
     info_rules(&mut l);
     server_rules(&mut l);
@@ -363,7 +365,7 @@ fn info_rules(l: &mut Lint) {
         }
     }
     if let Some(r) = text(info, "x-api-released")
-        && time::Date::parse(r, &time::format_description::well_known::Iso8601::DATE).is_err()
+        && !full_date(r)
     {
         l.add("DOT.01", "/info/x-api-released", format!("{r:?} is not an RFC 3339 date"));
     }
@@ -374,6 +376,12 @@ fn info_rules(l: &mut Lint) {
     if l.doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.0")) {
         l.add("DOK.17", "/openapi", "OpenAPI 3.0; 3.1 is the latest");
     }
+}
+
+/// An RFC 3339 full-date, `YYYY-MM-DD` and nothing else (ISO 8601's week and ordinal dates are not).
+fn full_date(s: &str) -> bool {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    s.len() == 10 && time::Date::parse(s, &format).is_ok()
 }
 
 fn is_local(host: &str) -> bool {
@@ -412,7 +420,7 @@ fn server_rules(l: &mut Lint) {
             Some((h, p)) if !p.contains(']') => (h, Some(p)),
             _ => (authority, None),
         };
-        if is_local(host) || host.contains('{') {
+        if is_local(host) || url.contains('{') {
             continue;
         }
         if scheme != "https" || port.is_some_and(|p| p != "443") {
@@ -572,12 +580,12 @@ fn operation_rules(l: &mut Lint, op: &Operation) {
             l.add("FNS.07", format!("{at}/parameters"), "paged with page/offset but no limit");
         }
         if let Some((schema, pointer, _)) = names.get("page")
-            && schema.get("minimum").and_then(Value::as_i64) != Some(1)
+            && schema.get("minimum").and_then(Value::as_f64) != Some(1.0)
         {
             l.add("FNS.08", pointer, "page's schema does not set minimum: 1");
         }
         if let Some((schema, pointer, _)) = names.get("limit")
-            && schema.get("default").and_then(Value::as_i64) != Some(20)
+            && schema.get("default").and_then(Value::as_f64) != Some(20.0)
         {
             l.add("FNS.09", pointer, "limit's schema does not default to 20");
         }
@@ -685,12 +693,21 @@ fn problem_rules(l: &mut Lint, content: Option<&Value>, at: &str) {
 
 /// The property names of a schema, through `allOf` (one level of composition is what problem schemas use).
 fn all_properties(doc: &Value, schema: &Value) -> BTreeSet<String> {
-    let mut out: BTreeSet<String> =
-        schema.get("properties").and_then(Value::as_object).into_iter().flatten().map(|(k, _)| k.clone()).collect();
-    for part in schema.get("allOf").and_then(Value::as_array).into_iter().flatten() {
-        out.extend(all_properties(doc, deref(doc, part)));
-    }
+    let mut out = BTreeSet::new();
+    let mut visited = BTreeSet::new();
+    collect_properties(doc, schema, &mut out, &mut visited);
     out
+}
+
+/// Every schema of an `allOf` tree once (a cycle or a diamond of references is walked once).
+fn collect_properties(doc: &Value, schema: &Value, out: &mut BTreeSet<String>, visited: &mut BTreeSet<usize>) {
+    if !visited.insert(std::ptr::from_ref(schema) as usize) || visited.len() > 1000 {
+        return;
+    }
+    out.extend(schema.get("properties").and_then(Value::as_object).into_iter().flatten().map(|(k, _)| k.clone()));
+    for part in schema.get("allOf").and_then(Value::as_array).into_iter().flatten() {
+        collect_properties(doc, deref(doc, part), out, visited);
+    }
 }
 
 fn security_rules(l: &mut Lint) {
@@ -793,7 +810,7 @@ fn schema_rules(l: &mut Lint) {
     }
     for (format, value, at) in dates {
         let ok = match format.as_str() {
-            "date" => time::Date::parse(&value, &time::format_description::well_known::Iso8601::DATE).is_ok(),
+            "date" => full_date(&value),
             _ => time::OffsetDateTime::parse(&value, &time::format_description::well_known::Rfc3339).is_ok(),
         };
         if !ok {

@@ -20,7 +20,8 @@ use crate::repo;
 /// Most events one hand-over takes.
 pub const MAX_FORWARDED: usize = 500;
 
-/// Held while a hand-over is taken on SQLite, whose database one process owns.
+/// Held while a hand-over is taken on SQLite, whose database one process owns (on PostgreSQL each
+/// instance's log has its own, `AuditLog::source_lock`, and the advisory lock orders the instances).
 static TAKING_OVER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// The object type of a node event's central copy.
@@ -57,6 +58,7 @@ pub struct RefusedEvent {
 /// the event as the node logged it, its object replaced by the pointer back (the original object and the
 /// reporter in `details`), so anyone can look the original up in the node's log and check its proof.
 pub fn central_copy(origin: &str, reporter: &str, index: u64, mut event: AuditEvent) -> AuditEvent {
+    let id = entry_id(origin, index, &event);
     let mut details = event.details.take().unwrap_or_default();
     if let Some(o) = event.object.take() {
         details.insert("object".into(), format!("{}:{}", o.kind, o.id));
@@ -65,12 +67,16 @@ pub fn central_copy(origin: &str, reporter: &str, index: u64, mut event: AuditEv
     details.insert("sourceIndex".into(), index.to_string());
     details.insert("reportedBy".into(), reporter.to_owned());
     event.details = Some(details);
-    event.object = Some(ObjectRef { kind: OBJECT_KIND.into(), id: entry_id(origin, index) });
+    event.object = Some(ObjectRef { kind: OBJECT_KIND.into(), id });
     event
 }
 
-fn entry_id(origin: &str, index: u64) -> String {
-    format!("{origin}#{index}")
+/// The central copy's object id: the source log, the index there, and the start of the entry's leaf
+/// hash — the same entry sent again has the same id; another entry at that index (a node reinstalled
+/// with a new log, a host taken over by a new member) does not, so it is not mistaken for a repeat.
+fn entry_id(origin: &str, index: u64, event: &AuditEvent) -> String {
+    let hash = crate::merkle::leaf_hash(&event.canonical_bytes());
+    format!("{origin}#{index}:{}", ena_core::hex(&hash[..8]))
 }
 
 /// Why an event of a node cannot go into the central log, if it cannot; its data subjects normalised.
@@ -133,28 +139,44 @@ impl AuditLog {
         if fresh.is_empty() {
             return Ok(out);
         }
-        // SQLite: the process's lock; PostgreSQL: the advisory lock alone (so the two-instance test
-        // shows it is enough).
+        // The locked part runs as its own task: if the caller goes away (a timeout), the appends it queued
+        // still finish under the lock, so a retry cannot find them missing and add them again.
+        let (log, origin, reporter) = (self.clone(), origin.to_owned(), reporter.to_owned());
+        let (accepted, repeated) = tokio::spawn(async move { log.take_over_locked(&origin, &reporter, fresh).await })
+            .await
+            .map_err(|e| LogError::Corrupt(format!("taking over: {e}")))??;
+        (out.accepted, out.repeated) = (accepted, repeated);
+        Ok(out)
+    }
+
+    /// Add what of `fresh` is not held yet, one source at a time: (added, already held).
+    async fn take_over_locked(
+        &self,
+        origin: &str,
+        reporter: &str,
+        fresh: BTreeMap<u64, AuditEvent>,
+    ) -> Result<(u64, u64), LogError> {
+        // One hand-over at a time per instance (so waiting costs at most one connection each), and on
+        // PostgreSQL one per source across instances (the advisory lock, held until the transaction ends).
         let _one_at_a_time = match self.store() {
-            ena_store::Store::Sqlite(..) => Some(TAKING_OVER.lock().await),
-            ena_store::Store::Postgres(_) => None,
+            ena_store::Store::Sqlite(..) => TAKING_OVER.lock().await,
+            ena_store::Store::Postgres(_) => self.source_lock().lock().await,
         };
-        let lock = repo::lock_source(self.store(), origin).await?;
-        let ids: Vec<String> = fresh.keys().map(|i| entry_id(origin, *i)).collect();
-        let held = repo::objects_present(self.store(), &ids).await?;
+        let mut lock = repo::lock_source(self.store(), origin).await?;
+        let ids: Vec<String> = fresh.iter().map(|(i, e)| entry_id(origin, *i, e)).collect();
+        let held = repo::objects_present(self.store(), lock.as_mut(), &ids).await?;
         let copies: Vec<AuditEvent> = fresh
             .into_iter()
-            .filter(|(i, _)| !held.contains(&entry_id(origin, *i)))
+            .filter(|(i, e)| !held.contains(&entry_id(origin, *i, e)))
             .map(|(i, e)| central_copy(origin, reporter, i, e))
             .collect();
-        out.repeated = held.len() as u64;
-        out.accepted = copies.len() as u64;
+        let added = copies.len() as u64;
         if !copies.is_empty() {
             self.append(copies).await?;
         }
         if let Some(tx) = lock {
             tx.commit().await?;
         }
-        Ok(out)
+        Ok((added, held.len() as u64))
     }
 }

@@ -378,10 +378,18 @@ pub async fn set_forward_cursor(store: &Store, next: u64) -> Result<(), sqlx::Er
     })
 }
 
-/// Which of the object ids `ids` some stored leaf already has (one indexed look-up).
-pub async fn objects_present(store: &Store, ids: &[String]) -> Result<Vec<String>, sqlx::Error> {
-    match store {
-        Store::Sqlite(pool, _) => {
+/// Which of the object ids `ids` some stored leaf already has (one indexed look-up) — on PostgreSQL in
+/// the transaction that holds the source's lock, so a hand-over needs no second connection.
+pub async fn objects_present(
+    store: &Store,
+    tx: Option<&mut sqlx::Transaction<'static, sqlx::Postgres>>,
+    ids: &[String],
+) -> Result<Vec<String>, sqlx::Error> {
+    const PG: &str = "SELECT DISTINCT object_id FROM audit_leaves WHERE object_id = ANY($1)";
+    match (store, tx) {
+        (_, Some(tx)) => sqlx::query_scalar(PG).bind(ids).fetch_all(&mut **tx).await,
+        (Store::Postgres(pool), None) => sqlx::query_scalar(PG).bind(ids).fetch_all(pool).await,
+        (Store::Sqlite(pool, _), None) => {
             let list = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
             sqlx::query_scalar(
                 "SELECT DISTINCT object_id FROM audit_leaves WHERE object_id IN (SELECT value FROM json_each($1))",
@@ -389,12 +397,6 @@ pub async fn objects_present(store: &Store, ids: &[String]) -> Result<Vec<String
             .bind(list)
             .fetch_all(pool)
             .await
-        }
-        Store::Postgres(pool) => {
-            sqlx::query_scalar("SELECT DISTINCT object_id FROM audit_leaves WHERE object_id = ANY($1)")
-                .bind(ids)
-                .fetch_all(pool)
-                .await
         }
     }
 }
@@ -409,7 +411,7 @@ pub async fn lock_source(
     match store {
         Store::Sqlite(..) => Ok(None),
         Store::Postgres(pool) => {
-            let mut tx = pool.begin().await?;
+            let mut tx = ena_store::BeginWrite::begin_write(pool).await?;
             sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
                 .bind(format!("audit-source:{key}"))
                 .execute(&mut *tx)

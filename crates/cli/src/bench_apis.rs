@@ -33,11 +33,14 @@ fn large_document(bytes: usize) -> anyhow::Result<Value> {
             n += 1;
             let name = format!("resource-{n}");
             let schema = format!("Resource{n}");
-            let text = |v: &Value| v.to_string().replace("#/components/schemas/Order\"", &format!("#/components/schemas/{schema}\""));
+            let text = |v: &Value| {
+                v.to_string().replace("#/components/schemas/Order\"", &format!("#/components/schemas/{schema}\""))
+            };
             doc["paths"][format!("/orders/v1/{name}")] = serde_json::from_str(&text(&list))?;
             doc["paths"][format!("/orders/v1/{name}/{{orderId}}")] = serde_json::from_str(&text(&one))?;
             let mut s = order.clone();
-            s["properties"][format!("field{n}")] = json!({"type": "string", "maxLength": 200, "description": "A field of this resource"});
+            s["properties"][format!("field{n}")] =
+                json!({"type": "string", "maxLength": 200, "description": "A field of this resource"});
             doc["components"]["schemas"][schema] = s;
         }
     }
@@ -72,10 +75,22 @@ pub fn run(args: ApisBench) -> anyhow::Result<()> {
     let report = |what: &str, (p50, p95, min, n): (f64, f64, f64, usize), unit: &str| {
         println!("{what}: p50 {p50:.1} ms, p95 {p95:.1} ms, min {min:.1} ms ({n} {unit})");
     };
-    report("parse (JSON)", timed(&|| ena_apis::parse(&text).map_or(0, |(d, _)| d["paths"].as_object().map_or(0, |p| p.len()))), "paths");
-    report("parse (YAML)", timed(&|| ena_apis::parse(yaml.as_bytes()).map_or(0, |(d, _)| d["paths"].as_object().map_or(0, |p| p.len()))), "paths");
+    report(
+        "parse (JSON)",
+        timed(&|| ena_apis::parse(&text).map_or(0, |(d, _)| d["paths"].as_object().map_or(0, |p| p.len()))),
+        "paths",
+    );
+    report(
+        "parse (YAML)",
+        timed(&|| ena_apis::parse(yaml.as_bytes()).map_or(0, |(d, _)| d["paths"].as_object().map_or(0, |p| p.len()))),
+        "paths",
+    );
     report("lint", timed(&|| ena_apis::lint(&doc).findings.len()), "findings");
-    report("parse + lint (what POST /apis/v1/lint does)", timed(&|| ena_apis::parse(&text).map_or(0, |(d, _)| ena_apis::lint(&d).findings.len())), "findings");
+    report(
+        "parse + lint (what POST /apis/v1/lint does)",
+        timed(&|| ena_apis::parse(&text).map_or(0, |(d, _)| ena_apis::lint(&d).findings.len())),
+        "findings",
+    );
     report("diff against a next version", timed(&|| ena_apis::diff(&doc, &next).changes.len()), "changes");
     Ok(())
 }

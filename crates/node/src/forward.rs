@@ -14,6 +14,9 @@ use ena_audit::repo;
 
 use crate::directory::HttpDirectory;
 
+/// Most bytes of entries in one hand-over.
+const MAX_BATCH_BYTES: usize = 512 * 1024;
+
 /// How often the node looks for new events when it has handed everything over.
 pub const INTERVAL: Duration = Duration::from_secs(2);
 
@@ -26,12 +29,20 @@ pub async fn hand_over_once(log: &AuditLog, directory: &HttpDirectory) -> Result
     if next >= size {
         return Ok(0);
     }
-    let to = size.min(next + MAX_FORWARDED as u64);
+    let mut to = size.min(next + MAX_FORWARDED as u64);
     let mut events = Vec::new();
+    let mut bytes = 0;
     for leaf in repo::leaves(store, next, to).await.map_err(|e| e.to_string())? {
+        // A batch stays well below the central's body limit (1 MiB by default): it stops before the entry
+        // that would pass MAX_BATCH_BYTES, which goes first in the next.
+        if bytes + leaf.data.len() > MAX_BATCH_BYTES && !events.is_empty() {
+            to = leaf.idx as u64;
+            break;
+        }
         let event: ena_audit::AuditEvent =
             serde_json::from_slice(&leaf.data).map_err(|e| format!("leaf {}: {e}", leaf.idx))?;
         if !event.data_subjects.is_empty() {
+            bytes += leaf.data.len() + 32;
             events.push(ForwardedEvent { index: leaf.idx as u64, event });
         }
     }

@@ -72,6 +72,19 @@ pub fn document() -> Value {
         "nodeToken": { "type": "http", "scheme": "bearer", "description": "The node token: DATA_DIR/node.token" },
         "nodeCertificate": { "type": "mutualTLS", "description": "A member node's federation TLS certificate" },
     });
+    // Who may call an operation is the route's declaration: a public one (api-info) says so with `[]`.
+    let declared: Vec<_> =
+        [&local, &local_untimed, &peer, &peer_untimed].iter().flat_map(|r| r.declared().to_vec()).collect();
+    for (path, item) in doc["paths"].as_object_mut().into_iter().flatten() {
+        for (method, operation) in item.as_object_mut().into_iter().flatten() {
+            let caller = declared.iter().find(|d| d.path == *path && d.method.as_str().eq_ignore_ascii_case(method));
+            if let Some(d) = caller
+                && operation.get("security").is_none()
+            {
+                operation["security"] = d.caller.security();
+            }
+        }
+    }
     ena_server::openapi::fill_examples(&mut doc);
     ena_server::openapi::profile_pass(&mut doc, "/docs");
     doc

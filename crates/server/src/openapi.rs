@@ -289,20 +289,31 @@ pub fn profile_pass(doc: &mut Value, docs_url: &str) {
                 }
             };
             for p in params.iter_mut() {
+                // The bounds each handler documents in words ("1–100, default 20"), as schema keywords.
+                let (lowest, highest, default) = bounds(p["description"].as_str().unwrap_or_default());
                 match (p["in"].as_str(), p["name"].as_str()) {
                     (Some("query"), Some("page")) => {
                         p["schema"]["minimum"] = json!(1);
                         p["schema"]["default"] = json!(1);
                     }
                     (Some("query"), Some("limit")) => {
-                        p["schema"]["minimum"] = json!(1);
-                        p["schema"]["maximum"] = json!(100);
-                        p["schema"]["default"] = json!(20);
+                        for (key, value) in [("minimum", lowest), ("maximum", highest), ("default", default)] {
+                            if let Some(v) = value {
+                                p["schema"][key] = json!(v);
+                            }
+                        }
                     }
                     _ => {}
                 }
             }
-            params.push(json!({ "$ref": "#/components/parameters/traceparent" }));
+            let declared = params.iter().any(|p| {
+                p["$ref"] == "#/components/parameters/traceparent"
+                    || (p["in"] == "header"
+                        && p["name"].as_str().is_some_and(|n| n.eq_ignore_ascii_case("traceparent")))
+            });
+            if !declared {
+                params.push(json!({ "$ref": "#/components/parameters/traceparent" }));
+            }
             for (_, response) in operation["responses"].as_object_mut().into_iter().flatten() {
                 response["headers"]["traceparent"] = json!({ "$ref": "#/components/headers/traceparent" });
             }
@@ -310,10 +321,24 @@ pub fn profile_pass(doc: &mut Value, docs_url: &str) {
     }
 }
 
+/// `(lowest, highest, default)` from a parameter's description in ena's words: "1–100, default 20".
+fn bounds(description: &str) -> (Option<u64>, Option<u64>, Option<u64>) {
+    let number = |s: &str| s.chars().take_while(char::is_ascii_digit).collect::<String>().parse::<u64>().ok();
+    let last_number = |s: &str| {
+        let digits: String = s.chars().rev().take_while(char::is_ascii_digit).collect();
+        digits.chars().rev().collect::<String>().parse::<u64>().ok()
+    };
+    let range =
+        description.split_once(['–', '-']).and_then(|(a, b)| Some((last_number(a.trim_end())?, number(b.trim())?)));
+    let default = description.split_once("default ").and_then(|(_, d)| number(d));
+    (range.map(|r| r.0), range.map(|r| r.1), default)
+}
+
 /// An example value made from `schema` (in `doc`): the schema's own example, default, const or first enum
 /// value where it has one, otherwise a value of its type and format, with every property of an object —
-/// for operations whose block writes no example by hand (the node's document). Valid for its schema by
-/// construction, as complete as the schema is.
+/// for operations whose block writes no example by hand (the node's document). It follows the schema's
+/// types, formats, enums and examples, not its patterns or length bounds, so it shows the shape and is
+/// as complete as the schema is.
 pub fn example_from_schema(doc: &Value, schema: &Value, depth: usize) -> Value {
     let s = ena_apis::document::deref(doc, schema);
     if depth > 8 {
@@ -339,9 +364,11 @@ pub fn example_from_schema(doc: &Value, schema: &Value, depth: usize) -> Value {
         return Value::Object(out);
     }
     for key in ["oneOf", "anyOf"] {
-        if let Some(first) = s.get(key).and_then(Value::as_array).and_then(|a| {
-            a.iter().find(|v| ena_apis::document::deref(doc, v).get("type") != Some(&json!("null")))
-        }) {
+        if let Some(first) = s
+            .get(key)
+            .and_then(Value::as_array)
+            .and_then(|a| a.iter().find(|v| ena_apis::document::deref(doc, v).get("type") != Some(&json!("null"))))
+        {
             return example_from_schema(doc, first, depth + 1);
         }
     }
@@ -382,13 +409,17 @@ pub fn fill_examples(doc: &mut Value) {
     let Some(paths) = doc["paths"].as_object_mut() else { return };
     for (_, item) in paths.iter_mut() {
         for (_, operation) in item.as_object_mut().into_iter().flatten() {
+            let Some(operation) = operation.as_object_mut() else { continue };
             let mut contents: Vec<&mut Value> = Vec::new();
-            if let Some(c) = operation.get_mut("requestBody").and_then(|b| b.get_mut("content")) {
-                contents.push(c);
-            }
-            for (_, response) in operation.get_mut("responses").and_then(Value::as_object_mut).into_iter().flatten() {
-                if let Some(c) = response.get_mut("content") {
-                    contents.push(c);
+            for (key, part) in operation.iter_mut() {
+                match key.as_str() {
+                    "requestBody" => contents.extend(part.get_mut("content")),
+                    "responses" => {
+                        for (_, response) in part.as_object_mut().into_iter().flatten() {
+                            contents.extend(response.get_mut("content"));
+                        }
+                    }
+                    _ => {}
                 }
             }
             for content in contents {

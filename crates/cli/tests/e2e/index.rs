@@ -143,7 +143,10 @@ async fn holders_register_and_only_allowed_finders_learn_what_is_held() {
             tolvan.browser.get(server.url("/audit/v1/my/events?limit=100")).header("cookie", &tolvan.cookie).send();
         let events = json_of(events.await.unwrap()).await;
         let list = events["items"].as_array().unwrap();
-        assert!(list.iter().any(|e| e["action"] == "index.find" && e["who"] == "212000-0142"), "{label}: {events}");
+        assert!(
+            list.iter().any(|e| e["action"] == "index.find" && e["who"] == "Exempelkommunen (212000-0142)"),
+            "{label}: {events}"
+        );
         assert!(list.iter().any(|e| e["action"] == "police.read-revealed"), "{label}: {events}");
         assert!(!list.iter().any(|e| e["action"] == "police.read-hidden"), "{label}: hidden until revealed: {events}");
         assert!(!events.to_string().contains(TOLVAN), "{label}: his own number is not echoed");

@@ -30,7 +30,8 @@ pub async fn api_info() -> Json<ApiInfo> {
 
 /// A document that cannot be read, as a problem naming where (`field`: the body, or the field it came in).
 fn unreadable(field: &str, e: &DocumentError) -> ApiError {
-    let code = if matches!(e, DocumentError::TooLarge(_)) { ErrorCode::PayloadTooLarge } else { ErrorCode::InvalidBody };
+    let code =
+        if matches!(e, DocumentError::TooLarge(_)) { ErrorCode::PayloadTooLarge } else { ErrorCode::InvalidBody };
     ApiError::invalid(code, format!("{field}: {e}."), vec![FieldError::new(field, "(the document)", e.to_string())])
 }
 
@@ -38,7 +39,14 @@ fn unreadable(field: &str, e: &DocumentError) -> ApiError {
 fn document_media(headers: &HeaderMap) -> Result<(), ApiError> {
     let media = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
     let base = media.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
-    let taken = ["application/json", "application/yaml", "application/x-yaml", "text/yaml", "application/vnd.oai.openapi", "application/vnd.oai.openapi+json"];
+    let taken = [
+        "application/json",
+        "application/yaml",
+        "application/x-yaml",
+        "text/yaml",
+        "application/vnd.oai.openapi",
+        "application/vnd.oai.openapi+json",
+    ];
     if taken.contains(&base.as_str()) {
         Ok(())
     } else {
@@ -65,8 +73,17 @@ fn document_media(headers: &HeaderMap) -> Result<(), ApiError> {
     ))]
 pub async fn lint(headers: HeaderMap, body: Bytes) -> Result<Json<Report>, ApiError> {
     document_media(&headers)?;
-    let (doc, _) = ena_apis::parse(&body).map_err(|e| unreadable("body", &e))?;
-    Ok(Json(ena_apis::lint(&doc)))
+    // Parsing and linting are CPU work: off the request threads, so a large document delays no one else.
+    let report = blocking(move || {
+        let (doc, _) = ena_apis::parse(&body).map_err(|e| unreadable("body", &e))?;
+        Ok(ena_apis::lint(&doc))
+    })
+    .await?;
+    Ok(Json(report))
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, ApiError> + Send + 'static) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| ApiError::internal(&e))?
 }
 
 /// Two versions of an API's OpenAPI document, each as its text (JSON or YAML).
@@ -89,7 +106,11 @@ pub struct DiffInput {
         (status = 400, description = "Malformed JSON, or a version that is not an OpenAPI document (named: old or new, with the parser's line and column)", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn diff(ApiJson(input): ApiJson<DiffInput>) -> Result<Json<DiffReport>, ApiError> {
-    let (old, _) = ena_apis::parse(input.old.as_bytes()).map_err(|e| unreadable("old", &e))?;
-    let (new, _) = ena_apis::parse(input.new.as_bytes()).map_err(|e| unreadable("new", &e))?;
-    Ok(Json(ena_apis::diff(&old, &new)))
+    let report = blocking(move || {
+        let (old, _) = ena_apis::parse(input.old.as_bytes()).map_err(|e| unreadable("old", &e))?;
+        let (new, _) = ena_apis::parse(input.new.as_bytes()).map_err(|e| unreadable("new", &e))?;
+        Ok(ena_apis::diff(&old, &new))
+    })
+    .await?;
+    Ok(Json(report))
 }
