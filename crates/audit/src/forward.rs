@@ -67,6 +67,8 @@ pub fn central_copy(origin: &str, reporter: &str, index: u64, mut event: AuditEv
     details.insert("sourceIndex".into(), index.to_string());
     details.insert("reportedBy".into(), reporter.to_owned());
     event.details = Some(details);
+    // A node's own systems act for its organisation: the person sees which one.
+    event.actor.organisation.get_or_insert_with(|| reporter.to_owned());
     event.object = Some(ObjectRef { kind: OBJECT_KIND.into(), id });
     event
 }
@@ -79,8 +81,22 @@ fn entry_id(origin: &str, index: u64, event: &AuditEvent) -> String {
     format!("{origin}#{index}:{}", ena_core::hex(&hash[..8]))
 }
 
+/// Actions in which a node names another organisation as the actor: one it verified itself — the consumer
+/// of a call it served (by the caller's federation certificate) or the sender of a message it received (by
+/// the envelope's signature). Any other event of a node is its own organisation's doing.
+const COUNTERPART_ACTIONS: [&str; 3] = ["calls.served", "calls.refused", "messages.received"];
+
 /// Why an event of a node cannot go into the central log, if it cannot; its data subjects normalised.
-fn check(event: &mut AuditEvent) -> Option<String> {
+fn check(event: &mut AuditEvent, reporter: &str) -> Option<String> {
+    if let Some(o) = &event.actor.organisation
+        && o != reporter
+        && !COUNTERPART_ACTIONS.contains(&event.action.as_str())
+    {
+        return Some(format!(
+            "actor.organisation: a node reports its own organisation's doings ({reporter}), or a counterpart it verified in {}",
+            COUNTERPART_ACTIONS.join(", ")
+        ));
+    }
     if event.data_subjects.is_empty() {
         return Some("names no data subject (only events about persons are handed over)".into());
     }
@@ -126,7 +142,7 @@ impl AuditLog {
         let mut out = TakenOver::default();
         let mut fresh: BTreeMap<u64, AuditEvent> = BTreeMap::new();
         for ForwardedEvent { index, mut event } in events {
-            match check(&mut event) {
+            match check(&mut event, reporter) {
                 Some(reason) => out.refused.push(RefusedEvent { index, reason }),
                 None if fresh.contains_key(&index) => {
                     out.refused.push(RefusedEvent { index, reason: "index: given twice in this batch".into() })

@@ -592,32 +592,47 @@ pub(crate) mod tests {
             assert_eq!((again.accepted, again.repeated), (0, 10), "{label}: a batch sent again adds nothing");
             assert_eq!(one.size().await.unwrap(), 40, "{label}");
 
-            let mut bad =
-                vec![event(0, Res::Allowed), event(2, Res::Allowed), event(4, Res::Allowed), event(6, Res::Allowed)];
+            let mut bad = vec![
+                event(0, Res::Allowed),
+                event(2, Res::Allowed),
+                event(4, Res::Allowed),
+                event(6, Res::Allowed),
+                event(8, Res::Allowed),
+            ];
             bad[0].data_subjects.clear();
             bad[1].data_subjects = vec!["191212121213".into()];
             bad[2].action = "alert.forged".into();
             let details = [("reportedBy".to_owned(), "someone else".to_owned())];
             bad[3].details = Some(details.into_iter().collect());
+            // A node may not name another organisation as the actor of its own doings …
+            bad[4].actor.organisation = Some("212000-0142".into());
             let mut items: Vec<ForwardedEvent> =
                 bad.into_iter().enumerate().map(|(i, event)| ForwardedEvent { index: i as u64, event }).collect();
             items.push(ForwardedEvent { index: 7, event: batch[0].event.clone() });
             items.push(ForwardedEvent { index: 7, event: batch[1].event.clone() });
+            // … but names the consumer of a call it served (it checked that consumer's certificate).
+            let mut served = batch[2].event.clone();
+            (served.action, served.actor.organisation) = ("calls.served".into(), Some("212000-0142".into()));
+            items.push(ForwardedEvent { index: 8, event: served });
             let r = two.take_over(origin, "202100-5448", items).await.unwrap();
-            assert_eq!(r.accepted, 1, "{label}: {r:?}");
+            assert_eq!(r.accepted, 2, "{label}: {r:?}");
             let reasons: Vec<&str> = r.refused.iter().map(|x| x.reason.as_str()).collect();
-            assert_eq!(r.refused.iter().map(|x| x.index).collect::<Vec<_>>(), vec![0, 1, 2, 3, 7], "{label}");
+            assert_eq!(r.refused.iter().map(|x| x.index).collect::<Vec<_>>(), vec![0, 1, 2, 3, 4, 7], "{label}");
+            assert!(reasons[4].starts_with("actor.organisation"), "{reasons:?}");
             assert!(reasons[0].contains("no data subject") && reasons[1].starts_with("dataSubjects"), "{reasons:?}");
             assert!(reasons[2].starts_with("action") && reasons[3].starts_with("details"), "{reasons:?}");
             assert!(!reasons.iter().any(|r| r.contains("191212121213")), "{label}: no number echoed");
 
             let mine = one.about(person, ena_core::time::unix_now(), 100, 0).await.unwrap();
-            assert_eq!(mine.len(), 41, "{label}");
+            assert_eq!(mine.len(), 42, "{label}");
             let newest = &mine[0].event;
             let d = newest.details.as_ref().unwrap();
             assert_eq!((d["sourceLog"].as_str(), d["reportedBy"].as_str()), (origin, "202100-5448"), "{label}");
-            assert!(newest.object.as_ref().unwrap().id.starts_with(&format!("{origin}#7:")), "{label}");
-            assert_eq!(mine[1].event.details.as_ref().unwrap()["object"], "message:m-39", "{label}");
+            assert!(newest.object.as_ref().unwrap().id.starts_with(&format!("{origin}#8:")), "{label}");
+            assert_eq!(newest.actor.organisation.as_deref(), Some("212000-0142"), "{label}: the verified consumer");
+            // The node's own system acted for the node's organisation.
+            assert_eq!(mine[1].event.actor.organisation.as_deref(), Some("202100-5448"), "{label}");
+            assert_eq!(mine[2].event.details.as_ref().unwrap()["object"], "message:m-39", "{label}");
         }
     }
 
