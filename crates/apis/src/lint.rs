@@ -252,6 +252,15 @@ impl Report {
     pub fn passes(&self) -> bool {
         self.errors == 0
     }
+
+    /// The errors, one line each (rule, place, what): what a test or a log prints.
+    pub fn error_lines(&self) -> Vec<String> {
+        self.findings
+            .iter()
+            .filter(|f| f.level == Level::Error)
+            .map(|f| format!("{} {} {}", f.rule, f.pointer, f.message))
+            .collect()
+    }
 }
 
 /// Most findings of one rule reported (a document with thousands of the same fault says so once per
