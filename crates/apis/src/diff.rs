@@ -17,6 +17,7 @@ use crate::document::{deref, deref_at, escape, operations, parameters};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
+#[schema(as = ApiChangeKind)]
 pub enum Kind {
     Breaking,
     Compatible,
@@ -25,6 +26,7 @@ pub enum Kind {
 /// One change from the old version to the new.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = ApiChange)]
 pub struct Change {
     pub kind: Kind,
     #[schema(example = "VER.01")]
@@ -39,6 +41,7 @@ pub struct Change {
 /// All changes, breaking first, and whether the new version's numbering admits them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = ApiDiffReport)]
 pub struct DiffReport {
     pub breaking: usize,
     pub compatible: usize,

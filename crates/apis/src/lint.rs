@@ -15,6 +15,7 @@ use crate::document::{Operation, deref, deref_at, escape, operations, parameters
 /// SKALL (MUST) is an error, BÖR (SHOULD) a warning.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
+#[schema(as = LintLevel)]
 pub enum Level {
     Error,
     Warning,
@@ -227,6 +228,7 @@ pub fn rule_of(id: &str) -> Option<&'static Rule> {
 /// One place a document breaks a rule.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = LintFinding)]
 pub struct Finding {
     #[schema(example = "DOK.19")]
     pub rule: String,
@@ -242,6 +244,7 @@ pub struct Finding {
 /// A document's lint: its findings, errors first, and how many of each level.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = LintReport)]
 pub struct Report {
     pub errors: usize,
     pub warnings: usize,

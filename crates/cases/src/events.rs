@@ -55,6 +55,7 @@ impl Delivery {
 /// A subscription to a party's case events.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = CaseSubscriptionInput)]
 pub struct SubscriptionInput {
     /// The party whose cases to follow: the subscriber itself, or a party it may act for.
     pub party: Option<PartyRef>,
@@ -68,6 +69,7 @@ pub struct SubscriptionInput {
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = CaseSubscription)]
 pub struct Subscription {
     pub id: String,
     pub party: PartyRef,

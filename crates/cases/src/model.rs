@@ -121,6 +121,7 @@ impl PartyRef {
 /// A link to the organisation's own service, shown as a button (GUI) or called by software (API).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = CaseAction)]
 pub struct Action {
     /// What it does, e.g. `sign`, `pay`, `open`.
     #[schema(example = "open")]

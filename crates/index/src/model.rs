@@ -231,6 +231,7 @@ impl From<sqlx::Error> for IndexError {
 /// A member system's subscription to the changes of a category.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = IndexSubscription)]
 pub struct Subscription {
     pub id: String,
     #[schema(example = "se.skatteverket.inkomst")]
@@ -241,6 +242,7 @@ pub struct Subscription {
 /// What a subscription asks for.
 #[derive(Clone, Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = IndexSubscriptionInput)]
 pub struct SubscriptionInput {
     #[schema(example = "se.skatteverket.inkomst")]
     pub category: String,

@@ -225,6 +225,7 @@ pub struct Signed {
 /// What a change did.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase", tag = "outcome")]
+#[schema(as = MailOutcome)]
 pub enum Outcome {
     /// Applied; the registration as it now stands (absent after a deregistration).
     #[serde(rename = "done")]

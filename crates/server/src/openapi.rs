@@ -560,6 +560,23 @@ mod tests {
 
     /// DOK.15 and DOK.20: every operation has examples for its body and every response, and every
     /// response code is described.
+    /// Two types with the same name would share one component (the first wins, silently): every schema
+    /// name the routes collect is one schema.
+    #[test]
+    fn schema_names_are_unique() {
+        let routes = crate::routes();
+        let (_, schemas) = routes.documented();
+        let mut seen: std::collections::HashMap<&str, Value> = std::collections::HashMap::new();
+        let mut twice = std::collections::BTreeSet::new();
+        for (name, schema) in schemas {
+            let value = serde_json::to_value(schema).unwrap();
+            if seen.insert(name, value.clone()).is_some_and(|before| before != value) {
+                twice.insert(name.as_str());
+            }
+        }
+        assert!(twice.is_empty(), "names given to two different schemas: {twice:?}");
+    }
+
     /// ena's own document passes the REST API profile lint with no error (warnings are listed in
     /// docs/apis.md with why they stand).
     #[test]

@@ -311,6 +311,7 @@ pub async fn approve(
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = DecisionReason)]
 pub struct Reason {
     /// Why (shown to the applicant and logged).
     pub reason: String,
