@@ -1,8 +1,10 @@
 //! API-hantering: the API catalog's pure core. `document` reads an uploaded OpenAPI 3.0/3.1 document
 //! (JSON or YAML, with the parser's line and column on failure); `lint` checks it against DIGG's REST
 //! API profile (rule ids, SKALL → error, BÖR → warning, JSON pointers, one-line hints); `diff` lists every
-//! change between two versions as compatible or breaking by the profile's VER rules.
+//! change between two versions as compatible or breaking by the profile's VER rules; `catalog` the
+//! registered APIs and their versions, published only past the lint and the compatibility check.
 
+pub mod catalog;
 pub mod diff;
 pub mod document;
 pub mod lint;

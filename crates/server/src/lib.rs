@@ -207,6 +207,8 @@ pub struct Services {
     pub index: ena_index::Index,
     /// Min profil: contact details, preferences, consents.
     pub profile: ena_profile::Profile,
+    /// API-hantering: the API catalog.
+    pub catalog: ena_apis::catalog::Catalog,
     /// Towards the built-in mailbox's node.
     pub mail_client: reqwest::Client,
 }
@@ -387,6 +389,7 @@ impl AppState {
             &base,
         );
         let openapi = axum::body::Bytes::from(serde_json::to_vec(&openapi::document()).unwrap_or_default());
+        let catalog = ena_apis::catalog::Catalog::new(store.clone(), audit.clone());
         let store_for_cases = store.clone();
         let case_events = blocks::cases::events::Outlet::open(config.nats_url.as_deref()).await?;
         Ok(AppState(std::sync::Arc::new(Services {
@@ -416,6 +419,7 @@ impl AppState {
             mail,
             index,
             profile,
+            catalog,
             mail_client: blocks::mail::intake::client(),
         })))
     }

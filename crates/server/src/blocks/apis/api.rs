@@ -8,9 +8,18 @@ use ena_core::{ErrorCode, FieldError};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use ena_apis::catalog::{Api, ApiInput, CatalogError, Version};
+use serde::Serialize;
+
+use crate::AppState;
 use crate::apis::{APIS_API, ApiInfo};
+use crate::auth::MemberOrganisation;
 use crate::callers::{Caller, Routes};
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, ApiQuery};
+use crate::paging::ListPage;
 use crate::problem::ApiError;
 use utoipa_axum::routes;
 
@@ -19,6 +28,155 @@ pub fn router() -> Routes {
         .api(Caller::Public, routes!(api_info))
         .api(Caller::Public, routes!(lint))
         .api(Caller::Public, routes!(diff))
+        .api(Caller::Public, routes!(search_apis))
+        .api(Caller::Member, routes!(register_api))
+        .api(Caller::Public, routes!(get_api))
+        .api(Caller::Public, routes!(list_versions))
+        .api(Caller::Member, routes!(upload_version))
+        .api(Caller::Public, routes!(get_version))
+        .api(Caller::Member, routes!(publish_version))
+}
+
+impl From<CatalogError> for ApiError {
+    fn from(e: CatalogError) -> ApiError {
+        match e {
+            CatalogError::Invalid(fields) => {
+                let detail = fields.iter().map(|f| format!("{}: {}", f.property, f.reason)).collect::<Vec<_>>().join("; ");
+                ApiError::invalid(ErrorCode::ValidationFailed, format!("{detail}."), fields)
+            }
+            CatalogError::NotFound(m) => ApiError::new(ErrorCode::ResourceNotFound, m),
+            CatalogError::Forbidden(m) => ApiError::new(ErrorCode::PermissionDenied, m),
+            CatalogError::Conflict(m) => ApiError::new(ErrorCode::Conflict, m),
+            CatalogError::Internal(m) => ApiError::internal(&m),
+        }
+    }
+}
+
+/// The catalog: APIs whose name, id or description holds `q`, carrying `tag`, by id.
+#[utoipa::path(get, path = "/apis/v1/apis", tag = "apis", operation_id = "searchApis",
+    params(("q" = Option<String>, Query, description = "Words in the name, id or description"),
+           ("tag" = Option<String>, Query, description = "Only APIs with this tag"),
+           ("limit" = Option<u32>, Query, description = "1–100, default 20"), ("page" = Option<u32>, Query, description = "From 1")),
+    responses(
+        (status = 200, description = "A page of APIs", body = Object),
+        (status = 400, description = "A bad limit or page (named)", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+    ))]
+pub async fn search_apis(State(state): State<AppState>, query: ApiQuery) -> Result<Json<ListPage<Api>>, ApiError> {
+    let p = query.page(Vec::new())?;
+    let found = state.catalog.search(query.str("q").unwrap_or_default(), query.str("tag").filter(|t| !t.is_empty()), p.limit + 1, p.offset()).await?;
+    Ok(Json(ListPage::of(p, found)))
+}
+
+/// Register an API in the catalog, owned by the calling organisation.
+#[utoipa::path(post, path = "/apis/v1/apis", tag = "apis", operation_id = "registerApi",
+    request_body(content = ApiInput, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Registered", body = Api),
+        (status = 400, description = "A bad id, name, contact, description or tags (each named)", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 401, description = "No member credential", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 409, description = "The id is taken", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+    ))]
+pub async fn register_api(
+    State(state): State<AppState>,
+    m: MemberOrganisation,
+    ApiJson(input): ApiJson<ApiInput>,
+) -> Result<Response, ApiError> {
+    let api = state.catalog.register(&m.ctx, &m.organisation, input).await?;
+    Ok((StatusCode::CREATED, Json(api)).into_response())
+}
+
+/// One API of the catalog.
+#[utoipa::path(get, path = "/apis/v1/apis/{apiId}", tag = "apis", operation_id = "getApi",
+    params(("apiId" = String, Path, description = "The API's id")),
+    responses(
+        (status = 200, description = "The API", body = Api),
+        (status = 404, description = "No such API", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+    ))]
+pub async fn get_api(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Api>, ApiError> {
+    Ok(Json(state.catalog.api(&id).await?))
+}
+
+/// The versions of an API, newest first.
+#[utoipa::path(get, path = "/apis/v1/apis/{apiId}/versions", tag = "apis", operation_id = "listApiVersions",
+    params(("apiId" = String, Path, description = "The API's id")),
+    responses(
+        (status = 200, description = "Its versions (at most 200)", body = Object),
+        (status = 404, description = "No such API", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+    ))]
+pub async fn list_versions(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
+    let items = state.catalog.versions(&id).await?;
+    Ok(Json(serde_json::json!({ "items": items })))
+}
+
+/// A version with its lint report.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VersionReport {
+    pub version: Version,
+    #[schema(value_type = Object)]
+    pub lint: serde_json::Value,
+}
+
+/// Upload a version of one of the calling organisation's APIs (the OpenAPI document as the body, JSON or
+/// YAML): linted and kept as a draft; its number is the document's `info.version`.
+#[utoipa::path(post, path = "/apis/v1/apis/{apiId}/versions", tag = "apis", operation_id = "uploadApiVersion",
+    params(("apiId" = String, Path, description = "The API's id")),
+    request_body(content((Object = "application/json"), (String = "application/yaml")), description = "The OpenAPI document"),
+    responses(
+        (status = 201, description = "Kept as a draft, with its lint report", body = VersionReport),
+        (status = 400, description = "Not JSON, YAML or OpenAPI (line and column), or no usable info.version", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 401, description = "No member credential", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 403, description = "Another organisation's API", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 404, description = "No such API", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 409, description = "That version exists", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 413, description = "Larger than the body limit", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 415, description = "Neither JSON nor YAML", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+    ))]
+pub async fn upload_version(
+    State(state): State<AppState>,
+    m: MemberOrganisation,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    document_media(&headers)?;
+    let (version, report) = state.catalog.add_version(&m.ctx, &m.organisation, &id, &body).await?;
+    let lint = serde_json::to_value(report).map_err(|e| ApiError::internal(&e))?;
+    Ok((StatusCode::CREATED, Json(VersionReport { version, lint })).into_response())
+}
+
+/// A version with its lint report (the document: `?document=true` adds it).
+#[utoipa::path(get, path = "/apis/v1/apis/{apiId}/versions/{version}", tag = "apis", operation_id = "getApiVersion",
+    params(("apiId" = String, Path, description = "The API's id"), ("version" = String, Path, description = "The version (info.version)")),
+    responses(
+        (status = 200, description = "The version and its lint report", body = VersionReport),
+        (status = 404, description = "No such API or version", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+    ))]
+pub async fn get_version(State(state): State<AppState>, Path((id, version)): Path<(String, String)>) -> Result<Json<VersionReport>, ApiError> {
+    let v = state.catalog.version(&id, &version).await?;
+    let (_, lint) = state.catalog.document(&id, &version).await?;
+    Ok(Json(VersionReport { version: v, lint }))
+}
+
+/// Publish a draft version of one of the calling organisation's APIs: refused (409, with why) while it
+/// breaks a SKALL rule of the profile, or when it breaks what the newest published version of the same
+/// major promised.
+#[utoipa::path(post, path = "/apis/v1/apis/{apiId}/versions/{version}/publications", tag = "apis", operation_id = "publishApiVersion",
+    params(("apiId" = String, Path, description = "The API's id"), ("version" = String, Path, description = "The version (info.version)")),
+    responses(
+        (status = 200, description = "Published; with the change report against the previous version of its major, if any", body = Object),
+        (status = 401, description = "No member credential", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 403, description = "Another organisation's API", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 404, description = "No such API or version", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 409, description = "Not a draft, lint errors, or breaking changes within a major version", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+    ))]
+pub async fn publish_version(
+    State(state): State<AppState>,
+    m: MemberOrganisation,
+    Path((id, version)): Path<(String, String)>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let (v, changes) = state.catalog.publish(&m.ctx, &m.organisation, &id, &version).await?;
+    Ok(Json(serde_json::json!({ "version": v, "changes": changes })))
 }
 
 /// About this API (REST API profile VER.06).

@@ -33,6 +33,16 @@ fn next_version() -> Value {
     doc
 }
 
+fn api() -> Value {
+    json!({"id": "bestallningar", "owner": "162120000142", "name": "Beställningar", "description": "Orders placed with the agency.",
+           "contact": "api@exempelkommun.se", "tags": ["bygglov"], "published": "1.2.0", "createdAt": "2026-12-07T08:00:00Z"})
+}
+
+fn version(status: &str) -> Value {
+    json!({"apiId": "bestallningar", "version": "1.2.0", "major": 1, "status": status, "errors": 0, "warnings": 0,
+           "createdAt": "2026-12-07T08:00:00Z", "publishedAt": if status == "published" { json!("2026-12-07T08:05:00Z") } else { Value::Null }})
+}
+
 pub fn example(operation_id: &str, part: Part) -> Option<Value> {
     let value = match (operation_id, part) {
         ("apisApiInfo", Part::Response(_)) => serde_json::to_value(apis::APIS_API.info()).ok()?,
@@ -40,6 +50,17 @@ pub fn example(operation_id: &str, part: Part) -> Option<Value> {
         ("lintDocument", Part::Response(_)) => serde_json::to_value(ena_apis::lint(&flawed())).ok()?,
         ("diffDocuments", Part::Request) => json!({"old": base().to_string(), "new": next_version().to_string()}),
         ("diffDocuments", Part::Response(_)) => serde_json::to_value(ena_apis::diff(&base(), &next_version())).ok()?,
+        ("searchApis", Part::Response(_)) => json!({"items": [api()], "page": 1, "limit": 20, "hasMore": false}),
+        ("registerApi", Part::Request) => {
+            json!({"id": "bestallningar", "name": "Beställningar", "description": "Orders placed with the agency.", "contact": "api@exempelkommun.se", "tags": ["bygglov"]})
+        }
+        ("registerApi" | "getApi", Part::Response(_)) => api(),
+        ("listApiVersions", Part::Response(_)) => json!({"items": [version("published")]}),
+        ("uploadApiVersion", Part::Request) => base(),
+        ("uploadApiVersion" | "getApiVersion", Part::Response(_)) => {
+            json!({"version": version("draft"), "lint": serde_json::to_value(ena_apis::lint(&base())).ok()?})
+        }
+        ("publishApiVersion", Part::Response(_)) => json!({"version": version("published"), "changes": Value::Null}),
         _ => return None,
     };
     Some(value)
