@@ -1,7 +1,9 @@
 //! API-hantering over HTTP on both databases: the lint and the change report as a developer portal and an
 //! agency's pipeline use them — JSON and YAML, the report's rule ids and places; a document that is not
 //! JSON, YAML or OpenAPI named with the parser's line and column; the wrong media type 415; a document
-//! over the body limit 413; nothing stored.
+//! over the body limit 413; nothing stored. The catalog: a member registers an API and uploads versions;
+//! a version with lint errors or one that breaks its major's promises is not published; another member
+//! cannot touch it; anyone reads it.
 
 use super::*;
 
@@ -79,4 +81,78 @@ async fn the_lint_and_the_change_report_over_http() {
         .await;
         assert!(p["detail"].as_str().unwrap().contains("new"), "{label}: {p}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_publish_apis_past_the_lint_and_the_compatibility_check() {
+    for mut server in TestServer::each().await {
+        let label = server.label.clone();
+        let fed = server.two_members().await;
+        let node = |path: &str| format!("https://{}{path}", fed.node);
+        let (a, b) = (&fed.tls_a, &fed.tls_b);
+        let upload = |c: &reqwest::Client, doc: &Value| {
+            c.post(node("/apis/v1/apis/bestallningar/versions")).header("content-type", "application/json").body(doc.to_string()).send()
+        };
+
+        let input = json!({"id": "bestallningar", "name": "Beställningar", "contact": "api@example.se", "tags": ["bygglov"]});
+        let r = a.post(node("/apis/v1/apis")).json(&input).send().await.unwrap();
+        assert_eq!(r.status(), 201, "{label}: {}", r.text().await.unwrap());
+        check_problem(a.post(node("/apis/v1/apis")).json(&input).send().await.unwrap(), 409, "conflict").await;
+        let bad = json!({"id": "Bad_Id", "name": "", "contact": "x", "tags": []});
+        let p = check_problem(a.post(node("/apis/v1/apis")).json(&bad).send().await.unwrap(), 400, "validation-failed").await;
+        assert_eq!(invalid_properties(&p), ["id", "name"], "{label}: {p}");
+        let outsider = reqwest::Client::new().post(server.url("/apis/v1/apis")).json(&input).send().await.unwrap();
+        check_problem(outsider, 401, "authentication-required").await;
+
+        // A version with a lint error is kept as a draft but not published.
+        let mut flawed = base();
+        flawed["info"]["version"] = json!("1.0.0");
+        flawed["info"].as_object_mut().unwrap().remove("x-limitations");
+        let r = json_with(upload(a, &flawed).await.unwrap(), 201).await;
+        assert_eq!((r["version"]["status"].as_str(), r["lint"]["errors"].as_u64()), (Some("draft"), Some(1)), "{label}: {r}");
+        let publish = |c: &reqwest::Client, v: &str| c.post(node(&format!("/apis/v1/apis/bestallningar/versions/{v}/publications"))).send();
+        let p = check_problem(publish(a, "1.0.0").await.unwrap(), 409, "conflict").await;
+        assert!(p["detail"].as_str().unwrap().contains("SKALL"), "{label}: {p}");
+
+        // A clean one is published; another member can neither upload nor publish.
+        let r = json_with(upload(a, &base()).await.unwrap(), 201).await;
+        assert_eq!(r["version"]["version"], "1.2.0", "{label}");
+        check_problem(upload(b, &base()).await.unwrap(), 403, "permission-denied").await;
+        check_problem(publish(b, "1.2.0").await.unwrap(), 403, "permission-denied").await;
+        let r = json_of(publish(a, "1.2.0").await.unwrap()).await;
+        assert_eq!(r["version"]["status"], "published", "{label}: {r}");
+        check_problem(upload(a, &base()).await.unwrap(), 409, "conflict").await;
+
+        // 1.3.0 claims compatibility but removes an operation: refused, and says what broke.
+        let mut next = base();
+        next["info"]["version"] = json!("1.3.0");
+        next["paths"]["/orders/v1/orders/{orderId}"].as_object_mut().unwrap().remove("get");
+        json_with(upload(a, &next).await.unwrap(), 201).await;
+        let p = check_problem(publish(a, "1.3.0").await.unwrap(), 409, "conflict").await;
+        assert!(p["detail"].as_str().unwrap().contains("GET /orders/v1/orders/{orderId} is removed"), "{label}: {p}");
+        // A compatible 1.4.0 is published with its change report.
+        let mut compatible = base();
+        compatible["info"]["version"] = json!("1.4.0");
+        compatible["components"]["schemas"]["Order"]["properties"]["note"] = json!({"type": "string"});
+        json_with(upload(a, &compatible).await.unwrap(), 201).await;
+        let r = json_of(publish(a, "1.4.0").await.unwrap()).await;
+        assert_eq!((r["changes"]["breaking"].as_u64(), r["changes"]["compatible"].as_u64()), (Some(0), Some(1)), "{label}: {r}");
+
+        // Anyone reads the catalog.
+        let anyone = reqwest::Client::new();
+        let found = json_of(anyone.get(server.url("/apis/v1/apis?q=beställ&tag=bygglov")).send().await.unwrap()).await;
+        assert_eq!(found["items"][0]["published"], "1.4.0", "{label}: {found}");
+        let none = json_of(anyone.get(server.url("/apis/v1/apis?q=nothing-like-it")).send().await.unwrap()).await;
+        assert_eq!(none["items"], json!([]), "{label}");
+        let versions = json_of(anyone.get(server.url("/apis/v1/apis/bestallningar/versions")).send().await.unwrap()).await;
+        assert_eq!(versions["items"].as_array().unwrap().len(), 4, "{label}: {versions}");
+        let v = json_of(anyone.get(server.url("/apis/v1/apis/bestallningar/versions/1.0.0")).send().await.unwrap()).await;
+        assert_eq!(v["lint"]["findings"][0]["rule"], "DOK.09", "{label}: {v}");
+        check_problem(anyone.get(server.url("/apis/v1/apis/nothing")).send().await.unwrap(), 404, "resource-not-found").await;
+    }
+}
+
+async fn json_with(r: reqwest::Response, status: u16) -> Value {
+    assert_eq!(r.status(), status);
+    r.json().await.unwrap()
 }
