@@ -244,10 +244,17 @@ impl Catalog {
 
     /// Upload a version of `id` (its owner only): parsed, linted and kept as a draft. Its number is the
     /// document's `info.version`, which must be new for the API.
-    pub async fn add_version(&self, ctx: &Context, owner: &str, id: &str, bytes: &[u8]) -> Result<(Version, crate::Report), CatalogError> {
+    pub async fn add_version(
+        &self,
+        ctx: &Context,
+        owner: &str,
+        id: &str,
+        bytes: &[u8],
+    ) -> Result<(Version, crate::Report), CatalogError> {
         self.owned(owner, id).await?;
         let (doc, _) = crate::parse(bytes).map_err(|e| invalid("body", "(the document)", e.to_string()))?;
-        let version = doc.pointer("/info/version").and_then(serde_json::Value::as_str).unwrap_or_default().trim().to_owned();
+        let version =
+            doc.pointer("/info/version").and_then(serde_json::Value::as_str).unwrap_or_default().trim().to_owned();
         let Some(major) = crate::diff::major(&doc) else {
             return Err(invalid("info.version", &version, "a version whose first number is the major, e.g. 1.2.0"));
         };
@@ -256,7 +263,13 @@ impl Catalog {
         }
         let report = crate::lint(&doc);
         let now = ena_core::time::unix_now();
-        self.log(ctx, "apis.version.upload", id, &[("version", version.clone()), ("errors", report.errors.to_string())]).await?;
+        self.log(
+            ctx,
+            "apis.version.upload",
+            id,
+            &[("version", version.clone()), ("errors", report.errors.to_string())],
+        )
+        .await?;
         let lint = serde_json::to_string(&report).map_err(|e| CatalogError::Internal(e.to_string()))?;
         let document = serde_json::to_string(&doc).map_err(|e| CatalogError::Internal(e.to_string()))?;
         let inserted = with_pool!(&self.store, pool => {
@@ -284,7 +297,9 @@ impl Catalog {
     /// The versions of `id`, newest first.
     pub async fn versions(&self, id: &str) -> Result<Vec<Version>, CatalogError> {
         self.api(id).await?;
-        let sql = format!("SELECT {VERSION_COLUMNS} FROM apis_versions WHERE api_id = $1 ORDER BY created_at DESC, version DESC LIMIT 200");
+        let sql = format!(
+            "SELECT {VERSION_COLUMNS} FROM apis_versions WHERE api_id = $1 ORDER BY created_at DESC, version DESC LIMIT 200"
+        );
         let rows: Vec<VersionRow> = with_pool!(&self.store, pool => {
             sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_all(pool).await
         })?;
@@ -292,7 +307,11 @@ impl Catalog {
     }
 
     /// A version's document and lint report.
-    pub async fn document(&self, id: &str, version: &str) -> Result<(serde_json::Value, serde_json::Value), CatalogError> {
+    pub async fn document(
+        &self,
+        id: &str,
+        version: &str,
+    ) -> Result<(serde_json::Value, serde_json::Value), CatalogError> {
         let row: Option<(String, String)> = with_pool!(&self.store, pool => {
             sqlx::query_as("SELECT document, lint FROM apis_versions WHERE api_id = $1 AND version = $2")
                 .bind(id).bind(version).fetch_optional(pool).await
@@ -305,7 +324,13 @@ impl Catalog {
     /// Publish a draft (its owner only): refused while it breaks a SKALL rule, and while it breaks what the
     /// newest published version of the same major promised (a breaking change needs a new major). The
     /// change is a conditional UPDATE (only a draft becomes published), so a version is published once.
-    pub async fn publish(&self, ctx: &Context, owner: &str, id: &str, version: &str) -> Result<(Version, Option<crate::DiffReport>), CatalogError> {
+    pub async fn publish(
+        &self,
+        ctx: &Context,
+        owner: &str,
+        id: &str,
+        version: &str,
+    ) -> Result<(Version, Option<crate::DiffReport>), CatalogError> {
         self.owned(owner, id).await?;
         let v = self.version(id, version).await?;
         if v.status != "draft" {
@@ -325,10 +350,16 @@ impl Catalog {
         })?;
         let mut report = None;
         if let Some((before, text)) = &previous {
-            let old: serde_json::Value = serde_json::from_str(text).map_err(|e| CatalogError::Internal(e.to_string()))?;
+            let old: serde_json::Value =
+                serde_json::from_str(text).map_err(|e| CatalogError::Internal(e.to_string()))?;
             let r = crate::diff(&old, &doc);
             if r.is_breaking() {
-                let first = r.changes.iter().find(|c| c.rule == "VER.01").map(|c| format!(" (first: {} at {})", c.message, c.pointer)).unwrap_or_default();
+                let first = r
+                    .changes
+                    .iter()
+                    .find(|c| c.rule == "VER.01")
+                    .map(|c| format!(" (first: {} at {})", c.message, c.pointer))
+                    .unwrap_or_default();
                 return Err(CatalogError::Conflict(format!(
                     "{id} {version} claims to be compatible with {before} (same major) but makes {} breaking change(s){first}; publish it as a new major version.",
                     r.breaking

@@ -89,17 +89,28 @@ async fn members_publish_apis_past_the_lint_and_the_compatibility_check() {
         let label = server.label.clone();
         let fed = server.two_members().await;
         let node = |path: &str| format!("https://{}{path}", fed.node);
-        let (a, b) = (&fed.tls_a, &fed.tls_b);
+        // Both test members are the same organisation; a third, Skatteverket, is another.
+        let mut other = ena_testkit::callers::Member::new("c.exempel.se", &fed.anchor);
+        other.organisation = "202100-5448".into();
+        let cert = server.onboard(&other).await;
+        let ca = server.state.federation.ca_certificate().to_owned();
+        let tls_c = ena_federation::client::node_client(&ca, &cert, &other.tls.serialize_pem()).unwrap();
+        let (a, b) = (&fed.tls_a, &tls_c);
         let upload = |c: &reqwest::Client, doc: &Value| {
-            c.post(node("/apis/v1/apis/bestallningar/versions")).header("content-type", "application/json").body(doc.to_string()).send()
+            c.post(node("/apis/v1/apis/bestallningar/versions"))
+                .header("content-type", "application/json")
+                .body(doc.to_string())
+                .send()
         };
 
-        let input = json!({"id": "bestallningar", "name": "Beställningar", "contact": "api@example.se", "tags": ["bygglov"]});
+        let input =
+            json!({"id": "bestallningar", "name": "Beställningar", "contact": "api@example.se", "tags": ["bygglov"]});
         let r = a.post(node("/apis/v1/apis")).json(&input).send().await.unwrap();
         assert_eq!(r.status(), 201, "{label}: {}", r.text().await.unwrap());
         check_problem(a.post(node("/apis/v1/apis")).json(&input).send().await.unwrap(), 409, "conflict").await;
         let bad = json!({"id": "Bad_Id", "name": "", "contact": "x", "tags": []});
-        let p = check_problem(a.post(node("/apis/v1/apis")).json(&bad).send().await.unwrap(), 400, "validation-failed").await;
+        let p = check_problem(a.post(node("/apis/v1/apis")).json(&bad).send().await.unwrap(), 400, "validation-failed")
+            .await;
         assert_eq!(invalid_properties(&p), ["id", "name"], "{label}: {p}");
         let outsider = reqwest::Client::new().post(server.url("/apis/v1/apis")).json(&input).send().await.unwrap();
         check_problem(outsider, 401, "authentication-required").await;
@@ -109,8 +120,14 @@ async fn members_publish_apis_past_the_lint_and_the_compatibility_check() {
         flawed["info"]["version"] = json!("1.0.0");
         flawed["info"].as_object_mut().unwrap().remove("x-limitations");
         let r = json_with(upload(a, &flawed).await.unwrap(), 201).await;
-        assert_eq!((r["version"]["status"].as_str(), r["lint"]["errors"].as_u64()), (Some("draft"), Some(1)), "{label}: {r}");
-        let publish = |c: &reqwest::Client, v: &str| c.post(node(&format!("/apis/v1/apis/bestallningar/versions/{v}/publications"))).send();
+        assert_eq!(
+            (r["version"]["status"].as_str(), r["lint"]["errors"].as_u64()),
+            (Some("draft"), Some(1)),
+            "{label}: {r}"
+        );
+        let publish = |c: &reqwest::Client, v: &str| {
+            c.post(node(&format!("/apis/v1/apis/bestallningar/versions/{v}/publications"))).send()
+        };
         let p = check_problem(publish(a, "1.0.0").await.unwrap(), 409, "conflict").await;
         assert!(p["detail"].as_str().unwrap().contains("SKALL"), "{label}: {p}");
 
@@ -136,7 +153,11 @@ async fn members_publish_apis_past_the_lint_and_the_compatibility_check() {
         compatible["components"]["schemas"]["Order"]["properties"]["note"] = json!({"type": "string"});
         json_with(upload(a, &compatible).await.unwrap(), 201).await;
         let r = json_of(publish(a, "1.4.0").await.unwrap()).await;
-        assert_eq!((r["changes"]["breaking"].as_u64(), r["changes"]["compatible"].as_u64()), (Some(0), Some(1)), "{label}: {r}");
+        assert_eq!(
+            (r["changes"]["breaking"].as_u64(), r["changes"]["compatible"].as_u64()),
+            (Some(0), Some(1)),
+            "{label}: {r}"
+        );
 
         // Anyone reads the catalog.
         let anyone = reqwest::Client::new();
@@ -144,11 +165,14 @@ async fn members_publish_apis_past_the_lint_and_the_compatibility_check() {
         assert_eq!(found["items"][0]["published"], "1.4.0", "{label}: {found}");
         let none = json_of(anyone.get(server.url("/apis/v1/apis?q=nothing-like-it")).send().await.unwrap()).await;
         assert_eq!(none["items"], json!([]), "{label}");
-        let versions = json_of(anyone.get(server.url("/apis/v1/apis/bestallningar/versions")).send().await.unwrap()).await;
+        let versions =
+            json_of(anyone.get(server.url("/apis/v1/apis/bestallningar/versions")).send().await.unwrap()).await;
         assert_eq!(versions["items"].as_array().unwrap().len(), 4, "{label}: {versions}");
-        let v = json_of(anyone.get(server.url("/apis/v1/apis/bestallningar/versions/1.0.0")).send().await.unwrap()).await;
+        let v =
+            json_of(anyone.get(server.url("/apis/v1/apis/bestallningar/versions/1.0.0")).send().await.unwrap()).await;
         assert_eq!(v["lint"]["findings"][0]["rule"], "DOK.09", "{label}: {v}");
-        check_problem(anyone.get(server.url("/apis/v1/apis/nothing")).send().await.unwrap(), 404, "resource-not-found").await;
+        check_problem(anyone.get(server.url("/apis/v1/apis/nothing")).send().await.unwrap(), 404, "resource-not-found")
+            .await;
     }
 }
 

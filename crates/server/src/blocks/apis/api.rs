@@ -41,7 +41,8 @@ impl From<CatalogError> for ApiError {
     fn from(e: CatalogError) -> ApiError {
         match e {
             CatalogError::Invalid(fields) => {
-                let detail = fields.iter().map(|f| format!("{}: {}", f.property, f.reason)).collect::<Vec<_>>().join("; ");
+                let detail =
+                    fields.iter().map(|f| format!("{}: {}", f.property, f.reason)).collect::<Vec<_>>().join("; ");
                 ApiError::invalid(ErrorCode::ValidationFailed, format!("{detail}."), fields)
             }
             CatalogError::NotFound(m) => ApiError::new(ErrorCode::ResourceNotFound, m),
@@ -63,7 +64,10 @@ impl From<CatalogError> for ApiError {
     ))]
 pub async fn search_apis(State(state): State<AppState>, query: ApiQuery) -> Result<Json<ListPage<Api>>, ApiError> {
     let p = query.page(Vec::new())?;
-    let found = state.catalog.search(query.str("q").unwrap_or_default(), query.str("tag").filter(|t| !t.is_empty()), p.limit + 1, p.offset()).await?;
+    let found = state
+        .catalog
+        .search(query.str("q").unwrap_or_default(), query.str("tag").filter(|t| !t.is_empty()), p.limit + 1, p.offset())
+        .await?;
     Ok(Json(ListPage::of(p, found)))
 }
 
@@ -103,7 +107,10 @@ pub async fn get_api(State(state): State<AppState>, Path(id): Path<String>) -> R
         (status = 200, description = "Its versions (at most 200)", body = Object),
         (status = 404, description = "No such API", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
-pub async fn list_versions(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
+pub async fn list_versions(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let items = state.catalog.versions(&id).await?;
     Ok(Json(serde_json::json!({ "items": items })))
 }
@@ -152,7 +159,10 @@ pub async fn upload_version(
         (status = 200, description = "The version and its lint report", body = VersionReport),
         (status = 404, description = "No such API or version", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
-pub async fn get_version(State(state): State<AppState>, Path((id, version)): Path<(String, String)>) -> Result<Json<VersionReport>, ApiError> {
+pub async fn get_version(
+    State(state): State<AppState>,
+    Path((id, version)): Path<(String, String)>,
+) -> Result<Json<VersionReport>, ApiError> {
     let v = state.catalog.version(&id, &version).await?;
     let (_, lint) = state.catalog.document(&id, &version).await?;
     Ok(Json(VersionReport { version: v, lint }))
