@@ -84,6 +84,12 @@ pub struct Version {
     pub warnings: u64,
     pub created_at: String,
     pub published_at: Option<String>,
+    pub deprecated_at: Option<String>,
+    /// When a deprecated version stops answering (RFC 8594 `Sunset`).
+    pub sunset_at: Option<String>,
+    /// The version to move to (RFC 9745 `Link: rel=successor-version`).
+    pub successor: Option<String>,
+    pub retired_at: Option<String>,
 }
 
 #[derive(Debug, sqlx::FromRow)]
@@ -108,6 +114,10 @@ struct VersionRow {
     warnings: i64,
     created_at: i64,
     published_at: Option<i64>,
+    deprecated_at: Option<i64>,
+    sunset_at: Option<i64>,
+    successor: Option<String>,
+    retired_at: Option<i64>,
 }
 
 impl From<ApiRow> for Api {
@@ -136,6 +146,10 @@ impl From<VersionRow> for Version {
             warnings: u64::try_from(r.warnings).unwrap_or(0),
             created_at: ena_core::time::rfc3339_of(r.created_at),
             published_at: r.published_at.map(ena_core::time::rfc3339_of),
+            deprecated_at: r.deprecated_at.map(ena_core::time::rfc3339_of),
+            sunset_at: r.sunset_at.map(ena_core::time::rfc3339_of),
+            successor: r.successor,
+            retired_at: r.retired_at.map(ena_core::time::rfc3339_of),
         }
     }
 }
@@ -144,7 +158,8 @@ const API_COLUMNS: &str = "a.id, a.owner, a.name, a.description, a.contact, a.ta
     (SELECT v.version FROM apis_versions v WHERE v.api_id = a.id AND v.status = 'published' \
      ORDER BY v.published_at DESC, v.version DESC LIMIT 1) AS published";
 
-const VERSION_COLUMNS: &str = "api_id, version, major, status, errors, warnings, created_at, published_at";
+const VERSION_COLUMNS: &str = "api_id, version, major, status, errors, warnings, created_at, published_at, \
+    deprecated_at, sunset_at, successor, retired_at";
 
 /// The catalog service.
 #[derive(Clone)]
@@ -377,5 +392,100 @@ impl Catalog {
             return Err(CatalogError::Conflict(format!("{id} {version} was published meanwhile.")));
         }
         Ok((self.version(id, version).await?, report))
+    }
+
+    /// Deprecate a published version (its owner only): it keeps answering until `sunset` (RFC 3339, at
+    /// least a day ahead), and names `successor` (a published version of the same API) where there is one.
+    pub async fn deprecate(
+        &self,
+        ctx: &Context,
+        owner: &str,
+        id: &str,
+        version: &str,
+        sunset: &str,
+        successor: Option<&str>,
+    ) -> Result<Version, CatalogError> {
+        self.owned(owner, id).await?;
+        let now = ena_core::time::unix_now();
+        let at = ena_core::Timestamp::parse_rfc3339(sunset)
+            .map(ena_core::Timestamp::unix)
+            .ok_or_else(|| invalid("sunset", sunset, "an RFC 3339 date-time"))?;
+        if at < now + 86_400 {
+            return Err(invalid("sunset", sunset, "at least a day ahead: consumers need time to move"));
+        }
+        if let Some(next) = successor {
+            let s =
+                self.version(id, next).await.map_err(|_| invalid("successor", next, "not a version of this API"))?;
+            if s.status != "published" || next == version {
+                return Err(invalid("successor", next, "a published version of this API other than this one"));
+            }
+        }
+        self.transition(
+            ctx,
+            owner,
+            id,
+            version,
+            "published",
+            "deprecated",
+            "apis.version.deprecate",
+            (Some(at), successor),
+        )
+        .await
+    }
+
+    /// Retire a deprecated version (its owner only) once its sunset has passed: it is no longer served
+    /// (the gateway answers 410) and stays in the catalog as history.
+    pub async fn retire(&self, ctx: &Context, owner: &str, id: &str, version: &str) -> Result<Version, CatalogError> {
+        self.owned(owner, id).await?;
+        let v = self.version(id, version).await?;
+        let now = ena_core::time::unix_now();
+        let sunset = v.sunset_at.as_deref().and_then(ena_core::Timestamp::parse_rfc3339).map(ena_core::Timestamp::unix);
+        if v.status == "deprecated" && sunset.is_some_and(|s| s > now) {
+            return Err(CatalogError::Conflict(format!(
+                "{id} {version} is deprecated until its sunset {}: retire it after that.",
+                v.sunset_at.unwrap_or_default()
+            )));
+        }
+        self.transition(ctx, owner, id, version, "deprecated", "retired", "apis.version.retire", (None, None)).await
+    }
+
+    /// Move `version` from status `from` to `to` with one conditional UPDATE (logged first); a version in
+    /// another status is a conflict that names it.
+    #[allow(clippy::too_many_arguments)]
+    async fn transition(
+        &self,
+        ctx: &Context,
+        owner: &str,
+        id: &str,
+        version: &str,
+        from: &str,
+        to: &str,
+        action: &str,
+        (sunset, successor): (Option<i64>, Option<&str>),
+    ) -> Result<Version, CatalogError> {
+        let v = self.version(id, version).await?;
+        if v.status != from {
+            return Err(CatalogError::Conflict(format!(
+                "{id} {version} is {}; only a {from} version can become {to}.",
+                v.status
+            )));
+        }
+        self.log(ctx, action, id, &[("version", version.to_owned()), ("owner", owner.to_owned())]).await?;
+        let now = ena_core::time::unix_now();
+        let n = with_pool!(&self.store, pool => {
+            let q = if to == "deprecated" {
+                sqlx::query("UPDATE apis_versions SET status = $3, deprecated_at = $5, sunset_at = $6, successor = $7 \
+                             WHERE api_id = $1 AND version = $2 AND status = $4")
+                    .bind(id).bind(version).bind(to).bind(from).bind(now).bind(sunset).bind(successor)
+            } else {
+                sqlx::query("UPDATE apis_versions SET status = $3, retired_at = $5 WHERE api_id = $1 AND version = $2 AND status = $4")
+                    .bind(id).bind(version).bind(to).bind(from).bind(now)
+            };
+            q.execute(pool).await.map(|r| r.rows_affected())
+        })?;
+        if n == 0 {
+            return Err(CatalogError::Conflict(format!("{id} {version} changed meanwhile; read it again.")));
+        }
+        self.version(id, version).await
     }
 }

@@ -159,6 +159,36 @@ async fn members_publish_apis_past_the_lint_and_the_compatibility_check() {
             "{label}: {r}"
         );
 
+        // 1.2.0 is deprecated towards 1.4.0: a sunset at least a day ahead, a successor that is published.
+        let deprecate = |c: &reqwest::Client, v: &str, body: Value| {
+            c.post(node(&format!("/apis/v1/apis/bestallningar/versions/{v}/deprecations"))).json(&body).send()
+        };
+        let soon = ena_core::time::rfc3339_of(ena_core::time::unix_now() + 3600);
+        let later = ena_core::time::rfc3339_of(ena_core::time::unix_now() + 3 * 86_400);
+        let p = check_problem(deprecate(a, "1.2.0", json!({"sunset": soon})).await.unwrap(), 400, "validation-failed")
+            .await;
+        assert_eq!(invalid_properties(&p), ["sunset"], "{label}: {p}");
+        let p = check_problem(
+            deprecate(a, "1.2.0", json!({"sunset": later, "successor": "1.3.0"})).await.unwrap(),
+            400,
+            "validation-failed",
+        )
+        .await;
+        assert_eq!(invalid_properties(&p), ["successor"], "{label}: a draft is no successor: {p}");
+        check_problem(deprecate(b, "1.2.0", json!({"sunset": later})).await.unwrap(), 403, "permission-denied").await;
+        let v = json_of(deprecate(a, "1.2.0", json!({"sunset": later, "successor": "1.4.0"})).await.unwrap()).await;
+        assert_eq!(
+            (v["status"].as_str(), v["successor"].as_str()),
+            (Some("deprecated"), Some("1.4.0")),
+            "{label}: {v}"
+        );
+        check_problem(deprecate(a, "1.2.0", json!({"sunset": later})).await.unwrap(), 409, "conflict").await;
+        // Retired only after the sunset, and only what was deprecated.
+        let retire = |v: &str| a.post(node(&format!("/apis/v1/apis/bestallningar/versions/{v}/retirements"))).send();
+        let p = check_problem(retire("1.2.0").await.unwrap(), 409, "conflict").await;
+        assert!(p["detail"].as_str().unwrap().contains("sunset"), "{label}: {p}");
+        check_problem(retire("1.0.0").await.unwrap(), 409, "conflict").await;
+
         // Anyone reads the catalog.
         let anyone = reqwest::Client::new();
         let found = json_of(anyone.get(server.url("/apis/v1/apis?q=beställ&tag=bygglov")).send().await.unwrap()).await;

@@ -35,6 +35,8 @@ pub fn router() -> Routes {
         .api(Caller::Member, routes!(upload_version))
         .api(Caller::Public, routes!(get_version))
         .api(Caller::Member, routes!(publish_version))
+        .api(Caller::Member, routes!(deprecate_version))
+        .api(Caller::Member, routes!(retire_version))
 }
 
 impl From<CatalogError> for ApiError {
@@ -281,4 +283,60 @@ pub async fn diff(ApiJson(input): ApiJson<DiffInput>) -> Result<Json<DiffReport>
     })
     .await?;
     Ok(Json(report))
+}
+
+/// A deprecation: until when the version answers, and what to move to.
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DeprecationInput {
+    /// RFC 3339, at least a day ahead.
+    #[schema(example = "2027-06-30T00:00:00Z")]
+    pub sunset: String,
+    /// A published version of the same API.
+    #[schema(example = "2.0.0")]
+    pub successor: Option<String>,
+}
+
+/// Deprecate a published version of one of the calling organisation's APIs: it answers until its sunset,
+/// and names its successor.
+#[utoipa::path(post, path = "/apis/v1/apis/{apiId}/versions/{version}/deprecations", tag = "apis", operation_id = "deprecateApiVersion",
+    params(("apiId" = String, Path, description = "The API's id"), ("version" = String, Path, description = "The version (info.version)")),
+    request_body(content = DeprecationInput, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Deprecated", body = Version),
+        (status = 400, description = "A sunset that is not an RFC 3339 date-time a day ahead, or a successor that is not a published version (named)", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 401, description = "No member credential", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 403, description = "Another organisation's API", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 404, description = "No such API or version", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 409, description = "Not a published version", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+    ))]
+pub async fn deprecate_version(
+    State(state): State<AppState>,
+    m: MemberOrganisation,
+    Path((id, version)): Path<(String, String)>,
+    ApiJson(input): ApiJson<DeprecationInput>,
+) -> Result<Json<Version>, ApiError> {
+    let v = state
+        .catalog
+        .deprecate(&m.ctx, &m.organisation, &id, &version, &input.sunset, input.successor.as_deref())
+        .await?;
+    Ok(Json(v))
+}
+
+/// Retire a deprecated version of one of the calling organisation's APIs once its sunset has passed.
+#[utoipa::path(post, path = "/apis/v1/apis/{apiId}/versions/{version}/retirements", tag = "apis", operation_id = "retireApiVersion",
+    params(("apiId" = String, Path, description = "The API's id"), ("version" = String, Path, description = "The version (info.version)")),
+    responses(
+        (status = 200, description = "Retired", body = Version),
+        (status = 401, description = "No member credential", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 403, description = "Another organisation's API", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 404, description = "No such API or version", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 409, description = "Not deprecated, or before its sunset", body = crate::openapi::ProblemSchema, content_type = "application/problem+json"),
+    ))]
+pub async fn retire_version(
+    State(state): State<AppState>,
+    m: MemberOrganisation,
+    Path((id, version)): Path<(String, String)>,
+) -> Result<Json<Version>, ApiError> {
+    Ok(Json(state.catalog.retire(&m.ctx, &m.organisation, &id, &version).await?))
 }

@@ -40,7 +40,8 @@ fn api() -> Value {
 
 fn version(status: &str) -> Value {
     json!({"apiId": "bestallningar", "version": "1.2.0", "major": 1, "status": status, "errors": 0, "warnings": 0,
-           "createdAt": "2026-12-07T08:00:00Z", "publishedAt": if status == "published" { json!("2026-12-07T08:05:00Z") } else { Value::Null }})
+           "createdAt": "2026-12-07T08:00:00Z", "publishedAt": if status == "draft" { Value::Null } else { json!("2026-12-07T08:05:00Z") },
+           "deprecatedAt": null, "sunsetAt": null, "successor": null, "retiredAt": null})
 }
 
 pub fn example(operation_id: &str, part: Part) -> Option<Value> {
@@ -61,6 +62,19 @@ pub fn example(operation_id: &str, part: Part) -> Option<Value> {
             json!({"version": version("draft"), "lint": serde_json::to_value(ena_apis::lint(&base())).ok()?})
         }
         ("publishApiVersion", Part::Response(_)) => json!({"version": version("published"), "changes": Value::Null}),
+        ("deprecateApiVersion", Part::Request) => json!({"sunset": "2027-06-30T00:00:00Z", "successor": "2.0.0"}),
+        ("deprecateApiVersion", Part::Response(_)) => {
+            let mut v = version("deprecated");
+            v["deprecatedAt"] = json!("2026-12-07T09:00:00Z");
+            v["sunsetAt"] = json!("2027-06-30T00:00:00Z");
+            v["successor"] = json!("2.0.0");
+            v
+        }
+        ("retireApiVersion", Part::Response(_)) => {
+            let mut v = version("retired");
+            v["retiredAt"] = json!("2027-07-01T09:00:00Z");
+            v
+        }
         _ => return None,
     };
     Some(value)
