@@ -13,7 +13,7 @@ const testEid = '/test-eid/authorize?client_id=ena-portal&response_type=code&sco
   + `&redirect_uri=${encodeURIComponent(base + '/login/callback')}`
   + '&code_challenge_method=S256&code_challenge=' + 'A'.repeat(43);
 const pages = ['/', '/?lang=en', '/byggblock', '/byggblock?lang=en', '/byggblock/mina-ombud', '/byggblock/identitet?lang=en', '/docs',
-  '/anslutning', '/anslutning?lang=en', '/login', '/login?lang=en', testEid];
+  '/anslutning', '/anslutning?lang=en', '/api-katalog', '/api-katalog?lang=en', '/login', '/login?lang=en', testEid];
 const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 const browser = await chromium.launch({

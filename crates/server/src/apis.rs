@@ -205,7 +205,11 @@ pub const APIS_API: ApiDescriptor = ApiDescriptor {
     status: "active",
     description_sv: "API-hantering: granska ett OpenAPI-dokument mot DIGG:s REST API-profil (regel, nivå, plats, åtgärd) och jämför två versioner av ett API — varje förändring bakåtkompatibel eller brytande enligt VER-reglerna.",
     description_en: "API management: lint an OpenAPI document against DIGG's REST API profile (rule, level, place, fix) and compare two versions of an API — each change compatible or breaking by the VER rules.",
-    pages: &[],
+    pages: &[(
+        "/api-katalog",
+        "API-katalogen: registrerade API:er och deras publicerade versioner",
+        "The API catalog: registered APIs and their published versions",
+    )],
 };
 
 /// Every API ena serves, in the order the docs list them.

@@ -334,6 +334,8 @@ pub struct TableTexts {
     pub headers: [&'static str; 4],
     pub none: &'static str,
     pub back: &'static str,
+    /// Where `back` leads (`/mina-sidor` for a person's pages, `/` for public ones).
+    pub back_path: &'static str,
     pub pages: &'static str,
     pub previous: &'static str,
     pub next: &'static str,
