@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod diff;
 pub mod document;
 pub mod lint;
+pub mod rules;
 
 pub use diff::{DiffReport, diff};
 pub use document::{DocumentError, parse};
