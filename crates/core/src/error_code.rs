@@ -33,6 +33,8 @@ pub enum ErrorCode {
     PermissionDenied,
     /// The request conflicts with the current state (e.g. a checkpoint inconsistent with one seen before).
     Conflict,
+    /// The resource was served once and is no longer (a retired API version); `detail` says what replaces it.
+    Gone,
     /// An `If-Match` precondition failed: the resource changed since the revision the client holds.
     PreconditionFailed,
     /// Too many attempts (e.g. verification codes); `detail` says when to try again.
@@ -61,6 +63,7 @@ impl ErrorCode {
         ErrorCode::AuthenticationRequired,
         ErrorCode::PermissionDenied,
         ErrorCode::Conflict,
+        ErrorCode::Gone,
         ErrorCode::PreconditionFailed,
         ErrorCode::TooManyRequests,
         ErrorCode::RequestTimeout,
@@ -84,6 +87,7 @@ impl ErrorCode {
             ErrorCode::AuthenticationRequired => "authentication-required",
             ErrorCode::PermissionDenied => "permission-denied",
             ErrorCode::Conflict => "conflict",
+            ErrorCode::Gone => "gone",
             ErrorCode::PreconditionFailed => "precondition-failed",
             ErrorCode::TooManyRequests => "too-many-requests",
             ErrorCode::RequestTimeout => "request-timeout",
@@ -100,6 +104,7 @@ impl ErrorCode {
             ErrorCode::AuthenticationRequired => 401,
             ErrorCode::PermissionDenied => 403,
             ErrorCode::Conflict => 409,
+            ErrorCode::Gone => 410,
             ErrorCode::PreconditionFailed => 412,
             ErrorCode::TooManyRequests => 429,
             ErrorCode::MalformedJson
@@ -131,6 +136,7 @@ impl ErrorCode {
             ErrorCode::AuthenticationRequired => "Authentication required",
             ErrorCode::PermissionDenied => "Permission denied",
             ErrorCode::Conflict => "Conflict with the current state",
+            ErrorCode::Gone => "No longer served",
             ErrorCode::PreconditionFailed => "The resource changed since the given revision",
             ErrorCode::TooManyRequests => "Too many attempts",
             ErrorCode::RequestTimeout => "Request timed out",
@@ -146,6 +152,7 @@ impl ErrorCode {
             401 => ErrorCode::AuthenticationRequired,
             403 => ErrorCode::PermissionDenied,
             409 => ErrorCode::Conflict,
+            410 => ErrorCode::Gone,
             412 => ErrorCode::PreconditionFailed,
             429 => ErrorCode::TooManyRequests,
             405 => ErrorCode::MethodNotAllowed,

@@ -38,6 +38,10 @@ pub struct NodeState {
     pub upstream: reqwest::Client,
     /// Subscriptions: webhooks, SSE, NATS.
     pub events: crate::events::EventBus,
+    /// The gateway in front of the services that serve catalog APIs (`api` in node.toml), and this
+    /// process's id for its usage counts.
+    pub gateway: Arc<ena_apis::gateway::Gateway>,
+    pub boot: Arc<String>,
     /// The node's entity configuration as the federation took it, served at
     /// `/.well-known/openid-federation` on the peer listener.
     pub entity_configuration: Arc<String>,

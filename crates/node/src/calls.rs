@@ -10,6 +10,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Extension, Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use ena_apis::gateway::Admission;
 use ena_audit::event::{ObjectRef, Result as AuditResult};
 use ena_audit::{Actor, ActorKind, Context};
 use ena_core::ErrorCode;
@@ -39,6 +40,11 @@ pub struct ServiceSpec {
     /// organisation and this category (`ena-consent: <id>`), checked at Min profil per call.
     #[serde(default)]
     pub consent: Option<String>,
+    /// The API of the catalog this service serves (its id): calls then pass the node's gateway — a
+    /// subscription to one of its plans, the plan's limits, the version's lifecycle — and `allow` may
+    /// be left empty (the subscriptions say who may call).
+    #[serde(default)]
+    pub api: Option<String>,
 }
 
 pub fn check_service_id(id: &str) -> bool {
@@ -59,6 +65,24 @@ pub fn policy(service: &ServiceSpec) -> Option<ena_access::PolicyRecord> {
         format!(" && context has consent && context.consent.category == \"{c}\" && context.consent.recipient == principal.organisationNumber")
     });
     let members = service.allow.iter().map(|e| format!("Ena::Member::\"{e}\"")).collect::<Vec<_>>().join(", ");
+    if let Some(api) = &service.api {
+        if api.contains(['"', '\\']) {
+            return None;
+        }
+        // A catalog API: the gateway found a subscription (and the allow-list, if any, still applies).
+        let listed =
+            if service.allow.is_empty() { String::new() } else { format!(" && [{members}].contains(principal)") };
+        return Some(ena_access::PolicyRecord {
+            id: format!("service-{}", service.id),
+            resource: format!("api:{}", service.id),
+            description: format!("Subscribers to the API {api} through the gateway (node.toml service {})", service.id),
+            text: format!(
+                "@reason(\"subscribed to {api} in the API catalog\")\npermit (principal is Ena::Member, action == Ena::Action::\"call\", resource == Ena::Api::\"{id}\")\nwhen {{ context has subscription && context.subscription.api == \"{api}\"{listed}{consent} }};",
+                id = service.id
+            ),
+            updated_at: String::new(),
+        });
+    }
     Some(ena_access::PolicyRecord {
         id: format!("service-{}", service.id),
         resource: format!("api:{}", service.id),
@@ -220,6 +244,10 @@ pub async fn call_out(
     let status = response.status();
     let response_type = header(response.headers(), "content-type").to_owned();
     let proof_token = header(response.headers(), "ena-response-proof").to_owned();
+    let passed: Vec<(&'static str, String)> = GATEWAY_HEADERS
+        .iter()
+        .filter_map(|n| response.headers().get(*n).and_then(|v| v.to_str().ok()).map(|v| (*n, v.to_owned())))
+        .collect();
     let bytes = crate::transport::read_capped(response, MAX_BODY)
         .await
         .map_err(|e| bad_gateway(format!("The producer's node's answer: {e}.")))?;
@@ -249,6 +277,7 @@ pub async fn call_out(
         if let Ok(v) = HeaderValue::from_str(&response_type) {
             r.headers_mut().insert("content-type", v);
         }
+        add_headers(&mut r, &passed);
         return Ok(r);
     }
     let proof = CallProof::verify(&proof_token, &producer.jwks)
@@ -294,7 +323,9 @@ pub async fn call_out(
             r = r.header(name, value);
         }
     }
-    r.body(Body::from(bytes)).map_err(|e| ApiError::internal(&e))
+    let mut r = r.body(Body::from(bytes)).map_err(|e| ApiError::internal(&e))?;
+    add_headers(&mut r, &passed);
+    Ok(r)
 }
 
 /// The producer side: `ANY /node/v1/calls/{service}[/{*rest}]` on the mTLS listener. Every refusal is
@@ -364,6 +395,7 @@ async fn serve_call(
     headers: &HeaderMap,
     body: Bytes,
 ) -> Result<Response, (ErrorCode, String)> {
+    let started = std::time::Instant::now();
     let (service_id, call_id, consumer_node, consumer, path) =
         (&call.service_id, &call.call_id, &call.consumer_node, &call.consumer, &call.path);
     let Some(cert) = cert else {
@@ -402,6 +434,33 @@ async fn serve_call(
     let Some(service) = state.services.iter().find(|s| &s.id == service_id).cloned() else {
         return Err((ErrorCode::ResourceNotFound, format!("This node offers no service {service_id}.")));
     };
+    // A catalog API: the gateway decides first (the version, the application's subscription, the plan's
+    // size limit, quota and rate); a refusal is answered here with its headers (Retry-After, RateLimit,
+    // Link) and logged.
+    let mut gated = None;
+    if let Some(api) = &service.api {
+        match state.gateway.admit(api, method.as_str(), path, consumer, body.len() as u64, unix_seconds()) {
+            Admission::Pass { major, plan, deprecated, headers } => {
+                gated = Some(Gated { api: api.clone(), major, plan, deprecated, headers });
+            }
+            Admission::Refuse { code, detail, headers } => {
+                log(
+                    state,
+                    ctx,
+                    "calls.refused",
+                    call_id,
+                    AuditResult::Denied,
+                    Some(detail.clone()),
+                    vec![("service", service.id.clone()), ("api", api.clone()), ("status", code.status().to_string())],
+                )
+                .await;
+                let mut r = ApiError::new(code, detail).into_response();
+                add_headers(&mut r, &headers);
+                add_timing(&mut r, started.elapsed());
+                return Ok(r);
+            }
+        }
+    }
     // The calling organisation: the address's identifier (an address may name one of its functions).
     let consumer_org = consumer.split(':').next().unwrap_or_default();
     let consent = match &service.consent {
@@ -426,10 +485,13 @@ async fn serve_call(
             }
         }
     };
-    let context = match &consent {
+    let mut context = match &consent {
         Some(c) => serde_json::json!({"consent": {"category": c["category"], "recipient": c["recipient"]}}),
         None => serde_json::json!({}),
     };
+    if let Some(g) = &gated {
+        context["subscription"] = serde_json::json!({"api": g.api, "plan": g.plan});
+    }
     let decision = state
         .access
         .decide_in_context(
@@ -466,17 +528,28 @@ async fn serve_call(
             upstream = upstream.header(name, c[key].as_str().unwrap_or_default());
         }
     }
+    let asked = std::time::Instant::now();
+    let failed = |why: String| {
+        if let Some(g) = &gated {
+            state.gateway.failed(&g.api, path, consumer, unix_seconds());
+        }
+        (ErrorCode::ServiceUnavailable, why)
+    };
     let response = match upstream.send().await {
         Ok(r) => r,
-        Err(e) => {
-            return Err((ErrorCode::ServiceUnavailable, format!("The service {} does not answer: {e}.", service.id)));
-        }
+        Err(e) => return Err(failed(format!("The service {} does not answer: {e}.", service.id))),
     };
     let status = response.status();
     let response_type = header(response.headers(), "content-type").to_owned();
     let bytes = crate::transport::read_capped(response, MAX_BODY)
         .await
-        .map_err(|e| (ErrorCode::ServiceUnavailable, format!("The service's answer: {e}.")))?;
+        .map_err(|e| failed(format!("The service's answer: {e}.")))?;
+    let upstream_time = asked.elapsed();
+    if status.is_server_error()
+        && let Some(g) = &gated
+    {
+        state.gateway.failed(&g.api, path, consumer, unix_seconds());
+    }
     let me = state.messaging.identity();
     let response_sha = response_hash(status.as_u16(), &response_type, &bytes);
     let proof = CallProof {
@@ -510,6 +583,12 @@ async fn serve_call(
         }
         subject = c["subject"].as_str().map(str::to_owned);
     }
+    if let Some(g) = &gated {
+        details.extend([("api", g.api.clone()), ("major", g.major.to_string()), ("plan", g.plan.clone())]);
+        if g.deprecated {
+            details.push(("deprecated", "true".into()));
+        }
+    }
     let mut event = call_event(ctx, "calls.served", call_id, AuditResult::Allowed, None, details);
     // The person whose data went out under their consent: the node's own log names them.
     event.data_subjects.extend(subject);
@@ -520,8 +599,45 @@ async fn serve_call(
     if !response_type.is_empty() {
         r = r.header("content-type", response_type);
     }
-    r.body(Body::from(bytes)).map_err(|e| (ErrorCode::Internal, e.to_string()))
+    let mut r = r.body(Body::from(bytes)).map_err(|e| (ErrorCode::Internal, e.to_string()))?;
+    if let Some(g) = &gated {
+        add_headers(&mut r, &g.headers);
+        add_timing(&mut r, started.elapsed().saturating_sub(upstream_time));
+    }
+    Ok(r)
 }
+
+/// What the gateway let through: for the decision's context, the log and the answer's headers.
+struct Gated {
+    api: String,
+    major: u64,
+    plan: String,
+    deprecated: bool,
+    headers: Vec<(&'static str, String)>,
+}
+
+fn unix_seconds() -> f64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or_default()
+}
+
+fn add_headers(r: &mut Response, headers: &[(&'static str, String)]) {
+    for (name, value) in headers {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            r.headers_mut().insert(*name, v);
+        }
+    }
+}
+
+/// The time the node itself added (the service's own time left out), as `Server-Timing`.
+fn add_timing(r: &mut Response, added: std::time::Duration) {
+    if let Ok(v) = HeaderValue::from_str(&format!("gateway;dur={:.3}", added.as_secs_f64() * 1000.0)) {
+        r.headers_mut().insert("server-timing", v);
+    }
+}
+
+/// The gateway's headers a consumer node passes on to the calling system.
+const GATEWAY_HEADERS: [&str; 7] =
+    ["ratelimit", "ratelimit-policy", "retry-after", "deprecation", "sunset", "link", "server-timing"];
 
 /// The OpenAPI description of [`call_out`] (its `Path` of name-value pairs is more than utoipa reads).
 #[utoipa::path(get, path = "/calls/v1/{address}/{service}/{rest}", tag = "calls", operation_id = "callService",

@@ -164,6 +164,42 @@ impl HttpDirectory {
         response.json().await.map_err(|e| format!("the central log's answer: {e}"))
     }
 
+    /// The terms this node's gateway enforces, unless unchanged since `etag` (`None`).
+    pub async fn gateway_table(
+        &self,
+        etag: Option<&str>,
+    ) -> Result<Option<(ena_apis::gateway::Table, String)>, String> {
+        let mut request = self.central.get(format!("{}/apis/v1/gateway", self.central_url));
+        if let Some(tag) = etag {
+            request = request.header("if-none-match", tag);
+        }
+        let response = request.send().await.map_err(|e| format!("the API catalog does not answer: {e}"))?;
+        if response.status() == reqwest::StatusCode::NOT_MODIFIED {
+            return Ok(None);
+        }
+        if !response.status().is_success() {
+            return Err(problem_detail(response).await);
+        }
+        let tag = response.headers().get("etag").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        let table = response.json().await.map_err(|e| format!("the API catalog's table: {e}"))?;
+        Ok(Some((table, tag)))
+    }
+
+    /// Report what the gateway counted (absolute since `boot`).
+    pub async fn report_usage(&self, boot: &str, rows: &[ena_apis::gateway::UsageRow]) -> Result<(), String> {
+        let response = self
+            .central
+            .post(format!("{}/apis/v1/usage", self.central_url))
+            .json(&serde_json::json!({"boot": boot, "rows": rows}))
+            .send()
+            .await
+            .map_err(|e| format!("the API catalog does not answer: {e}"))?;
+        if !response.status().is_success() {
+            return Err(problem_detail(response).await);
+        }
+        Ok(())
+    }
+
     /// The cached address if still fresh (the benchmark's "cached lookup").
     pub fn cached_address(&self, address: &str) -> Option<Address> {
         let cache = self.addresses.read().expect("addresses");

@@ -11,6 +11,7 @@ pub mod calls;
 pub mod directory;
 pub mod events;
 pub mod forward;
+pub mod gateway;
 mod info;
 pub mod mail;
 pub mod mail_operator;
@@ -386,6 +387,8 @@ pub async fn open(dir: &Path, database: Option<&str>, ttl: Duration, nats_url: O
         calls_client: central.clone(),
         upstream: reqwest::Client::builder().timeout(Duration::from_secs(30)).pool_max_idle_per_host(64).build()?,
         events,
+        gateway: Arc::new(ena_apis::gateway::Gateway::new()),
+        boot: Arc::new(uuid::Uuid::now_v7().to_string()),
         entity_configuration: Arc::new(published),
     };
     // Client certificates are asked for but not required: anyone may read the node's entity
@@ -512,6 +515,7 @@ pub async fn run(
         node.state.directory.clone(),
         stop_rx.clone(),
     ));
+    let gatekeeping = tokio::spawn(gateway::run_forever(node.state.clone(), stop_rx.clone()));
     let ready = json!({"entityId": node.file.entity_id, "api": format!("http://{local_addr}"), "inbox": format!("https://{peer_addr}/node/v1/inbox"), "pid": std::process::id()});
     // Written whole under another name and renamed: whoever waits for the file never reads half of it.
     let partial = dir.join(format!("{READY_FILE}.part"));
@@ -527,6 +531,7 @@ pub async fn run(
     let _ = watcher.await;
     let _ = sweeper.await;
     let _ = handing_over.await;
+    let _ = gatekeeping.await;
     Ok(())
 }
 

@@ -206,7 +206,7 @@ async fn members_publish_apis_past_the_lint_and_the_compatibility_check() {
     }
 }
 
-async fn json_with(r: reqwest::Response, status: u16) -> Value {
+pub(crate) async fn json_with(r: reqwest::Response, status: u16) -> Value {
     assert_eq!(r.status(), status);
     r.json().await.unwrap()
 }

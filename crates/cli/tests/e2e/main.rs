@@ -30,6 +30,7 @@ mod case_events;
 mod cases;
 mod faults;
 mod federation;
+mod gateway;
 mod identity;
 mod index;
 mod instances;

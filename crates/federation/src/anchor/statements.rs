@@ -184,6 +184,15 @@ impl TrustAnchor {
         }
     }
 
+    /// The trust mark types an organisation's member (in good standing) holds now: what a plan of the
+    /// API catalog may require of a subscriber.
+    pub async fn organisation_trust_marks(&self, organisation: &str) -> Result<Vec<String>, FederationError> {
+        let Some(member) = repo::active_member_of(&self.store, organisation).await? else {
+            return Ok(Vec::new());
+        };
+        Ok(self.active_trust_marks(&member.entity_id).await?.into_iter().map(|(t, _)| t).collect())
+    }
+
     pub(super) async fn active_trust_marks(&self, sub: &str) -> Result<Vec<(String, String)>, FederationError> {
         let now = ena_core::time::unix_now();
         Ok(repo::statements_about(&self.store, sub, 100, 0)

@@ -124,6 +124,10 @@ pub struct VersionReport {
     pub version: Version,
     #[schema(value_type = Object)]
     pub lint: serde_json::Value,
+    /// Subscribed applications that called this major version in the last 30 days (while no other
+    /// version of the major answers for it, they are who a retirement would leave without an answer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callers: Option<Vec<String>>,
 }
 
 /// Upload a version of one of the calling organisation's APIs (the OpenAPI document as the body, JSON or
@@ -151,7 +155,7 @@ pub async fn upload_version(
     document_media(&headers)?;
     let (version, report) = state.catalog.add_version(&m.ctx, &m.organisation, &id, &body).await?;
     let lint = serde_json::to_value(report).map_err(|e| ApiError::internal(&e))?;
-    Ok((StatusCode::CREATED, Json(VersionReport { version, lint })).into_response())
+    Ok((StatusCode::CREATED, Json(VersionReport { version, lint, callers: None })).into_response())
 }
 
 /// A version with its lint report (the document: `?document=true` adds it).
@@ -167,7 +171,8 @@ pub async fn get_version(
 ) -> Result<Json<VersionReport>, ApiError> {
     let v = state.catalog.version(&id, &version).await?;
     let (_, lint) = state.catalog.document(&id, &version).await?;
-    Ok(Json(VersionReport { version: v, lint }))
+    let callers = if v.status == "draft" { None } else { Some(state.catalog.callers(&id, v.major).await?) };
+    Ok(Json(VersionReport { version: v, lint, callers }))
 }
 
 /// Publish a draft version of one of the calling organisation's APIs: refused (409, with why) while it

@@ -1,0 +1,46 @@
+//! Keeping the node's gateway (`ena_apis::gateway`) in step with the API catalog: the node fetches the
+//! terms for the APIs it serves (revalidated by ETag) and reports what the gateway counted, every
+//! [`INTERVAL`]. A subscription suspended or a version retired in the catalog takes effect here within
+//! that interval; until the first answer the gateway refuses calls to catalog APIs (503) rather than
+//! guess.
+
+use std::time::Duration;
+
+use crate::api::NodeState;
+
+/// How often the node asks the catalog for its terms and reports usage.
+pub const INTERVAL: Duration = Duration::from_secs(2);
+
+/// One round: fetch the table (unless unchanged since `etag`) and report the usage counted since the
+/// last report (sent again next round when the catalog does not take it).
+pub async fn step_once(state: &NodeState, etag: &mut Option<String>) -> Result<(), String> {
+    if let Some((table, tag)) = state.directory.gateway_table(etag.as_deref()).await? {
+        state.gateway.set_table(table);
+        *etag = Some(tag);
+    }
+    let rows = state.gateway.usage();
+    if !rows.is_empty()
+        && let Err(e) = state.directory.report_usage(&state.boot, &rows).await
+    {
+        state.gateway.unsent(&rows);
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// Run until `stop` when a service of this node serves a catalog API.
+pub async fn run_forever(state: NodeState, mut stop: tokio::sync::watch::Receiver<bool>) {
+    if !state.services.iter().any(|s| s.api.is_some()) {
+        return;
+    }
+    let mut etag = None;
+    loop {
+        if let Err(e) = step_once(&state, &mut etag).await {
+            tracing::warn!(error = %e, "the gateway could not reach the API catalog; trying again");
+        }
+        tokio::select! {
+            () = tokio::time::sleep(INTERVAL) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+    }
+}
