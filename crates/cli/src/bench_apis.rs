@@ -1,7 +1,7 @@
 //! `ena bench apis`: what API-hantering costs. So far the lint and the change report of a large OpenAPI
 //! document (about 1 MB by default): the corpus's base API with as many resources added as the size
-//! asks, each with its operations, parameters, responses and schema. The gateway's figures come with the
-//! gateway.
+//! asks, each with its operations, parameters, responses and schema; then the gateway's CPU per call and
+//! added latency (`bench_gateway.rs`).
 
 use std::time::Instant;
 
@@ -17,9 +17,15 @@ pub struct ApisBench {
     /// Timed runs of each (the median is the figure).
     #[arg(long, default_value_t = 21)]
     pub runs: usize,
+    /// Calls through the gateway for its CPU figure (0: no gateway figures).
+    #[arg(long, default_value_t = 20_000)]
+    pub gateway_calls: usize,
+    /// Calls in flight at once for the CPU figure.
+    #[arg(long, default_value_t = 32)]
+    pub concurrency: usize,
 }
 
-const BASE: &str = include_str!("../../apis/corpus/base.json");
+pub(crate) const BASE: &str = include_str!("../../apis/corpus/base.json");
 
 /// The base API grown to about `bytes`: resource `r{n}` copies the orders resource (list, place, read).
 fn large_document(bytes: usize) -> anyhow::Result<Value> {
@@ -92,5 +98,11 @@ pub fn run(args: ApisBench) -> anyhow::Result<()> {
         "findings",
     );
     report("diff against a next version", timed(&|| ena_apis::diff(&doc, &next).changes.len()), "changes");
+    if args.gateway_calls > 0 {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?
+            .block_on(crate::bench_gateway::run(args.gateway_calls, args.concurrency.max(1)))?;
+    }
     Ok(())
 }

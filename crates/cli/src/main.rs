@@ -4,6 +4,7 @@ mod apis;
 mod audit;
 mod bench;
 mod bench_apis;
+mod bench_gateway;
 mod bench_cases;
 mod bench_edge;
 mod bench_federation;
