@@ -42,38 +42,64 @@ impl Drop for Child {
 pub async fn run(calls: usize, concurrency: usize) -> anyhow::Result<()> {
     let temp = tempfile::tempdir()?;
     let (_stop, stop) = tokio::sync::watch::channel(false);
-    let central =
-        crate::local_federation::start_central(&temp.path().join("central"), "127.0.0.1:0", "127.0.0.1:0", None, stop.clone())
-            .await?;
+    let central = crate::local_federation::start_central(
+        &temp.path().join("central"),
+        "127.0.0.1:0",
+        "127.0.0.1:0",
+        None,
+        stop.clone(),
+    )
+    .await?;
     // The agency's own service: a small JSON answer at once.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let upstream = listener.local_addr()?;
     let service = axum::Router::new().route(
         "/orders/v1/orders",
-        axum::routing::get(|| async { axum::Json(json!({"items": [{"id": "1", "status": "placed"}], "hasMore": false})) }),
+        axum::routing::get(|| async {
+            axum::Json(json!({"items": [{"id": "1", "status": "placed"}], "hasMore": false}))
+        }),
     );
     tokio::spawn(async move { axum::serve(listener, service).await });
 
     let (skatt_stop_tx, skatt_stop) = tokio::sync::watch::channel(false);
     let (skatt_port, kommun_port) = (crate::local_federation::peer_port()?, crate::local_federation::peer_port()?);
-    let produces = format!("\n[[service]]\nid = \"orders\"\nupstream = \"http://{upstream}\"\napi = \"bestallningar\"\n");
+    let produces =
+        format!("\n[[service]]\nid = \"orders\"\nupstream = \"http://{upstream}\"\napi = \"bestallningar\"\n");
     let skatt = crate::local_federation::start_node(
-        &central, "skatteverket.localhost", skatt_port, "202100-5448", "Skatteverket", &produces, &[], skatt_stop,
+        &central,
+        "skatteverket.localhost",
+        skatt_port,
+        "202100-5448",
+        "Skatteverket",
+        &produces,
+        &[],
+        skatt_stop,
     )
     .await?;
     let kommun = crate::local_federation::start_node(
-        &central, "kommun.localhost", kommun_port, "212000-0142", "Exempelkommunen", "", &[], stop.clone(),
+        &central,
+        "kommun.localhost",
+        kommun_port,
+        "212000-0142",
+        "Exempelkommunen",
+        "",
+        &[],
+        stop.clone(),
     )
     .await?;
 
     // The API in the catalog, published, with a plan no load here reaches and Kommunen subscribed.
     let catalog = &central.state.catalog;
     let ctx = ena_audit::Context::system("bench");
-    let api: ena_apis::catalog::ApiInput = serde_json::from_value(json!({"id": "bestallningar", "name": "Beställningar",
+    let api: ena_apis::catalog::ApiInput =
+        serde_json::from_value(json!({"id": "bestallningar", "name": "Beställningar",
         "contact": "api@skatteverket.se", "node": skatt.entity_id, "service": "orders"}))?;
     let fail = |e: ena_apis::catalog::CatalogError| anyhow!("{e:?}");
     catalog.register(&ctx, "162021005448", api).await.map_err(fail)?;
-    catalog.add_version(&ctx, "162021005448", "bestallningar", crate::bench_apis::BASE.as_bytes()).await.map_err(fail)?;
+    catalog
+        .add_version(&ctx, "162021005448", "bestallningar", crate::bench_apis::BASE.as_bytes())
+        .await
+        .map_err(fail)?;
     catalog.publish(&ctx, "162021005448", "bestallningar", "1.2.0").await.map_err(fail)?;
     let plan: ena_apis::plans::PlanInput =
         serde_json::from_value(json!({"id": "bench", "name": "Bench", "ratePerSecond": 100_000, "burst": 1_000_000}))?;

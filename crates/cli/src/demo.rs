@@ -53,6 +53,10 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     let central =
         start_central(&dir.join("central"), &args.listen, &args.node_listen, Some(mailbox_dir), stop.clone()).await?;
 
+    ena_server::blocks::apis::own::publish_own(&central.state, Some(&ena_node::openapi::DOCUMENT))
+        .await
+        .map_err(|e| anyhow::anyhow!("ena's own APIs in the catalog: {e}"))?;
+
     // Skatteverket's income register: the service its node produces for synchronous calls.
     let upstream_addr = crate::local_federation::start_income_register(stop.clone()).await?;
 
@@ -72,6 +76,11 @@ id = "inkomst-samtycke"
 upstream = "http://{upstream_addr}"
 allow = ["{}"]
 consent = "se.skatteverket.inkomst"
+
+[[service]]
+id = "utdrag"
+upstream = "http://{upstream_addr}"
+api = "registerutdrag"
 "#,
         entity_id("kommun.localhost", kommun_port),
         entity_id("forsakringskassan.localhost", fk_port),
@@ -197,6 +206,10 @@ classification = { confidentiality = 2, integrity = 3, availability = 1 }
         .send()
         .await?;
     let call_status = call.status();
+    println!(
+        "Publishing Skatteverket's sample API in the catalog with a plan and Exempelkommunen's subscription; calls through the gateway …"
+    );
+    let gateway_calls = sample_api(&central, &skatt, &kommun).await?;
     let call_hash = call.headers().get("ena-request-hash").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     let call_body = call.text().await?;
     for (node, m) in [(&fk, &m1), (&skatt, &m2)] {
@@ -237,6 +250,10 @@ classification = { confidentiality = 2, integrity = 3, availability = 1 }
     println!();
     println!(
         "  Sent: Försäkringskassan → Exempelkommunen socialtjänst (orosanmälan), Skatteverket → Försäkringskassan (inkomstuppgift)."
+    );
+    println!(
+        "  API catalog: {}/api-katalog — Registerutdrag (Skatteverket, through its node's gateway: answered {:?}, 429 over the plan's rate)",
+        central.url, gateway_calls
     );
     println!("  Read the municipality's inbox:");
     println!("    curl -s -H 'authorization: Bearer {}' {}/messages/v1/inbox", kommun.token, kommun.api);
@@ -612,4 +629,70 @@ async fn sample_cases(
         .await?;
     anyhow::ensure!(r.status().is_success(), "completing the sample case was refused: {}", r.text().await?);
     Ok(SampleCases { decided })
+}
+
+/// The sample agency API: Skatteverket's register extracts (`registerutdrag`, the corpus's base API
+/// renamed), served by Skatteverket's node behind its gateway, with a plan that needs approval,
+/// Exempelkommunen's subscription approved, and traffic through the gateway — a few calls over the
+/// plan's rate among them, refused with 429 — so the catalog shows the lint report and use at once.
+/// Returns how the calls were answered.
+async fn sample_api(
+    central: &crate::local_federation::Central,
+    skatt: &LocalNode,
+    kommun: &LocalNode,
+) -> anyhow::Result<Vec<u16>> {
+    let fail = |e: ena_apis::catalog::CatalogError| anyhow::anyhow!("the sample API: {e:?}");
+    let catalog = &central.state.catalog;
+    let ctx = ena_audit::Context::system("demo");
+    let input: ena_apis::catalog::ApiInput = serde_json::from_value(
+        json!({"id": "registerutdrag", "name": "Registerutdrag",
+        "description": "Beställ utdrag ur Skatteverkets register (ett exempel-API i demon).", "contact": "api@skatteverket.localhost",
+        "tags": ["demo", "skatteverket"], "classification": "internal", "node": skatt.entity_id, "service": "utdrag"}),
+    )?;
+    catalog.register(&ctx, "162021005448", input).await.map_err(fail)?;
+    catalog
+        .add_version(&ctx, "162021005448", "registerutdrag", sample_api_document().as_bytes())
+        .await
+        .map_err(fail)?;
+    catalog.publish(&ctx, "162021005448", "registerutdrag", "1.2.0").await.map_err(fail)?;
+    let plan: ena_apis::plans::PlanInput = serde_json::from_value(json!({"id": "bas", "name": "Bas",
+        "ratePerSecond": 2, "burst": 5, "quotaPerDay": 10000, "approval": true}))?;
+    catalog.add_plan(&ctx, "162021005448", "registerutdrag", plan).await.map_err(fail)?;
+    let sub: ena_apis::plans::SubscriptionInput =
+        serde_json::from_value(json!({"plan": "bas", "application": "212000-0142"}))?;
+    let held =
+        central.state.federation.organisation_trust_marks("162120000142").await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let s = catalog.subscribe(&ctx, "162120000142", &held, "registerutdrag", sub).await.map_err(fail)?;
+    catalog.step(&ctx, "162021005448", &s.id, ena_apis::plans::Step::Approve, None).await.map_err(fail)?;
+    // The node takes the catalog's terms every 2 s: wait for the first call let through, then a burst.
+    let http = reqwest::Client::new();
+    let call = || {
+        http.get(format!("{}/calls/v1/202100-5448/utdrag/utdrag/v1/utdrag", kommun.api))
+            .bearer_auth(&kommun.token)
+            .send()
+    };
+    let mut answered = Vec::new();
+    for _ in 0..50 {
+        let status = call().await?.status().as_u16();
+        if status == 200 {
+            answered.push(status);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for _ in 0..8 {
+        answered.push(call().await?.status().as_u16());
+    }
+    Ok(answered)
+}
+
+/// The sample API's OpenAPI document: the lint corpus's base API (which keeps every rule of the
+/// profile), its orders renamed to register extracts.
+fn sample_api_document() -> String {
+    crate::bench_apis::BASE
+        .replace("/orders/", "/utdrag/")
+        .replace("Orders", "Registerutdrag")
+        .replace("orders", "utdrag")
+        .replace("Order", "Utdrag")
+        .replace("order", "utdrag")
 }

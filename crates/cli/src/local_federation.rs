@@ -221,6 +221,13 @@ pub async fn start_income_register(stop: watch::Receiver<bool>) -> anyhow::Resul
                 answer(serde_json::json!({"personnummer": subject}))
             }),
         )
+        // The demo's sample catalog API (register extracts), behind the node's gateway.
+        .route(
+            "/utdrag/v1/utdrag",
+            axum::routing::get(|| async {
+                axum::Json(serde_json::json!({"items": [{"utdragId": "u-1", "status": "levererat"}], "hasMore": false}))
+            }),
+        )
         .route(
             "/slow",
             axum::routing::post(move |axum::Json(asked): axum::Json<serde_json::Value>| async move {

@@ -130,6 +130,15 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         startup_ms = started.elapsed().as_millis() as u64,
         "ena listening on http://{address} (portal /, API reference /docs)"
     );
+    // ena's own APIs in the catalog (each block's and the node's), in the background: a start waits for
+    // nothing, and an instance that finds them there adds nothing.
+    let own = state.clone();
+    tokio::spawn(async move {
+        match ena_server::blocks::apis::own::publish_own(&own, Some(&ena_node::openapi::DOCUMENT)).await {
+            Ok(n) => tracing::info!(published = n, "ena's own APIs are in the API catalog"),
+            Err(e) => tracing::warn!(error = %e, "ena's own APIs could not all be put in the API catalog"),
+        }
+    });
     let url_file = settings.data_dir.join(ena_server::PUBLIC_URL_FILE);
     std::fs::write(&url_file, format!("{public_url}\n"))
         .with_context(|| format!("cannot write {}", url_file.display()))?;

@@ -203,6 +203,49 @@ async fn members_publish_apis_past_the_lint_and_the_compatibility_check() {
         assert_eq!(v["lint"]["findings"][0]["rule"], "DOK.09", "{label}: {v}");
         check_problem(anyone.get(server.url("/apis/v1/apis/nothing")).send().await.unwrap(), 404, "resource-not-found")
             .await;
+
+        // The developer portal's pages: the API with its versions and lifecycle, a version's lint and
+        // change reports, its rendered reference and its document.
+        let page = |path: &str| anyone.get(server.url(path)).send();
+        let html = page("/api-katalog/bestallningar?lang=en").await.unwrap().text().await.unwrap();
+        for text in ["Beställningar", "id=\"versions\"", "1.4.0", "deprecated", "No plans yet"] {
+            assert!(html.contains(text), "{label}: the API's page lacks {text}");
+        }
+        let html = page("/api-katalog/bestallningar/1.4.0?lang=en").await.unwrap().text().await.unwrap();
+        assert!(html.contains("Against 1.2.0: 0 breaking, 1 compatible"), "{label}: {html}");
+        let html = page("/api-katalog/bestallningar/1.0.0").await.unwrap().text().await.unwrap();
+        assert!(html.contains("DOK.09") && html.contains("id=\"lint\""), "{label}: the lint report is on the page");
+        let docs = page("/api-katalog/bestallningar/1.4.0/docs").await.unwrap();
+        assert_eq!(docs.status(), 200, "{label}");
+        let docs = docs.text().await.unwrap();
+        assert!(
+            docs.contains("/orders/v1/orders/{orderId}") && !docs.contains("Error codes"),
+            "{label}: their API, not ena's registry"
+        );
+        let doc = json_of(page("/api-katalog/bestallningar/1.4.0/openapi.json").await.unwrap()).await;
+        assert_eq!(doc["info"]["version"], "1.4.0", "{label}");
+        assert_eq!(page("/api-katalog/nothing").await.unwrap().status(), 404, "{label}");
+        assert_eq!(page("/api-katalog/bestallningar/9.9.9").await.unwrap().status(), 404, "{label}");
+    }
+}
+
+/// ena's own APIs are in the catalog from the start: every block's and the node's, through the same
+/// lint and compatibility gate; a second start adds nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enas_own_apis_are_in_the_catalog() {
+    for server in TestServer::each().await {
+        let label = server.label.clone();
+        let node = &*ena_node::openapi::DOCUMENT;
+        let published = ena_server::blocks::apis::own::publish_own(&server.state, Some(node)).await.unwrap();
+        assert_eq!(published, ena_server::apis::ALL.len() + 1, "{label}");
+        assert_eq!(ena_server::blocks::apis::own::publish_own(&server.state, Some(node)).await.unwrap(), 0, "{label}");
+        let found = json_of(reqwest::get(server.url("/apis/v1/apis?tag=ena&limit=100")).await.unwrap()).await;
+        let ids: Vec<&str> = found["items"].as_array().unwrap().iter().map(|a| a["id"].as_str().unwrap()).collect();
+        assert!(
+            ids.contains(&"ena-apis") && ids.contains(&"ena-node") && ids.contains(&"ena-profile"),
+            "{label}: {ids:?}"
+        );
+        assert!(found["items"].as_array().unwrap().iter().all(|a| a["published"].is_string()), "{label}: {found}");
     }
 }
 

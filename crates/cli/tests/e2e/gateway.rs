@@ -311,6 +311,12 @@ async fn calls_to_a_catalog_api_pass_the_gateway_and_the_pipeline_knows_who_call
         assert_eq!(invalid_properties(&p), ["days"], "{label}");
         let v = json_of(c.get(server.url("/apis/v1/apis/bestallningar/versions/1.2.0")).send().await.unwrap()).await;
         assert_eq!(v["callers"], json!(["162120000142"]), "{label}: {v}");
+        // The portal's page of the API shows use per major (no application named) and the plans.
+        let html = c.get(server.url("/api-katalog/bestallningar?lang=en")).send().await.unwrap().text().await.unwrap();
+        for text in ["id=\"usage\"", "id=\"plans\"", "v1", "LoA 4"] {
+            assert!(html.contains(text), "{label}: the API's page lacks {text}");
+        }
+        assert!(!html.contains("162120000142"), "{label}: no application is named on the public page");
 
         // The sunset passes (moved back in the database: the test's clock), but the application still
         // called v1 lately: no retirement without the operator's recorded override.

@@ -56,6 +56,8 @@ struct DocsPage {
     description: String,
     sections: Vec<Section>,
     errors: Vec<ErrorRow>,
+    /// Where the page's document is as JSON.
+    json_href: String,
 }
 
 fn text(v: &Value) -> String {
@@ -92,6 +94,13 @@ pub async fn docs_page(State(state): State<AppState>) -> Result<Html<String>, Ap
 /// The reference page of an OpenAPI document, with the error-code registry (the problem `type` URIs
 /// point at its anchors). Member nodes render theirs with it too, so their problems' links answer.
 pub fn render(doc: &Value) -> Result<String, ApiError> {
+    render_page(doc, "/openapi.json", true)
+}
+
+/// The reference page of any OpenAPI document (the API catalog's versions): `json_href` is where the
+/// document is as JSON; `with_errors` adds ena's error-code registry (for ena's own documents).
+/// Operations whose tag the document does not declare get a section of their own.
+pub fn render_page(doc: &Value, json_href: &str, with_errors: bool) -> Result<String, ApiError> {
     let mut sections: Vec<Section> = doc["tags"]
         .as_array()
         .into_iter()
@@ -121,6 +130,9 @@ pub fn render(doc: &Value) -> Result<String, ApiError> {
                     .map(|(status, r)| (status.clone(), text(&r["description"]), example_of(&r["content"])))
                     .collect(),
             };
+            if !sections.iter().any(|s| s.id == tag) {
+                sections.push(Section { id: tag.to_owned(), description: String::new(), operations: Vec::new() });
+            }
             if let Some(section) = sections.iter_mut().find(|s| s.id == tag) {
                 section.operations.push(operation);
             }
@@ -128,6 +140,7 @@ pub fn render(doc: &Value) -> Result<String, ApiError> {
     }
     let errors = ErrorCode::ALL
         .iter()
+        .filter(|_| with_errors)
         .map(|c| ErrorRow {
             code: c.code(),
             status: c.status(),
@@ -141,6 +154,7 @@ pub fn render(doc: &Value) -> Result<String, ApiError> {
         description: text(&doc["info"]["description"]),
         sections,
         errors,
+        json_href: json_href.to_owned(),
     };
     page.render().map_err(|e| ApiError::internal(&e))
 }
