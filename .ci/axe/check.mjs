@@ -14,6 +14,17 @@ const testEid = '/test-eid/authorize?client_id=ena-portal&response_type=code&sco
   + '&code_challenge_method=S256&code_challenge=' + 'A'.repeat(43);
 const pages = ['/', '/?lang=en', '/byggblock', '/byggblock?lang=en', '/byggblock/mina-ombud', '/byggblock/identitet?lang=en', '/docs',
   '/anslutning', '/anslutning?lang=en', '/api-katalog', '/api-katalog?lang=en', '/login', '/login?lang=en', testEid];
+// ena serve puts its own APIs in the catalog in the background at start: wait for them (at most 30 s),
+// then check an API's page, a version's page and its rendered reference too.
+for (let i = 0; i < 60; i++) {
+  const r = await fetch(`${base}/apis/v1/apis/ena-apis`);
+  if (r.ok) break;
+  await new Promise((done) => setTimeout(done, 500));
+}
+const own = await (await fetch(`${base}/apis/v1/apis/ena-apis`)).json();
+if (!own.published) throw new Error('ena-apis is not published in the catalog');
+pages.push('/api-katalog/ena-apis', '/api-katalog/ena-apis?lang=en', `/api-katalog/ena-apis/${own.published}`,
+  `/api-katalog/ena-apis/${own.published}?lang=en`, `/api-katalog/ena-apis/${own.published}/docs`);
 const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 const browser = await chromium.launch({

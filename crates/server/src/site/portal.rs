@@ -348,7 +348,8 @@ struct TablePage<'a> {
     t: &'a TableTexts,
     path: &'a str,
     table_id: &'a str,
-    rows: Vec<[String; 4]>,
+    /// Each row's cells, and where its first cell links (empty: nowhere).
+    rows: Vec<([String; 4], String)>,
     previous: Option<u32>,
     next: Option<u32>,
     lang_amp: &'static str,
@@ -376,7 +377,31 @@ pub fn table_page(
     path: &str,
     table_id: &str,
     t: &TableTexts,
-    mut rows: Vec<[String; 4]>,
+    rows: Vec<[String; 4]>,
+    page: u32,
+    per_page: u32,
+    views: &Views,
+) -> Response {
+    table_page_linked(
+        lang,
+        path,
+        table_id,
+        t,
+        rows.into_iter().map(|r| (r, String::new())).collect(),
+        page,
+        per_page,
+        views,
+    )
+}
+
+/// [`table_page`] whose rows' first cells link to a page of their own (an empty link: none).
+#[allow(clippy::too_many_arguments)]
+pub fn table_page_linked(
+    lang: Lang,
+    path: &str,
+    table_id: &str,
+    t: &TableTexts,
+    mut rows: Vec<([String; 4], String)>,
     page: u32,
     per_page: u32,
     views: &Views,

@@ -1,5 +1,6 @@
 //! The API catalog in the portal (`/api-katalog`): every registered API, whose it is, its newest published
-//! version and its tags, a page at a time, searchable (`?q=`). Open to everyone, no JavaScript.
+//! version and its tags, a page at a time, searchable (`?q=`), each linking to its page (`pages.rs`). Open
+//! to everyone, no JavaScript.
 
 use std::collections::HashMap;
 
@@ -8,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::AppState;
 use crate::callers::{Caller, Routes};
-use crate::site::portal::{Lang, TableTexts, org_display, page_asked, table_page};
+use crate::site::portal::{Lang, TableTexts, org_display, page_asked, table_page_linked};
 
 pub const PATH: &str = "/api-katalog";
 const PAGE: u32 = 50;
@@ -54,13 +55,24 @@ async fn catalog(State(state): State<AppState>, Query(q): Query<HashMap<String, 
     let rows = apis
         .into_iter()
         .map(|a| {
-            [
+            let link = format!("{PATH}/{}{}", a.id, if lang == Lang::En { "?lang=en" } else { "" });
+            let cells = [
                 format!("{} ({})", a.name, a.id),
                 org_display(&a.owner),
                 a.published.unwrap_or_else(|| "–".into()),
                 a.tags.join(", "),
-            ]
+            ];
+            (cells, link)
         })
         .collect();
-    table_page(lang, PATH, "apis", if lang == Lang::En { &EN } else { &SV }, rows, page, PAGE, &Default::default())
+    table_page_linked(
+        lang,
+        PATH,
+        "apis",
+        if lang == Lang::En { &EN } else { &SV },
+        rows,
+        page,
+        PAGE,
+        &Default::default(),
+    )
 }
