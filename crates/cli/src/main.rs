@@ -1,5 +1,9 @@
 //! `ena`: the one binary — `serve` runs everything on one database, `id` and `plan` work offline.
 
+/// mimalloc instead of glibc's malloc: see Cargo.toml.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod apis;
 mod audit;
 mod bench;

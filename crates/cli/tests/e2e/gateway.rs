@@ -39,11 +39,24 @@ async fn calls_to_a_catalog_api_pass_the_gateway_and_the_pipeline_knows_who_call
         // Skatteverket's service: orders under /orders/v1 and /orders/v2.
         let upstream = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let upstream_addr = upstream.local_addr().unwrap();
+        // It counts what reaches it and keeps the last traceparent, so the test sees what the gateway
+        // forwarded and what it did not.
+        let reached = std::sync::Arc::new(std::sync::Mutex::new((0usize, String::new())));
+        let (got, posted) = (reached.clone(), reached.clone());
         let service = axum::Router::new().route(
             "/orders/{major}/orders",
-            axum::routing::get(|| async { axum::Json(json!({"items": []})) })
-                .post(|body: axum::body::Bytes| async move { axum::Json(json!({"size": body.len()})) }),
+            axum::routing::get(move |headers: axum::http::HeaderMap| async move {
+                let trace = headers.get("traceparent").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+                let mut r = got.lock().unwrap();
+                *r = (r.0 + 1, trace);
+                axum::Json(json!({"items": []}))
+            })
+            .post(move |body: axum::body::Bytes| async move {
+                posted.lock().unwrap().0 += 1;
+                axum::Json(json!({"size": body.len()}))
+            }),
         );
+        let forwarded = || reached.lock().unwrap().0;
         tokio::spawn(async move { axum::serve(upstream, service).await });
         let produces =
             format!("\n[[service]]\nid = \"orders\"\nupstream = \"http://{upstream_addr}\"\napi = \"bestallningar\"\n");
@@ -198,8 +211,22 @@ async fn calls_to_a_catalog_api_pass_the_gateway_and_the_pipeline_knows_who_call
         );
         assert_eq!(json_of(step(&producer, "approvals").await.unwrap()).await["status"], "active", "{label}");
 
-        // Let through: the answer carries the rate limit and the time the gateway added.
+        // Let through: the answer carries the rate limit and the time the gateway added; the service got
+        // the caller's trace.
         let r = until(&label, 200, call).await;
+        let trace = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let traced = kommun
+            .get(&c, "/calls/v1/202100-5448/orders/orders/v1/orders")
+            .header("traceparent", trace)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(traced.status(), 200, "{label}");
+        assert!(
+            reached.lock().unwrap().1.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"),
+            "{label}: the trace runs through"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
         for h in ["ratelimit", "ratelimit-policy", "server-timing", "ena-response-proof"] {
             assert!(r.headers().contains_key(h), "{label}: no {h}: {:?}", r.headers());
         }
@@ -218,12 +245,14 @@ async fn calls_to_a_catalog_api_pass_the_gateway_and_the_pipeline_knows_who_call
         check_problem(r, 429, "too-many-requests").await;
         tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
         // Larger than the plan admits: 413, nothing forwarded.
+        let before = forwarded();
         let big = kommun
             .post(&c, "/calls/v1/202100-5448/orders/orders/v1/orders", &json!({"text": "x".repeat(1200)}))
             .send()
             .await
             .unwrap();
         check_problem(big, 413, "payload-too-large").await;
+        assert_eq!(forwarded(), before, "{label}: the refused call never reached the service");
         // No version in the path, or one never published: 404.
         check_problem(
             kommun.get(&c, "/calls/v1/202100-5448/orders/orders/v9/orders").send().await.unwrap(),
@@ -340,6 +369,9 @@ async fn calls_to_a_catalog_api_pass_the_gateway_and_the_pipeline_knows_who_call
         json_of(force("Kommunen has confirmed it moves to v2 this week").await.unwrap()).await;
         assert_eq!(json_of(retire().await.unwrap()).await["status"], "retired", "{label}");
         let r = until(&label, 410, call).await;
+        let before = forwarded();
+        assert_eq!(call().await.unwrap().status(), 410, "{label}");
+        assert_eq!(forwarded(), before, "{label}: a retired version's calls never reach the service");
         assert_eq!(r.headers()["link"], "</v2/>; rel=\"successor-version\"", "{label}");
         check_problem(r, 410, "gone").await;
         until(&label, 200, || kommun.get(&c, "/calls/v1/202100-5448/orders/orders/v2/orders").send()).await;
