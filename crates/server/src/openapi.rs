@@ -577,6 +577,25 @@ mod tests {
         assert!(twice.is_empty(), "names given to two different schemas: {twice:?}");
     }
 
+    /// OpenAPI requires each operationId once in a document (openapi-spec-validator refuses it otherwise);
+    /// two blocks may each want `listSubscriptions`.
+    #[test]
+    fn operation_ids_are_unique() {
+        let doc = document();
+        let mut seen = std::collections::BTreeMap::new();
+        let mut twice = Vec::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                if let Some(id) = op["operationId"].as_str()
+                    && let Some(before) = seen.insert(id.to_owned(), format!("{method} {path}"))
+                {
+                    twice.push(format!("{id}: {before} and {method} {path}"));
+                }
+            }
+        }
+        assert!(twice.is_empty(), "operationIds used twice: {twice:?}");
+    }
+
     /// ena's own document passes the REST API profile lint with no error (warnings are listed in
     /// docs/apis.md with why they stand).
     #[test]

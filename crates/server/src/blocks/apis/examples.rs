@@ -93,16 +93,16 @@ pub fn example(operation_id: &str, part: Part) -> Option<Value> {
         }
         ("addApiPlan", Part::Response(_)) => plan(),
         ("subscribeToApi", Part::Request) => json!({"plan": "bas", "application": "212000-0142"}),
-        ("subscribeToApi" | "getSubscription", Part::Response(_)) => subscription("pending"),
-        ("listSubscriptions", Part::Response(_)) => {
+        ("subscribeToApi" | "getApiSubscription", Part::Response(_)) => subscription("pending"),
+        ("listApiSubscriptions", Part::Response(_)) => {
             json!({"items": [subscription("active")], "page": 1, "limit": 20, "hasMore": false})
         }
-        ("approveSubscription", Part::Response(_)) => subscription("active"),
-        ("suspendSubscription" | "revokeSubscription", Part::Request) => {
+        ("approveApiSubscription", Part::Response(_)) => subscription("active"),
+        ("suspendApiSubscription" | "revokeApiSubscription", Part::Request) => {
             json!({"reason": "Calls beyond the agreed purpose"})
         }
-        ("suspendSubscription", Part::Response(_)) => subscription("suspended"),
-        ("revokeSubscription", Part::Response(_)) => subscription("revoked"),
+        ("suspendApiSubscription", Part::Response(_)) => subscription("suspended"),
+        ("revokeApiSubscription", Part::Response(_)) => subscription("revoked"),
         ("getApiUsage", Part::Response(_)) => json!({"days": 30, "items": [{"major": 1, "application": "212000-0142",
             "calls": 1200, "errors": 3, "refused": 14, "deprecated": 0, "lastAt": "2026-12-07T09:00:00Z"}]}),
         ("listApiNotices", Part::Response(_)) => {

@@ -101,7 +101,7 @@ pub async fn subscribe(
 }
 
 /// The calling organisation's subscriptions, and those to its APIs, newest first.
-#[utoipa::path(get, path = "/apis/v1/subscriptions", tag = "apis", operation_id = "listSubscriptions",
+#[utoipa::path(get, path = "/apis/v1/subscriptions", tag = "apis", operation_id = "listApiSubscriptions",
     params(("limit" = Option<u32>, Query, description = "1–100, default 20"), ("page" = Option<u32>, Query, description = "From 1")),
     responses(
         (status = 200, description = "A page of subscriptions", body = Object),
@@ -128,7 +128,7 @@ async fn visible(state: &AppState, organisation: &str, id: &str) -> Result<Subsc
 }
 
 /// One subscription (the subscriber's or the producer's).
-#[utoipa::path(get, path = "/apis/v1/subscriptions/{subscriptionId}", tag = "apis", operation_id = "getSubscription",
+#[utoipa::path(get, path = "/apis/v1/subscriptions/{subscriptionId}", tag = "apis", operation_id = "getApiSubscription",
     params(("subscriptionId" = String, Path, description = "The subscription's id")),
     responses(
         (status = 200, description = "The subscription", body = Subscription),
@@ -164,7 +164,7 @@ async fn step(
 }
 
 /// Approve a pending subscription to one of the calling organisation's APIs, or resume a suspended one.
-#[utoipa::path(post, path = "/apis/v1/subscriptions/{subscriptionId}/approvals", tag = "apis", operation_id = "approveSubscription",
+#[utoipa::path(post, path = "/apis/v1/subscriptions/{subscriptionId}/approvals", tag = "apis", operation_id = "approveApiSubscription",
     params(("subscriptionId" = String, Path, description = "The subscription's id")),
     responses(
         (status = 200, description = "Active", body = Subscription),
@@ -182,7 +182,7 @@ pub async fn approve_subscription(
 }
 
 /// Suspend an active subscription to one of the calling organisation's APIs (its calls are refused).
-#[utoipa::path(post, path = "/apis/v1/subscriptions/{subscriptionId}/suspensions", tag = "apis", operation_id = "suspendSubscription",
+#[utoipa::path(post, path = "/apis/v1/subscriptions/{subscriptionId}/suspensions", tag = "apis", operation_id = "suspendApiSubscription",
     params(("subscriptionId" = String, Path, description = "The subscription's id")),
     request_body(content = ReasonInput, content_type = "application/json"),
     responses(
@@ -203,7 +203,7 @@ pub async fn suspend_subscription(
 }
 
 /// Revoke a subscription: the API's owner, or the subscriber its own. It stays as history.
-#[utoipa::path(post, path = "/apis/v1/subscriptions/{subscriptionId}/revocations", tag = "apis", operation_id = "revokeSubscription",
+#[utoipa::path(post, path = "/apis/v1/subscriptions/{subscriptionId}/revocations", tag = "apis", operation_id = "revokeApiSubscription",
     params(("subscriptionId" = String, Path, description = "The subscription's id")),
     request_body(content = ReasonInput, content_type = "application/json"),
     responses(
