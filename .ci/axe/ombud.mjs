@@ -75,6 +75,13 @@ const why = await david.page.locator('table').nth(1).locator('details').first().
 if (!why.includes('2 of 2')) fail(`the why does not show the signatures: ${why}`);
 await david.page.goto(`${base}/mina-sidor/ombud?lang=en`);
 await axe(david.page, '/mina-sidor/ombud?lang=en (David)');
+// David is the CEO of Styrelsebolaget: API management's subscriptions page lists it for him (it is not a
+// member of the federation, which the page says).
+await david.page.goto(`${base}/api-katalog/ena-apis/prenumerationer?lang=en`);
+const subs = await david.page.textContent('main');
+if (!subs.includes('Styrelsebolaget') || !subs.includes('not a member')) fail(`the subscriptions page: ${subs}`);
+else console.log('ok   David sees the organisation he may subscribe for');
+await axe(david.page, '/api-katalog/ena-apis/prenumerationer?lang=en (David)');
 
 await browser.close();
 console.log(process.exitCode ? 'ombud: FAILED' : 'ombud: the grant–approve–use scenario passed in Chromium');

@@ -253,3 +253,111 @@ pub(crate) async fn json_with(r: reqwest::Response, status: u16) -> Value {
     assert_eq!(r.status(), status);
     r.json().await.unwrap()
 }
+
+/// A person subscribes for an organisation in the developer portal: only for one they act for with the
+/// representation package `api-hantering` (Tolvan is Tolvans Bygg AB's signatory and CEO) that is a
+/// member; every change a CSRF form checked again on the server; nothing stored on refusal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_subscribes_for_their_organisation_in_the_portal() {
+    for mut server in TestServer::each().await {
+        let label = server.label.clone();
+        let fed = server.two_members().await;
+        let node = |path: &str| format!("https://{}{path}", fed.node);
+        let mut bygg = ena_testkit::callers::Member::new("bygg.exempel.se", &fed.anchor);
+        bygg.organisation = "556677-8899".into();
+        server.onboard(&bygg).await;
+        let a = &fed.tls_a;
+        let input = json!({"id": "bestallningar", "name": "Beställningar", "contact": "api@example.se"});
+        json_with(a.post(node("/apis/v1/apis")).json(&input).send().await.unwrap(), 201).await;
+        let doc = base().to_string();
+        let up =
+            a.post(node("/apis/v1/apis/bestallningar/versions")).header("content-type", "application/json").body(doc);
+        json_with(up.send().await.unwrap(), 201).await;
+        json_of(a.post(node("/apis/v1/apis/bestallningar/versions/1.2.0/publications")).send().await.unwrap()).await;
+        let plan = json!({"id": "bas", "name": "Bas", "ratePerSecond": 5});
+        json_with(a.post(node("/apis/v1/apis/bestallningar/plans")).json(&plan).send().await.unwrap(), 201).await;
+
+        let path = "/api-katalog/bestallningar/prenumerationer";
+        // Not logged in: to the login, not the page.
+        let anonymous = ena_testkit::callers::browser().get(server.url(path)).send().await.unwrap();
+        assert!(anonymous.status().is_redirection(), "{label}: {}", anonymous.status());
+        let tolvan = server.person("191212121212", 3).await;
+        let get = |p: &ena_testkit::callers::Person| {
+            p.browser.get(server.url(&format!("{path}?lang=en"))).header("cookie", &p.cookie).send()
+        };
+        let post = |p: &ena_testkit::callers::Person, body: String| {
+            p.browser
+                .post(server.url(&format!("{path}?lang=en")))
+                .header("cookie", &p.cookie)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body)
+                .send()
+        };
+        let html = get(&tolvan).await.unwrap().text().await.unwrap();
+        assert!(html.contains("Tolvans Bygg AB") && html.contains("No subscriptions to the API."), "{label}: {html}");
+        let csrf = hidden_fields(&html).into_iter().find(|(k, _)| k == "csrf").unwrap().1;
+        let subscribe = |org: &str, application: &str, csrf: &str| {
+            form(&[
+                ("csrf", csrf),
+                ("action", "subscribe"),
+                ("organisation", org),
+                ("plan", "bas"),
+                ("application", application),
+            ])
+        };
+        let stored = || async {
+            ena_store::with_pool!(&server.state.store, pool => sqlx::query_as::<_, (i64,)>("SELECT COUNT(*) FROM apis_subscriptions").fetch_one(pool).await)
+                .unwrap()
+                .0
+        };
+        // A forged form, an organisation Tolvan does not act for, an address of another organisation.
+        assert_eq!(
+            post(&tolvan, subscribe("165566778899", "556677-8899", "wrong")).await.unwrap().status(),
+            403,
+            "{label}"
+        );
+        let r = post(&tolvan, subscribe("162120000142", "212000-0142", &csrf)).await.unwrap();
+        assert_eq!(r.status(), 400, "{label}");
+        assert!(r.text().await.unwrap().contains("organisation: not one you act for"), "{label}");
+        let r = post(&tolvan, subscribe("165566778899", "212000-0142", &csrf)).await.unwrap();
+        assert_eq!(r.status(), 400, "{label}");
+        assert!(r.text().await.unwrap().contains("application: an address of your own organisation"), "{label}");
+        assert_eq!(stored().await, 0, "{label}: nothing stored");
+        // Subscribed, shown, revoked.
+        let r = post(&tolvan, subscribe("165566778899", "556677-8899", &csrf)).await.unwrap();
+        assert_eq!(r.status(), 303, "{label}");
+        let html = get(&tolvan).await.unwrap().text().await.unwrap();
+        assert!(html.contains("<td>bas</td><td>active</td>"), "{label}: {html}");
+        let id = hidden_fields(&html).into_iter().find(|(k, _)| k == "subscription").unwrap().1;
+        let revoke =
+            form(&[("csrf", &csrf), ("action", "revoke"), ("organisation", "165566778899"), ("subscription", &id)]);
+        assert_eq!(post(&tolvan, revoke).await.unwrap().status(), 303, "{label}");
+        assert!(get(&tolvan).await.unwrap().text().await.unwrap().contains("<td>bas</td><td>revoked</td>"), "{label}");
+        let events = ena_audit::repo::query(
+            &server.state.store,
+            &ena_audit::repo::EventFilter { action: Some("apis.subscription.create".into()), ..Default::default() },
+            5,
+            0,
+        )
+        .await
+        .unwrap();
+        let event: ena_audit::AuditEvent = serde_json::from_slice(&events[0].data).unwrap();
+        assert_eq!(event.actor.organisation.as_deref(), Some("165566778899"), "{label}: for whom the person acted");
+        // David, the CEO of a company that is no member of the federation, sees it said, and cannot
+        // subscribe for it.
+        let david = server.person("200107044562", 3).await;
+        let html = get(&david).await.unwrap().text().await.unwrap();
+        assert!(html.contains("Styrelsebolaget") && html.contains("not a member of the federation"), "{label}: {html}");
+        // His session's CSRF token, from a page that has forms for him.
+        let profile = david.browser.get(server.url("/mina-sidor/profil")).header("cookie", &david.cookie).send();
+        let csrf = hidden_fields(&profile.await.unwrap().text().await.unwrap())
+            .into_iter()
+            .find(|(k, _)| k == "csrf")
+            .unwrap()
+            .1;
+        let r = post(&david, subscribe("165561234567", "556123-4567", &csrf)).await.unwrap();
+        assert_eq!(r.status(), 400, "{label}");
+        assert!(r.text().await.unwrap().contains("organisation: not a member in good standing"), "{label}");
+        assert_eq!(stored().await, 1, "{label}");
+    }
+}
