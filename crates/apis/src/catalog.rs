@@ -234,6 +234,8 @@ impl Catalog {
         let mut errors = Vec::new();
         if !valid_id(&input.id) {
             errors.push(FieldError::new("id", &input.id, "3–60 lowercase letters, digits and hyphens"));
+        } else if input.id.starts_with("ena-") && owner != "ena" {
+            errors.push(FieldError::new("id", &input.id, "ids beginning ena- are ena's own APIs'"));
         }
         if input.name.trim().is_empty() || input.name.len() > 200 {
             errors.push(FieldError::new("name", &input.name, "1–200 characters"));

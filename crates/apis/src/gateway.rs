@@ -6,7 +6,7 @@
 //! refused per API major, application and day ([`Gateway::usage`]) for the catalog's usage figures and
 //! the deprecation pipeline. No I/O here: the node fetches the table and reports the usage.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
 
 use ena_core::ErrorCode;
@@ -130,13 +130,30 @@ struct Bucket {
 pub struct Gateway {
     table: RwLock<Option<Arc<Table>>>,
     buckets: Mutex<HashMap<(String, String), Bucket>>,
-    usage: Mutex<(HashMap<UsageKey, Counts>, Vec<UsageKey>)>,
+    usage: Mutex<(HashMap<UsageKey, Counts>, HashSet<UsageKey>)>,
 }
 
-/// The major version a path names: its first segment `v{n}`.
+/// The calls counted for a caller with no subscription: under this name, not theirs (the name could be
+/// anything a node serves, a person's number among them) and not per major (it could be any).
+pub const UNSUBSCRIBED: &str = "-";
+
+/// How many segments may come before `/v{n}` (e.g. `/orders/v1/…`, `/api/orders/v1/…`).
+const MAX_BEFORE_MAJOR: usize = 2;
+
+/// The major version a path names: its first segment that is exactly `v` and digits, within the first
+/// [`MAX_BEFORE_MAJOR`]` + 1` segments. A percent sign up to there names none: the service would decode
+/// `%76` to `v` and route where the gateway did not look.
 pub fn major_of(path: &str) -> Option<u64> {
     let path = path.split('?').next().unwrap_or_default();
-    path.split('/').find_map(|s| s.strip_prefix('v').filter(|n| !n.is_empty()).and_then(|n| n.parse().ok()))
+    for segment in path.trim_start_matches('/').split('/').take(MAX_BEFORE_MAJOR + 1) {
+        if segment.contains('%') {
+            return None;
+        }
+        if let Some(n) = segment.strip_prefix('v').filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())) {
+            return n.parse().ok();
+        }
+    }
+    None
 }
 
 /// Whether `path` (no query) fits the OpenAPI path template `template` (`{x}` stands for one segment).
@@ -196,7 +213,13 @@ impl Gateway {
     ) -> Admission {
         let verdict = self.decide(api_id, method, path, application, body_len, now);
         let day = (now as i64).div_euclid(86_400);
-        let major = major_of(path).unwrap_or(0);
+        // Counted only under names the table knows: an API it serves, a major it has (else 0), a
+        // subscribed application (else UNSUBSCRIBED) — a caller cannot grow the counts at will.
+        let Some(table) = self.table() else { return verdict };
+        let Some(api) = table.apis.iter().find(|a| a.id == api_id) else { return verdict };
+        let subscribed = api.subscriptions.iter().any(|s| s.application == application);
+        let major = major_of(path).filter(|m| subscribed && api.majors.iter().any(|x| x.major == *m)).unwrap_or(0);
+        let application = if subscribed { application } else { UNSUBSCRIBED };
         self.count(api_id, major, application, day, now as i64, |c| match &verdict {
             Admission::Pass { deprecated, .. } => {
                 c.calls += 1;
@@ -218,9 +241,7 @@ impl Gateway {
         let mut usage = self.usage.lock().expect("gateway usage lock");
         let (counts, dirty) = &mut *usage;
         let c = counts.entry(key.clone()).or_default();
-        if !dirty.contains(&key) {
-            dirty.push(key);
-        }
+        dirty.insert(key);
         f(c);
         c.last_at = now;
     }
@@ -231,7 +252,7 @@ impl Gateway {
         let mut usage = self.usage.lock().expect("gateway usage lock");
         let (counts, dirty) = &mut *usage;
         let rows = dirty
-            .drain(..)
+            .drain()
             .filter_map(|k| {
                 counts.get(&k).map(|c| UsageRow {
                     api_id: k.0.clone(),
@@ -252,10 +273,7 @@ impl Gateway {
     pub fn unsent(&self, rows: &[UsageRow]) {
         let mut usage = self.usage.lock().expect("gateway usage lock");
         for r in rows {
-            let key = (r.api_id.clone(), r.major, r.application.clone(), r.day);
-            if !usage.1.contains(&key) {
-                usage.1.push(key);
-            }
+            usage.1.insert((r.api_id.clone(), r.major, r.application.clone(), r.day));
         }
     }
 
@@ -309,7 +327,7 @@ impl Gateway {
             return Admission::Refuse {
                 code: ErrorCode::PermissionDenied,
                 detail: format!(
-                    "{application} has no subscription to {api_id}: subscribe to one of its plans in the API catalog."
+                    "The calling application has no subscription to {api_id}: subscribe to one of its plans in the API catalog."
                 ),
                 headers,
             };
@@ -527,6 +545,10 @@ mod tests {
     fn majors_and_templates_are_read_from_paths() {
         assert_eq!(major_of("/bygglov/v12/x?v3=1"), Some(12));
         assert_eq!(major_of("/bygglov/version/x"), None);
+        // A service would decode %76 to v: a percent sign before the version names none.
+        assert_eq!(major_of("/%761/x/v2/y"), None);
+        assert_eq!(major_of("/a/b/c/v1"), None, "at most two segments before the version");
+        assert_eq!(major_of("/v1x/v2"), Some(2));
         assert!(fits("/a/{id}/b", "/a/7/b"));
         assert!(!fits("/a/{id}/b", "/a//b"));
         assert!(!fits("/a/{id}", "/a/7/b"));

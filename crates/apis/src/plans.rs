@@ -22,6 +22,9 @@ use crate::gateway::{GatewayApi, GatewayMajor, GatewayPlan, GatewaySubscription,
 /// operator's override.
 pub const QUIET_DAYS: i64 = 30;
 
+/// The most plans an API has.
+pub const MAX_PLANS: i64 = 100;
+
 /// Largest request a plan may admit (the node carries at most 10 MiB).
 pub const MAX_REQUEST_BYTES: u64 = 10 * 1024 * 1024;
 
@@ -296,6 +299,12 @@ impl Catalog {
         if !errors.is_empty() {
             return Err(CatalogError::Invalid(errors));
         }
+        let (count,): (i64,) = with_pool!(self.store(), pool => {
+            sqlx::query_as("SELECT COUNT(*) FROM apis_plans WHERE api_id = $1").bind(api_id).fetch_one(pool).await
+        })?;
+        if count >= MAX_PLANS {
+            return Err(CatalogError::Conflict(format!("{api_id} has {MAX_PLANS} plans, the most an API has.")));
+        }
         let mut marks = input.trust_marks.clone();
         marks.extend(input.required_loa.map(|l| format!("loa{l}")));
         self.event(ctx, "apis.plan.add", "api", api_id, &[("plan", input.id.clone())]).await?;
@@ -439,9 +448,11 @@ impl Catalog {
         let s = self.subscription(id).await?;
         let api = self.api(&s.api_id).await?;
         let producer = api.owner == organisation;
-        if !producer && !(step == Step::Revoke && s.organisation == organisation) {
+        // A subscriber may end its own subscription, but not one the owner suspended: revoking it and
+        // subscribing again would undo the suspension.
+        if !producer && !(step == Step::Revoke && s.organisation == organisation && s.status != "suspended") {
             return Err(CatalogError::Forbidden(format!(
-                "Only {}'s owner decides on its subscriptions (a subscriber may revoke its own).",
+                "Only {}'s owner decides on its subscriptions (a subscriber may revoke its own unless it is suspended).",
                 s.api_id
             )));
         }
@@ -481,10 +492,11 @@ impl Catalog {
 
     /// What the gateway on `node` enforces: the catalog's APIs served there, each major's lifecycle, the
     /// plans and the subscriptions that are not revoked.
-    pub async fn gateway_table(&self, node: &str) -> Result<Table, CatalogError> {
+    /// Only the APIs `organisation` owns: another organisation cannot put its API on this node.
+    pub async fn gateway_table(&self, node: &str, organisation: &str) -> Result<Table, CatalogError> {
         let apis: Vec<(String, String)> = with_pool!(self.store(), pool => {
-            sqlx::query_as("SELECT id, service FROM apis_apis WHERE node = $1 AND service IS NOT NULL ORDER BY id")
-                .bind(node).fetch_all(pool).await
+            sqlx::query_as("SELECT id, service FROM apis_apis WHERE node = $1 AND owner = $2 AND service IS NOT NULL ORDER BY id")
+                .bind(node).bind(organisation).fetch_all(pool).await
         })?;
         let mut table = Table::default();
         for (id, service) in apis {
@@ -546,7 +558,13 @@ impl Catalog {
 
     /// Take a node's usage report (absolute counts since its process started, `boot`) for the APIs the
     /// catalog says it serves; rows for other APIs are refused by name.
-    pub async fn report_usage(&self, node: &str, boot: &str, rows: &[UsageRow]) -> Result<u64, CatalogError> {
+    pub async fn report_usage(
+        &self,
+        node: &str,
+        organisation: &str,
+        boot: &str,
+        rows: &[UsageRow],
+    ) -> Result<u64, CatalogError> {
         if boot.is_empty() || boot.len() > 64 {
             return Err(CatalogError::Invalid(vec![invalid("boot", boot, "1–64 characters")]));
         }
@@ -554,7 +572,7 @@ impl Catalog {
             return Err(CatalogError::Invalid(vec![invalid("rows", rows.len(), "at most 1000 rows a report")]));
         }
         let served: Vec<(String,)> = with_pool!(self.store(), pool => {
-            sqlx::query_as("SELECT id FROM apis_apis WHERE node = $1").bind(node).fetch_all(pool).await
+            sqlx::query_as("SELECT id FROM apis_apis WHERE node = $1 AND owner = $2").bind(node).bind(organisation).fetch_all(pool).await
         })?;
         if let Some(r) = rows.iter().find(|r| !served.iter().any(|(id,)| id == &r.api_id)) {
             return Err(CatalogError::Invalid(vec![invalid(

@@ -185,17 +185,19 @@ impl HttpDirectory {
         Ok(Some((table, tag)))
     }
 
-    /// Report what the gateway counted (absolute since `boot`).
-    pub async fn report_usage(&self, boot: &str, rows: &[ena_apis::gateway::UsageRow]) -> Result<(), String> {
+    /// Report what the gateway counted (absolute since `boot`). `Err((why, refused))`: `refused` when the
+    /// catalog answered that it will not take these rows (4xx) — sending them again would not help.
+    pub async fn report_usage(&self, boot: &str, rows: &[ena_apis::gateway::UsageRow]) -> Result<(), (String, bool)> {
         let response = self
             .central
             .post(format!("{}/apis/v1/usage", self.central_url))
             .json(&serde_json::json!({"boot": boot, "rows": rows}))
             .send()
             .await
-            .map_err(|e| format!("the API catalog does not answer: {e}"))?;
+            .map_err(|e| (format!("the API catalog does not answer: {e}"), false))?;
+        let refused = response.status().is_client_error();
         if !response.status().is_success() {
-            return Err(problem_detail(response).await);
+            return Err((problem_detail(response).await, refused));
         }
         Ok(())
     }

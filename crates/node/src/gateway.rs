@@ -18,14 +18,23 @@ pub async fn step_once(state: &NodeState, etag: &mut Option<String>) -> Result<(
         state.gateway.set_table(table);
         *etag = Some(tag);
     }
+    // In reports of at most the catalog's 1 000 rows. Rows it refuses (an API it no longer lists for this
+    // node) are dropped; rows it could not take now go again next round.
     let rows = state.gateway.usage();
-    if !rows.is_empty()
-        && let Err(e) = state.directory.report_usage(&state.boot, &rows).await
-    {
-        state.gateway.unsent(&rows);
-        return Err(e);
+    let mut failed = None;
+    for chunk in rows.chunks(1000) {
+        match state.directory.report_usage(&state.boot, chunk).await {
+            Ok(()) => {}
+            Err((why, true)) => {
+                tracing::warn!(error = %why, rows = chunk.len(), "the API catalog refused usage rows; dropped")
+            }
+            Err((why, false)) => {
+                state.gateway.unsent(chunk);
+                failed = Some(why);
+            }
+        }
     }
-    Ok(())
+    failed.map_or(Ok(()), Err)
 }
 
 /// Run until `stop` when a service of this node serves a catalog API.

@@ -87,6 +87,19 @@ pub async fn register_api(
     m: MemberOrganisation,
     ApiJson(input): ApiJson<ApiInput>,
 ) -> Result<Response, ApiError> {
+    // The serving node must be one of the organisation's own member nodes in good standing: its gateway
+    // then enforces this API's plans, and no one else's API can be put on it.
+    if let Some(node) = &input.node {
+        let member = ena_federation::repo::member(&state.store, node).await.map_err(|e| ApiError::internal(&e))?;
+        if !member.is_some_and(|n| n.organisation_number == m.organisation && n.status == "active") {
+            let why = "a member node of your own organisation, in good standing";
+            return Err(ApiError::invalid(
+                ErrorCode::ValidationFailed,
+                format!("node: {why}."),
+                vec![FieldError::new("node", node, why)],
+            ));
+        }
+    }
     let api = state.catalog.register(&m.ctx, &m.organisation, input).await?;
     Ok((StatusCode::CREATED, Json(api)).into_response())
 }
@@ -124,10 +137,11 @@ pub struct VersionReport {
     pub version: Version,
     #[schema(value_type = Object)]
     pub lint: serde_json::Value,
-    /// Subscribed applications that called this major version in the last 30 days (while no other
+    /// How many subscribed applications called this major version in the last 30 days (while no other
     /// version of the major answers for it, they are who a retirement would leave without an answer).
+    /// Which they are, the owner reads in the API's usage.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub callers: Option<Vec<String>>,
+    pub caller_count: Option<usize>,
 }
 
 /// Upload a version of one of the calling organisation's APIs (the OpenAPI document as the body, JSON or
@@ -155,7 +169,7 @@ pub async fn upload_version(
     document_media(&headers)?;
     let (version, report) = state.catalog.add_version(&m.ctx, &m.organisation, &id, &body).await?;
     let lint = serde_json::to_value(report).map_err(|e| ApiError::internal(&e))?;
-    Ok((StatusCode::CREATED, Json(VersionReport { version, lint, callers: None })).into_response())
+    Ok((StatusCode::CREATED, Json(VersionReport { version, lint, caller_count: None })).into_response())
 }
 
 /// A version with its lint report (the document: `?document=true` adds it).
@@ -171,8 +185,8 @@ pub async fn get_version(
 ) -> Result<Json<VersionReport>, ApiError> {
     let v = state.catalog.version(&id, &version).await?;
     let (_, lint) = state.catalog.document(&id, &version).await?;
-    let callers = if v.status == "draft" { None } else { Some(state.catalog.callers(&id, v.major).await?) };
-    Ok(Json(VersionReport { version: v, lint, callers }))
+    let caller_count = if v.status == "draft" { None } else { Some(state.catalog.callers(&id, v.major).await?.len()) };
+    Ok(Json(VersionReport { version: v, lint, caller_count }))
 }
 
 /// Publish a draft version of one of the calling organisation's APIs: refused (409, with why) while it

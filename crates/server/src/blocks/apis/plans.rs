@@ -280,7 +280,7 @@ pub async fn gateway_table(
     crate::mtls::Node(peer): crate::mtls::Node,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let table = state.catalog.gateway_table(&peer.entity_id).await?;
+    let table = state.catalog.gateway_table(&peer.entity_id, &peer.organisation_number).await?;
     let body = serde_json::to_vec(&table).map_err(|e| ApiError::internal(&e))?;
     // The tag is the content's hash, so every instance gives the same one for the same table.
     let etag = format!("\"{}\"", ena_core::hex(&sha2::Sha256::digest(&body)[..16]));
@@ -322,7 +322,8 @@ pub async fn report_usage(
     crate::mtls::Node(peer): crate::mtls::Node,
     ApiJson(report): ApiJson<UsageReport>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let taken = state.catalog.report_usage(&peer.entity_id, &report.boot, &report.rows).await?;
+    let taken =
+        state.catalog.report_usage(&peer.entity_id, &peer.organisation_number, &report.boot, &report.rows).await?;
     Ok(Json(serde_json::json!({ "taken": taken })))
 }
 
