@@ -208,7 +208,8 @@ async fn members_publish_apis_past_the_lint_and_the_compatibility_check() {
         // change reports, its rendered reference and its document.
         let page = |path: &str| anyone.get(server.url(path)).send();
         let html = page("/api-katalog/bestallningar?lang=en").await.unwrap().text().await.unwrap();
-        for text in ["Beställningar", "id=\"versions\"", "1.4.0", "deprecated", "No plans yet"] {
+        for text in ["Beställningar", "id=\"versions\"", "1.4.0", "deprecated", "No plans yet", "availability: 99.5 %"]
+        {
             assert!(html.contains(text), "{label}: the API's page lacks {text}");
         }
         let html = page("/api-katalog/bestallningar/1.4.0?lang=en").await.unwrap().text().await.unwrap();

@@ -33,6 +33,7 @@ struct Texts {
     back: &'static str,
     owner: &'static str,
     contact: &'static str,
+    sla: &'static str,
     classification: &'static str,
     tags: &'static str,
     served: &'static str,
@@ -88,6 +89,7 @@ const SV: Texts = Texts {
     back: "API-katalogen",
     owner: "Organisation",
     contact: "Kontakt och support",
+    sla: "Servicenivå (SLA, publicerad version)",
     classification: "Informationsklassning",
     tags: "Taggar",
     served: "Tillhandahålls av",
@@ -143,6 +145,7 @@ const EN: Texts = Texts {
     back: "The API catalog",
     owner: "Organisation",
     contact: "Contact and support",
+    sla: "Service level (SLA, published version)",
     classification: "Information classification",
     tags: "Tags",
     served: "Served by",
@@ -201,6 +204,8 @@ struct ApiPage {
     t: &'static Texts,
     api: Api,
     owner: String,
+    /// The published version's `info.x-sla` (each promise), or its terms of service.
+    sla: Vec<(String, String)>,
     versions: Vec<Version>,
     /// Per major: how many subscribed applications called it in the last 30 days.
     callers: HashMap<u64, usize>,
@@ -264,10 +269,22 @@ async fn api_page(
         })
         .collect();
     let plans = state.catalog.plans(&id).await?;
+    let mut sla = Vec::new();
+    if let Some(published) = &api.published {
+        let (doc, _) = state.catalog.document(&id, published).await?;
+        let info = &doc["info"];
+        for (k, v) in info["x-sla"].as_object().into_iter().flatten() {
+            sla.push((k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_owned)));
+        }
+        if let (true, Some(terms)) = (sla.is_empty(), info["termsOfService"].as_str()) {
+            sla.push(("termsOfService".into(), terms.to_owned()));
+        }
+    }
     let page = ApiPage {
         layout: Layout::new(lang, &api.name, &format!("/api-katalog/{id}")),
         t,
         owner: org_display(&api.owner),
+        sla,
         api,
         versions,
         callers,
