@@ -317,12 +317,69 @@ fn compare_content(d: &mut Diff, a: Option<&Value>, b: Option<&Value>, o_at: &st
     }
 }
 
-fn types(s: &Value) -> BTreeSet<String> {
-    match s.get("type") {
+/// A schema's types: its `type` (a name or a list), OpenAPI 3.0's `nullable: true` as `null`, and where it
+/// names none, those of its `allOf` parts.
+fn types(doc: &Value, s: &Value) -> BTreeSet<String> {
+    let mut out: BTreeSet<String> = match s.get("type") {
         Some(Value::String(t)) => [t.clone()].into(),
         Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
-        _ => BTreeSet::new(),
+        _ => s
+            .get("allOf")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .take(16)
+            .flat_map(|part| {
+                let part = deref(doc, part);
+                match part.get("type") {
+                    Some(Value::String(t)) => vec![t.clone()],
+                    _ => Vec::new(),
+                }
+            })
+            .collect(),
+    };
+    if !out.is_empty() && s.get("nullable") == Some(&Value::Bool(true)) {
+        out.insert("null".into());
     }
+    out
+}
+
+/// An object schema's fields as consumers see them, its `allOf` parts merged in: each field's schema and
+/// where it is written (inside a part or a shared component when it is there), the required names, and
+/// whether other fields are refused.
+struct Fields<'a> {
+    props: BTreeMap<String, (&'a Value, String)>,
+    required: BTreeSet<String>,
+    closed: bool,
+    any: bool,
+}
+
+fn fields<'a>(doc: &'a Value, s: &'a Value, at: &str, depth: usize) -> Fields<'a> {
+    let mut f = Fields {
+        props: BTreeMap::new(),
+        required: names(s.get("required")),
+        closed: s.get("additionalProperties") == Some(&Value::Bool(false)),
+        any: false,
+    };
+    if let Some(p) = s.get("properties").and_then(Value::as_object) {
+        f.any = true;
+        for (name, schema) in p {
+            f.props.insert(name.clone(), (schema, format!("{at}/properties/{}", escape(name))));
+        }
+    }
+    if depth < 8 {
+        for (i, part) in s.get("allOf").and_then(Value::as_array).into_iter().flatten().take(16).enumerate() {
+            let (part, part_at) = deref_at(doc, part, format!("{at}/allOf/{i}"));
+            let inner = fields(doc, part, &part_at, depth + 1);
+            f.any |= inner.any;
+            f.closed |= inner.closed;
+            f.required.extend(inner.required);
+            for (name, field) in inner.props {
+                f.props.entry(name).or_insert(field);
+            }
+        }
+    }
+    f
 }
 
 fn names(v: Option<&Value>) -> BTreeSet<String> {
@@ -348,7 +405,8 @@ fn compare_schema(d: &mut Diff, a: &Value, b: &Value, at: &str, side: Side, dept
         return;
     }
     d.budget -= 1;
-    let (ta, tb) = (types(a), types(b));
+    let (old, new) = (d.old, d.new);
+    let (ta, tb) = (types(old, a), types(new, b));
     let widened = |x: &BTreeSet<String>, y: &BTreeSet<String>| {
         // integer → number widens; adding "null" widens.
         x.iter().all(|t| y.contains(t) || (t == "integer" && y.contains("number")))
@@ -429,42 +487,37 @@ fn compare_schema(d: &mut Diff, a: &Value, b: &Value, at: &str, side: Side, dept
             d.breaking(format!("{at}/pattern"), false, "the pattern changed");
         }
     }
-    // Properties.
-    let (pa, pb) = (a.get("properties").and_then(Value::as_object), b.get("properties").and_then(Value::as_object));
-    let (ra, rb) = (names(a.get("required")), names(b.get("required")));
-    if let (Some(pa), Some(pb)) = (pa, pb) {
-        for (name, sa) in pa {
-            let p_at = format!("{at}/properties/{}", escape(name));
-            match pb.get(name) {
+    // Properties, with `allOf` parts merged: a field moved into or out of a part is no change.
+    let (fa, fb) = (fields(old, a, at, 0), fields(new, b, at, 0));
+    if fa.any && fb.any {
+        for (name, (sa, a_at)) in &fa.props {
+            match fb.props.get(name) {
                 None => match side {
-                    Side::Response if ra.contains(name) => {
-                        d.breaking(&p_at, false, format!("required field {name} is removed"))
+                    Side::Response if fa.required.contains(name) => {
+                        d.breaking(a_at, true, format!("required field {name} is removed"))
                     }
-                    Side::Response => d.compatible(&p_at, format!("optional field {name} is removed")),
-                    Side::Request if b.get("additionalProperties") == Some(&Value::Bool(false)) => {
-                        d.breaking(&p_at, false, format!("field {name} is no longer accepted"))
-                    }
-                    Side::Request => d.compatible(&p_at, format!("field {name} is no longer read")),
+                    Side::Response => d.compatible(a_at, format!("optional field {name} is removed")),
+                    Side::Request if fb.closed => d.breaking(a_at, true, format!("field {name} is no longer accepted")),
+                    Side::Request => d.compatible(a_at, format!("field {name} is no longer read")),
                 },
-                Some(sb) => compare_schema(d, sa, sb, &p_at, side, depth + 1),
+                Some((sb, p_at)) => compare_schema(d, sa, sb, p_at, side, depth + 1),
             }
         }
-        for name in pb.keys().filter(|n| !pa.contains_key(*n)) {
-            let p_at = format!("{at}/properties/{}", escape(name));
-            if side == Side::Request && rb.contains(name) {
-                d.breaking(&p_at, false, format!("required field {name} is added"));
+        for (name, (_, p_at)) in fb.props.iter().filter(|(n, _)| !fa.props.contains_key(*n)) {
+            if side == Side::Request && fb.required.contains(name) {
+                d.breaking(p_at, false, format!("required field {name} is added"));
             } else {
-                d.compatible(&p_at, format!("field {name} is added"));
+                d.compatible(p_at, format!("field {name} is added"));
             }
         }
     }
-    for name in rb.difference(&ra) {
-        if side == Side::Request && pa.is_some_and(|p| p.contains_key(name)) {
+    for name in fb.required.difference(&fa.required) {
+        if side == Side::Request && fa.props.contains_key(name) {
             d.breaking(format!("{at}/required"), false, format!("field {name} is now required"));
         }
     }
-    for name in ra.difference(&rb) {
-        if side == Side::Response && pb.is_some_and(|p| p.contains_key(name)) {
+    for name in fa.required.difference(&fb.required) {
+        if side == Side::Response && fb.props.contains_key(name) {
             d.breaking(format!("{at}/required"), false, format!("field {name} may now be missing"));
         }
     }
@@ -602,6 +655,48 @@ mod tests {
         assert!(found(&r, Kind::Compatible, body, "\"hemtjanst\" is added"), "{:#?}", r.changes);
         assert!(
             r.changes.iter().any(|c| c.kind == Kind::Breaking && c.message == "field createdAt may now be missing"),
+            "{:#?}",
+            r.changes
+        );
+    }
+
+    #[test]
+    fn fields_in_all_of_parts_are_compared_and_nullable_widens() {
+        // Order read as allOf [its own fields, a shared Audit part]: the same fields, so no change.
+        let old = base();
+        let mut split = old.clone();
+        let order = at(&mut split, "/components/schemas/Order").clone();
+        let mut own = order.clone();
+        let props = own["properties"].as_object_mut().unwrap();
+        let created = props.remove("createdAt").unwrap();
+        own["required"] = json!(["orderId", "service"]);
+        split["components"]["schemas"]["Audit"] =
+            json!({"type": "object", "required": ["createdAt"], "properties": {"createdAt": created}});
+        split["components"]["schemas"]["Order"] = json!({"allOf": [own, {"$ref": "#/components/schemas/Audit"}]});
+        let r = diff(&old, &split);
+        assert_eq!((r.breaking, r.compatible), (0, 0), "moving a field into a part changes nothing: {:#?}", r.changes);
+        // A required field removed from the part breaks readers; the place is in the part.
+        let mut removed = split.clone();
+        at(&mut removed, "/components/schemas/Audit").as_object_mut().unwrap().insert("properties".into(), json!({}));
+        at(&mut removed, "/components/schemas/Audit").as_object_mut().unwrap().insert("required".into(), json!([]));
+        let r = diff(&split, &removed);
+        assert!(
+            r.changes.iter().any(|c| c.kind == Kind::Breaking
+                && c.pointer == "/components/schemas/Audit/properties/createdAt"
+                && c.document == "old"
+                && c.message == "required field createdAt is removed"),
+            "{:#?}",
+            r.changes
+        );
+        // OpenAPI 3.0's nullable: a response field that may now be null breaks readers.
+        let mut nullable = old.clone();
+        at(&mut nullable, "/components/schemas/Order/properties/service")
+            .as_object_mut()
+            .unwrap()
+            .insert("nullable".into(), json!(true));
+        let r = diff(&old, &nullable);
+        assert!(
+            r.changes.iter().any(|c| c.kind == Kind::Breaking && c.message.contains("→ null|string")),
             "{:#?}",
             r.changes
         );
