@@ -383,7 +383,7 @@ async fn calls_to_a_catalog_api_pass_the_gateway_and_the_pipeline_knows_who_call
         assert_eq!(v["callerCount"], 1, "{label}: how many, not who, on a public answer: {v}");
         // The portal's page of the API shows use per major (no application named) and the plans.
         let html = c.get(server.url("/api-katalog/bestallningar?lang=en")).send().await.unwrap().text().await.unwrap();
-        for text in ["id=\"usage\"", "id=\"plans\"", "v1", "LoA 4"] {
+        for text in ["id=\"usage\"", "id=\"plans\"", "v1", "LoA 4", "556016-0680"] {
             assert!(html.contains(text), "{label}: the API's page lacks {text}");
         }
         assert!(!html.contains("162120000142"), "{label}: no application is named on the public page");

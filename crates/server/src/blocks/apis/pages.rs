@@ -268,7 +268,11 @@ async fn api_page(
             (major, calls, rate, refused, deprecated, apps as usize)
         })
         .collect();
-    let plans = state.catalog.plans(&id).await?;
+    // Organisation numbers as people write them (NNNNNN-NNNN).
+    let mut plans = state.catalog.plans(&id).await?;
+    for p in &mut plans {
+        p.organisations = p.organisations.iter().map(|o| org_display(o)).collect();
+    }
     let mut sla = Vec::new();
     if let Some(published) = &api.published {
         let (doc, _) = state.catalog.document(&id, published).await?;
