@@ -418,7 +418,13 @@ impl Catalog {
         let (doc, lint) = self.document(id, version).await?;
         if v.errors > 0 {
             // An operator may have let named rules through (recorded, with why); any other error blocks.
-            let excepted: Vec<String> = self.lint_exception(id, version).await?;
+            let excepted: Vec<String> = v
+                .lint_exception
+                .as_ref()
+                .map(|e| {
+                    e["rules"].as_array().into_iter().flatten().filter_map(|r| r.as_str().map(str::to_owned)).collect()
+                })
+                .unwrap_or_default();
             let left: Vec<String> =
                 crate::plans::error_rules(&lint).into_iter().filter(|r| !excepted.contains(r)).collect();
             if !left.is_empty() {
@@ -518,16 +524,6 @@ impl Catalog {
         let text = format!("{id} {version} is deprecated and stops answering at {sunset}{next}.");
         self.notify(ctx, id, "deprecated", version, &text).await?;
         Ok(v)
-    }
-
-    async fn lint_exception(&self, id: &str, version: &str) -> Result<Vec<String>, CatalogError> {
-        let row: Option<(Option<String>,)> = with_pool!(&self.store, pool => {
-            sqlx::query_as("SELECT lint_exception FROM apis_versions WHERE api_id = $1 AND version = $2")
-                .bind(id).bind(version).fetch_optional(pool).await
-        })?;
-        let record: serde_json::Value =
-            row.and_then(|r| r.0).and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
-        Ok(record["rules"].as_array().into_iter().flatten().filter_map(|r| r.as_str().map(str::to_owned)).collect())
     }
 
     /// Retire a deprecated version (its owner only) once its sunset has passed: it is no longer served

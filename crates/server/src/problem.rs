@@ -75,6 +75,14 @@ impl ApiError {
         ApiError(problem)
     }
 
+    /// What a portal page says when a form's change failed: each bad field with its reason, or the
+    /// detail when no field is named.
+    pub fn fields_or_detail(&self) -> String {
+        let named: Vec<String> =
+            self.0.invalid_parameters.iter().map(|p| format!("{}: {}", p.property, p.reason)).collect();
+        if named.is_empty() { self.0.detail.clone() } else { named.join("; ") }
+    }
+
     /// An unexpected failure: logged with its cause, shown to the client without it.
     pub fn internal(cause: &dyn std::fmt::Display) -> ApiError {
         tracing::error!(error = %cause, "internal error");

@@ -192,11 +192,7 @@ async fn render(
             .into_iter()
             .filter(|u| u.application.split(':').next() == Some(number.as_str()))
             .map(|u| {
-                let rate = if u.calls == 0 {
-                    "–".into()
-                } else {
-                    format!("{:.1} %", u.errors as f64 * 100.0 / u.calls as f64)
-                };
+                let rate = super::pages::error_rate(u.calls, u.errors);
                 (u.application, u.major, u.calls, rate, u.refused, u.deprecated)
             })
             .collect();
@@ -304,9 +300,7 @@ async fn change(
         }
         Err(e) => {
             let t = if lang == Lang::En { &EN } else { &SV };
-            let named: Vec<String> =
-                e.0.invalid_parameters.iter().map(|p| format!("{}: {}", p.property, p.reason)).collect();
-            let detail = if named.is_empty() { e.0.detail.clone() } else { named.join("; ") };
+            let detail = e.fields_or_detail();
             render(&state, &s, &api_id, lang, None, Some(format!("{} — {detail}", t.failed))).await
         }
     }

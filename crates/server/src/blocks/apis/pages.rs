@@ -232,6 +232,11 @@ struct VersionPage {
     changes: Vec<(String, String, String, String)>,
 }
 
+/// Errors as a share of calls, as the pages show it ("–" without calls).
+pub(super) fn error_rate(calls: u64, errors: u64) -> String {
+    if calls == 0 { "–".to_owned() } else { format!("{:.1} %", errors as f64 * 100.0 / calls as f64) }
+}
+
 fn lang_of(q: &HashMap<String, String>) -> (Lang, &'static Texts) {
     if q.get("lang").map(String::as_str) == Some("en") { (Lang::En, &EN) } else { (Lang::Sv, &SV) }
 }
@@ -263,9 +268,7 @@ async fn api_page(
     let usage = sums
         .into_iter()
         .map(|(major, [calls, errors, refused, deprecated, apps])| {
-            let rate =
-                if calls == 0 { "–".to_owned() } else { format!("{:.1} %", errors as f64 * 100.0 / calls as f64) };
-            (major, calls, rate, refused, deprecated, apps as usize)
+            (major, calls, error_rate(calls, errors), refused, deprecated, apps as usize)
         })
         .collect();
     // Organisation numbers as people write them (NNNNNN-NNNN).

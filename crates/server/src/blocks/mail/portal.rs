@@ -600,9 +600,7 @@ async fn change_settings(
             Redirect::to(&format!("{SETTINGS}?done=1{en}")).into_response()
         }
         Err(e) => {
-            let named: Vec<String> =
-                e.0.invalid_parameters.iter().map(|p| format!("{}: {}", p.property, p.reason)).collect();
-            let detail = if named.is_empty() { e.0.detail.clone() } else { named.join("; ") };
+            let detail = e.fields_or_detail();
             render_settings(&state, &s, lang, None, Some(format!("{} — {detail}", texts(lang).failed))).await
         }
     }

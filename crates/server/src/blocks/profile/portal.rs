@@ -351,9 +351,7 @@ async fn change(State(state): State<AppState>, Person(s): Person, Query(q): Quer
             render(&state, &s, lang, Some(message), None).await
         }
         Err(e) => {
-            let named: Vec<String> =
-                e.0.invalid_parameters.iter().map(|p| format!("{}: {}", p.property, p.reason)).collect();
-            let detail = if named.is_empty() { e.0.detail.clone() } else { named.join("; ") };
+            let detail = e.fields_or_detail();
             render(&state, &s, lang, None, Some(format!("{} — {detail}", f.failed))).await
         }
     }
